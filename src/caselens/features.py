@@ -44,6 +44,11 @@ class FeatureSpec(BaseModel):
     subgroup: bool = Field(
         default=False, description="Used to report performance by subgroup (sex, age band…)."
     )
+    subgroup_bins: tuple[float, ...] | None = Field(
+        default=None,
+        description="For a numeric subgroup feature, the band edges, e.g. (55,) gives "
+        "'under 55' and '55 and over'.",
+    )
 
     @model_validator(mode="after")
     def _check_kind(self) -> FeatureSpec:
@@ -55,6 +60,21 @@ class FeatureSpec(BaseModel):
         if self.hard_min is not None and self.hard_max is not None and self.hard_min > self.hard_max:
             raise ValueError(f"{self.name}: hard_min is above hard_max")
         return self
+
+    def subgroup_of(self, value: object) -> str | None:
+        """The subgroup a value falls in ('Female', 'under 55'), or None if missing."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        if self.kind == "category" or not self.subgroup_bins:
+            return str(value)
+        number = float(value)  # type: ignore[arg-type]
+        edges = list(self.subgroup_bins)
+        if number < edges[0]:
+            return f"under {edges[0]:g}"
+        for low, high in zip(edges, edges[1:], strict=False):
+            if low <= number < high:
+                return f"{low:g} to under {high:g}"
+        return f"{edges[-1]:g} and over"
 
     @property
     def unit_text(self) -> str:

@@ -1,0 +1,65 @@
+"""Errors raised by the audit trail."""
+
+from __future__ import annotations
+
+from caselens.errors import CaseLensError
+
+#: The reasons a chain can break, in the words ``ChainBroken.reason`` uses.
+BREAK_REASONS = ("altered", "missing", "reordered", "inserted", "bad_signature", "truncated")
+
+
+class AuditError(CaseLensError):
+    """Base class for every audit-trail error."""
+
+
+class AuditEventError(AuditError):
+    """An event was refused before writing: the message names the field."""
+
+
+class AuditWriteError(AuditError):
+    """An entry could not be recorded (disk full, database locked or down); nothing was written.
+
+    The app must fail closed: "This result could not be recorded, so it is not shown".
+    """
+
+
+class AuditKeyError(AuditError):
+    """The server key is missing, malformed or readable by others."""
+
+
+class ChainBroken(AuditError):
+    """Verification found the first entry that is not as it was written.
+
+    Parameters
+    ----------
+    seq : int
+        The first position at which the trail differs from what was written.
+    reason : str
+        One of ``BREAK_REASONS``.
+    expected, found : str
+        The values compared (hashes, sequence numbers or times).
+    """
+
+    def __init__(self, seq: int, reason: str, expected: str, found: str) -> None:
+        if reason not in BREAK_REASONS:
+            raise ValueError(f"unknown break reason {reason!r}")
+        self.seq = seq
+        self.reason = reason
+        self.expected = expected
+        self.found = found
+        super().__init__(
+            f"entry {seq} is {_WORDS[reason]}: expected {expected}, found {found}"
+        )
+
+    def __reduce__(self):  # keep the exception picklable across processes
+        return (ChainBroken, (self.seq, self.reason, self.expected, self.found))
+
+
+_WORDS = {
+    "altered": "altered",
+    "missing": "missing",
+    "reordered": "out of order",
+    "inserted": "inserted (never written by CaseLens)",
+    "bad_signature": "not signed by the server key",
+    "truncated": "missing: the trail was truncated",
+}

@@ -1,0 +1,258 @@
+"""Verification of a chain of entries: pure, recompute then compare.
+
+``verify_chain`` streams the entries once. Only when it meets a problem does it read the rest of
+the entries, to tell a moved entry from an altered, missing or inserted one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from caselens.audit.chain import GENESIS_HASH, hash_of, signature_ok
+from caselens.audit.errors import ChainBroken
+from caselens.audit.records import AuditEntry
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """The outcome of walking a trail.
+
+    Attributes
+    ----------
+    count : int
+        Entries checked (all of them when ``ok``).
+    head_hash : str
+        Hash of the last good entry (``GENESIS_HASH`` for an empty trail).
+    broken : ChainBroken or None
+        The first problem, or None when the trail is intact.
+    seconds : float
+        Time taken.
+    """
+
+    count: int
+    head_hash: str
+    broken: ChainBroken | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return self.broken is None
+
+    def summary(self) -> str:
+        """One line for a person: ``OK: N entries, head H`` or the first problem."""
+        if self.broken is None:
+            return f"OK: {self.count} entries, head {self.head_hash}"
+        return f"BROKEN: {self.broken}"
+
+
+def parse_head(text: str) -> tuple[int, str]:
+    """Parse an anchored head written as ``COUNT:HASH``.
+
+    Examples
+    --------
+    >>> parse_head("3:" + "ab" * 32)[0]
+    3
+    """
+    count, sep, head = text.strip().partition(":")
+    if not sep or not count.isdigit() or len(head) != 64:
+        raise ValueError(f"a head is written COUNT:HASH (64 hex characters); got {text!r}")
+    try:
+        bytes.fromhex(head)
+    except ValueError:
+        raise ValueError(f"the head hash is not hex: {head!r}") from None
+    return int(count), head.lower()
+
+
+def verify_chain(
+    entries: Iterable[AuditEntry],
+    *,
+    key: bytes,
+    expected_head: tuple[int, str] | None = None,
+) -> VerifyResult:
+    """Walk a trail from its first entry and check every link.
+
+    For each entry, in order: the sequence number follows the previous one (starting at 1),
+    the content hashes to the stored ``entry_hash``, the HMAC is the server key's, ``prev_hash``
+    is the previous entry's hash and ``recorded_at`` does not go backwards.
+
+    Parameters
+    ----------
+    entries : iterable of AuditEntry
+        The trail in ``seq`` order, from entry 1.
+    key : bytes
+        The server key.
+    expected_head : (int, str), optional
+        A head seen earlier (an anchor): the trail must hold at least that many entries and
+        the entry at that count must carry that hash.
+
+    Returns
+    -------
+    VerifyResult
+        With ``broken`` None.
+
+    Raises
+    ------
+    ChainBroken
+        At the first problem, naming its position, reason and the values compared.
+    """
+    started = time.perf_counter()
+    it = iter(entries)
+    prev = GENESIS_HASH
+    last_time = ""
+    expected_seq = 1
+    anchor_count, anchor_hash = expected_head if expected_head else (0, GENESIS_HASH)
+    seen: dict[str, int] = {}  # hash -> position, to recognise a moved entry on the failure path
+    for entry in it:
+        if entry.seq != expected_seq:
+            raise _seq_break(entry, expected_seq, prev, seen, list(it), key)
+        recomputed = hash_of(entry)
+        if (
+            recomputed != entry.entry_hash
+            or entry.prev_hash != prev
+            or not signature_ok(entry.entry_hash, entry.hmac, key=key)
+        ):
+            raise _content_break(entry, recomputed, expected_seq, prev, seen, list(it), key)
+        if entry.recorded_at < last_time:
+            raise ChainBroken(entry.seq, "reordered", f">= {last_time}", entry.recorded_at)
+        if expected_seq == anchor_count and entry.entry_hash != anchor_hash:
+            raise ChainBroken(expected_seq, "altered", anchor_hash, entry.entry_hash)
+        seen[entry.entry_hash] = expected_seq
+        prev = entry.entry_hash
+        last_time = entry.recorded_at
+        expected_seq += 1
+    count = expected_seq - 1
+    if count < anchor_count:
+        raise ChainBroken(count + 1, "truncated", f"{anchor_count} entries", f"{count} entries")
+    return VerifyResult(count, prev, None, time.perf_counter() - started)
+
+
+def verify_quietly(
+    entries: Iterable[AuditEntry], *, key: bytes, expected_head: tuple[int, str] | None = None
+) -> VerifyResult:
+    """Like ``verify_chain`` but returns the problem in ``VerifyResult.broken`` instead."""
+    started = time.perf_counter()
+    counter = _Counting(entries)
+    try:
+        return verify_chain(counter, key=key, expected_head=expected_head)
+    except ChainBroken as broken:
+        return VerifyResult(
+            max(broken.seq - 1, 0), counter.last_good, broken, time.perf_counter() - started
+        )
+
+
+class _Counting:
+    """Passes entries through, remembering the hash of the entry before the current one."""
+
+    def __init__(self, entries: Iterable[AuditEntry]) -> None:
+        self._it = iter(entries)
+        self.last_good = GENESIS_HASH
+        self._current = GENESIS_HASH
+
+    def __iter__(self) -> Iterator[AuditEntry]:
+        for entry in self._it:
+            self.last_good = self._current
+            self._current = entry.entry_hash
+            yield entry
+
+
+def _genuine_at(entry: AuditEntry, seq: int, prev: str | None, key: bytes) -> bool:
+    """Whether ``entry`` is exactly what CaseLens wrote at ``seq`` (after ``prev``, if given)."""
+    if prev is not None and entry.prev_hash != prev:
+        return False
+    moved = entry if entry.seq == seq else replace(entry, seq=seq)
+    return hash_of(moved) == entry.entry_hash and signature_ok(entry.entry_hash, entry.hmac, key=key)
+
+
+def _original_seq(
+    entry: AuditEntry, by_hash: dict[str, AuditEntry], key: bytes, depth: int = 3
+) -> int | None:
+    """The position a signed entry was written at, found by following its ``prev_hash`` link."""
+    if _genuine_at(entry, entry.seq, None, key):
+        return entry.seq
+    if depth == 0:
+        return None
+    if entry.prev_hash == GENESIS_HASH:
+        candidate = 1
+    else:
+        before = by_hash.get(entry.prev_hash)
+        if before is None:
+            return None
+        before_seq = _original_seq(before, by_hash, key, depth - 1)
+        if before_seq is None:
+            return None
+        candidate = before_seq + 1
+    return candidate if _genuine_at(entry, candidate, None, key) else None
+
+
+def _scan_positions(entry: AuditEntry, around: int, limit: int, key: bytes) -> int | None:
+    for distance in range(1, limit + 1):
+        for candidate in (around + distance, around - distance):
+            if 1 <= candidate and _genuine_at(entry, candidate, None, key):
+                return candidate
+    return None
+
+
+def _index(seen_rest: list[AuditEntry]) -> dict[str, AuditEntry]:
+    return {e.entry_hash: e for e in seen_rest}
+
+
+def _seq_break(
+    entry: AuditEntry,
+    expected_seq: int,
+    prev: str,
+    seen: dict[str, int],
+    rest: list[AuditEntry],
+    key: bytes,
+) -> ChainBroken:
+    """Name a break found from the sequence numbers alone."""
+    if entry.seq > expected_seq:
+        later = any(e.seq == expected_seq for e in rest)
+        reason = "reordered" if later else "missing"
+        return ChainBroken(expected_seq, reason, str(expected_seq), str(entry.seq))
+    # A number already used, or below the start: a duplicate of an earlier entry is a
+    # reordering; anything else was put there by someone other than CaseLens.
+    reason = "reordered" if entry.entry_hash in seen else "inserted"
+    return ChainBroken(expected_seq, reason, str(expected_seq), str(entry.seq))
+
+
+def _content_break(
+    entry: AuditEntry,
+    recomputed: str,
+    expected_seq: int,
+    prev: str,
+    seen: dict[str, int],
+    rest: list[AuditEntry],
+    key: bytes,
+) -> ChainBroken:
+    """Name a break at an entry whose content, signature or link does not check out."""
+    # Entries before this one are intact and sit where they were written.
+    by_hash = _index(rest)
+    by_hash[entry.entry_hash] = entry
+    original = _original_seq(entry, by_hash, key)
+    if original is None and entry.prev_hash in seen:
+        # Linked to an intact earlier entry: the link tells where it was written.
+        candidate = seen[entry.prev_hash] + 1
+        if _genuine_at(entry, candidate, None, key):
+            original = candidate
+    if original is None and signature_ok(entry.entry_hash, entry.hmac, key=key):
+        # Signed but not at this position and not findable by its link (its neighbours are gone
+        # too): look for the position it was written at, nearest first. Failure path only.
+        original = _scan_positions(entry, expected_seq, len(seen) + len(rest) + 2, key)
+    if original is not None and original != expected_seq:
+        # A genuine entry in the wrong place: either entries were moved, or the ones before it
+        # were deleted and the rest renumbered to hide the gap.
+        rightful_later = any(_genuine_at(e, expected_seq, prev, key) for e in rest)
+        if original > expected_seq and not rightful_later:
+            return ChainBroken(expected_seq, "missing", prev, entry.prev_hash)
+        return ChainBroken(expected_seq, "reordered", str(expected_seq), f"entry {original}")
+    if original is None and rest and _genuine_at(rest[0], expected_seq, prev, key):
+        # The next row is the real entry for this position: this one was slipped in before it.
+        return ChainBroken(expected_seq, "inserted", prev, entry.entry_hash)
+    if recomputed != entry.entry_hash:
+        return ChainBroken(expected_seq, "altered", entry.entry_hash, recomputed)
+    if not signature_ok(entry.entry_hash, entry.hmac, key=key):
+        return ChainBroken(expected_seq, "bad_signature", "HMAC of the server key", entry.hmac)
+    return ChainBroken(expected_seq, "altered", prev, entry.prev_hash)

@@ -1,0 +1,34 @@
+"""Where CaseLens keeps its files, read once from the environment.
+
+``CASELENS_DATA_DIR``   audit store, server key, accounts (default ``./.caselens-data``)
+``CASELENS_MODELS_DIR`` folder of model bundles the app offers (default: the sample models)
+``CASELENS_ALLOW_PICKLE`` set to ``1`` to let the operator load pickle/joblib model files
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_MODELS_DIR = PROJECT_ROOT / "sample_models"
+ASSETS_DIR = PROJECT_ROOT / "assets"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Operator settings for one process."""
+
+    data_dir: Path
+    models_dir: Path
+    allow_pickle: bool
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read the settings from ``CASELENS_*`` environment variables."""
+        return cls(
+            data_dir=Path(os.environ.get("CASELENS_DATA_DIR", ".caselens-data")).resolve(),
+            models_dir=Path(os.environ.get("CASELENS_MODELS_DIR", SAMPLE_MODELS_DIR)).resolve(),
+            allow_pickle=os.environ.get("CASELENS_ALLOW_PICKLE", "") in {"1", "true", "yes"},
+        )
