@@ -366,6 +366,27 @@ def _check_model(model: Any, schema: FeatureSchema) -> None:
         )
 
 
+def read_model_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
+    """Read a user's fitted estimator from a .skops file (or pickle/joblib when allowed).
+
+    Used by ``caselens bundle create``; the same trust rules as :func:`load_bundle` apply.
+    """
+    model_path = Path(path)
+    suffix = model_path.suffix.lower()
+    if suffix == ".skops":
+        return _load_skops(model_path)
+    if suffix in PICKLE_SUFFIXES:
+        if not allow_pickle:
+            raise BundleError(
+                f"{model_path.name} is a pickle/joblib file, which can run any code when "
+                "opened; pass --allow-pickle only for a file you trust, or save it with skops.")
+        warnings.warn(f"Loading {model_path.name} with pickle (operator allowed it).",
+                      UserWarning, stacklevel=2)
+        with open(model_path, "rb") as handle:
+            return pickle.load(handle)  # noqa: S301 — operator opted in explicitly
+    raise BundleError(f"{model_path.name}: unknown model file format; expected .skops.")
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that shape a model file or a report."""
     import numpy
@@ -419,7 +440,7 @@ def create_bundle(
     card_data = card.model_dump(mode="json") if isinstance(card, ModelCard) else dict(card)
     folder.mkdir(parents=True, exist_ok=True)
     model_path = folder / SKOPS_MODEL_FILE
-    sio.dump(model, model_path)
+    model_path.write_bytes(_reproducible_zip(sio.dumps(model)))
     card_data.update(
         model_file=SKOPS_MODEL_FILE,
         model_sha256=sha256_file(model_path),
@@ -443,6 +464,50 @@ def create_bundle(
         ]
         _write_json(folder / DEMO_CASES_FILE, cases)
     return load_bundle(folder)
+
+
+def _reproducible_zip(data: bytes) -> bytes:
+    """Rewrite a skops zip so that the same model always gives the same bytes.
+
+    skops names objects and array files after ``id()`` (memory addresses) and stamps each
+    member with the current time, so a rebuild would change the model's hash. Renumbering
+    ids in order of first appearance (consistently, so shared objects stay shared) and fixing
+    the timestamps makes ``caselens samples build`` byte-reproducible.
+    """
+    import io
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(data))
+    schema = json.loads(source.read("schema.json"))
+    ids: dict[int, int] = {}
+    files: dict[str, str] = {}
+
+    def renumber(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "__id__" and isinstance(value, int):
+                    out[key] = ids.setdefault(value, len(ids) + 1)
+                elif key == "file" and isinstance(value, str) and value in source.namelist():
+                    out[key] = files.setdefault(value, f"array-{len(files) + 1:05d}.npy")
+                else:
+                    out[key] = renumber(value)
+            return out
+        if isinstance(node, list):
+            return [renumber(item) for item in node]
+        return node
+
+    members = {"schema.json": json.dumps(renumber(schema), sort_keys=True).encode("utf-8")}
+    for old, new in files.items():
+        members[new] = source.read(old)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for name in sorted(members):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            target.writestr(info, members[name])
+    return out.getvalue()
 
 
 def _validate_schema_mapping(data: Mapping[str, Any]) -> FeatureSchema:

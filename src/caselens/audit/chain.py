@@ -47,7 +47,8 @@ def entry_bytes(
     Returns
     -------
     bytes
-        ``ENTRY_PREFIX`` followed by the canonical JSON (UTF-8) of all fields but the hash and HMAC.
+        ``ENTRY_PREFIX`` followed by the canonical JSON (UTF-8) of all fields but the hash and
+        HMAC, the report text being replaced by its SHA-256 hex (``report_json_sha256``).
     """
     fields = {
         "action": action,
@@ -63,7 +64,11 @@ def entry_bytes(
         "prev_hash": prev_hash,
         "recorded_at": recorded_at,
         "rendered_digest": rendered_digest,
-        "report_json": report_json,
+        # The report enters through its own SHA-256: it binds the text just as firmly, and
+        # hashing 5-10 KB is several times faster than JSON-escaping it (verify speed).
+        "report_json_sha256": None
+        if report_json is None
+        else _sha256(report_json.encode("utf-8")).hexdigest(),
         "seq": seq,
         "session_id": session_id,
     }
@@ -141,7 +146,13 @@ def pseudonym(patient_ref: str, *, key: bytes) -> str:
 
 
 def seal(
-    event: AuditEvent, *, seq: int, prev_hash: str, recorded_at: str, key: bytes
+    event: AuditEvent,
+    *,
+    seq: int,
+    prev_hash: str,
+    recorded_at: str,
+    key: bytes,
+    texts: tuple[str | None, str] | None = None,
 ) -> AuditEntry:
     """Turn an event into the entry stored at ``seq`` after ``prev_hash``: hash and sign it.
 
@@ -157,12 +168,15 @@ def seal(
         The time in the trail's format (``records.format_time``).
     key : bytes
         The server key.
+    texts : (str or None, str), optional
+        ``(event.report_text(), event.detail_text())`` when already computed.
 
     Returns
     -------
     AuditEntry
         The entry, ready to insert.
     """
+    report_json, detail_json = texts if texts else (event.report_text(), event.detail_text())
     content = (
         seq,
         recorded_at,
@@ -175,10 +189,10 @@ def seal(
         event.model_id,
         event.model_version,
         event.model_sha256,
-        event.report_text(),
+        report_json,
         event.rendered_digest,
         event.session_id,
-        event.detail_text(),
+        detail_json,
         prev_hash,
     )
     entry_hash = compute_entry_hash(*content)

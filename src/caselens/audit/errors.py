@@ -47,9 +47,7 @@ class ChainBroken(AuditError):
         self.reason = reason
         self.expected = expected
         self.found = found
-        super().__init__(
-            f"entry {seq} is {_WORDS[reason]}: expected {expected}, found {found}"
-        )
+        super().__init__(f"entry {seq} is {_WORDS[reason]}: expected {expected}, found {found}")
 
     def __reduce__(self):  # keep the exception picklable across processes
         return (ChainBroken, (self.seq, self.reason, self.expected, self.found))

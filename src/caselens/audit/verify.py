@@ -163,7 +163,9 @@ def _genuine_at(entry: AuditEntry, seq: int, prev: str | None, key: bytes) -> bo
     if prev is not None and entry.prev_hash != prev:
         return False
     moved = entry if entry.seq == seq else replace(entry, seq=seq)
-    return hash_of(moved) == entry.entry_hash and signature_ok(entry.entry_hash, entry.hmac, key=key)
+    return hash_of(moved) == entry.entry_hash and signature_ok(
+        entry.entry_hash, entry.hmac, key=key
+    )
 
 
 def _original_seq(
@@ -190,7 +192,7 @@ def _original_seq(
 def _scan_positions(entry: AuditEntry, around: int, limit: int, key: bytes) -> int | None:
     for distance in range(1, limit + 1):
         for candidate in (around + distance, around - distance):
-            if 1 <= candidate and _genuine_at(entry, candidate, None, key):
+            if candidate >= 1 and _genuine_at(entry, candidate, None, key):
                 return candidate
     return None
 

@@ -1,0 +1,148 @@
+"""The ``caselens`` command: a thin shell over the library.
+
+Each command parses its options, makes one library call and turns a domain error into a
+message (never a traceback).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from caselens.errors import CaseLensError
+from caselens.settings import ASSETS_DIR, SAMPLE_MODELS_DIR
+
+
+@click.group()
+@click.version_option(package_name="caselens")
+def main() -> None:
+    """CaseLens: calibrated risk, SHAP and LIME side by side, limitations and an audit trail.
+
+    Example: caselens samples build
+    """
+
+
+@main.group()
+def samples() -> None:
+    """Build the sample model bundles.
+
+    Example: caselens samples build
+    """
+
+
+@samples.command("build")
+@click.option("--assets", type=click.Path(path_type=Path, file_okay=False), default=ASSETS_DIR,
+              show_default=True, help="Folder holding datasets/.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              default=SAMPLE_MODELS_DIR, show_default=True, help="Where to write the bundles.")
+@click.option("--only", multiple=True, help="Build only this model id (repeatable).")
+def samples_build(assets: Path, out: Path, only: tuple[str, ...]) -> None:
+    """Rebuild the sample bundles from the public datasets, reproducibly (fixed seeds).
+
+    Example: caselens samples build --only heart-disease
+    """
+    from caselens.samples import build_samples
+
+    try:
+        build_samples(assets, out, only=list(only) or None, progress=click.echo)
+    except CaseLensError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def bundle() -> None:
+    """Create and check model bundles.
+
+    Example: caselens bundle check sample_models/heart-disease
+    """
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path)
+    raise click.ClickException(f"{path.name}: reference data must be .parquet or .csv.")
+
+
+@bundle.command("create")
+@click.option("--model", "model_path", required=True,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Fitted estimator: a .skops file (or .pkl/.joblib with --allow-pickle).")
+@click.option("--card", "card_path", required=True,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Model card JSON (model_file, model_sha256, library_versions are filled in).")
+@click.option("--features", "features_path", required=True,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Feature schema JSON.")
+@click.option("--reference", "reference_path", required=True,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Held-out rows with an 'outcome' column (.parquet or .csv).")
+@click.option("--calibration", "calibration_path", default=None,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Optional calibration split (.parquet or .csv).")
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="The bundle folder to write.")
+@click.option("--allow-pickle", is_flag=True,
+              help="Read a pickle/joblib model file. Pickle runs code on load: trusted files only.")
+def bundle_create(model_path: Path, card_path: Path, features_path: Path, reference_path: Path,
+                  calibration_path: Path | None, out: Path, allow_pickle: bool) -> None:
+    """Make a bundle from your own fitted pipeline, card and reference data.
+
+    Example: caselens bundle create --model m.skops --card card.json --features features.json
+    --reference test.parquet --out bundles/my-model
+    """
+    from caselens.bundle import create_bundle, read_model_file
+
+    try:
+        model = read_model_file(model_path, allow_pickle=allow_pickle)
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        features = json.loads(features_path.read_text(encoding="utf-8"))
+        created = create_bundle(
+            model, card=card, features=features, reference=_read_table(reference_path),
+            calibration_data=_read_table(calibration_path) if calibration_path else None,
+            path=out)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"A JSON file could not be read: {exc}") from exc
+    except CaseLensError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Created {created.path} ({created.model_id} {created.version}, "
+               f"model SHA-256 {created.model_sha256}).")
+
+
+@bundle.command("check")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--allow-pickle", is_flag=True, help="Allow a pickle/joblib model file.")
+def bundle_check(path: Path, allow_pickle: bool) -> None:
+    """Load a bundle with every safety check and print its key facts.
+
+    Example: caselens bundle check sample_models/readmission-30d
+    """
+    from caselens.bundle import load_bundle
+
+    try:
+        loaded = load_bundle(path, allow_pickle=allow_pickle)
+    except CaseLensError as exc:
+        raise click.ClickException(str(exc)) from exc
+    overall = loaded.card.validation.overall
+    click.echo(f"OK: {loaded.model_id} {loaded.version}, {len(loaded.features)} inputs, "
+               f"{len(loaded.reference):,} reference rows, {len(loaded.demo_cases)} demo cases; "
+               f"test AUROC {overall.auroc}, Brier {overall.brier}; "
+               f"SHA-256 {loaded.model_sha256}")
+    for warning in loaded.warnings:
+        click.echo(warning, err=True)
+
+
+def _register_optional_groups() -> None:
+    # The audit group lives with the audit package; register it when it is present.
+    try:
+        from caselens.audit.cli import audit
+    except ImportError:
+        return
+    main.add_command(audit)
+
+
+_register_optional_groups()
