@@ -77,8 +77,18 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "builtins.int",
     "builtins.bool",
     "builtins.NoneType",
+    "builtins.dict",
+    "builtins.list",
+    "builtins.tuple",
     "collections.OrderedDict",
     "scipy.interpolate._interpolate.interp1d",
+    # A ColumnTransformer's "passthrough" remainder is stored as FunctionTransformer(func=None);
+    # any function it wraps is listed as its own type, so trusting the class admits no code.
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
+    "sklearn.preprocessing._label.LabelEncoder",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "numpy.random._generator.Generator",
+    "numpy.uint64",
     # skops lists wrapped functions separately, so trusting partial only admits vetted callables.
     "functools.partial",
     "sklearn.utils.validation.check_array",
@@ -147,7 +157,9 @@ class ModelBundle:
             if case.case_id == case_id:
                 return case
         known = ", ".join(c.case_id for c in self.demo_cases) or "none"
-        raise BundleError(f"Demo case '{case_id}' is not in bundle {self.model_id} (known: {known}).")
+        raise BundleError(
+            f"Demo case '{case_id}' is not in bundle {self.model_id} (known: {known})."
+        )
 
     def predict_proba(self, frame: pd.DataFrame) -> Any:
         """Calibrated probability of the outcome for each row (1-D array)."""
@@ -228,12 +240,36 @@ def check_sklearn_version(built_with: str | None, *, installed: str = sklearn.__
         )
 
 
-def _load_skops(path: Path) -> Any:
+def types_in_skops_file(path: Path) -> set[str]:
+    """Every type and function a skops file would construct, as 'module.name'.
+
+    Read from the file's schema without loading anything, so the check covers the whole
+    file — including the scikit-learn types skops itself would trust by default.
+    """
+    import zipfile
+
     try:
-        untrusted = sio.get_untrusted_types(file=path)
-    except Exception as exc:  # a corrupt file: skops raises many kinds
-        raise BundleError(f"The model file {path.name} is not a readable skops file: {exc}.") from exc
-    refused = sorted(t for t in untrusted if t not in TRUSTED_TYPES)
+        with zipfile.ZipFile(path) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(
+            f"The model file {path.name} is not a readable skops file: {exc}."
+        ) from exc
+    found: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _load_skops(path: Path) -> Any:
+    refused = sorted(types_in_skops_file(path) - set(TRUSTED_TYPES))
     if refused:
         raise BundleError(
             f"The model file {path.name} contains type(s) that CaseLens does not trust: "
@@ -241,8 +277,9 @@ def _load_skops(path: Path) -> Any:
             "review the model and extend that list deliberately if it is safe."
         )
     try:
-        return sio.load(path, trusted=list(untrusted))
-    except Exception as exc:
+        # Trust exactly what skops would otherwise refuse among the vetted types found.
+        return sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    except Exception as exc:  # a corrupt file: skops raises many kinds
         raise BundleError(f"The model file {path.name} could not be loaded: {exc}.") from exc
 
 
@@ -317,7 +354,7 @@ def load_bundle(path: str | Path, *, allow_pickle: bool = False) -> ModelBundle:
         warnings.warn(message, UserWarning, stacklevel=2)
         notes.append(message)
         with open(model_path, "rb") as handle:
-            model = pickle.load(handle)  # noqa: S301 — operator opted in explicitly
+            model = pickle.load(handle)
     elif model_path.suffix.lower() == ".skops":
         model = _load_skops(model_path)
     else:
@@ -383,7 +420,7 @@ def read_model_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
         warnings.warn(f"Loading {model_path.name} with pickle (operator allowed it).",
                       UserWarning, stacklevel=2)
         with open(model_path, "rb") as handle:
-            return pickle.load(handle)  # noqa: S301 — operator opted in explicitly
+            return pickle.load(handle)
     raise BundleError(f"{model_path.name}: unknown model file format; expected .skops.")
 
 

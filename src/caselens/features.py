@@ -7,6 +7,7 @@ out-of-range checks.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Literal
 
@@ -57,7 +58,8 @@ class FeatureSpec(BaseModel):
                 raise ValueError(f"{self.name}: a category feature needs its list of categories")
         elif self.categories:
             raise ValueError(f"{self.name}: only category features have categories")
-        if self.hard_min is not None and self.hard_max is not None and self.hard_min > self.hard_max:
+        limits = (self.hard_min, self.hard_max)
+        if None not in limits and limits[0] > limits[1]:  # type: ignore[operator]
             raise ValueError(f"{self.name}: hard_min is above hard_max")
         return self
 
@@ -71,7 +73,7 @@ class FeatureSpec(BaseModel):
         edges = list(self.subgroup_bins)
         if number < edges[0]:
             return f"under {edges[0]:g}"
-        for low, high in zip(edges, edges[1:], strict=False):
+        for low, high in itertools.pairwise(edges):
             if low <= number < high:
                 return f"{low:g} to under {high:g}"
         return f"{edges[-1]:g} and over"
@@ -88,7 +90,7 @@ class FeatureSpec(BaseModel):
         if self.kind == "category":
             return str(value)
         number = float(value)  # type: ignore[arg-type]
-        text = f"{number:g}" if self.kind == "number" else f"{int(round(number))}"
+        text = f"{number:g}" if self.kind == "number" else f"{round(number)}"
         return f"{text} {self.unit}" if self.unit else text
 
 

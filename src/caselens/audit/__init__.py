@@ -1,0 +1,63 @@
+"""The tamper-evident audit trail: chained, signed entries; verification; FHIR and CSV export.
+
+The data model is described in ``docs/audit_model.md``.
+"""
+
+from caselens.audit.bench import bench_audit
+from caselens.audit.chain import GENESIS_HASH, hash_of, pseudonym, seal, sign
+from caselens.audit.csv_export import to_csv, write_csv
+from caselens.audit.errors import (
+    AuditError,
+    AuditEventError,
+    AuditKeyError,
+    AuditWriteError,
+    ChainBroken,
+)
+from caselens.audit.fhir_export import to_audit_event, to_bundle
+from caselens.audit.keys import key_id, load_key
+from caselens.audit.records import (
+    AUDIENCES,
+    KNOWN_ACTIONS,
+    AuditEntry,
+    AuditEvent,
+    canonical_json,
+    format_time,
+)
+from caselens.audit.replay_diff import FieldDiff, diff_reports, replay_payload
+from caselens.audit.store import AuditStore, default_key_file, default_location
+from caselens.audit.verify import VerifyResult, parse_head, verify_chain
+
+__all__ = [
+    "AUDIENCES",
+    "GENESIS_HASH",
+    "KNOWN_ACTIONS",
+    "AuditEntry",
+    "AuditError",
+    "AuditEvent",
+    "AuditEventError",
+    "AuditKeyError",
+    "AuditStore",
+    "AuditWriteError",
+    "ChainBroken",
+    "FieldDiff",
+    "VerifyResult",
+    "bench_audit",
+    "canonical_json",
+    "default_key_file",
+    "default_location",
+    "diff_reports",
+    "format_time",
+    "hash_of",
+    "key_id",
+    "load_key",
+    "parse_head",
+    "pseudonym",
+    "replay_payload",
+    "seal",
+    "sign",
+    "to_audit_event",
+    "to_bundle",
+    "to_csv",
+    "verify_chain",
+    "write_csv",
+]

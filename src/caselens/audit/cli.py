@@ -1,0 +1,209 @@
+"""``caselens audit …``: verify, inspect and export the audit trail from a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from caselens.audit.csv_export import write_csv
+from caselens.audit.errors import AuditError
+from caselens.audit.fhir_export import to_bundle
+from caselens.audit.keys import load_key
+from caselens.audit.records import AuditEvent
+from caselens.audit.store import AuditStore, default_key_file, default_location
+from caselens.audit.verify import parse_head
+
+
+def _location_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--key-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Server key file (default: $CASELENS_AUDIT_KEY, else $CASELENS_DATA_DIR/audit.key).",
+    )(func)
+    return click.option(
+        "--url",
+        default=None,
+        help="Database URL or SQLite path (default: $CASELENS_AUDIT_URL, "
+        "else $CASELENS_DATA_DIR/audit.sqlite).",
+    )(func)
+
+
+@contextmanager
+def _open(url: str | None, key_file: Path | None) -> Iterator[tuple[AuditStore, bytes]]:
+    """Open an existing trail; every audit problem becomes a one-line ClickException."""
+    try:
+        key = load_key(key_file or default_key_file(), create=False)
+        store = AuditStore.open(url or default_location(), key=key, create=False)
+    except AuditError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        yield store, key
+    except AuditError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+
+
+def _record(store: AuditStore, action: str, detail: dict[str, Any]) -> None:
+    """Record what the CLI just did (after doing it), as actor ``cli``."""
+    store.append(
+        AuditEvent(
+            actor_id="cli",
+            actor_name=f"caselens audit ({os.environ.get('USER', 'unknown user')})",
+            actor_role="system",
+            audience="system",
+            action=action,
+            detail=detail,
+        )
+    )
+
+
+@click.group(name="audit")
+def audit() -> None:
+    """Verify, inspect and export the tamper-evident audit trail.
+
+    Example: caselens audit verify --expect-head 120:3f2a…
+    """
+
+
+@audit.command()
+@_location_option
+@click.option(
+    "--expect-head",
+    default=None,
+    metavar="COUNT:HASH",
+    help="A head printed earlier by `caselens audit head`; a shorter trail is reported truncated.",
+)
+def verify(url: str | None, key_file: Path | None, expect_head: str | None) -> None:
+    """Walk the whole trail and name the first entry that was altered, removed or moved.
+
+    Exits 0 and prints "OK: N entries, head H", or exits 1 naming the first bad entry.
+
+    Example: caselens audit verify --expect-head 120:3f2a9c…
+    """
+    try:
+        anchor = parse_head(expect_head) if expect_head else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expect-head") from exc
+    with _open(url, key_file) as (store, _key):
+        result = store.verify(expected_head=anchor)
+        detail: dict[str, Any] = {"ok": result.ok, "count": result.count, "head": result.head_hash}
+        if result.broken is not None:
+            detail.update(first_bad_seq=result.broken.seq, reason=result.broken.reason)
+        _record(store, "verified", detail)
+    if result.broken is None:
+        click.echo(result.summary())
+        return
+    b = result.broken
+    click.echo(
+        f"BROKEN at entry {b.seq}: {b.reason}. {b}\n"
+        f"The {result.count} entries before it are intact (head {result.head_hash}).",
+        err=True,
+    )
+    sys.exit(1)
+
+
+@audit.command()
+@_location_option
+def head(url: str | None, key_file: Path | None) -> None:
+    """Print the trail's head as COUNT:HASH; keep it where the app cannot rewrite it.
+
+    Example: caselens audit head >> ~/audit-anchors.txt
+    """
+    with _open(url, key_file) as (store, _key):
+        count, head_hash = store.head()
+    click.echo(f"{count}:{head_hash}")
+
+
+@audit.command()
+@_location_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["fhir", "csv"]), default="fhir", show_default=True
+)
+@click.option("--pseudonymise", is_flag=True, help="Replace patient ids by keyed pseudonyms.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write here instead of standard output.",
+)
+@click.option(
+    "--since", default=None, help="Entries recorded at or after this UTC time (ISO 8601)."
+)
+@click.option("--until", default=None, help="Entries recorded before this UTC time (ISO 8601).")
+@click.option("--actor", default=None, help="Only this actor id.")
+@click.option("--role", default=None, help="Only this actor role.")
+@click.option("--patient", default=None, help="Only this patient reference.")
+@click.option("--model", default=None, help="Only this model id.")
+@click.option("--action", default=None, help="Only this action (viewed, exported, …).")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="At most this many entries."
+)
+def export(
+    url: str | None,
+    key_file: Path | None,
+    fmt: str,
+    pseudonymise: bool,
+    out: Path | None,
+    since: str | None,
+    until: str | None,
+    actor: str | None,
+    role: str | None,
+    patient: str | None,
+    model: str | None,
+    action: str | None,
+    limit: int | None,
+) -> None:
+    """Export entries as a FHIR R4 AuditEvent Bundle (JSON) or CSV.
+
+    Example: caselens audit export --format fhir --patient P-0042 --pseudonymise --out audit.json
+    """
+    filters = {
+        "since": since,
+        "until": until,
+        "actor_id": actor,
+        "role": role,
+        "patient_ref": patient,
+        "model_id": model,
+        "action": action,
+        "limit": limit,
+    }
+    with _open(url, key_file) as (store, key):
+        entries = store.entries(**filters)
+        pkey = key if pseudonymise else None
+        try:
+            handle = out.open("w", encoding="utf-8", newline="") if out else None
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
+        stream = handle or click.get_text_stream("stdout")
+        try:
+            if fmt == "fhir":
+                json.dump(
+                    to_bundle(entries, pseudonymise_key=pkey), stream, ensure_ascii=False, indent=2
+                )
+                stream.write("\n")
+            else:
+                write_csv(entries, stream, pseudonymise_key=pkey)
+        finally:
+            if handle:
+                handle.close()
+        _record(
+            store,
+            "exported",
+            {
+                "format": fmt,
+                "pseudonymised": pseudonymise,
+                "count": len(entries),
+                "filters": {k: v for k, v in filters.items() if v is not None},
+            },
+        )
+    if out:
+        click.echo(f"Exported {len(entries)} entries to {out}", err=True)

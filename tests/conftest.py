@@ -1,0 +1,42 @@
+"""Shared fixtures: the real sample bundles, loaded once per session, and copies to tamper with."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from caselens.bundle import ModelBundle, load_bundle
+from caselens.settings import SAMPLE_MODELS_DIR
+
+SAMPLE_IDS = ("readmission-30d", "heart-disease")
+
+
+@pytest.fixture(scope="session")
+def sample_bundles() -> dict[str, ModelBundle]:
+    """Both sample bundles, loaded with every safety check."""
+    return {model_id: load_bundle(SAMPLE_MODELS_DIR / model_id) for model_id in SAMPLE_IDS}
+
+
+@pytest.fixture(scope="session")
+def heart_bundle(sample_bundles: dict[str, ModelBundle]) -> ModelBundle:
+    return sample_bundles["heart-disease"]
+
+
+@pytest.fixture(scope="session")
+def readmission_bundle(sample_bundles: dict[str, ModelBundle]) -> ModelBundle:
+    return sample_bundles["readmission-30d"]
+
+
+@pytest.fixture()
+def bundle_copy(tmp_path: Path) -> Callable[[str], Path]:
+    """Copy a sample bundle folder into tmp_path, to alter it without touching the original."""
+
+    def copy(model_id: str = "heart-disease") -> Path:
+        target = tmp_path / model_id
+        shutil.copytree(SAMPLE_MODELS_DIR / model_id, target)
+        return target
+
+    return copy

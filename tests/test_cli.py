@@ -1,0 +1,80 @@
+"""The caselens command: one library call per command, errors as messages, help everywhere."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from click.testing import CliRunner
+
+from caselens.bundle import CARD_FILE
+from caselens.cli import main
+
+
+def _all_commands(group: click.Group, prefix: str = ""):
+    for name, command in group.commands.items():
+        yield f"{prefix}{name}", command
+        if isinstance(command, click.Group):
+            yield from _all_commands(command, f"{prefix}{name} ")
+
+
+def test_every_command_has_help_with_an_example():
+    for name, command in _all_commands(main):
+        assert command.help and "Example:" in command.help, name
+
+
+def test_bundle_check_prints_the_key_facts(heart_bundle):
+    result = CliRunner().invoke(main, ["bundle", "check", str(heart_bundle.path)])
+    assert result.exit_code == 0, result.output
+    assert "OK: heart-disease 1.0.0, 13 inputs" in result.output
+
+
+def test_bundle_check_on_a_tampered_bundle_fails_with_a_message_not_a_traceback(bundle_copy):
+    folder = bundle_copy()
+    card = json.loads((folder / CARD_FILE).read_text())
+    card["model_sha256"] = "0" * 64
+    (folder / CARD_FILE).write_text(json.dumps(card))
+    result = CliRunner().invoke(main, ["bundle", "check", str(folder)])
+    assert result.exit_code == 1
+    assert "does not match its card" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bundle_create_from_a_users_files(heart_bundle, tmp_path):
+    import skops.io as sio
+
+    model = tmp_path / "model.skops"
+    sio.dump(heart_bundle.model, model)
+    card = heart_bundle.card.model_dump(mode="json")
+    for key in ("model_file", "model_sha256", "library_versions"):
+        card.pop(key)
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    (tmp_path / "features.json").write_text(heart_bundle.features.model_dump_json())
+    heart_bundle.reference.to_parquet(tmp_path / "reference.parquet")
+    result = CliRunner().invoke(main, [
+        "bundle", "create", "--model", str(model), "--card", str(tmp_path / "card.json"),
+        "--features", str(tmp_path / "features.json"),
+        "--reference", str(tmp_path / "reference.parquet"), "--out", str(tmp_path / "mine"),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "Created" in result.output and "heart-disease 1.0.0" in result.output
+    assert (tmp_path / "mine" / "card.json").is_file()
+
+
+def test_bundle_create_with_an_invalid_card_names_the_field(heart_bundle, tmp_path):
+    import skops.io as sio
+
+    model = tmp_path / "model.skops"
+    sio.dump(heart_bundle.model, model)
+    card = heart_bundle.card.model_dump(mode="json")
+    card["conformal_coverage"] = 2
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    (tmp_path / "features.json").write_text(heart_bundle.features.model_dump_json())
+    heart_bundle.reference.to_parquet(tmp_path / "reference.parquet")
+    result = CliRunner().invoke(main, [
+        "bundle", "create", "--model", str(model), "--card", str(tmp_path / "card.json"),
+        "--features", str(tmp_path / "features.json"),
+        "--reference", str(tmp_path / "reference.parquet"), "--out", str(tmp_path / "mine"),
+    ])
+    assert result.exit_code == 1
+    assert "field 'conformal_coverage'" in result.output
