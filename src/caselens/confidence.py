@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict
 from scipy.stats import norm
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ NEIGHBOUR_SHARE = 0.05
 MAX_NEIGHBOUR_SHARE = 0.25
 #: ... and never fewer than this many patients (or all of them, if there are fewer).
 FLOOR_NEIGHBOURS = 10
+#: A neighbourhood whose mean predicted probability is more than this many points from the
+#: patient's is "off centre": too few test patients had a risk like this one.
+OFF_CENTRE_POINTS = 5.0
 #: Confidence level of every Wilson interval shown.
 INTERVAL_CONFIDENCE = 0.95
 #: Decimals kept in derived figures (the calibrated probability itself is never rounded).
@@ -98,7 +102,10 @@ class Neighbourhood(_Frozen):
     ``prob_low``/``prob_high`` are the lowest and highest predicted probabilities in the
     neighbourhood. ``outside_reference`` is True when the patient's probability lies outside
     that span: no tested patient had a probability this extreme, so the neighbourhood is
-    only the nearest available evidence and the definition says so.
+    only the nearest available evidence and the definition says so. ``off_centre`` is True
+    when the neighbourhood's mean predicted probability is more than ``OFF_CENTRE_POINTS``
+    from the patient's (a sparse tail): its observed rate then describes patients at a
+    different risk, and the definition says so too.
     """
 
     n: int
@@ -110,6 +117,7 @@ class Neighbourhood(_Frozen):
     prob_low: float
     prob_high: float
     outside_reference: bool
+    off_centre: bool
     definition: str
 
 
@@ -182,7 +190,8 @@ def _check_outcomes(name: str, y: ArrayLike, n: int) -> np.ndarray:
     if arr.size != n:
         raise ValueError(f"{name}: expected {n} outcomes (one per probability), got {arr.size}.")
     if arr.size and not np.isin(arr, (0, 1)).all():
-        raise ValueError(f"{name}: expected outcomes coded 0/1, got {sorted(set(arr.tolist()))[:5]}.")
+        seen = sorted(set(arr.tolist()))[:5]
+        raise ValueError(f"{name}: expected outcomes coded 0/1, got values such as {seen}.")
     return arr.astype(int)
 
 
@@ -286,7 +295,7 @@ def reliability_table(
     return tuple(rows)
 
 
-class SplitConformalClassifier:
+class SplitConformalClassifier(BaseEstimator):
     """Split-conformal prediction sets for a binary classifier's calibrated probabilities.
 
     Method (LAC / "least ambiguous set-valued classifier", Sadinle, Lei & Wasserman 2019;
@@ -540,10 +549,14 @@ class ConfidenceModel:
             caveat = (f"; no patient in the test data had a predicted probability as "
                       f"{'high' if probability > p_high else 'low'} as {_percent(probability)}, "
                       "so these are the nearest available")
+        off_centre = abs(mean_p - probability) * 100 > OFF_CENTRE_POINTS
+        if off_centre:
+            caveat += (f"; their average predicted risk was {_percent(mean_p)}, not "
+                       f"{_percent(probability)}: few test patients had a risk like this one")
         return Neighbourhood(
             n=n, events=events, observed_rate=_round(events / n), ci_low=_round(low),
             ci_high=_round(high), mean_predicted=_round(mean_p), prob_low=_round(p_low),
-            prob_high=_round(p_high), outside_reference=outside,
+            prob_high=_round(p_high), outside_reference=outside, off_centre=off_centre,
             definition=(
                 f"the {n:,} patients in the test data whose predicted probability was closest "
                 f"to this one ({_percent(p_low)} to {_percent(p_high)}); observed rate with a "
@@ -587,10 +600,15 @@ class ConfidenceModel:
         side: Side = "above" if p > t else "below" if p < t else "at"
         distance = abs(p - t) * 100
         hood = self.neighbourhood(p)
+        # The range always contains the probability shown: where the nearest tested patients
+        # sit off-centre (sparse tails), their interval is widened to reach it rather than
+        # shown beside a number it does not include.
+        range_low, range_high = min(hood.ci_low, _round(p)), max(hood.ci_high, _round(p))
         reasons = []
         if distance <= NEAR_THRESHOLD_POINTS:
-            reasons.append(f"within {NEAR_THRESHOLD_POINTS:g} points of the {_percent(t)} threshold")
-        if hood.ci_low <= t <= hood.ci_high:
+            reasons.append(
+                f"within {NEAR_THRESHOLD_POINTS:g} points of the {_percent(t)} threshold")
+        if range_low <= t <= range_high:
             reasons.append(f"the {_percent(t)} threshold lies inside the uncertainty range")
         side_statement = (f"at the {_percent(t)} threshold" if side == "at" else
                           f"{side} the {_percent(t)} threshold by {distance:.1f} points")
@@ -600,7 +618,7 @@ class ConfidenceModel:
             near_threshold=bool(reasons), near_threshold_margin=NEAR_THRESHOLD_POINTS,
             near_threshold_reason="; ".join(reasons) or None,
             conformal=self.conformal_set(p), neighbourhood=hood,
-            range_low=hood.ci_low, range_high=hood.ci_high,
-            range_statement=(f"between {math.floor(100 * hood.ci_low)} and "
-                             f"{math.ceil(100 * hood.ci_high)} out of 100"),
+            range_low=range_low, range_high=range_high,
+            range_statement=(f"between {math.floor(100 * range_low)} and "
+                             f"{math.ceil(100 * range_high)} out of 100"),
             reliability_curve=self.reliability_curve)

@@ -167,11 +167,13 @@ def _figures_for(card: ModelCard, variable: str, group: str) -> PerformanceFigur
     return None
 
 
-def _fmt(x: float | None) -> str:
-    return "not estimable" if x is None else f"{x:.2f}"
+def _fmt(x: float | None, digits: int = 2) -> str:
+    return "not estimable" if x is None else f"{x:.{digits}f}"
 
 
-def subgroup_status(case: Case, schema: FeatureSchema, card: ModelCard) -> tuple[SubgroupStatus, ...]:
+def subgroup_status(
+    case: Case, schema: FeatureSchema, card: ModelCard
+) -> tuple[SubgroupStatus, ...]:
     """The patient's subgroups and the card's performance figures for each.
 
     For every feature with ``subgroup=True`` the patient's value is mapped to its group with
@@ -205,11 +207,11 @@ def subgroup_status(case: Case, schema: FeatureSchema, card: ModelCard) -> tuple
                     f"The model card has no performance figures for {label} '{group}'.")
         else:
             what = (f"patients with {label.lower()} not recorded" if not recorded
-                    else f"{label} '{group}'")
+                    else f"patients with {label.lower()} '{group}'")
             measured = (f"tested on {figures.n:,} {what} ({figures.events:,} events): AUROC "
                         f"{_fmt(figures.auroc)} (overall {_fmt(overall.auroc)}), ECE "
-                        f"{_fmt(figures.ece)} (overall {_fmt(overall.ece)}), calibration slope "
-                        f"{_fmt(figures.calibration_slope)}")
+                        f"{_fmt(figures.ece, 3)} (overall {_fmt(overall.ece, 3)}), "
+                        f"calibration slope {_fmt(figures.calibration_slope)}")
             reasons = _worse_reasons(figures, overall)
             if not recorded:
                 status = "not_recorded"

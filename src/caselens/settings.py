@@ -3,6 +3,7 @@
 ``CASELENS_DATA_DIR``   audit store, server key, accounts (default ``./.caselens-data``)
 ``CASELENS_MODELS_DIR`` folder of model bundles the app offers (default: the sample models)
 ``CASELENS_ALLOW_PICKLE`` set to ``1`` to let the operator load pickle/joblib model files
+``CASELENS_LOCAL_USER``  the local user's display name when sign-in is off
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class Settings:
     data_dir: Path
     models_dir: Path
     allow_pickle: bool
+    local_user_id: str = "local-clinician"
+    local_user_name: str = "Local clinician"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,4 +34,5 @@ class Settings:
             data_dir=Path(os.environ.get("CASELENS_DATA_DIR", ".caselens-data")).resolve(),
             models_dir=Path(os.environ.get("CASELENS_MODELS_DIR", SAMPLE_MODELS_DIR)).resolve(),
             allow_pickle=os.environ.get("CASELENS_ALLOW_PICKLE", "") in {"1", "true", "yes"},
+            local_user_name=os.environ.get("CASELENS_LOCAL_USER", "Local clinician"),
         )

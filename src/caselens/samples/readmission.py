@@ -480,7 +480,7 @@ def _card(schema, calibration, overall, subgroups, n_train, n_cal, n_test, n_pat
             "Values outside the training range (e.g. stays over 14 days) are extrapolated.",
         ],
         "outcome": {
-            "name": "Readmission within 30 days",
+            "name": "Readmission",
             "definition": "Inpatient readmission recorded within 30 days of discharge "
                           "(readmitted = '<30').",
             "time_window": "within 30 days of discharge",

@@ -1,0 +1,110 @@
+"""Choosing or entering a patient case: demo case, form, or uploaded CSV/JSON."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from caselens.bundle import ModelBundle
+from caselens.cases import Case, case_from_upload, validate_inputs
+from caselens.errors import CaseValidationError
+
+NOT_RECORDED = "Not recorded"
+
+
+def render_problems(error: CaseValidationError) -> None:
+    """Show every problem of a refused case, one per line, with the field named."""
+    st.error(f"This case cannot be assessed: {len(error.problems)} problem(s) to fix.", icon="⛔")
+    st.markdown("\n".join(f"- **{p.field}** — {p.message}" for p in error.problems))
+
+
+def _form_inputs(bundle: ModelBundle, key_prefix: str, start: dict) -> dict | None:
+    values: dict[str, object] = {}
+    with st.form(f"{key_prefix}_form"):
+        columns = st.columns(2)
+        for i, feature in enumerate(bundle.features):
+            column = columns[i % 2]
+            key = f"{key_prefix}_field_{feature.name}"
+            help_text = feature.description or None
+            if feature.kind == "category":
+                options = list(feature.categories or ())
+                if feature.missing_allowed:
+                    options = [NOT_RECORDED, *options]
+                current = start.get(feature.name)
+                index = options.index(current) if current in options else 0
+                choice = column.selectbox(feature.label, options, index=index, key=key,
+                                          help=help_text)
+                values[feature.name] = None if choice == NOT_RECORDED else choice
+            else:
+                current = start.get(feature.name)
+                limits = ""
+                if feature.training_min is not None:
+                    limits = (f"Trained on {feature.training_min:g}–{feature.training_max:g}"
+                              f"{' ' + feature.unit if feature.unit else ''}.")
+                values[feature.name] = column.number_input(
+                    f"{feature.label}{feature.unit_text}",
+                    value=None if current is None or (isinstance(current, float)
+                                                      and math.isnan(current)) else current,
+                    step=1.0 if feature.kind == "integer" else 0.1,
+                    format="%g",
+                    key=key,
+                    placeholder=NOT_RECORDED if feature.missing_allowed else "required",
+                    help=" ".join(x for x in (help_text, limits) if x) or None,
+                )
+        submitted = st.form_submit_button("Assess this case", type="primary")
+    return values if submitted else None
+
+
+def render_case_input(bundle: ModelBundle, *, key_prefix: str) -> Case | None:
+    """Let the clinician pick a demo case, fill the form or upload a file.
+
+    Returns the validated case, or None (with every problem shown per field) when there is
+    no valid case yet. The last valid case is kept in ``st.session_state`` under
+    ``{key_prefix}_case``.
+    """
+    source = st.radio("Case", ["Demo patient", "Enter values", "Upload a file"],
+                      horizontal=True, key=f"{key_prefix}_source")
+    # One slot per source, so switching source never shows the other source's patient.
+    state_key = f"{key_prefix}_{source.split()[0].lower()}_case"
+    if source == "Demo patient":
+        demos = {f"{d.case_id} — {d.title}": d for d in bundle.demo_cases}
+        if not demos:
+            st.info("This bundle has no demo patients; enter values or upload a file.")
+            return None
+        label = st.selectbox("Demo patient", list(demos), key=f"{key_prefix}_demo")
+        demo = demos[label]
+        st.caption(demo.description)
+        try:
+            st.session_state[state_key] = validate_inputs(
+                demo.inputs, bundle.features, source="demo", case_id=demo.case_id)
+        except CaseValidationError as error:
+            render_problems(error)
+            st.session_state.pop(state_key, None)
+    elif source == "Enter values":
+        start = bundle.demo_cases[0].inputs if bundle.demo_cases else {}
+        submitted = _form_inputs(bundle, key_prefix, start)
+        if submitted is not None:
+            try:
+                st.session_state[state_key] = validate_inputs(submitted, bundle.features,
+                                                              source="form")
+            except CaseValidationError as error:
+                render_problems(error)
+                st.session_state.pop(state_key, None)
+                return None
+    else:
+        upload = st.file_uploader(
+            "One patient as CSV (header + one row) or JSON (an object of field: value)",
+            type=["csv", "json"], key=f"{key_prefix}_upload")
+        st.caption("Fields: " + ", ".join(f"`{n}`" for n in bundle.features.names))
+        if upload is None:
+            return None
+        try:
+            st.session_state[state_key] = case_from_upload(upload.name, upload.getvalue(),
+                                                           bundle.features)
+        except CaseValidationError as error:
+            render_problems(error)
+            st.session_state.pop(state_key, None)
+            return None
+    case = st.session_state.get(state_key)
+    return case if isinstance(case, Case) else None

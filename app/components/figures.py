@@ -1,0 +1,145 @@
+"""Plotly figures, each a small function of report or card data (no maths beyond layout).
+
+Colours are Okabe–Ito (colour-blind safe); direction is always also given in words or
+symbols, never by colour alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from caselens.attribution import LimeExplanation, ShapExplanation
+from caselens.confidence import ConfidenceAssessment, ReliabilityBin
+from caselens.model_card import SubgroupPerformance
+
+RAISES = "#D55E00"  # vermillion
+LOWERS = "#0072B2"  # blue
+NEUTRAL = "#6B7785"
+ACCENT = "#009E73"
+FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=14, color="#1b2733")
+
+
+def _layout(fig: go.Figure, *, title: str, height: int) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0, font=dict(size=16)), height=height,
+                      margin=dict(l=10, r=10, t=50, b=40), font=FONT,
+                      plot_bgcolor="#ffffff", paper_bgcolor="#ffffff", showlegend=False)
+    return fig
+
+
+def probability_figure(confidence: ConfidenceAssessment, *, outcome: str) -> go.Figure:
+    """The probability on a 0–100% scale with its likely range, the threshold and base rate."""
+    p, low, high = (100 * confidence.probability, 100 * confidence.range_low,
+                    100 * confidence.range_high)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=[p], y=[0], mode="markers+text", marker=dict(size=18, color=RAISES, symbol="diamond"),
+        error_x=dict(type="data", symmetric=False, array=[high - p], arrayminus=[p - low],
+                     thickness=3, width=10, color=NEUTRAL),
+        text=[f"{p:.1f}%"], textposition="top center", name="This patient",
+        hovertemplate="Probability %{x:.1f}%<extra></extra>"))
+    fig.add_vline(x=100 * confidence.threshold, line=dict(color="#1b2733", dash="dash"),
+                  annotation_text=f"threshold {100 * confidence.threshold:.0f}%",
+                  annotation_position="bottom right")
+    fig.add_vline(x=100 * confidence.base_rate, line=dict(color=NEUTRAL, dash="dot"),
+                  annotation_text=f"base rate {100 * confidence.base_rate:.0f}%",
+                  annotation_position="top left")
+    fig.update_xaxes(range=[0, 100], title=f"Calibrated probability of {outcome} (%)",
+                     ticksuffix="%", showgrid=True, gridcolor="#e6eaee")
+    fig.update_yaxes(visible=False, range=[-1, 1])
+    return _layout(fig, title="Probability, likely range, threshold and base rate", height=220)
+
+
+def shap_waterfall_figure(shap: ShapExplanation, labels: dict[str, str],
+                          *, max_rows: int = 12) -> go.Figure:
+    """SHAP waterfall from the baseline to the probability, in percentage points."""
+    ranked = sorted(shap.contributions, key=lambda c: -abs(c.value))
+    shown, rest = ranked[:max_rows], ranked[max_rows:]
+    names = [labels.get(c.name, c.label) for c in shown]
+    values = [100 * c.value for c in shown]
+    if rest:
+        names.append(f"{len(rest)} other inputs")
+        values.append(100 * sum(c.value for c in rest))
+    baseline = 100 * (shap.baseline or 0.0)
+    fig = go.Figure(go.Waterfall(
+        orientation="h",
+        y=["Baseline (average patient)", *names, "This patient"],
+        x=[baseline, *values, 0],
+        measure=["absolute", *(["relative"] * len(values)), "total"],
+        text=[f"{baseline:.1f}%", *[f"{'▲ +' if v >= 0 else '▼ −'}{abs(v):.1f}" for v in values],
+              f"{100 * (shap.probability or 0):.1f}%"],
+        textposition="outside",
+        increasing=dict(marker=dict(color=RAISES)), decreasing=dict(marker=dict(color=LOWERS)),
+        totals=dict(marker=dict(color=NEUTRAL)), connector=dict(line=dict(color="#c4ccd4")),
+        hovertemplate="%{y}: %{x:.2f} points<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title="Probability (%) — ▲ raises, ▼ lowers", ticksuffix="%")
+    return _layout(fig, title="SHAP: from the average patient to this patient",
+                   height=120 + 32 * (len(names) + 2))
+
+
+def lime_bar_figure(lime: LimeExplanation, labels: dict[str, str],
+                    *, max_rows: int = 12) -> go.Figure:
+    """LIME mean weights with their spread across seeds, in percentage points."""
+    spread = {w.name: w.value for w in lime.spread}
+    ranked = sorted(lime.weights, key=lambda w: -abs(w.value))[:max_rows]
+    ranked.reverse()
+    fig = go.Figure(go.Bar(
+        orientation="h",
+        y=[labels.get(w.name, w.label) for w in ranked],
+        x=[100 * w.value for w in ranked],
+        error_x=dict(type="data", array=[100 * spread.get(w.name, 0.0) for w in ranked],
+                     color="#1b2733", thickness=1.5),
+        marker=dict(color=[RAISES if w.value >= 0 else LOWERS for w in ranked]),
+        text=[f"{'▲ +' if w.value >= 0 else '▼ −'}{abs(100 * w.value):.1f}" for w in ranked],
+        textposition="outside",
+        hovertemplate="%{y}: %{x:.2f} points<extra></extra>"))
+    fig.update_xaxes(title="LIME weight (percentage points; bar = ±1 SD across seeds)")
+    return _layout(fig, title=f"LIME: local surrogate, {lime.runs} seeded runs",
+                   height=120 + 32 * len(ranked))
+
+
+def reliability_figure(curve: Sequence[ReliabilityBin], *,
+                       highlight: float | None = None) -> go.Figure:
+    """Observed outcome rate against predicted probability, per bin, with 95% intervals."""
+    bins = [b for b in curve if b.count > 0]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines",
+                             line=dict(color=NEUTRAL, dash="dash"), name="perfect calibration",
+                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=[100 * b.mean_predicted for b in bins], y=[100 * b.observed_rate for b in bins],
+        mode="markers+lines", marker=dict(size=9, color=LOWERS), line=dict(color=LOWERS),
+        error_y=dict(type="data", symmetric=False,
+                     array=[100 * (b.ci_high - b.observed_rate) for b in bins],
+                     arrayminus=[100 * (b.observed_rate - b.ci_low) for b in bins]),
+        text=[f"n={b.count}" for b in bins], name="observed",
+        hovertemplate="predicted %{x:.1f}%, observed %{y:.1f}% (%{text})<extra></extra>"))
+    if highlight is not None:
+        fig.add_vline(x=100 * highlight, line=dict(color=RAISES),
+                      annotation_text="this patient", annotation_position="top left")
+    top = max([100 * b.ci_high for b in bins] + [100 * b.mean_predicted for b in bins] + [10])
+    fig.update_xaxes(title="Predicted probability (%)", range=[0, min(100, top * 1.1)])
+    fig.update_yaxes(title="Observed rate (%)", range=[0, min(100, top * 1.1)])
+    return _layout(fig, title="Reliability on held-out patients", height=340)
+
+
+def subgroup_figure(subgroups: Sequence[SubgroupPerformance], *, overall_auroc: float | None,
+                    labels: dict[str, str]) -> go.Figure:
+    """AUROC per subgroup (with n) against the overall AUROC."""
+    rows = [s for s in subgroups if s.figures.auroc is not None]
+    names = [f"{labels.get(s.variable, s.variable)}: {s.group} (n={s.figures.n})" for s in rows]
+    fig = go.Figure(go.Bar(
+        orientation="h", y=names, x=[s.figures.auroc for s in rows],
+        marker=dict(color=[LOWERS if s.figures.n >= 100 else "#9fb3c8" for s in rows]),
+        text=[f"{s.figures.auroc:.2f}" for s in rows], textposition="outside",
+        hovertemplate="%{y}: AUROC %{x:.3f}<extra></extra>"))
+    if overall_auroc is not None:
+        fig.add_vline(x=overall_auroc, line=dict(color=RAISES, dash="dash"),
+                      annotation_text=f"overall {overall_auroc:.2f}")
+    fig.update_xaxes(title="AUROC (0.5 = chance, 1 = perfect); pale bars: n < 100",
+                     range=[0.4, 1.0])
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title="Discrimination by subgroup (test split)",
+                   height=120 + 26 * len(rows))

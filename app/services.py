@@ -1,0 +1,55 @@
+"""Long-lived resources, cached once per server process (``st.cache_resource``).
+
+Nothing here computes a result: it loads bundles, builds the engine's explainers (paying
+their one-off costs at start-up) and opens the audit store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from caselens.audit import AuditStore, default_key_file, default_location, load_key
+from caselens.bundle import ModelBundle, discover_bundles, load_bundle
+from caselens.errors import CaseLensError
+from caselens.report import CaseExplainer
+from caselens.settings import Settings
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The bundles the operator's folder offers, and those refused (with the reason)."""
+
+    bundles: dict[str, ModelBundle]
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+@st.cache_resource(show_spinner="Loading model bundles…")
+def catalogue() -> Catalogue:
+    """Load every bundle in the configured folder; a refused bundle is listed, not fatal."""
+    settings = Settings.from_env()
+    bundles: dict[str, ModelBundle] = {}
+    refused: dict[str, str] = {}
+    for path in discover_bundles(settings.models_dir):
+        try:
+            bundle = load_bundle(path, allow_pickle=settings.allow_pickle)
+        except CaseLensError as exc:
+            refused[path.name] = str(exc)
+            continue
+        bundles[bundle.model_id] = bundle
+    return Catalogue(bundles=bundles, refused=refused)
+
+
+@st.cache_resource(show_spinner="Preparing the explainer (one-off, at start-up)…")
+def explainer(model_id: str) -> CaseExplainer:
+    """The bundle's explainer, warmed up so the first clinician's click is fast."""
+    built = CaseExplainer(catalogue().bundles[model_id])
+    built.warm_up()
+    return built
+
+
+@st.cache_resource(show_spinner=False)
+def audit_store() -> AuditStore:
+    """The audit trail (SQLite in the data folder, or ``CASELENS_AUDIT_URL``)."""
+    return AuditStore.open(default_location(), key=load_key(default_key_file()))

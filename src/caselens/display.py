@@ -1,0 +1,88 @@
+"""Recording what is shown: every display is written to the audit trail before it renders.
+
+The app calls :func:`record_display` with the report it is about to draw; if the write
+fails, :class:`~caselens.audit.AuditWriteError` propagates and the app shows no result
+(fail-closed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from caselens.audit import AuditEntry, AuditEvent, AuditStore
+from caselens.report import Audience, CaseReport, displayed_digest
+
+#: What the user sees when the trail cannot take the entry.
+NOT_RECORDED_MESSAGE = "This result could not be recorded, so it is not shown."
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking: a user id, a display name and a role."""
+
+    user_id: str
+    name: str
+    role: str
+
+
+def record_display(
+    store: AuditStore,
+    report: CaseReport,
+    viewer: Viewer,
+    *,
+    audience: Audience,
+    action: str = "viewed",
+    session_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one display of ``report`` to the audit trail and return the entry.
+
+    Raises
+    ------
+    AuditWriteError
+        If the entry could not be durably written; the caller must not show the report.
+    """
+    return store.append(AuditEvent(
+        actor_id=viewer.user_id,
+        actor_name=viewer.name,
+        actor_role=viewer.role,
+        audience=audience,
+        action=action,
+        patient_ref=report.case.case_id,
+        model_id=report.model.model_id,
+        model_version=report.model.version,
+        model_sha256=report.model.sha256,
+        report=report.to_json(),
+        rendered_digest=displayed_digest(report, audience),
+        session_id=session_id,
+        detail=detail,
+    ))
+
+
+def record_event(
+    store: AuditStore,
+    viewer: Viewer,
+    *,
+    action: str,
+    audience: str,
+    session_id: str | None = None,
+    patient_ref: str | None = None,
+    report: CaseReport | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append a non-display event (feedback, sign-in, replay, export, suspension …)."""
+    return store.append(AuditEvent(
+        actor_id=viewer.user_id,
+        actor_name=viewer.name,
+        actor_role=viewer.role,
+        audience=audience,
+        action=action,
+        patient_ref=patient_ref if report is None else report.case.case_id,
+        model_id=None if report is None else report.model.model_id,
+        model_version=None if report is None else report.model.version,
+        model_sha256=None if report is None else report.model.sha256,
+        report=None,
+        session_id=session_id,
+        detail=detail,
+    ))
