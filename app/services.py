@@ -50,6 +50,11 @@ def explainer(model_id: str) -> CaseExplainer:
 
 
 @st.cache_resource(show_spinner=False)
+def _open_store(location: str, key_file: str) -> AuditStore:
+    return AuditStore.open(location, key=load_key(key_file))
+
+
 def audit_store() -> AuditStore:
-    """The audit trail (SQLite in the data folder, or ``CASELENS_AUDIT_URL``)."""
-    return AuditStore.open(default_location(), key=load_key(default_key_file()))
+    """The audit trail (SQLite in the data folder, or ``CASELENS_AUDIT_URL``), opened once
+    per location."""
+    return _open_store(default_location(), str(default_key_file()))

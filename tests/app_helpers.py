@@ -1,0 +1,22 @@
+"""Helpers for the AppTest suites: run the real app script against a temporary data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from caselens.audit import AuditStore, default_key_file, default_location, load_key
+
+APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
+
+
+def open_app(*, timeout: float = 180) -> AppTest:
+    """The app, run once (the first run may build and warm up explainers)."""
+    return AppTest.from_file(APP, default_timeout=timeout).run()
+
+
+def audit_entries() -> list:
+    """Every entry in the trail the app is writing to (per the current environment)."""
+    with AuditStore.open(default_location(), key=load_key(default_key_file())) as store:
+        return store.entries()

@@ -1,0 +1,94 @@
+"""The clinician Case page, headless (streamlit.testing AppTest), on the real sample models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from app_helpers import audit_entries, open_app
+
+from caselens.cases import validate_inputs
+from caselens.display import NOT_RECORDED_MESSAGE
+from caselens.report import CaseExplainer
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CASELENS_AUDIT_URL", raising=False)
+    return tmp_path / "data"
+
+
+def _pick_model(at, model_id: str):
+    box = at.selectbox(key="case_model")
+    label = next(o for o in box.options if f"({model_id} " in o)
+    return box.select(label).run()
+
+
+def test_case_page_opens_and_shows_the_calibrated_probability_of_a_demo_case(heart_bundle):
+    at = open_app()
+    assert not at.exception
+    at = _pick_model(at, "heart-disease")
+    demo = at.selectbox(key="case_heart-disease_demo")
+    at = demo.select(demo.options[2]).run()  # H-03, high risk
+    assert not at.exception
+    case = validate_inputs(heart_bundle.demo_case("H-03").inputs, heart_bundle.features,
+                           source="demo", case_id="H-03")
+    expected = CaseExplainer(heart_bundle).explain(case)
+    assert at.metric[0].value == f"{100 * expected.probability:.1f}%"
+    assert at.metric[2].value == "50%"  # the decision threshold beside it
+    assert any("base rate" in m.value.lower() for m in at.markdown)
+    assert len(at.get("plotly_chart")) >= 4  # probability, SHAP, LIME, reliability
+
+
+def test_every_display_is_recorded_before_it_is_shown(heart_bundle):
+    at = open_app()
+    at = _pick_model(at, "heart-disease")
+    entries = audit_entries()
+    assert entries, "the display was not recorded"
+    last = entries[-1]
+    assert (last.action, last.audience, last.actor_role) == ("viewed", "clinician", "clinician")
+    assert last.patient_ref == "H-01" and last.model_id == "heart-disease"
+    stored = json.loads(last.report_json)
+    assert at.metric[0].value == f"{100 * stored['confidence']['probability']:.1f}%"
+
+
+def test_when_the_audit_write_fails_no_prediction_is_shown(monkeypatch, tmp_path):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the audit folder should be")
+    monkeypatch.setenv("CASELENS_AUDIT_URL", f"sqlite:///{blocked}/sub/audit.sqlite")
+    monkeypatch.setenv("CASELENS_AUDIT_KEY", "ab" * 32)
+    at = open_app()
+    assert not at.exception
+    assert any(NOT_RECORDED_MESSAGE in e.value for e in at.error)
+    assert not at.metric, "a probability was shown although it was not recorded"
+
+
+def test_form_entry_with_bad_values_lists_every_problem_per_field():
+    at = open_app()
+    at = _pick_model(at, "heart-disease")
+    at = at.radio(key="case_heart-disease_source").set_value("Enter values").run()
+    at.number_input(key="case_heart-disease_field_age").set_value(250)
+    at.number_input(key="case_heart-disease_field_resting_bp").set_value(120.5)
+    at = at.button[0].click().run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "Age: 250 years is outside the possible range (18 to 120 years)" in text
+    assert "Resting blood pressure: expected a whole number of mm Hg, got 120.5" in text
+    assert any("cannot be assessed: 2 problem(s)" in e.value for e in at.error)
+    assert not at.metric
+
+
+def test_every_limitation_and_the_clinician_summary_are_on_the_page(heart_bundle):
+    at = open_app()
+    at = _pick_model(at, "heart-disease")
+    demo = at.selectbox(key="case_heart-disease_demo")
+    label = next(o for o in demo.options if o.startswith("H-09"))
+    at = demo.select(label).run()
+    shown = " ".join(w.value for w in at.warning) + " ".join(i.value for i in at.info)
+    case = validate_inputs(heart_bundle.demo_case("H-09").inputs, heart_bundle.features,
+                           source="demo", case_id="H-09")
+    report = CaseExplainer(heart_bundle).explain(case)
+    for lim in report.limitations:
+        assert lim.code in shown
+    assert report.narrative.clinician_summary in shown
