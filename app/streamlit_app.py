@@ -11,8 +11,8 @@ import streamlit as st
 # The app's own modules (components/, services) sit beside this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from caselens.display import Viewer  # noqa: E402
-from caselens.settings import Settings  # noqa: E402
+from caselens.display import Viewer
+from caselens.settings import Settings
 
 st.set_page_config(page_title="CaseLens", page_icon="🔎", layout="wide")
 _CSS = Path(__file__).resolve().parents[1] / "assets" / "theme.css"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from app_helpers import audit_entries, open_app
 
+from app_helpers import audit_entries, open_app
 from caselens.cases import validate_inputs
 from caselens.display import NOT_RECORDED_MESSAGE
 from caselens.report import CaseExplainer

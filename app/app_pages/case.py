@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import streamlit as st
-from components.case_input import render_case_input
-from components.report_view import render_clinician_report
-from services import audit_store, catalogue, explainer
 
 from caselens.audit import AuditError
 from caselens.display import NOT_RECORDED_MESSAGE, record_display
+from components.case_input import render_case_input
+from components.report_view import render_clinician_report
+from services import audit_store, catalogue, explainer
 
 st.title("Case")
 books = catalogue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+
 from components.model_facts import render_model_facts
 from services import catalogue, explainer
 

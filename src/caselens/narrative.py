@@ -63,8 +63,8 @@ class Narrative(BaseModel):
 def out_of_100(probability: float) -> int:
     """A probability as a whole number of people out of 100 (at least 1 and at most 99
     unless the probability is exactly 0 or 1, so a small risk never reads as none)."""
-    count = int(round(100 * probability))
-    if 0 < probability and count == 0:
+    count = round(100 * probability)
+    if probability > 0 and count == 0:
         return 1
     if probability < 1 and count == 100:
         return 99

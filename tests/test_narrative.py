@@ -1,0 +1,39 @@
+"""Narratives: risk in 'out of 100' words, the measured reading grade, no causal claims."""
+
+from __future__ import annotations
+
+import pytest
+
+from caselens.narrative import out_of_100, reading_grade
+
+
+@pytest.mark.parametrize(("p", "count"), [(0.0, 0), (0.001, 1), (0.004, 1), (0.244, 24),
+                                          (0.996, 99), (1.0, 100)])
+def test_probability_becomes_a_count_out_of_100_that_never_hides_a_small_risk(p, count):
+    assert out_of_100(p) == count
+
+
+def test_reading_grade_is_measured_offline_and_ranks_hard_text_higher():
+    easy = "About 12 out of 100 people like you go back to the hospital. Ask your care team."
+    hard = ("Multivariable calibrated probabilistic estimation demonstrates heterogeneous "
+            "discriminative performance characteristics notwithstanding considerable "
+            "methodological sophistication.")
+    assert reading_grade(easy) < 6 < reading_grade(hard)
+
+
+def test_clinician_summary_has_risk_confidence_drivers_and_caution(heart_bundle):
+    from caselens.cases import validate_inputs
+    from caselens.report import CaseExplainer
+
+    case = validate_inputs(heart_bundle.demo_case("H-09").inputs, heart_bundle.features)
+    report = CaseExplainer(heart_bundle).explain(case)
+    summary = report.narrative.clinician_summary
+    sentences = [s for s in summary.split(". ") if s]
+    assert 2 <= len(sentences) <= 6
+    assert "Calibrated probability" in summary and "Main drivers (SHAP)" in summary
+    assert "Main caution:" in summary and "cholesterol" in summary.lower()
+    patient = report.narrative.patient
+    assert patient.headline.startswith(f"About {patient.out_of_100} out of 100 people like you")
+    assert patient.range_low_out_of_100 <= patient.out_of_100 <= patient.range_high_out_of_100
+    assert all("linked with" in patient.factors_sentence for _ in [0])
+    assert reading_grade(patient.full_text()) == patient.reading_grade
