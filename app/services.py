@@ -6,13 +6,17 @@ their one-off costs at start-up) and opens the audit store.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import streamlit as st
 
+from caselens.accounts import AccountStore, seed_demo_accounts
+from caselens.app_database import open_app_database
 from caselens.audit import AuditStore, default_key_file, default_location, load_key
 from caselens.bundle import ModelBundle, discover_bundles, load_bundle
 from caselens.errors import CaseLensError
+from caselens.model_status import ModelStatusStore
 from caselens.report import CaseExplainer
 from caselens.settings import Settings
 
@@ -58,3 +62,27 @@ def audit_store() -> AuditStore:
     """The audit trail (SQLite in the data folder, or ``CASELENS_AUDIT_URL``), opened once
     per location."""
     return _open_store(default_location(), str(default_key_file()))
+
+
+@st.cache_resource(show_spinner=False)
+def _app_database(data_dir: str):
+    return open_app_database(data_dir)
+
+
+def demo_mode() -> bool:
+    """Demo mode (``CASELENS_DEMO=1``, set by ``make run``): demo accounts are seeded and
+    listed on the sign-in screen."""
+    return os.environ.get("CASELENS_DEMO", "") in {"1", "true", "yes"}
+
+
+def accounts() -> AccountStore:
+    """The account store; in demo mode the demo accounts exist."""
+    store = AccountStore(_app_database(str(Settings.from_env().data_dir)))
+    if demo_mode():
+        seed_demo_accounts(store)
+    return store
+
+
+def model_statuses() -> ModelStatusStore:
+    """Which models are suspended."""
+    return ModelStatusStore(_app_database(str(Settings.from_env().data_dir)))

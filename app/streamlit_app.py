@@ -1,4 +1,5 @@
-"""CaseLens: the entry point. Draws shared chrome, sets session defaults, builds navigation."""
+"""CaseLens: the entry point. Draws shared chrome, sets session defaults, builds the
+navigation for the signed-in role."""
 
 from __future__ import annotations
 
@@ -8,30 +9,48 @@ from pathlib import Path
 
 import streamlit as st
 
-# The app's own modules (components/, services) sit beside this file.
+# The app's own modules (components/, services, session) sit beside this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from caselens.display import Viewer
-from caselens.settings import Settings
+from caselens.access import PAGES
+from session import current_viewer, record
 
 st.set_page_config(page_title="CaseLens", page_icon="🔎", layout="wide")
 _CSS = Path(__file__).resolve().parents[1] / "assets" / "theme.css"
 if _CSS.is_file():
     st.html(f"<style>{_CSS.read_text(encoding='utf-8')}</style>")
 
-settings = Settings.from_env()
 st.session_state.setdefault("session_id", uuid.uuid4().hex)
-st.session_state.setdefault(
-    "viewer", Viewer(user_id=settings.local_user_id, name=settings.local_user_name,
-                     role="clinician"))
+st.session_state.setdefault("viewer", None)
 
-pages = [
-    st.Page("app_pages/case.py", title="Case", icon="🩺", default=True),
-    st.Page("app_pages/model_facts.py", title="Model facts", icon="📋"),
-]
-navigation = st.navigation(pages)
-with st.sidebar:
-    viewer: Viewer = st.session_state["viewer"]
-    st.markdown(f"**{viewer.name}** · {viewer.role}")
-    st.caption("Sample models are demonstrations, not for clinical use.")
+PAGE_FILES = {
+    "case": ("app_pages/case.py", "Case", "🩺"),
+    "my_result": ("app_pages/my_result.py", "My result", "💬"),
+    "audit_trail": ("app_pages/audit_trail.py", "Audit trail", "🧾"),
+    "model_facts": ("app_pages/model_facts.py", "Model facts", "📋"),
+    "model_status": ("app_pages/model_status.py", "Model status", "🚦"),
+    "users": ("app_pages/users.py", "Users", "👥"),
+}
+
+viewer = current_viewer()
+if viewer is None:
+    navigation = st.navigation([st.Page("app_pages/sign_in.py", title="Sign in", icon="🔐",
+                                        default=True)], position="hidden")
+else:
+    allowed = PAGES[viewer.role]
+    # Every page is registered, so an address typed for a page outside the role reaches
+    # that page's guard, which refuses and records the attempt; the menu lists only the
+    # role's own pages.
+    order = [*allowed, *(p for p in PAGE_FILES if p not in allowed)]
+    pages = [st.Page(PAGE_FILES[p][0], title=PAGE_FILES[p][1], icon=PAGE_FILES[p][2],
+                     default=p == allowed[0],
+                     visibility="visible" if p in allowed else "hidden") for p in order]
+    navigation = st.navigation(pages)
+    with st.sidebar:
+        st.markdown(f"**{viewer.name}**  \n{viewer.role}")
+        if st.button("Sign out", key="sign_out"):
+            record("signed_out", audience=viewer.role)
+            st.session_state["viewer"] = None
+            st.rerun()
+        st.caption("Sample models are demonstrations, not for clinical use.")
 navigation.run()

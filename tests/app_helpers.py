@@ -6,14 +6,23 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from caselens.accounts import DEMO_PASSWORD
 from caselens.audit import AuditStore, default_key_file, default_location, load_key
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
 
 
 def open_app(*, timeout: float = 180) -> AppTest:
-    """The app, run once (the first run may build and warm up explainers)."""
+    """The app, run once: the sign-in page."""
     return AppTest.from_file(APP, default_timeout=timeout).run()
+
+
+def signed_in(user_id: str, *, password: str = DEMO_PASSWORD, timeout: float = 180) -> AppTest:
+    """The app after signing in as a (demo) user; lands on that role's first page."""
+    at = open_app(timeout=timeout)
+    at.text_input(key="sign_in_user").input(user_id)
+    at.text_input(key="sign_in_password").input(password)
+    return at.button[0].click().run()
 
 
 def audit_entries() -> list:

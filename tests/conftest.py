@@ -40,3 +40,14 @@ def bundle_copy(tmp_path: Path) -> Callable[[str], Path]:
         return target
 
     return copy
+
+
+@pytest.fixture()
+def app_env(tmp_path, monkeypatch) -> Path:
+    """A fresh data folder and demo mode for an AppTest run; returns the data folder."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("CASELENS_DATA_DIR", str(data))
+    monkeypatch.setenv("CASELENS_DEMO", "1")
+    monkeypatch.delenv("CASELENS_AUDIT_URL", raising=False)
+    monkeypatch.delenv("CASELENS_AUDIT_KEY", raising=False)
+    return data

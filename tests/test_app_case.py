@@ -6,17 +6,16 @@ import json
 
 import pytest
 
-from app_helpers import audit_entries, open_app
+from app_helpers import audit_entries, signed_in
 from caselens.cases import validate_inputs
 from caselens.display import NOT_RECORDED_MESSAGE
 from caselens.report import CaseExplainer
 
+pytestmark = pytest.mark.usefixtures("app_env")
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("CASELENS_AUDIT_URL", raising=False)
-    return tmp_path / "data"
+
+def open_app():
+    return signed_in("dr.lee")
 
 
 def _pick_model(at, model_id: str):
@@ -48,17 +47,22 @@ def test_every_display_is_recorded_before_it_is_shown(heart_bundle):
     assert entries, "the display was not recorded"
     last = entries[-1]
     assert (last.action, last.audience, last.actor_role) == ("viewed", "clinician", "clinician")
+    assert last.actor_id == "dr.lee"
     assert last.patient_ref == "H-01" and last.model_id == "heart-disease"
     stored = json.loads(last.report_json)
     assert at.metric[0].value == f"{100 * stored['confidence']['probability']:.1f}%"
 
 
-def test_when_the_audit_write_fails_no_prediction_is_shown(monkeypatch, tmp_path):
-    blocked = tmp_path / "blocked"
+def test_when_the_audit_write_fails_no_prediction_is_shown(monkeypatch, app_env):
+    at = open_app()
+    # The trail becomes unwritable after sign-in (e.g. the disk or database went away).
+    blocked = app_env / "blocked"
     blocked.write_text("a file where the audit folder should be")
     monkeypatch.setenv("CASELENS_AUDIT_URL", f"sqlite:///{blocked}/sub/audit.sqlite")
     monkeypatch.setenv("CASELENS_AUDIT_KEY", "ab" * 32)
-    at = open_app()
+    at = _pick_model(at, "heart-disease")
+    demo = at.selectbox(key="case_heart-disease_demo")
+    at = demo.select(demo.options[1]).run()  # a case not yet shown
     assert not at.exception
     assert any(NOT_RECORDED_MESSAGE in e.value for e in at.error)
     assert not at.metric, "a probability was shown although it was not recorded"

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from app_helpers import open_app
+from app_helpers import signed_in
 
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("app_env")
 
 
 def test_model_facts_page_shows_the_label_sections_and_hti1_table(heart_bundle):
-    at = open_app()
+    at = signed_in("dr.lee")
     at.switch_page("app_pages/model_facts.py").run()
     assert not at.exception
     headers = [h.value for h in at.subheader]

@@ -1,15 +1,16 @@
-"""Clinician page: choose a model and a patient, see the recorded report."""
+"""Clinician page: choose a model and a patient, optionally record your own estimate first,
+then see the recorded report and give feedback."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from caselens.audit import AuditError
-from caselens.display import NOT_RECORDED_MESSAGE, record_display
 from components.case_input import render_case_input
 from components.report_view import render_clinician_report
-from services import audit_store, catalogue, explainer
+from services import catalogue, explainer, model_statuses
+from session import guard, record, show_once
 
+viewer = guard("case")
 st.title("Case")
 books = catalogue()
 for name, reason in books.refused.items():
@@ -23,31 +24,55 @@ names = {b.card.name + f" ({b.model_id} {b.version})": b.model_id
 chosen = st.selectbox("Model", list(names), key="case_model")
 model_id = names[chosen]
 bundle = books.bundles[model_id]
-card = bundle.card
-st.caption(f"{card.summary} Intended use: {card.intended_use}")
+status = model_statuses().get(model_id)
+if status.suspended:
+    st.error(status.message(), icon="🚫")
+    st.stop()
+st.caption(f"{bundle.card.summary} Intended use: {bundle.card.intended_use}")
 
 case = render_case_input(bundle, key_prefix=f"case_{model_id}")
 if case is None:
     st.stop()
+for flag in case.flags:
+    st.warning(flag.message, icon="🔶")
 
-report_key = ("case_report", model_id, repr(sorted(case.values.items())), case.case_id)
-report = st.session_state.get("case_last_report", {}).get(report_key)
+# Automation-bias guard: the clinician may commit their own estimate before the model's.
+estimates = st.session_state.setdefault("case_estimates", {})
+case_key = (model_id, case.case_id, repr(sorted(case.values.items())))
+if st.toggle("Record my own estimate first", key="case_estimate_first",
+             help="Your judgement is captured before the model's is revealed, and kept with "
+                  "your feedback."):
+    if case_key not in estimates:
+        with st.form("case_estimate_form"):
+            guess = st.slider(f"Your estimate: how many out of 100 patients like this "
+                              f"({bundle.card.outcome.name.lower()}, "
+                              f"{bundle.card.outcome.time_window})?", 0, 100, 20,
+                              key="case_estimate_value")
+            if st.form_submit_button("Save my estimate and show the model's"):
+                estimates[case_key] = guess
+                st.rerun()
+        st.stop()
+    st.caption(f"Your estimate before seeing the model: {estimates[case_key]} out of 100.")
+
+report_cache = st.session_state.setdefault("case_reports", {})
+report = report_cache.get(case_key)
 if report is None:
     with st.spinner("Computing the report…"):
         report = explainer(model_id).explain(case)
+    report_cache.clear()
+    report_cache[case_key] = report
 
-# Fail-closed: the display is recorded before anything of the report is drawn.
-recorded = st.session_state.setdefault("case_recorded", set())
-if report.report_id + model_id not in recorded:
-    try:
-        record_display(audit_store(), report, st.session_state["viewer"], audience="clinician",
-                       session_id=st.session_state["session_id"])
-    except (AuditError, OSError):
-        st.error(NOT_RECORDED_MESSAGE, icon="⛔")
-        st.stop()
-    recorded.add(report.report_id + model_id)
-st.session_state["case_last_report"] = {report_key: report}
-
-for flag in case.flags:
-    st.warning(flag.message, icon="🔶")
+show_once(report, viewer, audience="clinician")  # fail-closed: recorded before drawn
 render_clinician_report(report, key_prefix=f"case_{model_id}_report")
+
+st.divider()
+st.subheader("Your feedback on this report")
+with st.form("case_feedback_form", clear_on_submit=True):
+    verdict = st.radio("This report is…", ["I agree", "I disagree", "Not useful"],
+                       horizontal=True, key="case_feedback_verdict")
+    note = st.text_area("Comment (optional)", max_chars=2000, key="case_feedback_note")
+    if st.form_submit_button("Send feedback"):
+        detail = {"verdict": verdict, "comment": note.strip(), "report_id": report.report_id,
+                  "own_estimate_out_of_100": estimates.get(case_key)}
+        if record("feedback", audience="clinician", report=report, detail=detail):
+            st.success("Thank you — your feedback was recorded.")

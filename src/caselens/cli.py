@@ -136,6 +136,33 @@ def bundle_check(path: Path, allow_pickle: bool) -> None:
         click.echo(warning, err=True)
 
 
+@main.group(invoke_without_command=True)
+@click.pass_context
+def bench(ctx: click.Context) -> None:
+    """Print speed and memory figures as JSON lines (default: the report benchmark).
+
+    Example: caselens bench reports --runs 20
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(bench_reports_command)
+
+
+@bench.command("reports")
+@click.option("--model", "models", multiple=True, help="Model id (default: every sample).")
+@click.option("--runs", default=20, show_default=True, help="Warm reports per model (≥ 20).")
+def bench_reports_command(models: tuple[str, ...] = (), runs: int = 20) -> None:
+    """Per model: report_p50_ms, report_p95_ms (warm), first_report_s, peak_rss_mb.
+
+    Example: caselens bench reports --model readmission-30d
+    """
+    from caselens.bench import bench_reports
+    from caselens.bundle import discover_bundles
+
+    ids = list(models) or [p.name for p in discover_bundles(SAMPLE_MODELS_DIR)]
+    for model_id in ids:
+        click.echo(json.dumps(bench_reports(model_id, runs=max(20, runs))))
+
+
 def _register_optional_groups() -> None:
     # The audit group lives with the audit package; register it when it is present.
     try:

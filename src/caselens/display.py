@@ -7,23 +7,14 @@ fails, :class:`~caselens.audit.AuditWriteError` propagates and the app shows no 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from caselens.access import Viewer
 from caselens.audit import AuditEntry, AuditEvent, AuditStore
 from caselens.report import Audience, CaseReport, displayed_digest
 
 #: What the user sees when the trail cannot take the entry.
 NOT_RECORDED_MESSAGE = "This result could not be recorded, so it is not shown."
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is looking: a user id, a display name and a role."""
-
-    user_id: str
-    name: str
-    role: str
 
 
 def record_display(

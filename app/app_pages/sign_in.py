@@ -1,0 +1,44 @@
+"""Sign-in page: local accounts (argon2), back-off and lockout; demo accounts in demo mode."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from caselens.access import Viewer
+from caselens.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, SignInRefused
+from services import accounts, demo_mode
+from session import record, sign_in_as
+
+st.title("CaseLens")
+st.caption("Calibrated risk, its uncertainty, why, and when not to trust it.")
+if st.session_state.pop("expired_notice", False):
+    st.info("Your session ended after a period without activity. Please sign in again.")
+
+with st.form("sign_in_form"):
+    user_id = st.text_input("User name", key="sign_in_user")
+    password = st.text_input("Password", type="password", key="sign_in_password")
+    submitted = st.form_submit_button("Sign in", type="primary")
+
+if submitted:
+    try:
+        account = accounts().sign_in(user_id.strip(), password)
+    except SignInRefused as refused:
+        record("sign_in_refused", audience="system",
+               viewer=Viewer(user_id=refused.user_id or "(blank)", name="(not signed in)",
+                             role="anonymous"),
+               detail={"locked": refused.locked})
+        time.sleep(refused.wait_seconds)  # back-off after repeated failures
+        st.error(str(refused), icon="⛔")
+    else:
+        viewer = account.viewer()
+        if record("sign_in", audience=viewer.role, viewer=viewer):
+            sign_in_as(viewer)
+            st.rerun()
+
+if demo_mode():
+    with st.expander("Demo accounts (demo mode only)", expanded=True):
+        st.markdown(f"Password for all: `{DEMO_PASSWORD}`")
+        st.table([{"User name": a["user_id"], "Name": a["name"], "Role": a["role"],
+                   "Patient": a.get("patient_ref") or ""} for a in DEMO_ACCOUNTS])

@@ -1,0 +1,67 @@
+"""Model suspension: a suspended model shows no prediction anywhere, and says why."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Boolean, Column, DateTime, Engine, MetaData, String, Table, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from caselens.errors import CaseLensError
+
+_metadata = MetaData()
+model_status = Table(
+    "model_status", _metadata,
+    Column("model_id", String(100), primary_key=True),
+    Column("suspended", Boolean, nullable=False),
+    Column("reason", String(2000), nullable=False),
+    Column("changed_by", String(64), nullable=False),
+    Column("changed_at", DateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """Whether a model may show predictions, and who changed that, when and why."""
+
+    model_id: str
+    suspended: bool
+    reason: str
+    changed_by: str | None
+    changed_at: dt.datetime | None
+
+    def message(self) -> str:
+        """What a user sees in place of a prediction from a suspended model."""
+        return (f"This model is suspended, so it shows no prediction. Reason: {self.reason} "
+                f"(suspended by {self.changed_by} on {self.changed_at:%Y-%m-%d %H:%M} UTC).")
+
+
+class ModelStatusStore:
+    """Suspension state per model, in the app database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        _metadata.create_all(engine)
+
+    def get(self, model_id: str) -> ModelStatus:
+        """The model's status (active when never changed)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(model_status).where(
+                model_status.c.model_id == model_id)).first()
+        if row is None:
+            return ModelStatus(model_id, False, "active", None, None)
+        return ModelStatus(row.model_id, row.suspended, row.reason, row.changed_by,
+                           row.changed_at)
+
+    def set(self, model_id: str, *, suspended: bool, reason: str, by: str) -> ModelStatus:
+        """Suspend or reinstate; a reason of at least 10 characters is required."""
+        if len(reason.strip()) < 10:
+            raise CaseLensError("Reason: say why in at least 10 characters; it is recorded.")
+        values = dict(model_id=model_id, suspended=suspended, reason=reason.strip(),
+                      changed_by=by, changed_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        statement = sqlite_insert(model_status).values(**values)
+        with self._engine.begin() as conn:
+            conn.execute(statement.on_conflict_do_update(index_elements=["model_id"],
+                                                         set_=values))
+        return self.get(model_id)

@@ -1,0 +1,127 @@
+"""Every role through the real app (AppTest): sign-in, pages, patient isolation, reviewer
+replay and re-run, admin suspension — and that each step is recorded."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app_helpers import audit_entries, open_app, signed_in
+from caselens.audit import AuditStore, default_key_file, default_location, load_key
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+
+def _nav_titles(at) -> list[str]:
+    # Page links are not exposed by AppTest; the sidebar names the role.
+    return [m.value for m in at.sidebar.markdown]
+
+
+def test_sign_in_page_lists_demo_accounts_only_in_demo_mode(monkeypatch):
+    at = open_app()
+    assert not at.exception
+    assert any(e.label.startswith("Demo accounts") for e in at.expander)
+    monkeypatch.delenv("CASELENS_DEMO")
+    at = open_app()
+    assert not any(e.label.startswith("Demo accounts") for e in at.expander)
+
+
+def test_wrong_password_is_refused_and_recorded():
+    at = signed_in("dr.lee", password="not the password")
+    assert any("not right" in e.value for e in at.error)
+    last = audit_entries()[-1]
+    assert (last.action, last.actor_id) == ("sign_in_refused", "dr.lee")
+
+
+@pytest.mark.parametrize(("user", "role", "title"), [
+    ("dr.lee", "clinician", "Case"), ("pat.h03", "patient", "My result"),
+    ("rev.kim", "reviewer", "Audit trail"), ("admin", "admin", "Users")])
+def test_each_demo_account_lands_on_its_own_first_page(user, role, title):
+    at = signed_in(user)
+    assert not at.exception, at.exception
+    assert at.title[0].value == title
+    assert any(role in m for m in _nav_titles(at))
+    assert any(e.action == "sign_in" and e.actor_id == user for e in audit_entries())
+
+
+def test_patient_sees_their_own_plain_summary_with_the_icon_array():
+    at = signed_in("pat.h03")
+    text = " ".join(m.value for m in at.markdown)
+    assert "out of 100 people like you" in text
+    assert "What this does not mean" in text
+    last = audit_entries()[-1]
+    assert (last.action, last.audience, last.patient_ref) == ("patient_viewed", "patient",
+                                                              "H-03")
+    assert "SHAP" not in text
+
+
+def test_patient_cannot_reach_another_patients_result_by_url():
+    at = signed_in("pat.h03")
+    at.query_params["patient"] = "H-04"
+    at = at.run()
+    assert any("may only see their own result" in e.value for e in at.error)
+    assert not any("out of 100 people like you" in m.value for m in at.markdown)
+    refused = [e for e in audit_entries() if e.action == "access_refused"]
+    assert refused and json.loads(refused[-1].detail_json)["patient_ref"] == "H-04"
+
+
+def test_clinician_cannot_open_the_audit_trail():
+    at = signed_in("dr.lee")
+    at.switch_page("app_pages/audit_trail.py").run()
+    assert any("may not open the page 'audit_trail'" in e.value for e in at.error)
+    assert not at.dataframe or all("Entry hash" not in str(d.value.columns) for d in
+                                   at.dataframe)
+    assert audit_entries()[-1].action == "access_refused"
+
+
+def test_reviewer_replays_exactly_what_the_clinician_saw_and_it_reproduces():
+    clinician = signed_in("dr.lee")
+    shown = clinician.metric[0].value
+    viewed = [e for e in audit_entries() if e.action == "viewed"][-1]
+    reviewer = signed_in("rev.kim")
+    assert not reviewer.exception
+    assert any(s.value.startswith("As shown to Dr. Ana Lee (clinician) on")
+               for s in reviewer.subheader)
+    assert reviewer.metric[0].value == shown
+    reviewer = reviewer.button(key="audit_rerun").click().run()
+    assert any("Reproduces" in s.value for s in reviewer.success)
+    actions = [e.action for e in audit_entries()]
+    assert "replayed" in actions and "rerun" in actions
+    assert json.loads([e for e in audit_entries() if e.action == "replayed"][-1]
+                      .detail_json)["seq"] == viewed.seq
+
+
+def test_reviewer_verifies_the_trail_and_the_verification_is_recorded():
+    signed_in("dr.lee")
+    at = signed_in("rev.kim")
+    at = at.button(key="audit_verify").click().run()
+    assert any(s.value.startswith("Intact:") for s in at.success)
+    assert audit_entries()[-1].action == "verified"
+
+
+def test_admin_suspends_a_model_and_no_prediction_is_shown_anywhere():
+    admin = signed_in("admin")
+    admin.switch_page("app_pages/model_status.py").run()
+    admin.text_input(key="status_reason_heart-disease").input("Calibration drift under review")
+    _submit_status(admin, "heart-disease")
+    assert any(e.action == "model_suspended" for e in audit_entries())
+    clinician = signed_in("dr.lee")
+    assert any("suspended, so it shows no prediction" in e.value for e in clinician.error)
+    assert not clinician.metric
+    patient = signed_in("pat.h03")
+    assert not any("out of 100 people like you" in m.value for m in patient.markdown)
+
+
+def _submit_status(at, model_id):
+    for button in at.button:
+        if button.key and button.key.startswith(f"FormSubmitter:status_{model_id}"):
+            return button.click().run()
+    raise AssertionError("no suspend button")
+
+
+def test_store_written_by_the_app_verifies():
+    signed_in("dr.lee")
+    signed_in("pat.h03")
+    with AuditStore.open(default_location(), key=load_key(default_key_file())) as store:
+        assert store.verify().ok
