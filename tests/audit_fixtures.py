@@ -8,7 +8,6 @@ Run as a script it is the child process of the crash and concurrency tests:
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -222,7 +221,8 @@ def _main(argv: list[str]) -> None:
         while True:
             entry = store.append(make_event(i))
             # Printed only after append returned: the parent may rely on every printed seq.
-            print(entry.seq, entry.entry_hash, flush=True)
+            sys.stdout.write(f"{entry.seq} {entry.entry_hash}\n")
+            sys.stdout.flush()
             i += 1
     elif mode == "append-n":
         n, writer = int(argv[3]), argv[4]
@@ -235,5 +235,4 @@ def _main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT / "src"))
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     _main(sys.argv[1:])

@@ -24,7 +24,7 @@ from caselens.audit.records import (
     format_time,
 )
 from caselens.audit.replay_diff import FieldDiff, diff_reports, replay_payload
-from caselens.audit.store import AuditStore, default_key_file, default_location
+from caselens.audit.store import AuditStore, default_key_file, default_location, open_trail
 from caselens.audit.verify import VerifyResult, parse_head, verify_chain
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "hash_of",
     "key_id",
     "load_key",
+    "open_trail",
     "parse_head",
     "pseudonym",
     "replay_payload",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import getpass
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from caselens.audit.csv_export import write_csv
 from caselens.audit.errors import AuditError
 from caselens.audit.fhir_export import to_bundle
 from caselens.audit.keys import load_key
-from caselens.audit.records import AuditEvent
+from caselens.audit.records import AuditEvent, format_time
 from caselens.audit.store import AuditStore, default_key_file, default_location
 from caselens.audit.verify import parse_head
 
@@ -52,18 +53,38 @@ def _open(url: str | None, key_file: Path | None) -> Iterator[tuple[AuditStore, 
         store.close()
 
 
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no USER: still record, anonymously
+        return "unknown user"
+
+
 def _record(store: AuditStore, action: str, detail: dict[str, Any]) -> None:
     """Record what the CLI just did (after doing it), as actor ``cli``."""
     store.append(
         AuditEvent(
             actor_id="cli",
-            actor_name=f"caselens audit ({os.environ.get('USER', 'unknown user')})",
+            actor_name=f"caselens audit ({_os_user()})",
             actor_role="system",
             audience="system",
             action=action,
             detail=detail,
         )
     )
+
+
+def _utc_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Normalise a time option to the trail's format, so text comparison orders it right."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 time: {value!r}", param=param) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_time(moment)
 
 
 @click.group(name="audit")
@@ -104,7 +125,7 @@ def verify(url: str | None, key_file: Path | None, expect_head: str | None) -> N
         return
     b = result.broken
     click.echo(
-        f"BROKEN at entry {b.seq}: {b.reason}. {b}\n"
+        f"BROKEN at entry {b.seq}: {b.reason} (expected {b.expected}, found {b.found}).\n"
         f"The {result.count} entries before it are intact (head {result.head_hash}).",
         err=True,
     )
@@ -136,9 +157,17 @@ def head(url: str | None, key_file: Path | None) -> None:
     help="Write here instead of standard output.",
 )
 @click.option(
-    "--since", default=None, help="Entries recorded at or after this UTC time (ISO 8601)."
+    "--since",
+    default=None,
+    callback=_utc_option,
+    help="Entries recorded at or after this time (ISO 8601; UTC unless it says otherwise).",
 )
-@click.option("--until", default=None, help="Entries recorded before this UTC time (ISO 8601).")
+@click.option(
+    "--until",
+    default=None,
+    callback=_utc_option,
+    help="Entries recorded before this time (ISO 8601; UTC unless it says otherwise).",
+)
 @click.option("--actor", default=None, help="Only this actor id.")
 @click.option("--role", default=None, help="Only this actor role.")
 @click.option("--patient", default=None, help="Only this patient reference.")
@@ -183,7 +212,7 @@ def export(
             handle = out.open("w", encoding="utf-8", newline="") if out else None
         except OSError as exc:
             raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
-        stream = handle or click.get_text_stream("stdout")
+        stream = handle or sys.stdout
         try:
             if fmt == "fhir":
                 json.dump(

@@ -12,14 +12,18 @@ class AuditError(CaseLensError):
     """Base class for every audit-trail error."""
 
 
-class AuditEventError(AuditError):
-    """An event was refused before writing: the message names the field."""
-
-
 class AuditWriteError(AuditError):
     """An entry could not be recorded (disk full, database locked or down); nothing was written.
 
     The app must fail closed: "This result could not be recorded, so it is not shown".
+    """
+
+
+class AuditEventError(AuditWriteError):
+    """An event was refused before writing: the message names the field.
+
+    A subclass of ``AuditWriteError`` so that a caller failing closed on ``AuditWriteError``
+    also withholds a result whose report could not be recorded (e.g. it holds NaN).
     """
 
 

@@ -19,6 +19,7 @@ RESTFUL_INTERACTION = "http://hl7.org/fhir/restful-interaction"
 AUDIT_ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
+PURPOSE_OF_USE = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 # Local code systems (URNs, so no web host is implied) for what FHIR has no code for.
 ACTION_SYSTEM = "urn:caselens:audit-action"
 USER_SYSTEM = "urn:caselens:user"
@@ -88,6 +89,10 @@ def to_audit_event(entry: AuditEntry, *, pseudonymise_key: bytes | None = None) 
             "type": [{"system": SOURCE_TYPE, "code": "4", "display": "Application Server"}],
         },
     }
+    if display:
+        # Why the data was shown: treatment, or (for safety reviewers) healthcare operations.
+        purpose = "HOPERAT" if entry.audience == "reviewer" else "TREAT"
+        resource["purposeOfEvent"] = [{"coding": [{"system": PURPOSE_OF_USE, "code": purpose}]}]
     entities: list[dict[str, Any]] = []
     if entry.patient_ref is not None:
         if pseudonymise_key is not None:

@@ -439,9 +439,12 @@ def _make_engine(location: str, *, create: bool, busy_timeout_s: float) -> Engin
     if url.get_backend_name() != "postgresql":
         raise AuditError(f"the audit trail supports SQLite and PostgreSQL, not {url.drivername}")
     try:
-        return create_engine(
-            url, pool_pre_ping=True, connect_args={"connect_timeout": max(1, int(busy_timeout_s))}
-        )
+        # lock_timeout: a writer waiting for the advisory lock gives up like SQLite's busy timeout.
+        connect_args = {
+            "connect_timeout": max(1, int(busy_timeout_s)),
+            "options": f"-c lock_timeout={int(busy_timeout_s * 1000)}",
+        }
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     except SQLAlchemyError as exc:
         raise AuditWriteError(f"The audit trail could not be opened: {_reason(exc)}") from exc
 
@@ -480,3 +483,36 @@ def _sqlite_engine(path: Path, *, create: bool, busy_timeout_s: float) -> Engine
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def open_trail(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    create: bool = True,
+    env: dict[str, str] | None = None,
+) -> AuditStore:
+    """Open the trail the way the app and CLI find it.
+
+    The database is ``CASELENS_AUDIT_URL`` or ``<data dir>/audit.sqlite``; the key is
+    ``CASELENS_AUDIT_KEY`` or ``<data dir>/audit.key`` (created on first use when ``create``).
+
+    Parameters
+    ----------
+    data_dir : path, optional
+        The data directory (default ``$CASELENS_DATA_DIR``, else ``./.caselens-data``).
+    create : bool
+        Create the trail and key if missing.
+    env : dict, optional
+        The environment to read (default ``os.environ``).
+
+    Returns
+    -------
+    AuditStore
+    """
+    from caselens.audit.keys import load_key
+
+    env = dict(os.environ) if env is None else dict(env)
+    if data_dir is not None:
+        env[DATA_DIR_ENV] = os.fspath(data_dir)
+    key = load_key(default_key_file(env), create=create, env=env)
+    return AuditStore.open(default_location(env), key=key, create=create)

@@ -6,6 +6,7 @@ the entries, to tell a moved entry from an altered, missing or inserted one.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -13,6 +14,10 @@ from dataclasses import dataclass, replace
 from caselens.audit.chain import GENESIS_HASH, hash_of, signature_ok
 from caselens.audit.errors import ChainBroken
 from caselens.audit.records import AuditEntry
+
+#: Entries read past a break to name it; an entry moved farther than this is reported as
+#: altered or missing rather than reordered (its position is still reported correctly).
+LOOKAHEAD = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,25 @@ def verify_chain(
     ChainBroken
         At the first problem, naming its position, reason and the values compared.
     """
+    result = _walk(entries, key=key, expected_head=expected_head)
+    if result.broken is not None:
+        raise result.broken
+    return result
+
+
+def verify_quietly(
+    entries: Iterable[AuditEntry], *, key: bytes, expected_head: tuple[int, str] | None = None
+) -> VerifyResult:
+    """Like ``verify_chain`` but returns the problem in ``VerifyResult.broken`` instead.
+
+    ``count`` and ``head_hash`` then describe the intact entries before the problem.
+    """
+    return _walk(entries, key=key, expected_head=expected_head)
+
+
+def _walk(
+    entries: Iterable[AuditEntry], *, key: bytes, expected_head: tuple[int, str] | None
+) -> VerifyResult:
     started = time.perf_counter()
     it = iter(entries)
     prev = GENESIS_HASH
@@ -105,57 +129,41 @@ def verify_chain(
     expected_seq = 1
     anchor_count, anchor_hash = expected_head if expected_head else (0, GENESIS_HASH)
     seen: dict[str, int] = {}  # hash -> position, to recognise a moved entry on the failure path
+    broken: ChainBroken | None = None
     for entry in it:
         if entry.seq != expected_seq:
-            raise _seq_break(entry, expected_seq, prev, seen, list(it), key)
+            broken = _seq_break(entry, expected_seq, prev, seen, _lookahead(it), key)
+            break
         recomputed = hash_of(entry)
         if (
             recomputed != entry.entry_hash
             or entry.prev_hash != prev
             or not signature_ok(entry.entry_hash, entry.hmac, key=key)
         ):
-            raise _content_break(entry, recomputed, expected_seq, prev, seen, list(it), key)
+            broken = _content_break(
+                entry, recomputed, expected_seq, prev, seen, _lookahead(it), key
+            )
+            break
         if entry.recorded_at < last_time:
-            raise ChainBroken(entry.seq, "reordered", f">= {last_time}", entry.recorded_at)
+            broken = ChainBroken(entry.seq, "reordered", f">= {last_time}", entry.recorded_at)
+            break
         if expected_seq == anchor_count and entry.entry_hash != anchor_hash:
-            raise ChainBroken(expected_seq, "altered", anchor_hash, entry.entry_hash)
+            broken = ChainBroken(expected_seq, "altered", anchor_hash, entry.entry_hash)
+            break
         seen[entry.entry_hash] = expected_seq
         prev = entry.entry_hash
         last_time = entry.recorded_at
         expected_seq += 1
     count = expected_seq - 1
-    if count < anchor_count:
-        raise ChainBroken(count + 1, "truncated", f"{anchor_count} entries", f"{count} entries")
-    return VerifyResult(count, prev, None, time.perf_counter() - started)
+    if broken is None and count < anchor_count:
+        broken = ChainBroken(count + 1, "truncated", f"{anchor_count} entries", f"{count} entries")
+    return VerifyResult(count, prev, broken, time.perf_counter() - started)
 
 
-def verify_quietly(
-    entries: Iterable[AuditEntry], *, key: bytes, expected_head: tuple[int, str] | None = None
-) -> VerifyResult:
-    """Like ``verify_chain`` but returns the problem in ``VerifyResult.broken`` instead."""
-    started = time.perf_counter()
-    counter = _Counting(entries)
-    try:
-        return verify_chain(counter, key=key, expected_head=expected_head)
-    except ChainBroken as broken:
-        return VerifyResult(
-            max(broken.seq - 1, 0), counter.last_good, broken, time.perf_counter() - started
-        )
-
-
-class _Counting:
-    """Passes entries through, remembering the hash of the entry before the current one."""
-
-    def __init__(self, entries: Iterable[AuditEntry]) -> None:
-        self._it = iter(entries)
-        self.last_good = GENESIS_HASH
-        self._current = GENESIS_HASH
-
-    def __iter__(self) -> Iterator[AuditEntry]:
-        for entry in self._it:
-            self.last_good = self._current
-            self._current = entry.entry_hash
-            yield entry
+def _lookahead(it: Iterator[AuditEntry]) -> list[AuditEntry]:
+    """The entries after a break, up to ``LOOKAHEAD``: enough to tell a moved entry from an
+    altered one without holding a whole large trail (and its reports) in memory."""
+    return list(itertools.islice(it, LOOKAHEAD))
 
 
 def _genuine_at(entry: AuditEntry, seq: int, prev: str | None, key: bytes) -> bool:
