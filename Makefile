@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8501
 export CASELENS_DATA_DIR ?= $(CURDIR)/.caselens-data
 
-.PHONY: run test lint bench samples clean
+.PHONY: run test lint bench samples system-deps clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found). Set PYTHON=/path/to/python3.11."; exit 1; }
@@ -19,12 +19,29 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-run: $(STAMP)
-	@echo "CaseLens is starting at http://$(HOST):$(PORT)  (Ctrl+C to stop)"
-	$(BIN)/streamlit run app/streamlit_app.py --server.address $(HOST) --server.port $(PORT) \
-		--server.headless true --browser.gatherUsageStats false
+# Debian packages the test suite uses: Chromium for the browser tests, PostgreSQL for the
+# audit store tests. Installed when missing and we may (root with apt-get); in CI a
+# missing one is a failure, reported by the tests themselves.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Not installed:$$missing (needs root and apt-get); those tests will be skipped locally."; \
+	  fi; \
+	fi
 
-test: $(STAMP)
+run: $(STAMP)
+	@$(BIN)/caselens users seed-demo
+	@echo "CaseLens is starting at http://$(HOST):$(PORT)  (Ctrl+C to stop; demo accounts are listed on the sign-in page)"
+	CASELENS_DEMO=1 $(BIN)/streamlit run app/streamlit_app.py --server.address $(HOST) \
+		--server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+test: $(STAMP) system-deps
 	$(BIN)/ruff check src app tests
 	$(BIN)/python -m pytest
 
@@ -33,7 +50,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src app tests
 
 bench: $(STAMP)
-	$(BIN)/caselens bench
+	$(BIN)/caselens bench reports
+	$(BIN)/caselens bench audit
+	$(BIN)/caselens bench app
 
 samples: $(STAMP)
 	$(BIN)/caselens samples build

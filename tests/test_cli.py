@@ -78,3 +78,23 @@ def test_bundle_create_with_an_invalid_card_names_the_field(heart_bundle, tmp_pa
     ])
     assert result.exit_code == 1
     assert "field 'conformal_coverage'" in result.output
+
+
+def test_users_seed_demo_then_list_shows_one_account_per_role(tmp_path, monkeypatch):
+    monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+    first = runner.invoke(main, ["users", "seed-demo"])
+    assert first.exit_code == 0 and "5 created" in first.output
+    again = runner.invoke(main, ["users", "seed-demo"])
+    assert "0 created (all present)" in again.output
+    listed = runner.invoke(main, ["users", "list"]).output
+    for role in ("clinician", "patient", "reviewer", "admin"):
+        assert f"\t{role}\t" in listed
+
+
+def test_users_add_with_a_short_password_names_the_problem(tmp_path, monkeypatch):
+    monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["users", "add", "dr.ng", "--name", "Dr Ng", "--role",
+                                       "clinician"], input="short\nshort\n")
+    assert result.exit_code == 1
+    assert "password: at least 10 characters" in result.output

@@ -163,6 +163,95 @@ def bench_reports_command(models: tuple[str, ...] = (), runs: int = 20) -> None:
         click.echo(json.dumps(bench_reports(model_id, runs=max(20, runs))))
 
 
+@bench.command("audit")
+@click.option("--entries", default=100_000, show_default=True,
+              help="Entries in the store for the replay lookup figure.")
+def bench_audit_command(entries: int) -> None:
+    """Audit trail: append_per_s (durable SQLite), verify_per_s, replay_ms_at_100k.
+
+    Example: caselens bench audit
+    """
+    import tempfile
+
+    from caselens.audit import bench_audit
+
+    with tempfile.TemporaryDirectory(prefix="caselens-bench-") as folder:
+        click.echo(json.dumps(bench_audit(folder, n_total=entries)))
+
+
+@bench.command("app")
+def bench_app_command() -> None:
+    """The app in a real browser: seconds to the sign-in page, and per case report (p50).
+
+    Example: caselens bench app
+    """
+    from caselens.bench_app import bench_app
+
+    click.echo(json.dumps(bench_app()))
+
+
+@main.group()
+def users() -> None:
+    """Manage local accounts in the app database.
+
+    Example: caselens users list
+    """
+
+
+def _account_store():
+    from caselens.accounts import AccountStore
+    from caselens.app_database import open_app_database
+    from caselens.settings import Settings
+
+    return AccountStore(open_app_database(Settings.from_env().data_dir))
+
+
+@users.command("seed-demo")
+def users_seed_demo() -> None:
+    """Create the demo accounts (one per role) if they are missing.
+
+    Example: caselens users seed-demo
+    """
+    from caselens.accounts import seed_demo_accounts
+
+    created = seed_demo_accounts(_account_store())
+    click.echo(f"Demo accounts: {len(created)} created" +
+               (f" ({', '.join(created)})." if created else " (all present)."))
+
+
+@users.command("add")
+@click.argument("user_id")
+@click.option("--name", required=True, help="Full name shown in the app and the trail.")
+@click.option("--role", required=True, type=click.Choice(["clinician", "patient", "reviewer",
+                                                          "admin"]))
+@click.option("--patient-ref", default=None, help="For a patient: their record id.")
+@click.option("--patient-model", default=None, help="For a patient: the model of that record.")
+@click.password_option()
+def users_add(user_id: str, name: str, role: str, patient_ref: str | None,
+              patient_model: str | None, password: str) -> None:
+    """Add a local account (the password is asked for and stored as an argon2 hash).
+
+    Example: caselens users add dr.ng --name "Dr. Ng" --role clinician
+    """
+    try:
+        account = _account_store().add(user_id, name=name, role=role, password=password,
+                                       patient_ref=patient_ref, patient_model_id=patient_model)
+    except CaseLensError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Added {account.user_id} ({account.role}).")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List the local accounts.
+
+    Example: caselens users list
+    """
+    for account in _account_store().list():
+        extra = f" patient {account.patient_ref}" if account.patient_ref else ""
+        click.echo(f"{account.user_id}\t{account.role}\t{account.name}{extra}")
+
+
 def _register_optional_groups() -> None:
     # The audit group lives with the audit package; register it when it is present.
     try:
