@@ -1,0 +1,982 @@
+"""SHAP and LIME for one case, per clinical variable, and how far the two agree.
+
+The raw model inputs *are* the clinical variables (the bundle's pipeline does its own encoding),
+so both explainers work on the raw DataFrame columns and no one-hot column ever leaks out.
+
+SHAP
+    Interventional Shapley values of the *calibrated* probability, estimated by antithetic
+    permutation sampling over a fixed-seed background sample (Štrumbelj & Kononenko). Each
+    background row is paired with one random variable order and its reverse; along each order
+    the variables are switched from the background row to the patient's value one by one, and
+    every switch's change in probability is credited to that variable. Every chain starts at the
+    background row's probability and ends at the patient's, so the contributions add up exactly
+    (telescoping) to the probability minus the baseline (the mean background probability). All
+    coalitions go to the model in ONE ``predict_proba`` call. shap's own explainers are not used:
+    TreeExplainer does not take calibrated wrappers or scikit-learn native categorical support,
+    and PermutationExplainer calls the model once per permutation with every background row for
+    every coalition, which does not fit the latency budget (and pays a numba compile); the shap
+    version is still recorded. For a calibrated logistic regression the exact contributions in
+    log-odds of the uncalibrated model are given as well.
+
+LIME
+    ``lime.lime_tabular.LimeTabularExplainer`` on integer-coded categoricals, run with several
+    seeds; the result carries its local fidelity (R²) and its stability across seeds.
+
+Agreement
+    :func:`caselens.explainer_agreement.compare_explanations`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import platform
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import sklearn
+from pydantic import BaseModel, ConfigDict
+
+from caselens.explainer_agreement import (
+    ExplainerAgreement,
+    compare_explanations,
+    mean_pairwise_jaccard,
+    top_k_indices,
+)
+from caselens.features import FeatureSchema
+
+BACKGROUND_SIZE = 100
+LIME_RUNS = 5
+LIME_SAMPLES = 1000
+TOP_K = 3
+ADDITIVITY_TOLERANCE = 1e-6
+#: Below this local R², LIME's straight-line surrogate does not describe the model near the case.
+LOW_FIDELITY_R2 = 0.5
+#: Below this mean pairwise Jaccard of the top-k sets, LIME's ranking changes with the seed.
+UNSTABLE_JACCARD = 0.6
+
+SHAP_METHOD = (
+    "permutation Shapley values of the calibrated probability (Štrumbelj–Kononenko sampling: "
+    "each background row paired with one random variable order and its reverse, "
+    "interventional; CaseLens implementation, all coalitions in one model call)"
+)
+
+
+# --------------------------------------------------------------------------- result models
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class VariableWeight(_Frozen):
+    """One variable's weight in one explanation (name, clinical label, weight)."""
+
+    name: str
+    label: str
+    value: float
+
+
+class ShapExplanation(_Frozen):
+    """SHAP contributions to the calibrated probability, one per clinical variable.
+
+    Attributes
+    ----------
+    status : 'ok' or 'failed'
+        'failed' when the contributions did not add up or could not be computed; the
+        contributions are then empty and must not be shown.
+    failure_reason : str or None
+    method : str
+        How the values were computed.
+    library_version : str
+        Versions of the libraries involved (and of shap, whose explainers are not called).
+    background_size, seed : int
+        Rows of the reference data used as background, and the seed of their selection and of
+        the permutations.
+    n_permutations : int
+        Variable orders sampled (background rows × 2, antithetic pairs).
+    model_evaluations : int
+        Rows passed to the model's ``predict_proba`` (one call, plus one for the case).
+    baseline : float
+        Mean calibrated probability over the background.
+    probability : float
+        ``model.predict_proba(case)[0, 1]``.
+    contributions : tuple of VariableWeight
+        In schema order; positive pushes the risk up.
+    additivity_error : float or None
+        ``|baseline + sum(contributions) - probability|``.
+    log_odds_baseline : float or None
+        For a calibrated logistic regression: the uncalibrated model's mean log-odds over the
+        background (intercept + coefficients · mean transformed background).
+    log_odds_contributions : tuple of VariableWeight or None
+        Exact contributions in log-odds, coef × (transformed x − mean transformed background),
+        summed over each variable's columns.
+    log_odds_note : str or None
+        Why log-odds contributions are absent, or what they mean.
+    standard_errors : tuple of VariableWeight
+        Sampling (Monte Carlo) standard error of each contribution, from the spread of the
+        antithetic pair means: how much the value could move with another seed and background
+        sample. Conservative: on the readmission demo cases the values moved about half as much
+        between seeds as these errors suggest.
+    max_standard_error : float or None
+        The largest of them.
+    """
+
+    status: Literal["ok", "failed"]
+    failure_reason: str | None
+    method: str
+    library_version: str
+    background_size: int
+    seed: int
+    n_permutations: int
+    model_evaluations: int
+    baseline: float | None
+    probability: float | None
+    contributions: tuple[VariableWeight, ...]
+    additivity_error: float | None
+    log_odds_baseline: float | None = None
+    log_odds_contributions: tuple[VariableWeight, ...] | None = None
+    log_odds_note: str | None = None
+    standard_errors: tuple[VariableWeight, ...] = ()
+    max_standard_error: float | None = None
+
+
+class LimeExplanation(_Frozen):
+    """LIME weights over several seeded runs, with local fidelity and stability.
+
+    Attributes
+    ----------
+    status : 'ok' or 'failed'
+    failure_reason : str or None
+    library_version : str
+    num_samples : int
+        Neighbourhood size of each run.
+    seeds : tuple of int
+        One seed per run.
+    runs : int
+    fidelity_r2 : tuple of float
+        The surrogate's R² (``explanation.score``) per run.
+    fidelity_r2_mean, fidelity_r2_min : float or None
+    weights : tuple of VariableWeight
+        Mean weight per variable over the runs (probability units), schema order.
+    spread : tuple of VariableWeight
+        Standard deviation of each variable's weight over the runs.
+    top_k : int
+    top_k_jaccard : float or None
+        Mean pairwise Jaccard index of the runs' top-k sets (1 = the same every time).
+    low_fidelity, unstable : bool
+    imputed_variables : tuple of str
+        Variables not recorded for this case that LIME saw at the background median/mode.
+    note : str
+        Plain statement of fidelity, stability and any imputation.
+    """
+
+    status: Literal["ok", "failed"]
+    failure_reason: str | None
+    library_version: str
+    num_samples: int
+    seeds: tuple[int, ...]
+    runs: int
+    fidelity_r2: tuple[float, ...]
+    fidelity_r2_mean: float | None
+    fidelity_r2_min: float | None
+    weights: tuple[VariableWeight, ...]
+    spread: tuple[VariableWeight, ...]
+    top_k: int
+    top_k_jaccard: float | None
+    low_fidelity: bool
+    unstable: bool
+    imputed_variables: tuple[str, ...]
+    note: str
+
+
+class VariableContribution(_Frozen):
+    """One clinical variable's row in the side-by-side explanation table."""
+
+    name: str
+    label: str
+    value_text: str
+    shap_value: float | None
+    lime_weight: float | None
+    lime_spread: float | None
+    log_odds: float | None
+
+
+class Attributions(_Frozen):
+    """SHAP, LIME and their agreement for one case.
+
+    Attributes
+    ----------
+    shap : ShapExplanation
+    lime : LimeExplanation
+    agreement : ExplainerAgreement or None
+        None when either explanation failed (nothing to compare).
+    variables : tuple of VariableContribution
+        One row per clinical variable, in schema order.
+    """
+
+    shap: ShapExplanation
+    lime: LimeExplanation
+    agreement: ExplainerAgreement | None
+    variables: tuple[VariableContribution, ...]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@functools.cache
+def _library_version() -> str:
+    # Package metadata, not imports: importing shap costs seconds and is not needed here.
+    return (f"python {platform.python_version()}; numpy {np.__version__}; "
+            f"pandas {pd.__version__}; scikit-learn {sklearn.__version__}; "
+            f"shap {_dist_version('shap')} (installed; its explainers are not called); "
+            f"lime {_dist_version('lime')}")
+
+
+def _dist_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:  # pragma: no cover - lime is a pinned dependency
+        return "unknown"
+
+
+@functools.cache
+def _thread_controller() -> Any:
+    # Scanning the loaded native libraries takes milliseconds: do it once.
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _model_threads(single_threaded: bool) -> contextlib.AbstractContextManager:
+    if not single_threaded:
+        return contextlib.nullcontext()
+    return _thread_controller().limit(limits=1, user_api="openmp")
+
+
+def _finite_or_none(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _columns(frame: pd.DataFrame, schema: FeatureSchema) -> list[np.ndarray]:
+    """The frame as one array per variable: float64 (NaN = missing) or object (None = missing).
+
+    Typed arrays let the coalition frames be assembled with plain numpy indexing.
+    """
+    columns = []
+    for spec in schema:
+        series = frame[spec.name]
+        if spec.kind == "category":
+            values = series.astype(object).to_numpy(dtype=object, copy=True)
+            values[pd.isna(values)] = None
+        else:
+            values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, copy=True)
+        columns.append(values)
+    return columns
+
+
+def _frame(columns: Sequence[np.ndarray], schema: FeatureSchema) -> pd.DataFrame:
+    return pd.DataFrame(dict(zip(schema.names, columns, strict=True)), copy=False)
+
+
+def select_background(reference: pd.DataFrame, *, size: int = BACKGROUND_SIZE,
+                      seed: int = 0, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A fixed-seed sample of the reference data to explain against.
+
+    Parameters
+    ----------
+    reference : DataFrame
+        The bundle's held-out rows (an ``outcome`` column, if present, is dropped).
+    size : int
+        Rows wanted; all rows are used when the reference has fewer.
+    seed : int
+        Seed of the sample; the same seed gives the same rows.
+    columns : sequence of str, optional
+        Feature columns to keep (default: every column but ``outcome``).
+
+    Returns
+    -------
+    DataFrame
+        ``min(size, len(reference))`` rows, index reset, in the order drawn.
+    """
+    if size < 1:
+        raise ValueError("the background needs at least one row")
+    keep = list(columns) if columns is not None else [c for c in reference.columns
+                                                      if c != "outcome"]
+    n = len(reference)
+    if n == 0:
+        raise ValueError("the reference data is empty: there is no background to explain against")
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(n, size=min(size, n), replace=False)
+    return reference.iloc[rows][keep].reset_index(drop=True)
+
+
+def check_additivity(baseline: float, contributions: Sequence[float], probability: float,
+                     *, tolerance: float = ADDITIVITY_TOLERANCE) -> tuple[float, str | None]:
+    """Whether the contributions add up to the probability.
+
+    Parameters
+    ----------
+    baseline : float
+    contributions : sequence of float
+    probability : float
+    tolerance : float
+        Largest accepted ``|baseline + sum(contributions) - probability|`` (default 1e-6).
+
+    Returns
+    -------
+    error : float
+        The additivity error (``inf`` if any number is not finite).
+    reason : str or None
+        None when the check passes, else why the explanation must not be shown.
+    """
+    values = [float(baseline), float(probability), *map(float, contributions)]
+    if not all(math.isfinite(v) for v in values):
+        return math.inf, "the explanation contains a value that is not a finite number"
+    error = abs(float(baseline) + math.fsum(map(float, contributions)) - float(probability))
+    if error > tolerance:
+        return error, (f"the contributions do not add up: baseline + contributions differs from "
+                       f"the probability by {error:.2e} (allowed {tolerance:.0e})")
+    return error, None
+
+
+def build_shap_explanation(
+    *, schema: FeatureSchema, values: Sequence[float], baseline: float, probability: float,
+    background_size: int, seed: int, n_permutations: int, model_evaluations: int,
+    method: str = SHAP_METHOD, tolerance: float = ADDITIVITY_TOLERANCE,
+    log_odds: tuple[float, Sequence[float]] | None = None, log_odds_note: str | None = None,
+    standard_errors: Sequence[float] | None = None,
+) -> ShapExplanation:
+    """Assemble a SHAP result, refusing (status 'failed') when it does not add up.
+
+    Parameters
+    ----------
+    schema : FeatureSchema
+    values : sequence of float
+        One contribution per variable, schema order.
+    baseline, probability : float
+    background_size, seed, n_permutations, model_evaluations : int
+        Recorded as given.
+    method : str
+    tolerance : float
+    log_odds : (baseline, contributions), optional
+        Exact log-odds decomposition of an uncalibrated linear model.
+    log_odds_note : str, optional
+    standard_errors : sequence of float, optional
+        Sampling standard error per variable.
+
+    Returns
+    -------
+    ShapExplanation
+    """
+    error, reason = check_additivity(baseline, values, probability, tolerance=tolerance)
+    common: dict[str, Any] = dict(
+        method=method, library_version=_library_version(), background_size=background_size,
+        seed=seed, n_permutations=n_permutations, model_evaluations=model_evaluations,
+        additivity_error=_finite_or_none(error))
+    if reason is not None:
+        return ShapExplanation(
+            status="failed", failure_reason=reason, baseline=_finite_or_none(baseline),
+            probability=_finite_or_none(probability), contributions=(), **common)
+    log_odds_baseline = log_odds_contribs = None
+    errors = [float(e) for e in standard_errors] if standard_errors is not None else []
+    if log_odds is not None:
+        log_odds_baseline = _finite_or_none(log_odds[0])
+        log_odds_contribs = tuple(
+            VariableWeight(name=s.name, label=s.label, value=float(v))
+            for s, v in zip(schema, log_odds[1], strict=True))
+    return ShapExplanation(
+        status="ok", failure_reason=None, baseline=float(baseline),
+        probability=float(probability),
+        contributions=tuple(VariableWeight(name=s.name, label=s.label, value=float(v))
+                            for s, v in zip(schema, values, strict=True)),
+        log_odds_baseline=log_odds_baseline, log_odds_contributions=log_odds_contribs,
+        log_odds_note=log_odds_note,
+        standard_errors=tuple(VariableWeight(name=sp.name, label=sp.label, value=float(e))
+                              for sp, e in zip(schema, errors, strict=True)),
+        max_standard_error=_finite_or_none(max(errors)) if errors else None, **common)
+
+
+# --------------------------------------------------------------------------- SHAP
+
+
+@dataclass(frozen=True)
+class ShapleyEstimate:
+    """Output of :func:`permutation_shapley`.
+
+    Attributes
+    ----------
+    values : ndarray
+        One Shapley value per variable.
+    standard_errors : ndarray
+        Sampling standard error per variable.
+    baseline : float
+        Mean probability over the background.
+    n_permutations : int
+        Variable orders sampled.
+    model_evaluations : int
+        Rows predicted (the batch, plus the case).
+    """
+
+    values: np.ndarray
+    standard_errors: np.ndarray
+    baseline: float
+    n_permutations: int
+    model_evaluations: int
+
+
+def permutation_shapley(
+    predict: Callable[[pd.DataFrame], np.ndarray], case_columns: Sequence[np.ndarray],
+    background_columns: Sequence[np.ndarray], probability: float, schema: FeatureSchema,
+    *, seed: int,
+) -> ShapleyEstimate:
+    """Interventional Shapley values by antithetic permutation sampling, one model call.
+
+    Parameters
+    ----------
+    predict : callable
+        DataFrame → probability of the outcome per row (1-D).
+    case_columns : sequence of 1-element arrays
+        The case, one array per variable (see ``_columns``).
+    background_columns : sequence of arrays
+        The background, one array per variable.
+    probability : float
+        The model's probability for the case, used as every chain's end point so the values
+        add up to exactly this number.
+    schema : FeatureSchema
+    seed : int
+        Seed of the variable orders.
+
+    Returns
+    -------
+    ShapleyEstimate
+    """
+    m = len(schema)
+    b = len(background_columns[0])
+    rng = np.random.default_rng(seed)
+    orders = np.argsort(rng.random((b, m)), axis=1)
+    # Antithetic pairs (an order and its reverse) cancel much of the sampling noise for free.
+    orders = np.concatenate([orders, orders[:, ::-1]])
+    chain_rows = np.concatenate([np.arange(b), np.arange(b)])
+    chains = len(orders)
+    ranks = np.argsort(orders, axis=1)
+    # Row (c, k) holds the first k variables of order c from the case, the rest from background
+    # row chain_rows[c]; k = 0 (the background row) and k = m (the case) are known end points.
+    # When the variable switched at step k has the same value in the case and the background
+    # row, row k equals row k - 1, so its prediction is copied rather than asked for again:
+    # this skips a large share of rows (most patients share the common values) and changes no
+    # number, as each row is predicted on its own.
+    same = np.column_stack([_same_as_case(background_columns[j], case_columns[j][0])
+                            for j in range(m)])  # (b, m)
+    added = orders[:, : m - 1]  # variable switched at steps 1..m-1
+    changes = ~same[chain_rows[:, None], added]  # (chains, m - 1)
+    chain_index, step_index = np.nonzero(changes)
+    n_new = len(chain_index)
+    # source[c, k]: the batch row whose prediction is path point k of chain c. The batch is the
+    # b background rows, then the new rows; a step that changes nothing points back to the
+    # latest new row before it in its chain, or to the chain's background row.
+    source = np.empty((chains, m), dtype=np.int64)
+    source[:, 0] = chain_rows
+    position = np.zeros((chains, m - 1), dtype=np.int64)
+    position[chain_index, step_index] = b + np.arange(n_new)
+    last = np.maximum.accumulate(np.where(changes, np.arange(1, m)[None, :], 0), axis=1)
+    source[:, 1:] = np.where(
+        last > 0, np.take_along_axis(position, np.maximum(last - 1, 0), axis=1),
+        chain_rows[:, None])
+    ranks_new = ranks[chain_index]
+    source_rows = chain_rows[chain_index]
+    batch_columns = []
+    for j in range(m):
+        mixed = background_columns[j][source_rows]
+        mixed[ranks_new[:, j] <= step_index] = case_columns[j][0]
+        batch_columns.append(np.concatenate([background_columns[j], mixed]))
+    probs = np.asarray(predict(_frame(batch_columns, schema)), dtype=float)
+    background_probs = probs[:b]
+    path = np.empty((chains, m + 1))
+    path[:, :m] = probs[source]
+    path[:, m] = probability
+    steps_gain = np.diff(path, axis=1)
+    per_chain = np.empty((chains, m))
+    np.put_along_axis(per_chain, orders, steps_gain, axis=1)
+    values = per_chain.mean(axis=0)
+    # An order and its reverse are not independent: the pair means are, so they give the
+    # standard error (zero with a single background row, where there is no spread to measure).
+    pair_means = (per_chain[:b] + per_chain[b:]) / 2
+    standard_errors = (pair_means.std(axis=0, ddof=1) / math.sqrt(b) if b > 1
+                       else np.zeros(m))
+    baseline = float(background_probs.mean())
+    return ShapleyEstimate(values=values, standard_errors=standard_errors, baseline=baseline,
+                           n_permutations=chains, model_evaluations=len(probs) + 1)
+
+
+def _same_as_case(column: np.ndarray, value: Any) -> np.ndarray:
+    """Which background values equal the case's (two missing values count as equal)."""
+    if column.dtype == object:
+        return np.fromiter((v == value if v is not None and value is not None
+                            else v is None and value is None for v in column),
+                           dtype=bool, count=len(column))
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return np.isnan(column)
+    return column == value
+
+
+def _unwrap_logistic(model: Any) -> tuple[Any, Any] | None:
+    """(preprocessing, LogisticRegression) if the model is a calibrated LR pipeline, else None.
+
+    Generic: a single calibrated classifier (e.g. around a FrozenEstimator) whose pipeline's
+    final step is a binary LogisticRegression.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    inner = model
+    calibrated = getattr(inner, "calibrated_classifiers_", None)
+    if calibrated is not None:
+        if len(calibrated) != 1:
+            return None
+        inner = calibrated[0].estimator
+    inner = getattr(inner, "estimator", inner) if type(inner).__name__ == "FrozenEstimator" \
+        else inner
+    if not isinstance(inner, Pipeline) or len(inner.steps) < 2:
+        return None
+    final = inner.steps[-1][1]
+    if not isinstance(final, LogisticRegression) or final.coef_.shape[0] != 1:
+        return None
+    return inner[:-1], final
+
+
+def _output_groups(preprocess: Any, names: Sequence[str], n_out: int) -> list[int] | None:
+    """Which input variable each transformed column comes from, or None if not knowable.
+
+    Reads a ColumnTransformer's structure: a transformer with as many outputs as inputs is
+    one-to-one; otherwise a (final) OneHotEncoder gives each input's number of columns.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    steps = [s for _, s in preprocess.steps] if isinstance(preprocess, Pipeline) else [preprocess]
+    transformers = [s for s in steps if isinstance(s, ColumnTransformer)]
+    if len(transformers) != 1 or len(steps) != 1:
+        return None
+    ct = transformers[0]
+    groups = [-1] * n_out
+    for name, transformer, cols in ct.transformers_:
+        if transformer == "drop" or name not in ct.output_indices_:
+            continue
+        out = ct.output_indices_[name]
+        width = out.stop - out.start
+        if width == 0:
+            continue
+        col_list = [cols] if isinstance(cols, str | int) else list(cols)
+        idx = [names.index(c) if isinstance(c, str) else int(c) for c in col_list]
+        if width == len(idx):
+            sizes = [1] * len(idx)
+        else:
+            last = transformer.steps[-1][1] if isinstance(transformer, Pipeline) else transformer
+            if not isinstance(last, OneHotEncoder):
+                return None
+            drop = getattr(last, "drop_idx_", None)
+            sizes = [len(c) - (1 if drop is not None and drop[i] is not None else 0)
+                     for i, c in enumerate(last.categories_)]
+            if sum(sizes) != width:
+                return None  # e.g. infrequent categories merged: do not guess
+        position = out.start
+        for variable, size in zip(idx, sizes, strict=True):
+            for _ in range(size):
+                groups[position] = variable
+                position += 1
+    return groups if all(g >= 0 for g in groups) else None
+
+
+def logistic_log_odds(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame,
+                      schema: FeatureSchema) -> tuple[float, np.ndarray] | None:
+    """Exact log-odds contributions of a calibrated logistic-regression pipeline.
+
+    Parameters
+    ----------
+    model : estimator
+    case_frame, background : DataFrame
+    schema : FeatureSchema
+
+    Returns
+    -------
+    (baseline, contributions) or None
+        ``baseline`` = intercept + coef · mean transformed background, and contribution of a
+        variable = sum over its columns of coef × (transformed x − mean transformed background),
+        so baseline + sum = the uncalibrated decision function for the case. None when the
+        model is not such a pipeline or its columns cannot be traced back to variables.
+    """
+    parts = _unwrap_logistic(model)
+    if parts is None:
+        return None
+    preprocess, logistic = parts
+
+    def dense(x: Any) -> np.ndarray:
+        return np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=float)
+
+    x_t = dense(preprocess.transform(case_frame[schema.names]))[0]
+    b_t = dense(preprocess.transform(background[schema.names]))
+    groups = _output_groups(preprocess, schema.names, len(x_t))
+    if groups is None:
+        return None
+    coef = logistic.coef_[0]
+    mean_t = b_t.mean(axis=0)
+    per_column = coef * (x_t - mean_t)
+    contributions = np.zeros(len(schema))
+    np.add.at(contributions, np.asarray(groups), per_column)
+    baseline = float(logistic.intercept_[0] + coef @ mean_t)
+    return baseline, contributions
+
+
+def explain_shap(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame,
+                 schema: FeatureSchema, *, seed: int = 0,
+                 single_threaded: bool = True) -> ShapExplanation:
+    """SHAP contributions to the calibrated probability for one case.
+
+    Parameters
+    ----------
+    model : estimator
+        Calibrated classifier taking a DataFrame of the clinical inputs.
+    case_frame : DataFrame
+        One row, columns = ``schema.names``.
+    background : DataFrame
+        The background sample (see :func:`select_background`).
+    schema : FeatureSchema
+    seed : int
+        Seed of the variable orders.
+    single_threaded : bool
+        Run the model's OpenMP code (HistGradientBoosting prediction) on one thread. On a small
+        shared machine, OpenMP threads waiting for a busy core turn a 90 ms batch into seconds;
+        one thread is a little slower when the machine is idle but steady. The numbers do not
+        change: each row is predicted on its own.
+
+    Returns
+    -------
+    ShapExplanation
+        Status 'failed' (with the reason, and no contributions) if the model could not be
+        evaluated or the contributions do not add up within 1e-6.
+    """
+    with _model_threads(single_threaded):
+        return _explain_shap(model, case_frame, background, schema, seed=seed)
+
+
+def _explain_shap(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame,
+                  schema: FeatureSchema, *, seed: int) -> ShapExplanation:
+    names = schema.names
+    probability = float(model.predict_proba(case_frame[names])[0, 1])
+    common = dict(background_size=len(background), seed=seed)
+    try:
+        estimate = permutation_shapley(
+            lambda frame: model.predict_proba(frame)[:, 1],
+            _columns(case_frame, schema), _columns(background, schema), probability, schema,
+            seed=seed)
+    except Exception as exc:  # the result must say it failed rather than raise mid-report
+        return ShapExplanation(
+            status="failed", failure_reason=f"the model could not be evaluated on the "
+            f"background: {type(exc).__name__}: {exc}", method=SHAP_METHOD,
+            library_version=_library_version(), n_permutations=0, model_evaluations=0,
+            baseline=None, probability=probability, contributions=(), additivity_error=None,
+            **common)
+    log_odds = note = None
+    if _unwrap_logistic(model) is not None:
+        log_odds = logistic_log_odds(model, case_frame, background, schema)
+        note = ("Exact contributions in log-odds of the uncalibrated logistic regression "
+                "(before calibration), against the same background." if log_odds is not None
+                else "The model is a logistic regression, but its transformed columns could "
+                "not be traced back to the clinical variables, so no log-odds are given.")
+    return build_shap_explanation(
+        schema=schema, values=estimate.values, baseline=estimate.baseline,
+        probability=probability, n_permutations=estimate.n_permutations,
+        model_evaluations=estimate.model_evaluations, log_odds=log_odds, log_odds_note=note,
+        standard_errors=estimate.standard_errors, **common)
+
+
+# --------------------------------------------------------------------------- LIME
+
+
+class _LimeEncoding:
+    """Integer codes for categoricals and median/mode imputation, as LIME needs numbers."""
+
+    def __init__(self, background: pd.DataFrame, schema: FeatureSchema) -> None:
+        self.schema = schema
+        self.categorical = [j for j, s in enumerate(schema) if s.kind == "category"]
+        self.categories = {j: np.asarray(schema.features[j].categories, dtype=object)
+                           for j in self.categorical}
+        columns = _columns(background, schema)
+        self.fill: list[float] = []
+        encoded = []
+        for j, values in enumerate(columns):
+            codes = self._codes(j, values)
+            observed = codes[~np.isnan(codes)]
+            if j in self.categorical:
+                # Mode, smallest code on ties, so the choice is deterministic.
+                fill = float(np.bincount(observed.astype(int)).argmax()) if observed.size else 0.0
+            else:
+                fill = float(np.median(observed)) if observed.size else 0.0
+            self.fill.append(fill)
+            encoded.append(np.where(np.isnan(codes), fill, codes))
+        self.training = np.column_stack(encoded)
+
+    def _codes(self, j: int, values: np.ndarray) -> np.ndarray:
+        if j not in self.categorical:
+            return values.astype(float)
+        lookup = {c: float(i) for i, c in enumerate(self.categories[j])}
+        return np.array([lookup.get(v, np.nan) if v is not None else np.nan for v in values])
+
+    def encode_case(self, case_frame: pd.DataFrame) -> tuple[np.ndarray, list[int]]:
+        columns = _columns(case_frame, self.schema)
+        row, imputed = [], []
+        for j, values in enumerate(columns):
+            code = self._codes(j, values)[0]
+            if np.isnan(code):
+                imputed.append(j)
+                code = self.fill[j]
+            row.append(code)
+        return np.asarray(row, dtype=float), imputed
+
+    def decode(self, matrix: np.ndarray) -> pd.DataFrame:
+        columns = []
+        for j in range(matrix.shape[1]):
+            if j in self.categories:
+                columns.append(self.categories[j][np.rint(matrix[:, j]).astype(int)])
+            else:
+                columns.append(matrix[:, j].astype(float))
+        return _frame(columns, self.schema)
+
+
+def _lime_failed(reason: str, *, num_samples: int, seeds: Sequence[int], top_k: int,
+                 imputed: Sequence[str] = ()) -> LimeExplanation:
+    return LimeExplanation(
+        status="failed", failure_reason=reason, library_version=_library_version(),
+        num_samples=num_samples, seeds=tuple(seeds), runs=len(seeds), fidelity_r2=(),
+        fidelity_r2_mean=None, fidelity_r2_min=None, weights=(), spread=(), top_k=top_k,
+        top_k_jaccard=None, low_fidelity=True, unstable=True, imputed_variables=tuple(imputed),
+        note=f"LIME could not explain this case: {reason}.")
+
+
+def explain_lime(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame,
+                 schema: FeatureSchema, *, seed: int = 0, runs: int = LIME_RUNS,
+                 num_samples: int = LIME_SAMPLES, top_k: int = TOP_K,
+                 single_threaded: bool = True) -> LimeExplanation:
+    """LIME weights for one case over ``runs`` seeds, with fidelity and stability.
+
+    Parameters
+    ----------
+    model : estimator
+    case_frame : DataFrame
+        One row, columns = ``schema.names``.
+    background : DataFrame
+        LIME's training data (its sampling distribution and discretisation).
+    schema : FeatureSchema
+    seed : int
+        Run i uses seed ``seed + i``.
+    runs : int
+        Number of seeded runs (default 5).
+    num_samples : int
+        Neighbourhood size per run (default 1000).
+    top_k : int
+        Size of the top sets compared across runs.
+    single_threaded : bool
+        Run the model's OpenMP code on one thread (see :func:`explain_shap`).
+
+    Returns
+    -------
+    LimeExplanation
+    """
+    with _model_threads(single_threaded):
+        return _explain_lime(model, case_frame, background, schema, seed=seed, runs=runs,
+                             num_samples=num_samples, top_k=top_k)
+
+
+def _explain_lime(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame,
+                  schema: FeatureSchema, *, seed: int, runs: int, num_samples: int,
+                  top_k: int) -> LimeExplanation:
+    from lime.lime_tabular import LimeTabularExplainer
+
+    if runs < 1:
+        raise ValueError("LIME needs at least one run")
+    seeds = tuple(seed + i for i in range(runs))
+    encoding = _LimeEncoding(background, schema)
+    row, imputed_idx = encoding.encode_case(case_frame)
+    imputed = tuple(schema.names[j] for j in imputed_idx)
+    try:
+        explainer = LimeTabularExplainer(
+            encoding.training, mode="classification", feature_names=schema.names,
+            categorical_features=encoding.categorical,
+            categorical_names={j: list(c) for j, c in encoding.categories.items()},
+            class_names=["no outcome", "outcome"], discretize_continuous=True,
+            random_state=seeds[0])
+        state = explainer.random_state  # shared by the discretiser and LIME's base
+        sampler = explainer._LimeTabularExplainer__data_inverse  # LIME's own private sampler
+        # Draw every run's neighbourhood with LIME's sampler first, so the model sees all of
+        # them in ONE call; each run then replays its neighbourhood instead of drawing it again
+        # (drawing costs as much as the model call). The weights are those LIME would give.
+        neighbourhoods = []
+        for s in seeds:
+            state.seed(s)
+            neighbourhoods.append(sampler(row, num_samples))
+        stacked = np.concatenate([inverse for _, inverse in neighbourhoods])
+        all_probs = np.asarray(model.predict_proba(encoding.decode(stacked)), dtype=float)
+        weights_runs, scores = [], []
+        for i, s in enumerate(seeds):
+            data, inverse = neighbourhoods[i]
+            probs = all_probs[i * num_samples:(i + 1) * num_samples]
+
+            def predict_fn(x: np.ndarray, expected=inverse, probs=probs) -> np.ndarray:
+                # Guard: should LIME ever pass other rows, ask the model instead.
+                if x.shape == expected.shape and np.array_equal(x, expected):
+                    return probs
+                return np.asarray(model.predict_proba(encoding.decode(x)), dtype=float)
+
+            state.seed(s)
+            explainer._LimeTabularExplainer__data_inverse = (
+                lambda _row, _n, pair=(data, inverse): pair)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    exp = explainer.explain_instance(
+                        row, predict_fn, labels=(1,), num_features=len(schema),
+                        num_samples=num_samples)
+            finally:
+                del explainer._LimeTabularExplainer__data_inverse
+            weights = np.zeros(len(schema))
+            for j, w in exp.as_map()[1]:
+                weights[j] = w
+            weights_runs.append(weights)
+            scores.append(float(exp.score))
+    except Exception as exc:  # a failed LIME is reported, never silently dropped
+        return _lime_failed(f"{type(exc).__name__}: {exc}", num_samples=num_samples,
+                            seeds=seeds, top_k=top_k, imputed=imputed)
+
+    matrix = np.vstack(weights_runs)
+    if not (np.isfinite(matrix).all() and all(math.isfinite(r2) for r2 in scores)):
+        return _lime_failed("a weight or a local fit (R²) was not a finite number",
+                            num_samples=num_samples, seeds=seeds, top_k=top_k, imputed=imputed)
+    mean, spread = matrix.mean(axis=0), matrix.std(axis=0)
+    k = min(top_k, len(schema))
+    jac = mean_pairwise_jaccard([set(top_k_indices(w, k)) for w in matrix])
+    r2_mean, r2_min = float(np.mean(scores)), float(np.min(scores))
+    low_fidelity = not (math.isfinite(r2_mean) and r2_mean >= LOW_FIDELITY_R2)
+    unstable = jac < UNSTABLE_JACCARD
+    notes = [f"LIME's local straight-line fit explains {r2_mean:.0%} of the model's variation "
+             f"near this case (R² {r2_mean:.2f} on average, lowest {r2_min:.2f}, over {runs} "
+             "runs)" + (": low fidelity, so LIME's weights may not reflect the model here."
+                        if low_fidelity else ".")]
+    notes.append(f"Across {runs} seeds the top {k} factors overlapped by {jac:.0%} on average"
+                 + (": unstable, so LIME's ranking depends on chance." if unstable else "."))
+    if imputed:
+        labels = [schema[n].label for n in imputed]
+        notes.append("Not recorded for this case, so LIME used the background's typical value: "
+                     + ", ".join(labels) + ".")
+
+    def weights_of(values: np.ndarray) -> tuple[VariableWeight, ...]:
+        return tuple(VariableWeight(name=s.name, label=s.label, value=float(v))
+                     for s, v in zip(schema, values, strict=True))
+
+    return LimeExplanation(
+        status="ok", failure_reason=None, library_version=_library_version(),
+        num_samples=num_samples, seeds=seeds, runs=runs, fidelity_r2=tuple(scores),
+        fidelity_r2_mean=_finite_or_none(r2_mean), fidelity_r2_min=_finite_or_none(r2_min),
+        weights=weights_of(mean), spread=weights_of(spread), top_k=k, top_k_jaccard=jac,
+        low_fidelity=low_fidelity, unstable=unstable, imputed_variables=imputed,
+        note=" ".join(notes))
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def explain_attributions(
+    model: Any, case_frame: pd.DataFrame, background: pd.DataFrame, schema: FeatureSchema,
+    *, seed: int = 0, lime_runs: int = LIME_RUNS, lime_samples: int = LIME_SAMPLES,
+    top_k: int = TOP_K, single_threaded: bool = True,
+) -> Attributions:
+    """SHAP, LIME and their agreement for one case.
+
+    Parameters
+    ----------
+    model : estimator
+        Calibrated classifier taking a DataFrame of the clinical inputs.
+    case_frame : DataFrame
+        One row (e.g. ``Case.to_frame()``).
+    background : DataFrame
+        From :func:`select_background` (its size and seed are the caller's to record; the
+        result records the size).
+    schema : FeatureSchema
+    seed : int
+        Seed of the SHAP orders and of the first LIME run.
+    lime_runs, lime_samples, top_k : int
+    single_threaded : bool
+        Run the model's OpenMP code on one thread (see :func:`explain_shap`).
+
+    Returns
+    -------
+    Attributions
+    """
+    if len(case_frame) != 1:
+        raise ValueError(f"explain one case at a time (got {len(case_frame)} rows)")
+    case_frame = case_frame[schema.names]
+    background = background[schema.names]
+    shap_result = explain_shap(model, case_frame, background, schema, seed=seed,
+                               single_threaded=single_threaded)
+    lime_result = explain_lime(model, case_frame, background, schema, seed=seed,
+                               runs=lime_runs, num_samples=lime_samples, top_k=top_k,
+                               single_threaded=single_threaded)
+    agreement = None
+    if shap_result.status == "ok" and lime_result.status == "ok":
+        agreement = compare_explanations(
+            schema.names, [c.value for c in shap_result.contributions],
+            [w.value for w in lime_result.weights], labels=[s.label for s in schema], k=top_k)
+    shap_by = {c.name: c.value for c in shap_result.contributions}
+    lime_by = {w.name: w.value for w in lime_result.weights}
+    spread_by = {w.name: w.value for w in lime_result.spread}
+    log_odds_by = {c.name: c.value for c in shap_result.log_odds_contributions or ()}
+    row = case_frame.iloc[0]
+    variables = tuple(
+        VariableContribution(
+            name=s.name, label=s.label, value_text=s.describe_value(_plain(row[s.name])),
+            shap_value=shap_by.get(s.name), lime_weight=lime_by.get(s.name),
+            lime_spread=spread_by.get(s.name), log_odds=log_odds_by.get(s.name))
+        for s in schema)
+    return Attributions(shap=shap_result, lime=lime_result, agreement=agreement,
+                        variables=variables)
+
+
+def _plain(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def warm_up(model: Any = None, background: pd.DataFrame | None = None,
+            schema: FeatureSchema | None = None) -> None:
+    """Pay the one-off costs (imports, first model calls) at start-up, not on the first case.
+
+    Parameters
+    ----------
+    model, background, schema : optional
+        When all three are given, one small explanation of the first background row is run.
+    """
+    import lime.lime_tabular  # noqa: F401  (slow first import)
+    import scipy.stats  # noqa: F401
+
+    _library_version()
+
+    if model is None or background is None or schema is None or len(background) == 0:
+        return
+    small = background.iloc[: min(20, len(background))]
+    explain_attributions(model, background.iloc[[0]], small, schema, lime_runs=1,
+                         lime_samples=200)

@@ -1,0 +1,470 @@
+"""SHAP and LIME for one case, on the real sample bundles (no mocks of CaseLens code)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from caselens.attribution import (
+    ADDITIVITY_TOLERANCE,
+    LOW_FIDELITY_R2,
+    UNSTABLE_JACCARD,
+    Attributions,
+    build_shap_explanation,
+    check_additivity,
+    explain_attributions,
+    explain_lime,
+    explain_shap,
+    logistic_log_odds,
+    permutation_shapley,
+    select_background,
+    warm_up,
+)
+from caselens.bundle import ModelBundle, load_bundle
+from caselens.cases import validate_inputs
+
+MODEL_IDS = ("readmission-30d", "heart-disease")
+#: H-08: a heart-disease demo case with a value not recorded.
+HEART_CASE = 7
+
+
+@pytest.fixture(scope="module")
+def bundles() -> dict[str, ModelBundle]:
+    return {model_id: load_bundle(f"sample_models/{model_id}") for model_id in MODEL_IDS}
+
+
+@pytest.fixture(scope="module")
+def backgrounds(bundles) -> dict[str, pd.DataFrame]:
+    return {model_id: select_background(b.reference, size=100, seed=0, columns=b.features.names)
+            for model_id, b in bundles.items()}
+
+
+def _case_frame(bundle: ModelBundle, index: int = 0) -> pd.DataFrame:
+    return validate_inputs(bundle.demo_cases[index].inputs, bundle.features).to_frame()
+
+
+def _all_cases() -> list[tuple[str, int]]:
+    # Read the demo files directly so every case is its own test, whatever the count.
+    cases = []
+    for model_id in MODEL_IDS:
+        demo = json.loads(Path(f"sample_models/{model_id}/demo_cases.json").read_text("utf-8"))
+        demo = demo["cases"] if isinstance(demo, dict) else demo
+        cases += [(model_id, i) for i in range(len(demo))]
+    return cases
+
+
+@pytest.fixture(scope="module")
+def readmission_result(bundles, backgrounds) -> Attributions:
+    bundle = bundles["readmission-30d"]
+    return explain_attributions(bundle.model, _case_frame(bundle), backgrounds["readmission-30d"],
+                                bundle.features)
+
+
+@pytest.fixture(scope="module")
+def heart_result(bundles, backgrounds) -> Attributions:
+    bundle = bundles["heart-disease"]
+    return explain_attributions(bundle.model, _case_frame(bundle, HEART_CASE),
+                                backgrounds["heart-disease"], bundle.features)
+
+
+# --------------------------------------------------------------------------- background
+
+
+def test_the_background_is_the_same_rows_for_the_same_seed_and_drops_the_outcome(bundles):
+    reference = bundles["readmission-30d"].reference
+    first = select_background(reference, size=80, seed=7)
+    again = select_background(reference, size=80, seed=7)
+    other = select_background(reference, size=80, seed=8)
+    assert len(first) == 80
+    assert "outcome" not in first.columns
+    pd.testing.assert_frame_equal(first, again)
+    assert not first.equals(other)
+
+
+def test_the_background_is_all_rows_when_the_reference_is_smaller_than_asked(bundles):
+    reference = bundles["heart-disease"].reference
+    background = select_background(reference, size=500, seed=0)
+    assert len(background) == len(reference)
+
+
+# --------------------------------------------------------------------------- SHAP
+
+
+@pytest.mark.parametrize(("model_id", "index"), _all_cases())
+def test_shap_contributions_add_up_to_the_probability_on_every_demo_case(
+        bundles, backgrounds, model_id, index):
+    bundle = bundles[model_id]
+    frame = _case_frame(bundle, index)
+    result = explain_shap(bundle.model, frame, backgrounds[model_id], bundle.features)
+    assert result.status == "ok", result.failure_reason
+    total = result.baseline + math.fsum(c.value for c in result.contributions)
+    assert abs(total - result.probability) <= ADDITIVITY_TOLERANCE
+    assert result.additivity_error <= ADDITIVITY_TOLERANCE
+    # The probability shown is exactly the calibrated model's, not a recomputation.
+    assert result.probability == float(bundle.model.predict_proba(frame)[0, 1])
+
+
+def test_shap_is_given_per_clinical_variable_with_no_one_hot_columns(heart_result, bundles):
+    names = [c.name for c in heart_result.shap.contributions]
+    assert names == bundles["heart-disease"].features.names
+    assert [v.name for v in heart_result.variables] == names
+
+
+def test_shap_records_its_method_background_seed_and_library_versions(readmission_result):
+    shap_result = readmission_result.shap
+    assert "permutation" in shap_result.method
+    assert shap_result.background_size == 100
+    assert shap_result.seed == 0
+    assert shap_result.n_permutations == 200
+    # Rows whose switched variable equals the background's are not re-evaluated.
+    assert 100 < shap_result.model_evaluations <= 100 + 200 * 24 + 1
+    assert "shap 0.51.0" in shap_result.library_version
+    assert "lime 0.2.0.1" in shap_result.library_version
+
+
+def test_shap_reports_a_sampling_error_small_next_to_the_strongest_factor(readmission_result):
+    shap_result = readmission_result.shap
+    errors = [e.value for e in shap_result.standard_errors]
+    assert [e.name for e in shap_result.standard_errors] == [
+        c.name for c in shap_result.contributions]
+    assert all(e >= 0.0 for e in errors)
+    assert shap_result.max_standard_error == max(errors)
+    strongest = max(abs(c.value) for c in shap_result.contributions)
+    assert shap_result.max_standard_error < strongest / 3
+
+
+def test_the_baseline_is_the_mean_calibrated_probability_over_the_background(
+        bundles, backgrounds, readmission_result):
+    bundle = bundles["readmission-30d"]
+    expected = bundle.model.predict_proba(backgrounds["readmission-30d"])[:, 1].mean()
+    assert readmission_result.shap.baseline == pytest.approx(expected, abs=1e-12)
+
+
+def test_permutation_shapley_is_exact_for_a_model_that_adds_up_per_variable(bundles, backgrounds):
+    # For an additive model f = sum_j g_j(x_j) the interventional Shapley value of j is
+    # exactly g_j(x_j) - mean g_j(background_j), whatever orders are sampled.
+    bundle = bundles["heart-disease"]
+    schema = bundle.features
+    background = backgrounds["heart-disease"]
+    frame = _case_frame(bundle, 2)
+    numeric = [s.name for s in schema if s.kind != "category"]
+    weights = {name: 0.001 * (i + 1) for i, name in enumerate(numeric)}
+
+    def additive(data: pd.DataFrame) -> np.ndarray:
+        total = np.zeros(len(data))
+        for name, w in weights.items():
+            total += w * pd.to_numeric(data[name]).fillna(0.0).to_numpy()
+        total += 0.05 * (data["sex"].astype(object) == "Male").to_numpy()
+        return total
+
+    from caselens.attribution import _columns
+
+    probability = float(additive(frame)[0])
+    values = permutation_shapley(
+        additive, _columns(frame, schema), _columns(background, schema), probability, schema,
+        seed=3).values
+    for j, spec in enumerate(schema):
+        if spec.name in weights:
+            x = float(pd.to_numeric(frame[spec.name]).fillna(0.0).iloc[0])
+            b = pd.to_numeric(background[spec.name]).fillna(0.0).mean()
+            expected = weights[spec.name] * (x - b)
+        elif spec.name == "sex":
+            expected = 0.05 * ((frame["sex"].iloc[0] == "Male")
+                               - (background["sex"].astype(object) == "Male").mean())
+        else:
+            expected = 0.0
+        assert values[j] == pytest.approx(expected, abs=1e-12), spec.name
+
+
+def test_permutation_shapley_equals_the_plain_chain_by_chain_computation(bundles, backgrounds):
+    # The batched estimator skips rows that repeat the previous one; spelled out the slow way
+    # (every step of every chain predicted) the numbers must be the same.
+    from caselens.attribution import _columns, _frame
+
+    bundle = bundles["readmission-30d"]
+    schema = bundle.features
+    background = backgrounds["readmission-30d"].iloc[:12].reset_index(drop=True)
+    frame = _case_frame(bundle, 3)
+    m = len(schema)
+
+    def predict(data: pd.DataFrame) -> np.ndarray:
+        return bundle.model.predict_proba(data)[:, 1]
+
+    case_cols, bg_cols = _columns(frame, schema), _columns(background, schema)
+    probability = float(predict(frame)[0])
+    estimate = permutation_shapley(predict, case_cols, bg_cols, probability, schema, seed=5)
+    values, baseline, chains = estimate.values, estimate.baseline, estimate.n_permutations
+
+    rng = np.random.default_rng(5)
+    orders = np.argsort(rng.random((len(background), m)), axis=1)
+    orders = np.concatenate([orders, orders[:, ::-1]])
+    rows = []  # every step of every chain, no row skipped: (chain, variable switched, row)
+    for c, order in enumerate(orders):
+        row = [col[c % len(background)] for col in bg_cols]
+        rows.append(list(row))
+        for j in order[:-1]:
+            row[j] = case_cols[j][0]
+            rows.append(list(row))
+    columns = [np.array([r[j] for r in rows], dtype=bg_cols[j].dtype) for j in range(m)]
+    path = predict(_frame(columns, schema)).reshape(len(orders), m)
+    path = np.column_stack([path, np.full(len(orders), probability)])
+    total = np.zeros(m)
+    for c, order in enumerate(orders):
+        for step, j in enumerate(order):
+            total[j] += path[c, step + 1] - path[c, step]
+    assert chains == len(orders)
+    np.testing.assert_allclose(values, total / len(orders), rtol=0, atol=1e-12)
+    assert baseline == pytest.approx(predict(background).mean(), abs=1e-12)
+
+
+def test_logistic_log_odds_contributions_sum_to_the_uncalibrated_logit_difference(
+        bundles, backgrounds):
+    bundle = bundles["heart-disease"]
+    background = backgrounds["heart-disease"]
+    pipeline = bundle.model.calibrated_classifiers_[0].estimator.estimator
+    logits_background = pipeline.decision_function(background)
+    for index in range(len(bundle.demo_cases)):
+        frame = _case_frame(bundle, index)
+        result = explain_shap(bundle.model, frame, background, bundle.features)
+        logit = float(pipeline.decision_function(frame)[0])
+        assert result.log_odds_baseline == pytest.approx(logits_background.mean(), abs=1e-9)
+        total = math.fsum(c.value for c in result.log_odds_contributions)
+        assert total == pytest.approx(logit - result.log_odds_baseline, abs=1e-9)
+        assert [c.name for c in result.log_odds_contributions] == bundle.features.names
+
+
+def test_a_model_that_is_not_a_logistic_regression_gets_no_log_odds(
+        bundles, backgrounds, readmission_result):
+    bundle = bundles["readmission-30d"]
+    assert readmission_result.shap.log_odds_contributions is None
+    assert readmission_result.shap.log_odds_baseline is None
+    assert logistic_log_odds(bundle.model, _case_frame(bundle), backgrounds["readmission-30d"],
+                             bundle.features) is None
+    assert all(v.log_odds is None for v in readmission_result.variables)
+
+
+def test_contributions_that_do_not_add_up_are_reported_as_failed_not_shown(bundles):
+    schema = bundles["heart-disease"].features
+    error, reason = check_additivity(0.2, [0.1, 0.1], 0.5)
+    assert error == pytest.approx(0.1)
+    assert "do not add up" in reason
+    assert check_additivity(0.2, [0.1, 0.2], 0.5)[1] is None
+    bad = [0.01] * len(schema)
+    result = build_shap_explanation(
+        schema=schema, values=bad, baseline=0.3, probability=0.9, background_size=50, seed=0,
+        n_permutations=100, model_evaluations=1000)
+    assert result.status == "failed"
+    assert "do not add up" in result.failure_reason
+    assert result.contributions == ()
+    assert result.additivity_error == pytest.approx(abs(0.3 + 0.01 * len(schema) - 0.9))
+
+
+def test_a_contribution_that_is_not_a_number_fails_instead_of_showing_nan(bundles):
+    schema = bundles["heart-disease"].features
+    values = [0.0] * len(schema)
+    values[0] = float("nan")
+    result = build_shap_explanation(
+        schema=schema, values=values, baseline=0.3, probability=0.3, background_size=50,
+        seed=0, n_permutations=100, model_evaluations=1000)
+    assert result.status == "failed"
+    assert result.additivity_error is None
+    json.loads(result.model_dump_json())
+
+
+def test_a_model_that_cannot_be_evaluated_gives_a_failed_shap_result_and_no_agreement(
+        bundles, backgrounds):
+    bundle = bundles["heart-disease"]
+
+    class BreaksOnBatches:
+        """The real model for one row, an error for the coalition batch."""
+
+        def predict_proba(self, frame):
+            if len(frame) > 1:
+                raise RuntimeError("out of memory")
+            return bundle.model.predict_proba(frame)
+
+    result = explain_attributions(BreaksOnBatches(), _case_frame(bundle),
+                                  backgrounds["heart-disease"], bundle.features, lime_runs=2)
+    assert result.shap.status == "failed"
+    assert "out of memory" in result.shap.failure_reason
+    assert result.shap.contributions == ()
+    assert result.lime.status == "failed"
+    assert result.agreement is None
+    assert all(v.shap_value is None for v in result.variables)
+
+
+# --------------------------------------------------------------------------- LIME
+
+
+def test_lime_reports_fidelity_and_stability_within_range(readmission_result, heart_result):
+    for result in (readmission_result, heart_result):
+        lime_result = result.lime
+        assert lime_result.status == "ok"
+        assert lime_result.runs == 5 == len(lime_result.seeds) == len(lime_result.fidelity_r2)
+        assert lime_result.seeds == (0, 1, 2, 3, 4)
+        assert lime_result.num_samples == 1000
+        assert all(r2 <= 1.0 for r2 in lime_result.fidelity_r2)
+        assert lime_result.fidelity_r2_min <= lime_result.fidelity_r2_mean <= 1.0
+        assert 0.0 <= lime_result.top_k_jaccard <= 1.0
+        assert all(s.value >= 0.0 for s in lime_result.spread)
+        assert lime_result.low_fidelity == (lime_result.fidelity_r2_mean < LOW_FIDELITY_R2)
+        assert lime_result.unstable == (lime_result.top_k_jaccard < UNSTABLE_JACCARD)
+        assert "R²" in lime_result.note
+        assert "lime 0.2.0.1" in lime_result.library_version
+
+
+def test_lime_weights_are_per_clinical_variable_and_the_mean_over_runs(heart_result, bundles):
+    names = bundles["heart-disease"].features.names
+    assert [w.name for w in heart_result.lime.weights] == names
+    assert [w.name for w in heart_result.lime.spread] == names
+    assert any(w.value != 0.0 for w in heart_result.lime.weights)
+
+
+def test_lime_says_which_missing_values_it_filled_in(bundles, backgrounds):
+    bundle = bundles["heart-disease"]
+    index = next(i for i, c in enumerate(bundle.demo_cases)
+                 if any(v is None for v in c.inputs.values()))
+    missing = [k for k, v in bundle.demo_cases[index].inputs.items() if v is None]
+    result = explain_lime(bundle.model, _case_frame(bundle, index), backgrounds["heart-disease"],
+                          bundle.features, runs=2)
+    assert list(result.imputed_variables) == missing
+    assert bundle.features[missing[0]].label in result.note
+
+
+def test_lime_gives_the_same_weights_when_run_alone_as_in_one_batched_model_call(
+        bundles, backgrounds, heart_result):
+    # Runs are batched into one model call; a one-run LIME per seed must give the same numbers.
+    bundle = bundles["heart-disease"]
+    frame = _case_frame(bundle, HEART_CASE)
+    alone = explain_lime(bundle.model, frame, backgrounds["heart-disease"], bundle.features,
+                         seed=2, runs=1)
+    batched = heart_result.lime
+    assert alone.fidelity_r2[0] == batched.fidelity_r2[2]
+
+
+def test_lime_weights_equal_an_unmodified_lime_run_with_the_same_seed(bundles, backgrounds):
+    # CaseLens draws LIME's neighbourhoods up front to batch the model calls; the weights must
+    # be exactly those of plain LIME called the documented way.
+    from lime.lime_tabular import LimeTabularExplainer
+
+    from caselens.attribution import _LimeEncoding
+
+    bundle = bundles["heart-disease"]
+    schema, background = bundle.features, backgrounds["heart-disease"]
+    frame = _case_frame(bundle, HEART_CASE)
+    encoding = _LimeEncoding(background, schema)
+    row, _ = encoding.encode_case(frame)
+    explainer = LimeTabularExplainer(
+        encoding.training, mode="classification", feature_names=schema.names,
+        categorical_features=encoding.categorical,
+        categorical_names={j: list(c) for j, c in encoding.categories.items()},
+        class_names=["no outcome", "outcome"], discretize_continuous=True, random_state=2)
+    plain = explainer.explain_instance(
+        row, lambda x: bundle.model.predict_proba(encoding.decode(x)), labels=(1,),
+        num_features=len(schema), num_samples=1000)
+    ours = explain_lime(bundle.model, frame, background, schema, seed=2, runs=1)
+    expected = dict(plain.as_map()[1])
+    assert [w.value for w in ours.weights] == pytest.approx(
+        [expected.get(j, 0.0) for j in range(len(schema))], rel=1e-12, abs=1e-15)
+    assert ours.fidelity_r2[0] == pytest.approx(plain.score, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- together
+
+
+def test_the_same_inputs_and_seeds_give_identical_attributions(
+        bundles, backgrounds, readmission_result):
+    bundle = bundles["readmission-30d"]
+    again = explain_attributions(bundle.model, _case_frame(bundle),
+                                 backgrounds["readmission-30d"], bundle.features)
+    assert again.model_dump_json() == readmission_result.model_dump_json()
+
+
+def test_a_fresh_process_reproduces_the_attributions_bit_for_bit(readmission_result):
+    # Audit replay re-runs the explanation in another process (other hash seed, cold caches).
+    script = (
+        "import sys\n"
+        "from caselens.attribution import explain_attributions, select_background\n"
+        "from caselens.bundle import load_bundle\n"
+        "from caselens.cases import validate_inputs\n"
+        "b = load_bundle('sample_models/readmission-30d')\n"
+        "bg = select_background(b.reference, size=100, seed=0, columns=b.features.names)\n"
+        "frame = validate_inputs(b.demo_cases[0].inputs, b.features).to_frame()\n"
+        "sys.stdout.write(explain_attributions(b.model, frame, bg, b.features)"
+        ".model_dump_json())\n")
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                               check=True, env=env, timeout=120)
+    assert completed.stdout == readmission_result.model_dump_json()
+
+
+def test_a_different_seed_changes_the_sampled_numbers_but_not_the_probability(
+        bundles, backgrounds, heart_result):
+    bundle = bundles["heart-disease"]
+    other = explain_attributions(bundle.model, _case_frame(bundle, HEART_CASE),
+                                 backgrounds["heart-disease"], bundle.features, seed=1)
+    assert other.shap.probability == heart_result.shap.probability
+    assert other.lime.seeds == (1, 2, 3, 4, 5)
+    assert other.lime.fidelity_r2 != heart_result.lime.fidelity_r2
+
+
+def test_attributions_are_json_with_no_numpy_types_or_nan(readmission_result, heart_result):
+    for result in (readmission_result, heart_result):
+        text = result.model_dump_json()
+        assert "NaN" not in text and "Infinity" not in text
+        assert Attributions.model_validate_json(text) == result
+
+        def walk(value):
+            if isinstance(value, dict):
+                for v in value.values():
+                    walk(v)
+            elif isinstance(value, list | tuple):
+                for v in value:
+                    walk(v)
+            else:
+                assert value is None or type(value) in (float, int, str, bool), type(value)
+
+        walk(result.model_dump())
+
+
+def test_the_variable_table_joins_shap_lime_and_the_shown_value(heart_result, bundles):
+    spec = bundles["heart-disease"].features
+    shap_by = {c.name: c.value for c in heart_result.shap.contributions}
+    for row in heart_result.variables:
+        assert row.label == spec[row.name].label
+        assert row.shap_value == shap_by[row.name]
+        assert row.value_text
+    assert any(row.value_text == "not recorded" for row in heart_result.variables)
+    assert all(row.log_odds is not None for row in heart_result.variables)
+
+
+def test_the_agreement_compares_shap_with_the_mean_lime_weights(heart_result):
+    agreement = heart_result.agreement
+    assert agreement is not None
+    assert agreement.k == 3
+    assert 0.0 <= agreement.top_k_overlap <= 1.0
+    assert 0.0 <= agreement.sign_agreement <= 1.0
+    assert agreement.rank_correlation is None or -1.0 <= agreement.rank_correlation <= 1.0
+    assert agreement.sentence.startswith("SHAP and LIME")
+    assert agreement.agree == (not agreement.disagreeing_variables)
+
+
+def test_warm_up_runs_with_and_without_a_model(bundles, backgrounds):
+    warm_up()
+    bundle = bundles["heart-disease"]
+    warm_up(bundle.model, backgrounds["heart-disease"], bundle.features)
+
+
+def test_more_than_one_row_is_refused(bundles, backgrounds):
+    bundle = bundles["heart-disease"]
+    frame = pd.concat([_case_frame(bundle, 0), _case_frame(bundle, 1)])
+    with pytest.raises(ValueError, match="one case at a time"):
+        explain_attributions(bundle.model, frame, backgrounds["heart-disease"], bundle.features)
