@@ -8,7 +8,7 @@ import streamlit as st
 
 from caselens.access import Viewer
 from caselens.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, SignInRefused
-from services import accounts, demo_mode
+from services import accounts, catalogue, demo_mode, explainer
 from session import record, sign_in_as
 
 st.title("CaseLens")
@@ -42,3 +42,8 @@ if demo_mode():
         st.markdown(f"Password for all: `{DEMO_PASSWORD}`")
         st.table([{"User name": a["user_id"], "Name": a["name"], "Role": a["role"],
                    "Patient": a.get("patient_ref") or ""} for a in DEMO_ACCOUNTS])
+
+# Pay the explainers' one-off costs now, while the sign-in form is already on screen, so the
+# first case a clinician opens is fast (cached once per server process).
+for _model_id in catalogue().bundles:
+    explainer(_model_id)
