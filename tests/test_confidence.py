@@ -13,7 +13,6 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from caselens import confidence
-from caselens.bundle import load_bundle
 from caselens.confidence import (
     STATEMENT_BOTH,
     STATEMENT_EMPTY,
@@ -32,13 +31,13 @@ SAMPLES = Path(__file__).resolve().parents[1] / "sample_models"
 
 
 @pytest.fixture(scope="module")
-def readmission():
-    return load_bundle(SAMPLES / "readmission-30d")
+def readmission(readmission_bundle):
+    return readmission_bundle
 
 
 @pytest.fixture(scope="module")
-def heart():
-    return load_bundle(SAMPLES / "heart-disease")
+def heart(heart_bundle):
+    return heart_bundle
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from caselens.bundle import load_bundle
 from caselens.cases import validate_inputs
 from caselens.context import (
     NOVELTY_SAMPLE_SIZE,
@@ -26,13 +25,13 @@ SAMPLES = Path(__file__).resolve().parents[1] / "sample_models"
 
 
 @pytest.fixture(scope="module")
-def readmission():
-    return load_bundle(SAMPLES / "readmission-30d")
+def readmission(readmission_bundle):
+    return readmission_bundle
 
 
 @pytest.fixture(scope="module")
-def heart():
-    return load_bundle(SAMPLES / "heart-disease")
+def heart(heart_bundle):
+    return heart_bundle
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,23 @@ from caselens.validation_metrics import expected_calibration_error, performance_
 
 Progress = Callable[[str], None]
 
+#: Card fields every sample model shares: who owns it and that it is a demonstration.
+DEMONSTRATION_CARD: dict[str, Any] = {
+    "version": "1.0.0",
+    "owner": "CaseLens project",
+    "contact": "caselens@example.org",
+    "release_date": "2026-11-25",
+    "last_review_date": "2026-11-25",
+    "review_interval_days": 365,
+    "demonstration_only": True,
+    "conformal_coverage": 0.9,
+}
+DEMONSTRATION_SOURCE_ATTRIBUTES: dict[str, str] = {
+    "developer_name_and_contact": "CaseLens project (demonstration), caselens@example.org",
+    "funding_source": "Not available — built by the CaseLens open-source project without "
+                      "external funding.",
+}
+
 
 @contextmanager
 def step(progress: Progress, what: str) -> Iterator[None]:

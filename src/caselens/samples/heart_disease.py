@@ -6,7 +6,6 @@ pipeline, then calibrated on a held-out split.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from caselens.features import FeatureSchema, FeatureSpec
 from caselens.samples._common import (
+    DEMONSTRATION_CARD,
+    DEMONSTRATION_SOURCE_ATTRIBUTES,
     Progress,
     choose_calibration,
     row_inputs,
@@ -237,9 +238,7 @@ def _card(calibration, overall, subgroups, n_train, n_cal, n_test, data) -> dict
                    "tested on a held-out split of the Cleveland data.")
     no_local = "Not available — never evaluated on a hospital's local data."
     sa = {
-        "developer_name_and_contact": "CaseLens project (demonstration), caselens@example.org",
-        "funding_source": "Not available — built by the CaseLens open-source project without "
-                          "external funding.",
+        **DEMONSTRATION_SOURCE_ATTRIBUTES,
         "output_value_description": "Calibrated probability (0-100%) that angiography would "
                                     "show heart disease (over 50% narrowing of a major vessel).",
         "output_type": "Classification support: a probability of a present condition.",
@@ -287,22 +286,15 @@ def _card(calibration, overall, subgroups, n_train, n_cal, n_test, data) -> dict
         "correction_frequency": "Not available — no deployment; CaseLens can suspend the model "
                                 "when a problem is found.",
     }
-    today = dt.date(2026, 11, 25)
     return {
+        **DEMONSTRATION_CARD,
         "model_id": MODEL_ID,
         "name": "Heart disease at angiography",
-        "version": "1.0.0",
         "summary": "Estimates the probability that coronary angiography shows heart disease, "
                    "from the work-up of a patient referred for angiography. A demonstration "
                    "model, not for clinical use.",
         "model_type": "Logistic regression (scaling and one-hot encoding in the pipeline), "
                       "calibrated afterwards",
-        "owner": "CaseLens project",
-        "contact": "caselens@example.org",
-        "release_date": today.isoformat(),
-        "last_review_date": today.isoformat(),
-        "review_interval_days": 365,
-        "demonstration_only": True,
         "intended_use": sa["intended_use"],
         "intended_users": sa["intended_users"],
         "target_population": sa["intended_patient_population"],
@@ -345,7 +337,6 @@ def _card(calibration, overall, subgroups, n_train, n_cal, n_test, data) -> dict
         "decision_threshold": THRESHOLD,
         "threshold_rationale": "50%: the point where disease is more likely than not. A "
                                "demonstration choice, not validated for any decision.",
-        "conformal_coverage": 0.9,
         "calibration": calibration.model_dump(mode="json"),
         "validation": {
             "method": "Held-out stratified test split from the same source (internal "

@@ -7,7 +7,6 @@ inside one Pipeline, calibrated on a held-out, patient-disjoint split.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ from sklearn.preprocessing import OrdinalEncoder
 
 from caselens.features import FeatureSchema, FeatureSpec
 from caselens.samples._common import (
+    DEMONSTRATION_CARD,
+    DEMONSTRATION_SOURCE_ATTRIBUTES,
     Progress,
     choose_calibration,
     row_inputs,
@@ -351,10 +352,6 @@ def _demo_cases(test: pd.DataFrame, p: np.ndarray, schema: FeatureSchema) -> lis
     return cases
 
 
-def _source_attributes(card_text: dict[str, str]) -> dict[str, str]:
-    return card_text
-
-
 def _card(schema, calibration, overall, subgroups, n_train, n_cal, n_test, n_patients,
           data) -> dict[str, Any]:
     share = data["race"].value_counts(normalize=True, dropna=False)
@@ -382,9 +379,7 @@ def _card(schema, calibration, overall, subgroups, n_train, n_cal, n_test, n_pat
     no_local = ("Not available — this model has not been evaluated on any hospital's local "
                 "data.")
     sa = {
-        "developer_name_and_contact": "CaseLens project (demonstration), caselens@example.org",
-        "funding_source": "Not available — built by the CaseLens open-source project without "
-                          "external funding.",
+        **DEMONSTRATION_SOURCE_ATTRIBUTES,
         "output_value_description": "Calibrated probability (0-100%) that the patient is "
                                     "readmitted within 30 days of discharge, with its "
                                     "uncertainty and a flag against a 20% threshold.",
@@ -447,22 +442,15 @@ def _card(schema, calibration, overall, subgroups, n_train, n_cal, n_test, n_pat
         "correction_frequency": "Not available — no deployment; the model would be suspended in "
                                 "CaseLens when a validity or fairness problem is found.",
     }
-    today = dt.date(2026, 11, 25)
     return {
+        **DEMONSTRATION_CARD,
         "model_id": MODEL_ID,
         "name": "30-day readmission after a diabetes admission",
-        "version": "1.0.0",
         "summary": "Estimates the probability that an adult with diabetes is readmitted to "
                    "hospital within 30 days of discharge, from routinely recorded admission "
                    "data. A demonstration model, not for clinical use.",
         "model_type": "Histogram gradient-boosted trees (scikit-learn), categorical inputs "
                       "handled natively, calibrated afterwards",
-        "owner": "CaseLens project",
-        "contact": "caselens@example.org",
-        "release_date": today.isoformat(),
-        "last_review_date": today.isoformat(),
-        "review_interval_days": 365,
-        "demonstration_only": True,
         "intended_use": sa["intended_use"],
         "intended_users": sa["intended_users"],
         "target_population": sa["intended_patient_population"],
@@ -511,7 +499,6 @@ def _card(schema, calibration, overall, subgroups, n_train, n_cal, n_test, n_pat
         "threshold_rationale": "20% is about twice the base rate: it flags roughly the riskiest "
                                "fifth of patients for a follow-up call, where a false alarm "
                                "costs little. A demonstration choice, not a validated one.",
-        "conformal_coverage": 0.9,
         "calibration": calibration.model_dump(mode="json"),
         "validation": {
             "method": "Held-out, patient-disjoint test split from the same source "
@@ -523,5 +510,5 @@ def _card(schema, calibration, overall, subgroups, n_train, n_cal, n_test, n_pat
             "ece_bins": 10,
         },
         "random_seed": SEED,
-        "source_attributes": _source_attributes(sa),
+        "source_attributes": sa,
     }
