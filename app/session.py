@@ -44,7 +44,7 @@ def record(action: str, *, audience: str, viewer: Viewer | None = None, **fields
                      session_id=st.session_state.get("session_id"), **fields)
     except (AuditError, OSError):
         st.error(f"This action could not be recorded, so it was not carried out. "
-                 f"({NOT_RECORDED_MESSAGE})", icon="⛔")
+                 f"({NOT_RECORDED_MESSAGE})", icon=":material/block:")
         return False
     return True
 
@@ -61,7 +61,7 @@ def guard(page: str, action: str = "open_page", **kwargs: Any) -> Viewer:
                {"clinician", "patient", "reviewer", "admin"} else "system",
                detail={"page": page, "action": action, "reason": decision.reason,
                        **{k: v for k, v in kwargs.items() if v is not None}})
-        st.error(f"Not allowed: {decision.reason}", icon="⛔")
+        st.error(f"Not allowed: {decision.reason}", icon=":material/block:")
         st.stop()
     return viewer
 
@@ -78,6 +78,6 @@ def show_once(report: CaseReport, viewer: Viewer, *, audience: Audience,
         record_display(audit_store(), report, viewer, audience=audience, action=action,
                        session_id=st.session_state.get("session_id"))
     except (AuditError, OSError):
-        st.error(NOT_RECORDED_MESSAGE, icon="⛔")
+        st.error(NOT_RECORDED_MESSAGE, icon=":material/block:")
         st.stop()
     seen.add(key)

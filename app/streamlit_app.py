@@ -24,18 +24,19 @@ st.session_state.setdefault("session_id", uuid.uuid4().hex)
 st.session_state.setdefault("viewer", None)
 
 PAGE_FILES = {
-    "case": ("app_pages/case.py", "Case", "🩺"),
-    "my_result": ("app_pages/my_result.py", "My result", "💬"),
-    "audit_trail": ("app_pages/audit_trail.py", "Audit trail", "🧾"),
-    "model_facts": ("app_pages/model_facts.py", "Model facts", "📋"),
-    "model_status": ("app_pages/model_status.py", "Model status", "🚦"),
-    "users": ("app_pages/users.py", "Users", "👥"),
+    "case": ("app_pages/case.py", "Case", ":material/stethoscope:"),
+    "my_result": ("app_pages/my_result.py", "My result", ":material/chat:"),
+    "audit_trail": ("app_pages/audit_trail.py", "Audit trail", ":material/receipt_long:"),
+    "model_facts": ("app_pages/model_facts.py", "Model facts", ":material/description:"),
+    "model_status": ("app_pages/model_status.py", "Model status", ":material/traffic:"),
+    "users": ("app_pages/users.py", "Users", ":material/group:"),
 }
 
 viewer = current_viewer()
 if viewer is None:
-    navigation = st.navigation([st.Page("app_pages/sign_in.py", title="Sign in", icon="🔐",
-                                        default=True)], position="hidden")
+    sign_in_page = st.Page("app_pages/sign_in.py", title="Sign in", icon=":material/login:",
+                           default=True)
+    navigation = st.navigation([sign_in_page], position="hidden")
 else:
     allowed = PAGES[viewer.role]
     # Every page is registered, so an address typed for a page outside the role reaches

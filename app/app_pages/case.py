@@ -26,7 +26,7 @@ model_id = names[chosen]
 bundle = books.bundles[model_id]
 status = model_statuses().get(model_id)
 if status.suspended:
-    st.error(status.message(), icon="🚫")
+    st.error(status.message(), icon=":material/block:")
     st.stop()
 st.caption(f"{bundle.card.summary} Intended use: {bundle.card.intended_use}")
 
@@ -34,7 +34,7 @@ case = render_case_input(bundle, key_prefix=f"case_{model_id}")
 if case is None:
     st.stop()
 for flag in case.flags:
-    st.warning(flag.message, icon="🔶")
+    st.warning(flag.message, icon=":material/report:")
 
 # Automation-bias guard: the clinician may commit their own estimate before the model's.
 estimates = st.session_state.setdefault("case_estimates", {})

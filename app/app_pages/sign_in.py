@@ -30,7 +30,7 @@ if submitted:
                              role="anonymous"),
                detail={"locked": refused.locked})
         time.sleep(refused.wait_seconds)  # back-off after repeated failures
-        st.error(str(refused), icon="⛔")
+        st.error(str(refused), icon=":material/block:")
     else:
         viewer = account.viewer()
         if record("sign_in", audience=viewer.role, viewer=viewer):

@@ -15,7 +15,8 @@ NOT_RECORDED = "Not recorded"
 
 def render_problems(error: CaseValidationError) -> None:
     """Show every problem of a refused case, one per line, with the field named."""
-    st.error(f"This case cannot be assessed: {len(error.problems)} problem(s) to fix.", icon="⛔")
+    st.error(f"This case cannot be assessed: {len(error.problems)} problem(s) to fix.",
+             icon=":material/block:")
     st.markdown("\n".join(f"- **{p.field}** — {p.message}" for p in error.problems))
 
 

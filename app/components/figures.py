@@ -51,9 +51,17 @@ def probability_figure(confidence: ConfidenceAssessment, *, outcome: str) -> go.
     return _layout(fig, title="Probability, likely range, threshold and base rate", height=220)
 
 
+def _signed(points: float) -> str:
+    return f"{'▲ +' if points >= 0 else '▼ −'}{abs(points):.1f}"
+
+
 def shap_waterfall_figure(shap: ShapExplanation, labels: dict[str, str],
                           *, max_rows: int = 12) -> go.Figure:
-    """SHAP waterfall from the baseline to the probability, in percentage points."""
+    """SHAP waterfall from the baseline to the probability, in percentage points.
+
+    Each row's label carries its direction and size (▲/▼ and points), so nothing depends on
+    colour or on bar text that could be clipped.
+    """
     ranked = sorted(shap.contributions, key=lambda c: -abs(c.value))
     shown, rest = ranked[:max_rows], ranked[max_rows:]
     names = [labels.get(c.name, c.label) for c in shown]
@@ -62,21 +70,20 @@ def shap_waterfall_figure(shap: ShapExplanation, labels: dict[str, str],
         names.append(f"{len(rest)} other inputs")
         values.append(100 * sum(c.value for c in rest))
     baseline = 100 * (shap.baseline or 0.0)
+    probability = 100 * (shap.probability or 0.0)
+    rows = [f"Baseline (average patient): {baseline:.1f}%",
+            *[f"{n}  {_signed(v)}" for n, v in zip(names, values, strict=True)],
+            f"This patient: {probability:.1f}%"]
     fig = go.Figure(go.Waterfall(
-        orientation="h",
-        y=["Baseline (average patient)", *names, "This patient"],
-        x=[baseline, *values, 0],
+        orientation="h", y=rows, x=[baseline, *values, 0],
         measure=["absolute", *(["relative"] * len(values)), "total"],
-        text=[f"{baseline:.1f}%", *[f"{'▲ +' if v >= 0 else '▼ −'}{abs(v):.1f}" for v in values],
-              f"{100 * (shap.probability or 0):.1f}%"],
-        textposition="outside",
         increasing=dict(marker=dict(color=RAISES)), decreasing=dict(marker=dict(color=LOWERS)),
         totals=dict(marker=dict(color=NEUTRAL)), connector=dict(line=dict(color="#c4ccd4")),
-        hovertemplate="%{y}: %{x:.2f} points<extra></extra>"))
+        hovertemplate="%{y}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="Probability (%) — ▲ raises, ▼ lowers", ticksuffix="%")
     return _layout(fig, title="SHAP: from the average patient to this patient",
-                   height=120 + 32 * (len(names) + 2))
+                   height=120 + 30 * len(rows))
 
 
 def lime_bar_figure(lime: LimeExplanation, labels: dict[str, str],
@@ -87,17 +94,15 @@ def lime_bar_figure(lime: LimeExplanation, labels: dict[str, str],
     ranked.reverse()
     fig = go.Figure(go.Bar(
         orientation="h",
-        y=[labels.get(w.name, w.label) for w in ranked],
+        y=[f"{labels.get(w.name, w.label)}  {_signed(100 * w.value)}" for w in ranked],
         x=[100 * w.value for w in ranked],
         error_x=dict(type="data", array=[100 * spread.get(w.name, 0.0) for w in ranked],
                      color="#1b2733", thickness=1.5),
         marker=dict(color=[RAISES if w.value >= 0 else LOWERS for w in ranked]),
-        text=[f"{'▲ +' if w.value >= 0 else '▼ −'}{abs(100 * w.value):.1f}" for w in ranked],
-        textposition="outside",
-        hovertemplate="%{y}: %{x:.2f} points<extra></extra>"))
-    fig.update_xaxes(title="LIME weight (percentage points; bar = ±1 SD across seeds)")
+        hovertemplate="%{y}<extra></extra>"))
+    fig.update_xaxes(title="LIME weight (points; line = ±1 SD across seeds)")
     return _layout(fig, title=f"LIME: local surrogate, {lime.runs} seeded runs",
-                   height=120 + 32 * len(ranked))
+                   height=120 + 30 * len(ranked))
 
 
 def reliability_figure(curve: Sequence[ReliabilityBin], *,

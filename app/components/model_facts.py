@@ -29,7 +29,7 @@ def render_model_facts(bundle: ModelBundle, *, reliability_curve=None, key_prefi
                f"{card.review_due()})")
     if card.demonstration_only:
         st.warning("Demonstration model trained on public research data — not for clinical "
-                   "use.", icon="⚠️")
+                   "use.", icon=":material/warning:")
     st.subheader("Summary")
     st.write(card.summary)
     st.subheader("Warnings")

@@ -13,7 +13,8 @@ from components.figures import (
     shap_waterfall_figure,
 )
 
-SEVERITY_ICON = {"warning": "⚠️", "caution": "🔶", "info": "ℹ️"}
+SEVERITY_ICON = {"warning": ":material/warning:", "caution": ":material/report:",
+                 "info": ":material/info:"}
 SEVERITY_WORD = {"warning": "Warning", "caution": "Caution", "info": "Note"}
 
 
@@ -25,8 +26,8 @@ def render_limitations(report: CaseReport) -> None:
     """Limitations, most severe first; severity in words and icon, never colour alone."""
     st.subheader("When not to trust this result")
     for lim in report.limitations:
-        text = f"**{SEVERITY_WORD[lim.severity]} · {lim.code}** — {lim.clinician_text}  \n" \
-               f"<small>Triggered by: {lim.trigger}</small>"
+        text = (f"**{SEVERITY_WORD[lim.severity]} · {lim.code}** — {lim.clinician_text}  \n"
+                f"Triggered by: `{lim.trigger}`")
         box = {"warning": st.warning, "caution": st.warning, "info": st.info}[lim.severity]
         box(text, icon=SEVERITY_ICON[lim.severity])
 
@@ -58,7 +59,7 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
     labels = {i.name: i.label for i in report.case.inputs}
     st.subheader("What pushed the risk up or down")
     if a.agreement is not None:
-        badge = "✅ Agree" if a.agreement.agree else "⚠️ Disagree"
+        badge = "they agree" if a.agreement.agree else "they disagree"
         st.markdown(f"**SHAP vs LIME: {badge}.** {a.agreement.sentence}")
     left, right = st.columns(2)
     with left:
@@ -158,7 +159,7 @@ def render_clinician_report(report: CaseReport, *, key_prefix: str) -> None:
     if report.model.demonstration_only:
         st.caption("Demonstration model — not for clinical use.")
     render_probability(report, key_prefix=key_prefix)
-    st.info(report.narrative.clinician_summary, icon="📝")
+    st.info(report.narrative.clinician_summary, icon=":material/summarize:")
     st.caption("This is information for your judgement, not a recommendation. Clinical "
                "judgement stays with the treating clinician.")
     render_limitations(report)
