@@ -148,3 +148,31 @@ def subgroup_figure(subgroups: Sequence[SubgroupPerformance], *, overall_auroc: 
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, title="Discrimination by subgroup (test split)",
                    height=120 + 26 * len(rows))
+
+
+def icon_array_figure(count: int, *, label_yes: str, label_no: str) -> go.Figure:
+    """A 10 × 10 array of people: ``count`` filled, the rest open (shape and contrast differ,
+    not only colour). Filled people fill row by row from the top left."""
+    xs = [i % 10 for i in range(100)]
+    ys = [9 - i // 10 for i in range(100)]
+
+    def people(indices: list[int], *, fill: str, name: str) -> list[go.Scatter]:
+        line = dict(color="#1b2733", width=1.2)
+        return [
+            go.Scatter(x=[xs[i] for i in indices], y=[ys[i] + 0.22 for i in indices],
+                       mode="markers", marker=dict(symbol="circle", size=11, color=fill,
+                                                   line=line),
+                       name=name, hoverinfo="skip", showlegend=False),
+            go.Scatter(x=[xs[i] for i in indices], y=[ys[i] - 0.18 for i in indices],
+                       mode="markers", marker=dict(symbol="square", size=17, color=fill,
+                                                   line=line),
+                       name=name, hoverinfo="skip", showlegend=False),
+        ]
+
+    fig = go.Figure([*people(list(range(count)), fill=RAISES, name=label_yes),
+                     *people(list(range(count, 100)), fill="#ffffff", name=label_no)])
+    fig.update_xaxes(visible=False, range=[-0.6, 9.6], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[-0.7, 9.6], fixedrange=True, scaleanchor="x")
+    fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=10), plot_bgcolor="#ffffff",
+                      paper_bgcolor="#ffffff", showlegend=False)
+    return fig
