@@ -134,15 +134,16 @@ def subgroup_figure(subgroups: Sequence[SubgroupPerformance], *, overall_auroc: 
                     labels: dict[str, str]) -> go.Figure:
     """AUROC per subgroup (with n) against the overall AUROC."""
     rows = [s for s in subgroups if s.figures.auroc is not None]
-    names = [f"{labels.get(s.variable, s.variable)}: {s.group} (n={s.figures.n})" for s in rows]
+    names = [f"{labels.get(s.variable, s.variable)}: {s.group} (n={s.figures.n})  "
+             f"{s.figures.auroc:.2f}" for s in rows]
     fig = go.Figure(go.Bar(
         orientation="h", y=names, x=[s.figures.auroc for s in rows],
         marker=dict(color=[LOWERS if s.figures.n >= 100 else "#9fb3c8" for s in rows]),
-        text=[f"{s.figures.auroc:.2f}" for s in rows], textposition="outside",
-        hovertemplate="%{y}: AUROC %{x:.3f}<extra></extra>"))
+        hovertemplate="%{y}<extra></extra>"))
     if overall_auroc is not None:
         fig.add_vline(x=overall_auroc, line=dict(color=RAISES, dash="dash"),
-                      annotation_text=f"overall {overall_auroc:.2f}")
+                      annotation_text=f"overall {overall_auroc:.2f}",
+                      annotation_position="bottom right")
     fig.update_xaxes(title="AUROC (0.5 = chance, 1 = perfect); pale bars: n < 100",
                      range=[0.4, 1.0])
     fig.update_yaxes(autorange="reversed")
