@@ -1,0 +1,57 @@
+"""Figure functions draw exactly the report's numbers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
+
+from caselens.cases import validate_inputs
+from caselens.report import CaseExplainer
+from components.figures import (
+    icon_array_figure,
+    lime_bar_figure,
+    probability_figure,
+    shap_waterfall_figure,
+)
+
+
+@pytest.fixture(scope="module")
+def report(heart_bundle):
+    case = validate_inputs(heart_bundle.demo_case("H-05").inputs, heart_bundle.features)
+    return CaseExplainer(heart_bundle).explain(case)
+
+
+def test_waterfall_runs_from_the_baseline_to_the_probability_shown(report):
+    shap = report.attributions.shap
+    fig = shap_waterfall_figure(shap, {}, max_rows=5)
+    x = list(fig.data[0].x)
+    assert x[0] == pytest.approx(100 * shap.baseline)
+    assert x[0] + sum(x[1:-1]) == pytest.approx(100 * report.probability, abs=1e-6)
+    assert fig.data[0].y[-1] == f"This patient: {100 * report.probability:.1f}%"
+    assert any("other inputs" in label for label in fig.data[0].y)  # the rest is summed
+
+
+def test_every_bar_label_states_its_direction_in_symbols_not_only_colour(report):
+    for fig in (shap_waterfall_figure(report.attributions.shap, {}),
+                lime_bar_figure(report.attributions.lime, {})):
+        bars = [y for y in fig.data[0].y if "Baseline" not in y and "This patient" not in y]
+        assert bars and all(("▲ +" in y) or ("▼ −" in y) for y in bars)
+
+
+def test_probability_figure_marks_the_threshold_and_base_rate(report):
+    fig = probability_figure(report.confidence, outcome="heart disease")
+    texts = [a.text for a in fig.layout.annotations]
+    assert any(t.startswith("threshold 50%") for t in texts)
+    assert any(t.startswith("base rate") for t in texts)
+    assert fig.data[0].x[0] == pytest.approx(100 * report.probability)
+
+
+@pytest.mark.parametrize("count", [0, 1, 37, 100])
+def test_icon_array_fills_exactly_count_of_100_people(count):
+    fig = icon_array_figure(count, label_yes="yes", label_no="no")
+    heads_filled, _, heads_open, _ = fig.data
+    assert len(heads_filled.x) == count and len(heads_open.x) == 100 - count
