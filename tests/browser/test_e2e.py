@@ -1,0 +1,246 @@
+"""End-to-end tests in a real browser: sign-in per role, the clinician's report and its audit
+record, the reviewer's exact replay and re-run, patient isolation, and screenshots.
+
+One server and one Chromium serve the module (see conftest.py); each sign-in uses a fresh
+browser context, i.e. a fresh Streamlit session. Waits are Playwright's own (expect), never
+fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from caselens.bench_app import (
+    SHAP_TITLE,
+    choose_option,
+    expected_probabilities,
+    probability_value,
+    shap_chart,
+    sign_in,
+    wait_for_report,
+)
+
+pytestmark = pytest.mark.browser
+
+H03 = "H-03 — High risk, man"
+FIRST_REPORT_MS = 120_000  # the first report of a model in a fresh server pays a warm-up
+PHONE = {"width": 390, "height": 844}
+
+
+def title(page: Page, text: str) -> Any:
+    """The page's h1 with exactly this text."""
+    return page.get_by_role("heading", name=text, exact=True, level=1)
+
+
+def go_to(page: Page, path: str) -> None:
+    """Move within the running app session to ``path`` (address bar change without a
+    reload, as the browser's back/forward would): the Streamlit session, and so the
+    sign-in, is kept."""
+    page.evaluate("""(path) => {
+        history.pushState({}, "", path);
+        window.dispatchEvent(new PopStateEvent("popstate", {state: {}}));
+    }""", path)
+
+
+_CONTENT_HEIGHT = """() => {
+    // Streamlit scrolls inside its own containers, not the document: measure the tallest.
+    let height = document.documentElement.scrollHeight;
+    for (const el of document.querySelectorAll("*")) {
+        const overflow = getComputedStyle(el).overflowY;
+        if (overflow === "auto" || overflow === "scroll") {
+            height = Math.max(height, el.scrollHeight);
+        }
+    }
+    return height;
+}"""
+_TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+def shot(page: Page, folder: Path, name: str) -> Path:
+    """A full-page PNG: the viewport is grown to the content's height for the capture
+    (Playwright's full_page alone sees only the window, since Streamlit scrolls inside)."""
+    path = folder / f"{name}.png"
+    viewport = page.viewport_size
+    height = min(int(page.evaluate(_CONTENT_HEIGHT)), 20_000)
+    if height > viewport["height"]:
+        page.set_viewport_size({"width": viewport["width"], "height": height})
+        page.evaluate(_TWO_FRAMES)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(viewport)
+    return path
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from the PNG header (IHDR)."""
+    head = path.read_bytes()[:24]
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    assert len(data) > 10_000, f"{path} is suspiciously small ({len(data)} bytes)"
+
+
+@pytest.fixture(scope="module")
+def clinician_h03(browser: Any, app_url: str) -> Iterator[tuple[Page, str]]:
+    """dr.lee's page with demo patient H-03 of heart-disease open; yields (page, shown %)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    sign_in(page, app_url, "dr.lee")
+    expect(title(page, "Case")).to_be_visible()
+    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(
+        re.compile(r"\(heart-disease "))
+    wait_for_report(page, timeout_ms=FIRST_REPORT_MS)  # the default patient, H-01
+    choose_option(page, "Demo patient", H03)
+    shown = wait_for_report(page, expected_probabilities("heart-disease")[H03])
+    yield page, shown
+    context.close()
+
+
+@pytest.mark.parametrize(("user_id", "page_title", "name"), [
+    ("dr.lee", "Case", "Dr. Ana Lee"),
+    ("pat.h03", "My result", "Sam Patel"),
+    ("rev.kim", "Audit trail", "Kim Okafor"),
+    ("admin", "Users", "Ali Admin"),
+])
+def test_each_role_lands_on_its_page(signed_in, user_id, page_title, name):
+    page = signed_in(user_id)
+    expect(title(page, page_title)).to_be_visible()
+    expect(page.get_by_test_id("stSidebar")).to_contain_text(name)
+    expect(page.get_by_text("Not allowed")).to_have_count(0)
+
+
+def test_clinician_sees_h03_report_and_it_is_recorded(clinician_h03, audit_entries):
+    page, shown = clinician_h03
+    assert re.fullmatch(r"\d{1,3}\.\d%", shown), shown
+    expect(page.get_by_test_id("stMetric").filter(
+        has_text="Calibrated probability of heart disease")).to_be_visible()
+    expect(shap_chart(page)).to_have_count(1)
+    expect(shap_chart(page).locator(".js-plotly-plot").first).to_be_visible()
+    expect(shap_chart(page)).to_contain_text(SHAP_TITLE)
+    expect(page.get_by_role("heading", name="When not to trust this result")).to_be_visible()
+
+    viewed = audit_entries(action="viewed", patient_ref="H-03", actor_id="dr.lee")
+    assert viewed, "no 'viewed' entry for H-03 by dr.lee in the audit trail"
+    entry = viewed[-1]
+    assert entry.actor_role == "clinician" and entry.audience == "clinician"
+    assert entry.model_id == "heart-disease"
+    stored = json.loads(entry.report_json)
+    assert f"{100 * stored['confidence']['probability']:.1f}%" == shown
+
+
+def test_reviewer_replays_exactly_and_reproduces(clinician_h03, signed_in, audit_entries):
+    _, shown = clinician_h03
+    entry = audit_entries(action="viewed", patient_ref="H-03", actor_id="dr.lee")[-1]
+    page = signed_in("rev.kim")
+    expect(title(page, "Audit trail")).to_be_visible()
+    # Narrow the trail to dr.lee's views of H-03: the replay opens the most recent of them.
+    for label, value in (("User id", "dr.lee"), ("Patient", "H-03"),
+                         ("Action (e.g. viewed)", "viewed")):
+        page.get_by_role("textbox", name=label, exact=True).fill(value)
+        page.get_by_role("textbox", name=label, exact=True).press("Enter")
+    expect(page.get_by_text(f"Entry #{entry.seq}, hash {entry.entry_hash}")).to_be_visible()
+    expect(page.get_by_role(
+        "heading", name=re.compile(r"^As shown to Dr\. Ana Lee \(clinician\) on "))
+    ).to_be_visible()
+    expect(probability_value(page)).to_have_text(shown)
+
+    page.get_by_role("button", name="Re-run with the same model version and compare").click()
+    expect(page.get_by_text(re.compile(r"^Reproduces"))).to_be_visible()
+    expect(page.get_by_text("Does not reproduce")).to_have_count(0)
+
+
+def test_patient_sees_only_their_own_result(signed_in, audit_entries):
+    refused_before = len(audit_entries(action="access_refused", actor_id="pat.h03"))
+    page = signed_in("pat.h03")
+    expect(title(page, "My result")).to_be_visible()
+    expect(page.get_by_text("out of 100 people like you").first).to_be_visible()
+    expect(page.get_by_text("Reading level of this page")).to_be_visible()  # drawn to the end
+    expect(page.get_by_text("SHAP")).to_have_count(0)
+
+    # Another patient's record through the address bar: refused, nothing of the summary.
+    go_to(page, "/?patient=H-04")
+    expect(page.get_by_text("may only see their own result")).to_be_visible()
+    expect(page.get_by_text("out of 100 people like you")).to_have_count(0)
+    expect(title(page, "My result")).to_have_count(0)
+
+    # The clinician's page through the address bar: refused.
+    go_to(page, "/case")
+    expect(page.get_by_text("Not allowed")).to_be_visible()
+    expect(title(page, "Case")).to_have_count(0)
+    expect(probability_value(page)).to_have_count(0)
+
+    refused = audit_entries(action="access_refused", actor_id="pat.h03")[refused_before:]
+    details = [e.detail() for e in refused]
+    assert any(d.get("patient_ref") == "H-04" for d in details), details
+    assert any(d.get("page") == "case" for d in details), details
+
+
+def test_screenshots_of_every_page(new_page, signed_in, app_url, screenshots):
+    saved = []
+    page = new_page()
+    page.goto(app_url)
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_text("Password for all")).to_be_visible()
+    saved.append(shot(page, screenshots, "sign_in"))
+
+    page = signed_in("dr.lee")
+    wait_for_report(page, timeout_ms=FIRST_REPORT_MS)
+    saved.append(shot(page, screenshots, "case"))
+    page.get_by_test_id("stSidebarNav").get_by_text("Model facts", exact=True).click()
+    expect(title(page, "Model facts")).to_be_visible()
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    saved.append(shot(page, screenshots, "model_facts"))
+
+    page = signed_in("pat.h03")
+    expect(page.get_by_text("Reading level of this page")).to_be_visible()
+    saved.append(shot(page, screenshots, "my_result"))
+    phone = signed_in("pat.h03", viewport=PHONE)
+    expect(phone.get_by_text("Reading level of this page")).to_be_visible()
+    saved.append(shot(phone, screenshots, "my_result_phone"))
+
+    page = signed_in("rev.kim")
+    expect(page.get_by_role("heading", name=re.compile(r"^As shown to "))).to_be_visible()
+    expect(shap_chart(page).or_(page.get_by_text("out of 100 people like you")).first
+           ).to_be_visible()
+    saved.append(shot(page, screenshots, "audit_trail"))
+    page.get_by_test_id("stSidebarNav").get_by_text("Model status", exact=True).click()
+    expect(title(page, "Model status")).to_be_visible()
+    expect(page.get_by_text("next review due").first).to_be_visible()
+    saved.append(shot(page, screenshots, "model_status"))
+
+    page = signed_in("admin")
+    expect(title(page, "Users")).to_be_visible()
+    expect(page.get_by_role("button", name="Add user")).to_be_visible()
+    saved.append(shot(page, screenshots, "users"))
+
+    for path in saved:
+        assert_png(path)
+    width, height = png_size(screenshots / "my_result_phone.png")
+    assert width == PHONE["width"] and height > PHONE["height"], (width, height)
+
+
+_POINT_FILLS = """(chart) => Array.from(chart.querySelectorAll("path.point"))
+    .map(p => getComputedStyle(p).fill)"""
+
+
+def test_patient_icon_array_draws_100_people(signed_in):
+    page = signed_in("pat.h03")
+    expect(page.get_by_text("Reading level of this page")).to_be_visible()
+    key = page.get_by_text(re.compile(r"people like you: filled figures")).first.inner_text()
+    filled = int(re.search(r"(\d+) out of 100 people like you: filled", key).group(1))
+    chart = page.locator(".st-key-patient_icon_array .js-plotly-plot")
+    expect(chart).to_be_visible()
+    expect(chart.locator("path.point")).to_have_count(200)  # a head and a body per person
+    fills = chart.evaluate(_POINT_FILLS)
+    white = {"rgb(255, 255, 255)", "#ffffff"}
+    assert sum(f not in white for f in fills) == 2 * filled, fills[:4]
