@@ -155,7 +155,8 @@ def render_provenance(report: CaseReport) -> None:
 
 
 def render_clinician_report(report: CaseReport, *, key_prefix: str) -> None:
-    """The whole clinician view of one report."""
+    """The whole clinician view of one report (ends with its id, a stable marker that the
+    report is fully drawn)."""
     if report.model.demonstration_only:
         st.caption("Demonstration model — not for clinical use.")
     render_probability(report, key_prefix=key_prefix)
@@ -168,3 +169,4 @@ def render_clinician_report(report: CaseReport, *, key_prefix: str) -> None:
     render_context(report, key_prefix=key_prefix)
     render_patient_preview(report)
     render_provenance(report)
+    st.caption(f"Report {report.report_id[:12]}")
