@@ -30,6 +30,18 @@ def readmission_bundle(sample_bundles: dict[str, ModelBundle]) -> ModelBundle:
     return sample_bundles["readmission-30d"]
 
 
+@pytest.fixture(scope="session")
+def readmission(readmission_bundle: ModelBundle) -> ModelBundle:
+    """Short name used by the confidence and context tests."""
+    return readmission_bundle
+
+
+@pytest.fixture(scope="session")
+def heart(heart_bundle: ModelBundle) -> ModelBundle:
+    """Short name used by the confidence and context tests."""
+    return heart_bundle
+
+
 @pytest.fixture()
 def bundle_copy(tmp_path: Path) -> Callable[[str], Path]:
     """Copy a sample bundle folder into tmp_path, to alter it without touching the original."""

@@ -6,7 +6,6 @@ import doctest
 import itertools
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,18 +25,6 @@ from caselens.confidence import (
     set_statement,
     wilson_interval,
 )
-
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_models"
-
-
-@pytest.fixture(scope="module")
-def readmission(readmission_bundle):
-    return readmission_bundle
-
-
-@pytest.fixture(scope="module")
-def heart(heart_bundle):
-    return heart_bundle
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,18 +19,6 @@ from caselens.context import (
 )
 from caselens.features import FeatureSchema
 from caselens.model_card import SubgroupPerformance
-
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_models"
-
-
-@pytest.fixture(scope="module")
-def readmission(readmission_bundle):
-    return readmission_bundle
-
-
-@pytest.fixture(scope="module")
-def heart(heart_bundle):
-    return heart_bundle
 
 
 @pytest.fixture(scope="module")
