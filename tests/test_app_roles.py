@@ -125,3 +125,18 @@ def test_store_written_by_the_app_verifies():
     signed_in("pat.h03")
     with AuditStore.open(default_location(), key=load_key(default_key_file())) as store:
         assert store.verify().ok
+
+
+def test_an_idle_session_expires_and_asks_to_sign_in_again():
+    import datetime as dt
+
+    from caselens.accounts import SESSION_IDLE_TIMEOUT
+
+    at = signed_in("dr.lee")
+    assert at.title[0].value == "Case"
+    at.session_state["last_activity"] = (dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                                         - SESSION_IDLE_TIMEOUT - dt.timedelta(minutes=1))
+    at = at.run()
+    assert at.title[0].value == "CaseLens"  # the sign-in page
+    assert any("session ended" in i.value for i in at.info)
+    assert not at.metric
