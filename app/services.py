@@ -86,3 +86,9 @@ def accounts() -> AccountStore:
 def model_statuses() -> ModelStatusStore:
     """Which models are suspended."""
     return ModelStatusStore(_app_database(str(Settings.from_env().data_dir)))
+
+
+def care_team_contact() -> str:
+    """How patients reach their care team (``CASELENS_CARE_TEAM_CONTACT``)."""
+    return os.environ.get("CASELENS_CARE_TEAM_CONTACT",
+                          "Call the number on your discharge papers, any day.")

@@ -96,3 +96,15 @@ def test_every_limitation_and_the_clinician_summary_are_on_the_page(heart_bundle
     for lim in report.limitations:
         assert lim.code in shown
     assert report.narrative.clinician_summary in shown
+
+
+def test_patient_preview_is_recorded_as_a_patient_display_before_it_is_shown():
+    at = open_app()
+    assert not any(e.action == "previewed" for e in audit_entries())
+    at = at.toggle(key="case_patient_preview").set_value(True).run()
+    assert not at.exception
+    previewed = [e for e in audit_entries() if e.action == "previewed"]
+    assert len(previewed) == 1
+    assert (previewed[0].audience, previewed[0].actor_id) == ("patient", "dr.lee")
+    text = " ".join(m.value for m in at.markdown)
+    assert "out of 100 people like you" in text

@@ -14,7 +14,7 @@ from caselens.errors import CaseLensError
 from caselens.replay import replay_entry, rerun_entry
 from components.patient_view import render_patient_report
 from components.report_view import render_clinician_report
-from services import audit_store, catalogue
+from services import audit_store, care_team_contact, catalogue
 from session import guard, record
 
 viewer = guard("audit_trail")
@@ -118,6 +118,6 @@ if st.button("Re-run with the same model version and compare", key="audit_rerun"
                      hide_index=True, key="audit_diff")
 with st.container(border=True):
     if entry.audience == "patient":
-        render_patient_report(replay.report, care_team="")
+        render_patient_report(replay.report, care_team=care_team_contact())
     else:
         render_clinician_report(replay.report, key_prefix=f"audit_{entry.seq}")

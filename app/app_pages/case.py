@@ -6,8 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from components.case_input import render_case_input
+from components.patient_view import render_patient_report
 from components.report_view import render_clinician_report
-from services import catalogue, explainer, model_statuses
+from services import care_team_contact, catalogue, explainer, model_statuses
 from session import guard, record, show_once
 
 viewer = guard("case")
@@ -64,6 +65,14 @@ if report is None:
 
 show_once(report, viewer, audience="clinician")  # fail-closed: recorded before drawn
 render_clinician_report(report, key_prefix=f"case_{model_id}_report")
+
+patient = report.narrative.patient
+if st.toggle(f"Preview what the patient would read (reading grade {patient.reading_grade:.1f}; "
+             f"limit {patient.reading_grade_limit:.0f})", key="case_patient_preview"):
+    # The preview is a display of the patient view: recorded as such before it is drawn.
+    show_once(report, viewer, audience="patient", action="previewed")
+    with st.container(border=True):
+        render_patient_report(report, care_team=care_team_contact())
 
 st.divider()
 st.subheader("Your feedback on this report")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
 from caselens.cases import validate_inputs
 from caselens.errors import CaseLensError
 from components.patient_view import render_patient_report
-from services import catalogue, explainer, model_statuses
+from services import care_team_contact, catalogue, explainer, model_statuses
 from session import guard, show_once
 
 viewer = guard("my_result")
@@ -43,5 +41,4 @@ if report is None:
     report = explainer(bundle.model_id).explain(case)
     reports[case.case_id] = report
 show_once(report, viewer, audience="patient", action="patient_viewed")
-render_patient_report(report, care_team=os.environ.get(
-    "CASELENS_CARE_TEAM_CONTACT", "Call the number on your discharge papers, any day."))
+render_patient_report(report, care_team=care_team_contact())

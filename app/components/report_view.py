@@ -130,14 +130,6 @@ def render_context(report: CaseReport, *, key_prefix: str) -> None:
     } for s in ctx.subgroups]), hide_index=True, key=f"{key_prefix}_subgroups")
 
 
-def render_patient_preview(report: CaseReport) -> None:
-    """What the patient would read, with its measured reading grade."""
-    p = report.narrative.patient
-    with st.expander(f"Patient summary preview (reading grade {p.reading_grade:.1f}; "
-                     f"limit {p.reading_grade_limit:.0f})"):
-        st.markdown(p.full_text())
-
-
 def render_provenance(report: CaseReport) -> None:
     """Report id, model hash, seeds, versions and step timings."""
     with st.expander("Provenance: model, seeds, versions, timings"):
@@ -167,6 +159,5 @@ def render_clinician_report(report: CaseReport, *, key_prefix: str) -> None:
     render_explanations(report, key_prefix=key_prefix)
     render_reliability(report, key_prefix=key_prefix)
     render_context(report, key_prefix=key_prefix)
-    render_patient_preview(report)
     render_provenance(report)
     st.caption(f"Report {report.report_id[:12]}")

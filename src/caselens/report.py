@@ -338,7 +338,6 @@ def displayed_text(report: CaseReport, audience: Audience) -> str:
     if report.attributions.agreement is not None:
         lines.append(report.attributions.agreement.sentence)
     lines += [f"{lim.severity}: {lim.clinician_text}" for lim in report.limitations]
-    lines.append(patient_text(report.narrative.patient))
     return "\n".join(lines)
 
 
