@@ -148,3 +148,26 @@ def test_limitations_are_ordered_most_severe_first(plain):
                              context, today=bundle.card.review_due() + dt.timedelta(days=9))
     order = [lim.severity for lim in found]
     assert order == sorted(order, key=["warning", "caution", "info"].index)
+
+
+def test_rare_or_unseen_category_fires(plain):
+    context = plain[4]
+    rare = context.model_copy(update={"variable_flags": (
+        (*context.variable_flags, _flag("rare_category")))})
+    unseen = context.model_copy(update={"variable_flags": (_flag("unseen_category"),)})
+    assert "RARE_CATEGORY" in _codes(plain, context=rare)
+    assert "RARE_CATEGORY" in _codes(plain, context=unseen)
+
+
+def test_failed_lime_explanation_fires(plain):
+    attributions = plain[3]
+    bad = attributions.model_copy(update={"lime": attributions.lime.model_copy(
+        update={"status": "failed", "failure_reason": "the model raised"})})
+    assert "LIME_FAILED" in _codes(plain, attributions=bad)
+
+
+def _flag(kind: str):
+    from caselens.context import VariableFlag
+
+    return VariableFlag(name="thallium_test", label="Thallium stress test", kind=kind,
+                        value_text="Fixed defect", message="Seen only 3 times in training.")
