@@ -7,6 +7,7 @@ import streamlit as st
 
 from caselens.access import check
 from caselens.errors import CaseLensError
+from caselens.model_status import check_reason
 from services import catalogue, model_statuses
 from session import guard, record
 
@@ -32,11 +33,10 @@ for model_id, bundle in catalogue().bundles.items():
                     guard("model_status", "suspend_model")
                     action = "model_reinstated" if status.suspended else "model_suspended"
                     try:
-                        if len(reason.strip()) < 10:
-                            raise CaseLensError(
-                                "Reason: say why in at least 10 characters; it is recorded.")
+                        # Checked before recording, so a refused change leaves no entry.
+                        checked = check_reason(reason)
                         if record(action, audience="admin",
-                                  detail={"model_id": model_id, "reason": reason.strip()}):
+                                  detail={"model_id": model_id, "reason": checked}):
                             statuses.set(model_id, suspended=not status.suspended,
                                          reason=reason, by=viewer.user_id)
                             st.rerun()

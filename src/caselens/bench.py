@@ -17,7 +17,7 @@ from typing import Any
 from caselens.settings import SAMPLE_MODELS_DIR
 
 _FIRST_REPORT = """
-import time, json, resource
+import time, json
 start = time.perf_counter()
 from caselens.bundle import load_bundle
 from caselens.cases import validate_inputs

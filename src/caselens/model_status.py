@@ -37,6 +37,18 @@ class ModelStatus:
                 f"(suspended by {self.changed_by} on {self.changed_at:%Y-%m-%d %H:%M} UTC).")
 
 
+MIN_REASON_LENGTH = 10
+
+
+def check_reason(reason: str) -> str:
+    """The stripped reason for a suspension or reinstatement; raises if it is too short."""
+    text = reason.strip()
+    if len(text) < MIN_REASON_LENGTH:
+        raise CaseLensError(
+            f"Reason: say why in at least {MIN_REASON_LENGTH} characters; it is recorded.")
+    return text
+
+
 class ModelStatusStore:
     """Suspension state per model, in the app database."""
 
@@ -56,9 +68,7 @@ class ModelStatusStore:
 
     def set(self, model_id: str, *, suspended: bool, reason: str, by: str) -> ModelStatus:
         """Suspend or reinstate; a reason of at least 10 characters is required."""
-        if len(reason.strip()) < 10:
-            raise CaseLensError("Reason: say why in at least 10 characters; it is recorded.")
-        values = dict(model_id=model_id, suspended=suspended, reason=reason.strip(),
+        values = dict(model_id=model_id, suspended=suspended, reason=check_reason(reason),
                       changed_by=by, changed_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
         statement = sqlite_insert(model_status).values(**values)
         with self._engine.begin() as conn:
