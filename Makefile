@@ -41,8 +41,8 @@ run: $(STAMP)
 	CASELENS_DEMO=1 $(BIN)/streamlit run app/streamlit_app.py --server.address $(HOST) \
 		--server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
-test: $(STAMP) system-deps
-	$(BIN)/ruff check src app tests
+# The gate: lint (ruff check and ruff format --check) first, then the whole suite.
+test: lint system-deps
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -90,5 +90,6 @@ def model_statuses() -> ModelStatusStore:
 
 def care_team_contact() -> str:
     """How patients reach their care team (``CASELENS_CARE_TEAM_CONTACT``)."""
-    return os.environ.get("CASELENS_CARE_TEAM_CONTACT",
-                          "Call the number on your discharge papers, any day.")
+    return os.environ.get(
+        "CASELENS_CARE_TEAM_CONTACT", "Call the number on your discharge papers, any day."
+    )

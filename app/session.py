@@ -40,11 +40,20 @@ def record(action: str, *, audience: str, viewer: Viewer | None = None, **fields
     trail cannot take it."""
     who = viewer or st.session_state.get("viewer")
     try:
-        record_event(audit_store(), who, action=action, audience=audience,
-                     session_id=st.session_state.get("session_id"), **fields)
+        record_event(
+            audit_store(),
+            who,
+            action=action,
+            audience=audience,
+            session_id=st.session_state.get("session_id"),
+            **fields,
+        )
     except (AuditError, OSError):
-        st.error(f"This action could not be recorded, so it was not carried out. "
-                 f"({NOT_RECORDED_MESSAGE})", icon=":material/block:")
+        st.error(
+            f"This action could not be recorded, so it was not carried out. "
+            f"({NOT_RECORDED_MESSAGE})",
+            icon=":material/block:",
+        )
         return False
     return True
 
@@ -57,17 +66,26 @@ def guard(page: str, action: str = "open_page", **kwargs: Any) -> Viewer:
         st.stop()
     decision = check(viewer, action, page=page, **kwargs)
     if not decision.allowed:
-        record("access_refused", audience=viewer.role if viewer.role in
-               {"clinician", "patient", "reviewer", "admin"} else "system",
-               detail={"page": page, "action": action, "reason": decision.reason,
-                       **{k: v for k, v in kwargs.items() if v is not None}})
+        record(
+            "access_refused",
+            audience=viewer.role
+            if viewer.role in {"clinician", "patient", "reviewer", "admin"}
+            else "system",
+            detail={
+                "page": page,
+                "action": action,
+                "reason": decision.reason,
+                **{k: v for k, v in kwargs.items() if v is not None},
+            },
+        )
         st.error(f"Not allowed: {decision.reason}", icon=":material/block:")
         st.stop()
     return viewer
 
 
-def show_once(report: CaseReport, viewer: Viewer, *, audience: Audience,
-              action: str = "viewed") -> None:
+def show_once(
+    report: CaseReport, viewer: Viewer, *, audience: Audience, action: str = "viewed"
+) -> None:
     """Record one display of ``report`` to this viewer before it is drawn (fail-closed:
     stop the page with the message if the trail cannot take it)."""
     seen = st.session_state.setdefault("recorded_displays", set())
@@ -75,8 +93,14 @@ def show_once(report: CaseReport, viewer: Viewer, *, audience: Audience,
     if key in seen:
         return
     try:
-        record_display(audit_store(), report, viewer, audience=audience, action=action,
-                       session_id=st.session_state.get("session_id"))
+        record_display(
+            audit_store(),
+            report,
+            viewer,
+            audience=audience,
+            action=action,
+            session_id=st.session_state.get("session_id"),
+        )
     except (AuditError, OSError):
         st.error(NOT_RECORDED_MESSAGE, icon=":material/block:")
         st.stop()

@@ -34,8 +34,9 @@ PAGE_FILES = {
 
 viewer = current_viewer()
 if viewer is None:
-    sign_in_page = st.Page("app_pages/sign_in.py", title="Sign in", icon=":material/login:",
-                           default=True)
+    sign_in_page = st.Page(
+        "app_pages/sign_in.py", title="Sign in", icon=":material/login:", default=True
+    )
     navigation = st.navigation([sign_in_page], position="hidden")
 else:
     allowed = PAGES[viewer.role]
@@ -43,9 +44,16 @@ else:
     # that page's guard, which refuses and records the attempt; the menu lists only the
     # role's own pages.
     order = [*allowed, *(p for p in PAGE_FILES if p not in allowed)]
-    pages = [st.Page(PAGE_FILES[p][0], title=PAGE_FILES[p][1], icon=PAGE_FILES[p][2],
-                     default=p == allowed[0],
-                     visibility="visible" if p in allowed else "hidden") for p in order]
+    pages = [
+        st.Page(
+            PAGE_FILES[p][0],
+            title=PAGE_FILES[p][1],
+            icon=PAGE_FILES[p][2],
+            default=p == allowed[0],
+            visibility="visible" if p in allowed else "hidden",
+        )
+        for p in order
+    ]
     navigation = st.navigation(pages)
     with st.sidebar:
         st.markdown(f"**{viewer.name}**  \n{viewer.role}")

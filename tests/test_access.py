@@ -7,8 +7,7 @@ import pytest
 from caselens.access import ACTIONS, PAGES, ROLES, AccessDenied, Viewer, check, require
 
 ALL_PAGES = sorted({p for pages in PAGES.values() for p in pages})
-ALL_ACTIONS = sorted({a for actions in ACTIONS.values() for a in actions} |
-                     {"alter_audit_record"})
+ALL_ACTIONS = sorted({a for actions in ACTIONS.values() for a in actions} | {"alter_audit_record"})
 EXPECTED_PAGES = {
     "clinician": {"case", "model_facts"},
     "patient": {"my_result"},
@@ -18,8 +17,15 @@ EXPECTED_PAGES = {
 EXPECTED_ACTIONS = {
     "clinician": {"open_page", "view_report", "give_feedback", "view_model_facts"},
     "patient": {"open_page", "view_patient_summary"},
-    "reviewer": {"open_page", "view_model_facts", "view_audit_trail", "replay_entry",
-                 "verify_trail", "export_trail", "view_model_status"},
+    "reviewer": {
+        "open_page",
+        "view_model_facts",
+        "view_audit_trail",
+        "replay_entry",
+        "verify_trail",
+        "export_trail",
+        "view_model_status",
+    },
     "admin": {"open_page", "view_model_status", "suspend_model", "manage_users"},
 }
 

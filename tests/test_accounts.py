@@ -78,11 +78,14 @@ def test_repeated_failures_back_off_then_lock_and_the_lock_expires(store, clock)
     assert store.sign_in("dr.x", "long enough pw").user_id == "dr.x"
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"role": "nurse"}, "role: expected one of"),
-    ({"password": "short"}, "password: at least 10"),
-    ({"role": "patient"}, "patient_ref: a patient account must be linked"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"role": "nurse"}, "role: expected one of"),
+        ({"password": "short"}, "password: at least 10"),
+        ({"role": "patient"}, "patient_ref: a patient account must be linked"),
+    ],
+)
 def test_invalid_accounts_are_refused_naming_the_field(store, kwargs, message):
     spec = {"name": "X", "role": "clinician", "password": "long enough pw", **kwargs}
     with pytest.raises(AccountError, match=message):

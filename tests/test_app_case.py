@@ -31,8 +31,9 @@ def test_case_page_opens_and_shows_the_calibrated_probability_of_a_demo_case(hea
     demo = at.selectbox(key="case_heart-disease_demo")
     at = demo.select(demo.options[2]).run()  # H-03, high risk
     assert not at.exception
-    case = validate_inputs(heart_bundle.demo_case("H-03").inputs, heart_bundle.features,
-                           source="demo", case_id="H-03")
+    case = validate_inputs(
+        heart_bundle.demo_case("H-03").inputs, heart_bundle.features, source="demo", case_id="H-03"
+    )
     expected = CaseExplainer(heart_bundle).explain(case)
     assert at.metric[0].value == f"{100 * expected.probability:.1f}%"
     assert at.metric[2].value == "50%"  # the decision threshold beside it
@@ -90,8 +91,9 @@ def test_every_limitation_and_the_clinician_summary_are_on_the_page(heart_bundle
     label = next(o for o in demo.options if o.startswith("H-09"))
     at = demo.select(label).run()
     shown = " ".join(w.value for w in at.warning) + " ".join(i.value for i in at.info)
-    case = validate_inputs(heart_bundle.demo_case("H-09").inputs, heart_bundle.features,
-                           source="demo", case_id="H-09")
+    case = validate_inputs(
+        heart_bundle.demo_case("H-09").inputs, heart_bundle.features, source="demo", case_id="H-09"
+    )
     report = CaseExplainer(heart_bundle).explain(case)
     for lim in report.limitations:
         assert lim.code in shown

@@ -14,8 +14,14 @@ def test_model_facts_page_shows_the_label_sections_and_hti1_table(heart_bundle):
     at.switch_page("app_pages/model_facts.py").run()
     assert not at.exception
     headers = [h.value for h in at.subheader]
-    for section in ("Summary", "Warnings", "Mechanism", "Validation and performance",
-                    "Uses and directions", "Other information"):
+    for section in (
+        "Summary",
+        "Warnings",
+        "Mechanism",
+        "Validation and performance",
+        "Uses and directions",
+        "Other information",
+    ):
         assert section in headers
     assert any(e.label == "All 31 HTI-1 source attributes" for e in at.expander)
     tables = at.dataframe

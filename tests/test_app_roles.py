@@ -34,9 +34,15 @@ def test_wrong_password_is_refused_and_recorded():
     assert (last.action, last.actor_id) == ("sign_in_refused", "dr.lee")
 
 
-@pytest.mark.parametrize(("user", "role", "title"), [
-    ("dr.lee", "clinician", "Case"), ("pat.h03", "patient", "My result"),
-    ("rev.kim", "reviewer", "Audit trail"), ("admin", "admin", "Users")])
+@pytest.mark.parametrize(
+    ("user", "role", "title"),
+    [
+        ("dr.lee", "clinician", "Case"),
+        ("pat.h03", "patient", "My result"),
+        ("rev.kim", "reviewer", "Audit trail"),
+        ("admin", "admin", "Users"),
+    ],
+)
 def test_each_demo_account_lands_on_its_own_first_page(user, role, title):
     at = signed_in(user)
     assert not at.exception, at.exception
@@ -51,8 +57,7 @@ def test_patient_sees_their_own_plain_summary_with_the_icon_array():
     assert "out of 100 people like you" in text
     assert "What this does not mean" in text
     last = audit_entries()[-1]
-    assert (last.action, last.audience, last.patient_ref) == ("patient_viewed", "patient",
-                                                              "H-03")
+    assert (last.action, last.audience, last.patient_ref) == ("patient_viewed", "patient", "H-03")
     assert "SHAP" not in text
 
 
@@ -70,8 +75,7 @@ def test_clinician_cannot_open_the_audit_trail():
     at = signed_in("dr.lee")
     at.switch_page("app_pages/audit_trail.py").run()
     assert any("may not open the page 'audit_trail'" in e.value for e in at.error)
-    assert not at.dataframe or all("Entry hash" not in str(d.value.columns) for d in
-                                   at.dataframe)
+    assert not at.dataframe or all("Entry hash" not in str(d.value.columns) for d in at.dataframe)
     assert audit_entries()[-1].action == "access_refused"
 
 
@@ -81,15 +85,18 @@ def test_reviewer_replays_exactly_what_the_clinician_saw_and_it_reproduces():
     viewed = [e for e in audit_entries() if e.action == "viewed"][-1]
     reviewer = signed_in("rev.kim")
     assert not reviewer.exception
-    assert any(s.value.startswith("As shown to Dr. Ana Lee (clinician) on")
-               for s in reviewer.subheader)
+    assert any(
+        s.value.startswith("As shown to Dr. Ana Lee (clinician) on") for s in reviewer.subheader
+    )
     assert reviewer.metric[0].value == shown
     reviewer = reviewer.button(key="audit_rerun").click().run()
     assert any("Reproduces" in s.value for s in reviewer.success)
     actions = [e.action for e in audit_entries()]
     assert "replayed" in actions and "rerun" in actions
-    assert json.loads([e for e in audit_entries() if e.action == "replayed"][-1]
-                      .detail_json)["seq"] == viewed.seq
+    assert (
+        json.loads([e for e in audit_entries() if e.action == "replayed"][-1].detail_json)["seq"]
+        == viewed.seq
+    )
 
 
 def test_reviewer_verifies_the_trail_and_the_verification_is_recorded():
@@ -134,8 +141,11 @@ def test_an_idle_session_expires_and_asks_to_sign_in_again():
 
     at = signed_in("dr.lee")
     assert at.title[0].value == "Case"
-    at.session_state["last_activity"] = (dt.datetime.now(dt.UTC).replace(tzinfo=None)
-                                         - SESSION_IDLE_TIMEOUT - dt.timedelta(minutes=1))
+    at.session_state["last_activity"] = (
+        dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        - SESSION_IDLE_TIMEOUT
+        - dt.timedelta(minutes=1)
+    )
     at = at.run()
     assert at.title[0].value == "CaseLens"  # the sign-in page
     assert any("session ended" in i.value for i in at.info)

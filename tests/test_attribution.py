@@ -43,8 +43,10 @@ def bundles() -> dict[str, ModelBundle]:
 
 @pytest.fixture(scope="module")
 def backgrounds(bundles) -> dict[str, pd.DataFrame]:
-    return {model_id: select_background(b.reference, size=100, seed=0, columns=b.features.names)
-            for model_id, b in bundles.items()}
+    return {
+        model_id: select_background(b.reference, size=100, seed=0, columns=b.features.names)
+        for model_id, b in bundles.items()
+    }
 
 
 def _case_frame(bundle: ModelBundle, index: int = 0) -> pd.DataFrame:
@@ -64,15 +66,17 @@ def _all_cases() -> list[tuple[str, int]]:
 @pytest.fixture(scope="module")
 def readmission_result(bundles, backgrounds) -> Attributions:
     bundle = bundles["readmission-30d"]
-    return explain_attributions(bundle.model, _case_frame(bundle), backgrounds["readmission-30d"],
-                                bundle.features)
+    return explain_attributions(
+        bundle.model, _case_frame(bundle), backgrounds["readmission-30d"], bundle.features
+    )
 
 
 @pytest.fixture(scope="module")
 def heart_result(bundles, backgrounds) -> Attributions:
     bundle = bundles["heart-disease"]
-    return explain_attributions(bundle.model, _case_frame(bundle, HEART_CASE),
-                                backgrounds["heart-disease"], bundle.features)
+    return explain_attributions(
+        bundle.model, _case_frame(bundle, HEART_CASE), backgrounds["heart-disease"], bundle.features
+    )
 
 
 # --------------------------------------------------------------------------- background
@@ -100,7 +104,8 @@ def test_the_background_is_all_rows_when_the_reference_is_smaller_than_asked(bun
 
 @pytest.mark.parametrize(("model_id", "index"), _all_cases())
 def test_shap_contributions_add_up_to_the_probability_on_every_demo_case(
-        bundles, backgrounds, model_id, index):
+    bundles, backgrounds, model_id, index
+):
     bundle = bundles[model_id]
     frame = _case_frame(bundle, index)
     result = explain_shap(bundle.model, frame, backgrounds[model_id], bundle.features)
@@ -134,7 +139,8 @@ def test_shap_reports_a_sampling_error_small_next_to_the_strongest_factor(readmi
     shap_result = readmission_result.shap
     errors = [e.value for e in shap_result.standard_errors]
     assert [e.name for e in shap_result.standard_errors] == [
-        c.name for c in shap_result.contributions]
+        c.name for c in shap_result.contributions
+    ]
     assert all(e >= 0.0 for e in errors)
     assert shap_result.max_standard_error == max(errors)
     strongest = max(abs(c.value) for c in shap_result.contributions)
@@ -142,7 +148,8 @@ def test_shap_reports_a_sampling_error_small_next_to_the_strongest_factor(readmi
 
 
 def test_the_baseline_is_the_mean_calibrated_probability_over_the_background(
-        bundles, backgrounds, readmission_result):
+    bundles, backgrounds, readmission_result
+):
     bundle = bundles["readmission-30d"]
     expected = bundle.model.predict_proba(backgrounds["readmission-30d"])[:, 1].mean()
     assert readmission_result.shap.baseline == pytest.approx(expected, abs=1e-12)
@@ -169,16 +176,18 @@ def test_permutation_shapley_is_exact_for_a_model_that_adds_up_per_variable(bund
 
     probability = float(additive(frame)[0])
     values = permutation_shapley(
-        additive, _columns(frame, schema), _columns(background, schema), probability, schema,
-        seed=3).values
+        additive, _columns(frame, schema), _columns(background, schema), probability, schema, seed=3
+    ).values
     for j, spec in enumerate(schema):
         if spec.name in weights:
             x = float(pd.to_numeric(frame[spec.name]).fillna(0.0).iloc[0])
             b = pd.to_numeric(background[spec.name]).fillna(0.0).mean()
             expected = weights[spec.name] * (x - b)
         elif spec.name == "sex":
-            expected = 0.05 * ((frame["sex"].iloc[0] == "Male")
-                               - (background["sex"].astype(object) == "Male").mean())
+            expected = 0.05 * (
+                (frame["sex"].iloc[0] == "Male")
+                - (background["sex"].astype(object) == "Male").mean()
+            )
         else:
             expected = 0.0
         assert values[j] == pytest.approx(expected, abs=1e-12), spec.name
@@ -226,7 +235,8 @@ def test_permutation_shapley_equals_the_plain_chain_by_chain_computation(bundles
 
 
 def test_logistic_log_odds_contributions_sum_to_the_uncalibrated_logit_difference(
-        bundles, backgrounds):
+    bundles, backgrounds
+):
     bundle = bundles["heart-disease"]
     background = backgrounds["heart-disease"]
     pipeline = bundle.model.calibrated_classifiers_[0].estimator.estimator
@@ -242,12 +252,17 @@ def test_logistic_log_odds_contributions_sum_to_the_uncalibrated_logit_differenc
 
 
 def test_a_model_that_is_not_a_logistic_regression_gets_no_log_odds(
-        bundles, backgrounds, readmission_result):
+    bundles, backgrounds, readmission_result
+):
     bundle = bundles["readmission-30d"]
     assert readmission_result.shap.log_odds_contributions is None
     assert readmission_result.shap.log_odds_baseline is None
-    assert logistic_log_odds(bundle.model, _case_frame(bundle), backgrounds["readmission-30d"],
-                             bundle.features) is None
+    assert (
+        logistic_log_odds(
+            bundle.model, _case_frame(bundle), backgrounds["readmission-30d"], bundle.features
+        )
+        is None
+    )
     assert all(v.log_odds is None for v in readmission_result.variables)
 
 
@@ -259,8 +274,15 @@ def test_contributions_that_do_not_add_up_are_reported_as_failed_not_shown(bundl
     assert check_additivity(0.2, [0.1, 0.2], 0.5)[1] is None
     bad = [0.01] * len(schema)
     result = build_shap_explanation(
-        schema=schema, values=bad, baseline=0.3, probability=0.9, background_size=50, seed=0,
-        n_permutations=100, model_evaluations=1000)
+        schema=schema,
+        values=bad,
+        baseline=0.3,
+        probability=0.9,
+        background_size=50,
+        seed=0,
+        n_permutations=100,
+        model_evaluations=1000,
+    )
     assert result.status == "failed"
     assert "do not add up" in result.failure_reason
     assert result.contributions == ()
@@ -272,15 +294,23 @@ def test_a_contribution_that_is_not_a_number_fails_instead_of_showing_nan(bundle
     values = [0.0] * len(schema)
     values[0] = float("nan")
     result = build_shap_explanation(
-        schema=schema, values=values, baseline=0.3, probability=0.3, background_size=50,
-        seed=0, n_permutations=100, model_evaluations=1000)
+        schema=schema,
+        values=values,
+        baseline=0.3,
+        probability=0.3,
+        background_size=50,
+        seed=0,
+        n_permutations=100,
+        model_evaluations=1000,
+    )
     assert result.status == "failed"
     assert result.additivity_error is None
     json.loads(result.model_dump_json())
 
 
 def test_a_model_that_cannot_be_evaluated_gives_a_failed_shap_result_and_no_agreement(
-        bundles, backgrounds):
+    bundles, backgrounds
+):
     bundle = bundles["heart-disease"]
 
     class BreaksOnBatches:
@@ -291,8 +321,13 @@ def test_a_model_that_cannot_be_evaluated_gives_a_failed_shap_result_and_no_agre
                 raise RuntimeError("out of memory")
             return bundle.model.predict_proba(frame)
 
-    result = explain_attributions(BreaksOnBatches(), _case_frame(bundle),
-                                  backgrounds["heart-disease"], bundle.features, lime_runs=2)
+    result = explain_attributions(
+        BreaksOnBatches(),
+        _case_frame(bundle),
+        backgrounds["heart-disease"],
+        bundle.features,
+        lime_runs=2,
+    )
     assert result.shap.status == "failed"
     assert "out of memory" in result.shap.failure_reason
     assert result.shap.contributions == ()
@@ -330,22 +365,30 @@ def test_lime_weights_are_per_clinical_variable_and_the_mean_over_runs(heart_res
 
 def test_lime_says_which_missing_values_it_filled_in(bundles, backgrounds):
     bundle = bundles["heart-disease"]
-    index = next(i for i, c in enumerate(bundle.demo_cases)
-                 if any(v is None for v in c.inputs.values()))
+    index = next(
+        i for i, c in enumerate(bundle.demo_cases) if any(v is None for v in c.inputs.values())
+    )
     missing = [k for k, v in bundle.demo_cases[index].inputs.items() if v is None]
-    result = explain_lime(bundle.model, _case_frame(bundle, index), backgrounds["heart-disease"],
-                          bundle.features, runs=2)
+    result = explain_lime(
+        bundle.model,
+        _case_frame(bundle, index),
+        backgrounds["heart-disease"],
+        bundle.features,
+        runs=2,
+    )
     assert list(result.imputed_variables) == missing
     assert bundle.features[missing[0]].label in result.note
 
 
 def test_lime_gives_the_same_weights_when_run_alone_as_in_one_batched_model_call(
-        bundles, backgrounds, heart_result):
+    bundles, backgrounds, heart_result
+):
     # Runs are batched into one model call; a one-run LIME per seed must give the same numbers.
     bundle = bundles["heart-disease"]
     frame = _case_frame(bundle, HEART_CASE)
-    alone = explain_lime(bundle.model, frame, backgrounds["heart-disease"], bundle.features,
-                         seed=2, runs=1)
+    alone = explain_lime(
+        bundle.model, frame, backgrounds["heart-disease"], bundle.features, seed=2, runs=1
+    )
     batched = heart_result.lime
     assert alone.fidelity_r2[0] == batched.fidelity_r2[2]
 
@@ -363,17 +406,27 @@ def test_lime_weights_equal_an_unmodified_lime_run_with_the_same_seed(bundles, b
     encoding = _LimeEncoding(background, schema)
     row, _ = encoding.encode_case(frame)
     explainer = LimeTabularExplainer(
-        encoding.training, mode="classification", feature_names=schema.names,
+        encoding.training,
+        mode="classification",
+        feature_names=schema.names,
         categorical_features=encoding.categorical,
         categorical_names={j: list(c) for j, c in encoding.categories.items()},
-        class_names=["no outcome", "outcome"], discretize_continuous=True, random_state=2)
+        class_names=["no outcome", "outcome"],
+        discretize_continuous=True,
+        random_state=2,
+    )
     plain = explainer.explain_instance(
-        row, lambda x: bundle.model.predict_proba(encoding.decode(x)), labels=(1,),
-        num_features=len(schema), num_samples=1000)
+        row,
+        lambda x: bundle.model.predict_proba(encoding.decode(x)),
+        labels=(1,),
+        num_features=len(schema),
+        num_samples=1000,
+    )
     ours = explain_lime(bundle.model, frame, background, schema, seed=2, runs=1)
     expected = dict(plain.as_map()[1])
     assert [w.value for w in ours.weights] == pytest.approx(
-        [expected.get(j, 0.0) for j in range(len(schema))], rel=1e-12, abs=1e-15)
+        [expected.get(j, 0.0) for j in range(len(schema))], rel=1e-12, abs=1e-15
+    )
     assert ours.fidelity_r2[0] == pytest.approx(plain.score, rel=1e-12)
 
 
@@ -381,10 +434,12 @@ def test_lime_weights_equal_an_unmodified_lime_run_with_the_same_seed(bundles, b
 
 
 def test_the_same_inputs_and_seeds_give_identical_attributions(
-        bundles, backgrounds, readmission_result):
+    bundles, backgrounds, readmission_result
+):
     bundle = bundles["readmission-30d"]
-    again = explain_attributions(bundle.model, _case_frame(bundle),
-                                 backgrounds["readmission-30d"], bundle.features)
+    again = explain_attributions(
+        bundle.model, _case_frame(bundle), backgrounds["readmission-30d"], bundle.features
+    )
     assert again.model_dump_json() == readmission_result.model_dump_json()
 
 
@@ -399,18 +454,31 @@ def test_a_fresh_process_reproduces_the_attributions_bit_for_bit(readmission_res
         "bg = select_background(b.reference, size=100, seed=0, columns=b.features.names)\n"
         "frame = validate_inputs(b.demo_cases[0].inputs, b.features).to_frame()\n"
         "sys.stdout.write(explain_attributions(b.model, frame, bg, b.features)"
-        ".model_dump_json())\n")
+        ".model_dump_json())\n"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                               check=True, env=env, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=120,
+    )
     assert completed.stdout == readmission_result.model_dump_json()
 
 
 def test_a_different_seed_changes_the_sampled_numbers_but_not_the_probability(
-        bundles, backgrounds, heart_result):
+    bundles, backgrounds, heart_result
+):
     bundle = bundles["heart-disease"]
-    other = explain_attributions(bundle.model, _case_frame(bundle, HEART_CASE),
-                                 backgrounds["heart-disease"], bundle.features, seed=1)
+    other = explain_attributions(
+        bundle.model,
+        _case_frame(bundle, HEART_CASE),
+        backgrounds["heart-disease"],
+        bundle.features,
+        seed=1,
+    )
     assert other.shap.probability == heart_result.shap.probability
     assert other.lime.seeds == (1, 2, 3, 4, 5)
     assert other.lime.fidelity_r2 != heart_result.lime.fidelity_r2

@@ -51,11 +51,23 @@ def test_bundle_create_from_a_users_files(heart_bundle, tmp_path):
     (tmp_path / "card.json").write_text(json.dumps(card))
     (tmp_path / "features.json").write_text(heart_bundle.features.model_dump_json())
     heart_bundle.reference.to_parquet(tmp_path / "reference.parquet")
-    result = CliRunner().invoke(main, [
-        "bundle", "create", "--model", str(model), "--card", str(tmp_path / "card.json"),
-        "--features", str(tmp_path / "features.json"),
-        "--reference", str(tmp_path / "reference.parquet"), "--out", str(tmp_path / "mine"),
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "bundle",
+            "create",
+            "--model",
+            str(model),
+            "--card",
+            str(tmp_path / "card.json"),
+            "--features",
+            str(tmp_path / "features.json"),
+            "--reference",
+            str(tmp_path / "reference.parquet"),
+            "--out",
+            str(tmp_path / "mine"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Created" in result.output and "heart-disease 1.0.0" in result.output
     assert (tmp_path / "mine" / "card.json").is_file()
@@ -71,11 +83,23 @@ def test_bundle_create_with_an_invalid_card_names_the_field(heart_bundle, tmp_pa
     (tmp_path / "card.json").write_text(json.dumps(card))
     (tmp_path / "features.json").write_text(heart_bundle.features.model_dump_json())
     heart_bundle.reference.to_parquet(tmp_path / "reference.parquet")
-    result = CliRunner().invoke(main, [
-        "bundle", "create", "--model", str(model), "--card", str(tmp_path / "card.json"),
-        "--features", str(tmp_path / "features.json"),
-        "--reference", str(tmp_path / "reference.parquet"), "--out", str(tmp_path / "mine"),
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "bundle",
+            "create",
+            "--model",
+            str(model),
+            "--card",
+            str(tmp_path / "card.json"),
+            "--features",
+            str(tmp_path / "features.json"),
+            "--reference",
+            str(tmp_path / "reference.parquet"),
+            "--out",
+            str(tmp_path / "mine"),
+        ],
+    )
     assert result.exit_code == 1
     assert "field 'conformal_coverage'" in result.output
 
@@ -94,7 +118,10 @@ def test_users_seed_demo_then_list_shows_one_account_per_role(tmp_path, monkeypa
 
 def test_users_add_with_a_short_password_names_the_problem(tmp_path, monkeypatch):
     monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path))
-    result = CliRunner().invoke(main, ["users", "add", "dr.ng", "--name", "Dr Ng", "--role",
-                                       "clinician"], input="short\nshort\n")
+    result = CliRunner().invoke(
+        main,
+        ["users", "add", "dr.ng", "--name", "Dr Ng", "--role", "clinician"],
+        input="short\nshort\n",
+    )
     assert result.exit_code == 1
     assert "password: at least 10 characters" in result.output

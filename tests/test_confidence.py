@@ -100,9 +100,15 @@ def test_a_probability_of_two_percent_on_readmission_is_confidently_low(readmiss
     assert conformal.statement == STATEMENT_LOW
 
 
-@pytest.mark.parametrize(("labels", "statement"), [
-    ((1,), STATEMENT_HIGH), ((0,), STATEMENT_LOW), ((0, 1), STATEMENT_BOTH), ((), STATEMENT_EMPTY),
-])
+@pytest.mark.parametrize(
+    ("labels", "statement"),
+    [
+        ((1,), STATEMENT_HIGH),
+        ((0,), STATEMENT_LOW),
+        ((0, 1), STATEMENT_BOTH),
+        ((), STATEMENT_EMPTY),
+    ],
+)
 def test_every_prediction_set_has_a_plain_statement(labels, statement):
     assert set_statement(labels) == statement
 
@@ -166,8 +172,11 @@ def test_readmission_neighbourhood_is_five_percent_of_the_test_split_and_centred
     readmission, readmission_model
 ):
     hood = readmission_model.assess(0.1).neighbourhood
-    assert hood.n == neighbour_count(len(readmission.reference)) == math.ceil(
-        0.05 * len(readmission.reference))
+    assert (
+        hood.n
+        == neighbour_count(len(readmission.reference))
+        == math.ceil(0.05 * len(readmission.reference))
+    )
     assert hood.mean_predicted == pytest.approx(0.1, abs=0.005)
     assert hood.prob_low <= 0.1 <= hood.prob_high
     assert not hood.outside_reference
@@ -184,18 +193,14 @@ def test_neighbourhood_holds_exactly_the_nearest_predicted_probabilities(readmis
     assert strictly_nearer <= hood.n
 
 
-def test_a_probability_beyond_every_test_patient_is_marked_outside_the_reference(
-    readmission_model
-):
+def test_a_probability_beyond_every_test_patient_is_marked_outside_the_reference(readmission_model):
     hood = readmission_model.assess(0.99).neighbourhood
     assert hood.outside_reference
     assert hood.off_centre
     assert "no patient in the test data had a predicted probability as high" in hood.definition
 
 
-def test_a_probability_in_the_sparse_upper_tail_has_an_off_centre_neighbourhood(
-    readmission_model
-):
+def test_a_probability_in_the_sparse_upper_tail_has_an_off_centre_neighbourhood(readmission_model):
     hood = readmission_model.assess(0.45).neighbourhood
     assert not hood.outside_reference
     assert hood.off_centre
@@ -223,8 +228,11 @@ def test_reference_probabilities_cannot_be_changed_by_a_caller(readmission_model
 
 
 def test_a_bundle_without_a_calibration_split_has_no_conformal_set(heart, heart_model):
-    model = ConfidenceModel(heart_model.reference_probabilities, heart.reference["outcome"],
-                            threshold=heart.card.decision_threshold)
+    model = ConfidenceModel(
+        heart_model.reference_probabilities,
+        heart.reference["outcome"],
+        threshold=heart.card.decision_threshold,
+    )
     assert model.assess(0.5).conformal is None
 
 

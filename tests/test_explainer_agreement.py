@@ -22,8 +22,9 @@ def test_the_sentence_says_they_agree_when_the_top_three_and_their_signs_match()
     assert result.agree
     assert result.top_k_overlap == 1.0
     assert result.sign_agreement == 1.0
-    assert result.sentence == ("SHAP and LIME agree on the three strongest factors: Age, "
-                               "Blood pressure and Cholesterol.")
+    assert result.sentence == (
+        "SHAP and LIME agree on the three strongest factors: Age, Blood pressure and Cholesterol."
+    )
     assert result.disagreeing_variables == ()
 
 
@@ -35,7 +36,8 @@ def test_the_sentence_flips_to_caution_when_lime_ranks_another_factor_in_the_top
     assert set(result.disagreeing_variables) == {"chol", "hr"}
     assert result.sentence == (
         "SHAP and LIME agree that Age and Blood pressure are among the three strongest factors, "
-        "but disagree about Cholesterol and Heart rate: treat this explanation with caution.")
+        "but disagree about Cholesterol and Heart rate: treat this explanation with caution."
+    )
 
 
 def test_the_sentence_flips_when_a_top_factor_points_the_other_way():
@@ -53,8 +55,10 @@ def test_the_sentence_names_only_the_disagreement_when_nothing_is_shared():
     lime = [0.0, 0.0, 0.01, 0.3, -0.2]
     result = compare_explanations(NAMES, SHAP, lime, labels=LABELS, k=2)
     assert result.top_k_overlap == 0.0
-    assert result.sentence == ("SHAP and LIME disagree about Age, Blood pressure, Heart rate and "
-                               "ST depression: treat this explanation with caution.")
+    assert result.sentence == (
+        "SHAP and LIME disagree about Age, Blood pressure, Heart rate and "
+        "ST depression: treat this explanation with caution."
+    )
 
 
 def test_rank_correlation_is_one_for_the_same_order_and_none_when_undefined():

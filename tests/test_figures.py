@@ -36,8 +36,10 @@ def test_waterfall_runs_from_the_baseline_to_the_probability_shown(report):
 
 
 def test_every_bar_label_states_its_direction_in_symbols_not_only_colour(report):
-    for fig in (shap_waterfall_figure(report.attributions.shap, {}),
-                lime_bar_figure(report.attributions.lime, {})):
+    for fig in (
+        shap_waterfall_figure(report.attributions.shap, {}),
+        lime_bar_figure(report.attributions.lime, {}),
+    ):
         bars = [y for y in fig.data[0].y if "Baseline" not in y and "This patient" not in y]
         assert bars and all(("▲ +" in y) or ("▼ −" in y) for y in bars)
 

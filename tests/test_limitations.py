@@ -21,33 +21,47 @@ def plain(heart_bundle):
     case = validate_inputs(heart_bundle.demo_case("H-03").inputs, heart_bundle.features)
     report = explainer.explain(case)
     conf = report.confidence
-    confidence = conf.model_copy(update={
-        "near_threshold": False, "near_threshold_reason": None,
-        "conformal": conf.conformal.model_copy(update={"labels": (1,),
-                                                       "statement": "confident: high risk"}),
-        "neighbourhood": conf.neighbourhood.model_copy(
-            update={"off_centre": False, "outside_reference": False}),
-    })
+    confidence = conf.model_copy(
+        update={
+            "near_threshold": False,
+            "near_threshold_reason": None,
+            "conformal": conf.conformal.model_copy(
+                update={"labels": (1,), "statement": "confident: high risk"}
+            ),
+            "neighbourhood": conf.neighbourhood.model_copy(
+                update={"off_centre": False, "outside_reference": False}
+            ),
+        }
+    )
     attr = report.attributions
-    attributions = attr.model_copy(update={
-        "lime": attr.lime.model_copy(update={"low_fidelity": False, "unstable": False}),
-        "agreement": attr.agreement.model_copy(update={"agree": True}),
-    })
+    attributions = attr.model_copy(
+        update={
+            "lime": attr.lime.model_copy(update={"low_fidelity": False, "unstable": False}),
+            "agreement": attr.agreement.model_copy(update={"agree": True}),
+        }
+    )
     ctx = report.context
-    context = ctx.model_copy(update={
-        "variable_flags": (),
-        "novelty": ctx.novelty.model_copy(update={"reading": "typical", "percentile": 50.0}),
-        "subgroups": tuple(s.model_copy(update={"status": "ok"}) for s in ctx.subgroups),
-    })
+    context = ctx.model_copy(
+        update={
+            "variable_flags": (),
+            "novelty": ctx.novelty.model_copy(update={"reading": "typical", "percentile": 50.0}),
+            "subgroups": tuple(s.model_copy(update={"status": "ok"}) for s in ctx.subgroups),
+        }
+    )
     return heart_bundle, case, confidence, attributions, context
 
 
 def _codes(plain, *, today=TODAY, **parts) -> set[str]:
     bundle, case, confidence, attributions, context = plain
     found = case_limitations(
-        parts.get("case", case), bundle.features, parts.get("card", bundle.card),
-        parts.get("confidence", confidence), parts.get("attributions", attributions),
-        parts.get("context", context), today=today)
+        parts.get("case", case),
+        bundle.features,
+        parts.get("card", bundle.card),
+        parts.get("confidence", confidence),
+        parts.get("attributions", attributions),
+        parts.get("context", context),
+        today=today,
+    )
     return {lim.code for lim in found}
 
 
@@ -60,8 +74,9 @@ def test_out_of_range_input_fires_and_names_the_value(plain, heart_bundle):
     odd = validate_inputs({**case.values, "cholesterol": 650.0}, bundle.features)
     explainer = CaseExplainer(bundle)
     context = explainer.context_model.assess(odd)
-    found = case_limitations(odd, bundle.features, bundle.card, confidence, attributions,
-                             context, today=TODAY)
+    found = case_limitations(
+        odd, bundle.features, bundle.card, confidence, attributions, context, today=TODAY
+    )
     hit = next(lim for lim in found if lim.code == "OUT_OF_RANGE")
     assert hit.trigger == "cholesterol = 650 mg/dL"
     assert hit.severity == "warning" and hit.patient_text
@@ -71,68 +86,95 @@ def test_missing_input_fires_imputed_input(plain):
     bundle, case, confidence, attributions, _ = plain
     missing = validate_inputs({**case.values, "thallium_test": None}, bundle.features)
     context = CaseExplainer(bundle).context_model.assess(missing)
-    found = case_limitations(missing, bundle.features, bundle.card, confidence, attributions,
-                             context, today=TODAY)
+    found = case_limitations(
+        missing, bundle.features, bundle.card, confidence, attributions, context, today=TODAY
+    )
     assert any(lim.code == "IMPUTED_INPUT" and "thallium_test" in lim.trigger for lim in found)
 
 
-@pytest.mark.parametrize(("reading", "severity"), [("unusual", "caution"),
-                                                   ("very unusual", "warning")])
+@pytest.mark.parametrize(
+    ("reading", "severity"), [("unusual", "caution"), ("very unusual", "warning")]
+)
 def test_novel_case_fires_with_its_percentile(plain, reading, severity):
     context = plain[4]
-    novel = context.model_copy(update={"novelty": context.novelty.model_copy(
-        update={"reading": reading, "percentile": 99.5})})
+    novel = context.model_copy(
+        update={
+            "novelty": context.novelty.model_copy(update={"reading": reading, "percentile": 99.5})
+        }
+    )
     assert "NOVEL_CASE" in _codes(plain, context=novel)
 
 
-@pytest.mark.parametrize(("status", "code"), [("worse", "WEAK_SUBGROUP"),
-                                              ("too_small", "SMALL_SUBGROUP")])
+@pytest.mark.parametrize(
+    ("status", "code"), [("worse", "WEAK_SUBGROUP"), ("too_small", "SMALL_SUBGROUP")]
+)
 def test_weak_or_small_subgroup_fires_naming_the_subgroup(plain, status, code):
     context = plain[4]
-    changed = context.model_copy(update={"subgroups": (
-        context.subgroups[0].model_copy(update={"status": status}),)})
+    changed = context.model_copy(
+        update={"subgroups": (context.subgroups[0].model_copy(update={"status": status}),)}
+    )
     assert code in _codes(plain, context=changed)
 
 
 def test_low_lime_fidelity_and_instability_fire(plain):
     attributions = plain[3]
-    bad = attributions.model_copy(update={"lime": attributions.lime.model_copy(
-        update={"low_fidelity": True, "unstable": True})})
+    bad = attributions.model_copy(
+        update={
+            "lime": attributions.lime.model_copy(update={"low_fidelity": True, "unstable": True})
+        }
+    )
     assert {"LOW_LIME_FIDELITY", "LIME_UNSTABLE"} <= _codes(plain, attributions=bad)
 
 
 def test_explainer_disagreement_fires_with_the_variables(plain):
     attributions = plain[3]
-    bad = attributions.model_copy(update={"agreement": attributions.agreement.model_copy(
-        update={"agree": False, "disagreeing_variables": ("age",)})})
+    bad = attributions.model_copy(
+        update={
+            "agreement": attributions.agreement.model_copy(
+                update={"agree": False, "disagreeing_variables": ("age",)}
+            )
+        }
+    )
     assert "EXPLAINER_DISAGREEMENT" in _codes(plain, attributions=bad)
 
 
 def test_failed_shap_explanation_fires_a_warning(plain):
     attributions = plain[3]
-    bad = attributions.model_copy(update={"shap": attributions.shap.model_copy(
-        update={"status": "failed", "failure_reason": "sum differs by 0.01"})})
+    bad = attributions.model_copy(
+        update={
+            "shap": attributions.shap.model_copy(
+                update={"status": "failed", "failure_reason": "sum differs by 0.01"}
+            )
+        }
+    )
     assert "EXPLANATION_FAILED" in _codes(plain, attributions=bad)
 
 
 def test_uncertain_conformal_set_fires(plain):
     confidence = plain[2]
-    both = confidence.model_copy(update={"conformal": confidence.conformal.model_copy(
-        update={"labels": (0, 1), "statement": "uncertain: both outcomes plausible"})})
+    both = confidence.model_copy(
+        update={
+            "conformal": confidence.conformal.model_copy(
+                update={"labels": (0, 1), "statement": "uncertain: both outcomes plausible"}
+            )
+        }
+    )
     assert "UNCERTAIN_SET" in _codes(plain, confidence=both)
 
 
 def test_probability_near_the_threshold_fires(plain):
     confidence = plain[2]
-    near = confidence.model_copy(update={"near_threshold": True,
-                                         "near_threshold_reason": "within 5 points"})
+    near = confidence.model_copy(
+        update={"near_threshold": True, "near_threshold_reason": "within 5 points"}
+    )
     assert "NEAR_THRESHOLD" in _codes(plain, confidence=near)
 
 
 def test_sparse_evidence_fires_when_the_neighbourhood_is_off_centre(plain):
     confidence = plain[2]
-    sparse = confidence.model_copy(update={"neighbourhood": confidence.neighbourhood.model_copy(
-        update={"off_centre": True})})
+    sparse = confidence.model_copy(
+        update={"neighbourhood": confidence.neighbourhood.model_copy(update={"off_centre": True})}
+    )
     assert "SPARSE_EVIDENCE" in _codes(plain, confidence=sparse)
 
 
@@ -144,16 +186,24 @@ def test_model_overdue_for_review_fires(plain, heart_bundle):
 
 def test_limitations_are_ordered_most_severe_first(plain):
     bundle, case, confidence, attributions, context = plain
-    found = case_limitations(case, bundle.features, bundle.card, confidence, attributions,
-                             context, today=bundle.card.review_due() + dt.timedelta(days=9))
+    found = case_limitations(
+        case,
+        bundle.features,
+        bundle.card,
+        confidence,
+        attributions,
+        context,
+        today=bundle.card.review_due() + dt.timedelta(days=9),
+    )
     order = [lim.severity for lim in found]
     assert order == sorted(order, key=["warning", "caution", "info"].index)
 
 
 def test_rare_or_unseen_category_fires(plain):
     context = plain[4]
-    rare = context.model_copy(update={"variable_flags": (
-        (*context.variable_flags, _flag("rare_category")))})
+    rare = context.model_copy(
+        update={"variable_flags": ((*context.variable_flags, _flag("rare_category")))}
+    )
     unseen = context.model_copy(update={"variable_flags": (_flag("unseen_category"),)})
     assert "RARE_CATEGORY" in _codes(plain, context=rare)
     assert "RARE_CATEGORY" in _codes(plain, context=unseen)
@@ -161,13 +211,23 @@ def test_rare_or_unseen_category_fires(plain):
 
 def test_failed_lime_explanation_fires(plain):
     attributions = plain[3]
-    bad = attributions.model_copy(update={"lime": attributions.lime.model_copy(
-        update={"status": "failed", "failure_reason": "the model raised"})})
+    bad = attributions.model_copy(
+        update={
+            "lime": attributions.lime.model_copy(
+                update={"status": "failed", "failure_reason": "the model raised"}
+            )
+        }
+    )
     assert "LIME_FAILED" in _codes(plain, attributions=bad)
 
 
 def _flag(kind: str):
     from caselens.context import VariableFlag
 
-    return VariableFlag(name="thallium_test", label="Thallium stress test", kind=kind,
-                        value_text="Fixed defect", message="Seen only 3 times in training.")
+    return VariableFlag(
+        name="thallium_test",
+        label="Thallium stress test",
+        kind=kind,
+        value_text="Fixed defect",
+        message="Seen only 3 times in training.",
+    )

@@ -13,8 +13,17 @@ from caselens.model_card import (
     to_chai_applied_model_card,
 )
 
-CHAI_SECTIONS = ["BasicInfo", "ReleaseInfo", "ModelSummary", "UsesAndDirections", "Warnings",
-                 "TrustIngredients", "KeyMetrics", "Resources", "Bibliography"]
+CHAI_SECTIONS = [
+    "BasicInfo",
+    "ReleaseInfo",
+    "ModelSummary",
+    "UsesAndDirections",
+    "Warnings",
+    "TrustIngredients",
+    "KeyMetrics",
+    "Resources",
+    "Bibliography",
+]
 
 
 def test_there_are_31_hti1_attributes_in_9_categories():
@@ -53,8 +62,11 @@ def test_chai_export_has_the_eight_sections_and_bibliography(sample_bundles):
         assert list(chai) == CHAI_SECTIONS
         assert chai["BasicInfo"]["ModelName"] == bundle.card.name
         metrics = chai["KeyMetrics"]
-        assert set(metrics) == {"UsefulnessUsabilityEfficacy", "FairnessEquity",
-                                "SafetyReliability"}
+        assert set(metrics) == {
+            "UsefulnessUsabilityEfficacy",
+            "FairnessEquity",
+            "SafetyReliability",
+        }
         auroc = metrics["UsefulnessUsabilityEfficacy"]["Results"][0]["ValueJson"]["value"]
         assert auroc == bundle.card.validation.overall.auroc
 

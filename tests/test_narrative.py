@@ -7,17 +7,20 @@ import pytest
 from caselens.narrative import out_of_100, reading_grade
 
 
-@pytest.mark.parametrize(("p", "count"), [(0.0, 0), (0.001, 1), (0.004, 1), (0.244, 24),
-                                          (0.996, 99), (1.0, 100)])
+@pytest.mark.parametrize(
+    ("p", "count"), [(0.0, 0), (0.001, 1), (0.004, 1), (0.244, 24), (0.996, 99), (1.0, 100)]
+)
 def test_probability_becomes_a_count_out_of_100_that_never_hides_a_small_risk(p, count):
     assert out_of_100(p) == count
 
 
 def test_reading_grade_is_measured_offline_and_ranks_hard_text_higher():
     easy = "About 12 out of 100 people like you go back to the hospital. Ask your care team."
-    hard = ("Multivariable calibrated probabilistic estimation demonstrates heterogeneous "
-            "discriminative performance characteristics notwithstanding considerable "
-            "methodological sophistication.")
+    hard = (
+        "Multivariable calibrated probabilistic estimation demonstrates heterogeneous "
+        "discriminative performance characteristics notwithstanding considerable "
+        "methodological sophistication."
+    )
     assert reading_grade(easy) < 6 < reading_grade(hard)
 
 

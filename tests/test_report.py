@@ -31,8 +31,9 @@ def demo_reports(sample_bundles, explainers) -> list[CaseReport]:
     reports = []
     for model_id, bundle in sample_bundles.items():
         for demo in bundle.demo_cases:
-            case = validate_inputs(demo.inputs, bundle.features, source="demo",
-                                   case_id=demo.case_id)
+            case = validate_inputs(
+                demo.inputs, bundle.features, source="demo", case_id=demo.case_id
+            )
             reports.append(explainers[model_id].explain(case, now=FIXED_NOW))
     return reports
 
@@ -47,7 +48,8 @@ def test_contributions_add_up_to_the_probability_shown_on_every_demo_case(demo_r
 
 
 def test_probability_shown_is_the_calibrated_one_with_its_method_and_figures(
-        demo_reports, sample_bundles):
+    demo_reports, sample_bundles
+):
     for report in demo_reports:
         bundle = sample_bundles[report.model.model_id]
         frame = validate_inputs(report.case.values(), bundle.features).to_frame()
@@ -105,8 +107,7 @@ def test_same_inputs_give_identical_reports_except_time_and_timings(sample_bundl
         data.pop("created_at")
         data["provenance"].pop("timings_ms")
     assert a == b
-    assert first.report_id == second.report_id == reproducible_digest(
-        json.loads(first.to_json()))
+    assert first.report_id == second.report_id == reproducible_digest(json.loads(first.to_json()))
 
 
 def test_report_records_model_hash_versions_seeds_and_timings(demo_reports):
@@ -131,7 +132,8 @@ def test_displayed_text_differs_by_audience_and_its_digest_is_stable(demo_report
     assert report.narrative.clinician_summary in displayed_text(report, "clinician")
     assert displayed_digest(report, "patient") != displayed_digest(report, "clinician")
     assert displayed_digest(report, "clinician") == displayed_digest(
-        CaseReport.from_json(report.to_json()), "clinician")
+        CaseReport.from_json(report.to_json()), "clinician"
+    )
 
 
 def test_explain_reuses_one_explainer_per_bundle(heart_bundle):

@@ -19,29 +19,39 @@ def test_both_bundles_reproduce_their_card_figures_from_the_stored_reference_dat
         card = bundle.card
         y = bundle.reference["outcome"].to_numpy()
         p = bundle.predict_proba(bundle.reference)
-        overall = performance_figures(y, p, threshold=card.decision_threshold, bootstrap=True,
-                                      seed=card.random_seed)
+        overall = performance_figures(
+            y, p, threshold=card.decision_threshold, bootstrap=True, seed=card.random_seed
+        )
         assert overall == card.validation.overall
-        subgroups = subgroup_performance(bundle.features, bundle.reference, y, p,
-                                         threshold=card.decision_threshold)
+        subgroups = subgroup_performance(
+            bundle.features, bundle.reference, y, p, threshold=card.decision_threshold
+        )
         assert subgroups == card.validation.subgroups
 
 
 @pytest.mark.parametrize(("model_id", "seconds"), [("heart-disease", 5), ("readmission-30d", 30)])
 def test_rebuilding_a_sample_gives_byte_identical_files(tmp_path, model_id, seconds):
     build_samples(ASSETS_DIR, tmp_path, only=[model_id], progress=lambda _: None)
-    for name in ("model.skops", "card.json", "features.json", "demo_cases.json",
-                 "reference.parquet"):
+    for name in (
+        "model.skops",
+        "card.json",
+        "features.json",
+        "demo_cases.json",
+        "reference.parquet",
+    ):
         assert sha256_file(tmp_path / model_id / name) == sha256_file(
-            SAMPLE_MODELS_DIR / model_id / name), name
+            SAMPLE_MODELS_DIR / model_id / name
+        ), name
 
 
 def test_demo_cases_cover_low_and_high_risk_missing_out_of_range_and_subgroups(sample_bundles):
     for bundle in sample_bundles.values():
         cases = bundle.demo_cases
         assert 8 <= len(cases) <= 12
-        p = [float(bundle.predict_proba(validate_inputs(c.inputs, bundle.features)
-                                        .to_frame())[0]) for c in cases]
+        p = [
+            float(bundle.predict_proba(validate_inputs(c.inputs, bundle.features).to_frame())[0])
+            for c in cases
+        ]
         threshold = bundle.card.decision_threshold
         assert min(p) < threshold / 2 and max(p) > threshold
         flags = [validate_inputs(c.inputs, bundle.features).flags for c in cases]
@@ -66,9 +76,18 @@ def test_readmission_reference_split_holds_no_patient_from_training(readmission_
 
 @pytest.mark.parametrize(
     ("code", "group"),
-    [("428", "Circulatory"), ("786.05", "Respiratory"), ("250.83", "Diabetes"),
-     ("820", "Injury"), ("V57", "Other"), ("715", "Musculoskeletal"), ("599", "Genitourinary"),
-     ("162", "Neoplasms"), ("578", "Digestive"), (None, None)],
+    [
+        ("428", "Circulatory"),
+        ("786.05", "Respiratory"),
+        ("250.83", "Diabetes"),
+        ("820", "Injury"),
+        ("V57", "Other"),
+        ("715", "Musculoskeletal"),
+        ("599", "Genitourinary"),
+        ("162", "Neoplasms"),
+        ("578", "Digestive"),
+        (None, None),
+    ],
 )
 def test_icd9_codes_are_grouped_as_strack_et_al(code, group):
     assert diagnosis_group(code) == group

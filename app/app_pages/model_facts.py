@@ -15,6 +15,8 @@ if not books.bundles:
 names = {b.card.name: b.model_id for b in books.bundles.values()}
 chosen = st.selectbox("Model", list(names), key="facts_model")
 model_id = names[chosen]
-render_model_facts(books.bundles[model_id],
-                   reliability_curve=explainer(model_id).confidence_model.reliability_curve,
-                   key_prefix=f"facts_{model_id}")
+render_model_facts(
+    books.bundles[model_id],
+    reliability_curve=explainer(model_id).confidence_model.reliability_curve,
+    key_prefix=f"facts_{model_id}",
+)

@@ -35,10 +35,17 @@ for model_id, bundle in catalogue().bundles.items():
                     try:
                         # Checked before recording, so a refused change leaves no entry.
                         checked = check_reason(reason)
-                        if record(action, audience="admin",
-                                  detail={"model_id": model_id, "reason": checked}):
-                            statuses.set(model_id, suspended=not status.suspended,
-                                         reason=reason, by=viewer.user_id)
+                        if record(
+                            action,
+                            audience="admin",
+                            detail={"model_id": model_id, "reason": checked},
+                        ):
+                            statuses.set(
+                                model_id,
+                                suspended=not status.suspended,
+                                reason=reason,
+                                by=viewer.user_id,
+                            )
                             st.rerun()
                     except CaseLensError as exc:
                         st.error(str(exc))

@@ -25,8 +25,10 @@ if bundle is None:
     st.stop()
 status = model_statuses().get(bundle.model_id)
 if status.suspended:
-    st.info("This result is not available right now because the tool is paused for a check. "
-            "Your care team can tell you more.")
+    st.info(
+        "This result is not available right now because the tool is paused for a check. "
+        "Your care team can tell you more."
+    )
     st.stop()
 try:
     demo = bundle.demo_case(viewer.patient_ref or "")

@@ -25,10 +25,14 @@ if submitted:
     try:
         account = accounts().sign_in(user_id.strip(), password)
     except SignInRefused as refused:
-        record("sign_in_refused", audience="system",
-               viewer=Viewer(user_id=refused.user_id or "(blank)", name="(not signed in)",
-                             role="anonymous"),
-               detail={"locked": refused.locked})
+        record(
+            "sign_in_refused",
+            audience="system",
+            viewer=Viewer(
+                user_id=refused.user_id or "(blank)", name="(not signed in)", role="anonymous"
+            ),
+            detail={"locked": refused.locked},
+        )
         time.sleep(refused.wait_seconds)  # back-off after repeated failures
         st.error(str(refused), icon=":material/block:")
     else:
@@ -40,8 +44,17 @@ if submitted:
 if demo_mode():
     with st.expander("Demo accounts (demo mode only)", expanded=True):
         st.markdown(f"Password for all: `{DEMO_PASSWORD}`")
-        st.table([{"User name": a["user_id"], "Name": a["name"], "Role": a["role"],
-                   "Patient": a.get("patient_ref") or ""} for a in DEMO_ACCOUNTS])
+        st.table(
+            [
+                {
+                    "User name": a["user_id"],
+                    "Name": a["name"],
+                    "Role": a["role"],
+                    "Patient": a.get("patient_ref") or "",
+                }
+                for a in DEMO_ACCOUNTS
+            ]
+        )
 
 # Pay the explainers' one-off costs now, while the sign-in form is already on screen, so the
 # first case a clinician opens is fast (cached once per server process).

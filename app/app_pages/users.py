@@ -14,10 +14,23 @@ viewer = guard("users")
 guard("users", "manage_users")
 st.title("Users")
 store = accounts()
-st.dataframe(pd.DataFrame([{
-    "User name": a.user_id, "Name": a.name, "Role": a.role, "Patient": a.patient_ref or "",
-    "Model": a.patient_model_id or "", "Locked until (UTC)": a.locked_until or ""}
-    for a in store.list()]), hide_index=True, key="users_table")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "User name": a.user_id,
+                "Name": a.name,
+                "Role": a.role,
+                "Patient": a.patient_ref or "",
+                "Model": a.patient_model_id or "",
+                "Locked until (UTC)": a.locked_until or "",
+            }
+            for a in store.list()
+        ]
+    ),
+    hide_index=True,
+    key="users_table",
+)
 
 st.subheader("Add a user")
 with st.form("users_add", clear_on_submit=True):
@@ -30,9 +43,14 @@ with st.form("users_add", clear_on_submit=True):
     model_id = cols[1].text_input("Model of that record (patients only)", key="users_new_model")
     if st.form_submit_button("Add user"):
         try:
-            store.add(user_id.strip(), name=name.strip() or user_id.strip(), role=role,
-                      password=password, patient_ref=patient_ref.strip() or None,
-                      patient_model_id=model_id.strip() or None)
+            store.add(
+                user_id.strip(),
+                name=name.strip() or user_id.strip(),
+                role=role,
+                password=password,
+                patient_ref=patient_ref.strip() or None,
+                patient_model_id=model_id.strip() or None,
+            )
         except AccountError as exc:
             st.error(str(exc))
         else:

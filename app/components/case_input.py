@@ -15,8 +15,10 @@ NOT_RECORDED = "Not recorded"
 
 def render_problems(error: CaseValidationError) -> None:
     """Show every problem of a refused case, one per line, with the field named."""
-    st.error(f"This case cannot be assessed: {len(error.problems)} problem(s) to fix.",
-             icon=":material/block:")
+    st.error(
+        f"This case cannot be assessed: {len(error.problems)} problem(s) to fix.",
+        icon=":material/block:",
+    )
     st.markdown("\n".join(f"- **{p.field}** — {p.message}" for p in error.problems))
 
 
@@ -34,19 +36,23 @@ def _form_inputs(bundle: ModelBundle, key_prefix: str, start: dict) -> dict | No
                     options = [NOT_RECORDED, *options]
                 current = start.get(feature.name)
                 index = options.index(current) if current in options else 0
-                choice = column.selectbox(feature.label, options, index=index, key=key,
-                                          help=help_text)
+                choice = column.selectbox(
+                    feature.label, options, index=index, key=key, help=help_text
+                )
                 values[feature.name] = None if choice == NOT_RECORDED else choice
             else:
                 current = start.get(feature.name)
                 limits = ""
                 if feature.training_min is not None:
-                    limits = (f"Trained on {feature.training_min:g}–{feature.training_max:g}"
-                              f"{' ' + feature.unit if feature.unit else ''}.")
+                    limits = (
+                        f"Trained on {feature.training_min:g}–{feature.training_max:g}"
+                        f"{' ' + feature.unit if feature.unit else ''}."
+                    )
                 values[feature.name] = column.number_input(
                     f"{feature.label}{feature.unit_text}",
-                    value=None if current is None or (isinstance(current, float)
-                                                      and math.isnan(current)) else current,
+                    value=None
+                    if current is None or (isinstance(current, float) and math.isnan(current))
+                    else current,
                     step=1.0 if feature.kind == "integer" else 0.1,
                     format="%g",
                     key=key,
@@ -64,8 +70,12 @@ def render_case_input(bundle: ModelBundle, *, key_prefix: str) -> Case | None:
     no valid case yet. The last valid case is kept in ``st.session_state`` under
     ``{key_prefix}_case``.
     """
-    source = st.radio("Case", ["Demo patient", "Enter values", "Upload a file"],
-                      horizontal=True, key=f"{key_prefix}_source")
+    source = st.radio(
+        "Case",
+        ["Demo patient", "Enter values", "Upload a file"],
+        horizontal=True,
+        key=f"{key_prefix}_source",
+    )
     # One slot per source, so switching source never shows the other source's patient.
     state_key = f"{key_prefix}_{source.split()[0].lower()}_case"
     if source == "Demo patient":
@@ -78,7 +88,8 @@ def render_case_input(bundle: ModelBundle, *, key_prefix: str) -> Case | None:
         st.caption(demo.description)
         try:
             st.session_state[state_key] = validate_inputs(
-                demo.inputs, bundle.features, source="demo", case_id=demo.case_id)
+                demo.inputs, bundle.features, source="demo", case_id=demo.case_id
+            )
         except CaseValidationError as error:
             render_problems(error)
             st.session_state.pop(state_key, None)
@@ -87,8 +98,9 @@ def render_case_input(bundle: ModelBundle, *, key_prefix: str) -> Case | None:
         submitted = _form_inputs(bundle, key_prefix, start)
         if submitted is not None:
             try:
-                st.session_state[state_key] = validate_inputs(submitted, bundle.features,
-                                                              source="form")
+                st.session_state[state_key] = validate_inputs(
+                    submitted, bundle.features, source="form"
+                )
             except CaseValidationError as error:
                 render_problems(error)
                 st.session_state.pop(state_key, None)
@@ -96,13 +108,16 @@ def render_case_input(bundle: ModelBundle, *, key_prefix: str) -> Case | None:
     else:
         upload = st.file_uploader(
             "One patient as CSV (header + one row) or JSON (an object of field: value)",
-            type=["csv", "json"], key=f"{key_prefix}_upload")
+            type=["csv", "json"],
+            key=f"{key_prefix}_upload",
+        )
         st.caption("Fields: " + ", ".join(f"`{n}`" for n in bundle.features.names))
         if upload is None:
             return None
         try:
-            st.session_state[state_key] = case_from_upload(upload.name, upload.getvalue(),
-                                                           bundle.features)
+            st.session_state[state_key] = case_from_upload(
+                upload.name, upload.getvalue(), bundle.features
+            )
         except CaseValidationError as error:
             render_problems(error)
             st.session_state.pop(state_key, None)

@@ -22,31 +22,66 @@ FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=14, color="#1b2733
 
 
 def _layout(fig: go.Figure, *, title: str, height: int) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, font=dict(size=16)), height=height,
-                      margin=dict(l=10, r=10, t=50, b=40), font=FONT,
-                      plot_bgcolor="#ffffff", paper_bgcolor="#ffffff", showlegend=False)
+    fig.update_layout(
+        title=dict(text=title, x=0, font=dict(size=16)),
+        height=height,
+        margin=dict(l=10, r=10, t=50, b=40),
+        font=FONT,
+        plot_bgcolor="#ffffff",
+        paper_bgcolor="#ffffff",
+        showlegend=False,
+    )
     return fig
 
 
 def probability_figure(confidence: ConfidenceAssessment, *, outcome: str) -> go.Figure:
     """The probability on a 0–100% scale with its likely range, the threshold and base rate."""
-    p, low, high = (100 * confidence.probability, 100 * confidence.range_low,
-                    100 * confidence.range_high)
+    p, low, high = (
+        100 * confidence.probability,
+        100 * confidence.range_low,
+        100 * confidence.range_high,
+    )
     fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=[p], y=[0], mode="markers+text", marker=dict(size=18, color=RAISES, symbol="diamond"),
-        error_x=dict(type="data", symmetric=False, array=[high - p], arrayminus=[p - low],
-                     thickness=3, width=10, color=NEUTRAL),
-        text=[f"{p:.1f}%"], textposition="top center", name="This patient",
-        hovertemplate="Probability %{x:.1f}%<extra></extra>"))
-    fig.add_vline(x=100 * confidence.threshold, line=dict(color="#1b2733", dash="dash"),
-                  annotation_text=f"threshold {100 * confidence.threshold:.0f}%",
-                  annotation_position="bottom right")
-    fig.add_vline(x=100 * confidence.base_rate, line=dict(color=NEUTRAL, dash="dot"),
-                  annotation_text=f"base rate {100 * confidence.base_rate:.0f}%",
-                  annotation_position="top left")
-    fig.update_xaxes(range=[0, 100], title=f"Calibrated probability of {outcome} (%)",
-                     ticksuffix="%", showgrid=True, gridcolor="#e6eaee")
+    fig.add_trace(
+        go.Scatter(
+            x=[p],
+            y=[0],
+            mode="markers+text",
+            marker=dict(size=18, color=RAISES, symbol="diamond"),
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=[high - p],
+                arrayminus=[p - low],
+                thickness=3,
+                width=10,
+                color=NEUTRAL,
+            ),
+            text=[f"{p:.1f}%"],
+            textposition="top center",
+            name="This patient",
+            hovertemplate="Probability %{x:.1f}%<extra></extra>",
+        )
+    )
+    fig.add_vline(
+        x=100 * confidence.threshold,
+        line=dict(color="#1b2733", dash="dash"),
+        annotation_text=f"threshold {100 * confidence.threshold:.0f}%",
+        annotation_position="bottom right",
+    )
+    fig.add_vline(
+        x=100 * confidence.base_rate,
+        line=dict(color=NEUTRAL, dash="dot"),
+        annotation_text=f"base rate {100 * confidence.base_rate:.0f}%",
+        annotation_position="top left",
+    )
+    fig.update_xaxes(
+        range=[0, 100],
+        title=f"Calibrated probability of {outcome} (%)",
+        ticksuffix="%",
+        showgrid=True,
+        gridcolor="#e6eaee",
+    )
     fig.update_yaxes(visible=False, range=[-1, 1])
     return _layout(fig, title="Probability, likely range, threshold and base rate", height=220)
 
@@ -55,8 +90,9 @@ def _signed(points: float) -> str:
     return f"{'▲ +' if points >= 0 else '▼ −'}{abs(points):.1f}"
 
 
-def shap_waterfall_figure(shap: ShapExplanation, labels: dict[str, str],
-                          *, max_rows: int = 12) -> go.Figure:
+def shap_waterfall_figure(
+    shap: ShapExplanation, labels: dict[str, str], *, max_rows: int = 12
+) -> go.Figure:
     """SHAP waterfall from the baseline to the probability, in percentage points.
 
     Each row's label carries its direction and size (▲/▼ and points), so nothing depends on
@@ -71,84 +107,138 @@ def shap_waterfall_figure(shap: ShapExplanation, labels: dict[str, str],
         values.append(100 * sum(c.value for c in rest))
     baseline = 100 * (shap.baseline or 0.0)
     probability = 100 * (shap.probability or 0.0)
-    rows = [f"Baseline (average patient): {baseline:.1f}%",
-            *[f"{n}  {_signed(v)}" for n, v in zip(names, values, strict=True)],
-            f"This patient: {probability:.1f}%"]
-    fig = go.Figure(go.Waterfall(
-        orientation="h", y=rows, x=[baseline, *values, 0],
-        measure=["absolute", *(["relative"] * len(values)), "total"],
-        increasing=dict(marker=dict(color=RAISES)), decreasing=dict(marker=dict(color=LOWERS)),
-        totals=dict(marker=dict(color=NEUTRAL)), connector=dict(line=dict(color="#c4ccd4")),
-        hovertemplate="%{y}<extra></extra>"))
+    rows = [
+        f"Baseline (average patient): {baseline:.1f}%",
+        *[f"{n}  {_signed(v)}" for n, v in zip(names, values, strict=True)],
+        f"This patient: {probability:.1f}%",
+    ]
+    fig = go.Figure(
+        go.Waterfall(
+            orientation="h",
+            y=rows,
+            x=[baseline, *values, 0],
+            measure=["absolute", *(["relative"] * len(values)), "total"],
+            increasing=dict(marker=dict(color=RAISES)),
+            decreasing=dict(marker=dict(color=LOWERS)),
+            totals=dict(marker=dict(color=NEUTRAL)),
+            connector=dict(line=dict(color="#c4ccd4")),
+            hovertemplate="%{y}<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="Probability (%) — ▲ raises, ▼ lowers", ticksuffix="%")
-    return _layout(fig, title="SHAP: from the average patient to this patient",
-                   height=120 + 30 * len(rows))
+    return _layout(
+        fig, title="SHAP: from the average patient to this patient", height=120 + 30 * len(rows)
+    )
 
 
-def lime_bar_figure(lime: LimeExplanation, labels: dict[str, str],
-                    *, max_rows: int = 12) -> go.Figure:
+def lime_bar_figure(
+    lime: LimeExplanation, labels: dict[str, str], *, max_rows: int = 12
+) -> go.Figure:
     """LIME mean weights with their spread across seeds, in percentage points."""
     spread = {w.name: w.value for w in lime.spread}
     ranked = sorted(lime.weights, key=lambda w: -abs(w.value))[:max_rows]
     ranked.reverse()
-    fig = go.Figure(go.Bar(
-        orientation="h",
-        y=[f"{labels.get(w.name, w.label)}  {_signed(100 * w.value)}" for w in ranked],
-        x=[100 * w.value for w in ranked],
-        error_x=dict(type="data", array=[100 * spread.get(w.name, 0.0) for w in ranked],
-                     color="#1b2733", thickness=1.5),
-        marker=dict(color=[RAISES if w.value >= 0 else LOWERS for w in ranked]),
-        hovertemplate="%{y}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            orientation="h",
+            y=[f"{labels.get(w.name, w.label)}  {_signed(100 * w.value)}" for w in ranked],
+            x=[100 * w.value for w in ranked],
+            error_x=dict(
+                type="data",
+                array=[100 * spread.get(w.name, 0.0) for w in ranked],
+                color="#1b2733",
+                thickness=1.5,
+            ),
+            marker=dict(color=[RAISES if w.value >= 0 else LOWERS for w in ranked]),
+            hovertemplate="%{y}<extra></extra>",
+        )
+    )
     fig.update_xaxes(title="LIME weight (points; line = ±1 SD across seeds)")
-    return _layout(fig, title=f"LIME: local surrogate, {lime.runs} seeded runs",
-                   height=120 + 30 * len(ranked))
+    return _layout(
+        fig, title=f"LIME: local surrogate, {lime.runs} seeded runs", height=120 + 30 * len(ranked)
+    )
 
 
-def reliability_figure(curve: Sequence[ReliabilityBin], *,
-                       highlight: float | None = None) -> go.Figure:
+def reliability_figure(
+    curve: Sequence[ReliabilityBin], *, highlight: float | None = None
+) -> go.Figure:
     """Observed outcome rate against predicted probability, per bin, with 95% intervals."""
     bins = [b for b in curve if b.count > 0]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines",
-                             line=dict(color=NEUTRAL, dash="dash"), name="perfect calibration",
-                             hoverinfo="skip"))
-    fig.add_trace(go.Scatter(
-        x=[100 * b.mean_predicted for b in bins], y=[100 * b.observed_rate for b in bins],
-        mode="markers+lines", marker=dict(size=9, color=LOWERS), line=dict(color=LOWERS),
-        error_y=dict(type="data", symmetric=False,
-                     array=[100 * (b.ci_high - b.observed_rate) for b in bins],
-                     arrayminus=[100 * (b.observed_rate - b.ci_low) for b in bins]),
-        text=[f"n={b.count}" for b in bins], name="observed",
-        hovertemplate="predicted %{x:.1f}%, observed %{y:.1f}% (%{text})<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 100],
+            y=[0, 100],
+            mode="lines",
+            line=dict(color=NEUTRAL, dash="dash"),
+            name="perfect calibration",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[100 * b.mean_predicted for b in bins],
+            y=[100 * b.observed_rate for b in bins],
+            mode="markers+lines",
+            marker=dict(size=9, color=LOWERS),
+            line=dict(color=LOWERS),
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=[100 * (b.ci_high - b.observed_rate) for b in bins],
+                arrayminus=[100 * (b.observed_rate - b.ci_low) for b in bins],
+            ),
+            text=[f"n={b.count}" for b in bins],
+            name="observed",
+            hovertemplate="predicted %{x:.1f}%, observed %{y:.1f}% (%{text})<extra></extra>",
+        )
+    )
     if highlight is not None:
-        fig.add_vline(x=100 * highlight, line=dict(color=RAISES),
-                      annotation_text="this patient", annotation_position="top left")
+        fig.add_vline(
+            x=100 * highlight,
+            line=dict(color=RAISES),
+            annotation_text="this patient",
+            annotation_position="top left",
+        )
     top = max([100 * b.ci_high for b in bins] + [100 * b.mean_predicted for b in bins] + [10])
     fig.update_xaxes(title="Predicted probability (%)", range=[0, min(100, top * 1.1)])
     fig.update_yaxes(title="Observed rate (%)", range=[0, min(100, top * 1.1)])
     return _layout(fig, title="Reliability on held-out patients", height=340)
 
 
-def subgroup_figure(subgroups: Sequence[SubgroupPerformance], *, overall_auroc: float | None,
-                    labels: dict[str, str]) -> go.Figure:
+def subgroup_figure(
+    subgroups: Sequence[SubgroupPerformance], *, overall_auroc: float | None, labels: dict[str, str]
+) -> go.Figure:
     """AUROC per subgroup (with n) against the overall AUROC."""
     rows = [s for s in subgroups if s.figures.auroc is not None]
-    names = [f"{labels.get(s.variable, s.variable)}: {s.group} (n={s.figures.n})  "
-             f"{s.figures.auroc:.2f}" for s in rows]
-    fig = go.Figure(go.Bar(
-        orientation="h", y=names, x=[s.figures.auroc for s in rows],
-        marker=dict(color=[LOWERS if s.figures.n >= 100 else "#9fb3c8" for s in rows]),
-        hovertemplate="%{y}<extra></extra>"))
+    names = [
+        f"{labels.get(s.variable, s.variable)}: {s.group} (n={s.figures.n})  {s.figures.auroc:.2f}"
+        for s in rows
+    ]
+    fig = go.Figure(
+        go.Bar(
+            orientation="h",
+            y=names,
+            x=[s.figures.auroc for s in rows],
+            marker=dict(color=[LOWERS if s.figures.n >= 100 else "#9fb3c8" for s in rows]),
+            hovertemplate="%{y}<extra></extra>",
+        )
+    )
     if overall_auroc is not None:
-        fig.add_vline(x=overall_auroc, line=dict(color=RAISES, dash="dash"),
-                      annotation_text=f"overall {overall_auroc:.2f}",
-                      annotation_position="bottom right")
-    fig.update_xaxes(title="AUROC (0.5 = chance, 1 = perfect); pale bars: n < 100",
-                     range=[0.4, 1.0])
+        fig.add_vline(
+            x=overall_auroc,
+            line=dict(color=RAISES, dash="dash"),
+            annotation_text=f"overall {overall_auroc:.2f}",
+            annotation_position="bottom right",
+        )
+    fig.update_xaxes(
+        title="AUROC (0.5 = chance, 1 = perfect); pale bars: n < 100", range=[0.4, 1.0]
+    )
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title="Discrimination by subgroup (test split)",
-                   height=120 + 26 * len(rows))
+    return _layout(
+        fig, title="Discrimination by subgroup (test split)", height=120 + 26 * len(rows)
+    )
 
 
 def icon_array_figure(count: int, *, label_yes: str, label_no: str) -> go.Figure:
@@ -160,20 +250,39 @@ def icon_array_figure(count: int, *, label_yes: str, label_no: str) -> go.Figure
     def people(indices: list[int], *, fill: str, name: str) -> list[go.Scatter]:
         line = dict(color="#1b2733", width=1.2)
         return [
-            go.Scatter(x=[xs[i] for i in indices], y=[ys[i] + 0.22 for i in indices],
-                       mode="markers", marker=dict(symbol="circle", size=11, color=fill,
-                                                   line=line),
-                       name=name, hoverinfo="skip", showlegend=False),
-            go.Scatter(x=[xs[i] for i in indices], y=[ys[i] - 0.18 for i in indices],
-                       mode="markers", marker=dict(symbol="square", size=17, color=fill,
-                                                   line=line),
-                       name=name, hoverinfo="skip", showlegend=False),
+            go.Scatter(
+                x=[xs[i] for i in indices],
+                y=[ys[i] + 0.22 for i in indices],
+                mode="markers",
+                marker=dict(symbol="circle", size=11, color=fill, line=line),
+                name=name,
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+            go.Scatter(
+                x=[xs[i] for i in indices],
+                y=[ys[i] - 0.18 for i in indices],
+                mode="markers",
+                marker=dict(symbol="square", size=17, color=fill, line=line),
+                name=name,
+                hoverinfo="skip",
+                showlegend=False,
+            ),
         ]
 
-    fig = go.Figure([*people(list(range(count)), fill=RAISES, name=label_yes),
-                     *people(list(range(count, 100)), fill="#ffffff", name=label_no)])
+    fig = go.Figure(
+        [
+            *people(list(range(count)), fill=RAISES, name=label_yes),
+            *people(list(range(count, 100)), fill="#ffffff", name=label_no),
+        ]
+    )
     fig.update_xaxes(visible=False, range=[-0.6, 9.6], fixedrange=True)
     fig.update_yaxes(visible=False, range=[-0.7, 9.6], fixedrange=True, scaleanchor="x")
-    fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=10), plot_bgcolor="#ffffff",
-                      paper_bgcolor="#ffffff", showlegend=False)
+    fig.update_layout(
+        height=380,
+        margin=dict(l=0, r=0, t=10, b=10),
+        plot_bgcolor="#ffffff",
+        paper_bgcolor="#ffffff",
+        showlegend=False,
+    )
     return fig

@@ -13,8 +13,11 @@ from components.figures import (
     shap_waterfall_figure,
 )
 
-SEVERITY_ICON = {"warning": ":material/warning:", "caution": ":material/report:",
-                 "info": ":material/info:"}
+SEVERITY_ICON = {
+    "warning": ":material/warning:",
+    "caution": ":material/report:",
+    "info": ":material/info:",
+}
 SEVERITY_WORD = {"warning": "Warning", "caution": "Caution", "info": "Note"}
 
 
@@ -26,8 +29,10 @@ def render_limitations(report: CaseReport) -> None:
     """Limitations, most severe first; severity in words and icon, never colour alone."""
     st.subheader("When not to trust this result")
     for lim in report.limitations:
-        text = (f"**{SEVERITY_WORD[lim.severity]} · {lim.code}** — {lim.clinician_text}  \n"
-                f"Triggered by: `{lim.trigger}`")
+        text = (
+            f"**{SEVERITY_WORD[lim.severity]} · {lim.code}** — {lim.clinician_text}  \n"
+            f"Triggered by: `{lim.trigger}`"
+        )
         box = {"warning": st.warning, "caution": st.warning, "info": st.info}[lim.severity]
         box(text, icon=SEVERITY_ICON[lim.severity])
 
@@ -37,20 +42,31 @@ def render_probability(report: CaseReport, *, key_prefix: str) -> None:
     c = report.confidence
     m = report.model
     cols = st.columns([1, 1, 1])
-    cols[0].metric(f"Calibrated probability of {m.outcome.lower()}", _pct(c.probability),
-                   help=f"{m.time_window}. Calibration: {m.calibration_method}.")
+    cols[0].metric(
+        f"Calibrated probability of {m.outcome.lower()}",
+        _pct(c.probability),
+        help=f"{m.time_window}. Calibration: {m.calibration_method}.",
+    )
     cols[1].metric("Likely range (95%)", f"{_pct(c.range_low, 0)} – {_pct(c.range_high, 0)}")
-    cols[2].metric("Decision threshold", _pct(m.threshold, 0),
-                   delta=c.side_statement, delta_color="off")
+    cols[2].metric(
+        "Decision threshold", _pct(m.threshold, 0), delta=c.side_statement, delta_color="off"
+    )
     conformal = c.conformal
-    line = (f"**{c.side_statement.capitalize()}.** Base rate in held-out patients: "
-            f"{_pct(c.base_rate)}. Outcome window: {m.time_window}.")
+    line = (
+        f"**{c.side_statement.capitalize()}.** Base rate in held-out patients: "
+        f"{_pct(c.base_rate)}. Outcome window: {m.time_window}."
+    )
     if conformal is not None:
-        line += (f" Conformal set at {100 * conformal.coverage:.0f}% coverage: "
-                 f"**{conformal.statement}**.")
+        line += (
+            f" Conformal set at {100 * conformal.coverage:.0f}% coverage: "
+            f"**{conformal.statement}**."
+        )
     st.markdown(line)
-    st.plotly_chart(probability_figure(c, outcome=m.outcome.lower()),
-                    key=f"{key_prefix}_probability", config={"displayModeBar": False})
+    st.plotly_chart(
+        probability_figure(c, outcome=m.outcome.lower()),
+        key=f"{key_prefix}_probability",
+        config={"displayModeBar": False},
+    )
 
 
 def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
@@ -64,37 +80,59 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
     left, right = st.columns(2)
     with left:
         if a.shap.status == "ok":
-            st.plotly_chart(shap_waterfall_figure(a.shap, labels), key=f"{key_prefix}_shap",
-                            config={"displayModeBar": False})
-            st.caption(f"Method: {a.shap.method}. Background {a.shap.background_size} "
-                       f"held-out patients, seed {a.shap.seed}. Additivity error "
-                       f"{a.shap.additivity_error:.1e}.")
+            st.plotly_chart(
+                shap_waterfall_figure(a.shap, labels),
+                key=f"{key_prefix}_shap",
+                config={"displayModeBar": False},
+            )
+            st.caption(
+                f"Method: {a.shap.method}. Background {a.shap.background_size} "
+                f"held-out patients, seed {a.shap.seed}. Additivity error "
+                f"{a.shap.additivity_error:.1e}."
+            )
         else:
             st.error(f"SHAP explanation not shown: {a.shap.failure_reason}")
     with right:
         if a.lime.status == "ok":
-            st.plotly_chart(lime_bar_figure(a.lime, labels), key=f"{key_prefix}_lime",
-                            config={"displayModeBar": False})
-            st.caption(f"Local fidelity R² {a.lime.fidelity_r2_mean:.2f} (lowest "
-                       f"{a.lime.fidelity_r2_min:.2f}); top-{a.lime.top_k} overlap across "
-                       f"seeds {a.lime.top_k_jaccard:.2f}. {a.lime.note}")
+            st.plotly_chart(
+                lime_bar_figure(a.lime, labels),
+                key=f"{key_prefix}_lime",
+                config={"displayModeBar": False},
+            )
+            st.caption(
+                f"Local fidelity R² {a.lime.fidelity_r2_mean:.2f} (lowest "
+                f"{a.lime.fidelity_r2_min:.2f}); top-{a.lime.top_k} overlap across "
+                f"seeds {a.lime.top_k_jaccard:.2f}. {a.lime.note}"
+            )
         else:
             st.error(f"LIME explanation not shown: {a.lime.failure_reason}")
-    table = pd.DataFrame([{
-        "Input": v.label, "Value": v.value_text,
-        "SHAP (points)": None if v.shap_value is None else round(100 * v.shap_value, 2),
-        "LIME (points)": None if v.lime_weight is None else round(100 * v.lime_weight, 2),
-        "LIME spread (SD)": None if v.lime_spread is None else round(100 * v.lime_spread, 2),
-        **({"Log-odds": round(v.log_odds, 3)} if v.log_odds is not None else {}),
-    } for v in a.variables])
+    table = pd.DataFrame(
+        [
+            {
+                "Input": v.label,
+                "Value": v.value_text,
+                "SHAP (points)": None if v.shap_value is None else round(100 * v.shap_value, 2),
+                "LIME (points)": None if v.lime_weight is None else round(100 * v.lime_weight, 2),
+                "LIME spread (SD)": None
+                if v.lime_spread is None
+                else round(100 * v.lime_spread, 2),
+                **({"Log-odds": round(v.log_odds, 3)} if v.log_odds is not None else {}),
+            }
+            for v in a.variables
+        ]
+    )
     with st.expander("The numbers behind the charts"):
         st.dataframe(table, hide_index=True, key=f"{key_prefix}_attr_table")
         if a.shap.status == "ok":
-            st.caption(f"Baseline {_pct(a.shap.baseline, 2)} + contributions = "
-                       f"{_pct(a.shap.probability, 2)}.")
+            st.caption(
+                f"Baseline {_pct(a.shap.baseline, 2)} + contributions = "
+                f"{_pct(a.shap.probability, 2)}."
+            )
         if a.shap.log_odds_baseline is not None:
-            st.caption(f"Exact logistic-regression contributions in log-odds; baseline "
-                       f"log-odds {a.shap.log_odds_baseline:.3f}. {a.shap.log_odds_note or ''}")
+            st.caption(
+                f"Exact logistic-regression contributions in log-odds; baseline "
+                f"log-odds {a.shap.log_odds_baseline:.3f}. {a.shap.log_odds_note or ''}"
+            )
 
 
 def render_reliability(report: CaseReport, *, key_prefix: str) -> None:
@@ -106,12 +144,19 @@ def render_reliability(report: CaseReport, *, key_prefix: str) -> None:
         f"Among **{n.n}** held-out patients with a similar predicted probability "
         f"({_pct(n.prob_low)}–{_pct(n.prob_high)}), **{n.events}** had the outcome: "
         f"observed {_pct(n.observed_rate)} (95% CI {_pct(n.ci_low)}–{_pct(n.ci_high)}) "
-        f"against {_pct(n.mean_predicted)} predicted. {n.definition}")
-    st.plotly_chart(reliability_figure(c.reliability_curve, highlight=c.probability),
-                    key=f"{key_prefix}_reliability", config={"displayModeBar": False})
+        f"against {_pct(n.mean_predicted)} predicted. {n.definition}"
+    )
+    st.plotly_chart(
+        reliability_figure(c.reliability_curve, highlight=c.probability),
+        key=f"{key_prefix}_reliability",
+        config={"displayModeBar": False},
+    )
     with st.expander("Reliability table"):
-        st.dataframe(pd.DataFrame([b.model_dump() for b in c.reliability_curve]),
-                     hide_index=True, key=f"{key_prefix}_reliability_table")
+        st.dataframe(
+            pd.DataFrame([b.model_dump() for b in c.reliability_curve]),
+            hide_index=True,
+            key=f"{key_prefix}_reliability_table",
+        )
 
 
 def render_context(report: CaseReport, *, key_prefix: str) -> None:
@@ -120,14 +165,36 @@ def render_context(report: CaseReport, *, key_prefix: str) -> None:
     st.subheader("How this patient compares with the evidence")
     st.markdown(f"**Novelty:** {ctx.novelty.statement}")
     if ctx.variable_flags:
-        st.dataframe(pd.DataFrame([{"Input": f.label, "Value": f.value_text, "Flag": f.message}
-                                   for f in ctx.variable_flags]),
-                     hide_index=True, key=f"{key_prefix}_flags")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {"Input": f.label, "Value": f.value_text, "Flag": f.message}
+                    for f in ctx.variable_flags
+                ]
+            ),
+            hide_index=True,
+            key=f"{key_prefix}_flags",
+        )
     st.markdown(f"**The patient's subgroups** — {ctx.subgroup_rule}")
-    st.dataframe(pd.DataFrame([{
-        "Subgroup": f"{s.label}: {s.group}", "Status": s.status, "n": s.n, "Events": s.events,
-        "AUROC": s.auroc, "Overall AUROC": s.overall_auroc, "ECE": s.ece, "Note": s.note,
-    } for s in ctx.subgroups]), hide_index=True, key=f"{key_prefix}_subgroups")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Subgroup": f"{s.label}: {s.group}",
+                    "Status": s.status,
+                    "n": s.n,
+                    "Events": s.events,
+                    "AUROC": s.auroc,
+                    "Overall AUROC": s.overall_auroc,
+                    "ECE": s.ece,
+                    "Note": s.note,
+                }
+                for s in ctx.subgroups
+            ]
+        ),
+        hide_index=True,
+        key=f"{key_prefix}_subgroups",
+    )
 
 
 def render_provenance(report: CaseReport) -> None:
@@ -139,11 +206,19 @@ def render_provenance(report: CaseReport) -> None:
             f"{report.model.model_id} {report.model.version} (SHA-256 "
             f"`{report.model.sha256[:16]}…`) · validated on {report.model.validated_on}: "
             f"AUROC {report.model.validation.auroc}, Brier {report.model.validation.brier}, "
-            f"calibration slope {report.model.validation.calibration_slope}.")
-        st.json({"seeds": prov.seeds, "background_size": prov.background_size,
-                 "lime_runs": prov.lime_runs, "lime_samples": prov.lime_samples,
-                 "library_versions": prov.library_versions, "timings_ms": prov.timings_ms},
-                expanded=False)
+            f"calibration slope {report.model.validation.calibration_slope}."
+        )
+        st.json(
+            {
+                "seeds": prov.seeds,
+                "background_size": prov.background_size,
+                "lime_runs": prov.lime_runs,
+                "lime_samples": prov.lime_samples,
+                "library_versions": prov.library_versions,
+                "timings_ms": prov.timings_ms,
+            },
+            expanded=False,
+        )
 
 
 def render_clinician_report(report: CaseReport, *, key_prefix: str) -> None:
@@ -153,8 +228,10 @@ def render_clinician_report(report: CaseReport, *, key_prefix: str) -> None:
         st.caption("Demonstration model — not for clinical use.")
     render_probability(report, key_prefix=key_prefix)
     st.info(report.narrative.clinician_summary, icon=":material/summarize:")
-    st.caption("This is information for your judgement, not a recommendation. Clinical "
-               "judgement stays with the treating clinician.")
+    st.caption(
+        "This is information for your judgement, not a recommendation. Clinical "
+        "judgement stays with the treating clinician."
+    )
     render_limitations(report)
     render_explanations(report, key_prefix=key_prefix)
     render_reliability(report, key_prefix=key_prefix)

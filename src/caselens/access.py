@@ -13,9 +13,19 @@ Role = Literal["clinician", "patient", "reviewer", "admin"]
 ROLES: tuple[Role, ...] = ("clinician", "patient", "reviewer", "admin")
 
 Action = Literal[
-    "open_page", "view_report", "view_patient_summary", "give_feedback", "view_model_facts",
-    "view_audit_trail", "replay_entry", "verify_trail", "export_trail", "view_model_status",
-    "suspend_model", "manage_users", "alter_audit_record",
+    "open_page",
+    "view_report",
+    "view_patient_summary",
+    "give_feedback",
+    "view_model_facts",
+    "view_audit_trail",
+    "replay_entry",
+    "verify_trail",
+    "export_trail",
+    "view_model_status",
+    "suspend_model",
+    "manage_users",
+    "alter_audit_record",
 ]
 
 #: Pages each role may open (page ids are the files in app/app_pages without .py).
@@ -30,8 +40,17 @@ PAGES: dict[Role, tuple[str, ...]] = {
 ACTIONS: dict[Role, frozenset[str]] = {
     "clinician": frozenset({"open_page", "view_report", "give_feedback", "view_model_facts"}),
     "patient": frozenset({"open_page", "view_patient_summary"}),
-    "reviewer": frozenset({"open_page", "view_model_facts", "view_audit_trail", "replay_entry",
-                           "verify_trail", "export_trail", "view_model_status"}),
+    "reviewer": frozenset(
+        {
+            "open_page",
+            "view_model_facts",
+            "view_audit_trail",
+            "replay_entry",
+            "verify_trail",
+            "export_trail",
+            "view_model_status",
+        }
+    ),
     "admin": frozenset({"open_page", "view_model_status", "suspend_model", "manage_users"}),
 }
 
@@ -63,8 +82,9 @@ class AccessDenied(PermissionError):
         super().__init__(decision.reason)
 
 
-def check(viewer: Viewer, action: str, *, page: str | None = None,
-          patient_ref: str | None = None) -> Decision:
+def check(
+    viewer: Viewer, action: str, *, page: str | None = None, patient_ref: str | None = None
+) -> Decision:
     """Whether ``viewer`` may do ``action`` (on ``page`` / for ``patient_ref``).
 
     Examples
@@ -90,8 +110,9 @@ def check(viewer: Viewer, action: str, *, page: str | None = None,
     return Decision(True, "allowed")
 
 
-def require(viewer: Viewer, action: str, *, page: str | None = None,
-            patient_ref: str | None = None) -> None:
+def require(
+    viewer: Viewer, action: str, *, page: str | None = None, patient_ref: str | None = None
+) -> None:
     """Like :func:`check`, but raise :class:`AccessDenied` when refused."""
     decision = check(viewer, action, page=page, patient_ref=patient_ref)
     if not decision.allowed:

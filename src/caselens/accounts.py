@@ -39,7 +39,8 @@ MIN_PASSWORD_LENGTH = 10
 
 _metadata = MetaData()
 users = Table(
-    "users", _metadata,
+    "users",
+    _metadata,
     Column("user_id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("role", String(20), nullable=False),
@@ -58,8 +59,9 @@ class AccountError(CaseLensError):
 class SignInRefused(CaseLensError):
     """Sign-in failed. The message never says whether the user exists."""
 
-    def __init__(self, message: str, *, user_id: str, locked: bool = False,
-                 wait_seconds: float = 0.0) -> None:
+    def __init__(
+        self, message: str, *, user_id: str, locked: bool = False, wait_seconds: float = 0.0
+    ) -> None:
         super().__init__(message)
         self.user_id = user_id
         self.locked = locked
@@ -79,8 +81,7 @@ class Account:
 
     def viewer(self) -> Viewer:
         """The identity the access policy and audit trail use."""
-        return Viewer(self.user_id, self.name, self.role, self.patient_ref,
-                      self.patient_model_id)
+        return Viewer(self.user_id, self.name, self.role, self.patient_ref, self.patient_model_id)
 
 
 def _utcnow() -> dt.datetime:
@@ -96,8 +97,16 @@ class AccountStore:
         self._hasher = PasswordHasher()
         _metadata.create_all(engine)
 
-    def add(self, user_id: str, *, name: str, role: str, password: str,
-            patient_ref: str | None = None, patient_model_id: str | None = None) -> Account:
+    def add(
+        self,
+        user_id: str,
+        *,
+        name: str,
+        role: str,
+        password: str,
+        patient_ref: str | None = None,
+        patient_model_id: str | None = None,
+    ) -> Account:
         """Create an account. Raises AccountError naming the field that is wrong."""
         problems = []
         if not user_id or not user_id.replace(".", "").replace("-", "").isalnum():
@@ -113,10 +122,17 @@ class AccountStore:
         with self._engine.begin() as conn:
             if conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first():
                 raise AccountError(f"Cannot create the account — user id '{user_id}' exists.")
-            conn.execute(insert(users).values(
-                user_id=user_id, name=name, role=role, patient_ref=patient_ref,
-                patient_model_id=patient_model_id,
-                password_hash=self._hasher.hash(password), failed_attempts=0))
+            conn.execute(
+                insert(users).values(
+                    user_id=user_id,
+                    name=name,
+                    role=role,
+                    patient_ref=patient_ref,
+                    patient_model_id=patient_model_id,
+                    password_hash=self._hasher.hash(password),
+                    failed_attempts=0,
+                )
+            )
         return self.get(user_id)
 
     def get(self, user_id: str) -> Account:
@@ -125,15 +141,18 @@ class AccountStore:
             row = conn.execute(select(users).where(users.c.user_id == user_id)).first()
         if row is None:
             raise AccountError(f"There is no account '{user_id}'.")
-        return Account(row.user_id, row.name, row.role, row.patient_ref,
-                       row.patient_model_id, row.locked_until)
+        return Account(
+            row.user_id, row.name, row.role, row.patient_ref, row.patient_model_id, row.locked_until
+        )
 
     def list(self) -> list[Account]:
         """Every account, by user id."""
         with self._engine.connect() as conn:
             rows = conn.execute(select(users).order_by(users.c.user_id)).all()
-        return [Account(r.user_id, r.name, r.role, r.patient_ref, r.patient_model_id,
-                        r.locked_until) for r in rows]
+        return [
+            Account(r.user_id, r.name, r.role, r.patient_ref, r.patient_model_id, r.locked_until)
+            for r in rows
+        ]
 
     def sign_in(self, user_id: str, password: str) -> Account:
         """Check a password. Repeated failures back off, then lock the account.
@@ -157,28 +176,40 @@ class AccountStore:
                 minutes = max(1, int((row.locked_until - now).total_seconds() // 60) + 1)
                 refusal = SignInRefused(
                     f"This account is locked after {MAX_FAILURES} failed attempts. Try again "
-                    f"in {minutes} minute(s) or ask an administrator.", user_id=user_id,
-                    locked=True)
+                    f"in {minutes} minute(s) or ask an administrator.",
+                    user_id=user_id,
+                    locked=True,
+                )
             else:
                 try:
                     self._hasher.verify(row.password_hash, password)
                 except (VerifyMismatchError, VerificationError, InvalidHashError):
                     failures = row.failed_attempts + 1
                     locked_until = now + LOCKOUT if failures >= MAX_FAILURES else None
-                    conn.execute(update(users).where(users.c.user_id == user_id).values(
-                        failed_attempts=0 if locked_until else failures,
-                        locked_until=locked_until))
+                    conn.execute(
+                        update(users)
+                        .where(users.c.user_id == user_id)
+                        .values(
+                            failed_attempts=0 if locked_until else failures,
+                            locked_until=locked_until,
+                        )
+                    )
                     if locked_until is not None:
                         refusal = SignInRefused(
                             f"{generic} The account is now locked for "
-                            f"{int(LOCKOUT.total_seconds() // 60)} minutes.", user_id=user_id,
-                            locked=True)
+                            f"{int(LOCKOUT.total_seconds() // 60)} minutes.",
+                            user_id=user_id,
+                            locked=True,
+                        )
                     else:
                         wait = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1]
                         refusal = SignInRefused(generic, user_id=user_id, wait_seconds=wait)
                 else:
-                    conn.execute(update(users).where(users.c.user_id == user_id).values(
-                        failed_attempts=0, locked_until=None))
+                    conn.execute(
+                        update(users)
+                        .where(users.c.user_id == user_id)
+                        .values(failed_attempts=0, locked_until=None)
+                    )
         if refusal is not None:
             raise refusal
         return self.get(user_id)
@@ -193,10 +224,20 @@ def session_expired(last_activity: dt.datetime, *, now: dt.datetime | None = Non
 DEMO_PASSWORD = "caselens-demo"
 DEMO_ACCOUNTS: tuple[dict[str, str | None], ...] = (
     {"user_id": "dr.lee", "name": "Dr. Ana Lee", "role": "clinician"},
-    {"user_id": "pat.h03", "name": "Sam Patel", "role": "patient", "patient_ref": "H-03",
-     "patient_model_id": "heart-disease"},
-    {"user_id": "pat.r01", "name": "Jo Rivera", "role": "patient", "patient_ref": "R-01",
-     "patient_model_id": "readmission-30d"},
+    {
+        "user_id": "pat.h03",
+        "name": "Sam Patel",
+        "role": "patient",
+        "patient_ref": "H-03",
+        "patient_model_id": "heart-disease",
+    },
+    {
+        "user_id": "pat.r01",
+        "name": "Jo Rivera",
+        "role": "patient",
+        "patient_ref": "R-01",
+        "patient_model_id": "readmission-30d",
+    },
     {"user_id": "rev.kim", "name": "Kim Okafor", "role": "reviewer"},
     {"user_id": "admin", "name": "Ali Admin", "role": "admin"},
 )
@@ -209,8 +250,13 @@ def seed_demo_accounts(store: AccountStore) -> list[str]:
     for spec in DEMO_ACCOUNTS:
         if spec["user_id"] in existing:
             continue
-        store.add(str(spec["user_id"]), name=str(spec["name"]), role=str(spec["role"]),
-                  password=DEMO_PASSWORD, patient_ref=spec.get("patient_ref"),
-                  patient_model_id=spec.get("patient_model_id"))
+        store.add(
+            str(spec["user_id"]),
+            name=str(spec["name"]),
+            role=str(spec["role"]),
+            password=DEMO_PASSWORD,
+            patient_ref=spec.get("patient_ref"),
+            patient_model_id=spec.get("patient_model_id"),
+        )
         created.append(str(spec["user_id"]))
     return created

@@ -232,10 +232,12 @@ class Attributions(_Frozen):
 @functools.cache
 def _library_version() -> str:
     # Package metadata, not imports: importing shap costs seconds and is not needed here.
-    return (f"python {platform.python_version()}; numpy {np.__version__}; "
-            f"pandas {pd.__version__}; scikit-learn {sklearn.__version__}; "
-            f"shap {_dist_version('shap')} (installed; its explainers are not called); "
-            f"lime {_dist_version('lime')}")
+    return (
+        f"python {platform.python_version()}; numpy {np.__version__}; "
+        f"pandas {pd.__version__}; scikit-learn {sklearn.__version__}; "
+        f"shap {_dist_version('shap')} (installed; its explainers are not called); "
+        f"lime {_dist_version('lime')}"
+    )
 
 
 def _dist_version(name: str) -> str:
@@ -287,8 +289,13 @@ def _frame(columns: Sequence[np.ndarray], schema: FeatureSchema) -> pd.DataFrame
     return pd.DataFrame(dict(zip(schema.names, columns, strict=True)), copy=False)
 
 
-def select_background(reference: pd.DataFrame, *, size: int = BACKGROUND_SIZE,
-                      seed: int = 0, columns: Sequence[str] | None = None) -> pd.DataFrame:
+def select_background(
+    reference: pd.DataFrame,
+    *,
+    size: int = BACKGROUND_SIZE,
+    seed: int = 0,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """A fixed-seed sample of the reference data to explain against.
 
     Parameters
@@ -309,8 +316,9 @@ def select_background(reference: pd.DataFrame, *, size: int = BACKGROUND_SIZE,
     """
     if size < 1:
         raise ValueError("the background needs at least one row")
-    keep = list(columns) if columns is not None else [c for c in reference.columns
-                                                      if c != "outcome"]
+    keep = (
+        list(columns) if columns is not None else [c for c in reference.columns if c != "outcome"]
+    )
     n = len(reference)
     if n == 0:
         raise ValueError("the reference data is empty: there is no background to explain against")
@@ -319,8 +327,13 @@ def select_background(reference: pd.DataFrame, *, size: int = BACKGROUND_SIZE,
     return reference.iloc[rows][keep].reset_index(drop=True)
 
 
-def check_additivity(baseline: float, contributions: Sequence[float], probability: float,
-                     *, tolerance: float = ADDITIVITY_TOLERANCE) -> tuple[float, str | None]:
+def check_additivity(
+    baseline: float,
+    contributions: Sequence[float],
+    probability: float,
+    *,
+    tolerance: float = ADDITIVITY_TOLERANCE,
+) -> tuple[float, str | None]:
     """Whether the contributions add up to the probability.
 
     Parameters
@@ -343,16 +356,27 @@ def check_additivity(baseline: float, contributions: Sequence[float], probabilit
         return math.inf, "the explanation contains a value that is not a finite number"
     error = abs(float(baseline) + math.fsum(map(float, contributions)) - float(probability))
     if error > tolerance:
-        return error, (f"the contributions do not add up: baseline + contributions differs from "
-                       f"the probability by {error:.2e} (allowed {tolerance:.0e})")
+        return error, (
+            f"the contributions do not add up: baseline + contributions differs from "
+            f"the probability by {error:.2e} (allowed {tolerance:.0e})"
+        )
     return error, None
 
 
 def build_shap_explanation(
-    *, schema: FeatureSchema, values: Sequence[float], baseline: float, probability: float,
-    background_size: int, seed: int, n_permutations: int, model_evaluations: int,
-    method: str = SHAP_METHOD, tolerance: float = ADDITIVITY_TOLERANCE,
-    log_odds: tuple[float, Sequence[float]] | None = None, log_odds_note: str | None = None,
+    *,
+    schema: FeatureSchema,
+    values: Sequence[float],
+    baseline: float,
+    probability: float,
+    background_size: int,
+    seed: int,
+    n_permutations: int,
+    model_evaluations: int,
+    method: str = SHAP_METHOD,
+    tolerance: float = ADDITIVITY_TOLERANCE,
+    log_odds: tuple[float, Sequence[float]] | None = None,
+    log_odds_note: str | None = None,
     standard_errors: Sequence[float] | None = None,
 ) -> ShapExplanation:
     """Assemble a SHAP result, refusing (status 'failed') when it does not add up.
@@ -379,30 +403,50 @@ def build_shap_explanation(
     """
     error, reason = check_additivity(baseline, values, probability, tolerance=tolerance)
     common: dict[str, Any] = dict(
-        method=method, library_version=_library_version(), background_size=background_size,
-        seed=seed, n_permutations=n_permutations, model_evaluations=model_evaluations,
-        additivity_error=_finite_or_none(error))
+        method=method,
+        library_version=_library_version(),
+        background_size=background_size,
+        seed=seed,
+        n_permutations=n_permutations,
+        model_evaluations=model_evaluations,
+        additivity_error=_finite_or_none(error),
+    )
     if reason is not None:
         return ShapExplanation(
-            status="failed", failure_reason=reason, baseline=_finite_or_none(baseline),
-            probability=_finite_or_none(probability), contributions=(), **common)
+            status="failed",
+            failure_reason=reason,
+            baseline=_finite_or_none(baseline),
+            probability=_finite_or_none(probability),
+            contributions=(),
+            **common,
+        )
     log_odds_baseline = log_odds_contribs = None
     errors = [float(e) for e in standard_errors] if standard_errors is not None else []
     if log_odds is not None:
         log_odds_baseline = _finite_or_none(log_odds[0])
         log_odds_contribs = tuple(
             VariableWeight(name=s.name, label=s.label, value=float(v))
-            for s, v in zip(schema, log_odds[1], strict=True))
+            for s, v in zip(schema, log_odds[1], strict=True)
+        )
     return ShapExplanation(
-        status="ok", failure_reason=None, baseline=float(baseline),
+        status="ok",
+        failure_reason=None,
+        baseline=float(baseline),
         probability=float(probability),
-        contributions=tuple(VariableWeight(name=s.name, label=s.label, value=float(v))
-                            for s, v in zip(schema, values, strict=True)),
-        log_odds_baseline=log_odds_baseline, log_odds_contributions=log_odds_contribs,
+        contributions=tuple(
+            VariableWeight(name=s.name, label=s.label, value=float(v))
+            for s, v in zip(schema, values, strict=True)
+        ),
+        log_odds_baseline=log_odds_baseline,
+        log_odds_contributions=log_odds_contribs,
         log_odds_note=log_odds_note,
-        standard_errors=tuple(VariableWeight(name=sp.name, label=sp.label, value=float(e))
-                              for sp, e in zip(schema, errors, strict=True)),
-        max_standard_error=_finite_or_none(max(errors)) if errors else None, **common)
+        standard_errors=tuple(
+            VariableWeight(name=sp.name, label=sp.label, value=float(e))
+            for sp, e in zip(schema, errors, strict=True)
+        ),
+        max_standard_error=_finite_or_none(max(errors)) if errors else None,
+        **common,
+    )
 
 
 # --------------------------------------------------------------------------- SHAP
@@ -434,9 +478,13 @@ class ShapleyEstimate:
 
 
 def permutation_shapley(
-    predict: Callable[[pd.DataFrame], np.ndarray], case_columns: Sequence[np.ndarray],
-    background_columns: Sequence[np.ndarray], probability: float, schema: FeatureSchema,
-    *, seed: int,
+    predict: Callable[[pd.DataFrame], np.ndarray],
+    case_columns: Sequence[np.ndarray],
+    background_columns: Sequence[np.ndarray],
+    probability: float,
+    schema: FeatureSchema,
+    *,
+    seed: int,
 ) -> ShapleyEstimate:
     """Interventional Shapley values by antithetic permutation sampling, one model call.
 
@@ -474,8 +522,9 @@ def permutation_shapley(
     # row, row k equals row k - 1, so its prediction is copied rather than asked for again:
     # this skips a large share of rows (most patients share the common values) and changes no
     # number, as each row is predicted on its own.
-    same = np.column_stack([_same_as_case(background_columns[j], case_columns[j][0])
-                            for j in range(m)])  # (b, m)
+    same = np.column_stack(
+        [_same_as_case(background_columns[j], case_columns[j][0]) for j in range(m)]
+    )  # (b, m)
     added = orders[:, : m - 1]  # variable switched at steps 1..m-1
     changes = ~same[chain_rows[:, None], added]  # (chains, m - 1)
     chain_index, step_index = np.nonzero(changes)
@@ -489,8 +538,8 @@ def permutation_shapley(
     position[chain_index, step_index] = b + np.arange(n_new)
     last = np.maximum.accumulate(np.where(changes, np.arange(1, m)[None, :], 0), axis=1)
     source[:, 1:] = np.where(
-        last > 0, np.take_along_axis(position, np.maximum(last - 1, 0), axis=1),
-        chain_rows[:, None])
+        last > 0, np.take_along_axis(position, np.maximum(last - 1, 0), axis=1), chain_rows[:, None]
+    )
     ranks_new = ranks[chain_index]
     source_rows = chain_rows[chain_index]
     batch_columns = []
@@ -510,19 +559,28 @@ def permutation_shapley(
     # An order and its reverse are not independent: the pair means are, so they give the
     # standard error (zero with a single background row, where there is no spread to measure).
     pair_means = (per_chain[:b] + per_chain[b:]) / 2
-    standard_errors = (pair_means.std(axis=0, ddof=1) / math.sqrt(b) if b > 1
-                       else np.zeros(m))
+    standard_errors = pair_means.std(axis=0, ddof=1) / math.sqrt(b) if b > 1 else np.zeros(m)
     baseline = float(background_probs.mean())
-    return ShapleyEstimate(values=values, standard_errors=standard_errors, baseline=baseline,
-                           n_permutations=chains, model_evaluations=len(probs) + 1)
+    return ShapleyEstimate(
+        values=values,
+        standard_errors=standard_errors,
+        baseline=baseline,
+        n_permutations=chains,
+        model_evaluations=len(probs) + 1,
+    )
 
 
 def _same_as_case(column: np.ndarray, value: Any) -> np.ndarray:
     """Which background values equal the case's (two missing values count as equal)."""
     if column.dtype == object:
-        return np.fromiter((v == value if v is not None and value is not None
-                            else v is None and value is None for v in column),
-                           dtype=bool, count=len(column))
+        return np.fromiter(
+            (
+                v == value if v is not None and value is not None else v is None and value is None
+                for v in column
+            ),
+            dtype=bool,
+            count=len(column),
+        )
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return np.isnan(column)
     return column == value
@@ -543,8 +601,9 @@ def _unwrap_logistic(model: Any) -> tuple[Any, Any] | None:
         if len(calibrated) != 1:
             return None
         inner = calibrated[0].estimator
-    inner = getattr(inner, "estimator", inner) if type(inner).__name__ == "FrozenEstimator" \
-        else inner
+    inner = (
+        getattr(inner, "estimator", inner) if type(inner).__name__ == "FrozenEstimator" else inner
+    )
     if not isinstance(inner, Pipeline) or len(inner.steps) < 2:
         return None
     final = inner.steps[-1][1]
@@ -585,8 +644,10 @@ def _output_groups(preprocess: Any, names: Sequence[str], n_out: int) -> list[in
             if not isinstance(last, OneHotEncoder):
                 return None
             drop = getattr(last, "drop_idx_", None)
-            sizes = [len(c) - (1 if drop is not None and drop[i] is not None else 0)
-                     for i, c in enumerate(last.categories_)]
+            sizes = [
+                len(c) - (1 if drop is not None and drop[i] is not None else 0)
+                for i, c in enumerate(last.categories_)
+            ]
             if sum(sizes) != width:
                 return None  # e.g. infrequent categories merged: do not guess
         position = out.start
@@ -597,8 +658,9 @@ def _output_groups(preprocess: Any, names: Sequence[str], n_out: int) -> list[in
     return groups if all(g >= 0 for g in groups) else None
 
 
-def logistic_log_odds(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame,
-                      schema: FeatureSchema) -> tuple[float, np.ndarray] | None:
+def logistic_log_odds(
+    model: Any, case_frame: pd.DataFrame, background: pd.DataFrame, schema: FeatureSchema
+) -> tuple[float, np.ndarray] | None:
     """Exact log-odds contributions of a calibrated logistic-regression pipeline.
 
     Parameters
@@ -637,9 +699,15 @@ def logistic_log_odds(model: Any, case_frame: pd.DataFrame, background: pd.DataF
     return baseline, contributions
 
 
-def explain_shap(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame,
-                 schema: FeatureSchema, *, seed: int = 0,
-                 single_threaded: bool = True) -> ShapExplanation:
+def explain_shap(
+    model: Any,
+    case_frame: pd.DataFrame,
+    background: pd.DataFrame,
+    schema: FeatureSchema,
+    *,
+    seed: int = 0,
+    single_threaded: bool = True,
+) -> ShapExplanation:
     """SHAP contributions to the calibrated probability for one case.
 
     Parameters
@@ -669,35 +737,63 @@ def explain_shap(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame,
         return _explain_shap(model, case_frame, background, schema, seed=seed)
 
 
-def _explain_shap(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame,
-                  schema: FeatureSchema, *, seed: int) -> ShapExplanation:
+def _explain_shap(
+    model: Any,
+    case_frame: pd.DataFrame,
+    background: pd.DataFrame,
+    schema: FeatureSchema,
+    *,
+    seed: int,
+) -> ShapExplanation:
     names = schema.names
     probability = float(model.predict_proba(case_frame[names])[0, 1])
     common = dict(background_size=len(background), seed=seed)
     try:
         estimate = permutation_shapley(
             lambda frame: model.predict_proba(frame)[:, 1],
-            _columns(case_frame, schema), _columns(background, schema), probability, schema,
-            seed=seed)
+            _columns(case_frame, schema),
+            _columns(background, schema),
+            probability,
+            schema,
+            seed=seed,
+        )
     except Exception as exc:  # the result must say it failed rather than raise mid-report
         return ShapExplanation(
-            status="failed", failure_reason=f"the model could not be evaluated on the "
-            f"background: {type(exc).__name__}: {exc}", method=SHAP_METHOD,
-            library_version=_library_version(), n_permutations=0, model_evaluations=0,
-            baseline=None, probability=probability, contributions=(), additivity_error=None,
-            **common)
+            status="failed",
+            failure_reason=f"the model could not be evaluated on the "
+            f"background: {type(exc).__name__}: {exc}",
+            method=SHAP_METHOD,
+            library_version=_library_version(),
+            n_permutations=0,
+            model_evaluations=0,
+            baseline=None,
+            probability=probability,
+            contributions=(),
+            additivity_error=None,
+            **common,
+        )
     log_odds = note = None
     if _unwrap_logistic(model) is not None:
         log_odds = logistic_log_odds(model, case_frame, background, schema)
-        note = ("Exact contributions in log-odds of the uncalibrated logistic regression "
-                "(before calibration), against the same background." if log_odds is not None
-                else "The model is a logistic regression, but its transformed columns could "
-                "not be traced back to the clinical variables, so no log-odds are given.")
+        note = (
+            "Exact contributions in log-odds of the uncalibrated logistic regression "
+            "(before calibration), against the same background."
+            if log_odds is not None
+            else "The model is a logistic regression, but its transformed columns could "
+            "not be traced back to the clinical variables, so no log-odds are given."
+        )
     return build_shap_explanation(
-        schema=schema, values=estimate.values, baseline=estimate.baseline,
-        probability=probability, n_permutations=estimate.n_permutations,
-        model_evaluations=estimate.model_evaluations, log_odds=log_odds, log_odds_note=note,
-        standard_errors=estimate.standard_errors, **common)
+        schema=schema,
+        values=estimate.values,
+        baseline=estimate.baseline,
+        probability=probability,
+        n_permutations=estimate.n_permutations,
+        model_evaluations=estimate.model_evaluations,
+        log_odds=log_odds,
+        log_odds_note=note,
+        standard_errors=estimate.standard_errors,
+        **common,
+    )
 
 
 # --------------------------------------------------------------------------- LIME
@@ -709,8 +805,9 @@ class _LimeEncoding:
     def __init__(self, background: pd.DataFrame, schema: FeatureSchema) -> None:
         self.schema = schema
         self.categorical = [j for j, s in enumerate(schema) if s.kind == "category"]
-        self.categories = {j: np.asarray(schema.features[j].categories, dtype=object)
-                           for j in self.categorical}
+        self.categories = {
+            j: np.asarray(schema.features[j].categories, dtype=object) for j in self.categorical
+        }
         columns = _columns(background, schema)
         self.fill: list[float] = []
         encoded = []
@@ -753,20 +850,42 @@ class _LimeEncoding:
         return _frame(columns, self.schema)
 
 
-def _lime_failed(reason: str, *, num_samples: int, seeds: Sequence[int], top_k: int,
-                 imputed: Sequence[str] = ()) -> LimeExplanation:
+def _lime_failed(
+    reason: str, *, num_samples: int, seeds: Sequence[int], top_k: int, imputed: Sequence[str] = ()
+) -> LimeExplanation:
     return LimeExplanation(
-        status="failed", failure_reason=reason, library_version=_library_version(),
-        num_samples=num_samples, seeds=tuple(seeds), runs=len(seeds), fidelity_r2=(),
-        fidelity_r2_mean=None, fidelity_r2_min=None, weights=(), spread=(), top_k=top_k,
-        top_k_jaccard=None, low_fidelity=True, unstable=True, imputed_variables=tuple(imputed),
-        note=f"LIME could not explain this case: {reason}.")
+        status="failed",
+        failure_reason=reason,
+        library_version=_library_version(),
+        num_samples=num_samples,
+        seeds=tuple(seeds),
+        runs=len(seeds),
+        fidelity_r2=(),
+        fidelity_r2_mean=None,
+        fidelity_r2_min=None,
+        weights=(),
+        spread=(),
+        top_k=top_k,
+        top_k_jaccard=None,
+        low_fidelity=True,
+        unstable=True,
+        imputed_variables=tuple(imputed),
+        note=f"LIME could not explain this case: {reason}.",
+    )
 
 
-def explain_lime(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame,
-                 schema: FeatureSchema, *, seed: int = 0, runs: int = LIME_RUNS,
-                 num_samples: int = LIME_SAMPLES, top_k: int = TOP_K,
-                 single_threaded: bool = True) -> LimeExplanation:
+def explain_lime(
+    model: Any,
+    case_frame: pd.DataFrame,
+    background: pd.DataFrame,
+    schema: FeatureSchema,
+    *,
+    seed: int = 0,
+    runs: int = LIME_RUNS,
+    num_samples: int = LIME_SAMPLES,
+    top_k: int = TOP_K,
+    single_threaded: bool = True,
+) -> LimeExplanation:
     """LIME weights for one case over ``runs`` seeds, with fidelity and stability.
 
     Parameters
@@ -793,13 +912,29 @@ def explain_lime(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame,
     LimeExplanation
     """
     with _model_threads(single_threaded):
-        return _explain_lime(model, case_frame, background, schema, seed=seed, runs=runs,
-                             num_samples=num_samples, top_k=top_k)
+        return _explain_lime(
+            model,
+            case_frame,
+            background,
+            schema,
+            seed=seed,
+            runs=runs,
+            num_samples=num_samples,
+            top_k=top_k,
+        )
 
 
-def _explain_lime(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame,
-                  schema: FeatureSchema, *, seed: int, runs: int, num_samples: int,
-                  top_k: int) -> LimeExplanation:
+def _explain_lime(
+    model: Any,
+    case_frame: pd.DataFrame,
+    background: pd.DataFrame,
+    schema: FeatureSchema,
+    *,
+    seed: int,
+    runs: int,
+    num_samples: int,
+    top_k: int,
+) -> LimeExplanation:
     from lime.lime_tabular import LimeTabularExplainer
 
     if runs < 1:
@@ -810,11 +945,15 @@ def _explain_lime(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame
     imputed = tuple(schema.names[j] for j in imputed_idx)
     try:
         explainer = LimeTabularExplainer(
-            encoding.training, mode="classification", feature_names=schema.names,
+            encoding.training,
+            mode="classification",
+            feature_names=schema.names,
             categorical_features=encoding.categorical,
             categorical_names={j: list(c) for j, c in encoding.categories.items()},
-            class_names=["no outcome", "outcome"], discretize_continuous=True,
-            random_state=seeds[0])
+            class_names=["no outcome", "outcome"],
+            discretize_continuous=True,
+            random_state=seeds[0],
+        )
         state = explainer.random_state  # shared by the discretiser and LIME's base
         sampler = explainer._LimeTabularExplainer__data_inverse  # LIME's own private sampler
         # Draw every run's neighbourhood with LIME's sampler first, so the model sees all of
@@ -829,7 +968,7 @@ def _explain_lime(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame
         weights_runs, scores = [], []
         for i, s in enumerate(seeds):
             data, inverse = neighbourhoods[i]
-            probs = all_probs[i * num_samples:(i + 1) * num_samples]
+            probs = all_probs[i * num_samples : (i + 1) * num_samples]
 
             def predict_fn(x: np.ndarray, expected=inverse, probs=probs) -> np.ndarray:
                 # Guard: should LIME ever pass other rows, ask the model instead.
@@ -838,14 +977,19 @@ def _explain_lime(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame
                 return np.asarray(model.predict_proba(encoding.decode(x)), dtype=float)
 
             state.seed(s)
-            explainer._LimeTabularExplainer__data_inverse = (
-                lambda _row, _n, pair=(data, inverse): pair)
+            explainer._LimeTabularExplainer__data_inverse = lambda _row, _n, pair=(data, inverse): (
+                pair
+            )
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     exp = explainer.explain_instance(
-                        row, predict_fn, labels=(1,), num_features=len(schema),
-                        num_samples=num_samples)
+                        row,
+                        predict_fn,
+                        labels=(1,),
+                        num_features=len(schema),
+                        num_samples=num_samples,
+                    )
             finally:
                 del explainer._LimeTabularExplainer__data_inverse
             weights = np.zeros(len(schema))
@@ -854,50 +998,92 @@ def _explain_lime(model: Any, case_frame: pd.DataFrame, background: pd.DataFrame
             weights_runs.append(weights)
             scores.append(float(exp.score))
     except Exception as exc:  # a failed LIME is reported, never silently dropped
-        return _lime_failed(f"{type(exc).__name__}: {exc}", num_samples=num_samples,
-                            seeds=seeds, top_k=top_k, imputed=imputed)
+        return _lime_failed(
+            f"{type(exc).__name__}: {exc}",
+            num_samples=num_samples,
+            seeds=seeds,
+            top_k=top_k,
+            imputed=imputed,
+        )
 
     matrix = np.vstack(weights_runs)
     if not (np.isfinite(matrix).all() and all(math.isfinite(r2) for r2 in scores)):
-        return _lime_failed("a weight or a local fit (R²) was not a finite number",
-                            num_samples=num_samples, seeds=seeds, top_k=top_k, imputed=imputed)
+        return _lime_failed(
+            "a weight or a local fit (R²) was not a finite number",
+            num_samples=num_samples,
+            seeds=seeds,
+            top_k=top_k,
+            imputed=imputed,
+        )
     mean, spread = matrix.mean(axis=0), matrix.std(axis=0)
     k = min(top_k, len(schema))
     jac = mean_pairwise_jaccard([set(top_k_indices(w, k)) for w in matrix])
     r2_mean, r2_min = float(np.mean(scores)), float(np.min(scores))
     low_fidelity = not (math.isfinite(r2_mean) and r2_mean >= LOW_FIDELITY_R2)
     unstable = jac < UNSTABLE_JACCARD
-    notes = [f"LIME's local straight-line fit explains {r2_mean:.0%} of the model's variation "
-             f"near this case (R² {r2_mean:.2f} on average, lowest {r2_min:.2f}, over {runs} "
-             "runs)" + (": low fidelity, so LIME's weights may not reflect the model here."
-                        if low_fidelity else ".")]
-    notes.append(f"Across {runs} seeds the top {k} factors overlapped by {jac:.0%} on average"
-                 + (": unstable, so LIME's ranking depends on chance." if unstable else "."))
+    notes = [
+        f"LIME's local straight-line fit explains {r2_mean:.0%} of the model's variation "
+        f"near this case (R² {r2_mean:.2f} on average, lowest {r2_min:.2f}, over {runs} "
+        "runs)"
+        + (
+            ": low fidelity, so LIME's weights may not reflect the model here."
+            if low_fidelity
+            else "."
+        )
+    ]
+    notes.append(
+        f"Across {runs} seeds the top {k} factors overlapped by {jac:.0%} on average"
+        + (": unstable, so LIME's ranking depends on chance." if unstable else ".")
+    )
     if imputed:
         labels = [schema[n].label for n in imputed]
-        notes.append("Not recorded for this case, so LIME used the background's typical value: "
-                     + ", ".join(labels) + ".")
+        notes.append(
+            "Not recorded for this case, so LIME used the background's typical value: "
+            + ", ".join(labels)
+            + "."
+        )
 
     def weights_of(values: np.ndarray) -> tuple[VariableWeight, ...]:
-        return tuple(VariableWeight(name=s.name, label=s.label, value=float(v))
-                     for s, v in zip(schema, values, strict=True))
+        return tuple(
+            VariableWeight(name=s.name, label=s.label, value=float(v))
+            for s, v in zip(schema, values, strict=True)
+        )
 
     return LimeExplanation(
-        status="ok", failure_reason=None, library_version=_library_version(),
-        num_samples=num_samples, seeds=seeds, runs=runs, fidelity_r2=tuple(scores),
-        fidelity_r2_mean=_finite_or_none(r2_mean), fidelity_r2_min=_finite_or_none(r2_min),
-        weights=weights_of(mean), spread=weights_of(spread), top_k=k, top_k_jaccard=jac,
-        low_fidelity=low_fidelity, unstable=unstable, imputed_variables=imputed,
-        note=" ".join(notes))
+        status="ok",
+        failure_reason=None,
+        library_version=_library_version(),
+        num_samples=num_samples,
+        seeds=seeds,
+        runs=runs,
+        fidelity_r2=tuple(scores),
+        fidelity_r2_mean=_finite_or_none(r2_mean),
+        fidelity_r2_min=_finite_or_none(r2_min),
+        weights=weights_of(mean),
+        spread=weights_of(spread),
+        top_k=k,
+        top_k_jaccard=jac,
+        low_fidelity=low_fidelity,
+        unstable=unstable,
+        imputed_variables=imputed,
+        note=" ".join(notes),
+    )
 
 
 # --------------------------------------------------------------------------- entry point
 
 
 def explain_attributions(
-    model: Any, case_frame: pd.DataFrame, background: pd.DataFrame, schema: FeatureSchema,
-    *, seed: int = 0, lime_runs: int = LIME_RUNS, lime_samples: int = LIME_SAMPLES,
-    top_k: int = TOP_K, single_threaded: bool = True,
+    model: Any,
+    case_frame: pd.DataFrame,
+    background: pd.DataFrame,
+    schema: FeatureSchema,
+    *,
+    seed: int = 0,
+    lime_runs: int = LIME_RUNS,
+    lime_samples: int = LIME_SAMPLES,
+    top_k: int = TOP_K,
+    single_threaded: bool = True,
 ) -> Attributions:
     """SHAP, LIME and their agreement for one case.
 
@@ -925,16 +1111,29 @@ def explain_attributions(
         raise ValueError(f"explain one case at a time (got {len(case_frame)} rows)")
     case_frame = case_frame[schema.names]
     background = background[schema.names]
-    shap_result = explain_shap(model, case_frame, background, schema, seed=seed,
-                               single_threaded=single_threaded)
-    lime_result = explain_lime(model, case_frame, background, schema, seed=seed,
-                               runs=lime_runs, num_samples=lime_samples, top_k=top_k,
-                               single_threaded=single_threaded)
+    shap_result = explain_shap(
+        model, case_frame, background, schema, seed=seed, single_threaded=single_threaded
+    )
+    lime_result = explain_lime(
+        model,
+        case_frame,
+        background,
+        schema,
+        seed=seed,
+        runs=lime_runs,
+        num_samples=lime_samples,
+        top_k=top_k,
+        single_threaded=single_threaded,
+    )
     agreement = None
     if shap_result.status == "ok" and lime_result.status == "ok":
         agreement = compare_explanations(
-            schema.names, [c.value for c in shap_result.contributions],
-            [w.value for w in lime_result.weights], labels=[s.label for s in schema], k=top_k)
+            schema.names,
+            [c.value for c in shap_result.contributions],
+            [w.value for w in lime_result.weights],
+            labels=[s.label for s in schema],
+            k=top_k,
+        )
     shap_by = {c.name: c.value for c in shap_result.contributions}
     lime_by = {w.name: w.value for w in lime_result.weights}
     spread_by = {w.name: w.value for w in lime_result.spread}
@@ -942,12 +1141,19 @@ def explain_attributions(
     row = case_frame.iloc[0]
     variables = tuple(
         VariableContribution(
-            name=s.name, label=s.label, value_text=s.describe_value(_plain(row[s.name])),
-            shap_value=shap_by.get(s.name), lime_weight=lime_by.get(s.name),
-            lime_spread=spread_by.get(s.name), log_odds=log_odds_by.get(s.name))
-        for s in schema)
-    return Attributions(shap=shap_result, lime=lime_result, agreement=agreement,
-                        variables=variables)
+            name=s.name,
+            label=s.label,
+            value_text=s.describe_value(_plain(row[s.name])),
+            shap_value=shap_by.get(s.name),
+            lime_weight=lime_by.get(s.name),
+            lime_spread=spread_by.get(s.name),
+            log_odds=log_odds_by.get(s.name),
+        )
+        for s in schema
+    )
+    return Attributions(
+        shap=shap_result, lime=lime_result, agreement=agreement, variables=variables
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -961,8 +1167,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def warm_up(model: Any = None, background: pd.DataFrame | None = None,
-            schema: FeatureSchema | None = None) -> None:
+def warm_up(
+    model: Any = None, background: pd.DataFrame | None = None, schema: FeatureSchema | None = None
+) -> None:
     """Pay the one-off costs (imports, first model calls) at start-up, not on the first case.
 
     Parameters
@@ -978,5 +1185,4 @@ def warm_up(model: Any = None, background: pd.DataFrame | None = None,
     if model is None or background is None or schema is None or len(background) == 0:
         return
     small = background.iloc[: min(20, len(background))]
-    explain_attributions(model, background.iloc[[0]], small, schema, lime_runs=1,
-                         lime_samples=200)
+    explain_attributions(model, background.iloc[[0]], small, schema, lime_runs=1, lime_samples=200)

@@ -52,16 +52,16 @@ print(json.dumps({{"times_ms": times, "cases": len(cases),
 
 def _run(code: str) -> tuple[dict[str, Any], float]:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"benchmark process failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1]), elapsed
 
 
-def bench_reports(model_id: str, *, models_dir: Path = SAMPLE_MODELS_DIR,
-                  runs: int = 20) -> dict[str, Any]:
+def bench_reports(
+    model_id: str, *, models_dir: Path = SAMPLE_MODELS_DIR, runs: int = 20
+) -> dict[str, Any]:
     """Report timings for one bundle: warm p50/p95 over all demo cases (≥ ``runs``
     reports), the first report in a new process, and that process's peak memory."""
     path = str(models_dir / model_id)

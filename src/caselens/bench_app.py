@@ -36,9 +36,16 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_SCRIPT = REPO_ROOT / "app" / "streamlit_app.py"
 #: Debian's Chromium; Playwright never downloads a browser here.
 CHROMIUM = os.environ.get("CASELENS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 DEMO_PASSWORD = "caselens-demo"
 PROBABILITY_LABEL = "Calibrated probability of"
 SHAP_TITLE = "SHAP: from the average patient to this patient"
@@ -66,8 +73,9 @@ class AppServer:
     process (and kills it if it does not end).
     """
 
-    def __init__(self, data_dir: Path, *, port: int | None = None,
-                 log_file: Path | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, log_file: Path | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -80,29 +88,46 @@ class AppServer:
         env = dict(os.environ)
         for name in ("CASELENS_AUDIT_URL", "CASELENS_AUDIT_KEY", "CASELENS_MODELS_DIR"):
             env.pop(name, None)
-        env.update({"CASELENS_DATA_DIR": str(self.data_dir), "CASELENS_DEMO": "1",
-                    "PYTHONUNBUFFERED": "1"})
+        env.update(
+            {"CASELENS_DATA_DIR": str(self.data_dir), "CASELENS_DEMO": "1", "PYTHONUNBUFFERED": "1"}
+        )
         self._log = open(self.log_file, "wb") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [streamlit_bin(), "run", str(APP_SCRIPT.relative_to(REPO_ROOT)),
-             "--server.address", "127.0.0.1", "--server.port", str(self.port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+            [
+                streamlit_bin(),
+                "run",
+                str(APP_SCRIPT.relative_to(REPO_ROOT)),
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(self.port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         """Poll the health endpoint until it says ``ok``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with code {self.process.returncode}"
-                                   f"{self._log_tail()}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(
-                    f"{self.url}/_stcore/health", timeout=2) as resp:
+                raise RuntimeError(
+                    f"streamlit exited with code {self.process.returncode}{self._log_tail()}"
+                )
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp,
+            ):
                 if resp.read().decode().strip() == "ok":
                     return
             time.sleep(0.05)
-        raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s"
-                           f"{self._log_tail()}")
+        raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s{self._log_tail()}")
 
     def _log_tail(self) -> str:
         if self.log_file and self.log_file.exists():
@@ -129,12 +154,17 @@ class AppServer:
 
 def launch_chromium(playwright: Any) -> Any:
     """Headless Debian Chromium (never a downloaded browser)."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                      args=CHROMIUM_ARGS)
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
 
-def sign_in(page: Any, base_url: str, user_id: str, *, password: str = DEMO_PASSWORD,
-            timeout_ms: float = 60_000) -> None:
+def sign_in(
+    page: Any,
+    base_url: str,
+    user_id: str,
+    *,
+    password: str = DEMO_PASSWORD,
+    timeout_ms: float = 60_000,
+) -> None:
     """Open the app and sign in; returns once the sign-in form has gone."""
     from playwright.sync_api import expect
 
@@ -193,8 +223,7 @@ def expected_probabilities(model_id: str) -> dict[str, str]:
     bundle = load_bundle(SAMPLE_MODELS_DIR / model_id)
     out = {}
     for demo in bundle.demo_cases:
-        case = validate_inputs(demo.inputs, bundle.features, source="demo",
-                               case_id=demo.case_id)
+        case = validate_inputs(demo.inputs, bundle.features, source="demo", case_id=demo.case_id)
         frame = case.to_frame()[bundle.features.names]
         p = float(bundle.model.predict_proba(frame)[0, 1])
         out[f"{demo.case_id} — {demo.title}"] = f"{100 * p:.1f}%"
@@ -204,11 +233,11 @@ def expected_probabilities(model_id: str) -> dict[str, str]:
 def shap_chart(page: Any) -> Any:
     """The SHAP waterfall chart, drawn by the current script run (not a stale one)."""
     return page.locator('[data-testid="stElementContainer"][data-stale="false"]').filter(
-        has=page.locator(".js-plotly-plot", has_text=SHAP_TITLE))
+        has=page.locator(".js-plotly-plot", has_text=SHAP_TITLE)
+    )
 
 
-def wait_for_report(page: Any, expected: str | None = None, *,
-                    timeout_ms: float = 60_000) -> str:
+def wait_for_report(page: Any, expected: str | None = None, *, timeout_ms: float = 60_000) -> str:
     """Wait until the probability metric shows ``expected`` (any value if None) and the SHAP
     chart of the current run is drawn; return the value shown."""
     from playwright.sync_api import expect
@@ -281,8 +310,10 @@ def bench_app(cases_per_model: int = 5) -> dict[str, Any]:
                 shown = expected[model][options[-1]]
                 for option in options[:cases_per_model]:
                     if expected[model][option] == shown:
-                        raise RuntimeError(f"{option} shows the same value as the case before "
-                                           f"it ({shown}); reorder the benchmark cases")
+                        raise RuntimeError(
+                            f"{option} shows the same value as the case before "
+                            f"it ({shown}); reorder the benchmark cases"
+                        )
                     shown = expected[model][option]
                     open_options(page, "Demo patient")
                     choice = page.get_by_role("option", name=option, exact=True)
@@ -293,10 +324,13 @@ def bench_app(cases_per_model: int = 5) -> dict[str, Any]:
                     times.append(time.perf_counter() - t0)
                     if os.environ.get("CASELENS_BENCH_VERBOSE"):
                         print(f"{option}: {times[-1]:.3f} s", file=sys.stderr)
-        return {"benchmark": "app", "startup_s": round(startup_s, 3),
-                "case_report_p50_s": round(statistics.median(times), 3),
-                "case_report_p95_s": round(_percentile(times, 95), 3),
-                "cases": len(times)}
+        return {
+            "benchmark": "app",
+            "startup_s": round(startup_s, 3),
+            "case_report_p50_s": round(statistics.median(times), 3),
+            "case_report_p95_s": round(_percentile(times, 95), 3),
+            "cases": len(times),
+        }
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

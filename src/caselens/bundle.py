@@ -416,9 +416,13 @@ def read_model_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
         if not allow_pickle:
             raise BundleError(
                 f"{model_path.name} is a pickle/joblib file, which can run any code when "
-                "opened; pass --allow-pickle only for a file you trust, or save it with skops.")
-        warnings.warn(f"Loading {model_path.name} with pickle (operator allowed it).",
-                      UserWarning, stacklevel=2)
+                "opened; pass --allow-pickle only for a file you trust, or save it with skops."
+            )
+        warnings.warn(
+            f"Loading {model_path.name} with pickle (operator allowed it).",
+            UserWarning,
+            stacklevel=2,
+        )
         with open(model_path, "rb") as handle:
             return pickle.load(handle)
     raise BundleError(f"{model_path.name}: unknown model file format; expected .skops.")
@@ -466,9 +470,7 @@ def create_bundle(
     folder = Path(path)
     if folder.exists() and any(folder.iterdir()) and not overwrite:
         raise BundleError(f"The folder {folder} already exists and is not empty.")
-    schema = (
-        features if isinstance(features, FeatureSchema) else _validate_schema_mapping(features)
-    )
+    schema = features if isinstance(features, FeatureSchema) else _validate_schema_mapping(features)
     required = [*schema.names, OUTCOME_COLUMN]
     missing = [c for c in required if c not in reference.columns]
     if missing:
@@ -495,8 +497,9 @@ def create_bundle(
         calibration_data[required].to_parquet(folder / CALIBRATION_FILE, index=False)
     if demo_cases:
         cases = [
-            c.model_dump(mode="json") if isinstance(c, DemoCase) else DemoCase(**c).model_dump(
-                mode="json")
+            c.model_dump(mode="json")
+            if isinstance(c, DemoCase)
+            else DemoCase(**c).model_dump(mode="json")
             for c in demo_cases
         ]
         _write_json(folder / DEMO_CASES_FILE, cases)

@@ -29,9 +29,19 @@ NOT_A_NUMBER_TEXT = {"nan", "-nan", "+nan"}
 INFINITE_TEXT = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 ProblemCode = Literal[
-    "unknown_field", "missing_required", "wrong_type", "not_whole_number", "outside_limits",
-    "unknown_category", "not_finite", "duplicate_field", "empty_file", "several_rows",
-    "too_large", "not_utf8", "bad_format",
+    "unknown_field",
+    "missing_required",
+    "wrong_type",
+    "not_whole_number",
+    "outside_limits",
+    "unknown_category",
+    "not_finite",
+    "duplicate_field",
+    "empty_file",
+    "several_rows",
+    "too_large",
+    "not_utf8",
+    "bad_format",
 ]
 FlagCode = Literal["outside_training_range", "rare_category", "missing_value"]
 
@@ -105,78 +115,124 @@ def _is_missing(raw: Any) -> bool:
     return isinstance(raw, str) and raw.strip().lower() in MISSING_TEXT
 
 
-def _check_number(feature: FeatureSpec, raw: Any, problems: list[FieldProblem],
-                  flags: list[FieldFlag]) -> float | None:
+def _check_number(
+    feature: FeatureSpec, raw: Any, problems: list[FieldProblem], flags: list[FieldFlag]
+) -> float | None:
     name = _label(feature)
     if isinstance(raw, bool):
-        problems.append(FieldProblem(feature.name, "wrong_type",
-                                     f"{name}: expected {_number_phrase(feature)}, got {raw!r}."))
+        problems.append(
+            FieldProblem(
+                feature.name,
+                "wrong_type",
+                f"{name}: expected {_number_phrase(feature)}, got {raw!r}.",
+            )
+        )
         return None
     if isinstance(raw, str):
         text = raw.strip().replace(",", ".") if raw.count(",") == 1 and "." not in raw else raw
         lowered = str(text).strip().lower()
         if lowered in NOT_A_NUMBER_TEXT or lowered in INFINITE_TEXT:
-            problems.append(FieldProblem(
-                feature.name, "not_finite",
-                f"{name}: got '{raw}', which is not a finite number; enter "
-                f"{_number_phrase(feature)}, or leave it empty if it was not recorded."))
+            problems.append(
+                FieldProblem(
+                    feature.name,
+                    "not_finite",
+                    f"{name}: got '{raw}', which is not a finite number; enter "
+                    f"{_number_phrase(feature)}, or leave it empty if it was not recorded.",
+                )
+            )
             return None
         try:
             number = float(text)
         except ValueError:
-            problems.append(FieldProblem(
-                feature.name, "wrong_type",
-                f"{name}: expected {_number_phrase(feature)}, got '{raw}'."))
+            problems.append(
+                FieldProblem(
+                    feature.name,
+                    "wrong_type",
+                    f"{name}: expected {_number_phrase(feature)}, got '{raw}'.",
+                )
+            )
             return None
     elif isinstance(raw, int | float):
         number = float(raw)
     else:
-        problems.append(FieldProblem(
-            feature.name, "wrong_type",
-            f"{name}: expected {_number_phrase(feature)}, got {type(raw).__name__} {raw!r}."))
+        problems.append(
+            FieldProblem(
+                feature.name,
+                "wrong_type",
+                f"{name}: expected {_number_phrase(feature)}, got {type(raw).__name__} {raw!r}.",
+            )
+        )
         return None
     if math.isnan(number) or math.isinf(number):
-        problems.append(FieldProblem(
-            feature.name, "not_finite",
-            f"{name}: got {number}, which is not a finite number; enter "
-            f"{_number_phrase(feature)}, or leave it empty if it was not recorded."))
+        problems.append(
+            FieldProblem(
+                feature.name,
+                "not_finite",
+                f"{name}: got {number}, which is not a finite number; enter "
+                f"{_number_phrase(feature)}, or leave it empty if it was not recorded.",
+            )
+        )
         return None
     if feature.kind == "integer" and number != int(number):
-        problems.append(FieldProblem(
-            feature.name, "not_whole_number",
-            f"{name}: expected a whole number of {feature.unit or 'units'}, got {number:g}."))
+        problems.append(
+            FieldProblem(
+                feature.name,
+                "not_whole_number",
+                f"{name}: expected a whole number of {feature.unit or 'units'}, got {number:g}.",
+            )
+        )
         return None
     low, high = feature.hard_min, feature.hard_max
     if (low is not None and number < low) or (high is not None and number > high):
-        problems.append(FieldProblem(
-            feature.name, "outside_limits",
-            f"{name}: {number:g}{' ' + feature.unit if feature.unit else ''} is outside the "
-            f"possible range ({_range_text(low, high, feature.unit)}); check the value."))
+        problems.append(
+            FieldProblem(
+                feature.name,
+                "outside_limits",
+                f"{name}: {number:g}{' ' + feature.unit if feature.unit else ''} is outside the "
+                f"possible range ({_range_text(low, high, feature.unit)}); check the value.",
+            )
+        )
         return None
     t_low, t_high = feature.training_min, feature.training_max
     if (t_low is not None and number < t_low) or (t_high is not None and number > t_high):
-        flags.append(FieldFlag(
-            feature.name, "outside_training_range",
-            f"{name}: {number:g}{' ' + feature.unit if feature.unit else ''} is outside the "
-            f"range the model was trained on ({_range_text(t_low, t_high, feature.unit)})."))
+        flags.append(
+            FieldFlag(
+                feature.name,
+                "outside_training_range",
+                f"{name}: {number:g}{' ' + feature.unit if feature.unit else ''} is outside the "
+                f"range the model was trained on ({_range_text(t_low, t_high, feature.unit)}).",
+            )
+        )
     return number
 
 
-def _check_category(feature: FeatureSpec, raw: Any, problems: list[FieldProblem],
-                    flags: list[FieldFlag]) -> str | None:
+def _check_category(
+    feature: FeatureSpec, raw: Any, problems: list[FieldProblem], flags: list[FieldFlag]
+) -> str | None:
     allowed = list(feature.categories or ())
-    text = str(raw).strip() if isinstance(raw, str | int | float) and not isinstance(
-        raw, bool) else None
+    text = (
+        str(raw).strip()
+        if isinstance(raw, str | int | float) and not isinstance(raw, bool)
+        else None
+    )
     if isinstance(raw, float) and (math.isnan(raw) or math.isinf(raw)):
-        problems.append(FieldProblem(
-            feature.name, "not_finite",
-            f"{feature.label}: got {raw}; expected one of: {', '.join(allowed)}."))
+        problems.append(
+            FieldProblem(
+                feature.name,
+                "not_finite",
+                f"{feature.label}: got {raw}; expected one of: {', '.join(allowed)}.",
+            )
+        )
         return None
     matches = [c for c in allowed if text is not None and c.lower() == text.lower()]
     if not matches:
-        problems.append(FieldProblem(
-            feature.name, "unknown_category",
-            f"{feature.label}: '{raw}' is not an allowed value; allowed: {', '.join(allowed)}."))
+        problems.append(
+            FieldProblem(
+                feature.name,
+                "unknown_category",
+                f"{feature.label}: '{raw}' is not an allowed value; allowed: {', '.join(allowed)}.",
+            )
+        )
         return None
     value = matches[0]
     counts = feature.training_counts or {}
@@ -184,15 +240,22 @@ def _check_category(feature: FeatureSpec, raw: Any, problems: list[FieldProblem]
     # Rare = fewer than 10 training patients or under 1% of them: too few to learn from.
     if counts and seen < max(RARE_CATEGORY_MIN_COUNT, RARE_CATEGORY_SHARE * sum(counts.values())):
         when = "never seen" if seen == 0 else f"seen only {seen} times"
-        flags.append(FieldFlag(
-            feature.name, "rare_category",
-            f"{feature.label}: '{value}' was {when} in training ({sum(counts.values()):,} "
-            "patients)."))
+        flags.append(
+            FieldFlag(
+                feature.name,
+                "rare_category",
+                f"{feature.label}: '{value}' was {when} in training ({sum(counts.values()):,} "
+                "patients).",
+            )
+        )
     return value
 
 
 def validate_inputs(
-    data: Mapping[str, Any], schema: FeatureSchema, *, source: str = "form",
+    data: Mapping[str, Any],
+    schema: FeatureSchema,
+    *,
+    source: str = "form",
     case_id: str | None = None,
 ) -> Case:
     """Check one patient's raw inputs against the feature schema.
@@ -230,18 +293,27 @@ def validate_inputs(
         raw = data.get(feature.name)
         if _is_missing(raw):
             if not feature.missing_allowed:
-                problems.append(FieldProblem(
-                    feature.name, "missing_required",
-                    f"{feature.label}: required, but no value was given."))
+                problems.append(
+                    FieldProblem(
+                        feature.name,
+                        "missing_required",
+                        f"{feature.label}: required, but no value was given.",
+                    )
+                )
             else:
                 if feature.training_missing_share < 0.05:
-                    flags.append(FieldFlag(
-                        feature.name, "missing_value",
-                        f"{feature.label}: not recorded, which was rare in training "
-                        f"({feature.training_missing_share:.1%} of patients)."))
+                    flags.append(
+                        FieldFlag(
+                            feature.name,
+                            "missing_value",
+                            f"{feature.label}: not recorded, which was rare in training "
+                            f"({feature.training_missing_share:.1%} of patients).",
+                        )
+                    )
                 else:
-                    flags.append(FieldFlag(feature.name, "missing_value",
-                                           f"{feature.label}: not recorded."))
+                    flags.append(
+                        FieldFlag(feature.name, "missing_value", f"{feature.label}: not recorded.")
+                    )
             values[feature.name] = None
             continue
         if feature.kind == "category":
@@ -250,10 +322,14 @@ def validate_inputs(
             values[feature.name] = _check_number(feature, raw, problems, flags)
     for name in data:
         if name not in schema:
-            problems.append(FieldProblem(
-                str(name), "unknown_field",
-                f"'{name}' is not an input of this model; remove it or check the spelling "
-                f"(inputs: {', '.join(schema.names)})."))
+            problems.append(
+                FieldProblem(
+                    str(name),
+                    "unknown_field",
+                    f"'{name}' is not an input of this model; remove it or check the spelling "
+                    f"(inputs: {', '.join(schema.names)}).",
+                )
+            )
     if problems:
         raise CaseValidationError(problems)
     return Case(values=values, source=source, case_id=case_id, flags=tuple(flags))
@@ -268,14 +344,18 @@ def _decode(content: bytes | str) -> str:
         content = content.encode("utf-8")
     if len(content) > MAX_UPLOAD_BYTES:
         raise _file_problem(
-            "too_large", f"The file is {len(content):,} bytes; the limit for one case is "
-            f"{MAX_UPLOAD_BYTES:,} bytes (1 MB).")
+            "too_large",
+            f"The file is {len(content):,} bytes; the limit for one case is "
+            f"{MAX_UPLOAD_BYTES:,} bytes (1 MB).",
+        )
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _file_problem(
-            "not_utf8", f"The file is not UTF-8 text (byte {exc.start} cannot be read); save "
-            "it as UTF-8 and upload it again.") from exc
+            "not_utf8",
+            f"The file is not UTF-8 text (byte {exc.start} cannot be read); save "
+            "it as UTF-8 and upload it again.",
+        ) from exc
     if not text.strip():
         raise _file_problem("empty_file", "The file is empty; expected one patient's inputs.")
     return text
@@ -297,23 +377,32 @@ def case_from_csv(content: bytes | str, schema: FeatureSchema) -> Case:
     header = [h.strip() for h in rows[0]]
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if duplicated:
-        raise CaseValidationError([
-            FieldProblem(h, "duplicate_field",
-                         f"Column '{h}' appears {header.count(h)} times; keep one.")
-            for h in duplicated])
+        raise CaseValidationError(
+            [
+                FieldProblem(
+                    h, "duplicate_field", f"Column '{h}' appears {header.count(h)} times; keep one."
+                )
+                for h in duplicated
+            ]
+        )
     body = rows[1:]
     if not body:
-        raise _file_problem("empty_file",
-                            "The file has a header row but no patient row; expected one row.")
+        raise _file_problem(
+            "empty_file", "The file has a header row but no patient row; expected one row."
+        )
     if len(body) > 1:
         raise _file_problem(
-            "several_rows", f"The file has {len(body)} patient rows; upload one patient "
-            "(one row under the header) at a time.")
+            "several_rows",
+            f"The file has {len(body)} patient rows; upload one patient "
+            "(one row under the header) at a time.",
+        )
     row = body[0]
     if len(row) != len(header):
         raise _file_problem(
-            "bad_format", f"The header has {len(header)} columns but the patient row has "
-            f"{len(row)}; check for a missing or extra comma.")
+            "bad_format",
+            f"The header has {len(header)} columns but the patient row has "
+            f"{len(row)}; check for a missing or extra comma.",
+        )
     return validate_inputs(dict(zip(header, row, strict=True)), schema, source="csv")
 
 
@@ -321,9 +410,14 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [k for k, _ in pairs]
     duplicated = sorted({k for k in keys if keys.count(k) > 1})
     if duplicated:
-        raise CaseValidationError([
-            FieldProblem(k, "duplicate_field", f"Field '{k}' appears {keys.count(k)} times; "
-                         "keep one.") for k in duplicated])
+        raise CaseValidationError(
+            [
+                FieldProblem(
+                    k, "duplicate_field", f"Field '{k}' appears {keys.count(k)} times; keep one."
+                )
+                for k in duplicated
+            ]
+        )
     return dict(pairs)
 
 
@@ -334,13 +428,15 @@ def case_from_json(content: bytes | str, schema: FeatureSchema) -> Case:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise _file_problem(
-            "bad_format", f"The file is not valid JSON (line {exc.lineno}, column "
-            f"{exc.colno}: {exc.msg}).") from exc
+            "bad_format",
+            f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
+        ) from exc
     if isinstance(data, list):
         if len(data) != 1:
             raise _file_problem(
                 "several_rows" if data else "empty_file",
-                f"The JSON holds {len(data)} patients; expected exactly one object.")
+                f"The JSON holds {len(data)} patients; expected exactly one object.",
+            )
         data = data[0]
     if not isinstance(data, dict):
         raise _file_problem("bad_format", "Expected a JSON object of field names and values.")
@@ -348,8 +444,9 @@ def case_from_json(content: bytes | str, schema: FeatureSchema) -> Case:
     if isinstance(data.get("inputs"), dict):
         case_id = data.get("case_id")
         data = data["inputs"]
-    return validate_inputs(data, schema, source="json",
-                           case_id=str(case_id) if case_id is not None else None)
+    return validate_inputs(
+        data, schema, source="json", case_id=str(case_id) if case_id is not None else None
+    )
 
 
 def case_from_upload(filename: str, content: bytes, schema: FeatureSchema) -> Case:
@@ -359,5 +456,6 @@ def case_from_upload(filename: str, content: bytes, schema: FeatureSchema) -> Ca
         return case_from_csv(content, schema)
     if lowered.endswith(".json"):
         return case_from_json(content, schema)
-    raise _file_problem("bad_format",
-                        f"'{filename}' is neither .csv nor .json; upload one of those.")
+    raise _file_problem(
+        "bad_format", f"'{filename}' is neither .csv nor .json; upload one of those."
+    )

@@ -34,10 +34,20 @@ def samples() -> None:
 
 
 @samples.command("build")
-@click.option("--assets", type=click.Path(path_type=Path, file_okay=False), default=ASSETS_DIR,
-              show_default=True, help="Folder holding datasets/.")
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
-              default=SAMPLE_MODELS_DIR, show_default=True, help="Where to write the bundles.")
+@click.option(
+    "--assets",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=ASSETS_DIR,
+    show_default=True,
+    help="Folder holding datasets/.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=SAMPLE_MODELS_DIR,
+    show_default=True,
+    help="Where to write the bundles.",
+)
 @click.option("--only", multiple=True, help="Build only this model id (repeatable).")
 def samples_build(assets: Path, out: Path, only: tuple[str, ...]) -> None:
     """Rebuild the sample bundles from the public datasets, reproducibly (fixed seeds).
@@ -69,27 +79,61 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 @bundle.command("create")
-@click.option("--model", "model_path", required=True,
-              type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Fitted estimator: a .skops file (or .pkl/.joblib with --allow-pickle).")
-@click.option("--card", "card_path", required=True,
-              type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Model card JSON (model_file, model_sha256, library_versions are filled in).")
-@click.option("--features", "features_path", required=True,
-              type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Feature schema JSON.")
-@click.option("--reference", "reference_path", required=True,
-              type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Held-out rows with an 'outcome' column (.parquet or .csv).")
-@click.option("--calibration", "calibration_path", default=None,
-              type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Optional calibration split (.parquet or .csv).")
-@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="The bundle folder to write.")
-@click.option("--allow-pickle", is_flag=True,
-              help="Read a pickle/joblib model file. Pickle runs code on load: trusted files only.")
-def bundle_create(model_path: Path, card_path: Path, features_path: Path, reference_path: Path,
-                  calibration_path: Path | None, out: Path, allow_pickle: bool) -> None:
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Fitted estimator: a .skops file (or .pkl/.joblib with --allow-pickle).",
+)
+@click.option(
+    "--card",
+    "card_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Model card JSON (model_file, model_sha256, library_versions are filled in).",
+)
+@click.option(
+    "--features",
+    "features_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Feature schema JSON.",
+)
+@click.option(
+    "--reference",
+    "reference_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Held-out rows with an 'outcome' column (.parquet or .csv).",
+)
+@click.option(
+    "--calibration",
+    "calibration_path",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Optional calibration split (.parquet or .csv).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The bundle folder to write.",
+)
+@click.option(
+    "--allow-pickle",
+    is_flag=True,
+    help="Read a pickle/joblib model file. Pickle runs code on load: trusted files only.",
+)
+def bundle_create(
+    model_path: Path,
+    card_path: Path,
+    features_path: Path,
+    reference_path: Path,
+    calibration_path: Path | None,
+    out: Path,
+    allow_pickle: bool,
+) -> None:
     """Make a bundle from your own fitted pipeline, card and reference data.
 
     Example: caselens bundle create --model m.skops --card card.json --features features.json
@@ -102,15 +146,21 @@ def bundle_create(model_path: Path, card_path: Path, features_path: Path, refere
         card = json.loads(card_path.read_text(encoding="utf-8"))
         features = json.loads(features_path.read_text(encoding="utf-8"))
         created = create_bundle(
-            model, card=card, features=features, reference=_read_table(reference_path),
+            model,
+            card=card,
+            features=features,
+            reference=_read_table(reference_path),
             calibration_data=_read_table(calibration_path) if calibration_path else None,
-            path=out)
+            path=out,
+        )
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"A JSON file could not be read: {exc}") from exc
     except CaseLensError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Created {created.path} ({created.model_id} {created.version}, "
-               f"model SHA-256 {created.model_sha256}).")
+    click.echo(
+        f"Created {created.path} ({created.model_id} {created.version}, "
+        f"model SHA-256 {created.model_sha256})."
+    )
 
 
 @bundle.command("check")
@@ -128,10 +178,12 @@ def bundle_check(path: Path, allow_pickle: bool) -> None:
     except CaseLensError as exc:
         raise click.ClickException(str(exc)) from exc
     overall = loaded.card.validation.overall
-    click.echo(f"OK: {loaded.model_id} {loaded.version}, {len(loaded.features)} inputs, "
-               f"{len(loaded.reference):,} reference rows, {len(loaded.demo_cases)} demo cases; "
-               f"test AUROC {overall.auroc}, Brier {overall.brier}; "
-               f"SHA-256 {loaded.model_sha256}")
+    click.echo(
+        f"OK: {loaded.model_id} {loaded.version}, {len(loaded.features)} inputs, "
+        f"{len(loaded.reference):,} reference rows, {len(loaded.demo_cases)} demo cases; "
+        f"test AUROC {overall.auroc}, Brier {overall.brier}; "
+        f"SHA-256 {loaded.model_sha256}"
+    )
     for warning in loaded.warnings:
         click.echo(warning, err=True)
 
@@ -164,8 +216,12 @@ def bench_reports_command(models: tuple[str, ...] = (), runs: int = 20) -> None:
 
 
 @bench.command("audit")
-@click.option("--entries", default=100_000, show_default=True,
-              help="Entries in the store for the replay lookup figure.")
+@click.option(
+    "--entries",
+    default=100_000,
+    show_default=True,
+    help="Entries in the store for the replay lookup figure.",
+)
 def bench_audit_command(entries: int) -> None:
     """Audit trail: append_per_s (durable SQLite), verify_per_s, replay_ms_at_100k.
 
@@ -215,27 +271,42 @@ def users_seed_demo() -> None:
     from caselens.accounts import seed_demo_accounts
 
     created = seed_demo_accounts(_account_store())
-    click.echo(f"Demo accounts: {len(created)} created" +
-               (f" ({', '.join(created)})." if created else " (all present)."))
+    click.echo(
+        f"Demo accounts: {len(created)} created"
+        + (f" ({', '.join(created)})." if created else " (all present).")
+    )
 
 
 @users.command("add")
 @click.argument("user_id")
 @click.option("--name", required=True, help="Full name shown in the app and the trail.")
-@click.option("--role", required=True, type=click.Choice(["clinician", "patient", "reviewer",
-                                                          "admin"]))
+@click.option(
+    "--role", required=True, type=click.Choice(["clinician", "patient", "reviewer", "admin"])
+)
 @click.option("--patient-ref", default=None, help="For a patient: their record id.")
 @click.option("--patient-model", default=None, help="For a patient: the model of that record.")
 @click.password_option()
-def users_add(user_id: str, name: str, role: str, patient_ref: str | None,
-              patient_model: str | None, password: str) -> None:
+def users_add(
+    user_id: str,
+    name: str,
+    role: str,
+    patient_ref: str | None,
+    patient_model: str | None,
+    password: str,
+) -> None:
     """Add a local account (the password is asked for and stored as an argon2 hash).
 
     Example: caselens users add dr.ng --name "Dr. Ng" --role clinician
     """
     try:
-        account = _account_store().add(user_id, name=name, role=role, password=password,
-                                       patient_ref=patient_ref, patient_model_id=patient_model)
+        account = _account_store().add(
+            user_id,
+            name=name,
+            role=role,
+            password=password,
+            patient_ref=patient_ref,
+            patient_model_id=patient_model,
+        )
     except CaseLensError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Added {account.user_id} ({account.role}).")

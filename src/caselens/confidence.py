@@ -180,8 +180,10 @@ def _round(x: float) -> float:
 def _check_probabilities(name: str, p: ArrayLike) -> np.ndarray:
     arr = np.asarray(p, dtype=float).ravel()
     if arr.size and (not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1):
-        raise ValueError(f"{name}: expected probabilities between 0 and 1, got values outside "
-                         "that range or not finite.")
+        raise ValueError(
+            f"{name}: expected probabilities between 0 and 1, got values outside "
+            "that range or not finite."
+        )
     return arr
 
 
@@ -284,14 +286,31 @@ def reliability_table(
         events = int(y[mask].sum())
         if count:
             low, high = wilson_interval(events, count)
-            rows.append(ReliabilityBin(
-                bin_low=_round(b / n_bins), bin_high=_round((b + 1) / n_bins), count=count,
-                events=events, mean_predicted=_round(p[mask].mean()),
-                observed_rate=_round(events / count), ci_low=_round(low), ci_high=_round(high)))
+            rows.append(
+                ReliabilityBin(
+                    bin_low=_round(b / n_bins),
+                    bin_high=_round((b + 1) / n_bins),
+                    count=count,
+                    events=events,
+                    mean_predicted=_round(p[mask].mean()),
+                    observed_rate=_round(events / count),
+                    ci_low=_round(low),
+                    ci_high=_round(high),
+                )
+            )
         else:
-            rows.append(ReliabilityBin(
-                bin_low=_round(b / n_bins), bin_high=_round((b + 1) / n_bins), count=0,
-                events=0, mean_predicted=None, observed_rate=None, ci_low=None, ci_high=None))
+            rows.append(
+                ReliabilityBin(
+                    bin_low=_round(b / n_bins),
+                    bin_high=_round((b + 1) / n_bins),
+                    count=0,
+                    events=0,
+                    mean_predicted=None,
+                    observed_rate=None,
+                    ci_low=None,
+                    ci_high=None,
+                )
+            )
     return tuple(rows)
 
 
@@ -418,7 +437,8 @@ class SplitConformalClassifier(BaseEstimator):
 def set_statement(labels: tuple[int, ...]) -> str:
     """The plain statement for a prediction set ((1,) → 'confident: high risk')."""
     return {(1,): STATEMENT_HIGH, (0,): STATEMENT_LOW, (0, 1): STATEMENT_BOTH}.get(
-        tuple(labels), STATEMENT_EMPTY)
+        tuple(labels), STATEMENT_EMPTY
+    )
 
 
 def neighbour_count(n_reference: int) -> int:
@@ -513,9 +533,15 @@ class ConfidenceModel:
             calibration = bundle.calibration_data
             conformal = SplitConformalClassifier(coverage=bundle.card.conformal_coverage).fit(
                 np.asarray(bundle.predict_proba(calibration), dtype=float),
-                calibration["outcome"].to_numpy())
-        return cls(p_ref, reference["outcome"].to_numpy(), threshold=bundle.card.decision_threshold,
-                   conformal=conformal, n_bins=n_bins)
+                calibration["outcome"].to_numpy(),
+            )
+        return cls(
+            p_ref,
+            reference["outcome"].to_numpy(),
+            threshold=bundle.card.decision_threshold,
+            conformal=conformal,
+            n_bins=n_bins,
+        )
 
     @property
     def reference_probabilities(self) -> np.ndarray:
@@ -546,21 +572,34 @@ class ConfidenceModel:
         outside = not p_low <= probability <= p_high
         caveat = ""
         if outside:
-            caveat = (f"; no patient in the test data had a predicted probability as "
-                      f"{'high' if probability > p_high else 'low'} as {_percent(probability)}, "
-                      "so these are the nearest available")
+            caveat = (
+                f"; no patient in the test data had a predicted probability as "
+                f"{'high' if probability > p_high else 'low'} as {_percent(probability)}, "
+                "so these are the nearest available"
+            )
         off_centre = abs(mean_p - probability) * 100 > OFF_CENTRE_POINTS
         if off_centre:
-            caveat += (f"; their average predicted risk was {_percent(mean_p)}, not "
-                       f"{_percent(probability)}: few test patients had a risk like this one")
+            caveat += (
+                f"; their average predicted risk was {_percent(mean_p)}, not "
+                f"{_percent(probability)}: few test patients had a risk like this one"
+            )
         return Neighbourhood(
-            n=n, events=events, observed_rate=_round(events / n), ci_low=_round(low),
-            ci_high=_round(high), mean_predicted=_round(mean_p), prob_low=_round(p_low),
-            prob_high=_round(p_high), outside_reference=outside, off_centre=off_centre,
+            n=n,
+            events=events,
+            observed_rate=_round(events / n),
+            ci_low=_round(low),
+            ci_high=_round(high),
+            mean_predicted=_round(mean_p),
+            prob_low=_round(p_low),
+            prob_high=_round(p_high),
+            outside_reference=outside,
+            off_centre=off_centre,
             definition=(
                 f"the {n:,} patients in the test data whose predicted probability was closest "
                 f"to this one ({_percent(p_low)} to {_percent(p_high)}); observed rate with a "
-                f"{INTERVAL_CONFIDENCE:.0%} Wilson interval{caveat}"))
+                f"{INTERVAL_CONFIDENCE:.0%} Wilson interval{caveat}"
+            ),
+        )
 
     def conformal_set(self, probability: float) -> ConformalSet | None:
         """The conformal prediction set for one probability (None without a calibration split)."""
@@ -568,13 +607,17 @@ class ConfidenceModel:
             return None
         labels = self.conformal.predict_set([probability])[0]
         return ConformalSet(
-            coverage=float(self.conformal.coverage), method=CONFORMAL_METHOD,
+            coverage=float(self.conformal.coverage),
+            method=CONFORMAL_METHOD,
             calibration_n=self.conformal.n_calibration_,
-            quantile=_round(self.conformal.quantile_), labels=labels,
+            quantile=_round(self.conformal.quantile_),
+            labels=labels,
             statement=set_statement(labels),
-            empirical_coverage=(None if self.empirical_coverage is None
-                                else _round(self.empirical_coverage)),
-            empirical_coverage_n=self.n_reference)
+            empirical_coverage=(
+                None if self.empirical_coverage is None else _round(self.empirical_coverage)
+            ),
+            empirical_coverage_n=self.n_reference,
+        )
 
     def assess(self, probability: float) -> ConfidenceAssessment:
         """All confidence figures for one calibrated probability.
@@ -607,18 +650,32 @@ class ConfidenceModel:
         reasons = []
         if distance <= NEAR_THRESHOLD_POINTS:
             reasons.append(
-                f"within {NEAR_THRESHOLD_POINTS:g} points of the {_percent(t)} threshold")
+                f"within {NEAR_THRESHOLD_POINTS:g} points of the {_percent(t)} threshold"
+            )
         if range_low <= t <= range_high:
             reasons.append(f"the {_percent(t)} threshold lies inside the uncertainty range")
-        side_statement = (f"at the {_percent(t)} threshold" if side == "at" else
-                          f"{side} the {_percent(t)} threshold by {distance:.1f} points")
+        side_statement = (
+            f"at the {_percent(t)} threshold"
+            if side == "at"
+            else f"{side} the {_percent(t)} threshold by {distance:.1f} points"
+        )
         return ConfidenceAssessment(
-            probability=p, base_rate=_round(self.base_rate), threshold=t, side=side,
-            side_statement=side_statement, distance_points=_round(distance),
-            near_threshold=bool(reasons), near_threshold_margin=NEAR_THRESHOLD_POINTS,
+            probability=p,
+            base_rate=_round(self.base_rate),
+            threshold=t,
+            side=side,
+            side_statement=side_statement,
+            distance_points=_round(distance),
+            near_threshold=bool(reasons),
+            near_threshold_margin=NEAR_THRESHOLD_POINTS,
             near_threshold_reason="; ".join(reasons) or None,
-            conformal=self.conformal_set(p), neighbourhood=hood,
-            range_low=range_low, range_high=range_high,
-            range_statement=(f"between {math.floor(100 * range_low)} and "
-                             f"{math.ceil(100 * range_high)} out of 100"),
-            reliability_curve=self.reliability_curve)
+            conformal=self.conformal_set(p),
+            neighbourhood=hood,
+            range_low=range_low,
+            range_high=range_high,
+            range_statement=(
+                f"between {math.floor(100 * range_low)} and "
+                f"{math.ceil(100 * range_high)} out of 100"
+            ),
+            reliability_curve=self.reliability_curve,
+        )

@@ -155,8 +155,15 @@ def variable_flags(case: Case, schema: FeatureSchema) -> tuple[VariableFlag, ...
             continue
         if flag.code == "rare_category" and not (spec.training_counts or {}).get(str(value), 0):
             kind = "unseen_category"
-        flags.append(VariableFlag(name=spec.name, label=spec.label, kind=kind,
-                                  value_text=spec.describe_value(value), message=flag.message))
+        flags.append(
+            VariableFlag(
+                name=spec.name,
+                label=spec.label,
+                kind=kind,
+                value_text=spec.describe_value(value),
+                message=flag.message,
+            )
+        )
     return tuple(flags)
 
 
@@ -203,37 +210,58 @@ def subgroup_status(
         label = spec.label
         if figures is None:
             status: SubgroupState = "not_recorded" if not recorded else "no_figures"
-            note = (f"{label} not recorded for this patient." if not recorded else
-                    f"The model card has no performance figures for {label} '{group}'.")
+            note = (
+                f"{label} not recorded for this patient."
+                if not recorded
+                else f"The model card has no performance figures for {label} '{group}'."
+            )
         else:
-            what = (f"patients with {label.lower()} not recorded" if not recorded
-                    else f"patients with {label.lower()} '{group}'")
-            measured = (f"tested on {figures.n:,} {what} ({figures.events:,} events): AUROC "
-                        f"{_fmt(figures.auroc)} (overall {_fmt(overall.auroc)}), ECE "
-                        f"{_fmt(figures.ece, 3)} (overall {_fmt(overall.ece, 3)}), "
-                        f"calibration slope {_fmt(figures.calibration_slope)}")
+            what = (
+                f"patients with {label.lower()} not recorded"
+                if not recorded
+                else f"patients with {label.lower()} '{group}'"
+            )
+            measured = (
+                f"tested on {figures.n:,} {what} ({figures.events:,} events): AUROC "
+                f"{_fmt(figures.auroc)} (overall {_fmt(overall.auroc)}), ECE "
+                f"{_fmt(figures.ece, 3)} (overall {_fmt(overall.ece, 3)}), "
+                f"calibration slope {_fmt(figures.calibration_slope)}"
+            )
             reasons = _worse_reasons(figures, overall)
             if not recorded:
                 status = "not_recorded"
                 note = f"{label} not recorded for this patient; the model was {measured}."
             elif figures.n < MIN_SUBGROUP_N or figures.events < MIN_SUBGROUP_EVENTS:
                 status = "too_small"
-                note = (f"Too few patients to judge (under {MIN_SUBGROUP_N} patients or "
-                        f"{MIN_SUBGROUP_EVENTS} events): the model was {measured}.")
+                note = (
+                    f"Too few patients to judge (under {MIN_SUBGROUP_N} patients or "
+                    f"{MIN_SUBGROUP_EVENTS} events): the model was {measured}."
+                )
             elif reasons:
                 status = "worse"
-                note = (f"Worse than overall ({'; '.join(reasons)}): the model was "
-                        f"{measured}. Rule: {SUBGROUP_RULE}.")
+                note = (
+                    f"Worse than overall ({'; '.join(reasons)}): the model was "
+                    f"{measured}. Rule: {SUBGROUP_RULE}."
+                )
             else:
                 status = "ok"
                 note = f"Similar to overall: the model was {measured}."
-        rows.append(SubgroupStatus(
-            variable=spec.name, label=label, group=group if recorded else NOT_RECORDED_GROUP,
-            n=figures.n if figures else None, events=figures.events if figures else None,
-            auroc=figures.auroc if figures else None, overall_auroc=overall.auroc,
-            ece=figures.ece if figures else None, overall_ece=overall.ece,
-            calibration_slope=figures.calibration_slope if figures else None,
-            status=status, note=note))
+        rows.append(
+            SubgroupStatus(
+                variable=spec.name,
+                label=label,
+                group=group if recorded else NOT_RECORDED_GROUP,
+                n=figures.n if figures else None,
+                events=figures.events if figures else None,
+                auroc=figures.auroc if figures else None,
+                overall_auroc=overall.auroc,
+                ece=figures.ece if figures else None,
+                overall_ece=overall.ece,
+                calibration_slope=figures.calibration_slope if figures else None,
+                status=status,
+                note=note,
+            )
+        )
     return tuple(rows)
 
 
@@ -241,11 +269,17 @@ def _worse_reasons(figures: PerformanceFigures, overall: PerformanceFigures) -> 
     reasons = []
     # Small epsilon so that a difference of exactly the margin (in 4-decimal card figures)
     # counts as reaching it despite float subtraction.
-    if (figures.auroc is not None and overall.auroc is not None
-            and overall.auroc - figures.auroc >= AUROC_MARGIN - 1e-9):
+    if (
+        figures.auroc is not None
+        and overall.auroc is not None
+        and overall.auroc - figures.auroc >= AUROC_MARGIN - 1e-9
+    ):
         reasons.append(f"AUROC {overall.auroc - figures.auroc:.2f} lower")
-    if (figures.ece is not None and overall.ece is not None
-            and figures.ece - overall.ece >= ECE_MARGIN - 1e-9):
+    if (
+        figures.ece is not None
+        and overall.ece is not None
+        and figures.ece - overall.ece >= ECE_MARGIN - 1e-9
+    ):
         reasons.append(f"ECE {figures.ece - overall.ece:.2f} higher")
     slope = figures.calibration_slope
     if slope is not None and not SLOPE_RANGE[0] <= slope <= SLOPE_RANGE[1]:
@@ -277,19 +311,34 @@ class _Encoder:
         self.n_features = len(self.numbers) + len(self.categories)
 
     def encode_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        num = np.column_stack([
-            pd.to_numeric(frame[f.name], errors="coerce").to_numpy(dtype=float)
-            for f in self.numbers]) if self.numbers else np.zeros((len(frame), 0))
-        cat = np.column_stack([
-            self._codes(f, frame[f.name].tolist()) for f in self.categories
-        ]) if self.categories else np.zeros((len(frame), 0), dtype=int)
+        num = (
+            np.column_stack(
+                [
+                    pd.to_numeric(frame[f.name], errors="coerce").to_numpy(dtype=float)
+                    for f in self.numbers
+                ]
+            )
+            if self.numbers
+            else np.zeros((len(frame), 0))
+        )
+        cat = (
+            np.column_stack([self._codes(f, frame[f.name].tolist()) for f in self.categories])
+            if self.categories
+            else np.zeros((len(frame), 0), dtype=int)
+        )
         return num / self.scales, cat
 
     def encode_case(self, case: Case) -> tuple[np.ndarray, np.ndarray]:
-        num = np.array([np.nan if _value_of(case, f.name) is None
-                        else float(_value_of(case, f.name)) for f in self.numbers], dtype=float)
-        cat = np.array([self._codes(f, [_value_of(case, f.name)])[0] for f in self.categories],
-                       dtype=int)
+        num = np.array(
+            [
+                np.nan if _value_of(case, f.name) is None else float(_value_of(case, f.name))
+                for f in self.numbers
+            ],
+            dtype=float,
+        )
+        cat = np.array(
+            [self._codes(f, [_value_of(case, f.name)])[0] for f in self.categories], dtype=int
+        )
         return num / self.scales, cat
 
     @staticmethod
@@ -355,12 +404,16 @@ class ContextModel:
         seed: int = NOVELTY_SEED,
     ) -> None:
         if len(reference) < 2:
-            raise ValueError(f"reference: need at least 2 rows for a novelty score, got "
-                             f"{len(reference)}.")
+            raise ValueError(
+                f"reference: need at least 2 rows for a novelty score, got {len(reference)}."
+            )
         self.schema = schema
         self.card = card
-        sample = (reference.sample(n=sample_size, random_state=seed)
-                  if len(reference) > sample_size else reference)
+        sample = (
+            reference.sample(n=sample_size, random_state=seed)
+            if len(reference) > sample_size
+            else reference
+        )
         self.sample_index = sample.index
         self.k = max(1, min(k, len(sample) - 1))
         self.seed = seed
@@ -382,7 +435,8 @@ class ContextModel:
             f"mean Gower distance to the {self.k} nearest of {len(sample):,} test patients "
             f"(numbers scaled by training range, categories match/mismatch, missing as its "
             f"own value; sample drawn with seed {seed}); percentile against the same score "
-            "for those test patients, each left out of its own neighbours")
+            "for those test patients, each left out of its own neighbours"
+        )
 
     @classmethod
     def from_bundle(cls, bundle: ModelBundle, **kwargs: int) -> ContextModel:
@@ -403,8 +457,10 @@ class ContextModel:
     def novelty(self, case: Case) -> Novelty:
         """Novelty score of one case, its percentile among reference patients, and a reading."""
         num, cat = self._encoder.encode_case(case)
-        distances = (_num_distance(self._num, num[None, :]).sum(axis=1)
-                     + (self._cat != cat[None, :]).sum(axis=1)) / self._encoder.n_features
+        distances = (
+            _num_distance(self._num, num[None, :]).sum(axis=1)
+            + (self._cat != cat[None, :]).sum(axis=1)
+        ) / self._encoder.n_features
         score = float(np.partition(distances, self.k - 1)[: self.k].mean())
         below = int(np.searchsorted(self.reference_scores, score, side="left"))
         percentile = 100.0 * below / len(self.reference_scores)
@@ -415,10 +471,16 @@ class ContextModel:
         else:
             reading = "typical"
         return Novelty(
-            score=round(score, 6), percentile=round(percentile, 2), reading=reading,
-            statement=(f"{reading.capitalize()}: more unusual than {percentile:.0f}% of "
-                       "patients the model was tested on"),
-            method=self.method, reference_n=len(self.reference_scores))
+            score=round(score, 6),
+            percentile=round(percentile, 2),
+            reading=reading,
+            statement=(
+                f"{reading.capitalize()}: more unusual than {percentile:.0f}% of "
+                "patients the model was tested on"
+            ),
+            method=self.method,
+            reference_n=len(self.reference_scores),
+        )
 
     def assess(self, case: Case) -> CaseContext:
         """Variable flags, novelty and subgroup performance for one validated case.
@@ -436,4 +498,5 @@ class ContextModel:
             variable_flags=variable_flags(case, self.schema),
             novelty=self.novelty(case),
             subgroups=subgroup_status(case, self.schema, self.card),
-            subgroup_rule=SUBGROUP_RULE)
+            subgroup_rule=SUBGROUP_RULE,
+        )

@@ -34,9 +34,16 @@ def record_display(
     AuditWriteError
         If the entry could not be durably written; the caller must not show the report.
     """
-    return record_event(store, viewer, action=action, audience=audience,
-                        session_id=session_id, report=report, detail=detail,
-                        report_shown=True)
+    return record_event(
+        store,
+        viewer,
+        action=action,
+        audience=audience,
+        session_id=session_id,
+        report=report,
+        detail=detail,
+        report_shown=True,
+    )
 
 
 def record_event(
@@ -53,19 +60,22 @@ def record_event(
 ) -> AuditEntry:
     """Append an event (feedback, sign-in, replay, export, suspension …) that may concern a
     report; with ``report_shown`` the report's JSON and displayed-text digest are stored."""
-    return store.append(AuditEvent(
-        actor_id=viewer.user_id,
-        actor_name=viewer.name,
-        actor_role=viewer.role,
-        audience=audience,
-        action=action,
-        patient_ref=patient_ref if report is None else report.case.case_id,
-        model_id=None if report is None else report.model.model_id,
-        model_version=None if report is None else report.model.version,
-        model_sha256=None if report is None else report.model.sha256,
-        report=report.to_json() if report_shown and report is not None else None,
-        rendered_digest=displayed_digest(report, audience)  # type: ignore[arg-type]
-        if report_shown and report is not None else None,
-        session_id=session_id,
-        detail=detail,
-    ))
+    return store.append(
+        AuditEvent(
+            actor_id=viewer.user_id,
+            actor_name=viewer.name,
+            actor_role=viewer.role,
+            audience=audience,
+            action=action,
+            patient_ref=patient_ref if report is None else report.case.case_id,
+            model_id=None if report is None else report.model.model_id,
+            model_version=None if report is None else report.model.version,
+            model_sha256=None if report is None else report.model.sha256,
+            report=report.to_json() if report_shown and report is not None else None,
+            rendered_digest=displayed_digest(report, audience)  # type: ignore[arg-type]
+            if report_shown and report is not None
+            else None,
+            session_id=session_id,
+            detail=detail,
+        )
+    )

@@ -14,8 +14,19 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from scipy.stats import spearmanr
 
-_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-                 "ten")
+_NUMBER_WORDS = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+)
 
 
 class ExplainerAgreement(BaseModel):
@@ -166,7 +177,8 @@ def compare_explanations(
     agreeing = [i for i in shap_top if i in common and i in same_sign]
     agree = not disagreeing
     sentence = agreement_sentence(
-        [labels[i] for i in agreeing], [labels[i] for i in disagreeing], k)
+        [labels[i] for i in agreeing], [labels[i] for i in disagreeing], k
+    )
     return ExplainerAgreement(
         k=k,
         top_k_overlap=float(overlap),
@@ -201,11 +213,15 @@ def agreement_sentence(agreeing: Sequence[str], disagreeing: Sequence[str], k: i
         if k == 1:
             return f"SHAP and LIME agree on the strongest factor: {join_words(agreeing)}."
         return f"SHAP and LIME agree on the {factors}: {join_words(agreeing)}."
-    caution = f"SHAP and LIME disagree about {join_words(disagreeing)}: treat this explanation " \
-              "with caution."
+    caution = (
+        f"SHAP and LIME disagree about {join_words(disagreeing)}: treat this explanation "
+        "with caution."
+    )
     if agreeing:
         among = "the strongest factor" if k == 1 else f"among the {factors}"
         verb = "is" if len(agreeing) == 1 else "are"
-        return (f"SHAP and LIME agree that {join_words(agreeing)} {verb} {among}, but "
-                + caution[len("SHAP and LIME "):])
+        return (
+            f"SHAP and LIME agree that {join_words(agreeing)} {verb} {among}, but "
+            + caution[len("SHAP and LIME ") :]
+        )
     return caution

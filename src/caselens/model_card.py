@@ -17,85 +17,172 @@ NOT_AVAILABLE_PREFIX = "Not available — "
 #: The 31 source attributes HTI-1 requires for predictive decision-support interventions,
 #: 45 CFR 170.315(b)(11)(iv)(B), as (key, category, wording).
 HTI1_SOURCE_ATTRIBUTES: tuple[tuple[str, str, str], ...] = (
-    ("developer_name_and_contact", "Details and output of the intervention",
-     "Name and contact information for the intervention developer"),
-    ("funding_source", "Details and output of the intervention",
-     "Funding source of the technical implementation for the intervention(s) development"),
-    ("output_value_description", "Details and output of the intervention",
-     "Description of value that the intervention produces as an output"),
-    ("output_type", "Details and output of the intervention",
-     "Whether the intervention output is a prediction, classification, recommendation, "
-     "evaluation, analysis, or other type of output"),
+    (
+        "developer_name_and_contact",
+        "Details and output of the intervention",
+        "Name and contact information for the intervention developer",
+    ),
+    (
+        "funding_source",
+        "Details and output of the intervention",
+        "Funding source of the technical implementation for the intervention(s) development",
+    ),
+    (
+        "output_value_description",
+        "Details and output of the intervention",
+        "Description of value that the intervention produces as an output",
+    ),
+    (
+        "output_type",
+        "Details and output of the intervention",
+        "Whether the intervention output is a prediction, classification, recommendation, "
+        "evaluation, analysis, or other type of output",
+    ),
     ("intended_use", "Purpose of the intervention", "Intended use of the intervention"),
-    ("intended_patient_population", "Purpose of the intervention",
-     "Intended patient population(s) for the intervention's use"),
+    (
+        "intended_patient_population",
+        "Purpose of the intervention",
+        "Intended patient population(s) for the intervention's use",
+    ),
     ("intended_users", "Purpose of the intervention", "Intended user(s)"),
-    ("intended_decision_role", "Purpose of the intervention",
-     "Intended decision-making role for which the intervention was designed to be used/for "
-     "(e.g., informs, augments, replaces clinical management)"),
-    ("cautioned_out_of_scope_use", "Cautioned out-of-scope use",
-     "Description of tasks, situations, or populations where a user is cautioned against "
-     "applying the intervention"),
-    ("known_risks_and_limitations", "Cautioned out-of-scope use",
-     "Known risks, inappropriate settings, inappropriate uses, or known limitations of the "
-     "intervention"),
-    ("training_inclusion_exclusion", "Intervention development details and input features",
-     "Exclusion and inclusion criteria that influenced the training data set"),
-    ("demographic_input_features", "Intervention development details and input features",
-     "Use of race, ethnicity, language, sexual orientation, gender identity, sex, date of "
-     "birth, social determinants of health, and health status assessment as input features"),
-    ("demographic_representativeness", "Intervention development details and input features",
-     "Description of demographic representativeness according to those variables, including "
-     "at a minimum those used as input features"),
-    ("training_data_relevance", "Intervention development details and input features",
-     "Description of relevance of training data to intended deployed setting"),
-    ("fairness_approach", "Process used to ensure fairness in development",
-     "Description of the approach the intervention developer has taken to ensure that the "
-     "intervention's output is fair"),
-    ("bias_management", "Process used to ensure fairness in development",
-     "Description of approaches to manage, reduce, or eliminate bias"),
-    ("external_validation_data_source", "External validation process",
-     "Description of the data source, clinical setting, or environment where the "
-     "intervention's validity and fairness has been assessed, other than the source of "
-     "training and testing data"),
-    ("external_validation_party", "External validation process",
-     "Party that conducted the external testing"),
-    ("external_demographic_representativeness", "External validation process",
-     "Description of demographic representativeness of external data according to the same "
-     "variables, including at minimum those used as input features"),
-    ("external_validation_process", "External validation process",
-     "Description of external validation process"),
-    ("validity_internal_test", "Quantitative measures of performance",
-     "Validity of intervention in test data derived from the same source as the initial "
-     "training data"),
-    ("fairness_internal_test", "Quantitative measures of performance",
-     "Fairness of intervention in test data derived from the same source as the initial "
-     "training data"),
-    ("validity_external", "Quantitative measures of performance",
-     "Validity of intervention in data external to or from a different source than the "
-     "initial training data"),
-    ("fairness_external", "Quantitative measures of performance",
-     "Fairness of intervention in data external to or from a different source than the "
-     "initial training data"),
-    ("outcome_evaluation_references", "Quantitative measures of performance",
-     "References to evaluation of use of the intervention on outcomes, including "
-     "bibliographic citations or hyperlinks to evaluations of how well the intervention "
-     "reduced morbidity, mortality, length of stay, or other outcomes"),
-    ("validity_monitoring_process", "Ongoing maintenance of intervention implementation and use",
-     "Description of process and frequency by which the intervention's validity is monitored "
-     "over time"),
-    ("validity_local", "Ongoing maintenance of intervention implementation and use",
-     "Validity of intervention in local data"),
-    ("fairness_monitoring_process", "Ongoing maintenance of intervention implementation and use",
-     "Description of the process and frequency by which the intervention's fairness is "
-     "monitored over time"),
-    ("fairness_local", "Ongoing maintenance of intervention implementation and use",
-     "Fairness of intervention in local data"),
-    ("update_process", "Update and continued validation or fairness assessment schedule",
-     "Description of process and frequency by which the intervention is updated"),
-    ("correction_frequency", "Update and continued validation or fairness assessment schedule",
-     "Description of frequency by which the intervention's performance is corrected when "
-     "risks related to validity and fairness are identified"),
+    (
+        "intended_decision_role",
+        "Purpose of the intervention",
+        "Intended decision-making role for which the intervention was designed to be used/for "
+        "(e.g., informs, augments, replaces clinical management)",
+    ),
+    (
+        "cautioned_out_of_scope_use",
+        "Cautioned out-of-scope use",
+        "Description of tasks, situations, or populations where a user is cautioned against "
+        "applying the intervention",
+    ),
+    (
+        "known_risks_and_limitations",
+        "Cautioned out-of-scope use",
+        "Known risks, inappropriate settings, inappropriate uses, or known limitations of the "
+        "intervention",
+    ),
+    (
+        "training_inclusion_exclusion",
+        "Intervention development details and input features",
+        "Exclusion and inclusion criteria that influenced the training data set",
+    ),
+    (
+        "demographic_input_features",
+        "Intervention development details and input features",
+        "Use of race, ethnicity, language, sexual orientation, gender identity, sex, date of "
+        "birth, social determinants of health, and health status assessment as input features",
+    ),
+    (
+        "demographic_representativeness",
+        "Intervention development details and input features",
+        "Description of demographic representativeness according to those variables, including "
+        "at a minimum those used as input features",
+    ),
+    (
+        "training_data_relevance",
+        "Intervention development details and input features",
+        "Description of relevance of training data to intended deployed setting",
+    ),
+    (
+        "fairness_approach",
+        "Process used to ensure fairness in development",
+        "Description of the approach the intervention developer has taken to ensure that the "
+        "intervention's output is fair",
+    ),
+    (
+        "bias_management",
+        "Process used to ensure fairness in development",
+        "Description of approaches to manage, reduce, or eliminate bias",
+    ),
+    (
+        "external_validation_data_source",
+        "External validation process",
+        "Description of the data source, clinical setting, or environment where the "
+        "intervention's validity and fairness has been assessed, other than the source of "
+        "training and testing data",
+    ),
+    (
+        "external_validation_party",
+        "External validation process",
+        "Party that conducted the external testing",
+    ),
+    (
+        "external_demographic_representativeness",
+        "External validation process",
+        "Description of demographic representativeness of external data according to the same "
+        "variables, including at minimum those used as input features",
+    ),
+    (
+        "external_validation_process",
+        "External validation process",
+        "Description of external validation process",
+    ),
+    (
+        "validity_internal_test",
+        "Quantitative measures of performance",
+        "Validity of intervention in test data derived from the same source as the initial "
+        "training data",
+    ),
+    (
+        "fairness_internal_test",
+        "Quantitative measures of performance",
+        "Fairness of intervention in test data derived from the same source as the initial "
+        "training data",
+    ),
+    (
+        "validity_external",
+        "Quantitative measures of performance",
+        "Validity of intervention in data external to or from a different source than the "
+        "initial training data",
+    ),
+    (
+        "fairness_external",
+        "Quantitative measures of performance",
+        "Fairness of intervention in data external to or from a different source than the "
+        "initial training data",
+    ),
+    (
+        "outcome_evaluation_references",
+        "Quantitative measures of performance",
+        "References to evaluation of use of the intervention on outcomes, including "
+        "bibliographic citations or hyperlinks to evaluations of how well the intervention "
+        "reduced morbidity, mortality, length of stay, or other outcomes",
+    ),
+    (
+        "validity_monitoring_process",
+        "Ongoing maintenance of intervention implementation and use",
+        "Description of process and frequency by which the intervention's validity is monitored "
+        "over time",
+    ),
+    (
+        "validity_local",
+        "Ongoing maintenance of intervention implementation and use",
+        "Validity of intervention in local data",
+    ),
+    (
+        "fairness_monitoring_process",
+        "Ongoing maintenance of intervention implementation and use",
+        "Description of the process and frequency by which the intervention's fairness is "
+        "monitored over time",
+    ),
+    (
+        "fairness_local",
+        "Ongoing maintenance of intervention implementation and use",
+        "Fairness of intervention in local data",
+    ),
+    (
+        "update_process",
+        "Update and continued validation or fairness assessment schedule",
+        "Description of process and frequency by which the intervention is updated",
+    ),
+    (
+        "correction_frequency",
+        "Update and continued validation or fairness assessment schedule",
+        "Description of frequency by which the intervention's performance is corrected when "
+        "risks related to validity and fairness are identified",
+    ),
 )
 HTI1_KEYS: tuple[str, ...] = tuple(key for key, _, _ in HTI1_SOURCE_ATTRIBUTES)
 
@@ -263,8 +350,12 @@ class ModelCard(_Frozen):
     def source_attribute_rows(self) -> list[dict[str, str]]:
         """The 31 HTI-1 attributes as rows: number, category, attribute, value."""
         return [
-            {"number": str(i), "category": cat, "attribute": wording,
-             "value": self.source_attributes[key]}
+            {
+                "number": str(i),
+                "category": cat,
+                "attribute": wording,
+                "value": self.source_attributes[key],
+            }
             for i, (key, cat, wording) in enumerate(HTI1_SOURCE_ATTRIBUTES, start=1)
         ]
 

@@ -12,7 +12,8 @@ from caselens.errors import CaseLensError
 
 _metadata = MetaData()
 model_status = Table(
-    "model_status", _metadata,
+    "model_status",
+    _metadata,
     Column("model_id", String(100), primary_key=True),
     Column("suspended", Boolean, nullable=False),
     Column("reason", String(2000), nullable=False),
@@ -33,8 +34,10 @@ class ModelStatus:
 
     def message(self) -> str:
         """What a user sees in place of a prediction from a suspended model."""
-        return (f"This model is suspended, so it shows no prediction. Reason: {self.reason} "
-                f"(suspended by {self.changed_by} on {self.changed_at:%Y-%m-%d %H:%M} UTC).")
+        return (
+            f"This model is suspended, so it shows no prediction. Reason: {self.reason} "
+            f"(suspended by {self.changed_by} on {self.changed_at:%Y-%m-%d %H:%M} UTC)."
+        )
 
 
 MIN_REASON_LENGTH = 10
@@ -45,7 +48,8 @@ def check_reason(reason: str) -> str:
     text = reason.strip()
     if len(text) < MIN_REASON_LENGTH:
         raise CaseLensError(
-            f"Reason: say why in at least {MIN_REASON_LENGTH} characters; it is recorded.")
+            f"Reason: say why in at least {MIN_REASON_LENGTH} characters; it is recorded."
+        )
     return text
 
 
@@ -59,19 +63,23 @@ class ModelStatusStore:
     def get(self, model_id: str) -> ModelStatus:
         """The model's status (active when never changed)."""
         with self._engine.connect() as conn:
-            row = conn.execute(select(model_status).where(
-                model_status.c.model_id == model_id)).first()
+            row = conn.execute(
+                select(model_status).where(model_status.c.model_id == model_id)
+            ).first()
         if row is None:
             return ModelStatus(model_id, False, "active", None, None)
-        return ModelStatus(row.model_id, row.suspended, row.reason, row.changed_by,
-                           row.changed_at)
+        return ModelStatus(row.model_id, row.suspended, row.reason, row.changed_by, row.changed_at)
 
     def set(self, model_id: str, *, suspended: bool, reason: str, by: str) -> ModelStatus:
         """Suspend or reinstate; a reason of at least 10 characters is required."""
-        values = dict(model_id=model_id, suspended=suspended, reason=check_reason(reason),
-                      changed_by=by, changed_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        values = dict(
+            model_id=model_id,
+            suspended=suspended,
+            reason=check_reason(reason),
+            changed_by=by,
+            changed_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        )
         statement = sqlite_insert(model_status).values(**values)
         with self._engine.begin() as conn:
-            conn.execute(statement.on_conflict_do_update(index_elements=["model_id"],
-                                                         set_=values))
+            conn.execute(statement.on_conflict_do_update(index_elements=["model_id"], set_=values))
         return self.get(model_id)

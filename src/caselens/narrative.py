@@ -78,8 +78,12 @@ def reading_grade(text: str) -> float:
 
 def patient_text(summary: PatientSummary) -> str:
     """Join the patient summary's parts into the text shown and measured."""
-    parts = [summary.headline, summary.range_sentence, summary.others_sentence,
-             summary.factors_sentence]
+    parts = [
+        summary.headline,
+        summary.range_sentence,
+        summary.others_sentence,
+        summary.factors_sentence,
+    ]
     parts += list(summary.does_not_mean) + list(summary.cautions) + list(summary.questions)
     parts.append(summary.care_team)
     return " ".join(p for p in parts if p)
@@ -115,13 +119,17 @@ def patient_summary(
     if low == high:
         range_sentence = f"Our best guess is {low} out of 100."
     else:
-        range_sentence = (f"We are not sure of the exact number. It is likely between {low} "
-                          f"and {high} out of 100.")
+        range_sentence = (
+            f"We are not sure of the exact number. It is likely between {low} "
+            f"and {high} out of 100."
+        )
     others = f"That means about {100 - count} out of 100 people like you do not."
-    higher = [schema[n].patient_label for n in _top(attributions, sign=1,
-                                                   limit=MAX_PATIENT_FACTORS)]
-    lower = [schema[n].patient_label for n in _top(attributions, sign=-1,
-                                                  limit=MAX_PATIENT_FACTORS)]
+    higher = [
+        schema[n].patient_label for n in _top(attributions, sign=1, limit=MAX_PATIENT_FACTORS)
+    ]
+    lower = [
+        schema[n].patient_label for n in _top(attributions, sign=-1, limit=MAX_PATIENT_FACTORS)
+    ]
     sentences = []
     if higher:
         sentences.append(f"Things linked with a higher chance for you: {_join(higher).lower()}.")
@@ -143,11 +151,20 @@ def patient_summary(
     )
     care_team = "Your care team knows you best. Talk with them before you make any choice."
     draft = PatientSummary(
-        out_of_100=count, range_low_out_of_100=low, range_high_out_of_100=high,
-        headline=headline, range_sentence=range_sentence, others_sentence=others,
-        factors_higher=tuple(higher), factors_lower=tuple(lower),
-        factors_sentence=factors_sentence, does_not_mean=does_not_mean, cautions=cautions,
-        questions=questions, care_team=care_team, reading_grade=0.0,
+        out_of_100=count,
+        range_low_out_of_100=low,
+        range_high_out_of_100=high,
+        headline=headline,
+        range_sentence=range_sentence,
+        others_sentence=others,
+        factors_higher=tuple(higher),
+        factors_lower=tuple(lower),
+        factors_sentence=factors_sentence,
+        does_not_mean=does_not_mean,
+        cautions=cautions,
+        questions=questions,
+        care_team=care_team,
+        reading_grade=0.0,
     )
     return draft.model_copy(update={"reading_grade": reading_grade(patient_text(draft))})
 
@@ -162,23 +179,30 @@ def clinician_summary(
     """2–4 sentences: risk, confidence, main drivers, main caution."""
     p = confidence.probability
     outcome = card.outcome
-    first = (f"Calibrated probability of {outcome.name.lower()} ({outcome.time_window}): "
-             f"{100 * p:.1f}% (likely range {100 * confidence.range_low:.0f}–"
-             f"{100 * confidence.range_high:.0f}%), {confidence.side_statement}; base rate "
-             f"{100 * confidence.base_rate:.1f}%.")
+    first = (
+        f"Calibrated probability of {outcome.name.lower()} ({outcome.time_window}): "
+        f"{100 * p:.1f}% (likely range {100 * confidence.range_low:.0f}–"
+        f"{100 * confidence.range_high:.0f}%), {confidence.side_statement}; base rate "
+        f"{100 * confidence.base_rate:.1f}%."
+    )
     sentences = [first]
     if confidence.conformal is not None:
-        sentences.append(f"At {100 * confidence.conformal.coverage:.0f}% coverage the conformal "
-                         f"set reads \"{confidence.conformal.statement}\".")
+        sentences.append(
+            f"At {100 * confidence.conformal.coverage:.0f}% coverage the conformal "
+            f'set reads "{confidence.conformal.statement}".'
+        )
     if attributions.shap.status == "ok":
         ranked = sorted(attributions.shap.contributions, key=lambda c: -abs(c.value))[:3]
-        drivers = [f"{schema[c.name].label} {'+' if c.value >= 0 else '−'}"
-                   f"{100 * abs(c.value):.1f} pts" for c in ranked]
+        drivers = [
+            f"{schema[c.name].label} {'+' if c.value >= 0 else '−'}{100 * abs(c.value):.1f} pts"
+            for c in ranked
+        ]
         sentences.append("Main drivers (SHAP): " + "; ".join(drivers) + ".")
     else:
         sentences.append("The explanation could not be computed reliably and is not shown.")
-    serious = [lim for lim in limitations if lim.severity != "info"
-               and lim.code != "DEMONSTRATION_MODEL"]
+    serious = [
+        lim for lim in limitations if lim.severity != "info" and lim.code != "DEMONSTRATION_MODEL"
+    ]
     if serious:
         sentences.append(f"Main caution: {serious[0].clinician_text}")
     return " ".join(sentences)

@@ -69,19 +69,36 @@ def rerun_entry(entry: AuditEntry, bundles: Iterable[ModelBundle]) -> Rerun:
     stored = replay_entry(entry).report
     match = next((b for b in bundles if b.model_sha256 == stored.model.sha256), None)
     if match is None:
-        return Rerun(False, f"The model version that produced this report ({stored.model.model_id}"
-                            f" {stored.model.version}, SHA-256 {stored.model.sha256[:16]}…) is no "
-                            "longer available, so the report cannot be recomputed.", None, ())
+        return Rerun(
+            False,
+            f"The model version that produced this report ({stored.model.model_id}"
+            f" {stored.model.version}, SHA-256 {stored.model.sha256[:16]}…) is no "
+            "longer available, so the report cannot be recomputed.",
+            None,
+            (),
+        )
     prov = stored.provenance
-    explainer = CaseExplainer(match, seed=prov.seeds["background"],
-                              background_size=prov.background_size, lime_runs=prov.lime_runs,
-                              lime_samples=prov.lime_samples, top_k=prov.top_k)
-    case = validate_inputs(stored.case.values(), match.features, source=stored.case.source,
-                           case_id=stored.case.case_id)
+    explainer = CaseExplainer(
+        match,
+        seed=prov.seeds["background"],
+        background_size=prov.background_size,
+        lime_runs=prov.lime_runs,
+        lime_samples=prov.lime_samples,
+        top_k=prov.top_k,
+    )
+    case = validate_inputs(
+        stored.case.values(), match.features, source=stored.case.source, case_id=stored.case.case_id
+    )
     created = dt.datetime.fromisoformat(stored.created_at.replace("Z", "+00:00"))
     fresh = explainer.explain(case, now=created)
-    differences = tuple(diff_reports(json.loads(stored.to_json()), json.loads(fresh.to_json()),
-                                     ignore=VOLATILE_FIELDS))
-    message = ("Identical: every field reproduced." if not differences else
-               f"{len(differences)} field(s) differ.")
+    differences = tuple(
+        diff_reports(
+            json.loads(stored.to_json()), json.loads(fresh.to_json()), ignore=VOLATILE_FIELDS
+        )
+    )
+    message = (
+        "Identical: every field reproduced."
+        if not differences
+        else f"{len(differences)} field(s) differ."
+    )
     return Rerun(True, message, fresh, differences)

@@ -40,8 +40,18 @@ REPORT_SCHEMA_VERSION = "1"
 #: Fields that legitimately differ between two computations of the same report.
 VOLATILE_FIELDS = ("created_at", "timings_ms")
 Audience = Literal["clinician", "patient"]
-_LIBRARIES = ("caselens", "scikit-learn", "numpy", "scipy", "pandas", "shap", "lime", "skops",
-              "textstat", "pydantic")
+_LIBRARIES = (
+    "caselens",
+    "scikit-learn",
+    "numpy",
+    "scipy",
+    "pandas",
+    "shap",
+    "lime",
+    "skops",
+    "textstat",
+    "pydantic",
+)
 
 
 class _Frozen(BaseModel):
@@ -152,8 +162,9 @@ class CaseReport(_Frozen):
 
 def canonical_json(data: Any) -> str:
     """The one JSON spelling of ``data`` that hashes and compares reliably."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def reproducible_digest(data: Mapping[str, Any]) -> str:
@@ -184,15 +195,24 @@ def _utc_now_text(now: dt.datetime | None = None) -> str:
 def _model_summary(bundle: ModelBundle) -> ModelSummary:
     card = bundle.card
     return ModelSummary(
-        model_id=card.model_id, name=card.name, version=card.version,
-        sha256=bundle.model_sha256, model_type=card.model_type, outcome=card.outcome.name,
-        outcome_definition=card.outcome.definition, time_window=card.outcome.time_window,
-        threshold=card.decision_threshold, threshold_rationale=card.threshold_rationale,
+        model_id=card.model_id,
+        name=card.name,
+        version=card.version,
+        sha256=bundle.model_sha256,
+        model_type=card.model_type,
+        outcome=card.outcome.name,
+        outcome_definition=card.outcome.definition,
+        time_window=card.outcome.time_window,
+        threshold=card.decision_threshold,
+        threshold_rationale=card.threshold_rationale,
         calibration_method=card.calibration.method,
         calibration_rationale=card.calibration.rationale,
-        validation_method=card.validation.method, validated_on=card.validation.dataset,
-        validation=card.validation.overall, intended_use=card.intended_use,
-        out_of_scope_uses=card.out_of_scope_uses, demonstration_only=card.demonstration_only,
+        validation_method=card.validation.method,
+        validated_on=card.validation.dataset,
+        validation=card.validation.overall,
+        intended_use=card.intended_use,
+        out_of_scope_uses=card.out_of_scope_uses,
+        demonstration_only=card.demonstration_only,
         last_review_date=card.last_review_date.isoformat(),
         review_due=card.review_due().isoformat(),
     )
@@ -200,8 +220,13 @@ def _model_summary(bundle: ModelBundle) -> ModelSummary:
 
 def _case_summary(case: Case, bundle: ModelBundle) -> CaseSummary:
     inputs = tuple(
-        CaseInput(name=f.name, label=f.label, patient_label=f.patient_label,
-                  value=case.values[f.name], value_text=f.describe_value(case.values[f.name]))
+        CaseInput(
+            name=f.name,
+            label=f.label,
+            patient_label=f.patient_label,
+            value=case.values[f.name],
+            value_text=f.describe_value(case.values[f.name]),
+        )
         for f in bundle.features
     )
     return CaseSummary(case_id=case.case_id, source=case.source, inputs=inputs)
@@ -222,9 +247,16 @@ class CaseExplainer:
     background_size, lime_runs, lime_samples, top_k : int
     """
 
-    def __init__(self, bundle: ModelBundle, *, seed: int = 0,
-                 background_size: int = BACKGROUND_SIZE, lime_runs: int = LIME_RUNS,
-                 lime_samples: int = LIME_SAMPLES, top_k: int = TOP_K) -> None:
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        *,
+        seed: int = 0,
+        background_size: int = BACKGROUND_SIZE,
+        lime_runs: int = LIME_RUNS,
+        lime_samples: int = LIME_SAMPLES,
+        top_k: int = TOP_K,
+    ) -> None:
         self.bundle = bundle
         self.seed = seed
         self.background_size = background_size
@@ -236,8 +268,9 @@ class CaseExplainer:
         with threadpool_limits(limits=1):
             self.confidence_model = ConfidenceModel.from_bundle(bundle)
             self.context_model = ContextModel.from_bundle(bundle)
-        self.background = select_background(bundle.reference, size=background_size, seed=seed,
-                                            columns=bundle.features.names)
+        self.background = select_background(
+            bundle.reference, size=background_size, seed=seed, columns=bundle.features.names
+        )
         self._model_summary = _model_summary(bundle)
         self._versions = library_versions()
 
@@ -246,8 +279,9 @@ class CaseExplainer:
         if self.bundle.demo_cases:
             from caselens.cases import validate_inputs
 
-            case = validate_inputs(self.bundle.demo_cases[0].inputs, self.bundle.features,
-                                   source="demo")
+            case = validate_inputs(
+                self.bundle.demo_cases[0].inputs, self.bundle.features, source="demo"
+            )
         else:
             row = self.background.iloc[0].to_dict()
             case = Case(values=row, source="warm-up")
@@ -272,25 +306,42 @@ class CaseExplainer:
         confidence = self.confidence_model.assess(probability)
         lap("confidence")
         attributions = explain_attributions(
-            bundle.model, frame, self.background, bundle.features, seed=self.seed,
-            lime_runs=self.lime_runs, lime_samples=self.lime_samples, top_k=self.top_k)
+            bundle.model,
+            frame,
+            self.background,
+            bundle.features,
+            seed=self.seed,
+            lime_runs=self.lime_runs,
+            lime_samples=self.lime_samples,
+            top_k=self.top_k,
+        )
         lap("attributions")
         context = self.context_model.assess(case)
         lap("context")
         created = _utc_now_text(now)
         limitations = case_limitations(
-            case, bundle.features, bundle.card, confidence, attributions, context,
-            today=dt.date.fromisoformat(created[:10]))
-        narrative = build_narrative(confidence, attributions, limitations, bundle.card,
-                                    bundle.features)
+            case,
+            bundle.features,
+            bundle.card,
+            confidence,
+            attributions,
+            context,
+            today=dt.date.fromisoformat(created[:10]),
+        )
+        narrative = build_narrative(
+            confidence, attributions, limitations, bundle.card, bundle.features
+        )
         lap("limitations_and_narrative")
         provenance = Provenance(
             caselens_version=self._versions["caselens"],
             python_version=platform.python_version(),
             library_versions=self._versions,
             seeds={"background": self.seed, "shap": self.seed, "lime_first": self.seed},
-            background_size=len(self.background), lime_runs=self.lime_runs,
-            lime_samples=self.lime_samples, top_k=self.top_k, timings_ms=timings,
+            background_size=len(self.background),
+            lime_runs=self.lime_runs,
+            lime_samples=self.lime_samples,
+            top_k=self.top_k,
+            timings_ms=timings,
         )
         parts = {
             "schema_version": REPORT_SCHEMA_VERSION,

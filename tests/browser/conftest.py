@@ -31,8 +31,10 @@ DESKTOP = {"width": 1400, "height": 1000}
 def _require_chromium() -> None:
     if Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK):
         return
-    message = (f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
-               f"(apt-get install chromium); the browser tests never download a browser.")
+    message = (
+        f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
+        f"(apt-get install chromium); the browser tests never download a browser."
+    )
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)

@@ -43,10 +43,13 @@ def go_to(page: Page, path: str) -> None:
     """Move within the running app session to ``path`` (address bar change without a
     reload, as the browser's back/forward would): the Streamlit session, and so the
     sign-in, is kept."""
-    page.evaluate("""(path) => {
+    page.evaluate(
+        """(path) => {
         history.pushState({}, "", path);
         window.dispatchEvent(new PopStateEvent("popstate", {state: {}}));
-    }""", path)
+    }""",
+        path,
+    )
 
 
 _CONTENT_HEIGHT = """() => {
@@ -98,7 +101,8 @@ def clinician_h03(browser: Any, app_url: str) -> Iterator[tuple[Page, str]]:
     sign_in(page, app_url, "dr.lee")
     expect(title(page, "Case")).to_be_visible()
     expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(
-        re.compile(r"\(heart-disease "))
+        re.compile(r"\(heart-disease ")
+    )
     wait_for_report(page, timeout_ms=FIRST_REPORT_MS)  # the default patient, H-01
     choose_option(page, "Demo patient", H03)
     shown = wait_for_report(page, expected_probabilities("heart-disease")[H03])
@@ -106,12 +110,15 @@ def clinician_h03(browser: Any, app_url: str) -> Iterator[tuple[Page, str]]:
     context.close()
 
 
-@pytest.mark.parametrize(("user_id", "page_title", "name"), [
-    ("dr.lee", "Case", "Dr. Ana Lee"),
-    ("pat.h03", "My result", "Sam Patel"),
-    ("rev.kim", "Audit trail", "Kim Okafor"),
-    ("admin", "Users", "Ali Admin"),
-])
+@pytest.mark.parametrize(
+    ("user_id", "page_title", "name"),
+    [
+        ("dr.lee", "Case", "Dr. Ana Lee"),
+        ("pat.h03", "My result", "Sam Patel"),
+        ("rev.kim", "Audit trail", "Kim Okafor"),
+        ("admin", "Users", "Ali Admin"),
+    ],
+)
 def test_each_role_lands_on_its_page(signed_in, user_id, page_title, name):
     page = signed_in(user_id)
     expect(title(page, page_title)).to_be_visible()
@@ -122,8 +129,9 @@ def test_each_role_lands_on_its_page(signed_in, user_id, page_title, name):
 def test_clinician_sees_h03_report_and_it_is_recorded(clinician_h03, audit_entries):
     page, shown = clinician_h03
     assert re.fullmatch(r"\d{1,3}\.\d%", shown), shown
-    expect(page.get_by_test_id("stMetric").filter(
-        has_text="Calibrated probability of heart disease")).to_be_visible()
+    expect(
+        page.get_by_test_id("stMetric").filter(has_text="Calibrated probability of heart disease")
+    ).to_be_visible()
     expect(shap_chart(page)).to_have_count(1)
     expect(shap_chart(page).locator(".js-plotly-plot").first).to_be_visible()
     expect(shap_chart(page)).to_contain_text(SHAP_TITLE)
@@ -144,13 +152,16 @@ def test_reviewer_replays_exactly_and_reproduces(clinician_h03, signed_in, audit
     page = signed_in("rev.kim")
     expect(title(page, "Audit trail")).to_be_visible()
     # Narrow the trail to dr.lee's views of H-03: the replay opens the most recent of them.
-    for label, value in (("User id", "dr.lee"), ("Patient", "H-03"),
-                         ("Action (e.g. viewed)", "viewed")):
+    for label, value in (
+        ("User id", "dr.lee"),
+        ("Patient", "H-03"),
+        ("Action (e.g. viewed)", "viewed"),
+    ):
         page.get_by_role("textbox", name=label, exact=True).fill(value)
         page.get_by_role("textbox", name=label, exact=True).press("Enter")
     expect(page.get_by_text(f"Entry #{entry.seq}, hash {entry.entry_hash}")).to_be_visible()
-    expect(page.get_by_role(
-        "heading", name=re.compile(r"^As shown to Dr\. Ana Lee \(clinician\) on "))
+    expect(
+        page.get_by_role("heading", name=re.compile(r"^As shown to Dr\. Ana Lee \(clinician\) on "))
     ).to_be_visible()
     expect(probability_value(page)).to_have_text(shown)
 
@@ -210,8 +221,9 @@ def test_screenshots_of_every_page(new_page, signed_in, app_url, screenshots):
 
     page = signed_in("rev.kim")
     expect(page.get_by_role("heading", name=re.compile(r"^As shown to "))).to_be_visible()
-    expect(shap_chart(page).or_(page.get_by_text("out of 100 people like you")).first
-           ).to_be_visible()
+    expect(
+        shap_chart(page).or_(page.get_by_text("out of 100 people like you")).first
+    ).to_be_visible()
     saved.append(shot(page, screenshots, "audit_trail"))
     page.get_by_test_id("stSidebarNav").get_by_text("Model status", exact=True).click()
     expect(title(page, "Model status")).to_be_visible()

@@ -32,7 +32,9 @@ def build_samples(
         parts = builder(assets / "datasets", progress)
         bundle = create_bundle(path=out / model_id, overwrite=True, **parts)
         figures = bundle.card.validation.overall
-        progress(f"  wrote {out / model_id}: test AUROC {figures.auroc}, Brier {figures.brier}, "
-                 f"calibration {bundle.card.calibration.method}")
+        progress(
+            f"  wrote {out / model_id}: test AUROC {figures.auroc}, Brier {figures.brier}, "
+            f"calibration {bundle.card.calibration.method}"
+        )
         bundles.append(bundle)
     return bundles

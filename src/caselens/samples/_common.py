@@ -37,7 +37,7 @@ DEMONSTRATION_CARD: dict[str, Any] = {
 DEMONSTRATION_SOURCE_ATTRIBUTES: dict[str, str] = {
     "developer_name_and_contact": "CaseLens project (demonstration), caselens@example.org",
     "funding_source": "Not available — built by the CaseLens open-source project without "
-                      "external funding.",
+    "external funding.",
 }
 
 
