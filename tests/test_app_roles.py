@@ -9,6 +9,7 @@ import pytest
 
 from app_helpers import audit_entries, open_app, signed_in
 from caselens.audit import AuditStore, default_key_file, default_location, load_key
+from caselens.numeric_tolerance import NUMERIC_TOLERANCE
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -90,9 +91,12 @@ def test_reviewer_replays_exactly_what_the_clinician_saw_and_it_reproduces():
     )
     assert reviewer.metric[0].value == shown
     reviewer = reviewer.button(key="audit_rerun").click().run()
-    assert any("Reproduces" in s.value for s in reviewer.success)
+    assert any(s.value.startswith("Reproduces, identical") for s in reviewer.success)
     actions = [e.action for e in audit_entries()]
     assert "replayed" in actions and "rerun" in actions
+    rerun = json.loads([e for e in audit_entries() if e.action == "rerun"][-1].detail_json)
+    assert rerun["outcome"] == "identical" and rerun["seq"] == viewed.seq
+    assert rerun["tolerance"] == NUMERIC_TOLERANCE and rerun["differences"] == []
     assert (
         json.loads([e for e in audit_entries() if e.action == "replayed"][-1].detail_json)["seq"]
         == viewed.seq

@@ -152,28 +152,31 @@ st.caption(f"Entry #{entry.seq}, hash {entry.entry_hash}")
 if st.button("Re-run with the same model version and compare", key="audit_rerun"):
     with st.spinner("Recomputing…"):
         rerun = rerun_entry(entry, catalogue().bundles.values())
-    record(
+    # Fail-closed: a re-run result is shown only once its record is in the trail.
+    if not record(
         "rerun",
         audience="reviewer",
         report=replay.report,
-        detail={
-            "seq": entry.seq,
-            "available": rerun.available,
-            "identical": rerun.identical,
-            "differences": len(rerun.differences),
-        },
-    )
-    if not rerun.available:
+        detail={"seq": entry.seq, **rerun.record_detail()},
+    ):
+        st.stop()
+    if rerun.comparison is None:
         st.warning(rerun.message)
-    elif rerun.identical:
-        st.success(f"Reproduces: {rerun.message}")
+    elif rerun.comparison.outcome == "identical":
+        st.success(rerun.message, icon=":material/check_circle:")
+    elif rerun.comparison.outcome == "within_tolerance":
+        st.success(rerun.message, icon=":material/check_circle:")
+        st.caption(
+            "Another processor or maths library can change the last digits of a "
+            "computed number. Differences this small do not change anything shown."
+        )
     else:
-        st.error(f"Does not reproduce: {rerun.message}")
+        st.error(rerun.message, icon=":material/error:")
         st.dataframe(
             pd.DataFrame(
                 [
                     {"Field": d.path, "As shown": str(d.stored), "Now": str(d.fresh)}
-                    for d in rerun.differences
+                    for d in rerun.comparison.differences
                 ]
             ),
             hide_index=True,

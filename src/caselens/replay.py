@@ -3,7 +3,8 @@
 *Replay* rebuilds the ``CaseReport`` from the entry's stored JSON: rendering it with the same
 functions the clinician page uses shows exactly what was shown. *Re-run* loads the very
 model version (matched by SHA-256), recomputes from the stored inputs with the stored seeds
-and settings, and lists every field that differs.
+and settings, and compares: identical, within numerical tolerance (another CPU or BLAS build
+changes the last bits of a float), or differs, naming each field.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from caselens.audit import AuditEntry
-from caselens.audit.replay_diff import FieldDiff, diff_reports
+from caselens.audit.replay_diff import ReportComparison, compare_reports
 from caselens.bundle import ModelBundle
 from caselens.cases import validate_inputs
 from caselens.errors import CaseLensError
@@ -32,17 +34,35 @@ class Replay:
 
 @dataclass(frozen=True)
 class Rerun:
-    """The result of recomputing a past report with the same model version and inputs."""
+    """The result of recomputing a past report with the same model version and inputs.
+
+    Attributes
+    ----------
+    available : bool
+        False when the model version that produced the report is no longer loaded.
+    message : str
+        One sentence for the reviewer (states the tolerance where it applied).
+    fresh : CaseReport or None
+        The recomputed report.
+    comparison : ReportComparison or None
+        Identical, within tolerance, or differs (with the fields); None when unavailable.
+    """
 
     available: bool
     message: str
     fresh: CaseReport | None
-    differences: tuple[FieldDiff, ...]
+    comparison: ReportComparison | None
 
     @property
-    def identical(self) -> bool:
-        """True when the model was available and every field reproduced."""
-        return self.available and not self.differences
+    def outcome(self) -> str:
+        """``identical``, ``within_tolerance``, ``differs`` or ``unavailable``."""
+        return self.comparison.outcome if self.comparison is not None else "unavailable"
+
+    def record_detail(self) -> dict[str, Any]:
+        """What the re-run audit entry stores: the outcome, tolerance and differences."""
+        if self.comparison is None:
+            return {"available": False, "outcome": "unavailable"}
+        return {"available": True, **self.comparison.record_detail()}
 
 
 def replay_entry(entry: AuditEntry) -> Replay:
@@ -75,7 +95,7 @@ def rerun_entry(entry: AuditEntry, bundles: Iterable[ModelBundle]) -> Rerun:
             f" {stored.model.version}, SHA-256 {stored.model.sha256[:16]}…) is no "
             "longer available, so the report cannot be recomputed.",
             None,
-            (),
+            None,
         )
     prov = stored.provenance
     explainer = CaseExplainer(
@@ -91,14 +111,7 @@ def rerun_entry(entry: AuditEntry, bundles: Iterable[ModelBundle]) -> Rerun:
     )
     created = dt.datetime.fromisoformat(stored.created_at.replace("Z", "+00:00"))
     fresh = explainer.explain(case, now=created)
-    differences = tuple(
-        diff_reports(
-            json.loads(stored.to_json()), json.loads(fresh.to_json()), ignore=VOLATILE_FIELDS
-        )
+    comparison = compare_reports(
+        json.loads(stored.to_json()), json.loads(fresh.to_json()), ignore=VOLATILE_FIELDS
     )
-    message = (
-        "Identical: every field reproduced."
-        if not differences
-        else f"{len(differences)} field(s) differ."
-    )
-    return Rerun(True, message, fresh, differences)
+    return Rerun(True, comparison.summary(), fresh, comparison)

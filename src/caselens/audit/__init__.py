@@ -23,12 +23,20 @@ from caselens.audit.records import (
     canonical_json,
     format_time,
 )
-from caselens.audit.replay_diff import FieldDiff, diff_reports, replay_payload
+from caselens.audit.replay_diff import (
+    COMPARISON_OUTCOMES,
+    FieldDiff,
+    ReportComparison,
+    compare_reports,
+    diff_reports,
+    replay_payload,
+)
 from caselens.audit.store import AuditStore, default_key_file, default_location, open_trail
 from caselens.audit.verify import VerifyResult, parse_head, verify_chain
 
 __all__ = [
     "AUDIENCES",
+    "COMPARISON_OUTCOMES",
     "GENESIS_HASH",
     "KNOWN_ACTIONS",
     "AuditEntry",
@@ -40,9 +48,11 @@ __all__ = [
     "AuditWriteError",
     "ChainBroken",
     "FieldDiff",
+    "ReportComparison",
     "VerifyResult",
     "bench_audit",
     "canonical_json",
+    "compare_reports",
     "default_key_file",
     "default_location",
     "diff_reports",
