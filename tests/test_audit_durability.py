@@ -73,7 +73,6 @@ def test_appends_reported_before_sigkill_survive_and_the_chain_verifies(tmp_path
 def test_concurrent_writer_processes_build_one_linear_chain(tmp_path):
     path = tmp_path / "audit.sqlite"
     AuditStore.open(path, key=KEY).close()
-    started = time.monotonic()
     children = [
         subprocess.Popen(
             child_command("append-n", str(path), KEY.hex(), str(PER_WRITER), str(w)),
@@ -94,4 +93,3 @@ def test_concurrent_writer_processes_build_one_linear_chain(tmp_path):
     for w in range(WRITERS):
         mine = [e.detail()["i"] for e in entries if e.actor_id == f"writer-{w}"]
         assert mine == list(range(PER_WRITER))  # each writer's entries in its own order
-    assert time.monotonic() - started < 60

@@ -5,7 +5,6 @@ from __future__ import annotations
 import doctest
 import itertools
 import math
-import time
 
 import numpy as np
 import pytest
@@ -234,15 +233,6 @@ def test_a_bundle_without_a_calibration_split_has_no_conformal_set(heart, heart_
         threshold=heart.card.decision_threshold,
     )
     assert model.assess(0.5).conformal is None
-
-
-def test_assess_takes_well_under_five_milliseconds(readmission_model):
-    probabilities = np.linspace(0, 1, 500)
-    start = time.perf_counter()
-    for p in probabilities:
-        readmission_model.assess(float(p))
-    per_call = (time.perf_counter() - start) / len(probabilities)
-    assert per_call < 0.005
 
 
 @pytest.mark.parametrize("probability", [0.0, 0.02, 0.2, 0.5, 0.9, 1.0])

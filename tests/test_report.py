@@ -15,6 +15,7 @@ from caselens.report import (
     displayed_digest,
     displayed_text,
     explain,
+    explainer_for,
     reproducible_digest,
 )
 
@@ -120,10 +121,17 @@ def test_report_records_model_hash_versions_seeds_and_timings(demo_reports):
     assert report.created_at == "2026-11-25T12:00:00.000Z"
 
 
-def test_bad_inputs_get_per_field_errors_and_no_report(heart_bundle):
+def test_bad_inputs_get_per_field_errors_naming_field_and_problem(heart_bundle):
     with pytest.raises(CaseValidationError) as info:
         validate_inputs({"age": "old"}, heart_bundle.features)
-    assert any(p.field == "age" for p in info.value.problems)
+    problems = {p.field: p for p in info.value.problems}
+    assert problems["age"].code == "wrong_type"
+    assert "old" in problems["age"].message
+    # Every other required field is reported missing in the same error, not one at a time.
+    required = [
+        f.name for f in heart_bundle.features.features if not f.missing_allowed and f.name != "age"
+    ]
+    assert required and all(problems[name].code == "missing_required" for name in required)
 
 
 def test_displayed_text_differs_by_audience_and_its_digest_is_stable(demo_reports):
@@ -138,4 +146,9 @@ def test_displayed_text_differs_by_audience_and_its_digest_is_stable(demo_report
 
 def test_explain_reuses_one_explainer_per_bundle(heart_bundle):
     case = validate_inputs(heart_bundle.demo_cases[0].inputs, heart_bundle.features)
-    assert explain(heart_bundle, case).probability == explain(heart_bundle, case).probability
+    first = explainer_for(heart_bundle)
+    assert explainer_for(heart_bundle) is first
+    report = explain(heart_bundle, case)
+    assert explainer_for(heart_bundle) is first
+    assert report.probability == first.explain(case).probability
+    assert report.report_id == first.explain(case).report_id
