@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from fhir.resources.R4B.auditevent import AuditEvent as FhirAuditEvent
 from fhir.resources.R4B.bundle import Bundle
 
 from audit_fixtures import KEY, make_event
-from caselens.audit import AuditStore, pseudonym, to_audit_event, to_bundle, to_csv
+from caselens.audit import AuditEvent, AuditStore, pseudonym, to_audit_event, to_bundle, to_csv
 
 
 @pytest.fixture()
@@ -90,3 +91,40 @@ def test_csv_has_one_row_per_entry_and_no_report_text(entries):
     assert [int(r["seq"]) for r in rows] == [e.seq for e in entries]
     assert rows[0]["entry_hash"] == entries[0].entry_hash
     assert "report_json" not in rows[0]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        '=HYPERLINK("http://127.0.0.1/x","click")',
+        "+1+2",
+        "-2+3",
+        "@SUM(A1:A2)",
+        "\tindent",
+        "\r=1",
+    ],
+)
+def test_csv_cells_that_a_spreadsheet_would_evaluate_are_neutralised(tmp_path, typed):
+    # A user name typed on the sign-in form reaches the trail (sign_in_refused) and its
+    # export: in CSV it must stay text, with the characters intact after the quote.
+    with AuditStore.open(tmp_path / "audit.sqlite", key=bytes(32)) as store:
+        store.append(
+            AuditEvent(
+                actor_id=typed,
+                actor_name="(not signed in)",
+                actor_role="anonymous",
+                audience="system",
+                action="sign_in_refused",
+            )
+        )
+        entries = store.entries()
+    rows = list(csv.DictReader(io.StringIO(to_csv(entries), newline="")))
+    assert rows[0]["actor_id"] == "'" + typed
+    fhir = json.dumps(to_bundle(entries))
+    assert json.dumps(typed)[1:-1] in fhir  # FHIR keeps the string exact
+
+
+def test_plain_cells_and_numbers_are_left_as_they_are(entries):
+    rows = list(csv.DictReader(io.StringIO(to_csv(entries))))
+    assert all(not r["seq"].startswith("'") for r in rows)
+    assert all(not r["actor_id"].startswith("'") for r in rows)

@@ -1,4 +1,10 @@
-"""CSV export of entries, for spreadsheets and agency review copies."""
+"""CSV export of entries, for spreadsheets and agency review copies.
+
+Cells are safe to open in a spreadsheet: a text cell that a spreadsheet would read as a
+formula (it begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is prefixed
+with a single quote, as OWASP's CSV-injection guidance advises. A user name typed on the
+sign-in form is data, never a live ``=HYPERLINK(...)``. The FHIR export keeps strings exact.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +39,27 @@ CSV_COLUMNS = (
 )
 
 
+#: First characters that make a spreadsheet treat a cell as a formula (OWASP).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: object) -> object:
+    """A cell value that no spreadsheet will evaluate: formula-like text gets a leading ``'``.
+
+    Numbers are left as they are (a negative number is not a formula).
+
+    Examples
+    --------
+    >>> neutralise_cell("=1+2")
+    "'=1+2"
+    >>> neutralise_cell(-3)
+    -3
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
 def write_csv(
     entries: Iterable[AuditEntry], out: TextIO, *, pseudonymise_key: bytes | None = None
 ) -> int:
@@ -63,7 +90,7 @@ def write_csv(
         row = [getattr(e, c, None) for c in CSV_COLUMNS]
         row[CSV_COLUMNS.index("patient_ref")] = patient
         row[CSV_COLUMNS.index("report_sha256")] = report_sha
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(["" if v is None else neutralise_cell(v) for v in row])
         count += 1
     return count
 
