@@ -77,7 +77,9 @@ def write_csv(
     int
         Rows written.
     """
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF as RFC 4180 says; it also makes the writer quote any field holding a bare CR,
+    # which would otherwise break the row in two.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     count = 0
     for e in entries:
