@@ -14,8 +14,7 @@ import streamlit as st
 from caselens.accounts import AccountStore, seed_demo_accounts
 from caselens.app_database import open_app_database
 from caselens.audit import AuditStore, default_key_file, default_location, load_key
-from caselens.bundle import ModelBundle, discover_bundles, load_bundle
-from caselens.errors import CaseLensError
+from caselens.bundle import ModelBundle, load_catalogue
 from caselens.model_status import ModelStatusStore
 from caselens.report import CaseExplainer
 from caselens.settings import Settings
@@ -33,16 +32,11 @@ class Catalogue:
 def catalogue() -> Catalogue:
     """Load every bundle in the configured folder; a refused bundle is listed, not fatal."""
     settings = Settings.from_env()
-    bundles: dict[str, ModelBundle] = {}
-    refused: dict[str, str] = {}
-    for path in discover_bundles(settings.models_dir):
-        try:
-            bundle = load_bundle(path, allow_pickle=settings.allow_pickle)
-        except CaseLensError as exc:
-            refused[path.name] = str(exc)
-            continue
-        bundles[bundle.model_id] = bundle
-    return Catalogue(bundles=bundles, refused=refused)
+    try:
+        loaded = load_catalogue(settings.models_dir, allow_pickle=settings.allow_pickle)
+    except Exception as exc:  # e.g. an unreadable models folder: list it, keep the app up
+        return Catalogue(bundles={}, refused={settings.models_dir.name: f"{exc}"})
+    return Catalogue(bundles=loaded.bundles, refused=loaded.refused)
 
 
 @st.cache_resource(show_spinner="Preparing the explainer (one-off, at start-up)…")

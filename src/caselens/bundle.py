@@ -10,15 +10,23 @@ Layout of a bundle folder::
     demo_cases.json      optional: demonstration cases
 
 Loading checks, in order, and refuses with a message that says which check failed and why:
-card valid, feature schema valid, model file format allowed, model file hash equal to the
-card's, scikit-learn version compatible, every type inside the skops file trusted.
+no symbolic link or special file in the folder, card valid, feature schema valid, model file
+a plain name inside the folder and of an allowed format, model file hash equal to the card's,
+scikit-learn version compatible, every class, function and method inside the skops file on
+CaseLens's allow-list (:mod:`caselens.model_file_check`). Every file is read with a size
+bound, and JSON with a nesting bound (the ``MAX_*`` constants below). Any other failure
+while loading is turned into a :class:`BundleError` naming the bundle: a bad bundle is
+refused alone.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import pickle
+import stat
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,9 +38,11 @@ import sklearn
 import skops.io as sio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from caselens.bounded_json import check_text_lengths, loads_bounded
 from caselens.errors import BundleError, CardError
 from caselens.features import FeatureSchema
 from caselens.model_card import ModelCard
+from caselens.model_file_check import MAX_MODEL_FILE_BYTES, load_checked_skops
 
 CARD_FILE = "card.json"
 FEATURES_FILE = "features.json"
@@ -43,56 +53,23 @@ SKOPS_MODEL_FILE = "model.skops"
 OUTCOME_COLUMN = "outcome"
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
-#: Types a skops model file may contain beyond skops' own defaults. An explicit list: a file
-#: that needs anything else is refused and the type is named. Extend it deliberately.
-TRUSTED_TYPES: tuple[str, ...] = (
-    "sklearn.calibration.CalibratedClassifierCV",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-    "sklearn.compose._column_transformer.ColumnTransformer",
-    "sklearn.compose._column_transformer._RemainderColsList",
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn._loss.link.Interval",
-    "sklearn._loss.link.LogitLink",
-    "sklearn._loss.loss.HalfBinomialLoss",
-    "sklearn.frozen._frozen.FrozenEstimator",
-    "sklearn.impute._base.SimpleImputer",
-    "sklearn.isotonic.IsotonicRegression",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._encoders.OneHotEncoder",
-    "sklearn.preprocessing._encoders.OrdinalEncoder",
-    "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.utils._bunch.Bunch",
-    "numpy.dtype",
-    "numpy.ndarray",
-    "numpy.float64",
-    "numpy.int64",
-    "builtins.slice",
-    "builtins.object",
-    "builtins.str",
-    "builtins.float",
-    "builtins.int",
-    "builtins.bool",
-    "builtins.NoneType",
-    "builtins.dict",
-    "builtins.list",
-    "builtins.tuple",
-    "collections.OrderedDict",
-    "scipy.interpolate._interpolate.interp1d",
-    # A ColumnTransformer's "passthrough" remainder is stored as FunctionTransformer(func=None);
-    # any function it wraps is listed as its own type, so trusting the class admits no code.
-    "sklearn.preprocessing._function_transformer.FunctionTransformer",
-    "sklearn.preprocessing._label.LabelEncoder",
-    "sklearn._loss._loss.CyHalfBinomialLoss",
-    "numpy.random._generator.Generator",
-    "numpy.uint64",
-    # skops lists wrapped functions separately, so trusting partial only admits vetted callables.
-    "functools.partial",
-    "sklearn.utils.validation.check_array",
-)
+#: Largest card.json, features.json or demo_cases.json (the samples' are under 25 kB).
+MAX_BUNDLE_JSON_BYTES = 2 * 1024 * 1024
+#: Deepest ``[``/``{`` nesting of card.json, features.json and demo_cases.json (samples: 5).
+MAX_BUNDLE_JSON_DEPTH = 32
+#: Longest single text (any string, key or value) in the card, the feature schema and the
+#: demo cases (the samples' longest: about 300 characters).
+MAX_TEXT_CHARS = 20_000
+#: Most features a schema may list (the feature schema check is quadratic in this).
+MAX_FEATURES = 500
+#: Largest reference or calibration parquet file on disk.
+MAX_TABLE_FILE_BYTES = 256 * 1024 * 1024
+#: Most rows, and largest uncompressed size, a reference or calibration table may declare
+#: in its parquet metadata — checked before the table is decoded.
+MAX_TABLE_ROWS = 2_000_000
+MAX_TABLE_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
+#: Most entries (files and folders, at any depth) a bundle folder may hold.
+MAX_BUNDLE_ENTRIES = 1_000
 
 
 class DemoCase(BaseModel):
@@ -184,13 +161,70 @@ def _describe_validation_error(source: str, exc: ValidationError) -> str:
     return f"{source} is invalid — " + "; ".join(problems)
 
 
-def _read_json(path: Path, what: str) -> Any:
-    if not path.is_file():
-        raise BundleError(f"{what} is missing: expected the file {path}.")
+def _read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """A regular file's bytes, refusing links, special files and anything over ``limit``.
+
+    Opened without following a symbolic link and without blocking (a FIFO would hang), and
+    read at most ``limit + 1`` bytes, so a file that grows while read is still bounded.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{what} ({path.name}) is not valid UTF-8 JSON: {exc}.") from exc
+        if path.is_symlink():
+            raise BundleError(
+                f"{what} ({path.name}) is a symbolic link; bundles may not hold links."
+            )
+        descriptor = os.open(path, flags)
+    except FileNotFoundError as exc:
+        raise BundleError(f"{what} is missing: expected the file {path}.") from exc
+    except OSError as exc:
+        raise BundleError(f"{what} ({path.name}) cannot be opened: {exc}.") from exc
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise BundleError(f"{what} ({path.name}) is not a regular file.")
+        if info.st_size > limit:
+            raise BundleError(
+                f"{what} ({path.name}) is {info.st_size} bytes; the limit is {limit} bytes."
+            )
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise BundleError(f"{what} ({path.name}) is over the limit of {limit} bytes.")
+    return data
+
+
+def _read_json(path: Path, what: str) -> Any:
+    if not path.is_file() and not path.is_symlink():
+        raise BundleError(f"{what} is missing: expected the file {path}.")
+    data = _read_bounded(path, MAX_BUNDLE_JSON_BYTES, what)
+    parsed = loads_bounded(data, what=f"{what} ({path.name})", max_depth=MAX_BUNDLE_JSON_DEPTH)
+    check_text_lengths(parsed, what=f"{what} ({path.name})", max_chars=MAX_TEXT_CHARS)
+    return parsed
+
+
+def _check_folder_entries(folder: Path) -> None:
+    """Refuse a bundle folder holding a symbolic link (at any depth) or too many entries.
+
+    A link could point the bundle at any file the server can read (a key, ``/dev/zero``).
+    """
+    count = 0
+    pending = [folder]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                count += 1
+                if count > MAX_BUNDLE_ENTRIES:
+                    raise BundleError(
+                        f"The bundle folder {folder.name} holds more than {MAX_BUNDLE_ENTRIES} "
+                        f"entries; the limit is {MAX_BUNDLE_ENTRIES}."
+                    )
+                if entry.is_symlink():
+                    inside = Path(entry.path).relative_to(folder)
+                    raise BundleError(
+                        f"The bundle folder {folder.name} holds a symbolic link ({inside}); "
+                        "bundles may not hold links, so the bundle is refused."
+                    )
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
 
 
 def load_card(path: Path) -> ModelCard:
@@ -203,8 +237,14 @@ def load_card(path: Path) -> ModelCard:
 
 
 def load_feature_schema(path: Path) -> FeatureSchema:
-    """Read and validate a feature schema file."""
+    """Read and validate a feature schema file (at most :data:`MAX_FEATURES` features)."""
     data = _read_json(path, "The feature schema")
+    features = data.get("features") if isinstance(data, dict) else None
+    if isinstance(features, list) and len(features) > MAX_FEATURES:
+        raise BundleError(
+            f"The feature schema {path.name} lists {len(features)} features; the limit is "
+            f"{MAX_FEATURES} features."
+        )
     try:
         return FeatureSchema.model_validate(data)
     except ValidationError as exc:
@@ -240,61 +280,59 @@ def check_sklearn_version(built_with: str | None, *, installed: str = sklearn.__
         )
 
 
-def types_in_skops_file(path: Path) -> set[str]:
-    """Every type and function a skops file would construct, as 'module.name'.
-
-    Read from the file's schema without loading anything, so the check covers the whole
-    file — including the scikit-learn types skops itself would trust by default.
-    """
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            schema = json.loads(archive.read("schema.json"))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(
-            f"The model file {path.name} is not a readable skops file: {exc}."
-        ) from exc
-    found: set[str] = set()
-    stack: list[Any] = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
-                found.add(f"{node['__module__']}.{node['__class__']}")
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
-
-
-def _load_skops(path: Path) -> Any:
-    refused = sorted(types_in_skops_file(path) - set(TRUSTED_TYPES))
-    if refused:
-        raise BundleError(
-            f"The model file {path.name} contains type(s) that CaseLens does not trust: "
-            f"{', '.join(refused)}. Only the types in caselens.bundle.TRUSTED_TYPES are loaded; "
-            "review the model and extend that list deliberately if it is safe."
-        )
-    try:
-        # Trust exactly what skops would otherwise refuse among the vetted types found.
-        return sio.load(path, trusted=sio.get_untrusted_types(file=path))
-    except Exception as exc:  # a corrupt file: skops raises many kinds
-        raise BundleError(f"The model file {path.name} could not be loaded: {exc}.") from exc
+def _load_skops(data: bytes, name: str) -> Any:
+    # The bytes already hashed are the bytes checked and loaded: nothing is read twice.
+    return load_checked_skops(data, name)
 
 
 def _find_model_file(folder: Path, card: ModelCard) -> Path:
-    model_path = folder / card.model_file
-    if not model_path.is_file():
-        raise BundleError(f"The model file named in the card ({card.model_file}) is missing.")
+    name = card.model_file
+    # A plain file name inside the bundle folder: no path, no parent, no drive, no NUL.
+    if (
+        name in {".", ".."}
+        or "/" in name
+        or "\\" in name
+        or "\0" in name
+        or Path(name).is_absolute()
+        or Path(name).name != name
+    ):
+        raise BundleError(
+            f"The card's model_file ({name!r}) must be a plain file name inside the bundle "
+            "folder (no '/', no '..', not an absolute path)."
+        )
+    model_path = folder / name
+    if not model_path.is_file() and not model_path.is_symlink():
+        raise BundleError(f"The model file named in the card ({name}) is missing.")
     return model_path
 
 
 def _read_table(path: Path, what: str, required: Sequence[str]) -> pd.DataFrame:
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         raise BundleError(f"{what} is missing: expected the file {path.name}.")
+    data = _read_bounded(path, MAX_TABLE_FILE_BYTES, what)
     try:
-        frame = pd.read_parquet(path)
+        import pyarrow.parquet as pq
+
+        metadata = pq.read_metadata(io.BytesIO(data))
+        # A parquet file compresses well: bound what it declares before decoding it.
+        declared = sum(
+            metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups)
+        )
+    except Exception as exc:
+        raise BundleError(f"{what} ({path.name}) could not be read: {exc}.") from exc
+    if metadata.num_rows > MAX_TABLE_ROWS:
+        raise BundleError(
+            f"{what} ({path.name}) has {metadata.num_rows} rows; the limit is "
+            f"{MAX_TABLE_ROWS} rows."
+        )
+    if metadata.num_columns > MAX_FEATURES + 1 or declared > MAX_TABLE_UNCOMPRESSED_BYTES:
+        raise BundleError(
+            f"{what} ({path.name}) declares {metadata.num_columns} columns and {declared} "
+            f"bytes uncompressed; the limits are {MAX_FEATURES + 1} columns and "
+            f"{MAX_TABLE_UNCOMPRESSED_BYTES} bytes."
+        )
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
     except Exception as exc:
         raise BundleError(f"{what} ({path.name}) could not be read: {exc}.") from exc
     missing = [c for c in required if c not in frame.columns]
@@ -321,12 +359,28 @@ def load_bundle(path: str | Path, *, allow_pickle: bool = False) -> ModelBundle:
     Raises
     ------
     BundleError
-        With a message naming the failed check (hash, card field, untrusted type, pickle,
-        scikit-learn version, missing file).
+        With a message naming the failed check (hash, card field, untrusted item in the
+        model file, a size/depth limit, a link, pickle, scikit-learn version, missing file).
+        Any other failure while loading is wrapped in a ``BundleError`` naming the bundle,
+        so one bad bundle can never take down the caller.
     """
     folder = Path(path)
+    try:
+        return _load_bundle(folder, allow_pickle=allow_pickle)
+    except BundleError:
+        raise
+    except Exception as exc:  # RecursionError and MemoryError included: refuse, never crash
+        raise BundleError(
+            f"The model bundle {folder.name} could not be loaded: {type(exc).__name__}: {exc}"[
+                :2000
+            ]
+        ) from exc
+
+
+def _load_bundle(folder: Path, *, allow_pickle: bool) -> ModelBundle:
     if not folder.is_dir():
         raise BundleError(f"There is no model bundle folder at {folder}.")
+    _check_folder_entries(folder)
     card = load_card(folder / CARD_FILE)
     schema = load_feature_schema(folder / FEATURES_FILE)
     model_path = _find_model_file(folder, card)
@@ -338,7 +392,9 @@ def load_bundle(path: str | Path, *, allow_pickle: bool = False) -> ModelBundle:
             "when it is opened, so CaseLens refuses it. Convert the model to skops, or — only "
             "for a file you trust — set CASELENS_ALLOW_PICKLE=1."
         )
-    digest = sha256_file(model_path)
+    # Read once: the bytes hashed are the bytes checked and loaded.
+    data = _read_bounded(model_path, MAX_MODEL_FILE_BYTES, "The model file")
+    digest = hashlib.sha256(data).hexdigest()
     if digest != card.model_sha256:
         raise BundleError(
             f"The model file {model_path.name} does not match its card: SHA-256 is {digest}, "
@@ -351,12 +407,11 @@ def load_bundle(path: str | Path, *, allow_pickle: bool = False) -> ModelBundle:
             f"WARNING: {model_path.name} was loaded with pickle because the operator allowed "
             "it. Pickle can run arbitrary code; convert this model to skops."
         )
-        warnings.warn(message, UserWarning, stacklevel=2)
+        warnings.warn(message, UserWarning, stacklevel=3)
         notes.append(message)
-        with open(model_path, "rb") as handle:
-            model = pickle.load(handle)
+        model = pickle.loads(data)
     elif model_path.suffix.lower() == ".skops":
-        model = _load_skops(model_path)
+        model = _load_skops(data, model_path.name)
     else:
         raise BundleError(
             f"The model file {model_path.name} has an unknown format; expected a .skops file."
@@ -365,11 +420,13 @@ def load_bundle(path: str | Path, *, allow_pickle: bool = False) -> ModelBundle:
     required = [*schema.names, OUTCOME_COLUMN]
     reference = _read_table(folder / REFERENCE_FILE, "The reference data", required)
     calibration = None
-    if (folder / CALIBRATION_FILE).is_file():
+    if (folder / CALIBRATION_FILE).exists():
         calibration = _read_table(folder / CALIBRATION_FILE, "The calibration data", required)
     demo_cases: tuple[DemoCase, ...] = ()
-    if (folder / DEMO_CASES_FILE).is_file():
+    if (folder / DEMO_CASES_FILE).exists():
         raw = _read_json(folder / DEMO_CASES_FILE, "The demo cases")
+        if not isinstance(raw, list):
+            raise BundleError(f"The demo cases file ({DEMO_CASES_FILE}) must hold a list.")
         try:
             demo_cases = tuple(DemoCase.model_validate(item) for item in raw)
         except ValidationError as exc:
@@ -411,7 +468,9 @@ def read_model_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
     model_path = Path(path)
     suffix = model_path.suffix.lower()
     if suffix == ".skops":
-        return _load_skops(model_path)
+        return _load_skops(
+            _read_bounded(model_path, MAX_MODEL_FILE_BYTES, "The model file"), model_path.name
+        )
     if suffix in PICKLE_SUFFIXES:
         if not allow_pickle:
             raise BundleError(
@@ -567,3 +626,53 @@ def discover_bundles(folder: str | Path) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if (p / CARD_FILE).is_file())
+
+
+@dataclass(frozen=True)
+class BundleCatalogue:
+    """The bundles a models folder offers, and those refused (folder name -> reason).
+
+    Attributes
+    ----------
+    bundles : dict of str to ModelBundle
+        Loaded bundles by model id.
+    refused : dict of str to str
+        Refused bundle folders by folder name, with the reason.
+    """
+
+    bundles: dict[str, ModelBundle]
+    refused: dict[str, str]
+
+
+def load_catalogue(folder: str | Path, *, allow_pickle: bool = False) -> BundleCatalogue:
+    """Load every bundle in ``folder``; a bundle that fails is refused alone, never fatal.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The models folder (each bundle is a sub-folder holding a card.json).
+    allow_pickle : bool, default False
+        Passed to :func:`load_bundle`.
+
+    Returns
+    -------
+    BundleCatalogue
+        The good bundles by model id, and every refused folder with its reason. A second
+        folder claiming a model id already loaded is refused, not silently swapped in.
+    """
+    bundles: dict[str, ModelBundle] = {}
+    refused: dict[str, str] = {}
+    for path in discover_bundles(folder):
+        try:
+            bundle = load_bundle(path, allow_pickle=allow_pickle)
+        except Exception as exc:  # load_bundle wraps everything; this is the last guard
+            refused[path.name] = str(exc) or type(exc).__name__
+            continue
+        if bundle.model_id in bundles:
+            refused[path.name] = (
+                f"The model id {bundle.model_id} is already served by the bundle folder "
+                f"{bundles[bundle.model_id].path.name}; model ids must be unique."
+            )
+            continue
+        bundles[bundle.model_id] = bundle
+    return BundleCatalogue(bundles=bundles, refused=refused)

@@ -1,0 +1,93 @@
+"""JSON read from a bundle, bounded in size and nesting depth before it is parsed.
+
+``json.loads`` recurses once per nesting level, so a file of a hundred thousand ``[`` would
+raise ``RecursionError`` deep inside the parser (or inside whatever walks the result
+recursively). The depth is measured first with a flat scan, so nothing recursive ever sees
+a file that is too deep.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from caselens.errors import BundleError
+
+# A JSON string literal (escapes included): brackets inside strings are not nesting.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Every byte that is not a bracket, deleted so that only the brackets are scanned.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def json_nesting_depth(data: bytes | str) -> int:
+    """The deepest bracket nesting of a JSON text, counted without parsing it.
+
+    Brackets inside string literals are ignored. Malformed text gives a number too (the
+    parser refuses it afterwards); the scan itself never recurses.
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        depth += _DEPTH_STEP[byte]
+        if depth > deepest:
+            deepest = depth
+    return deepest
+
+
+def loads_bounded(data: bytes, *, what: str, max_depth: int) -> Any:
+    """Parse UTF-8 JSON whose nesting depth is at most ``max_depth``.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content (its size is the caller's to bound).
+    what : str
+        How to name the file in a refusal, e.g. ``"The model card (card.json)"``.
+    max_depth : int
+        The deepest nesting of ``[``/``{`` accepted.
+
+    Raises
+    ------
+    BundleError
+        Naming the file, the limit and the depth found, or the parse error.
+    """
+    depth = json_nesting_depth(data)
+    if depth > max_depth:
+        raise BundleError(f"{what} is nested {depth} levels deep; the limit is {max_depth} levels.")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{what} is not valid UTF-8 JSON: {exc}.") from exc
+    except RecursionError as exc:  # not expected after the scan; never let it escape
+        raise BundleError(f"{what} is nested too deeply to read.") from exc
+
+
+def iter_strings(value: Any) -> Iterator[tuple[str, str]]:
+    """Every string in parsed JSON (keys and values), with its path, walked without recursion."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            yield path or "(top level)", item
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{path}.{key}" if path else str(key)
+                yield child_path, str(key)
+                stack.append((child_path, child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", child) for index, child in enumerate(item))
+
+
+def check_text_lengths(value: Any, *, what: str, max_chars: int) -> None:
+    """Refuse parsed JSON holding a string longer than ``max_chars``, naming where it is."""
+    for path, text in iter_strings(value):
+        if len(text) > max_chars:
+            shown = path if len(path) <= 120 else path[:117] + "..."
+            raise BundleError(
+                f"{what}: the text at '{shown}' is {len(text)} characters long; the limit "
+                f"is {max_chars} characters."
+            )
