@@ -12,6 +12,7 @@ from caselens.accounts import session_expired
 from caselens.audit import AuditError
 from caselens.display import NOT_RECORDED_MESSAGE, record_display, record_event
 from caselens.report import Audience, CaseReport
+from components.text import literal
 from services import audit_store
 
 
@@ -78,7 +79,7 @@ def guard(page: str, action: str = "open_page", **kwargs: Any) -> Viewer:
                 **{k: v for k, v in kwargs.items() if v is not None},
             },
         )
-        st.error(f"Not allowed: {decision.reason}", icon=":material/block:")
+        st.error(f"Not allowed: {literal(decision.reason)}", icon=":material/block:")
         st.stop()
     return viewer
 

@@ -13,6 +13,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from caselens.access import PAGES
+from components.text import literal
 from session import current_viewer, record
 
 st.set_page_config(page_title="CaseLens", page_icon="🔎", layout="wide")
@@ -56,7 +57,7 @@ else:
     ]
     navigation = st.navigation(pages)
     with st.sidebar:
-        st.markdown(f"**{viewer.name}**  \n{viewer.role}")
+        st.markdown(f"**{literal(viewer.name)}**  \n{literal(viewer.role)}")
         if st.button("Sign out", key="sign_out"):
             record("signed_out", audience=viewer.role)
             st.session_state["viewer"] = None

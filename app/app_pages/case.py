@@ -8,6 +8,7 @@ import streamlit as st
 from components.case_input import render_case_input
 from components.patient_view import render_patient_report
 from components.report_view import render_clinician_report
+from components.text import literal
 from services import care_team_contact, catalogue, explainer, model_statuses
 from session import guard, record, show_once
 
@@ -15,7 +16,7 @@ viewer = guard("case")
 st.title("Case")
 books = catalogue()
 for name, reason in books.refused.items():
-    st.error(f"Model bundle '{name}' was refused: {reason}")
+    st.error(f"Model bundle '{literal(name)}' was refused: {literal(reason)}")
 if not books.bundles:
     st.error("No model bundle could be loaded; ask the operator to check CASELENS_MODELS_DIR.")
     st.stop()
@@ -26,15 +27,15 @@ model_id = names[chosen]
 bundle = books.bundles[model_id]
 status = model_statuses().get(model_id)
 if status.suspended:
-    st.error(status.message(), icon=":material/block:")
+    st.error(literal(status.message()), icon=":material/block:")
     st.stop()
-st.caption(f"{bundle.card.summary} Intended use: {bundle.card.intended_use}")
+st.caption(f"{literal(bundle.card.summary)} Intended use: {literal(bundle.card.intended_use)}")
 
 case = render_case_input(bundle, key_prefix=f"case_{model_id}")
 if case is None:
     st.stop()
 for flag in case.flags:
-    st.warning(flag.message, icon=":material/report:")
+    st.warning(literal(flag.message), icon=":material/report:")
 
 # Automation-bias guard: the clinician may commit their own estimate before the model's.
 estimates = st.session_state.setdefault("case_estimates", {})
@@ -48,8 +49,8 @@ if st.toggle(
         with st.form("case_estimate_form"):
             guess = st.slider(
                 f"Your estimate: how many out of 100 patients like this "
-                f"({bundle.card.outcome.name.lower()}, "
-                f"{bundle.card.outcome.time_window})?",
+                f"({literal(bundle.card.outcome.name.lower())}, "
+                f"{literal(bundle.card.outcome.time_window)})?",
                 0,
                 100,
                 20,

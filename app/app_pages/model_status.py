@@ -8,6 +8,7 @@ import streamlit as st
 from caselens.access import check
 from caselens.errors import CaseLensError
 from caselens.model_status import check_reason
+from components.text import literal
 from services import catalogue, model_statuses
 from session import guard, record
 
@@ -20,11 +21,19 @@ for model_id, bundle in catalogue().bundles.items():
     status = statuses.get(model_id)
     with st.container(border=True):
         state = "SUSPENDED" if status.suspended else "Active"
-        st.markdown(f"**{bundle.card.name}** ({model_id} {bundle.version}) — **{state}**")
+        st.markdown(
+            f"**{literal(bundle.card.name)}** ({literal(model_id)} {literal(bundle.version)}) "
+            f"— **{state}**"
+        )
         if status.changed_by:
-            st.caption(f"{status.reason} — {status.changed_by}, {status.changed_at} UTC")
-        review_due = bundle.card.review_due()
-        st.caption(f"Last reviewed {bundle.card.last_review_date}; next review due {review_due}.")
+            st.caption(
+                f"{literal(status.reason)} — {literal(status.changed_by)}, "
+                f"{literal(status.changed_at)} UTC"
+            )
+        st.caption(
+            f"Last reviewed {literal(bundle.card.last_review_date)}; next review due "
+            f"{literal(bundle.card.review_due())}."
+        )
         if may_change:
             with st.form(f"status_{model_id}"):
                 reason = st.text_input("Reason (recorded)", key=f"status_reason_{model_id}")
@@ -48,4 +57,4 @@ for model_id, bundle in catalogue().bundles.items():
                             )
                             st.rerun()
                     except CaseLensError as exc:
-                        st.error(str(exc))
+                        st.error(literal(exc))

@@ -8,6 +8,7 @@ import streamlit as st
 
 from caselens.access import Viewer
 from caselens.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, SignInRefused
+from components.text import literal
 from services import accounts, catalogue, demo_mode, explainer
 from session import record, sign_in_as
 
@@ -34,7 +35,7 @@ if submitted:
             detail={"locked": refused.locked},
         )
         time.sleep(refused.wait_seconds)  # back-off after repeated failures
-        st.error(str(refused), icon=":material/block:")
+        st.error(literal(refused), icon=":material/block:")
     else:
         viewer = account.viewer()
         if record("sign_in", audience=viewer.role, viewer=viewer):

@@ -7,6 +7,7 @@ import streamlit as st
 
 from caselens.access import ROLES
 from caselens.accounts import AccountError
+from components.text import literal
 from services import accounts
 from session import guard, record
 
@@ -52,7 +53,7 @@ with st.form("users_add", clear_on_submit=True):
                 patient_model_id=model_id.strip() or None,
             )
         except AccountError as exc:
-            st.error(str(exc))
+            st.error(literal(exc))
         else:
             record("user_added", audience="admin", detail={"user_id": user_id, "role": role})
-            st.success(f"Added {user_id}.")
+            st.success(f"Added {literal(user_id)}.")

@@ -1,4 +1,8 @@
-"""Choosing or entering a patient case: demo case, form, or uploaded CSV/JSON."""
+"""Choosing or entering a patient case: demo case, form, or uploaded CSV/JSON.
+
+Feature labels, units and descriptions come from the bundle, demo titles from its demo
+cases, problem messages from the case (an uploaded file's own field names): all are shown
+through :func:`literal` (labels and help text are Markdown in Streamlit too)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import streamlit as st
 from caselens.bundle import ModelBundle
 from caselens.cases import Case, case_from_upload, validate_inputs
 from caselens.errors import CaseValidationError
+from components.text import code, literal
 
 NOT_RECORDED = "Not recorded"
 
@@ -19,7 +24,9 @@ def render_problems(error: CaseValidationError) -> None:
         f"This case cannot be assessed: {len(error.problems)} problem(s) to fix.",
         icon=":material/block:",
     )
-    st.markdown("\n".join(f"- **{p.field}** — {p.message}" for p in error.problems))
+    st.markdown(
+        "\n".join(f"- **{literal(p.field)}** — {literal(p.message)}" for p in error.problems)
+    )
 
 
 def _form_inputs(bundle: ModelBundle, key_prefix: str, start: dict) -> dict | None:
@@ -29,16 +36,15 @@ def _form_inputs(bundle: ModelBundle, key_prefix: str, start: dict) -> dict | No
         for i, feature in enumerate(bundle.features):
             column = columns[i % 2]
             key = f"{key_prefix}_field_{feature.name}"
-            help_text = feature.description or None
+            help_text = literal(feature.description) if feature.description else None
+            label = literal(feature.label)
             if feature.kind == "category":
                 options = list(feature.categories or ())
                 if feature.missing_allowed:
                     options = [NOT_RECORDED, *options]
                 current = start.get(feature.name)
                 index = options.index(current) if current in options else 0
-                choice = column.selectbox(
-                    feature.label, options, index=index, key=key, help=help_text
-                )
+                choice = column.selectbox(label, options, index=index, key=key, help=help_text)
                 values[feature.name] = None if choice == NOT_RECORDED else choice
             else:
                 current = start.get(feature.name)
@@ -46,10 +52,10 @@ def _form_inputs(bundle: ModelBundle, key_prefix: str, start: dict) -> dict | No
                 if feature.training_min is not None:
                     limits = (
                         f"Trained on {feature.training_min:g}–{feature.training_max:g}"
-                        f"{' ' + feature.unit if feature.unit else ''}."
+                        f"{' ' + literal(feature.unit) if feature.unit else ''}."
                     )
                 values[feature.name] = column.number_input(
-                    f"{feature.label}{feature.unit_text}",
+                    f"{label} ({literal(feature.unit)})" if feature.unit else label,
                     value=None
                     if current is None or (isinstance(current, float) and math.isnan(current))
                     else current,
@@ -85,7 +91,7 @@ def render_case_input(bundle: ModelBundle, *, key_prefix: str) -> Case | None:
             return None
         label = st.selectbox("Demo patient", list(demos), key=f"{key_prefix}_demo")
         demo = demos[label]
-        st.caption(demo.description)
+        st.caption(literal(demo.description))
         try:
             st.session_state[state_key] = validate_inputs(
                 demo.inputs, bundle.features, source="demo", case_id=demo.case_id
@@ -111,7 +117,7 @@ def render_case_input(bundle: ModelBundle, *, key_prefix: str) -> Case | None:
             type=["csv", "json"],
             key=f"{key_prefix}_upload",
         )
-        st.caption("Fields: " + ", ".join(f"`{n}`" for n in bundle.features.names))
+        st.caption("Fields: " + ", ".join(code(n) for n in bundle.features.names))
         if upload is None:
             return None
         try:

@@ -2,10 +2,14 @@
 
 Colours are Okabe–Ito (colour-blind safe); direction is always also given in words or
 symbols, never by colour alone.
+
+Plotly reads a few HTML tags and entities in chart text (``<b>``, ``<a href>``, ``&lt;``):
+every label that comes from data goes through :func:`plot_text`, so it is drawn as written.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -19,6 +23,11 @@ LOWERS = "#0072B2"  # blue
 NEUTRAL = "#6B7785"
 ACCENT = "#009E73"
 FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=14, color="#1b2733")
+
+
+def plot_text(text: object) -> str:
+    """Data text for a Plotly label: its tag and entity characters escaped."""
+    return html.escape(str(text), quote=False)
 
 
 def _layout(fig: go.Figure, *, title: str, height: int) -> go.Figure:
@@ -77,7 +86,7 @@ def probability_figure(confidence: ConfidenceAssessment, *, outcome: str) -> go.
     )
     fig.update_xaxes(
         range=[0, 100],
-        title=f"Calibrated probability of {outcome} (%)",
+        title=f"Calibrated probability of {plot_text(outcome)} (%)",
         ticksuffix="%",
         showgrid=True,
         gridcolor="#e6eaee",
@@ -100,7 +109,7 @@ def shap_waterfall_figure(
     """
     ranked = sorted(shap.contributions, key=lambda c: -abs(c.value))
     shown, rest = ranked[:max_rows], ranked[max_rows:]
-    names = [labels.get(c.name, c.label) for c in shown]
+    names = [plot_text(labels.get(c.name, c.label)) for c in shown]
     values = [100 * c.value for c in shown]
     if rest:
         names.append(f"{len(rest)} other inputs")
@@ -142,7 +151,10 @@ def lime_bar_figure(
     fig = go.Figure(
         go.Bar(
             orientation="h",
-            y=[f"{labels.get(w.name, w.label)}  {_signed(100 * w.value)}" for w in ranked],
+            y=[
+                f"{plot_text(labels.get(w.name, w.label))}  {_signed(100 * w.value)}"
+                for w in ranked
+            ],
             x=[100 * w.value for w in ranked],
             error_x=dict(
                 type="data",
@@ -213,7 +225,8 @@ def subgroup_figure(
     """AUROC per subgroup (with n) against the overall AUROC."""
     rows = [s for s in subgroups if s.figures.auroc is not None]
     names = [
-        f"{labels.get(s.variable, s.variable)}: {s.group} (n={s.figures.n})  {s.figures.auroc:.2f}"
+        f"{plot_text(labels.get(s.variable, s.variable))}: {plot_text(s.group)} "
+        f"(n={s.figures.n})  {s.figures.auroc:.2f}"
         for s in rows
     ]
     fig = go.Figure(

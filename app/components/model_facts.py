@@ -11,6 +11,7 @@ import streamlit as st
 from caselens.bundle import ModelBundle
 from caselens.model_card import to_chai_applied_model_card
 from components.figures import reliability_figure, subgroup_figure
+from components.text import code, literal
 
 
 def _figures_row(label: str, f) -> dict:
@@ -29,13 +30,16 @@ def _figures_row(label: str, f) -> dict:
 
 
 def render_model_facts(bundle: ModelBundle, *, reliability_curve=None, key_prefix: str) -> None:
-    """Header + summary, mechanism, validation, uses and directions, warnings, other info."""
+    """Header + summary, mechanism, validation, uses and directions, warnings, other info.
+
+    The card is the bundle's text (untrusted): every field reaches the page through
+    :func:`literal` or :func:`code`, inside our own formatting."""
     card = bundle.card
-    st.header(f"{card.name}")
+    st.header(literal(card.name))
     st.caption(
-        f"Model Facts · {card.model_id} version {card.version} · released "
-        f"{card.release_date} · last reviewed {card.last_review_date} (next review due "
-        f"{card.review_due()})"
+        f"Model Facts · {literal(card.model_id)} version {literal(card.version)} · released "
+        f"{literal(card.release_date)} · last reviewed {literal(card.last_review_date)} "
+        f"(next review due {literal(card.review_due())})"
     )
     if card.demonstration_only:
         st.warning(
@@ -43,30 +47,36 @@ def render_model_facts(bundle: ModelBundle, *, reliability_curve=None, key_prefi
             icon=":material/warning:",
         )
     st.subheader("Summary")
-    st.write(card.summary)
+    st.markdown(literal(card.summary))
     st.subheader("Warnings")
-    st.markdown("**Do not use for:**\n" + "\n".join(f"- {u}" for u in card.out_of_scope_uses))
     st.markdown(
-        "**Known failure modes:**\n" + "\n".join(f"- {m}" for m in card.known_failure_modes)
+        "**Do not use for:**\n" + "\n".join(f"- {literal(u)}" for u in card.out_of_scope_uses)
     )
-    st.markdown(f"**Who is under-represented or missing:** {card.training_data.under_represented}")
+    st.markdown(
+        "**Known failure modes:**\n"
+        + "\n".join(f"- {literal(m)}" for m in card.known_failure_modes)
+    )
+    st.markdown(
+        f"**Who is under-represented or missing:** {literal(card.training_data.under_represented)}"
+    )
     st.subheader("Mechanism")
     td = card.training_data
     st.markdown(
-        f"- **Outcome:** {card.outcome.definition} — {card.outcome.time_window}\n"
-        f"- **Output:** calibrated probability ({card.calibration.method} calibration, "
-        f"{card.calibration.fitted_on})\n"
-        f"- **Target population:** {card.target_population}\n"
-        f"- **Model type:** {card.model_type}\n"
-        f"- **Inputs:** {', '.join(f.label for f in bundle.features)}\n"
-        f"- **Training data:** {td.source}; {td.setting}; {td.dates}. {td.population}\n"
-        f"- **Split:** {td.split} (train {td.n_train:,}, calibration {td.n_calibration:,}, "
-        f"test {td.n_test:,})\n"
+        f"- **Outcome:** {literal(card.outcome.definition)} — {literal(card.outcome.time_window)}\n"
+        f"- **Output:** calibrated probability ({literal(card.calibration.method)} calibration, "
+        f"{literal(card.calibration.fitted_on)})\n"
+        f"- **Target population:** {literal(card.target_population)}\n"
+        f"- **Model type:** {literal(card.model_type)}\n"
+        f"- **Inputs:** {literal(', '.join(f.label for f in bundle.features))}\n"
+        f"- **Training data:** {literal(td.source)}; {literal(td.setting)}; {literal(td.dates)}. "
+        f"{literal(td.population)}\n"
+        f"- **Split:** {literal(td.split)} (train {td.n_train:,}, "
+        f"calibration {td.n_calibration:,}, test {td.n_test:,})\n"
         f"- **Decision threshold:** {100 * card.decision_threshold:.0f}% — "
-        f"{card.threshold_rationale}"
+        f"{literal(card.threshold_rationale)}"
     )
     st.subheader("Validation and performance")
-    st.caption(f"{card.validation.method}. {card.validation.dataset}.")
+    st.caption(f"{literal(card.validation.method)}. {literal(card.validation.dataset)}.")
     overall = card.validation.overall
     rows = [_figures_row("Overall", overall)] + [
         _figures_row(f"{s.variable}: {s.group}", s.figures) for s in card.validation.subgroups
@@ -85,18 +95,19 @@ def render_model_facts(bundle: ModelBundle, *, reliability_curve=None, key_prefi
             key=f"{key_prefix}_calibration",
             config={"displayModeBar": False},
         )
-    st.caption(f"Calibration choice: {card.calibration.rationale}")
+    st.caption(f"Calibration choice: {literal(card.calibration.rationale)}")
     st.subheader("Uses and directions")
     st.markdown(
-        f"- **Intended use:** {card.intended_use}\n"
-        f"- **Intended users:** {card.intended_users}\n"
-        f"- **Decision role:** {card.source_attributes['intended_decision_role']}"
+        f"- **Intended use:** {literal(card.intended_use)}\n"
+        f"- **Intended users:** {literal(card.intended_users)}\n"
+        f"- **Decision role:** {literal(card.source_attributes['intended_decision_role'])}"
     )
     st.subheader("Other information")
     st.markdown(
-        f"- **Owner:** {card.owner} · **Contact:** {card.contact}\n"
-        f"- **Citation:** {td.citation}\n- **Licence of the data:** {td.licence}\n"
-        f"- **Model file SHA-256:** `{bundle.model_sha256}`"
+        f"- **Owner:** {literal(card.owner)} · **Contact:** {literal(card.contact)}\n"
+        f"- **Citation:** {literal(td.citation)}\n"
+        f"- **Licence of the data:** {literal(td.licence)}\n"
+        f"- **Model file SHA-256:** {code(bundle.model_sha256)}"
     )
     with st.expander("All 31 HTI-1 source attributes"):
         st.dataframe(

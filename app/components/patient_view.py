@@ -1,4 +1,10 @@
-"""The patient's view: plain words, an icon array of 100 people, no raw SHAP numbers."""
+"""The patient's view: plain words, an icon array of 100 people, no raw SHAP numbers.
+
+Every sentence here comes from the report (and so, on replay, from the stored record) or
+from the operator's settings: it is shown through :func:`literal`, never as HTML. The large
+type of the headline and sentences comes from ``assets/theme.css``, which styles the keyed
+containers (``st-key-patient_headline``, ``st-key-patient_text_*``).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,23 @@ import streamlit as st
 
 from caselens.report import CaseReport
 from components.figures import icon_array_figure
+from components.text import literal
+
+
+def _paragraph(key: str, text: str) -> None:
+    with st.container(key=key):
+        st.markdown(literal(text))
+
+
+def _bullets(lines) -> str:
+    return "\n".join(f"- {literal(line)}" for line in lines)
 
 
 def render_patient_report(report: CaseReport, *, care_team: str) -> None:
     """The whole patient view of one report."""
     p = report.narrative.patient
-    st.markdown(f'<p class="cl-patient-headline">{p.headline}</p>', unsafe_allow_html=True)
-    st.markdown(
-        f'<p class="cl-patient-text">{p.range_sentence} {p.others_sentence}</p>',
-        unsafe_allow_html=True,
-    )
+    _paragraph("patient_headline", p.headline)
+    _paragraph("patient_text_range", f"{p.range_sentence} {p.others_sentence}")
     st.plotly_chart(
         icon_array_figure(p.out_of_100, label_yes="it happens", label_no="it does not happen"),
         key="patient_icon_array",
@@ -26,14 +39,14 @@ def render_patient_report(report: CaseReport, *, care_team: str) -> None:
         f"**{100 - p.out_of_100} out of 100**: open figures"
     )
     st.markdown("### What is linked with your result")
-    st.markdown(f'<p class="cl-patient-text">{p.factors_sentence}</p>', unsafe_allow_html=True)
+    _paragraph("patient_text_factors", p.factors_sentence)
     st.markdown("### What this does not mean")
-    st.markdown("\n".join(f"- {line}" for line in p.does_not_mean))
+    st.markdown(_bullets(p.does_not_mean))
     if p.cautions:
         st.markdown("### Please keep in mind")
-        st.markdown("\n".join(f"- {line}" for line in p.cautions))
+        st.markdown(_bullets(p.cautions))
     st.markdown("### Questions to ask your care team")
-    st.markdown("\n".join(f"- {q.removeprefix('Ask your care team: ')}" for q in p.questions))
+    st.markdown(_bullets(q.removeprefix("Ask your care team: ") for q in p.questions))
     st.markdown("### How to reach your care team")
-    st.markdown(f'<p class="cl-patient-text">{care_team} {p.care_team}</p>', unsafe_allow_html=True)
+    _paragraph("patient_text_care", f"{care_team} {p.care_team}")
     st.caption(f"Reading level of this page: grade {p.reading_grade:.1f}.")

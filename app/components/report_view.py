@@ -1,4 +1,7 @@
-"""Render a CaseReport for a clinician. Every number shown is a field of the report."""
+"""Render a CaseReport for a clinician. Every number shown is a field of the report.
+
+Every string of the report (on replay, of the stored record) is data: it reaches the page
+only through :func:`literal` or :func:`code`; our own labels carry the formatting."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from components.figures import (
     reliability_figure,
     shap_waterfall_figure,
 )
+from components.text import code, literal
 
 SEVERITY_ICON = {
     "warning": ":material/warning:",
@@ -30,8 +34,9 @@ def render_limitations(report: CaseReport) -> None:
     st.subheader("When not to trust this result")
     for lim in report.limitations:
         text = (
-            f"**{SEVERITY_WORD[lim.severity]} · {lim.code}** — {lim.clinician_text}  \n"
-            f"Triggered by: `{lim.trigger}`"
+            f"**{SEVERITY_WORD[lim.severity]} · {literal(lim.code)}** — "
+            f"{literal(lim.clinician_text)}  \n"
+            f"Triggered by: {code(lim.trigger)}"
         )
         box = {"warning": st.warning, "caution": st.warning, "info": st.info}[lim.severity]
         box(text, icon=SEVERITY_ICON[lim.severity])
@@ -43,23 +48,26 @@ def render_probability(report: CaseReport, *, key_prefix: str) -> None:
     m = report.model
     cols = st.columns([1, 1, 1])
     cols[0].metric(
-        f"Calibrated probability of {m.outcome.lower()}",
+        f"Calibrated probability of {literal(m.outcome.lower())}",
         _pct(c.probability),
-        help=f"{m.time_window}. Calibration: {m.calibration_method}.",
+        help=f"{literal(m.time_window)}. Calibration: {literal(m.calibration_method)}.",
     )
     cols[1].metric("Likely range (95%)", f"{_pct(c.range_low, 0)} – {_pct(c.range_high, 0)}")
     cols[2].metric(
-        "Decision threshold", _pct(m.threshold, 0), delta=c.side_statement, delta_color="off"
+        "Decision threshold",
+        _pct(m.threshold, 0),
+        delta=literal(c.side_statement),
+        delta_color="off",
     )
     conformal = c.conformal
     line = (
-        f"**{c.side_statement.capitalize()}.** Base rate in held-out patients: "
-        f"{_pct(c.base_rate)}. Outcome window: {m.time_window}."
+        f"**{literal(c.side_statement.capitalize())}.** Base rate in held-out patients: "
+        f"{_pct(c.base_rate)}. Outcome window: {literal(m.time_window)}."
     )
     if conformal is not None:
         line += (
             f" Conformal set at {100 * conformal.coverage:.0f}% coverage: "
-            f"**{conformal.statement}**."
+            f"**{literal(conformal.statement)}**."
         )
     st.markdown(line)
     st.plotly_chart(
@@ -76,7 +84,7 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
     st.subheader("What pushed the risk up or down")
     if a.agreement is not None:
         badge = "they agree" if a.agreement.agree else "they disagree"
-        st.markdown(f"**SHAP vs LIME: {badge}.** {a.agreement.sentence}")
+        st.markdown(f"**SHAP vs LIME: {badge}.** {literal(a.agreement.sentence)}")
     left, right = st.columns(2)
     with left:
         if a.shap.status == "ok":
@@ -86,12 +94,12 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
                 config={"displayModeBar": False},
             )
             st.caption(
-                f"Method: {a.shap.method}. Background {a.shap.background_size} "
+                f"Method: {literal(a.shap.method)}. Background {a.shap.background_size} "
                 f"held-out patients, seed {a.shap.seed}. Additivity error "
                 f"{a.shap.additivity_error:.1e}."
             )
         else:
-            st.error(f"SHAP explanation not shown: {a.shap.failure_reason}")
+            st.error(f"SHAP explanation not shown: {literal(a.shap.failure_reason)}")
     with right:
         if a.lime.status == "ok":
             st.plotly_chart(
@@ -102,10 +110,10 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
             st.caption(
                 f"Local fidelity R² {a.lime.fidelity_r2_mean:.2f} (lowest "
                 f"{a.lime.fidelity_r2_min:.2f}); top-{a.lime.top_k} overlap across "
-                f"seeds {a.lime.top_k_jaccard:.2f}. {a.lime.note}"
+                f"seeds {a.lime.top_k_jaccard:.2f}. {literal(a.lime.note)}"
             )
         else:
-            st.error(f"LIME explanation not shown: {a.lime.failure_reason}")
+            st.error(f"LIME explanation not shown: {literal(a.lime.failure_reason)}")
     table = pd.DataFrame(
         [
             {
@@ -131,7 +139,7 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
         if a.shap.log_odds_baseline is not None:
             st.caption(
                 f"Exact logistic-regression contributions in log-odds; baseline "
-                f"log-odds {a.shap.log_odds_baseline:.3f}. {a.shap.log_odds_note or ''}"
+                f"log-odds {a.shap.log_odds_baseline:.3f}. {literal(a.shap.log_odds_note or '')}"
             )
 
 
@@ -144,7 +152,7 @@ def render_reliability(report: CaseReport, *, key_prefix: str) -> None:
         f"Among **{n.n}** held-out patients with a similar predicted probability "
         f"({_pct(n.prob_low)}–{_pct(n.prob_high)}), **{n.events}** had the outcome: "
         f"observed {_pct(n.observed_rate)} (95% CI {_pct(n.ci_low)}–{_pct(n.ci_high)}) "
-        f"against {_pct(n.mean_predicted)} predicted. {n.definition}"
+        f"against {_pct(n.mean_predicted)} predicted. {literal(n.definition)}"
     )
     st.plotly_chart(
         reliability_figure(c.reliability_curve, highlight=c.probability),
@@ -163,7 +171,7 @@ def render_context(report: CaseReport, *, key_prefix: str) -> None:
     """Novelty, per-input flags and the patient's subgroups."""
     ctx = report.context
     st.subheader("How this patient compares with the evidence")
-    st.markdown(f"**Novelty:** {ctx.novelty.statement}")
+    st.markdown(f"**Novelty:** {literal(ctx.novelty.statement)}")
     if ctx.variable_flags:
         st.dataframe(
             pd.DataFrame(
@@ -175,7 +183,7 @@ def render_context(report: CaseReport, *, key_prefix: str) -> None:
             hide_index=True,
             key=f"{key_prefix}_flags",
         )
-    st.markdown(f"**The patient's subgroups** — {ctx.subgroup_rule}")
+    st.markdown(f"**The patient's subgroups** — {literal(ctx.subgroup_rule)}")
     st.dataframe(
         pd.DataFrame(
             [
@@ -202,11 +210,13 @@ def render_provenance(report: CaseReport) -> None:
     with st.expander("Provenance: model, seeds, versions, timings"):
         prov = report.provenance
         st.markdown(
-            f"Report `{report.report_id[:16]}…` created {report.created_at} · model "
-            f"{report.model.model_id} {report.model.version} (SHA-256 "
-            f"`{report.model.sha256[:16]}…`) · validated on {report.model.validated_on}: "
-            f"AUROC {report.model.validation.auroc}, Brier {report.model.validation.brier}, "
-            f"calibration slope {report.model.validation.calibration_slope}."
+            f"Report {code(report.report_id[:16] + '…')} created "
+            f"{literal(report.created_at)} · model {literal(report.model.model_id)} "
+            f"{literal(report.model.version)} (SHA-256 {code(report.model.sha256[:16] + '…')}) "
+            f"· validated on {literal(report.model.validated_on)}: "
+            f"AUROC {literal(report.model.validation.auroc)}, "
+            f"Brier {literal(report.model.validation.brier)}, "
+            f"calibration slope {literal(report.model.validation.calibration_slope)}."
         )
         st.json(
             {
@@ -227,7 +237,7 @@ def render_clinician_report(report: CaseReport, *, key_prefix: str) -> None:
     if report.model.demonstration_only:
         st.caption("Demonstration model — not for clinical use.")
     render_probability(report, key_prefix=key_prefix)
-    st.info(report.narrative.clinician_summary, icon=":material/summarize:")
+    st.info(literal(report.narrative.clinician_summary), icon=":material/summarize:")
     st.caption(
         "This is information for your judgement, not a recommendation. Clinical "
         "judgement stays with the treating clinician."
@@ -237,4 +247,4 @@ def render_clinician_report(report: CaseReport, *, key_prefix: str) -> None:
     render_reliability(report, key_prefix=key_prefix)
     render_context(report, key_prefix=key_prefix)
     render_provenance(report)
-    st.caption(f"Report {report.report_id[:12]}")
+    st.caption(f"Report {literal(report.report_id[:12])}")
