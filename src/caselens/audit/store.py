@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     Table,
     Text,
     create_engine,
@@ -38,7 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from caselens.audit.chain import GENESIS_HASH, seal
 from caselens.audit.errors import AuditError, AuditWriteError
 from caselens.audit.records import ENTRY_FIELDS, AuditEntry, AuditEvent, format_time, utc_now
-from caselens.audit.verify import VerifyResult, verify_quietly
+from caselens.audit.verify import VerifyResult, entry_problem, verify_quietly
 
 SCHEMA_VERSION = 1
 URL_ENV = "CASELENS_AUDIT_URL"
@@ -367,21 +368,16 @@ class AuditStore:
         ------
         AuditEntry
         """
-        t = entries_table.c
-        stmt = select(*_COLUMNS).order_by(t.seq)
-        for column, value in (
-            (t.actor_id, actor_id),
-            (t.actor_role, role),
-            (t.patient_ref, patient_ref),
-            (t.model_id, model_id),
-            (t.action, action),
-        ):
-            if value is not None:
-                stmt = stmt.where(column == value)
-        if since is not None:
-            stmt = stmt.where(t.recorded_at >= _as_time(since))
-        if until is not None:
-            stmt = stmt.where(t.recorded_at < _as_time(until))
+        stmt = _filtered(
+            select(*_COLUMNS),
+            since=since,
+            until=until,
+            actor_id=actor_id,
+            role=role,
+            patient_ref=patient_ref,
+            model_id=model_id,
+            action=action,
+        ).order_by(entries_table.c.seq)
         if limit is not None:
             stmt = stmt.limit(limit)
         make = AuditEntry
@@ -408,6 +404,62 @@ class AuditStore:
             raise AuditError(f"there is no audit entry {seq}")
         return AuditEntry(*row)
 
+    def entry_problem(self, seq: int) -> str | None:
+        """Why the entry at ``seq`` fails verification (hash, signature, links), or None.
+
+        Raises
+        ------
+        AuditError
+            If there is no such entry.
+        """
+        t = entries_table.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(*_COLUMNS).where(t.seq.between(seq - 1, seq + 1)).order_by(t.seq)
+            ).all()
+        around = {row.seq: AuditEntry(*row) for row in rows}
+        if seq not in around:
+            raise AuditError(f"there is no audit entry {seq}")
+        return entry_problem(
+            around[seq],
+            around.get(seq - 1),
+            around.get(seq + 1),
+            key=self._key,
+            last_seq=self.head()[0],
+        )
+
+    def page(
+        self,
+        *,
+        before_seq: int | None = None,
+        limit: int = 50,
+        **filters: Any,
+    ) -> list[AuditEntry]:
+        """One page of matching entries, newest first, read in the database (keyset paging).
+
+        Parameters
+        ----------
+        before_seq : int, optional
+            Only entries older than this one (the last ``seq`` of the previous page).
+        limit : int
+            Entries per page.
+        **filters
+            As for :meth:`iter_entries` (``since``, ``until``, ``actor_id``, ``role``,
+            ``patient_ref``, ``model_id``, ``action``).
+        """
+        stmt = _filtered(select(*_COLUMNS), **filters)
+        if before_seq is not None:
+            stmt = stmt.where(entries_table.c.seq < before_seq)
+        stmt = stmt.order_by(entries_table.c.seq.desc()).limit(limit)
+        with self._engine.connect() as conn:
+            return [AuditEntry(*row) for row in conn.execute(stmt)]
+
+    def count(self, **filters: Any) -> int:
+        """How many entries match ``filters`` (see :meth:`iter_entries`)."""
+        stmt = _filtered(select(func.count()).select_from(entries_table), **filters)
+        with self._engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
     def head(self) -> tuple[int, str]:
         """``(count, head hash)`` of the trail: the last entry's seq and hash.
 
@@ -424,6 +476,35 @@ class AuditStore:
     def verify(self, *, expected_head: tuple[int, str] | None = None) -> VerifyResult:
         """Walk the whole trail (``verify.verify_chain``); any problem is in ``broken``."""
         return verify_quietly(self.iter_entries(), key=self._key, expected_head=expected_head)
+
+
+def _filtered(
+    stmt: Select,
+    *,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    actor_id: str | None = None,
+    role: str | None = None,
+    patient_ref: str | None = None,
+    model_id: str | None = None,
+    action: str | None = None,
+) -> Select:
+    """``stmt`` restricted to the entries matching the filters (each on an indexed column)."""
+    t = entries_table.c
+    for column, value in (
+        (t.actor_id, actor_id),
+        (t.actor_role, role),
+        (t.patient_ref, patient_ref),
+        (t.model_id, model_id),
+        (t.action, action),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if since is not None:
+        stmt = stmt.where(t.recorded_at >= _as_time(since))
+    if until is not None:
+        stmt = stmt.where(t.recorded_at < _as_time(until))
+    return stmt
 
 
 def _make_engine(location: str, *, create: bool, busy_timeout_s: float) -> Engine:

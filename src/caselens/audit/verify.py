@@ -266,3 +266,47 @@ def _content_break(
     if not signature_ok(entry.entry_hash, entry.hmac, key=key):
         return ChainBroken(expected_seq, "bad_signature", "HMAC of the server key", entry.hmac)
     return ChainBroken(expected_seq, "altered", prev, entry.prev_hash)
+
+
+def entry_problem(
+    entry: AuditEntry,
+    previous: AuditEntry | None,
+    following: AuditEntry | None,
+    *,
+    key: bytes,
+    last_seq: int | None = None,
+) -> str | None:
+    """Why one entry cannot be trusted as it stands, or None when it verifies.
+
+    Checked before a replay draws an entry: its hash against its content, its signature
+    under the server key, and its links to its neighbours (the entry before it must be
+    there and be the one it names; the entry after it, if any, must name it).
+
+    Parameters
+    ----------
+    entry : AuditEntry
+    previous, following : AuditEntry or None
+        The entries at ``entry.seq - 1`` and ``entry.seq + 1`` as stored (None if absent).
+    key : bytes
+        The server key that signed the trail.
+    last_seq : int, optional
+        The newest entry's ``seq``: when it is later than this entry, the entry after it
+        must be there.
+    """
+    if hash_of(entry) != entry.entry_hash:
+        return "its content does not match its hash, so it was changed after it was written"
+    if not signature_ok(entry.entry_hash, entry.hmac, key=key):
+        return "its signature is not valid under this server's key"
+    if entry.seq == 1:
+        if entry.prev_hash != GENESIS_HASH:
+            return "it is the first entry but does not start the chain"
+    elif previous is None:
+        return f"the entry before it (#{entry.seq - 1}) is missing"
+    elif entry.prev_hash != previous.entry_hash:
+        return f"its link to the entry before it (#{entry.seq - 1}) is broken"
+    if following is None:
+        if last_seq is not None and last_seq > entry.seq:
+            return f"the entry after it (#{entry.seq + 1}) is missing"
+    elif following.prev_hash != entry.entry_hash:
+        return f"the entry after it (#{following.seq}) does not link to it"
+    return None
