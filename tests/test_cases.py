@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from caselens.cases import (
+    MAX_COLUMNS,
+    MAX_JSON_DEPTH,
+    MAX_KEYS,
     MAX_UPLOAD_BYTES,
+    MAX_VALUE_CHARS,
     case_from_csv,
     case_from_json,
     case_from_upload,
@@ -217,3 +222,196 @@ def test_rare_category_is_flagged(readmission_bundle):
     inputs["admission_type"] = "Newborn"
     case = validate_inputs(inputs, readmission_bundle.features)
     assert any(f.field == "admission_type" and f.code == "rare_category" for f in case.flags)
+
+
+# Hostile and odd inputs: every one is refused per field or per file, or parsed; never a
+# traceback. Sizes are asserted, not speed (timings are in ``caselens bench cases``).
+
+
+@pytest.mark.parametrize("newline", ["\r", "\n", "\r\n"])
+def test_csv_with_cr_lf_or_crlf_line_endings_is_parsed(schema, good_inputs, newline):
+    text = _csv(good_inputs).replace("\n", newline)
+    case = case_from_csv(text.encode(), schema)
+    assert case.values == validate_inputs(good_inputs, schema).values
+
+
+def test_cr_only_csv_still_counts_several_rows(schema, good_inputs):
+    text = _csv(good_inputs)
+    text = (text + text.splitlines()[1] + "\n").replace("\n", "\r")
+    with pytest.raises(CaseValidationError, match=r"2 patient rows"):
+        case_from_csv(text, schema)
+
+
+def test_deeply_nested_json_is_refused_for_the_file(schema):
+    for text in ("[" * 400_000 + "]" * 400_000, '{"age": ' + "[" * 50 + "]" * 50 + "}"):
+        with pytest.raises(CaseValidationError) as exc_info:
+            case_from_json(text, schema)
+        ((problem),) = exc_info.value.problems
+        assert (problem.field, problem.code) == ("(file)", "too_large")
+        assert f"the limit is {MAX_JSON_DEPTH}" in problem.message
+
+
+def test_brackets_inside_json_strings_do_not_count_as_nesting(schema, good_inputs):
+    inputs = {"case_id": '[[[[[[[[[[[[[[[[[[[[[[\\"{{{{{{{{{{{{', "inputs": good_inputs}
+    case = case_from_json(json.dumps(inputs), schema)
+    assert case.case_id == inputs["case_id"]
+
+
+@pytest.mark.parametrize("digits", [400, 5_000])
+def test_huge_integer_is_refused_as_out_of_range(schema, good_inputs, digits):
+    number = "9" * digits
+    as_json = json.dumps({**good_inputs, "age": 0}).replace('"age": 0', f'"age": {number}')
+    as_csv = _csv({**good_inputs, "age": number})
+    for parse, content in ((case_from_json, as_json), (case_from_csv, as_csv)):
+        with pytest.raises(CaseValidationError) as exc_info:
+            parse(content, schema)
+        assert _problems(exc_info) == {"age": "outside_limits"}
+        message = exc_info.value.problems[0].message
+        assert "outside the possible range (18 to 120 years)" in message
+        assert f"({digits:,} characters)" in message  # the typed text is cut, not echoed whole
+
+
+def test_huge_python_integer_from_a_form_is_refused_as_out_of_range(schema, good_inputs):
+    with pytest.raises(CaseValidationError) as exc_info:
+        validate_inputs({**good_inputs, "age": 10**5_000}, schema)
+    assert _problems(exc_info) == {"age": "outside_limits"}
+    assert "digits is outside the possible range" in str(exc_info.value)
+
+
+def test_json_float_beyond_any_double_is_not_finite(schema, good_inputs):
+    text = json.dumps({**good_inputs, "cholesterol": 0}).replace(
+        '"cholesterol": 0', '"cholesterol": 1e400'
+    )
+    with pytest.raises(CaseValidationError) as exc_info:
+        case_from_json(text, schema)
+    assert _problems(exc_info) == {"cholesterol": "not_finite"}
+
+
+def test_200_kb_cell_is_refused(schema, good_inputs):
+    big = "x" * 200_000
+    with pytest.raises(CaseValidationError) as exc_info:
+        case_from_csv(_csv({**good_inputs, "sex": big}), schema)
+    assert _problems(exc_info) == {"(file)": "too_large"}
+    assert f"at most {MAX_VALUE_CHARS:,} characters" in str(exc_info.value)
+    with pytest.raises(CaseValidationError) as exc_info:
+        case_from_json(json.dumps({**good_inputs, "sex": big}), schema)
+    assert _problems(exc_info) == {"sex": "too_large"}
+    assert "200,000 characters long" in str(exc_info.value)
+    assert "expected one of: Female, Male" in str(exc_info.value)
+
+
+def test_cell_over_the_value_limit_is_refused_for_its_field(schema, good_inputs):
+    with pytest.raises(CaseValidationError) as exc_info:
+        case_from_csv(_csv({**good_inputs, "sex": "x" * (MAX_VALUE_CHARS + 1)}), schema)
+    assert _problems(exc_info) == {"sex": "too_large"}
+
+
+def test_json_with_80000_keys_is_refused_for_the_file(schema):
+    text = "{" + ",".join(f'"k{i}":1' for i in range(80_000)) + "}"
+    assert len(text) < MAX_UPLOAD_BYTES
+    with pytest.raises(CaseValidationError) as exc_info:
+        case_from_json(text, schema)
+    assert _problems(exc_info) == {"(file)": "too_large"}
+    assert f"80,000 fields; a case has one per input, at most {MAX_KEYS:,}" in str(exc_info.value)
+
+
+def test_json_with_80000_repeats_of_one_key_is_refused_for_the_file(schema):
+    text = "{" + ",".join(['"age":1'] * 80_000) + "}"
+    with pytest.raises(CaseValidationError) as exc_info:
+        case_from_json(text, schema)
+    assert _problems(exc_info) == {"(file)": "too_large"}
+
+
+def test_every_duplicated_json_key_is_named_once_with_its_count(schema):
+    with pytest.raises(CaseValidationError) as exc_info:
+        case_from_json('{"age": 1, "sex": "x", "age": 2, "sex": "y", "age": 3}', schema)
+    assert [p.message for p in exc_info.value.problems] == [
+        "Field 'age' appears 3 times; keep one.",
+        "Field 'sex' appears 2 times; keep one.",
+    ]
+
+
+def test_wide_csv_is_refused_for_the_file(schema):
+    header = ",".join(f"c{i}" for i in range(50_000))
+    with pytest.raises(CaseValidationError) as exc_info:
+        case_from_csv(f"{header}\n{',' * 49_999}\n", schema)
+    assert _problems(exc_info) == {"(file)": "too_large"}
+    assert f"at most {MAX_COLUMNS:,}" in str(exc_info.value)
+
+
+def test_form_mapping_with_too_many_fields_is_refused_as_a_whole(schema, good_inputs):
+    with pytest.raises(CaseValidationError) as exc_info:
+        validate_inputs({**good_inputs, **{f"k{i}": 1 for i in range(MAX_KEYS)}}, schema)
+    assert _problems(exc_info) == {"(file)": "too_large"}
+
+
+# '2,5' could mean 2.5 or 25, so the example is a typical cholesterol, not a guess.
+@pytest.mark.parametrize(
+    ("typed", "example"),
+    [("1,000", "1000"), ("1_0", "10"), ("１２", "12"), ("٣", "3"), ("2,5", "246")],
+)
+def test_number_that_is_not_plain_is_refused_showing_what_was_typed(
+    schema, good_inputs, typed, example
+):
+    expected = (
+        f"Serum cholesterol: '{typed}' is not a plain number: write digits only, with '.' for "
+        f"decimals, e.g. {example}."
+    )
+    inputs = {**good_inputs, "cholesterol": typed}
+    for parse, content in (
+        (validate_inputs, inputs),
+        (case_from_json, json.dumps(inputs)),
+        (case_from_csv, _csv({**good_inputs, "cholesterol": f'"{typed}"'})),
+    ):
+        with pytest.raises(CaseValidationError) as exc_info:
+            parse(content, schema)
+        assert _problems(exc_info) == {"cholesterol": "wrong_type"}
+        assert exc_info.value.problems[0].message == expected
+
+
+@pytest.mark.parametrize("typed", ["61", " 61 ", "+61", "61.0", "6.1e1", "610E-1", "61."])
+def test_plain_decimal_numbers_are_accepted(schema, good_inputs, typed):
+    assert validate_inputs({**good_inputs, "age": typed}, schema).values["age"] == 61.0
+
+
+@pytest.mark.parametrize("typed", ["-0", "-0.0", "-0e5", -0.0, 0])
+def test_minus_zero_is_stored_as_zero(schema, good_inputs, typed):
+    case = validate_inputs({**good_inputs, "st_depression": typed}, schema)
+    value = case.values["st_depression"]
+    assert value == 0.0 and math.copysign(1.0, value) == 1.0
+    assert schema["st_depression"].describe_value(value) == "0 mm"
+
+
+def test_minus_zero_from_csv_and_json_is_stored_as_zero(schema, good_inputs):
+    for case in (
+        case_from_csv(_csv({**good_inputs, "st_depression": "-0"}), schema),
+        case_from_json(json.dumps({**good_inputs, "st_depression": -0.0}), schema),
+    ):
+        assert math.copysign(1.0, case.values["st_depression"]) == 1.0
+
+
+def test_unprintable_text_is_escaped_and_long_text_cut_in_messages(schema, good_inputs):
+    with pytest.raises(CaseValidationError) as exc_info:
+        validate_inputs({**good_inputs, "sex": "Ma\u202ele\ud800", "x" * 5_000: 1}, schema)
+    messages = [p.message for p in exc_info.value.problems]
+    assert messages[0].startswith("Sex: 'Ma\\u202ele\\ud800' is not an allowed value")
+    assert "… (5,000 characters)" in messages[1]
+    assert all(len(p.field) < 100 for p in exc_info.value.problems)
+
+
+def test_unreadable_case_id_is_refused(schema, good_inputs):
+    for case_id in ("P\u202e7", "x" * 1_000, {"a": 1}, True):
+        with pytest.raises(CaseValidationError) as exc_info:
+            case_from_json(json.dumps({"case_id": case_id, "inputs": good_inputs}), schema)
+        assert _problems(exc_info) == {"case_id": "bad_format"}
+
+
+def test_text_with_a_lone_surrogate_is_refused_as_not_utf8(schema):
+    with pytest.raises(CaseValidationError, match=r"not UTF-8 text"):
+        case_from_csv("age\n\ud800\n", schema)
+
+
+def test_csv_the_csv_module_cannot_read_is_a_file_problem(schema):
+    with pytest.raises(CaseValidationError) as exc_info:
+        case_from_csv('age,sex\n"61"x,"Male\n', schema)
+    assert all(p.field for p in exc_info.value.problems)

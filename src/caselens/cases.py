@@ -180,6 +180,12 @@ def _shown(raw: Any) -> str:
     return f"{type(raw).__name__} {_clip(text)}"
 
 
+def _field_of(name: Any) -> str:
+    """A key as a problem's field: clipped, escaped and never blank (a CSV may leave it empty)."""
+    text = _clip(name) if isinstance(name, str) else _shown(name)
+    return text if text.strip() else "(no name)"
+
+
 def _is_missing(raw: Any) -> bool:
     if raw is None:
         return True
@@ -472,7 +478,7 @@ def validate_inputs(
         if name not in known:
             problems.append(
                 FieldProblem(
-                    _clip(name) if isinstance(name, str) else _shown(name),
+                    _field_of(name),
                     "unknown_field",
                     f"{_shown(name)} is not an input of this model; remove it or check the "
                     f"spelling (inputs: {', '.join(schema.names)}).",
@@ -571,7 +577,7 @@ def case_from_csv(content: bytes | str, schema: FeatureSchema) -> Case:
         raise CaseValidationError(
             [
                 FieldProblem(
-                    _clip(h),
+                    _field_of(h),
                     "duplicate_field",
                     f"Column {_shown(h)} appears {counts[h]} times; keep one.",
                 )
@@ -622,7 +628,9 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         raise CaseValidationError(
             [
                 FieldProblem(
-                    _clip(k), "duplicate_field", f"Field {_shown(k)} appears {n} times; keep one."
+                    _field_of(k),
+                    "duplicate_field",
+                    f"Field {_shown(k)} appears {n} times; keep one.",
                 )
                 for k, n in sorted(counts.items())
                 if n > 1
