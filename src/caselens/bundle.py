@@ -165,7 +165,8 @@ def _read_bounded(path: Path, limit: int, what: str) -> bytes:
     """A regular file's bytes, refusing links, special files and anything over ``limit``.
 
     Opened without following a symbolic link and without blocking (a FIFO would hang), and
-    read at most ``limit + 1`` bytes, so a file that grows while read is still bounded.
+    read at most one byte past the size checked, so a file that grows while read is still
+    bounded.
     """
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
@@ -186,15 +187,15 @@ def _read_bounded(path: Path, limit: int, what: str) -> bytes:
             raise BundleError(
                 f"{what} ({path.name}) is {info.st_size} bytes; the limit is {limit} bytes."
             )
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise BundleError(f"{what} ({path.name}) is over the limit of {limit} bytes.")
+        # Read one byte more than the size seen, to notice a file that grows meanwhile
+        # (a buffer of the full limit is never allocated for a small file).
+        data = handle.read(info.st_size + 1)
+    if len(data) > info.st_size:
+        raise BundleError(f"{what} ({path.name}) changed while it was read; it is refused.")
     return data
 
 
 def _read_json(path: Path, what: str) -> Any:
-    if not path.is_file() and not path.is_symlink():
-        raise BundleError(f"{what} is missing: expected the file {path}.")
     data = _read_bounded(path, MAX_BUNDLE_JSON_BYTES, what)
     parsed = loads_bounded(data, what=f"{what} ({path.name})", max_depth=MAX_BUNDLE_JSON_DEPTH)
     check_text_lengths(parsed, what=f"{what} ({path.name})", max_chars=MAX_TEXT_CHARS)
@@ -301,14 +302,12 @@ def _find_model_file(folder: Path, card: ModelCard) -> Path:
             "folder (no '/', no '..', not an absolute path)."
         )
     model_path = folder / name
-    if not model_path.is_file() and not model_path.is_symlink():
+    if not os.path.lexists(model_path):
         raise BundleError(f"The model file named in the card ({name}) is missing.")
     return model_path
 
 
 def _read_table(path: Path, what: str, required: Sequence[str]) -> pd.DataFrame:
-    if not path.is_file() and not path.is_symlink():
-        raise BundleError(f"{what} is missing: expected the file {path.name}.")
     data = _read_bounded(path, MAX_TABLE_FILE_BYTES, what)
     try:
         import pyarrow.parquet as pq
@@ -420,10 +419,10 @@ def _load_bundle(folder: Path, *, allow_pickle: bool) -> ModelBundle:
     required = [*schema.names, OUTCOME_COLUMN]
     reference = _read_table(folder / REFERENCE_FILE, "The reference data", required)
     calibration = None
-    if (folder / CALIBRATION_FILE).exists():
+    if os.path.lexists(folder / CALIBRATION_FILE):
         calibration = _read_table(folder / CALIBRATION_FILE, "The calibration data", required)
     demo_cases: tuple[DemoCase, ...] = ()
-    if (folder / DEMO_CASES_FILE).exists():
+    if os.path.lexists(folder / DEMO_CASES_FILE):
         raw = _read_json(folder / DEMO_CASES_FILE, "The demo cases")
         if not isinstance(raw, list):
             raise BundleError(f"The demo cases file ({DEMO_CASES_FILE}) must hold a list.")

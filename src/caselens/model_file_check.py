@@ -369,7 +369,7 @@ class _Audit:
         for item in items:
             # skops calls each key type on a stored key: only plain types may stand here.
             if not isinstance(item, dict) or item.get("__loader__") != "TypeNode":
-                self.untrusted.add(("key type", f"a {_shown(_loader_of(item))} node"))
+                self.untrusted.add(("key type", f"(a {_loader_of(item)} node)"))
                 continue
             self.check("key type", f"{item.get('__module__')}.{item.get('__class__')}",
                        self.names.key_types)  # fmt: skip
@@ -487,8 +487,9 @@ class _Audit:
         self.check("operator function", name, self.names.operator_functions)
 
 
-def _loader_of(item: Any) -> Any:
-    return item.get("__loader__") if isinstance(item, dict) else type(item).__name__
+def _loader_of(item: Any) -> str:
+    loader = item.get("__loader__") if isinstance(item, dict) else type(item).__name__
+    return _shown(loader)
 
 
 #: Every node kind skops 0.16 writes, with its check. Anything else (CachedNode,
