@@ -44,6 +44,9 @@ from caselens.features import FeatureSchema
 from caselens.model_card import ModelCard
 from caselens.model_file_check import MAX_MODEL_FILE_BYTES, load_checked_skops
 
+# Re-exported: the built-in classes and types a model file may name (see model_file_trust).
+from caselens.model_file_trust import TRUSTED_TYPES as TRUSTED_TYPES
+
 CARD_FILE = "card.json"
 FEATURES_FILE = "features.json"
 REFERENCE_FILE = "reference.parquet"
