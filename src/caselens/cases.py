@@ -522,14 +522,15 @@ def _csv_rows(text: str, schema: FeatureSchema) -> tuple[list[list[str]], int]:
     reader = csv.reader(io.StringIO(text, newline=""))
     kept: list[list[str]] = []
     count = 0
-    for row in reader:
+    # filter(None, …) skips blank lines in C: a 1 MB file of line ends stays fast.
+    for row in filter(None, reader):
         if len(row) > MAX_COLUMNS:
             raise _file_problem(
                 "too_large",
                 f"Row {count + 1} of the file has {len(row):,} columns; expected one per "
                 f"input of this model ({len(schema)}), and at most {MAX_COLUMNS:,}.",
             )
-        if any(cell.strip() for cell in row):
+        if any(map(str.strip, row)):
             count += 1
             if len(kept) < 2:
                 kept.append(row)

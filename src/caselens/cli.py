@@ -261,6 +261,28 @@ def bench_audit_command(entries: int) -> None:
         click.echo(json.dumps(bench_audit(folder, n_total=entries)))
 
 
+@bench.command("cases")
+@click.option(
+    "--model", default="heart-disease", show_default=True, help="Sample model whose schema is used."
+)
+@click.option(
+    "--runs", default=3, show_default=True, help="Parses per input; the slowest is shown."
+)
+def bench_cases_command(model: str, runs: int) -> None:
+    """Worst-case ~1 MB case uploads: parse_ms and outcome per input (target ≤ 1,000 ms).
+
+    Example: caselens bench cases
+    """
+    from caselens.bench_cases import bench_cases
+
+    try:
+        results = bench_cases(model, runs=max(1, runs))
+    except (CaseLensError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for result in results:
+        click.echo(json.dumps(result))
+
+
 @bench.command("app")
 def bench_app_command() -> None:
     """The app in a real browser: seconds to the sign-in page, and per case report (p50).
