@@ -4,6 +4,11 @@ Every problem is collected before anything is returned, so the clinician sees th
 once; a case with any refusal raises :class:`~caselens.errors.CaseValidationError` and
 nothing is half-applied. Values outside the training range are accepted but carried as
 flags for the out-of-distribution checks.
+
+Case files are untrusted: parsing is linear in the file (duplicates counted, not searched
+for), bounded by the ``MAX_*`` limits below, and any parser failure becomes a '(file)'
+problem, never a traceback. Numbers are plain decimals only; what was typed is quoted back
+cut to ``SHOWN_CHARS`` with unprintable characters escaped.
 """
 
 from __future__ import annotations
