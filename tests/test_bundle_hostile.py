@@ -478,7 +478,9 @@ def test_refusal_names_every_offending_item(bundle_copy, tmp_path):
     add_attribute(schema, "a", function_node("builtins", "eval"))
     add_attribute(schema, "b", method_node(array, "tofile"))
     add_attribute(schema, "c", type_node("posix", "system"))
-    add_attribute(schema, "d", _node("ObjectNode", "sklearn.svm._classes", "SVC"))
+    add_attribute(
+        schema, "d", _node("ObjectNode", "sklearn.ensemble._weight_boosting", "AdaBoostClassifier")
+    )
     write_model(folder, schema, members)
     with pytest.raises(BundleError) as refused:
         load_bundle(folder)
@@ -488,7 +490,7 @@ def test_refusal_names_every_offending_item(bundle_copy, tmp_path):
         "method numpy.ndarray.tofile",
         "type posix.system",
         # Trusted by skops by default, but not on CaseLens's list: deny by default.
-        "class sklearn.svm._classes.SVC",
+        "class sklearn.ensemble._weight_boosting.AdaBoostClassifier",
     ):
         assert item in message
 
@@ -632,3 +634,105 @@ def test_a_plain_data_list_is_not_mistaken_for_a_dict(bundle_copy):
     schema, members = read_model(folder)
     write_model(folder, add_attribute(schema, "zz_notes", list_node([json_node("ok")])), members)
     assert load_bundle(folder).model_id == "heart-disease"
+
+
+# -- common classifier families load through the checked loader ---------------------------
+
+
+def _families() -> dict[str, object]:
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        GradientBoostingClassifier,
+        RandomForestClassifier,
+    )
+    from sklearn.naive_bayes import BernoulliNB, GaussianNB
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import SVC
+    from sklearn.tree import DecisionTreeClassifier
+
+    return {
+        "random forest": RandomForestClassifier(n_estimators=8, random_state=0),
+        "extra trees": ExtraTreesClassifier(n_estimators=8, random_state=0),
+        "gradient boosting": GradientBoostingClassifier(n_estimators=8, random_state=0),
+        "decision tree": DecisionTreeClassifier(max_depth=4, random_state=0),
+        "k nearest neighbours": KNeighborsClassifier(algorithm="brute"),
+        "svc": SVC(probability=True, random_state=0),
+        "mlp adam": MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0),
+        "mlp sgd": MLPClassifier(solver="sgd", max_iter=300, random_state=0),
+        "gaussian nb": GaussianNB(),
+        "bernoulli nb": BernoulliNB(),
+    }
+
+
+def _synthetic() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    features = rng.normal(size=(160, 5))
+    outcome = (features[:, 0] - features[:, 2] + rng.normal(scale=0.7, size=160) > 0).astype(int)
+    return features, outcome
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore:The `probability` parameter was deprecated:FutureWarning")
+@pytest.mark.parametrize("family", list(_families()))
+def test_common_classifier_family_loads_with_identical_probabilities(family):
+    from sklearn.preprocessing import StandardScaler
+
+    from caselens.model_file_check import load_checked_skops
+
+    features, outcome = _synthetic()
+    fitted = make_pipeline(StandardScaler(), _families()[family]).fit(features, outcome)
+    loaded = load_checked_skops(sio.dumps(fitted), f"{family}.skops")
+    np.testing.assert_array_equal(loaded.predict_proba(features), fitted.predict_proba(features))
+
+
+def test_nearest_neighbours_with_a_kd_tree_is_refused_naming_it():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from caselens.model_file_check import load_checked_skops
+
+    features, outcome = _synthetic()
+    fitted = KNeighborsClassifier(algorithm="kd_tree").fit(features, outcome)
+    with pytest.raises(BundleError, match=r"class sklearn\.neighbors\._kd_tree\.KDTree"):
+        load_checked_skops(sio.dumps(fitted), "knn.skops")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (lambda tree: tree.children_left.__setitem__(0, 10_000), r"left child out of range"),
+        (lambda tree: tree.children_right.__setitem__(0, 0), r"right child out of range"),
+        (lambda tree: tree.feature.__setitem__(0, 50), r"splits on feature 50"),
+    ],
+)
+def test_tree_whose_indices_point_outside_is_refused(tamper, reason):
+    from sklearn.tree import DecisionTreeClassifier
+
+    from caselens.model_file_check import load_checked_skops
+
+    features, outcome = _synthetic()
+    fitted = DecisionTreeClassifier(max_depth=3, random_state=0).fit(features, outcome)
+    tamper(fitted.tree_)
+    with pytest.raises(BundleError, match=reason):
+        load_checked_skops(sio.dumps(fitted), "tree.skops")
+
+
+def test_histogram_boosting_tree_whose_feature_is_out_of_range_is_refused(readmission_bundle):
+    import copy
+
+    from caselens.model_file_check import check_loaded_model
+
+    model = copy.deepcopy(readmission_bundle.model)
+    stack, predictor = [model], None
+    while predictor is None:
+        item = stack.pop()
+        if type(item).__name__ == "TreePredictor":
+            predictor = item
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif hasattr(item, "__dict__"):
+            stack.extend(vars(item).values())
+    inner = np.flatnonzero(~predictor.nodes["is_leaf"].astype(bool))[0]
+    predictor.nodes["feature_idx"][inner] = 10_000
+    with pytest.raises(BundleError, match=r"splits on feature 10000"):
+        check_loaded_model(model, "model.skops")

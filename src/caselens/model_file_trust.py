@@ -6,8 +6,11 @@ list, or the file is refused (see :mod:`caselens.model_file_check`). Nothing sko
 would trust by default is trusted here unless it is listed.
 
 The built-in list below is what the sample bundles and the common scikit-learn classifier
-families need. An operator may add names, deliberately, in a configuration file outside any
-bundle, named by the environment variable ``CASELENS_TRUSTED_TYPES_FILE``:
+families need (logistic regression, decision trees, random forests, extra trees, gradient
+boosting, histogram gradient boosting, k-nearest neighbours with ``algorithm="brute"``, SVC,
+MLP, Gaussian and Bernoulli naive Bayes). An operator may add names, deliberately, in a
+configuration file outside any bundle, named by the environment variable
+``CASELENS_TRUSTED_TYPES_FILE``:
 
 * TOML (``.toml``) or JSON (``.json``): a table/object whose keys are the kinds below and
   whose values are lists of dotted names, e.g. ``functions = ["numpy.log1p"]``.
@@ -92,6 +95,30 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "numpy.random.PCG64",
     # The wrapped function is its own node, checked against TRUSTED_FUNCTIONS.
     "functools.partial",
+    # Common classifier families, reviewed 2026-11: pure-Python or numpy state, or (trees)
+    # compiled code whose index arrays caselens.model_file_check.check_loaded_model checks
+    # after loading. KDTree/BallTree are left out on purpose: their index arrays are used
+    # by compiled code without bounds checks and are not checked here — a nearest-neighbours
+    # model must use algorithm="brute".
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._classes.DecisionTreeRegressor",
+    "sklearn.tree._classes.ExtraTreeClassifier",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.ensemble._forest.ExtraTreesClassifier",
+    "sklearn.ensemble._gb.GradientBoostingClassifier",
+    "sklearn.dummy.DummyClassifier",
+    "numpy.random.mtrand.RandomState",
+    "sklearn.neighbors._classification.KNeighborsClassifier",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    # libsvm: scikit-learn checks the support-vector counts before predicting (CVE-2020-28975).
+    "sklearn.svm._classes.SVC",
+    "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.preprocessing._label.LabelBinarizer",
+    "sklearn.naive_bayes.GaussianNB",
+    "sklearn.naive_bayes.BernoulliNB",
 )
 
 #: Functions a model file may hold as values (skops FunctionNode). Each is called with model
