@@ -30,6 +30,14 @@ def current_viewer() -> Viewer | None:
     return viewer
 
 
+def client_address() -> str:
+    """The browser's address as the server sees it (for sign-in throttling)."""
+    try:
+        return st.context.ip_address or "unknown"
+    except Exception:  # outside a browser session (AppTest): one shared bucket
+        return "unknown"
+
+
 def sign_in_as(viewer: Viewer) -> None:
     """Start a signed-in session."""
     st.session_state["viewer"] = viewer

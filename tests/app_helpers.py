@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -9,7 +11,11 @@ from streamlit.testing.v1 import AppTest
 from caselens.accounts import DEMO_PASSWORD
 from caselens.audit import AuditStore, default_key_file, default_location, load_key
 
-APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
+APP_DIR = Path(__file__).resolve().parents[1] / "app"
+APP = str(APP_DIR / "streamlit_app.py")
+sys.path.insert(0, str(APP_DIR))
+
+from components.text import unliteral  # noqa: E402  (the app's folder, added just above)
 
 
 def open_app(*, timeout: float = 180) -> AppTest:
@@ -29,3 +35,10 @@ def audit_entries() -> list:
     """Every entry in the trail the app is writing to (per the current environment)."""
     with AuditStore.open(default_location(), key=load_key(default_key_file())) as store:
         return store.entries()
+
+
+def shown(elements: Iterable) -> str:
+    """The text of Markdown elements (markdown, caption, error, warning, info…) as a reader
+    sees it: the app writes data through ``components.text.literal``, whose escapes are
+    resolved here. Our own formatting (``**``, ``- ``) is left as it is."""
+    return " ".join(unliteral(e.value) for e in elements)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from app_helpers import audit_entries, open_app, signed_in
+from app_helpers import audit_entries, open_app, shown, signed_in
 from caselens.audit import AuditStore, default_key_file, default_location, load_key
 from caselens.numeric_tolerance import NUMERIC_TOLERANCE
 
@@ -30,9 +30,18 @@ def test_sign_in_page_lists_demo_accounts_only_in_demo_mode(monkeypatch):
 
 def test_wrong_password_is_refused_and_recorded():
     at = signed_in("dr.lee", password="not the password")
-    assert any("not right" in e.value for e in at.error)
+    assert "Sign-in failed" in shown(at.error)
     last = audit_entries()[-1]
     assert (last.action, last.actor_id) == ("sign_in_refused", "dr.lee")
+
+
+def test_a_password_typed_as_the_user_name_is_not_stored_in_the_trail():
+    at = signed_in("my-secret-password", password="x")
+    assert "Sign-in failed" in shown(at.error)
+    last = audit_entries()[-1]
+    assert last.action == "sign_in_refused"
+    assert last.actor_id.startswith("unknown:")
+    assert all("my-secret-password" not in str(getattr(last, f)) for f in last.__slots__)
 
 
 @pytest.mark.parametrize(
@@ -75,7 +84,7 @@ def test_patient_cannot_reach_another_patients_result_by_url():
 def test_clinician_cannot_open_the_audit_trail():
     at = signed_in("dr.lee")
     at.switch_page("app_pages/audit_trail.py").run()
-    assert any("may not open the page 'audit_trail'" in e.value for e in at.error)
+    assert "may not open the page 'audit_trail'" in shown(at.error)
     assert not at.dataframe or all("Entry hash" not in str(d.value.columns) for d in at.dataframe)
     assert audit_entries()[-1].action == "access_refused"
 
@@ -118,7 +127,7 @@ def test_admin_suspends_a_model_and_no_prediction_is_shown_anywhere():
     _submit_status(admin, "heart-disease")
     assert any(e.action == "model_suspended" for e in audit_entries())
     clinician = signed_in("dr.lee")
-    assert any("suspended, so it shows no prediction" in e.value for e in clinician.error)
+    assert "suspended, so it shows no prediction" in shown(clinician.error)
     assert not clinician.metric
     patient = signed_in("pat.h03")
     assert not any("out of 100 people like you" in m.value for m in patient.markdown)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
-from caselens.access import Viewer
-from caselens.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, SignInRefused
+from caselens.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, SignInRefused, refused_viewer
 from components.text import literal
 from services import accounts, catalogue, demo_mode, explainer
-from session import record, sign_in_as
+from session import client_address, record, sign_in_as
 
 st.title("CaseLens")
 st.caption("Calibrated risk, its uncertainty, why, and when not to trust it.")
@@ -24,17 +21,14 @@ with st.form("sign_in_form"):
 
 if submitted:
     try:
-        account = accounts().sign_in(user_id.strip(), password)
+        account = accounts().sign_in(user_id.strip(), password, client=client_address())
     except SignInRefused as refused:
         record(
             "sign_in_refused",
             audience="system",
-            viewer=Viewer(
-                user_id=refused.user_id or "(blank)", name="(not signed in)", role="anonymous"
-            ),
-            detail={"locked": refused.locked},
+            viewer=refused_viewer(refused),
+            detail={"throttled": refused.throttled, "known_account": bool(refused.known_user)},
         )
-        time.sleep(refused.wait_seconds)  # back-off after repeated failures
         st.error(literal(refused), icon=":material/block:")
     else:
         viewer = account.viewer()

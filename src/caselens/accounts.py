@@ -7,6 +7,8 @@ trail. Hospitals that use single sign-on use Streamlit's ``st.login`` instead (R
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,17 +24,24 @@ from sqlalchemy import (
     Table,
     insert,
     select,
-    update,
 )
 
 from caselens.access import ROLES, Viewer
 from caselens.errors import CaseLensError
+from caselens.sign_in_throttle import SignInThrottle
 
-#: Failures allowed before the account locks, and for how long it stays locked.
-MAX_FAILURES = 5
-LOCKOUT = dt.timedelta(minutes=15)
-#: Seconds to wait after the n-th consecutive failure (back-off), capped.
-BACKOFF_SECONDS = (0.0, 0.5, 1.0, 2.0, 4.0)
+#: A user id: letters, digits, '.', '_' and '-'.
+USER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+
+#: Longest user name accepted; anything longer is refused without a password check.
+MAX_USER_ID_LENGTH = 64
+#: Longest password checked (argon2 would hash any length; a megabyte is not a password).
+MAX_PASSWORD_LENGTH = 1024
+#: The one answer to every refused sign-in: unknown user, wrong password or backing off.
+SIGN_IN_REFUSED = (
+    "Sign-in failed. Check the user name and password. After several failed attempts, "
+    "sign-in pauses for a while: wait a few minutes, or ask an administrator to unlock it."
+)
 #: A signed-in session ends after this long without activity.
 SESSION_IDLE_TIMEOUT = dt.timedelta(minutes=30)
 MIN_PASSWORD_LENGTH = 10
@@ -47,6 +56,7 @@ users = Table(
     Column("patient_ref", String(100), nullable=True),
     Column("patient_model_id", String(100), nullable=True),
     Column("password_hash", String(200), nullable=False),
+    # Kept for databases written by earlier versions; attempts now live in the throttle.
     Column("failed_attempts", Integer, nullable=False, default=0),
     Column("locked_until", DateTime, nullable=True),
 )
@@ -57,15 +67,25 @@ class AccountError(CaseLensError):
 
 
 class SignInRefused(CaseLensError):
-    """Sign-in failed. The message never says whether the user exists."""
+    """Sign-in failed. The message is the same whether the user is unknown, the password
+    wrong or the attempt throttled; the attributes are for the audit record only.
 
-    def __init__(
-        self, message: str, *, user_id: str, locked: bool = False, wait_seconds: float = 0.0
-    ) -> None:
-        super().__init__(message)
-        self.user_id = user_id
-        self.locked = locked
-        self.wait_seconds = wait_seconds
+    Attributes
+    ----------
+    known_user : str or None
+        The account's id when the name typed is an existing account, else None (what was
+        typed is then not kept: it may be a password typed into the wrong field).
+    typed_digest : str
+        A short SHA-256 of what was typed as the user name, to group attempts.
+    throttled : bool
+        Refused by the back-off before any password check.
+    """
+
+    def __init__(self, *, known_user: str | None, typed_digest: str, throttled: bool) -> None:
+        super().__init__(SIGN_IN_REFUSED)
+        self.known_user = known_user
+        self.typed_digest = typed_digest
+        self.throttled = throttled
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,7 @@ class Account:
     role: str
     patient_ref: str | None
     patient_model_id: str | None
+    #: When the account's sign-in back-off ends, if one is running (UTC).
     locked_until: dt.datetime | None
 
     def viewer(self) -> Viewer:
@@ -96,6 +117,37 @@ class AccountStore:
         self._clock = clock
         self._hasher = PasswordHasher()
         _metadata.create_all(engine)
+        self.throttle = SignInThrottle(engine, clock=clock)
+        # A real hash to verify against when the user does not exist: same cost, no oracle.
+        self._dummy_hash = self._hasher.hash("caselens-no-such-user")
+
+    @staticmethod
+    def check_new_account(
+        user_id: str, *, role: str, password: str, patient_ref: str | None = None
+    ) -> None:
+        """Refuse an account's fields before anything is recorded or written.
+
+        Raises
+        ------
+        AccountError
+            Naming every field that is wrong.
+        """
+        problems = []
+        if not USER_ID_PATTERN.fullmatch(user_id or ""):
+            problems.append(
+                f"user id: 1–{MAX_USER_ID_LENGTH} letters, digits, '.', '_' or '-', starting "
+                "with a letter or digit"
+            )
+        if role not in ROLES:
+            problems.append(f"role: expected one of {', '.join(ROLES)}, got '{role}'")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            problems.append(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+        elif len(password) > MAX_PASSWORD_LENGTH:
+            problems.append(f"password: at most {MAX_PASSWORD_LENGTH} characters")
+        if role == "patient" and not patient_ref:
+            problems.append("patient_ref: a patient account must be linked to one patient")
+        if problems:
+            raise AccountError("Cannot create the account — " + "; ".join(problems) + ".")
 
     def add(
         self,
@@ -108,17 +160,7 @@ class AccountStore:
         patient_model_id: str | None = None,
     ) -> Account:
         """Create an account. Raises AccountError naming the field that is wrong."""
-        problems = []
-        if not user_id or not user_id.replace(".", "").replace("-", "").isalnum():
-            problems.append("user id: letters, digits, '.' and '-' only")
-        if role not in ROLES:
-            problems.append(f"role: expected one of {', '.join(ROLES)}, got '{role}'")
-        if len(password) < MIN_PASSWORD_LENGTH:
-            problems.append(f"password: at least {MIN_PASSWORD_LENGTH} characters")
-        if role == "patient" and not patient_ref:
-            problems.append("patient_ref: a patient account must be linked to one patient")
-        if problems:
-            raise AccountError("Cannot create the account — " + "; ".join(problems) + ".")
+        self.check_new_account(user_id, role=role, password=password, patient_ref=patient_ref)
         with self._engine.begin() as conn:
             if conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first():
                 raise AccountError(f"Cannot create the account — user id '{user_id}' exists.")
@@ -142,7 +184,12 @@ class AccountStore:
         if row is None:
             raise AccountError(f"There is no account '{user_id}'.")
         return Account(
-            row.user_id, row.name, row.role, row.patient_ref, row.patient_model_id, row.locked_until
+            row.user_id,
+            row.name,
+            row.role,
+            row.patient_ref,
+            row.patient_model_id,
+            self.throttle.blocked_until(row.user_id),
         )
 
     def list(self) -> list[Account]:
@@ -150,69 +197,73 @@ class AccountStore:
         with self._engine.connect() as conn:
             rows = conn.execute(select(users).order_by(users.c.user_id)).all()
         return [
-            Account(r.user_id, r.name, r.role, r.patient_ref, r.patient_model_id, r.locked_until)
+            Account(
+                r.user_id,
+                r.name,
+                r.role,
+                r.patient_ref,
+                r.patient_model_id,
+                self.throttle.blocked_until(r.user_id),
+            )
             for r in rows
         ]
 
-    def sign_in(self, user_id: str, password: str) -> Account:
-        """Check a password. Repeated failures back off, then lock the account.
+    def sign_in(self, user_id: str, password: str, *, client: str = "unknown") -> Account:
+        """Check a password, after counting the attempt (see :mod:`caselens.sign_in_throttle`).
+
+        Implausible input (an over-long or malformed name, an over-long password) is refused
+        without the argon2 work. Every refusal carries the same message.
 
         Raises
         ------
         SignInRefused
-            With a message that does not reveal whether the user id exists.
+            With :data:`SIGN_IN_REFUSED`; its attributes say (for the audit record only)
+            whether the name was a known account and whether the attempt was throttled.
         """
-        now = self._clock()
-        generic = "The user name or password is not right."
-        refusal: SignInRefused | None = None
-        # Decide inside the transaction, raise after it: a raise inside would roll back the
-        # failure count that the back-off and lockout depend on.
-        with self._engine.begin() as conn:
-            row = conn.execute(select(users).where(users.c.user_id == user_id)).first()
-            if row is None:
-                self._hasher.hash(password)  # same cost as a real check: no timing oracle
-                refusal = SignInRefused(generic, user_id=user_id)
-            elif row.locked_until is not None and row.locked_until > now:
-                minutes = max(1, int((row.locked_until - now).total_seconds() // 60) + 1)
-                refusal = SignInRefused(
-                    f"This account is locked after {MAX_FAILURES} failed attempts. Try again "
-                    f"in {minutes} minute(s) or ask an administrator.",
-                    user_id=user_id,
-                    locked=True,
-                )
-            else:
-                try:
-                    self._hasher.verify(row.password_hash, password)
-                except (VerifyMismatchError, VerificationError, InvalidHashError):
-                    failures = row.failed_attempts + 1
-                    locked_until = now + LOCKOUT if failures >= MAX_FAILURES else None
-                    conn.execute(
-                        update(users)
-                        .where(users.c.user_id == user_id)
-                        .values(
-                            failed_attempts=0 if locked_until else failures,
-                            locked_until=locked_until,
-                        )
-                    )
-                    if locked_until is not None:
-                        refusal = SignInRefused(
-                            f"{generic} The account is now locked for "
-                            f"{int(LOCKOUT.total_seconds() // 60)} minutes.",
-                            user_id=user_id,
-                            locked=True,
-                        )
-                    else:
-                        wait = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1]
-                        refusal = SignInRefused(generic, user_id=user_id, wait_seconds=wait)
-                else:
-                    conn.execute(
-                        update(users)
-                        .where(users.c.user_id == user_id)
-                        .values(failed_attempts=0, locked_until=None)
-                    )
-        if refusal is not None:
-            raise refusal
-        return self.get(user_id)
+        typed = user_id or ""
+        digest = hashlib.sha256(typed.encode("utf-8", "replace")).hexdigest()[:12]
+        plausible = (
+            len(typed) <= MAX_USER_ID_LENGTH
+            and USER_ID_PATTERN.fullmatch(typed) is not None
+            and 0 < len(password) <= MAX_PASSWORD_LENGTH
+        )
+        row = None
+        if plausible:
+            with self._engine.connect() as conn:
+                row = conn.execute(select(users).where(users.c.user_id == typed)).first()
+        known = typed if row is not None else None
+        if not plausible:
+            raise SignInRefused(known_user=None, typed_digest=digest, throttled=False)
+        claim = self.throttle.claim(typed, client)
+        if not claim.allowed:
+            raise SignInRefused(known_user=known, typed_digest=digest, throttled=True)
+        try:
+            self._hasher.verify(
+                row.password_hash if row is not None else self._dummy_hash, password
+            )
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            raise SignInRefused(known_user=known, typed_digest=digest, throttled=False) from None
+        if row is None:  # the dummy hash cannot match a real attempt, but never sign in
+            raise SignInRefused(known_user=None, typed_digest=digest, throttled=False)
+        self.throttle.succeeded(typed, client)
+        return self.get(typed)
+
+    def unlock(self, user_id: str) -> Account:
+        """Clear an account's failed-attempt counts and back-off (an administrator's action)."""
+        account = self.get(user_id)
+        self.throttle.unlock(user_id)
+        return account
+
+    def blocked_until(self, user_id: str) -> dt.datetime | None:
+        """When the account's current back-off ends, if one is running."""
+        return self.throttle.blocked_until(user_id)
+
+
+def refused_viewer(refused: SignInRefused) -> Viewer:
+    """Who a refused sign-in is recorded as: the account if the name was one, else a short
+    hash of what was typed (it may be a password typed into the name field)."""
+    user_id = refused.known_user or f"unknown:{refused.typed_digest}"
+    return Viewer(user_id=user_id, name="(not signed in)", role="anonymous")
 
 
 def session_expired(last_activity: dt.datetime, *, now: dt.datetime | None = None) -> bool:
