@@ -22,11 +22,11 @@ import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import Any, Literal
 
 import pandas as pd
 
+from caselens.bounded_json import json_nesting_depth
 from caselens.errors import CaseValidationError
 from caselens.features import FeatureSchema, FeatureSpec
 
@@ -57,11 +57,6 @@ INFINITE_TEXT = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 #: ``\d`` to 0-9, where Python's float() would also take '1_0', '１２' or '٣'.
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
-#: A JSON string, closed or running to the end of the text: every attempt matches, so
-#: removing strings is one linear pass (no retry from each escaped quote).
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\(?:.|\Z)[^"\\]*)*(?:"|\Z)', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 ProblemCode = Literal[
     "unknown_field",
@@ -610,16 +605,6 @@ def case_from_csv(content: bytes | str, schema: FeatureSchema) -> Case:
     return validate_inputs(dict(zip(header, row, strict=True)), schema, source="csv")
 
 
-def _json_depth(text: str) -> int:
-    """The deepest nesting of arrays and objects, found without recursion.
-
-    Strings are removed first (so brackets inside them do not count); the running depth is
-    then summed in C by ``accumulate``. Linear in the text, whatever its shape.
-    """
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
-
-
 def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """Build one JSON object, refusing too many keys or a repeated key (json keeps the last)."""
     if len(pairs) > MAX_KEYS:
@@ -684,7 +669,7 @@ def case_from_json(content: bytes | str, schema: FeatureSchema) -> Case:
         patients) or field problems.
     """
     text = _decode(content)
-    depth = _json_depth(text)
+    depth = json_nesting_depth(text)
     too_deep = (
         f"The JSON is nested {{depth}} levels deep; a case needs at most 3 (a list around "
         f'an object with "inputs"), and the limit is {MAX_JSON_DEPTH}.'
