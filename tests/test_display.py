@@ -212,13 +212,6 @@ def test_an_event_the_trail_refuses_before_writing_is_an_audit_write_error(store
     assert store.head()[0] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG: record_event calls report.to_json() itself, so a report holding NaN raises a "
-    "bare ValueError instead of AuditEventError/AuditWriteError; app/session.py catches only "
-    "(AuditError, OSError), so the page crashes instead of showing NOT_RECORDED_MESSAGE",
-)
 def test_a_report_holding_nan_is_refused_as_an_audit_write_error(store, heart_report):
     data = heart_report.model_dump()
     data["confidence"]["probability"] = math.nan

@@ -88,11 +88,6 @@ def test_a_spec_is_frozen():
     assert spec.hard_max == 300
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: FeatureSpec accepts decreasing subgroup_bins; "
-    "subgroup_of then puts 70 in '40 and over' and 30 in 'under 60' (wrong subgroup figures)",
-)
 def test_decreasing_subgroup_bins_are_refused_naming_the_feature():
     with pytest.raises(ValidationError, match="age"):
         _spec("age", kind="integer", subgroup=True, subgroup_bins=(60.0, 40.0))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from caselens.access import Viewer
-from caselens.audit import AuditEntry, AuditEvent, AuditStore
+from caselens.audit import AuditEntry, AuditEvent, AuditEventError, AuditStore
 from caselens.report import Audience, CaseReport, displayed_digest
 
 #: What the user sees when the trail cannot take the entry.
@@ -60,6 +60,12 @@ def record_event(
 ) -> AuditEntry:
     """Append an event (feedback, sign-in, replay, export, suspension …) that may concern a
     report; with ``report_shown`` the report's JSON and displayed-text digest are stored."""
+    report_json = None
+    if report_shown and report is not None:
+        try:
+            report_json = report.to_json()
+        except ValueError as exc:  # e.g. NaN: not valid JSON, so not a recordable report
+            raise AuditEventError(f"report: it cannot be recorded as JSON ({exc})") from exc
     return store.append(
         AuditEvent(
             actor_id=viewer.user_id,
@@ -71,7 +77,7 @@ def record_event(
             model_id=None if report is None else report.model.model_id,
             model_version=None if report is None else report.model.version,
             model_sha256=None if report is None else report.model.sha256,
-            report=report.to_json() if report_shown and report is not None else None,
+            report=report_json,
             rendered_digest=displayed_digest(report, audience)  # type: ignore[arg-type]
             if report_shown and report is not None
             else None,

@@ -61,6 +61,19 @@ class FeatureSpec(BaseModel):
         limits = (self.hard_min, self.hard_max)
         if None not in limits and limits[0] > limits[1]:  # type: ignore[operator]
             raise ValueError(f"{self.name}: hard_min is above hard_max")
+        if self.subgroup_bins is not None:
+            if self.kind == "category":
+                raise ValueError(f"{self.name}: only numeric features have subgroup_bins")
+            edges = self.subgroup_bins
+            if any(not math.isfinite(e) for e in edges) or any(
+                low >= high for low, high in itertools.pairwise(edges)
+            ):
+                raise ValueError(
+                    f"{self.name}: subgroup_bins must be finite and strictly increasing, "
+                    f"got {list(edges)}"
+                )
+        if not 0.0 <= self.training_missing_share <= 1.0:
+            raise ValueError(f"{self.name}: training_missing_share must be between 0 and 1")
         return self
 
     def subgroup_of(self, value: object) -> str | None:
