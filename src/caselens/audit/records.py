@@ -27,6 +27,10 @@ KNOWN_ACTIONS = (
     "access_refused",
     "model_suspended",
     "model_reinstated",
+    "rerun",
+    "signed_out",
+    "user_added",
+    "user_unlocked",
 )
 
 _ACTION_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

@@ -1,0 +1,633 @@
+"""The one door: every display and action a person can see or do, as check → record → return.
+
+Pages never decide the order of checks and records. They call one method of
+:class:`Workflow` per thing a person sees or does, and it
+
+1. checks the access policy (and, for predictions, the model's status),
+2. writes the audit entry, and only then
+3. returns what may be drawn, or carries out the action.
+
+If any step fails, the method raises :class:`WorkflowError` with the words to show, and the
+page has nothing else to draw. A refusal by the policy is itself recorded.
+
+What one browser tab holds is a :class:`UserSession`: the viewer, a session id, the
+displays already recorded in it (keyed by viewer, session, report, audience and action) and
+the reports computed in it. Signing out replaces the whole session, so the next person on
+the same tab inherits nothing: not the displays, not the estimates, not the session id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from caselens.access import Viewer, check
+from caselens.accounts import (
+    Account,
+    AccountStore,
+    SignInRefused,
+    refused_viewer,
+    session_expired,
+)
+from caselens.audit import AuditEntry, AuditError, AuditStore, VerifyResult, to_bundle, to_csv
+from caselens.audit.chain import pseudonym
+from caselens.bundle import BundleCatalogue, ModelBundle
+from caselens.cases import Case
+from caselens.display import record_display, record_event
+from caselens.errors import CaseLensError
+from caselens.model_status import ModelStatus, ModelStatusStore, check_reason
+from caselens.replay import Replay, Rerun, replay_entry, rerun_entry
+from caselens.report import Audience, CaseExplainer, CaseReport
+
+#: What a person sees when the trail cannot take the entry.
+NOT_RECORDED = "This could not be recorded in the audit trail, so it is not shown or done."
+#: A patient reference: letters, digits and ``. _ -``, 1–64 characters, starting with a
+#: letter or digit (an MRN, an encounter number or a study id; never free text).
+PATIENT_REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+#: Entries on one page of the audit trail.
+AUDIT_PAGE_SIZE = 50
+#: Longest feedback comment kept.
+MAX_COMMENT_LENGTH = 2000
+
+ExportFormat = Literal["fhir", "csv"]
+
+
+class WorkflowError(CaseLensError):
+    """A display or action did not happen; the message is what the person is shown."""
+
+
+class Refused(WorkflowError):
+    """The access policy or the model's status refused it (the refusal is recorded)."""
+
+
+class NotRecorded(WorkflowError):
+    """The audit trail could not take the entry, so nothing is shown or done."""
+
+
+class EntryFailsVerification(WorkflowError):
+    """A replayed entry does not verify: its report is not shown."""
+
+
+@dataclass
+class UserSession:
+    """What one browser tab holds between clicks. Sign-out replaces it whole.
+
+    Attributes
+    ----------
+    session_id : str
+        Random id, stored in every entry this session writes.
+    viewer : Viewer or None
+        Who is signed in.
+    last_activity : datetime or None
+        UTC time of the last request, for the idle timeout.
+    recorded : set of tuple
+        Displays already recorded: (viewer id, session id, report id, audience, action).
+    reports : dict
+        Reports computed in this session, by (model id, patient ref, inputs).
+    own_estimates : dict
+        The clinician's own estimates (out of 100) committed before seeing the model's.
+    """
+
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    viewer: Viewer | None = None
+    last_activity: dt.datetime | None = None
+    recorded: set[tuple[str, str, str, str, str]] = field(default_factory=set)
+    reports: dict[tuple[str, str, str], CaseReport] = field(default_factory=dict)
+    own_estimates: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """An export, built after its record was written."""
+
+    file_name: str
+    mime: str
+    data: bytes
+    entries: int
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of the audit trail, read in the database."""
+
+    entries: tuple[AuditEntry, ...]
+    total: int
+    next_before_seq: int | None
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def check_patient_ref(text: str | None) -> str:
+    """A patient reference as typed, checked; raises WorkflowError saying what is expected."""
+    value = (text or "").strip()
+    if not value:
+        raise WorkflowError("Patient reference: required before a report is shown and recorded.")
+    if not PATIENT_REF_PATTERN.fullmatch(value):
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise WorkflowError(
+            f"Patient reference: '{shown}' is not valid. Use 1–64 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit (e.g. MRN-004211)."
+        )
+    return value
+
+
+def _case_key(model_id: str, case: Case) -> tuple[str, str, str]:
+    return (model_id, case.case_id or "", json.dumps(case.values, sort_keys=True, default=str))
+
+
+class Workflow:
+    """Every display and action of CaseLens, as check → record → return.
+
+    Parameters
+    ----------
+    audit : AuditStore
+        The trail every display and action is written to first.
+    accounts : AccountStore
+        Local accounts (sign-in, users page).
+    statuses : ModelStatusStore
+        Which models are suspended.
+    catalogue : BundleCatalogue
+        The bundles the operator offers, and those refused.
+    explainer : callable
+        ``model_id -> CaseExplainer`` (cached and warmed by the caller).
+    audit_key : bytes
+        The server key, for pseudonymised exports.
+    clock : callable
+        UTC now, for the idle timeout (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        *,
+        audit: AuditStore,
+        accounts: AccountStore,
+        statuses: ModelStatusStore,
+        catalogue: BundleCatalogue,
+        explainer: Callable[[str], CaseExplainer],
+        audit_key: bytes,
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        self._audit = audit
+        self._accounts = accounts
+        self._statuses = statuses
+        self.catalogue = catalogue
+        self._explainer = explainer
+        self._audit_key = audit_key
+        self._clock = clock
+
+    # -- recording -------------------------------------------------------------------------
+
+    def _record(
+        self,
+        session: UserSession,
+        action: str,
+        *,
+        audience: str,
+        viewer: Viewer | None = None,
+        **fields: Any,
+    ) -> AuditEntry:
+        who = viewer or session.viewer
+        if who is None:
+            raise WorkflowError("Please sign in again.")
+        try:
+            return record_event(
+                self._audit,
+                who,
+                action=action,
+                audience=audience,
+                session_id=session.session_id,
+                **fields,
+            )
+        except (AuditError, OSError) as exc:
+            raise NotRecorded(NOT_RECORDED) from exc
+
+    def _record_display(
+        self,
+        session: UserSession,
+        report: CaseReport,
+        *,
+        audience: Audience,
+        action: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        viewer = self._viewer(session)
+        key = (viewer.user_id, session.session_id, report.report_id, audience, action)
+        if key in session.recorded:
+            return  # this very display is already in the trail for this viewer and session
+        try:
+            record_display(
+                self._audit,
+                report,
+                viewer,
+                audience=audience,
+                action=action,
+                session_id=session.session_id,
+                detail=detail,
+            )
+        except (AuditError, OSError) as exc:
+            raise NotRecorded(NOT_RECORDED) from exc
+        session.recorded.add(key)
+
+    def _require(
+        self,
+        session: UserSession,
+        action: str,
+        *,
+        page: str | None = None,
+        patient_ref: str | None = None,
+    ) -> Viewer:
+        viewer = self._viewer(session)
+        decision = check(viewer, action, page=page, patient_ref=patient_ref)
+        if not decision.allowed:
+            audience = (
+                viewer.role
+                if viewer.role in {"clinician", "patient", "reviewer", "admin"}
+                else "system"
+            )
+            detail = {"page": page, "action": action, "reason": decision.reason}
+            if patient_ref is not None:
+                detail["patient_ref"] = patient_ref
+            self._record(session, "access_refused", audience=audience, detail=detail)
+            raise Refused(f"Not allowed: {decision.reason}")
+        return viewer
+
+    def _viewer(self, session: UserSession) -> Viewer:
+        if session.viewer is None:
+            raise WorkflowError("Please sign in again.")
+        return session.viewer
+
+    # -- session ---------------------------------------------------------------------------
+
+    def current_viewer(self, session: UserSession) -> Viewer | None:
+        """The signed-in viewer, or None; an idle session expires (and is recorded)."""
+        if session.viewer is None or session.last_activity is None:
+            return None
+        now = self._clock()
+        if session_expired(session.last_activity, now=now):
+            return None
+        session.last_activity = now
+        return session.viewer
+
+    def sign_in(
+        self, session: UserSession, user_id: str, password: str, *, client: str = "unknown"
+    ) -> Viewer:
+        """Check the password, record the sign-in, and sign the session in.
+
+        Raises
+        ------
+        WorkflowError
+            The same words for an unknown user, a wrong password and a locked account; the
+            refusal is recorded without the typed password.
+        """
+        try:
+            account = self._accounts.sign_in(user_id.strip(), password, client=client)
+        except SignInRefused as refused:
+            self._record(
+                session,
+                "sign_in_refused",
+                audience="system",
+                viewer=refused_viewer(refused),
+                detail={"throttled": refused.throttled, "known_account": bool(refused.known_user)},
+            )
+            raise WorkflowError(str(refused)) from refused
+        viewer = account.viewer()
+        self._record(session, "sign_in", audience=viewer.role, viewer=viewer)
+        session.viewer = viewer
+        session.last_activity = self._clock()
+        return viewer
+
+    def sign_out(self, session: UserSession) -> UserSession:
+        """Record the sign-out and return a brand-new session (new id, nothing inherited)."""
+        if session.viewer is not None:
+            self._record(session, "signed_out", audience=session.viewer.role)
+        return UserSession()
+
+    def open_page(self, session: UserSession, page: str) -> Viewer:
+        """The viewer, if they may open ``page``; a refusal is recorded and raised."""
+        return self._require(session, "open_page", page=page)
+
+    # -- clinician -------------------------------------------------------------------------
+
+    def bundle(self, model_id: str) -> ModelBundle:
+        """A loaded bundle by id (WorkflowError if it is not offered)."""
+        bundle = self.catalogue.bundles.get(model_id)
+        if bundle is None:
+            raise WorkflowError(f"The model '{model_id}' is not available.")
+        return bundle
+
+    def model_status(self, model_id: str) -> ModelStatus:
+        """Whether the model is active or suspended."""
+        return self._statuses.get(model_id)
+
+    def _active_bundle(self, model_id: str) -> ModelBundle:
+        bundle = self.bundle(model_id)
+        status = self._statuses.get(model_id)
+        if status.suspended:
+            raise Refused(status.message())
+        return bundle
+
+    def _report(self, session: UserSession, model_id: str, case: Case) -> CaseReport:
+        key = _case_key(model_id, case)
+        report = session.reports.get(key)
+        if report is None:
+            report = self._explainer(model_id).explain(case)
+            session.reports.clear()  # one report at a time per tab: memory stays flat
+            session.reports[key] = report
+        return report
+
+    def save_own_estimate(
+        self, session: UserSession, model_id: str, case: Case, out_of_100: int
+    ) -> None:
+        """Keep the clinician's own estimate, committed before the model's is shown."""
+        self._require(session, "view_report")
+        if not 0 <= int(out_of_100) <= 100:
+            raise WorkflowError("Your estimate: a whole number from 0 to 100.")
+        session.own_estimates[_case_key(model_id, case)] = int(out_of_100)
+
+    def own_estimate(self, session: UserSession, model_id: str, case: Case) -> int | None:
+        """The estimate this clinician committed for this case in this session, if any."""
+        return session.own_estimates.get(_case_key(model_id, case))
+
+    def show_report(
+        self, session: UserSession, model_id: str, case: Case, *, patient_ref: str
+    ) -> CaseReport:
+        """The clinician's report for ``case``: checked, recorded, then returned.
+
+        The patient reference is required and checked; it becomes the report's case id,
+        so the entry can be found by patient in the trail.
+        """
+        self._require(session, "view_report")
+        ref = check_patient_ref(patient_ref)
+        self._active_bundle(model_id)
+        case = dataclasses.replace(case, case_id=ref)
+        report = self._report(session, model_id, case)
+        self._record_display(session, report, audience="clinician", action="viewed")
+        return report
+
+    def preview_patient_view(self, session: UserSession, report: CaseReport) -> CaseReport:
+        """The patient view of a report the clinician is looking at, recorded as a preview."""
+        self._require(session, "view_report")
+        self._active_bundle(report.model.model_id)
+        self._record_display(session, report, audience="patient", action="previewed")
+        return report
+
+    def give_feedback(
+        self,
+        session: UserSession,
+        report: CaseReport,
+        *,
+        verdict: str,
+        comment: str = "",
+        own_estimate_out_of_100: int | None = None,
+    ) -> None:
+        """Record the clinician's feedback on a report (with their own prior estimate)."""
+        self._require(session, "give_feedback")
+        self._record(
+            session,
+            "feedback",
+            audience="clinician",
+            report=report,
+            detail={
+                "verdict": verdict,
+                "comment": comment.strip()[:MAX_COMMENT_LENGTH],
+                "report_id": report.report_id,
+                "own_estimate_out_of_100": own_estimate_out_of_100,
+            },
+        )
+
+    # -- patient ---------------------------------------------------------------------------
+
+    def show_my_result(
+        self, session: UserSession, *, asked_refs: tuple[str, ...] = ()
+    ) -> CaseReport:
+        """A patient's own result, and nobody else's (any other reference asked is refused)."""
+        viewer = self._viewer(session)
+        for asked in asked_refs:
+            if asked != viewer.patient_ref:
+                self._require(session, "view_patient_summary", patient_ref=asked)
+        self._require(session, "view_patient_summary", patient_ref=viewer.patient_ref)
+        unavailable = "Your result is not available right now. Please contact your care team."
+        bundle = self.catalogue.bundles.get(viewer.patient_model_id or "")
+        if bundle is None:
+            raise WorkflowError(unavailable)
+        if self._statuses.get(bundle.model_id).suspended:
+            raise Refused(
+                "This result is not available right now because the tool is paused for a "
+                "check. Your care team can tell you more."
+            )
+        from caselens.cases import validate_inputs
+
+        try:
+            demo = bundle.demo_case(viewer.patient_ref or "")
+            case = validate_inputs(
+                demo.inputs, bundle.features, source="demo", case_id=demo.case_id
+            )
+        except CaseLensError as exc:
+            raise WorkflowError(unavailable) from exc
+        report = self._report(session, bundle.model_id, case)
+        self._record_display(session, report, audience="patient", action="patient_viewed")
+        return report
+
+    # -- model facts and status ------------------------------------------------------------
+
+    def model_facts(self, session: UserSession, model_id: str) -> ModelBundle:
+        """A model's card and figures, for those who may read model facts."""
+        self._require(session, "view_model_facts")
+        return self.bundle(model_id)
+
+    def model_statuses(self, session: UserSession) -> dict[str, ModelStatus]:
+        """Every offered model's status."""
+        self._require(session, "view_model_status")
+        return {m: self._statuses.get(m) for m in self.catalogue.bundles}
+
+    def may(self, session: UserSession, action: str) -> bool:
+        """Whether the viewer may take ``action`` (to show or hide a control; not a check)."""
+        viewer = session.viewer
+        return viewer is not None and check(viewer, action).allowed
+
+    def set_model_status(
+        self, session: UserSession, model_id: str, *, suspend: bool, reason: str
+    ) -> ModelStatus:
+        """Suspend or reinstate a model: checked, recorded with its reason, then done."""
+        viewer = self._require(session, "suspend_model")
+        self.bundle(model_id)
+        checked = check_reason(reason)
+        action = "model_suspended" if suspend else "model_reinstated"
+        self._record(
+            session, action, audience="admin", detail={"model_id": model_id, "reason": checked}
+        )
+        return self._statuses.set(model_id, suspended=suspend, reason=checked, by=viewer.user_id)
+
+    # -- users -----------------------------------------------------------------------------
+
+    def list_users(self, session: UserSession) -> list[Account]:
+        """Every local account."""
+        self._require(session, "manage_users")
+        return self._accounts.list()
+
+    def add_user(
+        self,
+        session: UserSession,
+        user_id: str,
+        *,
+        name: str,
+        role: str,
+        password: str,
+        patient_ref: str | None = None,
+        patient_model_id: str | None = None,
+    ) -> Account:
+        """Create an account: fields checked, the addition recorded, then the account made."""
+        self._require(session, "manage_users")
+        try:
+            self._accounts.check_new_account(
+                user_id, role=role, password=password, patient_ref=patient_ref
+            )
+        except CaseLensError as exc:
+            raise WorkflowError(str(exc)) from exc
+        self._record(
+            session,
+            "user_added",
+            audience="admin",
+            detail={"user_id": user_id, "role": role, "patient_ref": patient_ref},
+        )
+        return self._accounts.add(
+            user_id,
+            name=name or user_id,
+            role=role,
+            password=password,
+            patient_ref=patient_ref,
+            patient_model_id=patient_model_id,
+        )
+
+    def unlock_user(self, session: UserSession, user_id: str) -> Account:
+        """Clear an account's sign-in back-off: checked, recorded, then done."""
+        self._require(session, "manage_users")
+        try:
+            self._accounts.get(user_id)
+        except CaseLensError as exc:
+            raise WorkflowError(str(exc)) from exc
+        self._record(session, "user_unlocked", audience="admin", detail={"user_id": user_id})
+        return self._accounts.unlock(user_id)
+
+    # -- reviewer --------------------------------------------------------------------------
+
+    def audit_page(
+        self,
+        session: UserSession,
+        *,
+        filters: Mapping[str, Any],
+        before_seq: int | None = None,
+        limit: int = AUDIT_PAGE_SIZE,
+    ) -> AuditPage:
+        """One page of the trail, filtered and paged in the database (newest first)."""
+        self._require(session, "view_audit_trail")
+        active = {k: v for k, v in filters.items() if v not in (None, "")}
+        entries = self._audit.page(before_seq=before_seq, limit=limit, **active)
+        total = self._audit.count(**active)
+        following = entries[-1].seq if len(entries) == limit else None
+        return AuditPage(tuple(entries), total, following)
+
+    def _verified_entry(self, seq: int) -> AuditEntry:
+        try:
+            entry = self._audit.get(seq)
+            problem = self._audit.entry_problem(seq)
+        except AuditError as exc:
+            raise WorkflowError(str(exc)) from exc
+        if problem is not None:
+            raise EntryFailsVerification(f"This entry fails verification: {problem}.")
+        return entry
+
+    def replay(self, session: UserSession, seq: int) -> Replay:
+        """A past display, verified (hash, signature, links) and recorded before it returns."""
+        self._require(session, "replay_entry")
+        entry = self._verified_entry(seq)
+        try:
+            replay = replay_entry(entry)
+        except CaseLensError as exc:
+            raise WorkflowError(str(exc)) from exc
+        viewer = self._viewer(session)
+        key = (viewer.user_id, session.session_id, f"entry:{seq}", "reviewer", "replayed")
+        if key not in session.recorded:
+            self._record(
+                session,
+                "replayed",
+                audience="reviewer",
+                report=replay.report,
+                detail={"seq": seq, "entry_hash": entry.entry_hash},
+            )
+            session.recorded.add(key)
+        return replay
+
+    def rerun(self, session: UserSession, seq: int) -> Rerun:
+        """Recompute a past display and compare; the outcome is recorded before it returns."""
+        self._require(session, "replay_entry")
+        entry = self._verified_entry(seq)
+        try:
+            rerun = rerun_entry(entry, self.catalogue.bundles.values())
+        except CaseLensError as exc:
+            raise WorkflowError(str(exc)) from exc
+        self._record(
+            session,
+            "rerun",
+            audience="reviewer",
+            report=replay_entry(entry).report,
+            detail={"seq": seq, **rerun.record_detail()},
+        )
+        return rerun
+
+    def verify_trail(self, session: UserSession) -> VerifyResult:
+        """Walk the whole trail; the verification and its result are recorded."""
+        self._require(session, "verify_trail")
+        result = self._audit.verify()
+        self._record(
+            session,
+            "verified",
+            audience="reviewer",
+            detail={"ok": result.ok, "count": result.count, "head": result.head_hash},
+        )
+        return result
+
+    def export_trail(
+        self,
+        session: UserSession,
+        fmt: ExportFormat,
+        *,
+        filters: Mapping[str, Any],
+        pseudonymise: bool = True,
+    ) -> ExportFile:
+        """Record the export, then build it (FHIR R4 AuditEvent Bundle or CSV)."""
+        self._require(session, "export_trail")
+        if fmt not in ("fhir", "csv"):
+            raise WorkflowError(f"Export format: expected 'fhir' or 'csv', got '{fmt}'.")
+        active = {k: v for k, v in filters.items() if v not in (None, "")}
+        count = self._audit.count(**active)
+        self._record(
+            session,
+            "exported",
+            audience="reviewer",
+            detail={
+                "format": fmt,
+                "entries": count,
+                "pseudonymised": pseudonymise,
+                "filters": {k: str(v) for k, v in active.items()},
+            },
+        )
+        key = self._audit_key if pseudonymise else None
+        entries = self._audit.iter_entries(**active)
+        if fmt == "fhir":
+            data = json.dumps(to_bundle(entries, pseudonymise_key=key), indent=1).encode()
+            return ExportFile("caselens-audit.fhir.json", "application/fhir+json", data, count)
+        data = to_csv(entries, pseudonymise_key=key).encode()
+        return ExportFile("caselens-audit.csv", "text/csv", data, count)
+
+    def patient_pseudonym(self, patient_ref: str) -> str:
+        """The keyed pseudonym an export uses for this patient reference."""
+        return pseudonym(patient_ref, key=self._audit_key)
