@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app_helpers import audit_entries, signed_in
+from app_helpers import audit_entries, shown, signed_in
 from caselens.cases import validate_inputs
 from caselens.display import NOT_RECORDED_MESSAGE
 from caselens.report import CaseExplainer
@@ -77,7 +77,7 @@ def test_form_entry_with_bad_values_lists_every_problem_per_field():
     at.number_input(key="case_heart-disease_field_resting_bp").set_value(120.5)
     at = at.button[0].click().run()
     assert not at.exception
-    text = " ".join(m.value for m in at.markdown)
+    text = shown(at.markdown)
     assert "Age: 250 years is outside the possible range (18 to 120 years)" in text
     assert "Resting blood pressure: expected a whole number of mm Hg, got 120.5" in text
     assert any("cannot be assessed: 2 problem(s)" in e.value for e in at.error)
@@ -90,14 +90,14 @@ def test_every_limitation_and_the_clinician_summary_are_on_the_page(heart_bundle
     demo = at.selectbox(key="case_heart-disease_demo")
     label = next(o for o in demo.options if o.startswith("H-09"))
     at = demo.select(label).run()
-    shown = " ".join(w.value for w in at.warning) + " ".join(i.value for i in at.info)
+    text = shown(at.warning) + " " + shown(at.info)
     case = validate_inputs(
         heart_bundle.demo_case("H-09").inputs, heart_bundle.features, source="demo", case_id="H-09"
     )
     report = CaseExplainer(heart_bundle).explain(case)
     for lim in report.limitations:
-        assert lim.code in shown
-    assert report.narrative.clinician_summary in shown
+        assert lim.code in text
+    assert report.narrative.clinician_summary in text
 
 
 def test_patient_preview_is_recorded_as_a_patient_display_before_it_is_shown():

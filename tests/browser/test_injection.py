@@ -1,0 +1,369 @@
+"""No raw HTML from data, in a real browser: a hostile copy of the heart-disease bundle (its
+card, feature labels and demo cases carrying script, iframe, style, meta-refresh, form and
+Markdown link/image payloads), a hostile care-team contact and a hostile user name, served
+by a Streamlit server of this module's own.
+
+On the clinician's Case page (with the patient preview), the patient's My result page, the
+reviewer's replays on the Audit trail page and the Model facts page, the payloads must be
+shown as the characters they are: no script runs (``window.__pwned`` stays undefined), no
+iframe, form, password field, image, refresh or link is made from them, and the page is
+never navigated away.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from caselens.accounts import DEMO_PASSWORD, AccountStore
+from caselens.app_database import open_app_database
+from caselens.bench_app import (
+    APP_SCRIPT,
+    REPO_ROOT,
+    AppServer,
+    choose_option,
+    sign_in,
+    streamlit_bin,
+    wait_for_report,
+)
+from caselens.bundle import load_bundle
+from caselens.settings import SAMPLE_MODELS_DIR
+
+pytestmark = pytest.mark.browser
+
+PAYLOADS = (
+    "<script>window.__pwned=1</script>",
+    '<img src=x onerror="window.__pwned=1">',
+    '<iframe srcdoc="<script>parent.__pwned=1</script>">',
+    "<style>body{display:none}</style>",
+    '<meta http-equiv="refresh" content="0;url=about:blank">',
+    "<form><input type=password name=pw></form>",
+    "[click](javascript:alert(1))",
+    "![x](http://127.0.0.1:9/x.png)",
+)
+PAYLOAD = " ".join(PAYLOADS)
+CONTACT = f"Care team {PAYLOAD}"
+HOSTILE_USER = "dr.evil"
+HOSTILE_NAME = f"Dr. Evil {PAYLOAD}"
+WORD_JOINER = "\u2060"  # literal() puts one inside "http://" so GFM makes no link of it
+FIRST_REPORT_MS = 180_000  # the first report of a fresh server pays the explainer warm-up
+
+# What a payload would leave in the DOM had it been rendered as HTML or Markdown.
+FORBIDDEN = (
+    "iframe",
+    "form input",
+    "input[type=password]",
+    'img[src="x"]',
+    'img[src*="127.0.0.1:9"]',
+    "meta[http-equiv]",
+    'a[href^="javascript"]',
+    'a[href*="127.0.0.1:9"]',
+)
+
+
+def _hostile(text: str) -> str:
+    return f"{text} {PAYLOAD}"
+
+
+def build_hostile_bundle(models_dir: Path) -> Path:
+    """A copy of the sample heart-disease bundle with payloads in every text that reaches a
+    page (the card is not covered by the model hash, so the bundle still loads)."""
+    folder = models_dir / "heart-disease"
+    shutil.copytree(SAMPLE_MODELS_DIR / "heart-disease", folder)
+
+    card_file = folder / "card.json"
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    for key in (
+        "name",
+        "summary",
+        "intended_use",
+        "intended_users",
+        "target_population",
+        "model_type",
+        "owner",
+        "contact",
+        "threshold_rationale",
+    ):
+        card[key] = _hostile(card[key])
+    card["out_of_scope_uses"] = [*card["out_of_scope_uses"], PAYLOAD]
+    card["known_failure_modes"] = [*card["known_failure_modes"], PAYLOAD]
+    card["outcome"]["name"] = _hostile(card["outcome"]["name"])
+    card["outcome"]["definition"] = _hostile(card["outcome"]["definition"])
+    card["outcome"]["time_window"] = _hostile(card["outcome"]["time_window"])
+    card["outcome"]["patient_wording"] = _hostile(card["outcome"]["patient_wording"])
+    card["training_data"]["under_represented"] = _hostile(
+        card["training_data"]["under_represented"]
+    )
+    card["training_data"]["citation"] = _hostile(card["training_data"]["citation"])
+    card["calibration"]["rationale"] = _hostile(card["calibration"]["rationale"])
+    card_file.write_text(json.dumps(card, indent=1), encoding="utf-8")
+
+    features_file = folder / "features.json"
+    features = json.loads(features_file.read_text(encoding="utf-8"))
+    for feature in features["features"]:
+        feature["label"] = _hostile(feature["label"])
+        feature["patient_label"] = _hostile(feature["patient_label"])
+        feature["description"] = _hostile(feature["description"] or "")
+    features_file.write_text(json.dumps(features, indent=1), encoding="utf-8")
+
+    demos_file = folder / "demo_cases.json"
+    demos = json.loads(demos_file.read_text(encoding="utf-8"))
+    for demo in demos:
+        if demo["case_id"] in {"H-01", "H-03"}:
+            demo["title"] = _hostile(demo["title"])
+            demo["description"] = _hostile(demo["description"])
+    demos_file.write_text(json.dumps(demos, indent=1), encoding="utf-8")
+    return folder
+
+
+class HostileServer(AppServer):
+    """AppServer (demo mode, its own data folder) with the hostile models folder and care-team
+    contact in the environment (AppServer itself always serves the sample models)."""
+
+    def __init__(self, data_dir: Path, *, env: dict[str, str], log_file: Path) -> None:
+        super().__init__(data_dir, log_file=log_file)
+        self.extra_env = env
+
+    def launch(self) -> None:
+        env = dict(os.environ)
+        for name in ("CASELENS_AUDIT_URL", "CASELENS_AUDIT_KEY"):
+            env.pop(name, None)
+        env.update(
+            {"CASELENS_DATA_DIR": str(self.data_dir), "CASELENS_DEMO": "1", "PYTHONUNBUFFERED": "1"}
+        )
+        env.update(self.extra_env)
+        self._log = open(self.log_file, "wb")  # noqa: SIM115 (closed by stop())
+        self.process = subprocess.Popen(
+            [
+                streamlit_bin(),
+                "run",
+                str(APP_SCRIPT.relative_to(REPO_ROOT)),
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(self.port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@pytest.fixture(scope="module")
+def hostile_url(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A demo-mode server on the hostile models folder, with a hostile contact and user."""
+    root = tmp_path_factory.mktemp("injection")
+    models = root / "models"
+    models.mkdir()
+    folder = build_hostile_bundle(models)
+    bundle = load_bundle(folder)  # every safety check still passes: only text changed
+    assert bundle.card.name.endswith(PAYLOAD)
+    assert bundle.demo_case("H-03").title.endswith(PAYLOAD)
+
+    data = root / "data"
+    data.mkdir()
+    AccountStore(open_app_database(str(data))).add(
+        HOSTILE_USER, name=HOSTILE_NAME, role="clinician", password=DEMO_PASSWORD
+    )
+    server = HostileServer(
+        data,
+        env={"CASELENS_MODELS_DIR": str(models), "CASELENS_CARE_TEAM_CONTACT": CONTACT},
+        log_file=root / "streamlit.log",
+    )
+    try:
+        server.start(timeout=90)
+        yield server.url
+    finally:
+        server.stop()
+
+
+def open_signed_in(browser: Any, url: str, user_id: str) -> tuple[Any, Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    sign_in(page, url, user_id)
+    # A reload or navigation would drop this: checked at the end of every test.
+    page.evaluate("() => { window.__stay = 42; }")
+    return context, page
+
+
+def title(page: Page, text: str) -> Any:
+    return page.get_by_role("heading", name=text, exact=True, level=1)
+
+
+def page_text(page: Page) -> str:
+    return page.locator("body").inner_text().replace(WORD_JOINER, "")
+
+
+def assert_shown_literally(page: Page, text: str = PAYLOAD) -> None:
+    """``text`` is on the page as written (each payload's characters visible)."""
+    expect(page.get_by_text(PAYLOADS[0]).first).to_be_visible()
+    shown = page_text(page)
+    assert text in shown, f"{text!r} is not shown literally"
+
+
+def assert_inert(page: Page, base_url: str) -> None:
+    """No payload became markup, ran, restyled the page or navigated it."""
+    assert page.evaluate("() => window.__pwned") is None, "a payload's script ran"
+    assert page.evaluate("() => window.__stay") == 42, "the page was reloaded or navigated"
+    assert page.url.startswith(base_url), page.url
+    for selector in FORBIDDEN:
+        assert page.locator(selector).count() == 0, f"{selector} found in the page"
+    assert page.get_by_role("link", name="click").count() == 0
+    assert page.get_by_role("img", name="x", exact=True).count() == 0
+    assert not page.evaluate(
+        """() => [...document.querySelectorAll("style")]
+            .some(s => s.textContent.includes("body{display:none}"))"""
+    ), "a payload's <style> reached the document"
+    assert page.evaluate("() => getComputedStyle(document.body).display") != "none"
+    assert not page.evaluate(
+        "() => [...document.scripts].some(s => s.textContent.includes('__pwned'))"
+    ), "a payload's <script> element reached the document"
+
+
+@pytest.fixture(scope="module")
+def clinician(browser: Any, hostile_url: str) -> Iterator[Page]:
+    """dr.lee on the Case page with hostile demo patient H-03 open, patient preview on."""
+    context, page = open_signed_in(browser, hostile_url, "dr.lee")
+    expect(title(page, "Case")).to_be_visible()
+    wait_for_report(page, timeout_ms=FIRST_REPORT_MS)  # the default patient, H-01
+    shown = page.get_by_role("combobox", name="Demo patient", exact=True)
+    choose_option(page, "Demo patient", f"H-03 — {_hostile('High risk, man')}")
+    expect(shown).to_have_value(re.compile("^H-03 "))
+    expect(page.get_by_text(f"Highest predicted risk among men. {PAYLOADS[0]}")).to_be_visible()
+    wait_for_report(page)
+    yield page
+    context.close()
+
+
+def test_hostile_bundle_loads_and_the_clinician_case_page_shows_it_literally(
+    clinician, hostile_url
+):
+    page = clinician
+    assert_shown_literally(page)
+    # Card summary and intended use (caption), the demo description, the outcome's name in
+    # the probability label, limitation texts: all as written.
+    text = page_text(page)
+    assert _hostile("Highest predicted risk among men.") in text
+    assert f"referred for coronary angiography. {PAYLOAD}" in text  # the intended use
+    assert_inert(page, hostile_url)
+
+
+def test_patient_preview_shows_wording_and_contact_literally(clinician, hostile_url):
+    page = clinician
+    page.get_by_text("Preview what the patient would read").click()
+    expect(page.get_by_text("Reading level of this page")).to_be_visible()
+    text = page_text(page)
+    assert (
+        f"people like you {_hostile('have narrowed heart arteries found by the heart test')}"
+        in text
+    )
+    assert CONTACT in text
+    assert_inert(page, hostile_url)
+
+
+def test_patient_my_result_shows_wording_labels_and_contact_literally(browser, hostile_url):
+    context, page = open_signed_in(browser, hostile_url, "pat.h03")
+    try:
+        expect(title(page, "My result")).to_be_visible()
+        expect(page.get_by_text("Reading level of this page")).to_be_visible()
+        assert_shown_literally(page)
+        text = page_text(page)
+        assert (
+            f"people like you {_hostile('have narrowed heart arteries found by the heart test')}"
+            in text
+        )
+        assert CONTACT in text
+        # The patient labels of the main factors.
+        assert PAYLOAD.lower() in text.lower()
+        # The large patient type still applies (keyed containers, not HTML classes).
+        size = page.locator(".st-key-patient_headline p").first.evaluate(
+            "p => parseFloat(getComputedStyle(p).fontSize)"
+        )
+        assert size >= 24, size
+        assert_inert(page, hostile_url)
+    finally:
+        context.close()
+
+
+def _filter_trail(page: Page, **values: str) -> None:
+    for label, value in values.items():
+        box = page.get_by_role("textbox", name=label, exact=True)
+        box.fill(value)
+        box.press("Enter")
+
+
+def test_reviewer_replays_of_both_views_show_the_stored_text_literally(
+    clinician, browser, hostile_url
+):
+    # Displays to replay: dr.lee's clinician view of H-03 (the clinician fixture) and the
+    # patient's own view.
+    context, patient = open_signed_in(browser, hostile_url, "pat.h03")
+    expect(patient.get_by_text("Reading level of this page")).to_be_visible()
+    context.close()
+
+    context, page = open_signed_in(browser, hostile_url, "rev.kim")
+    try:
+        expect(title(page, "Audit trail")).to_be_visible()
+        _filter_trail(page, **{"User id": "pat.h03", "Action (e.g. viewed)": "patient_viewed"})
+        expect(
+            page.get_by_role("heading", name=re.compile(r"^As shown to Sam Patel"))
+        ).to_be_visible()
+        expect(page.get_by_text("Reading level of this page")).to_be_visible()
+        assert_shown_literally(page)
+        assert CONTACT in page_text(page)
+        assert_inert(page, hostile_url)
+
+        _filter_trail(page, **{"User id": "dr.lee", "Action (e.g. viewed)": "viewed"})
+        expect(
+            page.get_by_role("heading", name=re.compile(r"^As shown to Dr\. Ana Lee"))
+        ).to_be_visible()
+        wait_for_report(page)
+        assert_shown_literally(page)
+        assert_inert(page, hostile_url)
+    finally:
+        context.close()
+
+
+def test_model_facts_and_a_hostile_user_name_are_shown_literally(browser, hostile_url):
+    context, page = open_signed_in(browser, hostile_url, HOSTILE_USER)
+    try:
+        expect(page.get_by_test_id("stSidebar")).to_contain_text(PAYLOADS[0])
+        assert HOSTILE_NAME in page.get_by_test_id("stSidebar").inner_text().replace(
+            WORD_JOINER, ""
+        )
+        page.get_by_test_id("stSidebarNav").get_by_text("Model facts", exact=True).click()
+        expect(title(page, "Model facts")).to_be_visible()
+        expect(
+            page.get_by_role(
+                "heading", name=re.compile(r"^Heart disease at angiography <script>window")
+            )
+        ).to_be_visible()
+        expect(page.get_by_text("Known failure modes")).to_be_visible()
+        # Drawn to the end (the last element of the label).
+        expect(page.get_by_role("button", name=re.compile("^Download the CHAI"))).to_be_visible()
+        assert_shown_literally(page)
+        text = page_text(page)
+        for shown in (
+            _hostile("CaseLens project"),  # owner
+            _hostile("caselens@example.org"),  # contact
+            f"patients see a plain-language summary. {PAYLOAD}",  # intended users
+        ):
+            assert shown in text, shown
+        assert_inert(page, hostile_url)
+    finally:
+        context.close()
