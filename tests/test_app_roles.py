@@ -154,7 +154,7 @@ def test_an_idle_session_expires_and_asks_to_sign_in_again():
 
     at = signed_in("dr.lee")
     assert at.title[0].value == "Case"
-    at.session_state["caselens_session"].last_activity = (
+    at.session_state["last_activity"] = (
         dt.datetime.now(dt.UTC).replace(tzinfo=None)
         - SESSION_IDLE_TIMEOUT
         - dt.timedelta(minutes=1)
