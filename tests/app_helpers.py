@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from caselens.accounts import DEMO_PASSWORD
 from caselens.audit import AuditStore, default_key_file, default_location, load_key
+from caselens.settings import SAMPLE_MODELS_DIR
 
 APP_DIR = Path(__file__).resolve().parents[1] / "app"
 APP = str(APP_DIR / "streamlit_app.py")
@@ -42,3 +45,72 @@ def shown(elements: Iterable) -> str:
     sees it: the app writes data through ``components.text.literal``, whose escapes are
     resolved here. Our own formatting (``**``, ``- ``) is left as it is."""
     return " ".join(unliteral(e.value) for e in elements)
+
+
+# Injection payloads (script, image, iframe, style, refresh, form, Markdown link and image)
+# for the hostile-bundle tests, AppTest and browser alike.
+PAYLOADS = (
+    "<script>window.__pwned=1</script>",
+    '<img src=x onerror="window.__pwned=1">',
+    '<iframe srcdoc="<script>parent.__pwned=1</script>">',
+    "<style>body{display:none}</style>",
+    '<meta http-equiv="refresh" content="0;url=about:blank">',
+    "<form><input type=password name=pw></form>",
+    "[click](javascript:alert(1))",
+    "![x](http://127.0.0.1:9/x.png)",
+)
+PAYLOAD = " ".join(PAYLOADS)
+
+
+def hostile(text: str) -> str:
+    """``text`` followed by every payload."""
+    return f"{text} {PAYLOAD}"
+
+
+def build_hostile_bundle(models_dir: Path) -> Path:
+    """A copy of the sample heart-disease bundle with payloads in every text that reaches a
+    page (the card is not covered by the model hash, so the bundle still loads)."""
+    folder = models_dir / "heart-disease"
+    shutil.copytree(SAMPLE_MODELS_DIR / "heart-disease", folder)
+
+    card_file = folder / "card.json"
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    for key in (
+        "name",
+        "summary",
+        "intended_use",
+        "intended_users",
+        "target_population",
+        "model_type",
+        "owner",
+        "contact",
+        "threshold_rationale",
+    ):
+        card[key] = hostile(card[key])
+    card["out_of_scope_uses"] = [*card["out_of_scope_uses"], PAYLOAD]
+    card["known_failure_modes"] = [*card["known_failure_modes"], PAYLOAD]
+    card["outcome"]["name"] = hostile(card["outcome"]["name"])
+    card["outcome"]["definition"] = hostile(card["outcome"]["definition"])
+    card["outcome"]["time_window"] = hostile(card["outcome"]["time_window"])
+    card["outcome"]["patient_wording"] = hostile(card["outcome"]["patient_wording"])
+    card["training_data"]["under_represented"] = hostile(card["training_data"]["under_represented"])
+    card["training_data"]["citation"] = hostile(card["training_data"]["citation"])
+    card["calibration"]["rationale"] = hostile(card["calibration"]["rationale"])
+    card_file.write_text(json.dumps(card, indent=1), encoding="utf-8")
+
+    features_file = folder / "features.json"
+    features = json.loads(features_file.read_text(encoding="utf-8"))
+    for feature in features["features"]:
+        feature["label"] = hostile(feature["label"])
+        feature["patient_label"] = hostile(feature["patient_label"])
+        feature["description"] = hostile(feature["description"] or "")
+    features_file.write_text(json.dumps(features, indent=1), encoding="utf-8")
+
+    demos_file = folder / "demo_cases.json"
+    demos = json.loads(demos_file.read_text(encoding="utf-8"))
+    for demo in demos:
+        if demo["case_id"] in {"H-01", "H-03"}:
+            demo["title"] = hostile(demo["title"])
+            demo["description"] = hostile(demo["description"])
+    demos_file.write_text(json.dumps(demos, indent=1), encoding="utf-8")
+    return folder

@@ -12,10 +12,8 @@ never navigated away.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from app_helpers import PAYLOAD, PAYLOADS, build_hostile_bundle, hostile
 from caselens.accounts import DEMO_PASSWORD, AccountStore
 from caselens.app_database import open_app_database
 from caselens.bench_app import (
@@ -36,21 +35,9 @@ from caselens.bench_app import (
     wait_for_report,
 )
 from caselens.bundle import load_bundle
-from caselens.settings import SAMPLE_MODELS_DIR
 
 pytestmark = pytest.mark.browser
 
-PAYLOADS = (
-    "<script>window.__pwned=1</script>",
-    '<img src=x onerror="window.__pwned=1">',
-    '<iframe srcdoc="<script>parent.__pwned=1</script>">',
-    "<style>body{display:none}</style>",
-    '<meta http-equiv="refresh" content="0;url=about:blank">',
-    "<form><input type=password name=pw></form>",
-    "[click](javascript:alert(1))",
-    "![x](http://127.0.0.1:9/x.png)",
-)
-PAYLOAD = " ".join(PAYLOADS)
 CONTACT = f"Care team {PAYLOAD}"
 HOSTILE_USER = "dr.evil"
 HOSTILE_NAME = f"Dr. Evil {PAYLOAD}"
@@ -68,61 +55,6 @@ FORBIDDEN = (
     'a[href^="javascript"]',
     'a[href*="127.0.0.1:9"]',
 )
-
-
-def _hostile(text: str) -> str:
-    return f"{text} {PAYLOAD}"
-
-
-def build_hostile_bundle(models_dir: Path) -> Path:
-    """A copy of the sample heart-disease bundle with payloads in every text that reaches a
-    page (the card is not covered by the model hash, so the bundle still loads)."""
-    folder = models_dir / "heart-disease"
-    shutil.copytree(SAMPLE_MODELS_DIR / "heart-disease", folder)
-
-    card_file = folder / "card.json"
-    card = json.loads(card_file.read_text(encoding="utf-8"))
-    for key in (
-        "name",
-        "summary",
-        "intended_use",
-        "intended_users",
-        "target_population",
-        "model_type",
-        "owner",
-        "contact",
-        "threshold_rationale",
-    ):
-        card[key] = _hostile(card[key])
-    card["out_of_scope_uses"] = [*card["out_of_scope_uses"], PAYLOAD]
-    card["known_failure_modes"] = [*card["known_failure_modes"], PAYLOAD]
-    card["outcome"]["name"] = _hostile(card["outcome"]["name"])
-    card["outcome"]["definition"] = _hostile(card["outcome"]["definition"])
-    card["outcome"]["time_window"] = _hostile(card["outcome"]["time_window"])
-    card["outcome"]["patient_wording"] = _hostile(card["outcome"]["patient_wording"])
-    card["training_data"]["under_represented"] = _hostile(
-        card["training_data"]["under_represented"]
-    )
-    card["training_data"]["citation"] = _hostile(card["training_data"]["citation"])
-    card["calibration"]["rationale"] = _hostile(card["calibration"]["rationale"])
-    card_file.write_text(json.dumps(card, indent=1), encoding="utf-8")
-
-    features_file = folder / "features.json"
-    features = json.loads(features_file.read_text(encoding="utf-8"))
-    for feature in features["features"]:
-        feature["label"] = _hostile(feature["label"])
-        feature["patient_label"] = _hostile(feature["patient_label"])
-        feature["description"] = _hostile(feature["description"] or "")
-    features_file.write_text(json.dumps(features, indent=1), encoding="utf-8")
-
-    demos_file = folder / "demo_cases.json"
-    demos = json.loads(demos_file.read_text(encoding="utf-8"))
-    for demo in demos:
-        if demo["case_id"] in {"H-01", "H-03"}:
-            demo["title"] = _hostile(demo["title"])
-            demo["description"] = _hostile(demo["description"])
-    demos_file.write_text(json.dumps(demos, indent=1), encoding="utf-8")
-    return folder
 
 
 class HostileServer(AppServer):
@@ -242,7 +174,7 @@ def clinician(browser: Any, hostile_url: str) -> Iterator[Page]:
     expect(title(page, "Case")).to_be_visible()
     wait_for_report(page, timeout_ms=FIRST_REPORT_MS)  # the default patient, H-01
     shown = page.get_by_role("combobox", name="Demo patient", exact=True)
-    choose_option(page, "Demo patient", f"H-03 — {_hostile('High risk, man')}")
+    choose_option(page, "Demo patient", f"H-03 — {hostile('High risk, man')}")
     expect(shown).to_have_value(re.compile("^H-03 "))
     expect(page.get_by_text(f"Highest predicted risk among men. {PAYLOADS[0]}")).to_be_visible()
     wait_for_report(page)
@@ -258,7 +190,7 @@ def test_hostile_bundle_loads_and_the_clinician_case_page_shows_it_literally(
     # Card summary and intended use (caption), the demo description, the outcome's name in
     # the probability label, limitation texts: all as written.
     text = page_text(page)
-    assert _hostile("Highest predicted risk among men.") in text
+    assert hostile("Highest predicted risk among men.") in text
     assert f"referred for coronary angiography. {PAYLOAD}" in text  # the intended use
     assert_inert(page, hostile_url)
 
@@ -269,8 +201,7 @@ def test_patient_preview_shows_wording_and_contact_literally(clinician, hostile_
     expect(page.get_by_text("Reading level of this page")).to_be_visible()
     text = page_text(page)
     assert (
-        f"people like you {_hostile('have narrowed heart arteries found by the heart test')}"
-        in text
+        f"people like you {hostile('have narrowed heart arteries found by the heart test')}" in text
     )
     assert CONTACT in text
     assert_inert(page, hostile_url)
@@ -284,7 +215,7 @@ def test_patient_my_result_shows_wording_labels_and_contact_literally(browser, h
         assert_shown_literally(page)
         text = page_text(page)
         assert (
-            f"people like you {_hostile('have narrowed heart arteries found by the heart test')}"
+            f"people like you {hostile('have narrowed heart arteries found by the heart test')}"
             in text
         )
         assert CONTACT in text
@@ -359,8 +290,8 @@ def test_model_facts_and_a_hostile_user_name_are_shown_literally(browser, hostil
         assert_shown_literally(page)
         text = page_text(page)
         for shown in (
-            _hostile("CaseLens project"),  # owner
-            _hostile("caselens@example.org"),  # contact
+            hostile("CaseLens project"),  # owner
+            hostile("caselens@example.org"),  # contact
             f"patients see a plain-language summary. {PAYLOAD}",  # intended users
         ):
             assert shown in text, shown
