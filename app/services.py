@@ -18,6 +18,7 @@ from caselens.bundle import ModelBundle, load_catalogue
 from caselens.model_status import ModelStatusStore
 from caselens.report import CaseExplainer
 from caselens.settings import Settings
+from caselens.workflow import Workflow
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,23 @@ def accounts() -> AccountStore:
 def model_statuses() -> ModelStatusStore:
     """Which models are suspended."""
     return ModelStatusStore(_app_database(str(Settings.from_env().data_dir)))
+
+
+def workflow() -> Workflow:
+    """The engine's one door for every display and action (see ``caselens.workflow``)."""
+    return _workflow(default_location(), str(default_key_file()), str(Settings.from_env().data_dir))
+
+
+@st.cache_resource(show_spinner=False)
+def _workflow(location: str, key_file: str, data_dir: str) -> Workflow:
+    return Workflow(
+        audit=audit_store(),
+        accounts=accounts(),
+        statuses=model_statuses(),
+        catalogue=catalogue(),
+        explainer=explainer,
+        audit_key=load_key(key_file),
+    )
 
 
 def care_team_contact() -> str:

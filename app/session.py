@@ -1,116 +1,98 @@
-"""Session helpers shared by the pages: who is signed in, guards, fail-closed recording."""
+"""The tab's session and the one way a page calls the engine's workflow.
+
+A page never records, checks a policy or decides an order: it calls :func:`run` with a
+:class:`caselens.workflow.Workflow` method. The workflow checks, records, then returns what
+may be drawn; any refusal or recording failure arrives here as a ``WorkflowError``, which
+is shown and ends the page (nothing else is drawn).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import streamlit as st
 
-from caselens.access import Viewer, check
-from caselens.accounts import session_expired
+import services
+from caselens.access import Viewer
 from caselens.audit import AuditError
-from caselens.display import NOT_RECORDED_MESSAGE, record_display, record_event
-from caselens.report import Audience, CaseReport
+from caselens.display import NOT_RECORDED_MESSAGE
+from caselens.errors import CaseLensError
+from caselens.workflow import Unavailable, UserSession, Workflow
 from components.text import literal
-from services import audit_store
+
+T = TypeVar("T")
+_SESSION_KEY = "caselens_session"
+
+
+def workflow() -> Workflow:
+    """The engine's workflow; if the audit trail cannot even be opened, nothing is shown."""
+    try:
+        return services.workflow()
+    except (AuditError, OSError):
+        st.error(literal(NOT_RECORDED_MESSAGE), icon=":material/block:")
+        st.stop()
+        raise
+
+
+def user_session() -> UserSession:
+    """This tab's session (created on first use)."""
+    session = st.session_state.get(_SESSION_KEY)
+    if not isinstance(session, UserSession):
+        session = UserSession()
+        st.session_state[_SESSION_KEY] = session
+    return session
+
+
+def run(method: Callable[..., T], *args: Any, gentle: bool = False, **kwargs: Any) -> T:
+    """Call a workflow method for this tab's session; on refusal show why and stop.
+
+    ``gentle`` shows "not available right now" as information rather than an error (the
+    patient's page); a refusal by the access policy is always an error.
+    """
+    try:
+        return method(user_session(), *args, **kwargs)
+    except CaseLensError as exc:  # WorkflowError and the engine's other refusals
+        if gentle and isinstance(exc, Unavailable):
+            st.info(literal(exc))
+        else:
+            st.error(literal(exc), icon=":material/block:")
+        st.stop()
+        raise  # st.stop() raises; this keeps type checkers honest
 
 
 def current_viewer() -> Viewer | None:
-    """The signed-in viewer, or None (also when the session has expired)."""
-    viewer = st.session_state.get("viewer")
-    last = st.session_state.get("last_activity")
-    if viewer is None or last is None:
-        return None
-    if session_expired(last):
-        st.session_state["viewer"] = None
-        st.session_state["expired_notice"] = True
-        return None
-    st.session_state["last_activity"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    """The signed-in viewer, or None; an idle session ends here and starts afresh."""
+    session = user_session()
+    viewer = workflow().current_viewer(session)
+    if viewer is None and session.viewer is not None:
+        end_session(expired=True)
     return viewer
+
+
+def end_session(*, expired: bool = False) -> None:
+    """Sign out: record it, then drop everything this tab held (widgets, estimates, ids)."""
+    session = user_session()
+    fresh = workflow().sign_out(session) if not expired else UserSession()
+    st.session_state.clear()
+    st.session_state[_SESSION_KEY] = fresh
+    if expired:
+        st.session_state["expired_notice"] = True
+
+
+def guard(page: str) -> Viewer:
+    """Stop the page unless the viewer may open it; a refusal is shown and recorded."""
+    if current_viewer() is None:
+        st.error("Please sign in again.")
+        st.stop()
+    return run(workflow().open_page, page)
 
 
 def client_address() -> str:
     """The browser's address as the server sees it (for sign-in throttling)."""
     try:
-        return st.context.ip_address or "unknown"
-    except Exception:  # outside a browser session (AppTest): one shared bucket
+        address = st.context.ip_address
+    except Exception:  # outside a browser session: one shared bucket
         return "unknown"
-
-
-def sign_in_as(viewer: Viewer) -> None:
-    """Start a signed-in session."""
-    st.session_state["viewer"] = viewer
-    st.session_state["last_activity"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def record(action: str, *, audience: str, viewer: Viewer | None = None, **fields: Any) -> bool:
-    """Record a non-display event; show the fail-closed message and return False if the
-    trail cannot take it."""
-    who = viewer or st.session_state.get("viewer")
-    try:
-        record_event(
-            audit_store(),
-            who,
-            action=action,
-            audience=audience,
-            session_id=st.session_state.get("session_id"),
-            **fields,
-        )
-    except (AuditError, OSError):
-        st.error(
-            f"This action could not be recorded, so it was not carried out. "
-            f"({NOT_RECORDED_MESSAGE})",
-            icon=":material/block:",
-        )
-        return False
-    return True
-
-
-def guard(page: str, action: str = "open_page", **kwargs: Any) -> Viewer:
-    """Stop the page unless the policy allows it; a refusal is shown and recorded."""
-    viewer = current_viewer()
-    if viewer is None:
-        st.error("Please sign in again.")
-        st.stop()
-    decision = check(viewer, action, page=page, **kwargs)
-    if not decision.allowed:
-        record(
-            "access_refused",
-            audience=viewer.role
-            if viewer.role in {"clinician", "patient", "reviewer", "admin"}
-            else "system",
-            detail={
-                "page": page,
-                "action": action,
-                "reason": decision.reason,
-                **{k: v for k, v in kwargs.items() if v is not None},
-            },
-        )
-        st.error(f"Not allowed: {literal(decision.reason)}", icon=":material/block:")
-        st.stop()
-    return viewer
-
-
-def show_once(
-    report: CaseReport, viewer: Viewer, *, audience: Audience, action: str = "viewed"
-) -> None:
-    """Record one display of ``report`` to this viewer before it is drawn (fail-closed:
-    stop the page with the message if the trail cannot take it)."""
-    seen = st.session_state.setdefault("recorded_displays", set())
-    key = (report.report_id, audience, action)
-    if key in seen:
-        return
-    try:
-        record_display(
-            audit_store(),
-            report,
-            viewer,
-            audience=audience,
-            action=action,
-            session_id=st.session_state.get("session_id"),
-        )
-    except (AuditError, OSError):
-        st.error(NOT_RECORDED_MESSAGE, icon=":material/block:")
-        st.stop()
-    seen.add(key)
+    # Only a short string is an address (AppTest hands over a stand-in object).
+    return address if isinstance(address, str) and 0 < len(address) <= 64 else "unknown"

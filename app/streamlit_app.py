@@ -4,7 +4,6 @@ navigation for the signed-in role."""
 from __future__ import annotations
 
 import sys
-import uuid
 from pathlib import Path
 
 import streamlit as st
@@ -14,15 +13,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from caselens.access import PAGES
 from components.text import literal
-from session import current_viewer, record
+from session import current_viewer, end_session
 
 st.set_page_config(page_title="CaseLens", page_icon="🔎", layout="wide")
 _CSS = Path(__file__).resolve().parents[1] / "assets" / "theme.css"
 if _CSS.is_file():
     st.html(f"<style>{_CSS.read_text(encoding='utf-8')}</style>")
-
-st.session_state.setdefault("session_id", uuid.uuid4().hex)
-st.session_state.setdefault("viewer", None)
 
 PAGE_FILES = {
     "case": ("app_pages/case.py", "Case", ":material/stethoscope:"),
@@ -59,8 +55,7 @@ else:
     with st.sidebar:
         st.markdown(f"**{literal(viewer.name)}**  \n{literal(viewer.role)}")
         if st.button("Sign out", key="sign_out"):
-            record("signed_out", audience=viewer.role)
-            st.session_state["viewer"] = None
+            end_session()  # recorded; the next person on this tab inherits nothing
             st.rerun()
         st.caption("Sample models are demonstrations, not for clinical use.")
 navigation.run()

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from app_helpers import audit_entries, open_app, shown, signed_in
+from caselens.accounts import DEMO_PASSWORD
 from caselens.audit import AuditStore, default_key_file, default_location, load_key
 from caselens.numeric_tolerance import NUMERIC_TOLERANCE
 
@@ -91,16 +92,14 @@ def test_clinician_cannot_open_the_audit_trail():
 
 def test_reviewer_replays_exactly_what_the_clinician_saw_and_it_reproduces():
     clinician = signed_in("dr.lee")
-    shown = clinician.metric[0].value
+    shown_probability = clinician.metric[0].value
     viewed = [e for e in audit_entries() if e.action == "viewed"][-1]
     reviewer = signed_in("rev.kim")
     assert not reviewer.exception
-    assert any(
-        s.value.startswith("As shown to Dr. Ana Lee (clinician) on") for s in reviewer.subheader
-    )
-    assert reviewer.metric[0].value == shown
+    assert shown(reviewer.subheader).startswith("As shown to Dr. Ana Lee (clinician) on")
+    assert reviewer.metric[0].value == shown_probability
     reviewer = reviewer.button(key="audit_rerun").click().run()
-    assert any(s.value.startswith("Reproduces, identical") for s in reviewer.success)
+    assert shown(reviewer.success).startswith("Reproduces, identical")
     actions = [e.action for e in audit_entries()]
     assert "replayed" in actions and "rerun" in actions
     rerun = json.loads([e for e in audit_entries() if e.action == "rerun"][-1].detail_json)
@@ -154,7 +153,7 @@ def test_an_idle_session_expires_and_asks_to_sign_in_again():
 
     at = signed_in("dr.lee")
     assert at.title[0].value == "Case"
-    at.session_state["last_activity"] = (
+    at.session_state["caselens_session"].last_activity = (
         dt.datetime.now(dt.UTC).replace(tzinfo=None)
         - SESSION_IDLE_TIMEOUT
         - dt.timedelta(minutes=1)
@@ -163,3 +162,51 @@ def test_an_idle_session_expires_and_asks_to_sign_in_again():
     assert at.title[0].value == "CaseLens"  # the sign-in page
     assert any("session ended" in i.value for i in at.info)
     assert not at.metric
+
+
+def test_after_sign_out_the_next_clinician_on_the_same_tab_is_recorded_and_inherits_nothing():
+    at = signed_in("dr.lee")
+    first_session = at.session_state["caselens_session"].session_id
+    at = at.button(key="sign_out").click().run()
+    assert at.title[0].value == "CaseLens"
+    # The same clinician signs in again on this tab: a new session, so a new record.
+    at.text_input(key="sign_in_user").input("dr.lee")
+    at.text_input(key="sign_in_password").input(DEMO_PASSWORD)
+    at = at.button[0].click().run()
+    second_session = at.session_state["caselens_session"].session_id
+    assert second_session != first_session
+    viewed = [e for e in audit_entries() if e.action == "viewed"]
+    assert [e.session_id for e in viewed] == [first_session, second_session]
+    actions = [e.action for e in audit_entries()]
+    assert actions.count("signed_out") == 1
+
+
+def test_an_export_exists_only_after_its_record_is_written():
+    at = signed_in("rev.kim")
+    assert not at.get("download_button")
+    assert "exported" not in [e.action for e in audit_entries()]
+    at = at.button(key="audit_export_prepare").click().run()
+    exported = [e for e in audit_entries() if e.action == "exported"]
+    assert len(exported) == 1 and exported[0].detail()["format"] == "fhir"
+    assert at.get("download_button")  # offered only now, after the record
+    at = at.run()  # the next run no longer holds the prepared file
+    assert not at.get("download_button")
+
+
+@pytest.mark.parametrize("user", ["pat.h03", "admin"])
+def test_model_facts_are_guarded_and_a_refusal_is_recorded(user):
+    at = signed_in(user)
+    at.switch_page("app_pages/model_facts.py").run()
+    assert "may not open the page 'model_facts'" in shown(at.error)
+    assert audit_entries()[-1].action == "access_refused"
+
+
+def test_an_administrator_unlocks_a_paused_account_from_the_users_page():
+    for _ in range(6):
+        signed_in("dr.lee", password="not the password")
+    admin = signed_in("admin")
+    unlock = admin.selectbox(key="users_unlock_id")
+    assert unlock.value == "dr.lee"
+    admin = admin.button[[b.label for b in admin.button].index("Unlock")].click().run()
+    assert audit_entries()[-1].action == "user_unlocked"
+    assert signed_in("dr.lee").title[0].value == "Case"

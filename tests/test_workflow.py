@@ -27,6 +27,7 @@ from caselens.workflow import (
     EntryFailsVerification,
     NotRecorded,
     Refused,
+    Unavailable,
     UserSession,
     Workflow,
     WorkflowError,
@@ -193,7 +194,7 @@ def test_a_suspended_model_shows_nothing_to_anyone(workflow):
     with pytest.raises(Refused, match="suspended"):
         workflow.show_report(clinician, "heart-disease", heart_case(workflow), patient_ref="M1")
     patient = signed_in(workflow, "pat.h03")
-    with pytest.raises(Refused, match="paused"):
+    with pytest.raises(Unavailable, match="paused"):
         workflow.show_my_result(patient)
     assert not any(a in {"viewed", "patient_viewed"} for a, _ in actions(workflow))
     suspended = next(e for e in workflow.trail.entries() if e.action == "model_suspended")

@@ -1,5 +1,5 @@
-"""Clinician page: choose a model and a patient, optionally record your own estimate first,
-then see the recorded report and give feedback."""
+"""Clinician page: choose a model and a patient, confirm the patient reference, optionally
+record your own estimate first, then see the recorded report and give feedback."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from components.case_input import render_case_input
 from components.patient_view import render_patient_report
 from components.report_view import render_clinician_report
 from components.text import literal
-from services import care_team_contact, catalogue, explainer, model_statuses
-from session import guard, record, show_once
+from services import care_team_contact
+from session import guard, run, workflow
 
-viewer = guard("case")
+guard("case")
 st.title("Case")
-books = catalogue()
+books = workflow().catalogue
 for name, reason in books.refused.items():
     st.error(f"Model bundle '{literal(name)}' was refused: {literal(reason)}")
 if not books.bundles:
@@ -25,7 +25,7 @@ names = {b.card.name + f" ({b.model_id} {b.version})": b.model_id for b in books
 chosen = st.selectbox("Model", list(names), key="case_model")
 model_id = names[chosen]
 bundle = books.bundles[model_id]
-status = model_statuses().get(model_id)
+status = workflow().model_status(model_id)
 if status.suspended:
     st.error(literal(status.message()), icon=":material/block:")
     st.stop()
@@ -37,15 +37,29 @@ if case is None:
 for flag in case.flags:
     st.warning(literal(flag.message), icon=":material/report:")
 
+# The patient reference is what the audit entry is filed under: required, and never taken
+# silently from a file (it is shown here for the clinician to confirm or correct).
+patient_ref = st.text_input(
+    "Patient reference (MRN or encounter number)",
+    value=case.case_id or "",
+    max_chars=64,
+    key=f"case_patient_ref_{model_id}_{case.source}_{case.case_id or ''}",
+    help="Required. The display is recorded in the audit trail under this reference.",
+)
+if case.source in {"csv", "json"} and case.case_id:
+    st.caption(f"Taken from the file: {literal(case.case_id)}. Check it is this patient.")
+if not patient_ref.strip():
+    st.info("Enter the patient reference to see the report.")
+    st.stop()
+
 # Automation-bias guard: the clinician may commit their own estimate before the model's.
-estimates = st.session_state.setdefault("case_estimates", {})
-case_key = (model_id, case.case_id, repr(sorted(case.values.items())))
 if st.toggle(
     "Record my own estimate first",
     key="case_estimate_first",
     help="Your judgement is captured before the model's is revealed, and kept with your feedback.",
 ):
-    if case_key not in estimates:
+    estimate = run(workflow().own_estimate, model_id, case)
+    if estimate is None:
         with st.form("case_estimate_form"):
             guess = st.slider(
                 f"Your estimate: how many out of 100 patients like this "
@@ -57,20 +71,14 @@ if st.toggle(
                 key="case_estimate_value",
             )
             if st.form_submit_button("Save my estimate and show the model's"):
-                estimates[case_key] = guess
+                run(workflow().save_own_estimate, model_id, case, guess)
                 st.rerun()
         st.stop()
-    st.caption(f"Your estimate before seeing the model: {estimates[case_key]} out of 100.")
+    st.caption(f"Your estimate before seeing the model: {estimate} out of 100.")
 
-report_cache = st.session_state.setdefault("case_reports", {})
-report = report_cache.get(case_key)
-if report is None:
-    with st.spinner("Computing the report…"):
-        report = explainer(model_id).explain(case)
-    report_cache.clear()
-    report_cache[case_key] = report
-
-show_once(report, viewer, audience="clinician")  # fail-closed: recorded before drawn
+with st.spinner("Computing the report…"):
+    # Checked, recorded, then returned: nothing below draws an unrecorded report.
+    report = run(workflow().show_report, model_id, case, patient_ref=patient_ref)
 render_clinician_report(report, key_prefix=f"case_{model_id}_report")
 
 patient = report.narrative.patient
@@ -79,10 +87,9 @@ if st.toggle(
     f"limit {patient.reading_grade_limit:.0f})",
     key="case_patient_preview",
 ):
-    # The preview is a display of the patient view: recorded as such before it is drawn.
-    show_once(report, viewer, audience="patient", action="previewed")
+    preview = run(workflow().preview_patient_view, report)
     with st.container(border=True):
-        render_patient_report(report, care_team=care_team_contact())
+        render_patient_report(preview, care_team=care_team_contact())
 
 st.divider()
 st.subheader("Your feedback on this report")
@@ -95,11 +102,11 @@ with st.form("case_feedback_form", clear_on_submit=True):
     )
     note = st.text_area("Comment (optional)", max_chars=2000, key="case_feedback_note")
     if st.form_submit_button("Send feedback"):
-        detail = {
-            "verdict": verdict,
-            "comment": note.strip(),
-            "report_id": report.report_id,
-            "own_estimate_out_of_100": estimates.get(case_key),
-        }
-        if record("feedback", audience="clinician", report=report, detail=detail):
-            st.success("Thank you — your feedback was recorded.")
+        run(
+            workflow().give_feedback,
+            report,
+            verdict=verdict,
+            comment=note,
+            own_estimate_out_of_100=run(workflow().own_estimate, model_id, case),
+        )
+        st.success("Thank you — your feedback was recorded.")

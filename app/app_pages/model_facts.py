@@ -5,18 +5,19 @@ from __future__ import annotations
 import streamlit as st
 
 from components.model_facts import render_model_facts
-from services import catalogue, explainer
+from session import guard, run, workflow
 
+guard("model_facts")
 st.title("Model facts")
-books = catalogue()
-if not books.bundles:
+offered = workflow().catalogue.bundles
+if not offered:
     st.error("No model bundle could be loaded.")
     st.stop()
-names = {b.card.name: b.model_id for b in books.bundles.values()}
+names = {b.card.name: b.model_id for b in offered.values()}
 chosen = st.selectbox("Model", list(names), key="facts_model")
-model_id = names[chosen]
+facts = run(workflow().model_facts, names[chosen])
 render_model_facts(
-    books.bundles[model_id],
-    reliability_curve=explainer(model_id).confidence_model.reliability_curve,
-    key_prefix=f"facts_{model_id}",
+    facts.bundle,
+    reliability_curve=facts.reliability_curve,
+    key_prefix=f"facts_{facts.bundle.model_id}",
 )

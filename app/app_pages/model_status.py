@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from caselens.access import check
-from caselens.errors import CaseLensError
-from caselens.model_status import check_reason
 from components.text import literal
-from services import catalogue, model_statuses
-from session import guard, record
+from session import guard, run, workflow
 
-viewer = guard("model_status")
-guard("model_status", "view_model_status")
+guard("model_status")
 st.title("Model status")
-statuses = model_statuses()
-may_change = check(viewer, "suspend_model").allowed
-for model_id, bundle in catalogue().bundles.items():
-    status = statuses.get(model_id)
+statuses = run(workflow().model_statuses)
+may_change = run(workflow().may, "suspend_model")
+for model_id, status in statuses.items():
+    bundle = workflow().bundle(model_id)
     with st.container(border=True):
         state = "SUSPENDED" if status.suspended else "Active"
         st.markdown(
@@ -36,25 +31,15 @@ for model_id, bundle in catalogue().bundles.items():
         )
         if may_change:
             with st.form(f"status_{model_id}"):
-                reason = st.text_input("Reason (recorded)", key=f"status_reason_{model_id}")
+                reason = st.text_input(
+                    "Reason (recorded)", key=f"status_reason_{model_id}", max_chars=2000
+                )
                 label = "Reinstate" if status.suspended else "Suspend"
                 if st.form_submit_button(label):
-                    guard("model_status", "suspend_model")
-                    action = "model_reinstated" if status.suspended else "model_suspended"
-                    try:
-                        # Checked before recording, so a refused change leaves no entry.
-                        checked = check_reason(reason)
-                        if record(
-                            action,
-                            audience="admin",
-                            detail={"model_id": model_id, "reason": checked},
-                        ):
-                            statuses.set(
-                                model_id,
-                                suspended=not status.suspended,
-                                reason=reason,
-                                by=viewer.user_id,
-                            )
-                            st.rerun()
-                    except CaseLensError as exc:
-                        st.error(literal(exc))
+                    run(
+                        workflow().set_model_status,
+                        model_id,
+                        suspend=not status.suspended,
+                        reason=reason,
+                    )
+                    st.rerun()

@@ -1,13 +1,12 @@
-"""Sign-in page: local accounts (argon2), back-off and lockout; demo accounts in demo mode."""
+"""Sign-in page: local accounts (argon2) with throttled attempts; demo accounts in demo mode."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from caselens.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, SignInRefused, refused_viewer
-from components.text import literal
-from services import accounts, catalogue, demo_mode, explainer
-from session import client_address, record, sign_in_as
+from caselens.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, MAX_PASSWORD_LENGTH, MAX_USER_ID_LENGTH
+from services import catalogue, demo_mode, explainer
+from session import client_address, run, workflow
 
 st.title("CaseLens")
 st.caption("Calibrated risk, its uncertainty, why, and when not to trust it.")
@@ -15,26 +14,16 @@ if st.session_state.pop("expired_notice", False):
     st.info("Your session ended after a period without activity. Please sign in again.")
 
 with st.form("sign_in_form"):
-    user_id = st.text_input("User name", key="sign_in_user")
-    password = st.text_input("Password", type="password", key="sign_in_password")
+    user_id = st.text_input("User name", key="sign_in_user", max_chars=MAX_USER_ID_LENGTH)
+    password = st.text_input(
+        "Password", type="password", key="sign_in_password", max_chars=MAX_PASSWORD_LENGTH
+    )
     submitted = st.form_submit_button("Sign in", type="primary")
 
 if submitted:
-    try:
-        account = accounts().sign_in(user_id.strip(), password, client=client_address())
-    except SignInRefused as refused:
-        record(
-            "sign_in_refused",
-            audience="system",
-            viewer=refused_viewer(refused),
-            detail={"throttled": refused.throttled, "known_account": bool(refused.known_user)},
-        )
-        st.error(literal(refused), icon=":material/block:")
-    else:
-        viewer = account.viewer()
-        if record("sign_in", audience=viewer.role, viewer=viewer):
-            sign_in_as(viewer)
-            st.rerun()
+    # max_chars bounds what the browser sends; the engine refuses implausible input anyway.
+    run(workflow().sign_in, user_id, password, client=client_address())
+    st.rerun()
 
 if demo_mode():
     with st.expander("Demo accounts (demo mode only)", expanded=True):

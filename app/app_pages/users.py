@@ -1,4 +1,4 @@
-"""Admin page: the local accounts, and adding one."""
+"""Admin page: the local accounts, adding one, and unlocking one that is backing off."""
 
 from __future__ import annotations
 
@@ -6,15 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from caselens.access import ROLES
-from caselens.accounts import AccountError
 from components.text import literal
-from services import accounts
-from session import guard, record
+from session import guard, run, workflow
 
-viewer = guard("users")
-guard("users", "manage_users")
+guard("users")
 st.title("Users")
-store = accounts()
+people = run(workflow().list_users)
 st.dataframe(
     pd.DataFrame(
         [
@@ -24,36 +21,41 @@ st.dataframe(
                 "Role": a.role,
                 "Patient": a.patient_ref or "",
                 "Model": a.patient_model_id or "",
-                "Locked until (UTC)": a.locked_until or "",
+                "Sign-in paused until (UTC)": a.locked_until or "",
             }
-            for a in store.list()
+            for a in people
         ]
     ),
     hide_index=True,
     key="users_table",
 )
 
+paused = [a.user_id for a in people if a.locked_until is not None]
+if paused:
+    st.subheader("Unlock sign-in")
+    with st.form("users_unlock"):
+        who = st.selectbox("Account whose sign-in is paused", paused, key="users_unlock_id")
+        if st.form_submit_button("Unlock"):
+            run(workflow().unlock_user, who)
+            st.success(f"Unlocked {literal(who)}; the unlock is recorded.")
+
 st.subheader("Add a user")
 with st.form("users_add", clear_on_submit=True):
     cols = st.columns(2)
-    user_id = cols[0].text_input("User name", key="users_new_id")
-    name = cols[1].text_input("Full name", key="users_new_name")
+    user_id = cols[0].text_input("User name", key="users_new_id", max_chars=64)
+    name = cols[1].text_input("Full name", key="users_new_name", max_chars=200)
     role = cols[0].selectbox("Role", ROLES, key="users_new_role")
     password = cols[1].text_input("Initial password", type="password", key="users_new_pw")
     patient_ref = cols[0].text_input("Patient record (patients only)", key="users_new_patient")
     model_id = cols[1].text_input("Model of that record (patients only)", key="users_new_model")
     if st.form_submit_button("Add user"):
-        try:
-            store.add(
-                user_id.strip(),
-                name=name.strip() or user_id.strip(),
-                role=role,
-                password=password,
-                patient_ref=patient_ref.strip() or None,
-                patient_model_id=model_id.strip() or None,
-            )
-        except AccountError as exc:
-            st.error(literal(exc))
-        else:
-            record("user_added", audience="admin", detail={"user_id": user_id, "role": role})
-            st.success(f"Added {literal(user_id)}.")
+        added = run(
+            workflow().add_user,
+            user_id.strip(),
+            name=name.strip() or user_id.strip(),
+            role=role,
+            password=password,
+            patient_ref=patient_ref.strip() or None,
+            patient_model_id=model_id.strip() or None,
+        )
+        st.success(f"Added {literal(added.user_id)}.")

@@ -7,6 +7,7 @@ trail. Hospitals that use single sign-on use Streamlit's ``st.login`` instead (R
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -118,8 +119,12 @@ class AccountStore:
         self._hasher = PasswordHasher()
         _metadata.create_all(engine)
         self.throttle = SignInThrottle(engine, clock=clock)
-        # A real hash to verify against when the user does not exist: same cost, no oracle.
-        self._dummy_hash = self._hasher.hash("caselens-no-such-user")
+
+    @functools.cached_property
+    def _dummy_hash(self) -> str:
+        """A real hash to verify against when the user does not exist: same cost, no oracle
+        (made on first use, so opening a store costs no argon2 work)."""
+        return self._hasher.hash("caselens-no-such-user")
 
     @staticmethod
     def check_new_account(

@@ -14,7 +14,7 @@ from caselens.audit import AuditEntry, AuditEvent, AuditEventError, AuditStore
 from caselens.report import Audience, CaseReport, displayed_digest
 
 #: What the user sees when the trail cannot take the entry.
-NOT_RECORDED_MESSAGE = "This result could not be recorded, so it is not shown."
+NOT_RECORDED_MESSAGE = "This could not be recorded in the audit trail, so it is not shown or done."
 
 
 def record_display(

@@ -39,14 +39,14 @@ from caselens.audit import AuditEntry, AuditError, AuditStore, VerifyResult, to_
 from caselens.audit.chain import pseudonym
 from caselens.bundle import BundleCatalogue, ModelBundle
 from caselens.cases import Case
-from caselens.display import record_display, record_event
+from caselens.display import NOT_RECORDED_MESSAGE, record_display, record_event
 from caselens.errors import CaseLensError
 from caselens.model_status import ModelStatus, ModelStatusStore, check_reason
 from caselens.replay import Replay, Rerun, replay_entry, rerun_entry
 from caselens.report import Audience, CaseExplainer, CaseReport
 
 #: What a person sees when the trail cannot take the entry.
-NOT_RECORDED = "This could not be recorded in the audit trail, so it is not shown or done."
+NOT_RECORDED = NOT_RECORDED_MESSAGE
 #: A patient reference: letters, digits and ``. _ -``, 1–64 characters, starting with a
 #: letter or digit (an MRN, an encounter number or a study id; never free text).
 PATIENT_REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
@@ -64,6 +64,10 @@ class WorkflowError(CaseLensError):
 
 class Refused(WorkflowError):
     """The access policy or the model's status refused it (the refusal is recorded)."""
+
+
+class Unavailable(WorkflowError):
+    """The result cannot be given right now (model paused, record missing): said gently."""
 
 
 class NotRecorded(WorkflowError):
@@ -110,6 +114,14 @@ class ExportFile:
     mime: str
     data: bytes
     entries: int
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the Model facts page shows: the bundle's card and its measured reliability."""
+
+    bundle: ModelBundle
+    reliability_curve: Any
 
 
 @dataclass(frozen=True)
@@ -417,9 +429,9 @@ class Workflow:
         unavailable = "Your result is not available right now. Please contact your care team."
         bundle = self.catalogue.bundles.get(viewer.patient_model_id or "")
         if bundle is None:
-            raise WorkflowError(unavailable)
+            raise Unavailable(unavailable)
         if self._statuses.get(bundle.model_id).suspended:
-            raise Refused(
+            raise Unavailable(
                 "This result is not available right now because the tool is paused for a "
                 "check. Your care team can tell you more."
             )
@@ -431,17 +443,19 @@ class Workflow:
                 demo.inputs, bundle.features, source="demo", case_id=demo.case_id
             )
         except CaseLensError as exc:
-            raise WorkflowError(unavailable) from exc
+            raise Unavailable(unavailable) from exc
         report = self._report(session, bundle.model_id, case)
         self._record_display(session, report, audience="patient", action="patient_viewed")
         return report
 
     # -- model facts and status ------------------------------------------------------------
 
-    def model_facts(self, session: UserSession, model_id: str) -> ModelBundle:
-        """A model's card and figures, for those who may read model facts."""
+    def model_facts(self, session: UserSession, model_id: str) -> ModelFacts:
+        """A model's card and measured figures, for those who may read model facts."""
         self._require(session, "view_model_facts")
-        return self.bundle(model_id)
+        bundle = self.bundle(model_id)
+        curve = self._explainer(model_id).confidence_model.reliability_curve
+        return ModelFacts(bundle=bundle, reliability_curve=curve)
 
     def model_statuses(self, session: UserSession) -> dict[str, ModelStatus]:
         """Every offered model's status."""
