@@ -13,7 +13,7 @@ import streamlit as st
 
 from caselens.accounts import AccountStore, seed_demo_accounts
 from caselens.app_database import open_app_database
-from caselens.audit import AuditStore, default_key_file, default_location, load_key
+from caselens.audit import AuditStore, default_key_file, default_location, open_trail
 from caselens.bundle import ModelBundle, load_catalogue
 from caselens.model_status import ModelStatusStore
 from caselens.report import CaseExplainer
@@ -50,7 +50,9 @@ def explainer(model_id: str) -> CaseExplainer:
 
 @st.cache_resource(show_spinner=False)
 def _open_store(location: str, key_file: str) -> AuditStore:
-    return AuditStore.open(location, key=load_key(key_file))
+    # The arguments are the cache key; open_trail reads the same environment. It refuses a
+    # trail whose key is missing rather than minting a new one.
+    return open_trail()
 
 
 def audit_store() -> AuditStore:
@@ -60,8 +62,15 @@ def audit_store() -> AuditStore:
 
 
 @st.cache_resource(show_spinner=False)
-def _app_database(data_dir: str):
-    return open_app_database(data_dir)
+def _open_app_database(data_dir: str, url: str | None):
+    return open_app_database(data_dir, url)
+
+
+def _app_database():
+    """The app database (``CASELENS_APP_DB_URL``, else ``app.sqlite`` in the data folder),
+    opened once per location."""
+    settings = Settings.from_env()
+    return _open_app_database(str(settings.data_dir), settings.app_db_url)
 
 
 def demo_mode() -> bool:
@@ -72,7 +81,7 @@ def demo_mode() -> bool:
 
 def accounts() -> AccountStore:
     """The account store; in demo mode the demo accounts exist."""
-    store = AccountStore(_app_database(str(Settings.from_env().data_dir)))
+    store = AccountStore(_app_database())
     if demo_mode():
         seed_demo_accounts(store)
     return store
@@ -80,23 +89,26 @@ def accounts() -> AccountStore:
 
 def model_statuses() -> ModelStatusStore:
     """Which models are suspended."""
-    return ModelStatusStore(_app_database(str(Settings.from_env().data_dir)))
+    return ModelStatusStore(_app_database())
 
 
 def workflow() -> Workflow:
     """The engine's one door for every display and action (see ``caselens.workflow``)."""
-    return _workflow(default_location(), str(default_key_file()), str(Settings.from_env().data_dir))
+    settings = Settings.from_env()
+    return _workflow(
+        default_location(), str(default_key_file()), str(settings.data_dir), settings.app_db_url
+    )
 
 
 @st.cache_resource(show_spinner=False)
-def _workflow(location: str, key_file: str, data_dir: str) -> Workflow:
+def _workflow(location: str, key_file: str, data_dir: str, app_db_url: str | None) -> Workflow:
     return Workflow(
         audit=audit_store(),
         accounts=accounts(),
         statuses=model_statuses(),
         catalogue=catalogue(),
         explainer=explainer,
-        audit_key=load_key(key_file),
+        audit_key=audit_store().signing_key,
     )
 
 

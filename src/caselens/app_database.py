@@ -1,20 +1,92 @@
-"""The app database (accounts, model status): an SQLite file in the data folder."""
+"""The app database (accounts, sign-in throttle, model status).
+
+By default an SQLite file, ``app.sqlite``, in the data folder, created owner-only. With a URL
+(``CASELENS_APP_DB_URL``, read by :class:`caselens.settings.Settings`) it is any database
+SQLAlchemy reaches; SQLite and PostgreSQL are the ones tested, and several app servers on one
+PostgreSQL share their accounts, sign-in back-off and model suspensions. The same statements
+run on both: the few that differ by dialect (insert-or-skip, upsert) go through
+:func:`dialect_insert`.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, Table, create_engine, text
+from sqlalchemy.engine import make_url
 
 APP_DATABASE_FILE = "app.sqlite"
+#: The environment variable holding the app database URL (unset: the SQLite file).
+URL_ENV = "CASELENS_APP_DB_URL"
+# Advisory lock id taken while the tables are created on PostgreSQL: the bytes of "caselapp"
+# (the audit store uses "caselens"), so app servers starting together do not race.
+_PG_CREATE_LOCK_ID = int.from_bytes(b"caselapp", "big")
 
 
-def open_app_database(data_dir: str | Path) -> Engine:
-    """An engine on ``<data_dir>/app.sqlite``, created with owner-only permissions."""
-    folder = Path(data_dir)
+def open_app_database(data_dir: str | Path, url: str | None = None) -> Engine:
+    """An engine on the app database, its tables created.
+
+    Parameters
+    ----------
+    data_dir : path
+        The data folder; without ``url`` the database is ``<data_dir>/app.sqlite``, created
+        with owner-only permissions (the folder too, when it is new).
+    url : str, optional
+        A SQLAlchemy URL (``postgresql://user@host/db``, ``sqlite:///path``). A plain
+        ``postgresql://`` or ``postgres://`` URL uses the psycopg driver.
+    """
+    if not url:
+        return _create_tables(create_engine(f"sqlite:///{_owner_only(Path(data_dir))}"))
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        file = Path(parsed.database)
+        _owner_only(file.parent, file.name)
+    if parsed.get_backend_name() == "postgresql":
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    else:
+        engine = create_engine(parsed)
+    return _create_tables(engine)
+
+
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """The connection's dialect's INSERT for ``table``: it has ``on_conflict_do_nothing`` and
+    ``on_conflict_do_update`` (same arguments on SQLite and PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    raise NotImplementedError(
+        f"The app database supports SQLite and PostgreSQL, not {conn.dialect.name}."
+    )
+
+
+def _owner_only(folder: Path, name: str = APP_DATABASE_FILE) -> Path:
+    """``folder/name``, created empty with mode 0600 (folder 0700) if it does not exist."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    file = folder / APP_DATABASE_FILE
+    file = folder / name
     if not file.exists():
         os.close(os.open(file, os.O_WRONLY | os.O_CREAT, 0o600))
-    return create_engine(f"sqlite:///{file}")
+    return file
+
+
+def _create_tables(engine: Engine) -> Engine:
+    """Create every app table that is missing, in one transaction; on PostgreSQL under an
+    advisory lock, so servers opening a new database at once do not both create a table."""
+    from caselens.accounts import _metadata as accounts_metadata
+    from caselens.model_status import _metadata as status_metadata
+    from caselens.sign_in_throttle import _metadata as throttle_metadata
+
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_CREATE_LOCK_ID})
+        for metadata in (accounts_metadata, throttle_metadata, status_metadata):
+            metadata.create_all(conn)
+    return engine

@@ -6,9 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import Boolean, Column, DateTime, Engine, MetaData, String, Table, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from caselens.app_database import dialect_insert
 from caselens.errors import CaseLensError
+
+#: Longest reason kept (the column's length, enforced here so every database behaves alike).
+MAX_REASON_LENGTH = 2000
 
 _metadata = MetaData()
 model_status = Table(
@@ -16,7 +19,7 @@ model_status = Table(
     _metadata,
     Column("model_id", String(100), primary_key=True),
     Column("suspended", Boolean, nullable=False),
-    Column("reason", String(2000), nullable=False),
+    Column("reason", String(MAX_REASON_LENGTH), nullable=False),
     Column("changed_by", String(64), nullable=False),
     Column("changed_at", DateTime, nullable=False),
 )
@@ -44,12 +47,15 @@ MIN_REASON_LENGTH = 10
 
 
 def check_reason(reason: str) -> str:
-    """The stripped reason for a suspension or reinstatement; raises if it is too short."""
+    """The stripped reason for a suspension or reinstatement; raises if it is too short or
+    too long."""
     text = reason.strip()
     if len(text) < MIN_REASON_LENGTH:
         raise CaseLensError(
             f"Reason: say why in at least {MIN_REASON_LENGTH} characters; it is recorded."
         )
+    if len(text) > MAX_REASON_LENGTH:
+        raise CaseLensError(f"Reason: at most {MAX_REASON_LENGTH} characters.")
     return text
 
 
@@ -71,7 +77,7 @@ class ModelStatusStore:
         return ModelStatus(row.model_id, row.suspended, row.reason, row.changed_by, row.changed_at)
 
     def set(self, model_id: str, *, suspended: bool, reason: str, by: str) -> ModelStatus:
-        """Suspend or reinstate; a reason of at least 10 characters is required."""
+        """Suspend or reinstate; a reason of 10 to 2000 characters is required."""
         values = dict(
             model_id=model_id,
             suspended=suspended,
@@ -79,7 +85,7 @@ class ModelStatusStore:
             changed_by=by,
             changed_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         )
-        statement = sqlite_insert(model_status).values(**values)
         with self._engine.begin() as conn:
+            statement = dialect_insert(conn, model_status).values(**values)
             conn.execute(statement.on_conflict_do_update(index_elements=["model_id"], set_=values))
         return self.get(model_id)

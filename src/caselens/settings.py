@@ -1,6 +1,10 @@
 """Where CaseLens keeps its files, read once from the environment.
 
 ``CASELENS_DATA_DIR``   audit store, server key, accounts (default ``./.caselens-data``)
+``CASELENS_APP_DB_URL`` the app database (accounts, sign-in back-off, model status) as a
+                        SQLAlchemy URL, e.g. ``postgresql://caselens@db/caselens_app``, so that
+                        several app servers share them (default: ``app.sqlite`` in the data
+                        folder, owner-only). The audit trail has its own ``CASELENS_AUDIT_URL``.
 ``CASELENS_MODELS_DIR`` folder of model bundles the app offers (default: the sample models)
 ``CASELENS_ALLOW_PICKLE`` set to ``1`` to let the operator load pickle/joblib model files
 ``CASELENS_LOCAL_USER``  the local user's display name when sign-in is off
@@ -26,6 +30,8 @@ class Settings:
     allow_pickle: bool
     local_user_id: str = "local-clinician"
     local_user_name: str = "Local clinician"
+    #: The app database URL; None means ``<data_dir>/app.sqlite``.
+    app_db_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -35,4 +41,5 @@ class Settings:
             models_dir=Path(os.environ.get("CASELENS_MODELS_DIR", SAMPLE_MODELS_DIR)).resolve(),
             allow_pickle=os.environ.get("CASELENS_ALLOW_PICKLE", "") in {"1", "true", "yes"},
             local_user_name=os.environ.get("CASELENS_LOCAL_USER", "Local clinician"),
+            app_db_url=os.environ.get("CASELENS_APP_DB_URL", "").strip() or None,
         )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -34,6 +33,8 @@ from sqlalchemy import (
     select,
     update,
 )
+
+from caselens.app_database import dialect_insert
 
 #: Free attempts per subject kind before back-off starts.
 FREE_ATTEMPTS = {"pair": 5, "client": 30, "account": 50}
@@ -100,7 +101,7 @@ class SignInThrottle:
         now = self._clock()
         subjects = _subjects(account, client)
         with self._engine.begin() as conn:
-            insert_or_skip = _insert_or_skip(conn.dialect.name)
+            insert_or_skip = dialect_insert(conn, throttle)
             for subject in subjects.values():
                 # Ensure the row exists; a concurrent insert of the same row is skipped.
                 conn.execute(
@@ -145,13 +146,8 @@ class SignInThrottle:
 
     def unlock(self, account: str) -> int:
         """Clear an account's counts and back-off, from every address; rows cleared."""
-        t = throttle.c
         with self._engine.begin() as conn:
-            result = conn.execute(
-                delete(throttle).where(
-                    or_(t.subject == f"account:{account}", t.subject.like(_pair_prefix(account)))
-                )
-            )
+            result = conn.execute(delete(throttle).where(_of_account(account)))
         return int(result.rowcount or 0)
 
     def blocked_until(self, account: str) -> dt.datetime | None:
@@ -161,9 +157,7 @@ class SignInThrottle:
         with self._engine.connect() as conn:
             value = conn.execute(
                 select(t.blocked_until)
-                .where(
-                    or_(t.subject == f"account:{account}", t.subject.like(_pair_prefix(account)))
-                )
+                .where(_of_account(account))
                 .where(and_(t.blocked_until.is_not(None), t.blocked_until > now))
                 .order_by(t.blocked_until.desc())
                 .limit(1)
@@ -171,20 +165,12 @@ class SignInThrottle:
         return value
 
 
-def _insert_or_skip(dialect: str) -> Any:
-    """The dialect's INSERT, which has ``on_conflict_do_nothing``."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(throttle)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(throttle)
-
-
-def _pair_prefix(account: str) -> str:
+def _of_account(account: str):
+    """The account's own subjects: ``account:<id>`` and every ``pair:<id>|<client>``. The LIKE
+    names its escape character: PostgreSQL's default is a backslash, SQLite has none."""
     escaped = account.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"pair:{escaped}|%"
+    t = throttle.c
+    return or_(t.subject == f"account:{account}", t.subject.like(f"pair:{escaped}|%", escape="\\"))
 
 
 def _fresh_or_next(now: dt.datetime):
