@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,9 +17,21 @@ import click
 from caselens.audit.csv_export import write_csv
 from caselens.audit.errors import AuditError
 from caselens.audit.fhir_export import to_bundle
-from caselens.audit.keys import load_key
+from caselens.audit.keys import (
+    KEY_ENV,
+    key_id,
+    new_key,
+    retire_and_replace_key,
+    retired_keys_dir,
+)
 from caselens.audit.records import AuditEvent, format_time
-from caselens.audit.store import AuditStore, default_key_file, default_location
+from caselens.audit.store import (
+    KEY_FILE_ENV,
+    URL_ENV,
+    AuditStore,
+    default_key_file,
+    open_trail,
+)
 from caselens.audit.verify import parse_head
 
 
@@ -40,13 +53,17 @@ def _location_option(func: Callable[..., Any]) -> Callable[..., Any]:
 @contextmanager
 def _open(url: str | None, key_file: Path | None) -> Iterator[tuple[AuditStore, bytes]]:
     """Open an existing trail; every audit problem becomes a one-line ClickException."""
+    env = dict(os.environ)
+    if url:
+        env[URL_ENV] = url
+    if key_file:
+        env[KEY_FILE_ENV] = str(key_file)
     try:
-        key = load_key(key_file or default_key_file(), create=False)
-        store = AuditStore.open(url or default_location(), key=key, create=False)
+        store = open_trail(create=False, env=env)
     except AuditError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        yield store, key
+        yield store, store.signing_key
     except AuditError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -120,8 +137,15 @@ def verify(url: str | None, key_file: Path | None, expect_head: str | None) -> N
         if result.broken is not None:
             detail.update(first_bad_seq=result.broken.seq, reason=result.broken.reason)
         _record(store, "verified", detail)
+    for warning in result.warnings:
+        click.echo(f"NOTE: {warning}", err=True)
     if result.broken is None:
-        click.echo(result.summary())
+        checked = (
+            f"; checked against the signed checkpoints in {store.checkpoint_file}"
+            if store.checkpoint_file is not None and store.checkpoint_file.is_file()
+            else ""
+        )
+        click.echo(result.summary() + checked)
         return
     b = result.broken
     click.echo(
@@ -130,6 +154,54 @@ def verify(url: str | None, key_file: Path | None, expect_head: str | None) -> N
         err=True,
     )
     sys.exit(1)
+
+
+@audit.command()
+@_location_option
+def checkpoint(url: str | None, key_file: Path | None) -> None:
+    """Write a signed checkpoint (entry count, head hash, time, key id) of the trail now.
+
+    The app writes one every 100 entries on its own; run this from a scheduler too, and copy
+    the checkpoint file where the database's administrators cannot rewrite it.
+
+    Example: caselens audit checkpoint
+    """
+    with _open(url, key_file) as (store, _key):
+        made = store.checkpoint()
+        _record(store, "checkpointed", {"count": made.count, "head": made.head_hash})
+    click.echo(f"Checkpoint: {made.count} entries, head {made.head_hash}, key {made.key_id}.")
+    click.echo(f"Appended to {store.checkpoint_file}.")
+
+
+@audit.command("rotate-key")
+@_location_option
+def rotate_key(url: str | None, key_file: Path | None) -> None:
+    """Start signing with a new server key; the old one is kept to verify older entries.
+
+    A key_rotated entry, signed with the old key, records both key ids. The old key moves to
+    <key file>.retired/<key id>.key; restart the app afterwards so it signs with the new key.
+    Keys given in CASELENS_AUDIT_KEY cannot be rotated here (set a new value yourself).
+
+    Example: caselens audit rotate-key
+    """
+    if os.environ.get(KEY_ENV):
+        raise click.ClickException(
+            "the key comes from CASELENS_AUDIT_KEY; rotate it with a key file instead"
+        )
+    fresh = new_key()
+    with _open(url, key_file) as (store, _key):
+        path = (
+            Path(key_file)
+            if key_file
+            else default_key_file({**os.environ, **({URL_ENV: url} if url else {})})
+        )
+        old_id = store.key_id
+        entry = store.rotate_key(fresh)
+        retire_and_replace_key(path, fresh)
+    click.echo(
+        f"Key {old_id} retired (kept in {retired_keys_dir(path)}); now signing with key "
+        f"{key_id(fresh)} from entry {entry.seq + 1}. Restart the app to use the new key."
+    )
 
 
 @audit.command()

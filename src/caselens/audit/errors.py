@@ -5,7 +5,16 @@ from __future__ import annotations
 from caselens.errors import CaseLensError
 
 #: The reasons a chain can break, in the words ``ChainBroken.reason`` uses.
-BREAK_REASONS = ("altered", "missing", "reordered", "inserted", "bad_signature", "truncated")
+BREAK_REASONS = (
+    "altered",
+    "missing",
+    "reordered",
+    "inserted",
+    "bad_signature",
+    "truncated",
+    "unknown_key",
+    "checkpoint_mismatch",
+)
 
 
 class AuditError(CaseLensError):
@@ -64,4 +73,6 @@ _WORDS = {
     "inserted": "inserted (never written by CaseLens)",
     "bad_signature": "not signed by the server key",
     "truncated": "missing: the trail was truncated",
+    "unknown_key": "signed by a key this server does not hold (after a recorded key change)",
+    "checkpoint_mismatch": "not the entry a signed checkpoint recorded (rolled back or replaced)",
 }

@@ -100,3 +100,53 @@ def _create_key_file(path: Path) -> bytes:
 def key_id(key: bytes) -> str:
     """A short public fingerprint of a key, to tell keys apart without revealing them."""
     return hashlib.sha256(b"caselens.audit.keyid.v1\x00" + key).hexdigest()[:16]
+
+
+def retired_keys_dir(key_file: str | os.PathLike[str]) -> Path:
+    """Where retired keys are kept beside the key file: ``<key file>.retired/<key id>.key``."""
+    path = Path(key_file)
+    return path.with_name(path.name + ".retired")
+
+
+def load_retired_keys(key_file: str | os.PathLike[str] | None) -> dict[str, bytes]:
+    """The retired keys kept beside ``key_file`` (to verify entries signed before a rotation)."""
+    if key_file is None:
+        return {}
+    folder = retired_keys_dir(key_file)
+    if not folder.is_dir():
+        return {}
+    keys = {}
+    for file in sorted(folder.glob("*.key")):
+        key = load_key(file, create=False, env={})
+        keys[key_id(key)] = key
+    return keys
+
+
+def _write_private(path: Path, key: bytes) -> None:
+    """Write a key file (0600) atomically: a reader sees the old or the new key, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key.hex() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def retire_and_replace_key(key_file: str | os.PathLike[str], new_key: bytes) -> bytes:
+    """Keep the current key in the retired folder, then make ``new_key`` the key file's key.
+
+    Returns the retired key. The retired copy is written (and synced) before the key file is
+    replaced, so no key is ever lost between the two steps.
+    """
+    path = Path(key_file)
+    old = load_key(path, create=False, env={})
+    _write_private(retired_keys_dir(path) / f"{key_id(old)}.key", old)
+    _write_private(path, new_key)
+    return old
+
+
+def new_key() -> bytes:
+    """A fresh random server key."""
+    return os.urandom(KEY_BYTES)

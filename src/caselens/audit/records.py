@@ -31,6 +31,8 @@ KNOWN_ACTIONS = (
     "signed_out",
     "user_added",
     "user_unlocked",
+    "key_rotated",
+    "checkpointed",
 )
 
 _ACTION_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

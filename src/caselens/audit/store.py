@@ -7,10 +7,11 @@ Appends are serialised by a database lock — SQLite ``BEGIN IMMEDIATE``, Postgr
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +38,38 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from caselens.audit.chain import GENESIS_HASH, seal
-from caselens.audit.errors import AuditError, AuditWriteError
-from caselens.audit.records import ENTRY_FIELDS, AuditEntry, AuditEvent, format_time, utc_now
-from caselens.audit.verify import VerifyResult, entry_problem, verify_quietly
+from caselens.audit.checkpoints import (
+    CHECKPOINT_EVERY,
+    Checkpoint,
+    append_checkpoint,
+    checkpoint_signed,
+    read_checkpoints,
+    sign_checkpoint,
+)
+from caselens.audit.errors import AuditError, AuditKeyError, AuditWriteError, ChainBroken
+from caselens.audit.keys import key_id
+from caselens.audit.records import (
+    ENTRY_FIELDS,
+    AuditEntry,
+    AuditEvent,
+    canonical_json,
+    format_time,
+    utc_now,
+)
+from caselens.audit.verify import KeyRing, VerifyResult, entry_problem, verify_quietly
 
 SCHEMA_VERSION = 1
 URL_ENV = "CASELENS_AUDIT_URL"
 DATA_DIR_ENV = "CASELENS_DATA_DIR"
 DEFAULT_DATA_DIR = ".caselens-data"
+KEY_FILE_ENV = "CASELENS_AUDIT_KEY_FILE"
 # Advisory lock id for PostgreSQL appends: the bytes of "caselens" (fits a signed bigint).
 _PG_LOCK_ID = int.from_bytes(b"caselens", "big")
 _BULK_CHUNK = 5000
+#: The action of the entry that records a change of signing key.
+KEY_ROTATED = "key_rotated"
+#: How far ahead of this server's clock an entry may be stamped before verify flags it.
+FUTURE_ALLOWANCE = timedelta(minutes=5)
 
 metadata = MetaData()
 entries_table = Table(
@@ -79,6 +101,7 @@ entries_table = Table(
     Index("ix_audit_entry_patient_ref", "patient_ref"),
     Index("ix_audit_entry_model_id", "model_id"),
     Index("ix_audit_entry_action", "action"),
+    Index("ix_audit_entry_actor_role", "actor_role"),
 )
 schema_version_table = Table(
     "schema_version",
@@ -106,7 +129,7 @@ _PG_TRIGGERS = (
 )
 
 
-def default_location(env: dict[str, str] | None = None) -> str:
+def default_location(env: Mapping[str, str] | None = None) -> str:
     """Where the trail lives: ``CASELENS_AUDIT_URL``, else ``$CASELENS_DATA_DIR/audit.sqlite``.
 
     Examples
@@ -120,9 +143,12 @@ def default_location(env: dict[str, str] | None = None) -> str:
     return str(Path(env.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR) / "audit.sqlite")
 
 
-def default_key_file(env: dict[str, str] | None = None) -> Path:
-    """``$CASELENS_DATA_DIR/audit.key`` (data dir default ``./.caselens-data``)."""
+def default_key_file(env: Mapping[str, str] | None = None) -> Path:
+    """``CASELENS_AUDIT_KEY_FILE``, else ``$CASELENS_DATA_DIR/audit.key`` (data dir default
+    ``./.caselens-data``)."""
     env = dict(os.environ) if env is None else env
+    if env.get(KEY_FILE_ENV):
+        return Path(env[KEY_FILE_ENV])
     return Path(env.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR) / "audit.key"
 
 
@@ -140,11 +166,31 @@ def _reason(exc: BaseException) -> str:
 class AuditStore:
     """An open audit trail. Use ``AuditStore.open``; close with ``close()`` or ``with``."""
 
-    def __init__(self, engine: Engine, *, key: bytes, clock: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        key: bytes,
+        clock: Callable[[], str],
+        retired_keys: Mapping[str, bytes] | None = None,
+        checkpoint_file: str | os.PathLike[str] | None = None,
+    ) -> None:
         self._engine = engine
         self._key = key
         self._clock = clock
         self._sqlite = engine.dialect.name == "sqlite"
+        self._retired = dict(retired_keys or {})
+        self.checkpoint_file = Path(checkpoint_file) if checkpoint_file is not None else None
+
+    @property
+    def signing_key(self) -> bytes:
+        """The active server key, for keyed pseudonyms in exports (never store or show it)."""
+        return self._key
+
+    @property
+    def key_id(self) -> str:
+        """The public id of the key this store signs new entries with."""
+        return key_id(self._key)
 
     # -- opening -------------------------------------------------------------------------
 
@@ -157,6 +203,8 @@ class AuditStore:
         create: bool = True,
         busy_timeout_s: float = 30.0,
         clock: Callable[[], str] = utc_now,
+        retired_keys: Mapping[str, bytes] | None = None,
+        checkpoint_file: str | os.PathLike[str] | None = None,
     ) -> AuditStore:
         """Open (and if needed create) the trail at a SQLite path or a database URL.
 
@@ -172,6 +220,11 @@ class AuditStore:
             How long a writer waits for the lock before ``AuditWriteError``.
         clock : callable
             Returns the current time in the trail's format (tests pass a fixed clock).
+        retired_keys : mapping, optional
+            Keys retired by ``rotate_key``, by key id: to verify the entries they signed.
+        checkpoint_file : path, optional
+            Where signed checkpoints are appended (every ``CHECKPOINT_EVERY`` entries and on
+            demand) and read back by ``verify``; None for no checkpoints.
 
         Returns
         -------
@@ -187,7 +240,13 @@ class AuditStore:
         if len(key) < 16:
             raise AuditError("the audit key must be at least 16 bytes")
         engine = _make_engine(os.fspath(location), create=create, busy_timeout_s=busy_timeout_s)
-        store = cls(engine, key=key, clock=clock)
+        store = cls(
+            engine,
+            key=key,
+            clock=clock,
+            retired_keys=retired_keys,
+            checkpoint_file=checkpoint_file,
+        )
         try:
             store._ensure_schema(create=create)
         except BaseException:
@@ -204,6 +263,7 @@ class AuditStore:
                         select(func.max(schema_version_table.c.version))
                     ).scalar()
                 if version == SCHEMA_VERSION:
+                    self._ensure_indexes()
                     return
             if not present and not create:
                 raise AuditError("there is no audit trail here yet (nothing has been recorded)")
@@ -225,6 +285,21 @@ class AuditStore:
                     )
         except SQLAlchemyError as exc:
             raise AuditWriteError(f"The audit trail could not be opened: {_reason(exc)}") from exc
+
+    def _ensure_indexes(self) -> None:
+        """Add the entry indexes a trail created by an older CaseLens lacks (once, under the
+        write lock, checking first). An index only speeds filters up: if it cannot be written
+        (a read-only copy of the trail), the trail still opens and reads."""
+        present = {ix["name"] for ix in inspect(self._engine).get_indexes("audit_entry")}
+        missing = [ix for ix in entries_table.indexes if ix.name not in present]
+        if not missing:
+            return
+        try:
+            with self._write() as conn:
+                for ix in missing:
+                    ix.create(conn, checkfirst=True)
+        except SQLAlchemyError:
+            pass
 
     def close(self) -> None:
         """Release the database connections."""
@@ -313,11 +388,17 @@ class AuditStore:
                 seq, prev, last_time = (
                     (last[0], last[1], last[2]) if last else (0, GENESIS_HASH, "")
                 )
-                # Time never goes backwards in the trail, even if the clock does.
-                recorded_at = max(self._clock(), last_time)
+                first_seq = seq
+                self._check_signing_key(conn)
+                # Time never goes backwards in the trail, even if the clock does; an entry
+                # stamped at the previous entry's time because the clock was behind says so.
+                now = self._clock()
+                recorded_at = max(now, last_time)
                 entries = []
                 for event_, texts in batch:
                     seq += 1
+                    if now < last_time:
+                        texts = (texts[0], _with_clock_note(texts[1], now))
                     entry = seal(
                         event_,
                         seq=seq,
@@ -332,9 +413,82 @@ class AuditStore:
                     insert(entries_table),
                     [{f: getattr(e, f) for f in ENTRY_FIELDS} for e in entries],
                 )
+            if self.checkpoint_file is not None and (
+                first_seq // CHECKPOINT_EVERY != seq // CHECKPOINT_EVERY
+            ):
+                self._write_checkpoint(seq, prev)
         except (SQLAlchemyError, OSError) as exc:
             raise AuditWriteError(f"The audit entry could not be recorded: {_reason(exc)}") from exc
         return entries
+
+    def _check_signing_key(self, conn: Connection) -> None:
+        """Refuse to sign with a key other than the one the trail's last rotation named."""
+        row = conn.execute(
+            select(entries_table.c.detail_json)
+            .where(entries_table.c.action == KEY_ROTATED)
+            .order_by(entries_table.c.seq.desc())
+            .limit(1)
+        ).first()
+        if row is not None and json.loads(row[0]).get("to_key") != self.key_id:
+            raise AuditKeyError(
+                "the trail's signing key was rotated to key "
+                f"{json.loads(row[0]).get('to_key')}, but this server signs with key "
+                f"{self.key_id}; restart it with the current key"
+            )
+
+    def rotate_key(self, new_key: bytes) -> AuditEntry:
+        """Record a key change, signed with the current key, then sign with ``new_key``.
+
+        The ``key_rotated`` entry names both key ids; verification uses it to know which
+        key signed which entries. Keep the old key (``keys.retire_and_replace_key``): the
+        entries it signed can only be verified with it.
+        """
+        if len(new_key) < 16:
+            raise AuditKeyError("the new audit key must be at least 16 bytes")
+        entry = self.append(
+            AuditEvent(
+                actor_id="system",
+                actor_name="CaseLens",
+                actor_role="system",
+                audience="system",
+                action=KEY_ROTATED,
+                detail={"from_key": self.key_id, "to_key": key_id(new_key)},
+            )
+        )
+        self._retired[self.key_id] = self._key
+        self._key = new_key
+        return entry
+
+    def keyring(self) -> KeyRing:
+        """The keys this store holds and which stretch of the trail each one signed."""
+        with self._engine.connect() as conn:
+            rotations = conn.execute(
+                select(entries_table.c.seq, entries_table.c.detail_json)
+                .where(entries_table.c.action == KEY_ROTATED)
+                .order_by(entries_table.c.seq)
+            ).all()
+        details = [(seq, json.loads(text_)) for seq, text_ in rotations]
+        first = str(details[0][1].get("from_key")) if details else self.key_id
+        segments = [(1, first)] + [(seq + 1, str(d.get("to_key"))) for seq, d in details]
+        return KeyRing(keys={**self._retired, self.key_id: self._key}, segments=tuple(segments))
+
+    def _write_checkpoint(self, count: int, head_hash: str) -> Checkpoint:
+        checkpoint = sign_checkpoint(
+            count, head_hash, self._clock(), key=self._key, key_id=self.key_id
+        )
+        assert self.checkpoint_file is not None
+        try:
+            append_checkpoint(self.checkpoint_file, checkpoint)
+        except OSError as exc:
+            raise AuditWriteError(f"The audit checkpoint could not be written: {exc}") from exc
+        return checkpoint
+
+    def checkpoint(self) -> Checkpoint:
+        """Write a signed checkpoint of the current head now (``caselens audit checkpoint``)."""
+        if self.checkpoint_file is None:
+            raise AuditError("no checkpoint file is configured for this trail")
+        count, head_hash = self.head()
+        return self._write_checkpoint(count, head_hash)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -424,7 +578,7 @@ class AuditStore:
             around[seq],
             around.get(seq - 1),
             around.get(seq + 1),
-            key=self._key,
+            key=self.keyring(),
             last_seq=self.head()[0],
         )
 
@@ -474,8 +628,95 @@ class AuditStore:
         return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
     def verify(self, *, expected_head: tuple[int, str] | None = None) -> VerifyResult:
-        """Walk the whole trail (``verify.verify_chain``); any problem is in ``broken``."""
-        return verify_quietly(self.iter_entries(), key=self._key, expected_head=expected_head)
+        """Walk the whole trail (``verify.verify_chain``) with every key that signed it, then
+        check it against the signed checkpoints; any problem is in ``broken``, findings
+        that do not break the chain (time in the future, key changes) in ``warnings``."""
+        ring = self.keyring()
+        result = verify_quietly(self.iter_entries(), key=ring, expected_head=expected_head)
+        warnings = [
+            f"the signing key changed at entry {start - 1} (to key {kid})"
+            for start, kid in ring.segments[1:]
+        ]
+        warnings += self._future_entries()
+        broken = result.broken
+        if broken is None and self.checkpoint_file is not None:
+            broken, notes = self._check_checkpoints(result.count, ring)
+            warnings += notes
+        return VerifyResult(result.count, result.head_hash, broken, result.seconds, tuple(warnings))
+
+    def _future_entries(self) -> list[str]:
+        limit = format_time(datetime.now(UTC) + FUTURE_ALLOWANCE)
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(entries_table.c.seq, entries_table.c.recorded_at)
+                .where(entries_table.c.recorded_at > limit)
+                .order_by(entries_table.c.seq)
+                .limit(1)
+            ).first()
+        if row is None:
+            return []
+        return [
+            f"entry {row[0]} and later are stamped in the future ({row[1]}): the server "
+            "clock jumped forward; times from there on are not trustworthy"
+        ]
+
+    def _check_checkpoints(self, count: int, ring: KeyRing) -> tuple[ChainBroken | None, list[str]]:
+        """Compare the trail with every signed checkpoint (a deleted tail, a rollback)."""
+        assert self.checkpoint_file is not None
+        notes: list[str] = []
+        signed = []
+        for checkpoint in read_checkpoints(self.checkpoint_file):
+            if checkpoint_signed(checkpoint, ring.keys):
+                signed.append(checkpoint)
+            else:
+                notes.append(
+                    f"checkpoint of {checkpoint.count} entries at {checkpoint.recorded_at} is "
+                    "not signed by a key this server holds: ignored"
+                )
+        if not signed:
+            return None, notes
+        longest = max(signed, key=lambda c: c.count)
+        if longest.count > count:
+            return (
+                ChainBroken(
+                    count + 1,
+                    "truncated",
+                    f"{longest.count} entries (checkpoint of {longest.recorded_at})",
+                    f"{count} entries",
+                ),
+                notes,
+            )
+        wanted = sorted({c.count for c in signed if c.count > 0})
+        hashes: dict[int, str] = {}
+        with self._engine.connect() as conn:
+            for start in range(0, len(wanted), 900):
+                chunk = wanted[start : start + 900]
+                hashes.update(
+                    conn.execute(
+                        select(entries_table.c.seq, entries_table.c.entry_hash).where(
+                            entries_table.c.seq.in_(chunk)
+                        )
+                    ).all()
+                )
+        for checkpoint in sorted(signed, key=lambda c: c.count):
+            if checkpoint.count and hashes.get(checkpoint.count) != checkpoint.head_hash:
+                return (
+                    ChainBroken(
+                        checkpoint.count,
+                        "checkpoint_mismatch",
+                        f"{checkpoint.head_hash} (checkpoint of {checkpoint.recorded_at})",
+                        str(hashes.get(checkpoint.count)),
+                    ),
+                    notes,
+                )
+        return None, notes
+
+
+def _with_clock_note(detail_text: str, clock: str) -> str:
+    """The details with a note that the clock read ``clock``, behind the trail's last time."""
+    detail = json.loads(detail_text)
+    detail["clock_behind_trail"] = clock
+    return canonical_json(detail)
 
 
 def _filtered(
@@ -566,16 +807,32 @@ def _sqlite_engine(path: Path, *, create: bool, busy_timeout_s: float) -> Engine
     return engine
 
 
+def trail_entry_count(location: str | os.PathLike[str]) -> int:
+    """How many entries the trail at ``location`` holds (0 when there is no trail yet)."""
+    try:
+        store = AuditStore.open(location, key=bytes(32), create=False)
+    except AuditError:
+        return 0
+    try:
+        return store.head()[0]
+    finally:
+        store.close()
+
+
 def open_trail(
     data_dir: str | os.PathLike[str] | None = None,
     *,
     create: bool = True,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    clock: Callable[[], str] = utc_now,
 ) -> AuditStore:
     """Open the trail the way the app and CLI find it.
 
     The database is ``CASELENS_AUDIT_URL`` or ``<data dir>/audit.sqlite``; the key is
-    ``CASELENS_AUDIT_KEY`` or ``<data dir>/audit.key`` (created on first use when ``create``).
+    ``CASELENS_AUDIT_KEY`` or ``<data dir>/audit.key`` (created on first use when ``create``,
+    but never for a trail that already has entries); retired keys sit beside the key file
+    (``audit.key.retired/``); signed checkpoints go to ``CASELENS_AUDIT_CHECKPOINTS`` or
+    ``<data dir>/audit.checkpoints.jsonl``.
 
     Parameters
     ----------
@@ -583,17 +840,43 @@ def open_trail(
         The data directory (default ``$CASELENS_DATA_DIR``, else ``./.caselens-data``).
     create : bool
         Create the trail and key if missing.
-    env : dict, optional
+    env : mapping, optional
         The environment to read (default ``os.environ``).
+    clock : callable
+        The trail's clock (tests pass their own).
 
     Returns
     -------
     AuditStore
+
+    Raises
+    ------
+    AuditKeyError
+        If the trail has entries but its key is missing: a new key would make the whole
+        history unverifiable, so CaseLens refuses to start until the key is restored.
     """
-    from caselens.audit.keys import load_key
+    from caselens.audit.checkpoints import default_checkpoint_file
+    from caselens.audit.keys import KEY_ENV, load_key, load_retired_keys
 
     env = dict(os.environ) if env is None else dict(env)
     if data_dir is not None:
         env[DATA_DIR_ENV] = os.fspath(data_dir)
-    key = load_key(default_key_file(env), create=create, env=env)
-    return AuditStore.open(default_location(env), key=key, create=create)
+    location = default_location(env)
+    key_file = default_key_file(env)
+    if not env.get(KEY_ENV) and not key_file.exists():
+        held = trail_entry_count(location)
+        if held:
+            raise AuditKeyError(
+                f"The audit trail holds {held} entries but its key file {key_file} is missing. "
+                "Restore the key from your backup (see docs/audit_model.md). CaseLens will not "
+                "create a new key for an existing trail: its history could no longer be verified."
+            )
+    key = load_key(key_file, create=create, env=env)
+    return AuditStore.open(
+        location,
+        key=key,
+        create=create,
+        retired_keys=load_retired_keys(key_file),
+        checkpoint_file=default_checkpoint_file(env),
+        clock=clock,
+    )

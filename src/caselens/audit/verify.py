@@ -6,9 +6,10 @@ the entries, to tell a moved entry from an altered, missing or inserted one.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from caselens.audit.chain import GENESIS_HASH, hash_of, signature_ok
@@ -18,6 +19,45 @@ from caselens.audit.records import AuditEntry
 #: Entries read past a break to name it; an entry moved farther than this is reported as
 #: altered or missing rather than reordered (its position is still reported correctly).
 LOOKAHEAD = 10_000
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The keys that signed a trail, and which entries each one signed.
+
+    A trail is signed by one key at a time. ``caselens audit rotate-key`` records a
+    ``key_rotated`` entry (signed with the old key) naming the old and the new key's ids;
+    entries after it are signed with the new key. ``segments`` lists, in order, the first
+    entry of each key's stretch and that key's id.
+
+    Attributes
+    ----------
+    keys : mapping of str to bytes
+        The keys this server holds (active and retired), by :func:`~caselens.audit.keys.key_id`.
+    segments : tuple of (int, str)
+        ``(first seq, key id)`` for each stretch, starting at 1.
+    """
+
+    keys: Mapping[str, bytes]
+    segments: tuple[tuple[int, str], ...]
+
+    def key_id_for(self, seq: int) -> str:
+        """The id of the key that signed entry ``seq``."""
+        index = bisect.bisect_right([start for start, _ in self.segments], seq) - 1
+        return self.segments[max(index, 0)][1]
+
+    def for_seq(self, seq: int) -> bytes | None:
+        """The key that signed entry ``seq``, or None if this server does not hold it."""
+        return self.keys.get(self.key_id_for(seq))
+
+
+Key = bytes | KeyRing
+
+
+def _signed(entry: AuditEntry, key: Key) -> bool:
+    """Whether the entry's HMAC is that of the key that signs its position."""
+    chosen = key.for_seq(entry.seq) if isinstance(key, KeyRing) else key
+    return chosen is not None and signature_ok(entry.entry_hash, entry.hmac, key=chosen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +74,16 @@ class VerifyResult:
         The first problem, or None when the trail is intact.
     seconds : float
         Time taken.
+    warnings : tuple of str
+        Findings that do not break the chain but a reviewer must see (entries stamped in
+        the future, key changes).
     """
 
     count: int
     head_hash: str
     broken: ChainBroken | None = None
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -74,7 +118,7 @@ def parse_head(text: str) -> tuple[int, str]:
 def verify_chain(
     entries: Iterable[AuditEntry],
     *,
-    key: bytes,
+    key: Key,
     expected_head: tuple[int, str] | None = None,
 ) -> VerifyResult:
     """Walk a trail from its first entry and check every link.
@@ -110,7 +154,7 @@ def verify_chain(
 
 
 def verify_quietly(
-    entries: Iterable[AuditEntry], *, key: bytes, expected_head: tuple[int, str] | None = None
+    entries: Iterable[AuditEntry], *, key: Key, expected_head: tuple[int, str] | None = None
 ) -> VerifyResult:
     """Like ``verify_chain`` but returns the problem in ``VerifyResult.broken`` instead.
 
@@ -120,7 +164,7 @@ def verify_quietly(
 
 
 def _walk(
-    entries: Iterable[AuditEntry], *, key: bytes, expected_head: tuple[int, str] | None
+    entries: Iterable[AuditEntry], *, key: Key, expected_head: tuple[int, str] | None
 ) -> VerifyResult:
     started = time.perf_counter()
     it = iter(entries)
@@ -134,12 +178,14 @@ def _walk(
         if entry.seq != expected_seq:
             broken = _seq_break(entry, expected_seq, prev, seen, _lookahead(it), key)
             break
+        if isinstance(key, KeyRing) and key.for_seq(expected_seq) is None:
+            # Name the key change rather than calling every later entry badly signed.
+            broken = ChainBroken(
+                expected_seq, "unknown_key", f"key {key.key_id_for(expected_seq)}", "not held here"
+            )
+            break
         recomputed = hash_of(entry)
-        if (
-            recomputed != entry.entry_hash
-            or entry.prev_hash != prev
-            or not signature_ok(entry.entry_hash, entry.hmac, key=key)
-        ):
+        if recomputed != entry.entry_hash or entry.prev_hash != prev or not _signed(entry, key):
             broken = _content_break(
                 entry, recomputed, expected_seq, prev, seen, _lookahead(it), key
             )
@@ -166,18 +212,16 @@ def _lookahead(it: Iterator[AuditEntry]) -> list[AuditEntry]:
     return list(itertools.islice(it, LOOKAHEAD))
 
 
-def _genuine_at(entry: AuditEntry, seq: int, prev: str | None, key: bytes) -> bool:
+def _genuine_at(entry: AuditEntry, seq: int, prev: str | None, key: Key) -> bool:
     """Whether ``entry`` is exactly what CaseLens wrote at ``seq`` (after ``prev``, if given)."""
     if prev is not None and entry.prev_hash != prev:
         return False
     moved = entry if entry.seq == seq else replace(entry, seq=seq)
-    return hash_of(moved) == entry.entry_hash and signature_ok(
-        entry.entry_hash, entry.hmac, key=key
-    )
+    return hash_of(moved) == entry.entry_hash and _signed(entry, key)
 
 
 def _original_seq(
-    entry: AuditEntry, by_hash: dict[str, AuditEntry], key: bytes, depth: int = 3
+    entry: AuditEntry, by_hash: dict[str, AuditEntry], key: Key, depth: int = 3
 ) -> int | None:
     """The position a signed entry was written at, found by following its ``prev_hash`` link."""
     if _genuine_at(entry, entry.seq, None, key):
@@ -197,7 +241,7 @@ def _original_seq(
     return candidate if _genuine_at(entry, candidate, None, key) else None
 
 
-def _scan_positions(entry: AuditEntry, around: int, limit: int, key: bytes) -> int | None:
+def _scan_positions(entry: AuditEntry, around: int, limit: int, key: Key) -> int | None:
     for distance in range(1, limit + 1):
         for candidate in (around + distance, around - distance):
             if candidate >= 1 and _genuine_at(entry, candidate, None, key):
@@ -215,7 +259,7 @@ def _seq_break(
     prev: str,
     seen: dict[str, int],
     rest: list[AuditEntry],
-    key: bytes,
+    key: Key,
 ) -> ChainBroken:
     """Name a break found from the sequence numbers alone."""
     if entry.seq > expected_seq:
@@ -235,7 +279,7 @@ def _content_break(
     prev: str,
     seen: dict[str, int],
     rest: list[AuditEntry],
-    key: bytes,
+    key: Key,
 ) -> ChainBroken:
     """Name a break at an entry whose content, signature or link does not check out."""
     # Entries before this one are intact and sit where they were written.
@@ -247,7 +291,7 @@ def _content_break(
         candidate = seen[entry.prev_hash] + 1
         if _genuine_at(entry, candidate, None, key):
             original = candidate
-    if original is None and signature_ok(entry.entry_hash, entry.hmac, key=key):
+    if original is None and _signed(entry, key):
         # Signed but not at this position and not findable by its link (its neighbours are gone
         # too): look for the position it was written at, nearest first. Failure path only.
         original = _scan_positions(entry, expected_seq, len(seen) + len(rest) + 2, key)
@@ -263,7 +307,7 @@ def _content_break(
         return ChainBroken(expected_seq, "inserted", prev, entry.entry_hash)
     if recomputed != entry.entry_hash:
         return ChainBroken(expected_seq, "altered", entry.entry_hash, recomputed)
-    if not signature_ok(entry.entry_hash, entry.hmac, key=key):
+    if not _signed(entry, key):
         return ChainBroken(expected_seq, "bad_signature", "HMAC of the server key", entry.hmac)
     return ChainBroken(expected_seq, "altered", prev, entry.prev_hash)
 
@@ -273,7 +317,7 @@ def entry_problem(
     previous: AuditEntry | None,
     following: AuditEntry | None,
     *,
-    key: bytes,
+    key: Key,
     last_seq: int | None = None,
 ) -> str | None:
     """Why one entry cannot be trusted as it stands, or None when it verifies.
@@ -295,7 +339,9 @@ def entry_problem(
     """
     if hash_of(entry) != entry.entry_hash:
         return "its content does not match its hash, so it was changed after it was written"
-    if not signature_ok(entry.entry_hash, entry.hmac, key=key):
+    if isinstance(key, KeyRing) and key.for_seq(entry.seq) is None:
+        return f"it is signed by key {key.key_id_for(entry.seq)}, which this server does not hold"
+    if not _signed(entry, key):
         return "its signature is not valid under this server's key"
     if entry.seq == 1:
         if entry.prev_hash != GENESIS_HASH:
