@@ -244,21 +244,31 @@ def bench_reports_command(models: tuple[str, ...] = (), runs: int = 20) -> None:
 @bench.command("audit")
 @click.option(
     "--entries",
+    default=1_000_000,
+    show_default=True,
+    help="Entries in the trail for the Audit trail page clicks.",
+)
+@click.option(
+    "--replay-entries",
     default=100_000,
     show_default=True,
-    help="Entries in the store for the replay lookup figure.",
+    help="Entries in the store for the verify and replay lookup figures.",
 )
-def bench_audit_command(entries: int) -> None:
-    """Audit trail: append_per_s (durable SQLite), verify_per_s, replay_ms_at_100k.
+def bench_audit_command(entries: int, replay_entries: int) -> None:
+    """Audit trail: append_per_s (durable SQLite), verify_per_s, replay_ms_at_100k; then the
+    Audit trail page's clicks at --entries (p50/max ms each, target ≤ 1,000 ms; peak RSS).
 
-    Example: caselens bench audit
+    Example: caselens bench audit --entries 1000000
     """
     import tempfile
 
     from caselens.audit import bench_audit
+    from caselens.audit.bench import bench_audit_page
 
     with tempfile.TemporaryDirectory(prefix="caselens-bench-") as folder:
-        click.echo(json.dumps(bench_audit(folder, n_total=entries)))
+        click.echo(json.dumps(bench_audit(folder, n_total=replay_entries)))
+        progress = lambda line: click.echo(line, err=True)  # noqa: E731
+        click.echo(json.dumps(bench_audit_page(folder, n_entries=entries, progress=progress)))
 
 
 @bench.command("cases")

@@ -1,16 +1,21 @@
-"""Benchmark of the audit trail: durable appends, verification speed, replay at 100,000 entries."""
+"""Benchmarks of the audit trail: durable appends, verification, replay at 100,000 entries, and
+the Audit trail page's clicks at 1,000,000 entries."""
 
 from __future__ import annotations
 
 import json
 import os
 import random
+import resource
 import statistics
+import sys
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from caselens.audit.records import AuditEvent
+from caselens.audit.records import AuditEvent, format_time
 from caselens.audit.store import AuditStore
 
 
@@ -196,4 +201,281 @@ def bench_audit(
         "build_method": "append_many, 5,000 entries per transaction, same chain as append",
         "report_bytes": report_bytes,
         "db_bytes": db_bytes,
+    }
+
+
+# -- the Audit trail page at scale --------------------------------------------------------
+
+_PAGE_MODELS = (
+    ("heart-disease", "1.4.0", "ab" * 32),
+    ("readmission-30d", "2.1.0", "cd" * 32),
+)
+_PAGE_FEATURES = ("age", "sbp", "chol", "hba1c", "egfr", "bmi", "n_visits", "los", "thalach")
+_N_PATIENTS = 5000
+_N_CLINICIANS = 60
+_N_REVIEWERS = 8
+_N_ADMINS = 3
+# (action, weight): roughly what a busy deployment writes; display entries carry a report.
+_PAGE_ACTIONS = (
+    ("viewed", 52),
+    ("previewed", 8),
+    ("patient_viewed", 7),
+    ("sign_in", 10),
+    ("signed_out", 7),
+    ("feedback", 4),
+    ("replayed", 3),
+    ("access_refused", 2),
+    ("sign_in_refused", 2),
+    ("rerun", 1),
+    ("verified", 1),
+    ("exported", 1),
+    ("user_unlocked", 1),
+    ("model_suspended", 1),
+)
+_PAGE_TRAIL_START = "2025-01-01T00:00:00"
+_PAGE_TRAIL_DAYS = 365
+_PAGE_CHUNK = 1000
+PAGE_TARGET_MS = 1000.0
+
+
+def _small_report(rng: random.Random, model: tuple[str, str, str], patient: str) -> dict[str, Any]:
+    """A small report (about 600 bytes): what a display entry stores at scale."""
+    p = round(rng.random(), 4)
+    return {
+        "schema": "caselens.case_report.v1",
+        "case_id": f"{patient}-{rng.randrange(10**6):06d}",
+        "model": {"id": model[0], "version": model[1]},
+        "probability": {"calibrated": p, "out_of_100": round(p * 100)},
+        "contributions": [
+            {"feature": f, "shap": round(rng.gauss(0, 0.05), 5), "rank": k + 1}
+            for k, f in enumerate(rng.sample(_PAGE_FEATURES, 5))
+        ],
+        "text": {"clinician": f"Risk within 30 days is about {round(p * 100)} out of 100."},
+    }
+
+
+def _mixed_event(rng: random.Random) -> AuditEvent:
+    """One realistic event: clinicians, patients, reviewers and admins; 5,000 patients; 2 models."""
+    (action,) = rng.choices(
+        [a for a, _ in _PAGE_ACTIONS], weights=[w for _, w in _PAGE_ACTIONS], k=1
+    )
+    patient = f"P-{rng.randrange(_N_PATIENTS):05d}"
+    model = _PAGE_MODELS[rng.random() < 0.35]
+    session = f"s{rng.randrange(20_000):05d}"
+    clinician = rng.randrange(_N_CLINICIANS)
+    reviewer = rng.randrange(_N_REVIEWERS)
+    admin = rng.randrange(_N_ADMINS)
+    who = {
+        "clinician": (f"c{clinician:02d}", f"Dr Clinician {clinician}", "clinician"),
+        "patient": (f"pt-{patient}", f"Patient {patient}", "patient"),
+        "reviewer": (f"r{reviewer}", f"Reviewer {reviewer}", "reviewer"),
+        "admin": (f"a{admin}", f"Admin {admin}", "admin"),
+    }
+    fields: dict[str, Any] = {"session_id": session}
+    if action in ("viewed", "previewed", "feedback"):
+        actor, audience = who["clinician"], "patient" if action == "previewed" else "clinician"
+    elif action == "patient_viewed":
+        actor, audience = who["patient"], "patient"
+    elif action in ("replayed", "rerun", "verified", "exported"):
+        actor, audience = who["reviewer"], "reviewer"
+    elif action in ("user_unlocked", "model_suspended"):
+        actor, audience = who["admin"], "admin"
+    elif action == "sign_in_refused":
+        actor, audience = (f"c{clinician:02d}", "(not signed in)", "anonymous"), "system"
+        fields["detail"] = {"throttled": False, "known_account": True}
+    else:  # sign_in, signed_out, access_refused: anyone, weighted towards clinicians
+        (role,) = rng.choices(["clinician", "patient", "reviewer", "admin"], [80, 12, 6, 2])
+        actor, audience = who[role], role
+    if action in ("viewed", "previewed", "patient_viewed", "replayed", "rerun", "feedback"):
+        fields.update(patient_ref=patient, model_id=model[0], model_version=model[1])
+        fields.update(model_sha256=model[2])
+    if action in ("viewed", "previewed", "patient_viewed", "replayed"):
+        fields.update(report=_small_report(rng, model, patient), rendered_digest="ef" * 32)
+    if action == "feedback":
+        fields["detail"] = {"helpful": rng.random() < 0.7, "comment": "Matches my assessment."}
+    elif action in ("replayed", "rerun"):
+        fields["detail"] = {"seq": rng.randrange(1, 1_000_000)}
+    elif action == "model_suspended":
+        fields["detail"] = {"model_id": model[0], "reason": "calibration drift under review"}
+    return AuditEvent(
+        actor_id=actor[0],
+        actor_name=actor[1],
+        actor_role=actor[2],
+        audience=audience,
+        action=action,
+        **fields,
+    )
+
+
+class _TrailClock:
+    """Times for a trail built in ``n_chunks`` transactions spread over a year of use."""
+
+    def __init__(self, n_chunks: int) -> None:
+        self._start = datetime.fromisoformat(_PAGE_TRAIL_START).replace(tzinfo=UTC)
+        self._step = timedelta(days=_PAGE_TRAIL_DAYS) / max(1, n_chunks)
+        self._calls = 0
+
+    def day(self, fraction: float) -> datetime:
+        """Midnight UTC of the day ``fraction`` of the way through the year."""
+        moment = self._start + timedelta(days=_PAGE_TRAIL_DAYS) * fraction
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def __call__(self) -> str:
+        moment = self._start + self._step * self._calls
+        self._calls += 1
+        return format_time(moment)
+
+
+def _peak_rss_mb() -> float:
+    """The process's peak resident set size so far, in MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def _reset_peak_rss() -> bool:
+    """Start a new peak-RSS window (Linux ``clear_refs``); False where it is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _timed(fn: Callable[[], Any], reps: int) -> tuple[dict[str, float], Any]:
+    times = []
+    for _ in range(reps):
+        started = time.perf_counter()
+        value = fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": round(statistics.median(times), 2), "max_ms": round(max(times), 2)}, value
+
+
+def bench_audit_page(
+    tmpdir: str | os.PathLike[str],
+    *,
+    n_entries: int = 1_000_000,
+    reps: int = 5,
+    page_size: int = 50,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Time the Audit trail page's clicks on a SQLite trail of ``n_entries`` mixed entries.
+
+    Each click is what ``Workflow.audit_page`` does — one ``page()`` and one ``count()`` with
+    the reviewer's filters — except ``h_entry_problem``, the ``entry_problem(seq)`` check a
+    replay makes before drawing: (a) the first page, (b) the next page by keyset, filters by
+    (c) patient, (d) action, (e) actor, (f) a one-month date range, (g) a filter matching
+    nothing, then (i) the role filter and (j) a three-month date range. The target is
+    ≤ 1,000 ms per click.
+
+    Parameters
+    ----------
+    tmpdir : path
+        A scratch directory; at 1,000,000 entries it holds about 1 GB while the benchmark runs.
+        The files are deleted at the end.
+    n_entries : int
+        Entries in the trail, written with ``append_many`` in 1,000-entry transactions whose
+        times are spread over a year; about 5,000 patients, 2 models, clinicians, patients,
+        reviewers and admins, and a small report on display entries.
+    reps : int
+        Repetitions of each click; ``p50_ms`` and ``max_ms`` are reported.
+    page_size : int
+        Entries per page (the app shows 50).
+    seed : int
+        Seed for the trail's contents.
+    progress : callable, optional
+        Called with a short line while the trail is built (the CLI prints it to stderr).
+
+    Returns
+    -------
+    dict
+        ``build_s``, ``build_per_s``, ``db_bytes``, ``clicks`` (name → ``p50_ms``, ``max_ms``,
+        ``rows``, ``total``, ``filters``), ``slowest_click_ms``, ``within_target``,
+        ``peak_rss_mb_build``, ``peak_rss_mb_before_clicks``, ``peak_rss_mb_after_clicks``;
+        ready for ``json.dumps``.
+    """
+    tmp = Path(tmpdir)
+    path = tmp / "bench-page.sqlite"
+    key = os.urandom(32)
+    rng = random.Random(seed)
+    n_chunks = -(-n_entries // _PAGE_CHUNK)
+    clock = _TrailClock(n_chunks)
+    try:
+        with AuditStore.open(path, key=key, clock=clock) as store:
+            started = time.perf_counter()
+            for start in range(0, n_entries, _PAGE_CHUNK):
+                size = min(_PAGE_CHUNK, n_entries - start)
+                store.append_many([_mixed_event(rng) for _ in range(size)])
+                if progress and (start // _PAGE_CHUNK) % 100 == 99:
+                    elapsed = time.perf_counter() - started
+                    progress(f"built {start + size:,} entries in {elapsed:.0f} s")
+            build_s = time.perf_counter() - started
+        db_bytes = path.stat().st_size
+        peak_build = _peak_rss_mb()
+
+        # The clicks, on a freshly opened trail, as the app's server process would make them.
+        with AuditStore.open(path, key=key, create=False) as store:
+            newest = store.page(limit=page_size)  # warm-up: connection, schema check
+            actor = next((e.actor_id for e in newest if e.actor_role == "clinician"), "c00")
+            patient = next((e.patient_ref for e in newest if e.patient_ref), "P-00000")
+            month = {"since": clock.day(0.40), "until": clock.day(0.40 + 31 / 365)}
+            quarter = {"since": clock.day(0.25), "until": clock.day(0.25 + 91 / 365)}
+            # A clinician never unlocks users: two indexed filters, nothing in common.
+            nothing = {"actor_id": actor, "action": "user_unlocked"}
+            reset = _reset_peak_rss()
+            peak_before = _peak_rss_mb()
+
+            def click(before_seq: int | None = None, **filters: Any) -> tuple[int, int, int | None]:
+                rows = store.page(before_seq=before_seq, limit=page_size, **filters)
+                total = store.count(**filters)
+                return len(rows), total, rows[-1].seq if len(rows) == page_size else None
+
+            clicks: dict[str, dict[str, Any]] = {}
+
+            def measure(name: str, fn: Callable[[], Any], filters: dict[str, Any]) -> Any:
+                figures, value = _timed(fn, reps)
+                shown = {
+                    k: format_time(v) if isinstance(v, datetime) else v for k, v in filters.items()
+                }
+                if isinstance(value, tuple):
+                    figures.update(rows=value[0], total=value[1])
+                clicks[name] = {**figures, "filters": shown}
+                return value
+
+            first = measure("a_first_page", click, {})
+            measure("b_next_page", lambda: click(first[2]), {"before_seq": first[2]})
+            measure("c_patient_ref", lambda: click(patient_ref=patient), {"patient_ref": patient})
+            measure("d_action", lambda: click(action="viewed"), {"action": "viewed"})
+            measure("e_actor_id", lambda: click(actor_id=actor), {"actor_id": actor})
+            measure("f_date_range", lambda: click(**month), month)
+            measure("g_matches_nothing", lambda: click(**nothing), nothing)
+            seq = max(1, n_entries // 2)
+            problem = measure("h_entry_problem", lambda: store.entry_problem(seq), {"seq": seq})
+            if problem is not None:
+                raise AssertionError(f"benchmark entry {seq} fails verification: {problem}")
+            # Also on the page: the role filter, and a date range of three months.
+            measure("i_role", lambda: click(role="patient"), {"role": "patient"})
+            measure("j_date_range_3_months", lambda: click(**quarter), quarter)
+            peak_after = _peak_rss_mb()
+    finally:
+        for created in tmp.glob("bench-page.sqlite*"):  # about 1 GB at 1,000,000 entries
+            created.unlink()
+    slowest = max(c["max_ms"] for c in clicks.values())
+    return {
+        "benchmark": "audit_trail_page",
+        "entries": n_entries,
+        "build_s": round(build_s, 1),
+        "build_per_s": round(n_entries / build_s, 1),
+        "build_method": f"append_many, {_PAGE_CHUNK:,} entries per transaction, mixed events",
+        "db_bytes": db_bytes,
+        "page_size": page_size,
+        "reps": reps,
+        "clicks": clicks,
+        "slowest_click_ms": slowest,
+        "target_ms": PAGE_TARGET_MS,
+        "within_target": slowest <= PAGE_TARGET_MS,
+        "peak_rss_mb_build": peak_build,
+        "peak_rss_mb_before_clicks": peak_before,
+        "peak_rss_mb_after_clicks": peak_after,
+        "peak_rss_window": "clicks only (peak reset after the build)" if reset else "whole process",
     }
