@@ -1,15 +1,18 @@
-"""Shared fixtures: the real sample bundles, loaded once per session, and copies to tamper with."""
+"""Shared fixtures: the real sample bundles, loaded once per session, and copies to tamper with;
+one throwaway PostgreSQL server for the whole session."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from caselens.bundle import ModelBundle, load_bundle
 from caselens.settings import SAMPLE_MODELS_DIR
+from postgres_server import PostgresServer, PostgresUnavailable, in_ci, start_server
 
 SAMPLE_IDS = ("readmission-30d", "heart-disease")
 
@@ -63,3 +66,33 @@ def app_env(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("CASELENS_AUDIT_URL", raising=False)
     monkeypatch.delenv("CASELENS_AUDIT_KEY", raising=False)
     return data
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (see ``postgres_server.py``), started once per test session.
+    Without PostgreSQL the tests that use it are skipped locally and fail in CI (CI=true)."""
+    try:
+        server = start_server()
+    except PostgresUnavailable as exc:
+        if in_ci():
+            pytest.fail(f"PostgreSQL is needed in CI but could not be started: {exc}")
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_pg_database_numbers = itertools.count()
+
+
+@pytest.fixture()
+def new_pg_database(pg_server: PostgresServer) -> Callable[[str], str]:
+    """``new_pg_database(prefix)``: a fresh, empty database on the session's server, named
+    ``<prefix>_<n>`` (unique for the session); returns its SQLAlchemy URL."""
+
+    def create(prefix: str = "test") -> str:
+        return pg_server.create_database(f"{prefix}_{next(_pg_database_numbers)}")
+
+    return create

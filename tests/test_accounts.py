@@ -1,10 +1,13 @@
-"""Local accounts: argon2 hashes, generic refusals, back-off, lockout, session expiry."""
+"""Local accounts: argon2 hashes, generic refusals, back-off, lockout, session expiry — on the
+default SQLite file and on a real PostgreSQL (the same code, by URL)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import text
 
 from caselens.accounts import (
     DEMO_ACCOUNTS,
@@ -36,9 +39,17 @@ def clock():
     return Clock()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_db_url(request) -> str | None:
+    """The app database: None (the SQLite file in the data folder) or a fresh PostgreSQL one."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("new_pg_database")("accounts")
+
+
 @pytest.fixture()
-def store(tmp_path, clock):
-    return AccountStore(open_app_database(tmp_path), clock=clock)
+def store(tmp_path, clock, app_db_url):
+    return AccountStore(open_app_database(tmp_path, app_db_url), clock=clock)
 
 
 def test_app_database_file_is_owner_only(tmp_path):
@@ -166,3 +177,79 @@ def test_sessions_expire_after_the_idle_timeout():
     start = dt.datetime(2026, 1, 1, 8, 0)
     assert not session_expired(start, now=start + SESSION_IDLE_TIMEOUT)
     assert session_expired(start, now=start + SESSION_IDLE_TIMEOUT + dt.timedelta(seconds=1))
+
+
+def test_an_id_with_an_underscore_is_backed_off_and_unlocked_on_every_database(store):
+    # '_' is a LIKE wildcard: escaped, and the escape named (SQLite has no default one).
+    store.add("dr_x", name="Dr X", role="clinician", password="long enough pw")
+    for _ in range(FREE_ATTEMPTS["pair"]):
+        with pytest.raises(SignInRefused):
+            store.sign_in("dr_x", "wrong password", client="a")
+    assert store.get("dr_x").locked_until is not None
+    store.unlock("dr_x")
+    assert store.get("dr_x").locked_until is None
+    assert store.sign_in("dr_x", "long enough pw", client="a").user_id == "dr_x"
+
+
+def test_two_servers_on_one_database_share_accounts_and_back_off(tmp_path, clock, app_db_url):
+    # Two engines on one database (two app servers): what one writes, the other sees.
+    first = AccountStore(open_app_database(tmp_path, app_db_url), clock=clock)
+    second = AccountStore(open_app_database(tmp_path, app_db_url), clock=clock)
+    first.add("dr.x", name="Dr X", role="clinician", password="long enough pw")
+    assert second.sign_in("dr.x", "long enough pw").name == "Dr X"
+    for _ in range(FREE_ATTEMPTS["pair"]):
+        with pytest.raises(SignInRefused):
+            second.sign_in("dr.x", "wrong password", client="a")
+    with pytest.raises(SignInRefused) as refused:
+        first.sign_in("dr.x", "long enough pw", client="a")
+    assert refused.value.throttled
+    assert first.get("dr.x").locked_until == clock.now + FIRST_BACKOFF
+
+
+def test_naive_utc_times_round_trip_whatever_the_session_time_zone(tmp_path, clock, pg_server):
+    # A PostgreSQL session in another zone: the column is TIMESTAMP WITHOUT TIME ZONE, so the
+    # naive UTC value written is the value stored and read back, unshifted.
+    url = pg_server.create_database("accounts_tz") + "?options=-c%20timezone%3DPacific/Auckland"
+    store = AccountStore(open_app_database(tmp_path, url), clock=clock)
+    clock.now = dt.datetime(2026, 11, 25, 9, 0, 0, 123456)
+    store.add("dr.x", name="Dr X", role="clinician", password="long enough pw")
+    for _ in range(FREE_ATTEMPTS["pair"]):
+        with pytest.raises(SignInRefused):
+            store.sign_in("dr.x", "wrong password", client="a")
+    until = store.get("dr.x").locked_until
+    assert until == clock.now + FIRST_BACKOFF and until.tzinfo is None
+    with store._engine.connect() as conn:
+        stored = conn.execute(
+            text(
+                "SELECT max(blocked_until)::text, pg_typeof(max(blocked_until))::text "
+                "FROM sign_in_throttle"
+            )
+        ).one()
+    assert stored == ("2026-11-25 09:00:15.123456", "timestamp without time zone")
+
+
+def test_a_postgresql_url_without_a_driver_uses_psycopg(tmp_path, new_pg_database):
+    url = new_pg_database("accounts").replace("+psycopg", "")
+    engine = open_app_database(tmp_path, url)
+    assert engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+    assert not (tmp_path / APP_DATABASE_FILE).exists()  # no SQLite file beside it
+
+
+def test_a_sqlite_url_is_created_owner_only(tmp_path):
+    file = tmp_path / "elsewhere" / "shared.sqlite"
+    AccountStore(open_app_database(tmp_path, f"sqlite:///{file}")).add(
+        "dr.x", name="Dr X", role="clinician", password="long enough pw"
+    )
+    assert file.stat().st_mode & 0o077 == 0
+    assert not (tmp_path / APP_DATABASE_FILE).exists()
+
+
+def test_servers_opening_a_new_postgresql_database_at_once_create_the_tables_once(
+    tmp_path, new_pg_database
+):
+    url = new_pg_database("accounts")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        engines = list(pool.map(lambda _: open_app_database(tmp_path, url), range(6)))
+    store = AccountStore(engines[-1])
+    store.add("dr.x", name="Dr X", role="clinician", password="long enough pw")
+    assert [a.user_id for a in AccountStore(engines[0]).list()] == ["dr.x"]

@@ -1,18 +1,16 @@
 """The same store, chain and tamper checks against a real PostgreSQL server.
 
-The server is started once for this module (see ``postgres_server.py``); each test gets its own
-database. Without PostgreSQL the tests are skipped locally and fail in CI (CI=true).
+The server is started once per test session (``pg_server`` in ``conftest.py``); each test gets its
+own database. Without PostgreSQL the tests are skipped locally and fail in CI (CI=true).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import random
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -21,30 +19,14 @@ import pytest
 from audit_fixtures import KEY, ROOT, build_trail, child_command, make_event, raw_engine, tamper
 from caselens.audit import AuditError, AuditStore, AuditWriteError
 from caselens.audit.store import _PG_LOCK_ID, SCHEMA_VERSION
-from postgres_server import PostgresServer, PostgresUnavailable, in_ci, start_server
 
 CORPUS = json.loads((Path(__file__).parent / "data" / "audit_tamper_cases.json").read_text())
-_db_names = (f"audit_{i}" for i in itertools.count())
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    try:
-        server = start_server()
-    except PostgresUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"PostgreSQL is needed in CI but could not be started: {exc}")
-        pytest.skip(f"PostgreSQL not available: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture()
-def pg_url(pg_server: PostgresServer) -> str:
+def pg_url(new_pg_database) -> str:
     """A fresh, empty database on the test server (SQLAlchemy URL)."""
-    return pg_server.create_database(next(_db_names))
+    return new_pg_database("audit")
 
 
 def test_appends_read_back_and_verify(pg_url):

@@ -4,44 +4,25 @@ PostgreSQL: a burst of simultaneous guesses checks at most the free attempts."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import create_engine
 
 from caselens.accounts import AccountStore, SignInRefused
 from caselens.app_database import open_app_database
 from caselens.sign_in_throttle import FIRST_BACKOFF, FREE_ATTEMPTS, MAX_BACKOFF, backoff
-from postgres_server import PostgresServer, PostgresUnavailable, in_ci, start_server
 
 GUESSES = 50
-_db_names = (f"throttle_{i}" for i in itertools.count())
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    try:
-        server = start_server()
-    except PostgresUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"PostgreSQL is needed in CI but could not be started: {exc}")
-        pytest.skip(f"PostgreSQL not available: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def accounts(request, tmp_path) -> AccountStore:
-    if request.param == "sqlite":
-        engine = open_app_database(tmp_path)
-    else:
-        server = request.getfixturevalue("pg_server")
-        engine = create_engine(server.create_database(next(_db_names)))
-    store = AccountStore(engine)
+    """An account store on the SQLite file, or on a fresh database of the session's PostgreSQL
+    (``pg_server`` in ``conftest.py``)."""
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("new_pg_database")("throttle")
+    store = AccountStore(open_app_database(tmp_path, url))
     store.add("dr.x", name="Dr X", role="clinician", password="the right password")
     return store
 
