@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from caselens.bundle import CARD_FILE
@@ -125,3 +126,29 @@ def test_users_add_with_a_short_password_names_the_problem(tmp_path, monkeypatch
     )
     assert result.exit_code == 1
     assert "password: at least 10 characters" in result.output
+
+
+def test_users_unlock_clears_the_back_off_and_is_recorded(tmp_path, monkeypatch):
+    from caselens.accounts import AccountStore, SignInRefused
+    from caselens.app_database import open_app_database
+    from caselens.audit import open_trail
+
+    monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CASELENS_AUDIT_KEY", raising=False)
+    monkeypatch.delenv("CASELENS_AUDIT_URL", raising=False)
+    monkeypatch.delenv("CASELENS_APP_DB_URL", raising=False)
+    open_trail().close()
+    store = AccountStore(open_app_database(tmp_path))
+    store.add("dr.ng", name="Dr Ng", role="clinician", password="long enough pw")
+    for _ in range(5):
+        with pytest.raises(SignInRefused):
+            store.sign_in("dr.ng", "wrong password")
+    assert store.get("dr.ng").locked_until is not None
+    result = CliRunner().invoke(main, ["users", "unlock", "dr.ng"])
+    assert result.exit_code == 0, result.output
+    assert store.get("dr.ng").locked_until is None
+    with open_trail(create=False) as trail:
+        last = trail.entries()[-1]
+    assert (last.action, last.detail()) == ("user_unlocked", {"user_id": "dr.ng"})
+    unknown = CliRunner().invoke(main, ["users", "unlock", "nobody"])
+    assert unknown.exit_code == 1 and "no account 'nobody'" in unknown.output

@@ -317,7 +317,8 @@ def _account_store():
     from caselens.app_database import open_app_database
     from caselens.settings import Settings
 
-    return AccountStore(open_app_database(Settings.from_env().data_dir))
+    settings = Settings.from_env()
+    return AccountStore(open_app_database(settings.data_dir, settings.app_db_url))
 
 
 @users.command("seed-demo")
@@ -379,6 +380,35 @@ def users_list() -> None:
     for account in _account_store().list():
         extra = f" patient {account.patient_ref}" if account.patient_ref else ""
         click.echo(f"{account.user_id}\t{account.role}\t{account.name}{extra}")
+
+
+@users.command("unlock")
+@click.argument("user_id")
+def users_unlock(user_id: str) -> None:
+    """Clear an account's sign-in back-off (recorded in the audit trail first).
+
+    Example: caselens users unlock dr.lee
+    """
+    from caselens.audit import AuditError, AuditEvent, open_trail
+
+    store = _account_store()
+    try:
+        store.get(user_id)
+        with open_trail(create=False) as trail:
+            trail.append(
+                AuditEvent(
+                    actor_id="cli",
+                    actor_name="caselens users",
+                    actor_role="system",
+                    audience="admin",
+                    action="user_unlocked",
+                    detail={"user_id": user_id},
+                )
+            )
+    except (CaseLensError, AuditError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    store.unlock(user_id)
+    click.echo(f"Unlocked {user_id}: its failed sign-in attempts are cleared.")
 
 
 def _register_optional_groups() -> None:
