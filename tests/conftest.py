@@ -96,3 +96,15 @@ def new_pg_database(pg_server: PostgresServer) -> Callable[[str], str]:
         return pg_server.create_database(f"{prefix}_{next(_pg_database_numbers)}")
 
     return create
+
+
+@pytest.fixture(scope="session")
+def other_family_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModelBundle]:
+    """Bundles CaseLens did not train: a random forest on numeric and 0/1 inputs, calibrated
+    and uncalibrated (see ``other_family.py``), written and loaded like any user's bundle."""
+    from other_family import build_other_family_bundle
+
+    folder = tmp_path_factory.mktemp("other-family")
+    calibrated = build_other_family_bundle(folder / "calibrated", calibrated=True)
+    uncalibrated = build_other_family_bundle(folder / "uncalibrated", calibrated=False)
+    return {"calibrated": calibrated, "uncalibrated": uncalibrated}
