@@ -176,3 +176,16 @@ def test_concurrent_writer_processes_build_one_linear_chain(pg_url):
     assert result.ok and result.count == 1200
     for w in range(8):
         assert [e.detail()["i"] for e in entries if e.actor_id == f"writer-{w}"] == list(range(150))
+
+
+def test_pages_counts_entry_checks_and_checkpoints_on_postgresql(pg_url, tmp_path):
+    with AuditStore.open(pg_url, key=KEY, checkpoint_file=tmp_path / "cp.jsonl") as store:
+        store.append_many(make_event(i) for i in range(130))
+        page = store.page(action="viewed", limit=10)
+        assert [e.seq for e in page] == sorted((e.seq for e in page), reverse=True)
+        assert all(e.action == "viewed" for e in page) and len(page) == 10
+        older = store.page(action="viewed", before_seq=page[-1].seq, limit=10)
+        assert older[0].seq < page[-1].seq
+        assert store.count(action="viewed") == len(store.entries(action="viewed"))
+        assert store.entry_problem(64) is None
+        assert store.verify().ok  # the checkpoint written at 100+ entries agrees

@@ -601,10 +601,15 @@ class AuditStore:
             As for :meth:`iter_entries` (``since``, ``until``, ``actor_id``, ``role``,
             ``patient_ref``, ``model_id``, ``action``).
         """
-        stmt = _filtered(select(*_COLUMNS), **filters)
+        seq = entries_table.c.seq
+        # Choose the page's sequence numbers from the indexes alone, then read just those
+        # rows: sorting whole rows (reports included) for a wide date range took ~1 s at a
+        # million entries; this takes milliseconds and returns the same page.
+        chosen = _filtered(select(seq), **filters)
         if before_seq is not None:
-            stmt = stmt.where(entries_table.c.seq < before_seq)
-        stmt = stmt.order_by(entries_table.c.seq.desc()).limit(limit)
+            chosen = chosen.where(seq < before_seq)
+        chosen = chosen.order_by(seq.desc()).limit(limit)
+        stmt = select(*_COLUMNS).where(seq.in_(chosen.scalar_subquery())).order_by(seq.desc())
         with self._engine.connect() as conn:
             return [AuditEntry(*row) for row in conn.execute(stmt)]
 
