@@ -72,3 +72,27 @@ def test_pages_are_newest_first_filtered_in_the_database_and_cover_every_match(t
             seen += [e.seq for e in page]
             before = page[-1].seq
         assert seen == sorted(viewed, reverse=True)
+
+
+def test_rows_written_alongside_an_entry_commit_or_roll_back_with_it(tmp_path):
+    from sqlalchemy import Column, Integer, MetaData, Table, insert, select
+
+    meta = MetaData()
+    derived = Table("derived", meta, Column("seq", Integer, primary_key=True))
+    with AuditStore.open(tmp_path / "audit.sqlite", key=KEY) as store:
+        meta.create_all(store._engine)
+
+        def write(conn, entry):
+            conn.execute(insert(derived).values(seq=entry.seq))
+
+        entry = store.append(make_event(1), alongside=write)
+
+        def fail(conn, entry):
+            write(conn, entry)
+            raise OSError("disk full while writing the derived row")
+
+        with pytest.raises(Exception, match="disk full"):
+            store.append(make_event(2), alongside=fail)
+        assert store.head()[0] == 1  # the entry went with its derived row
+        with store._engine.connect() as conn:
+            assert conn.execute(select(derived.c.seq)).scalars().all() == [entry.seq]

@@ -334,13 +334,21 @@ class AuditStore:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_ID})
                 yield conn
 
-    def append(self, event: AuditEvent) -> AuditEntry:
+    def append(
+        self,
+        event: AuditEvent,
+        *,
+        alongside: Callable[[Connection, AuditEntry], None] | None = None,
+    ) -> AuditEntry:
         """Record one event as the next entry, durably, in one transaction.
 
         Parameters
         ----------
         event : AuditEvent
             What happened.
+        alongside : callable, optional
+            Writes rows derived from this entry (e.g. the monitoring prediction log) with
+            the connection of the same transaction: both are written, or neither.
 
         Returns
         -------
@@ -354,7 +362,8 @@ class AuditStore:
         AuditEventError
             If the event's report or detail is not valid JSON.
         """
-        return self.append_many([event])[0]
+        prepared = [(event, (event.report_text(), event.detail_text()))]
+        return self._append_batch(prepared, alongside=alongside)[0]
 
     def append_many(self, events: Iterable[AuditEvent]) -> list[AuditEntry]:
         """Record several events as consecutive entries, in one transaction per 5,000.
@@ -374,7 +383,10 @@ class AuditStore:
         return written
 
     def _append_batch(
-        self, batch: list[tuple[AuditEvent, tuple[str | None, str]]]
+        self,
+        batch: list[tuple[AuditEvent, tuple[str | None, str]]],
+        *,
+        alongside: Callable[[Connection, AuditEntry], None] | None = None,
     ) -> list[AuditEntry]:
         try:
             with self._write() as conn:
@@ -413,6 +425,9 @@ class AuditStore:
                     insert(entries_table),
                     [{f: getattr(e, f) for f in ENTRY_FIELDS} for e in entries],
                 )
+                if alongside is not None:
+                    for entry in entries:
+                        alongside(conn, entry)
             if self.checkpoint_file is not None and (
                 first_seq // CHECKPOINT_EVERY != seq // CHECKPOINT_EVERY
             ):
