@@ -253,3 +253,19 @@ def test_servers_opening_a_new_postgresql_database_at_once_create_the_tables_onc
     store = AccountStore(engines[-1])
     store.add("dr.x", name="Dr X", role="clinician", password="long enough pw")
     assert [a.user_id for a in AccountStore(engines[0]).list()] == ["dr.x"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "x" * 201}, "name: 1–200"),
+        ({"name": "   "}, "name: 1–200"),
+        ({"role": "patient", "patient_ref": "P" * 101}, "patient_ref: at most 100"),
+    ],
+)
+def test_over_long_names_and_references_are_refused_before_the_database_sees_them(
+    store, kwargs, message
+):
+    spec = {"name": "X", "role": "clinician", "password": "long enough pw", **kwargs}
+    with pytest.raises(AccountError, match=message):
+        store.add("someone", **spec)

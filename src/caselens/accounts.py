@@ -36,6 +36,10 @@ USER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 
 #: Longest user name accepted; anything longer is refused without a password check.
 MAX_USER_ID_LENGTH = 64
+#: Longest display name (the column holds 200 characters on every database).
+MAX_NAME_LENGTH = 200
+#: Longest patient reference linked to a patient account (the column holds 100).
+MAX_PATIENT_REF_LENGTH = 100
 #: Longest password checked (argon2 would hash any length; a megabyte is not a password).
 MAX_PASSWORD_LENGTH = 1024
 #: The one answer to every refused sign-in: unknown user, wrong password or backing off.
@@ -128,7 +132,12 @@ class AccountStore:
 
     @staticmethod
     def check_new_account(
-        user_id: str, *, role: str, password: str, patient_ref: str | None = None
+        user_id: str,
+        *,
+        role: str,
+        password: str,
+        patient_ref: str | None = None,
+        name: str | None = None,
     ) -> None:
         """Refuse an account's fields before anything is recorded or written.
 
@@ -151,6 +160,10 @@ class AccountStore:
             problems.append(f"password: at most {MAX_PASSWORD_LENGTH} characters")
         if role == "patient" and not patient_ref:
             problems.append("patient_ref: a patient account must be linked to one patient")
+        if patient_ref is not None and len(patient_ref) > MAX_PATIENT_REF_LENGTH:
+            problems.append(f"patient_ref: at most {MAX_PATIENT_REF_LENGTH} characters")
+        if name is not None and not 0 < len(name.strip()) <= MAX_NAME_LENGTH:
+            problems.append(f"name: 1–{MAX_NAME_LENGTH} characters")
         if problems:
             raise AccountError("Cannot create the account — " + "; ".join(problems) + ".")
 
@@ -165,7 +178,9 @@ class AccountStore:
         patient_model_id: str | None = None,
     ) -> Account:
         """Create an account. Raises AccountError naming the field that is wrong."""
-        self.check_new_account(user_id, role=role, password=password, patient_ref=patient_ref)
+        self.check_new_account(
+            user_id, role=role, password=password, patient_ref=patient_ref, name=name
+        )
         with self._engine.begin() as conn:
             if conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first():
                 raise AccountError(f"Cannot create the account — user id '{user_id}' exists.")

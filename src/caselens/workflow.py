@@ -502,7 +502,7 @@ class Workflow:
         self._require(session, "manage_users")
         try:
             self._accounts.check_new_account(
-                user_id, role=role, password=password, patient_ref=patient_ref
+                user_id, role=role, password=password, patient_ref=patient_ref, name=name
             )
         except CaseLensError as exc:
             raise WorkflowError(str(exc)) from exc
