@@ -177,3 +177,30 @@ def test_reference_frame_columns_are_the_schema_plus_outcome(sample_bundles):
     for bundle in sample_bundles.values():
         assert list(bundle.reference.columns) == [*bundle.features.names, "outcome"]
         assert set(pd.unique(bundle.reference["outcome"])) == {0, 1}
+
+
+def test_a_failed_overwrite_keeps_the_old_bundle_and_leaves_no_partial_folder(
+    heart_bundle, tmp_path
+):
+    first = create_bundle(
+        heart_bundle.model,
+        card=heart_bundle.card,
+        features=heart_bundle.features,
+        reference=heart_bundle.reference,
+        path=tmp_path / "heart",
+    )
+    before = sorted(p.name for p in first.path.iterdir())
+    card = heart_bundle.card.model_dump(mode="json")
+    card["validation"]["overall"]["events"] += 1  # a claim the reference data refutes
+    with pytest.raises(BundleError, match="overall events: the card claims"):
+        create_bundle(
+            heart_bundle.model,
+            card=card,
+            features=heart_bundle.features,
+            reference=heart_bundle.reference,
+            path=tmp_path / "heart",
+            overwrite=True,
+        )
+    assert [p.name for p in tmp_path.iterdir()] == ["heart"]
+    assert sorted(p.name for p in (tmp_path / "heart").iterdir()) == before
+    assert load_bundle(tmp_path / "heart").card == first.card

@@ -21,12 +21,15 @@ refused alone.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
 import os
 import pickle
+import shutil
 import stat
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,9 +42,10 @@ import skops.io as sio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from caselens.bounded_json import check_text_lengths, loads_bounded
+from caselens.card_check import check_card, refusal_message
 from caselens.errors import BundleError, CardError
 from caselens.features import FeatureSchema
-from caselens.model_card import ModelCard
+from caselens.model_card import ModelCard, Validation
 from caselens.model_file_check import MAX_MODEL_FILE_BYTES, load_checked_skops
 
 # Re-exported: the built-in classes and types a model file may name (see model_file_trust).
@@ -108,7 +112,15 @@ class ModelBundle:
     model_sha256 : str
         SHA-256 of the model file as loaded (equal to the card's).
     warnings : tuple of str
-        Loud warnings raised while loading (e.g. pickle allowed by the operator).
+        Loud warnings raised while loading (e.g. pickle allowed by the operator, or a card
+        figure the reference data does not bear out).
+    measured_validation : Validation or None
+        The validation figures measured on the reference data with this model when it was
+        loaded (:mod:`caselens.card_check`); show these, not the card's. None only when the
+        reference data could not be scored.
+    card_problems : tuple of str
+        Where the card disagrees with the reference data, or reference rows the schema
+        refuses. Empty for a sound bundle; ``bundle create``/``check`` refuse otherwise.
     """
 
     path: Path
@@ -120,6 +132,8 @@ class ModelBundle:
     demo_cases: tuple[DemoCase, ...]
     model_sha256: str
     warnings: tuple[str, ...] = ()
+    measured_validation: Validation | None = field(default=None, repr=False)
+    card_problems: tuple[str, ...] = ()
 
     @property
     def model_id(self) -> str:
@@ -433,6 +447,10 @@ def _load_bundle(folder: Path, *, allow_pickle: bool) -> ModelBundle:
             demo_cases = tuple(DemoCase.model_validate(item) for item in raw)
         except ValidationError as exc:
             raise BundleError(_describe_validation_error("The demo cases file", exc)) from exc
+    # Measured, not claimed: a disagreement is kept as a loud warning, never a refusal here,
+    # so a bundle already in use stays visible; create and check refuse it.
+    checked = check_card(card, schema, model, reference, calibration)
+    notes.extend(checked.warnings())
     return ModelBundle(
         path=folder,
         card=card,
@@ -443,6 +461,8 @@ def _load_bundle(folder: Path, *, allow_pickle: bool) -> ModelBundle:
         demo_cases=demo_cases,
         model_sha256=digest,
         warnings=tuple(notes),
+        measured_validation=checked.measured,
+        card_problems=checked.problems,
     )
 
 
@@ -519,14 +539,17 @@ def create_bundle(
 
     The model is saved with skops; the card's ``model_file``, ``model_sha256`` and
     ``library_versions`` are filled in here, so a card file written by hand may leave them
-    out. The finished folder is loaded back with :func:`load_bundle` before returning, so
-    what is written is exactly what will load.
+    out. Everything is written to a temporary folder beside ``path``, loaded back with
+    :func:`load_bundle` (so what is written is exactly what will load) and renamed to
+    ``path`` only if it is sound: a failure leaves nothing behind.
 
     Raises
     ------
     BundleError
         If the folder exists (and ``overwrite`` is False), the card or schema is invalid, the
-        reference data lacks a column, or the model cannot be saved safely.
+        reference data lacks a column, the model cannot be saved safely, a reference or
+        calibration row breaks the feature schema, or a card figure differs from the one
+        measured on the reference data (:mod:`caselens.card_check`; every problem listed).
     """
     folder = Path(path)
     if folder.exists() and any(folder.iterdir()) and not overwrite:
@@ -536,35 +559,69 @@ def create_bundle(
     missing = [c for c in required if c not in reference.columns]
     if missing:
         raise BundleError(f"The reference data lacks column(s): {', '.join(missing)}.")
+    if calibration_data is not None:
+        missing = [c for c in required if c not in calibration_data.columns]
+        if missing:
+            raise BundleError(f"The calibration data lacks column(s): {', '.join(missing)}.")
     _check_model(model, schema)
     card_data = card.model_dump(mode="json") if isinstance(card, ModelCard) else dict(card)
-    folder.mkdir(parents=True, exist_ok=True)
-    model_path = folder / SKOPS_MODEL_FILE
-    model_path.write_bytes(_reproducible_zip(sio.dumps(model)))
+    model_bytes = _reproducible_zip(sio.dumps(model))
     card_data.update(
         model_file=SKOPS_MODEL_FILE,
-        model_sha256=sha256_file(model_path),
+        model_sha256=hashlib.sha256(model_bytes).hexdigest(),
         library_versions=library_versions(),
     )
     try:
         checked = ModelCard.model_validate(card_data)
     except ValidationError as exc:
-        model_path.unlink(missing_ok=True)
         raise CardError(_describe_validation_error("The model card", exc)) from exc
-    _write_json(folder / CARD_FILE, checked.model_dump(mode="json"))
-    _write_json(folder / FEATURES_FILE, schema.model_dump(mode="json"))
-    reference[required].to_parquet(folder / REFERENCE_FILE, index=False)
-    if calibration_data is not None:
-        calibration_data[required].to_parquet(folder / CALIBRATION_FILE, index=False)
-    if demo_cases:
-        cases = [
-            c.model_dump(mode="json")
-            if isinstance(c, DemoCase)
-            else DemoCase(**c).model_dump(mode="json")
-            for c in demo_cases
-        ]
-        _write_json(folder / DEMO_CASES_FILE, cases)
-    return load_bundle(folder)
+    cases = [
+        c.model_dump(mode="json") if isinstance(c, DemoCase) else _demo_case(c) for c in demo_cases
+    ]
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Beside the target, so the final rename stays on one file system (atomic).
+    scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    try:
+        (scratch / SKOPS_MODEL_FILE).write_bytes(model_bytes)
+        _write_json(scratch / FEATURES_FILE, schema.model_dump(mode="json"))
+        reference[required].to_parquet(scratch / REFERENCE_FILE, index=False)
+        if calibration_data is not None:
+            calibration_data[required].to_parquet(scratch / CALIBRATION_FILE, index=False)
+        if cases:
+            _write_json(scratch / DEMO_CASES_FILE, cases)
+        # The card last: a folder is only taken for a bundle once it holds a card.json.
+        _write_json(scratch / CARD_FILE, checked.model_dump(mode="json"))
+        written = load_bundle(scratch)
+        if written.card_problems:
+            raise BundleError(refusal_message(written.card_problems))
+        _move_into_place(scratch, folder)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return dataclasses.replace(written, path=folder)
+
+
+def _demo_case(data: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return DemoCase.model_validate(dict(data)).model_dump(mode="json")
+    except ValidationError as exc:
+        raise BundleError(_describe_validation_error("A demo case", exc)) from exc
+
+
+def _move_into_place(scratch: Path, folder: Path) -> None:
+    """Rename the finished scratch folder to ``folder``, replacing an old one only now."""
+    if not folder.exists():
+        os.replace(scratch, folder)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+    os.replace(folder, retired / folder.name)
+    try:
+        os.replace(scratch, folder)
+    except BaseException:
+        os.replace(retired / folder.name, folder)  # put the old bundle back
+        raise
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)
 
 
 def _reproducible_zip(data: bytes) -> bytes:

@@ -198,11 +198,15 @@ def bundle_check(path: Path, allow_pickle: bool) -> None:
     Example: caselens bundle check sample_models/readmission-30d
     """
     from caselens.bundle import load_bundle
+    from caselens.card_check import refusal_message
 
     try:
         loaded = load_bundle(path, allow_pickle=allow_pickle)
     except CaseLensError as exc:
         raise click.ClickException(str(exc)) from exc
+    if loaded.card_problems:
+        # Measured, not claimed: loading keeps a disagreeing card visible; check refuses it.
+        raise click.ClickException(refusal_message(loaded.card_problems))
     overall = loaded.card.validation.overall
     click.echo(
         f"OK: {loaded.model_id} {loaded.version}, {len(loaded.features)} inputs, "

@@ -16,6 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 FeatureKind = Literal["number", "integer", "category"]
 
 
+#: Significant digits of a number used as a subgroup name (beyond them, ``:g`` rounds).
+GROUP_NUMBER_DIGITS = 12
+
+
+def format_group_number(number: float) -> str:
+    """A number as a subgroup name: whole numbers without '.0' ('1'), others in ``:g`` form."""
+    if math.isfinite(number) and number == int(number) and abs(number) < 10**GROUP_NUMBER_DIGITS:
+        return str(int(number))
+    return f"{number:.{GROUP_NUMBER_DIGITS}g}"
+
+
 class FeatureSpec(BaseModel):
     """One clinical input as the clinician enters it (never a one-hot column).
 
@@ -80,9 +91,14 @@ class FeatureSpec(BaseModel):
         """The subgroup a value falls in ('Female', 'under 55'), or None if missing."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return None
-        if self.kind == "category" or not self.subgroup_bins:
+        if self.kind == "category":
             return str(value)
         number = float(value)  # type: ignore[arg-type]
+        if not self.subgroup_bins:
+            # One spelling for a number wherever it comes from: 1, 1.0 and np.int64(1) are
+            # all group "1", so a 0/1 variable read as floats (a column with a gap) still
+            # finds the card's figures for "0" and "1".
+            return format_group_number(number)
         edges = list(self.subgroup_bins)
         if number < edges[0]:
             return f"under {edges[0]:g}"

@@ -1,0 +1,560 @@
+"""Measured, not claimed: a model card's figures checked against the bundle's own reference data.
+
+A card is text someone wrote; the reference data and the model are what CaseLens runs. This
+module recomputes the validation figures (overall and per subgroup) from the reference rows
+with the bundle's model, exactly as the sample builds compute them, and compares them with
+the card. It also checks the feature schema against the reference and calibration data: a
+row the schema would refuse as a patient case cannot be evidence about the model.
+
+``caselens bundle create`` and ``caselens bundle check`` refuse a bundle with any problem
+found here. Loading keeps each problem as a loud bundle warning instead ("the card claims X;
+measured on the bundle's reference data: Y") and carries the measured figures, so a bundle
+already in use stays visible and the app can show what was measured.
+
+Subgroups are formed from the feature schema with :meth:`FeatureSpec.subgroup_of`: a
+category's values, a numeric feature's bins, or a numeric feature's values (written the same
+way everywhere: ``1``, ``1.0`` and ``np.int64(1)`` are all group ``"1"``). A missing value is
+the group ``"not recorded"``. An intersection of two variables is written
+``"sex × age"`` with groups such as ``"Female × 65 to under 80"``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from caselens.cases import MISSING_TEXT
+from caselens.features import FeatureSchema, FeatureSpec
+from caselens.model_card import ModelCard, PerformanceFigures, SubgroupPerformance, Validation
+from caselens.validation_metrics import performance_figures
+
+#: The outcome column of reference and calibration data (``caselens.bundle.OUTCOME_COLUMN``;
+#: repeated here because the bundle module imports this one).
+OUTCOME_COLUMN = "outcome"
+#: Card figures are rounded to 4 decimals (:func:`performance_figures`): a difference up to
+#: one unit in the 4th decimal is rounding, not a different claim.
+FIGURE_TOLERANCE = 1e-4
+#: Binary floating-point noise on top of that (0.1 + 0.2 is not 0.3 in a float).
+FLOAT_SLACK = 1e-9
+#: The group of a patient whose value for the variable is missing.
+NOT_RECORDED_GROUP = "not recorded"
+#: Joins two variables (and their groups) into an intersection subgroup.
+INTERSECTION_MARK = " × "
+#: Problems listed one by one in a refusal before the rest are counted.
+MAX_LISTED_PROBLEMS = 25
+#: The card figures compared, in the order they are reported.
+FLOAT_FIGURES: tuple[str, ...] = (
+    "auroc",
+    "sensitivity",
+    "specificity",
+    "ppv",
+    "brier",
+    "ece",
+    "calibration_slope",
+    "calibration_intercept",
+    "observed_rate",
+    "mean_predicted",
+)
+
+
+@dataclass(frozen=True)
+class FigureDifference:
+    """One card figure that the reference data does not bear out.
+
+    Attributes
+    ----------
+    population : str
+        ``"overall"``, ``"subgroup sex = 'Female'"`` or ``"training_data"``.
+    figure : str
+        The figure's field name, e.g. ``"auroc"`` or ``"n_test"``.
+    claimed, measured : object
+        The card's value and the value measured (None: not estimable).
+    """
+
+    population: str
+    figure: str
+    claimed: Any
+    measured: Any
+
+    def message(self) -> str:
+        """'overall auroc: the card claims 0.91; measured on the bundle's reference data: 0.88'."""
+        measured = "not estimable" if self.measured is None else _shown(self.measured)
+        return (
+            f"{self.population} {self.figure}: the card claims {_shown(self.claimed)}; "
+            f"measured on the bundle's reference data: {measured}"
+        )
+
+
+@dataclass(frozen=True)
+class CardCheck:
+    """What the reference data says about a card's claims.
+
+    Attributes
+    ----------
+    measured : Validation or None
+        The validation section as measured (overall, every subgroup of every subgroup
+        feature, and every intersection the card reports); None when the model could not
+        score the reference data.
+    differences : tuple of FigureDifference
+        Card figures beyond rounding of the measured ones.
+    unmatched_subgroups : tuple of str
+        Card subgroups that match no group formed from the feature schema, each explained.
+    data_problems : tuple of str
+        Reference or calibration rows the feature schema would refuse, naming row and field.
+    unreported : tuple of str
+        Measured subgroups the card leaves out (a note, not a refusal).
+    """
+
+    measured: Validation | None
+    differences: tuple[FigureDifference, ...] = ()
+    unmatched_subgroups: tuple[str, ...] = ()
+    data_problems: tuple[str, ...] = ()
+    unreported: tuple[str, ...] = ()
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Every reason to refuse the bundle at create/check time, in words."""
+        return (
+            *self.data_problems,
+            *self.unmatched_subgroups,
+            *(d.message() for d in self.differences),
+        )
+
+    @property
+    def ok(self) -> bool:
+        """True when every claim is borne out and every reference row is valid."""
+        return not self.problems
+
+    def warnings(self) -> tuple[str, ...]:
+        """The problems and notes as loud load-time warnings."""
+        return tuple(f"WARNING: {p}." for p in self.problems) + tuple(
+            f"Note: {n}." for n in self.unreported
+        )
+
+    def refusal(self) -> str:
+        """All problems in one message (see :func:`refusal_message`)."""
+        return refusal_message(self.problems)
+
+
+def refusal_message(problems: Sequence[str]) -> str:
+    """Problems in one message: the first :data:`MAX_LISTED_PROBLEMS`, then a count."""
+    listed = list(problems[:MAX_LISTED_PROBLEMS])
+    more = len(problems) - len(listed)
+    lines = [f"- {p}" for p in listed]
+    if more:
+        lines.append(f"- … and {more} more problem(s) of the same kinds")
+    return (
+        f"The bundle is refused: {len(problems)} problem(s) between the card, the feature "
+        "schema and the reference data:\n" + "\n".join(lines)
+    )
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(_shown(v) for v in value) + ")"
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".") if value == value else "nan"
+    return str(value)
+
+
+# -- the feature schema against the data --------------------------------------------------------
+
+
+def _is_missing_cell(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating) and math.isnan(float(value)):
+        return True
+    return isinstance(value, str) and value.strip().lower() in MISSING_TEXT
+
+
+def _cell_problem(spec: FeatureSpec, value: Any) -> str | None:
+    """Why the schema would refuse this present (non-missing) value, or None."""
+    if spec.kind == "category":
+        allowed = {c.lower(): c for c in spec.categories or ()}
+        text = None
+        if isinstance(value, str):
+            text = value.strip()
+        elif isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool | np.bool_
+        ):
+            text = str(value)
+        if text is None or text.lower() not in allowed:
+            return f"{value!r} is not one of the categories ({', '.join(spec.categories or ())})"
+        return None
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
+        return f"{value!r} is not a number"
+    number = float(value)
+    if math.isinf(number):
+        return f"{number} is not a finite number"
+    if spec.kind == "integer" and number != int(number):
+        return f"{number:g} is not a whole number (the schema says integer)"
+    if spec.hard_min is not None and number < spec.hard_min:
+        return f"{number:g} is below the hard limit hard_min = {spec.hard_min:g}"
+    if spec.hard_max is not None and number > spec.hard_max:
+        return f"{number:g} is above the hard limit hard_max = {spec.hard_max:g}"
+    return None
+
+
+def _column_problems(spec: FeatureSpec, column: pd.Series) -> list[tuple[int, str]]:
+    """(row position, reason) for each cell of one column the schema would refuse.
+
+    Judged once per distinct value (a reference table has 20,000 rows but few distinct
+    values per column); a float column is judged with array operations.
+    """
+    missing_reason = "the value is missing but the schema does not allow a missing value"
+    if spec.kind != "category" and pd.api.types.is_float_dtype(column.dtype):
+        values = column.to_numpy(dtype=float)
+        bad = np.isinf(values)
+        if spec.kind == "integer":
+            bad |= np.isfinite(values) & (values != np.round(values))
+        if spec.hard_min is not None:
+            bad |= values < spec.hard_min
+        if spec.hard_max is not None:
+            bad |= values > spec.hard_max
+        if not spec.missing_allowed:
+            bad |= np.isnan(values)
+        return [
+            (
+                int(i),
+                missing_reason if math.isnan(values[i]) else _cell_problem(spec, values[i]) or "",
+            )
+            for i in np.flatnonzero(bad)
+        ]
+    codes, uniques = pd.factorize(column.astype(object), use_na_sentinel=True)
+    verdicts: list[str | None] = []
+    for value in uniques.tolist():
+        if _is_missing_cell(value):
+            verdicts.append(None if spec.missing_allowed else missing_reason)
+        else:
+            verdicts.append(_cell_problem(spec, value))
+    na_verdict = None if spec.missing_allowed else missing_reason
+    bad_codes = {i for i, v in enumerate(verdicts) if v is not None}
+    out = []
+    for position, code in enumerate(codes.tolist()):
+        if code == -1:
+            if na_verdict is not None:
+                out.append((position, na_verdict))
+        elif code in bad_codes:
+            out.append((position, verdicts[code] or ""))
+    return out
+
+
+def data_problems(schema: FeatureSchema, frame: pd.DataFrame, what: str) -> list[str]:
+    """Rows of ``frame`` that the feature schema would refuse as a case, naming row and field.
+
+    Rows are counted from 1 in file order (a CSV's header line is not a row). Checks each
+    feature's type, hard limits, categories, whole numbers for integer features and missing
+    values where the schema does not allow them, and that the outcome is 0 or 1.
+
+    Parameters
+    ----------
+    schema : FeatureSchema
+    frame : DataFrame
+        Feature columns and ``outcome``.
+    what : str
+        The data's name in messages, e.g. ``"reference data"``.
+
+    Returns
+    -------
+    list of str
+        One message per refused cell (missing columns: one message each).
+    """
+    problems: list[str] = []
+    missing_columns = [c for c in [*schema.names, OUTCOME_COLUMN] if c not in frame.columns]
+    if missing_columns:
+        return [f"the {what} lacks column(s): {', '.join(missing_columns)}"]
+    for spec in schema:
+        for position, reason in _column_problems(spec, frame[spec.name]):
+            problems.append(f"{what} row {position + 1}, field '{spec.name}': {reason}")
+    for position, value in enumerate(frame[OUTCOME_COLUMN].astype(object).tolist()):
+        is_binary = (
+            not _is_missing_cell(value)
+            and isinstance(value, int | float | np.integer | np.floating | bool | np.bool_)
+            and float(value) in (0.0, 1.0)
+        )
+        if not is_binary:
+            problems.append(
+                f"{what} row {position + 1}, field '{OUTCOME_COLUMN}': {value!r} is not 0 or 1"
+            )
+    return problems
+
+
+# -- subgroups ----------------------------------------------------------------------------------
+
+
+def group_labels(spec: FeatureSpec, values: Iterable[Any]) -> np.ndarray:
+    """Each value's subgroup name (:meth:`FeatureSpec.subgroup_of`; missing: 'not recorded')."""
+    return np.array(
+        [
+            NOT_RECORDED_GROUP if _is_missing_cell(v) else spec.subgroup_of(v) or NOT_RECORDED_GROUP
+            for v in values
+        ],
+        dtype=object,
+    )
+
+
+def subgroup_figures(
+    schema: FeatureSchema,
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    p: np.ndarray,
+    *,
+    threshold: float,
+    n_bins: int = 10,
+    variables: Sequence[str] | None = None,
+) -> tuple[SubgroupPerformance, ...]:
+    """Figures for every group of every subgroup feature (or of ``variables``), groups sorted.
+
+    The same computation as the sample builds' (``samples._common.subgroup_performance``).
+    """
+    names = list(variables) if variables is not None else [f.name for f in schema.subgroup_features]
+    rows = []
+    for name in names:
+        labels = group_labels(schema[name], frame[name].tolist())
+        for group in sorted(set(labels)):
+            mask = labels == group
+            rows.append(
+                SubgroupPerformance(
+                    variable=name,
+                    group=str(group),
+                    figures=performance_figures(
+                        y[mask], p[mask], threshold=threshold, n_bins=n_bins
+                    ),
+                )
+            )
+    return tuple(rows)
+
+
+def intersection_figures(
+    schema: FeatureSchema,
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    p: np.ndarray,
+    *,
+    threshold: float,
+    pairs: Sequence[tuple[str, str]],
+    n_bins: int = 10,
+    min_n: int = 0,
+    min_events: int = 0,
+) -> tuple[SubgroupPerformance, ...]:
+    """Figures for the intersections of two variables, keeping groups with enough patients.
+
+    Parameters
+    ----------
+    pairs : sequence of (str, str)
+        The variable pairs, e.g. ``[("sex", "age")]``.
+    min_n, min_events : int
+        An intersection group is reported only with at least this many patients and events
+        (and non-events): fewer cannot support a figure.
+    """
+    rows = []
+    for first, second in pairs:
+        a = group_labels(schema[first], frame[first].tolist())
+        b = group_labels(schema[second], frame[second].tolist())
+        labels = np.array([f"{x}{INTERSECTION_MARK}{z}" for x, z in zip(a, b, strict=True)])
+        for group in sorted(set(labels)):
+            mask = labels == group
+            events = int(y[mask].sum())
+            if mask.sum() < min_n or min(events, int(mask.sum()) - events) < min_events:
+                continue
+            rows.append(
+                SubgroupPerformance(
+                    variable=f"{first}{INTERSECTION_MARK}{second}",
+                    group=group,
+                    figures=performance_figures(
+                        y[mask], p[mask], threshold=threshold, n_bins=n_bins
+                    ),
+                )
+            )
+    return tuple(rows)
+
+
+# -- comparing claims with measurements ---------------------------------------------------------
+
+
+def _allowed_difference(claimed: float) -> float:
+    """Rounding of the stored value: 0.5 in its last written decimal, at least 1e-4."""
+    exponent = Decimal(repr(float(claimed))).as_tuple().exponent
+    decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return max(FIGURE_TOLERANCE, 0.5 * 10.0**-decimals) + FLOAT_SLACK
+
+
+def _differs(claimed: float, measured: float | None) -> bool:
+    if measured is None:
+        return True
+    return abs(float(claimed) - float(measured)) > _allowed_difference(claimed)
+
+
+def compare_figures(
+    claimed: PerformanceFigures, measured: PerformanceFigures, population: str
+) -> list[FigureDifference]:
+    """The figures of ``claimed`` that ``measured`` does not bear out.
+
+    ``n`` and ``events`` must be equal; other figures may differ by the rounding of the
+    stored value (at least :data:`FIGURE_TOLERANCE`). A figure the card leaves empty is no
+    claim; a figure the card gives that cannot be estimated from the data is a difference.
+    """
+    out: list[FigureDifference] = []
+    for name in ("n", "events"):
+        if getattr(claimed, name) != getattr(measured, name):
+            out.append(
+                FigureDifference(population, name, getattr(claimed, name), getattr(measured, name))
+            )
+    for name in FLOAT_FIGURES:
+        said, found = getattr(claimed, name), getattr(measured, name)
+        if said is not None and _differs(said, found):
+            out.append(FigureDifference(population, name, said, found))
+    if claimed.auroc_ci95 is not None:
+        found_ci = measured.auroc_ci95
+        if found_ci is None or any(
+            _differs(s, f) for s, f in zip(claimed.auroc_ci95, found_ci, strict=True)
+        ):
+            out.append(FigureDifference(population, "auroc_ci95", claimed.auroc_ci95, found_ci))
+    return out
+
+
+def _population(variable: str, group: str) -> str:
+    return f"subgroup {variable} = '{group}'"
+
+
+def _measure_card_subgroup(
+    schema: FeatureSchema,
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    p: np.ndarray,
+    claim: SubgroupPerformance,
+    *,
+    threshold: float,
+    n_bins: int,
+) -> tuple[SubgroupPerformance | None, str | None]:
+    """The measured figures for one card subgroup, or why it matches no group."""
+    parts = claim.variable.split(INTERSECTION_MARK)
+    unknown = [v for v in parts if v not in schema]
+    where = f"the card's subgroup {claim.variable} = '{claim.group}'"
+    if unknown or len(parts) > 2:
+        return None, (
+            f"{where} matches no group: {', '.join(unknown) or claim.variable} is not an input "
+            f"in the feature schema (inputs: {', '.join(schema.names)})"
+        )
+    labels = group_labels(schema[parts[0]], frame[parts[0]].tolist())
+    if len(parts) == 2:
+        other = group_labels(schema[parts[1]], frame[parts[1]].tolist())
+        labels = np.array(
+            [f"{a}{INTERSECTION_MARK}{b}" for a, b in zip(labels, other, strict=True)]
+        )
+    mask = labels == claim.group
+    if not mask.any():
+        formed = ", ".join(f"'{g}'" for g in sorted(set(labels.tolist()))) or "none"
+        return None, (
+            f"{where} matches no group formed from the feature schema and the reference data "
+            f"(groups: {formed})"
+        )
+    figures = performance_figures(y[mask], p[mask], threshold=threshold, n_bins=n_bins)
+    return SubgroupPerformance(variable=claim.variable, group=claim.group, figures=figures), None
+
+
+def check_card(
+    card: ModelCard,
+    schema: FeatureSchema,
+    model: Any,
+    reference: pd.DataFrame,
+    calibration: pd.DataFrame | None = None,
+) -> CardCheck:
+    """Recompute the card's validation figures from the reference data and compare.
+
+    Parameters
+    ----------
+    card : ModelCard
+    schema : FeatureSchema
+    model : estimator
+        The bundle's fitted model (``predict_proba`` on the feature columns).
+    reference : DataFrame
+        The bundle's held-out rows (feature columns and ``outcome``).
+    calibration : DataFrame, optional
+        The calibration split, checked against the schema and the card's row count.
+
+    Returns
+    -------
+    CardCheck
+        Never raises for bad data or a model that cannot score it: each becomes a problem.
+    """
+    problems = data_problems(schema, reference, "reference data")
+    if calibration is not None:
+        problems += data_problems(schema, calibration, "calibration data")
+    differences: list[FigureDifference] = []
+    counts = [("n_test", len(reference))]
+    if calibration is not None:
+        counts.append(("n_calibration", len(calibration)))
+    for name, rows in counts:
+        if getattr(card.training_data, name) != rows:
+            differences.append(
+                FigureDifference("training_data", name, getattr(card.training_data, name), rows)
+            )
+    if problems:
+        # A row the schema refuses makes every figure suspect: report the rows, not figures
+        # computed on data that should not be there.
+        return CardCheck(
+            measured=None, differences=tuple(differences), data_problems=tuple(problems)
+        )
+    try:
+        y = reference[OUTCOME_COLUMN].to_numpy().astype(int)
+        p = np.asarray(model.predict_proba(reference[schema.names])[:, 1], dtype=float)
+    except Exception as exc:  # a model that cannot score its own reference data is a finding
+        return CardCheck(
+            measured=None,
+            differences=tuple(differences),
+            data_problems=(
+                f"the model could not score the reference data: {type(exc).__name__}: {exc}"[:500],
+            ),
+        )
+    threshold = card.decision_threshold
+    n_bins = card.validation.ece_bins
+    overall = performance_figures(
+        y, p, threshold=threshold, n_bins=n_bins, bootstrap=True, seed=card.random_seed
+    )
+    differences += compare_figures(card.validation.overall, overall, "overall")
+    measured = {
+        (s.variable, s.group): s
+        for s in subgroup_figures(schema, reference, y, p, threshold=threshold, n_bins=n_bins)
+    }
+    unmatched: list[str] = []
+    for claim in card.validation.subgroups:
+        key = (claim.variable, claim.group)
+        found = measured.get(key)
+        if found is None:
+            found, reason = _measure_card_subgroup(
+                schema, reference, y, p, claim, threshold=threshold, n_bins=n_bins
+            )
+            if found is None:
+                unmatched.append(reason or f"the card's subgroup {key} matches no group")
+                continue
+            measured[key] = found
+        differences += compare_figures(
+            claim.figures, found.figures, _population(claim.variable, claim.group)
+        )
+    claimed_keys = {(s.variable, s.group) for s in card.validation.subgroups}
+    unreported = [
+        f"the card does not report subgroup {v} = '{g}'; measured on the bundle's reference "
+        f"data: n = {s.figures.n}, events = {s.figures.events}, AUROC = "
+        f"{_shown(s.figures.auroc) if s.figures.auroc is not None else 'not estimable'}"
+        for (v, g), s in measured.items()
+        if (v, g) not in claimed_keys
+    ]
+    validation = card.validation.model_copy(
+        update={"overall": overall, "subgroups": tuple(measured.values())}
+    )
+    return CardCheck(
+        measured=validation,
+        differences=tuple(differences),
+        unmatched_subgroups=tuple(unmatched),
+        unreported=tuple(unreported),
+    )
