@@ -3,14 +3,21 @@
 The app calls :func:`record_display` with the report it is about to draw; if the write
 fails, :class:`~caselens.audit.AuditWriteError` propagates and the app shows no result
 (fail-closed).
+
+A display (``viewed``, ``patient_viewed``, ``previewed``) also writes its row of the
+monitoring prediction log, in the same transaction as its entry: both, or neither.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy import Connection
 
 from caselens.access import Viewer
 from caselens.audit import AuditEntry, AuditEvent, AuditEventError, AuditStore
+from caselens.monitoring.prediction_log import DISPLAY_ACTIONS, prediction_log_writer
 from caselens.report import Audience, CaseReport, displayed_digest
 
 #: What the user sees when the trail cannot take the entry.
@@ -34,6 +41,8 @@ def record_display(
     AuditWriteError
         If the entry could not be durably written; the caller must not show the report.
     """
+    # What monitoring judges is what was shown: the log row goes in with the entry.
+    writer = prediction_log_writer(store, report) if action in DISPLAY_ACTIONS else None
     return record_event(
         store,
         viewer,
@@ -43,6 +52,7 @@ def record_display(
         report=report,
         detail=detail,
         report_shown=True,
+        alongside=writer,
     )
 
 
@@ -57,9 +67,12 @@ def record_event(
     report: CaseReport | None = None,
     detail: dict[str, Any] | None = None,
     report_shown: bool = False,
+    alongside: Callable[[Connection, AuditEntry], None] | None = None,
 ) -> AuditEntry:
     """Append an event (feedback, sign-in, replay, export, suspension …) that may concern a
-    report; with ``report_shown`` the report's JSON and displayed-text digest are stored."""
+    report; with ``report_shown`` the report's JSON and displayed-text digest are stored.
+    ``alongside`` writes rows derived from the entry in its transaction (see
+    ``AuditStore.append``)."""
     report_json = None
     if report_shown and report is not None:
         try:
@@ -83,5 +96,6 @@ def record_event(
             else None,
             session_id=session_id,
             detail=detail,
-        )
+        ),
+        alongside=alongside,
     )

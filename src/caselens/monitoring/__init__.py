@@ -1,0 +1,18 @@
+"""Monitoring after go-live: what was actually shown, what happened next, and when to stop.
+
+* :mod:`~caselens.monitoring.tables` — the monitoring tables, created on the audit store's
+  database (SQLite by default, PostgreSQL by the same URL).
+* :mod:`~caselens.monitoring.prediction_log` — one row per recorded display of a report,
+  written in the same transaction as its audit entry, and its check against the trail.
+* :mod:`~caselens.monitoring.outcomes` — outcomes imported from a CSV, all or nothing, each
+  import recorded in the trail.
+* :mod:`~caselens.monitoring.plan` — the monitoring plan (thresholds, minimum n, outcome
+  window) with its defaults.
+* :mod:`~caselens.monitoring.figures` — drift, calibration, discrimination and subgroup
+  figures for one model and one period, with their n and confidence intervals.
+* :mod:`~caselens.monitoring.alerts` — the plan's alerts, recorded in the trail.
+* :mod:`~caselens.monitoring.simulate` — simulated predictions and outcomes with injected
+  shifts, always labelled simulated.
+
+The design is in ``docs/monitoring.md``.
+"""

@@ -1,0 +1,126 @@
+"""The monitoring tables, kept in the audit store's own database.
+
+They live beside ``audit_entry`` so that a row derived from an entry (a prediction shown,
+an outcome import, an alert) is written in the very transaction that writes the entry:
+both are stored, or neither. They are derived data, never the record itself: the trail is
+the truth and ``verify_prediction_log`` checks the log against it.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from caselens.audit import AuditStore
+
+metadata = MetaData()
+
+# BIGINT on PostgreSQL; INTEGER on SQLite, where only "INTEGER PRIMARY KEY" autoincrements.
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+prediction_log = Table(
+    "monitoring_prediction",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    # The display entry this row is derived from (None for simulated rows): one row each.
+    Column("entry_seq", _ID, unique=True),
+    # For simulated rows: the ``monitoring_simulated`` entry that wrote the batch.
+    Column("source_seq", _ID),
+    Column("simulated", Boolean, nullable=False),
+    Column("run_id", Text),
+    Column("recorded_at", Text, nullable=False),
+    Column("recorded_on", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("audience", Text, nullable=False),
+    Column("model_id", Text, nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("patient_ref", Text),
+    Column("report_id", Text, nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("conformal_set", Text),
+    Column("limitation_codes", Text, nullable=False),
+    Column("inputs_json", Text, nullable=False),
+    Index("ix_monitoring_prediction_model_time", "model_id", "simulated", "recorded_at"),
+    Index("ix_monitoring_prediction_patient", "model_id", "patient_ref"),
+)
+
+outcome_table = Table(
+    "monitoring_outcome",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("model_id", Text, nullable=False),
+    Column("patient_ref", Text, nullable=False),
+    Column("outcome", Integer, nullable=False),
+    Column("known_on", Text, nullable=False),
+    # The audit entry of the import (``outcomes_imported`` or ``monitoring_simulated``).
+    Column("import_seq", _ID, nullable=False),
+    Column("simulated", Boolean, nullable=False),
+    Column("run_id", Text),
+    UniqueConstraint("model_id", "patient_ref", "known_on", name="uq_monitoring_outcome"),
+    Index("ix_monitoring_outcome_patient", "model_id", "patient_ref"),
+)
+
+alert_table = Table(
+    "monitoring_alert",
+    metadata,
+    Column("alert_id", Text, primary_key=True),
+    Column("model_id", Text, nullable=False),
+    Column("period", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("simulated", Boolean, nullable=False),
+    Column("run_id", Text),
+    Column("raised_seq", _ID, nullable=False),
+    Column("detail_json", Text, nullable=False),
+    Index("ix_monitoring_alert_model", "model_id"),
+)
+
+# Advisory lock taken while the tables are created on PostgreSQL: the bytes of "caselmon"
+# (the trail uses "caselens", the app database "caselapp"), so two servers opening a new
+# database at once do not both create a table.
+_PG_CREATE_LOCK_ID = int.from_bytes(b"caselmon", "big")
+_READY: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def engine_of(store: AuditStore) -> Engine:
+    """The engine of the audit store, so derived rows share its database and transactions.
+
+    ``AuditStore`` has no public engine yet (asked for); this is the one place that reaches
+    for it.
+    """
+    return store._engine  # private until AuditStore exposes it (see the docstring)
+
+
+def ensure_tables(engine: Engine) -> None:
+    """Create the monitoring tables that are missing (once per engine, under a lock on
+    PostgreSQL). Safe to call before every write: after the first call it costs nothing."""
+    if engine in _READY:
+        return
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_CREATE_LOCK_ID})
+        metadata.create_all(conn, checkfirst=True)
+    _READY.add(engine)
+
+
+def ready_engine(store: AuditStore) -> Engine:
+    """The audit store's engine with the monitoring tables in place."""
+    engine = engine_of(store)
+    ensure_tables(engine)
+    return engine
