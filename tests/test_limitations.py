@@ -45,7 +45,9 @@ def plain(heart_bundle):
         update={
             "variable_flags": (),
             "novelty": ctx.novelty.model_copy(update={"reading": "typical", "percentile": 50.0}),
-            "subgroups": tuple(s.model_copy(update={"status": "ok"}) for s in ctx.subgroups),
+            "subgroups": tuple(
+                s.model_copy(update={"status": "ok", "standing": False}) for s in ctx.subgroups
+            ),
         }
     )
     return heart_bundle, case, confidence, attributions, context

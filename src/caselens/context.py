@@ -49,11 +49,25 @@ ECE_MARGIN = 0.05
 #: ... or its calibration slope outside this range (predictions 1.5 times too extreme or
 #: too moderate; Van Calster et al. 2019 make the slope the key internal-validation figure).
 SLOPE_RANGE = (0.67, 1.5)
+#: A difference only counts as "worse" when it is also larger than the sampling noise of the
+#: subgroup's own figure: z = 1.96 (two-sided 95%). Without this, a 115-patient subgroup of a
+#: model whose performance does not depend on the variable at all is "worse" by chance (the
+#: synthetic other-family cohort: sex is not in the outcome model, yet women had AUROC 0.09
+#: lower and slope 0.48), and the caution then fires on two thirds of patients.
+NOISE_Z = 1.96
+#: The calibration slope's standard error is not on the card, and it is wide in small groups:
+#: the slope criterion applies only to subgroups with at least this many events (Collins,
+#: Ogundimu & Altman 2016 recommend ≥ 100 events, preferably 200, to validate calibration).
+SLOPE_MIN_EVENTS = 100
+#: Equal-width bins of the card's ECE (``validation_metrics.expected_calibration_error``); used
+#: for the ECE's noise floor.
+ECE_BINS = 10
 SUBGROUP_RULE = (
     f"flagged when AUROC is {AUROC_MARGIN:.2f} or more below overall, ECE is {ECE_MARGIN:.2f} "
     f"or more above overall, or the calibration slope is outside {SLOPE_RANGE[0]:g}–"
-    f"{SLOPE_RANGE[1]:g}; too small to judge under {MIN_SUBGROUP_N} patients or "
-    f"{MIN_SUBGROUP_EVENTS} events"
+    f"{SLOPE_RANGE[1]:g} (slope only with {SLOPE_MIN_EVENTS} or more events), each only when "
+    f"the difference is beyond the subgroup's 95% sampling noise; too small to judge under "
+    f"{MIN_SUBGROUP_N} patients or {MIN_SUBGROUP_EVENTS} events"
 )
 NOT_RECORDED_GROUP = "not recorded"
 
@@ -107,6 +121,10 @@ class SubgroupStatus(_Frozen):
     calibration_slope: float | None
     status: SubgroupState
     note: str
+    #: True when the status holds for every patient, not just this one: no recorded group of
+    #: this variable has enough test patients to judge (a small test set). Such a status is
+    #: stated once for the model (:func:`standing_small_subgroups`), not as a per-case note.
+    standing: bool = False
 
 
 class CaseContext(_Frozen):
@@ -231,7 +249,7 @@ def subgroup_status(
             if not recorded:
                 status = "not_recorded"
                 note = f"{label} not recorded for this patient; the model was {measured}."
-            elif figures.n < MIN_SUBGROUP_N or figures.events < MIN_SUBGROUP_EVENTS:
+            elif _too_small(figures):
                 status = "too_small"
                 note = (
                     f"Too few patients to judge (under {MIN_SUBGROUP_N} patients or "
@@ -260,29 +278,85 @@ def subgroup_status(
                 calibration_slope=figures.calibration_slope if figures else None,
                 status=status,
                 note=note,
+                standing=status == "too_small" and not _any_group_judged(card, spec.name),
             )
         )
     return tuple(rows)
+
+
+def _too_small(figures: PerformanceFigures) -> bool:
+    return figures.n < MIN_SUBGROUP_N or figures.events < MIN_SUBGROUP_EVENTS
+
+
+def _any_group_judged(card: ModelCard, variable: str) -> bool:
+    """True when at least one recorded group of ``variable`` is large enough to judge."""
+    return any(
+        sub.variable == variable and sub.group != NOT_RECORDED_GROUP and not _too_small(sub.figures)
+        for sub in card.validation.subgroups
+    )
+
+
+def standing_small_subgroups(card: ModelCard) -> tuple[tuple[str, str, int, int], ...]:
+    """Subgroups too small to judge for every patient: ``(variable, group, n, events)``.
+
+    A variable none of whose recorded groups has ``MIN_SUBGROUP_N`` patients and
+    ``MIN_SUBGROUP_EVENTS`` events cannot be judged for anyone — a property of the test set,
+    stated once for the model. (A too-small group beside groups that can be judged is a
+    per-case note instead: this patient belongs to a group the test set under-represents.)
+    """
+    return tuple(
+        (sub.variable, sub.group, sub.figures.n, sub.figures.events)
+        for sub in card.validation.subgroups
+        if sub.group != NOT_RECORDED_GROUP
+        and _too_small(sub.figures)
+        and not _any_group_judged(card, sub.variable)
+    )
+
+
+def _auroc_se(auroc: float, n: int, events: int) -> float:
+    """Hanley & McNeil (1982) standard error of an AUROC from its counts."""
+    n1, n0 = events, n - events
+    if n1 < 1 or n0 < 1:
+        return math.inf
+    q1, q2 = auroc / (2 - auroc), 2 * auroc**2 / (1 + auroc)
+    var = (auroc * (1 - auroc) + (n1 - 1) * (q1 - auroc**2) + (n0 - 1) * (q2 - auroc**2)) / (
+        n1 * n0
+    )
+    return math.sqrt(max(var, 0.0))
+
+
+def _ece_noise(n: int, events: int) -> float:
+    """Expected ECE of a perfectly calibrated model on ``n`` patients (its noise floor).
+
+    Each of ``ECE_BINS`` bins of about n/bins patients has an observed rate off by
+    sqrt(p(1−p)/(n/bins)) on average (a half-normal mean is sqrt(2/π)·σ); p is the
+    group's event rate.
+    """
+    if n < 1:
+        return math.inf
+    rate = events / n
+    return math.sqrt(2 / math.pi) * math.sqrt(rate * (1 - rate) * ECE_BINS / n)
 
 
 def _worse_reasons(figures: PerformanceFigures, overall: PerformanceFigures) -> list[str]:
     reasons = []
     # Small epsilon so that a difference of exactly the margin (in 4-decimal card figures)
     # counts as reaching it despite float subtraction.
-    if (
-        figures.auroc is not None
-        and overall.auroc is not None
-        and overall.auroc - figures.auroc >= AUROC_MARGIN - 1e-9
-    ):
-        reasons.append(f"AUROC {overall.auroc - figures.auroc:.2f} lower")
-    if (
-        figures.ece is not None
-        and overall.ece is not None
-        and figures.ece - overall.ece >= ECE_MARGIN - 1e-9
-    ):
-        reasons.append(f"ECE {figures.ece - overall.ece:.2f} higher")
+    if figures.auroc is not None and overall.auroc is not None:
+        gap = overall.auroc - figures.auroc
+        noise = NOISE_Z * _auroc_se(figures.auroc, figures.n, figures.events)
+        if gap >= AUROC_MARGIN - 1e-9 and gap > noise:
+            reasons.append(f"AUROC {gap:.2f} lower")
+    if figures.ece is not None and overall.ece is not None:
+        gap = figures.ece - overall.ece
+        if gap >= ECE_MARGIN - 1e-9 and gap > NOISE_Z * _ece_noise(figures.n, figures.events):
+            reasons.append(f"ECE {gap:.2f} higher")
     slope = figures.calibration_slope
-    if slope is not None and not SLOPE_RANGE[0] <= slope <= SLOPE_RANGE[1]:
+    if (
+        slope is not None
+        and figures.events >= SLOPE_MIN_EVENTS
+        and not SLOPE_RANGE[0] <= slope <= SLOPE_RANGE[1]
+    ):
         reasons.append(f"calibration slope {slope:.2f}")
     return reasons
 

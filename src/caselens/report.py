@@ -32,7 +32,7 @@ from caselens.bundle import ModelBundle
 from caselens.cases import Case
 from caselens.confidence import ConfidenceAssessment, ConfidenceModel
 from caselens.context import CaseContext, ContextModel
-from caselens.limitations import Limitation, case_limitations
+from caselens.limitations import Limitation, LimitationRules, case_limitations
 from caselens.model_card import PerformanceFigures
 from caselens.narrative import Narrative, build_narrative, patient_text
 
@@ -268,6 +268,9 @@ class CaseExplainer:
         with threadpool_limits(limits=1):
             self.confidence_model = ConfidenceModel.from_bundle(bundle)
             self.context_model = ContextModel.from_bundle(bundle)
+        #: Per-bundle limitation settings (NEAR_THRESHOLD band) and the standing limitations,
+        #: stated once for the model rather than on every case.
+        self.limitation_rules = LimitationRules.for_bundle(bundle.card, self.confidence_model)
         self.background = select_background(
             bundle.reference, size=background_size, seed=seed, columns=bundle.features.names
         )
@@ -327,6 +330,7 @@ class CaseExplainer:
             attributions,
             context,
             today=dt.date.fromisoformat(created[:10]),
+            rules=self.limitation_rules,
         )
         narrative = build_narrative(
             confidence, attributions, limitations, bundle.card, bundle.features
