@@ -12,15 +12,14 @@ from sklearn.exceptions import NotFittedError
 
 from caselens import confidence
 from caselens.confidence import (
-    STATEMENT_BOTH,
-    STATEMENT_EMPTY,
-    STATEMENT_HIGH,
-    STATEMENT_LOW,
+    CalibrationBootstrap,
     ConfidenceAssessment,
     ConfidenceModel,
     SplitConformalClassifier,
     neighbour_count,
+    platt_fit,
     reliability_table,
+    set_reading,
     set_statement,
     wilson_interval,
 )
@@ -54,20 +53,21 @@ def test_conformal_coverage_on_the_readmission_test_split_is_within_two_points_o
     assert assessment.conformal.empirical_coverage_n == len(readmission.reference)
 
 
-def test_conformal_quantile_is_the_ceil_n_plus_one_rank_of_the_calibration_scores():
+def test_class_quantiles_are_the_ceil_n_plus_one_rank_within_each_class():
     p = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9, 0.05, 0.95])
     y = np.array([0, 0, 1, 0, 1, 1, 0, 1, 0, 1])
-    scores = np.sort(np.where(y == 1, 1 - p, p))
     model = SplitConformalClassifier(coverage=0.8).fit(p, y)
-    k = math.ceil((len(p) + 1) * 0.8)
-    assert model.k_ == k == 9
-    assert model.quantile_ == scores[k - 1]
+    negatives = np.sort(p[y == 0])  # score of label 0 is 1 − p(0) = p
+    positives = np.sort(1 - p[y == 1])
+    assert model.class_counts_ == (5, 5)
+    assert model.ranks_ == (math.ceil(6 * 0.8), math.ceil(6 * 0.8)) == (5, 5)
+    assert model.quantiles_ == (negatives[4], positives[4])
     assert model.n_calibration_ == 10
 
 
 def test_too_few_calibration_patients_for_the_coverage_gives_both_labels_always():
     model = SplitConformalClassifier(coverage=0.9).fit([0.1, 0.9, 0.2, 0.8, 0.5], [0, 1, 0, 1, 1])
-    assert model.quantile_ == 1.0
+    assert model.quantiles_ == (1.0, 1.0)
     assert model.predict_set([0.0, 0.5, 1.0]) == [(0, 1), (0, 1), (0, 1)]
 
 
@@ -87,29 +87,75 @@ def test_fit_refuses_outcomes_that_are_not_zero_or_one():
         SplitConformalClassifier().fit([0.2, 0.8], [0, 2])
 
 
-def test_a_probability_of_one_half_on_readmission_is_uncertain(readmission_model):
-    conformal = readmission_model.assess(0.5).conformal
+def test_a_probability_of_fifteen_percent_on_readmission_cannot_rule_out_either_outcome(
+    readmission_model,
+):
+    conformal = readmission_model.assess(0.15).conformal
     assert conformal.labels == (0, 1)
-    assert conformal.statement == STATEMENT_BOTH
+    assert conformal.reading == "both"
+    assert conformal.statement == (
+        'At 90% confidence the model cannot rule out either outcome ("readmitted within 30 '
+        'days" or "not readmitted within 30 days").'
+    )
 
 
-def test_a_probability_of_two_percent_on_readmission_is_confidently_low(readmission_model):
+def test_a_probability_of_two_percent_on_readmission_leaves_only_no_readmission(
+    readmission_model,
+):
     conformal = readmission_model.assess(0.02).conformal
     assert conformal.labels == (0,)
-    assert conformal.statement == STATEMENT_LOW
+    assert conformal.reading == "negative_only"
+    assert conformal.statement.startswith(
+        'At 90% confidence only "not readmitted within 30 days" is consistent with similar '
+        'patients: 10% or fewer of the calibration patients with "readmitted within 30 days"'
+    )
 
 
 @pytest.mark.parametrize(
-    ("labels", "statement"),
+    ("labels", "side", "reading"),
     [
-        ((1,), STATEMENT_HIGH),
-        ((0,), STATEMENT_LOW),
-        ((0, 1), STATEMENT_BOTH),
-        ((), STATEMENT_EMPTY),
+        ((0, 1), "above", "both"),
+        ((0, 1), "below", "both"),
+        ((), "below", "neither"),
+        ((1,), "above", "positive_only"),
+        ((1,), "below", "conflict"),
+        ((1,), "at", "conflict"),
+        ((0,), "below", "negative_only"),
+        ((0,), "above", "conflict"),
+        ((0,), "at", "conflict"),
     ],
 )
-def test_every_prediction_set_has_a_plain_statement(labels, statement):
-    assert set_statement(labels) == statement
+def test_the_joint_rule_names_one_outcome_only_on_its_own_side_of_the_threshold(
+    labels, side, reading
+):
+    assert set_reading(labels, side) == reading
+    text = set_statement(
+        labels, coverage=0.9, side=side, threshold=0.3, outcome_labels=("Alive", "Died")
+    )
+    if reading == "conflict":
+        assert "point different ways" in text and f"is {side} the 30% threshold" in text
+        assert "consistent with" not in text
+    elif reading == "both":
+        assert "cannot rule out either outcome" in text
+    elif reading == "neither":
+        assert "neither outcome fits" in text
+    else:
+        assert "is consistent with similar patients" in text
+
+
+def test_a_single_label_set_on_the_other_side_of_the_threshold_is_stated_as_a_conflict(
+    readmission_model,
+):
+    # Readmission: label 0 leaves the set above its class quantile (about 19%), below the
+    # 20% threshold, so a probability of 19.5% has the set {1} while below the threshold.
+    q0 = readmission_model.conformal.quantiles_[0]
+    assert q0 < readmission_model.threshold
+    p = (q0 + readmission_model.threshold) / 2
+    assessment = readmission_model.assess(p)
+    assert assessment.side == "below"
+    assert assessment.conformal.labels == (1,)
+    assert assessment.conformal.reading == "conflict"
+    assert "below the 20% threshold" in assessment.conformal.statement
 
 
 @pytest.mark.parametrize(("events", "n"), [(0, 5), (3, 10), (30, 100), (300, 1000), (1000, 1000)])
@@ -211,7 +257,7 @@ def test_heart_disease_neighbourhood_stays_local_on_its_tiny_test_split(heart, h
     assessment = heart_model.assess(0.9)
     assert assessment.neighbourhood.n == max(10, math.floor(0.25 * n))
     assert assessment.conformal.labels == (1,)
-    assert assessment.conformal.statement == STATEMENT_HIGH
+    assert assessment.conformal.reading == "positive_only"
     assert assessment.range_statement.startswith("between ")
 
 
@@ -242,3 +288,72 @@ def test_assessment_round_trips_through_json(request, which, probability):
     dumped = assessment.model_dump(mode="json")
     assert ConfidenceAssessment.model_validate(dumped) == assessment
     assert ConfidenceAssessment.model_validate_json(assessment.model_dump_json()) == assessment
+
+
+def test_platt_fit_reproduces_the_bundles_own_sigmoid_calibrator(heart):
+    calibrator = heart.model.calibrated_classifiers_[0].calibrators[0]
+    a, b = calibrator.a_, calibrator.b_
+    p_cal = heart.predict_proba(heart.calibration_data)
+    scores = (np.log(1 / p_cal - 1) - b) / a
+    fitted_a, fitted_b = platt_fit(scores, heart.calibration_data["outcome"])
+    assert fitted_a[0] == pytest.approx(a, rel=1e-6)
+    assert fitted_b[0] == pytest.approx(b, rel=1e-6, abs=1e-8)
+
+
+def test_the_interval_is_a_stated_bootstrap_of_the_calibrator_and_is_not_widened(
+    heart, heart_model
+):
+    assessment = heart_model.assess(0.6)
+    interval = assessment.interval
+    assert interval is not None and interval.level == 0.95
+    assert interval.resamples == 200 and interval.calibration_n == len(heart.calibration_data)
+    assert "percentile bootstrap" in interval.method and "calibrator refitted" in interval.method
+    assert (assessment.range_low, assessment.range_high) == (interval.low, interval.high)
+    assert interval.low < 0.6 < interval.high
+    # The neighbourhood's observed rate is a separate check, never merged into the interval.
+    assert assessment.neighbourhood_statement.startswith("The estimate 60%")
+    low, high = heart_model.bootstrap.intervals([0.6])
+    assert (low[0], high[0]) == pytest.approx((interval.low, interval.high), abs=1e-6)
+
+
+def test_interval_coverage_in_simulation_on_held_out_rows_is_stated_and_measured(heart):
+    """Truth = the bundle's calibrator; 100 runs redraw calibration outcomes from it, refit,
+    bootstrap and check the interval at the 61 held-out patients. Small splits make a
+    percentile bootstrap fall short: with 61 calibration patients it holds the truth about
+    87% of the time, not 95%, and the interval's own text says so. The bound is the measured
+    figure ± 3 SD of a 100-run mean (SD ≤ 0.22/√100 = 0.022)."""
+    bootstrap, reason = CalibrationBootstrap.for_bundle(heart)
+    assert reason is None
+    coverage = bootstrap.simulate_coverage(heart.predict_proba(heart.reference), runs=100)
+    assert 0.80 <= coverage <= 0.97
+    assert f"held the true calibrated probability {100 * coverage:.0f}%" in bootstrap.method()
+
+
+def test_an_uncalibrated_bundle_is_labelled_so_and_gets_no_interval(other_family_bundles):
+    model = ConfidenceModel.from_bundle(other_family_bundles["uncalibrated"])
+    assessment = model.assess(0.23)
+    assert not assessment.calibrated and assessment.calibration_method == "none"
+    assert assessment.probability_label == "Model probability (not calibrated)"
+    assert assessment.interval is None and assessment.range_low is None
+    assert "not calibrated" in assessment.interval_unavailable_reason
+    assert assessment.range_statement == assessment.interval_unavailable_reason
+    assert assessment.conformal is None and "no calibration split" in (
+        assessment.conformal_unavailable_reason
+    )
+
+
+def test_a_calibrated_bundle_names_its_method(heart_model):
+    assessment = heart_model.assess(0.4)
+    assert assessment.calibrated
+    assert assessment.probability_label == "Calibrated probability (sigmoid)"
+
+
+def test_an_estimate_outside_the_neighbourhoods_observed_range_is_said_not_hidden(
+    readmission_model,
+):
+    assessment = readmission_model.assess(0.99)
+    hood = assessment.neighbourhood
+    assert assessment.estimate_outside_neighbourhood
+    assert hood.ci_high < 0.99
+    assert "is above the 95% interval of the rate observed" in assessment.neighbourhood_statement
+    assert assessment.interval.low <= 0.99 <= assessment.interval.high

@@ -31,6 +31,7 @@ def plain(heart_bundle):
             "neighbourhood": conf.neighbourhood.model_copy(
                 update={"off_centre": False, "outside_reference": False}
             ),
+            "estimate_outside_neighbourhood": False,
         }
     )
     attr = report.attributions
@@ -233,3 +234,72 @@ def _flag(kind: str):
         value_text="Fixed defect",
         message="Seen only 3 times in training.",
     )
+
+
+def test_an_uncalibrated_model_gets_a_warning_for_clinician_and_patient(plain):
+    confidence = plain[2]
+    uncalibrated = confidence.model_copy(
+        update={
+            "calibrated": False,
+            "calibration_method": "none",
+            "probability_label": "Model probability (not calibrated)",
+            "interval": None,
+            "range_low": None,
+            "range_high": None,
+        }
+    )
+    bundle, case, _, attributions, context = plain
+    found = case_limitations(
+        case, bundle.features, bundle.card, uncalibrated, attributions, context, today=TODAY
+    )
+    hit = next(lim for lim in found if lim.code == "NOT_CALIBRATED")
+    assert hit.severity == "warning" and "calibration method 'none'" in hit.clinician_text
+    assert hit.patient_text and "NO_PROBABILITY_INTERVAL" not in {lim.code for lim in found}
+
+
+def test_a_calibrated_model_without_an_interval_says_why(plain):
+    confidence = plain[2].model_copy(
+        update={
+            "interval": None,
+            "interval_unavailable_reason": "CaseLens gives an interval only for sigmoid.",
+        }
+    )
+    assert "NO_PROBABILITY_INTERVAL" in _codes(plain, confidence=confidence)
+    assert "NOT_CALIBRATED" not in _codes(plain, confidence=confidence)
+
+
+def test_a_single_label_set_on_the_other_side_of_the_threshold_is_an_uncertain_set(plain):
+    confidence = plain[2]
+    conflict = confidence.model_copy(
+        update={
+            "conformal": confidence.conformal.model_copy(
+                update={"labels": (0,), "reading": "conflict", "statement": "point different ways"}
+            )
+        }
+    )
+    assert "UNCERTAIN_SET" in _codes(plain, confidence=conflict)
+    agreeing = confidence.model_copy(
+        update={
+            "conformal": confidence.conformal.model_copy(
+                update={"labels": (1,), "reading": "positive_only"}
+            )
+        }
+    )
+    assert "UNCERTAIN_SET" not in _codes(plain, confidence=agreeing)
+
+
+def test_an_estimate_outside_the_neighbourhoods_observed_range_is_a_caution(plain):
+    confidence = plain[2]
+    outside = confidence.model_copy(
+        update={
+            "estimate_outside_neighbourhood": True,
+            "neighbourhood_statement": "The estimate 23% is above the 95% interval of the rate "
+            "observed among the 15 most similar test patients (0% to 20%).",
+        }
+    )
+    bundle, case, _, attributions, context = plain
+    found = case_limitations(
+        case, bundle.features, bundle.card, outside, attributions, context, today=TODAY
+    )
+    hit = next(lim for lim in found if lim.code == "ESTIMATE_OUTSIDE_NEIGHBOURHOOD")
+    assert hit.severity == "caution" and hit.clinician_text.startswith("The estimate 23% is above")

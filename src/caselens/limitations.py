@@ -371,16 +371,43 @@ def _explanations(attributions: Attributions) -> list[Limitation]:
 def _confidence(confidence: ConfidenceAssessment) -> list[Limitation]:
     out: list[Limitation] = []
     conformal = confidence.conformal
-    if conformal is not None and len(conformal.labels) != 1:
+    # A set that names no single outcome on the threshold's own side is uncertain: both
+    # labels, none, or one label on the other side of the threshold ("conflict").
+    if conformal is not None and (len(conformal.labels) != 1 or conformal.reading == "conflict"):
         out.append(
             Limitation(
                 code="UNCERTAIN_SET",
                 severity="caution",
-                clinician_text=f"At {_pct(conformal.coverage)} coverage the conformal "
-                f"prediction set is {{{', '.join(map(str, conformal.labels))}}}: "
-                f"{conformal.statement}.",
+                clinician_text=f"Conformal prediction set {{{', '.join(map(str, conformal.labels))}"
+                f"}}: {conformal.statement}",
                 patient_text="The tool cannot tell well which way things will go for you.",
-                trigger=f"conformal set {list(conformal.labels)} at {conformal.coverage}",
+                trigger=f"conformal set {list(conformal.labels)} at {conformal.coverage}"
+                + (f" ({conformal.reading})" if conformal.reading else ""),
+            )
+        )
+    if not confidence.calibrated:
+        out.append(
+            Limitation(
+                code="NOT_CALIBRATED",
+                severity="warning",
+                clinician_text="The model's probabilities are not calibrated (model card: "
+                f"calibration method '{confidence.calibration_method}'): the number is the "
+                "model's score on a 0–100% scale and may not match how often the outcome "
+                "happens; check the reliability curve. No interval for the probability can "
+                "be given.",
+                patient_text="This tool's numbers have not been checked against how often "
+                "this really happens, so the number may be off.",
+                trigger=f"calibration method = {confidence.calibration_method}",
+            )
+        )
+    elif confidence.interval is None and confidence.interval_unavailable_reason:
+        out.append(
+            Limitation(
+                code="NO_PROBABILITY_INTERVAL",
+                severity="info",
+                clinician_text=confidence.interval_unavailable_reason,
+                patient_text=None,
+                trigger="no interval for the probability",
             )
         )
     if confidence.near_threshold:
@@ -409,6 +436,18 @@ def _confidence(confidence: ConfidenceAssessment) -> list[Limitation]:
                 patient_text=None,
                 trigger=f"neighbourhood mean predicted {hood.mean_predicted:.3f} vs probability "
                 f"{confidence.probability:.3f}",
+            )
+        )
+    if confidence.estimate_outside_neighbourhood and confidence.neighbourhood_statement:
+        out.append(
+            Limitation(
+                code="ESTIMATE_OUTSIDE_NEIGHBOURHOOD",
+                severity="caution",
+                clinician_text=f"{confidence.neighbourhood_statement} The model may be "
+                "miscalibrated for patients like this one.",
+                patient_text=None,
+                trigger=f"probability {confidence.probability:.3f} outside "
+                f"[{hood.ci_low:.3f}, {hood.ci_high:.3f}]",
             )
         )
     return out

@@ -5,16 +5,26 @@ Zikmund-Fisher 2014): absolute risk as "about X out of 100 people like you", the
 denominator everywhere, the time window every time, uncertainty as a range, no relative
 risks, and factors "linked with" the result, never causes. The patient text's
 Flesch–Kincaid grade is measured and stored: at most 8 is required, 6 is the aim.
+
+Truth rules for factors (:func:`factor_phrase`): every factor named carries this patient's
+own value; a yes/no condition is named only as the patient has it ("Not having diabetes",
+never "having diabetes" for someone without it); a factor whose value was not recorded is
+not named. Association only: "This does not show that these things cause it." A model that
+is not calibrated is never described as "X out of 100 people like you".
 """
 
 from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
 
 import textstat
 from pydantic import BaseModel, ConfigDict
 
 from caselens.attribution import Attributions
 from caselens.confidence import ConfidenceAssessment
-from caselens.features import FeatureSchema
+from caselens.features import FeatureSchema, FeatureSpec
 from caselens.limitations import Limitation
 from caselens.model_card import ModelCard
 
@@ -31,8 +41,8 @@ class PatientSummary(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     out_of_100: int
-    range_low_out_of_100: int
-    range_high_out_of_100: int
+    range_low_out_of_100: int | None
+    range_high_out_of_100: int | None
     headline: str
     range_sentence: str
     others_sentence: str
@@ -45,6 +55,9 @@ class PatientSummary(BaseModel):
     care_team: str
     reading_grade: float
     reading_grade_limit: float = READING_GRADE_LIMIT
+    #: False when the model is not calibrated: the number is then a score, not "X out of
+    #: 100 people like you" (reports recorded before this field were all calibrated).
+    calibrated: bool = True
 
     def full_text(self) -> str:
         """All of the patient text, in display order (the text that is measured)."""
@@ -89,11 +102,12 @@ def patient_text(summary: PatientSummary) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _top(attributions: Attributions, *, sign: int, limit: int) -> list[str]:
+def _top(attributions: Attributions, *, sign: int) -> list[str]:
+    """Variables by SHAP in one direction, largest first, above ``MIN_FACTOR_SHIFT``."""
     if attributions.shap.status != "ok":
         return []
     ranked = sorted(attributions.shap.contributions, key=lambda c: -sign * c.value)
-    return [c.name for c in ranked[:limit] if sign * c.value >= MIN_FACTOR_SHIFT]
+    return [c.name for c in ranked if sign * c.value >= MIN_FACTOR_SHIFT]
 
 
 def _join(words: list[str]) -> str:
@@ -102,46 +116,145 @@ def _join(words: list[str]) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1]
 
 
+def _lower_first(text: str) -> str:
+    """'Your age' → 'your age'; 'ST depression' and 'A1c' keep their capitals."""
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def yes_no_state(feature: FeatureSpec, value: object) -> bool | None:
+    """True/False when ``feature`` is a yes/no condition (categories Yes/No, or an integer
+    coded 0/1) and the value says whether the patient has it; None otherwise."""
+    if _missing(value):
+        return None
+    if feature.kind == "category":
+        if {c.lower() for c in feature.categories or ()} == {"yes", "no"}:
+            return str(value).lower() == "yes"
+        return None
+    if feature.kind == "integer" and (feature.hard_min, feature.hard_max) == (0, 1):
+        return float(value) == 1  # type: ignore[arg-type]
+    return None
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def factor_phrase(feature: FeatureSpec, value: object) -> str | None:
+    """How one factor is named to a patient, with the patient's own value; None when the
+    value was not recorded (then the factor is not named).
+
+    - yes/no condition: the patient's own state. A label that starts with an -ing word is
+      negated in words ("Having diabetes" → "Not having diabetes", "Smoking" → "Not
+      smoking"); any other label gets its answer: "Chest pain during exercise (no)".
+    - number: "Your heart's pumping strength (ejection fraction 25%)" — the clinical name is
+      added when the plain label shares no word with it.
+    - category: "Type of chest pain (no chest pain)".
+    """
+    if _missing(value):
+        return None
+    label = feature.patient_label.strip()
+    state = yes_no_state(feature, value)
+    if state is not None:
+        first = label.split()[0].lower() if label.split() else ""
+        if first.endswith("ing"):
+            return label if state else "Not " + _lower_first(label)
+        return f"{label} ({'yes' if state else 'no'})"
+    if feature.kind == "category":
+        shown = _lower_first(str(value))
+    else:
+        shown = feature.describe_value(value).replace(" %", "%")
+        if not _words(feature.label) & _words(label):
+            shown = f"{_lower_first(feature.label)} {shown}"
+    if label.endswith(")"):
+        return f"{label[:-1]} {shown})"
+    return f"{label} ({shown})"
+
+
+def _value_of(name: str, values: Mapping[str, object] | None, attributions: Attributions):
+    if values is not None and name in values:
+        return values[name]
+    for variable in attributions.variables:  # without the case: the value as shown
+        if variable.name == name:
+            return None if variable.value_text == "not recorded" else variable.value_text
+    return None
+
+
+def _factors(
+    attributions: Attributions,
+    schema: FeatureSchema,
+    values: Mapping[str, object] | None,
+    *,
+    sign: int,
+) -> list[str]:
+    phrases = []
+    for name in _top(attributions, sign=sign):
+        phrase = factor_phrase(schema[name], _value_of(name, values, attributions))
+        if phrase is not None:
+            phrases.append(phrase)
+        if len(phrases) == MAX_PATIENT_FACTORS:
+            break
+    return phrases
+
+
 def patient_summary(
     confidence: ConfidenceAssessment,
     attributions: Attributions,
     limitations: tuple[Limitation, ...],
     card: ModelCard,
     schema: FeatureSchema,
+    *,
+    values: Mapping[str, object] | None = None,
 ) -> PatientSummary:
-    """The patient's summary: what the result means, the main factors, what it does not mean,
-    what to ask. Short words and sentences; one denominator (100) throughout."""
+    """The patient's summary: what the result means, the main factors with the patient's
+    own values, what it does not mean, what to ask. Short words and sentences; one
+    denominator (100) throughout. ``values`` are the case's inputs (feature name → value)."""
     wording = card.outcome.patient_wording
     count = out_of_100(confidence.probability)
-    low = out_of_100(confidence.range_low)
-    high = max(out_of_100(confidence.range_high), low)
-    headline = f"About {count} out of 100 people like you {wording}."
-    if low == high:
-        range_sentence = f"Our best guess is {low} out of 100."
+    calibrated = confidence.calibrated
+    low = high = None
+    if confidence.range_low is not None and confidence.range_high is not None:
+        low = out_of_100(confidence.range_low)
+        high = max(out_of_100(confidence.range_high), low)
+    if calibrated:
+        headline = f"About {count} out of 100 people like you {wording}."
+        others = f"That means about {100 - count} out of 100 people like you do not."
+        if low is None:
+            range_sentence = "We cannot say how close this number is to the true one."
+        elif low == high:
+            range_sentence = f"Our best guess is {low} out of 100."
+        else:
+            range_sentence = (
+                f"We are not sure of the exact number. It is likely between {low} "
+                f"and {high} out of 100."
+            )
     else:
+        headline = f"The tool gives you a score of {count} out of 100 for the chance to {wording}."
+        others = ""
         range_sentence = (
-            f"We are not sure of the exact number. It is likely between {low} "
-            f"and {high} out of 100."
+            "This score has not been checked against how often this really happens. "
+            "So it may be too high or too low, and we cannot say by how much."
         )
-    others = f"That means about {100 - count} out of 100 people like you do not."
-    higher = [
-        schema[n].patient_label for n in _top(attributions, sign=1, limit=MAX_PATIENT_FACTORS)
-    ]
-    lower = [
-        schema[n].patient_label for n in _top(attributions, sign=-1, limit=MAX_PATIENT_FACTORS)
-    ]
+    higher = _factors(attributions, schema, values, sign=1)
+    lower = _factors(attributions, schema, values, sign=-1)
+    word = "chance" if calibrated else "score"
     sentences = []
     if higher:
-        sentences.append(f"Things linked with a higher chance for you: {_join(higher).lower()}.")
+        sentences.append(f"Things linked with a higher {word} for you: {_join(_lowered(higher))}.")
     if lower:
-        sentences.append(f"Things linked with a lower chance for you: {_join(lower).lower()}.")
+        sentences.append(f"Things linked with a lower {word} for you: {_join(_lowered(lower))}.")
     if not sentences:
         sentences.append("No single thing stood out in your result.")
     factors_sentence = " ".join(sentences)
     does_not_mean = (
         "This number does not say what will happen to you.",
         "It is not a diagnosis.",
-        "The things listed are linked with the chance. They do not cause it.",
+        "This does not show that these things cause it.",
     )
     cautions = tuple(lim.patient_text for lim in limitations if lim.patient_text)
     questions = (
@@ -165,8 +278,22 @@ def patient_summary(
         questions=questions,
         care_team=care_team,
         reading_grade=0.0,
+        calibrated=calibrated,
     )
     return draft.model_copy(update={"reading_grade": reading_grade(patient_text(draft))})
+
+
+def _lowered(phrases: list[str]) -> list[str]:
+    return [_lower_first(p) for p in phrases]
+
+
+def outcome_phrase(card: ModelCard) -> str:
+    """The outcome with its time window, the window only once ('death within one year', not
+    'death within one year (within one year)')."""
+    name, window = card.outcome.name, card.outcome.time_window
+    if window.lower() in name.lower():
+        return _lower_first(name)
+    return f"{_lower_first(name)} ({window})"
 
 
 def clinician_summary(
@@ -176,28 +303,37 @@ def clinician_summary(
     card: ModelCard,
     schema: FeatureSchema,
 ) -> str:
-    """2–4 sentences: risk, confidence, main drivers, main caution."""
+    """2–4 sentences: risk (named calibrated only when it is), its interval, the conformal
+    set's meaning, the main drivers with this patient's values, the main caution."""
     p = confidence.probability
-    outcome = card.outcome
+    if confidence.interval is not None:
+        interval = confidence.interval
+        spread = (
+            f"{100 * interval.level:.0f}% calibration-bootstrap interval "
+            f"{100 * interval.low:.0f}–{100 * interval.high:.0f}%"
+        )
+    elif confidence.range_low is not None and confidence.range_high is not None:
+        spread = f"likely range {100 * confidence.range_low:.0f}–{100 * confidence.range_high:.0f}%"
+    else:
+        spread = "no interval for the probability can be given"
     first = (
-        f"Calibrated probability of {outcome.name.lower()} ({outcome.time_window}): "
-        f"{100 * p:.1f}% (likely range {100 * confidence.range_low:.0f}–"
-        f"{100 * confidence.range_high:.0f}%), {confidence.side_statement}; base rate "
-        f"{100 * confidence.base_rate:.1f}%."
+        f"{confidence.probability_label} of {outcome_phrase(card)}: {100 * p:.1f}% ({spread}), "
+        f"{confidence.side_statement}; base rate {100 * confidence.base_rate:.1f}%."
     )
     sentences = [first]
     if confidence.conformal is not None:
-        sentences.append(
-            f"At {100 * confidence.conformal.coverage:.0f}% coverage the conformal "
-            f'set reads "{confidence.conformal.statement}".'
-        )
+        sentences.append(confidence.conformal.statement)
+    elif confidence.conformal_unavailable_reason:
+        sentences.append(confidence.conformal_unavailable_reason)
     if attributions.shap.status == "ok":
+        shown = {v.name: v.value_text for v in attributions.variables}
         ranked = sorted(attributions.shap.contributions, key=lambda c: -abs(c.value))[:3]
         drivers = [
-            f"{schema[c.name].label} {'+' if c.value >= 0 else '−'}{100 * abs(c.value):.1f} pts"
+            f"{schema[c.name].label} = {shown.get(c.name, 'not shown')} "
+            f"{'+' if c.value >= 0 else '−'}{100 * abs(c.value):.1f} pts"
             for c in ranked
         ]
-        sentences.append("Main drivers (SHAP): " + "; ".join(drivers) + ".")
+        sentences.append("The model's estimate rests most on (SHAP): " + "; ".join(drivers) + ".")
     else:
         sentences.append("The explanation could not be computed reliably and is not shown.")
     serious = [
@@ -214,9 +350,12 @@ def build_narrative(
     limitations: tuple[Limitation, ...],
     card: ModelCard,
     schema: FeatureSchema,
+    *,
+    values: Mapping[str, object] | None = None,
 ) -> Narrative:
-    """Both summaries for one report."""
+    """Both summaries for one report (``values``: the case's inputs, for the patient's
+    factors)."""
     return Narrative(
         clinician_summary=clinician_summary(confidence, attributions, limitations, card, schema),
-        patient=patient_summary(confidence, attributions, limitations, card, schema),
+        patient=patient_summary(confidence, attributions, limitations, card, schema, values=values),
     )

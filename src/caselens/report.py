@@ -333,7 +333,7 @@ class CaseExplainer:
             rules=self.limitation_rules,
         )
         narrative = build_narrative(
-            confidence, attributions, limitations, bundle.card, bundle.features
+            confidence, attributions, limitations, bundle.card, bundle.features, values=case.values
         )
         lap("limitations_and_narrative")
         provenance = Provenance(
