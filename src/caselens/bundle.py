@@ -75,6 +75,8 @@ MAX_TABLE_FILE_BYTES = 256 * 1024 * 1024
 #: in its parquet metadata — checked before the table is decoded.
 MAX_TABLE_ROWS = 2_000_000
 MAX_TABLE_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
+#: Permissions of a bundle folder written by create_bundle (readable by the app's user).
+BUNDLE_FOLDER_MODE = 0o755
 #: Most entries (files and folders, at any depth) a bundle folder may hold.
 MAX_BUNDLE_ENTRIES = 1_000
 
@@ -610,6 +612,8 @@ def _demo_case(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def _move_into_place(scratch: Path, folder: Path) -> None:
     """Rename the finished scratch folder to ``folder``, replacing an old one only now."""
+    # mkdtemp makes the folder private (0700); a bundle is read by the app's user too.
+    os.chmod(scratch, BUNDLE_FOLDER_MODE)
     if not folder.exists():
         os.replace(scratch, folder)
         return

@@ -117,21 +117,37 @@ def _read_table(path: Path) -> pd.DataFrame:
     "card_path",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Model card JSON (model_file, model_sha256, library_versions are filled in).",
+    help="Card file: TOML or JSON (see `caselens bundle init`); with --features, a full card.json.",
 )
+@click.option(
+    "--train",
+    "train_path",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Training split (.csv or .parquet): the feature schema is drafted from it.",
+)
+@click.option(
+    "--test",
+    "test_path",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Held-out test split (.csv or .parquet): every figure is computed on it and it "
+    "becomes the reference data.",
+)
+@click.option("--outcome", default=None, help="The outcome column (0/1) in the data files.")
 @click.option(
     "--features",
     "features_path",
-    required=True,
+    default=None,
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Feature schema JSON.",
+    help="A ready feature schema JSON (instead of --train; needs --reference).",
 )
 @click.option(
     "--reference",
     "reference_path",
-    required=True,
+    default=None,
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Held-out rows with an 'outcome' column (.parquet or .csv).",
+    help="With --features: held-out rows with an 'outcome' column (.parquet or .csv).",
 )
 @click.option(
     "--calibration",
@@ -139,6 +155,13 @@ def _read_table(path: Path) -> pd.DataFrame:
     default=None,
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="Optional calibration split (.parquet or .csv).",
+)
+@click.option(
+    "--demo-cases",
+    "demo_cases",
+    default=None,
+    help="A number of demo cases to pick from the test split (default 8 with --train), or a "
+    "JSON file of them.",
 )
 @click.option(
     "--out",
@@ -154,29 +177,63 @@ def _read_table(path: Path) -> pd.DataFrame:
 def bundle_create(
     model_path: Path,
     card_path: Path,
-    features_path: Path,
-    reference_path: Path,
+    train_path: Path | None,
+    test_path: Path | None,
+    outcome: str | None,
+    features_path: Path | None,
+    reference_path: Path | None,
     calibration_path: Path | None,
+    demo_cases: str | None,
     out: Path,
     allow_pickle: bool,
 ) -> None:
-    """Make a bundle from your own fitted pipeline, card and reference data.
+    """Make a bundle from your fitted pipeline, your data and a card file.
 
-    Example: caselens bundle create --model m.skops --card card.json --features features.json
-    --reference test.parquet --out bundles/my-model
+    With --train/--test/--outcome, CaseLens computes the validation figures (overall, by
+    subgroup, intersections), the feature schema and the HTI-1 attributes it can; the card
+    file supplies what only people can say. Written to a temporary folder and renamed at the
+    end: a failure leaves nothing behind.
+
+    Example: caselens bundle create --model m.skops --train train.csv --test test.csv
+    --outcome death --card card.toml --out bundles/my-model
     """
+    if train_path is not None or test_path is not None:
+        _bundle_build(
+            model_path,
+            card_path,
+            train_path,
+            test_path,
+            outcome,
+            calibration_path,
+            demo_cases,
+            out,
+            allow_pickle,
+        )
+        return
+    if features_path is None or reference_path is None:
+        raise click.UsageError(
+            "Give --train, --test and --outcome (CaseLens computes the card's figures and the "
+            "feature schema), or a ready --features and --reference."
+        )
     from caselens.bundle import create_bundle, read_model_file
+    from caselens.bundle_builder import read_demo_cases_file
 
     try:
         model = read_model_file(model_path, allow_pickle=allow_pickle)
         card = json.loads(card_path.read_text(encoding="utf-8"))
         features = json.loads(features_path.read_text(encoding="utf-8"))
+        cases = []
+        if demo_cases is not None:
+            from caselens.bundle import _validate_schema_mapping
+
+            cases = read_demo_cases_file(demo_cases, _validate_schema_mapping(features))
         created = create_bundle(
             model,
             card=card,
             features=features,
             reference=_read_table(reference_path),
             calibration_data=_read_table(calibration_path) if calibration_path else None,
+            demo_cases=cases,
             path=out,
         )
     except json.JSONDecodeError as exc:
@@ -189,13 +246,106 @@ def bundle_create(
     )
 
 
+def _bundle_build(
+    model_path: Path,
+    card_path: Path,
+    train_path: Path | None,
+    test_path: Path | None,
+    outcome: str | None,
+    calibration_path: Path | None,
+    demo_cases: str | None,
+    out: Path,
+    allow_pickle: bool,
+) -> None:
+    """``bundle create`` from data files: the figures and schema are computed."""
+    from caselens.bundle_builder import DEFAULT_DEMO_CASES, build_bundle
+
+    missing = [
+        option
+        for option, value in (
+            ("--train", train_path),
+            ("--test", test_path),
+            ("--outcome", outcome),
+        )
+        if value is None
+    ]
+    if missing:
+        raise click.UsageError(f"Also give {', '.join(missing)}.")
+    cases: int | Path = DEFAULT_DEMO_CASES
+    if demo_cases is not None:
+        cases = int(demo_cases) if demo_cases.strip().isdigit() else Path(demo_cases)
+    try:
+        result = build_bundle(
+            model_path=model_path,
+            train_path=train_path,  # type: ignore[arg-type]
+            test_path=test_path,  # type: ignore[arg-type]
+            outcome=outcome,  # type: ignore[arg-type]
+            card_path=card_path,
+            out=out,
+            calibration_path=calibration_path,
+            demo_cases=cases,
+            allow_pickle=allow_pickle,
+        )
+    except (CaseLensError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    created = result.bundle
+    overall = created.card.validation.overall
+    click.echo(
+        f"Created {created.path} ({created.model_id} {created.version}): "
+        f"{len(created.features)} inputs, {len(created.reference):,} reference rows, "
+        f"{len(created.demo_cases)} demo cases; test AUROC {overall.auroc}, Brier "
+        f"{overall.brier}, {len(created.card.validation.subgroups)} subgroup rows; model "
+        f"SHA-256 {created.model_sha256}."
+    )
+    for note in result.notes:
+        click.echo(f"Note: {note}")
+    if result.to_review:
+        click.echo(
+            "To review (label still the column name; set them in the card file's [features."
+            f"<name>] tables): {', '.join(result.to_review)}"
+        )
+    if result.to_complete:
+        click.echo(
+            f"To complete ({len(result.to_complete)} card fields still 'TO COMPLETE'): "
+            + ", ".join(result.to_complete)
+        )
+
+
+@bundle.command("init")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+def bundle_init(path: Path) -> None:
+    """Write a commented card file template (TOML) to fill in for `bundle create`.
+
+    Example: caselens bundle init card.toml
+    """
+    from caselens.bundle_builder import card_template
+
+    if path.exists():
+        raise click.ClickException(f"{path} already exists; it is not overwritten.")
+    path.write_text(card_template(), encoding="utf-8")
+    click.echo(f"Wrote {path}: fill it in, then run caselens bundle create.")
+
+
 @bundle.command("check")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--allow-pickle", is_flag=True, help="Allow a pickle/joblib model file.")
-def bundle_check(path: Path, allow_pickle: bool) -> None:
-    """Load a bundle with every safety check and print its key facts.
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Run every reference row through the full report and check the truthfulness "
+    "rules; exits 1 if any fails.",
+)
+@click.option(
+    "--rows",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Reference rows to check (default: all up to 500, else a seeded sample of 500).",
+)
+def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -> None:
+    """Load a bundle with every safety check, print its key facts and how often each
+    limitation fires on its reference rows; with --deep, the honesty harness.
 
-    Example: caselens bundle check sample_models/readmission-30d
+    Example: caselens bundle check sample_models/readmission-30d --deep --rows 100
     """
     from caselens.bundle import load_bundle
     from caselens.card_check import refusal_message
@@ -207,6 +357,12 @@ def bundle_check(path: Path, allow_pickle: bool) -> None:
     if loaded.card_problems:
         # Measured, not claimed: loading keeps a disagreeing card visible; check refuses it.
         raise click.ClickException(refusal_message(loaded.card_problems))
+    placeholders = loaded.card.to_complete_fields()
+    if placeholders:
+        raise click.ClickException(
+            f"The card of {loaded.model_id} still has {len(placeholders)} field(s) to "
+            "complete (each says 'TO COMPLETE'): " + ", ".join(placeholders)
+        )
     overall = loaded.card.validation.overall
     click.echo(
         f"OK: {loaded.model_id} {loaded.version}, {len(loaded.features)} inputs, "
@@ -216,6 +372,21 @@ def bundle_check(path: Path, allow_pickle: bool) -> None:
     )
     for warning in loaded.warnings:
         click.echo(warning, err=True)
+    if not deep:
+        from caselens.limitation_rates import limitation_rates
+
+        click.echo("\n".join(limitation_rates(loaded, rows).lines()))
+        return
+    from caselens.honesty import run_honesty
+
+    result = run_honesty(loaded, rows)
+    click.echo("\n".join(result.lines()))
+    click.echo("\n".join(result.rates.lines()))
+    if not result.ok:
+        raise SystemExit(1)
+    unlabelled = [f.name for f in loaded.features if f.label == f.name]
+    if unlabelled:
+        click.echo(f"To review (label still the column name): {', '.join(unlabelled)}")
 
 
 @main.group(invoke_without_command=True)

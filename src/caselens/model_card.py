@@ -13,6 +13,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NOT_AVAILABLE_PREFIX = "Not available — "
+#: Marks a card text that ``caselens bundle create`` could not fill from the user's card file;
+#: ``caselens bundle check`` lists every field still holding it.
+TO_COMPLETE_MARK = "TO COMPLETE"
+
+
+def to_complete(hint: str) -> str:
+    """An explicit placeholder for a card text the owner must still write."""
+    return f"{TO_COMPLETE_MARK}: {hint}"
+
 
 #: The 31 source attributes HTI-1 requires for predictive decision-support interventions,
 #: 45 CFR 170.315(b)(11)(iv)(B), as (key, category, wording).
@@ -252,7 +261,7 @@ class TrainingData(_Frozen):
     under_represented: str = Field(min_length=1)
     split: str = Field(min_length=1)
     n_train: int = Field(ge=1)
-    n_calibration: int = Field(ge=1)
+    n_calibration: int = Field(ge=0, description="0 when no calibration split was supplied.")
     n_test: int = Field(ge=1)
 
 
@@ -342,6 +351,24 @@ class ModelCard(_Frozen):
                 f"({self.validation.threshold_used} != {self.decision_threshold})"
             )
         return self
+
+    def to_complete_fields(self) -> list[str]:
+        """Dotted paths of every text still holding a 'TO COMPLETE' placeholder, in order."""
+        found: list[str] = []
+
+        def walk(node: object, path: str) -> None:
+            if isinstance(node, str):
+                if TO_COMPLETE_MARK in node:
+                    found.append(path)
+            elif isinstance(node, dict):
+                for key, value in node.items():
+                    walk(value, f"{path}.{key}" if path else str(key))
+            elif isinstance(node, list | tuple):
+                for i, value in enumerate(node):
+                    walk(value, f"{path}[{i}]")
+
+        walk(self.model_dump(mode="json"), "")
+        return found
 
     def review_due(self) -> dt.date:
         """The date by which the model should have been reviewed again."""
