@@ -596,3 +596,14 @@ def _register_optional_groups() -> None:
 
 
 _register_optional_groups()
+
+
+def _register_monitoring_groups() -> None:
+    # The monitor and outcomes groups live with the monitoring package.
+    from caselens.monitoring.cli import monitor, outcomes
+
+    main.add_command(monitor)
+    main.add_command(outcomes)
+
+
+_register_monitoring_groups()
