@@ -1,0 +1,233 @@
+"""bundle create from data files: computed card, drafted schema, placeholders, clear refusals,
+and nothing left behind when it fails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+from click.testing import CliRunner
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from caselens.bundle import load_bundle
+from caselens.bundle_builder import build_bundle
+from caselens.cli import main
+from caselens.errors import BundleError
+from caselens.schema_draft import AGE_BINS, draft_schema
+
+REQUIRED = {
+    "model_id": "tiny-model",
+    "name": "Tiny model",
+    "version": "0.0.1",
+    "demonstration_only": False,
+    "decision_threshold": 0.3,
+    "release_date": "2026-11-25",
+    "last_review_date": "2026-11-25",
+}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> Path:
+    """train.csv, test.parquet and model.skops of a small seeded cohort."""
+    folder = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(7)
+    n = 900
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(30, 90, n),
+            "creatinine": rng.lognormal(0.1, 0.3, n).round(2),
+            "diabetes": rng.integers(0, 2, n),
+            "sex": rng.choice(["Female", "Male"], n),
+            "patient_id": np.arange(n),  # not an input: ignored
+        }
+    )
+    logit = -1 + 0.03 * (frame["age"] - 60) + 0.8 * frame["diabetes"]
+    frame["died"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame.loc[[3, 700], "creatinine"] = np.nan
+    inputs = ["age", "creatinine", "diabetes"]
+    model = make_pipeline(SimpleImputer(), LogisticRegression()).fit(
+        frame.loc[:599, inputs], frame.loc[:599, "died"]
+    )
+    frame.iloc[:600].to_csv(folder / "train.csv", index=False)
+    frame.iloc[600:].to_parquet(folder / "test.parquet", index=False)
+    sio.dump(model, folder / "model.skops")
+    return folder
+
+
+def _card(folder: Path, **fields) -> Path:
+    path = folder / "card.json"
+    path.write_text(json.dumps({**REQUIRED, **fields}))
+    return path
+
+
+def _create(files: Path, card: Path, out: Path, *extra: str):
+    return CliRunner().invoke(
+        main,
+        [
+            "bundle",
+            "create",
+            "--model",
+            str(files / "model.skops"),
+            "--train",
+            str(files / "train.csv"),
+            "--test",
+            str(files / "test.parquet"),
+            "--outcome",
+            "died",
+            "--card",
+            str(card),
+            "--out",
+            str(out),
+            *extra,
+        ],
+    )
+
+
+def test_a_minimal_card_gives_a_bundle_whose_placeholders_check_lists_all_at_once(files, tmp_path):
+    result = _create(files, _card(tmp_path), tmp_path / "b" / "tiny")
+    assert result.exit_code == 0, result.output
+    assert "To review (label still the column name" in result.output
+    assert "age, creatinine, diabetes" in result.output
+    bundle = load_bundle(tmp_path / "b" / "tiny")
+    assert bundle.card_problems == ()
+    assert bundle.card.demonstration_only is False
+    todo = bundle.card.to_complete_fields()
+    assert {"owner", "outcome.patient_wording", "source_attributes.funding_source"} <= set(todo)
+    # Computed, never placeholders: the figures and the HTI-1 validity attribute.
+    assert "source_attributes.validity_internal_test" not in todo
+    assert bundle.card.source_attributes["validity_internal_test"].startswith(
+        "Measured by CaseLens on the held-out test split (300 patients"
+    )
+    assert bundle.card.training_data.n_train == 600 and bundle.card.training_data.n_test == 300
+    assert bundle.card.calibration.method == "none"
+    check = CliRunner().invoke(main, ["bundle", "check", str(tmp_path / "b" / "tiny")])
+    assert check.exit_code == 1
+    assert f"still has {len(todo)} field(s) to complete" in check.output
+    assert "source_attributes.correction_frequency" in check.output
+    assert "Traceback" not in check.output
+
+
+def test_demonstration_only_must_be_stated_and_nothing_is_written(files, tmp_path):
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps({k: v for k, v in REQUIRED.items() if k != "demonstration_only"}))
+    result = _create(files, card, tmp_path / "out" / "tiny")
+    assert result.exit_code == 1
+    assert "it must state demonstration_only" in result.output
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_card_file_setting_a_computed_figure_is_refused(files, tmp_path):
+    card = _card(tmp_path, validation={"overall": {"n": 1, "events": 1, "auroc": 0.99}})
+    result = _create(files, card, tmp_path / "tiny")
+    assert result.exit_code == 1
+    assert "CaseLens computes validation.overall from the data; leave them out" in result.output
+
+
+def test_a_test_row_beyond_a_hard_limit_from_the_card_is_refused_and_leaves_nothing(
+    files, tmp_path
+):
+    card = _card(tmp_path, features={"age": {"label": "Age", "hard_max": 80}})
+    out = tmp_path / "models" / "tiny"
+    result = _create(files, card, out)
+    assert result.exit_code == 1
+    assert "field 'age':" in result.output and "above the hard limit hard_max = 80" in (
+        result.output
+    )
+    assert list((tmp_path / "models").iterdir()) == []  # no bundle, no partial folder
+
+
+def test_an_outcome_that_is_not_0_or_1_names_the_file_and_the_rows(files, tmp_path):
+    train = pd.read_csv(files / "train.csv")
+    train.loc[4, "died"] = 2
+    train.to_csv(tmp_path / "train.csv", index=False)
+    with pytest.raises(BundleError, match=r"The training data: the outcome column 'died'.*rows 5"):
+        build_bundle(
+            model_path=files / "model.skops",
+            train_path=tmp_path / "train.csv",
+            test_path=files / "test.parquet",
+            outcome="died",
+            card_path=_card(tmp_path),
+            out=tmp_path / "tiny",
+        )
+
+
+def test_a_demo_cases_file_is_checked_against_the_schema(files, tmp_path):
+    cases = tmp_path / "cases.json"
+    cases.write_text(
+        json.dumps([{"case_id": "X-1", "title": "t", "description": "d", "inputs": {"age": "old"}}])
+    )
+    result = _create(files, _card(tmp_path), tmp_path / "tiny", "--demo-cases", str(cases))
+    assert result.exit_code == 1
+    assert "Demo case 1 in cases.json" in result.output and "Traceback" not in result.output
+    good = [
+        {
+            "case_id": "X-1",
+            "title": "Mine",
+            "description": "A case I wrote",
+            "inputs": {"age": 50, "creatinine": 1.1, "diabetes": 1},
+        }
+    ]
+    cases.write_text(json.dumps(good))
+    result = _create(files, _card(tmp_path), tmp_path / "tiny", "--demo-cases", str(cases))
+    assert result.exit_code == 0, result.output
+    assert [c.case_id for c in load_bundle(tmp_path / "tiny").demo_cases] == ["X-1"]
+
+
+def test_picked_demo_cases_are_real_rows_covering_low_high_and_missing(files, tmp_path):
+    result = _create(files, _card(tmp_path), tmp_path / "tiny", "--demo-cases", "5")
+    assert result.exit_code == 0, result.output
+    bundle = load_bundle(tmp_path / "tiny")
+    titles = [c.title for c in bundle.demo_cases]
+    assert titles[:3] == ["Low risk", "High risk", "A value not recorded"]
+    test = pd.read_parquet(files / "test.parquet")
+    for case in bundle.demo_cases:
+        row = int(case.description.split("(row ")[1].split(")")[0]) - 1
+        for name, value in case.inputs.items():
+            expected = test[name].iloc[row]
+            assert (value is None and pd.isna(expected)) or value == expected
+
+
+def test_the_schema_draft_infers_kinds_ranges_and_seed_subgroups():
+    train = pd.DataFrame(
+        {
+            "age": [40, 70, 85],
+            "bmi": [22.5, 31.0, np.nan],
+            "smoker": [0, 1, 0],
+            "Sex": ["F", "M", "F"],
+            "payer": ["Medicare", "Private", "Medicare"],
+        }
+    )
+    test = pd.DataFrame({"payer": ["Self-pay"], "smoker": [np.nan]})
+    draft = draft_schema(train, list(train.columns), other_splits=[test])
+    schema = draft.schema
+    assert [f.kind for f in schema] == ["integer", "number", "integer", "category", "category"]
+    assert schema["age"].subgroup_bins == AGE_BINS and schema["age"].subgroup
+    assert schema["Sex"].subgroup and schema["payer"].subgroup and not schema["smoker"].subgroup
+    assert schema["payer"].training_counts == {"Medicare": 2, "Private": 1, "Self-pay": 0}
+    assert schema["smoker"].missing_allowed  # missing in the test split
+    assert schema["bmi"].training_missing_share == pytest.approx(0.3333)
+    assert schema["age"].hard_min is None and schema["age"].hard_max is None  # never guessed
+    assert draft.to_review == tuple(train.columns)
+    assert draft.seed_subgroups == {"sex": "Sex", "age": "age", "payer": "payer"}
+    with pytest.raises(BundleError, match="features section names weight"):
+        draft_schema(train, list(train.columns), overrides={"weight": {"label": "Weight"}})
+    with pytest.raises(BundleError, match=r"features\.age sets training_max"):
+        draft_schema(train, list(train.columns), overrides={"age": {"training_max": 1}})
+
+
+def test_bundle_init_writes_a_template_and_never_overwrites(tmp_path):
+    import tomllib
+
+    path = tmp_path / "card.toml"
+    assert CliRunner().invoke(main, ["bundle", "init", str(path)]).exit_code == 0
+    template = tomllib.loads(path.read_text())
+    assert template["demonstration_only"] is False
+    assert template["source_attributes"]["funding_source"].startswith("TO COMPLETE")
+    again = CliRunner().invoke(main, ["bundle", "init", str(path)])
+    assert again.exit_code == 1 and "already exists" in again.output
