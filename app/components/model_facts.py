@@ -29,6 +29,16 @@ def _figures_row(label: str, f) -> dict:
     }
 
 
+def _standing_limitations(bundle: ModelBundle) -> tuple:
+    """The bundle's standing limitations, from the engine's cached explainer."""
+    from caselens.report import explainer_for
+
+    try:
+        return explainer_for(bundle).limitation_rules.standing
+    except Exception:  # the facts page still shows the card if the explainer cannot be built
+        return ()
+
+
 def render_model_facts(bundle: ModelBundle, *, reliability_curve=None, key_prefix: str) -> None:
     """Header + summary, mechanism, validation, uses and directions, warnings, other info.
 
@@ -59,6 +69,12 @@ def render_model_facts(bundle: ModelBundle, *, reliability_curve=None, key_prefi
     st.markdown(
         f"**Who is under-represented or missing:** {literal(card.training_data.under_represented)}"
     )
+    standing = _standing_limitations(bundle)
+    if standing:
+        st.markdown(
+            "**Holds for every patient (stated once here, not on each case):**\n"
+            + "\n".join(f"- {literal(lim.code)}: {literal(lim.clinician_text)}" for lim in standing)
+        )
     st.subheader("Mechanism")
     td = card.training_data
     st.markdown(

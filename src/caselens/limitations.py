@@ -44,7 +44,10 @@ NEAR_THRESHOLD_MAX_SHARE = 0.20
 #: Codes that describe the model, not the case: true for every patient. They stay in each
 #: report (the patient must see a demonstration model's warning every time) but are marked
 #: ``standing`` and do not count against ``MAX_CASE_RATE``.
-MODEL_LEVEL_CODES = frozenset({"OUT_OF_SCOPE", "DEMONSTRATION_MODEL", "REVIEW_OVERDUE"})
+#: NOT_CALIBRATED (an uncalibrated model) is one too: it holds for every patient of that model.
+MODEL_LEVEL_CODES = frozenset(
+    {"OUT_OF_SCOPE", "DEMONSTRATION_MODEL", "REVIEW_OVERDUE", "NOT_CALIBRATED"}
+)
 #: Minimum test-set events for the figures to be trusted without a standing caveat (Collins,
 #: Ogundimu & Altman 2016: at least 100 events, preferably 200, for external validation).
 MIN_TEST_EVENTS = 100
@@ -586,5 +589,11 @@ def case_limitations(
         *(_explanations(attributions) if attributions is not None else []),
         *from_confidence,
         *_out_of_scope(card),
+    ]
+    found = [
+        lim.model_copy(update={"standing": True})
+        if lim.code in MODEL_LEVEL_CODES and not lim.standing
+        else lim
+        for lim in found
     ]
     return tuple(sorted(found, key=lambda item: SEVERITY_ORDER[item.severity]))
