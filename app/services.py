@@ -115,5 +115,6 @@ def _workflow(location: str, key_file: str, data_dir: str, app_db_url: str | Non
 def care_team_contact() -> str:
     """How patients reach their care team (``CASELENS_CARE_TEAM_CONTACT``)."""
     return os.environ.get(
-        "CASELENS_CARE_TEAM_CONTACT", "Call the number on your discharge papers, any day."
+        "CASELENS_CARE_TEAM_CONTACT",
+        "Ask the clinic or hospital that gave you this result how to reach your care team.",
     )

@@ -57,3 +57,43 @@ def test_icon_array_fills_exactly_count_of_100_people(count):
     fig = icon_array_figure(count, label_yes="yes", label_no="no")
     heads_filled, _, heads_open, _ = fig.data
     assert len(heads_filled.x) == count and len(heads_open.x) == 100 - count
+
+
+def test_bars_name_each_variable_with_this_patients_value_and_points(report):
+    labels = {i.name: f"{i.label} = {i.value_text}" for i in report.case.inputs}
+    for fig in (
+        shap_waterfall_figure(report.attributions.shap, labels),
+        lime_bar_figure(report.attributions.lime, labels),
+    ):
+        bars = [y for y in fig.data[0].y if "Baseline" not in y and "This patient" not in y]
+        named = [y for y in bars if "other inputs" not in y]
+        assert named and all(" = " in y and y.endswith(" pts") for y in named)
+
+
+@pytest.mark.parametrize(("threshold", "base_rate"), [(0.30, 0.32), (0.32, 0.30), (0.5, 0.5)])
+def test_threshold_and_base_rate_labels_never_overlap(report, threshold, base_rate):
+    confidence = report.confidence.model_copy(
+        update={"threshold": threshold, "base_rate": base_rate}
+    )
+    fig = probability_figure(confidence, outcome="heart disease")
+    notes = {a.text.split()[0]: a for a in fig.layout.annotations}
+    top, bottom = notes["threshold"], notes["base"]
+    assert top.yref == bottom.yref == "paper" and top.y != bottom.y  # different rows
+    assert {top.xanchor, bottom.xanchor} == {"left", "right"}  # pointing away from each other
+    # The label of the higher line extends right, the lower one's left.
+    higher = top if threshold >= base_rate else bottom
+    assert higher.xanchor == "left"
+
+
+def test_probability_figure_without_an_interval_draws_no_range_and_names_the_label(report):
+    confidence = report.confidence.model_copy(
+        update={
+            "range_low": None,
+            "range_high": None,
+            "interval": None,
+            "probability_label": "Model probability (not calibrated)",
+        }
+    )
+    fig = probability_figure(confidence, outcome="death")
+    assert fig.data[0].error_x.array is None
+    assert fig.layout.xaxis.title.text.startswith("Model probability (not calibrated) of death")

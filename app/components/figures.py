@@ -44,12 +44,14 @@ def _layout(fig: go.Figure, *, title: str, height: int) -> go.Figure:
 
 
 def probability_figure(confidence: ConfidenceAssessment, *, outcome: str) -> go.Figure:
-    """The probability on a 0–100% scale with its likely range, the threshold and base rate."""
-    p, low, high = (
-        100 * confidence.probability,
-        100 * confidence.range_low,
-        100 * confidence.range_high,
-    )
+    """The probability on a 0–100% scale with its interval (when there is one), the threshold
+    and the base rate.
+
+    The threshold's label sits above the plot and the base rate's below it, each on the side
+    away from the other line, so the two never overlap however close they are.
+    """
+    p = 100 * confidence.probability
+    has_range = confidence.range_low is not None and confidence.range_high is not None
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
@@ -60,43 +62,58 @@ def probability_figure(confidence: ConfidenceAssessment, *, outcome: str) -> go.
             error_x=dict(
                 type="data",
                 symmetric=False,
-                array=[high - p],
-                arrayminus=[p - low],
+                array=[100 * confidence.range_high - p],
+                arrayminus=[p - 100 * confidence.range_low],
                 thickness=3,
                 width=10,
                 color=NEUTRAL,
-            ),
+            )
+            if has_range
+            else None,
             text=[f"{p:.1f}%"],
             textposition="top center",
             name="This patient",
             hovertemplate="Probability %{x:.1f}%<extra></extra>",
         )
     )
-    fig.add_vline(
-        x=100 * confidence.threshold,
-        line=dict(color="#1b2733", dash="dash"),
-        annotation_text=f"threshold {100 * confidence.threshold:.0f}%",
-        annotation_position="bottom right",
-    )
-    fig.add_vline(
-        x=100 * confidence.base_rate,
-        line=dict(color=NEUTRAL, dash="dot"),
-        annotation_text=f"base rate {100 * confidence.base_rate:.0f}%",
-        annotation_position="top left",
-    )
+    threshold, base = 100 * confidence.threshold, 100 * confidence.base_rate
+    threshold_side, base_side = ("right", "left") if threshold >= base else ("left", "right")
+    for x, text, colour, dash, y, side in (
+        (threshold, f"threshold {threshold:.0f}%", "#1b2733", "dash", 1.0, threshold_side),
+        (base, f"base rate {base:.0f}%", NEUTRAL, "dot", 0.0, base_side),
+    ):
+        fig.add_vline(x=x, line=dict(color=colour, dash=dash))
+        fig.add_annotation(
+            x=x,
+            y=y,
+            xref="x",
+            yref="paper",
+            text=text,
+            showarrow=False,
+            xanchor="left" if side == "right" else "right",
+            yanchor="bottom" if y == 1.0 else "top",
+            xshift=4 if side == "right" else -4,
+        )
     fig.update_xaxes(
         range=[0, 100],
-        title=f"Calibrated probability of {plot_text(outcome)} (%)",
+        title=f"{plot_text(confidence.probability_label)} of {plot_text(outcome)} (%)",
         ticksuffix="%",
         showgrid=True,
         gridcolor="#e6eaee",
     )
     fig.update_yaxes(visible=False, range=[-1, 1])
-    return _layout(fig, title="Probability, likely range, threshold and base rate", height=220)
+    title = (
+        "Probability, its interval, threshold and base rate"
+        if has_range
+        else "Probability (no interval), threshold and base rate"
+    )
+    fig = _layout(fig, title=title, height=240)
+    fig.update_layout(margin=dict(l=10, r=10, t=60, b=70))
+    return fig
 
 
 def _signed(points: float) -> str:
-    return f"{'▲ +' if points >= 0 else '▼ −'}{abs(points):.1f}"
+    return f"{'▲ +' if points >= 0 else '▼ −'}{abs(points):.1f} pts"
 
 
 def shap_waterfall_figure(
@@ -105,7 +122,8 @@ def shap_waterfall_figure(
     """SHAP waterfall from the baseline to the probability, in percentage points.
 
     Each row's label carries its direction and size (▲/▼ and points), so nothing depends on
-    colour or on bar text that could be clipped.
+    colour or on bar text that could be clipped. ``labels`` maps a variable to how its row
+    is named — the report view passes "label = this patient's value".
     """
     ranked = sorted(shap.contributions, key=lambda c: -abs(c.value))
     shown, rest = ranked[:max_rows], ranked[max_rows:]

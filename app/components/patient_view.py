@@ -28,16 +28,23 @@ def render_patient_report(report: CaseReport, *, care_team: str) -> None:
     """The whole patient view of one report."""
     p = report.narrative.patient
     _paragraph("patient_headline", p.headline)
-    _paragraph("patient_text_range", f"{p.range_sentence} {p.others_sentence}")
+    _paragraph("patient_text_range", f"{p.range_sentence} {p.others_sentence}".strip())
     st.plotly_chart(
         icon_array_figure(p.out_of_100, label_yes="it happens", label_no="it does not happen"),
         key="patient_icon_array",
         config={"displayModeBar": False, "staticPlot": True},
     )
-    st.markdown(
-        f"**{p.out_of_100} out of 100** people like you: filled figures  \n"
-        f"**{100 - p.out_of_100} out of 100**: open figures"
-    )
+    if p.calibrated:
+        st.markdown(
+            f"**{p.out_of_100} out of 100** people like you: filled figures  \n"
+            f"**{100 - p.out_of_100} out of 100**: open figures"
+        )
+    else:
+        # Not calibrated: the figures show the tool's score, not a count of people.
+        st.markdown(
+            f"The tool's score, **{p.out_of_100} out of 100**, as filled figures. It has not "
+            "been checked against how many people this really happens to."
+        )
     st.markdown("### What is linked with your result")
     _paragraph("patient_text_factors", p.factors_sentence)
     st.markdown("### What this does not mean")

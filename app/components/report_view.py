@@ -42,17 +42,45 @@ def render_limitations(report: CaseReport) -> None:
         box(text, icon=SEVERITY_ICON[lim.severity])
 
 
+def _coverage_line(conformal) -> str:
+    """Held-out coverage of the conformal set, overall and per outcome class (with n)."""
+    if conformal.empirical_coverage is None:
+        return ""
+    parts = [f"overall {_pct(conformal.empirical_coverage)} of {conformal.empirical_coverage_n:,}"]
+    parts += [
+        f"{literal(c.name)} {_pct(c.held_out_coverage)} "
+        f"({c.held_out_covered:,} of {c.held_out_n:,})"
+        for c in conformal.class_coverage
+    ]
+    return " Held-out coverage: " + "; ".join(parts) + "."
+
+
 def render_probability(report: CaseReport, *, key_prefix: str) -> None:
-    """The calibrated probability with its range, threshold, base rate and conformal set."""
+    """The probability (named calibrated only when it is), its interval, the threshold, the
+    base rate and the conformal set with what it means."""
     c = report.confidence
     m = report.model
     cols = st.columns([1, 1, 1])
     cols[0].metric(
-        f"Calibrated probability of {literal(m.outcome.lower())}",
+        f"{literal(c.probability_label)} of {literal(m.outcome.lower())}",
         _pct(c.probability),
         help=f"{literal(m.time_window)}. Calibration: {literal(m.calibration_method)}.",
     )
-    cols[1].metric("Likely range (95%)", f"{_pct(c.range_low, 0)} – {_pct(c.range_high, 0)}")
+    if c.interval is not None:
+        cols[1].metric(
+            f"Probability interval ({100 * c.interval.level:.0f}%)",
+            f"{_pct(c.interval.low, 0)} – {_pct(c.interval.high, 0)}",
+            help=literal(c.interval.method) + ".",
+        )
+    elif c.range_low is not None and c.range_high is not None:
+        # A report recorded before intervals existed: shown as it was shown then.
+        cols[1].metric("Likely range (95%)", f"{_pct(c.range_low, 0)} – {_pct(c.range_high, 0)}")
+    else:
+        cols[1].metric(
+            "Probability interval",
+            "none",
+            help=literal(c.interval_unavailable_reason or c.range_statement),
+        )
     cols[2].metric(
         "Decision threshold",
         _pct(m.threshold, 0),
@@ -67,8 +95,12 @@ def render_probability(report: CaseReport, *, key_prefix: str) -> None:
     if conformal is not None:
         line += (
             f" Conformal set at {100 * conformal.coverage:.0f}% coverage: "
-            f"**{literal(conformal.statement)}**."
+            f"**{literal(conformal.statement)}**{_coverage_line(conformal)}"
         )
+    elif c.conformal_unavailable_reason:
+        line += f" {literal(c.conformal_unavailable_reason)}"
+    if c.interval is None and c.interval_unavailable_reason:
+        line += f" {literal(c.interval_unavailable_reason)}"
     st.markdown(line)
     st.plotly_chart(
         probability_figure(c, outcome=m.outcome.lower()),
@@ -80,8 +112,13 @@ def render_probability(report: CaseReport, *, key_prefix: str) -> None:
 def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
     """SHAP waterfall and LIME bars side by side, the agreement badge and the number table."""
     a = report.attributions
-    labels = {i.name: i.label for i in report.case.inputs}
-    st.subheader("What pushed the risk up or down")
+    # Every bar names the variable with this patient's value ("Ejection fraction = 25 %").
+    labels = {i.name: f"{i.label} = {i.value_text}" for i in report.case.inputs}
+    st.subheader("What the model's estimate rests on")
+    st.caption(
+        "How much each of this patient's values moved the model's estimate from the average "
+        "patient's. This describes the model, not what causes the outcome."
+    )
     if a.agreement is not None:
         badge = "they agree" if a.agreement.agree else "they disagree"
         st.markdown(f"**SHAP vs LIME: {badge}.** {literal(a.agreement.sentence)}")
@@ -154,6 +191,9 @@ def render_reliability(report: CaseReport, *, key_prefix: str) -> None:
         f"observed {_pct(n.observed_rate)} (95% CI {_pct(n.ci_low)}–{_pct(n.ci_high)}) "
         f"against {_pct(n.mean_predicted)} predicted. {literal(n.definition)}"
     )
+    if c.neighbourhood_statement:
+        text = literal(c.neighbourhood_statement)
+        st.markdown(f"**{text}**" if c.estimate_outside_neighbourhood else text)
     st.plotly_chart(
         reliability_figure(c.reliability_curve, highlight=c.probability),
         key=f"{key_prefix}_reliability",

@@ -1,0 +1,128 @@
+"""Full reports on real reference rows of every bundle — both samples and both bundles
+CaseLens did not train: every factor named to the patient carries the patient's own value,
+a yes/no condition is named only as the patient has it, nothing claims causation, an
+uncalibrated model is never "X out of 100 people like you", the reading grade stays ≤ 8,
+and the clinician summary names values and states the time window once."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from caselens.cases import validate_inputs
+from caselens.narrative import READING_GRADE_LIMIT, yes_no_state
+from caselens.report import CaseExplainer
+
+ROWS = {
+    "readmission-30d": 12,
+    "heart-disease": 30,
+    "other-calibrated": 30,
+    "other-uncalibrated": 30,
+}
+
+
+@pytest.fixture(scope="module")
+def reports(sample_bundles, other_family_bundles):
+    bundles = {**sample_bundles, **{f"other-{k}": b for k, b in other_family_bundles.items()}}
+    out = {}
+    for name, bundle in bundles.items():
+        explainer = CaseExplainer(bundle, lime_runs=3, lime_samples=300)
+        rows = bundle.reference[bundle.features.names].head(ROWS[name])
+        out[name] = (
+            bundle,
+            [
+                explainer.explain(validate_inputs(_inputs(row), bundle.features))
+                for _, row in rows.iterrows()
+            ],
+        )
+    return out
+
+
+def _inputs(row) -> dict:
+    return {k: None if pd.isna(v) else v for k, v in row.to_dict().items()}
+
+
+def _lower_first(text: str) -> str:
+    return text if len(text) > 1 and text[1].isupper() else text[:1].lower() + text[1:]
+
+
+def _owner(phrase: str, bundle) -> tuple:
+    """The feature a factor phrase names (by its plain label) and whether it is negated."""
+    for feature in bundle.features:
+        label = feature.patient_label.strip()
+        stem = label[:-1] if label.endswith(")") else label
+        for form, negated in ((stem, False), ("Not " + _lower_first(stem), True)):
+            if _lower_first(phrase).startswith(_lower_first(form)):
+                return feature, negated
+    raise AssertionError(f"factor {phrase!r} names no feature")
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_every_factor_named_to_the_patient_is_true_for_this_patient(reports, name):
+    bundle, shown = reports[name]
+    named = 0
+    for report in shown:
+        values = report.case.values()
+        patient = report.narrative.patient
+        for phrase in (*patient.factors_higher, *patient.factors_lower):
+            named += 1
+            feature, negated = _owner(phrase, bundle)
+            value = values[feature.name]
+            state = yes_no_state(feature, value)
+            assert value is not None, phrase  # a value not recorded is never named
+            if state is None:
+                shown_value = (
+                    str(value) if feature.kind == "category" else feature.describe_value(value)
+                )
+                assert shown_value.replace(" %", "%").lower() in phrase.lower(), (phrase, value)
+                assert not negated
+            elif state:
+                assert not negated and not phrase.endswith("(no)"), (phrase, value)
+            else:
+                assert negated or phrase.endswith("(no)"), (phrase, value)
+        # A condition the patient does not have is never named as if they had it.
+        sentence = patient.factors_sentence
+        for feature in bundle.features:
+            if yes_no_state(feature, values[feature.name]) is False:
+                label = re.escape(_lower_first(feature.patient_label.strip()))
+                for match in re.finditer(label, sentence):
+                    before = sentence[: match.start()]
+                    after = sentence[match.end() :]
+                    assert before.endswith("not ") or after.startswith(" (no)"), sentence
+    assert named > 0
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_patient_text_claims_no_cause_and_no_calibration_it_does_not_have(reports, name):
+    bundle, shown = reports[name]
+    calibrated = bundle.card.calibration.method != "none"
+    for report in shown:
+        patient = report.narrative.patient
+        text = patient.full_text()
+        assert "This does not show that these things cause it." in text
+        assert "They do not cause it" not in text and "causes" not in text
+        assert patient.reading_grade <= READING_GRADE_LIMIT, (patient.reading_grade, text)
+        assert patient.calibrated is calibrated
+        if calibrated:
+            assert patient.headline.startswith(f"About {patient.out_of_100} out of 100 people")
+        else:
+            assert "people like you" not in text.replace("people like you do not", "")
+            assert patient.headline.startswith("The tool gives you a score of")
+            assert "NOT_CALIBRATED" in {lim.code for lim in report.limitations}
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_clinician_summary_names_values_the_label_and_the_window_once(reports, name):
+    bundle, shown = reports[name]
+    window = bundle.card.outcome.time_window
+    for report in shown:
+        summary = report.narrative.clinician_summary
+        assert summary.startswith(report.confidence.probability_label + " of ")
+        first = summary.split(": ", 1)[0]
+        assert first.lower().count(window.lower()) == 1, first
+        drivers = summary.split("rests most on (SHAP): ", 1)[1].split(" pts.")[0]
+        assert drivers.count(" = ") == 3, drivers
+        if bundle.card.calibration.method == "none":
+            assert "Calibrated" not in summary.split(".")[0]
