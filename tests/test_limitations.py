@@ -54,9 +54,9 @@ def plain(heart_bundle):
     return heart_bundle, case, confidence, attributions, context
 
 
-def _codes(plain, *, today=TODAY, **parts) -> set[str]:
+def _found(plain, *, today=TODAY, **parts) -> list:
     bundle, case, confidence, attributions, context = plain
-    found = case_limitations(
+    return case_limitations(
         parts.get("case", case),
         bundle.features,
         parts.get("card", bundle.card),
@@ -65,7 +65,14 @@ def _codes(plain, *, today=TODAY, **parts) -> set[str]:
         parts.get("context", context),
         today=today,
     )
-    return {lim.code for lim in found}
+
+
+def _codes(plain, *, today=TODAY, **parts) -> set[str]:
+    return {lim.code for lim in _found(plain, today=today, **parts)}
+
+
+def _severity(plain, code: str, **parts) -> str:
+    return next(lim.severity for lim in _found(plain, **parts) if lim.code == code)
 
 
 def test_a_plain_case_gets_only_the_model_level_statements(plain):
@@ -163,6 +170,8 @@ def test_uncertain_conformal_set_fires(plain):
         }
     )
     assert "UNCERTAIN_SET" in _codes(plain, confidence=both)
+    # Usual for per-class sets: a note beside the set's own statement, not an alarm.
+    assert _severity(plain, "UNCERTAIN_SET", confidence=both) == "info"
 
 
 def test_probability_near_the_threshold_fires(plain):

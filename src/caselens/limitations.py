@@ -375,12 +375,18 @@ def _confidence(confidence: ConfidenceAssessment) -> list[Limitation]:
     out: list[Limitation] = []
     conformal = confidence.conformal
     # A set that names no single outcome on the threshold's own side is uncertain: both
-    # labels, none, or one label on the other side of the threshold ("conflict").
+    # labels, none, or one label on the other side of the threshold ("conflict"). With sets
+    # that hold their coverage within each outcome class, "cannot rule out either outcome"
+    # is the usual honest answer for a moderately discriminating model (38-64% of test
+    # patients in our four test bundles): the set says so in the probability section and
+    # this is a note. A conflict with the threshold, or a set that fits neither outcome,
+    # is rare and is a caution.
     if conformal is not None and (len(conformal.labels) != 1 or conformal.reading == "conflict"):
+        alarming = len(conformal.labels) == 0 or conformal.reading == "conflict"
         out.append(
             Limitation(
                 code="UNCERTAIN_SET",
-                severity="caution",
+                severity="caution" if alarming else "info",
                 clinician_text=f"Conformal prediction set {{{', '.join(map(str, conformal.labels))}"
                 f"}}: {conformal.statement}",
                 patient_text="The tool cannot tell well which way things will go for you.",
