@@ -32,6 +32,8 @@ import contextlib
 import functools
 import math
 import platform
+import threading
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -257,9 +259,14 @@ def _thread_controller() -> Any:
     return ThreadpoolController()
 
 
-def _model_threads(single_threaded: bool) -> contextlib.AbstractContextManager:
+def _model_threads(
+    single_threaded: bool, *, every_api: bool = False
+) -> contextlib.AbstractContextManager:
+    """One thread for the model's OpenMP code (and, with ``every_api``, its BLAS too)."""
     if not single_threaded:
         return contextlib.nullcontext()
+    if every_api:
+        return _thread_controller().limit(limits=1)
     return _thread_controller().limit(limits=1, user_api="openmp")
 
 
@@ -507,67 +514,117 @@ def permutation_shapley(
     -------
     ShapleyEstimate
     """
-    m = len(schema)
-    b = len(background_columns[0])
-    rng = np.random.default_rng(seed)
-    orders = np.argsort(rng.random((b, m)), axis=1)
-    # Antithetic pairs (an order and its reverse) cancel much of the sampling noise for free.
-    orders = np.concatenate([orders, orders[:, ::-1]])
-    chain_rows = np.concatenate([np.arange(b), np.arange(b)])
-    chains = len(orders)
-    ranks = np.argsort(orders, axis=1)
-    # Row (c, k) holds the first k variables of order c from the case, the rest from background
-    # row chain_rows[c]; k = 0 (the background row) and k = m (the case) are known end points.
-    # When the variable switched at step k has the same value in the case and the background
-    # row, row k equals row k - 1, so its prediction is copied rather than asked for again:
-    # this skips a large share of rows (most patients share the common values) and changes no
-    # number, as each row is predicted on its own.
-    same = np.column_stack(
-        [_same_as_case(background_columns[j], case_columns[j][0]) for j in range(m)]
-    )  # (b, m)
-    added = orders[:, : m - 1]  # variable switched at steps 1..m-1
-    changes = ~same[chain_rows[:, None], added]  # (chains, m - 1)
-    chain_index, step_index = np.nonzero(changes)
-    n_new = len(chain_index)
-    # source[c, k]: the batch row whose prediction is path point k of chain c. The batch is the
-    # b background rows, then the new rows; a step that changes nothing points back to the
-    # latest new row before it in its chain, or to the chain's background row.
-    source = np.empty((chains, m), dtype=np.int64)
-    source[:, 0] = chain_rows
-    position = np.zeros((chains, m - 1), dtype=np.int64)
-    position[chain_index, step_index] = b + np.arange(n_new)
-    last = np.maximum.accumulate(np.where(changes, np.arange(1, m)[None, :], 0), axis=1)
-    source[:, 1:] = np.where(
-        last > 0, np.take_along_axis(position, np.maximum(last - 1, 0), axis=1), chain_rows[:, None]
-    )
-    ranks_new = ranks[chain_index]
-    source_rows = chain_rows[chain_index]
-    batch_columns = []
-    for j in range(m):
-        mixed = background_columns[j][source_rows]
-        mixed[ranks_new[:, j] <= step_index] = case_columns[j][0]
-        batch_columns.append(np.concatenate([background_columns[j], mixed]))
-    probs = np.asarray(predict(_frame(batch_columns, schema)), dtype=float)
-    background_probs = probs[:b]
-    path = np.empty((chains, m + 1))
-    path[:, :m] = probs[source]
-    path[:, m] = probability
-    steps_gain = np.diff(path, axis=1)
-    per_chain = np.empty((chains, m))
-    np.put_along_axis(per_chain, orders, steps_gain, axis=1)
-    values = per_chain.mean(axis=0)
-    # An order and its reverse are not independent: the pair means are, so they give the
-    # standard error (zero with a single background row, where there is no spread to measure).
-    pair_means = (per_chain[:b] + per_chain[b:]) / 2
-    standard_errors = pair_means.std(axis=0, ddof=1) / math.sqrt(b) if b > 1 else np.zeros(m)
-    baseline = float(background_probs.mean())
-    return ShapleyEstimate(
-        values=values,
-        standard_errors=standard_errors,
-        baseline=baseline,
-        n_permutations=chains,
-        model_evaluations=len(probs) + 1,
-    )
+    plan = ShapleyPlan.build(case_columns, background_columns, schema, seed=seed)
+    probs = np.asarray(predict(_frame(plan.batch_columns, schema)), dtype=float)
+    return plan.finish(probs, probability)
+
+
+@dataclass(frozen=True)
+class ShapleyPlan:
+    """The rows :func:`permutation_shapley` needs predicted, and how to turn them into values.
+
+    Split from the model call so that a report can send these rows to the model together with
+    every other row it needs (:class:`Attributor`): :meth:`build` draws the variable orders and
+    assembles the batch, :meth:`finish` turns the batch's probabilities into Shapley values.
+
+    Attributes
+    ----------
+    batch_columns : list of ndarray
+        The rows to predict, one array per variable: the background rows, then the new
+        coalition rows.
+    """
+
+    batch_columns: list[np.ndarray]
+    orders: np.ndarray
+    source: np.ndarray
+    background_rows: int
+
+    @property
+    def rows(self) -> int:
+        """Rows in the batch."""
+        return len(self.batch_columns[0])
+
+    @classmethod
+    def build(
+        cls,
+        case_columns: Sequence[np.ndarray],
+        background_columns: Sequence[np.ndarray],
+        schema: FeatureSchema,
+        *,
+        seed: int,
+    ) -> ShapleyPlan:
+        """Draw the orders (antithetic pairs) and assemble the coalition rows."""
+        m = len(schema)
+        b = len(background_columns[0])
+        rng = np.random.default_rng(seed)
+        orders = np.argsort(rng.random((b, m)), axis=1)
+        # Antithetic pairs (an order and its reverse) cancel much of the sampling noise.
+        orders = np.concatenate([orders, orders[:, ::-1]])
+        chain_rows = np.concatenate([np.arange(b), np.arange(b)])
+        chains = len(orders)
+        ranks = np.argsort(orders, axis=1)
+        # Row (c, k) holds the first k variables of order c from the case, the rest from
+        # background row chain_rows[c]; k = 0 (the background row) and k = m (the case) are
+        # known end points. When the variable switched at step k has the same value in the
+        # case and the background row, row k equals row k - 1, so its prediction is copied
+        # rather than asked for again: this skips a large share of rows (most patients share
+        # the common values) and changes no number, as each row is predicted on its own.
+        same = np.column_stack(
+            [_same_as_case(background_columns[j], case_columns[j][0]) for j in range(m)]
+        )  # (b, m)
+        added = orders[:, : m - 1]  # variable switched at steps 1..m-1
+        changes = ~same[chain_rows[:, None], added]  # (chains, m - 1)
+        chain_index, step_index = np.nonzero(changes)
+        n_new = len(chain_index)
+        # source[c, k]: the batch row whose prediction is path point k of chain c. The batch
+        # is the b background rows, then the new rows; a step that changes nothing points back
+        # to the latest new row before it in its chain, or to the chain's background row.
+        source = np.empty((chains, m), dtype=np.int64)
+        source[:, 0] = chain_rows
+        position = np.zeros((chains, m - 1), dtype=np.int64)
+        position[chain_index, step_index] = b + np.arange(n_new)
+        last = np.maximum.accumulate(np.where(changes, np.arange(1, m)[None, :], 0), axis=1)
+        source[:, 1:] = np.where(
+            last > 0,
+            np.take_along_axis(position, np.maximum(last - 1, 0), axis=1),
+            chain_rows[:, None],
+        )
+        ranks_new = ranks[chain_index]
+        source_rows = chain_rows[chain_index]
+        batch_columns = []
+        for j in range(m):
+            mixed = background_columns[j][source_rows]
+            mixed[ranks_new[:, j] <= step_index] = case_columns[j][0]
+            batch_columns.append(np.concatenate([background_columns[j], mixed]))
+        return cls(batch_columns=batch_columns, orders=orders, source=source, background_rows=b)
+
+    def finish(self, probs: np.ndarray, probability: float) -> ShapleyEstimate:
+        """Shapley values from the batch's probabilities of the outcome (1-D, batch order)."""
+        probs = np.asarray(probs, dtype=float)
+        if probs.shape != (self.rows,):
+            raise ValueError(f"expected {self.rows} probabilities, got shape {probs.shape}")
+        orders, b = self.orders, self.background_rows
+        chains, m = orders.shape
+        background_probs = probs[:b]
+        path = np.empty((chains, m + 1))
+        path[:, :m] = probs[self.source]
+        path[:, m] = probability
+        steps_gain = np.diff(path, axis=1)
+        per_chain = np.empty((chains, m))
+        np.put_along_axis(per_chain, orders, steps_gain, axis=1)
+        values = per_chain.mean(axis=0)
+        # An order and its reverse are not independent: the pair means are, so they give the
+        # standard error (zero with a single background row: no spread to measure).
+        pair_means = (per_chain[:b] + per_chain[b:]) / 2
+        standard_errors = pair_means.std(axis=0, ddof=1) / math.sqrt(b) if b > 1 else np.zeros(m)
+        baseline = float(background_probs.mean())
+        return ShapleyEstimate(
+            values=values,
+            standard_errors=standard_errors,
+            baseline=baseline,
+            n_permutations=chains,
+            model_evaluations=len(probs) + 1,
+        )
 
 
 def _same_as_case(column: np.ndarray, value: Any) -> np.ndarray:
@@ -677,26 +734,44 @@ def logistic_log_odds(
         so baseline + sum = the uncalibrated decision function for the case. None when the
         model is not such a pipeline or its columns cannot be traced back to variables.
     """
-    parts = _unwrap_logistic(model)
-    if parts is None:
-        return None
-    preprocess, logistic = parts
+    log_odds = _LogOdds.build(model, background, schema)
+    return None if log_odds is None else log_odds.of(case_frame)
 
-    def dense(x: Any) -> np.ndarray:
-        return np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=float)
 
-    x_t = dense(preprocess.transform(case_frame[schema.names]))[0]
-    b_t = dense(preprocess.transform(background[schema.names]))
-    groups = _output_groups(preprocess, schema.names, len(x_t))
-    if groups is None:
-        return None
-    coef = logistic.coef_[0]
-    mean_t = b_t.mean(axis=0)
-    per_column = coef * (x_t - mean_t)
-    contributions = np.zeros(len(schema))
-    np.add.at(contributions, np.asarray(groups), per_column)
-    baseline = float(logistic.intercept_[0] + coef @ mean_t)
-    return baseline, contributions
+def _dense(x: Any) -> np.ndarray:
+    return np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=float)
+
+
+@dataclass(frozen=True)
+class _LogOdds:
+    """The background half of :func:`logistic_log_odds`, computed once per background."""
+
+    preprocess: Any
+    logistic: Any
+    schema: FeatureSchema
+    mean_t: np.ndarray
+    n_out: int
+
+    @classmethod
+    def build(cls, model: Any, background: pd.DataFrame, schema: FeatureSchema) -> _LogOdds | None:
+        parts = _unwrap_logistic(model)
+        if parts is None:
+            return None
+        preprocess, logistic = parts
+        b_t = _dense(preprocess.transform(background[schema.names]))
+        return cls(preprocess, logistic, schema, b_t.mean(axis=0), b_t.shape[1])
+
+    def of(self, case_frame: pd.DataFrame) -> tuple[float, np.ndarray] | None:
+        x_t = _dense(self.preprocess.transform(case_frame[self.schema.names]))[0]
+        groups = _output_groups(self.preprocess, self.schema.names, len(x_t))
+        if groups is None:
+            return None
+        coef = self.logistic.coef_[0]
+        per_column = coef * (x_t - self.mean_t)
+        contributions = np.zeros(len(self.schema))
+        np.add.at(contributions, np.asarray(groups), per_column)
+        baseline = float(self.logistic.intercept_[0] + coef @ self.mean_t)
+        return baseline, contributions
 
 
 def explain_shap(
@@ -745,8 +820,7 @@ def _explain_shap(
     *,
     seed: int,
 ) -> ShapExplanation:
-    names = schema.names
-    probability = float(model.predict_proba(case_frame[names])[0, 1])
+    probability = float(model.predict_proba(case_frame[schema.names])[0, 1])
     common = dict(background_size=len(background), seed=seed)
     try:
         estimate = permutation_shapley(
@@ -758,23 +832,46 @@ def _explain_shap(
             seed=seed,
         )
     except Exception as exc:  # the result must say it failed rather than raise mid-report
-        return ShapExplanation(
-            status="failed",
-            failure_reason=f"the model could not be evaluated on the "
-            f"background: {type(exc).__name__}: {exc}",
-            method=SHAP_METHOD,
-            library_version=_library_version(),
-            n_permutations=0,
-            model_evaluations=0,
-            baseline=None,
-            probability=probability,
-            contributions=(),
-            additivity_error=None,
-            **common,
-        )
+        return _shap_failed(exc, probability, common)
+    return _shap_from_estimate(
+        estimate,
+        probability,
+        schema,
+        lambda: _LogOdds.build(model, background, schema),
+        case_frame,
+        common,
+    )
+
+
+def _shap_failed(exc: Exception, probability: float, common: dict[str, Any]) -> ShapExplanation:
+    return ShapExplanation(
+        status="failed",
+        failure_reason=f"the model could not be evaluated on the "
+        f"background: {type(exc).__name__}: {exc}",
+        method=SHAP_METHOD,
+        library_version=_library_version(),
+        n_permutations=0,
+        model_evaluations=0,
+        baseline=None,
+        probability=probability,
+        contributions=(),
+        additivity_error=None,
+        **common,
+    )
+
+
+def _shap_from_estimate(
+    estimate: ShapleyEstimate,
+    probability: float,
+    schema: FeatureSchema,
+    log_odds_model: Callable[[], _LogOdds | None] | None,
+    case_frame: pd.DataFrame,
+    common: dict[str, Any],
+) -> ShapExplanation:
     log_odds = note = None
-    if _unwrap_logistic(model) is not None:
-        log_odds = logistic_log_odds(model, case_frame, background, schema)
+    model_log_odds = log_odds_model() if log_odds_model is not None else None
+    if model_log_odds is not None:
+        log_odds = model_log_odds.of(case_frame)
         note = (
             "Exact contributions in log-odds of the uncalibrated logistic regression "
             "(before calibration), against the same background."
@@ -840,14 +937,17 @@ class _LimeEncoding:
             row.append(code)
         return np.asarray(row, dtype=float), imputed
 
-    def decode(self, matrix: np.ndarray) -> pd.DataFrame:
+    def decode_columns(self, matrix: np.ndarray) -> list[np.ndarray]:
         columns = []
         for j in range(matrix.shape[1]):
             if j in self.categories:
                 columns.append(self.categories[j][np.rint(matrix[:, j]).astype(int)])
             else:
                 columns.append(matrix[:, j].astype(float))
-        return _frame(columns, self.schema)
+        return columns
+
+    def decode(self, matrix: np.ndarray) -> pd.DataFrame:
+        return _frame(self.decode_columns(matrix), self.schema)
 
 
 def _lime_failed(
@@ -935,46 +1035,162 @@ def _explain_lime(
     num_samples: int,
     top_k: int,
 ) -> LimeExplanation:
-    from lime.lime_tabular import LimeTabularExplainer
-
-    if runs < 1:
-        raise ValueError("LIME needs at least one run")
-    seeds = tuple(seed + i for i in range(runs))
-    encoding = _LimeEncoding(background, schema)
-    row, imputed_idx = encoding.encode_case(case_frame)
-    imputed = tuple(schema.names[j] for j in imputed_idx)
+    setup = _LimeSetup(background, schema, seed=seed)
+    draw = setup.draw(case_frame, runs=runs, num_samples=num_samples, top_k=top_k)
+    if isinstance(draw, LimeExplanation):
+        return draw
     try:
-        explainer = LimeTabularExplainer(
-            encoding.training,
-            mode="classification",
-            feature_names=schema.names,
-            categorical_features=encoding.categorical,
-            categorical_names={j: list(c) for j, c in encoding.categories.items()},
-            class_names=["no outcome", "outcome"],
-            discretize_continuous=True,
-            random_state=seeds[0],
+        all_probs = np.asarray(model.predict_proba(draw.frame()), dtype=float)
+    except Exception as exc:  # a failed LIME is reported, never silently dropped
+        return draw.failed(f"{type(exc).__name__}: {exc}")
+    return setup.finish(
+        draw, all_probs, lambda frame: np.asarray(model.predict_proba(frame), dtype=float)
+    )
+
+
+@dataclass(frozen=True)
+class _LimeDraw:
+    """Every run's neighbourhood of one case, drawn with LIME's own sampler, not yet predicted."""
+
+    encoding: _LimeEncoding
+    row: np.ndarray
+    imputed: tuple[str, ...]
+    seeds: tuple[int, ...]
+    num_samples: int
+    top_k: int
+    neighbourhoods: list[tuple[np.ndarray, np.ndarray]]
+
+    @property
+    def rows(self) -> int:
+        return len(self.seeds) * self.num_samples
+
+    def columns(self) -> list[np.ndarray]:
+        """The rows the model must predict (every run's, in run order), one array per variable."""
+        stacked = np.concatenate([inverse for _, inverse in self.neighbourhoods])
+        return self.encoding.decode_columns(stacked)
+
+    def frame(self) -> pd.DataFrame:
+        return _frame(self.columns(), self.encoding.schema)
+
+    def failed(self, reason: str) -> LimeExplanation:
+        return _lime_failed(
+            reason,
+            num_samples=self.num_samples,
+            seeds=self.seeds,
+            top_k=self.top_k,
+            imputed=self.imputed,
         )
-        state = explainer.random_state  # shared by the discretiser and LIME's base
-        sampler = explainer._LimeTabularExplainer__data_inverse  # LIME's own private sampler
-        # Draw every run's neighbourhood with LIME's sampler first, so the model sees all of
-        # them in ONE call; each run then replays its neighbourhood instead of drawing it again
-        # (drawing costs as much as the model call). The weights are those LIME would give.
-        neighbourhoods = []
-        for s in seeds:
-            state.seed(s)
-            neighbourhoods.append(sampler(row, num_samples))
-        stacked = np.concatenate([inverse for _, inverse in neighbourhoods])
-        all_probs = np.asarray(model.predict_proba(encoding.decode(stacked)), dtype=float)
+
+
+class _LimeSetup:
+    """LIME's encoding and explainer for one background, built once and reused per case.
+
+    LIME's explainer keeps one random state (shared by its discretiser and its base) and
+    CaseLens swaps its private sampler while replaying a run, so its use is serialised by a
+    lock; every draw and every run reseeds that state first, so earlier use changes nothing.
+    """
+
+    def __init__(self, background: pd.DataFrame, schema: FeatureSchema, *, seed: int) -> None:
+        self.schema = schema
+        self.seed = seed
+        self.encoding = _LimeEncoding(background, schema)
+        self._explainer: Any = None
+        self._lock = threading.Lock()
+
+    def _get_explainer(self) -> Any:
+        if self._explainer is None:
+            from lime.lime_tabular import LimeTabularExplainer
+
+            encoding = self.encoding
+            self._explainer = LimeTabularExplainer(
+                encoding.training,
+                mode="classification",
+                feature_names=self.schema.names,
+                categorical_features=encoding.categorical,
+                categorical_names={j: list(c) for j, c in encoding.categories.items()},
+                class_names=["no outcome", "outcome"],
+                discretize_continuous=True,
+                random_state=self.seed,
+            )
+        return self._explainer
+
+    def draw(
+        self, case_frame: pd.DataFrame, *, runs: int, num_samples: int, top_k: int
+    ) -> _LimeDraw | LimeExplanation:
+        """Every run's neighbourhood (run i seeded ``seed + i``), or the failed result."""
+        if runs < 1:
+            raise ValueError("LIME needs at least one run")
+        schema = self.schema
+        seeds = tuple(self.seed + i for i in range(runs))
+        row, imputed_idx = self.encoding.encode_case(case_frame)
+        imputed = tuple(schema.names[j] for j in imputed_idx)
+        try:
+            with self._lock:
+                explainer = self._get_explainer()
+                state = explainer.random_state  # shared by the discretiser and LIME's base
+                sampler = explainer._LimeTabularExplainer__data_inverse  # LIME's private sampler
+                # Draw every run's neighbourhood with LIME's sampler first, so the model sees
+                # all of them in ONE call; each run then replays its neighbourhood instead of
+                # drawing it again. The weights are those LIME would give.
+                neighbourhoods = []
+                for s in seeds:
+                    state.seed(s)
+                    neighbourhoods.append(sampler(row, num_samples))
+        except Exception as exc:  # a failed LIME is reported, never silently dropped
+            return _lime_failed(
+                f"{type(exc).__name__}: {exc}",
+                num_samples=num_samples,
+                seeds=seeds,
+                top_k=top_k,
+                imputed=imputed,
+            )
+        return _LimeDraw(
+            encoding=self.encoding,
+            row=row,
+            imputed=imputed,
+            seeds=seeds,
+            num_samples=num_samples,
+            top_k=top_k,
+            neighbourhoods=neighbourhoods,
+        )
+
+    def finish(
+        self,
+        draw: _LimeDraw,
+        all_probs: np.ndarray,
+        predict: Callable[[pd.DataFrame], np.ndarray],
+    ) -> LimeExplanation:
+        """Replay each run on its predicted neighbourhood; fidelity, stability and notes.
+
+        ``all_probs`` holds ``predict_proba`` of :meth:`_LimeDraw.frame` (both classes);
+        ``predict`` is asked only should LIME pass rows other than the drawn ones.
+        """
+        try:
+            with self._lock:
+                weights_runs, scores = self._replay(draw, all_probs, predict)
+        except Exception as exc:  # a failed LIME is reported, never silently dropped
+            return draw.failed(f"{type(exc).__name__}: {exc}")
+        return _lime_result(self.schema, draw, weights_runs, scores)
+
+    def _replay(
+        self,
+        draw: _LimeDraw,
+        all_probs: np.ndarray,
+        predict: Callable[[pd.DataFrame], np.ndarray],
+    ) -> tuple[list[np.ndarray], list[float]]:
+        explainer = self._get_explainer()
+        state = explainer.random_state
+        schema, encoding, num_samples, row = self.schema, draw.encoding, draw.num_samples, draw.row
         weights_runs, scores = [], []
-        for i, s in enumerate(seeds):
-            data, inverse = neighbourhoods[i]
+        for i, s in enumerate(draw.seeds):
+            data, inverse = draw.neighbourhoods[i]
             probs = all_probs[i * num_samples : (i + 1) * num_samples]
 
             def predict_fn(x: np.ndarray, expected=inverse, probs=probs) -> np.ndarray:
                 # Guard: should LIME ever pass other rows, ask the model instead.
                 if x.shape == expected.shape and np.array_equal(x, expected):
                     return probs
-                return np.asarray(model.predict_proba(encoding.decode(x)), dtype=float)
+                return np.asarray(predict(encoding.decode(x)), dtype=float)
 
             state.seed(s)
             explainer._LimeTabularExplainer__data_inverse = lambda _row, _n, pair=(data, inverse): (
@@ -997,15 +1213,17 @@ def _explain_lime(
                 weights[j] = w
             weights_runs.append(weights)
             scores.append(float(exp.score))
-    except Exception as exc:  # a failed LIME is reported, never silently dropped
-        return _lime_failed(
-            f"{type(exc).__name__}: {exc}",
-            num_samples=num_samples,
-            seeds=seeds,
-            top_k=top_k,
-            imputed=imputed,
-        )
+        return weights_runs, scores
 
+
+def _lime_result(
+    schema: FeatureSchema,
+    draw: _LimeDraw,
+    weights_runs: list[np.ndarray],
+    scores: list[float],
+) -> LimeExplanation:
+    seeds, num_samples, top_k, imputed = draw.seeds, draw.num_samples, draw.top_k, draw.imputed
+    runs = len(seeds)
     matrix = np.vstack(weights_runs)
     if not (np.isfinite(matrix).all() and all(math.isfinite(r2) for r2 in scores)):
         return _lime_failed(
@@ -1073,6 +1291,205 @@ def _explain_lime(
 # --------------------------------------------------------------------------- entry point
 
 
+@dataclass(frozen=True)
+class ModelUsage:
+    """How the model was asked for one report's numbers.
+
+    Attributes
+    ----------
+    rows : int
+        Rows passed to ``predict_proba`` (the case, the SHAP coalitions, every LIME run's
+        neighbourhood).
+    calls : int
+        ``predict_proba`` calls: 2 (the case, then every other row), more only if that batch
+        failed and each part was asked alone.
+    predict_ms : float
+        Milliseconds spent inside those calls.
+    """
+
+    rows: int
+    calls: int
+    predict_ms: float
+
+
+class _CountingPredict:
+    """``model.predict_proba`` that counts calls, rows and time."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.calls = 0
+        self.rows = 0
+        self.seconds = 0.0
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        start = time.perf_counter()
+        try:
+            return np.asarray(self.model.predict_proba(frame), dtype=float)
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
+            self.rows += len(frame)
+
+    def usage(self) -> ModelUsage:
+        return ModelUsage(
+            rows=self.rows, calls=self.calls, predict_ms=round(1000 * self.seconds, 3)
+        )
+
+
+@dataclass(frozen=True)
+class CaseAttribution:
+    """:meth:`Attributor.explain`'s answer: the probability, SHAP/LIME, and the model's use."""
+
+    probability: float
+    attributions: Attributions
+    usage: ModelUsage
+
+
+class Attributor:
+    """The probability, SHAP and LIME of one case, in two model calls whatever the model.
+
+    Everything that depends only on the background is prepared once (its columns, LIME's
+    encoding and explainer, the logistic regression's transformed background mean). Per case,
+    the case is predicted alone (so the probability shown is exactly ``predict_proba`` of the
+    case), then the SHAP coalitions and every LIME run's neighbourhood are drawn and all go to
+    ``predict_proba`` in ONE call; a model wrapped in k-fold calibration pays its per-call cost
+    twice per report instead of once per part. Should that call raise, each part is asked
+    alone, so that the failure is reported for the part that failed.
+
+    The model predicts each row on its own, so the numbers are those of separate calls. One
+    caveat: BLAS (a logistic regression's matrix product) may round a row's last bit
+    differently in a batch of another size or at another position. The case is therefore
+    predicted alone, and the batch is ordered LIME then SHAP; with that order every sample
+    demo report is bit-identical to the per-part calls CaseLens made before (with the case
+    first, or SHAP first, some heart-disease SHAP values moved by up to 2.3e-16).
+
+    Parameters
+    ----------
+    model : estimator
+        Calibrated classifier taking a DataFrame of the clinical inputs.
+    background : DataFrame
+        From :func:`select_background`.
+    schema : FeatureSchema
+    seed, lime_runs, lime_samples, top_k, single_threaded
+        As for :func:`explain_attributions`.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        background: pd.DataFrame,
+        schema: FeatureSchema,
+        *,
+        seed: int = 0,
+        lime_runs: int = LIME_RUNS,
+        lime_samples: int = LIME_SAMPLES,
+        top_k: int = TOP_K,
+        single_threaded: bool = True,
+    ) -> None:
+        self.model = model
+        self.schema = schema
+        self.background = background[schema.names]
+        self.seed = seed
+        self.lime_runs = lime_runs
+        self.lime_samples = lime_samples
+        self.top_k = top_k
+        self.single_threaded = single_threaded
+        self._background_columns: list[np.ndarray] | None = None
+        self._lime: _LimeSetup | None = None
+        self._is_logistic = _unwrap_logistic(model) is not None
+        self._log_odds: _LogOdds | None = None
+
+    def _lime_setup(self) -> _LimeSetup:
+        if self._lime is None:
+            self._lime = _LimeSetup(self.background, self.schema, seed=self.seed)
+        return self._lime
+
+    def _log_odds_model(self) -> _LogOdds | None:
+        if self._is_logistic and self._log_odds is None:
+            self._log_odds = _LogOdds.build(self.model, self.background, self.schema)
+        return self._log_odds
+
+    def explain(self, case_frame: pd.DataFrame) -> CaseAttribution:
+        """The probability, SHAP, LIME and their agreement for one case (two model calls).
+
+        Raises whatever the model raises on the case itself (there is nothing to show then);
+        a failure of SHAP or LIME alone is reported in its result.
+        """
+        schema = self.schema
+        if len(case_frame) != 1:
+            raise ValueError(f"explain one case at a time (got {len(case_frame)} rows)")
+        case_frame = case_frame[schema.names]
+        predict = _CountingPredict(self.model)
+        with _model_threads(self.single_threaded, every_api=True):
+            probability, shap_result, lime_result = self._explain(case_frame, predict)
+        return CaseAttribution(
+            probability=probability,
+            attributions=_combine(schema, case_frame, shap_result, lime_result, self.top_k),
+            usage=predict.usage(),
+        )
+
+    def _explain(
+        self, case_frame: pd.DataFrame, predict: _CountingPredict
+    ) -> tuple[float, ShapExplanation, LimeExplanation]:
+        schema = self.schema
+        common = dict(background_size=len(self.background), seed=self.seed)
+        plan: ShapleyPlan | None = None
+        shap_error: Exception | None = None
+        try:
+            case_columns = _columns(case_frame, schema)
+            if self._background_columns is None:
+                self._background_columns = _columns(self.background, schema)
+            plan = ShapleyPlan.build(case_columns, self._background_columns, schema, seed=self.seed)
+        except Exception as exc:  # reported in the SHAP result, as a failed model call was
+            shap_error = exc
+        lime = self._lime_setup()
+        draw = lime.draw(
+            case_frame, runs=self.lime_runs, num_samples=self.lime_samples, top_k=self.top_k
+        )
+        lime_draw = draw if isinstance(draw, _LimeDraw) else None
+
+        # The case alone: the probability shown is exactly ``predict_proba(case)`` (in a batch,
+        # BLAS may round a row's last bit differently); raises: there is nothing to show.
+        probability = float(predict(case_frame)[0, 1])
+        shap_probs = lime_probs = None
+        if plan is not None and lime_draw is not None:
+            # The one call for the explanations: every LIME run's rows, then SHAP's rows.
+            columns = [
+                np.concatenate(parts)
+                for parts in zip(lime_draw.columns(), plan.batch_columns, strict=True)
+            ]
+            try:
+                probs = predict(_frame(columns, schema))
+                lime_probs, shap_probs = probs[: lime_draw.rows], probs[lime_draw.rows :, 1]
+            except Exception:  # ask each part alone below, so the failing part is named
+                pass
+        if plan is not None and shap_probs is None:
+            try:
+                shap_probs = predict(_frame(plan.batch_columns, schema))[:, 1]
+            except Exception as exc:
+                shap_error = exc
+        if lime_draw is not None and lime_probs is None:
+            try:
+                lime_probs = predict(lime_draw.frame())
+            except Exception as exc:
+                draw = lime_draw.failed(f"{type(exc).__name__}: {exc}")
+                lime_draw = None
+
+        if plan is None or shap_probs is None:
+            shap_result = _shap_failed(shap_error, probability, common)
+        else:
+            shap_result = _shap_from_estimate(
+                plan.finish(shap_probs, probability),
+                probability,
+                schema,
+                self._log_odds_model,
+                case_frame,
+                common,
+            )
+        lime_result = draw if lime_draw is None else lime.finish(lime_draw, lime_probs, predict)
+        return probability, shap_result, lime_result
+
+
 def explain_attributions(
     model: Any,
     case_frame: pd.DataFrame,
@@ -1101,30 +1518,36 @@ def explain_attributions(
         Seed of the SHAP orders and of the first LIME run.
     lime_runs, lime_samples, top_k : int
     single_threaded : bool
-        Run the model's OpenMP code on one thread (see :func:`explain_shap`).
+        Run the model's native code on one thread (see :func:`explain_shap`).
 
     Returns
     -------
     Attributions
+        The model is asked twice (see :class:`Attributor`, which also keeps the background's
+        preparation for the next case).
     """
     if len(case_frame) != 1:
         raise ValueError(f"explain one case at a time (got {len(case_frame)} rows)")
-    case_frame = case_frame[schema.names]
-    background = background[schema.names]
-    shap_result = explain_shap(
-        model, case_frame, background, schema, seed=seed, single_threaded=single_threaded
-    )
-    lime_result = explain_lime(
+    attributor = Attributor(
         model,
-        case_frame,
         background,
         schema,
         seed=seed,
-        runs=lime_runs,
-        num_samples=lime_samples,
+        lime_runs=lime_runs,
+        lime_samples=lime_samples,
         top_k=top_k,
         single_threaded=single_threaded,
     )
+    return attributor.explain(case_frame).attributions
+
+
+def _combine(
+    schema: FeatureSchema,
+    case_frame: pd.DataFrame,
+    shap_result: ShapExplanation,
+    lime_result: LimeExplanation,
+    top_k: int,
+) -> Attributions:
     agreement = None
     if shap_result.status == "ok" and lime_result.status == "ok":
         agreement = compare_explanations(

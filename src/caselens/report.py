@@ -25,7 +25,7 @@ from caselens.attribution import (
     LIME_SAMPLES,
     TOP_K,
     Attributions,
-    explain_attributions,
+    Attributor,
     select_background,
 )
 from caselens.bundle import ModelBundle
@@ -37,8 +37,11 @@ from caselens.model_card import PerformanceFigures
 from caselens.narrative import Narrative, build_narrative, patient_text
 
 REPORT_SCHEMA_VERSION = "1"
+#: Provenance fields about how a report was computed, not what it shows: like the timings,
+#: they are left out of ``report_id`` (reports recorded before they existed keep their ids).
+EXECUTION_FIELDS = ("timings_ms", "model_rows_per_report", "model_calls")
 #: Fields that legitimately differ between two computations of the same report.
-VOLATILE_FIELDS = ("created_at", "timings_ms")
+VOLATILE_FIELDS = ("created_at", *EXECUTION_FIELDS)
 Audience = Literal["clinician", "patient"]
 _LIBRARIES = (
     "caselens",
@@ -117,6 +120,11 @@ class Provenance(_Frozen):
     lime_samples: int
     top_k: int
     timings_ms: dict[str, float]
+    #: Rows the model evaluated for this report (the case, SHAP's coalitions, every LIME
+    #: run's neighbourhood) and in how many ``predict_proba`` calls; None in reports
+    #: recorded before these were kept. Not part of ``report_id``.
+    model_rows_per_report: int | None = None
+    model_calls: int | None = None
 
 
 class CaseReport(_Frozen):
@@ -125,8 +133,9 @@ class CaseReport(_Frozen):
     Attributes
     ----------
     report_id : str
-        SHA-256 of the report's reproducible content (everything but ``created_at`` and
-        ``timings_ms``): the same inputs and model give the same id.
+        SHA-256 of the report's reproducible content (everything but ``created_at`` and the
+        provenance's execution figures, :data:`EXECUTION_FIELDS`): the same inputs and model
+        give the same id.
     created_at : str
         UTC, ISO 8601 with milliseconds.
     model, case, confidence, attributions, context, limitations, narrative, provenance
@@ -168,10 +177,12 @@ def canonical_json(data: Any) -> str:
 
 
 def reproducible_digest(data: Mapping[str, Any]) -> str:
-    """SHA-256 of a report's JSON without its volatile fields (time stamps, timings)."""
+    """SHA-256 of a report's JSON without its volatile fields (time stamps, timings, model
+    call counts)."""
     stripped = {k: v for k, v in data.items() if k not in {"report_id", "created_at"}}
     provenance = dict(stripped.get("provenance", {}))
-    provenance.pop("timings_ms", None)
+    for name in EXECUTION_FIELDS:
+        provenance.pop(name, None)
     stripped["provenance"] = provenance
     return hashlib.sha256(canonical_json(stripped).encode("utf-8")).hexdigest()
 
@@ -274,6 +285,15 @@ class CaseExplainer:
         self.background = select_background(
             bundle.reference, size=background_size, seed=seed, columns=bundle.features.names
         )
+        self.attributor = Attributor(
+            bundle.model,
+            self.background,
+            bundle.features,
+            seed=seed,
+            lime_runs=lime_runs,
+            lime_samples=lime_samples,
+            top_k=top_k,
+        )
         self._model_summary = _model_summary(bundle)
         self._versions = library_versions()
 
@@ -303,22 +323,14 @@ class CaseExplainer:
 
         bundle = self.bundle
         frame = case.to_frame()[bundle.features.names]
-        with threadpool_limits(limits=1):
-            probability = float(bundle.model.predict_proba(frame)[0, 1])
-        lap("predict")
-        confidence = self.confidence_model.assess(probability)
-        lap("confidence")
-        attributions = explain_attributions(
-            bundle.model,
-            frame,
-            self.background,
-            bundle.features,
-            seed=self.seed,
-            lime_runs=self.lime_runs,
-            lime_samples=self.lime_samples,
-            top_k=self.top_k,
-        )
+        # The model is asked twice: the case alone, then LIME's and SHAP's rows in one call.
+        explained = self.attributor.explain(frame)
+        attributions = explained.attributions
         lap("attributions")
+        timings["predict"] = explained.usage.predict_ms
+        timings["attributions"] = round(timings["attributions"] - timings["predict"], 3)
+        confidence = self.confidence_model.assess(explained.probability)
+        lap("confidence")
         context = self.context_model.assess(case)
         lap("context")
         created = _utc_now_text(now)
@@ -346,6 +358,8 @@ class CaseExplainer:
             lime_samples=self.lime_samples,
             top_k=self.top_k,
             timings_ms=timings,
+            model_rows_per_report=explained.usage.rows,
+            model_calls=explained.usage.calls,
         )
         parts = {
             "schema_version": REPORT_SCHEMA_VERSION,
