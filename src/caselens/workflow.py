@@ -645,3 +645,30 @@ class Workflow:
     def patient_pseudonym(self, patient_ref: str) -> str:
         """The keyed pseudonym an export uses for this patient reference."""
         return pseudonym(patient_ref, key=self._audit_key)
+
+    # -- monitoring ------------------------------------------------------------------------
+
+    def suspend_from_alert(self, session: UserSession, alert_id: str) -> ModelStatus:
+        """Suspend the model an alert is about, with the alert as the recorded reason.
+
+        The kill switch is :meth:`set_model_status` (checked, recorded, then done); this
+        finds the raised alert and words the reason from it. An alert on simulated data
+        never suspends a model.
+        """
+        from caselens.model_status import MAX_REASON_LENGTH
+        from caselens.monitoring.alerts import get_alert
+
+        self._require(session, "suspend_model")
+        try:
+            alert = get_alert(self._audit, alert_id.strip())
+        except CaseLensError as exc:
+            raise WorkflowError(str(exc)) from exc
+        if alert.simulated:
+            raise WorkflowError(
+                f"Alert {alert.alert_id} is about simulated data: a simulation never "
+                "suspends a model."
+            )
+        reason = f"Monitoring alert {alert.alert_id}: {alert.message}"
+        return self.set_model_status(
+            session, alert.model_id, suspend=True, reason=reason[:MAX_REASON_LENGTH]
+        )
