@@ -67,6 +67,11 @@ def hostile(text: str) -> str:
     return f"{text} {PAYLOAD}"
 
 
+#: A display name carrying payloads (script, image, Markdown link and image) within the
+#: 200 characters an account name may have.
+HOSTILE_PERSON = " ".join(("Dr. Evil", PAYLOADS[0], PAYLOADS[1], PAYLOADS[6], PAYLOADS[7]))
+
+
 def build_hostile_bundle(models_dir: Path) -> Path:
     """A copy of the sample heart-disease bundle with payloads in every text that reaches a
     page (the card is not covered by the model hash, so the bundle still loads)."""

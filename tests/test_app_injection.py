@@ -10,13 +10,21 @@ from collections.abc import Iterator
 import pytest
 import streamlit as st
 
-from app_helpers import PAYLOAD, PAYLOADS, build_hostile_bundle, hostile, shown, signed_in
+from app_helpers import (
+    HOSTILE_PERSON,
+    PAYLOAD,
+    PAYLOADS,
+    build_hostile_bundle,
+    hostile,
+    shown,
+    signed_in,
+)
 from caselens.accounts import DEMO_PASSWORD, AccountStore
 from caselens.app_database import open_app_database
 from components.text import literal, unliteral
 
 CONTACT = hostile("Care team")
-HOSTILE_NAME = hostile("Dr. Evil")
+HOSTILE_NAME = HOSTILE_PERSON
 
 
 @pytest.fixture()
@@ -81,7 +89,8 @@ def test_case_page_and_patient_preview_send_the_hostile_text_escaped():
     intended_use = f"referred for coronary angiography. {PAYLOAD}"
     assert any(literal(intended_use) in c for c in captions)
     label = at.metric[0].label
-    assert label.startswith("Calibrated probability of ") and literal(PAYLOAD.lower()) in label
+    assert label.startswith(literal("Calibrated probability (sigmoid) of "))
+    assert literal(PAYLOAD.lower()) in label
     _assert_no_markup_from_data(at)
     assert PAYLOADS[0] in shown(at.info)  # the clinician summary names the hostile labels
 

@@ -16,8 +16,4 @@ if not offered:
 names = {b.card.name: b.model_id for b in offered.values()}
 chosen = st.selectbox("Model", list(names), key="facts_model")
 facts = run(workflow().model_facts, names[chosen])
-render_model_facts(
-    facts.bundle,
-    reliability_curve=facts.reliability_curve,
-    key_prefix=f"facts_{facts.bundle.model_id}",
-)
+render_model_facts(facts, key_prefix=f"facts_{facts.bundle.model_id}")

@@ -8,8 +8,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-from caselens.bundle import ModelBundle
 from caselens.model_card import to_chai_applied_model_card
+from caselens.workflow import ModelFacts
 from components.figures import reliability_figure, subgroup_figure
 from components.text import code, literal
 
@@ -29,21 +29,13 @@ def _figures_row(label: str, f) -> dict:
     }
 
 
-def _standing_limitations(bundle: ModelBundle) -> tuple:
-    """The bundle's standing limitations, from the engine's cached explainer."""
-    from caselens.report import explainer_for
-
-    try:
-        return explainer_for(bundle).limitation_rules.standing
-    except Exception:  # the facts page still shows the card if the explainer cannot be built
-        return ()
-
-
-def render_model_facts(bundle: ModelBundle, *, reliability_curve=None, key_prefix: str) -> None:
+def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
     """Header + summary, mechanism, validation, uses and directions, warnings, other info.
 
     The card is the bundle's text (untrusted): every field reaches the page through
-    :func:`literal` or :func:`code`, inside our own formatting."""
+    :func:`literal` or :func:`code`, inside our own formatting. Performance figures are the
+    ones CaseLens measured on the bundle's reference data."""
+    bundle = facts.bundle
     card = bundle.card
     st.header(literal(card.name))
     st.caption(
@@ -56,6 +48,8 @@ def render_model_facts(bundle: ModelBundle, *, reliability_curve=None, key_prefi
             "Demonstration model trained on public research data — not for clinical use.",
             icon=":material/warning:",
         )
+    for warning in facts.warnings:
+        st.error(literal(warning), icon=":material/report:")
     st.subheader("Summary")
     st.markdown(literal(card.summary))
     st.subheader("Warnings")
@@ -69,7 +63,7 @@ def render_model_facts(bundle: ModelBundle, *, reliability_curve=None, key_prefi
     st.markdown(
         f"**Who is under-represented or missing:** {literal(card.training_data.under_represented)}"
     )
-    standing = _standing_limitations(bundle)
+    standing = facts.standing_limitations
     if standing:
         st.markdown(
             "**Holds for every patient (stated once here, not on each case):**\n"
@@ -79,9 +73,13 @@ def render_model_facts(bundle: ModelBundle, *, reliability_curve=None, key_prefi
     td = card.training_data
     st.markdown(
         f"- **Outcome:** {literal(card.outcome.definition)} — {literal(card.outcome.time_window)}\n"
-        f"- **Output:** calibrated probability ({literal(card.calibration.method)} calibration, "
-        f"{literal(card.calibration.fitted_on)})\n"
-        f"- **Target population:** {literal(card.target_population)}\n"
+        + (
+            f"- **Output:** calibrated probability ({literal(card.calibration.method)} "
+            f"calibration, {literal(card.calibration.fitted_on)})\n"
+            if card.calibration.method != "none"
+            else "- **Output:** model probability (**not calibrated**)\n"
+        )
+        + f"- **Target population:** {literal(card.target_population)}\n"
         f"- **Model type:** {literal(card.model_type)}\n"
         f"- **Inputs:** {literal(', '.join(f.label for f in bundle.features))}\n"
         f"- **Training data:** {literal(td.source)}; {literal(td.setting)}; {literal(td.dates)}. "
@@ -93,21 +91,24 @@ def render_model_facts(bundle: ModelBundle, *, reliability_curve=None, key_prefi
     )
     st.subheader("Validation and performance")
     st.caption(f"{literal(card.validation.method)}. {literal(card.validation.dataset)}.")
-    overall = card.validation.overall
+    validation = facts.validation
+    if bundle.measured_validation is not None:
+        st.caption("Figures measured by CaseLens on this bundle's reference data.")
+    overall = validation.overall
     rows = [_figures_row("Overall", overall)] + [
-        _figures_row(f"{s.variable}: {s.group}", s.figures) for s in card.validation.subgroups
+        _figures_row(f"{s.variable}: {s.group}", s.figures) for s in validation.subgroups
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{key_prefix}_validation")
     labels = {f.name: f.label for f in bundle.features}
     left, right = st.columns(2)
     left.plotly_chart(
-        subgroup_figure(card.validation.subgroups, overall_auroc=overall.auroc, labels=labels),
+        subgroup_figure(validation.subgroups, overall_auroc=overall.auroc, labels=labels),
         key=f"{key_prefix}_subgroups",
         config={"displayModeBar": False},
     )
-    if reliability_curve is not None:
+    if facts.reliability_curve is not None:
         right.plotly_chart(
-            reliability_figure(reliability_curve),
+            reliability_figure(facts.reliability_curve),
             key=f"{key_prefix}_calibration",
             config={"displayModeBar": False},
         )

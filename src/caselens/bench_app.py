@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -47,7 +48,11 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 DEMO_PASSWORD = "caselens-demo"
-PROBABILITY_LABEL = "Calibrated probability of"
+#: The probability metric's label: "Calibrated probability (method) of …" or, for a model
+#: that is not calibrated, "Model probability (not calibrated) of …".
+PROBABILITY_LABEL = re.compile(
+    r"(Calibrated probability \(\w+\)|Model probability \(not calibrated\)) of"
+)
 SHAP_TITLE = "SHAP: from the average patient to this patient"
 HEART = "heart-disease"
 READMISSION = "readmission-30d"

@@ -118,10 +118,27 @@ class ExportFile:
 
 @dataclass(frozen=True)
 class ModelFacts:
-    """What the Model facts page shows: the bundle's card and its measured reliability."""
+    """What the Model facts page shows: the card, and what CaseLens measured.
+
+    Attributes
+    ----------
+    bundle : ModelBundle
+    reliability_curve : list
+        Observed vs predicted on the reference data.
+    validation : Validation
+        The figures measured on the bundle's reference data (the card's own when they could
+        not be measured); ``warnings`` says where the card claims otherwise.
+    warnings : tuple of str
+        Loud warnings from loading the bundle (card claims that the data do not bear out).
+    standing_limitations : tuple
+        Limitations that hold for every patient of this model, stated once.
+    """
 
     bundle: ModelBundle
     reliability_curve: Any
+    validation: Any
+    warnings: tuple[str, ...]
+    standing_limitations: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -454,8 +471,14 @@ class Workflow:
         """A model's card and measured figures, for those who may read model facts."""
         self._require(session, "view_model_facts")
         bundle = self.bundle(model_id)
-        curve = self._explainer(model_id).confidence_model.reliability_curve
-        return ModelFacts(bundle=bundle, reliability_curve=curve)
+        explainer = self._explainer(model_id)
+        return ModelFacts(
+            bundle=bundle,
+            reliability_curve=explainer.confidence_model.reliability_curve,
+            validation=bundle.measured_validation or bundle.card.validation,
+            warnings=bundle.warnings,
+            standing_limitations=tuple(explainer.limitation_rules.standing),
+        )
 
     def model_statuses(self, session: UserSession) -> dict[str, ModelStatus]:
         """Every offered model's status."""

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from app_helpers import PAYLOAD, PAYLOADS, build_hostile_bundle, hostile
+from app_helpers import HOSTILE_PERSON, PAYLOAD, PAYLOADS, build_hostile_bundle, hostile
 from caselens.accounts import DEMO_PASSWORD, AccountStore
 from caselens.app_database import open_app_database
 from caselens.bench_app import (
@@ -40,7 +40,7 @@ pytestmark = pytest.mark.browser
 
 CONTACT = f"Care team {PAYLOAD}"
 HOSTILE_USER = "dr.evil"
-HOSTILE_NAME = f"Dr. Evil {PAYLOAD}"
+HOSTILE_NAME = HOSTILE_PERSON
 WORD_JOINER = "\u2060"  # literal() puts one inside "http://" so GFM makes no link of it
 FIRST_REPORT_MS = 180_000  # the first report of a fresh server pays the explainer warm-up
 
