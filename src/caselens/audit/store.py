@@ -183,6 +183,13 @@ class AuditStore:
         self.checkpoint_file = Path(checkpoint_file) if checkpoint_file is not None else None
 
     @property
+    def engine(self) -> Engine:
+        """The database engine, for rows derived from entries (e.g. the monitoring log),
+        which share the trail's database and, through ``append(alongside=…)``, its
+        transactions. Never write ``audit_entry`` through it."""
+        return self._engine
+
+    @property
     def signing_key(self) -> bytes:
         """The active server key, for keyed pseudonyms in exports (never store or show it)."""
         return self._key

@@ -99,12 +99,8 @@ _READY: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def engine_of(store: AuditStore) -> Engine:
-    """The engine of the audit store, so derived rows share its database and transactions.
-
-    ``AuditStore`` has no public engine yet (asked for); this is the one place that reaches
-    for it.
-    """
-    return store._engine  # private until AuditStore exposes it (see the docstring)
+    """The engine of the audit store, so derived rows share its database and transactions."""
+    return store.engine
 
 
 def ensure_tables(engine: Engine) -> None:
