@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +79,20 @@ class AppServer:
     """
 
     def __init__(
-        self, data_dir: Path, *, port: int | None = None, log_file: Path | None = None
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        log_file: Path | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_file = log_file
+        #: Settings for this server on top of the defaults (e.g. a models folder, a shared
+        #: audit database): by default a server writes its own trail in its data folder.
+        self.env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
         self._log: Any = None
 
@@ -96,6 +104,7 @@ class AppServer:
         env.update(
             {"CASELENS_DATA_DIR": str(self.data_dir), "CASELENS_DEMO": "1", "PYTHONUNBUFFERED": "1"}
         )
+        env.update(self.env)
         self._log = open(self.log_file, "wb") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [

@@ -12,11 +12,8 @@ never navigated away.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,12 +23,9 @@ from app_helpers import HOSTILE_PERSON, PAYLOAD, PAYLOADS, build_hostile_bundle,
 from caselens.accounts import DEMO_PASSWORD, AccountStore
 from caselens.app_database import open_app_database
 from caselens.bench_app import (
-    APP_SCRIPT,
-    REPO_ROOT,
     AppServer,
     choose_option,
     sign_in,
-    streamlit_bin,
     wait_for_report,
 )
 from caselens.bundle import load_bundle
@@ -57,44 +51,6 @@ FORBIDDEN = (
 )
 
 
-class HostileServer(AppServer):
-    """AppServer (demo mode, its own data folder) with the hostile models folder and care-team
-    contact in the environment (AppServer itself always serves the sample models)."""
-
-    def __init__(self, data_dir: Path, *, env: dict[str, str], log_file: Path) -> None:
-        super().__init__(data_dir, log_file=log_file)
-        self.extra_env = env
-
-    def launch(self) -> None:
-        env = dict(os.environ)
-        for name in ("CASELENS_AUDIT_URL", "CASELENS_AUDIT_KEY"):
-            env.pop(name, None)
-        env.update(
-            {"CASELENS_DATA_DIR": str(self.data_dir), "CASELENS_DEMO": "1", "PYTHONUNBUFFERED": "1"}
-        )
-        env.update(self.extra_env)
-        self._log = open(self.log_file, "wb")  # noqa: SIM115 (closed by stop())
-        self.process = subprocess.Popen(
-            [
-                streamlit_bin(),
-                "run",
-                str(APP_SCRIPT.relative_to(REPO_ROOT)),
-                "--server.address",
-                "127.0.0.1",
-                "--server.port",
-                str(self.port),
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-
 @pytest.fixture(scope="module")
 def hostile_url(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A demo-mode server on the hostile models folder, with a hostile contact and user."""
@@ -111,7 +67,7 @@ def hostile_url(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     AccountStore(open_app_database(str(data))).add(
         HOSTILE_USER, name=HOSTILE_NAME, role="clinician", password=DEMO_PASSWORD
     )
-    server = HostileServer(
+    server = AppServer(
         data,
         env={"CASELENS_MODELS_DIR": str(models), "CASELENS_CARE_TEAM_CONTACT": CONTACT},
         log_file=root / "streamlit.log",

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import re
 import secrets
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from caselens import bench_app
 from caselens.audit import AuditStore
 from caselens.bench_app import (
     AppServer,
@@ -39,24 +36,6 @@ from .test_e2e import FIRST_REPORT_MS, H03, go_to, title
 pytestmark = pytest.mark.browser
 
 SUSPENSION_REASON = "Calibration drift found in the monthly check"
-
-
-class SharedServer(AppServer):
-    """An :class:`AppServer` whose process also gets ``extra_env`` (AppServer itself drops
-    the audit URL and key from the environment, so that a test server writes its own trail)."""
-
-    def __init__(self, data_dir: Path, *, extra_env: dict[str, str], **kwargs: Any) -> None:
-        super().__init__(data_dir, **kwargs)
-        self.extra_env = extra_env
-
-    def launch(self) -> None:
-        popen = subprocess.Popen
-
-        def with_extra_env(*args: Any, env: dict[str, str], **kwargs: Any) -> Any:
-            return popen(*args, env={**env, **self.extra_env}, **kwargs)
-
-        with mock.patch.object(bench_app.subprocess, "Popen", with_extra_env):
-            super().launch()
 
 
 @pytest.fixture()
@@ -77,7 +56,7 @@ def servers(shared: dict[str, str], tmp_path: Path) -> Iterator[tuple[AppServer,
         for name in ("a", "b"):
             data = tmp_path / name / "data"
             data.mkdir(parents=True)
-            server = SharedServer(data, extra_env=shared, log_file=tmp_path / f"{name}.log")
+            server = AppServer(data, env=shared, log_file=tmp_path / f"{name}.log")
             started.append(server)
             server.launch()
         for server in started:
