@@ -24,6 +24,7 @@ PAGE_FILES = {
     "case": ("app_pages/case.py", "Case", ":material/stethoscope:"),
     "my_result": ("app_pages/my_result.py", "My result", ":material/chat:"),
     "audit_trail": ("app_pages/audit_trail.py", "Audit trail", ":material/receipt_long:"),
+    "monitoring": ("app_pages/monitoring.py", "Monitoring", ":material/monitoring:"),
     "model_facts": ("app_pages/model_facts.py", "Model facts", ":material/description:"),
     "model_status": ("app_pages/model_status.py", "Model status", ":material/traffic:"),
     "users": ("app_pages/users.py", "Users", ":material/group:"),

@@ -11,8 +11,8 @@ ALL_ACTIONS = sorted({a for actions in ACTIONS.values() for a in actions} | {"al
 EXPECTED_PAGES = {
     "clinician": {"case", "model_facts"},
     "patient": {"my_result"},
-    "reviewer": {"audit_trail", "model_facts", "model_status"},
-    "admin": {"users", "model_status"},
+    "reviewer": {"audit_trail", "monitoring", "model_facts", "model_status"},
+    "admin": {"users", "monitoring", "model_status"},
 }
 EXPECTED_ACTIONS = {
     "clinician": {"open_page", "view_report", "give_feedback", "view_model_facts"},
@@ -25,8 +25,9 @@ EXPECTED_ACTIONS = {
         "verify_trail",
         "export_trail",
         "view_model_status",
+        "view_monitoring",
     },
-    "admin": {"open_page", "view_model_status", "suspend_model", "manage_users"},
+    "admin": {"open_page", "view_model_status", "suspend_model", "manage_users", "view_monitoring"},
 }
 
 

@@ -317,3 +317,52 @@ def icon_array_figure(count: int, *, label_yes: str, label_no: str) -> go.Figure
         showlegend=False,
     )
     return fig
+
+
+def monitoring_figure(
+    title: str,
+    periods: Sequence[str],
+    values: Sequence[float | None],
+    *,
+    lows: Sequence[float | None] | None = None,
+    highs: Sequence[float | None] | None = None,
+    limits: Sequence[tuple[str, float]] = (),
+) -> go.Figure:
+    """One monitoring figure per period, its interval as error bars, and the plan's limits
+    as labelled dotted lines. Periods without a judged value are left as gaps."""
+    fig = go.Figure()
+    error = None
+    if lows is not None and highs is not None:
+        error = dict(
+            type="data",
+            symmetric=False,
+            array=[
+                (h - v) if h is not None and v is not None else None
+                for v, h in zip(values, highs, strict=True)
+            ],
+            arrayminus=[
+                (v - lo) if lo is not None and v is not None else None
+                for v, lo in zip(values, lows, strict=True)
+            ],
+            color=NEUTRAL,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[plot_text(p) for p in periods],
+            y=list(values),
+            mode="lines+markers",
+            line=dict(color=LOWERS),
+            error_y=error,
+            name=plot_text(title),
+            connectgaps=False,
+        )
+    )
+    for label, value in limits:
+        fig.add_hline(
+            y=value,
+            line=dict(color=RAISES, dash="dot"),
+            annotation_text=plot_text(label),
+            annotation_position="top left",
+        )
+    fig.update_layout(showlegend=False, yaxis=dict(zeroline=False))
+    return _layout(fig, title=plot_text(title), height=260)

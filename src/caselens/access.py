@@ -25,6 +25,7 @@ Action = Literal[
     "view_model_status",
     "suspend_model",
     "manage_users",
+    "view_monitoring",
     "alter_audit_record",
 ]
 
@@ -32,8 +33,8 @@ Action = Literal[
 PAGES: dict[Role, tuple[str, ...]] = {
     "clinician": ("case", "model_facts"),
     "patient": ("my_result",),
-    "reviewer": ("audit_trail", "model_facts", "model_status"),
-    "admin": ("users", "model_status"),
+    "reviewer": ("audit_trail", "monitoring", "model_facts", "model_status"),
+    "admin": ("users", "monitoring", "model_status"),
 }
 
 #: Actions each role may take (patient reads are further limited to their own record).
@@ -49,9 +50,12 @@ ACTIONS: dict[Role, frozenset[str]] = {
             "verify_trail",
             "export_trail",
             "view_model_status",
+            "view_monitoring",
         }
     ),
-    "admin": frozenset({"open_page", "view_model_status", "suspend_model", "manage_users"}),
+    "admin": frozenset(
+        {"open_page", "view_model_status", "suspend_model", "manage_users", "view_monitoring"}
+    ),
 }
 
 

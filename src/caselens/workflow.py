@@ -142,6 +142,24 @@ class ModelFacts:
 
 
 @dataclass(frozen=True)
+class MonitoringView:
+    """What the Monitoring page shows for one model (and one source: shown or simulated)."""
+
+    model_id: str
+    plan: Any
+    figures: tuple[Any, ...]
+    alerts: tuple[Any, ...]
+    watches: tuple[Any, ...]
+    simulated_runs: tuple[str, ...]
+    suspended: bool
+
+    @property
+    def simulated(self) -> bool:
+        """True when the figures come from a simulated run, not from displays to people."""
+        return any(f.simulated for f in self.figures)
+
+
+@dataclass(frozen=True)
 class AuditPage:
     """One page of the audit trail, read in the database."""
 
@@ -695,3 +713,89 @@ class Workflow:
         return self.set_model_status(
             session, alert.model_id, suspend=True, reason=reason[:MAX_REASON_LENGTH]
         )
+
+    def monitoring_view(
+        self, session: UserSession, model_id: str, *, run_id: str | None = None
+    ) -> MonitoringView:
+        """A model's monitoring figures per period, its raised alerts and what to watch.
+
+        Read from the prediction log and outcomes of that model (aggregates per period,
+        never the whole trail). ``run_id`` shows a simulated run instead of what was shown
+        to people; the view then says it is simulated. Opening it is recorded once per
+        session, model and source.
+        """
+        from caselens.monitoring.alerts import evaluate, raised_alerts
+        from caselens.monitoring.figures import iter_figures, simulated_runs
+        from caselens.monitoring.plan import plan_for
+        from caselens.monitoring.tables import ready_engine
+
+        viewer = self._require(session, "view_monitoring")
+        bundle = self.bundle(model_id)
+        try:
+            plan = plan_for(bundle)
+            engine = ready_engine(self._audit)
+            figures = tuple(
+                iter_figures(engine, bundle, plan, simulated=run_id is not None, run_id=run_id)
+            )
+        except CaseLensError as exc:
+            raise WorkflowError(str(exc)) from exc
+        watches: list[Any] = []
+        for period in figures:
+            watches += evaluate(period, plan)[1]
+        key = (viewer.user_id, session.session_id, f"monitoring:{model_id}:{run_id}", "", "")
+        if key not in session.recorded:
+            self._record(
+                session,
+                "monitoring_viewed",
+                audience=viewer.role,
+                detail={"model_id": model_id, "simulated_run": run_id},
+            )
+            session.recorded.add(key)
+        return MonitoringView(
+            model_id=model_id,
+            plan=plan,
+            figures=figures,
+            alerts=tuple(raised_alerts(self._audit, model_id, run_id=run_id)),
+            watches=tuple(watches),
+            simulated_runs=tuple(simulated_runs(engine, model_id)),
+            suspended=self._statuses.get(model_id).suspended,
+        )
+
+    def monitoring_runs(self, session: UserSession, model_id: str) -> tuple[str, ...]:
+        """The simulated runs logged for a model (to choose one on the Monitoring page)."""
+        from caselens.monitoring.figures import simulated_runs
+        from caselens.monitoring.tables import ready_engine
+
+        self._require(session, "view_monitoring")
+        self.bundle(model_id)
+        return tuple(simulated_runs(ready_engine(self._audit), model_id))
+
+    def check_monitoring(
+        self, session: UserSession, model_id: str, *, run_id: str | None = None
+    ) -> tuple[str, ...]:
+        """Judge every period against the plan now; new alerts are recorded (alert_raised)
+        with this viewer as the one who checked. Returns the ids newly raised."""
+        from caselens.monitoring.alerts import check
+        from caselens.monitoring.figures import iter_figures
+        from caselens.monitoring.plan import plan_for
+        from caselens.monitoring.tables import ready_engine
+
+        viewer = self._require(session, "view_monitoring")
+        bundle = self.bundle(model_id)
+        try:
+            plan = plan_for(bundle)
+            figures = list(
+                iter_figures(
+                    ready_engine(self._audit),
+                    bundle,
+                    plan,
+                    simulated=run_id is not None,
+                    run_id=run_id,
+                )
+            )
+            result = check(self._audit, figures, plan, actor=viewer)
+        except (AuditError, OSError) as exc:
+            raise NotRecorded(NOT_RECORDED) from exc
+        except CaseLensError as exc:
+            raise WorkflowError(str(exc)) from exc
+        return result.newly_raised

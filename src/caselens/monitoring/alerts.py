@@ -296,3 +296,15 @@ def get_alert(store: AuditStore, alert_id_: str) -> Alert:
     if row is None:
         raise AlertNotFound(f"There is no raised alert '{alert_id_[:40]}'.")
     return Alert(**json.loads(row[0]))
+
+
+def raised_alerts(store: AuditStore, model_id: str, *, run_id: str | None = None) -> list[Alert]:
+    """The alerts raised for a model (of one simulated run, or of what was shown), newest
+    period first."""
+    engine = ready_engine(store)
+    t = alert_table.c
+    query = select(t.detail_json).where(t.model_id == model_id)
+    query = query.where(t.run_id == run_id) if run_id else query.where(t.simulated.is_(False))
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(t.period.desc(), t.alert_id)).all()
+    return [Alert(**json.loads(row[0])) for row in rows]

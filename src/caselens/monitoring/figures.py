@@ -648,3 +648,16 @@ def iter_figures(
             simulated=simulated,
             run_id=run_id,
         )
+
+
+def simulated_runs(engine: Engine, model_id: str) -> list[str]:
+    """The ids of the simulated runs logged for a model, most recent first."""
+    t = prediction_log.c
+    query = (
+        select(t.run_id, func.max(t.id))
+        .where(t.model_id == model_id, t.simulated.is_(True), t.run_id.is_not(None))
+        .group_by(t.run_id)
+        .order_by(func.max(t.id).desc())
+    )
+    with engine.connect() as conn:
+        return [str(row[0]) for row in conn.execute(query)]

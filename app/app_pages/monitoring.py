@@ -1,0 +1,234 @@
+"""Monitoring page (reviewers and admins): is the model still accurate, calibrated and fair on
+the patients it was actually shown for? Figures per period from the prediction log, the plan's
+limits, the raised alerts, and — for admins — "suspend this model" on an alert."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components.figures import monitoring_figure
+from components.text import literal
+from session import guard, run, workflow
+
+guard("monitoring")
+st.title("Monitoring")
+offered = workflow().catalogue.bundles
+if not offered:
+    st.error("No model bundle could be loaded.")
+    st.stop()
+names = {f"{b.card.name} ({b.model_id})": b.model_id for b in offered.values()}
+model_id = names[st.selectbox("Model", list(names), key="monitoring_model")]
+
+runs = run(workflow().monitoring_runs, model_id)
+sources = ["What was shown to people", *(f"Simulated run {r}" for r in runs)]
+source = st.selectbox("Data", sources, key="monitoring_source")
+run_id = runs[sources.index(source) - 1] if source != sources[0] else None
+view = run(workflow().monitoring_view, model_id, run_id=run_id)
+
+if run_id is not None:
+    st.warning(
+        f"SIMULATED DATA (run {literal(run_id)}): these predictions and outcomes were drawn "
+        "from the bundle's reference data by `caselens monitor simulate`. Nobody was shown "
+        "them; they demonstrate the checks.",
+        icon=":material/science:",
+    )
+if view.suspended:
+    st.error("This model is suspended: it shows no prediction anywhere.", icon=":material/block:")
+
+plan = view.plan
+st.caption(
+    f"Plan: per {literal(plan.period)}; alert when calibration slope is outside "
+    f"{plan.calibration_slope_low:g}–{plan.calibration_slope_high:g}, AUROC drops more than "
+    f"{plan.auroc_drop:g} below validation, PSI exceeds {plan.psi_threshold:g}, or a subgroup's "
+    f"AUROC drops more than {plan.subgroup_auroc_drop:g}; judged only with at least "
+    f"{plan.min_outcomes} outcomes ({plan.min_events} events) and only when the "
+    f"{plan.confidence:.0%} interval lies wholly beyond the limit. See docs/monitoring.md."
+)
+
+if st.button("Check now (alerts are recorded)", key="monitoring_check"):
+    raised = run(workflow().check_monitoring, model_id, run_id=run_id)
+    st.success(f"Checked: {len(raised)} new alert(s) raised and recorded.")
+    view = run(workflow().monitoring_view, model_id, run_id=run_id)
+
+st.subheader("Open alerts")
+if not view.alerts:
+    st.info("No alert has been raised for this model and data.")
+may_suspend = run(workflow().may, "suspend_model")
+for alert in view.alerts:
+    with st.container(border=True):
+        st.markdown(
+            f"**{literal(alert.period)} · {literal(alert.kind)} · {literal(alert.subject)}** — "
+            f"{literal(alert.message)}"
+        )
+        st.caption(
+            f"Alert {literal(alert.alert_id)} · n = {alert.n} · limit {literal(alert.threshold)}"
+        )
+        offer = may_suspend and not alert.simulated and not view.suspended
+        if offer and st.button("Suspend this model", key=f"monitoring_suspend_{alert.alert_id}"):
+            run(workflow().suspend_from_alert, alert.alert_id)
+            st.rerun()
+if view.watches:
+    with st.expander(f"To watch ({len(view.watches)}): beyond a limit, not yet certain"):
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Period": w.period,
+                        "What": w.kind,
+                        "Subject": w.subject,
+                        "Value": w.value,
+                        "Limit": w.threshold,
+                        "n": w.n,
+                    }
+                    for w in view.watches
+                ]
+            ),
+            hide_index=True,
+            key="monitoring_watches",
+        )
+
+if not view.figures:
+    st.info("Nothing has been shown with this model yet, so there is nothing to monitor.")
+    st.stop()
+
+periods = [f.period for f in view.figures]
+
+
+def _estimate(figures, path: str):
+    """(value, low, high) of an Estimate reached by ``path`` on a period's figures."""
+    obj = figures
+    for part in path.split("."):
+        obj = getattr(obj, part, None) if obj is not None else None
+    if obj is None:
+        return None, None, None
+    return obj.value, obj.low, obj.high
+
+
+def _series(path: str):
+    triples = [_estimate(f, path) for f in view.figures]
+    return [t[0] for t in triples], [t[1] for t in triples], [t[2] for t in triples]
+
+
+reference_auroc = view.figures[0].reference_auroc.value
+left, right = st.columns(2)
+values, lows, highs = _series("performance.auroc")
+left.plotly_chart(
+    monitoring_figure(
+        "AUROC (with outcomes)",
+        periods,
+        values,
+        lows=lows,
+        highs=highs,
+        limits=[("validation", reference_auroc), ("alert below", reference_auroc - plan.auroc_drop)]
+        if reference_auroc is not None
+        else [],
+    ),
+    key="monitoring_auroc",
+    config={"displayModeBar": False},
+)
+values, lows, highs = _series("performance.calibration_slope")
+right.plotly_chart(
+    monitoring_figure(
+        "Calibration slope",
+        periods,
+        values,
+        lows=lows,
+        highs=highs,
+        limits=[
+            ("low limit", plan.calibration_slope_low),
+            ("high limit", plan.calibration_slope_high),
+        ],
+    ),
+    key="monitoring_slope",
+    config={"displayModeBar": False},
+)
+left, right = st.columns(2)
+left.plotly_chart(
+    monitoring_figure(
+        "Drift of predicted probabilities (PSI)",
+        periods,
+        [f.prediction_psi for f in view.figures],
+        limits=[("alert above", plan.psi_threshold)],
+    ),
+    key="monitoring_psi",
+    config={"displayModeBar": False},
+)
+right.plotly_chart(
+    monitoring_figure("Predictions shown", periods, [f.predictions for f in view.figures]),
+    key="monitoring_volume",
+    config={"displayModeBar": False},
+)
+
+st.subheader("Every number")
+
+
+def _fmt(value) -> str:
+    return "" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+rows = []
+for f in view.figures:
+    perf = f.performance
+    rows.append(
+        {
+            "Period": f.period,
+            "Simulated": "yes" if f.simulated else "no",
+            "Displays": f.displays,
+            "Predictions": f.predictions,
+            "With outcomes": f.with_outcomes,
+            "PSI (predictions)": _fmt(f.prediction_psi),
+            "KS p": _fmt(f.prediction_ks_p),
+            "AUROC": _fmt(perf.auroc.value) if perf else "",
+            "AUROC 95% CI": f"{_fmt(perf.auroc.low)}–{_fmt(perf.auroc.high)}" if perf else "",
+            "Calibration slope": _fmt(perf.calibration_slope.value) if perf else "",
+            "Calibration-in-the-large": _fmt(perf.calibration_in_the_large.value) if perf else "",
+            "ECE": _fmt(perf.ece) if perf else "",
+            "Brier": _fmt(perf.brier.value) if perf else "",
+            "Observed rate": _fmt(perf.observed_rate.value) if perf else "",
+            "Mean predicted": _fmt(perf.mean_predicted) if perf else "",
+            "Set coverage": _fmt(perf.coverage.value) if perf else "",
+            "Sensitivity": _fmt(perf.sensitivity.value) if perf else "",
+            "Specificity": _fmt(perf.specificity.value) if perf else "",
+        }
+    )
+table = pd.DataFrame(rows)
+st.dataframe(table, hide_index=True, key="monitoring_table")
+st.download_button(
+    "Download these figures (CSV)",
+    table.to_csv(index=False),
+    file_name=f"{model_id}-monitoring.csv",
+    mime="text/csv",
+    key="monitoring_csv",
+)
+drift_rows = [
+    {
+        "Period": f.period,
+        "Input": d.name,
+        "PSI": _fmt(d.psi),
+        "Chi-square p": _fmt(d.chi_square_p),
+        "Missing share": _fmt(d.missing_share.value),
+        "Missing (reference)": _fmt(d.reference_missing_share),
+        "Out of range": _fmt(d.out_of_range.value),
+        "n": d.n,
+    }
+    for f in view.figures
+    for d in f.inputs
+]
+with st.expander("Input drift per variable"):
+    st.dataframe(pd.DataFrame(drift_rows), hide_index=True, key="monitoring_drift")
+subgroup_rows = [
+    {
+        "Period": f.period,
+        "Variable": s.variable,
+        "Group": s.group,
+        "n": s.performance.n,
+        "AUROC": _fmt(s.performance.auroc.value),
+        "AUROC (reference)": _fmt(s.reference_auroc.value),
+        "Calibration slope": _fmt(s.performance.calibration_slope.value),
+    }
+    for f in view.figures
+    for s in f.subgroups
+]
+with st.expander("Subgroups (fairness)"):
+    st.dataframe(pd.DataFrame(subgroup_rows), hide_index=True, key="monitoring_subgroups")

@@ -1,0 +1,99 @@
+"""The Monitoring page in the real app (AppTest): simulated data said to be simulated, a check
+that records its alerts, and an admin suspending a model from a live alert."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from app_helpers import audit_entries, shown, signed_in
+from caselens.audit import AuditStore, default_key_file, default_location, load_key
+from caselens.cli import main
+from caselens.monitoring.alerts import Alert, alert_id, record_alerts
+
+MODEL = "readmission-30d"
+
+
+def _monitoring(user: str):
+    at = signed_in(user)
+    at.switch_page("app_pages/monitoring.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Monitoring"
+    at = (
+        at.selectbox(key="monitoring_model")
+        .select(next(o for o in at.selectbox(key="monitoring_model").options if MODEL in o))
+        .run()
+    )
+    return at
+
+
+def test_a_simulated_run_is_labelled_simulated_and_its_check_is_recorded(app_env):
+    simulated = CliRunner().invoke(
+        main,
+        [
+            "monitor",
+            "simulate",
+            "--model",
+            MODEL,
+            "--months",
+            "2",
+            "--per-month",
+            "400",
+            "--shift",
+            "missing:num_lab_procedures@2",
+        ],
+    )
+    assert simulated.exit_code == 0, simulated.output
+    run_id = simulated.output.split()[2].rstrip(":")
+    at = _monitoring("rev.kim")
+    assert "Nothing has been shown with this model yet" in shown(at.info)
+    source = at.selectbox(key="monitoring_source")
+    at = source.select(f"Simulated run {run_id}").run()
+    assert not at.exception
+    assert "SIMULATED DATA" in shown(at.warning)
+    table = next(d.value for d in at.dataframe if "Simulated" in d.value.columns)
+    assert list(table["Simulated"]) == ["yes", "yes"] and len(table) == 2
+    at = at.button(key="monitoring_check").click().run()
+    assert not at.exception
+    raised = [e for e in audit_entries() if e.action == "alert_raised"]
+    assert raised and all("(simulated)" in e.detail()["message"] for e in raised)
+    assert "num_lab_procedures" in shown(at.markdown)
+    # A simulated alert is never offered as a reason to suspend the model.
+    assert not [b for b in at.button if b.label == "Suspend this model"]
+    assert "monitoring_viewed" in [e.action for e in audit_entries()]
+
+
+def test_an_admin_suspends_a_model_from_a_live_alert(app_env):
+    signed_in("admin")  # creates the trail and its key
+    live = Alert(
+        alert_id(MODEL, "2026-10", "calibration_slope", "overall", False, None),
+        MODEL,
+        "2026-10",
+        "calibration_slope",
+        "overall",
+        "2026-10: calibration slope 0.61 (95% CI 0.52-0.70) is below 0.8 (n=1,200)",
+        0.61,
+        0.52,
+        0.70,
+        "0.8-1.25",
+        1200,
+        False,
+        None,
+    )
+    with AuditStore.open(default_location(), key=load_key(default_key_file())) as store:
+        record_alerts(store, [live])
+    at = _monitoring("admin")
+    assert "calibration slope 0.61" in shown(at.markdown)
+    reviewer = _monitoring("rev.kim")
+    assert not [b for b in reviewer.button if b.label == "Suspend this model"]  # admins only
+    at = at.button(key=f"monitoring_suspend_{live.alert_id}").click().run()
+    assert not at.exception
+    suspended = [e for e in audit_entries() if e.action == "model_suspended"]
+    assert len(suspended) == 1 and live.alert_id in suspended[0].detail()["reason"]
+    clinician = signed_in("dr.lee")
+    clinician = (
+        clinician.selectbox(key="case_model")
+        .select(next(o for o in clinician.selectbox(key="case_model").options if MODEL in o))
+        .run()
+    )
+    assert "suspended, so it shows no prediction" in shown(clinician.error)
+    assert not clinician.metric
