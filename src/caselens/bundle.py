@@ -50,6 +50,7 @@ from caselens.model_file_check import MAX_MODEL_FILE_BYTES, load_checked_skops
 
 # Re-exported: the built-in classes and types a model file may name (see model_file_trust).
 from caselens.model_file_trust import TRUSTED_TYPES as TRUSTED_TYPES
+from caselens.onnx_model import MAX_ONNX_FILE_BYTES, ONNX_MODEL_FILE, ONNX_SUFFIX
 
 CARD_FILE = "card.json"
 FEATURES_FILE = "features.json"
@@ -410,8 +411,11 @@ def _load_bundle(folder: Path, *, allow_pickle: bool) -> ModelBundle:
             "when it is opened, so CaseLens refuses it. Convert the model to skops, or — only "
             "for a file you trust — set CASELENS_ALLOW_PICKLE=1."
         )
+    # ONNX (caselens.onnx_model): a data-only graph with its own size bound and checks.
+    is_onnx = model_path.suffix.lower() == ONNX_SUFFIX
+    limit = MAX_ONNX_FILE_BYTES if is_onnx else MAX_MODEL_FILE_BYTES
     # Read once: the bytes hashed are the bytes checked and loaded.
-    data = _read_bounded(model_path, MAX_MODEL_FILE_BYTES, "The model file")
+    data = _read_bounded(model_path, limit, "The model file")
     digest = hashlib.sha256(data).hexdigest()
     if digest != card.model_sha256:
         raise BundleError(
@@ -419,7 +423,8 @@ def _load_bundle(folder: Path, *, allow_pickle: bool) -> ModelBundle:
             f"the card says {card.model_sha256}. The file was changed or replaced after the "
             "card was written; the bundle is refused."
         )
-    check_sklearn_version(card.library_versions.get("scikit-learn"))
+    if not is_onnx:  # an ONNX graph does not depend on the scikit-learn version
+        check_sklearn_version(card.library_versions.get("scikit-learn"))
     if is_pickle:
         message = (
             f"WARNING: {model_path.name} was loaded with pickle because the operator allowed "
@@ -430,9 +435,14 @@ def _load_bundle(folder: Path, *, allow_pickle: bool) -> ModelBundle:
         model = pickle.loads(data)
     elif model_path.suffix.lower() == ".skops":
         model = _load_skops(data, model_path.name)
+    elif is_onnx:
+        from caselens.onnx_model import OnnxClassifier
+
+        model = OnnxClassifier(data, model_path.name)
     else:
         raise BundleError(
-            f"The model file {model_path.name} has an unknown format; expected a .skops file."
+            f"The model file {model_path.name} has an unknown format; expected a .skops or "
+            ".onnx file."
         )
     _check_model(model, schema)
     required = [*schema.names, OUTCOME_COLUMN]
@@ -485,12 +495,16 @@ def _check_model(model: Any, schema: FeatureSchema) -> None:
 
 
 def read_model_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
-    """Read a user's fitted estimator from a .skops file (or pickle/joblib when allowed).
+    """Read a user's fitted estimator from a .skops or .onnx file (or pickle/joblib when allowed).
 
     Used by ``caselens bundle create``; the same trust rules as :func:`load_bundle` apply.
     """
     model_path = Path(path)
     suffix = model_path.suffix.lower()
+    if suffix == ONNX_SUFFIX:
+        from caselens.onnx_model import OnnxClassifier
+
+        return OnnxClassifier.from_file(model_path)
     if suffix == ".skops":
         return _load_skops(
             _read_bounded(model_path, MAX_MODEL_FILE_BYTES, "The model file"), model_path.name
@@ -506,9 +520,13 @@ def read_model_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
             UserWarning,
             stacklevel=2,
         )
+        if suffix == ".joblib":  # joblib's own format (numpy arrays beside the pickle stream)
+            import joblib
+
+            return joblib.load(model_path)
         with open(model_path, "rb") as handle:
             return pickle.load(handle)
-    raise BundleError(f"{model_path.name}: unknown model file format; expected .skops.")
+    raise BundleError(f"{model_path.name}: unknown model file format; expected .skops or .onnx.")
 
 
 def library_versions() -> dict[str, str]:
@@ -524,6 +542,12 @@ def library_versions() -> dict[str, str]:
         "pandas": pd.__version__,
         "skops": skops.__version__,
     }
+
+
+def _onnxruntime_version() -> str:
+    import onnxruntime
+
+    return str(onnxruntime.__version__)
 
 
 def create_bundle(
@@ -567,11 +591,15 @@ def create_bundle(
             raise BundleError(f"The calibration data lacks column(s): {', '.join(missing)}.")
     _check_model(model, schema)
     card_data = card.model_dump(mode="json") if isinstance(card, ModelCard) else dict(card)
-    model_bytes = _reproducible_zip(sio.dumps(model))
+    # An ONNX model (caselens.onnx_model) is stored as the bytes it was read from.
+    onnx_bytes = getattr(model, "onnx_bytes", None)
+    model_file = ONNX_MODEL_FILE if onnx_bytes is not None else SKOPS_MODEL_FILE
+    model_bytes = onnx_bytes if onnx_bytes is not None else _reproducible_zip(sio.dumps(model))
     card_data.update(
-        model_file=SKOPS_MODEL_FILE,
+        model_file=model_file,
         model_sha256=hashlib.sha256(model_bytes).hexdigest(),
-        library_versions=library_versions(),
+        library_versions=library_versions()
+        | ({"onnxruntime": _onnxruntime_version()} if onnx_bytes is not None else {}),
     )
     try:
         checked = ModelCard.model_validate(card_data)
@@ -584,7 +612,7 @@ def create_bundle(
     # Beside the target, so the final rename stays on one file system (atomic).
     scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
     try:
-        (scratch / SKOPS_MODEL_FILE).write_bytes(model_bytes)
+        (scratch / model_file).write_bytes(model_bytes)
         _write_json(scratch / FEATURES_FILE, schema.model_dump(mode="json"))
         reference[required].to_parquet(scratch / REFERENCE_FILE, index=False)
         if calibration_data is not None:

@@ -153,7 +153,7 @@ def _read_table(path: Path) -> pd.DataFrame:
     "model_path",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Fitted estimator: a .skops file (or .pkl/.joblib with --allow-pickle).",
+    help="Fitted estimator: a .skops or .onnx file (or .pkl/.joblib with --allow-pickle).",
 )
 @click.option(
     "--card",
@@ -352,6 +352,77 @@ def _bundle_build(
             f"To complete ({len(result.to_complete)} card fields still 'TO COMPLETE'): "
             + ", ".join(result.to_complete)
         )
+
+
+@bundle.command("convert")
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The fitted model: .skops (or .pkl/.joblib with --trust-pickle).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The ONNX file to write (.onnx).",
+)
+@click.option(
+    "--sample",
+    "sample_paths",
+    required=True,
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Rows with the model's inputs (.csv or .parquet): the first gives the input types; "
+    "the probabilities are compared on all. Repeat it for every split (train, calibration, "
+    "test).",
+)
+@click.option(
+    "--trust-pickle",
+    is_flag=True,
+    help="Open a pickle/joblib model file, which runs any code it holds: trusted files only.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+def bundle_convert(
+    model_path: Path,
+    out_path: Path,
+    sample_paths: tuple[Path, ...],
+    trust_pickle: bool,
+    overwrite: bool,
+) -> None:
+    """Convert a fitted model (XGBoost, LightGBM, scikit-learn) to ONNX, which the app loads.
+
+    The ONNX model's probabilities must equal the source model's on every sample row within
+    the stated tolerance (ONNX computes in float32), or nothing is written. Only the sample
+    rows are checked: pass every split.
+
+    Example: caselens bundle convert --model model.pkl --trust-pickle --sample train.csv
+    --out model.onnx
+    """
+    from caselens.onnx_convert import PICKLE_SUFFIXES, PICKLE_WARNING, convert_file
+
+    if trust_pickle and model_path.suffix.lower() in PICKLE_SUFFIXES:
+        bar = "!" * 78
+        click.echo(f"{bar}\n{PICKLE_WARNING.format(name=model_path.name)}\n{bar}", err=True)
+    try:
+        done = convert_file(
+            model_path,
+            list(sample_paths),
+            out_path,
+            trust_pickle=trust_pickle,
+            overwrite=overwrite,
+        )
+    except (CaseLensError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Converted {model_path.name} ({done.source}) to {out_path}: "
+        f"{len(done.feature_names)} inputs. On {done.rows:,} sample rows the largest "
+        f"difference between the ONNX and the source probability is "
+        f"{done.max_abs_difference:.2e} (tolerance {done.tolerance:.0e}; ONNX computes in "
+        f"float32). SHA-256 {done.sha256}."
+    )
 
 
 @bundle.command("init")

@@ -1,0 +1,448 @@
+"""ONNX models: converted with ``caselens bundle convert``, bundled with ``bundle create``, loaded
+by ``load_bundle`` and explained; and hostile ONNX files refused with their reason.
+
+Three families on a small synthetic cohort (fixed seed; numeric, 0/1 and — for XGBoost — one
+category through a OneHotEncoder): a scikit-learn GradientBoostingClassifier pipeline with a
+scaler (from a .skops file), an XGBoost XGBClassifier pipeline (from a joblib file, with
+--trust-pickle) and a LightGBM LGBMClassifier (from a pickle file, with --trust-pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import re
+import shutil
+from pathlib import Path
+
+import joblib
+import numpy as np
+import onnx
+import pandas as pd
+import pytest
+import skops.io as sio
+from click.testing import CliRunner
+from onnx import TensorProto, helper
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from caselens.bundle import load_bundle, read_model_file
+from caselens.cases import validate_inputs
+from caselens.cli import main
+from caselens.errors import BundleError
+from caselens.onnx_convert import CONVERSION_TOLERANCE, convert_file, convert_model
+from caselens.onnx_model import MAX_ONNX_FILE_BYTES, OnnxClassifier, check_onnx_bytes
+from caselens.report import CaseExplainer
+
+xgboost = pytest.importorskip("xgboost")
+lightgbm = pytest.importorskip("lightgbm")
+
+NUMERIC = ["age", "systolic_bp", "creatinine", "diabetes", "sex"]
+CARD = """\
+model_id = "{model_id}"
+name = "ONNX test model ({model_id})"
+version = "0.1.0"
+demonstration_only = true
+decision_threshold = 0.4
+release_date = 2026-11-25
+last_review_date = 2026-11-25
+"""
+DIFFERENCE = re.compile(r"largest difference between the ONNX and the source probability is (\S+)")
+
+
+def _cohort(seed: int = 20261201, n: int = 900) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(64, 11, n).clip(30, 95).round(),
+            "systolic_bp": rng.normal(132, 18, n).round(),
+            "creatinine": rng.lognormal(0.1, 0.35, n).round(2),
+            "diabetes": rng.integers(0, 2, n),
+            "sex": rng.integers(0, 2, n),
+            "site": rng.choice(["north", "south", "east"], n),
+        }
+    )
+    logit = (
+        -1.0
+        + 0.04 * (frame["age"] - 64)
+        + 0.015 * (frame["systolic_bp"] - 132)
+        + 1.1 * np.log(frame["creatinine"])
+        + 0.5 * frame["diabetes"]
+        + 0.4 * (frame["site"] == "south")
+    )
+    frame["death"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame.loc[rng.choice(n, 30, replace=False), "creatinine"] = np.nan  # not recorded
+    return frame
+
+
+def _fit(family: str, train: pd.DataFrame):
+    """(model, inputs, file name) for one family."""
+    y = train["death"]
+    if family == "sklearn-gbc":
+        model = make_pipeline(
+            SimpleImputer(strategy="median"),
+            StandardScaler(),
+            GradientBoostingClassifier(n_estimators=60, max_depth=3, random_state=0),
+        )
+        return model.fit(train[NUMERIC], y), NUMERIC, "model.skops"
+    if family == "xgboost":
+        inputs = [*NUMERIC, "site"]
+        encode = ColumnTransformer(
+            [
+                ("numbers", "passthrough", NUMERIC),
+                ("site", OneHotEncoder(handle_unknown="ignore"), ["site"]),
+            ]
+        )
+        classifier = xgboost.XGBClassifier(
+            n_estimators=60, max_depth=3, learning_rate=0.1, random_state=0, n_jobs=1
+        )
+        return make_pipeline(encode, classifier).fit(train[inputs], y), inputs, "model.joblib"
+    classifier = lightgbm.LGBMClassifier(
+        n_estimators=60, num_leaves=8, random_state=0, n_jobs=1, verbose=-1
+    )
+    return classifier.fit(train[NUMERIC], y), NUMERIC, "model.pkl"
+
+
+def _save(model, path: Path) -> None:
+    if path.suffix == ".skops":
+        sio.dump(model, path)
+    elif path.suffix == ".joblib":
+        joblib.dump(model, path)
+    else:
+        path.write_bytes(pickle.dumps(model))
+
+
+class _Inside:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __enter__(self) -> None:
+        import os
+
+        self.before = Path.cwd()
+        os.chdir(self.folder)
+
+    def __exit__(self, *exc: object) -> None:
+        import os
+
+        os.chdir(self.before)
+
+
+def _run(folder: Path, *words: str):
+    with _Inside(folder):
+        return CliRunner().invoke(main, list(words))
+
+
+@pytest.fixture(scope="module", params=["sklearn-gbc", "xgboost", "lightgbm"])
+def converted(request, tmp_path_factory):
+    """A folder where a model of one family was fitted, saved, converted and bundled."""
+    family = request.param
+    folder = tmp_path_factory.mktemp(family)
+    cohort = _cohort()
+    train, test = cohort.iloc[:600], cohort.iloc[600:]
+    train.to_csv(folder / "train.csv", index=False)
+    test.to_csv(folder / "test.csv", index=False)
+    model, inputs, file_name = _fit(family, train)
+    _save(model, folder / file_name)
+    (folder / "card.toml").write_text(CARD.format(model_id=f"onnx-{family}"), encoding="utf-8")
+    convert = ["bundle", "convert", "--model", file_name, "--sample", "train.csv"]
+    convert += ["--out", "model.onnx"]
+    if file_name.endswith((".pkl", ".joblib")):
+        refused = _run(folder, *convert)
+        assert refused.exit_code != 0 and "--trust-pickle" in refused.output
+        assert not (folder / "model.onnx").exists()
+        convert.append("--trust-pickle")
+    result = _run(folder, *convert)
+    assert result.exit_code == 0, result.output
+    create = _run(
+        folder,
+        *("bundle", "create", "--model", "model.onnx", "--train", "train.csv"),
+        *("--test", "test.csv", "--outcome", "death", "--card", "card.toml"),
+        *("--demo-cases", "4", "--out", "bundles/onnx"),
+    )
+    assert create.exit_code == 0, create.output
+    return {
+        "family": family,
+        "folder": folder,
+        "model": model,
+        "inputs": inputs,
+        "convert_output": result.output,
+        "convert_stderr": result.stderr,
+        "test": test,
+    }
+
+
+def test_convert_prints_the_measured_difference_within_the_tolerance(converted):
+    match = DIFFERENCE.search(converted["convert_output"])
+    assert match, converted["convert_output"]
+    difference = float(match.group(1))
+    assert difference <= CONVERSION_TOLERANCE == 1e-5
+    assert "tolerance 1e-05" in converted["convert_output"]
+    print(f"{converted['family']}: largest ONNX-vs-source difference on 600 rows {difference}")
+    if converted["family"] == "sklearn-gbc":
+        assert "WARNING" not in converted["convert_stderr"]  # skops: no pickle was opened
+    else:
+        assert "WARNING" in converted["convert_stderr"]
+        assert "runs whatever code it holds" in converted["convert_stderr"]
+
+
+def test_the_bundle_holds_the_onnx_file_and_its_hash(converted):
+    folder = converted["folder"]
+    bundle = load_bundle(folder / "bundles" / "onnx")
+    assert isinstance(bundle.model, OnnxClassifier)
+    assert bundle.card.model_file == "model.onnx"
+    onnx_bytes = (folder / "model.onnx").read_bytes()
+    assert (folder / "bundles" / "onnx" / "model.onnx").read_bytes() == onnx_bytes
+    assert bundle.model_sha256 == bundle.card.model_sha256
+    assert bundle.model_sha256 == hashlib.sha256(onnx_bytes).hexdigest()
+    assert "onnxruntime" in bundle.card.library_versions
+    assert list(bundle.model.feature_names_in_) == converted["inputs"] == bundle.features.names
+    assert list(bundle.model.classes_) == [0, 1]
+    assert bundle.card_problems == ()
+
+
+def test_a_case_report_shows_the_onnx_probability_and_shap_adds_up(converted):
+    bundle = load_bundle(converted["folder"] / "bundles" / "onnx")
+    explainer = CaseExplainer(bundle)
+    for demo in bundle.demo_cases[:2]:
+        case = validate_inputs(demo.inputs, bundle.features, source="demo", case_id=demo.case_id)
+        report = explainer.explain(case)
+        frame = case.to_frame()[bundle.features.names]
+        onnx_probability = float(bundle.model.predict_proba(frame)[0, 1])
+        assert report.probability == onnx_probability  # exactly the ONNX model's
+        shap = report.attributions.shap
+        assert shap.status == "ok", shap.failure_reason
+        assert shap.additivity_error is not None and shap.additivity_error <= 1e-6
+        source = float(converted["model"].predict_proba(frame.astype(float, errors="ignore"))[0, 1])
+        assert abs(source - onnx_probability) <= CONVERSION_TOLERANCE
+        again = explainer.explain(case)
+        assert again.probability == report.probability
+        assert again.attributions.shap == report.attributions.shap
+
+
+def test_onnx_probabilities_do_not_depend_on_the_batch_or_the_run(converted):
+    model = OnnxClassifier((converted["folder"] / "model.onnx").read_bytes())
+    rows = converted["test"][converted["inputs"]].reset_index(drop=True)
+    batch = model.predict_proba(rows)
+    assert np.array_equal(batch, model.predict_proba(rows))
+    again = OnnxClassifier((converted["folder"] / "model.onnx").read_bytes())
+    assert np.array_equal(batch, again.predict_proba(rows))
+    single = np.vstack([model.predict_proba(rows.iloc[[i]]) for i in range(0, len(rows), 7)])
+    assert np.array_equal(single, batch[::7])
+    assert np.allclose(batch.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_rows_outside_the_sample_agree_except_at_float32_split_boundaries(converted):
+    """Measured: the check covers the sample rows; on unseen rows a value within float32
+    rounding of a tree split can take the other branch (docs/bring-your-own-model.md)."""
+    model = OnnxClassifier((converted["folder"] / "model.onnx").read_bytes())
+    rows = converted["test"][converted["inputs"]].reset_index(drop=True)
+    gaps = np.abs(model.predict_proba(rows) - converted["model"].predict_proba(rows))[:, 1]
+    beyond = int((gaps > CONVERSION_TOLERANCE).sum())
+    print(f"{converted['family']}: {beyond} of {len(rows)} test rows beyond the tolerance")
+    if converted["family"] == "sklearn-gbc":
+        # float32 inputs into a StandardScaler, then split thresholds at half-way values.
+        assert beyond == 1 and gaps.max() == pytest.approx(0.083, abs=0.001)
+    else:  # XGBoost computes in float32 itself; the LightGBM splits fall clear of the values
+        assert beyond == 0 and gaps.max() <= 1e-6
+
+
+def test_passing_every_split_as_sample_catches_a_boundary_row(converted, tmp_path):
+    if converted["family"] != "sklearn-gbc":
+        pytest.skip("only the scaled GradientBoosting pipeline has such a row here")
+    folder = converted["folder"]
+    result = _run(
+        folder,
+        *("bundle", "convert", "--model", "model.skops", "--sample", "train.csv"),
+        *("--sample", "test.csv", "--out", str(tmp_path / "every.onnx")),
+    )
+    assert result.exit_code != 0
+    assert "does not reproduce the source model: on sample row" in result.output
+    assert not (tmp_path / "every.onnx").exists()
+
+
+def test_a_bare_xgboost_classifier_fitted_on_a_dataframe_converts():
+    cohort = _cohort(seed=7, n=400)
+    model = xgboost.XGBClassifier(n_estimators=30, max_depth=3, random_state=0, n_jobs=1)
+    model.fit(cohort[NUMERIC], cohort["death"])
+    done = convert_model(model, cohort)
+    assert done.max_abs_difference <= CONVERSION_TOLERANCE
+    loaded = OnnxClassifier(done.onnx_bytes)
+    assert list(loaded.feature_names_in_) == NUMERIC
+    # The model itself is untouched (its booster keeps the column names).
+    assert model.get_booster().feature_names == NUMERIC
+
+
+def test_a_conversion_outside_the_tolerance_writes_nothing(tmp_path):
+    cohort = _cohort(seed=3, n=300)
+    model, _, _ = _fit("sklearn-gbc", cohort)
+    sio.dump(model, tmp_path / "model.skops")
+    cohort.to_csv(tmp_path / "train.csv", index=False)
+    with pytest.raises(BundleError, match=r"does not reproduce the source model: on sample row"):
+        convert_file(
+            tmp_path / "model.skops", tmp_path / "train.csv", tmp_path / "m.onnx", tolerance=0.0
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.skops", "train.csv"]
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+def _tiny_model(**tensor_fields) -> onnx.ModelProto:
+    """y = x + w, with w an initializer (its fields overridable)."""
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [1, 1], [0.5])
+    for key, value in tensor_fields.items():
+        setattr(weight, key, value)
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])],
+        [weight],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+def _custom_op_bytes() -> bytes:
+    graph = helper.make_graph(
+        [helper.make_node("RunShell", ["x"], ["y"], domain="com.example.evil")],
+        "evil",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.example.evil", 1)],
+    )
+    return model.SerializeToString()
+
+
+def _external_data_bytes() -> bytes:
+    model = _tiny_model()
+    weight = model.graph.initializer[0]
+    weight.ClearField("float_data")
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", "../../../../etc/passwd"), ("offset", "0"), ("length", "4")):
+        entry = weight.external_data.add()
+        entry.key, entry.value = key, value
+    return model.SerializeToString()
+
+
+HOSTILE = {
+    "custom-op": (_custom_op_bytes, r"outside the standard ONNX domains: com\.example\.evil"),
+    "external-data": (_external_data_bytes, r"outside the file \(external data at '\.\./"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_a_hostile_onnx_file_is_refused_with_its_reason(kind, tmp_path):
+    make, reason = HOSTILE[kind]
+    data = make()
+    with pytest.raises(BundleError, match=reason):
+        check_onnx_bytes(data)
+    path = tmp_path / "hostile.onnx"
+    path.write_bytes(data)
+    with pytest.raises(BundleError, match=reason):
+        read_model_file(path)
+
+
+def _oversized(path: Path) -> None:
+    with open(path, "wb") as handle:  # sparse: no disk is used for the zeros
+        handle.truncate(MAX_ONNX_FILE_BYTES + 1)
+
+
+def test_an_oversized_onnx_file_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "huge.onnx"
+    _oversized(path)
+    with pytest.raises(BundleError, match=rf"the limit is {MAX_ONNX_FILE_BYTES} bytes"):
+        read_model_file(path)
+
+
+@pytest.mark.parametrize("kind", [*sorted(HOSTILE), "oversized"])
+def test_bundle_create_with_a_hostile_onnx_file_writes_nothing(kind, tmp_path):
+    cohort = _cohort(seed=5, n=200)
+    cohort.iloc[:120].to_csv(tmp_path / "train.csv", index=False)
+    cohort.iloc[120:].to_csv(tmp_path / "test.csv", index=False)
+    (tmp_path / "card.toml").write_text(CARD.format(model_id="hostile"), encoding="utf-8")
+    if kind == "oversized":
+        _oversized(tmp_path / "model.onnx")
+        reason = "the limit is"
+    else:
+        (tmp_path / "model.onnx").write_bytes(HOSTILE[kind][0]())
+        reason = {"custom-op": "outside the standard ONNX", "external-data": "outside the file"}[
+            kind
+        ]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = _run(
+        tmp_path,
+        *("bundle", "create", "--model", "model.onnx", "--train", "train.csv"),
+        *("--test", "test.csv", "--outcome", "death", "--card", "card.toml"),
+        *("--out", "bundles/hostile"),
+    )
+    assert result.exit_code != 0 and reason in result.output, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no bundles/, no .partial
+
+
+@pytest.mark.parametrize("kind", [*sorted(HOSTILE), "oversized"])
+def test_a_bundle_whose_onnx_file_is_hostile_is_refused_on_load(kind, converted, tmp_path):
+    if converted["family"] != "sklearn-gbc":
+        pytest.skip("one family is enough to carry the hostile file")
+    folder = tmp_path / "bundle"
+    shutil.copytree(converted["folder"] / "bundles" / "onnx", folder)
+    model = folder / "model.onnx"
+    if kind == "oversized":
+        _oversized(model)
+        reason = "the limit is"
+    else:
+        model.write_bytes(HOSTILE[kind][0]())
+        reason = {"custom-op": "outside the standard ONNX", "external-data": "outside the file"}[
+            kind
+        ]
+        # The card vouches for the hostile file, so only the ONNX check stands in the way.
+        card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+        card["model_sha256"] = hashlib.sha256(model.read_bytes()).hexdigest()
+        (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    with pytest.raises(BundleError, match=reason):
+        load_bundle(folder)
+
+
+def test_a_changed_onnx_file_fails_the_card_hash(converted, tmp_path):
+    if converted["family"] != "lightgbm":
+        pytest.skip("one family is enough")
+    folder = tmp_path / "bundle"
+    shutil.copytree(converted["folder"] / "bundles" / "onnx", folder)
+    model = onnx.load_from_string((folder / "model.onnx").read_bytes())
+    model.doc_string = "changed"
+    (folder / "model.onnx").write_bytes(model.SerializeToString())
+    with pytest.raises(BundleError, match="does not match its card"):
+        load_bundle(folder)
+
+
+def test_the_docs_onnx_commands_run_verbatim(tmp_path):
+    """docs/bring-your-own-model.md's ONNX section, on a LightGBM model saved with pickle."""
+    import shlex
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "bring-your-own-model.md"
+    fence = re.compile(r"^```([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+    [block] = [body for tag, body in fence.findall(doc.read_text("utf-8")) if tag == "bash onnx"]
+    commands = block.splitlines()
+    assert [c.split()[:3] for c in commands] == [
+        ["caselens", "bundle", "convert"],
+        ["caselens", "bundle", "create"],
+    ]
+    cohort = _cohort(seed=11)
+    train, calibration, test = cohort.iloc[:500], cohort.iloc[500:700], cohort.iloc[700:]
+    for name, part in (("train", train), ("calibration", calibration), ("test", test)):
+        part.to_csv(tmp_path / f"{name}.csv", index=False)
+    model, _, _ = _fit("lightgbm", train)
+    _save(model, tmp_path / "model.pkl")
+    (tmp_path / "card.toml").write_text(CARD.format(model_id="doc-onnx"), encoding="utf-8")
+    for command in commands:
+        result = _run(tmp_path, *shlex.split(command)[1:])
+        assert result.exit_code == 0, (command, result.output)
+    bundle = load_bundle(tmp_path / "bundles" / "my-model")
+    assert isinstance(bundle.model, OnnxClassifier) and bundle.model_id == "doc-onnx"
