@@ -52,6 +52,9 @@ _LIBRARIES = (
     "shap",
     "lime",
     "skops",
+    # An ONNX bundle's probabilities come from onnxruntime: its version is part of what a
+    # report needs to reproduce.
+    "onnxruntime",
     "textstat",
     "pydantic",
 )
