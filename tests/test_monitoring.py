@@ -218,3 +218,25 @@ def test_the_commands_simulate_check_and_verify(tmp_path, monkeypatch):
     assert result.exit_code == 0 and "No alert is open" in result.output
     result = runner.invoke(main, ["monitor", "verify"])
     assert result.exit_code == 0 and "OK" in result.output, result.output
+
+
+def test_make_run_seeds_one_simulated_history_only_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CASELENS_AUDIT_URL", raising=False)
+    monkeypatch.delenv("CASELENS_AUDIT_KEY", raising=False)
+    monkeypatch.delenv("CASELENS_MODELS_DIR", raising=False)
+    args = [
+        "monitor",
+        "simulate",
+        "--model",
+        "heart-disease",
+        "--months",
+        "1",
+        "--per-month",
+        "50",
+        "--unless-present",
+    ]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0 and first.output.startswith("SIMULATED run "), first.output
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "already there" in again.output, again.output

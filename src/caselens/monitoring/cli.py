@@ -231,10 +231,16 @@ def monitor_check(model, run_id, period, models_dir, plan_file) -> None:
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option("--start", default="2025-01", show_default=True, help="First month (YYYY-MM).")
+@click.option(
+    "--unless-present",
+    is_flag=True,
+    help="Do nothing if the trail already holds a simulated run of this model (make run uses "
+    "it to seed one demo history, once).",
+)
 @_models_option
 @_plan_option
 def monitor_simulate(
-    model, months, per_month, shift_texts, seed, start, models_dir, plan_file
+    model, months, per_month, shift_texts, seed, start, unless_present, models_dir, plan_file
 ) -> None:
     """Write simulated predictions and outcomes (flagged simulated, never displays), with
     one monitoring_simulated audit entry; prints the run id to judge with --simulated.
@@ -260,6 +266,14 @@ def monitor_simulate(
             start=dt.date.fromisoformat(f"{start}-01"),
         )
         with open_trail() as trail:
+            if unless_present:
+                from caselens.monitoring.figures import simulated_runs
+                from caselens.monitoring.tables import ready_engine
+
+                present = simulated_runs(ready_engine(trail), model)
+                if present:
+                    click.echo(f"A simulated run of {model} is already there ({present[0]}).")
+                    return
             run = write_simulation(trail, bundle, sim, plan=plan, shifts=shifts, seed=seed)
     except (CaseLensError, AuditError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
