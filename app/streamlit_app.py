@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from caselens.access import PAGES
 from components.text import literal
-from session import current_viewer, end_session
+from session import current_viewer, end_session, workflow
 
 st.set_page_config(page_title="CaseLens", page_icon="🔎", layout="wide")
 _CSS = Path(__file__).resolve().parents[1] / "assets" / "theme.css"
@@ -58,5 +58,13 @@ else:
         if st.button("Sign out", key="sign_out"):
             end_session()  # recorded; the next person on this tab inherits nothing
             st.rerun()
-        st.caption("Sample models are demonstrations, not for clinical use.")
+        demos = [
+            b.card.name for b in workflow().catalogue.bundles.values() if b.card.demonstration_only
+        ]
+        if demos:  # said only when a demonstration model is offered, and which ones
+            st.caption(
+                "Demonstration models, not for clinical use: "
+                + "; ".join(literal(name) for name in demos)
+                + "."
+            )
 navigation.run()

@@ -210,3 +210,28 @@ def test_an_administrator_unlocks_a_paused_account_from_the_users_page():
     admin = admin.button[[b.label for b in admin.button].index("Unlock")].click().run()
     assert audit_entries()[-1].action == "user_unlocked"
     assert signed_in("dr.lee").title[0].value == "Case"
+
+
+def test_the_sidebar_names_demonstration_models_and_only_when_one_is_offered(tmp_path, monkeypatch):
+    import streamlit as st
+
+    at = signed_in("dr.lee")
+    assert "Demonstration models, not for clinical use" in shown(at.sidebar.caption)
+    models = tmp_path / "models"
+    folder = models / "heart-disease"
+    import shutil
+
+    from caselens.settings import SAMPLE_MODELS_DIR
+
+    shutil.copytree(SAMPLE_MODELS_DIR / "heart-disease", folder)
+    card = json.loads((folder / "card.json").read_text())
+    card["demonstration_only"] = False
+    (folder / "card.json").write_text(json.dumps(card))
+    monkeypatch.setenv("CASELENS_MODELS_DIR", str(models))
+    st.cache_resource.clear()  # the catalogue is cached per process
+    try:
+        at = signed_in("dr.lee")
+        assert not at.exception
+        assert "Demonstration" not in shown(at.sidebar.caption)
+    finally:
+        st.cache_resource.clear()
