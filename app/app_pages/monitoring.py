@@ -150,12 +150,15 @@ left.plotly_chart(
         periods,
         [f.prediction_psi for f in view.figures],
         limits=[("alert above", plan.psi_threshold)],
+        from_zero=True,
     ),
     key="monitoring_psi",
     config={"displayModeBar": False},
 )
 right.plotly_chart(
-    monitoring_figure("Predictions shown", periods, [f.predictions for f in view.figures]),
+    monitoring_figure(
+        "Predictions shown", periods, [f.predictions for f in view.figures], from_zero=True
+    ),
     key="monitoring_volume",
     config={"displayModeBar": False},
 )

@@ -327,9 +327,11 @@ def monitoring_figure(
     lows: Sequence[float | None] | None = None,
     highs: Sequence[float | None] | None = None,
     limits: Sequence[tuple[str, float]] = (),
+    from_zero: bool = False,
 ) -> go.Figure:
     """One monitoring figure per period, its interval as error bars, and the plan's limits
-    as labelled dotted lines. Periods without a judged value are left as gaps."""
+    as labelled dotted lines. Periods without a judged value are left as gaps.
+    ``from_zero`` starts the y axis at 0 (counts, PSI), so a steady line looks steady."""
     fig = go.Figure()
     error = None
     if lows is not None and highs is not None:
@@ -364,5 +366,11 @@ def monitoring_figure(
             annotation_text=plot_text(label),
             annotation_position="top left",
         )
-    fig.update_layout(showlegend=False, yaxis=dict(zeroline=False))
+    # Period labels ("2025-01", "2025-W05") are categories: as dates Plotly would draw
+    # weekly ticks between two months.
+    fig.update_layout(
+        showlegend=False,
+        yaxis=dict(zeroline=False, rangemode="tozero" if from_zero else "normal"),
+        xaxis=dict(type="category"),
+    )
     return _layout(fig, title=plot_text(title), height=260)

@@ -1,0 +1,160 @@
+"""The Monitoring page in a real browser, on a server of this module's own.
+
+Before the server starts, ``caselens monitor simulate`` writes a simulated run (readmission
+model, two months of 400 predictions, num_lab_procedures half missing from month 2) into the
+trail of the server's data folder. The reviewer then opens Monitoring, chooses that run, sees
+it labelled SIMULATED DATA with its charts and table, checks it (the alert is recorded) and is
+offered no suspension for a simulated alert; a clinician typing /monitoring is refused, and
+the refusal is recorded. A screenshot of the page is saved for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from caselens.audit import AuditStore, load_key
+from caselens.bench_app import REPO_ROOT, AppServer, open_options, sign_in
+
+from .test_e2e import assert_png, go_to, shot, title
+
+pytestmark = pytest.mark.browser
+
+MODEL = "readmission-30d"
+CHECK = "Check now (alerts are recorded)"
+
+
+def _simulate(data: Path) -> str:
+    """Write a simulated run into the data folder's trail with the engine; its run id."""
+    env = dict(os.environ)
+    for name in ("CASELENS_AUDIT_URL", "CASELENS_AUDIT_KEY", "CASELENS_MODELS_DIR"):
+        env.pop(name, None)
+    env["CASELENS_DATA_DIR"] = str(data)
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "caselens"),
+            "monitor",
+            "simulate",
+            "--model",
+            MODEL,
+            "--months",
+            "2",
+            "--per-month",
+            "400",
+            "--shift",
+            "missing:num_lab_procedures@2",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = re.search(r"SIMULATED run (\w+):", done.stdout)
+    assert found, done.stdout
+    return found.group(1)
+
+
+@pytest.fixture(scope="module")
+def monitored(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A demo-mode server whose trail already holds a simulated run; its url, folder, run."""
+    root = tmp_path_factory.mktemp("monitoring")
+    data = root / "data"
+    data.mkdir()
+    run_id = _simulate(data)
+    server = AppServer(data, log_file=root / "streamlit.log")
+    try:
+        server.start(timeout=90)
+        yield {"url": server.url, "data": data, "run_id": run_id}
+    finally:
+        server.stop()
+
+
+def _entries(data: Path, **filters: Any) -> list:
+    key = load_key(data / "audit.key", create=False, env={})
+    store = AuditStore.open(data / "audit.sqlite", key=key, create=False)
+    try:
+        return store.entries(**filters)
+    finally:
+        store.close()
+
+
+def _page(browser: Any, url: str, user_id: str) -> Page:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    sign_in(page, url, user_id)
+    return page
+
+
+def _choose(page: Page, label: str, option: Any) -> None:
+    open_options(page, label)
+    page.get_by_role("option", name=option).click()
+
+
+def test_reviewer_sees_a_simulated_run_checks_it_and_cannot_suspend(
+    browser, monitored, screenshots
+):
+    data, run_id = monitored["data"], monitored["run_id"]
+    page = _page(browser, monitored["url"], "rev.kim")
+    expect(title(page, "Audit trail")).to_be_visible()
+    page.get_by_test_id("stSidebarNav").get_by_text("Monitoring", exact=True).click()
+    expect(title(page, "Monitoring")).to_be_visible()
+
+    _choose(page, "Model", re.compile(rf"\({re.escape(MODEL)}\)$"))
+    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(
+        re.compile(rf"\({re.escape(MODEL)}\)$")
+    )
+    _choose(page, "Data", f"Simulated run {run_id}")
+    expect(page.get_by_text("SIMULATED DATA", exact=False)).to_be_visible()
+    expect(page.get_by_text(f"run {run_id}", exact=False).first).to_be_visible()
+
+    charts = page.locator(".js-plotly-plot")
+    expect(charts).to_have_count(4)
+    for i in range(4):
+        expect(charts.nth(i)).to_be_visible()
+    expect(page.get_by_role("heading", name="Every number")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    expect(page.get_by_role("button", name="Download these figures (CSV)")).to_be_visible()
+
+    before = len(_entries(data, action="alert_raised"))
+    page.get_by_role("button", name=CHECK).click()
+    expect(page.get_by_text(re.compile(r"^Checked: \d+ new alert\(s\) raised"))).to_be_visible()
+    raised = _entries(data, action="alert_raised")[before:]
+    assert raised, "checking the simulated run recorded no alert_raised entry"
+    assert all("(simulated)" in e.detail()["message"] for e in raised)
+    expect(page.get_by_text("num_lab_procedures", exact=False).first).to_be_visible()
+    # A simulated alert is never a reason to suspend the model.
+    expect(page.get_by_role("button", name="Suspend this model")).to_have_count(0)
+    viewed = _entries(data, action="monitoring_viewed", actor_id="rev.kim")
+    assert any(e.detail().get("simulated_run") == run_id for e in viewed)
+
+    # The page reruns after the check: wait until it is drawn again, nothing stale.
+    expect(charts).to_have_count(4)
+    expect(page.locator("[data-stale='true']")).to_have_count(0)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+    assert_png(shot(page, screenshots, "monitoring"))
+
+
+def test_a_clinician_typing_monitoring_is_refused_and_recorded(browser, monitored):
+    data = monitored["data"]
+    page = _page(browser, monitored["url"], "dr.lee")
+    expect(title(page, "Case")).to_be_visible()
+    expect(page.get_by_test_id("stSidebarNav").get_by_text("Monitoring")).to_have_count(0)
+    go_to(page, "/monitoring")
+    expect(page.get_by_text("may not open the page 'monitoring'", exact=False)).to_be_visible()
+    expect(title(page, "Monitoring")).to_have_count(0)
+    expect(page.locator(".js-plotly-plot")).to_have_count(0)
+    refused = _entries(data, action="access_refused", actor_id="dr.lee")
+    assert any(e.detail().get("page") == "monitoring" for e in refused), [
+        e.detail() for e in refused
+    ]
