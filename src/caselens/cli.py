@@ -628,6 +628,38 @@ def bench_app_command() -> None:
     click.echo(json.dumps(bench_app()))
 
 
+@bench.command("monitoring")
+@click.option(
+    "--predictions",
+    default=1_000_000,
+    show_default=True,
+    help="Rows of the prediction log (one model, over 12 months).",
+)
+@click.option("--model", default="readmission-30d", show_default=True, help="Sample model.")
+@click.option("--runs", default=3, show_default=True, help="Warm views timed (after a cold one).")
+def bench_monitoring_command(predictions: int, model: str, runs: int) -> None:
+    """The Monitoring page's work on a large prediction log: build_s, database_mb, view and
+    per-period p50/max (target ≤ 2,000 ms per view), peak RSS before and after the views.
+
+    Example: caselens bench monitoring --predictions 1000000
+    """
+    import tempfile
+
+    from caselens.monitoring.bench import bench_monitoring
+
+    def progress(message: str) -> None:
+        click.echo(message, err=True)
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="caselens-bench-") as folder:
+            result = bench_monitoring(
+                folder, n=max(1, predictions), model_id=model, reps=runs, progress=progress
+            )
+    except (CaseLensError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(result))
+
+
 @main.group()
 def users() -> None:
     """Manage local accounts in the app database.

@@ -1,0 +1,57 @@
+"""``caselens bench monitoring`` at a small size: it builds the log, times the views and
+prints every figure (no timing is asserted: the figures are for a person to read)."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from caselens.cli import main
+
+FIGURES = (
+    "predictions",
+    "periods",
+    "rows_per_period_max",
+    "build_s",
+    "database_mb",
+    "view_cold_ms",
+    "view",
+    "period",
+    "period_read",
+    "period_figures",
+    "profile",
+    "views_timed",
+    "target_ms_per_view",
+    "within_target",
+    "peak_rss_mb_build",
+    "peak_rss_mb_before_views",
+    "peak_rss_mb_after_views",
+    "peak_rss_window",
+)
+
+
+def test_bench_monitoring_prints_every_figure():
+    result = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "monitoring",
+            "--predictions",
+            "3000",
+            "--model",
+            "readmission-30d",
+            "--runs",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("{"))
+    figures = json.loads(line)
+    for name in FIGURES:
+        assert name in figures, name
+    assert figures["predictions"] == 3000 and figures["periods"] == 12
+    assert figures["rows_per_period_max"] == 250
+    for name in ("view", "period", "period_read", "period_figures", "profile"):
+        assert set(figures[name]) == {"p50_ms", "max_ms"}, figures[name]
+    assert figures["database_mb"] > 0 and figures["peak_rss_mb_after_views"] > 0
