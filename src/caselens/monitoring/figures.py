@@ -248,8 +248,10 @@ def read_period(
         .order_by(c.id)
     )
     with engine.connect() as conn:
+        # Plain tuples: pandas probes each SQLAlchemy Row for attributes, which is slow.
         rows = pd.DataFrame(
-            conn.execute(stmt).all(), columns=[k.name for k in stmt.selected_columns]
+            [tuple(row) for row in conn.execute(stmt)],
+            columns=[k.name for k in stmt.selected_columns],
         )
         displays = len(rows)
         if rows.empty:
@@ -270,13 +272,16 @@ def link_outcomes(
     t = outcome_table.c
     found = []
     for start in range(0, len(refs), _CHUNK):
-        found += conn.execute(
-            select(t.patient_ref, t.known_on, t.outcome).where(
-                t.model_id == model_id,
-                t.simulated.is_(simulated),
-                t.patient_ref.in_(refs[start : start + _CHUNK]),
+        found += [
+            tuple(row)
+            for row in conn.execute(
+                select(t.patient_ref, t.known_on, t.outcome).where(
+                    t.model_id == model_id,
+                    t.simulated.is_(simulated),
+                    t.patient_ref.in_(refs[start : start + _CHUNK]),
+                )
             )
-        ).all()
+        ]
     if not found:
         return np.full(len(rows), np.nan)
     outcomes = pd.DataFrame(found, columns=["patient_ref", "known_on", "outcome"])
