@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from caselens.validation_metrics import (
@@ -227,3 +229,28 @@ def test_every_figure_is_rounded_to_four_decimals_and_matches_the_unrounded_valu
         assert shown == round(float(value), 4), name
     assert f.auroc_ci95 == bootstrap_auroc_ci(y, p, seed=5)
     assert f.auroc_ci95[0] < f.auroc < f.auroc_ci95[1]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 1), st.sampled_from([0.1, 0.2, 0.35, 0.5, 0.9]), st.integers(0, 3)
+        ),
+        min_size=4,
+        max_size=60,
+    )
+)
+def test_weighted_auroc_equals_sklearn_on_the_expanded_sample(rows):
+    from sklearn.metrics import roc_auc_score
+
+    from caselens.validation_metrics import weighted_auroc
+
+    y = np.array([r[0] for r in rows])
+    p = np.array([r[1] for r in rows])
+    w = np.array([r[2] for r in rows])
+    expanded_y, expanded_p = np.repeat(y, w), np.repeat(p, w)
+    if len(set(expanded_y.tolist())) < 2:
+        return
+    assert weighted_auroc(y, p, w) == pytest.approx(
+        roc_auc_score(expanded_y, expanded_p), abs=1e-12
+    )

@@ -59,6 +59,26 @@ def calibration_slope_intercept(y_true: ArrayLike, y_prob: ArrayLike) -> tuple[f
     return slope, float(a)
 
 
+def weighted_auroc(y_true: ArrayLike, y_prob: ArrayLike, weights: ArrayLike) -> float:
+    """Exact AUROC (ties count one half) of the sample in which row ``i`` appears
+    ``weights[i]`` times — a bootstrap resample without copying the rows.
+
+    Equal to ``roc_auc_score`` on the expanded sample; linear after one sort, so 200
+    bootstrap resamples of 20,000 patients take a fraction of a second.
+    """
+    y = np.asarray(y_true, dtype=int)
+    p = np.asarray(y_prob, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    order = np.argsort(p, kind="mergesort")
+    p, y, w = p[order], y[order], w[order]
+    _, starts = np.unique(p, return_index=True)  # one group per distinct probability
+    positives = np.add.reduceat(w * (y == 1), starts)
+    negatives = np.add.reduceat(w * (y == 0), starts)
+    negatives_below = np.cumsum(negatives) - negatives
+    total = positives.sum() * negatives.sum()
+    return float((positives * (negatives_below + 0.5 * negatives)).sum() / total)
+
+
 def bootstrap_auroc_ci(
     y_true: ArrayLike, y_prob: ArrayLike, *, n_boot: int = 200, seed: int = 0
 ) -> tuple[float, float] | None:
@@ -70,7 +90,7 @@ def bootstrap_auroc_ci(
     for _ in range(n_boot):
         idx = rng.integers(0, len(y), len(y))
         if 0 < y[idx].sum() < len(idx):
-            values.append(roc_auc_score(y[idx], p[idx]))
+            values.append(weighted_auroc(y, p, np.bincount(idx, minlength=len(y))))
     if len(values) < n_boot // 2:
         return None
     low, high = np.percentile(values, [2.5, 97.5])
