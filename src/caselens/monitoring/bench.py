@@ -11,7 +11,6 @@ and per period, with the peak RSS before and after the views.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import secrets
 import statistics
@@ -28,7 +27,8 @@ from caselens.audit import AuditStore
 from caselens.audit.bench import _peak_rss_mb, _reset_peak_rss
 from caselens.audit.records import AuditEntry, AuditEvent
 from caselens.monitoring.outcomes import OutcomeRow, outcome_values_writer
-from caselens.monitoring.prediction_log import SIMULATED_ACTION, bounded_inputs
+from caselens.monitoring.prediction_log import SIMULATED_ACTION
+from caselens.monitoring.simulate import simulated_prediction_row
 from caselens.monitoring.tables import prediction_log, ready_engine
 
 MONTHS = 12
@@ -89,24 +89,17 @@ def build_log(
             ref = f"SIM-{run}-{counter:07d}"
             stamp = _stamp(sim.period.start, int(offsets[i]))
             rows.append(
-                {
-                    "entry_seq": None,
-                    "simulated": True,
-                    "run_id": run,
-                    "recorded_at": stamp,
-                    "recorded_on": stamp[:10],
-                    "action": "simulated",
-                    "audience": "system",
-                    "model_id": bundle.model_id,
-                    "model_version": bundle.version,
-                    "patient_ref": ref,
-                    "report_id": f"simulated-{run}-{counter}",
-                    "probability": float(p[i]),
-                    "threshold": threshold,
-                    "conformal_set": None if sets is None else json.dumps(list(sets[i])),
-                    "limitation_codes": "[]",
-                    "inputs_json": bounded_inputs(values),
-                }
+                simulated_prediction_row(
+                    bundle,
+                    run=run,
+                    number=counter,
+                    patient_ref=ref,
+                    stamp=stamp,
+                    probability=float(p[i]),
+                    threshold=threshold,
+                    conformal_set=None if sets is None else sets[i],
+                    values=values,
+                )
             )
             day = dt.date.fromisoformat(stamp[:10])
             after = int(rng.integers(0, window + 1)) if y[i] else window

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -83,6 +83,39 @@ class Shift:
         target = f" {self.variable}" if self.variable else ""
         target += f"={self.group}" if self.group else ""
         return f"{self.kind}{target} x{self.strength:g} from month {self.start_month + 1}"
+
+
+def simulated_prediction_row(
+    bundle: Any,
+    *,
+    run: str,
+    number: int,
+    patient_ref: str,
+    stamp: str,
+    probability: float,
+    threshold: float,
+    conformal_set: Any,
+    values: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One prediction-log row of a simulated run: flagged simulated, never a display."""
+    return {
+        "entry_seq": None,
+        "simulated": True,
+        "run_id": run,
+        "recorded_at": stamp,
+        "recorded_on": stamp[:10],
+        "action": "simulated",
+        "audience": "system",
+        "model_id": bundle.model_id,
+        "model_version": bundle.version,
+        "patient_ref": patient_ref,
+        "report_id": f"simulated-{run}-{number}",
+        "probability": probability,
+        "threshold": threshold,
+        "conformal_set": None if conformal_set is None else json.dumps(list(conformal_set)),
+        "limitation_codes": "[]",
+        "inputs_json": bounded_inputs(values),
+    }
 
 
 def parse_shift(text: str) -> Shift:
@@ -285,24 +318,17 @@ def write_simulation(
             ref = f"SIM-{run}-{counter:06d}"
             stamp = _stamp(month.period, int(frame["_offset_ms"].iat[i]))
             predictions.append(
-                {
-                    "entry_seq": None,
-                    "simulated": True,
-                    "run_id": run,
-                    "recorded_at": stamp,
-                    "recorded_on": stamp[:10],
-                    "action": "simulated",
-                    "audience": "system",
-                    "model_id": bundle.model_id,
-                    "model_version": bundle.version,
-                    "patient_ref": ref,
-                    "report_id": f"simulated-{run}-{counter}",
-                    "probability": float(frame["probability"].iat[i]),
-                    "threshold": threshold,
-                    "conformal_set": None if sets is None else json.dumps(list(sets[i])),
-                    "limitation_codes": "[]",
-                    "inputs_json": bounded_inputs(values),
-                }
+                simulated_prediction_row(
+                    bundle,
+                    run=run,
+                    number=counter,
+                    patient_ref=ref,
+                    stamp=stamp,
+                    probability=float(frame["probability"].iat[i]),
+                    threshold=threshold,
+                    conformal_set=None if sets is None else sets[i],
+                    values=values,
+                )
             )
             day = dt.date.fromisoformat(stamp[:10])
             outcome = int(frame["outcome"].iat[i])
