@@ -137,10 +137,31 @@ def _run(folder: Path, *words: str):
         return CliRunner().invoke(main, list(words))
 
 
+_BUILT: dict[str, dict] = {}
+
+
 @pytest.fixture(scope="module", params=["sklearn-gbc", "xgboost", "lightgbm"])
 def converted(request, tmp_path_factory):
     """A folder where a model of one family was fitted, saved, converted and bundled."""
-    family = request.param
+    return _build(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def gbc_converted(tmp_path_factory):
+    """The scikit-learn GradientBoosting family (the one with a float32 boundary row)."""
+    return _build("sklearn-gbc", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def lightgbm_converted(tmp_path_factory):
+    """The LightGBM family."""
+    return _build("lightgbm", tmp_path_factory)
+
+
+def _build(family: str, tmp_path_factory) -> dict:
+    """Fit, save, convert and bundle one family once per module run."""
+    if family in _BUILT:
+        return _BUILT[family]
     folder = tmp_path_factory.mktemp(family)
     cohort = _cohort()
     train, test = cohort.iloc[:600], cohort.iloc[600:]
@@ -165,7 +186,7 @@ def converted(request, tmp_path_factory):
         *("--demo-cases", "4", "--out", "bundles/onnx"),
     )
     assert create.exit_code == 0, create.output
-    return {
+    _BUILT[family] = {
         "family": family,
         "folder": folder,
         "model": model,
@@ -174,6 +195,7 @@ def converted(request, tmp_path_factory):
         "convert_stderr": result.stderr,
         "test": test,
     }
+    return _BUILT[family]
 
 
 def test_convert_prints_the_measured_difference_within_the_tolerance(converted):
@@ -251,9 +273,9 @@ def test_rows_outside_the_sample_agree_except_at_float32_split_boundaries(conver
         assert beyond == 0 and gaps.max() <= 1e-6
 
 
-def test_passing_every_split_as_sample_catches_a_boundary_row(converted, tmp_path):
-    if converted["family"] != "sklearn-gbc":
-        pytest.skip("only the scaled GradientBoosting pipeline has such a row here")
+def test_passing_every_split_as_sample_catches_a_boundary_row(gbc_converted, tmp_path):
+    # Only the scaled GradientBoosting pipeline has such a row in this cohort.
+    converted = gbc_converted
     folder = converted["folder"]
     result = _run(
         folder,
@@ -388,9 +410,8 @@ def test_bundle_create_with_a_hostile_onnx_file_writes_nothing(kind, tmp_path):
 
 
 @pytest.mark.parametrize("kind", [*sorted(HOSTILE), "oversized"])
-def test_a_bundle_whose_onnx_file_is_hostile_is_refused_on_load(kind, converted, tmp_path):
-    if converted["family"] != "sklearn-gbc":
-        pytest.skip("one family is enough to carry the hostile file")
+def test_a_bundle_whose_onnx_file_is_hostile_is_refused_on_load(kind, gbc_converted, tmp_path):
+    converted = gbc_converted  # one family is enough to carry the hostile file
     folder = tmp_path / "bundle"
     shutil.copytree(converted["folder"] / "bundles" / "onnx", folder)
     model = folder / "model.onnx"
@@ -410,9 +431,8 @@ def test_a_bundle_whose_onnx_file_is_hostile_is_refused_on_load(kind, converted,
         load_bundle(folder)
 
 
-def test_a_changed_onnx_file_fails_the_card_hash(converted, tmp_path):
-    if converted["family"] != "lightgbm":
-        pytest.skip("one family is enough")
+def test_a_changed_onnx_file_fails_the_card_hash(lightgbm_converted, tmp_path):
+    converted = lightgbm_converted  # one family is enough
     folder = tmp_path / "bundle"
     shutil.copytree(converted["folder"] / "bundles" / "onnx", folder)
     model = onnx.load_from_string((folder / "model.onnx").read_bytes())
