@@ -23,8 +23,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from caselens.bundle import ModelBundle, create_bundle
+from caselens.card_check import subgroup_figures
 from caselens.features import FeatureSchema
-from caselens.samples._common import subgroup_performance
 from caselens.settings import SAMPLE_MODELS_DIR
 from caselens.validation_metrics import performance_figures
 
@@ -223,7 +223,7 @@ def build_other_family_bundle(path: Path, *, calibrated: bool = True) -> ModelBu
         ).model_dump(mode="json"),
         "subgroups": [
             s.model_dump(mode="json")
-            for s in subgroup_performance(schema, test, y, p, threshold=THRESHOLD)
+            for s in subgroup_figures(schema, test, y, p, threshold=THRESHOLD)
         ],
     }
     demo_rows = test.iloc[[0, 5, 11, 17, 23, 42]]

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from caselens.card_check import subgroup_figures
 from caselens.cases import validate_inputs
 from caselens.context import subgroup_status
 from caselens.numeric_tolerance import NUMERIC_TOLERANCE
 from caselens.samples import build_samples
-from caselens.samples._common import subgroup_performance
 from caselens.samples.readmission import diagnosis_group
 from caselens.samples.reproducibility import compare_sample
 from caselens.settings import ASSETS_DIR, SAMPLE_MODELS_DIR
@@ -28,7 +28,7 @@ def test_both_bundles_reproduce_their_card_figures_from_the_stored_reference_dat
             y, p, threshold=card.decision_threshold, bootstrap=True, seed=card.random_seed
         )
         assert overall == card.validation.overall
-        subgroups = subgroup_performance(
+        subgroups = subgroup_figures(
             bundle.features, bundle.reference, y, p, threshold=card.decision_threshold
         )
         assert subgroups == card.validation.subgroups

@@ -196,7 +196,7 @@ def build_cv5_forest_bundle(
 
     from caselens.attribution import _unwrap_logistic
     from caselens.bundle import create_bundle, load_bundle
-    from caselens.samples._common import subgroup_performance
+    from caselens.card_check import subgroup_figures
     from caselens.settings import SAMPLE_MODELS_DIR
     from caselens.validation_metrics import performance_figures
 
@@ -232,7 +232,7 @@ def build_cv5_forest_bundle(
         ).model_dump(mode="json"),
         "subgroups": [
             s.model_dump(mode="json")
-            for s in subgroup_performance(sample.features, reference, y, p, threshold=threshold)
+            for s in subgroup_figures(sample.features, reference, y, p, threshold=threshold)
         ],
     }
     create_bundle(

@@ -314,7 +314,8 @@ def subgroup_figures(
 ) -> tuple[SubgroupPerformance, ...]:
     """Figures for every group of every subgroup feature (or of ``variables``), groups sorted.
 
-    The same computation as the sample builds' (``samples._common.subgroup_performance``).
+    The one computation of subgroup figures: the sample builds, the card check, the
+    test bundles and the benchmarks all call it.
     """
     names = list(variables) if variables is not None else [f.name for f in schema.subgroup_features]
     rows = []

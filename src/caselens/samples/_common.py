@@ -17,9 +17,8 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GroupShuffleSplit, StratifiedKFold, train_test_split
 
 from caselens.errors import CaseLensError
-from caselens.features import FeatureSchema
-from caselens.model_card import Calibration, SubgroupPerformance
-from caselens.validation_metrics import expected_calibration_error, performance_figures
+from caselens.model_card import Calibration
+from caselens.validation_metrics import expected_calibration_error
 
 Progress = Callable[[str], None]
 
@@ -124,28 +123,6 @@ def choose_calibration(
         rationale=rationale,
         candidates=candidates,
     )
-
-
-def subgroup_performance(
-    schema: FeatureSchema, frame: pd.DataFrame, y: np.ndarray, p: np.ndarray, *, threshold: float
-) -> tuple[SubgroupPerformance, ...]:
-    """Figures for every subgroup of every subgroup feature (missing values as 'not recorded')."""
-    rows = []
-    for feature in schema.subgroup_features:
-        labels = np.array(
-            [feature.subgroup_of(v) or "not recorded" for v in frame[feature.name].tolist()],
-            dtype=object,
-        )
-        for group in sorted(set(labels)):
-            mask = labels == group
-            rows.append(
-                SubgroupPerformance(
-                    variable=feature.name,
-                    group=str(group),
-                    figures=performance_figures(y[mask], p[mask], threshold=threshold),
-                )
-            )
-    return tuple(rows)
 
 
 def clean_value(value: Any) -> Any:

@@ -17,6 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from caselens.card_check import subgroup_figures
 from caselens.features import FeatureSchema, FeatureSpec
 from caselens.samples._common import (
     DEMONSTRATION_CARD,
@@ -26,7 +27,6 @@ from caselens.samples._common import (
     row_inputs,
     split_three_ways,
     step,
-    subgroup_performance,
     verify_checksum,
 )
 from caselens.validation_metrics import performance_figures
@@ -299,7 +299,7 @@ def build(assets: Path, progress: Progress) -> dict[str, Any]:
     p_test = model.predict_proba(test[x])[:, 1]
     y_test = test["outcome"].to_numpy()
     overall = performance_figures(y_test, p_test, threshold=THRESHOLD, bootstrap=True, seed=SEED)
-    subgroups = subgroup_performance(schema, test, y_test, p_test, threshold=THRESHOLD)
+    subgroups = subgroup_figures(schema, test, y_test, p_test, threshold=THRESHOLD)
     card = _card(calibration, overall, subgroups, len(train), len(cal), len(test), data)
     return {
         "model": model,

@@ -17,6 +17,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
+from caselens.card_check import subgroup_figures
 from caselens.features import FeatureSchema, FeatureSpec
 from caselens.samples._common import (
     DEMONSTRATION_CARD,
@@ -26,7 +27,6 @@ from caselens.samples._common import (
     row_inputs,
     split_three_ways,
     step,
-    subgroup_performance,
     verify_checksum,
 )
 from caselens.validation_metrics import performance_figures
@@ -510,7 +510,7 @@ def build(assets: Path, progress: Progress) -> dict[str, Any]:
         overall = performance_figures(
             y_test, p_test, threshold=THRESHOLD, bootstrap=True, seed=SEED
         )
-        subgroups = subgroup_performance(schema, test, y_test, p_test, threshold=THRESHOLD)
+        subgroups = subgroup_figures(schema, test, y_test, p_test, threshold=THRESHOLD)
     n_patients = data["patient_nbr"].nunique()
     card = _card(
         schema, calibration, overall, subgroups, len(train), len(cal), len(test), n_patients, data
