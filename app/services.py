@@ -7,37 +7,28 @@ their one-off costs at start-up) and opens the audit store.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 import streamlit as st
 
 from caselens.accounts import AccountStore, seed_demo_accounts
 from caselens.app_database import open_app_database
 from caselens.audit import AuditStore, default_key_file, default_location, open_trail
-from caselens.bundle import ModelBundle, load_catalogue
+from caselens.bundle import BundleCatalogue, load_catalogue
 from caselens.model_status import ModelStatusStore
 from caselens.report import CaseExplainer
 from caselens.settings import Settings
 from caselens.workflow import Workflow
 
 
-@dataclass(frozen=True)
-class Catalogue:
-    """The bundles the operator's folder offers, and those refused (with the reason)."""
-
-    bundles: dict[str, ModelBundle]
-    refused: dict[str, str] = field(default_factory=dict)
-
-
 @st.cache_resource(show_spinner="Loading model bundles…")
-def catalogue() -> Catalogue:
+def catalogue() -> BundleCatalogue:
     """Load every bundle in the configured folder; a refused bundle is listed, not fatal."""
     settings = Settings.from_env()
     try:
         loaded = load_catalogue(settings.models_dir, allow_pickle=settings.allow_pickle)
     except Exception as exc:  # e.g. an unreadable models folder: list it, keep the app up
-        return Catalogue(bundles={}, refused={settings.models_dir.name: f"{exc}"})
-    return Catalogue(bundles=loaded.bundles, refused=loaded.refused)
+        return BundleCatalogue(bundles={}, refused={settings.models_dir.name: f"{exc}"})
+    return loaded
 
 
 @st.cache_resource(show_spinner="Preparing the explainer (one-off, at start-up)…")
