@@ -466,3 +466,89 @@ def test_the_docs_onnx_commands_run_verbatim(tmp_path):
         assert result.exit_code == 0, (command, result.output)
     bundle = load_bundle(tmp_path / "bundles" / "my-model")
     assert isinstance(bundle.model, OnnxClassifier) and bundle.model_id == "doc-onnx"
+
+
+def _calibrated_onnx(tmp_path: Path) -> tuple[Path, object]:
+    """A sigmoid-calibrated GradientBoosting pipeline, saved as skops and converted."""
+    from sklearn.calibration import CalibratedClassifierCV
+
+    cohort = _cohort(seed=23)
+    train, test = cohort.iloc[:600], cohort.iloc[600:]
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    model = make_pipeline(
+        SimpleImputer(strategy="median"),
+        CalibratedClassifierCV(
+            GradientBoostingClassifier(n_estimators=30, max_depth=2, random_state=0),
+            method="sigmoid",
+            cv=3,
+        ),
+    ).fit(train[NUMERIC], train["death"])
+    sio.dump(model, tmp_path / "model.skops")
+    result = _run(
+        tmp_path,
+        *("bundle", "convert", "--model", "model.skops", "--sample", "train.csv"),
+        *("--out", "model.onnx"),
+    )
+    assert result.exit_code == 0, result.output
+    return tmp_path / "model.onnx", model
+
+
+def _create(folder: Path, card: str, out: str):
+    (folder / "card.toml").write_text(card, encoding="utf-8")
+    return _run(
+        folder,
+        *("bundle", "create", "--model", "model.onnx", "--train", "train.csv"),
+        *("--test", "test.csv", "--outcome", "death", "--card", "card.toml", "--out", out),
+        *("--demo-cases", "2"),
+    )
+
+
+def test_a_converted_model_keeps_its_kind_and_calibration_for_the_card(tmp_path):
+    onnx_path, _ = _calibrated_onnx(tmp_path)
+    model = OnnxClassifier(onnx_path.read_bytes())
+    assert model.metadata["caselens.calibration_method"] == "sigmoid"
+    result = _create(tmp_path, CARD.format(model_id="onnx-calibrated"), "bundles/calibrated")
+    assert result.exit_code == 0, result.output
+    bundle = load_bundle(tmp_path / "bundles" / "calibrated")
+    assert bundle.card.calibration.method == "sigmoid"
+    assert bundle.card.model_type == (
+        "CalibratedClassifierCV around scikit-learn GradientBoostingClassifier "
+        "in a scikit-learn Pipeline, converted to ONNX"
+    )
+    [demo, *_] = bundle.demo_cases
+    case = validate_inputs(demo.inputs, bundle.features, source="demo", case_id=demo.case_id)
+    report = CaseExplainer(bundle).explain(case)
+    assert report.confidence.probability_label.startswith("Calibrated probability (sigmoid)")
+
+
+def test_an_onnx_file_that_does_not_say_its_calibration_needs_the_card_to(tmp_path):
+    onnx_path, _ = _calibrated_onnx(tmp_path)
+    model = onnx.load_from_string(onnx_path.read_bytes())
+    kept = [p for p in model.metadata_props if p.key != "caselens.calibration_method"]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    onnx_path.write_bytes(model.SerializeToString())
+    silent = _create(tmp_path, CARD.format(model_id="onnx-silent"), "bundles/silent")
+    assert silent.exit_code != 0
+    assert "does not say how its probability was calibrated" in silent.output
+    assert "state calibration.method in the card file" in silent.output
+    assert not (tmp_path / "bundles" / "silent").exists()
+    unknown = CARD.format(model_id="onnx-silent") + '\n[calibration]\nmethod = "platt"\n'
+    refused = _create(tmp_path, unknown, "bundles/silent")
+    assert refused.exit_code != 0 and "'platt'; expected one of" in refused.output
+    stated = CARD.format(model_id="onnx-silent") + '\n[calibration]\nmethod = "sigmoid"\n'
+    result = _create(tmp_path, stated, "bundles/silent")
+    assert result.exit_code == 0, result.output
+    assert load_bundle(tmp_path / "bundles" / "silent").card.calibration.method == "sigmoid"
+
+
+def test_a_card_contradicting_the_converted_calibration_is_refused(tmp_path):
+    _calibrated_onnx(tmp_path)
+    wrong = CARD.format(model_id="onnx-wrong") + '\n[calibration]\nmethod = "isotonic"\n'
+    result = _create(tmp_path, wrong, "bundles/wrong")
+    assert result.exit_code != 0
+    assert "calibration.method = 'isotonic', but the model's calibration is 'sigmoid'" in (
+        result.output
+    )
+    assert not (tmp_path / "bundles" / "wrong").exists()

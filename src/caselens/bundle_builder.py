@@ -42,6 +42,7 @@ from caselens.model_card import (
     SubgroupPerformance,
     to_complete,
 )
+from caselens.model_description import CALIBRATION_METHODS, calibration_method, describe_model
 from caselens.schema_draft import SchemaDraft, draft_schema
 from caselens.validation_metrics import performance_figures
 
@@ -244,25 +245,34 @@ def _get(data: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
-def _describe_model(model: Any) -> str:
-    steps = getattr(model, "steps", None)
-    inner = getattr(model, "estimator", None)
-    if steps:
-        return f"{type(steps[-1][1]).__name__} in a scikit-learn Pipeline"
-    if inner is not None:
-        return f"{type(model).__name__} around {_describe_model(inner)}"
-    return f"scikit-learn {type(model).__name__}"
+def _stated_calibration(model: Any, stated: Any) -> str:
+    """The calibration method: read from the model, or from the card file when it cannot be.
 
-
-def _calibration_method(model: Any) -> str:
-    for candidate in (model, *(step for _, step in getattr(model, "steps", []))):
-        method = getattr(candidate, "method", None)
-        if type(candidate).__name__ == "CalibratedClassifierCV" and method in (
-            "isotonic",
-            "sigmoid",
-        ):
-            return str(method)
-    return "none"
+    Raises
+    ------
+    BundleError
+        If the card file names a method the model contradicts, names an unknown method, or
+        is silent about a model (an ONNX file made elsewhere) that does not say.
+    """
+    detected = calibration_method(model)
+    allowed = ", ".join(repr(m) for m in CALIBRATION_METHODS)
+    if stated is not None and stated not in CALIBRATION_METHODS:
+        raise BundleError(
+            f"The card file says calibration.method = {stated!r}; expected one of {allowed}."
+        )
+    if detected is None:
+        if stated is None:
+            raise BundleError(
+                f"The model file ({describe_model(model)}) does not say how its probability "
+                f"was calibrated: state calibration.method in the card file ({allowed})."
+            )
+        return str(stated)
+    if stated is not None and stated != detected:
+        raise BundleError(
+            f"The card file says calibration.method = {stated!r}, but the model's "
+            f"calibration is {detected!r}; correct the card file."
+        )
+    return detected
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -384,7 +394,7 @@ def build_card(
     card: dict[str, Any] = dict(data)
     for key, hint in _TEXT_FIELDS.items():
         card.setdefault(key, to_complete(hint))
-    card.setdefault("model_type", _describe_model(model))
+    card.setdefault("model_type", describe_model(model))
     card.setdefault("review_interval_days", DEFAULT_REVIEW_INTERVAL_DAYS)
     card.setdefault("out_of_scope_uses", [to_complete("uses, settings or patients to avoid")])
     card.setdefault("known_failure_modes", [to_complete("where the model is known to fail")])
@@ -403,13 +413,8 @@ def build_card(
         | dict(data.get("training_data") or {})
         | {"n_train": len(train), "n_calibration": calibration_rows, "n_test": len(test)}
     )
-    detected = _calibration_method(model)
     calibration_in = dict(data.get("calibration") or {})
-    if calibration_in.get("method", detected) != detected:
-        raise BundleError(
-            f"The card file says calibration.method = {calibration_in['method']!r}, but the "
-            f"model's calibration is {detected!r}; correct the card file."
-        )
+    detected = _stated_calibration(model, calibration_in.get("method"))
     card["calibration"] = {
         "method": detected,
         "fitted_on": (

@@ -40,7 +40,9 @@ import numpy as np
 import pandas as pd
 
 from caselens.errors import BundleError
+from caselens.model_description import calibration_method, describe_model
 from caselens.onnx_model import (
+    META_CALIBRATION,
     META_CLASSES,
     META_FEATURES,
     META_PROBABILITY_OUTPUT,
@@ -144,13 +146,6 @@ def _register_converters() -> list[str]:
     return used
 
 
-def _describe(model: Any) -> str:
-    steps = getattr(model, "steps", None)
-    if steps:
-        return f"{type(steps[-1][1]).__name__} in a scikit-learn Pipeline"
-    return type(model).__name__
-
-
 def _for_conversion(model: Any) -> Any:
     """A copy the converters accept: XGBoost boosters lose their column names.
 
@@ -244,14 +239,15 @@ def convert_model(
         raise
     except Exception as exc:
         raise BundleError(
-            f"The model ({_describe(model)}) could not be converted to ONNX: "
+            f"The model ({describe_model(model)}) could not be converted to ONNX: "
             f"{type(exc).__name__}: {exc}"[:1500]
         ) from exc
     probability = [o.name for o in onx.graph.output if "prob" in o.name.lower()]
     metadata = {
         META_FEATURES: json.dumps(names),
         META_CLASSES: json.dumps([c.item() if hasattr(c, "item") else c for c in classes]),
-        META_SOURCE: _describe(model),
+        META_SOURCE: describe_model(model),
+        META_CALIBRATION: calibration_method(model) or "none",
         META_CONVERTERS: ", ".join(converters),
         META_TOLERANCE: repr(tolerance),
         META_ROWS: str(len(frame)),
@@ -277,7 +273,7 @@ def convert_model(
         rows=len(frame),
         max_abs_difference=difference,
         tolerance=tolerance,
-        source=_describe(model),
+        source=describe_model(model),
         feature_names=tuple(names),
     )
 

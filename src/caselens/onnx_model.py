@@ -57,6 +57,8 @@ META_FEATURES = "caselens.feature_names"
 META_CLASSES = "caselens.classes"
 META_PROBABILITY_OUTPUT = "caselens.probability_output"
 META_SOURCE = "caselens.source_model"
+#: How the source model's probability was calibrated: "isotonic", "sigmoid" or "none".
+META_CALIBRATION = "caselens.calibration_method"
 
 # onnxruntime's input types, as numpy types (a string input takes Python str objects).
 _NUMERIC_INPUTS: dict[str, Any] = {
