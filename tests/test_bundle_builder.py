@@ -231,3 +231,43 @@ def test_bundle_init_writes_a_template_and_never_overwrites(tmp_path):
     assert template["source_attributes"]["funding_source"].startswith("TO COMPLETE")
     again = CliRunner().invoke(main, ["bundle", "init", str(path)])
     assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_the_card_files_monitoring_section_becomes_the_bundles_plan(files, tmp_path):
+    from caselens.monitoring.plan import plan_for
+
+    plan = {"period": "week", "psi_threshold": 0.25, "min_outcomes": 400}
+    result = _create(files, _card(tmp_path, monitoring=plan), tmp_path / "b" / "planned")
+    assert result.exit_code == 0, result.output
+    bundle = load_bundle(tmp_path / "b" / "planned")
+    assert bundle.card.monitoring is not None
+    chosen = plan_for(bundle)
+    assert (chosen.period, chosen.psi_threshold, chosen.min_outcomes) == ("week", 0.25, 400)
+    assert chosen.auroc_drop == 0.05  # what the card leaves out keeps its default
+
+
+def test_a_monitoring_section_with_a_bad_field_is_refused_by_name(files, tmp_path):
+    out = tmp_path / "b" / "bad-plan"
+    bad = _create(files, _card(tmp_path, monitoring={"psi_threshold": -1}), out)
+    assert bad.exit_code != 0 and "monitoring.psi_threshold" in bad.output
+    unknown = _create(files, _card(tmp_path, monitoring={"psi_limit": 0.3}), out)
+    assert unknown.exit_code != 0 and "monitoring.psi_limit" in unknown.output
+    assert not out.exists()
+    assert not out.parent.exists() or not any(out.parent.iterdir())  # no partial folder
+
+
+def test_the_templates_monitoring_section_uncommented_is_a_valid_plan(tmp_path):
+    import tomllib
+
+    from caselens.monitoring.plan import MonitoringPlan
+
+    path = tmp_path / "card.toml"
+    assert CliRunner().invoke(main, ["bundle", "init", str(path)]).exit_code == 0
+    text = path.read_text()
+    start = text.index("# [monitoring]")
+    block = text[start : text.index("[source_attributes]")]
+    lines = [line.removeprefix("# ") for line in block.splitlines() if line.startswith("# ")]
+    section = tomllib.loads("\n".join(line.split("(optional")[0] for line in lines))
+    assert MonitoringPlan.model_validate(section["monitoring"]) == MonitoringPlan(
+        outcome_window_days=30
+    )

@@ -620,7 +620,9 @@ def create_bundle(
         if cases:
             _write_json(scratch / DEMO_CASES_FILE, cases)
         # The card last: a folder is only taken for a bundle once it holds a card.json.
-        _write_json(scratch / CARD_FILE, checked.model_dump(mode="json"))
+        # A card without a monitoring plan is written as before it could hold one.
+        unset = {"monitoring"} if checked.monitoring is None else None
+        _write_json(scratch / CARD_FILE, checked.model_dump(mode="json", exclude=unset))
         written = load_bundle(scratch)
         if written.card_problems:
             raise BundleError(refusal_message(written.card_problems))

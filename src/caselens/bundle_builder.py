@@ -772,6 +772,17 @@ dataset = "TO COMPLETE: where and when the test rows come from"
 # method = "…"   (default: says every figure was computed by CaseLens on the test file)
 # ece_bins = 10
 
+# [monitoring]   (optional: the monitoring plan after go-live; defaults in docs/monitoring.md)
+# period = "month"               # or "week"
+# calibration_slope_low = 0.8    # alert when the slope's 95% interval lies wholly outside
+# calibration_slope_high = 1.25
+# auroc_drop = 0.05              # alert when the drop from the validated AUROC is surely above
+# psi_threshold = 0.2            # prediction and input drift
+# subgroup_auroc_drop = 0.10
+# min_predictions = 100          # fewer in a period: shown, not judged
+# min_outcomes = 200
+# outcome_window_days = 30       # default: read from outcome.time_window
+
 [source_attributes]
 # The HTI-1 source attributes CaseLens cannot derive: write each, or
 # "Not available — <the reason>". Derived from the fields above unless you write them:

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from caselens.monitoring.plan import MonitoringPlan
+
 NOT_AVAILABLE_PREFIX = "Not available — "
 #: Marks a card text that ``caselens bundle create`` could not fill from the user's card file;
 #: ``caselens bundle check`` lists every field still holding it.
@@ -320,6 +322,9 @@ class ModelCard(_Frozen):
     random_seed: int
 
     source_attributes: dict[str, str]
+    #: The monitoring plan (thresholds for each alert, minimum n, outcome window); None:
+    #: the defaults of docs/monitoring.md.
+    monitoring: MonitoringPlan | None = None
 
     @field_validator("source_attributes")
     @classmethod

@@ -1,9 +1,9 @@
 """The monitoring plan: what is judged, against which thresholds, from how many patients.
 
 Every threshold has a default, stated and justified in ``docs/monitoring.md``. A bundle may
-override any of them with a ``monitoring.json`` beside its card (the card schema itself
-forbids unknown sections, so the plan cannot live inside ``card.json`` yet), and an
-operator may pass a plan file of their own; both are validated and bounded like any
+override any of them in its card's ``monitoring`` section or in a ``monitoring.json``
+beside its card (not both: which one counts would be a guess), and an operator may pass a
+plan file of their own, which then counts alone; all are validated and bounded like any
 bundle JSON.
 """
 
@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from caselens.bounded_json import loads_bounded
-from caselens.bundle import ModelBundle
 from caselens.errors import CaseLensError
+
+if TYPE_CHECKING:  # the card holds a plan, so the bundle module imports this one
+    from caselens.bundle import ModelBundle
 
 #: The file beside a bundle's card that may override the plan's defaults.
 PLAN_FILE = "monitoring.json"
@@ -138,12 +140,20 @@ def parse_plan(data: bytes, *, source: str) -> MonitoringPlan:
 
 
 def plan_for(bundle: ModelBundle, plan_file: Path | None = None) -> MonitoringPlan:
-    """The plan for a bundle: ``plan_file`` if given, else the bundle's ``monitoring.json``,
-    else the defaults."""
+    """The plan for a bundle: ``plan_file`` if given; else the card's ``monitoring`` section
+    or the bundle's ``monitoring.json`` (refused when both state one); else the defaults."""
+    if plan_file is not None and not plan_file.is_file():
+        raise PlanError(f"There is no monitoring plan at {plan_file}.")
     path = plan_file if plan_file is not None else bundle.path / PLAN_FILE
+    in_card = bundle.card.monitoring
+    if plan_file is None and in_card is not None:
+        if path.is_file():
+            raise PlanError(
+                f"Model {bundle.model_id} states a monitoring plan both in its card's "
+                f"monitoring section and in {PLAN_FILE}; keep one of them."
+            )
+        return in_card
     if not path.is_file():
-        if plan_file is not None:
-            raise PlanError(f"There is no monitoring plan at {plan_file}.")
         return MonitoringPlan()
     with path.open("rb") as handle:
         data = handle.read(MAX_PLAN_BYTES + 1)
