@@ -11,12 +11,18 @@ from sqlalchemy import func, select
 
 from caselens.audit import AuditStore
 from caselens.monitoring.alerts import check
+from caselens.monitoring.corrections import correct_outcomes
 from caselens.monitoring.figures import build_profile, iter_figures
 from caselens.monitoring.outcomes import OutcomeImportError, import_outcomes
 from caselens.monitoring.plan import MonitoringPlan
 from caselens.monitoring.prediction_log import verify_prediction_log
 from caselens.monitoring.simulate import parse_shift, simulate_months, write_simulation
-from caselens.monitoring.tables import alert_table, outcome_table, ready_engine
+from caselens.monitoring.tables import (
+    alert_table,
+    outcome_correction_table,
+    outcome_table,
+    ready_engine,
+)
 from monitoring_fixtures import KEY, make_workflow, signed_in
 
 PLAN = MonitoringPlan()
@@ -46,8 +52,16 @@ def test_outcomes_import_once_all_or_nothing_on_postgresql(new_pg_database):
         with pytest.raises(OutcomeImportError, match="contradicts the outcome 0"):
             import_outcomes(store, contradicting, known_models=MODELS, today=TODAY)
         assert _count(store, outcome_table) == 2
+        fix = contradicting.replace(b"MRN-1,readmission-30d,1,2026-05-02\n", b"")
+        corrected = correct_outcomes(
+            store, fix, reason="found on chart review", known_models=MODELS, today=TODAY
+        )
+        assert corrected.corrected == 1
+        with pytest.raises(OutcomeImportError, match="contradicts the outcome 1 already held"):
+            import_outcomes(store, GOOD, known_models=MODELS, today=TODAY)
+        assert _count(store, outcome_correction_table) == 1
         actions = [e.action for e in store.entries()]
-        assert actions == ["outcomes_imported", "outcomes_imported"]
+        assert actions == ["outcomes_imported", "outcomes_imported", "outcomes_corrected"]
         assert store.verify().ok
 
 

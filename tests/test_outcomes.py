@@ -117,7 +117,7 @@ def test_a_missing_column_an_empty_file_and_a_contradiction_in_the_file_are_refu
 def test_an_outcome_that_contradicts_one_already_held_is_refused(store):
     run_import(store, GOOD)
     changed = GOOD.replace(b"MRN-2,readmission-30d,0", b"MRN-2,readmission-30d,1")
-    with pytest.raises(OutcomeImportError, match="contradicts the outcome 0 already imported"):
+    with pytest.raises(OutcomeImportError, match="contradicts the outcome 0 already held"):
         run_import(store, changed + b"MRN-77,readmission-30d,1,2026-05-02\n")
     assert held(store) == 3  # MRN-77 was not written either
     assert [e.action for e in store.entries()] == ["outcomes_imported"]

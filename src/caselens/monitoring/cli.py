@@ -96,6 +96,43 @@ def outcomes_import(file: Path, models_dir: Path | None) -> None:
     )
 
 
+@outcomes.command("correct")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--reason", required=True, help="Why these outcomes are corrected (recorded).")
+@_models_option
+def outcomes_correct(file: Path, reason: str, models_dir: Path | None) -> None:
+    """Correct outcomes already imported: same columns as import, outcome = the right value.
+
+    Each row must name an outcome already held (same patient, model and date) and change
+    it; one bad row and nothing is written. The correction is recorded in the audit trail
+    with the reason and each change (from → to); the imported row is kept, and the newest
+    correction counts from then on.
+
+    Example: caselens outcomes correct fixes.csv --reason "Readmission found on chart review"
+    """
+    from caselens.audit import AuditError, open_trail
+    from caselens.monitoring.corrections import correct_outcomes
+    from caselens.monitoring.outcomes import MAX_FILE_BYTES
+
+    with file.open("rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    try:
+        with open_trail() as trail:
+            result = correct_outcomes(
+                trail,
+                data,
+                reason=reason,
+                source_name=file.name,
+                known_models=_known_models(models_dir),
+            )
+    except (CaseLensError, AuditError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Corrected {result.corrected} outcome(s) from {file.name} (audit entry "
+        f"{result.seq}, sha256 {result.sha256[:12]}…)."
+    )
+
+
 @click.group(name="monitor")
 def monitor() -> None:
     """Monitor models after go-live: drift, calibration, discrimination, fairness, alerts.

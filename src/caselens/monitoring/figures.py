@@ -45,7 +45,7 @@ from caselens.monitoring.stats import (
     quantile_edges,
     wilson,
 )
-from caselens.monitoring.tables import outcome_table, prediction_log
+from caselens.monitoring.tables import current_outcome, outcome_table, prediction_log
 from caselens.validation_metrics import expected_calibration_error
 
 #: The group name of a missing subgroup value (the card's spelling).
@@ -275,7 +275,7 @@ def link_outcomes(
         found += [
             tuple(row)
             for row in conn.execute(
-                select(t.patient_ref, t.known_on, t.outcome).where(
+                select(t.patient_ref, t.known_on, current_outcome()).where(
                     t.model_id == model_id,
                     t.simulated.is_(simulated),
                     t.patient_ref.in_(refs[start : start + _CHUNK]),

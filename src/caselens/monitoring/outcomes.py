@@ -7,7 +7,8 @@ is wrong nothing is written. A sound file is written in one transaction together
 table can never disagree. Importing the same file again adds nothing: a row already held
 is counted as unchanged; a row that contradicts one already held (same patient, model and
 date, other outcome) is refused, because silently overwriting an outcome would rewrite
-what monitoring has already judged.
+what monitoring has already judged; a wrong outcome is corrected by its own recorded step
+(:mod:`caselens.monitoring.corrections`).
 
 An outcome links to the predictions of the same patient and model made on or before the
 date it was known and at most the plan's outcome window before it (see
@@ -32,7 +33,7 @@ from sqlalchemy import Connection, insert, select
 from caselens.access import Viewer
 from caselens.audit import AuditEntry, AuditEvent, AuditStore
 from caselens.errors import CaseLensError
-from caselens.monitoring.tables import outcome_table, ready_engine
+from caselens.monitoring.tables import current_outcome, outcome_table, ready_engine
 
 #: The audit action of an outcome import.
 IMPORTED_ACTION = "outcomes_imported"
@@ -57,6 +58,9 @@ _CHUNK = 500
 class OutcomeImportError(CaseLensError):
     """An import refused; nothing was written. ``problems`` names each row and field."""
 
+    #: What was refused, in the message: "The outcomes were not <done> …".
+    done = "imported"
+
     def __init__(self, problems: Sequence[str], total: int | None = None) -> None:
         self.problems = tuple(problems)
         self.total = len(self.problems) if total is None else total
@@ -64,7 +68,7 @@ class OutcomeImportError(CaseLensError):
         more = self.total - len(self.problems)
         tail = f"\n… and {more} more" if more > 0 else ""
         super().__init__(
-            f"The outcomes were not imported ({self.total} problem"
+            f"The outcomes were not {self.done} ({self.total} problem"
             f"{'s' if self.total != 1 else ''}; nothing was written):\n{shown}{tail}"
         )
 
@@ -243,7 +247,7 @@ def _held(conn: Connection, rows: Sequence[OutcomeRow]) -> dict[tuple[str, str, 
         for start in range(0, len(unique), _CHUNK):
             chunk = unique[start : start + _CHUNK]
             for ref, known_on, value in conn.execute(
-                select(t.patient_ref, t.known_on, t.outcome).where(
+                select(t.patient_ref, t.known_on, current_outcome()).where(
                     t.model_id == model, t.patient_ref.in_(chunk)
                 )
             ):
@@ -267,7 +271,8 @@ def _split(
         else:
             conflicts.append(
                 f"patient {row.patient_ref}, model {row.model_id}, {row.known_on}: outcome "
-                f"{row.outcome} contradicts the outcome {before} already imported"
+                f"{row.outcome} contradicts the outcome {before} already held (a wrong outcome is "
+                "corrected with caselens outcomes correct)"
             )
     if conflicts:
         raise OutcomeImportError(conflicts[:MAX_ERRORS_LISTED], len(conflicts))

@@ -22,8 +22,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    select,
     text,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from caselens.audit import AuditStore
 
@@ -74,6 +77,36 @@ outcome_table = Table(
     UniqueConstraint("model_id", "patient_ref", "known_on", name="uq_monitoring_outcome"),
     Index("ix_monitoring_outcome_patient", "model_id", "patient_ref"),
 )
+
+#: Corrections of outcomes already imported: append-only, each recorded by its
+#: ``outcomes_corrected`` entry. The newest correction of an outcome row is its value.
+outcome_correction_table = Table(
+    "monitoring_outcome_correction",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("outcome_id", _ID, nullable=False),
+    Column("outcome", Integer, nullable=False),
+    Column("correct_seq", _ID, nullable=False),
+    Index("ix_monitoring_outcome_correction_outcome", "outcome_id", "id"),
+)
+
+
+def current_outcome() -> ColumnElement[int]:
+    """An outcome row's value now: its newest correction, else the value imported.
+
+    Every query that reads outcomes (linking, re-import checks, corrections) selects this
+    instead of ``outcome_table.c.outcome``, so a correction counts everywhere at once.
+    """
+    c = outcome_correction_table.c
+    newest = (
+        select(c.outcome)
+        .where(c.outcome_id == outcome_table.c.id)
+        .order_by(c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(newest, outcome_table.c.outcome)
+
 
 alert_table = Table(
     "monitoring_alert",

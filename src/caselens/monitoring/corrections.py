@@ -1,0 +1,209 @@
+"""Correcting an outcome already imported: a recorded step, never an overwrite.
+
+An import refuses a row that contradicts an outcome already held, because monitoring may
+already have judged the model with it. When the held outcome was wrong (a coding error, a
+readmission found late), the correction is its own act: a CSV of the same columns, each
+row naming an outcome already held (same patient, model and date) and its corrected
+value, with a reason. Every row is checked first; one bad row and nothing is written. A
+sound file is written in one transaction with its ``outcomes_corrected`` audit entry, which
+names the reason and each change (from → to). The imported row stays as it was: the
+correction is a new row, and the newest correction of an outcome is its value from then on
+(:func:`caselens.monitoring.tables.current_outcome`), in linking and in later imports.
+Figures computed before the correction stay in the trail as they were judged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from caselens.access import Viewer
+from caselens.audit import AuditEntry, AuditEvent, AuditStore
+from caselens.monitoring.outcomes import (
+    MAX_ERRORS_LISTED,
+    OutcomeImportError,
+    OutcomeRow,
+    check_rows,
+    read_outcome_csv,
+)
+from caselens.monitoring.tables import (
+    current_outcome,
+    outcome_correction_table,
+    outcome_table,
+    ready_engine,
+)
+
+#: The audit action of a correction.
+CORRECTED_ACTION = "outcomes_corrected"
+#: A reason is required, and kept whole up to this length.
+MAX_REASON_CHARS = 1000
+#: Changes listed one by one in the audit entry (the rest are counted; the file's SHA-256
+#: identifies them all).
+MAX_CHANGES_IN_ENTRY = 1000
+_CHUNK = 500
+
+
+class OutcomeCorrectionError(OutcomeImportError):
+    """A correction refused; nothing was written. ``problems`` names each row and field."""
+
+    done = "corrected"
+
+
+@dataclass(frozen=True)
+class CorrectionResult:
+    """What a correction did: rows corrected, the file's digest and its audit entry."""
+
+    corrected: int
+    sha256: str
+    seq: int
+
+
+def _held_ids(
+    conn: Connection, rows: Sequence[OutcomeRow]
+) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(outcome row id, value now) of the live outcomes held for these rows' keys."""
+    t = outcome_table.c
+    held: dict[tuple[str, str, str], tuple[int, int]] = {}
+    by_model: dict[str, list[str]] = {}
+    for row in rows:
+        by_model.setdefault(row.model_id, []).append(row.patient_ref)
+    for model, refs in by_model.items():
+        unique = sorted(set(refs))
+        for start in range(0, len(unique), _CHUNK):
+            query = select(t.id, t.patient_ref, t.known_on, current_outcome()).where(
+                t.model_id == model,
+                t.patient_ref.in_(unique[start : start + _CHUNK]),
+                t.simulated.is_(False),  # simulated outcomes are regenerated, not corrected
+            )
+            for row_id, ref, known_on, value in conn.execute(query):
+                held[(model, ref, known_on)] = (int(row_id), int(value))
+    return held
+
+
+def correct_outcomes(
+    store: AuditStore,
+    data: bytes,
+    *,
+    reason: str,
+    source_name: str = "corrections.csv",
+    known_models: Iterable[str] | None = None,
+    actor: Viewer | None = None,
+    today: dt.date | None = None,
+) -> CorrectionResult:
+    """Check and apply an outcome-correction CSV, all or nothing, recorded in the trail.
+
+    Parameters
+    ----------
+    store : AuditStore
+        The trail; corrections go in its database, in the same transaction as the entry.
+    data : bytes
+        CSV with the import's columns: ``patient_ref, model_id, outcome, known_on``, where
+        ``outcome`` is the corrected value.
+    reason : str
+        Why the outcomes are corrected (required, kept in the entry).
+    source_name, known_models, actor, today
+        As for :func:`caselens.monitoring.outcomes.import_outcomes`.
+
+    Raises
+    ------
+    OutcomeCorrectionError
+        Naming each bad row and field (a row with no outcome held, or one that would not
+        change it); nothing was written.
+    AuditWriteError
+        If the trail could not take the entry; nothing was written.
+    """
+    why = " ".join(reason.split())
+    if not why:
+        raise OutcomeCorrectionError(["reason: say why the outcomes are corrected"])
+    if len(why) > MAX_REASON_CHARS:
+        raise OutcomeCorrectionError([f"reason: {len(why)} characters; at most {MAX_REASON_CHARS}"])
+    try:
+        records = read_outcome_csv(data)
+        rows = check_rows(records, known_models=known_models, today=today)
+    except OutcomeImportError as exc:
+        raise OutcomeCorrectionError(exc.problems, exc.total) from exc
+    lines: dict[tuple[str, str, str], int] = {}
+    for line, row in enumerate(records, start=2):
+        key = (str(row.get("model_id")).strip(), str(row.get("patient_ref")).strip())
+        lines.setdefault((*key, str(row.get("known_on")).strip()), line)
+    engine = ready_engine(store)
+    with engine.connect() as conn:
+        held = _held_ids(conn, rows)
+    changes: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for row in rows:
+        line = lines.get(row.key, 0)
+        found = held.get(row.key)
+        if found is None:
+            problems.append(
+                f"row {line}, known_on: no outcome is held for patient {row.patient_ref}, "
+                f"model {row.model_id} on {row.known_on}; import it with caselens outcomes "
+                "import instead"
+            )
+        elif found[1] == row.outcome:
+            problems.append(
+                f"row {line}, outcome: the outcome held is already {row.outcome}; nothing "
+                "to correct"
+            )
+        else:
+            changes.append({"row": row, "outcome_id": found[0], "from": found[1]})
+    if problems:
+        raise OutcomeCorrectionError(problems[:MAX_ERRORS_LISTED], len(problems))
+    who = actor or Viewer("cli", "caselens outcomes", "system")
+    sha256 = hashlib.sha256(data).hexdigest()
+    detail = {
+        "file": Path(source_name).name[:200],
+        "sha256": sha256,
+        "reason": why,
+        "corrected": len(changes),
+        "models": sorted({c["row"].model_id for c in changes}),
+        "changes": [
+            {
+                "patient_ref": c["row"].patient_ref,
+                "model_id": c["row"].model_id,
+                "known_on": c["row"].known_on.isoformat(),
+                "from": c["from"],
+                "to": c["row"].outcome,
+            }
+            for c in changes[:MAX_CHANGES_IN_ENTRY]
+        ],
+    }
+
+    def write(conn: Connection, entry: AuditEntry) -> None:
+        # Checked again inside the transaction: a correction or import that landed since
+        # the check above would make this one stale, so the whole transaction fails.
+        now = _held_ids(conn, [c["row"] for c in changes])
+        if any(now.get(c["row"].key) != (c["outcome_id"], c["from"]) for c in changes):
+            raise OutcomeCorrectionError(
+                ["file: the outcomes changed while this correction was checked; run it again"]
+            )
+        conn.execute(
+            insert(outcome_correction_table),
+            [
+                {
+                    "outcome_id": c["outcome_id"],
+                    "outcome": c["row"].outcome,
+                    "correct_seq": entry.seq,
+                }
+                for c in changes
+            ],
+        )
+
+    entry = store.append(
+        AuditEvent(
+            actor_id=who.user_id,
+            actor_name=who.name,
+            actor_role=who.role,
+            audience="system",
+            action=CORRECTED_ACTION,
+            detail=detail,
+        ),
+        alongside=write,
+    )
+    return CorrectionResult(len(changes), sha256, entry.seq)
