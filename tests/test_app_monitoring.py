@@ -13,14 +13,14 @@ from caselens.monitoring.alerts import Alert, alert_id, record_alerts
 MODEL = "readmission-30d"
 
 
-def _monitoring(user: str):
+def _monitoring(user: str, model: str = MODEL):
     at = signed_in(user)
     at.switch_page("app_pages/monitoring.py").run()
     assert not at.exception
     assert at.title[0].value == "Monitoring"
     at = (
         at.selectbox(key="monitoring_model")
-        .select(next(o for o in at.selectbox(key="monitoring_model").options if MODEL in o))
+        .select(next(o for o in at.selectbox(key="monitoring_model").options if model in o))
         .run()
     )
     return at
@@ -97,3 +97,20 @@ def test_an_admin_suspends_a_model_from_a_live_alert(app_env):
     )
     assert "suspended, so it shows no prediction" in shown(clinician.error)
     assert not clinician.metric
+
+
+def test_clinician_feedback_and_limitations_shown_appear_for_the_reviewer(app_env):
+    clinician = signed_in("dr.lee")
+    box = clinician.selectbox(key="case_model")
+    clinician = box.select(next(o for o in box.options if "(heart-disease " in o)).run()
+    assert not clinician.exception and clinician.metric
+    clinician.radio(key="case_feedback_verdict").set_value("I disagree")
+    clinician = next(b for b in clinician.button if b.label == "Send feedback").click().run()
+    assert not clinician.exception
+    assert [e.action for e in audit_entries()].count("feedback") == 1
+    at = _monitoring("rev.kim", "heart-disease")
+    assert not at.exception
+    feedback = next(d.value for d in at.dataframe if "Feedback" in d.value.columns)
+    assert list(feedback["Feedback"]) == [1] and list(feedback["Disagree"]) == [1]
+    shown_codes = next(d.value for d in at.dataframe if "Displays" in d.value.columns)
+    assert list(shown_codes["Displays"]) == [1]

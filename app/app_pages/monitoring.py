@@ -235,3 +235,49 @@ subgroup_rows = [
 ]
 with st.expander("Subgroups (fairness)"):
     st.dataframe(pd.DataFrame(subgroup_rows), hide_index=True, key="monitoring_subgroups")
+
+use = run(workflow().clinician_use, model_id, run_id=run_id)
+st.subheader("How clinicians used it")
+if use.feedback:
+    st.caption(
+        "Feedback given on reports, and the estimates clinicians recorded before seeing the "
+        "model's. A gap that shrinks while agreement rises can mean deference to the model "
+        "(automation bias), not a better model: read it beside the performance figures."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Period": f.period,
+                    "Feedback": f.feedback,
+                    "Agree": f.agree,
+                    "Disagree": f.disagree,
+                    "Not useful": f.not_useful,
+                    "Agreement": _fmt(f.agreement.value),
+                    "Agreement 95% CI": f"{_fmt(f.agreement.low)}–{_fmt(f.agreement.high)}",
+                    "With own estimate": f.with_own_estimate,
+                    "Mean gap (points of 100)": _fmt(f.mean_gap_points),
+                    "Own estimate across the threshold": _fmt(f.other_side.value),
+                }
+                for f in use.feedback
+            ]
+        ),
+        hide_index=True,
+        key="monitoring_feedback",
+    )
+elif run_id is None:
+    st.info("No clinician has given feedback on this model's reports yet.")
+codes = sorted({code for f in use.limitations for code in f.shown})
+if codes:
+    with st.expander("Limitations shown (share of displays)"):
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {"Period": f.period, "Displays": f.displays}
+                    | {code: _fmt(f.rate(code)) for code in codes}
+                    for f in use.limitations
+                ]
+            ),
+            hide_index=True,
+            key="monitoring_limitations",
+        )

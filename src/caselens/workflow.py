@@ -160,6 +160,15 @@ class MonitoringView:
 
 
 @dataclass(frozen=True)
+class ClinicianUse:
+    """How clinicians used one model, per period (``caselens.monitoring.clinician_use``)."""
+
+    model_id: str
+    feedback: tuple[Any, ...]
+    limitations: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class AuditPage:
     """One page of the audit trail, read in the database."""
 
@@ -769,6 +778,37 @@ class Workflow:
         self._require(session, "view_monitoring")
         self.bundle(model_id)
         return tuple(simulated_runs(ready_engine(self._audit), model_id))
+
+    def clinician_use(
+        self, session: UserSession, model_id: str, *, run_id: str | None = None
+    ) -> ClinicianUse:
+        """How clinicians used a model per period: feedback, own estimates against the
+        model's (the automation-bias record) and the limitations shown. A simulated run
+        has no feedback (nobody saw it); its limitations are those simulated."""
+        from caselens.monitoring.clinician_use import feedback_by_period, limitations_by_period
+        from caselens.monitoring.plan import plan_for
+        from caselens.monitoring.tables import ready_engine
+
+        self._require(session, "view_monitoring")
+        bundle = self.bundle(model_id)
+        try:
+            plan = plan_for(bundle)
+            engine = ready_engine(self._audit)
+            feedback = (
+                ()
+                if run_id is not None
+                else tuple(
+                    feedback_by_period(
+                        engine, model_id, period=plan.period, confidence=plan.confidence
+                    )
+                )
+            )
+            limitations = limitations_by_period(
+                engine, model_id, period=plan.period, simulated=run_id is not None, run_id=run_id
+            )
+        except CaseLensError as exc:
+            raise WorkflowError(str(exc)) from exc
+        return ClinicianUse(model_id, feedback, tuple(limitations))
 
     def check_monitoring(
         self, session: UserSession, model_id: str, *, run_id: str | None = None
