@@ -114,3 +114,23 @@ def test_clinician_feedback_and_limitations_shown_appear_for_the_reviewer(app_en
     assert list(feedback["Feedback"]) == [1] and list(feedback["Disagree"]) == [1]
     shown_codes = next(d.value for d in at.dataframe if "Displays" in d.value.columns)
     assert list(shown_codes["Displays"]) == [1]
+
+
+def test_a_reviewer_prepares_then_downloads_the_governance_report(app_env):
+    simulated = CliRunner().invoke(
+        main, ["monitor", "simulate", "--model", MODEL, "--months", "2", "--per-month", "300"]
+    )
+    assert simulated.exit_code == 0, simulated.output
+    run_id = simulated.output.split()[2].rstrip(":")
+    at = _monitoring("rev.kim")
+    at = at.selectbox(key="monitoring_source").select(f"Simulated run {run_id}").run()
+    assert not at.get("download_button") or all(
+        "monitoring-" not in str(b.proto.label) for b in at.get("download_button")
+    )
+    before = [e.action for e in audit_entries()].count("exported")
+    at = at.button(key="monitoring_report").click().run()
+    assert not at.exception
+    assert [e.action for e in audit_entries()].count("exported") == before + 1
+    labels = [str(b.proto.label) for b in at.get("download_button")]
+    assert any(label.startswith(f"Download {MODEL}-monitoring-") for label in labels), labels
+    assert any(label.endswith("-SIMULATED.html") for label in labels), labels

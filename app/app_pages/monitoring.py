@@ -281,3 +281,22 @@ if codes:
             hide_index=True,
             key="monitoring_limitations",
         )
+
+st.subheader("Governance report")
+st.caption(
+    "One self-contained HTML file with everything above, for a governance meeting. "
+    "Preparing it is recorded in the audit trail."
+)
+if st.button("Prepare the report (HTML)", key="monitoring_report"):
+    st.session_state["monitoring_report_file"] = run(
+        workflow().monitoring_report, model_id, run_id=run_id
+    )
+prepared = st.session_state.get("monitoring_report_file")
+if prepared is not None and prepared.file_name.startswith(f"{model_id}-"):
+    st.download_button(
+        f"Download {prepared.file_name}",
+        prepared.data,
+        file_name=prepared.file_name,
+        mime=prepared.mime,
+        key="monitoring_report_download",
+    )

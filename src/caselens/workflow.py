@@ -810,6 +810,43 @@ class Workflow:
             raise WorkflowError(str(exc)) from exc
         return ClinicianUse(model_id, feedback, tuple(limitations))
 
+    def monitoring_report(
+        self,
+        session: UserSession,
+        model_id: str,
+        *,
+        run_id: str | None = None,
+        first: str | None = None,
+        last: str | None = None,
+    ) -> ExportFile:
+        """The governance report (self-contained HTML) for periods ``first``..``last``:
+        checked, recorded as ``exported``, then built."""
+        from caselens.monitoring.governance_report import (
+            gather_report,
+            render_governance_report,
+            report_file_name,
+            report_record,
+        )
+        from caselens.monitoring.plan import plan_for
+
+        viewer = self._require(session, "view_monitoring")
+        bundle = self.bundle(model_id)
+        try:
+            content = gather_report(
+                self._audit,
+                bundle,
+                plan_for(bundle),
+                generated_by=f"{viewer.name} ({viewer.role})",
+                run_id=run_id,
+                first=first,
+                last=last,
+            )
+        except CaseLensError as exc:
+            raise WorkflowError(str(exc)) from exc
+        self._record(session, "exported", audience=viewer.role, detail=report_record(content))
+        data = render_governance_report(content).encode("utf-8")
+        return ExportFile(report_file_name(content), "text/html", data, len(content.figures))
+
     def check_monitoring(
         self, session: UserSession, model_id: str, *, run_id: str | None = None
     ) -> tuple[str, ...]:

@@ -255,6 +255,64 @@ def monitor_check(model, run_id, period, models_dir, plan_file) -> None:
     click.echo("No alert is open.")
 
 
+@monitor.command("report")
+@click.option("--model", required=True, help="Model id.")
+@click.option("--simulated", "run_id", default=None, help="Report on this simulated run instead.")
+@click.option("--from", "first", default=None, help="First period (2026-01 or 2026-W05).")
+@click.option("--to", "last", default=None, help="Last period (inclusive).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The HTML file to write (refused if it exists).",
+)
+@_models_option
+@_plan_option
+def monitor_report(model, run_id, first, last, out: Path, models_dir, plan_file) -> None:
+    """Write a self-contained HTML monitoring report for governance meetings: the plan,
+    alerts, every figure per period with its interval, input drift, subgroups and how
+    clinicians used the model. Producing it is recorded in the audit trail (``exported``).
+
+    Example: caselens monitor report --model readmission-30d --from 2026-01 --out q.html
+    """
+    from caselens.access import Viewer
+    from caselens.audit import AuditError, open_trail
+    from caselens.display import record_event
+    from caselens.monitoring.governance_report import (
+        gather_report,
+        render_governance_report,
+        report_record,
+    )
+    from caselens.monitoring.plan import plan_for
+
+    if out.exists():
+        raise click.ClickException(f"{out} already exists; name a new file.")
+    system = Viewer("cli", "caselens monitor report", "system")
+    try:
+        bundle = _bundle(model, models_dir)
+        with open_trail() as trail:
+            content = gather_report(
+                trail,
+                bundle,
+                plan_for(bundle, plan_file),
+                generated_by="the caselens monitor report command",
+                run_id=run_id,
+                first=first,
+                last=last,
+            )
+            entry = record_event(
+                trail, system, action="exported", audience="system", detail=report_record(content)
+            )
+    except (CaseLensError, AuditError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    out.write_text(render_governance_report(content), encoding="utf-8")
+    label = " (SIMULATED)" if run_id else ""
+    click.echo(
+        f"Wrote {out}{label}: {len(content.figures)} period(s), {len(content.alerts)} alert(s) "
+        f"(audit entry {entry.seq})."
+    )
+
+
 @monitor.command("simulate")
 @click.option("--model", required=True, help="Model id.")
 @click.option("--months", default=6, show_default=True, help="Months to simulate.")

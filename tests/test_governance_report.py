@@ -1,0 +1,126 @@
+"""The governance report: a self-contained HTML file of the monitoring figures, alerts and
+clinician use, recorded when produced, labelled when simulated, and showing any text from
+outside CaseLens as text, never as markup."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from caselens.audit import AuditStore, default_key_file, default_location, load_key
+from caselens.cli import main
+from caselens.monitoring.alerts import Alert, alert_id, record_alerts
+from caselens.monitoring.governance_report import select_periods
+from monitoring_fixtures import heart_case, signed_in, trail_path, workflow
+
+__all__ = ["trail_path", "workflow"]  # fixtures used by name below
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+ALLOWED_TAGS = {
+    "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "table", "caption",
+    "tr", "th", "td", "figure", "figcaption", "svg", "line", "circle", "polyline", "text",
+}  # fmt: skip
+
+
+def _no_markup_from_data(text: str) -> None:
+    """Only the report's own tags; no event handler, link or source anywhere."""
+    from html.parser import HTMLParser
+
+    seen: list[tuple[str, list]] = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            seen.append((tag, attrs))
+
+    Tags().feed(text)
+    assert {tag for tag, _ in seen} <= ALLOWED_TAGS, {tag for tag, _ in seen} - ALLOWED_TAGS
+    names = {name for _, attrs in seen for name, _ in attrs}
+    assert not [n for n in names if n.startswith("on") or n in ("src", "href", "srcdoc")]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # shown as text
+
+
+def test_the_report_holds_the_figures_alerts_and_feedback_and_is_recorded(workflow):
+    clinician = signed_in(workflow, "dr.lee")
+    report = workflow.show_report(
+        clinician, "heart-disease", heart_case(workflow), patient_ref="H-01"
+    )
+    workflow.give_feedback(clinician, report, verdict="I agree", comment=HOSTILE)
+    view = workflow.monitoring_view(signed_in(workflow, "rev.kim"), "heart-disease")
+    [month] = [f.period for f in view.figures]
+    live = Alert(
+        alert_id("heart-disease", month, "prediction_psi", "p", False, None),
+        "heart-disease",
+        month,
+        "prediction_psi",
+        "p",
+        f"{month}: drift {HOSTILE}",
+        0.31,
+        None,
+        None,
+        "> 0.2",
+        140,
+        False,
+        None,
+    )
+    record_alerts(workflow.trail, [live])
+    reviewer = signed_in(workflow, "rev.kim")
+    before = len(workflow.trail.entries())
+    built = workflow.monitoring_report(reviewer, "heart-disease")
+    text = built.data.decode("utf-8")
+    assert (
+        built.mime == "text/html"
+        and built.file_name == f"heart-disease-monitoring-{month}-to-{month}.html"
+    )
+    assert text.startswith("<!DOCTYPE html>") and "SIMULATED" not in text
+    assert "Monitoring report: " in text and "Kim Okafor (reviewer)" in text
+    assert "<h2>Alerts</h2>" in text and live.alert_id in text
+    assert f"<td>{live.alert_id}</td><td>yes</td>" in text  # recorded
+    assert "<svg" in text and "Every figure" in text and "Input drift per variable" in text
+    assert "How clinicians used it" in text and "Limitations shown" in text
+    _no_markup_from_data(text)
+    entries = workflow.trail.entries()
+    assert len(entries) == before + 1
+    assert entries[-1].action == "exported" and entries[-1].actor_id == "rev.kim"
+    assert entries[-1].detail() == {
+        "kind": "monitoring_report",
+        "model_id": "heart-disease",
+        "simulated_run": None,
+        "periods": [month, month],
+        "alerts": 1,
+    }
+
+
+def test_periods_outside_the_range_are_left_out():
+    class P:
+        def __init__(self, period: str) -> None:
+            self.period = period
+
+    chosen = select_periods([P("2026-01"), P("2026-02"), P("2026-03")], "2026-02", "2026-03")
+    assert [p.period for p in chosen] == ["2026-02", "2026-03"]
+    assert [p.period for p in select_periods([P("2026-01")], None, None)] == ["2026-01"]
+
+
+def test_the_command_writes_a_simulated_report_labelled_simulated(tmp_path, monkeypatch):
+    monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path / "data"))
+    for name in ("CASELENS_AUDIT_URL", "CASELENS_AUDIT_KEY", "CASELENS_MODELS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+    args = ["--model", "readmission-30d", "--months", "3", "--per-month", "300"]
+    simulated = runner.invoke(main, ["monitor", "simulate", *args, "--shift", "calibration@3"])
+    assert simulated.exit_code == 0, simulated.output
+    run_id = simulated.output.split()[2].rstrip(":")
+    months = simulated.output.split(" over ")[1].split(" (")[0].split(", ")
+    out = tmp_path / "report.html"
+    command = ["monitor", "report", "--model", "readmission-30d", "--simulated", run_id]
+    done = runner.invoke(main, [*command, "--from", months[1], "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith(f"Wrote {out} (SIMULATED): 2 period(s)")
+    text = out.read_text("utf-8")
+    assert text.count("SIMULATED DATA (run ") == 2  # at the top and at the end
+    assert "<title>SIMULATED — " in text and months[0] not in text.split("<h2>Figures")[1]
+    assert "a simulated run has none: nobody saw it" in text
+    again = runner.invoke(main, [*command, "--out", str(out)])
+    assert again.exit_code == 1 and "already exists" in again.output
+    with AuditStore.open(default_location(), key=load_key(default_key_file())) as store:
+        exported = [e for e in store.entries() if e.action == "exported"]
+    assert len(exported) == 1 and exported[0].detail()["simulated_run"] == run_id
