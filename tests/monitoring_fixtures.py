@@ -75,3 +75,25 @@ def workflow(tmp_path, trail_path, sample_bundles) -> Iterator[Workflow]:
     audit = AuditStore.open(trail_path, key=KEY, busy_timeout_s=0.2)
     yield make_workflow(data, audit, sample_bundles)
     audit.close()
+
+
+def psi_alert(model_id: str, period: str, message: str, *, run_id: str | None = None):
+    """A prediction-PSI alert as the plan would raise it (simulated when ``run_id``)."""
+    from caselens.monitoring.alerts import Alert, alert_id
+
+    simulated = run_id is not None
+    return Alert(
+        alert_id(model_id, period, "prediction_psi", "p", simulated, run_id),
+        model_id,
+        period,
+        "prediction_psi",
+        "p",
+        message,
+        0.31,
+        None,
+        None,
+        "> 0.2",
+        140,
+        simulated,
+        run_id,
+    )

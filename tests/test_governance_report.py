@@ -8,9 +8,9 @@ from click.testing import CliRunner
 
 from caselens.audit import AuditStore, default_key_file, default_location, load_key
 from caselens.cli import main
-from caselens.monitoring.alerts import Alert, alert_id, record_alerts
+from caselens.monitoring.alerts import record_alerts
 from caselens.monitoring.governance_report import select_periods
-from monitoring_fixtures import heart_case, signed_in, trail_path, workflow
+from monitoring_fixtures import heart_case, psi_alert, signed_in, trail_path, workflow
 
 __all__ = ["trail_path", "workflow"]  # fixtures used by name below
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
@@ -47,21 +47,7 @@ def test_the_report_holds_the_figures_alerts_and_feedback_and_is_recorded(workfl
     workflow.give_feedback(clinician, report, verdict="I agree", comment=HOSTILE)
     view = workflow.monitoring_view(signed_in(workflow, "rev.kim"), "heart-disease")
     [month] = [f.period for f in view.figures]
-    live = Alert(
-        alert_id("heart-disease", month, "prediction_psi", "p", False, None),
-        "heart-disease",
-        month,
-        "prediction_psi",
-        "p",
-        f"{month}: drift {HOSTILE}",
-        0.31,
-        None,
-        None,
-        "> 0.2",
-        140,
-        False,
-        None,
-    )
+    live = psi_alert("heart-disease", month, f"{month}: drift {HOSTILE}")
     record_alerts(workflow.trail, [live])
     reviewer = signed_in(workflow, "rev.kim")
     before = len(workflow.trail.entries())

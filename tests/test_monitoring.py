@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from caselens.audit import AuditStore
 from caselens.cli import main
-from caselens.monitoring.alerts import Alert, alert_id, check, evaluate, record_alerts
+from caselens.monitoring.alerts import check, evaluate, record_alerts
 from caselens.monitoring.figures import build_profile, iter_figures
 from caselens.monitoring.plan import MonitoringPlan
 from caselens.monitoring.prediction_log import verify_prediction_log
@@ -26,7 +26,7 @@ from caselens.monitoring.stats import auroc, calibration_fit, psi
 from caselens.monitoring.tables import ready_engine
 from caselens.validation_metrics import calibration_slope_intercept
 from caselens.workflow import Refused, WorkflowError
-from monitoring_fixtures import KEY, make_workflow, signed_in
+from monitoring_fixtures import KEY, make_workflow, psi_alert, signed_in
 
 PLAN = MonitoringPlan()
 #: Predictions per simulated month: the n the plan's detection figures are stated at.
@@ -159,25 +159,9 @@ def test_a_live_alert_suspends_the_model_with_its_reason_and_a_simulated_one_nev
     with AuditStore.open(tmp_path / "audit.sqlite", key=KEY) as store:
         flow = make_workflow(data, store, sample_bundles)
 
-        def alert(simulated: bool) -> Alert:
-            run = "r1" if simulated else None
-            return Alert(
-                alert_id("heart-disease", "2026-03", "prediction_psi", "p", simulated, run),
-                "heart-disease",
-                "2026-03",
-                "prediction_psi",
-                "p",
-                "2026-03: the predicted probabilities drifted (PSI 0.31 > 0.2, n=140)",
-                0.31,
-                None,
-                None,
-                "> 0.2",
-                140,
-                simulated,
-                run,
-            )
-
-        live, simulated = alert(False), alert(True)
+        message = "2026-03: the predicted probabilities drifted (PSI 0.31 > 0.2, n=140)"
+        live = psi_alert("heart-disease", "2026-03", message)
+        simulated = psi_alert("heart-disease", "2026-03", message, run_id="r1")
         assert record_alerts(store, [live, simulated]) == [live.alert_id, simulated.alert_id]
         reviewer = signed_in(flow, "rev.kim")
         with pytest.raises(Refused):

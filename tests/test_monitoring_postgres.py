@@ -23,7 +23,7 @@ from caselens.monitoring.tables import (
     outcome_table,
     ready_engine,
 )
-from monitoring_fixtures import KEY, make_workflow, signed_in
+from monitoring_fixtures import KEY, make_workflow, psi_alert, signed_in
 
 PLAN = MonitoringPlan()
 MODELS = ("readmission-30d", "heart-disease")
@@ -119,26 +119,14 @@ def test_a_simulated_history_is_judged_alike_on_postgresql_and_sqlite(
 def test_a_live_alert_on_postgresql_suspends_the_model_with_its_reason(
     tmp_path, new_pg_database, sample_bundles
 ):
-    from caselens.monitoring.alerts import Alert, alert_id, record_alerts
+    from caselens.monitoring.alerts import record_alerts
 
     data = tmp_path / "data"
     data.mkdir()
     with AuditStore.open(new_pg_database("alerts"), key=KEY) as store:
         flow = make_workflow(data, store, sample_bundles)
-        live = Alert(
-            alert_id("heart-disease", "2026-03", "prediction_psi", "p", False, None),
-            "heart-disease",
-            "2026-03",
-            "prediction_psi",
-            "p",
-            "2026-03: the predicted probabilities drifted (PSI 0.31 > 0.2, n=140)",
-            0.31,
-            None,
-            None,
-            "> 0.2",
-            140,
-            False,
-            None,
+        live = psi_alert(
+            "heart-disease", "2026-03", "2026-03: the predicted probabilities drifted (PSI 0.31)"
         )
         assert record_alerts(store, [live]) == [live.alert_id]
         assert record_alerts(store, [live]) == []

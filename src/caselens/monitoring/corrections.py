@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert
 
 from caselens.access import Viewer
 from caselens.audit import AuditEntry, AuditEvent, AuditStore
@@ -30,12 +30,11 @@ from caselens.monitoring.outcomes import (
     OutcomeImportError,
     OutcomeRow,
     check_rows,
+    held_outcomes,
     read_outcome_csv,
 )
 from caselens.monitoring.tables import (
-    current_outcome,
     outcome_correction_table,
-    outcome_table,
     ready_engine,
 )
 
@@ -64,26 +63,10 @@ class CorrectionResult:
     seq: int
 
 
-def _held_ids(
-    conn: Connection, rows: Sequence[OutcomeRow]
-) -> dict[tuple[str, str, str], tuple[int, int]]:
-    """(outcome row id, value now) of the live outcomes held for these rows' keys."""
-    t = outcome_table.c
-    held: dict[tuple[str, str, str], tuple[int, int]] = {}
-    by_model: dict[str, list[str]] = {}
-    for row in rows:
-        by_model.setdefault(row.model_id, []).append(row.patient_ref)
-    for model, refs in by_model.items():
-        unique = sorted(set(refs))
-        for start in range(0, len(unique), _CHUNK):
-            query = select(t.id, t.patient_ref, t.known_on, current_outcome()).where(
-                t.model_id == model,
-                t.patient_ref.in_(unique[start : start + _CHUNK]),
-                t.simulated.is_(False),  # simulated outcomes are regenerated, not corrected
-            )
-            for row_id, ref, known_on, value in conn.execute(query):
-                held[(model, ref, known_on)] = (int(row_id), int(value))
-    return held
+def _live(conn: Connection, rows: Sequence[OutcomeRow]) -> dict[tuple[str, str, str], Any]:
+    """The live outcomes held for these rows' keys (simulated ones are regenerated, not
+    corrected)."""
+    return {k: h for k, h in held_outcomes(conn, rows).items() if not h.simulated}
 
 
 def correct_outcomes(
@@ -134,7 +117,7 @@ def correct_outcomes(
         lines.setdefault((*key, str(row.get("known_on")).strip()), line)
     engine = ready_engine(store)
     with engine.connect() as conn:
-        held = _held_ids(conn, rows)
+        held = _live(conn, rows)
     changes: list[dict[str, Any]] = []
     problems: list[str] = []
     for row in rows:
@@ -146,13 +129,13 @@ def correct_outcomes(
                 f"model {row.model_id} on {row.known_on}; import it with caselens outcomes "
                 "import instead"
             )
-        elif found[1] == row.outcome:
+        elif found.value == row.outcome:
             problems.append(
                 f"row {line}, outcome: the outcome held is already {row.outcome}; nothing "
                 "to correct"
             )
         else:
-            changes.append({"row": row, "outcome_id": found[0], "from": found[1]})
+            changes.append({"row": row, "held": found})
     if problems:
         raise OutcomeCorrectionError(problems[:MAX_ERRORS_LISTED], len(problems))
     who = actor or Viewer("cli", "caselens outcomes", "system")
@@ -168,7 +151,7 @@ def correct_outcomes(
                 "patient_ref": c["row"].patient_ref,
                 "model_id": c["row"].model_id,
                 "known_on": c["row"].known_on.isoformat(),
-                "from": c["from"],
+                "from": c["held"].value,
                 "to": c["row"].outcome,
             }
             for c in changes[:MAX_CHANGES_IN_ENTRY]
@@ -178,8 +161,8 @@ def correct_outcomes(
     def write(conn: Connection, entry: AuditEntry) -> None:
         # Checked again inside the transaction: a correction or import that landed since
         # the check above would make this one stale, so the whole transaction fails.
-        now = _held_ids(conn, [c["row"] for c in changes])
-        if any(now.get(c["row"].key) != (c["outcome_id"], c["from"]) for c in changes):
+        now = _live(conn, [c["row"] for c in changes])
+        if any(now.get(c["row"].key) != c["held"] for c in changes):
             raise OutcomeCorrectionError(
                 ["file: the outcomes changed while this correction was checked; run it again"]
             )
@@ -187,7 +170,7 @@ def correct_outcomes(
             insert(outcome_correction_table),
             [
                 {
-                    "outcome_id": c["outcome_id"],
+                    "outcome_id": c["held"].row_id,
                     "outcome": c["row"].outcome,
                     "correct_seq": entry.seq,
                 }

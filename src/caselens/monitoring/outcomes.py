@@ -235,35 +235,46 @@ def read_outcome_csv(data: bytes) -> list[dict[str, Any]]:
         raise OutcomeImportError([f"row {reader.line_num}, file: {exc}"]) from exc
 
 
-def _held(conn: Connection, rows: Sequence[OutcomeRow]) -> dict[tuple[str, str, str], int]:
-    """Outcomes already held for these rows' keys (looked up by model and patient)."""
+@dataclass(frozen=True)
+class HeldOutcome:
+    """An outcome row already in the database: its id, its value now (after any
+    correction) and whether it is simulated."""
+
+    row_id: int
+    value: int
+    simulated: bool
+
+
+def held_outcomes(
+    conn: Connection, rows: Sequence[OutcomeRow]
+) -> dict[tuple[str, str, str], HeldOutcome]:
+    """The outcomes already held for these rows' keys (looked up by model and patient)."""
     t = outcome_table.c
-    held: dict[tuple[str, str, str], int] = {}
+    held: dict[tuple[str, str, str], HeldOutcome] = {}
     by_model: dict[str, list[str]] = {}
     for row in rows:
         by_model.setdefault(row.model_id, []).append(row.patient_ref)
     for model, refs in by_model.items():
         unique = sorted(set(refs))
         for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start : start + _CHUNK]
-            for ref, known_on, value in conn.execute(
-                select(t.patient_ref, t.known_on, current_outcome()).where(
-                    t.model_id == model, t.patient_ref.in_(chunk)
-                )
-            ):
-                held[(model, ref, known_on)] = int(value)
+            query = select(t.id, t.patient_ref, t.known_on, current_outcome(), t.simulated).where(
+                t.model_id == model, t.patient_ref.in_(unique[start : start + _CHUNK])
+            )
+            for row_id, ref, known_on, value, simulated in conn.execute(query):
+                held[(model, ref, known_on)] = HeldOutcome(int(row_id), int(value), simulated)
     return held
 
 
 def _split(
-    rows: Sequence[OutcomeRow], held: Mapping[tuple[str, str, str], int]
+    rows: Sequence[OutcomeRow], held: Mapping[tuple[str, str, str], HeldOutcome]
 ) -> tuple[list[OutcomeRow], int]:
     """The rows to add and how many are already held; raises on a contradiction."""
     new: list[OutcomeRow] = []
     unchanged = 0
     conflicts = []
     for row in rows:
-        before = held.get(row.key)
+        found = held.get(row.key)
+        before = None if found is None else found.value
         if before is None:
             new.append(row)
         elif before == row.outcome:
@@ -333,7 +344,7 @@ def import_rows(
     """Write checked rows with their ``outcomes_imported`` entry, in one transaction."""
     engine = ready_engine(store)
     with engine.connect() as conn:
-        new, unchanged = _split(rows, _held(conn, rows))
+        new, unchanged = _split(rows, held_outcomes(conn, rows))
     who = actor or Viewer("cli", "caselens outcomes", "system")
     detail = {
         "file": Path(source_name).name[:200],
