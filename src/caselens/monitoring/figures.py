@@ -288,7 +288,8 @@ def link_outcomes(
 ) -> np.ndarray:
     """Each prediction's outcome: 1 if any outcome of that patient and model known within
     ``[prediction day, prediction day + window]`` is 1, else 0 if one is known, else NaN."""
-    refs = sorted({r for r in rows["patient_ref"] if r is not None})
+    # pandas holds a missing patient reference as NaN, not None.
+    refs = sorted({r for r in rows["patient_ref"] if isinstance(r, str)})
     held = outcome_rows(model_id, simulated=simulated).subquery()
     found = []
     for start in range(0, len(refs), _CHUNK):
