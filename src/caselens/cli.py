@@ -636,10 +636,12 @@ def bench_app_command() -> None:
     help="Rows of the prediction log (one model, over 12 months).",
 )
 @click.option("--model", default="readmission-30d", show_default=True, help="Sample model.")
-@click.option("--runs", default=3, show_default=True, help="Warm views timed (after a cold one).")
+@click.option("--runs", default=3, show_default=True, help="Warm views timed (after the cold one).")
 def bench_monitoring_command(predictions: int, model: str, runs: int) -> None:
-    """The Monitoring page's work on a large prediction log: build_s, database_mb, view and
-    per-period p50/max (target ≤ 2,000 ms per view), peak RSS before and after the views.
+    """The Monitoring page's work on a large prediction log: build_s, database_mb, one cold
+    view (empty figures cache), warm views (cache filled, one new prediction added to the
+    open month before each; target ≤ 2,000 ms per view), per-period cold p50/max, whether
+    the cached figures equal a computation without the cache, peak RSS.
 
     Example: caselens bench monitoring --predictions 1000000
     """

@@ -735,6 +735,7 @@ class Workflow:
         """
         from caselens.monitoring.alerts import evaluate, raised_alerts
         from caselens.monitoring.figures import iter_figures, simulated_runs
+        from caselens.monitoring.figures_cache import FiguresCache
         from caselens.monitoring.plan import plan_for
         from caselens.monitoring.tables import ready_engine
 
@@ -744,7 +745,14 @@ class Workflow:
             plan = plan_for(bundle)
             engine = ready_engine(self._audit)
             figures = tuple(
-                iter_figures(engine, bundle, plan, simulated=run_id is not None, run_id=run_id)
+                iter_figures(
+                    engine,
+                    bundle,
+                    plan,
+                    simulated=run_id is not None,
+                    run_id=run_id,
+                    cache=FiguresCache.for_store(self._audit),
+                )
             )
         except CaseLensError as exc:
             raise WorkflowError(str(exc)) from exc
@@ -854,6 +862,7 @@ class Workflow:
         with this viewer as the one who checked. Returns the ids newly raised."""
         from caselens.monitoring.alerts import check
         from caselens.monitoring.figures import iter_figures
+        from caselens.monitoring.figures_cache import FiguresCache
         from caselens.monitoring.plan import plan_for
         from caselens.monitoring.tables import ready_engine
 
@@ -868,6 +877,9 @@ class Workflow:
                     plan,
                     simulated=run_id is not None,
                     run_id=run_id,
+                    # Served from the cache only under an unchanged fingerprint: the
+                    # figures judged are those a fresh computation gives.
+                    cache=FiguresCache.for_store(self._audit),
                 )
             )
             result = check(self._audit, figures, plan, actor=viewer)

@@ -172,6 +172,7 @@ def monitor_verify() -> None:
 def _figures(model: str, models_dir, plan_file, run_id, period):
     from caselens.audit import open_trail
     from caselens.monitoring.figures import iter_figures
+    from caselens.monitoring.figures_cache import FiguresCache
     from caselens.monitoring.plan import plan_for
     from caselens.monitoring.tables import ready_engine
 
@@ -186,6 +187,7 @@ def _figures(model: str, models_dir, plan_file, run_id, period):
             simulated=run_id is not None,
             run_id=run_id,
             only=period,
+            cache=FiguresCache.for_store(trail),
         )
     )
     return trail, plan, figures

@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 
 from caselens.bundle import ModelBundle
 from caselens.features import FeatureSpec
@@ -48,10 +50,15 @@ from caselens.monitoring.stats import (
 from caselens.monitoring.tables import current_outcome, outcome_table, prediction_log
 from caselens.validation_metrics import expected_calibration_error
 
+if TYPE_CHECKING:
+    from caselens.monitoring.figures_cache import FiguresCache
+
 #: The group name of a missing subgroup value (the card's spelling).
 NOT_RECORDED = "not recorded"
 #: Patient references looked up per outcome query.
 _CHUNK = 500
+#: Rows' inputs parsed per json.loads call on the fast path.
+_PARSE_CHUNK = 5_000
 
 
 # -- the reference ---------------------------------------------------------------------------
@@ -263,22 +270,35 @@ def read_period(
     return pd.concat([rows.drop(columns=["inputs_json"]), inputs], axis=1), displays
 
 
+def outcome_rows(model_id: str, *, simulated: bool) -> Select[Any]:
+    """The outcome rows that may link to a model's predictions (live or simulated).
+
+    The one place outcomes are read from: the straightforward link, the joined link of the
+    fast path and the figures cache's fingerprint all start from this query, so a filter
+    (for example, leaving out outcomes superseded by a correction) is added here once.
+    """
+    t = outcome_table.c
+    # An outcome's value is its newest correction, if any (caselens.monitoring.corrections).
+    return select(t.id, t.patient_ref, t.known_on, current_outcome().label("outcome")).where(
+        t.model_id == model_id, t.simulated.is_(simulated)
+    )
+
+
 def link_outcomes(
     conn: Any, model_id: str, rows: pd.DataFrame, *, window_days: int, simulated: bool
 ) -> np.ndarray:
     """Each prediction's outcome: 1 if any outcome of that patient and model known within
     ``[prediction day, prediction day + window]`` is 1, else 0 if one is known, else NaN."""
-    refs = sorted({r for r in rows["patient_ref"] if r is not None})
-    t = outcome_table.c
+    # pandas holds a missing patient reference as NaN, not None.
+    refs = sorted({r for r in rows["patient_ref"] if isinstance(r, str)})
+    held = outcome_rows(model_id, simulated=simulated).subquery()
     found = []
     for start in range(0, len(refs), _CHUNK):
         found += [
             tuple(row)
             for row in conn.execute(
-                select(t.patient_ref, t.known_on, current_outcome()).where(
-                    t.model_id == model_id,
-                    t.simulated.is_(simulated),
-                    t.patient_ref.in_(refs[start : start + _CHUNK]),
+                select(held.c.patient_ref, held.c.known_on, held.c.outcome).where(
+                    held.c.patient_ref.in_(refs[start : start + _CHUNK])
                 )
             )
         ]
@@ -292,6 +312,175 @@ def link_outcomes(
     inside = (known >= day) & (known <= day + pd.Timedelta(days=window_days))
     best = merged[inside].groupby("row")["outcome"].max()
     return left["row"].map(best).to_numpy(dtype=float)
+
+
+# -- the fast path: one period as columns ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodColumns:
+    """One period's distinct predictions as columns, in prediction-id order: what
+    :func:`read_period` returns as a DataFrame, without pandas' per-row costs."""
+
+    ids: np.ndarray
+    probability: np.ndarray
+    outcome: np.ndarray
+    conformal_set: tuple[str | None, ...]
+    model_version: tuple[str, ...]
+    #: Each input named in the feature schema that any row holds (None where a row lacks it).
+    inputs: dict[str, tuple[Any, ...]]
+    displays: int
+
+
+def _period_rows(
+    model_id: str, period: Period, simulated: bool, run_id: str | None, *columns: Any
+) -> Select[Any]:
+    c = prediction_log.c
+    return select(*columns).where(
+        c.model_id == model_id,
+        *_source_filter(simulated, run_id),
+        c.recorded_at >= period.start.isoformat(),
+        c.recorded_at < period.end.isoformat(),
+    )
+
+
+def _parse_inputs(texts: Sequence[str], names: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """The named inputs of each row's JSON, as one tuple per input name."""
+    parsed: list[Any] = []
+    for start in range(0, len(texts), _PARSE_CHUNK):
+        chunk = texts[start : start + _PARSE_CHUNK]
+        # One json.loads per chunk instead of per row halves the parse time. Every text was
+        # written by json.dumps as one object; the count and type check below fall back to
+        # parsing row by row if a row is anything else.
+        try:
+            values = json.loads("[" + ",".join(chunk) + "]")
+        except ValueError:
+            values = None
+        if values is None or len(values) != len(chunk) or not all(type(v) is dict for v in values):
+            values = [json.loads(text) for text in chunk]
+        parsed += values
+    if not parsed:
+        return {}
+    keys: set[str] = set()
+    for row in parsed:
+        keys.update(row)
+    wanted = [name for name in names if name in keys]
+    if not wanted:
+        return {}
+    try:
+        # Every row holds every input (the usual case): one C-level pass per row.
+        table = list(map(itemgetter(*wanted), parsed))
+    except KeyError:
+        table = [tuple(row.get(name) for name in wanted) for row in parsed]
+    if len(wanted) == 1:
+        return {wanted[0]: tuple(table)}
+    return dict(zip(wanted, zip(*table, strict=True), strict=True))
+
+
+def read_period_columns(
+    engine: Engine,
+    model_id: str,
+    period: Period,
+    *,
+    window_days: int,
+    input_names: Sequence[str],
+    simulated: bool = False,
+    run_id: str | None = None,
+) -> PeriodColumns:
+    """The period's distinct predictions (first display of each patient and report) with
+    their linked outcome, as columns: the same rows and values as :func:`read_period`.
+
+    Two queries: the period's rows, and their outcomes joined in the database (one query,
+    not one per batch of patients)."""
+    c = prediction_log.c
+    rows_stmt = _period_rows(
+        model_id,
+        period,
+        simulated,
+        run_id,
+        c.id,
+        c.patient_ref,
+        c.report_id,
+        c.recorded_on,
+        c.model_version,
+        c.probability,
+        c.conformal_set,
+        c.inputs_json,
+    ).order_by(c.id)
+    with engine.connect() as conn:
+        rows = conn.execute(rows_stmt).all()
+        outcomes = conn.execute(linkable_outcomes(model_id, period, window_days, simulated)).all()
+    displays = len(rows)
+    if not rows:
+        return PeriodColumns(
+            np.array([], dtype=np.int64), np.array([]), np.array([]), (), (), {}, 0
+        )
+    ids, refs, reports, days, versions, probabilities, sets, texts = zip(*rows, strict=True)
+    pairs = list(zip(refs, reports, strict=True))
+    if len(set(pairs)) != len(pairs):
+        # A clinician's view and the patient's preview of one report are one prediction.
+        seen: set[tuple[Any, Any]] = set()
+        keep = [i for i, pair in enumerate(pairs) if not (pair in seen or seen.add(pair))]
+        ids, refs, days, versions, probabilities, sets, texts = (
+            tuple(column[i] for i in keep)
+            for column in (ids, refs, days, versions, probabilities, sets, texts)
+        )
+    return PeriodColumns(
+        ids=np.array(ids, dtype=np.int64),
+        probability=np.array(probabilities, dtype=float),
+        outcome=_linked(refs, days, outcomes, window_days),
+        conformal_set=tuple(sets),
+        model_version=tuple(versions),
+        inputs=_parse_inputs(texts, input_names),
+        displays=displays,
+    )
+
+
+def linkable_outcomes(
+    model_id: str, period: Period, window_days: int, simulated: bool
+) -> Select[Any]:
+    """Every outcome row that could link to a prediction of ``period``: known on or after
+    the period's first day and before its end plus the window (a superset: the patient and
+    the exact window are matched afterwards). One range read by
+    ``ix_monitoring_outcome_known`` instead of a look-up per patient."""
+    held = outcome_rows(model_id, simulated=simulated).subquery()
+    last = period.end + dt.timedelta(days=window_days)
+    return select(held).where(
+        held.c.known_on >= period.start.isoformat(), held.c.known_on < last.isoformat()
+    )
+
+
+def _linked(
+    refs: Sequence[str | None],
+    days: Sequence[str],
+    outcomes: Sequence[Any],
+    window_days: int,
+) -> np.ndarray:
+    """Per prediction: 1 if an outcome of its patient known within ``[day, day + window]``
+    is 1, else 0 if one is known, else NaN (as :func:`link_outcomes`)."""
+    linked = np.full(len(refs), np.nan)
+    if not outcomes:
+        return linked
+    rows_of: dict[str, list[int]] = {}
+    for i, ref in enumerate(refs):
+        if ref is not None:
+            rows_of.setdefault(ref, []).append(i)
+    which: list[int] = []
+    known: list[str] = []
+    values: list[int] = []
+    for _id, ref, known_on, outcome in outcomes:
+        for i in rows_of.get(ref, ()):
+            which.append(i)
+            known.append(known_on)
+            values.append(outcome)
+    if not which:
+        return linked
+    at = np.array(which, dtype=np.int64)
+    day = np.array(days, dtype="datetime64[D]")[at]
+    delta = (np.array(known, dtype="datetime64[D]") - day).astype(np.int64)
+    inside = (delta >= 0) & (delta <= window_days)
+    np.fmax.at(linked, at[inside], np.array(values, dtype=float)[inside])
+    return linked
 
 
 # -- figures ---------------------------------------------------------------------------------
@@ -373,17 +562,44 @@ class PeriodFigures:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class SetHits:
+    """Which outcomes each prediction's conformal set held, as arrays (one entry per row).
+
+    ``shown``: a set was shown for the row; ``has0`` / ``has1``: it held outcome 0 / 1.
+    Outcomes are 0 or 1, so "the outcome is inside the set" is ``has1`` where y is 1 and
+    ``has0`` where y is 0: computed for all rows at once instead of once per row and group.
+    """
+
+    shown: np.ndarray
+    has0: np.ndarray
+    has1: np.ndarray
+
+    @classmethod
+    def from_sets(cls, sets: Sequence[tuple[int, ...] | None]) -> SetHits:
+        """From one parsed set (or None) per row."""
+        return cls(
+            np.array([s is not None for s in sets], dtype=bool),
+            np.array([s is not None and 0 in s for s in sets], dtype=bool),
+            np.array([s is not None and 1 in s for s in sets], dtype=bool),
+        )
+
+    def subset(self, mask: np.ndarray) -> SetHits:
+        """The rows selected by a boolean mask."""
+        return SetHits(self.shown[mask], self.has0[mask], self.has1[mask])
+
+
 def performance(
     y: np.ndarray,
     p: np.ndarray,
-    sets: list[tuple[int, ...] | None] | None,
+    sets: Sequence[tuple[int, ...] | None] | SetHits | None,
     *,
     threshold: float,
     plan: MonitoringPlan,
     min_n: int,
     min_events: int,
 ) -> Performance:
-    """The performance figures of predictions ``p`` against outcomes ``y``."""
+    """The performance figures of predictions ``p`` against outcomes ``y`` (0 or 1)."""
     n = len(y)
     events = int(y.sum())
     conf = plan.confidence
@@ -391,15 +607,15 @@ def performance(
     positive = p >= threshold
     coverage = Estimate(None, n=0)
     by_class: dict[str, Estimate] = {}
-    if sets is not None:
-        known = [i for i, s in enumerate(sets) if s is not None]
-        if known:
-            hit = np.array([int(y[i]) in (sets[i] or ()) for i in known])
-            coverage = wilson(int(hit.sum()), len(known), conf)
-            ys = y[known]
-            for label in (0, 1):
-                mask = ys == label
-                by_class[str(label)] = wilson(int(hit[mask].sum()), int(mask.sum()), conf)
+    hits = SetHits.from_sets(sets) if isinstance(sets, Sequence) else sets
+    if hits is not None and hits.shown.any():
+        shown = hits.shown
+        ys = y[shown]
+        hit = np.where(ys == 1, hits.has1[shown], hits.has0[shown])
+        coverage = wilson(int(hit.sum()), len(ys), conf)
+        for label in (0, 1):
+            mask = ys == label
+            by_class[str(label)] = wilson(int(hit[mask].sum()), int(mask.sum()), conf)
     return Performance(
         n=n,
         events=events,
@@ -418,7 +634,7 @@ def performance(
     )
 
 
-def _parse_sets(values: pd.Series) -> list[tuple[int, ...] | None] | None:
+def _parse_sets(values: pd.DataFrame) -> list[tuple[int, ...] | None] | None:
     if "conformal_set" not in values or values["conformal_set"].isna().all():
         return None
     return [
@@ -427,25 +643,24 @@ def _parse_sets(values: pd.Series) -> list[tuple[int, ...] | None] | None:
     ]
 
 
-def _input_drift(frame: pd.DataFrame, ref: InputReference, conf: float) -> InputDrift:
-    n = len(frame)
-    column = frame[ref.name] if ref.name in frame else pd.Series([None] * n, index=frame.index)
-    if ref.kind == "category":
-        counts = _category_counts(column, ref.categories)
-        missing = int(counts[-1])
-        outside = int(counts[-2])
-        return InputDrift(
-            ref.name,
-            ref.kind,
-            n,
-            psi(ref.counts, counts),
-            chi_square_p(ref.counts, counts),
-            None,
-            wilson(missing, n, conf),
-            ref.missing_share,
-            wilson(outside, n - missing, conf),
-        )
-    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+def _category_drift(counts: np.ndarray, n: int, ref: InputReference, conf: float) -> InputDrift:
+    missing = int(counts[-1])
+    outside = int(counts[-2])
+    return InputDrift(
+        ref.name,
+        ref.kind,
+        n,
+        psi(ref.counts, counts),
+        chi_square_p(ref.counts, counts),
+        None,
+        wilson(missing, n, conf),
+        ref.missing_share,
+        wilson(outside, n - missing, conf),
+    )
+
+
+def _number_drift(numbers: np.ndarray, ref: InputReference, conf: float) -> InputDrift:
+    n = len(numbers)
     finite = numbers[np.isfinite(numbers)]
     counts = binned_counts(numbers, ref.edges if ref.edges is not None else np.array([]))
     outside = 0
@@ -466,6 +681,14 @@ def _input_drift(frame: pd.DataFrame, ref: InputReference, conf: float) -> Input
     )
 
 
+def _input_drift(frame: pd.DataFrame, ref: InputReference, conf: float) -> InputDrift:
+    n = len(frame)
+    column = frame[ref.name] if ref.name in frame else pd.Series([None] * n, index=frame.index)
+    if ref.kind == "category":
+        return _category_drift(_category_counts(column, ref.categories), n, ref, conf)
+    return _number_drift(pd.to_numeric(column, errors="coerce").to_numpy(dtype=float), ref, conf)
+
+
 def period_figures(
     frame: pd.DataFrame,
     profile: ReferenceProfile,
@@ -477,31 +700,88 @@ def period_figures(
     run_id: str | None = None,
 ) -> PeriodFigures:
     """All figures of one period from its predictions (``probability``, inputs, optional
-    ``outcome`` and ``conformal_set`` columns)."""
-    conf = plan.confidence
+    ``outcome`` and ``conformal_set`` columns).
+
+    The straightforward computation, from a DataFrame: simulations use it, and the tests
+    hold the database's fast path (:func:`columns_figures`) equal to it.
+    """
     n = len(frame)
     p = frame["probability"].to_numpy(dtype=float) if n else np.array([])
-    notes: list[str] = []
-    ks = ks_p = None
-    if n >= 2:
-        result = sps.ks_2samp(p, profile.probabilities)
-        ks, ks_p = float(result.statistic), float(result.pvalue)
-    inputs = tuple(_input_drift(frame, ref, conf) for ref in profile.inputs.values()) if n else ()
+    inputs = (
+        tuple(_input_drift(frame, ref, plan.confidence) for ref in profile.inputs.values())
+        if n
+        else ()
+    )
     has_outcome = (
         frame["outcome"].notna().to_numpy() if "outcome" in frame else np.zeros(n, dtype=bool)
     )
-    perf = None
-    subgroups: list[SubgroupFigures] = []
-    gap = None
+    y = pk = hits = None
+    groups: dict[str, np.ndarray] = {}
     if has_outcome.any():
         known = frame[has_outcome]
         y = known["outcome"].to_numpy(dtype=int)
         pk = known["probability"].to_numpy(dtype=float)
         sets = _parse_sets(known)
+        hits = None if sets is None else SetHits.from_sets(sets)
+        groups = {
+            spec.name: _group_series(known[spec.name], spec).to_numpy()
+            for spec in profile.subgroup_features
+            if spec.name in known
+        }
+    versions = (
+        tuple(sorted(set(frame["model_version"].dropna()))) if "model_version" in frame else ()
+    )
+    return _assemble(
+        p,
+        inputs,
+        has_outcome,
+        y,
+        pk,
+        hits,
+        groups,
+        versions,
+        profile,
+        plan,
+        period=period,
+        displays=displays,
+        simulated=simulated,
+        run_id=run_id,
+    )
+
+
+def _assemble(
+    p: np.ndarray,
+    inputs: tuple[InputDrift, ...],
+    has_outcome: np.ndarray,
+    y: np.ndarray | None,
+    pk: np.ndarray | None,
+    hits: SetHits | None,
+    groups: dict[str, np.ndarray],
+    versions: tuple[str, ...],
+    profile: ReferenceProfile,
+    plan: MonitoringPlan,
+    *,
+    period: Period,
+    displays: int | None,
+    simulated: bool,
+    run_id: str | None,
+) -> PeriodFigures:
+    # The statistics shared by both ways of reading a period: only how the rows become
+    # arrays differs between period_figures and columns_figures.
+    n = len(p)
+    notes: list[str] = []
+    ks = ks_p = None
+    if n >= 2:
+        result = sps.ks_2samp(p, profile.probabilities)
+        ks, ks_p = float(result.statistic), float(result.pvalue)
+    perf = None
+    subgroups: list[SubgroupFigures] = []
+    gap = None
+    if y is not None and pk is not None:
         perf = performance(
             y,
             pk,
-            sets,
+            hits,
             threshold=profile.threshold,
             plan=plan,
             min_n=plan.min_outcomes,
@@ -513,15 +793,12 @@ def period_figures(
                 f"({perf.events} events); the plan needs {plan.min_outcomes} with at least "
                 f"{plan.min_events} of each outcome."
             )
-        subgroups, gap = _subgroup_figures(known, y, pk, sets, profile, plan)
+        subgroups, gap = _subgroup_figures(groups, y, pk, hits, profile, plan)
     if 0 < n < plan.min_predictions:
         notes.append(
             f"Drift is shown but not judged: {n} predictions; the plan needs "
             f"{plan.min_predictions}."
         )
-    versions = (
-        tuple(sorted(set(frame["model_version"].dropna()))) if "model_version" in frame else ()
-    )
     if len(versions) > 1:
         notes.append(f"More than one model version in this period: {', '.join(versions)}.")
     return PeriodFigures(
@@ -551,31 +828,136 @@ def period_figures(
     )
 
 
+_NONE_TYPE = type(None)
+
+
+def _fast_category_counts(values: Sequence[Any], categories: tuple[str, ...]) -> np.ndarray:
+    """:func:`_category_counts` of a column of raw values, counted in one pass."""
+    if not set(map(type, values)) <= {str, _NONE_TYPE}:
+        # Numbers or booleans as categories: pandas' own spelling of them decides ("1.0"
+        # when a column of integers has a gap), so count them exactly as the DataFrame does.
+        return _category_counts(pd.DataFrame({"v": values})["v"], categories)
+    counts = Counter(values)
+    missing = counts.pop(None, 0)
+    known = [counts.get(c, 0) for c in categories]
+    other = sum(count for value, count in counts.items() if value not in categories)
+    return np.array([*known, other, missing], dtype=float)
+
+
+def _fast_numbers(values: Sequence[Any]) -> np.ndarray:
+    """``pd.to_numeric(column, errors="coerce")`` of a column of raw values, as floats."""
+    if set(map(type, values)) <= {int, float, _NONE_TYPE}:
+        return np.array(values, dtype=float)  # None becomes NaN, as pandas' missing value
+    column = pd.DataFrame({"v": values})["v"]
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+
+
+def _fast_groups(values: Sequence[Any], spec: FeatureSpec) -> np.ndarray:
+    """:func:`_group_series` of raw values: each distinct value's group worked out once."""
+    memo: dict[tuple[type, Any], str] = {}
+    out = []
+    try:
+        for value in values:
+            # Keyed by type too: 1, 1.0 and True are equal keys but not one category.
+            key = (type(value), value)
+            group = memo.get(key)
+            if group is None:
+                group = memo[key] = spec.subgroup_of(value) or NOT_RECORDED
+            out.append(group)
+    except TypeError:  # an unhashable value (a list): no memo
+        out = [spec.subgroup_of(value) or NOT_RECORDED for value in values]
+    return np.array(out, dtype=object)
+
+
+def _fast_set_hits(texts: Sequence[str | None]) -> SetHits | None:
+    """:func:`_parse_sets` as arrays, each distinct set's text parsed once."""
+    if all(text is None for text in texts):
+        return None
+    parsed = {text: tuple(json.loads(text)) for text in set(texts) if text is not None}
+    shown = np.array([text is not None for text in texts], dtype=bool)
+    has0 = np.array([text is not None and 0 in parsed[text] for text in texts], dtype=bool)
+    has1 = np.array([text is not None and 1 in parsed[text] for text in texts], dtype=bool)
+    return SetHits(shown, has0, has1)
+
+
+def columns_figures(
+    columns: PeriodColumns,
+    profile: ReferenceProfile,
+    plan: MonitoringPlan,
+    *,
+    period: Period,
+    simulated: bool = False,
+    run_id: str | None = None,
+) -> PeriodFigures:
+    """All figures of one period from :func:`read_period_columns`: equal to
+    :func:`period_figures` of :func:`read_period`'s frame (the tests hold them equal)."""
+    p = columns.probability
+    n = len(p)
+    inputs: tuple[InputDrift, ...] = ()
+    if n:
+        drift = []
+        for ref in profile.inputs.values():
+            values = columns.inputs.get(ref.name) or (None,) * n
+            if ref.kind == "category":
+                counts = _fast_category_counts(values, ref.categories)
+                drift.append(_category_drift(counts, n, ref, plan.confidence))
+            else:
+                drift.append(_number_drift(_fast_numbers(values), ref, plan.confidence))
+        inputs = tuple(drift)
+    has_outcome = ~np.isnan(columns.outcome)
+    y = pk = hits = None
+    groups: dict[str, np.ndarray] = {}
+    if has_outcome.any():
+        y = columns.outcome[has_outcome].astype(int)
+        pk = p[has_outcome]
+        where = np.flatnonzero(has_outcome)
+        hits = _fast_set_hits([columns.conformal_set[i] for i in where])
+        for spec in profile.subgroup_features:
+            values = columns.inputs.get(spec.name)
+            if values is not None:
+                groups[spec.name] = _fast_groups([values[i] for i in where], spec)
+    return _assemble(
+        p,
+        inputs,
+        has_outcome,
+        y,
+        pk,
+        hits,
+        groups,
+        tuple(sorted(set(columns.model_version))),
+        profile,
+        plan,
+        period=period,
+        displays=columns.displays,
+        simulated=simulated,
+        run_id=run_id,
+    )
+
+
 def _subgroup_figures(
-    known: pd.DataFrame,
+    groups_of: dict[str, np.ndarray],
     y: np.ndarray,
     p: np.ndarray,
-    sets: list[tuple[int, ...] | None] | None,
+    hits: SetHits | None,
     profile: ReferenceProfile,
     plan: MonitoringPlan,
 ) -> tuple[list[SubgroupFigures], dict[str, Any] | None]:
     out: list[SubgroupFigures] = []
     gap: dict[str, Any] | None = None
     for spec in profile.subgroup_features:
-        if spec.name not in known:
+        if spec.name not in groups_of:
             continue
-        groups = _group_series(known[spec.name], spec).to_numpy()
+        groups = groups_of[spec.name]
         judged: list[SubgroupFigures] = []
         for group in sorted(pd.unique(groups)):
             mask = groups == group
-            idx = np.flatnonzero(mask)
             figures = SubgroupFigures(
                 spec.name,
                 str(group),
                 performance(
                     y[mask],
                     p[mask],
-                    None if sets is None else [sets[i] for i in idx],
+                    None if hits is None else hits.subset(mask),
                     threshold=profile.threshold,
                     plan=plan,
                     min_n=plan.min_subgroup_outcomes,
@@ -626,33 +1008,61 @@ def iter_figures(
     simulated: bool = False,
     run_id: str | None = None,
     only: str | None = None,
+    cache: FiguresCache | None = None,
 ) -> Iterator[PeriodFigures]:
-    """Figures for each period of a model's log (or only the period labelled ``only``)."""
-    profile = profile or build_profile(bundle, plan)
+    """Figures for each period of a model's log (or only the period labelled ``only``).
+
+    Each period is read as columns (:func:`read_period_columns`, equal to the
+    straightforward :func:`read_period` + :func:`period_figures`). With a ``cache``, a
+    period whose data are unchanged since its figures were stored is served from it (see
+    :mod:`caselens.monitoring.figures_cache`); any other is computed and stored.
+    """
+    from caselens.monitoring.figures_cache import cached_profile, fingerprint, profile_digest
+
+    profile = profile or cached_profile(bundle, plan)
     window = plan.window_days(bundle.card.outcome.time_window)
     chosen = (
         [parse_period(only, plan.period)]
         if only
         else periods(engine, bundle.model_id, plan.period, simulated=simulated, run_id=run_id)
     )
+    profile_hash = profile_digest(profile) if cache is not None else ""
     for period in chosen:
-        frame, displays = read_period(
+        slot = digest = ""
+        if cache is not None:
+            slot = cache.slot(bundle.model_id, plan.period, period.label, simulated, run_id)
+            # Taken before the rows are read: a row that arrives meanwhile makes this
+            # fingerprint stale rather than the stored figures.
+            with engine.connect() as conn:
+                digest = fingerprint(
+                    conn,
+                    bundle.model_id,
+                    period,
+                    window_days=window,
+                    simulated=simulated,
+                    plan=plan,
+                    profile_hash=profile_hash,
+                    model_sha256=bundle.model_sha256,
+                ).digest()
+            stored = cache.get(slot, digest)
+            if stored is not None:
+                yield stored
+                continue
+        columns = read_period_columns(
             engine,
             bundle.model_id,
             period,
             window_days=window,
+            input_names=bundle.features.names,
             simulated=simulated,
             run_id=run_id,
         )
-        yield period_figures(
-            frame,
-            profile,
-            plan,
-            period=period,
-            displays=displays,
-            simulated=simulated,
-            run_id=run_id,
+        figures = columns_figures(
+            columns, profile, plan, period=period, simulated=simulated, run_id=run_id
         )
+        if cache is not None:
+            cache.put(slot, digest, figures)
+        yield figures
 
 
 def simulated_runs(engine: Engine, model_id: str) -> list[str]:

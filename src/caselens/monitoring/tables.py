@@ -76,6 +76,8 @@ outcome_table = Table(
     Column("run_id", Text),
     UniqueConstraint("model_id", "patient_ref", "known_on", name="uq_monitoring_outcome"),
     Index("ix_monitoring_outcome_patient", "model_id", "patient_ref"),
+    # The outcomes that can link to one period are a range of known_on (figures.py).
+    Index("ix_monitoring_outcome_known", "model_id", "simulated", "known_on"),
 )
 
 #: Corrections of outcomes already imported: append-only, each recorded by its
@@ -124,6 +126,22 @@ alert_table = Table(
     Index("ix_monitoring_alert_model", "model_id"),
 )
 
+# Figures per model, source and period, stored under the fingerprint of the data they were
+# computed from (caselens.monitoring.figures_cache): derived data, signed, never evidence.
+figures_cache_table = Table(
+    "monitoring_figures_cache",
+    metadata,
+    Column("slot", Text, primary_key=True),
+    Column("model_id", Text, nullable=False),
+    Column("period", Text, nullable=False),
+    Column("simulated", Boolean, nullable=False),
+    Column("run_id", Text),
+    Column("fingerprint", Text, nullable=False),
+    Column("figures_json", Text, nullable=False),
+    Column("mac", Text, nullable=False),
+    Column("computed_at", Text, nullable=False),
+)
+
 # Advisory lock taken while the tables are created on PostgreSQL: the bytes of "caselmon"
 # (the trail uses "caselens", the app database "caselapp"), so two servers opening a new
 # database at once do not both create a table.
@@ -145,6 +163,11 @@ def ensure_tables(engine: Engine) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_CREATE_LOCK_ID})
         metadata.create_all(conn, checkfirst=True)
+        # create_all skips the indexes of a table that already exists: add those added
+        # to it since (a database made by an older CaseLens).
+        for table in metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
     _READY.add(engine)
 
 
