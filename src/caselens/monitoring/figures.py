@@ -386,12 +386,18 @@ def read_period_columns(
     input_names: Sequence[str],
     simulated: bool = False,
     run_id: str | None = None,
+    reuse_rows: bool = False,
 ) -> PeriodColumns:
     """The period's distinct predictions (first display of each patient and report) with
     their linked outcome, as columns: the same rows and values as :func:`read_period`.
 
-    Two queries: the period's rows, and their outcomes joined in the database (one query,
-    not one per batch of patients)."""
+    Two queries: the period's rows, and the outcomes that could link to them (one range
+    read, matched by patient in memory). With ``reuse_rows`` the rows already read for this
+    period in this process are reused and only newer rows are read
+    (:func:`caselens.monitoring.period_rows.read_period_rows`): for the open period, which every
+    view must compute again."""
+    from caselens.monitoring.period_rows import raw_rows, read_period_rows
+
     c = prediction_log.c
     rows_stmt = _period_rows(
         model_id,
@@ -407,31 +413,43 @@ def read_period_columns(
         c.conformal_set,
         c.inputs_json,
     ).order_by(c.id)
+    names = tuple(input_names)
+
+    def parse(texts: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        return _parse_inputs(texts, names)
+
+    if reuse_rows:
+        key = (model_id, simulated, run_id, period.label, period.start, period.end, names)
+        rows = read_period_rows(engine, key, rows_stmt, c.id, parse)
+    else:
+        with engine.connect() as conn:
+            rows = raw_rows(conn.execute(rows_stmt).all(), parse)
     with engine.connect() as conn:
-        rows = conn.execute(rows_stmt).all()
         outcomes = conn.execute(linkable_outcomes(model_id, period, window_days, simulated)).all()
     displays = len(rows)
-    if not rows:
+    if not displays:
         return PeriodColumns(
             np.array([], dtype=np.int64), np.array([]), np.array([]), (), (), {}, 0
         )
-    ids, refs, reports, days, versions, probabilities, sets, texts = zip(*rows, strict=True)
-    pairs = list(zip(refs, reports, strict=True))
+    ids, refs, days, versions = rows.ids, rows.refs, rows.days, rows.versions
+    probabilities, sets, inputs = rows.probabilities, rows.sets, rows.inputs
+    pairs = list(zip(refs, rows.reports, strict=True))
     if len(set(pairs)) != len(pairs):
         # A clinician's view and the patient's preview of one report are one prediction.
         seen: set[tuple[Any, Any]] = set()
         keep = [i for i, pair in enumerate(pairs) if not (pair in seen or seen.add(pair))]
-        ids, refs, days, versions, probabilities, sets, texts = (
+        ids, refs, days, versions, probabilities, sets = (
             tuple(column[i] for i in keep)
-            for column in (ids, refs, days, versions, probabilities, sets, texts)
+            for column in (ids, refs, days, versions, probabilities, sets)
         )
+        inputs = {name: tuple(column[i] for i in keep) for name, column in inputs.items()}
     return PeriodColumns(
         ids=np.array(ids, dtype=np.int64),
         probability=np.array(probabilities, dtype=float),
         outcome=_linked(refs, days, outcomes, window_days),
         conformal_set=tuple(sets),
         model_version=tuple(versions),
-        inputs=_parse_inputs(texts, input_names),
+        inputs=inputs,
         displays=displays,
     )
 
@@ -1056,6 +1074,8 @@ def iter_figures(
             input_names=bundle.features.names,
             simulated=simulated,
             run_id=run_id,
+            # The newest period is the one still growing: keep its rows for the next view.
+            reuse_rows=cache is not None and period == chosen[-1],
         )
         figures = columns_figures(
             columns, profile, plan, period=period, simulated=simulated, run_id=run_id
