@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Engine, Select, select
 
 from caselens.bundle import ModelBundle
 from caselens.features import FeatureSpec
@@ -208,16 +208,16 @@ def periods(
 ) -> list[Period]:
     """Every period from the model's first logged prediction to its last."""
     c = prediction_log.c
+    # Two ordered look-ups on the (model_id, simulated, recorded_at) index, each stopping at
+    # its first match: min/max over a filtered column would read every row.
+    stamps = select(c.recorded_at).where(c.model_id == model_id, *_source_filter(simulated, run_id))
     with engine.connect() as conn:
-        first, last = conn.execute(
-            select(func.min(c.recorded_on), func.max(c.recorded_on)).where(
-                c.model_id == model_id, *_source_filter(simulated, run_id)
-            )
-        ).one()
-    if first is None:
+        first = conn.execute(stamps.order_by(c.recorded_at).limit(1)).scalar()
+        last = conn.execute(stamps.order_by(c.recorded_at.desc()).limit(1)).scalar()
+    if first is None or last is None:
         return []
-    out = [period_of(dt.date.fromisoformat(first), kind)]
-    stop = dt.date.fromisoformat(last)
+    out = [period_of(dt.date.fromisoformat(first[:10]), kind)]
+    stop = dt.date.fromisoformat(last[:10])
     while out[-1].end <= stop:
         out.append(period_of(out[-1].end, kind))
     return out
@@ -1086,13 +1086,24 @@ def iter_figures(
 
 
 def simulated_runs(engine: Engine, model_id: str) -> list[str]:
-    """The ids of the simulated runs logged for a model, most recent first."""
-    t = prediction_log.c
+    """The ids of the simulated runs logged for a model, most recent first.
+
+    Read from the trail's ``monitoring_simulated`` entries (each run's rows are written in
+    the same transaction as its entry, which names the run): a handful of entries, where
+    grouping the log's rows by run would read every simulated row."""
+    from caselens.audit.store import entries_table
+    from caselens.monitoring.prediction_log import SIMULATED_ACTION
+
+    t = entries_table.c
     query = (
-        select(t.run_id, func.max(t.id))
-        .where(t.model_id == model_id, t.simulated.is_(True), t.run_id.is_not(None))
-        .group_by(t.run_id)
-        .order_by(func.max(t.id).desc())
+        select(t.detail_json)
+        .where(t.action == SIMULATED_ACTION, t.model_id == model_id)
+        .order_by(t.seq.desc())
     )
+    runs: list[str] = []
     with engine.connect() as conn:
-        return [str(row[0]) for row in conn.execute(query)]
+        for (detail,) in conn.execute(query):
+            run = json.loads(detail).get("run_id")
+            if isinstance(run, str) and run not in runs:
+                runs.append(run)
+    return runs

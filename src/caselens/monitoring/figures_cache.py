@@ -23,6 +23,7 @@ recomputed, never shown. The cache is never evidence: the trail and the predicti
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -65,6 +66,7 @@ _MAC_CONTEXT = b"caselens monitoring figures cache v1"
 _log = logging.getLogger(__name__)
 
 
+@functools.lru_cache(maxsize=1)
 def _code_version() -> str:
     try:
         package = importlib_metadata.version("caselens")

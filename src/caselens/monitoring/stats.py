@@ -7,6 +7,7 @@ over every subgroup of every month takes milliseconds rather than a bootstrap's 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class Estimate:
         return {"value": self.value, "low": self.low, "high": self.high, "n": self.n}
 
 
+@functools.lru_cache(maxsize=16)
 def z_value(confidence: float) -> float:
     """The two-sided normal quantile for ``confidence`` (1.96 at 0.95)."""
     return float(sps.norm.ppf(0.5 + confidence / 2))
