@@ -123,3 +123,73 @@ def test_only_a_bounded_number_of_periods_is_kept(logged):
             week = period_of(week.end, "week")
         _columns(engine, bundle, run_id, week, reuse=True)
     assert len(_KEPT[engine]) == MAX_PERIODS_KEPT
+
+
+def test_kept_outcomes_take_new_outcomes_and_corrections(logged):
+    from caselens.monitoring.tables import outcome_correction_table, outcome_table
+
+    engine, bundle, run_id = logged
+    last = periods(engine, MODEL, "month", simulated=True, run_id=run_id)[-1]
+    before = _columns(engine, bundle, run_id, last, reuse=True)
+    c = prediction_log.c
+    with engine.connect() as conn:
+        ref, day = conn.execute(
+            select(c.patient_ref, c.recorded_on)
+            .where(c.run_id == run_id, c.recorded_at >= last.start.isoformat())
+            .order_by(c.id.desc())
+        ).first()
+    with engine.begin() as conn:  # a second, later outcome of that patient: 1 wins
+        conn.execute(
+            insert(outcome_table),
+            [{"model_id": MODEL, "patient_ref": ref, "outcome": 1, "known_on": day,
+              "import_seq": 1, "simulated": True, "run_id": run_id, "id": 10_000_000}],
+        )  # fmt: skip
+    added = _columns(engine, bundle, run_id, last, reuse=True)
+    _same(added, _columns(engine, bundle, run_id, last, reuse=False))
+    assert added.outcome[-1] == 1
+    with engine.begin() as conn:
+        conn.execute(
+            insert(outcome_correction_table),
+            [{"outcome_id": 10_000_000, "outcome": 0, "correct_seq": 1}],
+        )
+    corrected = _columns(engine, bundle, run_id, last, reuse=True)
+    _same(corrected, _columns(engine, bundle, run_id, last, reuse=False))
+    # Back to what the simulation's own outcome says (0 if it had none in the window).
+    original = before.outcome[-1]
+    assert corrected.outcome[-1] == (0 if np.isnan(original) else original)
+
+
+def test_figures_from_kept_rows_equal_figures_from_a_full_read_as_odd_rows_arrive(logged):
+    """Category codes, numbers and groups kept with the rows and worked out for new rows
+    only give the figures a full read gives — also once a categorical input holds a number
+    (counted as pandas spells it, from the whole column)."""
+    import json
+
+    from caselens.monitoring.figures import build_profile, columns_figures
+
+    engine, bundle, run_id = logged
+    plan = MonitoringPlan()
+    profile = build_profile(bundle, plan)
+    last = periods(engine, MODEL, "month", simulated=True, run_id=run_id)[-1]
+    category = next(f.name for f in bundle.features.features if f.kind == "category")
+    subgroup = bundle.features.subgroup_features[0].name
+
+    def figures(reuse: bool):
+        cols = _columns(engine, bundle, run_id, last, reuse=reuse)
+        return columns_figures(cols, profile, plan, period=last, simulated=True, run_id=run_id)
+
+    assert figures(True) == figures(False)
+    c = prediction_log.c
+    with engine.connect() as conn:
+        newest = select(c.inputs_json).where(c.run_id == run_id).order_by(c.id.desc())
+        base = json.loads(conn.execute(newest).scalar())
+    odd = [
+        {category: "not a category", subgroup: None},
+        {category: None},
+        {category: 3},  # a number where a category belongs
+    ]
+    for n, changes in enumerate(odd):
+        inputs = json.dumps({**base, **changes})
+        _add(engine, run_id, patient_ref=f"ODD-{n}", report_id=f"odd-{n}", inputs_json=inputs)
+        _add(engine, run_id, patient_ref=f"ODD-{n}", report_id=f"odd-{n}", inputs_json=inputs)
+        assert figures(True) == figures(False), changes

@@ -23,15 +23,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from operator import itemgetter
+from functools import partial
+from operator import add, itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, func, select
 
 from caselens.bundle import ModelBundle
 from caselens.features import FeatureSpec
@@ -47,11 +48,17 @@ from caselens.monitoring.stats import (
     quantile_edges,
     wilson,
 )
-from caselens.monitoring.tables import current_outcome, outcome_table, prediction_log
+from caselens.monitoring.tables import (
+    current_outcome,
+    outcome_correction_table,
+    outcome_table,
+    prediction_log,
+)
 from caselens.validation_metrics import expected_calibration_error
 
 if TYPE_CHECKING:
     from caselens.monitoring.figures_cache import FiguresCache
+    from caselens.monitoring.period_rows import OutcomeColumns, RawRows
 
 #: The group name of a missing subgroup value (the card's spelling).
 NOT_RECORDED = "not recorded"
@@ -284,6 +291,17 @@ def outcome_rows(model_id: str, *, simulated: bool) -> Select[Any]:
     )
 
 
+def corrections_stamp(model_id: str, simulated: bool) -> Select[Any]:
+    """The count and largest id of the corrections of a model's outcomes: what changes when
+    an outcome is corrected (no outcome row is added)."""
+    fix, t = outcome_correction_table.c, outcome_table.c
+    return (
+        select(func.count(), func.max(fix.id))
+        .select_from(outcome_correction_table.join(outcome_table, fix.outcome_id == t.id))
+        .where(t.model_id == model_id, t.simulated.is_(simulated))
+    )
+
+
 def link_outcomes(
     conn: Any, model_id: str, rows: pd.DataFrame, *, window_days: int, simulated: bool
 ) -> np.ndarray:
@@ -330,6 +348,19 @@ class PeriodColumns:
     #: Each input named in the feature schema that any row holds (None where a row lacks it).
     inputs: dict[str, tuple[Any, ...]]
     displays: int
+    #: The log rows these come from, and which of them were kept (one per prediction; None:
+    #: all): arrays worked out row by row are kept with the rows (see :meth:`derived`).
+    source: RawRows | None = field(default=None, compare=False, repr=False)
+    kept: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def derived(self, key: tuple, name: str, per_row: Callable[[Sequence[Any]], Any]) -> Any:
+        """``per_row`` of input ``name``'s column (an array, or None where it does not
+        apply): from the source rows, where a reused open period keeps it and works it out
+        only for rows added since; else worked out here."""
+        if self.source is None:
+            return per_row(self.inputs.get(name) or (None,) * len(self.ids))
+        whole = self.source.derive(key, name, per_row)
+        return whole if whole is None or self.kept is None else whole[self.kept]
 
 
 def _period_rows(
@@ -396,7 +427,12 @@ def read_period_columns(
     period in this process are reused and only newer rows are read
     (:func:`caselens.monitoring.period_rows.read_period_rows`): for the open period, which every
     view must compute again."""
-    from caselens.monitoring.period_rows import raw_rows, read_period_rows
+    from caselens.monitoring.period_rows import (
+        OutcomeColumns,
+        raw_rows,
+        read_appended,
+        read_period_rows,
+    )
 
     c = prediction_log.c
     rows_stmt = _period_rows(
@@ -418,31 +454,45 @@ def read_period_columns(
     def parse(texts: Sequence[str]) -> dict[str, tuple[Any, ...]]:
         return _parse_inputs(texts, names)
 
+    outcomes_stmt = linkable_outcomes(model_id, period, window_days, simulated)
+    outcome_id = outcomes_stmt.selected_columns.id
+    outcomes_stmt = outcomes_stmt.order_by(outcome_id)
     if reuse_rows:
         key = (model_id, simulated, run_id, period.label, period.start, period.end, names)
         rows = read_period_rows(engine, key, rows_stmt, c.id, parse)
+        outcomes = read_appended(
+            engine,
+            ("outcomes", model_id, simulated, period.label, period.start, window_days),
+            outcomes_stmt,
+            outcome_id,
+            build=OutcomeColumns.of,
+            extend=add,
+            # A correction changes an outcome's value without adding a row.
+            stamp_stmt=corrections_stamp(model_id, simulated),
+        )
     else:
         with engine.connect() as conn:
             rows = raw_rows(conn.execute(rows_stmt).all(), parse)
-    with engine.connect() as conn:
-        outcomes = conn.execute(linkable_outcomes(model_id, period, window_days, simulated)).all()
+            outcomes = OutcomeColumns.of(conn.execute(outcomes_stmt).all())
     displays = len(rows)
     if not displays:
         return PeriodColumns(
             np.array([], dtype=np.int64), np.array([]), np.array([]), (), (), {}, 0
         )
-    ids, refs, days, versions = rows.ids, rows.refs, rows.days, rows.versions
+    ids, refs, days, versions = rows.ids, rows.refs, rows.day_numbers, rows.versions
     probabilities, sets, inputs = rows.probabilities, rows.sets, rows.inputs
     pairs = list(zip(refs, rows.reports, strict=True))
+    keep: list[int] | None = None
     if len(set(pairs)) != len(pairs):
         # A clinician's view and the patient's preview of one report are one prediction.
         seen: set[tuple[Any, Any]] = set()
         keep = [i for i, pair in enumerate(pairs) if not (pair in seen or seen.add(pair))]
-        ids, refs, days, versions, probabilities, sets = (
-            tuple(column[i] for i in keep)
-            for column in (ids, refs, days, versions, probabilities, sets)
+        pick = _picker(keep)
+        ids, refs, versions, probabilities, sets = (
+            pick(column) for column in (ids, refs, versions, probabilities, sets)
         )
-        inputs = {name: tuple(column[i] for i in keep) for name, column in inputs.items()}
+        days = days[keep]
+        inputs = {name: pick(column) for name, column in inputs.items()}
     return PeriodColumns(
         ids=np.array(ids, dtype=np.int64),
         probability=np.array(probabilities, dtype=float),
@@ -451,6 +501,8 @@ def read_period_columns(
         model_version=tuple(versions),
         inputs=inputs,
         displays=displays,
+        source=rows,
+        kept=None if keep is None else np.array(keep, dtype=np.int64),
     )
 
 
@@ -468,36 +520,45 @@ def linkable_outcomes(
     )
 
 
+def _picker(keep: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """A function taking the rows at ``keep`` from a column, as a tuple (at C speed)."""
+    if len(keep) == 1:
+        return lambda column: (column[keep[0]],)
+    get = itemgetter(*keep)
+    return lambda column: tuple(get(column))
+
+
 def _linked(
     refs: Sequence[str | None],
-    days: Sequence[str],
-    outcomes: Sequence[Any],
+    days: np.ndarray,
+    outcomes: OutcomeColumns,
     window_days: int,
 ) -> np.ndarray:
     """Per prediction: 1 if an outcome of its patient known within ``[day, day + window]``
-    is 1, else 0 if one is known, else NaN (as :func:`link_outcomes`)."""
+    is 1, else 0 if one is known, else NaN (as :func:`link_outcomes`).
+
+    Vectorised: patients are numbered once (pandas' hashing), each outcome finds its
+    patient's predictions by binary search in the predictions sorted by patient."""
     linked = np.full(len(refs), np.nan)
-    if not outcomes:
+    if not len(outcomes) or not len(refs):
         return linked
-    rows_of: dict[str, list[int]] = {}
-    for i, ref in enumerate(refs):
-        if ref is not None:
-            rows_of.setdefault(ref, []).append(i)
-    which: list[int] = []
-    known: list[str] = []
-    values: list[int] = []
-    for _id, ref, known_on, outcome in outcomes:
-        for i in rows_of.get(ref, ()):
-            which.append(i)
-            known.append(known_on)
-            values.append(outcome)
-    if not which:
+    n = len(refs)
+    codes, _ = pd.factorize(np.concatenate([np.asarray(refs, dtype=object), outcomes.refs]))
+    mine, theirs = codes[:n], codes[n:]
+    order = np.argsort(mine, kind="stable")
+    by_patient = mine[order]
+    low = np.searchsorted(by_patient, theirs, "left")
+    high = np.searchsorted(by_patient, theirs, "right")
+    matches = np.where(theirs >= 0, high - low, 0)  # a missing patient reference links none
+    total = int(matches.sum())
+    if not total:
         return linked
-    at = np.array(which, dtype=np.int64)
-    day = np.array(days, dtype="datetime64[D]")[at]
-    delta = (np.array(known, dtype="datetime64[D]") - day).astype(np.int64)
+    outcome_at = np.repeat(np.arange(len(theirs)), matches)
+    offset = np.arange(total) - np.repeat(np.cumsum(matches) - matches, matches)
+    at = order[np.repeat(low, matches) + offset]
+    delta = (outcomes.known[outcome_at] - days[at]).astype(np.int64)
     inside = (delta >= 0) & (delta <= window_days)
-    np.fmax.at(linked, at[inside], np.array(values, dtype=float)[inside])
+    np.fmax.at(linked, at[inside], outcomes.values[outcome_at][inside])
     return linked
 
 
@@ -851,15 +912,43 @@ _NONE_TYPE = type(None)
 
 def _fast_category_counts(values: Sequence[Any], categories: tuple[str, ...]) -> np.ndarray:
     """:func:`_category_counts` of a column of raw values, counted in one pass."""
-    if not set(map(type, values)) <= {str, _NONE_TYPE}:
+    counts = Counter(values)
+    # Checked on the distinct values only (few), not on every row.
+    if not set(map(type, counts)) <= {str, _NONE_TYPE}:
         # Numbers or booleans as categories: pandas' own spelling of them decides ("1.0"
         # when a column of integers has a gap), so count them exactly as the DataFrame does.
         return _category_counts(pd.DataFrame({"v": values})["v"], categories)
-    counts = Counter(values)
     missing = counts.pop(None, 0)
     known = [counts.get(c, 0) for c in categories]
     other = sum(count for value, count in counts.items() if value not in categories)
     return np.array([*known, other, missing], dtype=float)
+
+
+def _category_codes(categories: tuple[str, ...]) -> Callable[[Sequence[Any]], Any]:
+    """Per row, the index of its category, len(categories) for any other value and one more
+    for a missing one; None for a column holding numbers or booleans (counted by
+    :func:`_fast_category_counts`, whose result then depends on the whole column)."""
+    index = {c: i for i, c in enumerate(categories)}
+    other, missing = len(categories), len(categories) + 1
+
+    def codes(values: Sequence[Any]) -> np.ndarray | None:
+        distinct = set(values)
+        if not set(map(type, distinct)) <= {str, _NONE_TYPE}:
+            return None
+        code_of = {v: missing if v is None else index.get(v, other) for v in distinct}
+        return np.array(list(map(code_of.__getitem__, values)), dtype=np.int16)
+
+    return codes
+
+
+def _category_counts_of(columns: PeriodColumns, name: str, categories: tuple[str, ...]):
+    """:func:`_fast_category_counts` of an input, from its per-row codes when it has them."""
+    codes = columns.derived(("codes", name, categories), name, _category_codes(categories))
+    if codes is None:
+        return _fast_category_counts(
+            columns.inputs.get(name) or (None,) * len(columns.ids), categories
+        )
+    return np.bincount(codes, minlength=len(categories) + 2).astype(float)
 
 
 def _fast_numbers(values: Sequence[Any]) -> np.ndarray:
@@ -872,6 +961,15 @@ def _fast_numbers(values: Sequence[Any]) -> np.ndarray:
 
 def _fast_groups(values: Sequence[Any], spec: FeatureSpec) -> np.ndarray:
     """:func:`_group_series` of raw values: each distinct value's group worked out once."""
+    try:
+        distinct = set(values)
+    except TypeError:  # an unhashable value (a list): no memo
+        distinct = None
+    if distinct is not None and len(set(map(type, distinct)) - {_NONE_TYPE}) <= 1:
+        # One type of value (the usual case): equal values are one category, so each
+        # distinct value's group is worked out once and looked up at C speed.
+        group_of = {v: spec.subgroup_of(v) or NOT_RECORDED for v in distinct}
+        return np.array(list(map(group_of.__getitem__, values)), dtype=object)
     memo: dict[tuple[type, Any], str] = {}
     out = []
     try:
@@ -892,10 +990,11 @@ def _fast_set_hits(texts: Sequence[str | None]) -> SetHits | None:
     if all(text is None for text in texts):
         return None
     parsed = {text: tuple(json.loads(text)) for text in set(texts) if text is not None}
-    shown = np.array([text is not None for text in texts], dtype=bool)
-    has0 = np.array([text is not None and 0 in parsed[text] for text in texts], dtype=bool)
-    has1 = np.array([text is not None and 1 in parsed[text] for text in texts], dtype=bool)
-    return SetHits(shown, has0, has1)
+    flags = {None: (False, False, False)} | {
+        text: (True, 0 in labels, 1 in labels) for text, labels in parsed.items()
+    }
+    table = np.array(list(map(flags.__getitem__, texts)), dtype=bool).reshape(len(texts), 3)
+    return SetHits(table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy())
 
 
 def columns_figures(
@@ -915,12 +1014,12 @@ def columns_figures(
     if n:
         drift = []
         for ref in profile.inputs.values():
-            values = columns.inputs.get(ref.name) or (None,) * n
             if ref.kind == "category":
-                counts = _fast_category_counts(values, ref.categories)
+                counts = _category_counts_of(columns, ref.name, ref.categories)
                 drift.append(_category_drift(counts, n, ref, plan.confidence))
             else:
-                drift.append(_number_drift(_fast_numbers(values), ref, plan.confidence))
+                numbers = columns.derived(("numbers", ref.name), ref.name, _fast_numbers)
+                drift.append(_number_drift(numbers, ref, plan.confidence))
         inputs = tuple(drift)
     has_outcome = ~np.isnan(columns.outcome)
     y = pk = hits = None
@@ -929,11 +1028,14 @@ def columns_figures(
         y = columns.outcome[has_outcome].astype(int)
         pk = p[has_outcome]
         where = np.flatnonzero(has_outcome)
-        hits = _fast_set_hits([columns.conformal_set[i] for i in where])
+        every = len(where) == n
+        sets = columns.conformal_set
+        hits = _fast_set_hits(sets if every else [sets[i] for i in where])
         for spec in profile.subgroup_features:
-            values = columns.inputs.get(spec.name)
-            if values is not None:
-                groups[spec.name] = _fast_groups([values[i] for i in where], spec)
+            if spec.name in columns.inputs:
+                key = ("groups", spec.name, spec.model_dump_json())
+                of_all = columns.derived(key, spec.name, partial(_fast_groups, spec=spec))
+                groups[spec.name] = of_all if every else of_all[where]
     return _assemble(
         p,
         inputs,

@@ -49,13 +49,13 @@ from caselens.monitoring.figures import (
     ReferenceProfile,
     SubgroupFigures,
     build_profile,
+    corrections_stamp,
     linkable_outcomes,
 )
 from caselens.monitoring.plan import MonitoringPlan
 from caselens.monitoring.stats import Estimate
 from caselens.monitoring.tables import (
     figures_cache_table,
-    outcome_correction_table,
     prediction_log,
     ready_engine,
 )
@@ -188,12 +188,9 @@ def fingerprint(
     ).one()
     held = linkable_outcomes(model_id, period, window_days, simulated).subquery()
     outcomes, last_outcome = conn.execute(select(func.count(), func.max(held.c.id))).one()
-    fix = outcome_correction_table.c
-    corrections, last_correction = conn.execute(
-        select(func.count(), func.max(fix.id)).where(
-            fix.outcome_id.in_(select(held.c.id).scalar_subquery())
-        )
-    ).one()
+    # Corrections of any of the model's outcomes (a superset of those that can link here:
+    # it only ever invalidates more often), by a join rather than an IN over the outcomes.
+    corrections, last_correction = conn.execute(corrections_stamp(model_id, simulated)).one()
     return PeriodFingerprint(
         predictions=int(rows),
         last_prediction_id=None if last_row is None else int(last_row),
