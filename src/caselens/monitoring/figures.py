@@ -295,11 +295,13 @@ def corrections_stamp(model_id: str, simulated: bool) -> Select[Any]:
     """The count and largest id of the corrections of a model's outcomes: what changes when
     an outcome is corrected (no outcome row is added)."""
     fix, t = outcome_correction_table.c, outcome_table.c
-    return (
-        select(func.count(), func.max(fix.id))
-        .select_from(outcome_correction_table.join(outcome_table, fix.outcome_id == t.id))
-        .where(t.model_id == model_id, t.simulated.is_(simulated))
+    # EXISTS per correction (few) by the outcome's primary key, not a pass over outcomes.
+    of_model = (
+        select(t.id)
+        .where(t.id == fix.outcome_id, t.model_id == model_id, t.simulated.is_(simulated))
+        .exists()
     )
+    return select(func.count(), func.max(fix.id)).where(of_model)
 
 
 def link_outcomes(
@@ -514,9 +516,26 @@ def linkable_outcomes(
     the exact window are matched afterwards). One range read by
     ``ix_monitoring_outcome_known`` instead of a look-up per patient."""
     held = outcome_rows(model_id, simulated=simulated).subquery()
-    last = period.end + dt.timedelta(days=window_days)
-    return select(held).where(
-        held.c.known_on >= period.start.isoformat(), held.c.known_on < last.isoformat()
+    first, last = _linkable_days(period, window_days)
+    return select(held).where(held.c.known_on >= first, held.c.known_on < last)
+
+
+def _linkable_days(period: Period, window_days: int) -> tuple[str, str]:
+    return period.start.isoformat(), (period.end + dt.timedelta(days=window_days)).isoformat()
+
+
+def linkable_outcome_count(
+    model_id: str, period: Period, window_days: int, simulated: bool
+) -> Select[Any]:
+    """The count and largest id of :func:`linkable_outcomes`' rows, answered from the
+    ``(model_id, simulated, known_on)`` index alone (no outcome value is needed)."""
+    t = outcome_table.c
+    first, last = _linkable_days(period, window_days)
+    return select(func.count(), func.max(t.id)).where(
+        t.model_id == model_id,
+        t.simulated.is_(simulated),
+        t.known_on >= first,
+        t.known_on < last,
     )
 
 

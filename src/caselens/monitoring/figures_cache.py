@@ -4,10 +4,10 @@ A period's figures are stored under a *fingerprint* of everything they are compu
 
 * the period's prediction-log rows (their count and largest id, over every row of that model
   and source in the period, so a new row of any run changes it);
-* the outcome rows that could link to them (count and largest id of
-  :func:`~caselens.monitoring.figures.linkable_outcomes`, the same query the figures read),
-  and the corrections of those outcomes (count and largest id: a correction changes an
-  outcome's value without adding an outcome row);
+* the outcome rows that could link to them (count and largest id, by
+  :func:`~caselens.monitoring.figures.linkable_outcome_count`, over the rows the figures
+  read), and the corrections of the model's outcomes (count and largest id: a correction
+  changes an outcome's value without adding an outcome row);
 * the outcome window, the whole plan, the reference profile (a digest of its numbers, which
   covers the model, its threshold, the feature schema and the reference data) and the
   version of the code that computes figures.
@@ -50,7 +50,7 @@ from caselens.monitoring.figures import (
     SubgroupFigures,
     build_profile,
     corrections_stamp,
-    linkable_outcomes,
+    linkable_outcome_count,
 )
 from caselens.monitoring.plan import MonitoringPlan
 from caselens.monitoring.stats import Estimate
@@ -186,8 +186,9 @@ def fingerprint(
             c.recorded_at < period.end.isoformat(),
         )
     ).one()
-    held = linkable_outcomes(model_id, period, window_days, simulated).subquery()
-    outcomes, last_outcome = conn.execute(select(func.count(), func.max(held.c.id))).one()
+    outcomes, last_outcome = conn.execute(
+        linkable_outcome_count(model_id, period, window_days, simulated)
+    ).one()
     # Corrections of any of the model's outcomes (a superset of those that can link here:
     # it only ever invalidates more often), by a join rather than an IN over the outcomes.
     corrections, last_correction = conn.execute(corrections_stamp(model_id, simulated)).one()
