@@ -1085,10 +1085,26 @@ class _LimeDraw:
 class _LimeSetup:
     """LIME's encoding and explainer for one background, built once and reused per case.
 
-    LIME's explainer keeps one random state (shared by its discretiser and its base) and
-    CaseLens swaps its private sampler while replaying a run, so its use is serialised by a
-    lock; every draw and every run reseeds that state first, so earlier use changes nothing.
+    LIME's own sampler draws, per seed, categories and quartile bins from the background's
+    frequencies, then a value inside each drawn bin; only the first row (the case) and the 0/1
+    "same as the case" matrix depend on the case. That case-free part is drawn once per seed
+    with LIME's own random state and discretiser (:meth:`_seed_draw`), and each case derives
+    its neighbourhood from it: the rows are exactly those LIME's sampler returns for that case
+    (``tests/test_attribution.py`` compares them bit for bit).
+
+    The weighted ridge fits that LIME runs on a neighbourhood (:meth:`_surrogate`) are done
+    here in numpy, operation for operation as scikit-learn's ``Ridge`` does them, because the
+    scikit-learn calls spent most of their time validating 1,000 × 13 arrays; the weights and
+    R² are LIME's to the last bit (compared by the same tests). LIME's explainer keeps one
+    random state shared by its discretiser and its base, so drawing is serialised by a lock.
     """
+
+    #: LIME's 'auto' feature selection uses forward selection (many ridge fits with alpha 0,
+    #: and an SVD fallback on singular fits) up to this many variables; that case is left to
+    #: LIME itself.
+    _FORWARD_SELECTION_MAX = 6
+    #: Per-seed draws kept (a report uses ``lime_runs`` of them; other seeds are rare).
+    _MAX_CACHED_DRAWS = 64
 
     def __init__(self, background: pd.DataFrame, schema: FeatureSchema, *, seed: int) -> None:
         self.schema = schema
@@ -1096,13 +1112,14 @@ class _LimeSetup:
         self.encoding = _LimeEncoding(background, schema)
         self._explainer: Any = None
         self._lock = threading.Lock()
+        self._draws: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def _get_explainer(self) -> Any:
         if self._explainer is None:
             from lime.lime_tabular import LimeTabularExplainer
 
             encoding = self.encoding
-            self._explainer = LimeTabularExplainer(
+            explainer = LimeTabularExplainer(
                 encoding.training,
                 mode="classification",
                 feature_names=self.schema.names,
@@ -1112,7 +1129,63 @@ class _LimeSetup:
                 discretize_continuous=True,
                 random_state=self.seed,
             )
+            # With the discretiser every variable is sampled as a category (LIME sets the
+            # scaler to mean 0, scale 1 for them): what _seed_draw and _surrogate rely on.
+            if explainer.discretizer is None or explainer.categorical_features != list(
+                range(len(self.schema))
+            ):  # pragma: no cover - fixed by the arguments above
+                raise RuntimeError("LIME's explainer is not set up as CaseLens expects")
+            self._explainer = explainer
         return self._explainer
+
+    def _seed_draw(self, seed: int, num_samples: int) -> tuple[np.ndarray, np.ndarray]:
+        """LIME's case-free draw for one seed: (drawn codes and bins, sampled values).
+
+        Replays ``LimeTabularExplainer.__data_inverse`` with the discretiser: per variable,
+        ``random_state.choice`` over the discretised background's values and frequencies,
+        then ``discretizer.undiscretize`` of rows 1.. (LIME overwrites row 0 with the case).
+        The random state is consumed exactly as there, and neither step looks at the case.
+        Call with the lock held.
+        """
+        key = (seed, num_samples)
+        cached = self._draws.get(key)
+        if cached is not None:
+            return cached
+        explainer = self._get_explainer()
+        state = explainer.random_state  # shared by the discretiser and LIME's base
+        state.seed(seed)
+        m = len(self.schema)
+        drawn = np.empty((num_samples, m))
+        for column in range(m):
+            drawn[:, column] = state.choice(
+                explainer.feature_values[column],
+                size=num_samples,
+                replace=True,
+                p=explainer.feature_frequencies[column],
+            )
+        values = drawn.copy()
+        values[1:] = explainer.discretizer.undiscretize(drawn[1:])
+        drawn.flags.writeable = values.flags.writeable = False  # shared by every case
+        if len(self._draws) >= self._MAX_CACHED_DRAWS:
+            self._draws.pop(next(iter(self._draws)))
+        self._draws[key] = (drawn, values)
+        return drawn, values
+
+    def _neighbourhood(
+        self, row: np.ndarray, seed: int, num_samples: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(data, inverse) as LIME's sampler returns them for this case and seed.
+
+        ``data`` is 1 where a row's category or bin equals the case's (row 0, the case, all
+        ones), ``inverse`` the sampled values with the case as row 0. Call with the lock held.
+        """
+        drawn, values = self._seed_draw(seed, num_samples)
+        case_bins = self._get_explainer().discretizer.discretize(row)
+        data = (drawn == case_bins).astype(float)
+        data[0] = 1.0
+        inverse = values.copy()
+        inverse[0] = row
+        return data, inverse
 
     def draw(
         self, case_frame: pd.DataFrame, *, runs: int, num_samples: int, top_k: int
@@ -1126,16 +1199,8 @@ class _LimeSetup:
         imputed = tuple(schema.names[j] for j in imputed_idx)
         try:
             with self._lock:
-                explainer = self._get_explainer()
-                state = explainer.random_state  # shared by the discretiser and LIME's base
-                sampler = explainer._LimeTabularExplainer__data_inverse  # LIME's private sampler
-                # Draw every run's neighbourhood with LIME's sampler first, so the model sees
-                # all of them in ONE call; each run then replays its neighbourhood instead of
-                # drawing it again. The weights are those LIME would give.
-                neighbourhoods = []
-                for s in seeds:
-                    state.seed(s)
-                    neighbourhoods.append(sampler(row, num_samples))
+                # Every run's neighbourhood first, so the model sees all of them in ONE call.
+                neighbourhoods = [self._neighbourhood(row, s, num_samples) for s in seeds]
         except Exception as exc:  # a failed LIME is reported, never silently dropped
             return _lime_failed(
                 f"{type(exc).__name__}: {exc}",
@@ -1158,62 +1223,128 @@ class _LimeSetup:
         self,
         draw: _LimeDraw,
         all_probs: np.ndarray,
-        predict: Callable[[pd.DataFrame], np.ndarray],
+        predict: Callable[[pd.DataFrame], np.ndarray] | None = None,
     ) -> LimeExplanation:
-        """Replay each run on its predicted neighbourhood; fidelity, stability and notes.
+        """Each run's surrogate on its predicted neighbourhood; fidelity, stability and notes.
 
-        ``all_probs`` holds ``predict_proba`` of :meth:`_LimeDraw.frame` (both classes);
-        ``predict`` is asked only should LIME pass rows other than the drawn ones.
+        ``all_probs`` holds ``predict_proba`` of :meth:`_LimeDraw.frame` (both classes, run
+        order). ``predict`` is not needed (the surrogate sees only the drawn rows); it is
+        accepted for callers written when LIME could ask the model again.
         """
+        del predict
         try:
-            with self._lock:
-                weights_runs, scores = self._replay(draw, all_probs, predict)
+            explainer = self._get_explainer()
+            weights_runs, scores = [], []
+            for i, (data, _) in enumerate(draw.neighbourhoods):
+                probs = all_probs[i * draw.num_samples : (i + 1) * draw.num_samples]
+                weights, score = self._surrogate(explainer, data, probs)
+                weights_runs.append(weights)
+                scores.append(score)
         except Exception as exc:  # a failed LIME is reported, never silently dropped
             return draw.failed(f"{type(exc).__name__}: {exc}")
         return _lime_result(self.schema, draw, weights_runs, scores)
 
-    def _replay(
-        self,
-        draw: _LimeDraw,
-        all_probs: np.ndarray,
-        predict: Callable[[pd.DataFrame], np.ndarray],
-    ) -> tuple[list[np.ndarray], list[float]]:
-        explainer = self._get_explainer()
-        state = explainer.random_state
-        schema, encoding, num_samples, row = self.schema, draw.encoding, draw.num_samples, draw.row
-        weights_runs, scores = [], []
-        for i, s in enumerate(draw.seeds):
-            data, inverse = draw.neighbourhoods[i]
-            probs = all_probs[i * num_samples : (i + 1) * num_samples]
+    def _surrogate(
+        self, explainer: Any, data: np.ndarray, probs: np.ndarray
+    ) -> tuple[np.ndarray, float]:
+        """LIME's weighted linear fit of one neighbourhood: weight per variable, and R².
 
-            def predict_fn(x: np.ndarray, expected=inverse, probs=probs) -> np.ndarray:
-                # Guard: should LIME ever pass other rows, ask the model instead.
-                if x.shape == expected.shape and np.array_equal(x, expected):
-                    return probs
-                return np.asarray(predict(encoding.decode(x)), dtype=float)
-
-            state.seed(s)
-            explainer._LimeTabularExplainer__data_inverse = lambda _row, _n, pair=(data, inverse): (
-                pair
-            )
+        What ``explain_instance`` does after sampling, for label 1 and every variable:
+        distances of the scaled rows to the case, LIME's kernel, feature selection
+        ('highest_weights' above six variables: a ridge fit with alpha 0.01 orders the
+        variables by |coef × case|), then a ridge fit with alpha 1 on the variables in that
+        order, and its weighted R².
+        """
+        m = data.shape[1]
+        scaled = (data - explainer.scaler.mean_) / explainer.scaler.scale_
+        labels = probs[:, 1]
+        fast = (
+            explainer.feature_selection == "auto"
+            and m > self._FORWARD_SELECTION_MAX
+            and len(data) >= m  # else scikit-learn solves the kernel (dual) problem
+        )
+        if fast:
+            # Every column is 0/1, so these squared distances are small whole numbers,
+            # computed exactly whichever way (scikit-learn's dot-product form included).
+            distances = np.sqrt(((scaled - scaled[0]) ** 2).sum(axis=1))
+            weights = explainer.base.kernel_fn(distances)
             try:
+                with warnings.catch_warnings():  # as LIME's calls were: ill-conditioning
+                    warnings.simplefilter("ignore")  # warnings do not reach the screen
+                    selection, _ = _lime_ridge(scaled, labels, weights, alpha=0.01)
+                weighted = selection * scaled[0]
+                order = [
+                    j
+                    for j, _ in sorted(
+                        zip(range(m), weighted, strict=True),
+                        key=lambda x: np.abs(x[1]),
+                        reverse=True,
+                    )
+                ]
+                used = scaled[:, order]
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    exp = explainer.explain_instance(
-                        row,
-                        predict_fn,
-                        labels=(1,),
-                        num_features=len(schema),
-                        num_samples=num_samples,
-                    )
-            finally:
-                del explainer._LimeTabularExplainer__data_inverse
-            weights = np.zeros(len(schema))
-            for j, w in exp.as_map()[1]:
-                weights[j] = w
-            weights_runs.append(weights)
-            scores.append(float(exp.score))
-        return weights_runs, scores
+                    coef, intercept = _lime_ridge(used, labels, weights, alpha=1.0)
+            except np.linalg.LinAlgError:  # scikit-learn would switch to SVD: let LIME do it
+                fast = False
+            else:
+                result = np.zeros(m)
+                result[order] = coef
+                return result, _weighted_r2(labels, used @ coef + intercept, weights)
+        from sklearn.metrics import pairwise_distances
+
+        distances = pairwise_distances(scaled, scaled[0].reshape(1, -1)).ravel()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, pairs, score, _ = explainer.base.explain_instance_with_data(
+                scaled,
+                probs,
+                distances,
+                1,
+                m,
+                feature_selection=explainer.feature_selection,
+            )
+        result = np.zeros(m)
+        for j, w in pairs:
+            result[j] = w
+        return result, float(score)
+
+
+def _lime_ridge(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray, *, alpha: float
+) -> tuple[np.ndarray, float]:
+    """``Ridge(alpha, fit_intercept=True).fit(x, y, sample_weight=weights)``: (coef, intercept).
+
+    The same operations in the same order as scikit-learn's dense Cholesky path (weighted
+    centring, rescaling by √weights, ``solve(XᵀX + αI, Xᵀy, assume_a="pos")``), so the
+    result is scikit-learn's bit for bit, without its per-call validation.
+    """
+    from scipy import linalg
+
+    w_col = weights[:, None]
+    x_offset = np.sum(np.multiply(x, w_col), axis=0) / np.sum(w_col, axis=0)
+    y_offset = np.sum(np.multiply(y, weights), axis=0) / np.sum(weights, axis=0)
+    root = np.sqrt(weights)[:, None]
+    xs = (x - x_offset) * root
+    ys = (y - y_offset).reshape(-1, 1) * root
+    gram = xs.T @ xs
+    gram.flat[:: gram.shape[1] + 1] += alpha
+    coef = linalg.solve(gram, xs.T @ ys, assume_a="pos", overwrite_a=True).T.ravel()
+    return coef, float(y_offset - x_offset @ coef)
+
+
+def _weighted_r2(y: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> float:
+    """``sklearn.metrics.r2_score(y, predicted, sample_weight=weights)``, same operations."""
+    truth, pred, w_col = y.reshape(-1, 1), predicted.reshape(-1, 1), weights[:, None]
+    numerator = np.sum(w_col * (truth - pred) ** 2, axis=0)
+    mean = np.sum(np.multiply(truth, w_col), axis=0) / np.sum(w_col, axis=0)
+    denominator = np.sum(w_col * (truth - mean) ** 2, axis=0)
+    # scikit-learn's force_finite: a perfect fit scores 1, a constant target otherwise 0.
+    if numerator[0] == 0:
+        return 1.0
+    if denominator[0] == 0:
+        return 0.0
+    return float(np.mean(1 - numerator / denominator))
 
 
 def _lime_result(
