@@ -292,6 +292,12 @@ def _columns(frame: pd.DataFrame, schema: FeatureSchema) -> list[np.ndarray]:
     return columns
 
 
+def _in_order(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """``frame[names]``, or the frame itself when its columns already are ``names`` in order
+    (selecting copies the frame, which is most of the cost of a one-row frame)."""
+    return frame if list(frame.columns) == list(names) else frame[list(names)]
+
+
 def _frame(columns: Sequence[np.ndarray], schema: FeatureSchema) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(schema.names, columns, strict=True)), copy=False)
 
@@ -751,6 +757,7 @@ class _LogOdds:
     schema: FeatureSchema
     mean_t: np.ndarray
     n_out: int
+    groups: list[int] | None
 
     @classmethod
     def build(cls, model: Any, background: pd.DataFrame, schema: FeatureSchema) -> _LogOdds | None:
@@ -759,11 +766,19 @@ class _LogOdds:
             return None
         preprocess, logistic = parts
         b_t = _dense(preprocess.transform(background[schema.names]))
-        return cls(preprocess, logistic, schema, b_t.mean(axis=0), b_t.shape[1])
+        n_out = b_t.shape[1]
+        groups = _output_groups(preprocess, schema.names, n_out)
+        return cls(preprocess, logistic, schema, b_t.mean(axis=0), n_out, groups)
 
     def of(self, case_frame: pd.DataFrame) -> tuple[float, np.ndarray] | None:
-        x_t = _dense(self.preprocess.transform(case_frame[self.schema.names]))[0]
-        groups = _output_groups(self.preprocess, self.schema.names, len(x_t))
+        x_t = _dense(self.preprocess.transform(_in_order(case_frame, self.schema.names)))[0]
+        # Which variable each column comes from is a property of the fitted preprocessing,
+        # traced once at build time (the case's row has the background's width).
+        groups = (
+            self.groups
+            if len(x_t) == self.n_out
+            else _output_groups(self.preprocess, self.schema.names, len(x_t))
+        )
         if groups is None:
             return None
         coef = self.logistic.coef_[0]
@@ -1549,7 +1564,7 @@ class Attributor:
         schema = self.schema
         if len(case_frame) != 1:
             raise ValueError(f"explain one case at a time (got {len(case_frame)} rows)")
-        case_frame = case_frame[schema.names]
+        case_frame = _in_order(case_frame, schema.names)
         predict = _CountingPredict(self.model)
         with _model_threads(self.single_threaded, every_api=True):
             probability, shap_result, lime_result = self._explain(case_frame, predict)
