@@ -640,3 +640,27 @@ def test_more_than_one_row_is_refused(bundles, backgrounds):
     frame = pd.concat([_case_frame(bundle, 0), _case_frame(bundle, 1)])
     with pytest.raises(ValueError, match="one case at a time"):
         explain_attributions(bundle.model, frame, backgrounds["heart-disease"], bundle.features)
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+def test_a_case_row_gives_the_same_typed_columns_the_quick_way_as_through_pandas(bundles, model_id):
+    # One-row frames (every case) skip the per-column pandas conversion; the arrays must be
+    # identical to the general path's: dtypes, values, missing values, Python types.
+    from caselens.attribution import _case_columns, _frame_columns
+
+    bundle = bundles[model_id]
+    schema = bundle.features
+    frames = [_case_frame(bundle, i) for i in range(len(bundle.demo_cases))]
+    frames += [bundle.reference[schema.names].iloc[[i]] for i in range(40)]
+    for frame in frames:
+        quick, general = _case_columns(frame, schema), _frame_columns(frame, schema)
+        assert quick is not None
+        for a, b in zip(quick, general, strict=True):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            if a.dtype == object:
+                assert [(type(x), x) for x in a] == [(type(x), x) for x in b]
+            else:
+                assert np.array_equal(a, b, equal_nan=True)
+    odd = _case_frame(bundle, 0).astype(object)
+    odd.iat[0, 0] = b"raw bytes"  # neither a number nor a category text
+    assert _case_columns(odd, schema) is None  # left to the general path

@@ -280,6 +280,15 @@ def _columns(frame: pd.DataFrame, schema: FeatureSchema) -> list[np.ndarray]:
 
     Typed arrays let the coalition frames be assembled with plain numpy indexing.
     """
+    if len(frame) == 1:
+        quick = _case_columns(frame, schema)
+        if quick is not None:
+            return quick
+    return _frame_columns(frame, schema)
+
+
+def _frame_columns(frame: pd.DataFrame, schema: FeatureSchema) -> list[np.ndarray]:
+    """:func:`_columns` the general way, one pandas conversion per column."""
     columns = []
     for spec in schema:
         series = frame[spec.name]
@@ -289,6 +298,31 @@ def _columns(frame: pd.DataFrame, schema: FeatureSchema) -> list[np.ndarray]:
         else:
             values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, copy=True)
         columns.append(values)
+    return columns
+
+
+def _case_columns(frame: pd.DataFrame, schema: FeatureSchema) -> list[np.ndarray] | None:
+    """:func:`_columns` of a one-row frame of plain values, without a pandas call per column.
+
+    Only plain Python/numpy numbers, strings and missing values are taken (what a validated
+    case holds); anything else returns None and goes the general way, so the arrays are
+    always those the general way gives.
+    """
+    row = frame.iloc[0]
+    columns: list[np.ndarray] = []
+    for spec in schema:
+        value = row[spec.name]
+        missing = value is None or (isinstance(value, float | np.floating) and math.isnan(value))
+        if spec.kind == "category":
+            if not (missing or isinstance(value, str)):
+                return None
+            columns.append(np.array([None if missing else value], dtype=object))
+        else:
+            if isinstance(value, bool | np.bool_) or not (
+                missing or isinstance(value, int | float | np.integer | np.floating)
+            ):
+                return None
+            columns.append(np.array([math.nan if missing else float(value)]))
     return columns
 
 
