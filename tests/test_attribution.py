@@ -664,3 +664,31 @@ def test_a_case_row_gives_the_same_typed_columns_the_quick_way_as_through_pandas
     odd = _case_frame(bundle, 0).astype(object)
     odd.iat[0, 0] = b"raw bytes"  # neither a number nor a category text
     assert _case_columns(odd, schema) is None  # left to the general path
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+def test_the_batch_frame_built_from_category_codes_is_the_plain_frame(bundles, model_id):
+    # The text columns of the one batched model call are taken from the category list by
+    # code instead of converting every string; the frame must equal the plain construction
+    # (values, missing cells, dtypes), so the model sees exactly the same input.
+    from caselens.attribution import (
+        Attributor,
+        ShapleyPlan,
+        _columns,
+        _frame,
+        _plain_columns,
+    )
+
+    bundle = bundles[model_id]
+    schema = bundle.features
+    background = select_background(bundle.reference, size=100, seed=0, columns=schema.names)
+    attributor = Attributor(bundle.model, background, schema)
+    assert attributor._category_codes()  # the codes way is taken for the samples
+    for index in range(len(bundle.demo_cases)):
+        frame = _case_frame(bundle, index)
+        case_columns = _columns(frame, schema)
+        plan = ShapleyPlan.build(case_columns, _columns(background, schema), schema, seed=0)
+        draw = attributor._lime_setup().draw(frame, runs=5, num_samples=1000, top_k=3)
+        plain = _frame(_plain_columns(draw, plan), schema)
+        built = attributor._batch_frame(draw, plan, case_columns)
+        pd.testing.assert_frame_equal(built, plain, check_dtype=True, check_exact=True)

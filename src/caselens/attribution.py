@@ -578,6 +578,21 @@ class ShapleyPlan:
     orders: np.ndarray
     source: np.ndarray
     background_rows: int
+    #: Per batch row, the background row it starts from; per cell, whether it holds the
+    #: case's value instead (so the batch can be rebuilt in another encoding, see
+    #: :meth:`column_from`).
+    row_index: np.ndarray | None = None
+    from_case: np.ndarray | None = None
+
+    def column_from(self, j: int, background: np.ndarray, case_value: Any) -> np.ndarray:
+        """Batch column ``j`` assembled from another encoding of the background's column ``j``
+        and of the case's value (e.g. category codes): cell for cell what
+        ``batch_columns[j]`` holds in the original encoding."""
+        if self.row_index is None or self.from_case is None:  # pragma: no cover - set by build
+            raise ValueError("this plan does not record where its cells come from")
+        out = background[self.row_index]
+        out[self.from_case[:, j]] = case_value
+        return out
 
     @property
     def rows(self) -> int:
@@ -631,12 +646,20 @@ class ShapleyPlan:
         )
         ranks_new = ranks[chain_index]
         source_rows = chain_rows[chain_index]
+        from_case_new = ranks_new <= step_index[:, None]  # (n_new, m)
         batch_columns = []
         for j in range(m):
             mixed = background_columns[j][source_rows]
-            mixed[ranks_new[:, j] <= step_index] = case_columns[j][0]
+            mixed[from_case_new[:, j]] = case_columns[j][0]
             batch_columns.append(np.concatenate([background_columns[j], mixed]))
-        return cls(batch_columns=batch_columns, orders=orders, source=source, background_rows=b)
+        return cls(
+            batch_columns=batch_columns,
+            orders=orders,
+            source=source,
+            background_rows=b,
+            row_index=np.concatenate([np.arange(b), source_rows]),
+            from_case=np.concatenate([np.zeros((b, m), dtype=bool), from_case_new]),
+        )
 
     def finish(self, probs: np.ndarray, probability: float) -> ShapleyEstimate:
         """Shapley values from the batch's probabilities of the outcome (1-D, batch order)."""
@@ -1115,8 +1138,11 @@ class _LimeDraw:
 
     def columns(self) -> list[np.ndarray]:
         """The rows the model must predict (every run's, in run order), one array per variable."""
-        stacked = np.concatenate([inverse for _, inverse in self.neighbourhoods])
-        return self.encoding.decode_columns(stacked)
+        return self.encoding.decode_columns(self.stacked())
+
+    def stacked(self) -> np.ndarray:
+        """Every run's sampled rows in LIME's numeric encoding (categories as codes)."""
+        return np.concatenate([inverse for _, inverse in self.neighbourhoods])
 
     def frame(self) -> pd.DataFrame:
         return _frame(self.columns(), self.encoding.schema)
@@ -1578,6 +1604,7 @@ class Attributor:
         self._lime: _LimeSetup | None = None
         self._is_logistic = _unwrap_logistic(model) is not None
         self._log_odds: _LogOdds | None = None
+        self._codes: dict[int, tuple[np.ndarray, dict[str, int], np.ndarray]] | None = None
 
     def _lime_setup(self) -> _LimeSetup:
         if self._lime is None:
@@ -1608,6 +1635,73 @@ class Attributor:
             usage=predict.usage(),
         )
 
+    def _category_codes(self) -> dict[int, tuple[np.ndarray, dict[str, int], np.ndarray]]:
+        """Per category variable whose background values are all schema categories (or
+        missing): (categories, category → code, the background's codes with -1 = missing)."""
+        if self._codes is None:
+            codes: dict[int, tuple[np.ndarray, dict[str, int], np.ndarray]] = {}
+            columns = self._background_columns or _columns(self.background, self.schema)
+            for j, spec in enumerate(self.schema):
+                if spec.kind != "category" or not spec.categories:
+                    continue
+                lookup = {c: i for i, c in enumerate(spec.categories)}
+                values = columns[j]
+                if all(v is None or (type(v) is str and v in lookup) for v in values):
+                    background = np.array([-1 if v is None else lookup[v] for v in values])
+                    categories = np.asarray(spec.categories, dtype=object)
+                    codes[j] = (categories, lookup, background)
+            self._codes = codes
+        return self._codes
+
+    def _batch_frame(
+        self, draw: _LimeDraw, plan: ShapleyPlan, case_columns: Sequence[np.ndarray]
+    ) -> pd.DataFrame:
+        """The frame of every LIME row then every SHAP row: exactly ``_frame`` of their
+        concatenated columns, with the text columns built from category codes.
+
+        pandas turns a column of Python strings into its Arrow-backed ``str`` dtype by
+        converting every string (about 0.3 ms per 8,000-row column); LIME's rows are codes
+        already and SHAP's rows are background rows with some cells set to the case's value,
+        so the same column is taken from the category list by code in Arrow instead. Used
+        only where the result is that dtype and every value is a schema category; otherwise
+        (and on any surprise) the frame is built the plain way.
+        """
+        stacked = draw.stacked()
+        lime_columns = draw.encoding.decode_columns(stacked)
+        plain = {
+            name: np.concatenate([lime, shap])
+            for name, lime, shap in zip(
+                self.schema.names, lime_columns, plan.batch_columns, strict=True
+            )
+        }
+        text_dtype = _inferred_text_dtype()
+        if text_dtype is None:
+            return _frame(list(plain.values()), self.schema)
+        try:
+            import pyarrow as pa
+
+            for j, (categories, lookup, background) in self._category_codes().items():
+                case_value = case_columns[j][0]
+                known = case_value is None or (type(case_value) is str and case_value in lookup)
+                if not known:
+                    continue
+                case_code = -1 if case_value is None else lookup[case_value]
+                codes = np.concatenate(
+                    [
+                        np.rint(stacked[:, j]).astype(int),
+                        plan.column_from(j, background, case_code),
+                    ]
+                )
+                if not (codes >= 0).any():
+                    continue  # all missing: pandas would not make it a text column
+                table = pa.array(list(categories), type=pa.large_string())
+                plain[self.schema.names[j]] = text_dtype.__from_arrow__(
+                    table.take(pa.array(codes, mask=codes < 0))
+                )
+        except Exception:  # pragma: no cover - never a reason to fail a report
+            return _frame(list(_plain_columns(draw, plan)), self.schema)
+        return pd.DataFrame(plain, copy=False)
+
     def _explain(
         self, case_frame: pd.DataFrame, predict: _CountingPredict
     ) -> tuple[float, ShapExplanation, LimeExplanation]:
@@ -1634,12 +1728,9 @@ class Attributor:
         shap_probs = lime_probs = None
         if plan is not None and lime_draw is not None:
             # The one call for the explanations: every LIME run's rows, then SHAP's rows.
-            columns = [
-                np.concatenate(parts)
-                for parts in zip(lime_draw.columns(), plan.batch_columns, strict=True)
-            ]
+            batch = self._batch_frame(lime_draw, plan, case_columns)
             try:
-                probs = predict(_frame(columns, schema))
+                probs = predict(batch)
                 lime_probs, shap_probs = probs[: lime_draw.rows], probs[lime_draw.rows :, 1]
             except Exception:  # ask each part alone below, so the failing part is named
                 pass
@@ -1668,6 +1759,19 @@ class Attributor:
             )
         lime_result = draw if lime_draw is None else lime.finish(lime_draw, lime_probs, predict)
         return probability, shap_result, lime_result
+
+
+def _plain_columns(draw: _LimeDraw, plan: ShapleyPlan) -> list[np.ndarray]:
+    return [np.concatenate(parts) for parts in zip(draw.columns(), plan.batch_columns, strict=True)]
+
+
+@functools.cache
+def _inferred_text_dtype() -> Any:
+    """The dtype pandas gives a column of Python strings, if it is Arrow-backed (else None)."""
+    dtype = pd.Series(np.array(["a"], dtype=object)).dtype
+    if getattr(dtype, "storage", None) != "pyarrow" or not hasattr(dtype, "__from_arrow__"):
+        return None
+    return dtype
 
 
 def explain_attributions(
