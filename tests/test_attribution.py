@@ -430,6 +430,110 @@ def test_lime_weights_equal_an_unmodified_lime_run_with_the_same_seed(bundles, b
     assert ours.fidelity_r2[0] == pytest.approx(plain.score, rel=1e-12)
 
 
+def _plain_lime(encoding, schema, seed):
+    from lime.lime_tabular import LimeTabularExplainer
+
+    return LimeTabularExplainer(
+        encoding.training,
+        mode="classification",
+        feature_names=schema.names,
+        categorical_features=encoding.categorical,
+        categorical_names={j: list(c) for j, c in encoding.categories.items()},
+        class_names=["no outcome", "outcome"],
+        discretize_continuous=True,
+        random_state=seed,
+    )
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+def test_lime_neighbourhoods_are_those_lime_samples_for_each_case_bit_for_bit(
+    bundles, backgrounds, model_id
+):
+    # CaseLens draws the case-free part of each seed's neighbourhood once and derives every
+    # case's rows from it: they must be exactly what LIME's own sampler returns for the case.
+    from caselens.attribution import _LimeSetup
+
+    bundle = bundles[model_id]
+    schema, background = bundle.features, backgrounds[model_id]
+    setup = _LimeSetup(background, schema, seed=0)
+    for index in range(len(bundle.demo_cases)):
+        row, _ = setup.encoding.encode_case(_case_frame(bundle, index))
+        for seed in (0, 4, 11):
+            sampler = _plain_lime(setup.encoding, schema, seed)
+            expected = sampler._LimeTabularExplainer__data_inverse(row, 1000)
+            with setup._lock:
+                ours = setup._neighbourhood(row, seed, 1000)
+            assert np.array_equal(ours[0], expected[0]), (index, seed)
+            assert np.array_equal(ours[1], expected[1]), (index, seed)
+
+
+def _assert_lime_equals_plain_lime(model, frame, background, schema, seed):
+    from caselens.attribution import _LimeEncoding
+
+    encoding = _LimeEncoding(background, schema)
+    row, _ = encoding.encode_case(frame)
+    plain = _plain_lime(encoding, schema, seed).explain_instance(
+        row,
+        lambda x: model.predict_proba(encoding.decode(x)),
+        labels=(1,),
+        num_features=len(schema),
+        num_samples=1000,
+    )
+    ours = explain_lime(model, frame, background, schema, seed=seed, runs=1)
+    expected = dict(plain.as_map()[1])
+    assert [w.value for w in ours.weights] == [expected.get(j, 0.0) for j in range(len(schema))]
+    assert ours.fidelity_r2 == (plain.score,)
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+def test_lime_weights_and_fidelity_are_plain_limes_bit_for_bit_on_every_demo_case(
+    bundles, backgrounds, model_id
+):
+    # The surrogate fits are CaseLens's numpy copy of LIME's scikit-learn calls: the weights
+    # and R² must be LIME's to the last bit, not merely close.
+    bundle = bundles[model_id]
+    for index in range(len(bundle.demo_cases)):
+        for seed in (0, 3):
+            _assert_lime_equals_plain_lime(
+                bundle.model,
+                _case_frame(bundle, index),
+                backgrounds[model_id],
+                bundle.features,
+                seed,
+            )
+
+
+def test_lime_equals_plain_lime_on_a_bundle_caselens_did_not_train(other_family_bundles):
+    bundle = other_family_bundles["calibrated"]
+    names = bundle.features.names
+    background = select_background(bundle.reference, size=100, seed=0, columns=names)
+    for i in range(5):
+        _assert_lime_equals_plain_lime(
+            bundle.model, bundle.reference[names].iloc[[i]], background, bundle.features, i
+        )
+
+
+def test_lime_with_six_variables_or_fewer_is_plain_limes_forward_selection(bundles, backgrounds):
+    # LIME selects variables by forward selection up to six: that path is LIME's own code.
+    from caselens.features import FeatureSchema
+
+    bundle = bundles["heart-disease"]
+    schema = FeatureSchema(features=bundle.features.features[:5])
+    full = _case_frame(bundle, 0)
+
+    class FirstFive:
+        """The heart-disease model with the other variables held at this case's values."""
+
+        def predict_proba(self, frame):
+            rest = full.drop(columns=schema.names)
+            rows = pd.concat([rest] * len(frame), ignore_index=True)
+            whole = pd.concat([frame.reset_index(drop=True), rows], axis=1)
+            return bundle.model.predict_proba(whole[bundle.features.names])
+
+    background = backgrounds["heart-disease"][schema.names]
+    _assert_lime_equals_plain_lime(FirstFive(), full[schema.names], background, schema, 1)
+
+
 # --------------------------------------------------------------------------- together
 
 
@@ -536,3 +640,55 @@ def test_more_than_one_row_is_refused(bundles, backgrounds):
     frame = pd.concat([_case_frame(bundle, 0), _case_frame(bundle, 1)])
     with pytest.raises(ValueError, match="one case at a time"):
         explain_attributions(bundle.model, frame, backgrounds["heart-disease"], bundle.features)
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+def test_a_case_row_gives_the_same_typed_columns_the_quick_way_as_through_pandas(bundles, model_id):
+    # One-row frames (every case) skip the per-column pandas conversion; the arrays must be
+    # identical to the general path's: dtypes, values, missing values, Python types.
+    from caselens.attribution import _case_columns, _frame_columns
+
+    bundle = bundles[model_id]
+    schema = bundle.features
+    frames = [_case_frame(bundle, i) for i in range(len(bundle.demo_cases))]
+    frames += [bundle.reference[schema.names].iloc[[i]] for i in range(40)]
+    for frame in frames:
+        quick, general = _case_columns(frame, schema), _frame_columns(frame, schema)
+        assert quick is not None
+        for a, b in zip(quick, general, strict=True):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            if a.dtype == object:
+                assert [(type(x), x) for x in a] == [(type(x), x) for x in b]
+            else:
+                assert np.array_equal(a, b, equal_nan=True)
+    odd = _case_frame(bundle, 0).astype(object)
+    odd.iat[0, 0] = b"raw bytes"  # neither a number nor a category text
+    assert _case_columns(odd, schema) is None  # left to the general path
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+def test_the_batch_frame_built_from_category_codes_is_the_plain_frame(bundles, model_id):
+    # The text columns of the one batched model call are taken from the category list by
+    # code instead of converting every string; the frame must equal the plain construction
+    # (values, missing cells, dtypes), so the model sees exactly the same input.
+    from caselens.attribution import (
+        Attributor,
+        ShapleyPlan,
+        _columns,
+        _frame,
+        _plain_columns,
+    )
+
+    bundle = bundles[model_id]
+    schema = bundle.features
+    background = select_background(bundle.reference, size=100, seed=0, columns=schema.names)
+    attributor = Attributor(bundle.model, background, schema)
+    assert attributor._category_codes()  # the codes way is taken for the samples
+    for index in range(len(bundle.demo_cases)):
+        frame = _case_frame(bundle, index)
+        case_columns = _columns(frame, schema)
+        plan = ShapleyPlan.build(case_columns, _columns(background, schema), schema, seed=0)
+        draw = attributor._lime_setup().draw(frame, runs=5, num_samples=1000, top_k=3)
+        plain = _frame(_plain_columns(draw, plan), schema)
+        built = attributor._batch_frame(draw, plan, case_columns)
+        pd.testing.assert_frame_equal(built, plain, check_dtype=True, check_exact=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from caselens.cases import (
@@ -13,6 +15,7 @@ from caselens.cases import (
     MAX_KEYS,
     MAX_UPLOAD_BYTES,
     MAX_VALUE_CHARS,
+    Case,
     case_from_csv,
     case_from_json,
     case_from_upload,
@@ -415,3 +418,23 @@ def test_csv_the_csv_module_cannot_read_is_a_file_problem(schema):
     with pytest.raises(CaseValidationError) as exc_info:
         case_from_csv('age,sex\n"61"x,"Male\n', schema)
     assert all(p.field for p in exc_info.value.problems)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"a": 1.0, "b": "Male", "c": None, "d": float("nan"), "e": 3, "f": -0.0},
+        {"x": np.float64(2.5), "y": np.int64(4), "z": True},
+        {"only_missing": None},
+    ],
+)
+def test_the_case_frame_is_the_one_pandas_infers_then_casts_to_object(values):
+    # to_frame is built column by column for speed; the model must see exactly the frame
+    # the plain construction gives: object columns, Python values, None for missing.
+    plain = pd.DataFrame([values], columns=list(values))
+    plain = plain.astype(object).where(plain.notna(), None)
+    built = Case(values=values, source="test").to_frame()
+    pd.testing.assert_frame_equal(built, plain, check_column_type=True, check_index_type=True)
+    for name in values:
+        got, expected = built[name].iloc[0], plain[name].iloc[0]
+        assert type(got) is type(expected) and (got == expected or got is expected is None)

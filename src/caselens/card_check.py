@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from caselens.cases import MISSING_TEXT
 from caselens.features import FeatureSchema, FeatureSpec
@@ -237,15 +238,14 @@ def _column_problems(spec: FeatureSpec, column: pd.Series) -> list[tuple[int, st
         else:
             verdicts.append(_cell_problem(spec, value))
     na_verdict = None if spec.missing_allowed else missing_reason
-    bad_codes = {i for i, v in enumerate(verdicts) if v is not None}
-    out = []
-    for position, code in enumerate(codes.tolist()):
-        if code == -1:
-            if na_verdict is not None:
-                out.append((position, na_verdict))
-        elif code in bad_codes:
-            out.append((position, verdicts[code] or ""))
-    return out
+    # Only the refused rows are visited (in row order), not every row.
+    bad = np.isin(codes, [i for i, v in enumerate(verdicts) if v is not None])
+    if na_verdict is not None:
+        bad |= codes == -1
+    return [
+        (int(position), (na_verdict or "") if code == -1 else (verdicts[code] or ""))
+        for position, code in zip(np.flatnonzero(bad).tolist(), codes[bad].tolist(), strict=True)
+    ]
 
 
 def data_problems(schema: FeatureSchema, frame: pd.DataFrame, what: str) -> list[str]:
@@ -275,7 +275,16 @@ def data_problems(schema: FeatureSchema, frame: pd.DataFrame, what: str) -> list
     for spec in schema:
         for position, reason in _column_problems(spec, frame[spec.name]):
             problems.append(f"{what} row {position + 1}, field '{spec.name}': {reason}")
-    for position, value in enumerate(frame[OUTCOME_COLUMN].astype(object).tolist()):
+    outcome = frame[OUTCOME_COLUMN]
+    if isinstance(outcome.dtype, np.dtype) and outcome.dtype.kind in "iu":
+        # A plain integer column (no gaps): only the rows that are not 0 or 1 are visited.
+        values = outcome.to_numpy()
+        suspects = np.flatnonzero((values != 0) & (values != 1))
+    else:
+        suspects = np.arange(len(outcome))
+    outcome_values = outcome.astype(object).to_numpy()
+    for position in suspects.tolist():
+        value = outcome_values[position]
         is_binary = (
             not _is_missing_cell(value)
             and isinstance(value, int | float | np.integer | np.floating | bool | np.bool_)
@@ -293,13 +302,49 @@ def data_problems(schema: FeatureSchema, frame: pd.DataFrame, what: str) -> list
 
 def group_labels(spec: FeatureSpec, values: Iterable[Any]) -> np.ndarray:
     """Each value's subgroup name (:meth:`FeatureSpec.subgroup_of`; missing: 'not recorded')."""
-    return np.array(
-        [
-            NOT_RECORDED_GROUP if _is_missing_cell(v) else spec.subgroup_of(v) or NOT_RECORDED_GROUP
-            for v in values
-        ],
-        dtype=object,
-    )
+    # A reference table has thousands of rows but few distinct values per column: name each
+    # distinct value once. Keyed by type and repr, so -0.0 and 0.0, or 1 and 1.0, are still
+    # named separately (exactly as before, whatever subgroup_of makes of them).
+    memo: dict[tuple[type, str], str] = {}
+
+    def label(v: Any) -> str:
+        key = (type(v), repr(v))
+        found = memo.get(key)
+        if found is None:
+            memo[key] = found = _group_label(spec, v)
+        return found
+
+    return np.array([label(v) for v in values], dtype=object)
+
+
+def _group_label(spec: FeatureSpec, value: Any) -> str:
+    if _is_missing_cell(value):
+        return NOT_RECORDED_GROUP
+    return spec.subgroup_of(value) or NOT_RECORDED_GROUP
+
+
+class _Labels:
+    """Group labels per variable (and per intersection) of one frame, each computed once."""
+
+    def __init__(self, schema: FeatureSchema, frame: pd.DataFrame) -> None:
+        self.schema = schema
+        self.frame = frame
+        self._done: dict[tuple[str, ...], np.ndarray] = {}
+
+    def of(self, *variables: str) -> np.ndarray:
+        """Labels of one variable, or ``"a × b"`` labels of two."""
+        found = self._done.get(variables)
+        if found is None:
+            if len(variables) == 1:
+                name = variables[0]
+                found = group_labels(self.schema[name], self.frame[name].tolist())
+            else:
+                first, second = (self.of(v) for v in variables)
+                found = np.array(
+                    [f"{x}{INTERSECTION_MARK}{z}" for x, z in zip(first, second, strict=True)]
+                )
+            self._done[variables] = found
+        return found
 
 
 def subgroup_figures(
@@ -311,16 +356,19 @@ def subgroup_figures(
     threshold: float,
     n_bins: int = 10,
     variables: Sequence[str] | None = None,
+    labels_of: _Labels | None = None,
 ) -> tuple[SubgroupPerformance, ...]:
     """Figures for every group of every subgroup feature (or of ``variables``), groups sorted.
 
     The one computation of subgroup figures: the sample builds, the card check, the
-    test bundles and the benchmarks all call it.
+    test bundles and the benchmarks all call it. ``labels_of`` (internal) shares the group
+    labels with the rest of a card check.
     """
     names = list(variables) if variables is not None else [f.name for f in schema.subgroup_features]
+    labels_of = labels_of or _Labels(schema, frame)
     rows = []
     for name in names:
-        labels = group_labels(schema[name], frame[name].tolist())
+        labels = labels_of.of(name)
         for group in sorted(set(labels)):
             mask = labels == group
             rows.append(
@@ -358,10 +406,9 @@ def intersection_figures(
         (and non-events): fewer cannot support a figure.
     """
     rows = []
+    labels_of = _Labels(schema, frame)
     for first, second in pairs:
-        a = group_labels(schema[first], frame[first].tolist())
-        b = group_labels(schema[second], frame[second].tolist())
-        labels = np.array([f"{x}{INTERSECTION_MARK}{z}" for x, z in zip(a, b, strict=True)])
+        labels = labels_of.of(first, second)
         for group in sorted(set(labels)):
             mask = labels == group
             events = int(y[mask].sum())
@@ -429,7 +476,7 @@ def _population(variable: str, group: str) -> str:
 
 def _measure_card_subgroup(
     schema: FeatureSchema,
-    frame: pd.DataFrame,
+    labels_of: _Labels,
     y: np.ndarray,
     p: np.ndarray,
     claim: SubgroupPerformance,
@@ -446,12 +493,7 @@ def _measure_card_subgroup(
             f"{where} matches no group: {', '.join(unknown) or claim.variable} is not an input "
             f"in the feature schema (inputs: {', '.join(schema.names)})"
         )
-    labels = group_labels(schema[parts[0]], frame[parts[0]].tolist())
-    if len(parts) == 2:
-        other = group_labels(schema[parts[1]], frame[parts[1]].tolist())
-        labels = np.array(
-            [f"{a}{INTERSECTION_MARK}{b}" for a, b in zip(labels, other, strict=True)]
-        )
+    labels = labels_of.of(*parts)
     mask = labels == claim.group
     if not mask.any():
         formed = ", ".join(f"'{g}'" for g in sorted(set(labels.tolist()))) or "none"
@@ -508,7 +550,10 @@ def check_card(
         )
     try:
         y = reference[OUTCOME_COLUMN].to_numpy().astype(int)
-        p = np.asarray(model.predict_proba(reference[schema.names])[:, 1], dtype=float)
+        # One thread, as CaseExplainer predicts: a booster's OpenMP threads wait on each
+        # other on a small busy machine; every row is predicted on its own either way.
+        with threadpool_limits(limits=1):
+            p = np.asarray(model.predict_proba(reference[schema.names])[:, 1], dtype=float)
     except Exception as exc:  # a model that cannot score its own reference data is a finding
         return CardCheck(
             measured=None,
@@ -523,9 +568,12 @@ def check_card(
         y, p, threshold=threshold, n_bins=n_bins, bootstrap=True, seed=card.random_seed
     )
     differences += compare_figures(card.validation.overall, overall, "overall")
+    labels_of = _Labels(schema, reference)
     measured = {
         (s.variable, s.group): s
-        for s in subgroup_figures(schema, reference, y, p, threshold=threshold, n_bins=n_bins)
+        for s in subgroup_figures(
+            schema, reference, y, p, threshold=threshold, n_bins=n_bins, labels_of=labels_of
+        )
     }
     unmatched: list[str] = []
     for claim in card.validation.subgroups:
@@ -533,7 +581,7 @@ def check_card(
         found = measured.get(key)
         if found is None:
             found, reason = _measure_card_subgroup(
-                schema, reference, y, p, claim, threshold=threshold, n_bins=n_bins
+                schema, labels_of, y, p, claim, threshold=threshold, n_bins=n_bins
             )
             if found is None:
                 unmatched.append(reason or f"the card's subgroup {key} matches no group")

@@ -26,6 +26,7 @@ from caselens.attribution import (
     TOP_K,
     Attributions,
     Attributor,
+    _in_order,
     select_background,
 )
 from caselens.bundle import ModelBundle
@@ -325,7 +326,7 @@ class CaseExplainer:
             clock = current
 
         bundle = self.bundle
-        frame = case.to_frame()[bundle.features.names]
+        frame = _in_order(case.to_frame(), bundle.features.names)
         # The model is asked twice: the case alone, then LIME's and SHAP's rows in one call.
         explained = self.attributor.explain(frame)
         attributions = explained.attributions

@@ -6,6 +6,9 @@ the model card and the tests that re-check the card all compute the same numbers
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.linear_model import LogisticRegression
@@ -14,6 +17,14 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from caselens.model_card import PerformanceFigures
 
 _EPS = 1e-6
+
+
+@functools.cache
+def _thread_controller() -> Any:
+    # Scanning the loaded native libraries takes milliseconds: do it once.
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def expected_calibration_error(y_true: ArrayLike, y_prob: ArrayLike, *, n_bins: int = 10) -> float:
@@ -44,7 +55,12 @@ def calibration_slope_intercept(y_true: ArrayLike, y_prob: ArrayLike) -> tuple[f
     p = np.clip(np.asarray(y_prob, dtype=float), _EPS, 1 - _EPS)
     logit = np.log(p / (1 - p))
     slope_model = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=1000)
-    slope_model.fit(logit.reshape(-1, 1), y)
+    # One BLAS/OpenMP thread: on a two-core machine with other work, handing each tiny
+    # gradient product to a second thread made this fit about 15x slower (a bundle load runs
+    # one per subgroup). The slope then also no longer depends on the machine's core count
+    # (with two BLAS threads it differed in the 16th digit).
+    with _thread_controller().limit(limits=1):
+        slope_model.fit(logit.reshape(-1, 1), y)
     slope = float(slope_model.coef_[0, 0])
     # Intercept with slope fixed at 1: Newton steps on the offset model.
     a = 0.0
@@ -70,8 +86,14 @@ def weighted_auroc(y_true: ArrayLike, y_prob: ArrayLike, weights: ArrayLike) -> 
     p = np.asarray(y_prob, dtype=float)
     w = np.asarray(weights, dtype=float)
     order = np.argsort(p, kind="mergesort")
-    p, y, w = p[order], y[order], w[order]
+    p, y = p[order], y[order]
     _, starts = np.unique(p, return_index=True)  # one group per distinct probability
+    return _sorted_weighted_auroc(y, starts, w[order])
+
+
+def _sorted_weighted_auroc(y: np.ndarray, starts: np.ndarray, w: np.ndarray) -> float:
+    """:func:`weighted_auroc` on rows already sorted by probability (``starts``: the first
+    row of each distinct probability), so that bootstrap resamples share one sort."""
     positives = np.add.reduceat(w * (y == 1), starts)
     negatives = np.add.reduceat(w * (y == 0), starts)
     negatives_below = np.cumsum(negatives) - negatives
@@ -86,11 +108,17 @@ def bootstrap_auroc_ci(
     y = np.asarray(y_true, dtype=int)
     p = np.asarray(y_prob, dtype=float)
     rng = np.random.default_rng(seed)
+    # A resample only reweights the rows: sort by probability once, not per resample (the
+    # same operations on the same sorted rows as weighted_auroc, so the same numbers).
+    order = np.argsort(p, kind="mergesort")
+    y_sorted = y[order]
+    _, starts = np.unique(p[order], return_index=True)
     values = []
     for _ in range(n_boot):
         idx = rng.integers(0, len(y), len(y))
         if 0 < y[idx].sum() < len(idx):
-            values.append(weighted_auroc(y, p, np.bincount(idx, minlength=len(y))))
+            counts = np.bincount(idx, minlength=len(y)).astype(float)
+            values.append(_sorted_weighted_auroc(y_sorted, starts, counts[order]))
     if len(values) < n_boot // 2:
         return None
     low, high = np.percentile(values, [2.5, 97.5])
