@@ -120,6 +120,7 @@ def render_probability(report: CaseReport, *, key_prefix: str) -> None:
         probability_figure(c, outcome=m.outcome.lower()),
         key=f"{key_prefix}_probability",
         config={"displayModeBar": False},
+        theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
     )
 
 
@@ -143,6 +144,7 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
                 shap_waterfall_figure(a.shap, labels),
                 key=f"{key_prefix}_shap",
                 config={"displayModeBar": False},
+                theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
             )
             st.caption(
                 f"Method: {literal(a.shap.method)}. Background {a.shap.background_size} "
@@ -157,6 +159,7 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
                 lime_bar_figure(a.lime, labels),
                 key=f"{key_prefix}_lime",
                 config={"displayModeBar": False},
+                theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
             )
             st.caption(
                 f"Local fidelity R² {a.lime.fidelity_r2_mean:.2f} (lowest "
@@ -218,6 +221,7 @@ def render_reliability(report: CaseReport, *, key_prefix: str) -> None:
         reliability_figure(c.reliability_curve, highlight=c.probability),
         key=f"{key_prefix}_reliability",
         config={"displayModeBar": False},
+        theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
     )
     with (box := lazy_expander("Reliability table", key=f"{key_prefix}_reliability_open")):
         if box.open:
