@@ -8,12 +8,15 @@ from pathlib import Path
 
 import streamlit as st
 
-# The app's own modules (components/, services, session) sit beside this file.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The app's own modules (components/, services, session) sit beside this file. Added once:
+# this script runs again on every click, and each copy would lengthen every later import.
+_APP_DIR = str(Path(__file__).resolve().parent)
+if _APP_DIR not in sys.path:
+    sys.path.insert(0, _APP_DIR)
 
-from caselens.access import PAGES
-from components.text import literal
-from session import current_viewer, end_session, workflow
+from caselens.access import PAGES  # noqa: E402  (after the path is set, above)
+from components.text import literal  # noqa: E402
+from session import current_viewer, end_session, workflow  # noqa: E402
 
 st.set_page_config(page_title="CaseLens", page_icon="🔎", layout="wide")
 _CSS = Path(__file__).resolve().parents[1] / "assets" / "theme.css"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app_helpers import audit_entries, shown, signed_in
+from app_helpers import audit_entries, shown, signed_in, unliteral
 from caselens.cases import validate_inputs
 from caselens.display import NOT_RECORDED_MESSAGE
 from caselens.report import CaseExplainer
@@ -108,3 +108,40 @@ def test_patient_preview_is_recorded_as_a_patient_display_before_it_is_shown():
     assert (previewed[0].audience, previewed[0].actor_id) == ("patient", "dr.lee")
     text = " ".join(m.value for m in at.markdown)
     assert "out of 100 people like you" in text
+
+
+def test_first_view_has_everything_a_clinician_must_see_and_secondary_tables_wait_for_a_click():
+    at = open_app()
+    at = _pick_model(at, "heart-disease")
+    # On first view: probability, interval, threshold, limitations, SHAP and LIME with
+    # their reliability figures, the reliability of a probability like this one.
+    labels = [unliteral(m.label) for m in at.metric]
+    assert labels[0].startswith("Calibrated probability (sigmoid) of")
+    assert labels[1].startswith("Probability interval") and labels[2] == "Decision threshold"
+    assert len(at.get("plotly_chart")) == 4  # probability, SHAP, LIME, reliability
+    subheaders = [s.value for s in at.subheader]
+    assert "When not to trust this result" in subheaders
+    assert "How reliable is a probability like this?" in subheaders
+    captions = shown(at.caption)
+    assert "Additivity error" in captions and "Local fidelity R²" in captions
+    # The secondary tables and the provenance are built only when opened.
+    labels = [e.label for e in at.expander]
+    assert "The numbers behind the charts" in labels
+    assert "Provenance: model, seeds, versions, timings" in labels
+    assert "SHAP (points)" not in " ".join(str(d.value.columns) for d in at.dataframe)
+    assert "seeds" not in " ".join(str(j.value) for j in at.json)
+
+
+def test_opening_a_secondary_section_draws_it_without_a_second_record():
+    at = open_app()
+    at = _pick_model(at, "heart-disease")
+    viewed = [e for e in audit_entries() if e.action == "viewed"]
+    at.session_state["case_heart-disease_report_numbers"] = True
+    at.session_state["case_heart-disease_report_provenance"] = True
+    at = at.run()
+    assert not at.exception
+    assert any("SHAP (points)" in d.value.columns for d in at.dataframe)
+    assert "+ contributions =" in shown(at.caption)
+    assert any("seeds" in str(j.value) for j in at.json)
+    # Opening a section reruns the page; the display was already recorded in this session.
+    assert [e for e in audit_entries() if e.action == "viewed"] == viewed

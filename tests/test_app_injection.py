@@ -103,6 +103,16 @@ def test_case_page_and_patient_preview_send_the_hostile_text_escaped():
     assert f"people like you {wording}" in shown(at.markdown)
     _assert_no_markup_from_data(at)
 
+    # The sections built only when opened hold the hostile text escaped too.
+    for section in ("numbers", "reliability_open", "provenance"):
+        at.session_state[f"case_heart-disease_report_{section}"] = True
+    at = at.run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "SHAP (points)" in d.value.columns)
+    assert any(PAYLOADS[0] in label for label in table["Input"])  # data cells, not markup
+    assert any("seeds" in str(j.value) for j in at.json)
+    _assert_no_markup_from_data(at)
+
 
 @pytest.mark.usefixtures("hostile_env")
 def test_model_facts_and_the_sidebar_send_the_hostile_text_escaped():

@@ -15,6 +15,7 @@ from components.figures import (
     icon_array_figure,
     lime_bar_figure,
     probability_figure,
+    reliability_figure,
     shap_waterfall_figure,
 )
 
@@ -97,3 +98,17 @@ def test_probability_figure_without_an_interval_draws_no_range_and_names_the_lab
     fig = probability_figure(confidence, outcome="death")
     assert fig.data[0].error_x.array is None
     assert fig.layout.xaxis.title.text.startswith("Model probability (not calibrated) of death")
+
+
+def test_report_figures_carry_their_own_template_so_long_labels_fit(report):
+    # Drawn with theme=None (see figures.REPORT_TEMPLATE): the axis room for the row
+    # labels ("Thallium stress test = Normal ▼ −9.9 pts") must come from the figure.
+    labels = {i.name: f"{i.label} = {i.value_text}" for i in report.case.inputs}
+    for fig in (
+        probability_figure(report.confidence, outcome="heart disease"),
+        shap_waterfall_figure(report.attributions.shap, labels),
+        lime_bar_figure(report.attributions.lime, labels),
+        reliability_figure(report.confidence.reliability_curve, highlight=report.probability),
+    ):
+        template = fig.layout.template.layout
+        assert template.yaxis.automargin is True and template.xaxis.automargin is True

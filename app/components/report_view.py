@@ -5,6 +5,8 @@ only through :func:`literal` or :func:`code`; our own labels carry the formattin
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -27,6 +29,18 @@ SEVERITY_WORD = {"warning": "Warning", "caution": "Caution", "info": "Note"}
 
 def _pct(x: float | None, digits: int = 1) -> str:
     return "—" if x is None else f"{100 * x:.{digits}f}%"
+
+
+def lazy_expander(label: str, *, key: str) -> Any:
+    """A collapsed expander whose content is built only while it is open.
+
+    A plain ``st.expander`` sends its content with every case shown, and the browser lays
+    it out even while it is closed; these sections (tables, provenance) are read on
+    demand, so opening one reruns the page (the report is already computed and recorded
+    in this session: nothing is recomputed or written twice). Use as
+    ``with (box := lazy_expander(...)): if box.open: ...``.
+    """
+    return st.expander(label, key=key, on_change="rerun")
 
 
 def render_limitations(report: CaseReport) -> None:
@@ -106,6 +120,7 @@ def render_probability(report: CaseReport, *, key_prefix: str) -> None:
         probability_figure(c, outcome=m.outcome.lower()),
         key=f"{key_prefix}_probability",
         config={"displayModeBar": False},
+        theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
     )
 
 
@@ -129,6 +144,7 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
                 shap_waterfall_figure(a.shap, labels),
                 key=f"{key_prefix}_shap",
                 config={"displayModeBar": False},
+                theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
             )
             st.caption(
                 f"Method: {literal(a.shap.method)}. Background {a.shap.background_size} "
@@ -143,6 +159,7 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
                 lime_bar_figure(a.lime, labels),
                 key=f"{key_prefix}_lime",
                 config={"displayModeBar": False},
+                theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
             )
             st.caption(
                 f"Local fidelity R² {a.lime.fidelity_r2_mean:.2f} (lowest "
@@ -151,6 +168,14 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
             )
         else:
             st.error(f"LIME explanation not shown: {literal(a.lime.failure_reason)}")
+    with (box := lazy_expander("The numbers behind the charts", key=f"{key_prefix}_numbers")):
+        if box.open:
+            _render_numbers(report, key_prefix=key_prefix)
+
+
+def _render_numbers(report: CaseReport, *, key_prefix: str) -> None:
+    """The table of SHAP and LIME values per input, and how the SHAP values add up."""
+    a = report.attributions
     table = pd.DataFrame(
         [
             {
@@ -166,18 +191,16 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
             for v in a.variables
         ]
     )
-    with st.expander("The numbers behind the charts"):
-        st.dataframe(table, hide_index=True, key=f"{key_prefix}_attr_table")
-        if a.shap.status == "ok":
-            st.caption(
-                f"Baseline {_pct(a.shap.baseline, 2)} + contributions = "
-                f"{_pct(a.shap.probability, 2)}."
-            )
-        if a.shap.log_odds_baseline is not None:
-            st.caption(
-                f"Exact logistic-regression contributions in log-odds; baseline "
-                f"log-odds {a.shap.log_odds_baseline:.3f}. {literal(a.shap.log_odds_note or '')}"
-            )
+    st.dataframe(table, hide_index=True, key=f"{key_prefix}_attr_table")
+    if a.shap.status == "ok":
+        st.caption(
+            f"Baseline {_pct(a.shap.baseline, 2)} + contributions = {_pct(a.shap.probability, 2)}."
+        )
+    if a.shap.log_odds_baseline is not None:
+        st.caption(
+            f"Exact logistic-regression contributions in log-odds; baseline "
+            f"log-odds {a.shap.log_odds_baseline:.3f}. {literal(a.shap.log_odds_note or '')}"
+        )
 
 
 def render_reliability(report: CaseReport, *, key_prefix: str) -> None:
@@ -198,13 +221,15 @@ def render_reliability(report: CaseReport, *, key_prefix: str) -> None:
         reliability_figure(c.reliability_curve, highlight=c.probability),
         key=f"{key_prefix}_reliability",
         config={"displayModeBar": False},
+        theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
     )
-    with st.expander("Reliability table"):
-        st.dataframe(
-            pd.DataFrame([b.model_dump() for b in c.reliability_curve]),
-            hide_index=True,
-            key=f"{key_prefix}_reliability_table",
-        )
+    with (box := lazy_expander("Reliability table", key=f"{key_prefix}_reliability_open")):
+        if box.open:
+            st.dataframe(
+                pd.DataFrame([b.model_dump() for b in c.reliability_curve]),
+                hide_index=True,
+                key=f"{key_prefix}_reliability_table",
+            )
 
 
 def render_context(report: CaseReport, *, key_prefix: str) -> None:
@@ -245,30 +270,37 @@ def render_context(report: CaseReport, *, key_prefix: str) -> None:
     )
 
 
-def render_provenance(report: CaseReport) -> None:
+def render_provenance(report: CaseReport, *, key_prefix: str) -> None:
     """Report id, model hash, seeds, versions and step timings."""
-    with st.expander("Provenance: model, seeds, versions, timings"):
-        prov = report.provenance
-        st.markdown(
-            f"Report {code(report.report_id[:16] + '…')} created "
-            f"{literal(report.created_at)} · model {literal(report.model.model_id)} "
-            f"{literal(report.model.version)} (SHA-256 {code(report.model.sha256[:16] + '…')}) "
-            f"· validated on {literal(report.model.validated_on)}: "
-            f"AUROC {literal(report.model.validation.auroc)}, "
-            f"Brier {literal(report.model.validation.brier)}, "
-            f"calibration slope {literal(report.model.validation.calibration_slope)}."
-        )
-        st.json(
-            {
-                "seeds": prov.seeds,
-                "background_size": prov.background_size,
-                "lime_runs": prov.lime_runs,
-                "lime_samples": prov.lime_samples,
-                "library_versions": prov.library_versions,
-                "timings_ms": prov.timings_ms,
-            },
-            expanded=False,
-        )
+    label = "Provenance: model, seeds, versions, timings"
+    with (box := lazy_expander(label, key=f"{key_prefix}_provenance")):
+        if box.open:
+            _render_provenance_body(report)
+
+
+def _render_provenance_body(report: CaseReport) -> None:
+    """The provenance section's content."""
+    prov = report.provenance
+    st.markdown(
+        f"Report {code(report.report_id[:16] + '…')} created "
+        f"{literal(report.created_at)} · model {literal(report.model.model_id)} "
+        f"{literal(report.model.version)} (SHA-256 {code(report.model.sha256[:16] + '…')}) "
+        f"· validated on {literal(report.model.validated_on)}: "
+        f"AUROC {literal(report.model.validation.auroc)}, "
+        f"Brier {literal(report.model.validation.brier)}, "
+        f"calibration slope {literal(report.model.validation.calibration_slope)}."
+    )
+    st.json(
+        {
+            "seeds": prov.seeds,
+            "background_size": prov.background_size,
+            "lime_runs": prov.lime_runs,
+            "lime_samples": prov.lime_samples,
+            "library_versions": prov.library_versions,
+            "timings_ms": prov.timings_ms,
+        },
+        expanded=False,
+    )
 
 
 def render_clinician_report(report: CaseReport, *, key_prefix: str) -> None:
@@ -286,5 +318,5 @@ def render_clinician_report(report: CaseReport, *, key_prefix: str) -> None:
     render_explanations(report, key_prefix=key_prefix)
     render_reliability(report, key_prefix=key_prefix)
     render_context(report, key_prefix=key_prefix)
-    render_provenance(report)
+    render_provenance(report, key_prefix=key_prefix)
     st.caption(f"Report {literal(report.report_id[:12])}")
