@@ -230,6 +230,22 @@ def periods(
     return out
 
 
+def _period_log_columns() -> tuple[Any, ...]:
+    """The log columns a period's figures are computed from, in the order both paths read
+    them (the fast path's :class:`~caselens.monitoring.period_rows.RawRows` follows it)."""
+    c = prediction_log.c
+    return (
+        c.id,
+        c.patient_ref,
+        c.report_id,
+        c.recorded_on,
+        c.model_version,
+        c.probability,
+        c.conformal_set,
+        c.inputs_json,
+    )
+
+
 def read_period(
     engine: Engine,
     model_id: str,
@@ -243,16 +259,7 @@ def read_period(
     ``outcome`` linked or NaN) and the number of displays they came from."""
     c = prediction_log.c
     stmt = (
-        select(
-            c.id,
-            c.patient_ref,
-            c.report_id,
-            c.recorded_on,
-            c.model_version,
-            c.probability,
-            c.conformal_set,
-            c.inputs_json,
-        )
+        select(*_period_log_columns())
         .where(
             c.model_id == model_id,
             *_source_filter(simulated, run_id),
@@ -437,20 +444,8 @@ def read_period_columns(
     )
 
     c = prediction_log.c
-    rows_stmt = _period_rows(
-        model_id,
-        period,
-        simulated,
-        run_id,
-        c.id,
-        c.patient_ref,
-        c.report_id,
-        c.recorded_on,
-        c.model_version,
-        c.probability,
-        c.conformal_set,
-        c.inputs_json,
-    ).order_by(c.id)
+    rows_stmt = _period_rows(model_id, period, simulated, run_id, *_period_log_columns())
+    rows_stmt = rows_stmt.order_by(c.id)
     names = tuple(input_names)
 
     def parse(texts: Sequence[str]) -> dict[str, tuple[Any, ...]]:
