@@ -93,7 +93,7 @@ def workflow() -> Workflow:
 
 @st.cache_resource(show_spinner=False)
 def _workflow(location: str, key_file: str, data_dir: str, app_db_url: str | None) -> Workflow:
-    return Workflow(
+    built = Workflow(
         audit=audit_store(),
         accounts=accounts(),
         statuses=model_statuses(),
@@ -101,6 +101,8 @@ def _workflow(location: str, key_file: str, data_dir: str, app_db_url: str | Non
         explainer=explainer,
         audit_key=audit_store().signing_key,
     )
+    built.warm_up_monitoring()  # in the background: the first Monitoring view is then fast
+    return built
 
 
 def care_team_contact() -> str:

@@ -778,6 +778,14 @@ class Workflow:
             suspended=self._statuses.get(model_id).suspended,
         )
 
+    def warm_up_monitoring(self) -> Any:
+        """Start computing every model's live monitoring figures in the background (at server
+        start), so the first Monitoring view does not read the open period whole. Records
+        nothing; returns the thread."""
+        from caselens.monitoring.warm_up import start_monitoring_warm_up
+
+        return start_monitoring_warm_up(self._audit, self.catalogue.bundles)
+
     def monitoring_runs(self, session: UserSession, model_id: str) -> tuple[str, ...]:
         """The simulated runs logged for a model (to choose one on the Monitoring page)."""
         from caselens.monitoring.figures import simulated_runs
