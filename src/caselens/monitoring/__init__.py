@@ -6,11 +6,23 @@
   written in the same transaction as its audit entry, and its check against the trail.
 * :mod:`~caselens.monitoring.outcomes` — outcomes imported from a CSV, all or nothing, each
   import recorded in the trail.
+* :mod:`~caselens.monitoring.corrections` — an outcome already imported, corrected by its own
+  recorded step (the newest correction counts).
 * :mod:`~caselens.monitoring.plan` — the monitoring plan (thresholds, minimum n, outcome
   window) with its defaults.
 * :mod:`~caselens.monitoring.figures` — drift, calibration, discrimination and subgroup
   figures for one model and one period, with their n and confidence intervals.
+* :mod:`~caselens.monitoring.figures_cache` — each period's figures cached under a
+  fingerprint of their data (signed; derived data, never evidence).
+* :mod:`~caselens.monitoring.period_rows` — the open period's rows kept in memory and
+  extended by the rows added since.
+* :mod:`~caselens.monitoring.warm_up` — the figures computed once in the background when a
+  server starts.
+* :mod:`~caselens.monitoring.clinician_use` — feedback, own estimates against the model's,
+  and the limitations shown, per period.
 * :mod:`~caselens.monitoring.alerts` — the plan's alerts, recorded in the trail.
+* :mod:`~caselens.monitoring.governance_report` — a self-contained HTML report for
+  governance meetings.
 * :mod:`~caselens.monitoring.simulate` — simulated predictions and outcomes with injected
   shifts, always labelled simulated.
 
