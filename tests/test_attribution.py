@@ -668,9 +668,9 @@ def test_a_case_row_gives_the_same_typed_columns_the_quick_way_as_through_pandas
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)
 def test_the_batch_frame_built_from_category_codes_is_the_plain_frame(bundles, model_id):
-    # The text columns of the one batched model call are taken from the category list by
-    # code instead of converting every string; the frame must equal the plain construction
-    # (values, missing cells, dtypes), so the model sees exactly the same input.
+    # The text columns of the one model call (LIME, SHAP, then the case) are taken from the
+    # category list by code instead of converting every string; the frame must equal the
+    # plain construction (values, missing cells, dtypes), so the model sees the same input.
     from caselens.attribution import (
         Attributor,
         ShapleyPlan,
@@ -689,6 +689,6 @@ def test_the_batch_frame_built_from_category_codes_is_the_plain_frame(bundles, m
         case_columns = _columns(frame, schema)
         plan = ShapleyPlan.build(case_columns, _columns(background, schema), schema, seed=0)
         draw = attributor._lime_setup().draw(frame, runs=5, num_samples=1000, top_k=3)
-        plain = _frame(_plain_columns(draw, plan), schema)
+        plain = _frame(_plain_columns(draw, plan, case_columns), schema)
         built = attributor._batch_frame(draw, plan, case_columns)
         pd.testing.assert_frame_equal(built, plain, check_dtype=True, check_exact=True)

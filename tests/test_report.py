@@ -54,7 +54,10 @@ def test_probability_shown_is_the_calibrated_one_with_its_method_and_figures(
     for report in demo_reports:
         bundle = sample_bundles[report.model.model_id]
         frame = validate_inputs(report.case.values(), bundle.features).to_frame()
-        assert report.probability == float(bundle.model.predict_proba(frame)[0, 1])
+        # The case's row of the report's one model call: its last bit may differ from a
+        # one-row call's (BLAS rounding), nothing more.
+        alone = float(bundle.model.predict_proba(frame)[0, 1])
+        assert abs(report.probability - alone) <= 1e-15
         assert report.model.calibration_method == bundle.card.calibration.method
         assert report.model.validation == bundle.card.validation.overall
 

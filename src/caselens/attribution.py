@@ -51,6 +51,7 @@ from caselens.explainer_agreement import (
     top_k_indices,
 )
 from caselens.features import FeatureSchema
+from caselens.one_row_transform import OneRowTransform
 
 BACKGROUND_SIZE = 100
 LIME_RUNS = 5
@@ -807,7 +808,12 @@ def _dense(x: Any) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _LogOdds:
-    """The background half of :func:`logistic_log_odds`, computed once per background."""
+    """The background half of :func:`logistic_log_odds`, computed once per background.
+
+    ``one_row`` is the preprocessing replayed in numpy for one case (see
+    :mod:`caselens.one_row_transform`), kept only when it equals scikit-learn's transform on
+    the background bit for bit; ``None`` means scikit-learn transforms every case.
+    """
 
     preprocess: Any
     logistic: Any
@@ -815,6 +821,7 @@ class _LogOdds:
     mean_t: np.ndarray
     n_out: int
     groups: list[int] | None
+    one_row: OneRowTransform | None = None
 
     @classmethod
     def build(cls, model: Any, background: pd.DataFrame, schema: FeatureSchema) -> _LogOdds | None:
@@ -822,13 +829,29 @@ class _LogOdds:
         if parts is None:
             return None
         preprocess, logistic = parts
-        b_t = _dense(preprocess.transform(background[schema.names]))
+        frame = background[schema.names]
+        b_t = _dense(preprocess.transform(frame))
         n_out = b_t.shape[1]
         groups = _output_groups(preprocess, schema.names, n_out)
-        return cls(preprocess, logistic, schema, b_t.mean(axis=0), n_out, groups)
+        one_row = OneRowTransform.compile(preprocess, schema.names)
+        if one_row is not None:
+            columns = _columns(frame, schema)
+            rows = [[column[i] for column in columns] for i in range(len(frame))]
+            one_row = one_row.verified(rows, b_t)
+        return cls(preprocess, logistic, schema, b_t.mean(axis=0), n_out, groups, one_row)
+
+    def transformed(self, case_frame: pd.DataFrame) -> np.ndarray:
+        """The case's transformed row: replayed when the fast path handles it, else
+        scikit-learn's ``transform``."""
+        case_frame = _in_order(case_frame, self.schema.names)
+        if self.one_row is not None:
+            x_t = self.one_row([column[0] for column in _columns(case_frame, self.schema)])
+            if x_t is not None:
+                return x_t
+        return _dense(self.preprocess.transform(case_frame))[0]
 
     def of(self, case_frame: pd.DataFrame) -> tuple[float, np.ndarray] | None:
-        x_t = _dense(self.preprocess.transform(_in_order(case_frame, self.schema.names)))[0]
+        x_t = self.transformed(case_frame)
         # Which variable each column comes from is a property of the fitted preprocessing,
         # traced once at build time (the case's row has the background's width).
         groups = (
@@ -1504,11 +1527,11 @@ class ModelUsage:
     Attributes
     ----------
     rows : int
-        Rows passed to ``predict_proba`` (the case, the SHAP coalitions, every LIME run's
-        neighbourhood).
+        Rows passed to ``predict_proba`` (every LIME run's neighbourhood, the SHAP
+        coalitions, the case).
     calls : int
-        ``predict_proba`` calls: 2 (the case, then every other row), more only if that batch
-        failed and each part was asked alone.
+        ``predict_proba`` calls: 1 (every row, the case last), more only if that call
+        failed and the case and each part were asked alone.
     predict_ms : float
         Milliseconds spent inside those calls.
     """
@@ -1552,22 +1575,24 @@ class CaseAttribution:
 
 
 class Attributor:
-    """The probability, SHAP and LIME of one case, in two model calls whatever the model.
+    """The probability, SHAP and LIME of one case, in one model call whatever the model.
 
     Everything that depends only on the background is prepared once (its columns, LIME's
     encoding and explainer, the logistic regression's transformed background mean). Per case,
-    the case is predicted alone (so the probability shown is exactly ``predict_proba`` of the
-    case), then the SHAP coalitions and every LIME run's neighbourhood are drawn and all go to
-    ``predict_proba`` in ONE call; a model wrapped in k-fold calibration pays its per-call cost
-    twice per report instead of once per part. Should that call raise, each part is asked
-    alone, so that the failure is reported for the part that failed.
+    the SHAP coalitions and every LIME run's neighbourhood are drawn and go to
+    ``predict_proba`` in ONE call with the case itself as the last row: a model wrapped in
+    k-fold calibration, or a pipeline whose per-call cost is milliseconds of validation, pays
+    that cost once per report. Should that call raise, the case is asked alone (its failure
+    is the report's: there is nothing to show), then each part alone, so that a failure is
+    reported for the part that failed.
 
-    The model predicts each row on its own, so the numbers are those of separate calls. One
-    caveat: BLAS (a logistic regression's matrix product) may round a row's last bit
-    differently in a batch of another size or at another position. The case is therefore
-    predicted alone, and the batch is ordered LIME then SHAP; with that order every sample
-    demo report is bit-identical to the per-part calls CaseLens made before (with the case
-    first, or SHAP first, some heart-disease SHAP values moved by up to 2.3e-16).
+    The model predicts each row on its own, so the numbers are those of separate calls, with
+    one caveat: BLAS (a logistic regression's matrix product) may round a row's last bit
+    differently in a batch of another size or at another position (about 1e-17 on a
+    probability; trees are bit-exact). The batch is ordered LIME, SHAP, then the case, so the
+    explanation rows keep the positions they had before the case joined the call; the case's
+    probability may differ from a one-row ``predict_proba`` call in its last bit, far below
+    the numeric tolerance of a re-run and the 0.1-point resolution shown.
 
     Parameters
     ----------
@@ -1617,7 +1642,7 @@ class Attributor:
         return self._log_odds
 
     def explain(self, case_frame: pd.DataFrame) -> CaseAttribution:
-        """The probability, SHAP, LIME and their agreement for one case (two model calls).
+        """The probability, SHAP, LIME and their agreement for one case (one model call).
 
         Raises whatever the model raises on the case itself (there is nothing to show then);
         a failure of SHAP or LIME alone is reported in its result.
@@ -1656,8 +1681,8 @@ class Attributor:
     def _batch_frame(
         self, draw: _LimeDraw, plan: ShapleyPlan, case_columns: Sequence[np.ndarray]
     ) -> pd.DataFrame:
-        """The frame of every LIME row then every SHAP row: exactly ``_frame`` of their
-        concatenated columns, with the text columns built from category codes.
+        """The frame of every LIME row, every SHAP row, then the case: exactly ``_frame`` of
+        their concatenated columns, with the text columns built from category codes.
 
         pandas turns a column of Python strings into its Arrow-backed ``str`` dtype by
         converting every string (about 0.3 ms per 8,000-row column); LIME's rows are codes
@@ -1669,9 +1694,9 @@ class Attributor:
         stacked = draw.stacked()
         lime_columns = draw.encoding.decode_columns(stacked)
         plain = {
-            name: np.concatenate([lime, shap])
-            for name, lime, shap in zip(
-                self.schema.names, lime_columns, plan.batch_columns, strict=True
+            name: np.concatenate([lime, shap, case])
+            for name, lime, shap, case in zip(
+                self.schema.names, lime_columns, plan.batch_columns, case_columns, strict=True
             )
         }
         text_dtype = _inferred_text_dtype()
@@ -1690,6 +1715,7 @@ class Attributor:
                     [
                         np.rint(stacked[:, j]).astype(int),
                         plan.column_from(j, background, case_code),
+                        [case_code],
                     ]
                 )
                 if not (codes >= 0).any():
@@ -1699,7 +1725,7 @@ class Attributor:
                     table.take(pa.array(codes, mask=codes < 0))
                 )
         except Exception:  # pragma: no cover - never a reason to fail a report
-            return _frame(list(_plain_columns(draw, plan)), self.schema)
+            return _frame(_plain_columns(draw, plan, case_columns), self.schema)
         return pd.DataFrame(plain, copy=False)
 
     def _explain(
@@ -1722,18 +1748,23 @@ class Attributor:
         )
         lime_draw = draw if isinstance(draw, _LimeDraw) else None
 
-        # The case alone: the probability shown is exactly ``predict_proba(case)`` (in a batch,
-        # BLAS may round a row's last bit differently); raises: there is nothing to show.
-        probability = float(predict(case_frame)[0, 1])
+        probability: float | None = None
         shap_probs = lime_probs = None
         if plan is not None and lime_draw is not None:
-            # The one call for the explanations: every LIME run's rows, then SHAP's rows.
+            # The one call: every LIME run's rows, then SHAP's rows, then the case (last, so
+            # that the explanation rows keep the positions they had when the case was asked
+            # alone: BLAS may round a row's last bit differently at another position).
             batch = self._batch_frame(lime_draw, plan, case_columns)
             try:
                 probs = predict(batch)
-                lime_probs, shap_probs = probs[: lime_draw.rows], probs[lime_draw.rows :, 1]
+                lime_probs = probs[: lime_draw.rows]
+                shap_probs = probs[lime_draw.rows : -1, 1]
+                probability = float(probs[-1, 1])
             except Exception:  # ask each part alone below, so the failing part is named
                 pass
+        if probability is None:
+            # The case alone; raises: there is nothing to show.
+            probability = float(predict(case_frame)[0, 1])
         if plan is not None and shap_probs is None:
             try:
                 shap_probs = predict(_frame(plan.batch_columns, schema))[:, 1]
@@ -1761,8 +1792,13 @@ class Attributor:
         return probability, shap_result, lime_result
 
 
-def _plain_columns(draw: _LimeDraw, plan: ShapleyPlan) -> list[np.ndarray]:
-    return [np.concatenate(parts) for parts in zip(draw.columns(), plan.batch_columns, strict=True)]
+def _plain_columns(
+    draw: _LimeDraw, plan: ShapleyPlan, case_columns: Sequence[np.ndarray]
+) -> list[np.ndarray]:
+    return [
+        np.concatenate(parts)
+        for parts in zip(draw.columns(), plan.batch_columns, case_columns, strict=True)
+    ]
 
 
 @functools.cache

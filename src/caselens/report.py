@@ -327,7 +327,7 @@ class CaseExplainer:
 
         bundle = self.bundle
         frame = _in_order(case.to_frame(), bundle.features.names)
-        # The model is asked twice: the case alone, then LIME's and SHAP's rows in one call.
+        # The model is asked once: LIME's and SHAP's rows and the case in one call.
         explained = self.attributor.explain(frame)
         attributions = explained.attributions
         lap("attributions")
