@@ -14,6 +14,7 @@ from caselens.accounts import AccountStore, seed_demo_accounts
 from caselens.app_database import open_app_database
 from caselens.audit import AuditStore, default_key_file, default_location, open_trail
 from caselens.bundle import BundleCatalogue, load_catalogue
+from caselens.long_lived import freeze_long_lived
 from caselens.model_status import ModelStatusStore
 from caselens.report import CaseExplainer
 from caselens.settings import Settings
@@ -28,6 +29,7 @@ def catalogue() -> BundleCatalogue:
         loaded = load_catalogue(settings.models_dir, allow_pickle=settings.allow_pickle)
     except Exception as exc:  # e.g. an unreadable models folder: list it, keep the app up
         return BundleCatalogue(bundles={}, refused={settings.models_dir.name: f"{exc}"})
+    freeze_long_lived()  # later garbage collections skip the bundles (see caselens.long_lived)
     return loaded
 
 
@@ -36,6 +38,7 @@ def explainer(model_id: str) -> CaseExplainer:
     """The bundle's explainer, warmed up so the first clinician's click is fast."""
     built = CaseExplainer(catalogue().bundles[model_id])
     built.warm_up()
+    freeze_long_lived()
     return built
 
 
@@ -101,6 +104,7 @@ def _workflow(location: str, key_file: str, data_dir: str, app_db_url: str | Non
         explainer=explainer,
         audit_key=audit_store().signing_key,
     )
+    freeze_long_lived()
     built.warm_up_monitoring()  # in the background: the first Monitoring view is then fast
     return built
 
