@@ -513,25 +513,50 @@ def test_lime_equals_plain_lime_on_a_bundle_caselens_did_not_train(other_family_
         )
 
 
-def test_lime_with_six_variables_or_fewer_is_plain_limes_forward_selection(bundles, backgrounds):
-    # LIME selects variables by forward selection up to six: that path is LIME's own code.
-    from caselens.features import FeatureSchema
+def _first_variables_model(bundle, full, schema):
+    """The bundle's model with the variables outside ``schema`` held at this case's values."""
 
-    bundle = bundles["heart-disease"]
-    schema = FeatureSchema(features=bundle.features.features[:5])
-    full = _case_frame(bundle, 0)
-
-    class FirstFive:
-        """The heart-disease model with the other variables held at this case's values."""
-
+    class FirstVariables:
         def predict_proba(self, frame):
             rest = full.drop(columns=schema.names)
             rows = pd.concat([rest] * len(frame), ignore_index=True)
             whole = pd.concat([frame.reset_index(drop=True), rows], axis=1)
             return bundle.model.predict_proba(whole[bundle.features.names])
 
+    return FirstVariables()
+
+
+@pytest.mark.parametrize("n_variables", [2, 5, 6])
+def test_lime_with_six_variables_or_fewer_is_plain_limes_forward_selection(
+    bundles, backgrounds, n_variables
+):
+    # LIME selects variables by forward selection up to six (an unpenalised ridge fit per
+    # candidate and step); CaseLens's numpy copy must choose and weigh them bit for bit.
+    from caselens.features import FeatureSchema
+
+    bundle = bundles["heart-disease"]
+    schema = FeatureSchema(features=bundle.features.features[:n_variables])
     background = backgrounds["heart-disease"][schema.names]
-    _assert_lime_equals_plain_lime(FirstFive(), full[schema.names], background, schema, 1)
+    for index in range(0, len(bundle.demo_cases), 2):
+        full = _case_frame(bundle, index)
+        model = _first_variables_model(bundle, full, schema)
+        for seed in (1, 6):
+            _assert_lime_equals_plain_lime(model, full[schema.names], background, schema, seed)
+
+
+def test_forward_selection_with_a_variable_that_never_varies_is_plain_limes(bundles, backgrounds):
+    # A variable with one value in the whole background is constant in every neighbourhood:
+    # its unpenalised fit is singular, scikit-learn switches solver, and so must CaseLens.
+    from caselens.features import FeatureSchema
+
+    bundle = bundles["heart-disease"]
+    schema = FeatureSchema(features=bundle.features.features[:4])
+    background = backgrounds["heart-disease"][schema.names].copy()
+    full = _case_frame(bundle, 1)
+    background["sex"] = full["sex"].iloc[0]
+    model = _first_variables_model(bundle, full, schema)
+    for seed in (0, 2):
+        _assert_lime_equals_plain_lime(model, full[schema.names], background, schema, seed)
 
 
 # --------------------------------------------------------------------------- together

@@ -1348,17 +1348,19 @@ class _LimeSetup:
         """LIME's weighted linear fit of one neighbourhood: weight per variable, and R².
 
         What ``explain_instance`` does after sampling, for label 1 and every variable:
-        distances of the scaled rows to the case, LIME's kernel, feature selection
-        ('highest_weights' above six variables: a ridge fit with alpha 0.01 orders the
-        variables by |coef × case|), then a ridge fit with alpha 1 on the variables in that
-        order, and its weighted R².
+        distances of the scaled rows to the case, LIME's kernel, feature selection (its
+        'auto': above six variables 'highest_weights', a ridge fit with alpha 0.01 that
+        orders the variables by |coef × case|; up to six 'forward_selection', which adds
+        the variable whose unpenalised fit scores the highest weighted R² at each step),
+        then a ridge fit with alpha 1 on the variables in that order, and its weighted R².
+        The fits are :func:`_lime_ridge` (scikit-learn's operations, bit for bit); should a
+        fit be singular, LIME itself is asked (scikit-learn then switches solver).
         """
         m = data.shape[1]
         scaled = (data - explainer.scaler.mean_) / explainer.scaler.scale_
         labels = probs[:, 1]
         fast = (
             explainer.feature_selection == "auto"
-            and m > self._FORWARD_SELECTION_MAX
             and len(data) >= m  # else scikit-learn solves the kernel (dual) problem
         )
         if fast:
@@ -1369,19 +1371,11 @@ class _LimeSetup:
             try:
                 with warnings.catch_warnings():  # as LIME's calls were: ill-conditioning
                     warnings.simplefilter("ignore")  # warnings do not reach the screen
-                    selection, _ = _lime_ridge(scaled, labels, weights, alpha=0.01)
-                weighted = selection * scaled[0]
-                order = [
-                    j
-                    for j, _ in sorted(
-                        zip(range(m), weighted, strict=True),
-                        key=lambda x: np.abs(x[1]),
-                        reverse=True,
-                    )
-                ]
-                used = scaled[:, order]
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+                    if m > self._FORWARD_SELECTION_MAX:
+                        order = _highest_weights(scaled, labels, weights)
+                    else:
+                        order = _forward_selection(scaled, labels, weights)
+                    used = scaled[:, order]
                     coef, intercept = _lime_ridge(used, labels, weights, alpha=1.0)
             except np.linalg.LinAlgError:  # scikit-learn would switch to SVD: let LIME do it
                 fast = False
@@ -1406,6 +1400,40 @@ class _LimeSetup:
         for j, w in pairs:
             result[j] = w
         return result, float(score)
+
+
+def _highest_weights(scaled: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> list[int]:
+    """LIME's 'highest_weights' selection of every variable: the order of |coef × case| of
+    a ridge fit with alpha 0.01 (Python's stable sort, largest first, as LIME's)."""
+    m = scaled.shape[1]
+    selection, _ = _lime_ridge(scaled, labels, weights, alpha=0.01)
+    weighted = selection * scaled[0]
+    return [
+        j
+        for j, _ in sorted(
+            zip(range(m), weighted, strict=True), key=lambda x: np.abs(x[1]), reverse=True
+        )
+    ]
+
+
+def _forward_selection(scaled: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> list[int]:
+    """LIME's ``forward_selection`` of every variable, step by step as its loop: each step
+    adds the unused variable whose ``Ridge(alpha=0)`` fit on the chosen ones plus it scores
+    the highest weighted R² (the first such on ties; LIME starts from -1e8)."""
+    m = scaled.shape[1]
+    used: list[int] = []
+    for _ in range(m):
+        best, best_score = 0, -100000000.0
+        for feature in range(m):
+            if feature in used:
+                continue
+            x = scaled[:, [*used, feature]]
+            coef, intercept = _lime_ridge(x, labels, weights, alpha=0.0)
+            score = _weighted_r2(labels, x @ coef + intercept, weights)
+            if score > best_score:
+                best, best_score = feature, score
+        used.append(best)
+    return used
 
 
 def _lime_ridge(
