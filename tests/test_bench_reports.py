@@ -34,6 +34,10 @@ def test_bench_reports_times_a_bundle_without_demo_cases_on_its_reference_rows(
     for key in ("report_p50_ms", "report_p95_ms", "model_call_ms", "first_report_s"):
         assert figures[key] > 0, key
     assert figures["overhead_ratio"] > 0
+    # The same cost in milliseconds: report p50 minus the model call's p50.
+    # (each figure is rounded to 0.1 ms on its own)
+    difference = figures["report_p50_ms"] - figures["model_call_ms"]
+    assert abs(figures["overhead_ms"] - difference) <= 0.1 + 1e-9
 
 
 def test_bench_reports_names_a_missing_bundle_instead_of_a_traceback(tmp_path, monkeypatch):

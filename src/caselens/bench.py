@@ -7,7 +7,9 @@ of one process (``peak_rss_mb``).
 Beside the report times, the warm process times ONE ``predict_proba`` call on as many rows
 as a report asks the model for (``model_rows_per_report``, drawn from the reference data,
 under the same one-thread limit as a report): ``overhead_ratio`` = report p50 / that call's
-p50 says how much a report costs beyond the model evaluations it cannot avoid (1.0 = nothing).
+p50 says how much a report costs beyond the model evaluations it cannot avoid (1.0 = nothing);
+``overhead_ms`` = report p50 − that call's p50 is the same cost in milliseconds (for a model
+that takes a few milliseconds per call, the ratio is mostly this fixed cost).
 
 Any bundle folder works: its demo cases are explained, or, when it has none, the first
 reference rows (``case_source`` says which).
@@ -139,8 +141,8 @@ def bench_reports(
     Warm p50/p95 over its demo cases (or its first ``n_reference`` reference rows when it has
     none; at least ``runs`` reports), the first report in a new process, that process's peak
     memory, and the report's model cost: rows and calls per report, one ``predict_proba``
-    call on that many rows (p50 of ``model_runs``), and ``overhead_ratio`` = report p50 /
-    model call p50.
+    call on that many rows (p50 of ``model_runs``), ``overhead_ratio`` = report p50 /
+    model call p50 and ``overhead_ms`` = report p50 − model call p50.
 
     Raises
     ------
@@ -169,6 +171,7 @@ def bench_reports(
         "model_calls_per_report": warm["model_calls"],
         "model_call_ms": round(model_p50, 1),
         "overhead_ratio": round(report_p50 / model_p50, 2) if model_p50 > 0 else None,
+        "overhead_ms": round(report_p50 - model_p50, 1),
         "first_report_s": round(first_s, 2),
         "peak_rss_mb": round(warm["peak_rss_mb"], 1),
     }

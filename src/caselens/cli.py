@@ -533,8 +533,9 @@ def bench_reports_command(
 ) -> None:
     """Per bundle in CASELENS_MODELS_DIR: report_p50_ms, report_p95_ms (warm),
     model_rows_per_report, model_call_ms (one predict_proba on that many rows),
-    overhead_ratio (report / model call), first_report_s, peak_rss_mb. A bundle without
-    demo cases is timed on its reference rows.
+    overhead_ratio (report / model call), overhead_ms (report - model call),
+    first_report_s, peak_rss_mb. A bundle without demo cases is timed on its reference
+    rows.
 
     Example: caselens bench reports --model readmission-30d
     """
