@@ -77,6 +77,9 @@ PREPROCESSING = {
             ("texts", OneHotEncoder(handle_unknown="ignore", sparse_output=False), TEXTS),
         ]
     ),
+    "one-hot, numbers passed through as the remainder": lambda: ColumnTransformer(
+        [("texts", OneHotEncoder(handle_unknown="ignore"), TEXTS)], remainder="passthrough"
+    ),
     "one-hot that raises on an unknown category, in a pipeline": lambda: Pipeline(
         [
             (
@@ -141,7 +144,7 @@ def test_any_case_is_replayed_exactly_or_left_to_scikit_learn(name, values):
         return  # scikit-learn transforms this case (or raises on it, as it would anyway)
     expected = _sklearn_row(preprocess, values)
     assert expected is not None, "replayed a case scikit-learn refuses"
-    assert np.array_equal(replayed, expected), (values, replayed, expected)
+    assert np.array_equal(replayed, expected, equal_nan=True), (values, replayed, expected)
 
 
 def test_missing_unknown_and_non_text_categories_are_left_to_scikit_learn():

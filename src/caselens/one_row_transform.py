@@ -6,9 +6,9 @@ transformed row. ``ColumnTransformer.transform`` on one row costs about 3 ms, al
 it input validation and dispatch, which is as much as a third of a cheap model's report
 beyond its one model call. The common preprocessing of clinical tabular models is a
 ``ColumnTransformer`` of ``SimpleImputer``, ``StandardScaler`` and ``OneHotEncoder`` (in
-pipelines, or ``"passthrough"``); their fitted arithmetic is small and public
-(``statistics_``, ``mean_``, ``scale_``, ``categories_``), so it is replayed here with the
-same floating-point operations.
+pipelines), and columns passed through (``remainder="passthrough"`` included); their fitted
+arithmetic is small and public (``statistics_``, ``mean_``, ``scale_``, ``categories_``), so
+it is replayed here with the same floating-point operations.
 
 Trust comes from checking, not from the copy: :meth:`OneRowTransform.compile` accepts only
 the transformers and settings listed above (an allow-list; anything else returns ``None`` and
@@ -142,10 +142,15 @@ def _steps(transformer: Any) -> tuple[bool, tuple[_Step, ...]] | None:
     """(whether the block is numeric, its compiled steps), or None if not allow-listed."""
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
     if isinstance(transformer, str):
         return (True, ()) if transformer == "passthrough" else None
+    if type(transformer) is FunctionTransformer:
+        # remainder="passthrough" is fitted as an identity FunctionTransformer; any other
+        # function is code this module does not replay.
+        identity = transformer.func is None and transformer.inverse_func is None
+        return (True, ()) if identity else None
     parts = [s for _, s in transformer.steps] if type(transformer) is Pipeline else [transformer]
     numeric: bool | None = None
     compiled: list[_Step] = []
