@@ -1422,7 +1422,6 @@ class _WeightedFits:
     """
 
     def __init__(self, y: np.ndarray, weights: np.ndarray) -> None:
-        self.weights = weights
         self.w_col = weights[:, None]
         self.w_col_total = np.sum(self.w_col, axis=0)
         self.root = np.sqrt(weights)[:, None]

@@ -121,6 +121,11 @@ class OneRowTransform:
         return self if handled else None
 
 
+def _is_number(value: Any) -> bool:
+    """A real number (Python or numpy), not a bool."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
 def _block_values(values: Sequence[Any], block: _Block) -> np.ndarray | None:
     picked = [values[j] for j in block.variables]
     if block.numeric:
@@ -128,7 +133,7 @@ def _block_values(values: Sequence[Any], block: _Block) -> np.ndarray | None:
         for v in picked:
             if v is None:
                 numbers.append(math.nan)
-            elif isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool):
+            elif _is_number(v):
                 numbers.append(float(v))
             else:
                 return None
@@ -180,10 +185,8 @@ def _imputer(imputer: Any) -> _Step | None:
     if imputer.add_indicator or not (isinstance(missing, float) and math.isnan(missing)):
         return None
     fill = None
-    numbers = statistics.dtype.kind in "fiu" or all(
-        isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
-        for v in statistics
-    )  # a constant fill is kept as object even when it is a number
+    # A constant fill is kept as object even when it is a number.
+    numbers = statistics.dtype.kind in "fiu" or all(_is_number(v) for v in statistics)
     if numbers:
         fill = statistics.astype(float)
         if np.isnan(fill).any():
@@ -200,7 +203,7 @@ def _imputer(imputer: Any) -> _Step | None:
     return impute
 
 
-def _scaler(scaler: Any) -> _Step | None:
+def _scaler(scaler: Any) -> _Step:
     mean = scaler.mean_ if scaler.with_mean else None
     scale = scaler.scale_ if scaler.with_std else None
 
