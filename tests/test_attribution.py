@@ -396,38 +396,14 @@ def test_lime_gives_the_same_weights_when_run_alone_as_in_one_batched_model_call
 def test_lime_weights_equal_an_unmodified_lime_run_with_the_same_seed(bundles, backgrounds):
     # CaseLens draws LIME's neighbourhoods up front to batch the model calls; the weights must
     # be exactly those of plain LIME called the documented way.
-    from lime.lime_tabular import LimeTabularExplainer
-
-    from caselens.attribution import _LimeEncoding
-
     bundle = bundles["heart-disease"]
-    schema, background = bundle.features, backgrounds["heart-disease"]
-    frame = _case_frame(bundle, HEART_CASE)
-    encoding = _LimeEncoding(background, schema)
-    row, _ = encoding.encode_case(frame)
-    explainer = LimeTabularExplainer(
-        encoding.training,
-        mode="classification",
-        feature_names=schema.names,
-        categorical_features=encoding.categorical,
-        categorical_names={j: list(c) for j, c in encoding.categories.items()},
-        class_names=["no outcome", "outcome"],
-        discretize_continuous=True,
-        random_state=2,
+    _assert_lime_equals_plain_lime(
+        bundle.model,
+        _case_frame(bundle, HEART_CASE),
+        backgrounds["heart-disease"],
+        bundle.features,
+        2,
     )
-    plain = explainer.explain_instance(
-        row,
-        lambda x: bundle.model.predict_proba(encoding.decode(x)),
-        labels=(1,),
-        num_features=len(schema),
-        num_samples=1000,
-    )
-    ours = explain_lime(bundle.model, frame, background, schema, seed=2, runs=1)
-    expected = dict(plain.as_map()[1])
-    assert [w.value for w in ours.weights] == pytest.approx(
-        [expected.get(j, 0.0) for j in range(len(schema))], rel=1e-12, abs=1e-15
-    )
-    assert ours.fidelity_r2[0] == pytest.approx(plain.score, rel=1e-12)
 
 
 def _plain_lime(encoding, schema, seed):
