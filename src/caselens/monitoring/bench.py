@@ -115,15 +115,10 @@ def build_log(
             write_outcomes(conn, entry)
 
         store.append(
-            AuditEvent(
-                actor_id="bench",
-                actor_name="caselens bench monitoring",
-                actor_role="system",
-                audience="system",
-                action=SIMULATED_ACTION,
-                model_id=bundle.model_id,
-                model_version=bundle.version,
-                detail={
+            _bench_event(
+                bundle.model_id,
+                bundle.version,
+                {
                     "run_id": run,
                     "simulated": True,
                     "predictions": len(rows),
@@ -214,17 +209,26 @@ def add_prediction(store: AuditStore, run_id: str, number: int) -> None:
         conn.execute(insert(prediction_log), [{**row, "source_seq": entry.seq}])
 
     store.append(
-        AuditEvent(
-            actor_id="bench",
-            actor_name="caselens bench monitoring",
-            actor_role="system",
-            audience="system",
-            action=SIMULATED_ACTION,
-            model_id=row["model_id"],
-            model_version=row["model_version"],
-            detail={"run_id": run_id, "simulated": True, "predictions": 1, "bench": True},
+        _bench_event(
+            row["model_id"],
+            row["model_version"],
+            {"run_id": run_id, "simulated": True, "predictions": 1, "bench": True},
         ),
         alongside=write,
+    )
+
+
+def _bench_event(model_id: str, model_version: str, detail: dict[str, Any]) -> AuditEvent:
+    """The trail entry of rows the benchmark writes (simulated, by the bench actor)."""
+    return AuditEvent(
+        actor_id="bench",
+        actor_name="caselens bench monitoring",
+        actor_role="system",
+        audience="system",
+        action=SIMULATED_ACTION,
+        model_id=model_id,
+        model_version=model_version,
+        detail=detail,
     )
 
 
