@@ -7,11 +7,14 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from caselens.attribution import (
     ADDITIVITY_TOLERANCE,
@@ -692,7 +695,6 @@ def test_the_batch_frame_built_from_category_codes_is_the_plain_frame(bundles, m
         ShapleyPlan,
         _columns,
         _frame,
-        _plain_columns,
     )
 
     bundle = bundles[model_id]
@@ -708,3 +710,77 @@ def test_the_batch_frame_built_from_category_codes_is_the_plain_frame(bundles, m
         plain = _frame(_plain_columns(draw, plan, case_columns), schema)
         built = attributor._batch_frame(draw, plan, case_columns)
         pd.testing.assert_frame_equal(built, plain, check_dtype=True, check_exact=True)
+
+
+def _plain_columns(draw, plan, case_columns):
+    """The batch's columns the plain way: LIME's decoded rows, SHAP's rows, then the case."""
+    return [
+        np.concatenate(parts)
+        for parts in zip(draw.columns(), plan.batch_columns, case_columns, strict=True)
+    ]
+
+
+# Gram matrices as LIME's fits make them: XᵀX of a few 0/1-ish columns plus the ridge penalty
+# (1 for the fit, 0.01 for the selection), from 1 × 1 up to a wide schema.
+_gram_problems = st.integers(1, 16).flatmap(
+    lambda m: st.tuples(
+        st.lists(st.lists(st.floats(-5, 5), min_size=m, max_size=m), min_size=1, max_size=40),
+        st.lists(st.floats(-3, 3), min_size=m, max_size=m),
+        st.sampled_from([1.0, 0.01, 1e-8]),
+    )
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_gram_problems)
+def test_the_positive_definite_solve_is_scipys_bit_for_bit(problem):
+    from scipy import linalg
+
+    from caselens.attribution import _solve_positive
+
+    rows, rhs, alpha = problem
+    x = np.asarray(rows)
+    gram = x.T @ x
+    gram.flat[:: gram.shape[1] + 1] += alpha
+    b = np.asarray(rhs)[:, None]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy warns when ill-conditioned
+            expected = linalg.solve(gram.copy(), b, assume_a="pos")
+    except np.linalg.LinAlgError:
+        with pytest.raises(np.linalg.LinAlgError):
+            _solve_positive(gram.copy(), b)
+        return
+    assert np.array_equal(_solve_positive(gram.copy(), b), expected)
+
+
+def test_the_positive_definite_solve_refuses_what_scipy_refuses():
+    from caselens.attribution import _solve_positive
+
+    with pytest.raises(np.linalg.LinAlgError):
+        _solve_positive(np.array([[1.0, 2.0], [2.0, 1.0]]), np.ones((2, 1)))  # indefinite
+    with pytest.raises(np.linalg.LinAlgError):
+        _solve_positive(np.zeros((1, 1)), np.ones((1, 1)))
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        _solve_positive(np.array([[np.nan]]), np.ones((1, 1)))
+
+
+def test_every_case_of_an_explainer_shares_the_same_shap_orders(bundles):
+    # The orders depend only on the seed and the sizes: drawn once, shared read-only, and
+    # the very orders a fresh draw gives.
+    from caselens.attribution import ShapleyPlan, _columns
+
+    bundle = bundles["heart-disease"]
+    schema = bundle.features
+    background = select_background(bundle.reference, size=50, seed=4, columns=schema.names)
+    plans = [
+        ShapleyPlan.build(
+            _columns(_case_frame(bundle, i), schema), _columns(background, schema), schema, seed=4
+        )
+        for i in (0, 1)
+    ]
+    assert plans[0].orders is plans[1].orders
+    assert not plans[0].orders.flags.writeable
+    rng = np.random.default_rng(4)
+    fresh = np.argsort(rng.random((50, len(schema))), axis=1)
+    assert np.array_equal(plans[0].orders, np.concatenate([fresh, fresh[:, ::-1]]))

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import math
+import warnings
+
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import rankdata, spearmanr
 
 from caselens.explainer_agreement import (
     agreement_sentence,
+    average_ranks,
     compare_explanations,
     join_words,
     mean_pairwise_jaccard,
+    spearman_rho,
     top_k_indices,
 )
 
@@ -85,3 +94,40 @@ def test_jaccard_and_word_helpers():
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError, match="same length"):
         compare_explanations(NAMES, SHAP, [0.1])
+
+
+# Magnitudes as reports have them: a few variables, ties (several zeros, repeated weights) common.
+_magnitudes = st.integers(2, 40).flatmap(
+    lambda n: st.tuples(
+        *[
+            st.lists(
+                st.one_of(
+                    st.sampled_from([0.0, 0.5, 1e-17, 0.25]),
+                    st.floats(0, 10, allow_nan=False, allow_subnormal=True),
+                ),
+                min_size=n,
+                max_size=n,
+            )
+        ]
+        * 2
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_magnitudes)
+def test_spearman_rho_is_scipys_statistic_bit_for_bit(pair):
+    first, second = (np.asarray(v) for v in pair)
+    assert np.array_equal(average_ranks(first), rankdata(first))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy warns on a constant input
+        expected = float(spearmanr(first, second).statistic)
+    got = spearman_rho(first, second)
+    assert (math.isnan(got) and math.isnan(expected)) or got == expected
+
+
+def test_spearman_rho_refuses_vectors_it_cannot_rank_together():
+    with pytest.raises(ValueError, match="same length"):
+        spearman_rho(np.array([1.0, 2.0]), np.array([1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match="at least 2"):
+        spearman_rho(np.array([1.0]), np.array([1.0]))

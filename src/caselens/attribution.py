@@ -309,10 +309,8 @@ def _case_columns(frame: pd.DataFrame, schema: FeatureSchema) -> list[np.ndarray
     case holds); anything else returns None and goes the general way, so the arrays are
     always those the general way gives.
     """
-    row = frame.iloc[0]
     columns: list[np.ndarray] = []
-    for spec in schema:
-        value = row[spec.name]
+    for spec, value in zip(schema, _case_values(frame, schema), strict=True):
         missing = value is None or (isinstance(value, float | np.floating) and math.isnan(value))
         if spec.kind == "category":
             if not (missing or isinstance(value, str)):
@@ -325,6 +323,14 @@ def _case_columns(frame: pd.DataFrame, schema: FeatureSchema) -> list[np.ndarray
                 return None
             columns.append(np.array([math.nan if missing else float(value)]))
     return columns
+
+
+def _case_values(frame: pd.DataFrame, schema: FeatureSchema) -> list[Any]:
+    """The one row's values in schema order (one array conversion, not a pandas row)."""
+    if list(frame.columns) == schema.names:
+        return list(frame.to_numpy(dtype=object)[0])
+    row = frame.iloc[0]
+    return [row[name] for name in schema.names]
 
 
 def _in_order(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
@@ -612,13 +618,9 @@ class ShapleyPlan:
         """Draw the orders (antithetic pairs) and assemble the coalition rows."""
         m = len(schema)
         b = len(background_columns[0])
-        rng = np.random.default_rng(seed)
-        orders = np.argsort(rng.random((b, m)), axis=1)
-        # Antithetic pairs (an order and its reverse) cancel much of the sampling noise.
-        orders = np.concatenate([orders, orders[:, ::-1]])
+        orders, ranks = _shapley_orders(seed, b, m)
         chain_rows = np.concatenate([np.arange(b), np.arange(b)])
         chains = len(orders)
-        ranks = np.argsort(orders, axis=1)
         # Row (c, k) holds the first k variables of order c from the case, the rest from
         # background row chain_rows[c]; k = 0 (the background row) and k = m (the case) are
         # known end points. When the variable switched at step k has the same value in the
@@ -689,6 +691,20 @@ class ShapleyPlan:
             n_permutations=chains,
             model_evaluations=len(probs) + 1,
         )
+
+
+@functools.lru_cache(maxsize=16)
+def _shapley_orders(seed: int, b: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The variable orders of :meth:`ShapleyPlan.build` (one per background row, then each
+    reversed) and each order's rank of every variable: they depend only on the seed and the
+    sizes, so every case of an explainer shares them (read-only)."""
+    rng = np.random.default_rng(seed)
+    orders = np.argsort(rng.random((b, m)), axis=1)
+    # Antithetic pairs (an order and its reverse) cancel much of the sampling noise.
+    orders = np.concatenate([orders, orders[:, ::-1]])
+    ranks = np.argsort(orders, axis=1)
+    orders.flags.writeable = ranks.flags.writeable = False
+    return orders, ranks
 
 
 def _same_as_case(column: np.ndarray, value: Any) -> np.ndarray:
@@ -840,18 +856,27 @@ class _LogOdds:
             one_row = one_row.verified(rows, b_t)
         return cls(preprocess, logistic, schema, b_t.mean(axis=0), n_out, groups, one_row)
 
-    def transformed(self, case_frame: pd.DataFrame) -> np.ndarray:
+    def transformed(
+        self, case_frame: pd.DataFrame, case_columns: Sequence[np.ndarray] | None = None
+    ) -> np.ndarray:
         """The case's transformed row: replayed when the fast path handles it, else
-        scikit-learn's ``transform``."""
+        scikit-learn's ``transform`` (``case_columns``: :func:`_columns` of the frame, when
+        the caller has them)."""
         case_frame = _in_order(case_frame, self.schema.names)
         if self.one_row is not None:
-            x_t = self.one_row([column[0] for column in _columns(case_frame, self.schema)])
+            if case_columns is None:
+                case_columns = _columns(case_frame, self.schema)
+            x_t = self.one_row([column[0] for column in case_columns])
             if x_t is not None:
                 return x_t
         return _dense(self.preprocess.transform(case_frame))[0]
 
-    def of(self, case_frame: pd.DataFrame) -> tuple[float, np.ndarray] | None:
-        x_t = self.transformed(case_frame)
+    def of(
+        self, case_frame: pd.DataFrame, case_columns: Sequence[np.ndarray] | None = None
+    ) -> tuple[float, np.ndarray] | None:
+        """(baseline, per-variable contributions) in log-odds, or None when the transformed
+        columns cannot be traced to the variables."""
+        x_t = self.transformed(case_frame, case_columns)
         # Which variable each column comes from is a property of the fitted preprocessing,
         # traced once at build time (the case's row has the background's width).
         groups = (
@@ -962,11 +987,13 @@ def _shap_from_estimate(
     log_odds_model: Callable[[], _LogOdds | None] | None,
     case_frame: pd.DataFrame,
     common: dict[str, Any],
+    *,
+    case_columns: Sequence[np.ndarray] | None = None,
 ) -> ShapExplanation:
     log_odds = note = None
     model_log_odds = log_odds_model() if log_odds_model is not None else None
     if model_log_odds is not None:
-        log_odds = model_log_odds.of(case_frame)
+        log_odds = model_log_odds.of(case_frame, case_columns)
         note = (
             "Exact contributions in log-odds of the uncalibrated logistic regression "
             "(before calibration), against the same background."
@@ -1021,8 +1048,13 @@ class _LimeEncoding:
         lookup = {c: float(i) for i, c in enumerate(self.categories[j])}
         return np.array([lookup.get(v, np.nan) if v is not None else np.nan for v in values])
 
-    def encode_case(self, case_frame: pd.DataFrame) -> tuple[np.ndarray, list[int]]:
-        columns = _columns(case_frame, self.schema)
+    def encode_case(
+        self, case_frame: pd.DataFrame, columns: Sequence[np.ndarray] | None = None
+    ) -> tuple[np.ndarray, list[int]]:
+        """The case in LIME's numbers, and which variables were imputed (``columns``:
+        :func:`_columns` of the frame, when the caller has them)."""
+        if columns is None:
+            columns = _columns(case_frame, self.schema)
         row, imputed = [], []
         for j, values in enumerate(columns):
             code = self._codes(j, values)[0]
@@ -1033,13 +1065,14 @@ class _LimeEncoding:
         return np.asarray(row, dtype=float), imputed
 
     def decode_columns(self, matrix: np.ndarray) -> list[np.ndarray]:
-        columns = []
-        for j in range(matrix.shape[1]):
-            if j in self.categories:
-                columns.append(self.categories[j][np.rint(matrix[:, j]).astype(int)])
-            else:
-                columns.append(matrix[:, j].astype(float))
-        return columns
+        """Every column of ``matrix`` (LIME's numbers) as model input values."""
+        return [self.decode_column(matrix, j) for j in range(matrix.shape[1])]
+
+    def decode_column(self, matrix: np.ndarray, j: int) -> np.ndarray:
+        """Column ``j`` of ``matrix``: categories from their codes, numbers as float."""
+        if j in self.categories:
+            return self.categories[j][np.rint(matrix[:, j]).astype(int)]
+        return matrix[:, j].astype(float)
 
     def decode(self, matrix: np.ndarray) -> pd.DataFrame:
         return _frame(self.decode_columns(matrix), self.schema)
@@ -1210,6 +1243,7 @@ class _LimeSetup:
         self._explainer: Any = None
         self._lock = threading.Lock()
         self._draws: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._kernels: dict[int, np.ndarray] = {}
 
     def _get_explainer(self) -> Any:
         if self._explainer is None:
@@ -1228,8 +1262,11 @@ class _LimeSetup:
             )
             # With the discretiser every variable is sampled as a category (LIME sets the
             # scaler to mean 0, scale 1 for them): what _seed_draw and _surrogate rely on.
-            if explainer.discretizer is None or explainer.categorical_features != list(
-                range(len(self.schema))
+            if (
+                explainer.discretizer is None
+                or explainer.categorical_features != list(range(len(self.schema)))
+                or not (explainer.scaler.mean_ == 0).all()
+                or not (explainer.scaler.scale_ == 1).all()
             ):  # pragma: no cover - fixed by the arguments above
                 raise RuntimeError("LIME's explainer is not set up as CaseLens expects")
             self._explainer = explainer
@@ -1269,15 +1306,17 @@ class _LimeSetup:
         return drawn, values
 
     def _neighbourhood(
-        self, row: np.ndarray, seed: int, num_samples: int
+        self, row: np.ndarray, seed: int, num_samples: int, case_bins: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(data, inverse) as LIME's sampler returns them for this case and seed.
 
         ``data`` is 1 where a row's category or bin equals the case's (row 0, the case, all
-        ones), ``inverse`` the sampled values with the case as row 0. Call with the lock held.
+        ones), ``inverse`` the sampled values with the case as row 0. ``case_bins``: the
+        discretiser's bins of ``row``, when the caller has them. Call with the lock held.
         """
         drawn, values = self._seed_draw(seed, num_samples)
-        case_bins = self._get_explainer().discretizer.discretize(row)
+        if case_bins is None:
+            case_bins = self._get_explainer().discretizer.discretize(row)
         data = (drawn == case_bins).astype(float)
         data[0] = 1.0
         inverse = values.copy()
@@ -1285,19 +1324,27 @@ class _LimeSetup:
         return data, inverse
 
     def draw(
-        self, case_frame: pd.DataFrame, *, runs: int, num_samples: int, top_k: int
+        self,
+        case_frame: pd.DataFrame,
+        *,
+        runs: int,
+        num_samples: int,
+        top_k: int,
+        case_columns: Sequence[np.ndarray] | None = None,
     ) -> _LimeDraw | LimeExplanation:
-        """Every run's neighbourhood (run i seeded ``seed + i``), or the failed result."""
+        """Every run's neighbourhood (run i seeded ``seed + i``), or the failed result
+        (``case_columns``: :func:`_columns` of the frame, when the caller has them)."""
         if runs < 1:
             raise ValueError("LIME needs at least one run")
         schema = self.schema
         seeds = tuple(self.seed + i for i in range(runs))
-        row, imputed_idx = self.encoding.encode_case(case_frame)
+        row, imputed_idx = self.encoding.encode_case(case_frame, case_columns)
         imputed = tuple(schema.names[j] for j in imputed_idx)
         try:
             with self._lock:
                 # Every run's neighbourhood first, so the model sees all of them in ONE call.
-                neighbourhoods = [self._neighbourhood(row, s, num_samples) for s in seeds]
+                bins = self._get_explainer().discretizer.discretize(row)  # the same every run
+                neighbourhoods = [self._neighbourhood(row, s, num_samples, bins) for s in seeds]
         except Exception as exc:  # a failed LIME is reported, never silently dropped
             return _lime_failed(
                 f"{type(exc).__name__}: {exc}",
@@ -1332,14 +1379,25 @@ class _LimeSetup:
         try:
             explainer = self._get_explainer()
             weights_runs, scores = [], []
-            for i, (data, _) in enumerate(draw.neighbourhoods):
-                probs = all_probs[i * draw.num_samples : (i + 1) * draw.num_samples]
-                weights, score = self._surrogate(explainer, data, probs)
-                weights_runs.append(weights)
-                scores.append(score)
+            with warnings.catch_warnings():  # as LIME's calls were: ill-conditioning
+                warnings.simplefilter("ignore")  # warnings do not reach the screen
+                for i, (data, _) in enumerate(draw.neighbourhoods):
+                    probs = all_probs[i * draw.num_samples : (i + 1) * draw.num_samples]
+                    weights, score = self._surrogate(explainer, data, probs)
+                    weights_runs.append(weights)
+                    scores.append(score)
         except Exception as exc:  # a failed LIME is reported, never silently dropped
             return draw.failed(f"{type(exc).__name__}: {exc}")
         return _lime_result(self.schema, draw, weights_runs, scores)
+
+    def _kernel_by_zeros(self, explainer: Any, m: int) -> np.ndarray:
+        """LIME's kernel weight of a row with k zeros (distance √k to the case), k = 0..m."""
+        table = self._kernels.get(m)
+        if table is None:
+            table = explainer.base.kernel_fn(np.sqrt(np.arange(m + 1, dtype=float)))
+            table.flags.writeable = False
+            self._kernels[m] = table
+        return table
 
     def _surrogate(
         self, explainer: Any, data: np.ndarray, probs: np.ndarray
@@ -1362,50 +1420,66 @@ class _LimeSetup:
         Should a fit be singular, LIME itself is asked (scikit-learn then switches solver).
         """
         m = data.shape[1]
-        scaled = (data - explainer.scaler.mean_) / explainer.scaler.scale_
         labels = probs[:, 1]
-        fast = (
-            explainer.feature_selection == "auto"
-            and len(data) >= m  # else scikit-learn solves the kernel (dual) problem
-        )
-        if fast:
-            # Every column is 0/1, so these squared distances are small whole numbers,
-            # computed exactly whichever way (scikit-learn's dot-product form included).
-            distances = np.sqrt(((scaled - scaled[0]) ** 2).sum(axis=1))
-            weights = explainer.base.kernel_fn(distances)
+        if explainer.feature_selection == "auto" and len(data) >= m:
+            # (with fewer rows than variables scikit-learn solves the kernel (dual) problem)
+            # LIME's scaler is the identity here (mean 0, scale 1: checked when it is built),
+            # so the scaled rows are the 0/1 rows themselves. Row 0 (the case) is all ones,
+            # so a row's squared distance to it is its count of zeros: a small whole number,
+            # exact whichever way it is summed, and LIME's kernel of it is looked up.
+            zeros = (m - data @ np.ones(m)).astype(np.intp)  # sums of 0/1: exact in BLAS
+            weights = self._kernel_by_zeros(explainer, m)[zeros]
             try:
-                with warnings.catch_warnings():  # as LIME's calls were: ill-conditioning
-                    warnings.simplefilter("ignore")  # warnings do not reach the screen
-                    fits = _WeightedFits(labels, weights)
-                    if m > self._FORWARD_SELECTION_MAX:
-                        order = fits.highest_weights(scaled)
-                    else:  # forward selection would only permute the columns (see above)
-                        order = list(range(m))
-                    used = scaled[:, order]
-                    coef, intercept = fits.fit(used, alpha=1.0)
+                fits = _WeightedFits(labels, weights)
+                if m > self._FORWARD_SELECTION_MAX:
+                    order = fits.highest_weights(data)
+                    used = data[:, order]
+                else:  # forward selection would only permute the columns (see above)
+                    order, used = list(range(m)), data
+                coef, intercept = fits.fit(used, alpha=1.0)
             except np.linalg.LinAlgError:  # scikit-learn would switch to SVD: let LIME do it
-                fast = False
+                pass
             else:
                 result = np.zeros(m)
                 result[order] = coef
                 return result, fits.r2(used @ coef + intercept)
         from sklearn.metrics import pairwise_distances
 
+        scaled = (data - explainer.scaler.mean_) / explainer.scaler.scale_
+
         distances = pairwise_distances(scaled, scaled[0].reshape(1, -1)).ravel()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _, pairs, score, _ = explainer.base.explain_instance_with_data(
-                scaled,
-                probs,
-                distances,
-                1,
-                m,
-                feature_selection=explainer.feature_selection,
-            )
+        _, pairs, score, _ = explainer.base.explain_instance_with_data(
+            scaled, probs, distances, 1, m, feature_selection=explainer.feature_selection
+        )
         result = np.zeros(m)
         for j, w in pairs:
             result[j] = w
         return result, float(score)
+
+
+def _solve_positive(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``scipy.linalg.solve(a, b, assume_a="pos")`` bit for bit, without its per-call cost.
+
+    scipy divides when ``a`` is 1 × 1 and otherwise runs LAPACK's Cholesky solve (``posv``,
+    upper triangle) through its batched wrapper, which with its checks costs about 14 µs a
+    call; the same LAPACK routine called directly costs 1 µs (LIME fits five times a
+    report). Raises as scipy does: ``ValueError`` on a non-finite entry, ``LinAlgError``
+    when ``a`` is not positive definite.
+    """
+    from scipy.linalg import lapack
+
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("array must not contain infs or NaNs")
+    if a.shape == (1, 1):
+        if a[0, 0] == 0:
+            raise np.linalg.LinAlgError("A singular matrix detected.")
+        return b / a
+    _, x, info = lapack.dposv(a, b, lower=False)
+    if info > 0:
+        raise np.linalg.LinAlgError("The matrix is not positive definite.")
+    if info < 0:  # pragma: no cover - the arguments are well formed
+        raise ValueError(f"LAPACK dposv: illegal value in argument {-info}")
+    return x
 
 
 class _WeightedFits:
@@ -1433,13 +1507,11 @@ class _WeightedFits:
 
     def fit(self, x: np.ndarray, *, alpha: float) -> tuple[np.ndarray, float]:
         """(coef, intercept); raises ``LinAlgError`` where scikit-learn would switch solver."""
-        from scipy import linalg
-
         x_offset = np.sum(np.multiply(x, self.w_col), axis=0) / self.w_col_total
         xs = (x - x_offset) * self.root
         gram = xs.T @ xs
         gram.flat[:: gram.shape[1] + 1] += alpha
-        coef = linalg.solve(gram, xs.T @ self.ys, assume_a="pos", overwrite_a=True).T.ravel()
+        coef = _solve_positive(gram, xs.T @ self.ys).T.ravel()
         return coef, float(self.y_offset - x_offset @ coef)
 
     def r2(self, predicted: np.ndarray) -> float:
@@ -1713,41 +1785,53 @@ class Attributor:
         (and on any surprise) the frame is built the plain way.
         """
         stacked = draw.stacked()
-        lime_columns = draw.encoding.decode_columns(stacked)
-        plain = {
-            name: np.concatenate([lime, shap, case])
-            for name, lime, shap, case in zip(
-                self.schema.names, lime_columns, plan.batch_columns, case_columns, strict=True
-            )
-        }
+        text: dict[int, Any] = {}
         text_dtype = _inferred_text_dtype()
-        if text_dtype is None:
-            return _frame(list(plain.values()), self.schema)
-        try:
-            import pyarrow as pa
+        if text_dtype is not None:
+            try:
+                text = self._text_columns(text_dtype, stacked, plan, case_columns)
+            except Exception:  # pragma: no cover - never a reason to fail a report
+                text = {}
+        columns = [
+            text[j]
+            if j in text
+            else np.concatenate(
+                [draw.encoding.decode_column(stacked, j), plan.batch_columns[j], case_columns[j]]
+            )
+            for j in range(len(self.schema))
+        ]
+        return _frame(columns, self.schema)
 
-            for j, (categories, lookup, background) in self._category_codes().items():
-                case_value = case_columns[j][0]
-                known = case_value is None or (type(case_value) is str and case_value in lookup)
-                if not known:
-                    continue
-                case_code = -1 if case_value is None else lookup[case_value]
-                codes = np.concatenate(
-                    [
-                        np.rint(stacked[:, j]).astype(int),
-                        plan.column_from(j, background, case_code),
-                        [case_code],
-                    ]
-                )
-                if not (codes >= 0).any():
-                    continue  # all missing: pandas would not make it a text column
-                table = pa.array(list(categories), type=pa.large_string())
-                plain[self.schema.names[j]] = text_dtype.__from_arrow__(
-                    table.take(pa.array(codes, mask=codes < 0))
-                )
-        except Exception:  # pragma: no cover - never a reason to fail a report
-            return _frame(_plain_columns(draw, plan, case_columns), self.schema)
-        return pd.DataFrame(plain, copy=False)
+    def _text_columns(
+        self,
+        text_dtype: Any,
+        stacked: np.ndarray,
+        plan: ShapleyPlan,
+        case_columns: Sequence[np.ndarray],
+    ) -> dict[int, Any]:
+        """The batch's category columns that can be taken from the category list by code,
+        as pandas' Arrow-backed text arrays (see :meth:`_batch_frame`)."""
+        import pyarrow as pa
+
+        text = {}
+        for j, (categories, lookup, background) in self._category_codes().items():
+            case_value = case_columns[j][0]
+            known = case_value is None or (type(case_value) is str and case_value in lookup)
+            if not known:
+                continue
+            case_code = -1 if case_value is None else lookup[case_value]
+            codes = np.concatenate(
+                [
+                    np.rint(stacked[:, j]).astype(int),
+                    plan.column_from(j, background, case_code),
+                    [case_code],
+                ]
+            )
+            if not (codes >= 0).any():
+                continue  # all missing: pandas would not make it a text column
+            table = pa.array(list(categories), type=pa.large_string())
+            text[j] = text_dtype.__from_arrow__(table.take(pa.array(codes, mask=codes < 0)))
+        return text
 
     def _explain(
         self, case_frame: pd.DataFrame, predict: _CountingPredict
@@ -1756,6 +1840,7 @@ class Attributor:
         common = dict(background_size=len(self.background), seed=self.seed)
         plan: ShapleyPlan | None = None
         shap_error: Exception | None = None
+        case_columns: list[np.ndarray] | None = None
         try:
             case_columns = _columns(case_frame, schema)
             if self._background_columns is None:
@@ -1765,13 +1850,17 @@ class Attributor:
             shap_error = exc
         lime = self._lime_setup()
         draw = lime.draw(
-            case_frame, runs=self.lime_runs, num_samples=self.lime_samples, top_k=self.top_k
+            case_frame,
+            runs=self.lime_runs,
+            num_samples=self.lime_samples,
+            top_k=self.top_k,
+            case_columns=case_columns,
         )
         lime_draw = draw if isinstance(draw, _LimeDraw) else None
 
         probability: float | None = None
         shap_probs = lime_probs = None
-        if plan is not None and lime_draw is not None:
+        if plan is not None and lime_draw is not None and case_columns is not None:
             # The one call: every LIME run's rows, then SHAP's rows, then the case (last, so
             # that the explanation rows keep the positions they had when the case was asked
             # alone: BLAS may round a row's last bit differently at another position).
@@ -1808,18 +1897,10 @@ class Attributor:
                 self._log_odds_model,
                 case_frame,
                 common,
+                case_columns=case_columns,
             )
         lime_result = draw if lime_draw is None else lime.finish(lime_draw, lime_probs, predict)
         return probability, shap_result, lime_result
-
-
-def _plain_columns(
-    draw: _LimeDraw, plan: ShapleyPlan, case_columns: Sequence[np.ndarray]
-) -> list[np.ndarray]:
-    return [
-        np.concatenate(parts)
-        for parts in zip(draw.columns(), plan.batch_columns, case_columns, strict=True)
-    ]
 
 
 @functools.cache
@@ -1902,18 +1983,17 @@ def _combine(
     lime_by = {w.name: w.value for w in lime_result.weights}
     spread_by = {w.name: w.value for w in lime_result.spread}
     log_odds_by = {c.name: c.value for c in shap_result.log_odds_contributions or ()}
-    row = case_frame.iloc[0]
     variables = tuple(
         VariableContribution(
             name=s.name,
             label=s.label,
-            value_text=s.describe_value(_plain(row[s.name])),
+            value_text=s.describe_value(_plain(value)),
             shap_value=shap_by.get(s.name),
             lime_weight=lime_by.get(s.name),
             lime_spread=spread_by.get(s.name),
             log_odds=log_odds_by.get(s.name),
         )
-        for s in schema
+        for s, value in zip(schema, _case_values(case_frame, schema), strict=True)
     )
     return Attributions(
         shap=shap_result, lime=lime_result, agreement=agreement, variables=variables

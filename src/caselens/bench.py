@@ -6,10 +6,11 @@ of one process (``peak_rss_mb``).
 
 Beside the report times, the warm process times ONE ``predict_proba`` call on as many rows
 as a report asks the model for (``model_rows_per_report``, drawn from the reference data,
-under the same one-thread limit as a report): ``overhead_ratio`` = report p50 / that call's
-p50 says how much a report costs beyond the model evaluations it cannot avoid (1.0 = nothing);
-``overhead_ms`` = report p50 − that call's p50 is the same cost in milliseconds (for a model
-that takes a few milliseconds per call, the ratio is mostly this fixed cost).
+under the same one-thread limit as a report), once after every report so that both see the
+same machine load: ``overhead_ratio`` = report p50 / that call's p50 says how much a report
+costs beyond the model evaluations it cannot avoid (1.0 = nothing); ``overhead_ms`` =
+report p50 − that call's p50 is the same cost in milliseconds (for a model that takes a few
+milliseconds per call, the ratio is mostly this fixed cost).
 
 Any bundle folder works: its demo cases are explained, or, when it has none, the first
 reference rows (``case_source`` says which).
@@ -79,26 +80,27 @@ bundle = load_bundle({path!r})
 explainer = CaseExplainer(bundle)
 explainer.warm_up()
 source, cases = _cases(bundle, {n_reference})
-times, rows, calls = [], [], []
+# One pass to learn how many rows a report asks the model for (median over the cases).
+rows = [explainer.explain(case).provenance.model_rows_per_report for case in cases]
+n_rows = int(statistics.median(rows))
+reference = bundle.reference[bundle.features.names]
+pick = np.random.default_rng(0).choice(len(reference), size=n_rows, replace=True)
+frame = reference.iloc[pick].reset_index(drop=True)
+with _model_threads(True, every_api=True):
+    bundle.model.predict_proba(frame)
+# Each report is followed by one predict_proba call on that many reference rows, so both
+# are timed under the same machine load.
+times, model_times, calls = [], [], []
 while len(times) < {runs}:
     for case in cases:
         t = time.perf_counter()
         report = explainer.explain(case)
         times.append(1000 * (time.perf_counter() - t))
-        rows.append(report.provenance.model_rows_per_report)
         calls.append(report.provenance.model_calls)
-# One predict_proba call on as many reference rows as a report evaluates (median count).
-n_rows = int(statistics.median(rows))
-reference = bundle.reference[bundle.features.names]
-pick = np.random.default_rng(0).choice(len(reference), size=n_rows, replace=True)
-frame = reference.iloc[pick].reset_index(drop=True)
-model_times = []
-with _model_threads(True, every_api=True):
-    bundle.model.predict_proba(frame)
-    for _ in range({model_runs}):
-        t = time.perf_counter()
-        bundle.model.predict_proba(frame)
-        model_times.append(1000 * (time.perf_counter() - t))
+        with _model_threads(True, every_api=True):
+            t = time.perf_counter()
+            bundle.model.predict_proba(frame)
+            model_times.append(1000 * (time.perf_counter() - t))
 print(json.dumps({{"times_ms": times, "cases": len(cases), "case_source": source,
                   "model_rows": n_rows, "model_calls": max(calls),
                   "model_times_ms": model_times,
@@ -133,7 +135,6 @@ def bench_reports(
     *,
     models_dir: Path | None = None,
     runs: int = 20,
-    model_runs: int = 5,
     n_reference: int = REFERENCE_CASES,
 ) -> dict[str, Any]:
     """Report timings for one bundle folder.
@@ -141,7 +142,7 @@ def bench_reports(
     Warm p50/p95 over its demo cases (or its first ``n_reference`` reference rows when it has
     none; at least ``runs`` reports), the first report in a new process, that process's peak
     memory, and the report's model cost: rows and calls per report, one ``predict_proba``
-    call on that many rows (p50 of ``model_runs``), ``overhead_ratio`` = report p50 /
+    call on that many rows (p50, one call after each report), ``overhead_ratio`` = report p50 /
     model call p50 and ``overhead_ms`` = report p50 − model call p50.
 
     Raises
@@ -151,11 +152,7 @@ def bench_reports(
     """
     path = str(Path(models_dir or default_models_dir()) / model_id)
     _, first_s = _run(_FIRST_REPORT.format(path=path))
-    warm, _ = _run(
-        _WARM.format(
-            path=path, runs=max(1, runs), model_runs=max(1, model_runs), n_reference=n_reference
-        )
-    )
+    warm, _ = _run(_WARM.format(path=path, runs=max(1, runs), n_reference=n_reference))
     times = warm["times_ms"]
     report_p50 = _percentile(times, 0.5)
     model_p50 = _percentile(warm["model_times_ms"], 0.5)
