@@ -552,3 +552,18 @@ def test_a_card_contradicting_the_converted_calibration_is_refused(tmp_path):
         result.output
     )
     assert not (tmp_path / "bundles" / "wrong").exists()
+
+
+@pytest.mark.parametrize("dtype", ["str", "string", pd.StringDtype("python"), object])
+def test_a_text_column_reaches_the_model_as_the_same_strings_whatever_its_dtype(dtype):
+    # Text columns are converted in one call when pandas holds them as text; the strings
+    # (missing as "") must be exactly those the value-by-value conversion gives.
+    from caselens.onnx_model import _strings
+
+    values = ["north", None, "south", np.nan, "", "east"] * 50
+    column = pd.Series(values, dtype=dtype)
+    got = _strings(column)
+    expected = ["" if pd.isna(v) else str(v) for v in column.astype(object)]
+    assert got.dtype == object and got.shape == (len(values),)
+    assert list(got) == expected
+    assert all(type(v) is str for v in got)

@@ -44,6 +44,7 @@ import pandas as pd
 import sklearn
 from pydantic import BaseModel, ConfigDict
 
+from caselens.column_index import column_index
 from caselens.explainer_agreement import (
     ExplainerAgreement,
     compare_explanations,
@@ -340,7 +341,13 @@ def _in_order(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
 
 
 def _frame(columns: Sequence[np.ndarray], schema: FeatureSchema) -> pd.DataFrame:
-    return pd.DataFrame(dict(zip(schema.names, columns, strict=True)), copy=False)
+    """``pd.DataFrame(dict(zip(schema.names, columns)), copy=False)``, with the schema's
+    shared column index in place of a new one."""
+    if len(columns) != len(schema):
+        raise ValueError(f"{len(columns)} columns for {len(schema)} variables")
+    frame = pd.DataFrame(dict(enumerate(columns)), copy=False)
+    frame.columns = column_index(schema.names)
+    return frame
 
 
 def select_background(
@@ -1496,18 +1503,20 @@ class _WeightedFits:
     """
 
     def __init__(self, y: np.ndarray, weights: np.ndarray) -> None:
+        # np.add.reduce is what np.sum calls (same sums, without its Python wrapper).
+        total = np.add.reduce
         self.w_col = weights[:, None]
-        self.w_col_total = np.sum(self.w_col, axis=0)
+        self.w_col_total = total(self.w_col, axis=0)
         self.root = np.sqrt(weights)[:, None]
-        self.y_offset = np.sum(np.multiply(y, weights), axis=0) / np.sum(weights, axis=0)
+        self.y_offset = total(np.multiply(y, weights), axis=0) / total(weights, axis=0)
         self.ys = (y - self.y_offset).reshape(-1, 1) * self.root
         self.truth = y.reshape(-1, 1)
-        mean = np.sum(np.multiply(self.truth, self.w_col), axis=0) / self.w_col_total
-        self.r2_denominator = np.sum(self.w_col * (self.truth - mean) ** 2, axis=0)
+        mean = total(np.multiply(self.truth, self.w_col), axis=0) / self.w_col_total
+        self.r2_denominator = total(self.w_col * (self.truth - mean) ** 2, axis=0)
 
     def fit(self, x: np.ndarray, *, alpha: float) -> tuple[np.ndarray, float]:
         """(coef, intercept); raises ``LinAlgError`` where scikit-learn would switch solver."""
-        x_offset = np.sum(np.multiply(x, self.w_col), axis=0) / self.w_col_total
+        x_offset = np.add.reduce(np.multiply(x, self.w_col), axis=0) / self.w_col_total
         xs = (x - x_offset) * self.root
         gram = xs.T @ xs
         gram.flat[:: gram.shape[1] + 1] += alpha
@@ -1517,12 +1526,13 @@ class _WeightedFits:
     def r2(self, predicted: np.ndarray) -> float:
         """Weighted R² of ``predicted`` (scikit-learn's force_finite: a perfect fit scores 1,
         a constant target otherwise 0)."""
-        numerator = np.sum(self.w_col * (self.truth - predicted.reshape(-1, 1)) ** 2, axis=0)
+        numerator = np.add.reduce(self.w_col * (self.truth - predicted.reshape(-1, 1)) ** 2, axis=0)
         if numerator[0] == 0:
             return 1.0
         if self.r2_denominator[0] == 0:
             return 0.0
-        return float(np.mean(1 - numerator / self.r2_denominator))
+        # scikit-learn averages this one output's score: the mean of one number is itself.
+        return float(1 - numerator[0] / self.r2_denominator[0])
 
     def highest_weights(self, scaled: np.ndarray) -> list[int]:
         """LIME's 'highest_weights' order of every variable: |coef × case| of a ridge fit

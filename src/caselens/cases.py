@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from caselens.bounded_json import json_nesting_depth
+from caselens.column_index import column_index
 from caselens.errors import CaseValidationError
 from caselens.features import FeatureSchema, FeatureSpec
 
@@ -126,7 +127,11 @@ class Case:
         cells = np.empty((1, len(self.values)), dtype=object)  # one block, no inference
         cells[0] = [_frame_cell(value) for value in self.values.values()]
         return pd.DataFrame(
-            cells, columns=list(self.values), index=pd.RangeIndex(1), dtype=object, copy=False
+            cells,
+            columns=column_index(self.values),
+            index=pd.RangeIndex(1),
+            dtype=object,
+            copy=False,
         )
 
 

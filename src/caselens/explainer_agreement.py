@@ -110,9 +110,19 @@ def spearman_rho(first: np.ndarray, second: np.ndarray) -> float:
         raise ValueError("spearman_rho needs two vectors of the same length, at least 2")
     if (first == first[0]).all() or (second == second[0]).all():
         return math.nan
-    ranks = np.empty((2, len(first)))
+    n = len(first)
+    ranks = np.empty((2, n))
     ranks[0], ranks[1] = average_ranks(first), average_ranks(second)
-    return float(np.corrcoef(ranks.T, rowvar=False)[1, 0])
+    # np.corrcoef(ranks.T, rowvar=False) step by step, without its argument handling:
+    # np.cov centres each row on its mean, takes dot(X, X.T.conj()) / (n - 1), then
+    # corrcoef divides by the standard deviations and clips to [-1, 1].
+    ranks -= (np.add.reduce(ranks, axis=1) / n)[:, None]
+    covariance = np.dot(ranks, ranks.T.conj())
+    covariance *= np.true_divide(1, n - 1)
+    spread = np.sqrt(np.diag(covariance))
+    covariance /= spread[:, None]
+    covariance /= spread[None, :]
+    return float(np.clip(covariance[1, 0], -1, 1))
 
 
 def jaccard(first: set, second: set) -> float:
@@ -139,6 +149,11 @@ def join_words(words: Sequence[str]) -> str:
 
 def _number_word(n: int) -> str:
     return _NUMBER_WORDS[n] if 0 <= n < len(_NUMBER_WORDS) else str(n)
+
+
+def _varies(values: np.ndarray) -> bool:
+    """Whether not every value is the same (``np.ptp(values) > 0``; NaN: False)."""
+    return bool(values.max() - values.min() > 0)
 
 
 def _sign(value: float) -> int:
@@ -194,7 +209,7 @@ def compare_explanations(
 
     rank_correlation: float | None = None
     magnitudes_shap, magnitudes_lime = np.abs(shap_arr), np.abs(lime_arr)
-    if len(names) > 1 and np.ptp(magnitudes_shap) > 0 and np.ptp(magnitudes_lime) > 0:
+    if len(names) > 1 and _varies(magnitudes_shap) and _varies(magnitudes_lime):
         rho = spearman_rho(magnitudes_shap, magnitudes_lime)
         rank_correlation = rho if math.isfinite(rho) else None
 

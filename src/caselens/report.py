@@ -175,8 +175,15 @@ class CaseReport(_Frozen):
 
 def canonical_json(data: Any) -> str:
     """The one JSON spelling of ``data`` that hashes and compares reliably."""
+    # check_circular only guards against self-containing lists and dicts, which dumped
+    # records cannot be; skipping it changes no character and saves a tenth of the time.
     return json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        data,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        check_circular=False,
     )
 
 
