@@ -429,7 +429,7 @@ def test_csv_the_csv_module_cannot_read_is_a_file_problem(schema):
     ],
 )
 def test_the_case_frame_is_the_one_pandas_infers_then_casts_to_object(values):
-    # to_frame is built column by column for speed; the model must see exactly the frame
+    # to_frame is built from one object array for speed; the model must see exactly the frame
     # the plain construction gives: object columns, Python values, None for missing.
     plain = pd.DataFrame([values], columns=list(values))
     plain = plain.astype(object).where(plain.notna(), None)

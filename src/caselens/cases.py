@@ -122,10 +122,12 @@ class Case:
 
         Every column has dtype object and holds a plain Python value (``None`` = not
         recorded), exactly as ``pd.DataFrame([values]).astype(object).where(notna, None)``
-        gives it; built column by column because that took milliseconds on every report.
+        gives it; built from one object array (one block, no type inference) with the
+        shared column index, because the general way took milliseconds on every report.
         """
-        cells = np.empty((1, len(self.values)), dtype=object)  # one block, no inference
-        cells[0] = [_frame_cell(value) for value in self.values.values()]
+        cells = np.empty((1, len(self.values)), dtype=object)
+        for j, value in enumerate(self.values.values()):
+            cells[0, j] = _frame_cell(value)  # cell by cell: any value stays one cell
         return pd.DataFrame(
             cells,
             columns=column_index(self.values),
