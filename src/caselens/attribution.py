@@ -1250,7 +1250,7 @@ class _LimeSetup:
         self._explainer: Any = None
         self._lock = threading.Lock()
         self._draws: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        self._kernels: dict[int, np.ndarray] = {}
+        self._kernel_by_zeros: np.ndarray | None = None
 
     def _get_explainer(self) -> Any:
         if self._explainer is None:
@@ -1276,6 +1276,10 @@ class _LimeSetup:
                 or not (explainer.scaler.scale_ == 1).all()
             ):  # pragma: no cover - fixed by the arguments above
                 raise RuntimeError("LIME's explainer is not set up as CaseLens expects")
+            # LIME's kernel weight of a row with k zeros (distance √k to the case), k = 0..m.
+            table = explainer.base.kernel_fn(np.sqrt(np.arange(len(self.schema) + 1.0)))
+            table.flags.writeable = False
+            self._kernel_by_zeros = table
             self._explainer = explainer
         return self._explainer
 
@@ -1397,15 +1401,6 @@ class _LimeSetup:
             return draw.failed(f"{type(exc).__name__}: {exc}")
         return _lime_result(self.schema, draw, weights_runs, scores)
 
-    def _kernel_by_zeros(self, explainer: Any, m: int) -> np.ndarray:
-        """LIME's kernel weight of a row with k zeros (distance √k to the case), k = 0..m."""
-        table = self._kernels.get(m)
-        if table is None:
-            table = explainer.base.kernel_fn(np.sqrt(np.arange(m + 1, dtype=float)))
-            table.flags.writeable = False
-            self._kernels[m] = table
-        return table
-
     def _surrogate(
         self, explainer: Any, data: np.ndarray, probs: np.ndarray
     ) -> tuple[np.ndarray, float]:
@@ -1435,7 +1430,7 @@ class _LimeSetup:
             # so a row's squared distance to it is its count of zeros: a small whole number,
             # exact whichever way it is summed, and LIME's kernel of it is looked up.
             zeros = (m - data @ np.ones(m)).astype(np.intp)  # sums of 0/1: exact in BLAS
-            weights = self._kernel_by_zeros(explainer, m)[zeros]
+            weights = self._kernel_by_zeros[zeros]  # type: ignore[index]  # set with explainer
             try:
                 fits = _WeightedFits(labels, weights)
                 if m > self._FORWARD_SELECTION_MAX:
@@ -1732,7 +1727,7 @@ class Attributor:
         self._lime: _LimeSetup | None = None
         self._is_logistic = _unwrap_logistic(model) is not None
         self._log_odds: _LogOdds | None = None
-        self._codes: dict[int, tuple[np.ndarray, dict[str, int], np.ndarray]] | None = None
+        self._codes: dict[int, tuple[Any, dict[str, int], np.ndarray]] | None = None
 
     def _lime_setup(self) -> _LimeSetup:
         if self._lime is None:
@@ -1763,11 +1758,14 @@ class Attributor:
             usage=predict.usage(),
         )
 
-    def _category_codes(self) -> dict[int, tuple[np.ndarray, dict[str, int], np.ndarray]]:
+    def _category_codes(self) -> dict[int, tuple[Any, dict[str, int], np.ndarray]]:
         """Per category variable whose background values are all schema categories (or
-        missing): (categories, category → code, the background's codes with -1 = missing)."""
+        missing): (the categories as an Arrow text array, category → code, the background's
+        codes with -1 = missing)."""
         if self._codes is None:
-            codes: dict[int, tuple[np.ndarray, dict[str, int], np.ndarray]] = {}
+            import pyarrow as pa
+
+            codes: dict[int, tuple[Any, dict[str, int], np.ndarray]] = {}
             columns = self._background_columns or _columns(self.background, self.schema)
             for j, spec in enumerate(self.schema):
                 if spec.kind != "category" or not spec.categories:
@@ -1776,7 +1774,7 @@ class Attributor:
                 values = columns[j]
                 if all(v is None or (type(v) is str and v in lookup) for v in values):
                     background = np.array([-1 if v is None else lookup[v] for v in values])
-                    categories = np.asarray(spec.categories, dtype=object)
+                    categories = pa.array(list(spec.categories), type=pa.large_string())
                     codes[j] = (categories, lookup, background)
             self._codes = codes
         return self._codes
@@ -1839,8 +1837,7 @@ class Attributor:
             )
             if not (codes >= 0).any():
                 continue  # all missing: pandas would not make it a text column
-            table = pa.array(list(categories), type=pa.large_string())
-            text[j] = text_dtype.__from_arrow__(table.take(pa.array(codes, mask=codes < 0)))
+            text[j] = text_dtype.__from_arrow__(categories.take(pa.array(codes, mask=codes < 0)))
         return text
 
     def _explain(

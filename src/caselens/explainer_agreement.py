@@ -97,18 +97,18 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
 
 
 def spearman_rho(first: np.ndarray, second: np.ndarray) -> float:
-    """Spearman's rank correlation of two vectors without NaN: ``scipy.stats.spearmanr``'s
-    statistic, bit for bit, for the handful of variables a report has.
+    """Spearman's rank correlation of two vectors: ``scipy.stats.spearmanr``'s statistic,
+    bit for bit, for the handful of variables a report has.
 
-    scipy ranks each vector, then takes ``np.corrcoef`` of the ranks laid out as (n, 2)
-    over a (2, n) buffer; the same layout gives the same rounding. scipy's call also
-    validates, checks for NaN and computes a p-value, about 0.1 ms per report that this
-    does not spend. NaN if either vector is constant (scipy warns and returns NaN).
+    scipy ranks each vector, then takes ``np.corrcoef`` of the ranks; the same operations
+    are done here. scipy's call also validates and computes a p-value, about 0.1 ms per
+    report that this does not spend. NaN if either vector is constant or holds NaN (scipy
+    then warns or propagates, and returns NaN).
     """
     first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
     if len(first) != len(second) or len(first) < 2:
         raise ValueError("spearman_rho needs two vectors of the same length, at least 2")
-    if (first == first[0]).all() or (second == second[0]).all():
+    if not (_varies(first) and _varies(second)):
         return math.nan
     n = len(first)
     ranks = np.empty((2, n))
@@ -209,7 +209,7 @@ def compare_explanations(
 
     rank_correlation: float | None = None
     magnitudes_shap, magnitudes_lime = np.abs(shap_arr), np.abs(lime_arr)
-    if len(names) > 1 and _varies(magnitudes_shap) and _varies(magnitudes_lime):
+    if len(names) > 1:  # NaN (a constant vector) is reported as None
         rho = spearman_rho(magnitudes_shap, magnitudes_lime)
         rank_correlation = rho if math.isfinite(rho) else None
 
