@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import pickle
 import re
 import shutil
@@ -23,6 +24,8 @@ import pandas as pd
 import pytest
 import skops.io as sio
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingClassifier
@@ -35,7 +38,15 @@ from caselens.cases import validate_inputs
 from caselens.cli import main
 from caselens.errors import BundleError
 from caselens.onnx_convert import CONVERSION_TOLERANCE, convert_file, convert_model
-from caselens.onnx_model import MAX_ONNX_FILE_BYTES, OnnxClassifier, check_onnx_bytes
+from caselens.onnx_model import (
+    MAX_ONNX_FILE_BYTES,
+    OnnxClassifier,
+    _numeric,
+    _numeric_array,
+    _strings,
+    _strings_array,
+    check_onnx_bytes,
+)
 from caselens.report import CaseExplainer
 
 xgboost = pytest.importorskip("xgboost")
@@ -156,6 +167,12 @@ def gbc_converted(tmp_path_factory):
 def lightgbm_converted(tmp_path_factory):
     """The LightGBM family."""
     return _build("lightgbm", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def xgboost_converted(tmp_path_factory):
+    """The XGBoost family (the one with a text input)."""
+    return _build("xgboost", tmp_path_factory)
 
 
 def _build(family: str, tmp_path_factory) -> dict:
@@ -558,8 +575,6 @@ def test_a_card_contradicting_the_converted_calibration_is_refused(tmp_path):
 def test_a_text_column_reaches_the_model_as_the_same_strings_whatever_its_dtype(dtype):
     # Text columns are converted in one call when pandas holds them as text; the strings
     # (missing as "") must be exactly those the value-by-value conversion gives.
-    from caselens.onnx_model import _strings
-
     values = ["north", None, "south", np.nan, "", "east"] * 50
     column = pd.Series(values, dtype=dtype)
     got = _strings(column)
@@ -567,3 +582,116 @@ def test_a_text_column_reaches_the_model_as_the_same_strings_whatever_its_dtype(
     assert got.dtype == object and got.shape == (len(values),)
     assert list(got) == expected
     assert all(type(v) is str for v in got)
+
+
+def _report_shaped_columns(rows: pd.DataFrame, inputs: list[str]) -> dict[str, np.ndarray]:
+    """Columns as a report's batch holds them: float64 with NaN, text as objects with None."""
+    columns = {}
+    for name in inputs:
+        if name == "site":
+            values = rows[name].astype(object).to_numpy(dtype=object, copy=True)
+            values[::5] = None  # not recorded
+        else:
+            values = rows[name].to_numpy(dtype=float, copy=True)
+            values[::7] = np.nan
+        columns[name] = values
+    return columns
+
+
+def test_columns_fed_directly_give_the_frames_probabilities_bit_for_bit(converted):
+    # A report hands its batch to an ONNX model as columns (no DataFrame built and taken
+    # apart again); the probabilities must be those of the same columns in a frame.
+    model = OnnxClassifier((converted["folder"] / "model.onnx").read_bytes())
+    rows = converted["test"].reset_index(drop=True)
+    columns = _report_shaped_columns(rows, converted["inputs"])
+    expected = model.predict_proba(pd.DataFrame(columns))
+    got = model.predict_proba_columns(columns)
+    assert got.dtype == np.float64 and np.array_equal(got, expected)
+    # Columns of other shapes are converted as a frame's columns would be.
+    odd = dict(columns)
+    odd["age"] = rows["age"].astype(int).astype(object).to_numpy()  # numbers as objects
+    if "site" in odd:
+        odd["site"] = np.where(np.arange(len(rows)) % 3 == 0, np.nan, rows["site"]).astype(object)
+    assert np.array_equal(model.predict_proba_columns(odd), model.predict_proba(pd.DataFrame(odd)))
+    assert model.predict_proba_columns({n: c[:0] for n, c in columns.items()}).shape == (0, 2)
+
+
+def test_columns_of_different_lengths_or_a_missing_column_are_refused(converted):
+    model = OnnxClassifier((converted["folder"] / "model.onnx").read_bytes())
+    columns = _report_shaped_columns(converted["test"].reset_index(drop=True), converted["inputs"])
+    uneven = dict(columns, age=columns["age"][:-1])
+    with pytest.raises(ValueError, match="differ in length"):
+        model.predict_proba_columns(uneven)
+    lacking = {n: c for n, c in columns.items() if n != "age"}
+    with pytest.raises(ValueError, match="lack the model's input column"):
+        model.predict_proba_columns(lacking)
+
+
+_site_values = st.one_of(
+    st.sampled_from(["north", "south", "east", "", "elsewhere"]),
+    st.none(),
+    st.just(math.nan),
+    st.integers(-3, 3),
+    st.text(max_size=5),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sites=st.lists(_site_values, min_size=1, max_size=30),
+    ages=st.lists(st.one_of(st.floats(20, 100), st.just(math.nan)), min_size=30, max_size=30),
+)
+def test_any_text_column_reaches_the_model_as_a_frames_would(xgboost_converted, sites, ages):
+    # Open-ended text cells (None, NaN, numbers, any string): fed as columns or in a frame,
+    # the model sees the same strings, so the probabilities are equal bit for bit.
+    built = xgboost_converted
+    model = OnnxClassifier((built["folder"] / "model.onnx").read_bytes())
+    n = len(sites)
+    rows = built["test"].reset_index(drop=True).iloc[:n]
+    columns = {name: rows[name].to_numpy(dtype=float, copy=True) for name in NUMERIC}
+    columns["age"] = np.asarray(ages[:n], dtype=float)
+    columns["site"] = np.array(sites, dtype=object)
+    expected = model.predict_proba(pd.DataFrame(columns))
+    assert np.array_equal(model.predict_proba_columns(columns), expected)
+    # The strings themselves (the model treats every unknown text alike, so the
+    # probabilities alone would not tell "" from "None").
+    frame = pd.DataFrame(columns)
+    fed = _strings_array(columns["site"])
+    assert [(type(v), v) for v in fed] == [(type(v), v) for v in _strings(frame["site"])]
+    for name in NUMERIC:
+        got, want = _numeric_array(columns[name], np.float32), _numeric(frame[name], np.float32)
+        assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=True)
+
+
+class _FrameOnly:
+    """An ONNX model offered only as ``predict_proba`` on a DataFrame (no columns path)."""
+
+    def __init__(self, model: OnnxClassifier) -> None:
+        self.model = model
+        self.classes_ = model.classes_
+        self.feature_names_in_ = model.feature_names_in_
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.predict_proba(frame)
+
+
+def test_an_onnx_report_is_the_same_fed_columns_or_a_frame(converted):
+    from caselens.attribution import Attributor, _CountingPredict, select_background
+
+    bundle = load_bundle(converted["folder"] / "bundles" / "onnx")
+    schema = bundle.features
+    assert _CountingPredict(bundle.model).takes_columns
+    assert not _CountingPredict(_FrameOnly(bundle.model)).takes_columns
+    background = select_background(bundle.reference, size=100, seed=0, columns=schema.names)
+    by_columns = Attributor(bundle.model, background, schema)
+    by_frame = Attributor(_FrameOnly(bundle.model), background, schema)
+    frames = [
+        validate_inputs(d.inputs, schema, source="demo").to_frame()[schema.names]
+        for d in bundle.demo_cases
+    ]
+    frames += [bundle.reference[schema.names].iloc[[i]] for i in range(0, 60, 6)]
+    for frame in frames:
+        a, b = by_columns.explain(frame), by_frame.explain(frame)
+        assert a.probability == b.probability
+        assert a.attributions == b.attributions
+        assert a.usage.calls == b.usage.calls == 1 and a.usage.rows == b.usage.rows

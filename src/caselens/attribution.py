@@ -277,13 +277,16 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _columns(frame: pd.DataFrame, schema: FeatureSchema) -> list[np.ndarray]:
+def _columns(
+    frame: pd.DataFrame, schema: FeatureSchema, values: Sequence[Any] | None = None
+) -> list[np.ndarray]:
     """The frame as one array per variable: float64 (NaN = missing) or object (None = missing).
 
-    Typed arrays let the coalition frames be assembled with plain numpy indexing.
+    Typed arrays let the coalition frames be assembled with plain numpy indexing. ``values``:
+    :func:`_case_values` of a one-row frame, when the caller has them.
     """
     if len(frame) == 1:
-        quick = _case_columns(frame, schema)
+        quick = _case_columns(frame, schema, values)
         if quick is not None:
             return quick
     return _frame_columns(frame, schema)
@@ -303,7 +306,9 @@ def _frame_columns(frame: pd.DataFrame, schema: FeatureSchema) -> list[np.ndarra
     return columns
 
 
-def _case_columns(frame: pd.DataFrame, schema: FeatureSchema) -> list[np.ndarray] | None:
+def _case_columns(
+    frame: pd.DataFrame, schema: FeatureSchema, values: Sequence[Any] | None = None
+) -> list[np.ndarray] | None:
     """:func:`_columns` of a one-row frame of plain values, without a pandas call per column.
 
     Only plain Python/numpy numbers, strings and missing values are taken (what a validated
@@ -311,7 +316,9 @@ def _case_columns(frame: pd.DataFrame, schema: FeatureSchema) -> list[np.ndarray
     always those the general way gives.
     """
     columns: list[np.ndarray] = []
-    for spec, value in zip(schema, _case_values(frame, schema), strict=True):
+    if values is None:
+        values = _case_values(frame, schema)
+    for spec, value in zip(schema, values, strict=True):
         missing = value is None or (isinstance(value, float | np.floating) and math.isnan(value))
         if spec.kind == "category":
             if not (missing or isinstance(value, str)):
@@ -1648,14 +1655,27 @@ class _CountingPredict:
         self.rows = 0
         self.seconds = 0.0
 
+    @property
+    def takes_columns(self) -> bool:
+        """Whether the model takes a batch as columns (``predict_proba_columns``)."""
+        return callable(getattr(self.model, "predict_proba_columns", None))
+
     def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        return self._counted(self.model.predict_proba, frame, len(frame))
+
+    def columns(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """``model.predict_proba_columns(columns)``, counted (see :attr:`takes_columns`)."""
+        rows = len(next(iter(columns.values()))) if columns else 0
+        return self._counted(self.model.predict_proba_columns, columns, rows)
+
+    def _counted(self, method: Callable[[Any], Any], data: Any, rows: int) -> np.ndarray:
         start = time.perf_counter()
         try:
-            return np.asarray(self.model.predict_proba(frame), dtype=float)
+            return np.asarray(method(data), dtype=float)
         finally:
             self.seconds += time.perf_counter() - start
             self.calls += 1
-            self.rows += len(frame)
+            self.rows += rows
 
     def usage(self) -> ModelUsage:
         return ModelUsage(
@@ -1749,12 +1769,13 @@ class Attributor:
         if len(case_frame) != 1:
             raise ValueError(f"explain one case at a time (got {len(case_frame)} rows)")
         case_frame = _in_order(case_frame, schema.names)
+        values = _case_values(case_frame, schema)  # read once: a mixed-type row is slow to read
         predict = _CountingPredict(self.model)
         with _model_threads(self.single_threaded, every_api=True):
-            probability, shap_result, lime_result = self._explain(case_frame, predict)
+            probability, shap_result, lime_result = self._explain(case_frame, values, predict)
         return CaseAttribution(
             probability=probability,
-            attributions=_combine(schema, case_frame, shap_result, lime_result, self.top_k),
+            attributions=_combine(schema, values, shap_result, lime_result, self.top_k),
             usage=predict.usage(),
         )
 
@@ -1779,11 +1800,39 @@ class Attributor:
             self._codes = codes
         return self._codes
 
+    def _batch_columns(
+        self,
+        draw: _LimeDraw,
+        plan: ShapleyPlan,
+        case_columns: Sequence[np.ndarray],
+        *,
+        text_dtype: Any = None,
+    ) -> list[Any]:
+        """Every LIME row, every SHAP row, then the case, one array per variable: float64
+        (NaN = missing) or object (None = missing), as :func:`_columns` gives them; with
+        ``text_dtype`` (pandas' Arrow-backed text dtype), the category columns that can be
+        are that dtype's arrays built from category codes (see :meth:`_batch_frame`)."""
+        stacked = draw.stacked()
+        text: dict[int, Any] = {}
+        if text_dtype is not None:
+            try:
+                text = self._text_columns(text_dtype, stacked, plan, case_columns)
+            except Exception:  # pragma: no cover - never a reason to fail a report
+                text = {}
+        return [
+            text[j]
+            if j in text
+            else np.concatenate(
+                [draw.encoding.decode_column(stacked, j), plan.batch_columns[j], case_columns[j]]
+            )
+            for j in range(len(self.schema))
+        ]
+
     def _batch_frame(
         self, draw: _LimeDraw, plan: ShapleyPlan, case_columns: Sequence[np.ndarray]
     ) -> pd.DataFrame:
         """The frame of every LIME row, every SHAP row, then the case: exactly ``_frame`` of
-        their concatenated columns, with the text columns built from category codes.
+        :meth:`_batch_columns`, with the text columns built from category codes.
 
         pandas turns a column of Python strings into its Arrow-backed ``str`` dtype by
         converting every string (about 0.3 ms per 8,000-row column); LIME's rows are codes
@@ -1792,23 +1841,24 @@ class Attributor:
         only where the result is that dtype and every value is a schema category; otherwise
         (and on any surprise) the frame is built the plain way.
         """
-        stacked = draw.stacked()
-        text: dict[int, Any] = {}
-        text_dtype = _inferred_text_dtype()
-        if text_dtype is not None:
-            try:
-                text = self._text_columns(text_dtype, stacked, plan, case_columns)
-            except Exception:  # pragma: no cover - never a reason to fail a report
-                text = {}
-        columns = [
-            text[j]
-            if j in text
-            else np.concatenate(
-                [draw.encoding.decode_column(stacked, j), plan.batch_columns[j], case_columns[j]]
-            )
-            for j in range(len(self.schema))
-        ]
+        columns = self._batch_columns(draw, plan, case_columns, text_dtype=_inferred_text_dtype())
         return _frame(columns, self.schema)
+
+    def _predict_batch(
+        self,
+        predict: _CountingPredict,
+        draw: _LimeDraw,
+        plan: ShapleyPlan,
+        case_columns: Sequence[np.ndarray],
+    ) -> np.ndarray:
+        """The one model call on the batch. A model that takes the batch as columns (an ONNX
+        model: :meth:`~caselens.onnx_model.OnnxClassifier.predict_proba_columns`, the same
+        probabilities bit for bit) gets them without a DataFrame being built and taken apart
+        again; any other model gets :meth:`_batch_frame`."""
+        if predict.takes_columns:
+            columns = self._batch_columns(draw, plan, case_columns)
+            return predict.columns(dict(zip(self.schema.names, columns, strict=True)))
+        return predict(self._batch_frame(draw, plan, case_columns))
 
     def _text_columns(
         self,
@@ -1841,7 +1891,7 @@ class Attributor:
         return text
 
     def _explain(
-        self, case_frame: pd.DataFrame, predict: _CountingPredict
+        self, case_frame: pd.DataFrame, values: Sequence[Any], predict: _CountingPredict
     ) -> tuple[float, ShapExplanation, LimeExplanation]:
         schema = self.schema
         common = dict(background_size=len(self.background), seed=self.seed)
@@ -1849,7 +1899,7 @@ class Attributor:
         shap_error: Exception | None = None
         case_columns: list[np.ndarray] | None = None
         try:
-            case_columns = _columns(case_frame, schema)
+            case_columns = _columns(case_frame, schema, values)
             if self._background_columns is None:
                 self._background_columns = _columns(self.background, schema)
             plan = ShapleyPlan.build(case_columns, self._background_columns, schema, seed=self.seed)
@@ -1871,9 +1921,8 @@ class Attributor:
             # The one call: every LIME run's rows, then SHAP's rows, then the case (last, so
             # that the explanation rows keep the positions they had when the case was asked
             # alone: BLAS may round a row's last bit differently at another position).
-            batch = self._batch_frame(lime_draw, plan, case_columns)
             try:
-                probs = predict(batch)
+                probs = self._predict_batch(predict, lime_draw, plan, case_columns)
                 lime_probs = probs[: lime_draw.rows]
                 shap_probs = probs[lime_draw.rows : -1, 1]
                 probability = float(probs[-1, 1])
@@ -1972,7 +2021,7 @@ def explain_attributions(
 
 def _combine(
     schema: FeatureSchema,
-    case_frame: pd.DataFrame,
+    case_values: Sequence[Any],
     shap_result: ShapExplanation,
     lime_result: LimeExplanation,
     top_k: int,
@@ -2000,7 +2049,7 @@ def _combine(
             lime_spread=spread_by.get(s.name),
             log_odds=log_odds_by.get(s.name),
         )
-        for s, value in zip(schema, _case_values(case_frame, schema), strict=True)
+        for s, value in zip(schema, case_values, strict=True)
     )
     return Attributions(
         shap=shap_result, lime=lime_result, agreement=agreement, variables=variables

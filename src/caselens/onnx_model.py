@@ -27,7 +27,7 @@ probability does not depend on the batch it is in (checked by ``tests/test_onnx_
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -326,13 +326,21 @@ class OnnxClassifier:
             f"({[o.name for o in outputs]}); set {META_PROBABILITY_OUTPUT} in its metadata."
         )
 
-    def _feeds(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    def _feeds(
+        self,
+        columns: Mapping[str, Any],
+        n_rows: int,
+        numeric: Callable[[Any, Any], np.ndarray],
+        strings: Callable[[Any], np.ndarray],
+    ) -> dict[str, np.ndarray]:
+        """The session's inputs from ``columns`` (name → column, converted by ``numeric``
+        and ``strings``)."""
         names = (
             list(self.feature_names_in_)
             if self.feature_names_in_ is not None
-            else list(frame.columns)
+            else list(columns.keys())
         )
-        missing = [n for n in names if n not in frame.columns]
+        missing = [n for n in names if n not in columns]
         if missing:
             raise ValueError(f"the data lack the model's input column(s): {', '.join(missing)}")
         if self._width is not None:
@@ -340,17 +348,29 @@ class OnnxClassifier:
             if self._width >= 0 and len(names) != self._width:
                 raise ValueError(f"the model takes {self._width} columns, got {len(names)}")
             dtype = _NUMERIC_INPUTS[kind]
-            table = np.column_stack([_numeric(frame[n], dtype) for n in names])
-            return {input_name: table.reshape(len(frame), len(names))}
+            table = np.column_stack([numeric(columns[n], dtype) for n in names])
+            return {input_name: table.reshape(n_rows, len(names))}
         feeds = {}
         for input_name, kind, _ in self._inputs:
-            column = frame[input_name]
+            column = columns[input_name]
             if kind == "tensor(string)":
-                values = _strings(column)
+                values = strings(column)
             else:
-                values = _numeric(column, _NUMERIC_INPUTS[kind])
+                values = numeric(column, _NUMERIC_INPUTS[kind])
             feeds[input_name] = values.reshape(-1, 1)
         return feeds
+
+    def _run(self, feeds: dict[str, np.ndarray], n_rows: int) -> np.ndarray:
+        (out,) = self._session.run([self._probability], feeds)
+        if isinstance(out, list):  # a ZipMap output: one {class: probability} per row
+            out = np.array([[row[c] for c in self.classes_.tolist()] for row in out])
+        probs = np.asarray(out, dtype=np.float64)
+        if probs.ndim != 2 or probs.shape != (n_rows, len(self.classes_)):
+            raise ValueError(
+                f"the ONNX model returned probabilities of shape {probs.shape}, expected "
+                f"({n_rows}, {len(self.classes_)})"
+            )
+        return probs
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Probabilities of the two classes per row, shape (n, 2), from the ONNX model."""
@@ -358,16 +378,30 @@ class OnnxClassifier:
             raise TypeError("OnnxClassifier.predict_proba takes a DataFrame of the inputs")
         if len(frame) == 0:
             return np.empty((0, len(self.classes_)))
-        (out,) = self._session.run([self._probability], self._feeds(frame))
-        if isinstance(out, list):  # a ZipMap output: one {class: probability} per row
-            out = np.array([[row[c] for c in self.classes_.tolist()] for row in out])
-        probs = np.asarray(out, dtype=np.float64)
-        if probs.ndim != 2 or probs.shape != (len(frame), len(self.classes_)):
-            raise ValueError(
-                f"the ONNX model returned probabilities of shape {probs.shape}, expected "
-                f"({len(frame)}, {len(self.classes_)})"
-            )
-        return probs
+        return self._run(self._feeds(frame, len(frame), _numeric, _strings), len(frame))
+
+    def predict_proba_columns(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``predict_proba(pd.DataFrame(columns))`` bit for bit, without building the frame.
+
+        For callers that hold a batch as one array per column (a report's explanation rows:
+        see :class:`caselens.attribution.Attributor`): building a DataFrame of several
+        thousand rows only for the model to take its columns apart again costs more than
+        the arrays themselves. A float64 column goes to a numeric input and an object column
+        of text (``None`` = missing) to a string input as they are; any other column is
+        converted exactly as the DataFrame's column would be.
+
+        Raises
+        ------
+        ValueError
+            If the columns differ in length, or as :meth:`predict_proba` raises.
+        """
+        lengths = {len(column) for column in columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"the columns differ in length: {sorted(lengths)}")
+        n_rows = lengths.pop() if lengths else 0
+        if n_rows == 0:
+            return np.empty((0, len(self.classes_)))
+        return self._run(self._feeds(columns, n_rows, _numeric_array, _strings_array), n_rows)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """The more probable class per row."""
@@ -378,6 +412,27 @@ def _numeric(column: pd.Series, dtype: Any) -> np.ndarray:
     """A column as numbers; missing (None, NaN, pd.NA) as NaN."""
     values = pd.to_numeric(column, errors="raise")
     return np.asarray(values.to_numpy(dtype="float64", na_value=np.nan)).astype(dtype)
+
+
+def _numeric_array(values: np.ndarray, dtype: Any) -> np.ndarray:
+    """:func:`_numeric` of an array: a float64 array as it is (what a frame's float64 column
+    gives), anything else through pandas as a frame's column would go."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values.astype(dtype)
+    return _numeric(pd.Series(values), dtype)
+
+
+def _strings_array(values: np.ndarray) -> np.ndarray:
+    """:func:`_strings` of an array: an object array of text and ``None`` with ``None`` as
+    the empty string; anything else through pandas as a frame's column would go."""
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        out = values.copy()
+        out[np.equal(values, None)] = ""
+        # Every value text (C-level check): what the frame's text column gives, value for
+        # value. Otherwise (a NaN, a number) pandas decides, as it would in a frame.
+        if pd.api.types.infer_dtype(out, skipna=False) == "string":
+            return out
+    return _strings(pd.Series(values))
 
 
 def _strings(column: pd.Series) -> np.ndarray:
