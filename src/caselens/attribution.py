@@ -335,7 +335,7 @@ def _case_columns(
 
 def _case_values(frame: pd.DataFrame, schema: FeatureSchema) -> list[Any]:
     """The one row's values in schema order (one array conversion, not a pandas row)."""
-    if list(frame.columns) == schema.names:
+    if _has_columns(frame, schema.names):
         return list(frame.to_numpy(dtype=object)[0])
     row = frame.iloc[0]
     return [row[name] for name in schema.names]
@@ -344,7 +344,15 @@ def _case_values(frame: pd.DataFrame, schema: FeatureSchema) -> list[Any]:
 def _in_order(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """``frame[names]``, or the frame itself when its columns already are ``names`` in order
     (selecting copies the frame, which is most of the cost of a one-row frame)."""
-    return frame if list(frame.columns) == list(names) else frame[list(names)]
+    return frame if _has_columns(frame, names) else frame[list(names)]
+
+
+def _has_columns(frame: pd.DataFrame, names: Sequence[str]) -> bool:
+    """Whether the frame's columns are ``names``, in order. A frame built with the shared
+    :func:`column_index` of ``names`` is known to be (listing a text Index reads every
+    label out of Arrow: several microseconds each time, a few times per report)."""
+    columns = frame.columns
+    return columns is column_index(names) or list(columns) == list(names)
 
 
 def _frame(columns: Sequence[np.ndarray], schema: FeatureSchema) -> pd.DataFrame:
