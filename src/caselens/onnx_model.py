@@ -6,8 +6,9 @@ skl2onnx converts arrive this way (``caselens bundle convert``, :mod:`caselens.o
 
 :class:`OnnxClassifier` wraps an onnxruntime session as a small estimator — ``predict_proba``
 on a DataFrame of the clinical inputs, ``classes_`` and ``feature_names_in_`` — so the rest
-of CaseLens (confidence, SHAP, LIME, context) works unchanged. The probability it returns is
-the ONNX model's (float32 inside the graph, widened to float64 exactly).
+of CaseLens (confidence, SHAP, LIME, context) works unchanged; ``predict_proba_columns`` takes
+the same rows as one array per column, which a report's batch already is. The probability it
+returns is the ONNX model's (float32 inside the graph, widened to float64 exactly).
 
 Before onnxruntime sees the bytes, :func:`check_onnx_bytes` refuses, naming the problem:
 
