@@ -329,7 +329,7 @@ class OnnxClassifier:
 
     def _feeds(
         self,
-        columns: Mapping[str, Any],
+        columns: pd.DataFrame | Mapping[str, Any],
         n_rows: int,
         numeric: Callable[[Any, Any], np.ndarray],
         strings: Callable[[Any], np.ndarray],

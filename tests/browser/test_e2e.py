@@ -173,8 +173,8 @@ def test_reviewer_replays_exactly_and_reproduces(clinician_h03, signed_in, audit
 
 
 def test_patient_sees_only_their_own_result(signed_in, audit_entries):
+    page = signed_in("pat.h03")  # first: it starts the app (and its audit store) if need be
     refused_before = len(audit_entries(action="access_refused", actor_id="pat.h03"))
-    page = signed_in("pat.h03")
     expect(title(page, "My result")).to_be_visible()
     expect(page.get_by_text("out of 100 people like you").first).to_be_visible()
     expect(page.get_by_text("Reading level of this page")).to_be_visible()  # drawn to the end
@@ -186,9 +186,10 @@ def test_patient_sees_only_their_own_result(signed_in, audit_entries):
     expect(page.get_by_text("out of 100 people like you")).to_have_count(0)
     expect(title(page, "My result")).to_have_count(0)
 
-    # The clinician's page through the address bar: refused.
+    # The clinician's page through the address bar: refused. (Wait for this refusal's own
+    # words: the one above also starts "Not allowed" and stays on screen until the rerun.)
     go_to(page, "/case")
-    expect(page.get_by_text("Not allowed")).to_be_visible()
+    expect(page.get_by_text("may not open the page 'case'")).to_be_visible()
     expect(title(page, "Case")).to_have_count(0)
     expect(probability_value(page)).to_have_count(0)
 
