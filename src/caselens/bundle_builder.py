@@ -36,6 +36,7 @@ from caselens.card_check import (
 from caselens.cases import validate_inputs
 from caselens.errors import BundleError, CaseValidationError
 from caselens.features import FeatureSchema
+from caselens.leakage import leakage_problems, outcome_named_inputs
 from caselens.model_card import (
     HTI1_SOURCE_ATTRIBUTES,
     TO_COMPLETE_MARK,
@@ -231,6 +232,43 @@ def _outcome(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
             f"{' …' if len(bad) > 10 else ''} are not (rows counted from 1, header not counted)."
         )
     return values.to_numpy().astype(int)
+
+
+# -- label leakage and degenerate splits ---------------------------------------------------------
+
+
+def _refuse_outcome_as_input(names: Sequence[str], outcome: str) -> None:
+    """Refuse a model that takes the outcome column (or the bundle's ``outcome``) as an input.
+
+    Checked before the splits are prepared: an input named ``outcome`` would otherwise be
+    overwritten by the outcome itself when the bundle's reference data is written.
+    """
+    named = outcome_named_inputs(names, (outcome, OUTCOME_COLUMN), "the model's inputs")
+    if named:
+        raise BundleError(_leakage_refusal(named))
+
+
+def _refuse_leakage(names: Sequence[str], outcome: str, prepared: Mapping[str, Any]) -> None:
+    """Refuse a test or calibration split with one outcome class or too few events, or with
+    an input that predicts the outcome perfectly (:mod:`caselens.leakage`), before anything
+    is measured on it."""
+    problems: list[str] = []
+    for what, frame in prepared.items():
+        if what == "The training data":
+            continue
+        y = frame[OUTCOME_COLUMN].to_numpy()
+        problems += leakage_problems(
+            frame, names, y, what.lower(), outcomes=(outcome, OUTCOME_COLUMN)
+        )
+    if problems:
+        raise BundleError(_leakage_refusal(problems))
+
+
+def _leakage_refusal(problems: Sequence[str]) -> str:
+    return (
+        f"The bundle is refused: {len(problems)} problem(s) of label leakage or of a held-out "
+        "split that cannot support figures:\n" + "\n".join(f"- {p}" for p in problems)
+    )
 
 
 # -- the card ----------------------------------------------------------------------------------
@@ -656,6 +694,7 @@ def build_bundle(
         if names_in is not None
         else [str(c) for c in train.columns if c != outcome]
     )
+    _refuse_outcome_as_input(names, outcome)
     prepared = {}
     for what, frame in frames.items():
         lacking = [n for n in names if n not in frame.columns]
@@ -663,6 +702,7 @@ def build_bundle(
             raise BundleError(f"{what} lacks the model's input column(s): {', '.join(lacking)}.")
         y = _outcome(frame, outcome, what)
         prepared[what] = frame[names].assign(**{OUTCOME_COLUMN: y}).reset_index(drop=True)
+    _refuse_leakage(names, outcome, prepared)
     train, test = prepared["The training data"], prepared["The test data"]
     calibration = prepared.get("The calibration data")
     others = [test] + ([calibration] if calibration is not None else [])

@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from caselens.cases import MISSING_TEXT
 from caselens.features import FeatureSchema, FeatureSpec
+from caselens.leakage import leakage_problems
 from caselens.model_card import ModelCard, PerformanceFigures, SubgroupPerformance, Validation
 from caselens.validation_metrics import performance_figures
 
@@ -108,6 +109,10 @@ class CardCheck:
         Card subgroups that match no group formed from the feature schema, each explained.
     data_problems : tuple of str
         Reference or calibration rows the feature schema would refuse, naming row and field.
+    leakage : tuple of str
+        Label leakage (an input that is, or perfectly predicts, the outcome) and degenerate
+        splits (one outcome class, too few events) in the reference or calibration data
+        (:mod:`caselens.leakage`).
     unreported : tuple of str
         Measured subgroups the card leaves out (a note, not a refusal).
     """
@@ -117,19 +122,21 @@ class CardCheck:
     unmatched_subgroups: tuple[str, ...] = ()
     data_problems: tuple[str, ...] = ()
     unreported: tuple[str, ...] = ()
+    leakage: tuple[str, ...] = ()
 
     @property
     def problems(self) -> tuple[str, ...]:
         """Every reason to refuse the bundle at create/check time, in words."""
         return (
             *self.data_problems,
+            *self.leakage,
             *self.unmatched_subgroups,
             *(d.message() for d in self.differences),
         )
 
     @property
     def ok(self) -> bool:
-        """True when every claim is borne out and every reference row is valid."""
+        """True when every claim is borne out, every reference row is valid and nothing leaks."""
         return not self.problems
 
     def warnings(self) -> tuple[str, ...]:
@@ -525,6 +532,9 @@ def check_card(
     calibration : DataFrame, optional
         The calibration split, checked against the schema and the card's row count.
 
+    Both splits are also checked for label leakage and degenerate outcome classes
+    (:func:`caselens.leakage.leakage_problems`).
+
     Returns
     -------
     CardCheck
@@ -548,8 +558,12 @@ def check_card(
         return CardCheck(
             measured=None, differences=tuple(differences), data_problems=tuple(problems)
         )
+    y = reference[OUTCOME_COLUMN].to_numpy().astype(int)
+    leaks = leakage_problems(reference, schema.names, y, "reference data")
+    if calibration is not None:
+        y_calibration = calibration[OUTCOME_COLUMN].to_numpy().astype(int)
+        leaks += leakage_problems(calibration, schema.names, y_calibration, "calibration data")
     try:
-        y = reference[OUTCOME_COLUMN].to_numpy().astype(int)
         # One thread, as CaseExplainer predicts: a booster's OpenMP threads wait on each
         # other on a small busy machine; every row is predicted on its own either way.
         with threadpool_limits(limits=1):
@@ -561,6 +575,7 @@ def check_card(
             data_problems=(
                 f"the model could not score the reference data: {type(exc).__name__}: {exc}"[:500],
             ),
+            leakage=tuple(leaks),
         )
     threshold = card.decision_threshold
     n_bins = card.validation.ece_bins
@@ -606,4 +621,5 @@ def check_card(
         differences=tuple(differences),
         unmatched_subgroups=tuple(unmatched),
         unreported=tuple(unreported),
+        leakage=tuple(leaks),
     )
