@@ -9,13 +9,17 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from caselens.audit import AuditStore, AuditWriteError
 from caselens.cli import main
 from caselens.monitoring.outcomes import (
+    COLUMNS,
     PATIENT_REF_PATTERN,
     OutcomeImportError,
+    header_problems,
     import_outcomes,
 )
 from caselens.monitoring.plan import (
@@ -188,3 +192,99 @@ def test_a_plan_is_validated_naming_the_field():
         parse_plan(b'{"unknown_field": 1}', source="plan")
     with pytest.raises(PlanError, match="calibration_slope_low"):
         parse_plan(b'{"calibration_slope_low": 2}', source="plan")
+
+
+HEADER_CASES = [
+    (
+        # The second 'outcome' column is the one a CSV reader would keep: patient MRN-1's
+        # outcome would be read as 0 from the wrong column.
+        b"patient_ref,model_id,outcome,known_on,outcome\nMRN-1,readmission-30d,1,2026-05-02,0\n",
+        "row 1, header: column 'outcome' appears 2 times; keep one",
+    ),
+    (
+        b"patient_ref,model_id,outcome,patient_ref,known_on\nMRN-1,readmission-30d,1,MRN-2,"
+        b"2026-05-02\n",
+        "row 1, header: column 'patient_ref' appears 2 times; keep one",
+    ),
+    (
+        b"patient_ref,model_id,known_on\nMRN-1,readmission-30d,2026-05-02\n",
+        "row 1, header: missing column(s) outcome; expected patient_ref, model_id, outcome, "
+        "known_on",
+    ),
+    (
+        b"patient_ref,model_id,outcome,known_on,note\nMRN-1,readmission-30d,1,2026-05-02,x\n",
+        "row 1, header: unknown column 'note'; expected only patient_ref, model_id, outcome, "
+        "known_on",
+    ),
+    (
+        b"patient_ref,model_id,outcome,known_on,\nMRN-1,readmission-30d,1,2026-05-02,\n",
+        "row 1, header: unknown column with no name (an empty header cell); expected only "
+        "patient_ref, model_id, outcome, known_on",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), HEADER_CASES)
+def test_a_duplicated_missing_or_unknown_column_is_refused_by_name(store, data, message):
+    with pytest.raises(OutcomeImportError) as refused:
+        run_import(store, data)
+    assert message in refused.value.problems, refused.value.problems
+    assert held(store) == 0 and store.entries() == []
+
+
+def test_every_header_problem_is_listed_at_once(store):
+    data = b"patient_ref,outcome,outcome,Known_on,x\nMRN-1,1,0,2026-05-02,y\n"
+    with pytest.raises(OutcomeImportError) as refused:
+        run_import(store, data)
+    assert refused.value.problems == (
+        "row 1, header: column 'outcome' appears 2 times; keep one",
+        "row 1, header: missing column(s) model_id, known_on; expected patient_ref, model_id, "
+        "outcome, known_on",
+        "row 1, header: unknown column 'Known_on'; expected only patient_ref, model_id, "
+        "outcome, known_on",
+        "row 1, header: unknown column 'x'; expected only patient_ref, model_id, outcome, known_on",
+    )
+
+
+def test_the_command_refuses_a_duplicated_outcome_column_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CASELENS_AUDIT_URL", raising=False)
+    monkeypatch.delenv("CASELENS_AUDIT_KEY", raising=False)
+    monkeypatch.delenv("CASELENS_MODELS_DIR", raising=False)
+    runner = CliRunner()
+    for data, message in HEADER_CASES:
+        file = tmp_path / "outcomes.csv"
+        file.write_bytes(data.replace(b"2026-", b"2025-"))
+        result = runner.invoke(main, ["outcomes", "import", str(file)])
+        assert result.exit_code == 1, result.output
+        assert message in result.output
+        assert "nothing was written" in result.output
+        assert "Traceback" not in result.output
+    # Nothing was imported by any of them: a sound file afterwards is all new.
+    good = tmp_path / "good.csv"
+    good.write_bytes(GOOD.replace(b"2026-", b"2025-"))
+    result = runner.invoke(main, ["outcomes", "import", str(good)])
+    assert "3 rows, 3 new, 0 already held" in result.output
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    header=st.lists(
+        st.sampled_from([*COLUMNS, "outcome2", "Outcome", "", "notes"]), min_size=0, max_size=8
+    )
+)
+def test_any_header_is_accepted_only_when_it_is_the_four_columns_once(header):
+    problems = header_problems(header)
+    if sorted(header) == sorted(COLUMNS):
+        assert problems == []
+        return
+    assert problems
+    joined = "\n".join(problems)
+    for name in set(header):
+        if header.count(name) > 1:
+            assert f"column {name!r} appears {header.count(name)} times" in joined or not name
+        if name not in COLUMNS and name:
+            assert f"unknown column {name!r}" in joined
+    absent = [c for c in COLUMNS if c not in header]
+    if absent:
+        assert f"missing column(s) {', '.join(absent)};" in joined

@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,20 +220,48 @@ def read_outcome_csv(data: bytes) -> list[dict[str, Any]]:
     except UnicodeDecodeError as exc:
         raise OutcomeImportError([f"file: not UTF-8 text ({exc.reason})"]) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise OutcomeImportError(
-            [
-                f"row 1, header: missing column(s) {', '.join(missing)}; "
-                f"expected {', '.join(COLUMNS)}"
-            ]
-        )
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise OutcomeImportError([f"row 1, header: {exc}"]) from exc
+    problems = header_problems(header)
+    if problems:
+        raise OutcomeImportError(problems[:MAX_ERRORS_LISTED], len(problems))
     reader.fieldnames = header
     try:
         return list(reader)
     except csv.Error as exc:
         raise OutcomeImportError([f"row {reader.line_num}, file: {exc}"]) from exc
+
+
+def header_problems(header: Sequence[str]) -> list[str]:
+    """Every problem of an outcome CSV's header, each naming its column.
+
+    A column given twice is refused (a CSV reader would silently keep the last one, and an
+    outcome could be read from the wrong column), as is a column missing or unknown; the
+    expected columns are :data:`COLUMNS`.
+    """
+    expected = ", ".join(COLUMNS)
+    counts = Counter(header)
+    problems = [
+        f"row 1, header: column {_column(name)} appears {counts[name]} times; keep one"
+        for name in sorted(n for n, c in counts.items() if c > 1)
+    ]
+    missing = [c for c in COLUMNS if c not in counts]
+    if missing:
+        problems.append(
+            f"row 1, header: missing column(s) {', '.join(missing)}; expected {expected}"
+        )
+    problems += [
+        f"row 1, header: unknown column {_column(name)}; expected only {expected}"
+        for name in sorted(counts)
+        if name not in COLUMNS
+    ]
+    return problems
+
+
+def _column(name: str) -> str:
+    return _shown(name) if name else "with no name (an empty header cell)"
 
 
 @dataclass(frozen=True)
