@@ -94,10 +94,18 @@ def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
     validation = facts.validation
     if bundle.measured_validation is not None:
         st.caption("Figures measured by CaseLens on this bundle's reference data.")
+    # An AUROC this high is more often leakage than skill: said beside the figures.
+    for flag in facts.leakage_flags:
+        st.warning(literal(flag.message()), icon=":material/search:")
     overall = validation.overall
     rows = [_figures_row("Overall", overall)] + [
         _figures_row(f"{s.variable}: {s.group}", s.figures) for s in validation.subgroups
     ]
+    flagged = {f.population for f in facts.leakage_flags}
+    if flagged:
+        for row in rows:
+            population = "overall" if row["Population"] == "Overall" else row["Population"]
+            row["Leakage"] = "check for leakage" if population in flagged else ""
     st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{key_prefix}_validation")
     labels = {f.name: f.label for f in bundle.features}
     left, right = st.columns(2)

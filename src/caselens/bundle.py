@@ -45,6 +45,7 @@ from caselens.bounded_json import check_text_lengths, loads_bounded
 from caselens.card_check import check_card, refusal_message
 from caselens.errors import BundleError, CardError
 from caselens.features import FeatureSchema
+from caselens.leakage import outcome_named_inputs
 from caselens.model_card import ModelCard, Validation
 from caselens.model_file_check import MAX_MODEL_FILE_BYTES, load_checked_skops
 
@@ -581,6 +582,10 @@ def create_bundle(
     if folder.exists() and any(folder.iterdir()) and not overwrite:
         raise BundleError(f"The folder {folder} already exists and is not empty.")
     schema = features if isinstance(features, FeatureSchema) else _validate_schema_mapping(features)
+    # An input called 'outcome' would be the outcome column itself (label leakage).
+    named = outcome_named_inputs(schema.names, (OUTCOME_COLUMN,), "the feature schema")
+    if named:
+        raise BundleError(refusal_message(named))
     required = [*schema.names, OUTCOME_COLUMN]
     missing = [c for c in required if c not in reference.columns]
     if missing:

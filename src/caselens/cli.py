@@ -19,6 +19,8 @@ from caselens.settings import ASSETS_DIR, SAMPLE_MODELS_DIR
 if TYPE_CHECKING:  # start-up stays light: pandas, sklearn and the like load in the commands
     import pandas as pd
 
+    from caselens.bundle import ModelBundle
+
 
 class _LazyGroup(click.Group):
     """A group whose heavier sub-groups are imported only when one of their commands runs.
@@ -342,6 +344,7 @@ def _bundle_build(
     )
     for note in result.notes:
         click.echo(f"Note: {note}")
+    _echo_leakage_flags(created)
     if result.to_review:
         click.echo(
             "To review (label still the column name; set them in the card file's [features."
@@ -486,6 +489,7 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
     )
     for warning in loaded.warnings:
         click.echo(warning, err=True)
+    _echo_leakage_flags(loaded)
     if not deep:
         from caselens.limitation_rates import limitation_rates
 
@@ -501,6 +505,15 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
     unlabelled = [f.name for f in loaded.features if f.label == f.name]
     if unlabelled:
         click.echo(f"To review (label still the column name): {', '.join(unlabelled)}")
+
+
+def _echo_leakage_flags(bundle: ModelBundle) -> None:
+    """Print a 'check for leakage' line for each measured AUROC of 0.99 or more (not a
+    refusal: a very good model is possible, but leakage is the likelier reason)."""
+    from caselens.leakage import auroc_flags
+
+    for flag in auroc_flags(bundle.measured_validation):
+        click.echo(flag.message(), err=True)
 
 
 @main.group(invoke_without_command=True)

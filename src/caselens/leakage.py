@@ -66,8 +66,8 @@ def outcome_named_inputs(names: Sequence[str], outcomes: Sequence[str], what: st
     """
     keys = {_name_key(o): o for o in outcomes}
     return [
-        f"{what}: the input '{name}' is the outcome column '{keys[_name_key(name)]}' "
-        f"(label leakage); {EXPECTED_INPUT}"
+        f"{what}: the input '{name}' is named like the outcome column "
+        f"'{keys[_name_key(name)]}' (label leakage); {EXPECTED_INPUT}"
         for name in names
         if _name_key(name) in keys
     ]

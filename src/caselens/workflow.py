@@ -41,6 +41,7 @@ from caselens.bundle import BundleCatalogue, ModelBundle
 from caselens.cases import Case
 from caselens.display import NOT_RECORDED_MESSAGE, record_display, record_event
 from caselens.errors import CaseLensError
+from caselens.leakage import auroc_flags
 from caselens.model_status import ModelStatus, ModelStatusStore, check_reason
 from caselens.replay import Replay, Rerun, replay_entry, rerun_entry
 from caselens.report import Audience, CaseExplainer, CaseReport
@@ -132,6 +133,9 @@ class ModelFacts:
         Loud warnings from loading the bundle (card claims that the data do not bear out).
     standing_limitations : tuple
         Limitations that hold for every patient of this model, stated once.
+    leakage_flags : tuple of LeakageFlag
+        Measured AUROCs so high that the page says "check for leakage"
+        (:func:`caselens.leakage.auroc_flags`).
     """
 
     bundle: ModelBundle
@@ -139,6 +143,7 @@ class ModelFacts:
     validation: Any
     warnings: tuple[str, ...]
     standing_limitations: tuple[Any, ...]
+    leakage_flags: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -505,6 +510,7 @@ class Workflow:
             validation=bundle.measured_validation or bundle.card.validation,
             warnings=bundle.warnings,
             standing_limitations=tuple(explainer.limitation_rules.standing),
+            leakage_flags=auroc_flags(bundle.measured_validation),
         )
 
     def model_statuses(self, session: UserSession) -> dict[str, ModelStatus]:
