@@ -27,6 +27,7 @@ from caselens.leakage import (
     LEAKAGE_AUROC,
     MIN_SPLIT_EVENTS,
     auroc_flags,
+    leakage_flag_text,
     leakage_problems,
     perfect_predictors,
     split_problems,
@@ -298,8 +299,9 @@ def too_good_bundle(tmp_path_factory) -> Path:
     args = write_files(folder, near_deterministic_cohort(), INPUTS)
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert "Check for leakage: the AUROC measured on the reference data (overall, 300 patients" in (
-        result.output
+    assert (
+        "Check for leakage: measured on the reference data, the AUROC is at or above 0.99 in "
+        "overall: AUROC 0.99" in result.output
     )
     return folder / "out" / "bundle"
 
@@ -311,14 +313,15 @@ def test_an_auroc_of_0_99_or_more_is_flagged_not_refused(too_good_bundle):
     overall = bundle.measured_validation.overall
     assert overall.auroc >= LEAKAGE_AUROC
     assert flags[0].population == "overall" and flags[0].auroc == overall.auroc
-    assert (
-        flags[0]
-        .message()
-        .startswith(
-            f"Check for leakage: the AUROC measured on the reference data (overall, {overall.n} "
-            f"patients, {overall.events} events) is {overall.auroc:.4f}, at or above 0.99."
-        )
+    text = leakage_flag_text(flags)
+    assert text.startswith(
+        "Check for leakage: measured on the reference data, the AUROC is at or above 0.99 in "
+        f"overall: AUROC {overall.auroc:.4f} ({overall.n} patients, {overall.events} events)"
     )
+    # Every flagged subgroup is named in the same statement, with its own figures.
+    for flag in flags[1:]:
+        assert f"{flag.population}: AUROC {flag.auroc:.4f} ({flag.n} patients" in text
+    assert leakage_flag_text(()) is None
 
 
 def test_a_small_subgroups_perfect_auroc_is_not_flagged(heart_bundle):

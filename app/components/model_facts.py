@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from caselens.leakage import leakage_flag_text
 from caselens.model_card import to_chai_applied_model_card
 from caselens.workflow import ModelFacts
 from components.figures import reliability_figure, subgroup_figure
@@ -95,8 +96,9 @@ def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
     if bundle.measured_validation is not None:
         st.caption("Figures measured by CaseLens on this bundle's reference data.")
     # An AUROC this high is more often leakage than skill: said beside the figures.
-    for flag in facts.leakage_flags:
-        st.warning(literal(flag.message()), icon=":material/search:")
+    flag_text = leakage_flag_text(facts.leakage_flags)
+    if flag_text:
+        st.warning(literal(flag_text), icon=":material/search:")
     overall = validation.overall
     rows = [_figures_row("Overall", overall)] + [
         _figures_row(f"{s.variable}: {s.group}", s.figures) for s in validation.subgroups

@@ -510,10 +510,11 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
 def _echo_leakage_flags(bundle: ModelBundle) -> None:
     """Print a 'check for leakage' line for each measured AUROC of 0.99 or more (not a
     refusal: a very good model is possible, but leakage is the likelier reason)."""
-    from caselens.leakage import auroc_flags
+    from caselens.leakage import auroc_flags, leakage_flag_text
 
-    for flag in auroc_flags(bundle.measured_validation):
-        click.echo(flag.message(), err=True)
+    text = leakage_flag_text(auroc_flags(bundle.measured_validation))
+    if text:
+        click.echo(text, err=True)
 
 
 @main.group(invoke_without_command=True)

@@ -260,15 +260,27 @@ class LeakageFlag:
     n: int
     events: int
 
-    def message(self) -> str:
-        """'Check for leakage: the measured AUROC (overall, 500 patients, 120 events) is …'."""
+    def figure(self) -> str:
+        """'overall: AUROC 0.9984 (300 patients, 117 events)'."""
         return (
-            f"Check for leakage: the AUROC measured on the reference data ({self.population}, "
-            f"{self.n:,} patients, {self.events:,} events) is {self.auroc:.4f}, at or above "
-            f"{LEAKAGE_AUROC}. Clinical risk models rarely rank patients this well; make sure "
-            "no input records the outcome or is recorded after it, and that no patient is in "
-            "both the training and the test data."
+            f"{self.population}: AUROC {self.auroc:.4f} ({self.n:,} patients, "
+            f"{self.events:,} events)"
         )
+
+
+def leakage_flag_text(flags: Sequence[LeakageFlag]) -> str | None:
+    """All flags in one 'Check for leakage: …' statement (None when there are none)."""
+    if not flags:
+        return None
+    listed = "; ".join(f.figure() for f in flags)
+    return (
+        f"Check for leakage: measured on the reference data, the AUROC is at or above "
+        f"{LEAKAGE_AUROC} in {listed}. Clinical risk models rarely rank patients this well; "
+        "make sure no input records the outcome or is recorded after it, and that no patient "
+        "is in both the training and the test data. A subgroup with fewer than "
+        f"{MIN_SPLIT_EVENTS} events or {MIN_SPLIT_EVENTS} non-events is not flagged: its AUROC "
+        "can be 1 by chance."
+    )
 
 
 def _flag(population: str, figures: PerformanceFigures) -> LeakageFlag | None:
