@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from caselens.bundle import CALIBRATION_FILE, REFERENCE_FILE, create_bundle, load_bundle
+from caselens.cases import MISSING_TEXT
 from caselens.cli import main
 from caselens.errors import BundleError
 from caselens.features import FeatureSchema
@@ -381,14 +382,15 @@ def test_a_number_that_separates_the_outcome_is_always_found(
         lambda v: min(sum(v), len(v) - sum(v)) >= MIN_SPLIT_EVENTS
     ),
     labels=st.tuples(
-        st.text(min_size=1, max_size=8).filter(lambda t: t.strip().casefold() not in {"", "na"}),
+        st.text(min_size=1, max_size=8).filter(lambda t: t.strip().casefold() not in MISSING_TEXT),
         st.text(min_size=1, max_size=8),
     ),
 )
 def test_a_text_input_whose_values_each_go_with_one_outcome_is_found(y, labels):
     event_label, other_label = labels
     y = np.array(y)
-    frame = pd.DataFrame({"status": np.where(y == 1, event_label, other_label + "#")})
+    status = [event_label if v == 1 else other_label + "#" for v in y]
+    frame = pd.DataFrame({"status": pd.Series(status, dtype=object)})
     problems = perfect_predictors(frame, ["status"], y, "calibration data")
     if event_label.strip().casefold() == (other_label + "#").strip().casefold():
         assert problems == []  # one value for both outcomes: nothing is separated

@@ -42,6 +42,8 @@ LEAKAGE_AUROC = 0.99
 MAX_CATEGORY_VALUE_SHARE = 0.5
 #: Values of a text input quoted in a refusal before the rest are counted.
 SHOWN_VALUES = 5
+#: Characters of a value quoted in a refusal; the rest is cut with '…'.
+SHOWN_CHARS = 40
 #: What every leakage refusal asks for.
 EXPECTED_INPUT = "expected inputs known before the outcome: refit the model without it"
 
@@ -128,6 +130,10 @@ def _text_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     return remap[codes], names
 
 
+def _clipped(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…"
+
+
 def _is_missing_text(value: object) -> bool:
     return isinstance(value, str) and value.strip().casefold() in MISSING_TEXT
 
@@ -158,7 +164,7 @@ def _category_separation(codes: np.ndarray, values: Sequence[str], y: np.ndarray
         return None
     present = [i for i in range(len(values)) if counts[i]]
     parts = [
-        f"'{values[i]}': {int(counts[i]):,} " + ("events" if events[i] else "non-events")
+        f"'{_clipped(values[i])}': {int(counts[i]):,} " + ("events" if events[i] else "non-events")
         for i in present[:SHOWN_VALUES]
     ]
     more = len(present) - SHOWN_VALUES
