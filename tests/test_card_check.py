@@ -234,3 +234,31 @@ def test_an_intersection_subgroup_on_the_card_is_recomputed(heart_bundle):
     ).differences
     assert difference.population == "subgroup sex × age = 'Male × 55 and over'"
     assert difference.figure == "events"
+
+
+def test_check_card_finds_leakage_and_degenerate_splits_in_reference_and_calibration(
+    heart_bundle,
+):
+    reference = heart_bundle.reference.assign(
+        exercise_angina=lambda f: f["outcome"].map({1: "Yes", 0: "No"})
+    )
+    calibration = heart_bundle.calibration_data.query("outcome == 0")
+    checked = check_card(
+        heart_bundle.card, heart_bundle.features, heart_bundle.model, reference, calibration
+    )
+    assert not checked.ok
+    [leak, one_class] = checked.leakage
+    assert leak.startswith("reference data, input 'exercise_angina': predicts the outcome")
+    assert one_class.startswith(
+        "calibration data, column 'outcome': one outcome class only (all 33 rows have outcome 0)"
+    )
+    assert set(checked.leakage) <= set(checked.problems)
+    assert checked.measured is not None  # still measured: a loaded bundle shows its figures
+    sound = check_card(
+        heart_bundle.card,
+        heart_bundle.features,
+        heart_bundle.model,
+        heart_bundle.reference,
+        heart_bundle.calibration_data,
+    )
+    assert sound.leakage == () and sound.ok

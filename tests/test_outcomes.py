@@ -288,3 +288,21 @@ def test_any_header_is_accepted_only_when_it_is_the_four_columns_once(header):
     absent = [c for c in COLUMNS if c not in header]
     if absent:
         assert f"missing column(s) {', '.join(absent)};" in joined
+
+
+def test_a_correction_file_with_a_duplicated_outcome_column_is_refused_by_name(store):
+    from caselens.monitoring.corrections import OutcomeCorrectionError, correct_outcomes
+
+    run_import(store, GOOD)
+    before = store.entries()
+    with pytest.raises(OutcomeCorrectionError) as refused:
+        correct_outcomes(
+            store,
+            b"patient_ref,model_id,outcome,known_on,outcome\nMRN-1,readmission-30d,0,"
+            b"2026-05-02,1\n",
+            reason="Chart review",
+            known_models=MODELS,
+            today=TODAY,
+        )
+    assert "row 1, header: column 'outcome' appears 2 times; keep one" in refused.value.problems
+    assert store.entries() == before
