@@ -434,3 +434,14 @@ def test_a_witness_location_that_is_not_sqlite_or_postgresql_is_refused():
         Witness.open("mysql://someone@host/db")
     with pytest.raises(AuditError, match="not an in-memory"):
         Witness.open("sqlite:///:memory:")
+
+
+def test_a_witness_file_deleted_under_a_running_server_stops_the_recording(env):
+    store = _trail(env, CHECKPOINT_EVERY)  # the witness holds one checkpoint
+    (_data(env) / "audit.witness.sqlite").unlink()
+    store.append_many(make_event(i) for i in range(CHECKPOINT_EVERY))  # its checkpoint is owed
+    with pytest.raises(AuditWriteError, match="has disappeared since this server wrote to it"):
+        store.append(make_event(1))
+    assert not (_data(env) / "audit.witness.sqlite").exists()  # not silently re-created
+    assert store.head()[0] == 2 * CHECKPOINT_EVERY
+    store.close()

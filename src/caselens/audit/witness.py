@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from caselens.audit.checkpoints import Checkpoint
 from caselens.audit.errors import AuditError, AuditWriteError
@@ -127,6 +128,7 @@ class Witness:
         self._engine = engine
         self._path = path
         self.description = description
+        self._schema_ready = False
 
     @classmethod
     def open(cls, location: str | os.PathLike[str]) -> Witness:
@@ -160,11 +162,19 @@ class Witness:
 
     @classmethod
     def _sqlite(cls, path: Path) -> Witness:
-        engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": CONNECT_TIMEOUT_S * 6})
+        # No pool: each checkpoint (every 100 entries) opens the file afresh, so a witness
+        # file deleted under a running server is noticed instead of written to in limbo.
+        engine = create_engine(
+            f"sqlite:///{path}",
+            connect_args={"timeout": CONNECT_TIMEOUT_S * 6},
+            poolclass=NullPool,
+        )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
+            # WAL: one fsync per checkpoint written, and still durable (synchronous=FULL).
+            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
 
@@ -194,11 +204,17 @@ class Witness:
             "key_id": checkpoint.key_id,
             "hmac": checkpoint.hmac,
         }
+        if self._path is not None and not self._path.exists() and self._schema_ready:
+            raise AuditWriteError(
+                f"The audit witness file {self._path} has disappeared since this server wrote "
+                "to it: restore it from backup, or restart CaseLens to start a new witness "
+                "(verify will say the new witness lacks the older checkpoints)"
+            )
         try:
-            if self._path is not None:
+            if self._path is not None and not self._schema_ready:
                 self._create_sqlite_file()
             with self._engine.begin() as conn:
-                if self._path is not None:
+                if self._path is not None and not self._schema_ready:
                     for ddl in _SQLITE_SCHEMA:
                         conn.exec_driver_sql(ddl)
                 conn.execute(
@@ -208,6 +224,7 @@ class Witness:
                     ),
                     row,
                 )
+            self._schema_ready = True
         except (SQLAlchemyError, OSError) as exc:
             hint = (
                 " (a database owner creates its table with `caselens audit witness-sql`)"
