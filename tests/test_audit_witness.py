@@ -115,9 +115,7 @@ def test_a_deleted_tail_with_the_checkpoint_file_deleted_too_is_caught_by_the_wi
 
 
 def test_a_joint_rollback_of_database_and_checkpoints_is_caught_by_the_witness(env, tmp_path):
-    store = _trail(env, 40)
-    store.checkpoint()
-    store.close()
+    _trail(env, 40).close()  # its first entry wrote a checkpoint (of the batch: 40 entries)
     backup = tmp_path / "backup"
     backup.mkdir()
     _copy_db(_data(env) / "audit.sqlite", backup / "audit.sqlite")
@@ -202,12 +200,12 @@ def test_a_witness_that_cannot_be_written_stops_the_next_recording(env, tmp_path
     blocker.write_text("")
     down = {**env, "CASELENS_AUDIT_WITNESS": str(blocker / "witness.sqlite")}
     store = open_trail(env=down)
-    store.append_many(make_event(i) for i in range(CHECKPOINT_EVERY - 1))
-    store.append(make_event(99))  # the 100th: recorded; its checkpoint is owed to the witness
-    assert store.head()[0] == CHECKPOINT_EVERY
+    store.append(make_event(0))  # recorded; its checkpoint (the first entry's) is owed
+    assert store.head()[0] == 1
     with pytest.raises(AuditWriteError, match=r"witness .* could not be written"):
-        store.append(make_event(100))
-    assert store.head()[0] == CHECKPOINT_EVERY  # nothing recorded while the witness lags
+        store.append(make_event(1))
+    assert store.head()[0] == 1  # nothing recorded while the witness lags
+    assert any("has not reached the witness" in n for n in store.verify().warnings)
     store.close()
 
 
@@ -415,9 +413,7 @@ def test_a_deleted_database_and_checkpoint_file_are_still_refused_by_the_witness
 
 
 def test_an_emptied_database_refuses_to_start(env):
-    store = _trail(env, 5)
-    store.checkpoint()
-    store.close()
+    _trail(env, 5).close()  # under 100 entries: the first entry's checkpoint is enough
     _delete_from(env, 1)
     with pytest.raises(AuditTrailMissing, match="held 5 entries"):
         open_trail(env=env)

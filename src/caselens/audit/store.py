@@ -466,7 +466,11 @@ class AuditStore:
                 if alongside is not None:
                     for entry in entries:
                         alongside(conn, entry)
-            if self._checkpointing and (first_seq // CHECKPOINT_EVERY != seq // CHECKPOINT_EVERY):
+            # Also after the very first entry: from then on, a lost trail is known to have
+            # existed (``open_trail`` refuses to start an empty one in its place).
+            if self._checkpointing and (
+                first_seq == 0 or first_seq // CHECKPOINT_EVERY != seq // CHECKPOINT_EVERY
+            ):
                 self._write_checkpoint(seq, prev)
         except (SQLAlchemyError, OSError) as exc:
             raise AuditWriteError(f"The audit entry could not be recorded: {_reason(exc)}") from exc
@@ -873,14 +877,14 @@ class AuditStore:
                 f"{name}: the trail does not match it — the witness recorded "
                 f"{broken.expected}, the trail has {broken.found}."
             )
+        elif newest is None and count == 0:
+            sentence = f"{name}: holds no checkpoint, and the trail is empty."
         elif newest is None:
-            due = (
-                f"although the trail has {count} entries: it was replaced, or set up after "
-                "the trail began (`caselens audit checkpoint` starts it)"
-                if count >= CHECKPOINT_EVERY
-                else f"(none is due before {CHECKPOINT_EVERY} entries)"
+            sentence = (
+                f"{name}: holds no checkpoint signed by a key this server holds, although the "
+                f"trail has {count} entries: the witness was replaced, or set up after the "
+                "trail began (`caselens audit checkpoint` starts it)."
             )
-            sentence = f"{name}: holds no checkpoint signed by a key this server holds, {due}."
         else:
             plural = "checkpoint" if len(signed) == 1 else "checkpoints"
             sentence = (
