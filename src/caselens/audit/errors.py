@@ -50,6 +50,12 @@ class AuditTrailMissing(AuditError):
     restart. The message names what recorded the entries and how to recover.
     """
 
+    #: What a screen may say (no paths): what happened and who must act.
+    for_users = (
+        "The audit trail this server kept is missing, so CaseLens will not start a new one. "
+        "An administrator must restore it; the server log says how."
+    )
+
 
 class ChainBroken(AuditError):
     """Verification found the first entry that is not as it was written.

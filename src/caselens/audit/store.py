@@ -1128,9 +1128,10 @@ def _refuse_a_lost_trail(location: str, checkpoint_file: Path, witness: Witness)
     if recorded is None:
         return
     count, source = recorded
+    held = f"{count} {'entry' if count == 1 else 'entries'}"
     raise AuditTrailMissing(
         f"The audit trail at {location} is missing or empty, but {source} records that it "
-        f"held {count} entries. CaseLens will not start a new, empty trail in its place: the "
+        f"held {held}. CaseLens will not start a new, empty trail in its place: the "
         "history would silently restart. To recover, restore the trail's database from your "
         "backup and run `caselens audit verify` (it compares the restored trail with the "
         "checkpoints and the witness). If the trail was deliberately archived, archive its "
