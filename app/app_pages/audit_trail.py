@@ -89,7 +89,8 @@ with left:
     if st.button("Verify the whole trail", key="audit_verify", type="primary"):
         result = run(workflow().verify_trail)
         if result.ok:
-            st.success(f"Intact: {result.count} entries verified, head {result.head_hash}.")
+            counted = "1 entry" if result.count == 1 else f"{result.count} entries"
+            st.success(f"Intact: {counted} verified, head {result.head_hash}.")
         elif result.broken is not None:
             st.error(f"Broken at entry {result.broken.seq}: {literal(result.broken)}")
         else:

@@ -882,16 +882,21 @@ class AuditStore:
         elif newest is None:
             sentence = (
                 f"{name}: holds no checkpoint signed by a key this server holds, although the "
-                f"trail has {count} entries: the witness was replaced, or set up after the "
+                f"trail has {_entries(count)}: the witness was replaced, or set up after the "
                 "trail began (`caselens audit checkpoint` starts it)."
             )
         else:
             plural = "checkpoint" if len(signed) == 1 else "checkpoints"
             sentence = (
-                f"{name}: {len(signed)} {plural}, the newest of {newest.count} entries "
+                f"{name}: {len(signed)} {plural}, the newest of {_entries(newest.count)} "
                 f"(received {received[newest]}); the trail holds every one of them unchanged."
             )
         return broken, notes, sentence, None
+
+
+def _entries(count: int) -> str:
+    """``1 entry``, ``2 entries``."""
+    return f"{count} {'entry' if count == 1 else 'entries'}"
 
 
 def _with_clock_note(detail_text: str, clock: str) -> str:
@@ -1128,7 +1133,7 @@ def _refuse_a_lost_trail(location: str, checkpoint_file: Path, witness: Witness)
     if recorded is None:
         return
     count, source = recorded
-    held = f"{count} {'entry' if count == 1 else 'entries'}"
+    held = _entries(count)
     raise AuditTrailMissing(
         f"The audit trail at {location} is missing or empty, but {source} records that it "
         f"held {held}. CaseLens will not start a new, empty trail in its place: the "
