@@ -208,13 +208,14 @@ def test_checkpoint_and_rotate_key_commands(env, tmp_path, monkeypatch):
     assert rotated.exit_code == 0, rotated.output
     assert "retired" in rotated.output and "Restart the app" in rotated.output
     # It says what to register, where; until then verify rejects the rotation.
-    line = re.search(r"^    ([0-9a-f]{16} from \d+)$", rotated.output, re.M).group(1)
+    lines = re.findall(r"^    ([0-9a-f]{16} from \d+)$", rotated.output, re.M)
+    assert len(lines) == 2  # the retired key (not registered yet) and the new one
     assert f"the key registry {env['CASELENS_AUDIT_KEY_REGISTRY']}" in rotated.output
     Path(env["CASELENS_AUDIT_KEY_REGISTRY"]).parent.mkdir(parents=True)
     Path(env["CASELENS_AUDIT_KEY_REGISTRY"]).write_text("")
     unregistered = runner.invoke(main, ["audit", "verify"])
     assert unregistered.exit_code == 1 and "unregistered_key" in unregistered.output
-    _register(env, line)
+    _register(env, "\n".join(lines))
     verified = runner.invoke(main, ["audit", "verify"])
     assert verified.exit_code == 0, verified.output
     assert "OK:" in verified.output and "signing key changed" in verified.output

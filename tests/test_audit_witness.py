@@ -36,6 +36,7 @@ from caselens.audit.checkpoints import CHECKPOINT_EVERY, read_checkpoints
 from caselens.audit.keys import key_id, load_key, new_key, retire_and_replace_key
 from caselens.audit.records import ENTRY_FIELDS
 from caselens.audit.store import KEY_ROTATED
+from caselens.audit.verify import verify_quietly
 from caselens.cli import main
 
 
@@ -268,19 +269,23 @@ def _rewrite_with_retired_key(env, first: bytes, seq: int, *, rotate_to: str | N
 def test_a_forged_rotation_to_the_same_key_with_only_the_retired_key_is_rejected(env):
     first, _second, seq = _rotated_trail(env)
     _rewrite_with_retired_key(env, first, seq, rotate_to=key_id(first))
-    store = open_trail(env={**env, "CASELENS_AUDIT_KEY": first.hex()})  # the forger's view
+    store = open_trail(env=env)  # the operator verifies, holding both keys
     result = store.verify()
     store.close()
     assert (result.broken.reason, result.broken.seq) == ("bad_rotation", seq)
     assert "again" in result.broken.found
-    # The chain itself is perfect: only the rotation rule (and the witness) can tell.
     assert "not valid" in str(result.broken)
+    # The chain itself is perfect under the retired key: only the rotation rule (and the
+    # witness) can tell, and the rule comes first.
+    chain_only = AuditStore.open(_data(env) / "audit.sqlite", key=first, create=False)
+    assert verify_quietly(chain_only.iter_entries(), key=chain_only.keyring()).ok
+    chain_only.close()
 
 
 def test_a_retired_key_signing_on_without_a_rotation_is_rejected(env):
     first, second, seq = _rotated_trail(env)
     _rewrite_with_retired_key(env, first, seq, rotate_to=None)
-    store = open_trail(env={**env, "CASELENS_AUDIT_KEY": first.hex()})
+    store = open_trail(env=env)
     result = store.verify()
     store.close()
     assert (result.broken.reason, result.broken.seq) == ("after_retirement", seq + 1)
@@ -332,11 +337,15 @@ def test_rotate_key_says_what_to_register_and_verify_accepts_it_once_registered(
     rotated = runner.invoke(main, ["audit", "rotate-key"])
     assert rotated.exit_code == 0, rotated.output
     new_id = key_id(load_key(_data(cli_env) / "audit.key", create=False, env={}))
-    assert f"    {new_id} from 5\n" in rotated.output  # entry 4 is the rotation
-    assert "Register the new key now" in rotated.output
+    old_id = next(p.stem for p in (_data(cli_env) / "audit.key.retired").glob("*.key"))
+    # The retired key's own line too, as the registry does not list it yet.
+    assert f"these lines to the key registry {cli_env['CASELENS_AUDIT_KEY_REGISTRY']}" in (
+        rotated.output
+    )
+    assert f"    {old_id} from 1\n    {new_id} from 5\n" in rotated.output  # 4: the rotation
     rejected = runner.invoke(main, ["audit", "verify"])
     assert rejected.exit_code == 1 and "unregistered_key" in rejected.output
-    _register(cli_env, f"{new_id} from 5")
+    _register(cli_env, f"{old_id} from 1\n{new_id} from 5")
     accepted = runner.invoke(main, ["audit", "verify"])
     assert accepted.exit_code == 0, accepted.output
 
@@ -441,3 +450,13 @@ def test_a_witness_file_deleted_under_a_running_server_stops_the_recording(env):
     assert not (_data(env) / "audit.witness.sqlite").exists()  # not silently re-created
     assert store.head()[0] == 2 * CHECKPOINT_EVERY
     store.close()
+
+
+def test_the_checkpoint_command_writes_to_the_witness_too(cli_env):
+    _trail(cli_env, 3).close()
+    made = CliRunner().invoke(main, ["audit", "checkpoint"])
+    assert made.exit_code == 0, made.output
+    assert "Witnessed by SQLite file " in made.output
+    witness = Witness.open(_data(cli_env) / "audit.witness.sqlite")
+    assert [w.checkpoint.count for w in witness.read()] == [3, 3]  # first entry's, then this
+    witness.close()

@@ -217,6 +217,8 @@ def rotate_key(url: str | None, key_file: Path | None) -> None:
             else default_key_file({**os.environ, **({URL_ENV: url} if url else {})})
         )
         old_id = store.key_id
+        old_from = store.keyring().segments[-1][0]
+        registered = store.read_key_registry()
         entry = store.rotate_key(fresh)
         retire_and_replace_key(path, fresh)
     click.echo(
@@ -230,9 +232,14 @@ def rotate_key(url: str | None, key_file: Path | None) -> None:
         else f"a key registry file you keep outside the data folder, and set {KEY_REGISTRY_ENV} "
         "to its path"
     )
+    lines = [registry_line(key_id(fresh), entry.seq + 1)]
+    if registered is None or old_id not in registered.keys:
+        # The retired key's own line pins who signed before the rotation.
+        lines.insert(0, registry_line(old_id, old_from))
+    listed = "".join(f"    {line}\n" for line in lines)
     click.echo(
-        f"Register the new key now: add this line to {where}:\n"
-        f"    {registry_line(key_id(fresh), entry.seq + 1)}\n"
+        f"Register the new key now: add {'these lines' if len(lines) > 1 else 'this line'} "
+        f"to {where}:\n{listed}"
         "Until it is registered, `caselens audit verify` rejects the rotation. Keep the registry "
         "where this server cannot write it; it holds key ids (fingerprints), never keys."
     )

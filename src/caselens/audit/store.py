@@ -728,6 +728,14 @@ class AuditStore:
         the chain (time in the future, key changes) in ``warnings``, the witness comparison in
         words in ``witness`` (and ``witness_problem`` when the witness could not be read)."""
         ring = self.keyring()
+        registry = self.read_key_registry()
+        if len(ring.segments) == 1 and registry is not None:
+            # A trail with no rotation at all was signed by one key: by the registry's first
+            # key when the operator registered one, so that a retired key signing on after
+            # its rotation was deleted is named as such (not as a bad signature at entry 1).
+            first = next((k.key_id for k in registry.keys.values() if k.first_seq == 1), None)
+            if first is not None:
+                ring = KeyRing(keys=ring.keys, segments=((1, first),))
         result = verify_quietly(self.iter_entries(), key=ring, expected_head=expected_head)
         warnings = [
             f"the signing key changed at entry {start - 1} (to key {kid})"
@@ -735,8 +743,13 @@ class AuditStore:
         ]
         warnings += self._future_entries()
         broken = result.broken
-        if broken is None:
-            broken = self._check_registry(result.count, ring)
+        if broken is None and (registry is not None or len(ring.segments) > 1):
+            broken = check_rotations(
+                self._rotations(),
+                first_key=ring.segments[0][1],
+                count=result.count,
+                registry=registry,
+            )
         file_signed: list[Checkpoint] = []
         if broken is None and self.checkpoint_file is not None:
             in_file = read_checkpoints(self.checkpoint_file)
@@ -756,21 +769,14 @@ class AuditStore:
             witness_problem=problem,
         )
 
-    def _check_registry(self, count: int, ring: KeyRing) -> ChainBroken | None:
-        """Every key rotation must be signed by the key it retires and name a different key
-        the operator registered from the entry after it (``audit.registry``)."""
-        rotations = self._rotations()
-        if not rotations and self.key_registry is None:
+    def read_key_registry(self) -> KeyRegistry | None:
+        """The operator's key registry (``audit.registry``), or None when none is configured."""
+        if self.key_registry is None:
             return None
-        registry = None
-        if self.key_registry is not None and not self.key_registry.exists():
+        if not self.key_registry.exists():
             # Configured before any rotation was registered: nothing is registered yet.
-            registry = KeyRegistry({}, f"the key registry {self.key_registry} (no such file yet)")
-        elif self.key_registry is not None:
-            registry = read_registry(self.key_registry)
-        return check_rotations(
-            rotations, first_key=ring.segments[0][1], count=count, registry=registry
-        )
+            return KeyRegistry({}, f"the key registry {self.key_registry} (no such file yet)")
+        return read_registry(self.key_registry)
 
     def _future_entries(self) -> list[str]:
         limit = format_time(datetime.now(UTC) + FUTURE_ALLOWANCE)
