@@ -36,7 +36,7 @@ def test_the_reviewer_sees_the_witness_comparison_in_words(app_env):
     assert any(s.value.startswith("Intact:") for s in at.success)
     said = shown(at.caption)
     assert "Witness (SQLite file " in said and "audit.witness.sqlite" in said
-    assert "the trail holds every one of them unchanged" in said
+    assert "the trail holds the checkpointed entries unchanged" in said
 
 
 def test_a_witness_that_cannot_be_read_leaves_the_trail_not_confirmed(app_env):

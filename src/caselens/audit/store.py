@@ -895,7 +895,8 @@ class AuditStore:
             plural = "checkpoint" if len(signed) == 1 else "checkpoints"
             sentence = (
                 f"{name}: {len(signed)} {plural}, the newest of {_entries(newest.count)} "
-                f"(received {received[newest]}); the trail holds every one of them unchanged."
+                f"(received {received[newest]}); the trail holds the checkpointed entries "
+                "unchanged."
             )
         return broken, notes, sentence, None
 
