@@ -8,6 +8,7 @@ is shown and ends the page (nothing else is drawn).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ import streamlit as st
 
 import services
 from caselens.access import Viewer
-from caselens.audit import AuditError
+from caselens.audit import AuditError, AuditTrailMissing
 from caselens.display import NOT_RECORDED_MESSAGE
 from caselens.errors import CaseLensError
 from caselens.workflow import Unavailable, UserSession, Workflow
@@ -29,6 +30,13 @@ def workflow() -> Workflow:
     """The engine's workflow; if the audit trail cannot even be opened, nothing is shown."""
     try:
         return services.workflow()
+    except AuditTrailMissing as exc:
+        # The operator's message (paths, how to recover) goes to the server log; the screen,
+        # which anyone may see, says only what happened and who must act.
+        print(f"CaseLens refuses to start: {exc}", file=sys.stderr)
+        st.error(literal(f"{NOT_RECORDED_MESSAGE} {exc.for_users}"), icon=":material/block:")
+        st.stop()
+        raise
     except (AuditError, OSError):
         st.error(literal(NOT_RECORDED_MESSAGE), icon=":material/block:")
         st.stop()

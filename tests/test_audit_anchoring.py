@@ -8,8 +8,10 @@ delete the newest entries, restore an older copy, set the clock back or forward.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -18,12 +20,25 @@ from audit_fixtures import make_event
 from caselens.audit import AuditKeyError, open_trail
 from caselens.audit.checkpoints import CHECKPOINT_EVERY, read_checkpoints
 from caselens.audit.keys import key_id, new_key, retire_and_replace_key, retired_keys_dir
+from caselens.audit.registry import registry_line
 from caselens.cli import main
 
 
 @pytest.fixture()
 def env(tmp_path) -> dict[str, str]:
-    return {"CASELENS_DATA_DIR": str(tmp_path / "data")}
+    # The operator's key registry sits outside the data folder, as the docs ask.
+    return {
+        "CASELENS_DATA_DIR": str(tmp_path / "data"),
+        "CASELENS_AUDIT_KEY_REGISTRY": str(tmp_path / "operator" / "audit-keys.txt"),
+    }
+
+
+def _register(env, line: str) -> None:
+    """Add a line to the operator's key registry (what the operator does by hand)."""
+    path = Path(env["CASELENS_AUDIT_KEY_REGISTRY"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
 
 
 def _trail(env, n: int, **kwargs):
@@ -63,6 +78,7 @@ def test_after_a_rotation_both_stretches_verify_and_the_change_is_named(env, tmp
     fresh = new_key()
     rotation = store.rotate_key(fresh)
     retire_and_replace_key(tmp_path / "data" / "audit.key", fresh)
+    _register(env, registry_line(key_id(fresh), rotation.seq + 1))
     store.close()
     store = _trail(env, 2)  # a restarted server: signs with the new key
     assert store.key_id == key_id(fresh) != old_id
@@ -191,6 +207,15 @@ def test_checkpoint_and_rotate_key_commands(env, tmp_path, monkeypatch):
     rotated = runner.invoke(main, ["audit", "rotate-key"])
     assert rotated.exit_code == 0, rotated.output
     assert "retired" in rotated.output and "Restart the app" in rotated.output
+    # It says what to register, where; until then verify rejects the rotation.
+    lines = re.findall(r"^    ([0-9a-f]{16} from \d+)$", rotated.output, re.M)
+    assert len(lines) == 2  # the retired key (not registered yet) and the new one
+    assert f"the key registry {env['CASELENS_AUDIT_KEY_REGISTRY']}" in rotated.output
+    Path(env["CASELENS_AUDIT_KEY_REGISTRY"]).parent.mkdir(parents=True)
+    Path(env["CASELENS_AUDIT_KEY_REGISTRY"]).write_text("")
+    unregistered = runner.invoke(main, ["audit", "verify"])
+    assert unregistered.exit_code == 1 and "unregistered_key" in unregistered.output
+    _register(env, "\n".join(lines))
     verified = runner.invoke(main, ["audit", "verify"])
     assert verified.exit_code == 0, verified.output
     assert "OK:" in verified.output and "signing key changed" in verified.output

@@ -89,9 +89,17 @@ with left:
     if st.button("Verify the whole trail", key="audit_verify", type="primary"):
         result = run(workflow().verify_trail)
         if result.ok:
-            st.success(f"Intact: {result.count} entries verified, head {result.head_hash}.")
-        else:
+            counted = "1 entry" if result.count == 1 else f"{result.count} entries"
+            st.success(f"Intact: {counted} verified, head {result.head_hash}.")
+        elif result.broken is not None:
             st.error(f"Broken at entry {result.broken.seq}: {literal(result.broken)}")
+        else:
+            st.error(
+                f"Not confirmed: the chain of {result.count} entries holds, but it could not "
+                f"be compared with its witness. {literal(result.witness_problem)}"
+            )
+        if result.witness:  # the comparison with the witness, in words
+            st.caption(literal(result.witness))
 with right:
     pseudonymise = st.checkbox(
         "Pseudonymise patient ids in exports", value=True, key="audit_pseudonymise"

@@ -4,7 +4,10 @@
 ``CASELENS_APP_DB_URL`` the app database (accounts, sign-in back-off, model status) as a
                         SQLAlchemy URL, e.g. ``postgresql://caselens@db/caselens_app``, so that
                         several app servers share them (default: ``app.sqlite`` in the data
-                        folder, owner-only). The audit trail has its own ``CASELENS_AUDIT_URL``.
+                        folder, owner-only). The audit trail has its own ``CASELENS_AUDIT_URL``,
+                        read by ``caselens.audit.open_trail`` with its key, checkpoint file,
+                        witness (``CASELENS_AUDIT_WITNESS``) and key registry
+                        (``CASELENS_AUDIT_KEY_REGISTRY``); see docs/audit_model.md.
 ``CASELENS_MODELS_DIR`` folder of model bundles the app offers (default: the sample models)
 ``CASELENS_ALLOW_PICKLE`` set to ``1`` to let the operator load pickle/joblib model files
 ``CASELENS_LOCAL_USER``  the local user's display name when sign-in is off

@@ -10,6 +10,7 @@ from caselens.audit.errors import (
     AuditError,
     AuditEventError,
     AuditKeyError,
+    AuditTrailMissing,
     AuditWriteError,
     ChainBroken,
 )
@@ -23,6 +24,7 @@ from caselens.audit.records import (
     canonical_json,
     format_time,
 )
+from caselens.audit.registry import KeyRegistry, parse_registry, read_registry, registry_line
 from caselens.audit.replay_diff import (
     COMPARISON_OUTCOMES,
     FieldDiff,
@@ -33,6 +35,7 @@ from caselens.audit.replay_diff import (
 )
 from caselens.audit.store import AuditStore, default_key_file, default_location, open_trail
 from caselens.audit.verify import VerifyResult, parse_head, verify_chain
+from caselens.audit.witness import Witness, witness_setup_sql
 
 __all__ = [
     "AUDIENCES",
@@ -45,11 +48,14 @@ __all__ = [
     "AuditEventError",
     "AuditKeyError",
     "AuditStore",
+    "AuditTrailMissing",
     "AuditWriteError",
     "ChainBroken",
     "FieldDiff",
+    "KeyRegistry",
     "ReportComparison",
     "VerifyResult",
+    "Witness",
     "bench_audit",
     "canonical_json",
     "compare_reports",
@@ -62,7 +68,10 @@ __all__ = [
     "load_key",
     "open_trail",
     "parse_head",
+    "parse_registry",
     "pseudonym",
+    "read_registry",
+    "registry_line",
     "replay_payload",
     "seal",
     "sign",
@@ -70,5 +79,6 @@ __all__ = [
     "to_bundle",
     "to_csv",
     "verify_chain",
+    "witness_setup_sql",
     "write_csv",
 ]

@@ -8,10 +8,10 @@ key, in a file **outside** the database (``CASELENS_AUDIT_CHECKPOINTS``; by defa
 reports a trail that is shorter than one (a deleted tail or a rollback) or whose entry at a
 checkpointed count has another hash (a replaced history).
 
-Checkpoints are written on a schedule — every :data:`CHECKPOINT_EVERY` entries by the store
-itself — and on demand (``caselens audit checkpoint``). The file is append-only JSON lines;
-the operator should also copy it where the database's administrators cannot rewrite it (see
-``docs/audit_model.md``).
+Checkpoints are written on a schedule — after the first entry and every
+:data:`CHECKPOINT_EVERY` entries by the store itself — and on demand (``caselens audit
+checkpoint``). Each one also goes to the witness (``audit.witness``), which the trail's host
+should not be able to rewrite. The file is append-only JSON lines (see ``docs/audit_model.md``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from caselens.audit.errors import AuditError
 
 CHECKPOINTS_ENV = "CASELENS_AUDIT_CHECKPOINTS"
 CHECKPOINTS_FILE = "audit.checkpoints.jsonl"
-#: The store writes a checkpoint after every this many entries.
+#: The store writes a checkpoint after every this many entries (and after the first entry).
 CHECKPOINT_EVERY = 100
 #: Longest checkpoint line read (a line is about 250 bytes).
 MAX_LINE_BYTES = 4096

@@ -25,6 +25,7 @@ from caselens.audit.keys import (
     retired_keys_dir,
 )
 from caselens.audit.records import AuditEvent, format_time
+from caselens.audit.registry import KEY_REGISTRY_ENV, registry_line
 from caselens.audit.store import (
     KEY_FILE_ENV,
     URL_ENV,
@@ -33,6 +34,7 @@ from caselens.audit.store import (
     open_trail,
 )
 from caselens.audit.verify import parse_head
+from caselens.audit.witness import witness_setup_sql
 
 
 def _location_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,7 +125,9 @@ def audit() -> None:
 def verify(url: str | None, key_file: Path | None, expect_head: str | None) -> None:
     """Walk the whole trail and name the first entry that was altered, removed or moved.
 
-    Exits 0 and prints "OK: N entries, head H", or exits 1 naming the first bad entry.
+    Also checks every key rotation against the key registry and compares the trail with the
+    signed checkpoints and the witness (said in words). Exits 0 and prints "OK: N entries,
+    head H", or exits 1 naming the first bad entry (or why the witness could not be compared).
 
     Example: caselens audit verify --expect-head 120:3f2a9c…
     """
@@ -136,23 +140,36 @@ def verify(url: str | None, key_file: Path | None, expect_head: str | None) -> N
         detail: dict[str, Any] = {"ok": result.ok, "count": result.count, "head": result.head_hash}
         if result.broken is not None:
             detail.update(first_bad_seq=result.broken.seq, reason=result.broken.reason)
+        if result.witness_problem is not None:
+            detail.update(witness_problem=result.witness_problem)
         _record(store, "verified", detail)
     for warning in result.warnings:
         click.echo(f"NOTE: {warning}", err=True)
-    if result.broken is None:
+    if result.ok:
         checked = (
             f"; checked against the signed checkpoints in {store.checkpoint_file}"
             if store.checkpoint_file is not None and store.checkpoint_file.is_file()
             else ""
         )
         click.echo(result.summary() + checked)
+        if result.witness:
+            click.echo(result.witness)
         return
-    b = result.broken
-    click.echo(
-        f"BROKEN at entry {b.seq}: {b.reason} (expected {b.expected}, found {b.found}).\n"
-        f"The {result.count} entries before it are intact (head {result.head_hash}).",
-        err=True,
-    )
+    if result.broken is None:
+        click.echo(
+            f"NOT CONFIRMED: the chain of {result.count} entries holds, but it could not be "
+            f"compared with its witness: {result.witness_problem}",
+            err=True,
+        )
+    else:
+        b = result.broken
+        click.echo(
+            f"BROKEN at entry {b.seq}: {b.reason} (expected {b.expected}, found {b.found}).\n"
+            f"The {result.count} entries before it are intact (head {result.head_hash}).",
+            err=True,
+        )
+    if result.witness:
+        click.echo(result.witness, err=True)
     sys.exit(1)
 
 
@@ -161,8 +178,8 @@ def verify(url: str | None, key_file: Path | None, expect_head: str | None) -> N
 def checkpoint(url: str | None, key_file: Path | None) -> None:
     """Write a signed checkpoint (entry count, head hash, time, key id) of the trail now.
 
-    The app writes one every 100 entries on its own; run this from a scheduler too, and copy
-    the checkpoint file where the database's administrators cannot rewrite it.
+    It goes to the checkpoint file and to the witness (CASELENS_AUDIT_WITNESS). The app
+    writes one every 100 entries on its own; run this from a scheduler too.
 
     Example: caselens audit checkpoint
     """
@@ -171,6 +188,8 @@ def checkpoint(url: str | None, key_file: Path | None) -> None:
         _record(store, "checkpointed", {"count": made.count, "head": made.head_hash})
     click.echo(f"Checkpoint: {made.count} entries, head {made.head_hash}, key {made.key_id}.")
     click.echo(f"Appended to {store.checkpoint_file}.")
+    if store.witness is not None:
+        click.echo(f"Witnessed by {store.witness.description}.")
 
 
 @audit.command("rotate-key")
@@ -180,7 +199,9 @@ def rotate_key(url: str | None, key_file: Path | None) -> None:
 
     A key_rotated entry, signed with the old key, records both key ids. The old key moves to
     <key file>.retired/<key id>.key; restart the app afterwards so it signs with the new key.
-    Keys given in CASELENS_AUDIT_KEY cannot be rotated here (set a new value yourself).
+    Then register the new key id: add the line this command prints to the key registry
+    (CASELENS_AUDIT_KEY_REGISTRY, a file kept outside the data folder); until then `verify`
+    rejects the rotation. Keys given in CASELENS_AUDIT_KEY cannot be rotated here.
 
     Example: caselens audit rotate-key
     """
@@ -196,12 +217,52 @@ def rotate_key(url: str | None, key_file: Path | None) -> None:
             else default_key_file({**os.environ, **({URL_ENV: url} if url else {})})
         )
         old_id = store.key_id
+        old_from = store.keyring().segments[-1][0]
+        registered = store.read_key_registry()
         entry = store.rotate_key(fresh)
         retire_and_replace_key(path, fresh)
     click.echo(
         f"Key {old_id} retired (kept in {retired_keys_dir(path)}); now signing with key "
         f"{key_id(fresh)} from entry {entry.seq + 1}. Restart the app to use the new key."
     )
+    registry = store.key_registry
+    where = (
+        f"the key registry {registry}"
+        if registry is not None
+        else f"a key registry file you keep outside the data folder, and set {KEY_REGISTRY_ENV} "
+        "to its path"
+    )
+    lines = [registry_line(key_id(fresh), entry.seq + 1)]
+    if registered is None or old_id not in registered.keys:
+        # The retired key's own line pins who signed before the rotation.
+        lines.insert(0, registry_line(old_id, old_from))
+    listed = "".join(f"    {line}\n" for line in lines)
+    click.echo(
+        f"Register the new key now: add {'these lines' if len(lines) > 1 else 'this line'} "
+        f"to {where}:\n{listed}"
+        "Until it is registered, `caselens audit verify` rejects the rotation. Keep the registry "
+        "where this server cannot write it; it holds key ids (fingerprints), never keys."
+    )
+
+
+@audit.command("witness-sql")
+@click.option(
+    "--role",
+    required=True,
+    help="The existing PostgreSQL login role the app uses for the witness (INSERT, SELECT only).",
+)
+def witness_sql(role: str) -> None:
+    """Print the SQL a database owner runs once to create the PostgreSQL witness table.
+
+    The table belongs to the owner; ROLE may only insert and read rows, and triggers refuse
+    UPDATE, DELETE and TRUNCATE. Point CASELENS_AUDIT_WITNESS at that database as ROLE.
+
+    Example: caselens audit witness-sql --role caselens_witness | psql -U owner caselens_witness
+    """
+    try:
+        click.echo(witness_setup_sql(role), nl=False)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--role") from exc
 
 
 @audit.command()

@@ -14,6 +14,9 @@ BREAK_REASONS = (
     "truncated",
     "unknown_key",
     "checkpoint_mismatch",
+    "bad_rotation",
+    "unregistered_key",
+    "after_retirement",
 )
 
 
@@ -38,6 +41,20 @@ class AuditEventError(AuditWriteError):
 
 class AuditKeyError(AuditError):
     """The server key is missing, malformed or readable by others."""
+
+
+class AuditTrailMissing(AuditError):
+    """The trail is missing or empty although its checkpoints or witness show it had entries.
+
+    CaseLens refuses to start a new, empty trail in its place: the history would silently
+    restart. The message names what recorded the entries and how to recover.
+    """
+
+    #: What a screen may say (no paths): what happened and who must act.
+    for_users = (
+        "The audit trail this server kept is missing, so CaseLens will not start a new one. "
+        "An administrator must restore it; the server log says how."
+    )
 
 
 class ChainBroken(AuditError):
@@ -75,4 +92,10 @@ _WORDS = {
     "truncated": "missing: the trail was truncated",
     "unknown_key": "signed by a key this server does not hold (after a recorded key change)",
     "checkpoint_mismatch": "not the entry a signed checkpoint recorded (rolled back or replaced)",
+    "bad_rotation": "a key rotation that is not valid (it must be signed by the key it retires "
+    "and name another, registered key)",
+    "unregistered_key": "signed by a key the operator has not registered "
+    "(CASELENS_AUDIT_KEY_REGISTRY)",
+    "after_retirement": "signed by a key after its registered retirement (a forged or moved "
+    "rotation, or a rewritten history)",
 }

@@ -46,7 +46,13 @@ from caselens.audit.checkpoints import (
     read_checkpoints,
     sign_checkpoint,
 )
-from caselens.audit.errors import AuditError, AuditKeyError, AuditWriteError, ChainBroken
+from caselens.audit.errors import (
+    AuditError,
+    AuditKeyError,
+    AuditTrailMissing,
+    AuditWriteError,
+    ChainBroken,
+)
 from caselens.audit.keys import key_id
 from caselens.audit.records import (
     ENTRY_FIELDS,
@@ -56,7 +62,9 @@ from caselens.audit.records import (
     format_time,
     utc_now,
 )
+from caselens.audit.registry import KeyRegistry, check_rotations, read_registry
 from caselens.audit.verify import KeyRing, VerifyResult, entry_problem, verify_quietly
+from caselens.audit.witness import Witness
 
 SCHEMA_VERSION = 1
 URL_ENV = "CASELENS_AUDIT_URL"
@@ -174,6 +182,8 @@ class AuditStore:
         clock: Callable[[], str],
         retired_keys: Mapping[str, bytes] | None = None,
         checkpoint_file: str | os.PathLike[str] | None = None,
+        witness: Witness | None = None,
+        key_registry: str | os.PathLike[str] | None = None,
     ) -> None:
         self._engine = engine
         self._key = key
@@ -181,6 +191,11 @@ class AuditStore:
         self._sqlite = engine.dialect.name == "sqlite"
         self._retired = dict(retired_keys or {})
         self.checkpoint_file = Path(checkpoint_file) if checkpoint_file is not None else None
+        self.witness = witness
+        self.key_registry = Path(key_registry) if key_registry is not None else None
+        # A checkpoint the witness did not take (it was down): written before the next
+        # append, which fails closed while the witness stays unreachable.
+        self._owed_to_witness: Checkpoint | None = None
 
     @property
     def engine(self) -> Engine:
@@ -212,6 +227,8 @@ class AuditStore:
         clock: Callable[[], str] = utc_now,
         retired_keys: Mapping[str, bytes] | None = None,
         checkpoint_file: str | os.PathLike[str] | None = None,
+        witness: Witness | None = None,
+        key_registry: str | os.PathLike[str] | None = None,
     ) -> AuditStore:
         """Open (and if needed create) the trail at a SQLite path or a database URL.
 
@@ -232,6 +249,12 @@ class AuditStore:
         checkpoint_file : path, optional
             Where signed checkpoints are appended (every ``CHECKPOINT_EVERY`` entries and on
             demand) and read back by ``verify``; None for no checkpoints.
+        witness : Witness, optional
+            A second, append-only store that receives every checkpoint too and that
+            ``verify`` compares the trail against (``audit.witness``); None for none.
+        key_registry : path, optional
+            The operator's registry of signing keys (``audit.registry``): a key rotation is
+            valid only to a key registered there. None: no rotation is valid.
 
         Returns
         -------
@@ -253,6 +276,8 @@ class AuditStore:
             clock=clock,
             retired_keys=retired_keys,
             checkpoint_file=checkpoint_file,
+            witness=witness,
+            key_registry=key_registry,
         )
         try:
             store._ensure_schema(create=create)
@@ -309,8 +334,10 @@ class AuditStore:
             pass
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (and the witness's)."""
         self._engine.dispose()
+        if self.witness is not None:
+            self.witness.close()
 
     def __enter__(self) -> AuditStore:
         return self
@@ -395,6 +422,10 @@ class AuditStore:
         *,
         alongside: Callable[[Connection, AuditEntry], None] | None = None,
     ) -> list[AuditEntry]:
+        if self._owed_to_witness is not None:
+            # Fail closed before writing: nothing is recorded while the witness lags.
+            self.witness.record(self._owed_to_witness)  # type: ignore[union-attr]
+            self._owed_to_witness = None
         try:
             with self._write() as conn:
                 last = conn.execute(
@@ -435,8 +466,10 @@ class AuditStore:
                 if alongside is not None:
                     for entry in entries:
                         alongside(conn, entry)
-            if self.checkpoint_file is not None and (
-                first_seq // CHECKPOINT_EVERY != seq // CHECKPOINT_EVERY
+            # Also after the very first entry: from then on, a lost trail is known to have
+            # existed (``open_trail`` refuses to start an empty one in its place).
+            if self._checkpointing and (
+                first_seq == 0 or first_seq // CHECKPOINT_EVERY != seq // CHECKPOINT_EVERY
             ):
                 self._write_checkpoint(seq, prev)
         except (SQLAlchemyError, OSError) as exc:
@@ -467,6 +500,8 @@ class AuditStore:
         """
         if len(new_key) < 16:
             raise AuditKeyError("the new audit key must be at least 16 bytes")
+        if key_id(new_key) == self.key_id:
+            raise AuditKeyError("the new audit key is the key in use: a rotation needs a new key")
         entry = self.append(
             AuditEvent(
                 actor_id="system",
@@ -479,38 +514,70 @@ class AuditStore:
         )
         self._retired[self.key_id] = self._key
         self._key = new_key
+        if self._checkpointing:
+            # Pin the rotation in the checkpoints and the witness at once: a later rewrite
+            # from the rotation on (with the retired key) no longer matches them.
+            self._write_checkpoint(entry.seq, entry.entry_hash)
         return entry
 
-    def keyring(self) -> KeyRing:
-        """The keys this store holds and which stretch of the trail each one signed."""
+    def _rotations(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every ``key_rotated`` entry's seq and details, in seq order."""
         with self._engine.connect() as conn:
             rotations = conn.execute(
                 select(entries_table.c.seq, entries_table.c.detail_json)
                 .where(entries_table.c.action == KEY_ROTATED)
                 .order_by(entries_table.c.seq)
             ).all()
-        details = [(seq, json.loads(text_)) for seq, text_ in rotations]
+        return [(int(seq), json.loads(text_)) for seq, text_ in rotations]
+
+    def keyring(self) -> KeyRing:
+        """The keys this store holds and which stretch of the trail each one signed."""
+        details = self._rotations()
         first = str(details[0][1].get("from_key")) if details else self.key_id
         segments = [(1, first)] + [(seq + 1, str(d.get("to_key"))) for seq, d in details]
         return KeyRing(keys={**self._retired, self.key_id: self._key}, segments=tuple(segments))
 
-    def _write_checkpoint(self, count: int, head_hash: str) -> Checkpoint:
+    @property
+    def _checkpointing(self) -> bool:
+        return self.checkpoint_file is not None or self.witness is not None
+
+    def _write_checkpoint(self, count: int, head_hash: str, *, strict: bool = False) -> Checkpoint:
+        """Sign a checkpoint; append it to the checkpoint file and to the witness.
+
+        A witness that cannot be written after an append leaves the checkpoint owed (the
+        next append writes it first, or fails closed); with ``strict`` it is an error now.
+        """
         checkpoint = sign_checkpoint(
             count, head_hash, self._clock(), key=self._key, key_id=self.key_id
         )
-        assert self.checkpoint_file is not None
-        try:
-            append_checkpoint(self.checkpoint_file, checkpoint)
-        except OSError as exc:
-            raise AuditWriteError(f"The audit checkpoint could not be written: {exc}") from exc
+        if self.checkpoint_file is not None:
+            try:
+                append_checkpoint(self.checkpoint_file, checkpoint)
+            except OSError as exc:
+                raise AuditWriteError(f"The audit checkpoint could not be written: {exc}") from exc
+        if self.witness is not None:
+            try:
+                self.witness.record(checkpoint)
+                self._owed_to_witness = None
+            except AuditWriteError:
+                self._owed_to_witness = checkpoint
+                if strict:
+                    raise
         return checkpoint
 
     def checkpoint(self) -> Checkpoint:
-        """Write a signed checkpoint of the current head now (``caselens audit checkpoint``)."""
-        if self.checkpoint_file is None:
-            raise AuditError("no checkpoint file is configured for this trail")
+        """Write a signed checkpoint of the current head now (``caselens audit checkpoint``),
+        to the checkpoint file and the witness.
+
+        Raises
+        ------
+        AuditWriteError
+            If either could not be written.
+        """
+        if not self._checkpointing:
+            raise AuditError("no checkpoint file or witness is configured for this trail")
         count, head_hash = self.head()
-        return self._write_checkpoint(count, head_hash)
+        return self._write_checkpoint(count, head_hash, strict=True)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -655,10 +722,20 @@ class AuditStore:
         return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
     def verify(self, *, expected_head: tuple[int, str] | None = None) -> VerifyResult:
-        """Walk the whole trail (``verify.verify_chain``) with every key that signed it, then
-        check it against the signed checkpoints; any problem is in ``broken``, findings
-        that do not break the chain (time in the future, key changes) in ``warnings``."""
+        """Walk the whole trail (``verify.verify_chain``) with every key that signed it, check
+        its key rotations against the operator's registry, then compare it with the signed
+        checkpoints and the witness; any problem is in ``broken``, findings that do not break
+        the chain (time in the future, key changes) in ``warnings``, the witness comparison in
+        words in ``witness`` (and ``witness_problem`` when the witness could not be read)."""
         ring = self.keyring()
+        registry = self.read_key_registry()
+        if len(ring.segments) == 1 and registry is not None:
+            # A trail with no rotation at all was signed by one key: by the registry's first
+            # key when the operator registered one, so that a retired key signing on after
+            # its rotation was deleted is named as such (not as a bad signature at entry 1).
+            first = next((k.key_id for k in registry.keys.values() if k.first_seq == 1), None)
+            if first is not None:
+                ring = KeyRing(keys=ring.keys, segments=((1, first),))
         result = verify_quietly(self.iter_entries(), key=ring, expected_head=expected_head)
         warnings = [
             f"the signing key changed at entry {start - 1} (to key {kid})"
@@ -666,10 +743,40 @@ class AuditStore:
         ]
         warnings += self._future_entries()
         broken = result.broken
+        if broken is None and (registry is not None or len(ring.segments) > 1):
+            broken = check_rotations(
+                self._rotations(),
+                first_key=ring.segments[0][1],
+                count=result.count,
+                registry=registry,
+            )
+        file_signed: list[Checkpoint] = []
         if broken is None and self.checkpoint_file is not None:
-            broken, notes = self._check_checkpoints(result.count, ring)
+            in_file = read_checkpoints(self.checkpoint_file)
+            broken, notes, file_signed = self._compare(in_file, result.count, ring, "checkpoint")
             warnings += notes
-        return VerifyResult(result.count, result.head_hash, broken, result.seconds, tuple(warnings))
+        witness, problem = "", None
+        if broken is None and self.witness is not None:
+            broken, notes, witness, problem = self._check_witness(result.count, ring, file_signed)
+            warnings += notes
+        return VerifyResult(
+            result.count,
+            result.head_hash,
+            broken,
+            result.seconds,
+            tuple(warnings),
+            witness=witness,
+            witness_problem=problem,
+        )
+
+    def read_key_registry(self) -> KeyRegistry | None:
+        """The operator's key registry (``audit.registry``), or None when none is configured."""
+        if self.key_registry is None:
+            return None
+        if not self.key_registry.exists():
+            # Configured before any rotation was registered: nothing is registered yet.
+            return KeyRegistry({}, f"the key registry {self.key_registry} (no such file yet)")
+        return read_registry(self.key_registry)
 
     def _future_entries(self) -> list[str]:
         limit = format_time(datetime.now(UTC) + FUTURE_ALLOWANCE)
@@ -687,31 +794,35 @@ class AuditStore:
             "clock jumped forward; times from there on are not trustworthy"
         ]
 
-    def _check_checkpoints(self, count: int, ring: KeyRing) -> tuple[ChainBroken | None, list[str]]:
-        """Compare the trail with every signed checkpoint (a deleted tail, a rollback)."""
-        assert self.checkpoint_file is not None
+    def _compare(
+        self, checkpoints: Iterable[Checkpoint], count: int, ring: KeyRing, source: str
+    ) -> tuple[ChainBroken | None, list[str], list[Checkpoint]]:
+        """Compare the trail with signed checkpoints (a deleted tail, a rollback, a replaced
+        history); unsigned ones are noted and ignored. Returns the break, the notes and the
+        checkpoints that were signed by a key this server holds."""
         notes: list[str] = []
         signed = []
-        for checkpoint in read_checkpoints(self.checkpoint_file):
+        for checkpoint in checkpoints:
             if checkpoint_signed(checkpoint, ring.keys):
                 signed.append(checkpoint)
             else:
                 notes.append(
-                    f"checkpoint of {checkpoint.count} entries at {checkpoint.recorded_at} is "
+                    f"{source} of {checkpoint.count} entries at {checkpoint.recorded_at} is "
                     "not signed by a key this server holds: ignored"
                 )
         if not signed:
-            return None, notes
+            return None, notes, signed
         longest = max(signed, key=lambda c: c.count)
         if longest.count > count:
             return (
                 ChainBroken(
                     count + 1,
                     "truncated",
-                    f"{longest.count} entries (checkpoint of {longest.recorded_at})",
+                    f"{longest.count} entries ({source} of {longest.recorded_at})",
                     f"{count} entries",
                 ),
                 notes,
+                signed,
             )
         wanted = sorted({c.count for c in signed if c.count > 0})
         hashes: dict[int, str] = {}
@@ -731,12 +842,68 @@ class AuditStore:
                     ChainBroken(
                         checkpoint.count,
                         "checkpoint_mismatch",
-                        f"{checkpoint.head_hash} (checkpoint of {checkpoint.recorded_at})",
+                        f"{checkpoint.head_hash} ({source} of {checkpoint.recorded_at})",
                         str(hashes.get(checkpoint.count)),
                     ),
                     notes,
+                    signed,
                 )
-        return None, notes
+        return None, notes, signed
+
+    def _check_witness(
+        self, count: int, ring: KeyRing, file_signed: list[Checkpoint]
+    ) -> tuple[ChainBroken | None, list[str], str, str | None]:
+        """Compare the trail with the witness: the break, notes, the comparison in words,
+        and why it could not be made (the witness could not be read)."""
+        assert self.witness is not None
+        name = f"Witness ({self.witness.description})"
+        try:
+            held = self.witness.read()
+        except AuditWriteError as exc:
+            return None, [], f"{name}: not compared, it could not be read.", str(exc)
+        received = {w.checkpoint: w.witnessed_at for w in held}
+        broken, notes, signed = self._compare(
+            [w.checkpoint for w in held], count, ring, "witness checkpoint"
+        )
+        if self._owed_to_witness is not None:
+            notes.append(
+                f"the checkpoint of {self._owed_to_witness.count} entries has not reached "
+                "the witness yet (it could not be written)"
+            )
+        newest_in_file = max((c.count for c in file_signed), default=0)
+        newest = max(signed, key=lambda c: c.count) if signed else None
+        if newest_in_file > (newest.count if newest else 0):
+            notes.append(
+                f"the checkpoint file records {newest_in_file} entries but the witness only "
+                f"{newest.count if newest else 0}: the witness missed checkpoints (it was "
+                "down, replaced or set up after them)"
+            )
+        if broken is not None:
+            sentence = (
+                f"{name}: the trail does not match it — the witness recorded "
+                f"{broken.expected}, the trail has {broken.found}."
+            )
+        elif newest is None and count == 0:
+            sentence = f"{name}: holds no checkpoint, and the trail is empty."
+        elif newest is None:
+            sentence = (
+                f"{name}: holds no checkpoint signed by a key this server holds, although the "
+                f"trail has {_entries(count)}: the witness was replaced, or set up after the "
+                "trail began (`caselens audit checkpoint` starts it)."
+            )
+        else:
+            plural = "checkpoint" if len(signed) == 1 else "checkpoints"
+            sentence = (
+                f"{name}: {len(signed)} {plural}, the newest of {_entries(newest.count)} "
+                f"(received {received[newest]}); the trail holds the checkpointed entries "
+                "unchanged."
+            )
+        return broken, notes, sentence, None
+
+
+def _entries(count: int) -> str:
+    """``1 entry``, ``2 entries``."""
+    return f"{count} {'entry' if count == 1 else 'entries'}"
 
 
 def _with_clock_note(detail_text: str, clock: str) -> str:
@@ -835,15 +1002,55 @@ def _sqlite_engine(path: Path, *, create: bool, busy_timeout_s: float) -> Engine
 
 
 def trail_entry_count(location: str | os.PathLike[str]) -> int:
-    """How many entries the trail at ``location`` holds (0 when there is no trail yet)."""
+    """How many entries the trail at ``location`` holds (0 when there is no trail yet).
+
+    Raises
+    ------
+    AuditWriteError
+        If the database exists but cannot be read (a server that does not answer): "no
+        trail" must never be concluded from a trail that could not be reached.
+    """
     try:
         store = AuditStore.open(location, key=bytes(32), create=False)
+    except AuditWriteError:
+        raise
     except AuditError:
         return 0
     try:
         return store.head()[0]
     finally:
         store.close()
+
+
+def recorded_elsewhere(
+    checkpoint_file: str | os.PathLike[str] | None, witness: Witness | None
+) -> tuple[int, str] | None:
+    """The most entries the checkpoint file or the witness says the trail held, and which
+    of them said so (None when neither records any).
+
+    Any record counts, signed or not: it can only stop a new, empty trail from starting,
+    which is the safe side (the message tells the operator how to proceed).
+    """
+    found: list[tuple[int, str]] = []
+    if checkpoint_file is not None:
+        for checkpoint in read_checkpoints(checkpoint_file):
+            found.append(
+                (
+                    checkpoint.count,
+                    f"the checkpoint file {checkpoint_file} (checkpoint of "
+                    f"{checkpoint.recorded_at})",
+                )
+            )
+    if witness is not None:
+        for held in witness.read():
+            found.append(
+                (
+                    held.checkpoint.count,
+                    f"the witness ({witness.description}; received {held.witnessed_at})",
+                )
+            )
+    most = max(found, key=lambda item: item[0], default=None)
+    return most if most is not None and most[0] > 0 else None
 
 
 def open_trail(
@@ -859,7 +1066,9 @@ def open_trail(
     ``CASELENS_AUDIT_KEY`` or ``<data dir>/audit.key`` (created on first use when ``create``,
     but never for a trail that already has entries); retired keys sit beside the key file
     (``audit.key.retired/``); signed checkpoints go to ``CASELENS_AUDIT_CHECKPOINTS`` or
-    ``<data dir>/audit.checkpoints.jsonl``.
+    ``<data dir>/audit.checkpoints.jsonl`` and to the witness, ``CASELENS_AUDIT_WITNESS`` or
+    ``<data dir>/audit.witness.sqlite``; key rotations are checked against the registry in
+    ``CASELENS_AUDIT_KEY_REGISTRY``.
 
     Parameters
     ----------
@@ -881,29 +1090,63 @@ def open_trail(
     AuditKeyError
         If the trail has entries but its key is missing: a new key would make the whole
         history unverifiable, so CaseLens refuses to start until the key is restored.
+    AuditTrailMissing
+        If the trail is missing or empty but its checkpoints or witness show it had entries:
+        CaseLens refuses to start a new, empty trail in its place.
+    AuditWriteError
+        If the trail or (for an empty trail) the witness cannot be reached.
     """
     from caselens.audit.checkpoints import default_checkpoint_file
     from caselens.audit.keys import KEY_ENV, load_key, load_retired_keys
+    from caselens.audit.registry import default_registry_file
+    from caselens.audit.witness import default_witness_location
 
     env = dict(os.environ) if env is None else dict(env)
     if data_dir is not None:
         env[DATA_DIR_ENV] = os.fspath(data_dir)
     location = default_location(env)
     key_file = default_key_file(env)
-    if not env.get(KEY_ENV) and not key_file.exists():
-        held = trail_entry_count(location)
-        if held:
-            raise AuditKeyError(
-                f"The audit trail holds {held} entries but its key file {key_file} is missing. "
-                "Restore the key from your backup (see docs/audit_model.md). CaseLens will not "
-                "create a new key for an existing trail: its history could no longer be verified."
-            )
-    key = load_key(key_file, create=create, env=env)
-    return AuditStore.open(
-        location,
-        key=key,
-        create=create,
-        retired_keys=load_retired_keys(key_file),
-        checkpoint_file=default_checkpoint_file(env),
-        clock=clock,
+    checkpoint_file = default_checkpoint_file(env)
+    held = trail_entry_count(location)
+    if held and not env.get(KEY_ENV) and not key_file.exists():
+        raise AuditKeyError(
+            f"The audit trail holds {held} entries but its key file {key_file} is missing. "
+            "Restore the key from your backup (see docs/audit_model.md). CaseLens will not "
+            "create a new key for an existing trail: its history could no longer be verified."
+        )
+    witness = Witness.open(default_witness_location(env))
+    try:
+        if not held:
+            _refuse_a_lost_trail(location, checkpoint_file, witness)
+        key = load_key(key_file, create=create, env=env)
+        return AuditStore.open(
+            location,
+            key=key,
+            create=create,
+            retired_keys=load_retired_keys(key_file),
+            checkpoint_file=checkpoint_file,
+            witness=witness,
+            key_registry=default_registry_file(env),
+            clock=clock,
+        )
+    except BaseException:
+        witness.close()
+        raise
+
+
+def _refuse_a_lost_trail(location: str, checkpoint_file: Path, witness: Witness) -> None:
+    """Raise ``AuditTrailMissing`` when an empty or missing trail is known to have had entries."""
+    recorded = recorded_elsewhere(checkpoint_file, witness)
+    if recorded is None:
+        return
+    count, source = recorded
+    held = _entries(count)
+    raise AuditTrailMissing(
+        f"The audit trail at {location} is missing or empty, but {source} records that it "
+        f"held {held}. CaseLens will not start a new, empty trail in its place: the "
+        "history would silently restart. To recover, restore the trail's database from your "
+        "backup and run `caselens audit verify` (it compares the restored trail with the "
+        "checkpoints and the witness). If the trail was deliberately archived, archive its "
+        "checkpoint file and witness with it and point CASELENS_AUDIT_CHECKPOINTS and "
+        "CASELENS_AUDIT_WITNESS at new, empty locations (see docs/audit_model.md)."
     )

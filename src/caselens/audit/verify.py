@@ -77,6 +77,11 @@ class VerifyResult:
     warnings : tuple of str
         Findings that do not break the chain but a reviewer must see (entries stamped in
         the future, key changes).
+    witness : str
+        The comparison with the witness, in words ("" when no witness is configured).
+    witness_problem : str or None
+        Why the trail could not be compared with its witness (it could not be read): the
+        trail is then not confirmed, even if its chain holds.
     """
 
     count: int
@@ -84,17 +89,21 @@ class VerifyResult:
     broken: ChainBroken | None = None
     seconds: float = 0.0
     warnings: tuple[str, ...] = ()
+    witness: str = ""
+    witness_problem: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True when no problem was found."""
-        return self.broken is None
+        """True when no problem was found and the witness, if any, was compared."""
+        return self.broken is None and self.witness_problem is None
 
     def summary(self) -> str:
         """One line for a person: ``OK: N entries, head H`` or the first problem."""
-        if self.broken is None:
-            return f"OK: {self.count} entries, head {self.head_hash}"
-        return f"BROKEN: {self.broken}"
+        if self.broken is not None:
+            return f"BROKEN: {self.broken}"
+        if self.witness_problem is not None:
+            return f"NOT CONFIRMED: {self.witness_problem}"
+        return f"OK: {self.count} entries, head {self.head_hash}"
 
 
 def parse_head(text: str) -> tuple[int, str]:
