@@ -85,7 +85,7 @@ def test_patient_cannot_reach_another_patients_result_by_url():
 def test_clinician_cannot_open_the_audit_trail():
     at = signed_in("dr.lee")
     at.switch_page("app_pages/audit_trail.py").run()
-    assert "may not open the page 'audit_trail'" in shown(at.error)
+    assert "may not open the Audit trail page" in shown(at.error)
     assert not at.dataframe or all("Entry hash" not in str(d.value.columns) for d in at.dataframe)
     assert audit_entries()[-1].action == "access_refused"
 
@@ -197,7 +197,7 @@ def test_an_export_exists_only_after_its_record_is_written():
 def test_model_facts_are_guarded_and_a_refusal_is_recorded(user):
     at = signed_in(user)
     at.switch_page("app_pages/model_facts.py").run()
-    assert "may not open the page 'model_facts'" in shown(at.error)
+    assert "may not open the Model facts page" in shown(at.error)
     assert audit_entries()[-1].action == "access_refused"
 
 

@@ -75,6 +75,12 @@ def _trusted(address, proxies: Iterable[IPNetwork]) -> bool:
     return any(address.version == net.version and address in net for net in proxies)
 
 
+def is_trusted_proxy(peer: str | None, proxies: tuple[IPNetwork, ...]) -> bool:
+    """Whether the connection's peer address is one of the trusted proxies."""
+    address = _address(peer or "")
+    return address is not None and _trusted(address, proxies)
+
+
 def _hops(headers: Mapping[str, str]) -> list[str] | None:
     """The forwarded-for chain, nearest hop last; ``Forwarded`` (RFC 7239) before
     ``X-Forwarded-For``. None when there is none or it is too long to be real."""
@@ -105,8 +111,7 @@ def forwarded_client(
     forwarding header read, from the right: trusted hops are skipped and the first untrusted
     one is the client. A hop that is not an address ends the walk with None (never a guess).
     """
-    peer_address = _address(peer or "")
-    if peer_address is None or not proxies or not _trusted(peer_address, proxies):
+    if not is_trusted_proxy(peer, proxies):
         return None
     hops = _hops(headers)
     if not hops or len(hops) > MAX_HOPS:
