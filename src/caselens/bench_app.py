@@ -81,7 +81,8 @@ def streamlit_bin() -> str:
 
 
 class AppServer:
-    """``streamlit run app/serve.py`` (the app and its cookie routes) on a free local port, in demo mode.
+    """``streamlit run app/serve.py`` (the app and its cookie routes) on a free local port, in
+    demo mode.
 
     ``start()`` returns once ``/_stcore/health`` answers ``ok``; ``stop()`` terminates the
     process (and kills it if it does not end).
