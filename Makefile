@@ -20,11 +20,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 	@touch $(STAMP)
 
 # Debian packages the test suite uses: Chromium for the browser tests, PostgreSQL for the
-# audit store tests. Installed when missing and we may (root with apt-get); in CI a
-# missing one is a failure, reported by the tests themselves.
+# audit store tests, nginx for the reverse-proxy test (deploy/nginx). Installed when missing
+# and we may (root with apt-get); in CI a missing one is a failure, reported by the tests.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 || missing="$$missing nginx"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
