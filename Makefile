@@ -41,7 +41,7 @@ run: $(STAMP)
 	@# One clearly labelled simulated history, so the Monitoring page has something to show.
 	@$(BIN)/caselens monitor simulate --model readmission-30d --months 6 --per-month 1000 \
 		--shift calibration@5 --unless-present
-	@echo "CaseLens is starting at http://$(HOST):$(PORT)  (Ctrl+C to stop; demo accounts are listed on the sign-in page)"
+	@echo "CaseLens is starting at http://$(HOST):$(PORT)  (Ctrl+C to stop; demo accounts are listed on the sign-in page; commands: $(BIN)/caselens --help)"
 	CASELENS_DEMO=1 $(BIN)/streamlit run app/serve.py --server.address $(HOST) \
 		--server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 

@@ -80,13 +80,15 @@ def _secure(scope: Scope, headers: dict[str, str]) -> bool:
     return via_proxy and headers.get("x-forwarded-proto", "").lower() == "https"
 
 
-def _cookie_header(name: str, value: str, max_age: dt.timedelta, *, secure: bool) -> bytes:
+def _cookie_header(
+    name: str, value: str, max_age: dt.timedelta, *, secure: bool, same_site: str = "Strict"
+) -> bytes:
     attributes = [
         f"{name}={value}",
         "Path=/",
         f"Max-Age={max(0, int(max_age.total_seconds()))}",
         "HttpOnly",
-        "SameSite=Strict",
+        f"SameSite={same_site}",
     ]
     if secure:
         attributes.append("Secure")
@@ -117,6 +119,8 @@ class DeviceCookie:
             new_device_cookie(_key(), now),
             DEVICE_COOKIE_LIFETIME,
             secure=_secure(scope, headers),
+            # Lax: a link from the EHR (another site) must not make the browser look new.
+            same_site="Lax",
         )
 
         async def send_with_cookie(message: Message) -> None:

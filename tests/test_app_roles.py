@@ -202,8 +202,19 @@ def test_model_facts_are_guarded_and_a_refusal_is_recorded(user):
 
 
 def test_an_administrator_unlocks_a_paused_account_from_the_users_page():
-    for _ in range(6):
-        signed_in("dr.lee", password="not the password")
+    from caselens.accounts import AccountStore, SignInRefused
+    from caselens.app_database import open_app_database
+    from caselens.settings import Settings
+    from caselens.sign_in_throttle import FREE_ATTEMPTS
+
+    signed_in("dr.lee", password="not the password")  # through the app (it seeds the accounts)
+    # AppTest sends no cookies, so it has no client identity; a browser's failures (its signed
+    # device cookie) pause the account for that browser: made here on the app's own database.
+    settings = Settings.from_env()
+    store = AccountStore(open_app_database(settings.data_dir, settings.app_db_url))
+    for _ in range(FREE_ATTEMPTS["pair"]):
+        with pytest.raises(SignInRefused):
+            store.sign_in("dr.lee", "not the password", client="device:" + "d" * 32)
     admin = signed_in("admin")
     unlock = admin.selectbox(key="users_unlock_id")
     assert unlock.value == "dr.lee"
