@@ -110,3 +110,9 @@ def test_the_key_file_is_created_owner_only_and_refused_when_others_can_read_it(
         load_sign_in_key(path)
     with pytest.raises(SignInKeyError, match="does not exist"):
         load_sign_in_key(tmp_path / "absent.key", create=False)
+
+
+def test_a_session_cookie_lives_no_longer_than_the_idle_timeout():
+    from caselens.accounts import SESSION_IDLE_TIMEOUT
+
+    assert SESSION_COOKIE_LIFETIME == SESSION_IDLE_TIMEOUT

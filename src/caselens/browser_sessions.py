@@ -33,7 +33,8 @@ from caselens.errors import CaseLensError
 #: The device cookie's name and lifetime (Chrome caps a cookie at 400 days).
 DEVICE_COOKIE = "caselens_device"
 DEVICE_COOKIE_LIFETIME = dt.timedelta(days=400)
-#: The session cookie's name; it lives as long as the idle timeout and is refreshed on activity.
+#: The session cookie's name; it lives as long as the idle timeout
+#: (``caselens.accounts.SESSION_IDLE_TIMEOUT``, checked by a test) and is refreshed on activity.
 SESSION_COOKIE = "caselens_session"
 SESSION_COOKIE_LIFETIME = dt.timedelta(minutes=30)
 #: A session cookie older than this is refreshed on the user's next click.
@@ -285,18 +286,6 @@ class BrowserSessions:
             conn.execute(
                 update(browser_sessions)
                 .where(s.session_id == session_id)
-                .where(s.ended_at.is_(None))
-                .values(ended_at=now, handoff_digest=None, handoff_expires=None)
-            )
-
-    def end_all(self, user_id: str) -> None:
-        """End every live session of a user (e.g. when an administrator locks them out)."""
-        now = self._clock()
-        s = browser_sessions.c
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(browser_sessions)
-                .where(s.user_id == user_id)
                 .where(s.ended_at.is_(None))
                 .values(ended_at=now, handoff_digest=None, handoff_expires=None)
             )

@@ -127,13 +127,16 @@ def test_a_page_address_when_signed_out_shows_the_sign_in_form_then_the_roles_pa
     expect(page.get_by_text("Not allowed")).to_have_count(0)
 
 
-def test_a_refusal_names_the_page_by_title_and_a_patient_has_a_way_back(signed_in, app_url):
+def test_a_refusal_names_the_page_by_title_and_a_patient_has_a_way_back(
+    signed_in, app_url, screenshots
+):
     page = signed_in("pat.h03")
     expect(title(page, "My result")).to_be_visible()
     page.goto(f"{app_url}/audit_trail")
     expect(page.get_by_text("A patient may not open the Audit trail page.")).to_be_visible()
     back = page.get_by_role("link", name="Go to My result")
     expect(back).to_be_visible()
+    page.screenshot(path=str(screenshots / "patient_refused_with_way_back.png"))
     back.click()
     expect(title(page, "My result")).to_be_visible()
 
