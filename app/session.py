@@ -16,7 +16,12 @@ import streamlit as st
 import services
 from caselens.access import PAGE_TITLES, PAGES, Viewer
 from caselens.audit import AuditError
-from caselens.browser_sessions import DEVICE_COOKIE, MAX_COOKIE_LENGTH, SESSION_COOKIE
+from caselens.browser_sessions import (
+    DEVICE_COOKIE,
+    MAX_COOKIE_LENGTH,
+    SESSION_COOKIE,
+    SignInKeyError,
+)
 from caselens.client_identity import TrustedProxiesError, parse_trusted_proxies
 from caselens.display import NOT_RECORDED_MESSAGE
 from caselens.errors import CaseLensError
@@ -44,6 +49,10 @@ def workflow() -> Workflow:
         return services.workflow()
     except (AuditError, OSError):
         st.error(literal(NOT_RECORDED_MESSAGE), icon=":material/block:")
+        st.stop()
+        raise
+    except SignInKeyError as exc:  # the operator's to fix: say which file and what is wrong
+        st.error(literal(exc), icon=":material/block:")
         st.stop()
         raise
 
