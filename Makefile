@@ -20,11 +20,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 	@touch $(STAMP)
 
 # Debian packages the test suite uses: Chromium for the browser tests, PostgreSQL for the
-# audit store tests. Installed when missing and we may (root with apt-get); in CI a
-# missing one is a failure, reported by the tests themselves.
+# audit store tests, nginx for the reverse-proxy test (deploy/nginx). Installed when missing
+# and we may (root with apt-get); in CI a missing one is a failure, reported by the tests.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 || missing="$$missing nginx"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -40,8 +41,8 @@ run: $(STAMP)
 	@# One clearly labelled simulated history, so the Monitoring page has something to show.
 	@$(BIN)/caselens monitor simulate --model readmission-30d --months 6 --per-month 1000 \
 		--shift calibration@5 --unless-present
-	@echo "CaseLens is starting at http://$(HOST):$(PORT)  (Ctrl+C to stop; demo accounts are listed on the sign-in page)"
-	CASELENS_DEMO=1 $(BIN)/streamlit run app/streamlit_app.py --server.address $(HOST) \
+	@echo "CaseLens is starting at http://$(HOST):$(PORT)  (Ctrl+C to stop; demo accounts are listed on the sign-in page; commands: $(BIN)/caselens --help)"
+	CASELENS_DEMO=1 $(BIN)/streamlit run app/serve.py --server.address $(HOST) \
 		--server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 # The gate: lint (ruff check and ruff format --check) first, then the whole suite.

@@ -13,6 +13,7 @@ import streamlit as st
 from caselens.accounts import AccountStore, seed_demo_accounts
 from caselens.app_database import open_app_database
 from caselens.audit import AuditStore, default_key_file, default_location, open_trail
+from caselens.browser_sessions import load_sign_in_key
 from caselens.bundle import BundleCatalogue, load_catalogue
 from caselens.long_lived import freeze_long_lived
 from caselens.model_status import ModelStatusStore
@@ -73,9 +74,20 @@ def demo_mode() -> bool:
     return os.environ.get("CASELENS_DEMO", "") in {"1", "true", "yes"}
 
 
+@st.cache_resource(show_spinner=False)
+def _sign_in_key(key_file: str) -> bytes:
+    return load_sign_in_key(key_file)
+
+
+def sign_in_key() -> bytes:
+    """The key that signs the browser cookies (``CASELENS_SIGN_IN_KEY_FILE``, else
+    ``sign_in.key`` in the data folder, created owner-only)."""
+    return _sign_in_key(str(Settings.from_env().sign_in_key_path))
+
+
 def accounts() -> AccountStore:
     """The account store; in demo mode the demo accounts exist."""
-    store = AccountStore(_app_database())
+    store = AccountStore(_app_database(), key=sign_in_key())
     if demo_mode():
         seed_demo_accounts(store)
     return store

@@ -3,6 +3,7 @@ navigation for the signed-in role."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -14,31 +15,54 @@ _APP_DIR = str(Path(__file__).resolve().parent)
 if _APP_DIR not in sys.path:
     sys.path.insert(0, _APP_DIR)
 
-from caselens.access import PAGES  # noqa: E402  (after the path is set, above)
+from caselens.access import PAGE_TITLES, PAGES  # noqa: E402  (after the path is set, above)
 from components.text import literal  # noqa: E402
-from session import current_viewer, end_session, workflow  # noqa: E402
+from session import (  # noqa: E402
+    current_viewer,
+    end_session,
+    requested_page,
+    session_cookie_pixel,
+    workflow,
+)
 
 st.set_page_config(page_title="CaseLens", page_icon="🔎", layout="wide")
 _CSS = Path(__file__).resolve().parents[1] / "assets" / "theme.css"
 if _CSS.is_file():
     st.html(f"<style>{_CSS.read_text(encoding='utf-8')}</style>")
 
-PAGE_FILES = {
-    "case": ("app_pages/case.py", "Case", ":material/stethoscope:"),
-    "my_result": ("app_pages/my_result.py", "My result", ":material/chat:"),
-    "audit_trail": ("app_pages/audit_trail.py", "Audit trail", ":material/receipt_long:"),
-    "monitoring": ("app_pages/monitoring.py", "Monitoring", ":material/monitoring:"),
-    "model_facts": ("app_pages/model_facts.py", "Model facts", ":material/description:"),
-    "model_status": ("app_pages/model_status.py", "Model status", ":material/traffic:"),
-    "users": ("app_pages/users.py", "Users", ":material/group:"),
+_ICONS = {
+    "case": ":material/stethoscope:",
+    "my_result": ":material/chat:",
+    "audit_trail": ":material/receipt_long:",
+    "monitoring": ":material/monitoring:",
+    "model_facts": ":material/description:",
+    "model_status": ":material/traffic:",
+    "users": ":material/group:",
 }
+PAGE_FILES = {p: (f"app_pages/{p}.py", PAGE_TITLES[p], _ICONS[p]) for p in PAGE_TITLES}
+#: An address that can be a page's path (anything else is left to Streamlit).
+_PAGE_PATH = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 
 viewer = current_viewer()
+# The address asked for by URL; a run right after signing in still knows the address the
+# sign-in form was shown at (that run is a rerun, not a page load).
+before_sign_in = st.session_state.pop("address_at_sign_in", None) if viewer else None
+asked = requested_page() or before_sign_in
+# An address that is no page of the app: it is answered with the landing page (below), not
+# with Streamlit's "Page not found" dialog.
+unknown = asked if asked and asked not in PAGE_FILES and _PAGE_PATH.fullmatch(asked) else None
 if viewer is None:
     sign_in_page = st.Page(
         "app_pages/sign_in.py", title="Sign in", icon=":material/login:", default=True
     )
-    navigation = st.navigation([sign_in_page], position="hidden")
+    # Any page's address (a reload after the session ended, a bookmark) shows the sign-in
+    # form, and after sign-in that page, if the role may open it.
+    elsewhere = [
+        st.Page("app_pages/sign_in.py", title="Sign in", url_path=p, visibility="hidden")
+        for p in [*PAGE_FILES, *([unknown] if unknown else [])]
+    ]
+    navigation = st.navigation([sign_in_page, *elsewhere], position="hidden")
+    st.session_state["address_at_sign_in"] = navigation.url_path or None
 else:
     allowed = PAGES[viewer.role]
     # Every page is registered, so an address typed for a page outside the role reaches
@@ -55,7 +79,20 @@ else:
         )
         for p in order
     ]
+    landing = pages[0]
+
+    def _to_landing() -> None:
+        st.switch_page(landing)
+
+    if unknown:
+        pages.append(
+            st.Page(_to_landing, title=landing.title, url_path=unknown, visibility="hidden")
+        )
     navigation = st.navigation(pages)
+    if before_sign_in in PAGE_FILES and before_sign_in not in allowed:
+        # The address was there before signing in (a previous user's page, a bookmark): it
+        # is no attempt to reach another role's page, so land on the role's own.
+        st.switch_page(landing)
     with st.sidebar:
         st.markdown(f"**{literal(viewer.name)}**  \n{literal(viewer.role)}")
         if st.button("Sign out", key="sign_out"):
@@ -70,4 +107,5 @@ else:
                 + "; ".join(literal(name) for name in demos)
                 + "."
             )
+        session_cookie_pixel()  # a new or refreshed session cookie, when one is due
 navigation.run()

@@ -68,7 +68,7 @@ def test_an_unlinked_patient_account_sees_nothing():
 
 
 def test_a_clinician_cannot_open_the_audit_trail_and_require_raises():
-    with pytest.raises(AccessDenied, match="may not open the page 'audit_trail'"):
+    with pytest.raises(AccessDenied, match="may not open the Audit trail page"):
         require(_viewer("clinician"), "open_page", page="audit_trail")
 
 

@@ -104,7 +104,15 @@ def test_failures_back_off_exponentially_from_this_client_and_success_clears(sto
     assert store.get("dr.x").locked_until == clock.now + FIRST_BACKOFF
     # The owner at another address is not locked out by a stranger's guesses.
     assert store.sign_in("dr.x", "long enough pw", client="b").user_id == "dr.x"
-    assert store.get("dr.x").locked_until is None  # success cleared the account's counts
+    # Success clears the account's own count and b's, not the back-off of the client that
+    # failed (it may be a stranger's): a still waits, and is let through once it ends.
+    assert store.get("dr.x").locked_until == clock.now + FIRST_BACKOFF
+    with pytest.raises(SignInRefused) as refused:
+        store.sign_in("dr.x", "long enough pw", client="a")
+    assert refused.value.throttled
+    clock.now += FIRST_BACKOFF
+    assert store.sign_in("dr.x", "long enough pw", client="a").user_id == "dr.x"
+    assert store.get("dr.x").locked_until is None
 
 
 def test_the_back_off_doubles_and_then_lets_one_attempt_through(store, clock):

@@ -85,7 +85,7 @@ def test_patient_cannot_reach_another_patients_result_by_url():
 def test_clinician_cannot_open_the_audit_trail():
     at = signed_in("dr.lee")
     at.switch_page("app_pages/audit_trail.py").run()
-    assert "may not open the page 'audit_trail'" in shown(at.error)
+    assert "may not open the Audit trail page" in shown(at.error)
     assert not at.dataframe or all("Entry hash" not in str(d.value.columns) for d in at.dataframe)
     assert audit_entries()[-1].action == "access_refused"
 
@@ -197,13 +197,24 @@ def test_an_export_exists_only_after_its_record_is_written():
 def test_model_facts_are_guarded_and_a_refusal_is_recorded(user):
     at = signed_in(user)
     at.switch_page("app_pages/model_facts.py").run()
-    assert "may not open the page 'model_facts'" in shown(at.error)
+    assert "may not open the Model facts page" in shown(at.error)
     assert audit_entries()[-1].action == "access_refused"
 
 
 def test_an_administrator_unlocks_a_paused_account_from_the_users_page():
-    for _ in range(6):
-        signed_in("dr.lee", password="not the password")
+    from caselens.accounts import AccountStore, SignInRefused
+    from caselens.app_database import open_app_database
+    from caselens.settings import Settings
+    from caselens.sign_in_throttle import FREE_ATTEMPTS
+
+    signed_in("dr.lee", password="not the password")  # through the app (it seeds the accounts)
+    # AppTest sends no cookies, so it has no client identity; a browser's failures (its signed
+    # device cookie) pause the account for that browser: made here on the app's own database.
+    settings = Settings.from_env()
+    store = AccountStore(open_app_database(settings.data_dir, settings.app_db_url))
+    for _ in range(FREE_ATTEMPTS["pair"]):
+        with pytest.raises(SignInRefused):
+            store.sign_in("dr.lee", "not the password", client="device:" + "d" * 32)
     admin = signed_in("admin")
     unlock = admin.selectbox(key="users_unlock_id")
     assert unlock.value == "dr.lee"

@@ -149,7 +149,7 @@ def test_users_unlock_clears_the_back_off_and_is_recorded(tmp_path, monkeypatch)
     store.add("dr.ng", name="Dr Ng", role="clinician", password="long enough pw")
     for _ in range(5):
         with pytest.raises(SignInRefused):
-            store.sign_in("dr.ng", "wrong password")
+            store.sign_in("dr.ng", "wrong password", client="device:" + "d" * 32)
     assert store.get("dr.ng").locked_until is not None
     result = CliRunner().invoke(main, ["users", "unlock", "dr.ng"])
     assert result.exit_code == 0, result.output

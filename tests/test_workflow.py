@@ -340,9 +340,10 @@ def test_an_invalid_user_is_refused_before_anything_is_recorded(workflow):
 
 def test_an_administrator_unlocks_an_account_and_it_is_recorded(workflow):
     session = UserSession()
+    browser = "device:" + "d" * 32  # one browser's failures back off that browser's attempts
     for _ in range(6):
         with pytest.raises(WorkflowError):
-            workflow.sign_in(session, "dr.lee", "wrong password")
+            workflow.sign_in(session, "dr.lee", "wrong password", client=browser)
     admin = signed_in(workflow, "admin")
     assert workflow.list_users(admin)[1].locked_until is not None  # dr.lee, by user id
     workflow.unlock_user(admin, "dr.lee")
@@ -351,3 +352,29 @@ def test_an_administrator_unlocks_an_account_and_it_is_recorded(workflow):
     with workflow.trail._engine.connect() as conn:  # the unlock names whom it unlocked
         detail = conn.execute(text("SELECT detail_json FROM audit_entry ORDER BY seq DESC"))
         assert any('"dr.lee"' in row[0] for row in detail)
+
+
+def test_a_session_resumes_from_its_cookie_recorded_and_not_after_sign_out(workflow):
+    session = signed_in(workflow, "dr.lee")
+    token = workflow.cookie_handoff(session)
+    assert token is not None and workflow.cookie_handoff(session) is None  # handed off once
+    cookie, _ = workflow._accounts.sessions.redeem(token)
+    reloaded = UserSession()  # a reload: a new Streamlit session, the same browser cookie
+    assert workflow.resume(reloaded, cookie).user_id == "dr.lee"
+    assert reloaded.session_id == session.session_id  # the same session in the trail
+    assert actions(workflow)[-1] == ("session_resumed", "dr.lee")
+    workflow.sign_out(reloaded)
+    assert workflow.resume(UserSession(), cookie) is None
+    assert actions(workflow)[-1] == ("signed_out", "dr.lee")
+
+
+def test_a_resume_that_cannot_be_recorded_signs_nobody_in(workflow, trail_path):
+    session = signed_in(workflow, "dr.lee")
+    cookie, _ = workflow._accounts.sessions.redeem(workflow.cookie_handoff(session))
+    with contextlib.closing(sqlite3.connect(trail_path)) as blocker:
+        blocker.execute("BEGIN EXCLUSIVE")  # the trail cannot take an entry
+        reloaded = UserSession()
+        with pytest.raises(NotRecorded):
+            workflow.resume(reloaded, cookie)
+        blocker.rollback()
+    assert reloaded.viewer is None

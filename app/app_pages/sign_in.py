@@ -5,13 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from caselens.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, MAX_PASSWORD_LENGTH, MAX_USER_ID_LENGTH
+from caselens.errors import CaseLensError
+from components.text import literal
 from services import catalogue, demo_mode, explainer
-from session import client_address, run, workflow
+from session import clear_cookie_pixel, sign_in_client, user_session, workflow
 
 st.title("CaseLens")
 st.caption("Calibrated risk, its uncertainty, why, and when not to trust it.")
 if st.session_state.pop("expired_notice", False):
     st.info("Your session ended after a period without activity. Please sign in again.")
+clear_cookie_pixel()
 
 with st.form("sign_in_form"):
     user_id = st.text_input("User name", key="sign_in_user", max_chars=MAX_USER_ID_LENGTH)
@@ -22,8 +25,12 @@ with st.form("sign_in_form"):
 
 if submitted:
     # max_chars bounds what the browser sends; the engine refuses implausible input anyway.
-    run(workflow().sign_in, user_id, password, client=client_address())
-    st.rerun()
+    try:
+        workflow().sign_in(user_session(), user_id, password, client=sign_in_client())
+    except CaseLensError as refused:  # recorded by the workflow; the rest of the page stays
+        st.error(literal(refused), icon=":material/block:")
+    else:
+        st.rerun()
 
 if demo_mode():
     with st.expander("Demo accounts (demo mode only)", expanded=True):

@@ -37,6 +37,17 @@ PAGES: dict[Role, tuple[str, ...]] = {
     "admin": ("users", "monitoring", "model_status"),
 }
 
+#: Each page's title, as its menu and every refusal name it (the page id is the file's name).
+PAGE_TITLES: dict[str, str] = {
+    "case": "Case",
+    "my_result": "My result",
+    "audit_trail": "Audit trail",
+    "monitoring": "Monitoring",
+    "model_facts": "Model facts",
+    "model_status": "Model status",
+    "users": "Users",
+}
+
 #: Actions each role may take (patient reads are further limited to their own record).
 ACTIONS: dict[Role, frozenset[str]] = {
     "clinician": frozenset({"open_page", "view_report", "give_feedback", "view_model_facts"}),
@@ -105,7 +116,8 @@ def check(
     if action not in ACTIONS[role]:
         return Decision(False, f"A {role} may not {action.replace('_', ' ')}.")
     if action == "open_page" and page not in PAGES[role]:
-        return Decision(False, f"A {role} may not open the page '{page}'.")
+        title = PAGE_TITLES.get(str(page), "requested")
+        return Decision(False, f"A {role} may not open the {title} page.")
     if role == "patient":
         if viewer.patient_ref is None:
             return Decision(False, "This patient account is not linked to a patient record.")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import hmac
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +30,7 @@ from sqlalchemy import (
 )
 
 from caselens.access import ROLES, Viewer
+from caselens.browser_sessions import BrowserSessions
 from caselens.errors import CaseLensError
 from caselens.sign_in_throttle import SignInThrottle
 
@@ -81,7 +84,8 @@ class SignInRefused(CaseLensError):
         The account's id when the name typed is an existing account, else None (what was
         typed is then not kept: it may be a password typed into the wrong field).
     typed_digest : str
-        A short SHA-256 of what was typed as the user name, to group attempts.
+        A short keyed digest (HMAC-SHA256 with the sign-in key) of what was typed as the user
+        name, to group attempts; without the key it cannot be matched to a guessed password.
     throttled : bool
         Refused by the back-off before any password check.
     """
@@ -114,15 +118,36 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-class AccountStore:
-    """Users in an SQLAlchemy database (``sqlite:///…`` file by default)."""
+#: Hex digits of the keyed digest that stands for a typed name that is not an account.
+TYPED_DIGEST_LENGTH = 12
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], dt.datetime] = _utcnow) -> None:
+
+class AccountStore:
+    """Users in an SQLAlchemy database (``sqlite:///…`` file by default).
+
+    ``key`` is the sign-in key (:func:`caselens.browser_sessions.load_sign_in_key`): it signs
+    the browser cookies and keys the digest of names that are not accounts. Servers sharing one
+    database share the key file; without one a random key is made for this store alone.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], dt.datetime] = _utcnow,
+        key: bytes | None = None,
+    ) -> None:
         self._engine = engine
         self._clock = clock
         self._hasher = PasswordHasher()
+        self.key = key or secrets.token_bytes(32)
         _metadata.create_all(engine)
         self.throttle = SignInThrottle(engine, clock=clock)
+        self.sessions = BrowserSessions(engine, self.key, clock=clock)
+
+    def _typed_digest(self, typed: str) -> str:
+        """A keyed digest of a typed name: groups attempts, reveals nothing typed."""
+        return hmac.new(self.key, typed.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
 
     @functools.cached_property
     def _dummy_hash(self) -> str:
@@ -228,20 +253,26 @@ class AccountStore:
             for r in rows
         ]
 
-    def sign_in(self, user_id: str, password: str, *, client: str = "unknown") -> Account:
+    def sign_in(self, user_id: str, password: str, *, client: str | None = None) -> Account:
         """Check a password, after counting the attempt (see :mod:`caselens.sign_in_throttle`).
 
-        Implausible input (an over-long or malformed name, an over-long password) is refused
-        without the argon2 work. Every refusal carries the same message.
+        ``client`` is the client's identity (:mod:`caselens.client_identity`), or None when it
+        has none: the attempt is then throttled per account only. Implausible input (an
+        over-long or malformed name, an over-long password) is refused without the argon2
+        work. Every refusal carries the same message. A name that is not an account is
+        counted under its keyed digest: nothing typed is stored unless it is an account's id.
 
         Raises
         ------
         SignInRefused
             With :data:`SIGN_IN_REFUSED`; its attributes say (for the audit record only)
             whether the name was a known account and whether the attempt was throttled.
+        SignInNotRecorded
+            The attempt could not be counted (database busy), so it was not checked.
         """
         typed = user_id or ""
-        digest = hashlib.sha256(typed.encode("utf-8", "replace")).hexdigest()[:12]
+        full_digest = self._typed_digest(typed)
+        digest = full_digest[:TYPED_DIGEST_LENGTH]
         plausible = (
             len(typed) <= MAX_USER_ID_LENGTH
             and USER_ID_PATTERN.fullmatch(typed) is not None
@@ -254,7 +285,9 @@ class AccountStore:
         known = typed if row is not None else None
         if not plausible:
             raise SignInRefused(known_user=None, typed_digest=digest, throttled=False)
-        claim = self.throttle.claim(typed, client)
+        # The throttle's name for the account: the id itself only when it is an account.
+        throttle_key = typed if row is not None else f"?{full_digest[:32]}"
+        claim = self.throttle.claim(throttle_key, client)
         if not claim.allowed:
             raise SignInRefused(known_user=known, typed_digest=digest, throttled=True)
         try:
@@ -267,6 +300,10 @@ class AccountStore:
             raise SignInRefused(known_user=None, typed_digest=digest, throttled=False)
         self.throttle.succeeded(typed, client)
         return self.get(typed)
+
+    def is_known_good(self, user_id: str, client: str | None) -> bool:
+        """Whether ``client`` signed in to this account recently (see the throttle)."""
+        return self.throttle.is_known_good(user_id, client)
 
     def unlock(self, user_id: str) -> Account:
         """Clear an account's failed-attempt counts and back-off (an administrator's action)."""

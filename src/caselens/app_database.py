@@ -23,6 +23,10 @@ URL_ENV = "CASELENS_APP_DB_URL"
 # Advisory lock id taken while the tables are created on PostgreSQL: the bytes of "caselapp"
 # (the audit store uses "caselens"), so app servers starting together do not race.
 _PG_CREATE_LOCK_ID = int.from_bytes(b"caselapp", "big")
+#: How long an SQLite connection waits for another writer before "database is locked": a
+#: burst of simultaneous sign-ins queues behind one writer for a few seconds on a busy host
+#: (Python's default, 5 s, lost attempts in a burst of 80); the throttle retries beyond it.
+SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
 def open_app_database(data_dir: str | Path, url: str | None = None) -> Engine:
@@ -38,7 +42,12 @@ def open_app_database(data_dir: str | Path, url: str | None = None) -> Engine:
         ``postgresql://`` or ``postgres://`` URL uses the psycopg driver.
     """
     if not url:
-        return _create_tables(create_engine(f"sqlite:///{_owner_only(Path(data_dir))}"))
+        return _create_tables(
+            create_engine(
+                f"sqlite:///{_owner_only(Path(data_dir))}",
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
+            )
+        )
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -47,6 +56,8 @@ def open_app_database(data_dir: str | Path, url: str | None = None) -> Engine:
         _owner_only(file.parent, file.name)
     if parsed.get_backend_name() == "postgresql":
         engine = create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    elif parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
     else:
         engine = create_engine(parsed)
     return _create_tables(engine)
@@ -81,12 +92,13 @@ def _create_tables(engine: Engine) -> Engine:
     """Create every app table that is missing, in one transaction; on PostgreSQL under an
     advisory lock, so servers opening a new database at once do not both create a table."""
     from caselens.accounts import _metadata as accounts_metadata
+    from caselens.browser_sessions import _metadata as sessions_metadata
     from caselens.model_status import _metadata as status_metadata
     from caselens.sign_in_throttle import _metadata as throttle_metadata
 
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_CREATE_LOCK_ID})
-        for metadata in (accounts_metadata, throttle_metadata, status_metadata):
+        for metadata in (accounts_metadata, throttle_metadata, status_metadata, sessions_metadata):
             metadata.create_all(conn)
     return engine

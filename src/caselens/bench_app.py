@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-APP_SCRIPT = REPO_ROOT / "app" / "streamlit_app.py"
+APP_SCRIPT = REPO_ROOT / "app" / "serve.py"
 #: Debian's Chromium; Playwright never downloads a browser here.
 CHROMIUM = os.environ.get("CASELENS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -81,7 +81,8 @@ def streamlit_bin() -> str:
 
 
 class AppServer:
-    """``streamlit run app/streamlit_app.py`` on a free local port, in demo mode.
+    """``streamlit run app/serve.py`` (the app and its cookie routes) on a free local port, in
+    demo mode.
 
     ``start()`` returns once ``/_stcore/health`` answers ``ok``; ``stop()`` terminates the
     process (and kills it if it does not end).

@@ -37,14 +37,17 @@ from caselens.accounts import (
 )
 from caselens.audit import AuditEntry, AuditError, AuditStore, VerifyResult, to_bundle, to_csv
 from caselens.audit.chain import pseudonym
+from caselens.browser_sessions import SESSION_COOKIE_REFRESH_AFTER, device_id
 from caselens.bundle import BundleCatalogue, ModelBundle
 from caselens.cases import Case
+from caselens.client_identity import IPNetwork, client_identity
 from caselens.display import NOT_RECORDED_MESSAGE, record_display, record_event
 from caselens.errors import CaseLensError
 from caselens.leakage import auroc_flags
 from caselens.model_status import ModelStatus, ModelStatusStore, check_reason
 from caselens.replay import Replay, Rerun, replay_entry, rerun_entry
 from caselens.report import Audience, CaseExplainer, CaseReport
+from caselens.sign_in_throttle import SignInNotRecorded
 
 #: What a person sees when the trail cannot take the entry.
 NOT_RECORDED = NOT_RECORDED_MESSAGE
@@ -97,6 +100,11 @@ class UserSession:
         Reports computed in this session, by (model id, patient ref, inputs).
     own_estimates : dict
         The clinician's own estimates (out of 100) committed before seeing the model's.
+    cookie_handoff : str or None
+        A one-time token the page hands to the server's cookie route, so the browser gets
+        this session's signed cookie (see :mod:`caselens.browser_sessions`).
+    cookie_issued : datetime or None
+        When this session's cookie was last handed off (UTC), to refresh it while active.
     """
 
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -105,6 +113,8 @@ class UserSession:
     recorded: set[tuple[str, str, str, str, str]] = field(default_factory=set)
     reports: dict[tuple[str, str, str], CaseReport] = field(default_factory=dict)
     own_estimates: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    cookie_handoff: str | None = None
+    cookie_issued: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -337,19 +347,35 @@ class Workflow:
         session.last_activity = now
         return session.viewer
 
+    def client_identity(
+        self,
+        peer: str | None,
+        headers: Mapping[str, str],
+        device_cookie: str | None,
+        trusted_proxies: tuple[IPNetwork, ...],
+    ) -> str | None:
+        """The sign-in throttle's name for this client (see :mod:`caselens.client_identity`):
+        an address from a trusted proxy, else a genuine device cookie's id, else None."""
+        device = device_id(self._accounts.key, device_cookie, self._clock())
+        return client_identity(peer, headers, device, trusted_proxies)
+
     def sign_in(
-        self, session: UserSession, user_id: str, password: str, *, client: str = "unknown"
+        self, session: UserSession, user_id: str, password: str, *, client: str | None = None
     ) -> Viewer:
-        """Check the password, record the sign-in, and sign the session in.
+        """Check the password, record the sign-in, and sign the session in; the session then
+        holds a cookie handoff (the page passes it to the server's cookie route).
 
         Raises
         ------
         WorkflowError
             The same words for an unknown user, a wrong password and a locked account; the
-            refusal is recorded without the typed password.
+            refusal is recorded without the typed password. An attempt the throttle could not
+            count is refused unchecked, with words that say so.
         """
         try:
             account = self._accounts.sign_in(user_id.strip(), password, client=client)
+        except SignInNotRecorded as busy:
+            raise WorkflowError(str(busy)) from busy
         except SignInRefused as refused:
             self._record(
                 session,
@@ -363,12 +389,55 @@ class Workflow:
         self._record(session, "sign_in", audience=viewer.role, viewer=viewer)
         session.viewer = viewer
         session.last_activity = self._clock()
+        session.cookie_handoff = self._accounts.sessions.start(session.session_id, viewer.user_id)
+        session.cookie_issued = session.last_activity
         return viewer
 
+    def resume(self, session: UserSession, cookie: str | None) -> Viewer | None:
+        """Sign a new tab or a reloaded page back in from its session cookie, if the cookie is
+        genuine, unexpired and its session not ended; recorded as ``session_resumed`` under the
+        same session id. None (and nothing recorded) for any other cookie.
+
+        Raises
+        ------
+        NotRecorded
+            The trail could not take the entry: the session is not resumed.
+        """
+        live = self._accounts.sessions.resume(cookie)
+        if live is None:
+            return None
+        try:
+            viewer = self._accounts.get(live.user_id).viewer()
+        except CaseLensError:  # the account was removed since
+            return None
+        resumed = UserSession(session_id=live.session_id)
+        self._record(resumed, "session_resumed", audience=viewer.role, viewer=viewer)
+        session.session_id = live.session_id
+        session.viewer = viewer
+        session.last_activity = self._clock()
+        session.cookie_issued = live.issued_at
+        return viewer
+
+    def cookie_handoff(self, session: UserSession) -> str | None:
+        """A one-time token for the server's cookie route, when this signed-in session's
+        cookie is new or due a refresh; None otherwise (taken once)."""
+        token, session.cookie_handoff = session.cookie_handoff, None
+        if token is not None or session.viewer is None:
+            return token
+        now = self._clock()
+        if session.cookie_issued is not None and (
+            now - session.cookie_issued < SESSION_COOKIE_REFRESH_AFTER
+        ):
+            return None
+        session.cookie_issued = now
+        return self._accounts.sessions.handoff(session.session_id)
+
     def sign_out(self, session: UserSession) -> UserSession:
-        """Record the sign-out and return a brand-new session (new id, nothing inherited)."""
+        """Record the sign-out, end the browser session (its cookie is refused from now on)
+        and return a brand-new session (new id, nothing inherited)."""
         if session.viewer is not None:
             self._record(session, "signed_out", audience=session.viewer.role)
+        self._accounts.sessions.end(session.session_id)
         return UserSession()
 
     def open_page(self, session: UserSession, page: str) -> Viewer:

@@ -189,7 +189,7 @@ def test_patient_sees_only_their_own_result(signed_in, audit_entries):
     # The clinician's page through the address bar: refused. (Wait for this refusal's own
     # words: the one above also starts "Not allowed" and stays on screen until the rerun.)
     go_to(page, "/case")
-    expect(page.get_by_text("may not open the page 'case'")).to_be_visible()
+    expect(page.get_by_text("may not open the Case page")).to_be_visible()
     expect(title(page, "Case")).to_have_count(0)
     expect(probability_value(page)).to_have_count(0)
 

@@ -151,7 +151,7 @@ def test_a_clinician_typing_monitoring_is_refused_and_recorded(browser, monitore
     expect(title(page, "Case")).to_be_visible()
     expect(page.get_by_test_id("stSidebarNav").get_by_text("Monitoring")).to_have_count(0)
     go_to(page, "/monitoring")
-    expect(page.get_by_text("may not open the page 'monitoring'", exact=False)).to_be_visible()
+    expect(page.get_by_text("may not open the Monitoring page", exact=False)).to_be_visible()
     expect(title(page, "Monitoring")).to_have_count(0)
     expect(page.locator(".js-plotly-plot")).to_have_count(0)
     refused = _entries(data, action="access_refused", actor_id="dr.lee")

@@ -1,0 +1,166 @@
+"""The server CaseLens runs as: Streamlit's app (``streamlit_app.py``) plus the two small
+routes and one middleware that set CaseLens's HttpOnly cookies, which page script cannot.
+
+- Every page load without a genuine device cookie gets a fresh signed one (the sign-in
+  throttle's client identity, :mod:`caselens.client_identity`).
+- ``/_caselens/session?handoff=…`` spends a one-time handoff token (made by the workflow at a
+  recorded sign-in, or to refresh an active session) and answers with the signed session
+  cookie, so a reload keeps the user signed in; the page loads it as a 1×1 image.
+- ``/_caselens/session/clear`` expires the session cookie (after sign-out or when it is no
+  longer valid; the server has already ended the session, so this only tidies the browser).
+
+Run with ``streamlit run app/serve.py`` (``make run`` does).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sys
+from pathlib import Path
+
+import streamlit as st
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_SRC = str(Path(__file__).resolve().parents[1] / "src")
+if _SRC not in sys.path:  # a plain checkout without the editable install
+    sys.path.append(_SRC)
+
+from caselens.app_database import open_app_database  # noqa: E402
+from caselens.browser_sessions import (  # noqa: E402
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_LIFETIME,
+    SESSION_COOKIE,
+    BrowserSessions,
+    device_id,
+    load_sign_in_key,
+    new_device_cookie,
+)
+from caselens.client_identity import is_trusted_proxy, parse_trusted_proxies  # noqa: E402
+from caselens.settings import Settings  # noqa: E402
+
+#: A transparent 1×1 GIF: what the handoff "image" is.
+_PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@functools.cache
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@functools.cache
+def _key() -> bytes:
+    return load_sign_in_key(_settings().sign_in_key_path)
+
+
+@functools.cache
+def _sessions() -> BrowserSessions:
+    settings = _settings()
+    return BrowserSessions(open_app_database(settings.data_dir, settings.app_db_url), _key())
+
+
+def _secure(scope: Scope, headers: dict[str, str]) -> bool:
+    """Whether the browser reached us over HTTPS (directly, or as a trusted proxy says)."""
+    if scope.get("scheme") == "https":
+        return True
+    client = scope.get("client")
+    proxies = parse_trusted_proxies(_settings().trusted_proxies)
+    via_proxy = client is not None and is_trusted_proxy(client[0], proxies)
+    return via_proxy and headers.get("x-forwarded-proto", "").lower() == "https"
+
+
+def _cookie_header(
+    name: str, value: str, max_age: dt.timedelta, *, secure: bool, same_site: str = "Strict"
+) -> bytes:
+    attributes = [
+        f"{name}={value}",
+        "Path=/",
+        f"Max-Age={max(0, int(max_age.total_seconds()))}",
+        "HttpOnly",
+        f"SameSite={same_site}",
+    ]
+    if secure:
+        attributes.append("Secure")
+    return "; ".join(attributes).encode("ascii")
+
+
+def _request_cookies(scope: Scope) -> dict[str, str]:
+    return Request(scope).cookies
+
+
+class DeviceCookie:
+    """Give every browser that loads a page a signed device cookie, if it has none."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "GET":
+            await self.app(scope, receive, send)
+            return
+        now = _utcnow()
+        if device_id(_key(), _request_cookies(scope).get(DEVICE_COOKIE), now) is not None:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        cookie = _cookie_header(
+            DEVICE_COOKIE,
+            new_device_cookie(_key(), now),
+            DEVICE_COOKIE_LIFETIME,
+            secure=_secure(scope, headers),
+            # Lax: a link from the EHR (another site) must not make the browser look new.
+            same_site="Lax",
+        )
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+                if content_type.startswith(b"text/html"):  # the page itself, not its assets
+                    message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+def _pixel(*cookies: bytes) -> Response:
+    response = Response(_PIXEL, media_type="image/gif", headers=_NO_STORE)
+    for cookie in cookies:
+        response.raw_headers.append((b"set-cookie", cookie))
+    return response
+
+
+async def session_cookie(request: Request) -> Response:
+    """Spend a handoff token; answer with the signed session cookie (or nothing)."""
+    redeemed = _sessions().redeem(request.query_params.get("handoff"))
+    if redeemed is None:
+        return _pixel()
+    value, max_age = redeemed
+    secure = _secure(request.scope, dict(request.headers))
+    return _pixel(_cookie_header(SESSION_COOKIE, value, max_age, secure=secure))
+
+
+async def clear_session_cookie(request: Request) -> Response:
+    """Expire the session cookie in this browser."""
+    secure = _secure(request.scope, dict(request.headers))
+    return _pixel(_cookie_header(SESSION_COOKIE, "", dt.timedelta(0), secure=secure))
+
+
+app = st.App(
+    "streamlit_app.py",
+    routes=[
+        Route("/_caselens/session", session_cookie, methods=["GET"]),
+        Route("/_caselens/session/clear", clear_session_cookie, methods=["GET"]),
+    ],
+    middleware=[Middleware(DeviceCookie)],
+)
