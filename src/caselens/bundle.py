@@ -13,8 +13,11 @@ Loading checks, in order, and refuses with a message that says which check faile
 no symbolic link or special file in the folder, card valid, feature schema valid, model file
 a plain name inside the folder and of an allowed format, model file hash equal to the card's,
 scikit-learn version compatible, every class, function and method inside the skops file on
-CaseLens's allow-list (:mod:`caselens.model_file_check`). Every file is read with a size
-bound, and JSON with a nesting bound (the ``MAX_*`` constants below). Any other failure
+CaseLens's allow-list (:mod:`caselens.model_file_check`), an ONNX graph within its compute
+and memory budget (:mod:`caselens.model_budget`), and the model's answers on the reference
+and calibration rows probabilities (:mod:`caselens.model_output_check`), a skops model fast
+enough for a report. Every file is read with a size bound, and JSON with a nesting bound
+(the ``MAX_*`` constants below). Any other failure
 while loading is turned into a :class:`BundleError` naming the bundle: a bad bundle is
 refused alone.
 """
@@ -30,6 +33,7 @@ import pickle
 import shutil
 import stat
 import tempfile
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,11 +49,13 @@ from caselens.bounded_json import check_text_lengths, loads_bounded
 from caselens.card_check import check_card, refusal_message
 from caselens.errors import BundleError, CardError
 from caselens.features import FeatureSchema
+from caselens.model_budget import ModelBudgetError, check_skops_speed
 from caselens.model_card import ModelCard, Validation
 from caselens.model_file_check import MAX_MODEL_FILE_BYTES, load_checked_skops
 
 # Re-exported: the built-in classes and types a model file may name (see model_file_trust).
 from caselens.model_file_trust import TRUSTED_TYPES as TRUSTED_TYPES
+from caselens.model_output_check import ModelOutputError, check_probabilities
 from caselens.onnx_model import MAX_ONNX_FILE_BYTES, ONNX_MODEL_FILE, ONNX_SUFFIX
 
 CARD_FILE = "card.json"
@@ -450,6 +456,7 @@ def _load_bundle(folder: Path, *, allow_pickle: bool) -> ModelBundle:
     calibration = None
     if os.path.lexists(folder / CALIBRATION_FILE):
         calibration = _read_table(folder / CALIBRATION_FILE, "The calibration data", required)
+    _check_model_answers(model, schema, reference, calibration, timed=not is_onnx)
     demo_cases: tuple[DemoCase, ...] = ()
     if os.path.lexists(folder / DEMO_CASES_FILE):
         raw = _read_json(folder / DEMO_CASES_FILE, "The demo cases")
@@ -492,6 +499,38 @@ def _check_model(model: Any, schema: FeatureSchema) -> None:
             "The model's input columns do not match the feature schema: model expects "
             f"{list(names_in)}, schema lists {schema.names}."
         )
+
+
+def _check_model_answers(
+    model: Any,
+    schema: FeatureSchema,
+    reference: pd.DataFrame,
+    calibration: pd.DataFrame | None,
+    *,
+    timed: bool,
+) -> None:
+    """Refuse a model whose answers on the reference or calibration rows are not
+    probabilities, or (``timed``: a skops model, which no time limit can stop mid-call) whose
+    speed on the reference rows would stall a report (:func:`check_skops_speed`)."""
+    from threadpoolctl import threadpool_limits
+
+    for what, frame in (("reference", reference), ("calibration", calibration)):
+        if frame is None or len(frame) == 0:
+            continue
+        start = time.perf_counter()
+        try:
+            # One thread, as every other prediction of CaseLens (see card_check).
+            with threadpool_limits(limits=1):
+                answer = model.predict_proba(frame[schema.names])
+            check_probabilities(answer, rows=len(frame))
+        except (ModelOutputError, ModelBudgetError) as exc:
+            raise BundleError(f"On the {what} data: {exc}") from exc
+        except Exception:
+            # A model that fails on its own reference rows is a finding of the card check
+            # (caselens.card_check), reported there as before: not refused here.
+            return
+        if timed and what == "reference":
+            check_skops_speed(time.perf_counter() - start, len(frame))
 
 
 def read_model_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
