@@ -122,14 +122,16 @@ class OnnxCost:
 # --------------------------------------------------------------------------- static estimate
 
 
-def _dims(value_type: Any, rows: int) -> list[int] | None:
-    """A tensor type's dimensions, an open one taken as ``rows``; None if its rank is unknown."""
+def _dims(value_type: Any) -> list[int] | None:
+    """A tensor type's dimensions; None if its rank or any dimension is unknown (the graph's
+    inputs were given ESTIMATE_ROWS rows, so an unknown dimension is the data's choice)."""
     if not value_type.HasField("tensor_type"):
         return None
     tensor = value_type.tensor_type
     if not tensor.HasField("shape"):
         return None
-    return [d.dim_value if d.HasField("dim_value") else rows for d in tensor.shape.dim]
+    dims = [d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim]
+    return None if any(d < 0 for d in dims) else dims
 
 
 def _element_bytes(value_type: Any) -> int:
@@ -158,7 +160,7 @@ def _known_shapes(model: Any, rows: int) -> tuple[dict[str, list[int] | None], d
 
     def collect(graph: Any) -> None:
         for value in [*graph.input, *graph.value_info, *graph.output]:
-            shapes[value.name] = _dims(value.type, rows)
+            shapes[value.name] = _dims(value.type)
             sizes[value.name] = _element_bytes(value.type)
         for tensor in graph.initializer:
             shapes[tensor.name] = list(tensor.dims)
@@ -208,12 +210,13 @@ class _Estimate:
                 f"node {_node_name(node)} makes a tensor whose size depends on the data, so "
                 "its cost cannot be bounded before it runs"
             )
-        inputs = [self.elements(i) for i in node.input if i]
-        known_in = [n for n in inputs if n is not None]
-        # An output whose shape inference could not tell is taken as large as the largest
-        # input (or a row each): the operators that can grow a tensor are handled above.
-        fallback = max(known_in, default=self.rows)
-        out = [fallback if n is None else n for n in outputs]
+        # An output shape inference could not tell (an ai.onnx.ml operator without shape
+        # inference, say) is guessed and kept, so that the nodes after it are counted too.
+        for name in node.output:
+            if name and self.shapes.get(name) is None:
+                self.shapes[name] = self.guess_shape(node)
+        out = [self.elements(o) or 0 for o in node.output if o]
+        known_in = [n for n in (self.elements(i) for i in node.input if i) if n is not None]
         touched = sum(known_in) + sum(out)
         if node.op_type in _MATRIX_PRODUCTS:
             inner = self.inner_dimension(node)
@@ -233,6 +236,22 @@ class _Estimate:
         if node.op_type == "Scan":
             subgraph_cost *= self.scan_trips(node)
         return touched + subgraph_cost
+
+    def guess_shape(self, node: Any) -> list[int]:
+        """An unknown output's shape: a matrix product's (rows of its left side, columns of
+        its right), otherwise its largest input's, and at least one value per row (the
+        operators that can make a tensor larger than their inputs are refused above)."""
+        dims = [self.shapes.get(i) for i in node.input if i]
+        if node.op_type in _MATRIX_PRODUCTS and len(dims) > 1 and dims[1]:
+            trans_b = any(a.name == "transB" and a.i for a in node.attribute)
+            columns = dims[1][0] if node.op_type == "Gemm" and trans_b else dims[1][-1]
+            left = dims[0] if dims[0] else [self.rows, 1]
+            return [*left[:-1], columns] if len(left) > 1 else [self.rows, columns]
+        known = [d for d in dims if d is not None]
+        widest = max(known, key=lambda d: _count(d) or 0, default=[self.rows, 1])
+        if (_count(widest) or 0) >= self.rows:
+            return list(widest)
+        return [self.rows, max(widest[-1] if widest else 1, 1)]
 
     def inner_dimension(self, node: Any) -> int:
         left = self.shapes.get(node.input[0]) if node.input else None
@@ -507,13 +526,14 @@ def check_skops_speed(seconds: float, rows: int, what: str = "The model") -> flo
     """Refuse a model whose measured speed (``seconds`` for ``rows`` rows) projects past
     :data:`MAX_BATCH_SECONDS` for :data:`ESTIMATE_ROWS` rows; return that projection.
 
-    A batch smaller than ESTIMATE_ROWS is scaled up (its fixed cost along with it, which
-    only errs towards refusing a model that is slow in any case).
+    A batch smaller than ESTIMATE_ROWS is scaled up (its fixed cost along with it): the
+    load measures a batch of ESTIMATE_ROWS rows, so this happens only for callers who
+    measure fewer.
     """
     projected = seconds * max(1.0, ESTIMATE_ROWS / max(rows, 1))
     if projected > MAX_BATCH_SECONDS:
         raise ModelBudgetError(
-            f"{what} took {seconds:.2f} s for {rows:,} reference rows: about "
+            f"{what} took {seconds:.2f} s for {rows:,} rows of its reference data: about "
             f"{projected:.1f} s for a report's batch of {ESTIMATE_ROWS:,} rows, over the "
             f"budget of {MAX_BATCH_SECONDS:g} s. It would stall every report, so it is refused."
         )
