@@ -432,3 +432,33 @@ def test_too_much_onnx_metadata_is_refused():
         check_onnx_bytes(_with_metadata(**many))
     with pytest.raises(BundleError, match="longer than a bundle's JSON may be"):
         check_onnx_bytes(_with_metadata(note="x" * (3 * 1024 * 1024)))
+
+
+# --------------------------------------------------------------------------- the report's call
+
+
+class _OverBudget:
+    """A model whose every call is stopped at its limit (as a stalled ONNX call is)."""
+
+    def __init__(self, model) -> None:
+        self.classes_ = model.classes_
+        self.calls = 0
+
+    def predict_proba(self, frame):
+        self.calls += 1
+        raise ModelBudgetError("The ONNX model did not finish within its time limit")
+
+
+def test_a_report_call_over_budget_is_not_retried_part_by_part(nan_region_bundle):
+    """The batch call failing for any other reason is retried for the case, SHAP and LIME
+    alone (to name the failing part); a call stopped at its limit is not: three more
+    stalls would only make the person wait four times as long."""
+    from caselens.attribution import Attributor
+
+    model = _OverBudget(nan_region_bundle.model)
+    schema = nan_region_bundle.features
+    attributor = Attributor(model, nan_region_bundle.reference.iloc[:50], schema)
+    case = validate_inputs({"age": 70, "creatinine": 1.2}, schema, source="form").to_frame()
+    with pytest.raises(ModelBudgetError, match="time limit"):
+        attributor.explain(case[schema.names])
+    assert model.calls == 1
