@@ -265,7 +265,12 @@ class OnnxClassifier:
         The file's bytes, exactly as read (a bundle stores these).
     metadata : dict of str to str
         The file's metadata.
+    answers_checked : bool
+        True: every answer is checked to be a probability per row before it is returned
+        (callers need not check it again).
     """
+
+    answers_checked = True
 
     def __init__(
         self, data: bytes, name: str = ONNX_MODEL_FILE, *, call_seconds: float | None = None
