@@ -117,6 +117,25 @@ def test_the_estimate_keeps_only_live_tensors():
     assert wide.working_bytes <= MAX_ONNX_WORKING_BYTES
 
 
+def test_a_tree_ensemble_costs_each_trees_longest_path_per_row():
+    """A row walks one path per tree: a fully grown forest of 57,000 nodes costs its ~1,500
+    path nodes per row, not all its nodes (which would refuse large forests wrongly)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from caselens.onnx_convert import convert_model
+
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"a": rng.normal(size=3_000), "b": rng.normal(size=3_000)})
+    outcome = (frame["a"] + rng.normal(size=3_000) > 0).astype(int)
+    forest = RandomForestClassifier(n_estimators=50, random_state=0).fit(frame, outcome)
+    cost = estimate_onnx_cost(onnx.load_from_string(convert_model(forest, frame).onnx_bytes))
+    paths = sum(tree.tree_.max_depth + 1 for tree in forest.estimators_)
+    nodes = sum(tree.tree_.node_count for tree in forest.estimators_)
+    assert paths * 20 < nodes
+    tree_cost = paths * ESTIMATE_ROWS
+    assert tree_cost <= cost.operations <= tree_cost * 1.05
+
+
 def test_converted_models_are_far_within_the_budget():
     """The families CaseLens converts: tree ensembles and a linear model, far below."""
     for data in (graphs.logistic(), graphs.matrix_chain(width=8, products=2)):
