@@ -97,7 +97,16 @@ _STRING_TYPE = 8
 
 
 class ModelBudgetError(BundleError):
-    """A model is over its compute or memory budget: refused at load, or its call stopped."""
+    """A model is over its compute or memory budget: refused at load, or its call stopped.
+
+    ``short`` says it in a few plain words, for the person whose case it is.
+    """
+
+    def __init__(
+        self, message: str, *, short: str = "it went over its time or memory budget"
+    ) -> None:
+        super().__init__(message)
+        self.short = short
 
 
 @dataclass(frozen=True)
@@ -553,12 +562,14 @@ def run_with_time_limit(
             raise ModelBudgetError(
                 f"The {what} did not finish within its time limit of {limit:g} s for "
                 f"{rows:,} row(s) (stopped after {time.monotonic() - start:.2f} s); the case "
-                "is refused rather than left waiting."
+                "is refused rather than left waiting.",
+                short=f"it did not finish within its time limit of {limit:g} s",
             ) from exc
         if "Available memory of" in text:  # onnxruntime's BFC arena, at its max_mem
             raise ModelBudgetError(
                 f"The {what} asked for more memory than the model memory limit of "
-                f"{ONNX_ARENA_BYTES / 1024**3:g} GiB for {rows:,} row(s); refused."
+                f"{ONNX_ARENA_BYTES / 1024**3:g} GiB for {rows:,} row(s); refused.",
+                short="it asked for more memory than models may use",
             ) from exc
         raise
     finally:

@@ -31,7 +31,16 @@ RANGE_TOLERANCE = 1e-6
 
 
 class ModelOutputError(CaseLensError):
-    """The model returned something that is not a probability for every row asked."""
+    """The model returned something that is not a probability for every row asked.
+
+    ``short`` says the problem in a few plain words, for the person whose case it is
+    (``"it returned a probability that is not a number"``); the message gives the full
+    account (what, how many rows, the first of them).
+    """
+
+    def __init__(self, message: str, *, short: str) -> None:
+        super().__init__(message)
+        self.short = short
 
 
 def _first(mask: np.ndarray) -> str:
@@ -66,12 +75,14 @@ def check_probabilities(probabilities: Any, *, rows: int | None = None) -> np.nd
         values = np.asarray(probabilities, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ModelOutputError(
-            f"The model returned something that is not numbers ({type(exc).__name__})."
+            f"The model returned something that is not numbers ({type(exc).__name__}).",
+            short="it returned something that is not a number",
         ) from exc
     if values.ndim != 2 or (rows is not None and values.shape[0] != rows):
         expected = f"({rows}, classes)" if rows is not None else "(rows, classes)"
         raise ModelOutputError(
-            f"The model returned probabilities of shape {values.shape}; expected {expected}."
+            f"The model returned probabilities of shape {values.shape}; expected {expected}.",
+            short="its answer was not one probability per class",
         )
     if values.size == 0:
         return values
@@ -97,18 +108,22 @@ def _refuse(values: np.ndarray, row_sums: np.ndarray) -> NoReturn:
     if not finite.all():
         raise ModelOutputError(
             f"The model returned a probability that is not a number (NaN or infinite) for "
-            f"{_first(~finite.all(axis=1))}; a probability must be a number from 0 to 1."
+            f"{_first(~finite.all(axis=1))}; a probability must be a number from 0 to 1.",
+            short="it returned a probability that is not a number",
         )
     outside = (values < -RANGE_TOLERANCE) | (values > 1 + RANGE_TOLERANCE)
     if outside.any():
         bad = outside.any(axis=1)
         worst = float(values[np.unravel_index(np.argmax(np.abs(values - 0.5)), values.shape)])
         raise ModelOutputError(
-            f"The model returned a probability outside 0 to 1 (e.g. {worst:.6g}) for {_first(bad)}."
+            f"The model returned a probability outside 0 to 1 (e.g. {worst:.6g}) for "
+            f"{_first(bad)}.",
+            short="it returned a probability below 0 or above 1",
         )
     off = ~(np.abs(row_sums - 1.0) <= SUM_TOLERANCE)
     first = int(np.flatnonzero(off)[0])
     raise ModelOutputError(
         f"The model's class probabilities do not sum to 1 for {_first(off)}: row {first} "
-        f"sums to {float(row_sums[first]):.6g} (tolerance {SUM_TOLERANCE:g})."
+        f"sums to {float(row_sums[first]):.6g} (tolerance {SUM_TOLERANCE:g}).",
+        short="its probabilities do not add up to 1",
     )

@@ -435,8 +435,10 @@ class Workflow:
             raise Unavailable(
                 "Your result is not available right now. Please contact your care team."
             ) from problem
+        short = getattr(problem, "short", None) or reason
         raise Refused(
-            f"No report for this case: the model {model_id} gave no usable answer. {reason}"
+            f"No report for this case: the model {model_id} gave no usable answer for it "
+            f"({short}). Nothing is shown; the refusal is recorded in the audit trail."
         ) from problem
 
     def save_own_estimate(
