@@ -52,6 +52,8 @@ from caselens.explainer_agreement import (
     top_k_indices,
 )
 from caselens.features import FeatureSchema
+from caselens.model_budget import ModelBudgetError
+from caselens.model_output_check import check_probabilities
 from caselens.one_row_transform import OneRowTransform
 
 BACKGROUND_SIZE = 100
@@ -1659,6 +1661,9 @@ class _CountingPredict:
 
     def __init__(self, model: Any) -> None:
         self.model = model
+        # A model that checks its own answers (an ONNX model, on every call) is not checked
+        # twice; any other model's answer is checked here.
+        self._checks_itself = getattr(model, "answers_checked", False) is True
         self.calls = 0
         self.rows = 0
         self.seconds = 0.0
@@ -1677,9 +1682,13 @@ class _CountingPredict:
         return self._counted(self.model.predict_proba_columns, columns, rows)
 
     def _counted(self, method: Callable[[Any], Any], data: Any, rows: int) -> np.ndarray:
+        """The model's answer, checked to be a probability per row (ModelOutputError)."""
         start = time.perf_counter()
         try:
-            return np.asarray(method(data), dtype=float)
+            answer = method(data)
+            if self._checks_itself:
+                return np.asarray(answer, dtype=float)
+            return check_probabilities(answer, rows=rows)
         finally:
             self.seconds += time.perf_counter() - start
             self.calls += 1
@@ -1934,6 +1943,8 @@ class Attributor:
                 lime_probs = probs[: lime_draw.rows]
                 shap_probs = probs[lime_draw.rows : -1, 1]
                 probability = float(probs[-1, 1])
+            except ModelBudgetError:
+                raise  # over its time or memory: asking again part by part would only stall
             except Exception:  # ask each part alone below, so the failing part is named
                 pass
         if probability is None:

@@ -13,8 +13,11 @@ Loading checks, in order, and refuses with a message that says which check faile
 no symbolic link or special file in the folder, card valid, feature schema valid, model file
 a plain name inside the folder and of an allowed format, model file hash equal to the card's,
 scikit-learn version compatible, every class, function and method inside the skops file on
-CaseLens's allow-list (:mod:`caselens.model_file_check`). Every file is read with a size
-bound, and JSON with a nesting bound (the ``MAX_*`` constants below). Any other failure
+CaseLens's allow-list (:mod:`caselens.model_file_check`), an ONNX graph within its compute
+and memory budget (:mod:`caselens.model_budget`), and the model's answers on the reference
+and calibration rows probabilities (:mod:`caselens.model_output_check`), a skops model fast
+enough for a report. Every file is read with a size bound, and JSON with a nesting bound
+(the ``MAX_*`` constants below). Any other failure
 while loading is turned into a :class:`BundleError` naming the bundle: a bad bundle is
 refused alone.
 """
@@ -30,12 +33,14 @@ import pickle
 import shutil
 import stat
 import tempfile
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sklearn
 import skops.io as sio
@@ -46,11 +51,13 @@ from caselens.card_check import check_card, refusal_message
 from caselens.errors import BundleError, CardError
 from caselens.features import FeatureSchema
 from caselens.leakage import outcome_named_inputs
+from caselens.model_budget import ESTIMATE_ROWS, ModelBudgetError, check_skops_speed
 from caselens.model_card import ModelCard, Validation
 from caselens.model_file_check import MAX_MODEL_FILE_BYTES, load_checked_skops
 
 # Re-exported: the built-in classes and types a model file may name (see model_file_trust).
 from caselens.model_file_trust import TRUSTED_TYPES as TRUSTED_TYPES
+from caselens.model_output_check import ModelOutputError, check_probabilities
 from caselens.onnx_model import MAX_ONNX_FILE_BYTES, ONNX_MODEL_FILE, ONNX_SUFFIX
 
 CARD_FILE = "card.json"
@@ -451,6 +458,7 @@ def _load_bundle(folder: Path, *, allow_pickle: bool) -> ModelBundle:
     calibration = None
     if os.path.lexists(folder / CALIBRATION_FILE):
         calibration = _read_table(folder / CALIBRATION_FILE, "The calibration data", required)
+    _check_model_answers(model, schema, reference, calibration, timed=not is_onnx)
     demo_cases: tuple[DemoCase, ...] = ()
     if os.path.lexists(folder / DEMO_CASES_FILE):
         raw = _read_json(folder / DEMO_CASES_FILE, "The demo cases")
@@ -493,6 +501,49 @@ def _check_model(model: Any, schema: FeatureSchema) -> None:
             "The model's input columns do not match the feature schema: model expects "
             f"{list(names_in)}, schema lists {schema.names}."
         )
+
+
+def _check_model_answers(
+    model: Any,
+    schema: FeatureSchema,
+    reference: pd.DataFrame,
+    calibration: pd.DataFrame | None,
+    *,
+    timed: bool,
+) -> None:
+    """Refuse a model whose answers on the reference or calibration rows are not
+    probabilities, or (``timed``: a skops model, which no time limit can stop mid-call) whose
+    speed would stall a report (:func:`check_skops_speed`).
+
+    The speed is measured on a report-sized batch (:data:`ESTIMATE_ROWS` rows: the reference
+    rows, repeated if there are fewer) after a one-row call, so that a pipeline's fixed cost
+    per call and its first-call imports are not taken for a cost per row.
+    """
+    from threadpoolctl import threadpool_limits
+
+    for what, frame in (("reference", reference), ("calibration", calibration)):
+        if frame is None or len(frame) == 0:
+            continue
+        rows = frame[schema.names]
+        if timed and what == "reference" and len(rows) < ESTIMATE_ROWS:
+            rows = rows.iloc[np.resize(np.arange(len(rows)), ESTIMATE_ROWS)]
+        try:
+            # One thread, as every other prediction of CaseLens (see card_check).
+            with threadpool_limits(limits=1):
+                if timed and what == "reference":
+                    model.predict_proba(rows.iloc[:1])
+                start = time.perf_counter()
+                answer = model.predict_proba(rows)
+                seconds = time.perf_counter() - start
+            check_probabilities(answer, rows=len(rows))
+        except (ModelOutputError, ModelBudgetError) as exc:
+            raise BundleError(f"On the {what} data: {exc}") from exc
+        except Exception:
+            # A model that fails on its own reference rows is a finding of the card check
+            # (caselens.card_check), reported there as before: not refused here.
+            return
+        if timed and what == "reference":
+            check_skops_speed(seconds, len(rows))
 
 
 def read_model_file(path: str | Path, *, allow_pickle: bool = False) -> Any:

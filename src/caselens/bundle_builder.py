@@ -44,6 +44,7 @@ from caselens.model_card import (
     to_complete,
 )
 from caselens.model_description import CALIBRATION_METHODS, calibration_method, describe_model
+from caselens.model_output_check import check_probabilities
 from caselens.schema_draft import SchemaDraft, draft_schema
 from caselens.validation_metrics import performance_figures
 
@@ -711,7 +712,8 @@ def build_bundle(
         raise BundleError("The card file's features section must be a table (one per input).")
     draft = draft_schema(train, names, other_splits=others, overrides=overrides)
     try:
-        p_test = np.asarray(model.predict_proba(test[names])[:, 1], dtype=float)
+        # Checked first: a NaN or non-summing answer is named, never a figure's traceback.
+        p_test = check_probabilities(model.predict_proba(test[names]), rows=len(test))[:, 1]
     except Exception as exc:  # the user's model failing on the user's data: say so plainly
         raise BundleError(
             f"The model could not score the test data: {type(exc).__name__}: {exc}"[:1000]

@@ -18,7 +18,17 @@ Before onnxruntime sees the bytes, :func:`check_onnx_bytes` refuses, naming the 
 * a tensor stored outside the file (external data): its location is a path, a way to read
   any file the server can;
 * a ``Loop`` operator (its trip count comes from data: unbounded time), more than
-  :data:`MAX_ONNX_NODES` nodes or subgraphs nested deeper than :data:`MAX_ONNX_GRAPH_DEPTH`.
+  :data:`MAX_ONNX_NODES` nodes or subgraphs nested deeper than :data:`MAX_ONNX_GRAPH_DEPTH`;
+* metadata beyond :data:`MAX_METADATA_ENTRIES` entries, or a value longer, deeper or larger
+  than a bundle's JSON may be;
+* a graph over its compute or memory budget, estimated from its shapes and operators
+  (:func:`caselens.model_budget.check_onnx_budget`) — before onnxruntime, which runs
+  constant parts of a graph while loading it.
+
+Every call runs under a time limit and a memory cap onnxruntime enforces itself
+(:func:`caselens.model_budget.run_with_time_limit`), and its probabilities are checked
+(:func:`caselens.model_output_check.check_probabilities`): a call over budget or an answer
+that is not a probability is a :class:`~caselens.errors.CaseLensError` naming why.
 
 Determinism: the session runs on the CPU provider with one intra-op and one inter-op thread
 and sequential execution, so the same rows give the same bits in every run and a row's
@@ -36,6 +46,8 @@ import numpy as np
 import pandas as pd
 
 from caselens.errors import BundleError
+from caselens.model_budget import check_onnx_budget, ensure_capped_arena, run_with_time_limit
+from caselens.model_output_check import check_probabilities
 
 #: The file suffix of an ONNX model file, and its name inside a bundle.
 ONNX_SUFFIX = ".onnx"
@@ -52,6 +64,8 @@ MAX_ONNX_GRAPH_DEPTH = 4
 ALLOWED_DOMAINS: frozenset[str] = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 #: Standard operators refused all the same: a ``Loop``'s trip count comes from the data.
 REFUSED_OPERATORS: frozenset[str] = frozenset({"Loop"})
+#: Most metadata entries a file may carry (``bundle convert`` writes five).
+MAX_METADATA_ENTRIES = 100
 
 #: Metadata keys written by ``caselens bundle convert`` (read when present).
 META_FEATURES = "caselens.feature_names"
@@ -173,7 +187,27 @@ def check_onnx_bytes(data: bytes, name: str = ONNX_MODEL_FILE) -> Any:
         )
     if nodes > MAX_ONNX_NODES:
         raise BundleError(f"{_what(name)} has {nodes} nodes; the limit is {MAX_ONNX_NODES} nodes.")
+    _check_metadata(model, name)
+    check_onnx_budget(model, _what(name))
     return model
+
+
+def _check_metadata(model: Any, name: str) -> None:
+    """Bound the file's metadata as a bundle's JSON files are bounded (count, size, text)."""
+    from caselens.bundle import MAX_BUNDLE_JSON_BYTES, MAX_TEXT_CHARS
+
+    if len(model.metadata_props) > MAX_METADATA_ENTRIES:
+        raise BundleError(
+            f"{_what(name)} has {len(model.metadata_props)} metadata entries; the limit is "
+            f"{MAX_METADATA_ENTRIES}."
+        )
+    for entry in model.metadata_props:
+        if len(entry.key) > MAX_TEXT_CHARS or len(entry.value) > MAX_BUNDLE_JSON_BYTES:
+            raise BundleError(
+                f"{_what(name)} has a metadata entry ({entry.key[:80]!r}) longer than a "
+                f"bundle's JSON may be ({MAX_BUNDLE_JSON_BYTES} bytes, keys "
+                f"{MAX_TEXT_CHARS} characters)."
+            )
 
 
 def _session(data: bytes, name: str) -> Any:
@@ -184,6 +218,9 @@ def _session(data: bytes, name: str) -> Any:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only: a refusal is reported as a BundleError
+    # Every allocation from the one arena capped at ONNX_ARENA_BYTES (caselens.model_budget).
+    ensure_capped_arena()
+    options.add_session_config_entry("session.use_env_allocators", "1")
     # Graph optimisations stay at onnxruntime's default (all): they do not change the
     # numbers on the CPU provider, and the tests compare the report with predict_proba.
     try:
@@ -213,6 +250,9 @@ class OnnxClassifier:
         The ONNX file's bytes (checked by :func:`check_onnx_bytes` first).
     name : str
         The file name, for messages.
+    call_seconds : float, optional
+        The time limit of every call; by default :func:`caselens.model_budget.call_time_limit`
+        of the rows asked.
 
     Attributes
     ----------
@@ -225,12 +265,20 @@ class OnnxClassifier:
         The file's bytes, exactly as read (a bundle stores these).
     metadata : dict of str to str
         The file's metadata.
+    answers_checked : bool
+        True: every answer is checked to be a probability per row before it is returned
+        (callers need not check it again).
     """
 
-    def __init__(self, data: bytes, name: str = ONNX_MODEL_FILE) -> None:
+    answers_checked = True
+
+    def __init__(
+        self, data: bytes, name: str = ONNX_MODEL_FILE, *, call_seconds: float | None = None
+    ) -> None:
         model = check_onnx_bytes(data, name)
         self.onnx_bytes = bytes(data)
         self.name = name
+        self.call_seconds = call_seconds
         self.metadata = {p.key: p.value for p in model.metadata_props}
         self._session = _session(self.onnx_bytes, name)
         self._inputs = [(i.name, i.type, i.shape) for i in self._session.get_inputs()]
@@ -272,10 +320,18 @@ class OnnxClassifier:
     def _meta_json(self, key: str) -> Any:
         if key not in self.metadata:
             return None
+        from caselens.bounded_json import check_text_lengths, loads_bounded
+        from caselens.bundle import MAX_BUNDLE_JSON_DEPTH, MAX_TEXT_CHARS
+
+        what = f"{_what(self.name)}: metadata {key}"
         try:
-            return json.loads(self.metadata[key])
-        except json.JSONDecodeError as exc:
-            raise BundleError(f"{_what(self.name)}: metadata {key} is not JSON.") from exc
+            parsed = loads_bounded(
+                self.metadata[key].encode("utf-8"), what=what, max_depth=MAX_BUNDLE_JSON_DEPTH
+            )
+        except (json.JSONDecodeError, UnicodeError) as exc:
+            raise BundleError(f"{what} is not JSON.") from exc
+        check_text_lengths(parsed, what=what, max_chars=MAX_TEXT_CHARS)
+        return parsed
 
     def _feature_names(self) -> list[str] | None:
         stored = self._meta_json(META_FEATURES)
@@ -362,11 +418,18 @@ class OnnxClassifier:
         return feeds
 
     def _run(self, feeds: dict[str, np.ndarray], n_rows: int) -> np.ndarray:
-        (out,) = self._session.run([self._probability], feeds)
+        """One session call under its time limit, its answer checked (ModelBudgetError,
+        ModelOutputError: both name why)."""
+        (out,) = run_with_time_limit(
+            lambda options: self._session.run([self._probability], feeds, options),
+            n_rows,
+            seconds=self.call_seconds,
+            what=f"ONNX model {self.name}",
+        )
         if isinstance(out, list):  # a ZipMap output: one {class: probability} per row
-            out = np.array([[row[c] for c in self.classes_.tolist()] for row in out])
-        probs = np.asarray(out, dtype=np.float64)
-        if probs.ndim != 2 or probs.shape != (n_rows, len(self.classes_)):
+            out = np.array([[row.get(c, np.nan) for c in self.classes_.tolist()] for row in out])
+        probs = check_probabilities(out, rows=n_rows)
+        if probs.shape[1] != len(self.classes_):
             raise ValueError(
                 f"the ONNX model returned probabilities of shape {probs.shape}, expected "
                 f"({n_rows}, {len(self.classes_)})"

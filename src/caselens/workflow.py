@@ -25,7 +25,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from caselens.access import Viewer, check
 from caselens.accounts import (
@@ -44,6 +44,8 @@ from caselens.client_identity import IPNetwork, client_identity
 from caselens.display import NOT_RECORDED_MESSAGE, record_display, record_event
 from caselens.errors import CaseLensError
 from caselens.leakage import auroc_flags
+from caselens.model_budget import ModelBudgetError
+from caselens.model_output_check import ModelOutputError
 from caselens.model_status import ModelStatus, ModelStatusStore, check_reason
 from caselens.replay import Replay, Rerun, replay_entry, rerun_entry
 from caselens.report import Audience, CaseExplainer, CaseReport
@@ -58,6 +60,8 @@ PATIENT_REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 AUDIT_PAGE_SIZE = 50
 #: Longest feedback comment kept.
 MAX_COMMENT_LENGTH = 2000
+#: Longest reason kept with a refused report (the model's own words are bounded too).
+MAX_REFUSAL_REASON_CHARS = 1000
 
 ExportFormat = Literal["fhir", "csv"]
 
@@ -464,14 +468,52 @@ class Workflow:
             raise Refused(status.message())
         return bundle
 
-    def _report(self, session: UserSession, model_id: str, case: Case) -> CaseReport:
+    def _report(
+        self, session: UserSession, model_id: str, case: Case, *, audience: Audience
+    ) -> CaseReport:
         key = _case_key(model_id, case)
         report = session.reports.get(key)
         if report is None:
-            report = self._explainer(model_id).explain(case)
+            try:
+                report = self._explainer(model_id).explain(case)
+            except (ModelOutputError, ModelBudgetError) as exc:
+                self._refuse_model_answer(session, model_id, case, exc, audience=audience)
             session.reports.clear()  # one report at a time per tab: memory stays flat
             session.reports[key] = report
         return report
+
+    def _refuse_model_answer(
+        self,
+        session: UserSession,
+        model_id: str,
+        case: Case,
+        problem: CaseLensError,
+        *,
+        audience: Audience,
+    ) -> NoReturn:
+        """Record that the model's answer for this case was refused, then raise the refusal.
+
+        The model returned something that is not a probability for this case (or its
+        explanation rows), or went over its time or memory budget: there is nothing true to
+        show, and the trail says so (action ``report_refused``, with the reason).
+        """
+        reason = str(problem)[:MAX_REFUSAL_REASON_CHARS]
+        self._record(
+            session,
+            "report_refused",
+            audience=audience,
+            patient_ref=case.case_id,
+            detail={"model_id": model_id, "reason": reason, "kind": type(problem).__name__},
+        )
+        if audience == "patient":
+            raise Unavailable(
+                "Your result is not available right now. Please contact your care team."
+            ) from problem
+        short = getattr(problem, "short", None) or reason
+        raise Refused(
+            f"No report for this case: the model {model_id} gave no usable answer for it "
+            f"({short}). Nothing is shown; the refusal is recorded in the audit trail."
+        ) from problem
 
     def save_own_estimate(
         self, session: UserSession, model_id: str, case: Case, out_of_100: int
@@ -498,7 +540,7 @@ class Workflow:
         ref = check_patient_ref(patient_ref)
         self._active_bundle(model_id)
         case = dataclasses.replace(case, case_id=ref)
-        report = self._report(session, model_id, case)
+        report = self._report(session, model_id, case, audience="clinician")
         self._record_display(session, report, audience="clinician", action="viewed")
         return report
 
@@ -562,7 +604,7 @@ class Workflow:
             )
         except CaseLensError as exc:
             raise Unavailable(unavailable) from exc
-        report = self._report(session, bundle.model_id, case)
+        report = self._report(session, bundle.model_id, case, audience="patient")
         self._record_display(session, report, audience="patient", action="patient_viewed")
         return report
 
