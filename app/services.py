@@ -105,8 +105,22 @@ def _workflow(location: str, key_file: str, data_dir: str, app_db_url: str | Non
         audit_key=audit_store().signing_key,
     )
     freeze_long_lived()
-    built.warm_up_monitoring()  # in the background: the first Monitoring view is then fast
+    warming = built.warm_up_monitoring()  # in the background: the first view is then fast
+    # Alerts are recorded without a click: a background check of every model's live data,
+    # started once the warm-up has computed the same figures (never blocks a page).
+    built.start_monitoring_schedule(interval_s=monitor_check_interval(), after=warming)
     return built
+
+
+def monitor_check_interval() -> float | None:
+    """Seconds between scheduled monitoring checks (``CASELENS_MONITOR_CHECK_SECONDS``, a
+    number from 1; unset or invalid: the engine's default of ten minutes)."""
+    raw = os.environ.get("CASELENS_MONITOR_CHECK_SECONDS", "").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if 1 <= value <= 86_400 else None
 
 
 def care_team_contact() -> str:
