@@ -108,14 +108,19 @@ def _workflow(location: str, key_file: str, data_dir: str, app_db_url: str | Non
     warming = built.warm_up_monitoring()  # in the background: the first view is then fast
     # Alerts are recorded without a click: a background check of every model's live data,
     # started once the warm-up has computed the same figures (never blocks a page).
-    built.start_monitoring_schedule(interval_s=monitor_check_interval(), after=warming)
+    schedule = monitor_schedule()
+    if schedule != "off":
+        built.start_monitoring_schedule(interval_s=schedule, after=warming)
     return built
 
 
-def monitor_check_interval() -> float | None:
-    """Seconds between scheduled monitoring checks (``CASELENS_MONITOR_CHECK_SECONDS``, a
-    number from 1; unset or invalid: the engine's default of ten minutes)."""
-    raw = os.environ.get("CASELENS_MONITOR_CHECK_SECONDS", "").strip()
+def monitor_schedule() -> float | str | None:
+    """The scheduled monitoring check (``CASELENS_MONITOR_CHECK_SECONDS``): seconds between
+    checks (1 to 86400), ``off`` where only ``caselens monitor check`` from cron records
+    alerts, or None (unset or not a number in range) for the engine's ten minutes."""
+    raw = os.environ.get("CASELENS_MONITOR_CHECK_SECONDS", "").strip().lower()
+    if raw == "off":
+        return "off"
     try:
         value = float(raw)
     except ValueError:
