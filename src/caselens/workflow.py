@@ -830,7 +830,7 @@ class Workflow:
         to people; the view then says it is simulated. Opening it is recorded once per
         session, model and source.
         """
-        from caselens.monitoring.alerts import evaluate, raised_alerts
+        from caselens.monitoring.alerts import evaluate, in_listing_order, raised_alerts
         from caselens.monitoring.figures import iter_figures, simulated_runs
         from caselens.monitoring.figures_cache import FiguresCache
         from caselens.monitoring.plan import plan_for
@@ -868,9 +868,9 @@ class Workflow:
                 detail={"model_id": model_id, "simulated_run": run_id},
             )
             session.recorded.add(key)
-        alerts = tuple(raised_alerts(self._audit, model_id, run_id=run_id))
+        alerts = tuple(in_listing_order(raised_alerts(self._audit, model_id, run_id=run_id)))
         recorded = {a.alert_id for a in alerts}
-        pending = tuple(a for a in found if a.alert_id not in recorded)
+        pending = tuple(in_listing_order(a for a in found if a.alert_id not in recorded))
         if pending and run_id is None and self._scheduler is not None:
             self._scheduler.wake()  # records them in the background; this view never waits
         return MonitoringView(
@@ -1054,12 +1054,12 @@ class Workflow:
     def open_alerts(self, session: UserSession) -> dict[str, tuple[Any, ...]]:
         """The monitoring alerts recorded on what was shown (not simulated), per offered
         model, newest period first: what Model status lists beside "Active"."""
-        from caselens.monitoring.alerts import raised_alerts
+        from caselens.monitoring.alerts import in_listing_order, raised_alerts
 
         self._require(session, "view_model_status")
         try:
             return {
-                model_id: tuple(raised_alerts(self._audit, model_id))
+                model_id: tuple(in_listing_order(raised_alerts(self._audit, model_id)))
                 for model_id in self.catalogue.bundles
             }
         except (AuditError, OSError) as exc:
