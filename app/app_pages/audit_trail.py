@@ -127,7 +127,8 @@ cursors: list[int | None] = st.session_state["audit_cursors"]
 page = run(workflow().audit_page, filters=filters, before_seq=cursors[-1])
 shown_from = (len(cursors) - 1) * AUDIT_PAGE_SIZE
 st.caption(
-    f"{page.total} entries match; page {len(cursors)} shows entries "
+    f"{page.total} {'entry matches' if page.total == 1 else 'entries match'}; "
+    f"page {len(cursors)} shows entries "
     f"{shown_from + 1 if page.entries else 0}–{shown_from + len(page.entries)}, newest first. "
     "Click a row to open it."
 )
