@@ -44,9 +44,10 @@ st.caption(
     f"Plan: per {literal(plan.period)}; alert when calibration slope is outside "
     f"{plan.calibration_slope_low:g}–{plan.calibration_slope_high:g}, AUROC drops more than "
     f"{plan.auroc_drop:g} below validation, PSI exceeds {plan.psi_threshold:g}, or a subgroup's "
-    f"AUROC drops more than {plan.subgroup_auroc_drop:g}; judged only with at least "
-    f"{plan.min_outcomes} outcomes ({plan.min_events} events) and only when the "
-    f"{plan.confidence:.0%} interval lies wholly beyond the limit. See docs/monitoring.md."
+    f"AUROC drops more than {plan.subgroup_auroc_drop:g}; drift judged from "
+    f"{plan.min_predictions} predictions a period, performance from {plan.min_outcomes} "
+    f"outcomes ({plan.min_events} events), and only when the {plan.confidence:.0%} interval "
+    "lies wholly beyond the limit; fewer is marked “too few to judge”. See docs/monitoring.md."
 )
 
 if st.button("Check now (alerts are recorded)", key="monitoring_check"):
@@ -67,7 +68,7 @@ for alert in view.pending:
             "The scheduled check records it within minutes, without a click; "
             "“Check now” records it at once."
             if run_id is None
-            else "Simulated: “Check now” records it; the schedule never judges simulated data."
+            else "Simulated run: “Check now” records it; the schedule judges only real displays."
         )
         st.caption(f"Not yet recorded. {recorder} n = {alert.n} · limit {literal(alert.threshold)}")
 for alert in view.alerts:
