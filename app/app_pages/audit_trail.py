@@ -87,7 +87,7 @@ if match is not None and match.kind == "report" and len(match.seqs) > 1:
         _open(picked)
 
 # -- filter ---------------------------------------------------------------------------------
-with st.expander("Filter", expanded=False):
+with st.expander("Filter", expanded=True):
     cols = st.columns(3)
     since = cols[0].date_input("From (UTC)", value=None, key="audit_since")
     until = cols[1].date_input("To (UTC, inclusive)", value=None, key="audit_until")

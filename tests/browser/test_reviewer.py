@@ -10,10 +10,13 @@ re-run verdict stays on screen after another click. Screenshots are saved for a 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+
+from caselens.bench_app import choose_option
 
 from .test_e2e import FIRST_REPORT_MS, assert_png, go_to, shot, title, wait_for_report
 
@@ -33,13 +36,25 @@ def _viewed(signed_in: Any, audit_entries: Any) -> Any:
     return audit_entries(action="viewed", actor_id="dr.lee")[-1]
 
 
-def _click_row(page: Page, row: int) -> None:
-    """Click the selection cell of data row ``row`` (0 = first) of the first data grid."""
+def click_row(page: Page, row: int) -> None:
+    """Click the selection cell of data row ``row`` (0 = first) of the first data grid, once
+    the page has finished drawing (a stale grid may still show the previous rows)."""
+    expect(page.locator("[data-stale='true']")).to_have_count(0)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
     grid = page.get_by_test_id("stDataFrame").first
     expect(grid).to_be_visible()
     box = grid.bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + 14, box["y"] + ROW_PX * (row + 1) + ROW_PX / 2)
+
+
+def narrow(page: Page, change: Callable[[], None]) -> None:
+    """Apply ``change`` to the trail's filters and wait until the table's caption says the
+    filtered count (until then the grid still shows the previous rows)."""
+    caption = page.get_by_text(re.compile(r"^\d+ (entry matches|entries match)"))
+    before = caption.inner_text()
+    change()
+    expect(caption).not_to_have_text(before)
 
 
 def _open_entry_shown(page: Page, seq: int, entry_hash: str) -> None:
@@ -56,13 +71,8 @@ def test_reviewer_clicks_a_row_searches_and_opens_an_address(signed_in, audit_en
     assert not audit_entries(action="replayed", actor_id="rev.kim")
 
     # Narrow the table to views (a choice, not free text), then click the newest row.
-    page.get_by_text("Filter", exact=True).click()
-    box = page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Action", exact=True))
-    box.get_by_role("combobox").click()
-    page.get_by_role("option", name="viewed", exact=True).click()
-    expect(page.get_by_text(re.compile(r"^\d+ (entry matches|entries match)"))).to_be_visible()
-    expect(page.locator("[data-stale='true']")).to_have_count(0)
-    _click_row(page, 0)
+    narrow(page, lambda: choose_option(page, "Action", "viewed"))
+    click_row(page, 0)
     _open_entry_shown(page, viewed.seq, viewed.entry_hash)
     expect(page).to_have_url(re.compile(rf"[?&]entry={viewed.seq}(&|$)"))
     replayed = audit_entries(action="replayed", actor_id="rev.kim")
