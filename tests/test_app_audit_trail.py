@@ -115,3 +115,33 @@ def test_a_clinician_with_an_entry_address_is_refused_and_it_is_recorded():
     assert not clinician.subheader
     assert audit_entries()[-1].action == "access_refused"
     assert "replayed" not in [e.action for e in audit_entries()]
+
+
+def test_a_report_id_with_several_displays_lists_them_and_opens_the_one_chosen(tmp_path):
+    from caselens.audit import AuditStore, default_key_file, default_location, load_key
+    from caselens.bundle import load_bundle
+    from caselens.settings import SAMPLE_MODELS_DIR
+    from monitoring_fixtures import heart_case, make_workflow
+    from monitoring_fixtures import signed_in as engine_signed_in
+
+    signed_in("rev.kim")  # creates the trail and its key
+    bundle = load_bundle(SAMPLE_MODELS_DIR / "heart-disease")
+    (tmp_path / "accounts").mkdir()
+    with AuditStore.open(default_location(), key=load_key(default_key_file())) as store:
+        engine = make_workflow(tmp_path / "accounts", store, {"heart-disease": bundle})
+        doctor = engine_signed_in(engine, "dr.lee")
+        report = engine.show_report(doctor, "heart-disease", heart_case(engine), patient_ref="H-01")
+        engine.preview_patient_view(doctor, report)  # the same report, shown twice
+    viewed, previewed = (e.seq for e in audit_entries() if e.report_json)
+    reviewer = signed_in("rev.kim")
+    reviewer.text_input(key="audit_find").input(report.report_id[:16] + "…")
+    reviewer = next(b for b in reviewer.button if b.label == "Find").click().run()
+    assert not reviewer.exception
+    choice = reviewer.radio[0]
+    assert list(choice.options) == [f"entry #{previewed}", f"entry #{viewed}"]
+    assert f"Entry #{previewed}" in shown(reviewer.caption)  # the newest opens first
+    reviewer = choice.set_value(viewed).run()
+    assert f"Entry #{viewed}" in shown(reviewer.caption)
+    assert shown(reviewer.subheader).startswith("As shown to Dr. Ana Lee (clinician) on")
+    replayed = [e.detail()["seq"] for e in audit_entries() if e.action == "replayed"]
+    assert replayed == [previewed, viewed]
