@@ -117,8 +117,27 @@ def _workflow(location: str, key_file: str, data_dir: str, app_db_url: str | Non
         audit_key=audit_store().signing_key,
     )
     freeze_long_lived()
-    built.warm_up_monitoring()  # in the background: the first Monitoring view is then fast
+    warming = built.warm_up_monitoring()  # in the background: the first view is then fast
+    # Alerts are recorded without a click: a background check of every model's live data,
+    # started once the warm-up has computed the same figures (never blocks a page).
+    schedule = monitor_schedule()
+    if schedule != "off":
+        built.start_monitoring_schedule(interval_s=schedule, after=warming)
     return built
+
+
+def monitor_schedule() -> float | str | None:
+    """The scheduled monitoring check (``CASELENS_MONITOR_CHECK_SECONDS``): seconds between
+    checks (1 to 86400), ``off`` where only ``caselens monitor check`` from cron records
+    alerts, or None (unset or not a number in range) for the engine's ten minutes."""
+    raw = os.environ.get("CASELENS_MONITOR_CHECK_SECONDS", "").strip().lower()
+    if raw == "off":
+        return "off"
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if 1 <= value <= 86_400 else None
 
 
 def care_team_contact() -> str:

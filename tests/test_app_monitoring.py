@@ -3,6 +3,11 @@ that records its alerts, and an admin suspending a model from a live alert."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import time
+
+import pytest
 from click.testing import CliRunner
 
 from app_helpers import audit_entries, shown, signed_in
@@ -11,6 +16,7 @@ from caselens.cli import main
 from caselens.monitoring.alerts import Alert, alert_id, record_alerts
 
 MODEL = "readmission-30d"
+HEART = "heart-disease"
 
 
 def _monitoring(user: str, model: str = MODEL):
@@ -134,3 +140,101 @@ def test_a_reviewer_prepares_then_downloads_the_governance_report(app_env):
     labels = [str(b.proto.label) for b in at.get("download_button")]
     assert any(label.startswith(f"Download {MODEL}-monitoring-") for label in labels), labels
     assert any(label.endswith("-SIMULATED.html") for label in labels), labels
+
+
+# -- never reassuring by accident ------------------------------------------------------------
+
+
+@pytest.fixture()
+def nine_shown(app_env, tmp_path, monkeypatch, request):
+    """The app serving ``models`` (the heart-disease sample; with ``low_minimum`` a plan that
+    judges drift from five predictions), its trail holding the nine demo patients' reports
+    as shown to a clinician (recorded through the workflow). Yields the models folder."""
+    import streamlit as st
+
+    from caselens.bundle import load_bundle
+    from caselens.cases import validate_inputs
+    from caselens.settings import SAMPLE_MODELS_DIR
+    from monitoring_fixtures import make_workflow
+    from monitoring_fixtures import signed_in as engine_signed_in
+
+    models = tmp_path / "models"
+    shutil.copytree(SAMPLE_MODELS_DIR / HEART, models / HEART)
+    if getattr(request, "param", "low_minimum") == "low_minimum":
+        (models / HEART / "monitoring.json").write_text(json.dumps({"min_predictions": 5}))
+    monkeypatch.setenv("CASELENS_MODELS_DIR", str(models))
+    monkeypatch.setenv("CASELENS_MONITOR_CHECK_SECONDS", "off")
+    st.cache_resource.clear()  # the catalogue and the workflow are cached per process
+    signed_in("admin")  # creates the trail and its key
+    bundle = load_bundle(models / HEART)
+    (tmp_path / "accounts").mkdir()
+    with AuditStore.open(default_location(), key=load_key(default_key_file())) as store:
+        engine = make_workflow(tmp_path / "accounts", store, {HEART: bundle})
+        doctor = engine_signed_in(engine, "dr.lee")
+        for demo in bundle.demo_cases:
+            case = validate_inputs(
+                demo.inputs, bundle.features, source="demo", case_id=demo.case_id
+            )
+            engine.show_report(doctor, HEART, case, patient_ref=demo.case_id)
+    try:
+        yield models
+    finally:
+        st.cache_resource.clear()
+
+
+def _status(user: str):
+    at = signed_in(user)
+    at.switch_page("app_pages/model_status.py").run()
+    assert not at.exception and at.title[0].value == "Model status"
+    return at
+
+
+def test_a_breach_is_shown_as_would_alert_before_any_check(nine_shown):
+    at = _monitoring("rev.kim", HEART)
+    text = shown(at.markdown)
+    assert "Would alert" in text and "PSI 0.484 > 0.2" in text
+    assert "Not yet recorded" in shown(at.caption)
+    assert "No limit is crossed" not in shown(at.info)
+    assert "No alert has been raised" not in shown(at.info)
+    assert not [e for e in audit_entries() if e.action == "alert_raised"]
+    table = next(d.value for d in at.dataframe if "Drift judged" in d.value.columns)
+    assert list(table["Drift judged"]) == ["yes"]
+    assert list(table["Performance judged"]) == ["no outcomes yet"]
+    # Model status says nothing is recorded yet, not that all is well.
+    status = _status("admin")
+    assert "No monitoring alert has been recorded" in shown(status.caption)
+
+
+def test_the_scheduled_check_records_the_alert_with_no_click_and_model_status_shows_it(
+    nine_shown, monkeypatch
+):
+    import streamlit as st
+
+    monkeypatch.setenv("CASELENS_MONITOR_CHECK_SECONDS", "3600")
+    st.cache_resource.clear()  # a fresh workflow, which starts the schedule
+    at = _monitoring("rev.kim", HEART)  # a view, no click
+    assert not [b for b in at.button if b.label.startswith("Check now") and b.value]
+    deadline = time.monotonic() + 120
+    while not [e for e in audit_entries() if e.action == "alert_raised"]:
+        assert time.monotonic() < deadline, "the scheduled check recorded nothing in 120 s"
+        time.sleep(0.5)
+    raised = [e for e in audit_entries() if e.action == "alert_raised"]
+    assert {e.actor_id for e in raised} == {"system:monitor-scheduler"}
+    at = _monitoring("rev.kim", HEART)
+    assert "Alert recorded" in shown(at.markdown) and "Would alert" not in shown(at.markdown)
+    for user in ("admin", "rev.kim"):
+        status = _status(user)
+        assert f"Active, with {len(raised)} monitoring alerts" in shown(status.markdown)
+        assert "PSI 0.484" in shown(status.warning)
+
+
+@pytest.mark.parametrize("nine_shown", ["sample_plan"], indirect=True)
+def test_under_the_plan_minimum_the_page_says_too_few_to_judge(nine_shown):
+    at = _monitoring("rev.kim", HEART)
+    assert "Too few to judge" in shown(at.warning)
+    assert "Would alert" not in shown(at.markdown)
+    assert "No limit is crossed" not in shown(at.info)
+    table = next(d.value for d in at.dataframe if "Drift judged" in d.value.columns)
+    assert list(table["Drift judged"]) == ["too few to judge"]
+    psi_chart = next(c for c in at.get("plotly_chart") if "PSI" in c.proto.spec)
+    assert "too few to judge" in psi_chart.proto.spec

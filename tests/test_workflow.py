@@ -378,3 +378,84 @@ def test_a_resume_that_cannot_be_recorded_signs_nobody_in(workflow, trail_path):
             workflow.resume(reloaded, cookie)
         blocker.rollback()
     assert reloaded.viewer is None
+
+
+# -- the reviewer finds a display ---------------------------------------------------------------
+
+
+def test_a_display_is_found_by_entry_number_and_by_its_report_id_and_finding_records_nothing(
+    workflow,
+):
+    seq = _one_view(workflow)
+    viewed = workflow.trail.get(seq)
+    report_id = viewed.report_json.split('"report_id":"', 1)[1][:64]
+    clinician = signed_in(workflow, "dr.lee")
+    report = workflow.show_report(
+        clinician, "heart-disease", heart_case(workflow), patient_ref="MRN-7"
+    )
+    assert report.report_id == report_id
+    workflow.preview_patient_view(clinician, report)  # a second display of the same report
+    # Three displays of one report: viewed in two sessions, then previewed.
+    displays = [e.seq for e in workflow.trail.entries() if e.report_json]
+    assert len(displays) == 3 and workflow.trail.get(displays[-1]).action == "previewed"
+    reviewer = signed_in(workflow, "rev.kim")
+    before = len(workflow.trail.entries())
+
+    found = workflow.find_in_trail(reviewer, f"#{seq}")
+    assert (found.kind, found.seqs) == ("entry", (seq,))
+    assert workflow.find_in_trail(reviewer, f" {seq} ").seqs == (seq,)
+    # The report view prints the first 12 or 16 characters (with "…"); any 8+ will do.
+    for typed in (report_id[:12], report_id[:16] + "…", report_id.upper(), report_id[:8]):
+        found = workflow.find_in_trail(reviewer, typed)
+        assert found.kind == "report" and found.seqs == tuple(reversed(displays)), typed
+    with pytest.raises(WorkflowError, match="There is no entry #99999"):
+        workflow.find_in_trail(reviewer, "99999")
+    with pytest.raises(WorkflowError, match="No display of a report whose id starts with"):
+        workflow.find_in_trail(reviewer, "ffffffffffff0000")
+    with pytest.raises(WorkflowError, match=r"neither an entry number .* nor a report id"):
+        workflow.find_in_trail(reviewer, "MRN-7; DROP TABLE audit_entry")
+    with pytest.raises(WorkflowError, match="type an entry number"):
+        workflow.find_in_trail(reviewer, "   ")
+    assert len(workflow.trail.entries()) == before  # finding is reading: nothing recorded
+    assert workflow.audit_entry(reviewer, seq).seq == seq
+
+
+def test_a_long_number_that_is_no_entry_is_tried_as_a_report_id(workflow):
+    from caselens.monitoring.tables import prediction_log, ready_engine
+
+    seq = _one_view(workflow)
+    engine = ready_engine(workflow.trail)
+    with engine.begin() as conn:  # a report id that begins with digits only, as 2% do
+        conn.execute(
+            prediction_log.update()
+            .where(prediction_log.c.entry_seq == seq)
+            .values(report_id="12345678" + "a" * 56)
+        )
+    reviewer = signed_in(workflow, "rev.kim")
+    assert workflow.find_in_trail(reviewer, "12345678").seqs == (seq,)
+    assert workflow.find_in_trail(reviewer, f"{seq}").kind == "entry"
+    with pytest.raises(WorkflowError, match="There is no entry #12345678"):
+        workflow.find_in_trail(reviewer, "#12345678")  # '#' says: an entry number
+
+
+def test_the_filters_offer_the_actions_models_and_roles_of_the_trail(workflow):
+    _one_view(workflow)
+    reviewer = signed_in(workflow, "rev.kim")
+    choices = workflow.audit_choices(reviewer)
+    assert {"sign_in", "viewed"} <= set(choices.actions)
+    assert list(choices.actions) == sorted(set(choices.actions))
+    assert {"heart-disease", "readmission-30d"} <= set(choices.models)
+    assert {"clinician", "patient", "reviewer", "admin", "system"} <= set(choices.roles)
+
+
+def test_a_clinician_may_not_search_the_trail_and_the_attempt_is_recorded(workflow):
+    seq = _one_view(workflow)
+    clinician = signed_in(workflow, "dr.lee")
+    for call in (
+        lambda: workflow.find_in_trail(clinician, str(seq)),
+        lambda: workflow.audit_choices(clinician),
+        lambda: workflow.audit_entry(clinician, seq),
+    ):
+        with pytest.raises(Refused):
+            call()
+        assert workflow.trail.entries()[-1].action == "access_refused"

@@ -1,37 +1,111 @@
-"""Safety reviewer page: filter the trail a page at a time, replay any display exactly (after
-verifying its entry), re-run it, verify the whole chain, export FHIR AuditEvents or CSV."""
+"""Safety reviewer page: find any display by entry number or report id, filter the trail by
+chosen action, model and role a page at a time, click a row to open its verified replay,
+re-run it, verify the whole chain, export FHIR AuditEvents or CSV.
+
+Nothing is replayed (or recorded as replayed) until the reviewer asks: by clicking a row,
+by a search, or by the address ``/audit_trail?entry=123``. The open entry lives in that
+address, so it can be shared with another reviewer, who passes the same access check.
+Verdicts (re-run, verification) stay on screen until the reviewer leaves the page.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import zlib
 
 import pandas as pd
 import streamlit as st
 
+from caselens.errors import CaseLensError
 from caselens.workflow import AUDIT_PAGE_SIZE
 from components.patient_view import render_patient_report
+from components.private_download import private_download
 from components.report_view import render_clinician_report
 from components.text import literal
 from services import care_team_contact
-from session import guard, run, workflow
+from session import guard, run, user_session, workflow
+
+#: Longest entry number an address may carry (the trail's sequence is a 64-bit integer).
+MAX_ENTRY_DIGITS = 18
 
 guard("audit_trail")
 st.title("Audit trail")
+choices = run(workflow().audit_choices)
 
+
+def _open(seq: int) -> None:
+    """Make ``seq`` the open entry: it is in the address from now on."""
+    st.query_params["entry"] = str(seq)
+
+
+def _entry_in_address() -> int | None:
+    """The entry the address asks for (``?entry=123``), or None; a malformed one is said."""
+    raw = st.query_params.get("entry")
+    if raw is None or raw == "":
+        return None
+    text = str(raw).strip().lstrip("#")
+    if text.isascii() and text.isdigit() and len(text) <= MAX_ENTRY_DIGITS and int(text) > 0:
+        return int(text)
+    shown = str(raw)[:40]
+    st.error(
+        f"The address asks for entry '{literal(shown)}': an entry number is a whole number "
+        "from 1, e.g. /audit_trail?entry=123."
+    )
+    return None
+
+
+# -- find ----------------------------------------------------------------------------------
+with st.form("audit_find_form", border=False):
+    cols = st.columns([4, 1], vertical_alignment="bottom")
+    typed = cols[0].text_input(
+        "Find a display: entry number or report id",
+        key="audit_find",
+        max_chars=80,
+        placeholder="e.g. 123 or the report id printed under a report (8+ characters)",
+    )
+    find = cols[1].form_submit_button("Find", type="primary", use_container_width=True)
+if find:
+    try:
+        match = workflow().find_in_trail(user_session(), typed)
+    except CaseLensError as exc:  # said under the box; the rest of the page stays usable
+        st.error(literal(exc), icon=":material/search_off:")
+        st.session_state.pop("audit_match", None)
+    else:
+        st.session_state["audit_match"] = match
+        _open(match.seqs[0])
+match = st.session_state.get("audit_match")
+if match is not None and match.kind == "report" and len(match.seqs) > 1:
+    picked = st.radio(
+        f"{len(match.seqs)} displays of report {literal(match.query)}…, newest first",
+        match.seqs,
+        format_func=lambda s: f"entry #{s}",
+        horizontal=True,
+        key=f"audit_match_{match.query}",
+    )
+    if picked != _entry_in_address():
+        _open(picked)
+
+# -- filter ---------------------------------------------------------------------------------
 with st.expander("Filter", expanded=True):
     cols = st.columns(3)
     since = cols[0].date_input("From (UTC)", value=None, key="audit_since")
     until = cols[1].date_input("To (UTC, inclusive)", value=None, key="audit_until")
-    action = cols[2].text_input("Action (e.g. viewed)", key="audit_action", max_chars=64)
-    cols = st.columns(4)
-    actor = cols[0].text_input("User id", key="audit_actor", max_chars=200)
-    role = cols[1].selectbox(
-        "Role",
-        ["", "clinician", "patient", "reviewer", "admin", "system", "anonymous"],
-        key="audit_role",
+    action = cols[2].selectbox(
+        "Action",
+        ["", *choices.actions],
+        key="audit_action",
+        format_func=lambda a: a or "Any action",
     )
-    patient = cols[2].text_input("Patient", key="audit_patient", max_chars=64)
-    model = cols[3].text_input("Model id", key="audit_model", max_chars=100)
+    cols = st.columns(4)
+    role = cols[0].selectbox(
+        "Role", ["", *choices.roles], key="audit_role", format_func=lambda r: r or "Any role"
+    )
+    model = cols[1].selectbox(
+        "Model", ["", *choices.models], key="audit_model", format_func=lambda m: m or "Any model"
+    )
+    actor = cols[2].text_input("User id", key="audit_actor", max_chars=200)
+    patient = cols[3].text_input("Patient", key="audit_patient", max_chars=64)
 
 filters = {
     "since": dt.datetime.combine(since, dt.time(), dt.UTC) if since else None,
@@ -41,8 +115,8 @@ filters = {
     "actor_id": actor.strip() or None,
     "role": role or None,
     "patient_ref": patient.strip() or None,
-    "model_id": model.strip() or None,
-    "action": action.strip() or None,
+    "model_id": model or None,
+    "action": action or None,
 }
 # Keyset paging: a stack of "older than" cursors, reset whenever the filter changes.
 filter_key = repr(sorted((k, str(v)) for k, v in filters.items()))
@@ -53,29 +127,53 @@ cursors: list[int | None] = st.session_state["audit_cursors"]
 page = run(workflow().audit_page, filters=filters, before_seq=cursors[-1])
 shown_from = (len(cursors) - 1) * AUDIT_PAGE_SIZE
 st.caption(
-    f"{page.total} entries match; page {len(cursors)} shows entries "
-    f"{shown_from + 1 if page.entries else 0}–{shown_from + len(page.entries)}, newest first."
+    f"{page.total} {'entry matches' if page.total == 1 else 'entries match'}; "
+    f"page {len(cursors)} shows entries "
+    f"{shown_from + 1 if page.entries else 0}–{shown_from + len(page.entries)}, newest first. "
+    "Click a row to open it."
 )
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "Seq": e.seq,
-                "Recorded (UTC)": e.recorded_at,
-                "User": e.actor_name,
-                "Role": e.actor_role,
-                "Audience": e.audience,
-                "Action": e.action,
-                "Patient": e.patient_ref or "",
-                "Model": f"{e.model_id or ''} {e.model_version or ''}".strip(),
-                "Entry hash": e.entry_hash[:16] + "…",
-            }
-            for e in page.entries
-        ]
-    ),
-    hide_index=True,
-    key="audit_table",
+table = pd.DataFrame(
+    [
+        {
+            "Seq": e.seq,
+            "Recorded (UTC)": e.recorded_at,
+            "User": e.actor_name,
+            "Role": e.actor_role,
+            "Audience": e.audience,
+            "Action": e.action,
+            "Patient": e.patient_ref or "",
+            "Model": f"{e.model_id or ''} {e.model_version or ''}".strip(),
+            "Replay": "report" if e.report_json else "",
+            "Entry hash": e.entry_hash[:16] + "…",
+        }
+        for e in page.entries
+    ],
+    columns=[
+        "Seq",
+        "Recorded (UTC)",
+        "User",
+        "Role",
+        "Audience",
+        "Action",
+        "Patient",
+        "Model",
+        "Replay",
+        "Entry hash",
+    ],
 )
+# The table's key changes with the filter and the page, so a row picked on one page is
+# not taken for the row at the same place on the next.
+table_key = f"audit_table_{zlib.crc32(filter_key.encode()):08x}_{cursors[-1]}"
+event = st.dataframe(
+    table, hide_index=True, key=table_key, on_select="rerun", selection_mode="single-row"
+)
+rows = list(event.selection.rows) if event is not None else []
+if rows and rows[0] < len(table):
+    picked_seq = int(table.iloc[rows[0]]["Seq"])
+    if st.session_state.get("audit_picked") != (table_key, picked_seq):
+        st.session_state["audit_picked"] = (table_key, picked_seq)
+        st.session_state.pop("audit_match", None)
+        _open(picked_seq)
 newer, older = st.columns(2)
 if newer.button("Newer", key="audit_newer", disabled=len(cursors) == 1):
     cursors.pop()
@@ -84,19 +182,31 @@ if older.button("Older", key="audit_older", disabled=page.next_before_seq is Non
     cursors.append(page.next_before_seq)
     st.rerun()
 
+# -- verify and export -----------------------------------------------------------------------
 left, right = st.columns(2)
 with left:
     if st.button("Verify the whole trail", key="audit_verify", type="primary"):
-        result = run(workflow().verify_trail)
+        checked_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        st.session_state["audit_verification"] = (run(workflow().verify_trail), checked_at)
+    verification = st.session_state.get("audit_verification")
+    if verification is not None:  # stays on screen until the reviewer verifies again
+        result, checked_at = verification
         if result.ok:
             counted = "1 entry" if result.count == 1 else f"{result.count} entries"
-            st.success(f"Intact: {counted} verified, head {result.head_hash}.")
+            st.success(
+                f"Intact: {counted} verified, head {result.head_hash} "
+                f"(checked {checked_at} UTC; entries recorded since are not covered)."
+            )
         elif result.broken is not None:
-            st.error(f"Broken at entry {result.broken.seq}: {literal(result.broken)}")
+            st.error(
+                f"Broken at entry {result.broken.seq}: {literal(result.broken)} "
+                f"(checked {checked_at} UTC)."
+            )
         else:
             st.error(
                 f"Not confirmed: the chain of {result.count} entries holds, but it could not "
-                f"be compared with its witness. {literal(result.witness_problem)}"
+                f"be compared with its witness. {literal(result.witness_problem)} "
+                f"(checked {checked_at} UTC)."
             )
         if result.witness:  # the comparison with the witness, in words
             st.caption(literal(result.witness))
@@ -118,34 +228,46 @@ with right:
         )
     prepared = st.session_state.pop("audit_export", None)
     if prepared is not None:
-        st.download_button(
+        private_download(
             f"Download {prepared.file_name} ({prepared.entries} entries; recorded)",
             prepared.data,
             file_name=prepared.file_name,
             mime=prepared.mime,
             key="audit_export_download",
-            on_click="ignore",
         )
 
+# -- the open entry ------------------------------------------------------------------------
 st.divider()
-displays = [e for e in page.entries if e.report_json]
-if not displays:
-    st.info("No displayed report on this page of the trail.")
+seq = _entry_in_address()
+if seq is None:
+    st.info(
+        "No entry is open. Click a row above, or find one by its entry number or report "
+        "id, to open its verified replay. Nothing is replayed until you ask."
+    )
     st.stop()
-options = {
-    f"#{e.seq} · {e.recorded_at} · {e.actor_name} ({e.actor_role}) · {e.action} · "
-    f"{e.patient_ref or ''}": e.seq
-    for e in displays
-}
-chosen = st.selectbox("Open a displayed report to replay it", list(options), key="audit_open")
-seq = options[chosen]
+
+entry = run(workflow().audit_entry, seq)  # verified (hash, signature, links) first
+if not entry.report_json:
+    st.subheader(f"Entry #{seq}: {literal(entry.action)}")
+    st.caption(
+        f"{literal(entry.recorded_at)} UTC · {literal(entry.actor_name)} "
+        f"({literal(entry.actor_role)}) · hash {entry.entry_hash}; verified. "
+        "This entry displayed no report, so there is nothing to replay."
+    )
+    # st.code shows the recorded details as text: never Markdown, never HTML.
+    st.code(json.dumps(entry.detail(), indent=1, ensure_ascii=False), language="json")
+    st.stop()
+
 # Verified (hash, signature, links) and recorded before anything of it is drawn.
 replay = run(workflow().replay, seq)
 st.subheader(literal(replay.heading))
 st.caption(f"Entry #{seq}, hash {replay.entry.entry_hash}; verified before it was drawn.")
+reruns: dict[int, object] = st.session_state.setdefault("audit_reruns", {})
 if st.button("Re-run with the same model version and compare", key="audit_rerun"):
     with st.spinner("Recomputing…"):
-        rerun = run(workflow().rerun, seq)  # the outcome is recorded before it returns
+        reruns[seq] = run(workflow().rerun, seq)  # the outcome is recorded before it returns
+rerun = reruns.get(seq)
+if rerun is not None:  # the verdict stays with its entry until the reviewer leaves the page
     if rerun.comparison is None:
         st.warning(literal(rerun.message))
     elif rerun.comparison.outcome == "identical":

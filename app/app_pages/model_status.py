@@ -1,5 +1,6 @@
-"""Model status: which models are active or suspended; an admin suspends or reinstates
-with a reason (recorded). A suspended model shows no prediction anywhere."""
+"""Model status: which models are active or suspended, and the monitoring alerts recorded
+on what each has shown; an admin suspends or reinstates with a reason (recorded). A
+suspended model shows no prediction anywhere."""
 
 from __future__ import annotations
 
@@ -8,14 +9,25 @@ import streamlit as st
 from components.text import literal
 from session import guard, run, workflow
 
+#: Alerts listed per model (the rest are on the Monitoring page).
+ALERTS_LISTED = 5
+
 guard("model_status")
 st.title("Model status")
 statuses = run(workflow().model_statuses)
+alerts_by_model = run(workflow().open_alerts)
 may_change = run(workflow().may, "suspend_model")
 for model_id, status in statuses.items():
     bundle = workflow().bundle(model_id)
+    alerts = alerts_by_model.get(model_id, ())
     with st.container(border=True):
-        state = "SUSPENDED" if status.suspended else "Active"
+        if status.suspended:
+            state = "SUSPENDED"
+        elif alerts:
+            # "Active" alone would read as "all is well" while monitoring says otherwise.
+            state = f"Active, with {len(alerts)} monitoring alert{'s' if len(alerts) > 1 else ''}"
+        else:
+            state = "Active"
         st.markdown(
             f"**{literal(bundle.card.name)}** ({literal(model_id)} {literal(bundle.version)}) "
             f"— **{state}**"
@@ -24,6 +36,23 @@ for model_id, status in statuses.items():
             st.caption(
                 f"{literal(status.reason)} — {literal(status.changed_by)}, "
                 f"{literal(status.changed_at)} UTC"
+            )
+        if alerts:
+            lines = "\n".join(f"- {literal(a.message)}" for a in alerts[:ALERTS_LISTED])
+            more = (
+                f"\n\n{len(alerts) - ALERTS_LISTED} more on the Monitoring page."
+                if len(alerts) > ALERTS_LISTED
+                else ""
+            )
+            st.warning(
+                f"Monitoring alerts recorded on what this model showed, newest period "
+                f"first:\n\n{lines}{more}",
+                icon=":material/warning:",
+            )
+        else:
+            st.caption(
+                "No monitoring alert has been recorded for what this model showed. The "
+                "scheduled check judges the latest figures; the Monitoring page shows them."
             )
         st.caption(
             f"Last reviewed {literal(bundle.card.last_review_date)}; next review due "

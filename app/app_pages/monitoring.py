@@ -1,6 +1,8 @@
 """Monitoring page (reviewers and admins): is the model still accurate, calibrated and fair on
 the patients it was actually shown for? Figures per period from the prediction log, the plan's
-limits, the raised alerts, and — for admins — "suspend this model" on an alert."""
+limits, the plan judged on every load (a crossing not yet recorded is shown as "would
+alert"), the recorded alerts, points under the plan's minimum n marked "too few to judge",
+and — for admins — "suspend this model" on a recorded alert."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from components.figures import monitoring_figure
+from components.private_download import private_download
 from components.text import literal
 from session import guard, run, workflow
 
@@ -41,9 +44,10 @@ st.caption(
     f"Plan: per {literal(plan.period)}; alert when calibration slope is outside "
     f"{plan.calibration_slope_low:g}–{plan.calibration_slope_high:g}, AUROC drops more than "
     f"{plan.auroc_drop:g} below validation, PSI exceeds {plan.psi_threshold:g}, or a subgroup's "
-    f"AUROC drops more than {plan.subgroup_auroc_drop:g}; judged only with at least "
-    f"{plan.min_outcomes} outcomes ({plan.min_events} events) and only when the "
-    f"{plan.confidence:.0%} interval lies wholly beyond the limit. See docs/monitoring.md."
+    f"AUROC drops more than {plan.subgroup_auroc_drop:g}; drift judged from "
+    f"{plan.min_predictions} predictions a period, performance from {plan.min_outcomes} "
+    f"outcomes ({plan.min_events} events), and only when the {plan.confidence:.0%} interval "
+    "lies wholly beyond the limit; fewer is marked “too few to judge”. See docs/monitoring.md."
 )
 
 if st.button("Check now (alerts are recorded)", key="monitoring_check"):
@@ -51,15 +55,27 @@ if st.button("Check now (alerts are recorded)", key="monitoring_check"):
     st.success(f"Checked: {len(raised)} new alert(s) raised and recorded.")
     view = run(workflow().monitoring_view, model_id, run_id=run_id)
 
-st.subheader("Open alerts")
-if not view.alerts:
-    st.info("No alert has been raised for this model and data.")
+st.subheader("Alerts")
 may_suspend = run(workflow().may, "suspend_model")
+for alert in view.pending:
+    # Judged on this very load: a crossing is shown before anyone has recorded it.
+    with st.container(border=True):
+        st.markdown(
+            f":red-badge[Would alert] **{literal(alert.period)} · {literal(alert.kind)} · "
+            f"{literal(alert.subject)}** — {literal(alert.message)}"
+        )
+        recorder = (
+            "The scheduled check records it within minutes, without a click; "
+            "“Check now” records it at once."
+            if run_id is None
+            else "Simulated run: “Check now” records it; the schedule judges only real displays."
+        )
+        st.caption(f"Not yet recorded. {recorder} n = {alert.n} · limit {literal(alert.threshold)}")
 for alert in view.alerts:
     with st.container(border=True):
         st.markdown(
-            f"**{literal(alert.period)} · {literal(alert.kind)} · {literal(alert.subject)}** — "
-            f"{literal(alert.message)}"
+            f":orange-badge[Alert recorded] **{literal(alert.period)} · {literal(alert.kind)} · "
+            f"{literal(alert.subject)}** — {literal(alert.message)}"
         )
         st.caption(
             f"Alert {literal(alert.alert_id)} · n = {alert.n} · limit {literal(alert.threshold)}"
@@ -68,6 +84,21 @@ for alert in view.alerts:
         if offer and st.button("Suspend this model", key=f"monitoring_suspend_{alert.alert_id}"):
             run(workflow().suspend_from_alert, alert.alert_id)
             st.rerun()
+unjudged = len(view.figures) - view.judged_periods
+if not view.alerts and not view.pending and view.figures:
+    if view.judged_periods == 0:
+        st.warning(
+            f"Too few to judge: no period has the plan's minimum ({plan.min_predictions} "
+            f"predictions for drift; {plan.min_outcomes} with outcomes and {plan.min_events} "
+            "events of each kind for performance). No alert can be raised yet, so the "
+            "absence of one says nothing about the model.",
+            icon=":material/hourglass_empty:",
+        )
+    else:
+        st.info(
+            f"No limit is crossed in the {view.judged_periods} period(s) judged against the "
+            "plan" + (f"; {unjudged} period(s) have too few to judge." if unjudged else ".")
+        )
 if view.watches:
     with st.expander(f"To watch ({len(view.watches)}): beyond a limit, not yet certain"):
         st.dataframe(
@@ -112,6 +143,10 @@ def _series(path: str):
 
 reference_auroc = view.figures[0].reference_auroc.value
 left, right = st.columns(2)
+# A period under the plan's minimum n is marked on its points: a value beyond a limit
+# there is not a verdict.
+too_few_outcomes = [f.performance is None or not f.performance.judged for f in view.figures]
+too_few_predictions = [not f.drift_judged for f in view.figures]
 values, lows, highs = _series("performance.auroc")
 left.plotly_chart(
     monitoring_figure(
@@ -123,6 +158,7 @@ left.plotly_chart(
         limits=[("validation", reference_auroc), ("alert below", reference_auroc - plan.auroc_drop)]
         if reference_auroc is not None
         else [],
+        too_few=too_few_outcomes,
     ),
     key="monitoring_auroc",
     config={"displayModeBar": False},
@@ -139,6 +175,7 @@ right.plotly_chart(
             ("low limit", plan.calibration_slope_low),
             ("high limit", plan.calibration_slope_high),
         ],
+        too_few=too_few_outcomes,
     ),
     key="monitoring_slope",
     config={"displayModeBar": False},
@@ -151,6 +188,7 @@ left.plotly_chart(
         [f.prediction_psi for f in view.figures],
         limits=[("alert above", plan.psi_threshold)],
         from_zero=True,
+        too_few=too_few_predictions,
     ),
     key="monitoring_psi",
     config={"displayModeBar": False},
@@ -177,6 +215,12 @@ for f in view.figures:
         {
             "Period": f.period,
             "Simulated": "yes" if f.simulated else "no",
+            "Drift judged": "yes" if f.drift_judged else "too few to judge",
+            "Performance judged": "yes"
+            if perf is not None and perf.judged
+            else "too few to judge"
+            if perf is not None
+            else "no outcomes yet",
             "Displays": f.displays,
             "Predictions": f.predictions,
             "With outcomes": f.with_outcomes,
@@ -197,9 +241,9 @@ for f in view.figures:
     )
 table = pd.DataFrame(rows)
 st.dataframe(table, hide_index=True, key="monitoring_table")
-st.download_button(
+private_download(
     "Download these figures (CSV)",
-    table.to_csv(index=False),
+    table.to_csv(index=False).encode("utf-8"),
     file_name=f"{model_id}-monitoring.csv",
     mime="text/csv",
     key="monitoring_csv",
@@ -293,7 +337,7 @@ if st.button("Prepare the report (HTML)", key="monitoring_report"):
     )
 prepared = st.session_state.get("monitoring_report_file")
 if prepared is not None and prepared.file_name.startswith(f"{model_id}-"):
-    st.download_button(
+    private_download(
         f"Download {prepared.file_name}",
         prepared.data,
         file_name=prepared.file_name,

@@ -397,10 +397,14 @@ def monitoring_figure(
     highs: Sequence[float | None] | None = None,
     limits: Sequence[tuple[str, float]] = (),
     from_zero: bool = False,
+    too_few: Sequence[bool] | None = None,
 ) -> go.Figure:
     """One monitoring figure per period, its interval as error bars, and the plan's limits
     as labelled dotted lines. Periods without a judged value are left as gaps.
-    ``from_zero`` starts the y axis at 0 (counts, PSI), so a steady line looks steady."""
+    ``from_zero`` starts the y axis at 0 (counts, PSI), so a steady line looks steady.
+    ``too_few`` marks the periods with fewer patients than the plan needs to judge: their
+    points are drawn hollow and grey and labelled "too few to judge", so a value beyond a
+    limit there is not read as a verdict."""
     fig = go.Figure()
     error = None
     if lows is not None and highs is not None:
@@ -428,6 +432,25 @@ def monitoring_figure(
             connectgaps=False,
         )
     )
+    if too_few is not None and any(too_few):
+        marked = [
+            (plot_text(p), v)
+            for p, v, few in zip(periods, values, too_few, strict=True)
+            if few and v is not None
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=[m[0] for m in marked],
+                y=[m[1] for m in marked],
+                mode="markers+text",
+                marker=dict(color="white", size=11, line=dict(color=NEUTRAL, width=2)),
+                text=["too few to judge"] * len(marked),
+                textposition="top center",
+                textfont=dict(color=NEUTRAL, size=11),
+                hovertemplate="%{x}: %{y} — too few to judge<extra></extra>",
+                name="too few to judge",
+            )
+        )
     for label, value in limits:
         fig.add_hline(
             y=value,

@@ -21,7 +21,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import re
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -64,6 +66,8 @@ MAX_COMMENT_LENGTH = 2000
 MAX_REFUSAL_REASON_CHARS = 1000
 
 ExportFormat = Literal["fhir", "csv"]
+
+_log = logging.getLogger(__name__)
 
 
 class WorkflowError(CaseLensError):
@@ -162,7 +166,19 @@ class ModelFacts:
 
 @dataclass(frozen=True)
 class MonitoringView:
-    """What the Monitoring page shows for one model (and one source: shown or simulated)."""
+    """What the Monitoring page shows for one model (and one source: shown or simulated).
+
+    Attributes
+    ----------
+    alerts : tuple of Alert
+        Alerts recorded in the trail (``alert_raised``), newest period first.
+    pending : tuple of Alert
+        Crossings the plan finds in these figures now that are not recorded yet: they
+        "would alert" (the scheduled check records live ones; nothing is reassuring until
+        it has).
+    watches : tuple of Alert
+        Beyond a limit, but the interval still reaches back: shown, never raised.
+    """
 
     model_id: str
     plan: Any
@@ -171,11 +187,21 @@ class MonitoringView:
     watches: tuple[Any, ...]
     simulated_runs: tuple[str, ...]
     suspended: bool
+    pending: tuple[Any, ...] = ()
 
     @property
     def simulated(self) -> bool:
         """True when the figures come from a simulated run, not from displays to people."""
         return any(f.simulated for f in self.figures)
+
+    @property
+    def judged_periods(self) -> int:
+        """Periods with enough predictions for the plan to judge drift or performance."""
+        return sum(
+            1
+            for f in self.figures
+            if f.drift_judged or (f.performance is not None and f.performance.judged)
+        )
 
 
 @dataclass(frozen=True)
@@ -194,6 +220,26 @@ class AuditPage:
     entries: tuple[AuditEntry, ...]
     total: int
     next_before_seq: int | None
+
+
+@dataclass(frozen=True)
+class AuditChoices:
+    """What the reviewer's filters offer: the actions and models the trail holds, and the
+    roles an entry's actor can have (choices, not free text)."""
+
+    actions: tuple[str, ...]
+    models: tuple[str, ...]
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrailMatch:
+    """The entries a search found, newest first: one for an entry number, every display of
+    the report for a report id."""
+
+    seqs: tuple[int, ...]
+    kind: str
+    query: str
 
 
 def _utcnow() -> dt.datetime:
@@ -257,6 +303,9 @@ class Workflow:
         self._explainer = explainer
         self._audit_key = audit_key
         self._clock = clock
+        # One check records alerts at a time in this process (click or schedule).
+        self._alert_lock = threading.Lock()
+        self._scheduler: Any = None
 
     # -- recording -------------------------------------------------------------------------
 
@@ -716,6 +765,54 @@ class Workflow:
         following = entries[-1].seq if len(entries) == limit else None
         return AuditPage(tuple(entries), total, following)
 
+    def audit_choices(self, session: UserSession) -> AuditChoices:
+        """The actions and models recorded in the trail (and the offered models), and the
+        actor roles, for the reviewer's filters."""
+        from caselens.trail_search import ACTOR_ROLES, trail_actions, trail_models
+
+        self._require(session, "view_audit_trail")
+        try:
+            actions = trail_actions(self._audit.engine)
+            models = set(trail_models(self._audit.engine)) | set(self.catalogue.bundles)
+        except Exception as exc:  # a database that cannot be read: said, never a traceback
+            raise WorkflowError(f"The audit trail could not be read: {exc}") from exc
+        return AuditChoices(actions, tuple(sorted(models)), ACTOR_ROLES)
+
+    def find_in_trail(self, session: UserSession, typed: str) -> TrailMatch:
+        """The entry with this number, or the displays of the report with this id (or its
+        first 8+ characters), newest first. Nothing is recorded: finding is reading."""
+        from caselens.trail_search import displays_of_report, parse_query
+
+        self._require(session, "view_audit_trail")
+        try:
+            query = parse_query(typed)
+        except CaseLensError as exc:
+            raise WorkflowError(str(exc)) from exc
+        if query.entry is not None:
+            try:
+                self._audit.get(query.entry)
+                return TrailMatch((query.entry,), "entry", f"#{query.entry}")
+            except AuditError as exc:
+                if query.report_prefix is None:
+                    raise WorkflowError(f"There is no entry #{query.entry} in the trail.") from exc
+        assert query.report_prefix is not None
+        seqs = displays_of_report(self._audit.engine, query.report_prefix)
+        if not seqs:
+            raise WorkflowError(
+                f"No entry #{query.report_prefix} and no display of a report whose id starts "
+                f"with '{query.report_prefix}' is in the trail."
+                if query.entry is not None
+                else f"No display of a report whose id starts with '{query.report_prefix}' is "
+                "in the trail."
+            )
+        return TrailMatch(seqs, "report", query.report_prefix)
+
+    def audit_entry(self, session: UserSession, seq: int) -> AuditEntry:
+        """One entry, verified (hash, signature, links) before it is returned, for the
+        reviewer to read (an entry that displayed a report is opened with :meth:`replay`)."""
+        self._require(session, "view_audit_trail")
+        return self._verified_entry(seq)
+
     def _verified_entry(self, seq: int) -> AuditEntry:
         try:
             entry = self._audit.get(seq)
@@ -850,7 +947,7 @@ class Workflow:
         to people; the view then says it is simulated. Opening it is recorded once per
         session, model and source.
         """
-        from caselens.monitoring.alerts import evaluate, raised_alerts
+        from caselens.monitoring.alerts import evaluate, in_listing_order, raised_alerts
         from caselens.monitoring.figures import iter_figures, simulated_runs
         from caselens.monitoring.figures_cache import FiguresCache
         from caselens.monitoring.plan import plan_for
@@ -873,9 +970,12 @@ class Workflow:
             )
         except CaseLensError as exc:
             raise WorkflowError(str(exc)) from exc
+        found: list[Any] = []
         watches: list[Any] = []
         for period in figures:
-            watches += evaluate(period, plan)[1]
+            crossing, watch = evaluate(period, plan)
+            found += crossing
+            watches += watch
         key = (viewer.user_id, session.session_id, f"monitoring:{model_id}:{run_id}", "", "")
         if key not in session.recorded:
             self._record(
@@ -885,14 +985,20 @@ class Workflow:
                 detail={"model_id": model_id, "simulated_run": run_id},
             )
             session.recorded.add(key)
+        alerts = tuple(in_listing_order(raised_alerts(self._audit, model_id, run_id=run_id)))
+        recorded = {a.alert_id for a in alerts}
+        pending = tuple(in_listing_order(a for a in found if a.alert_id not in recorded))
+        if pending and run_id is None and self._scheduler is not None:
+            self._scheduler.wake()  # records them in the background; this view never waits
         return MonitoringView(
             model_id=model_id,
             plan=plan,
             figures=figures,
-            alerts=tuple(raised_alerts(self._audit, model_id, run_id=run_id)),
+            alerts=alerts,
             watches=tuple(watches),
             simulated_runs=tuple(simulated_runs(engine, model_id)),
             suspended=self._statuses.get(model_id).suspended,
+            pending=pending,
         )
 
     def warm_up_monitoring(self) -> Any:
@@ -1007,9 +1113,71 @@ class Workflow:
                     cache=FiguresCache.for_store(self._audit),
                 )
             )
-            result = check(self._audit, figures, plan, actor=viewer)
+            with self._alert_lock:  # the scheduled check may be recording the same alert
+                result = check(self._audit, figures, plan, actor=viewer)
         except (AuditError, OSError) as exc:
             raise NotRecorded(NOT_RECORDED) from exc
         except CaseLensError as exc:
             raise WorkflowError(str(exc)) from exc
         return result.newly_raised
+
+    def scheduled_monitoring_check(self) -> dict[str, tuple[str, ...]]:
+        """Judge every offered model's live figures and record the alerts not yet recorded,
+        as the system viewer ``system:monitor-scheduler`` (no person, no click).
+
+        Live data only: a simulated run is never judged here, and no check ever suspends a
+        model (suspension is an admin's recorded action). Idempotent: an alert already
+        recorded is not recorded again. A model whose figures cannot be computed is logged
+        and left for the next round. Returns the alert ids newly recorded, per model.
+        """
+        from caselens.monitoring.alerts import check
+        from caselens.monitoring.figures import iter_figures
+        from caselens.monitoring.figures_cache import FiguresCache
+        from caselens.monitoring.plan import plan_for
+        from caselens.monitoring.schedule import SCHEDULER_VIEWER
+        from caselens.monitoring.tables import ready_engine
+
+        engine = ready_engine(self._audit)
+        cache = FiguresCache.for_store(self._audit)
+        raised: dict[str, tuple[str, ...]] = {}
+        for model_id, bundle in self.catalogue.bundles.items():
+            try:
+                plan = plan_for(bundle)
+                figures = list(iter_figures(engine, bundle, plan, cache=cache))
+                with self._alert_lock:
+                    result = check(self._audit, figures, plan, actor=SCHEDULER_VIEWER)
+            except (CaseLensError, AuditError, OSError) as exc:
+                _log.warning("Scheduled monitoring check of %s skipped: %s", model_id, exc)
+                continue
+            raised[model_id] = result.newly_raised
+        return raised
+
+    def start_monitoring_schedule(
+        self, *, interval_s: float | None = None, after: Any = None
+    ) -> Any:
+        """Start the scheduled monitoring check in a background thread (once per workflow):
+        :meth:`scheduled_monitoring_check` now and every ``interval_s`` seconds, and at once
+        when a Monitoring view finds a crossing not yet recorded. Returns the scheduler."""
+        from caselens.monitoring.schedule import MONITOR_CHECK_INTERVAL_S, MonitoringScheduler
+
+        if self._scheduler is None:
+            self._scheduler = MonitoringScheduler(
+                self.scheduled_monitoring_check,
+                interval_s=interval_s or MONITOR_CHECK_INTERVAL_S,
+                after=after,
+            ).start()
+        return self._scheduler
+
+    def open_alerts(self, session: UserSession) -> dict[str, tuple[Any, ...]]:
+        """The monitoring alerts recorded on what was shown (not simulated), per offered
+        model, newest period first: what Model status lists beside "Active"."""
+        from caselens.monitoring.alerts import in_listing_order, raised_alerts
+
+        self._require(session, "view_model_status")
+        try:
+            return {
+                model_id: tuple(in_listing_order(raised_alerts(self._audit, model_id)))
+                for model_id in self.catalogue.bundles
+            }
+        except (AuditError, OSError) as exc:
+            raise WorkflowError(f"The monitoring alerts could not be read: {exc}") from exc

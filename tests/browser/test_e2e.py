@@ -153,14 +153,11 @@ def test_reviewer_replays_exactly_and_reproduces(clinician_h03, signed_in, audit
     entry = audit_entries(action="viewed", patient_ref="H-03", actor_id="dr.lee")[-1]
     page = signed_in("rev.kim")
     expect(title(page, "Audit trail")).to_be_visible()
-    # Narrow the trail to dr.lee's views of H-03: the replay opens the most recent of them.
-    for label, value in (
-        ("User id", "dr.lee"),
-        ("Patient", "H-03"),
-        ("Action (e.g. viewed)", "viewed"),
-    ):
-        page.get_by_role("textbox", name=label, exact=True).fill(value)
-        page.get_by_role("textbox", name=label, exact=True).press("Enter")
+    # Nothing is replayed until the reviewer asks: here, by the entry's number.
+    expect(page.get_by_text("No entry is open.")).to_be_visible()
+    find = page.get_by_role("textbox", name="Find a display: entry number or report id")
+    find.fill(str(entry.seq))
+    find.press("Enter")
     expect(page.get_by_text(f"Entry #{entry.seq}, hash {entry.entry_hash}")).to_be_visible()
     expect(
         page.get_by_role("heading", name=re.compile(r"^As shown to Dr\. Ana Lee \(clinician\) on "))
@@ -199,7 +196,7 @@ def test_patient_sees_only_their_own_result(signed_in, audit_entries):
     assert any(d.get("page") == "case" for d in details), details
 
 
-def test_screenshots_of_every_page(new_page, signed_in, app_url, screenshots):
+def test_screenshots_of_every_page(new_page, signed_in, app_url, screenshots, audit_entries):
     saved = []
     page = new_page()
     page.goto(app_url)
@@ -223,6 +220,8 @@ def test_screenshots_of_every_page(new_page, signed_in, app_url, screenshots):
     saved.append(shot(phone, screenshots, "my_result_phone"))
 
     page = signed_in("rev.kim")
+    expect(title(page, "Audit trail")).to_be_visible()
+    go_to(page, f"/audit_trail?entry={audit_entries(action='viewed')[-1].seq}")
     expect(page.get_by_role("heading", name=re.compile(r"^As shown to "))).to_be_visible()
     expect(
         shap_chart(page).or_(page.get_by_text("out of 100 people like you")).first

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,10 @@ def test_reviewer_sees_a_simulated_run_checks_it_and_cannot_suspend(
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     expect(page.get_by_role("button", name="Download these figures (CSV)")).to_be_visible()
 
+    # Judged on load: the simulated crossing "would alert" before anyone checks.
+    expect(page.get_by_text("Would alert").first).to_be_visible()
+    expect(page.get_by_text("No limit is crossed", exact=False)).to_have_count(0)
+    assert_png(shot(page, screenshots, "monitoring_reviewer_before_check"))
     before = len(_entries(data, action="alert_raised"))
     page.get_by_role("button", name=CHECK).click()
     expect(page.get_by_text(re.compile(r"^Checked: \d+ new alert\(s\) raised"))).to_be_visible()
@@ -158,3 +163,77 @@ def test_a_clinician_typing_monitoring_is_refused_and_recorded(browser, monitore
     assert any(e.detail().get("page") == "monitoring" for e in refused), [
         e.detail() for e in refused
     ]
+
+
+HEART = "heart-disease"
+
+
+@pytest.fixture(scope="module")
+def live_breach(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A server whose heart-disease plan judges drift from five predictions, its trail
+    holding the nine demo patients' reports as shown to a clinician (PSI 0.48 > 0.2): the
+    scheduled check of the server records the alert with nobody clicking."""
+    import json
+    import shutil
+
+    from caselens.bundle import load_bundle
+    from caselens.cases import validate_inputs
+    from caselens.settings import SAMPLE_MODELS_DIR
+    from monitoring_fixtures import make_workflow
+    from monitoring_fixtures import signed_in as engine_signed_in
+
+    root = tmp_path_factory.mktemp("live_breach")
+    data, models = root / "data", root / "models"
+    data.mkdir()
+    shutil.copytree(SAMPLE_MODELS_DIR / HEART, models / HEART)
+    (models / HEART / "monitoring.json").write_text(json.dumps({"min_predictions": 5}))
+    bundle = load_bundle(models / HEART)
+    (root / "accounts").mkdir()
+    key = load_key(data / "audit.key", create=True, env={})
+    with AuditStore.open(data / "audit.sqlite", key=key) as store:
+        engine = make_workflow(root / "accounts", store, {HEART: bundle})
+        doctor = engine_signed_in(engine, "dr.lee")
+        for demo in bundle.demo_cases:
+            case = validate_inputs(
+                demo.inputs, bundle.features, source="demo", case_id=demo.case_id
+            )
+            engine.show_report(doctor, HEART, case, patient_ref=demo.case_id)
+    server = AppServer(
+        data, log_file=root / "streamlit.log", env={"CASELENS_MODELS_DIR": str(models)}
+    )
+    try:
+        server.start(timeout=90)
+        yield {"url": server.url, "data": data}
+    finally:
+        server.stop()
+
+
+def test_the_server_records_a_live_alert_unasked_and_admin_sees_it_everywhere(
+    browser, live_breach, screenshots
+):
+    data = live_breach["data"]
+    page = _page(browser, live_breach["url"], "admin")  # the first session starts the schedule
+    expect(title(page, "Users")).to_be_visible()
+    deadline = time.monotonic() + 180
+    while not _entries(data, action="alert_raised"):
+        assert time.monotonic() < deadline, "the scheduled check recorded no alert in 180 s"
+        time.sleep(1)
+    raised = _entries(data, action="alert_raised")
+    assert {e.actor_id for e in raised} == {"system:monitor-scheduler"}
+    assert {e.actor_role for e in raised} == {"system"}  # nobody pressed anything
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Model status", exact=True).click()
+    expect(title(page, "Model status")).to_be_visible()
+    expect(page.get_by_text(f"Active, with {len(raised)} monitoring alerts")).to_be_visible()
+    expect(page.get_by_text("PSI 0.484", exact=False).first).to_be_visible()
+    assert_png(shot(page, screenshots, "model_status_admin"))
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Monitoring", exact=True).click()
+    expect(title(page, "Monitoring")).to_be_visible()
+    expect(page.get_by_text("Alert recorded").first).to_be_visible()
+    expect(page.get_by_text("Would alert")).to_have_count(0)
+    expect(page.get_by_role("button", name="Suspend this model").first).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_have_count(4)
+    expect(page.locator("[data-stale='true']")).to_have_count(0)
+    assert_png(shot(page, screenshots, "monitoring_admin"))
+    assert not _entries(data, action="model_suspended")  # a check never suspends

@@ -31,6 +31,20 @@ from caselens.monitoring.tables import alert_table, ready_engine
 
 #: The audit action of a newly raised alert.
 RAISED_ACTION = "alert_raised"
+#: The order alerts of one period are listed in: the model's own output and performance
+#: before the inputs that may explain them.
+KIND_ORDER = ("auroc_drop", "calibration_slope", "prediction_psi", "subgroup_auroc_drop")
+
+
+def in_listing_order(alerts: Iterable[Alert]) -> list[Alert]:
+    """Newest period first; within a period by ``KIND_ORDER`` (inputs last), then subject."""
+
+    def rank(alert: Alert) -> tuple[int, str]:
+        kind = KIND_ORDER.index(alert.kind) if alert.kind in KIND_ORDER else len(KIND_ORDER)
+        return kind, alert.subject
+
+    # Two stable sorts: the second (period, newest first) keeps the first's order within.
+    return sorted(sorted(alerts, key=rank), key=lambda a: a.period, reverse=True)
 
 
 @dataclass(frozen=True)
