@@ -111,7 +111,7 @@ def test_a_clinician_with_an_entry_address_is_refused_and_it_is_recorded():
     clinician = signed_in("dr.lee")
     clinician.query_params["entry"] = str(seq)
     clinician.switch_page("app_pages/audit_trail.py").run()
-    assert "may not open the page 'audit_trail'" in shown(clinician.error)
+    assert "may not open the Audit trail page" in shown(clinician.error)
     assert not clinician.subheader
     assert audit_entries()[-1].action == "access_refused"
     assert "replayed" not in [e.action for e in audit_entries()]
