@@ -101,7 +101,12 @@ def render_case_input(bundle: ModelBundle, *, key_prefix: str) -> Case | None:
             st.session_state.pop(state_key, None)
     elif source == "Enter values":
         start = bundle.demo_cases[0].inputs if bundle.demo_cases else {}
-        submitted = _form_inputs(bundle, key_prefix, start)
+        # Once a case is assessed the form folds away (a new label, so a new, closed
+        # expander), leaving the result at the top of the screen; it opens to change it.
+        assessed = isinstance(st.session_state.get(state_key), Case)
+        label = "Patient values (assessed; open to change)" if assessed else "Patient values"
+        with st.expander(label, expanded=not assessed):
+            submitted = _form_inputs(bundle, key_prefix, start)
         if submitted is not None:
             try:
                 st.session_state[state_key] = validate_inputs(
@@ -112,12 +117,15 @@ def render_case_input(bundle: ModelBundle, *, key_prefix: str) -> Case | None:
                 st.session_state.pop(state_key, None)
                 return None
     else:
-        upload = st.file_uploader(
-            "One patient as CSV (header + one row) or JSON (an object of field: value)",
-            type=["csv", "json"],
-            key=f"{key_prefix}_upload",
-        )
-        st.caption("Fields: " + ", ".join(code(n) for n in bundle.features.names))
+        assessed = isinstance(st.session_state.get(state_key), Case)
+        label = "Patient file (assessed; open to change)" if assessed else "Patient file"
+        with st.expander(label, expanded=not assessed):
+            upload = st.file_uploader(
+                "One patient as CSV (header + one row) or JSON (an object of field: value)",
+                type=["csv", "json"],
+                key=f"{key_prefix}_upload",
+            )
+            st.caption("Fields: " + ", ".join(code(n) for n in bundle.features.names))
         if upload is None:
             return None
         try:

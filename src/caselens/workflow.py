@@ -54,6 +54,14 @@ PATIENT_REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 AUDIT_PAGE_SIZE = 50
 #: Longest feedback comment kept.
 MAX_COMMENT_LENGTH = 2000
+#: The answers a clinician can give about a report; none is preselected on the page.
+FEEDBACK_VERDICTS = ("I agree", "I disagree", "Not useful")
+
+
+def estimate_first_for_clinicians(user_id: str, role: str) -> bool:
+    """The built-in estimate-first policy: on for every clinician (``Settings`` overrides)."""
+    return role == "clinician"
+
 
 ExportFormat = Literal["fhir", "csv"]
 
@@ -96,6 +104,8 @@ class UserSession:
         Reports computed in this session, by (model id, patient ref, inputs).
     own_estimates : dict
         The clinician's own estimates (out of 100) committed before seeing the model's.
+    skipped_estimates : set
+        Cases for which the clinician chose to see the model's result without an estimate.
     """
 
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -104,6 +114,7 @@ class UserSession:
     recorded: set[tuple[str, str, str, str, str]] = field(default_factory=set)
     reports: dict[tuple[str, str, str], CaseReport] = field(default_factory=dict)
     own_estimates: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    skipped_estimates: set[tuple[str, str, str]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -218,6 +229,10 @@ class Workflow:
         The server key, for pseudonymised exports.
     clock : callable
         UTC now, for the idle timeout (tests pass their own).
+    estimate_first : callable
+        ``(user id, role) -> bool``: whether a user records their own estimate (or skips
+        it) before a report is shown; by default on for clinicians
+        (``Settings.estimate_first_for`` carries the site's and users' choices).
     """
 
     def __init__(
@@ -230,6 +245,7 @@ class Workflow:
         explainer: Callable[[str], CaseExplainer],
         audit_key: bytes,
         clock: Callable[[], dt.datetime] = _utcnow,
+        estimate_first: Callable[[str, str], bool] = estimate_first_for_clinicians,
     ) -> None:
         self._audit = audit
         self._accounts = accounts
@@ -238,6 +254,7 @@ class Workflow:
         self._explainer = explainer
         self._audit_key = audit_key
         self._clock = clock
+        self._estimate_first = estimate_first
 
     # -- recording -------------------------------------------------------------------------
 
@@ -412,6 +429,45 @@ class Workflow:
         """The estimate this clinician committed for this case in this session, if any."""
         return session.own_estimates.get(_case_key(model_id, case))
 
+    def estimate_first(self, session: UserSession) -> bool:
+        """Whether this viewer records their own estimate, or skips it, before a report is
+        shown (the site's and the user's setting; never for roles other than clinician)."""
+        viewer = self._viewer(session)
+        return bool(self._estimate_first(viewer.user_id, viewer.role))
+
+    def skip_own_estimate(
+        self, session: UserSession, model_id: str, case: Case, *, patient_ref: str
+    ) -> None:
+        """Record that the clinician chose to see the model's result without an estimate
+        first (an explicit, audited choice, never a default)."""
+        self._require(session, "view_report")
+        ref = check_patient_ref(patient_ref)
+        self._active_bundle(model_id)
+        self._record(
+            session,
+            "own_estimate_skipped",
+            audience="clinician",
+            patient_ref=ref,
+            detail={"model_id": model_id},
+        )
+        session.skipped_estimates.add(_case_key(model_id, case))
+
+    def awaiting_own_estimate(self, session: UserSession, model_id: str, case: Case) -> bool:
+        """True while the report must stay hidden: estimate-first is on for this viewer
+        and they have neither saved an estimate for this case nor skipped it."""
+        key = _case_key(model_id, case)
+        return (
+            self.estimate_first(session)
+            and key not in session.own_estimates
+            and key not in session.skipped_estimates
+        )
+
+    def model_warnings(self, session: UserSession, model_id: str) -> tuple[str, ...]:
+        """Where the bundle's card failed its checks against its own reference data (the
+        result Model facts shows), for a banner on every screen with its predictions."""
+        self._require(session, "view_report")
+        return tuple(self.bundle(model_id).card_problems)
+
     def show_report(
         self, session: UserSession, model_id: str, case: Case, *, patient_ref: str
     ) -> CaseReport:
@@ -444,8 +500,15 @@ class Workflow:
         comment: str = "",
         own_estimate_out_of_100: int | None = None,
     ) -> None:
-        """Record the clinician's feedback on a report (with their own prior estimate)."""
+        """Record the clinician's feedback on a report (with their own prior estimate).
+
+        The verdict must be one of :data:`FEEDBACK_VERDICTS`, chosen by the clinician: the
+        page presets none, and nothing is recorded without one."""
         self._require(session, "give_feedback")
+        if verdict not in FEEDBACK_VERDICTS:
+            raise WorkflowError(
+                "Feedback: choose one answer (" + ", ".join(FEEDBACK_VERDICTS) + ") first."
+            )
         self._record(
             session,
             "feedback",
