@@ -15,6 +15,7 @@ from services import care_team_contact
 from session import guard, run, workflow
 
 guard("case")
+st.title("Case")
 books = workflow().catalogue
 for name, reason in books.refused.items():
     st.error(f"Model bundle '{literal(name)}' was refused: {literal(reason)}")
@@ -23,9 +24,9 @@ if not books.bundles:
     st.stop()
 
 names = {b.card.name + f" ({b.model_id} {b.version})": b.model_id for b in books.bundles.values()}
-# One compact row: the model, then (inside render_case_input) the patient; the model's
-# summary and intended use sit in the help, so the answer starts high on the screen.
-model_column, case_column = st.columns([1, 2])
+# One compact row — model, case source, patient, patient reference — so that the answer
+# starts high on the screen; the model's summary and intended use are one click away.
+model_column, source_column, patient_column, ref_column = st.columns([1.2, 1.1, 1.3, 1])
 chosen = model_column.selectbox("Model", list(names), key="case_model")
 model_id = names[chosen]
 bundle = books.bundles[model_id]
@@ -37,17 +38,13 @@ with model_column.popover("About this model", icon=":material/info:"):
     st.caption(f"{literal(bundle.card.summary)} Intended use: {literal(bundle.card.intended_use)}")
 problems = run(workflow().model_warnings, model_id)
 
-with case_column:
-    case = render_case_input(bundle, key_prefix=f"case_{model_id}")
+case = render_case_input(bundle, key_prefix=f"case_{model_id}", row=(source_column, patient_column))
 if case is None:
     render_model_banner(problems, key=f"case_{model_id}_problems_early")
     st.stop()
-for flag in case.flags:
-    st.warning(literal(flag.message), icon=":material/report:")
-
 # The patient reference is what the audit entry is filed under: required, and never taken
 # silently from a file (it is shown here for the clinician to confirm or correct).
-with case_column:
+with ref_column:
     patient_ref = st.text_input(
         "Patient reference (MRN or encounter number)",
         value=case.case_id or "",
@@ -104,6 +101,8 @@ if wants_estimate and run(workflow().awaiting_own_estimate, model_id, case):
         else "Your estimate is kept with your feedback."
     )
     render_model_banner(problems, key=f"case_{model_id}_problems_estimate")
+    for flag in case.flags:
+        st.warning(literal(flag.message), icon=":material/report:")
     st.stop()
 
 with st.spinner("Computing the report…"):
@@ -124,6 +123,7 @@ render_clinician_report(
     key_prefix=f"case_{model_id}_report",
     on_model_facts=_open_model_facts,
     model_problems=problems,
+    case_notes=tuple(flag.message for flag in case.flags),
 )
 estimate = run(workflow().own_estimate, model_id, case)
 if estimate is not None:

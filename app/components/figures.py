@@ -170,7 +170,7 @@ def probability_figure(confidence: ConfidenceAssessment, *, outcome: str) -> go.
 
 #: Height of the threshold strip on the result card: one line of marks, the axis and its
 #: title, and the labels above and below (px).
-STRIP_HEIGHT = 150
+STRIP_HEIGHT = 130
 
 
 def threshold_strip_figure(confidence: ConfidenceAssessment, *, outcome: str) -> go.Figure:
@@ -209,25 +209,27 @@ def threshold_strip_figure(confidence: ConfidenceAssessment, *, outcome: str) ->
         )
     )
     threshold, base = 100 * confidence.threshold, 100 * confidence.base_rate
+    # Both labels above the strip (below it they would sit on the tick labels), each on
+    # the side away from the other line, so they never overlap however close the lines are.
     threshold_side, base_side = ("right", "left") if threshold >= base else ("left", "right")
     shapes, annotations = [], []
-    for x, text, line_colour, dash, y, side in (
-        (threshold, f"threshold {threshold:.0f}%", "#1b2733", "dash", 1.0, threshold_side),
-        (base, f"base rate {base:.0f}%", NEUTRAL, "dot", 0.0, base_side),
+    for x, text, line_colour, dash, side in (
+        (threshold, f"threshold {threshold:.0f}%", "#1b2733", "dash", threshold_side),
+        (base, f"base rate {base:.0f}%", NEUTRAL, "dot", base_side),
     ):
         shapes.append(_vline(x, dict(color=line_colour, dash=dash, width=2)))
         annotations.append(
             dict(
                 x=x,
-                y=y,
+                y=1.0,
                 xref="x",
                 yref="paper",
                 text=text,
                 showarrow=False,
                 xanchor="left" if side == "right" else "right",
-                yanchor="bottom" if y == 1.0 else "top",
+                yanchor="bottom",
                 xshift=4 if side == "right" else -4,
-                font=dict(size=13, color="#1b2733" if y == 1.0 else NEUTRAL),
+                font=dict(size=13, color=line_colour),
             )
         )
     return _figure(

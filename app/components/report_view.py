@@ -134,7 +134,7 @@ def render_result_card(
     c = report.confidence
     m = report.model
     with st.container(border=True, key="result_card"):
-        left, middle, right = st.columns([1.2, 1.2, 1.6], vertical_alignment="center")
+        left, middle, right = st.columns([1.6, 1.1, 1.3], vertical_alignment="center")
         left.metric(
             f"{literal(c.probability_label)} of {literal(m.outcome.lower())}",
             format_percent(c.probability),
@@ -159,15 +159,18 @@ def render_result_card(
             if lines:
                 source = "SHAP" if report.attributions.shap.status == "ok" else "LIME"
                 st.markdown(
-                    f"**What moved this estimate most** ({source}; association, not cause)  \n"
-                    + "  \n".join(literal(line) for line in lines)
+                    f"**What moved this estimate most** ({source}; association, not cause)\n"
+                    + "".join(f"\n- {literal(line)}" for line in lines)
                 )
             agreement = report.attributions.agreement
             if agreement is not None and not agreement.agree:
                 st.caption("SHAP and LIME disagree on the top factors: see below.")
         with caution:
             if report.limitations:
-                first = report.limitations[0]
+                # The caution that matters most for this patient: the most severe one about
+                # the case; one about the model (true for everyone) only when none is.
+                about_case = [lim for lim in report.limitations if not lim.standing]
+                first = (about_case or list(report.limitations))[0]
                 more = len(report.limitations) - 1
                 box = {"warning": st.warning, "caution": st.warning, "info": st.info}
                 box[first.severity](
@@ -175,6 +178,8 @@ def render_result_card(
                     + (f"  \n_{more} more below._" if more else ""),
                     icon=SEVERITY_ICON[first.severity],
                 )
+            if report.model.demonstration_only:
+                st.caption("Demonstration model — not for clinical use.")
             if on_model_facts is not None:
                 st.button(
                     "Model facts for this model",
@@ -430,17 +435,19 @@ def render_clinician_report(
     key_prefix: str,
     on_model_facts: Any | None = None,
     model_problems: tuple[str, ...] = (),
+    case_notes: tuple[str, ...] = (),
 ) -> None:
     """The whole clinician view of one report: the result card first, then why, then when
     not to trust it, then the details behind a click (ends with the report's id, a stable
     marker that the report is fully drawn).
 
     ``model_problems`` are the bundle's failed card checks (a banner above the card);
-    ``on_model_facts`` is called by the card's Model facts button (none on a replay)."""
+    ``on_model_facts`` is called by the card's Model facts button (none on a replay);
+    ``case_notes`` are the case's own input flags, shown right under the card."""
     render_model_banner(model_problems, key=f"{key_prefix}_model_problems")
-    if report.model.demonstration_only:
-        st.caption("Demonstration model — not for clinical use.")
     render_result_card(report, key_prefix=key_prefix, on_model_facts=on_model_facts)
+    for note in case_notes:
+        st.warning(literal(note), icon=":material/report:")
     st.caption(
         "This is information for your judgement, not a recommendation. Clinical "
         "judgement stays with the treating clinician."
