@@ -169,7 +169,8 @@ def test_first_view_has_everything_a_clinician_must_see_and_secondary_tables_wai
     assert labels[1].startswith("Range (") and len(labels) == 2
     assert len(at.get("plotly_chart")) == 3  # threshold strip, SHAP, LIME
     factors = next(m.value for m in at.markdown if "What moved this estimate most" in m.value)
-    assert len([line for line in unliteral(factors).splitlines() if line[:3] in "- ▲- ▼"]) == 3
+    lines = unliteral(factors).splitlines()
+    assert len([line for line in lines if line.startswith(("- ▲", "- ▼"))]) == 3
     subheaders = [s.value for s in at.subheader]
     assert "When not to trust this result" in subheaders
     assert "How reliable is a probability like this?" not in subheaders  # behind Details
