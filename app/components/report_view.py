@@ -338,8 +338,8 @@ def render_reliability(report: CaseReport, *, key_prefix: str) -> None:
     st.subheader("How reliable is a probability like this?")
     st.markdown(
         f"Among **{n.n}** held-out patients with a similar predicted probability "
-        f"({_pct(n.prob_low)}–{_pct(n.prob_high)}), **{n.events}** had the outcome: "
-        f"observed {_pct(n.observed_rate)} (95% CI {_pct(n.ci_low)}–{_pct(n.ci_high)}) "
+        f"({format_interval(n.prob_low, n.prob_high)}), **{n.events}** had the outcome: "
+        f"observed {_pct(n.observed_rate)} (95% CI {format_interval(n.ci_low, n.ci_high)}) "
         f"against {_pct(n.mean_predicted)} predicted. {literal(n.definition)}"
     )
     if c.neighbourhood_statement:
