@@ -286,3 +286,11 @@ def test_a_bundle_whose_card_fails_its_checks_shows_a_banner_on_the_case_page_an
         assert f"the card claims {claimed:g}" in shown(at.markdown)
     finally:
         st.cache_resource.clear()
+
+
+def test_a_wrong_estimate_first_setting_is_named_on_the_page_and_nothing_is_shown(monkeypatch):
+    monkeypatch.setenv("CASELENS_ESTIMATE_FIRST", "sometimes")
+    at = open_app()
+    assert not at.exception
+    assert "CASELENS_ESTIMATE_FIRST: expected on or off, got 'sometimes'." in shown(at.error)
+    assert not at.metric and not [e for e in audit_entries() if e.action == "viewed"]

@@ -173,14 +173,18 @@ def test_settings_read_from_the_environment_and_name_the_variable_when_wrong(mon
     settings = Settings.from_env()
     assert settings.estimate_first is False
     assert dict(settings.estimate_first_users) == {"dr.lee": True, "dr.ng": False}
+    # A wrong value does not stop the app (other settings read); a clinician's Case page
+    # gets the reason, naming the variable.
     monkeypatch.setenv("CASELENS_ESTIMATE_FIRST", "sometimes")
+    settings = Settings.from_env()
+    assert not settings.estimate_first_for("rev.kim", "reviewer")
     with pytest.raises(SettingsError, match=r"^CASELENS_ESTIMATE_FIRST: expected on or off"):
-        Settings.from_env()
+        settings.estimate_first_for("dr.lee", "clinician")
     monkeypatch.setenv("CASELENS_ESTIMATE_FIRST", "on")
     for bad in ("dr.lee", "=on", "dr.lee=maybe"):
         monkeypatch.setenv("CASELENS_ESTIMATE_FIRST_USERS", bad)
         with pytest.raises(SettingsError, match=r"^CASELENS_ESTIMATE_FIRST_USERS"):
-            Settings.from_env()
+            Settings.from_env().estimate_first_for("dr.lee", "clinician")
 
 
 _user = st.text(

@@ -88,12 +88,24 @@ class Settings:
     #: The site's estimate-first default for clinicians, and per-user exceptions.
     estimate_first: bool = ESTIMATE_FIRST_DEFAULT
     estimate_first_users: Mapping[str, bool] = field(default_factory=dict)
+    #: Why the estimate-first settings could not be read (None when they could): kept, not
+    #: raised, so every other page still works and the Case page names the variable.
+    estimate_first_error: str | None = None
 
     def estimate_first_for(self, user_id: str, role: str) -> bool:
         """Whether this user must record their own estimate (or skip it) before the model's
-        result is shown: clinicians only; the user's exception, else the site default."""
+        result is shown: clinicians only; the user's exception, else the site default.
+
+        Raises
+        ------
+        SettingsError
+            For a clinician, when the estimate-first settings could not be read (the
+            message names the variable and what is expected).
+        """
         if role != "clinician":
             return False
+        if self.estimate_first_error is not None:
+            raise SettingsError(self.estimate_first_error)
         return self.estimate_first_users.get(user_id, self.estimate_first)
 
     @classmethod
@@ -105,10 +117,20 @@ class Settings:
             allow_pickle=os.environ.get("CASELENS_ALLOW_PICKLE", "") in {"1", "true", "yes"},
             local_user_name=os.environ.get("CASELENS_LOCAL_USER", "Local clinician"),
             app_db_url=os.environ.get("CASELENS_APP_DB_URL", "").strip() or None,
-            estimate_first=_switch(
+            **_estimate_first_from_env(),
+        )
+
+
+def _estimate_first_from_env() -> dict[str, object]:
+    """The estimate-first fields of :class:`Settings`, or the reason they cannot be read."""
+    try:
+        return {
+            "estimate_first": _switch(
                 "CASELENS_ESTIMATE_FIRST", os.environ.get("CASELENS_ESTIMATE_FIRST", "on")
             ),
-            estimate_first_users=parse_estimate_first_users(
+            "estimate_first_users": parse_estimate_first_users(
                 os.environ.get("CASELENS_ESTIMATE_FIRST_USERS", "")
             ),
-        )
+        }
+    except SettingsError as exc:
+        return {"estimate_first_error": str(exc)}
