@@ -115,6 +115,8 @@ def _workflow(location: str, key_file: str, data_dir: str, app_db_url: str | Non
         catalogue=catalogue(),
         explainer=explainer,
         audit_key=audit_store().signing_key,
+        # Read on every call, so a changed site or user setting needs no restart.
+        estimate_first=lambda user_id, role: Settings.from_env().estimate_first_for(user_id, role),
     )
     freeze_long_lived()
     warming = built.warm_up_monitoring()  # in the background: the first view is then fast

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
+import streamlit as st
 
 from app_helpers import audit_entries, shown, signed_in, unliteral
 from caselens.cases import validate_inputs
-from caselens.display import NOT_RECORDED_MESSAGE
+from caselens.display import NOT_RECORDED_MESSAGE, format_interval
 from caselens.report import CaseExplainer
+from caselens.settings import SAMPLE_MODELS_DIR
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -24,21 +27,60 @@ def _pick_model(at, model_id: str):
     return box.select(label).run()
 
 
+def _pick_demo(at, model_id: str, case_id: str):
+    demo = at.selectbox(key=f"case_{model_id}_demo")
+    return demo.select(next(o for o in demo.options if o.startswith(case_id))).run()
+
+
+def _badge(at) -> str:
+    [badge] = [m.value for m in at.markdown if "-badge[" in m.value]
+    return unliteral(badge)
+
+
 def test_case_page_opens_and_shows_the_calibrated_probability_of_a_demo_case(heart_bundle):
     at = open_app()
     assert not at.exception
     at = _pick_model(at, "heart-disease")
-    demo = at.selectbox(key="case_heart-disease_demo")
-    at = demo.select(demo.options[2]).run()  # H-03, high risk
+    at = _pick_demo(at, "heart-disease", "H-03")  # high risk
     assert not at.exception
     case = validate_inputs(
         heart_bundle.demo_case("H-03").inputs, heart_bundle.features, source="demo", case_id="H-03"
     )
     expected = CaseExplainer(heart_bundle).explain(case)
     assert at.metric[0].value == f"{100 * expected.probability:.1f}%"
-    assert at.metric[2].value == "50%"  # the decision threshold beside it
-    assert any("base rate" in m.value.lower() for m in at.markdown)
-    assert len(at.get("plotly_chart")) >= 4  # probability, SHAP, LIME, reliability
+    interval = expected.confidence.interval
+    assert at.metric[1].value == format_interval(interval.low, interval.high)
+    assert len(at.get("plotly_chart")) >= 3  # the threshold strip, SHAP, LIME
+
+
+def test_the_threshold_badge_arrow_and_colour_follow_the_side_of_the_threshold():
+    """H-03 is above the heart model's threshold, H-01 below: the badge's arrow and colour
+    change with the side (it once showed an up arrow beside "below ... by 43.3 points")."""
+    at = _pick_model(open_app(), "heart-disease")
+    below = _badge(_pick_demo(at, "heart-disease", "H-01"))
+    assert below.startswith(":blue-badge[:material/arrow_downward: Below the 50% threshold by")
+    above = _badge(_pick_demo(at, "heart-disease", "H-03"))
+    assert above.startswith(":red-badge[:material/arrow_upward: Above the 50% threshold by")
+
+
+def test_a_narrow_range_prints_ends_that_differ(readmission_bundle):
+    """The readmission range once read "4% – 4%": it is printed by the engine's one rule."""
+    at = _pick_model(open_app(), "readmission-30d")
+    label = next(
+        o
+        for o in at.selectbox(key="case_readmission-30d_demo").options
+        if readmission_bundle.demo_cases[0].case_id in o
+    )
+    at = at.selectbox(key="case_readmission-30d_demo").select(label).run()
+    [entry] = [e for e in audit_entries() if e.action == "viewed"][-1:]
+    stored = json.loads(entry.report_json)["confidence"]["interval"]
+    value = at.metric[1].value
+    assert value == format_interval(stored["low"], stored["high"])
+    if not value.startswith("about "):
+        low, high = value.removesuffix("%").split("% to ")
+        assert low != high
+    # Its level was not checked on a split this large: it says "about".
+    assert unliteral(at.metric[1].label) == "Range (about 95%)"
 
 
 def test_every_display_is_recorded_before_it_is_shown(heart_bundle):
@@ -85,17 +127,23 @@ def test_form_entry_with_bad_values_lists_every_problem_per_field():
 def test_every_limitation_and_the_clinician_summary_are_on_the_page(heart_bundle):
     at = open_app()
     at = _pick_model(at, "heart-disease")
-    demo = at.selectbox(key="case_heart-disease_demo")
-    label = next(o for o in demo.options if o.startswith("H-09"))
-    at = demo.select(label).run()
-    text = shown(at.warning) + " " + shown(at.info)
+    at = _pick_demo(at, "heart-disease", "H-09")
     case = validate_inputs(
         heart_bundle.demo_case("H-09").inputs, heart_bundle.features, source="demo", case_id="H-09"
     )
     report = CaseExplainer(heart_bundle).explain(case)
+    text = shown(at.warning) + " " + shown(at.info)
     for lim in report.limitations:
-        assert lim.code in text
-    assert report.narrative.clinician_summary in text
+        assert lim.clinician_text in text
+    # Codes, triggers and the summary sit behind "Details".
+    assert not any(lim.code in text for lim in report.limitations)
+    at.session_state["case_heart-disease_report_codes"] = True
+    at.session_state["case_heart-disease_report_reliability_open"] = True
+    at = at.run()
+    details = shown(at.markdown)
+    for lim in report.limitations:
+        assert lim.code in details
+    assert report.narrative.clinician_summary in shown(at.info)
 
 
 def test_patient_preview_is_recorded_as_a_patient_display_before_it_is_shown():
@@ -113,21 +161,27 @@ def test_patient_preview_is_recorded_as_a_patient_display_before_it_is_shown():
 def test_first_view_has_everything_a_clinician_must_see_and_secondary_tables_wait_for_a_click():
     at = open_app()
     at = _pick_model(at, "heart-disease")
-    # On first view: probability, interval, threshold, limitations, SHAP and LIME with
-    # their reliability figures, the reliability of a probability like this one.
+    # On first view: the result card (probability, its range, the side of the threshold,
+    # the top factors, the first caution), SHAP and LIME with LIME's fidelity, the
+    # limitations; each number once.
     labels = [unliteral(m.label) for m in at.metric]
     assert labels[0].startswith("Calibrated probability (sigmoid) of")
-    assert labels[1].startswith("Probability interval") and labels[2] == "Decision threshold"
-    assert len(at.get("plotly_chart")) == 4  # probability, SHAP, LIME, reliability
+    assert labels[1].startswith("Range (") and len(labels) == 2
+    assert len(at.get("plotly_chart")) == 3  # threshold strip, SHAP, LIME
+    factors = next(m.value for m in at.markdown if "What moved this estimate most" in m.value)
+    lines = unliteral(factors).splitlines()
+    assert len([line for line in lines if line.startswith(("- ▲", "- ▼"))]) == 3
     subheaders = [s.value for s in at.subheader]
     assert "When not to trust this result" in subheaders
-    assert "How reliable is a probability like this?" in subheaders
+    assert "How reliable is a probability like this?" not in subheaders  # behind Details
     captions = shown(at.caption)
-    assert "Additivity error" in captions and "Local fidelity R²" in captions
-    # The secondary tables and the provenance are built only when opened.
+    assert "LIME's local fidelity R²" in captions
+    assert "Additivity error" not in captions and "Triggered by" not in shown(at.warning)
+    # The secondary tables, method text and the provenance are built only when opened.
     labels = [e.label for e in at.expander]
     assert "The numbers behind the charts" in labels
     assert "Provenance: model, seeds, versions, timings" in labels
+    assert any(label.startswith("Details: how sure") for label in labels)
     assert "SHAP (points)" not in " ".join(str(d.value.columns) for d in at.dataframe)
     assert "seeds" not in " ".join(str(j.value) for j in at.json)
 
@@ -145,3 +199,98 @@ def test_opening_a_secondary_section_draws_it_without_a_second_record():
     assert any("seeds" in str(j.value) for j in at.json)
     # Opening a section reruns the page; the display was already recorded in this session.
     assert [e for e in audit_entries() if e.action == "viewed"] == viewed
+
+
+# -- defaults that do not bias ------------------------------------------------------------
+
+
+def test_feedback_has_no_preset_answer_and_is_not_sent_without_one():
+    at = open_app()
+    radio = at.radio(key="case_feedback_verdict")
+    assert radio.value is None and radio.index is None
+    before = [e.action for e in audit_entries()].count("feedback")
+    at = next(b for b in at.button if b.label == "Send feedback").click().run()
+    assert "choose one answer" in shown(at.error)
+    assert [e.action for e in audit_entries()].count("feedback") == before
+    at.radio(key="case_feedback_verdict").set_value("I disagree")
+    at = next(b for b in at.button if b.label == "Send feedback").click().run()
+    [feedback] = [e for e in audit_entries() if e.action == "feedback"]
+    assert feedback.detail()["verdict"] == "I disagree"
+
+
+def test_estimate_first_hides_the_report_until_the_clinician_skips_and_the_skip_is_recorded(
+    monkeypatch,
+):
+    monkeypatch.setenv("CASELENS_ESTIMATE_FIRST", "on")
+    at = open_app()
+    assert not at.exception
+    assert not at.metric and not at.get("plotly_chart"), "the model's result showed first"
+    assert not [e for e in audit_entries() if e.action == "viewed"]
+    estimate = at.number_input(key="case_estimate_value")
+    assert estimate.value is None  # no preset number to anchor on
+    at = next(b for b in at.button if b.label.startswith("Skip")).click().run()
+    assert not at.exception and at.metric
+    actions = [e.action for e in audit_entries()]
+    assert actions.index("own_estimate_skipped") < actions.index("viewed")
+    [skipped] = [e for e in audit_entries() if e.action == "own_estimate_skipped"]
+    assert (skipped.patient_ref, skipped.actor_id) == ("H-01", "dr.lee")
+
+
+def test_estimate_first_shows_the_report_after_a_saved_estimate_kept_with_the_feedback(
+    monkeypatch,
+):
+    monkeypatch.setenv("CASELENS_ESTIMATE_FIRST", "on")
+    at = open_app()
+    save = next(b for b in at.button if b.label.startswith("Save my estimate"))
+    at = save.click().run()  # nothing entered: refused, still hidden
+    assert "enter a whole number from 0 to 100" in shown(at.error) and not at.metric
+    at.number_input(key="case_estimate_value").set_value(30)
+    at = next(b for b in at.button if b.label.startswith("Save my estimate")).click().run()
+    assert not at.exception and at.metric
+    assert "Your estimate before seeing the model: 30 out of 100." in shown(at.caption)
+    at.radio(key="case_feedback_verdict").set_value("I agree")
+    at = next(b for b in at.button if b.label == "Send feedback").click().run()
+    [feedback] = [e for e in audit_entries() if e.action == "feedback"]
+    assert feedback.detail()["own_estimate_out_of_100"] == 30
+
+
+def test_a_users_own_setting_overrides_the_site_default(monkeypatch):
+    monkeypatch.setenv("CASELENS_ESTIMATE_FIRST", "on")
+    monkeypatch.setenv("CASELENS_ESTIMATE_FIRST_USERS", "dr.lee=off")
+    at = open_app()
+    assert at.metric, "dr.lee's own setting (off) was not applied"
+
+
+def test_a_bundle_whose_card_fails_its_checks_shows_a_banner_on_the_case_page_and_preview(
+    monkeypatch, tmp_path, heart_bundle
+):
+    models = tmp_path / "models"
+    shutil.copytree(SAMPLE_MODELS_DIR / "heart-disease", models / "heart-disease")
+    card_file = models / "heart-disease" / "card.json"
+    card = json.loads(card_file.read_text())
+    claimed = round(heart_bundle.card.validation.overall.auroc + 0.05, 4)
+    card["validation"]["overall"]["auroc"] = claimed
+    card_file.write_text(json.dumps(card), encoding="utf-8")
+    monkeypatch.setenv("CASELENS_MODELS_DIR", str(models))
+    # The catalogue is cached per server process (here: per test process).
+    st.cache_resource.clear()
+    try:
+        at = open_app()
+        assert not at.exception and at.metric
+        banner = "This model's card failed 1 check(s) against its own reference data"
+        assert sum(banner in e.value for e in at.error) == 1
+        at = at.toggle(key="case_patient_preview").set_value(True).run()
+        assert sum(banner in e.value for e in at.error) == 2  # the preview has its own
+        at.session_state["case_heart-disease_report_model_problems"] = True
+        at = at.run()
+        assert f"the card claims {claimed:g}" in shown(at.markdown)
+    finally:
+        st.cache_resource.clear()
+
+
+def test_a_wrong_estimate_first_setting_is_named_on_the_page_and_nothing_is_shown(monkeypatch):
+    monkeypatch.setenv("CASELENS_ESTIMATE_FIRST", "sometimes")
+    at = open_app()
+    assert not at.exception
+    assert "CASELENS_ESTIMATE_FIRST: expected on or off, got 'sometimes'." in shown(at.error)
+    assert not at.metric and not [e for e in audit_entries() if e.action == "viewed"]

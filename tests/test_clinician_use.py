@@ -78,3 +78,133 @@ def test_only_reviewers_and_admins_see_it(workflow):
     with pytest.raises(Refused):
         workflow.clinician_use(signed_in(workflow, "dr.lee"), "heart-disease")
     assert workflow.clinician_use(signed_in(workflow, "admin"), "heart-disease").feedback == ()
+
+
+# -- estimate-first and feedback: the workflow's own rules ---------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from caselens.settings import Settings, SettingsError, parse_estimate_first_users  # noqa: E402
+from caselens.workflow import WorkflowError  # noqa: E402
+from monitoring_fixtures import make_workflow  # noqa: E402
+
+
+def test_estimate_first_holds_the_report_until_a_saved_estimate_or_a_recorded_skip(workflow):
+    clinician = signed_in(workflow, "dr.lee")
+    assert workflow.estimate_first(clinician)  # the built-in default for clinicians
+    h01, h02 = heart_case(workflow, "H-01"), heart_case(workflow, "H-02")
+    assert workflow.awaiting_own_estimate(clinician, "heart-disease", h01)
+    workflow.save_own_estimate(clinician, "heart-disease", h01, 12)
+    assert not workflow.awaiting_own_estimate(clinician, "heart-disease", h01)
+    # Another patient is another estimate; a bad reference records nothing.
+    assert workflow.awaiting_own_estimate(clinician, "heart-disease", h02)
+    before = len(workflow.trail.entries())
+    with pytest.raises(WorkflowError, match="Patient reference"):
+        workflow.skip_own_estimate(clinician, "heart-disease", h02, patient_ref="no spaces!")
+    assert len(workflow.trail.entries()) == before
+    workflow.skip_own_estimate(clinician, "heart-disease", h02, patient_ref="MRN-2")
+    assert not workflow.awaiting_own_estimate(clinician, "heart-disease", h02)
+    skipped = workflow.trail.entries()[-1]
+    assert (skipped.action, skipped.actor_id, skipped.patient_ref) == (
+        "own_estimate_skipped",
+        "dr.lee",
+        "MRN-2",
+    )
+    assert skipped.detail() == {"model_id": "heart-disease"}
+    # A new session (sign out and in) starts again: nothing is carried over.
+    fresh = signed_in(workflow, "dr.lee")
+    assert workflow.awaiting_own_estimate(fresh, "heart-disease", h02)
+
+
+def test_only_clinicians_get_the_estimate_step_and_a_patient_cannot_skip_it(workflow):
+    patient = signed_in(workflow, "pat.h03")
+    assert not workflow.estimate_first(patient)
+    assert not workflow.estimate_first(signed_in(workflow, "rev.kim"))
+    with pytest.raises(Refused):
+        workflow.skip_own_estimate(
+            patient, "heart-disease", heart_case(workflow), patient_ref="H-03"
+        )
+    assert workflow.trail.entries()[-1].action == "access_refused"
+
+
+def test_the_sites_and_the_users_setting_decide_estimate_first(tmp_path, sample_bundles):
+    from caselens.audit import AuditStore
+    from monitoring_fixtures import KEY
+
+    settings = Settings(
+        data_dir=tmp_path,
+        models_dir=tmp_path,
+        allow_pickle=False,
+        estimate_first=False,
+        estimate_first_users={"dr.lee": True},
+    )
+    data = tmp_path / "data"
+    data.mkdir()
+    with AuditStore.open(tmp_path / "audit.sqlite", key=KEY) as audit:
+        built = make_workflow(data, audit, sample_bundles)
+        built._estimate_first = settings.estimate_first_for
+        assert built.estimate_first(signed_in(built, "dr.lee"))  # the user's own: on
+    assert not settings.estimate_first_for("dr.ng", "clinician")  # the site's: off
+    assert not settings.estimate_first_for("dr.lee", "reviewer")  # never another role
+
+
+def test_feedback_without_one_of_its_answers_is_refused_and_not_recorded(workflow):
+    clinician = signed_in(workflow, "dr.lee")
+    case = heart_case(workflow)
+    report = workflow.show_report(clinician, "heart-disease", case, patient_ref="H-01")
+    before = len(workflow.trail.entries())
+    for verdict in (None, "", "I AGREE", "Yes"):
+        with pytest.raises(WorkflowError, match="choose one answer"):
+            workflow.give_feedback(clinician, report, verdict=verdict)  # type: ignore[arg-type]
+    assert len(workflow.trail.entries()) == before
+
+
+def test_model_warnings_are_the_card_checks_model_facts_shows(workflow):
+    clinician = signed_in(workflow, "dr.lee")
+    assert workflow.model_warnings(clinician, "heart-disease") == ()
+    with pytest.raises(Refused):
+        workflow.model_warnings(signed_in(workflow, "pat.h03"), "heart-disease")
+
+
+def test_settings_read_from_the_environment_and_name_the_variable_when_wrong(monkeypatch):
+    monkeypatch.setenv("CASELENS_ESTIMATE_FIRST", "OFF")
+    monkeypatch.setenv("CASELENS_ESTIMATE_FIRST_USERS", " dr.lee = on ,, dr.ng=off ")
+    settings = Settings.from_env()
+    assert settings.estimate_first is False
+    assert dict(settings.estimate_first_users) == {"dr.lee": True, "dr.ng": False}
+    # A wrong value does not stop the app (other settings read); a clinician's Case page
+    # gets the reason, naming the variable.
+    monkeypatch.setenv("CASELENS_ESTIMATE_FIRST", "sometimes")
+    settings = Settings.from_env()
+    assert not settings.estimate_first_for("rev.kim", "reviewer")
+    with pytest.raises(SettingsError, match=r"^CASELENS_ESTIMATE_FIRST: expected on or off"):
+        settings.estimate_first_for("dr.lee", "clinician")
+    monkeypatch.setenv("CASELENS_ESTIMATE_FIRST", "on")
+    for bad in ("dr.lee", "=on", "dr.lee=maybe"):
+        monkeypatch.setenv("CASELENS_ESTIMATE_FIRST_USERS", bad)
+        with pytest.raises(SettingsError, match=r"^CASELENS_ESTIMATE_FIRST_USERS"):
+            Settings.from_env().estimate_first_for("dr.lee", "clinician")
+
+
+_user = st.text(
+    alphabet=st.characters(blacklist_characters=",=", blacklist_categories=("Cs", "Z", "Cc")),
+    min_size=1,
+    max_size=20,
+)
+
+
+@given(st.dictionaries(_user, st.booleans(), max_size=8))
+def test_a_users_list_reads_back_what_was_written(users):
+    text = ",".join(f"{u}={'on' if v else 'off'}" for u, v in users.items())
+    assert parse_estimate_first_users(text) == users
+
+
+@given(st.text(max_size=60))
+def test_any_users_text_is_read_or_refused_with_the_variable_named(text):
+    try:
+        parsed = parse_estimate_first_users(text)
+    except SettingsError as exc:
+        assert str(exc).startswith("CASELENS_ESTIMATE_FIRST_USERS")
+    else:
+        assert all(isinstance(v, bool) and k == k.strip() and k for k, v in parsed.items())

@@ -319,14 +319,80 @@ def test_the_interval_is_a_stated_bootstrap_of_the_calibrator_and_is_not_widened
 def test_interval_coverage_in_simulation_on_held_out_rows_is_stated_and_measured(heart):
     """Truth = the bundle's calibrator; 100 runs redraw calibration outcomes from it, refit,
     bootstrap and check the interval at the 61 held-out patients. Small splits make a
-    percentile bootstrap fall short: with 61 calibration patients it holds the truth about
-    87% of the time, not 95%, and the interval's own text says so. The bound is the measured
-    figure ± 3 SD of a 100-run mean (SD ≤ 0.22/√100 = 0.022)."""
+    percentile bootstrap fall short: with 61 calibration patients the 95% percentile range
+    holds the truth about 87-90% of the time, not 95%. The bound is the measured figure ± 3
+    SD of a 100-run mean (SD ≤ 0.22/√100 = 0.022)."""
     bootstrap, reason = CalibrationBootstrap.for_bundle(heart)
     assert reason is None
     coverage = bootstrap.simulate_coverage(heart.predict_proba(heart.reference), runs=100)
-    assert 0.80 <= coverage <= 0.97
-    assert f"held the true calibrated probability {100 * coverage:.0f}%" in bootstrap.method()
+    assert 0.80 <= bootstrap.coverage_by_level[0.95] <= 0.97
+    assert coverage == bootstrap.coverage_by_level[bootstrap.nominal_level]
+    assert f"held the true calibrated probability {100 * coverage:.1f}%" in bootstrap.method()
+
+
+def test_a_stated_level_is_one_the_intervals_own_simulation_reaches(heart, heart_model):
+    """Level honesty: the interval is widened (a wider percentile range, never a fudge) until
+    its own simulation holds the truth at least 95% of the time; the narrower ranges that
+    fell short are not used, and the label says 95% only then."""
+    from caselens.display import interval_level_text
+
+    bootstrap = heart_model.bootstrap
+    levels = sorted(bootstrap.coverage_by_level)
+    assert levels[0] == 0.95 and bootstrap.coverage_by_level[0.95] < 0.95
+    chosen = bootstrap.nominal_level
+    assert bootstrap.level_reached and bootstrap.coverage_by_level[chosen] >= 0.95
+    assert all(bootstrap.coverage_by_level[c] < 0.95 for c in levels if c < chosen)
+    interval = heart_model.assess(0.3).interval
+    assert interval.nominal_level == chosen and interval.level_reached is True
+    assert interval.simulated_coverage >= interval.level
+    assert interval_level_text(interval) == "95%"
+    # The interval is the chosen percentile range of the same refits.
+    ordered = bootstrap._ordered_refits([0.3])
+    low, high = bootstrap._ends(ordered, chosen)
+    assert (interval.low, interval.high) == pytest.approx((low[0], high[0]), abs=1e-6)
+    narrow_low, narrow_high = bootstrap._ends(ordered, 0.95)
+    assert interval.low <= narrow_low[0] and narrow_high[0] <= interval.high
+
+
+def test_a_level_the_simulation_never_reaches_is_stated_as_about_what_it_measured(heart):
+    """Level honesty, the other branch: with only the 95% range allowed to be tried, the
+    interval keeps it and its label is "about N%", N the simulated share (rounded down)."""
+    from caselens.display import interval_covers, interval_level_text
+
+    bootstrap, _ = CalibrationBootstrap.for_bundle(heart)
+    original = confidence.CANDIDATE_LEVELS
+    confidence.CANDIDATE_LEVELS = (0.95,)
+    try:
+        coverage = bootstrap.simulate_coverage(heart.predict_proba(heart.reference), runs=30)
+    finally:
+        confidence.CANDIDATE_LEVELS = original
+    assert coverage < 0.95 and bootstrap.level_reached is False
+    interval = bootstrap.interval(0.3)
+    label = interval_level_text(interval)
+    assert label == f"about {math.floor(100 * coverage)}%" and label != "95%"
+    assert "short of 95%" in interval.method
+    assert f"{100 * coverage:.1f}%" in interval_covers(interval)
+
+
+def test_an_unsimulated_level_is_only_about_and_says_it_was_not_checked(readmission_model):
+    from caselens.display import interval_covers, interval_level_text
+
+    interval = readmission_model.assess(0.04).interval
+    assert interval.simulated_coverage is None and interval.level_reached is None
+    assert interval_level_text(interval) == "about 95%"
+    assert "not checked by simulation" in interval_covers(interval)
+    assert "not checked by simulation" in interval.method
+
+
+def test_an_older_reports_interval_is_judged_by_its_stored_simulation():
+    from caselens.confidence import ProbabilityInterval
+    from caselens.display import interval_level_text
+
+    old = dict(low=0.1, high=0.2, level=0.95, method="m", resamples=200, seed=0)
+    short = ProbabilityInterval(calibration_n=61, simulated_coverage=0.92, simulated_runs=60, **old)
+    assert interval_level_text(short) == "about 92%"
+    held = ProbabilityInterval(calibration_n=61, simulated_coverage=0.951, simulated_runs=60, **old)
+    assert interval_level_text(held) == "95%"
 
 
 def test_an_uncalibrated_bundle_is_labelled_so_and_gets_no_interval(other_family_bundles):
@@ -357,3 +423,85 @@ def test_an_estimate_outside_the_neighbourhoods_observed_range_is_said_not_hidde
     assert hood.ci_high < 0.99
     assert "is above the 95% interval of the rate observed" in assessment.neighbourhood_statement
     assert assessment.interval.low <= 0.99 <= assessment.interval.high
+
+
+@pytest.fixture(scope="module")
+def onnx_calibrated(other_family_bundles):
+    """A real ONNX file: a scaled logistic regression with one sigmoid calibrator fitted on
+    the other-family bundle's own calibration split (rows 900-1199 of its cohort), converted
+    by ``caselens bundle convert``'s converter; and the bundle serving it instead."""
+    import dataclasses
+    import sys
+    from pathlib import Path
+
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from caselens.onnx_convert import convert_model
+    from caselens.onnx_model import OnnxClassifier
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from other_family import cohort
+
+    bundle = other_family_bundles["calibrated"]
+    names = list(bundle.features.names)
+    rows = cohort().iloc[:1200]
+    split = [(np.arange(900), np.arange(900, 1200))]
+    calibrated = CalibratedClassifierCV(LogisticRegression(), method="sigmoid", cv=split)
+    source = Pipeline([("scale", StandardScaler()), ("calibrated", calibrated)])
+    source.fit(rows[names], rows["outcome"])
+    onnx_model = OnnxClassifier(convert_model(source, rows[names]).onnx_bytes)
+    assert (bundle.calibration_data[names].to_numpy() == rows.iloc[900:][names].to_numpy()).all()
+    return source, dataclasses.replace(bundle, model=onnx_model)
+
+
+def test_an_onnx_model_gets_the_same_bootstrap_interval_as_its_source(onnx_calibrated):
+    """The same method, recovered: the ONNX file's calibrator cannot be read, but its
+    probabilities' log-odds refit to the identity on the calibration split, so the bootstrap
+    is the one the source model's own calibrator gives (to float32 precision)."""
+    source, bundle = onnx_calibrated
+    model = ConfidenceModel.from_bundle(bundle)
+    assert model.bootstrap is not None and model.bootstrap.calibrator == "recovered"
+    assessment = model.assess(0.3)
+    interval = assessment.interval
+    assert interval is not None and interval.calibrator == "recovered"
+    assert "recovered from its own probabilities" in interval.method
+    assert assessment.interval_unavailable_reason is None
+    assert interval.low < 0.3 < interval.high
+    # The source's calibrator and base scores, read directly: the bootstrap CaseLens runs
+    # for a model it can open.
+    calibrated = source.named_steps["calibrated"].calibrated_classifiers_[0]
+    calibrator = calibrated.calibrators[0]
+    cal = bundle.calibration_data
+    scores = calibrated.estimator.decision_function(
+        source.named_steps["scale"].transform(cal[list(bundle.features.names)])
+    )
+    exact = CalibrationBootstrap(scores, cal["outcome"], a=calibrator.a_, b=calibrator.b_)
+    exact.simulate_coverage(model.reference_probabilities)
+    assert exact.nominal_level == interval.nominal_level
+    low, high = exact.intervals([0.3])
+    assert (interval.low, interval.high) == pytest.approx((low[0], high[0]), abs=2e-5)
+
+
+def test_a_model_whose_probabilities_are_not_one_sigmoid_on_the_split_says_why_no_interval(
+    other_family_bundles,
+):
+    """An ensemble of three sigmoid calibrators fitted on cross-validation folds is not one
+    sigmoid fitted on the calibration split: no interval, and the reason names the refit."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+
+    bundle = other_family_bundles["calibrated"]
+    names = list(bundle.features.names)
+    reference = bundle.reference
+    ensemble = CalibratedClassifierCV(LogisticRegression(max_iter=500), method="sigmoid", cv=3)
+    ensemble.fit(reference[names], reference["outcome"])
+    cal = bundle.calibration_data
+    bootstrap, reason = CalibrationBootstrap.from_probabilities(
+        ensemble.predict_proba(cal[names])[:, 1], cal["outcome"], model_name="OnnxClassifier"
+    )
+    assert bootstrap is None
+    assert reason.startswith("No interval for the probability: this model (OnnxClassifier)")
+    assert "not one sigmoid calibration fitted on the bundle's calibration split" in reason

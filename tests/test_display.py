@@ -222,3 +222,67 @@ def test_a_report_holding_nan_is_refused_as_an_audit_write_error(store, heart_re
             record_display(store, report, CLINICIAN, audience="clinician")
     finally:
         assert store.entries() == []
+
+
+# -- how every screen prints a range ------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from caselens.display import format_interval, format_percent  # noqa: E402
+from caselens.interval_text import MIN_PRINTED_WIDTH_POINTS, interval_decimals  # noqa: E402
+
+_probability = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+
+
+def _ends(text: str) -> tuple[float, float]:
+    low, high = text.removesuffix("%").split("% to ")
+    return float(low), float(high)
+
+
+@given(_probability, _probability)
+def test_a_printed_range_never_shows_equal_ends_and_holds_the_computed_one(a, b):
+    low, high = min(a, b), max(a, b)
+    text = format_interval(low, high)
+    if text.startswith("about "):
+        # Only a range too narrow for one decimal is printed without ends.
+        assert 100 * (high - low) < MIN_PRINTED_WIDTH_POINTS
+        assert "uncertain by less than" in text
+        return
+    printed_low, printed_high = _ends(text)
+    assert printed_low < printed_high
+    # Rounded outwards: the printed range contains the computed one.
+    assert printed_low <= 100 * low + 1e-9 and 100 * high - 1e-9 <= printed_high
+    # ... and with enough decimals that it is not much wider (one unit at each end).
+    unit = 10.0 ** -interval_decimals(low, high)
+    assert printed_high - printed_low <= 100 * (high - low) + 2 * unit + 1e-9
+
+
+@given(_probability, _probability)
+def test_both_styles_print_the_same_ends(a, b):
+    low, high = min(a, b), max(a, b)
+    percent = format_interval(low, high)
+    counted = format_interval(low, high, style="out_of_100")
+    if percent.startswith("about "):
+        assert counted.startswith("about ")
+        return
+    printed_low, printed_high = _ends(percent)
+    decimals = interval_decimals(low, high)
+    assert counted == (
+        f"between {printed_low:.{decimals}f} and {printed_high:.{decimals}f} out of 100"
+    )
+
+
+def test_the_readmission_range_that_read_4_to_4_prints_distinct_ends():
+    assert format_interval(0.036283, 0.043412) == "3.6% to 4.4%"
+    assert format_interval(0.004423, 0.099814) == "0% to 10%"
+    assert format_interval(0.0400, 0.0402) == "about 4.0%, uncertain by less than 0.1 points"
+    assert format_percent(0.039) == "3.9%"
+
+
+@pytest.mark.parametrize(
+    ("low", "high"), [(0.2, 0.1), (-0.1, 0.5), (0.1, 1.5), (math.nan, 0.2), (0.1, math.inf)]
+)
+def test_a_range_that_is_not_one_is_refused_naming_the_end(low, high):
+    with pytest.raises(ValueError, match=r"^(low|high): expected"):
+        format_interval(low, high)

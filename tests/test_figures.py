@@ -12,11 +12,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 from caselens.cases import validate_inputs
 from caselens.report import CaseExplainer
 from components.figures import (
+    LOWERS,
+    NEUTRAL,
+    RAISES,
     icon_array_figure,
     lime_bar_figure,
     probability_figure,
     reliability_figure,
     shap_waterfall_figure,
+    threshold_strip_figure,
 )
 
 
@@ -112,3 +116,37 @@ def test_report_figures_carry_their_own_template_so_long_labels_fit(report):
     ):
         template = fig.layout.template.layout
         assert template.yaxis.automargin is True and template.xaxis.automargin is True
+
+
+@pytest.mark.parametrize(
+    ("probability", "side", "colour"),
+    [(0.9, "above", RAISES), (0.1, "below", LOWERS), (0.5, "at", NEUTRAL)],
+)
+def test_the_threshold_strip_colours_the_patient_by_the_side_and_prints_no_number(
+    report, probability, side, colour
+):
+    """The strip's marks follow the same side as the badge beside them, its two labels sit
+    above the strip on opposite sides of their lines (below it they covered the ticks), and
+    the marks carry no text: the card prints each number once."""
+    confidence = report.confidence.model_copy(
+        update={"probability": probability, "side": side, "threshold": 0.5}
+    )
+    fig = threshold_strip_figure(confidence, outcome="heart disease")
+    marker, *_ = [t for t in fig.data if t.mode == "markers"]
+    assert marker.marker.color == colour and list(marker.x) == [100 * probability]
+    assert all(t.text is None for t in fig.data)
+    bar = [t for t in fig.data if t.mode == "lines"]
+    assert [list(b.x) for b in bar] == [[100 * confidence.range_low, 100 * confidence.range_high]]
+    assert all(b.line.color == colour for b in bar)
+    threshold_label, base_label = fig.layout.annotations
+    assert threshold_label.y == base_label.y == 1.0 and threshold_label.yanchor == "bottom"
+    assert {threshold_label.xanchor, base_label.xanchor} == {"left", "right"}
+    assert fig.layout.xaxis.title.text == "Probability of heart disease (%)"
+
+
+def test_the_threshold_strip_without_a_range_draws_no_bar(report):
+    confidence = report.confidence.model_copy(
+        update={"range_low": None, "range_high": None, "interval": None}
+    )
+    fig = threshold_strip_figure(confidence, outcome="heart disease")
+    assert [t.mode for t in fig.data] == ["markers"]

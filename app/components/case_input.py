@@ -7,6 +7,7 @@ through :func:`literal` (labels and help text are Markdown in Streamlit too)."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import streamlit as st
 
@@ -69,14 +70,20 @@ def _form_inputs(bundle: ModelBundle, key_prefix: str, start: dict) -> dict | No
     return values if submitted else None
 
 
-def render_case_input(bundle: ModelBundle, *, key_prefix: str) -> Case | None:
+def render_case_input(
+    bundle: ModelBundle, *, key_prefix: str, row: tuple[Any, Any] | None = None
+) -> Case | None:
     """Let the clinician pick a demo case, fill the form or upload a file.
+
+    ``row`` (two containers, e.g. columns) places the source choice and the demo patient
+    side by side on one line; the form and the upload take the page's width below it.
 
     Returns the validated case, or None (with every problem shown per field) when there is
     no valid case yet. The last valid case is kept in ``st.session_state`` under
     ``{key_prefix}_case``.
     """
-    source = st.radio(
+    source_slot, patient_slot = row if row is not None else (st.container(), st.container())
+    source = source_slot.radio(
         "Case",
         ["Demo patient", "Enter values", "Upload a file"],
         horizontal=True,
@@ -89,9 +96,9 @@ def render_case_input(bundle: ModelBundle, *, key_prefix: str) -> Case | None:
         if not demos:
             st.info("This bundle has no demo patients; enter values or upload a file.")
             return None
-        label = st.selectbox("Demo patient", list(demos), key=f"{key_prefix}_demo")
+        label = patient_slot.selectbox("Demo patient", list(demos), key=f"{key_prefix}_demo")
         demo = demos[label]
-        st.caption(literal(demo.description))
+        patient_slot.caption(literal(demo.description))
         try:
             st.session_state[state_key] = validate_inputs(
                 demo.inputs, bundle.features, source="demo", case_id=demo.case_id
@@ -101,7 +108,12 @@ def render_case_input(bundle: ModelBundle, *, key_prefix: str) -> Case | None:
             st.session_state.pop(state_key, None)
     elif source == "Enter values":
         start = bundle.demo_cases[0].inputs if bundle.demo_cases else {}
-        submitted = _form_inputs(bundle, key_prefix, start)
+        # Once a case is assessed the form folds away (a new label, so a new, closed
+        # expander), leaving the result at the top of the screen; it opens to change it.
+        assessed = isinstance(st.session_state.get(state_key), Case)
+        label = "Patient values (assessed; open to change)" if assessed else "Patient values"
+        with st.expander(label, expanded=not assessed):
+            submitted = _form_inputs(bundle, key_prefix, start)
         if submitted is not None:
             try:
                 st.session_state[state_key] = validate_inputs(
@@ -112,12 +124,15 @@ def render_case_input(bundle: ModelBundle, *, key_prefix: str) -> Case | None:
                 st.session_state.pop(state_key, None)
                 return None
     else:
-        upload = st.file_uploader(
-            "One patient as CSV (header + one row) or JSON (an object of field: value)",
-            type=["csv", "json"],
-            key=f"{key_prefix}_upload",
-        )
-        st.caption("Fields: " + ", ".join(code(n) for n in bundle.features.names))
+        assessed = isinstance(st.session_state.get(state_key), Case)
+        label = "Patient file (assessed; open to change)" if assessed else "Patient file"
+        with st.expander(label, expanded=not assessed):
+            upload = st.file_uploader(
+                "One patient as CSV (header + one row) or JSON (an object of field: value)",
+                type=["csv", "json"],
+                key=f"{key_prefix}_upload",
+            )
+            st.caption("Fields: " + ", ".join(code(n) for n in bundle.features.names))
         if upload is None:
             return None
         try:

@@ -168,6 +168,91 @@ def probability_figure(confidence: ConfidenceAssessment, *, outcome: str) -> go.
     )
 
 
+#: Height of the threshold strip on the result card: one line of marks, the axis and its
+#: title, and the labels above and below (px).
+STRIP_HEIGHT = 130
+
+
+def threshold_strip_figure(confidence: ConfidenceAssessment, *, outcome: str) -> go.Figure:
+    """The result card's strip: 0–100%, the probability (a diamond) with its range (a bar),
+    the decision threshold and the base rate. No number is printed on the marks: the card
+    prints each once; the marks place them.
+
+    The marker's colour follows the side of the threshold (vermillion above, blue below,
+    grey at it), as the side badge beside it does.
+    """
+    p = 100 * confidence.probability
+    low, high = confidence.range_low, confidence.range_high
+    has_range = low is not None and high is not None
+    colour = {"above": RAISES, "below": LOWERS}.get(confidence.side, NEUTRAL)
+    traces: list[Any] = []
+    if has_range:
+        traces.append(
+            go.Scatter(
+                x=[100 * low, 100 * high],  # type: ignore[operator]
+                y=[0, 0],
+                mode="lines",
+                line=dict(color=colour, width=8),
+                opacity=0.35,
+                name="range",
+                hoverinfo="skip",
+            )
+        )
+    traces.append(
+        go.Scatter(
+            x=[p],
+            y=[0],
+            mode="markers",
+            marker=dict(size=18, color=colour, symbol="diamond", line=dict(color="#1b2733")),
+            name="This patient",
+            hovertemplate="This patient %{x:.1f}%<extra></extra>",
+        )
+    )
+    threshold, base = 100 * confidence.threshold, 100 * confidence.base_rate
+    # Both labels above the strip (below it they would sit on the tick labels), each on
+    # the side away from the other line, so they never overlap however close the lines are.
+    threshold_side, base_side = ("right", "left") if threshold >= base else ("left", "right")
+    shapes, annotations = [], []
+    for x, text, line_colour, dash, side in (
+        (threshold, f"threshold {threshold:.0f}%", "#1b2733", "dash", threshold_side),
+        (base, f"base rate {base:.0f}%", NEUTRAL, "dot", base_side),
+    ):
+        shapes.append(_vline(x, dict(color=line_colour, dash=dash, width=2)))
+        annotations.append(
+            dict(
+                x=x,
+                y=1.0,
+                xref="x",
+                yref="paper",
+                text=text,
+                showarrow=False,
+                xanchor="left" if side == "right" else "right",
+                yanchor="bottom",
+                xshift=4 if side == "right" else -4,
+                font=dict(size=13, color=line_colour),
+            )
+        )
+    return _figure(
+        traces,
+        _layout_spec(
+            title="",
+            height=STRIP_HEIGHT,
+            margin=dict(l=10, r=10, t=26, b=10),
+            shapes=shapes,
+            annotations=annotations,
+            xaxis=dict(
+                range=[0, 100],
+                title=dict(text=f"Probability of {plot_text(outcome)} (%)", standoff=6),
+                ticksuffix="%",
+                showgrid=True,
+                gridcolor=GRID,
+                fixedrange=True,
+            ),
+            yaxis=dict(visible=False, range=[-1, 1], fixedrange=True),
+        ),
+    )
+
+
 def _signed(points: float) -> str:
     return f"{'▲ +' if points >= 0 else '▼ −'}{abs(points):.1f} pts"
 

@@ -10,12 +10,18 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from caselens.display import (
+    format_interval,
+    format_percent,
+    interval_covers,
+    interval_level_text,
+)
 from caselens.report import CaseReport
 from components.figures import (
     lime_bar_figure,
-    probability_figure,
     reliability_figure,
     shap_waterfall_figure,
+    threshold_strip_figure,
 )
 from components.text import code, literal
 
@@ -43,17 +49,163 @@ def lazy_expander(label: str, *, key: str) -> Any:
     return st.expander(label, key=key, on_change="rerun")
 
 
-def render_limitations(report: CaseReport) -> None:
-    """Limitations, most severe first; severity in words and icon, never colour alone."""
+#: Badge colour and icon of each side of the threshold: the arrow and the colour follow
+#: the sign of (probability − threshold), never a fixed style.
+SIDE_BADGE = {
+    "above": ("red", ":material/arrow_upward:"),
+    "below": ("blue", ":material/arrow_downward:"),
+    "at": ("gray", ":material/drag_handle:"),
+}
+#: Factors named on the result card (the rest are in the charts below it).
+CARD_FACTORS = 3
+
+
+def render_model_banner(problems: tuple[str, ...], *, key: str) -> None:
+    """The banner of a bundle whose card failed its checks against its own reference data,
+    shown on every screen with its predictions (the problems behind a click)."""
+    if not problems:
+        return
+    st.error(
+        f"**This model's card failed {len(problems)} check(s) against its own reference "
+        "data** (the same result Model facts shows): the figures it states cannot be "
+        "trusted, and the bundle may have been altered. Treat these predictions with "
+        "caution and tell the model's owner.",
+        icon=":material/gpp_bad:",
+    )
+    with (box := lazy_expander("What failed", key=key)):
+        if box.open:
+            st.markdown("\n".join(f"- {literal(p)}" for p in problems))
+
+
+def side_badge(report: CaseReport) -> tuple[str, str, str]:
+    """(colour, icon, words) of the threshold badge, all from the report's one side."""
+    c = report.confidence
+    colour, icon = SIDE_BADGE[c.side]
+    return colour, icon, c.side_statement[:1].upper() + c.side_statement[1:]
+
+
+def range_text(report: CaseReport) -> tuple[str, str, str]:
+    """(label, value, what it covers) of the probability's range on the result card."""
+    c = report.confidence
+    if c.interval is not None:
+        return (
+            f"Range ({interval_level_text(c.interval)})",
+            format_interval(c.interval.low, c.interval.high),
+            interval_covers(c.interval),
+        )
+    if c.range_low is not None and c.range_high is not None:
+        # A report recorded before intervals existed: its range, printed by today's rule.
+        return (
+            "Likely range (about 95%)",
+            format_interval(c.range_low, c.range_high),
+            literal(c.range_statement),
+        )
+    return ("Range", "none given", c.interval_unavailable_reason or c.range_statement)
+
+
+def top_factors(report: CaseReport, count: int = CARD_FACTORS) -> list[str]:
+    """The largest SHAP contributions (LIME's when SHAP failed), each with this patient's
+    value and its direction: "▲ Ejection fraction = 25 %: +9.9 points"."""
+    a = report.attributions
+    values = {i.name: i for i in report.case.inputs}
+    if a.shap.status == "ok":
+        ranked = sorted(a.shap.contributions, key=lambda c: -abs(c.value))
+        items = [(c.name, c.label, c.value) for c in ranked]
+    elif a.lime.status == "ok":
+        ranked_lime = sorted(a.lime.weights, key=lambda w: -abs(w.value))
+        items = [(w.name, w.label, w.value) for w in ranked_lime]
+    else:
+        return []
+    lines = []
+    for name, label, value in items[:count]:
+        shown = values.get(name)
+        named = f"{shown.label} = {shown.value_text}" if shown is not None else label
+        arrow, sign = ("▲", "+") if value >= 0 else ("▼", "−")
+        lines.append(f"{arrow} {named}: {sign}{abs(100 * value):.1f} points")
+    return lines
+
+
+def render_result_card(
+    report: CaseReport, *, key_prefix: str, on_model_facts: Any | None = None
+) -> None:
+    """The answer, first: the probability and its range on a threshold strip, the side of
+    the threshold, the top three factors with this patient's values, the caution that
+    matters most and a way to this model's Model facts. Each number is printed once."""
+    c = report.confidence
+    m = report.model
+    with st.container(border=True, key="result_card"):
+        left, middle, right = st.columns([1.6, 1.1, 1.3], vertical_alignment="center")
+        left.metric(
+            f"{literal(c.probability_label)} of {literal(m.outcome.lower())}",
+            format_percent(c.probability),
+            help=f"{literal(m.outcome_definition)} Time window: {literal(m.time_window)}.",
+        )
+        label, value, covers = range_text(report)
+        middle.metric(label, value, help=literal(covers))
+        colour, icon, words = side_badge(report)
+        with right:
+            st.badge(literal(words), icon=icon, color=colour)  # type: ignore[arg-type]
+            if c.interval is None:
+                st.caption(f"No range: {literal(c.interval_unavailable_reason or '')}")
+        st.plotly_chart(
+            threshold_strip_figure(c, outcome=m.outcome.lower()),
+            key=f"{key_prefix}_strip",
+            config={"displayModeBar": False, "staticPlot": True},
+            theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
+        )
+        factors, caution = st.columns([1, 1])
+        with factors:
+            lines = top_factors(report)
+            if lines:
+                source = "SHAP" if report.attributions.shap.status == "ok" else "LIME"
+                st.markdown(
+                    f"**What moved this estimate most** ({source}; association, not cause)\n"
+                    + "".join(f"\n- {literal(line)}" for line in lines)
+                )
+            agreement = report.attributions.agreement
+            if agreement is not None and not agreement.agree:
+                st.caption("SHAP and LIME disagree on the top factors: see below.")
+        with caution:
+            if report.limitations:
+                # The caution that matters most for this patient: the most severe one about
+                # the case; one about the model (true for everyone) only when none is.
+                about_case = [lim for lim in report.limitations if not lim.standing]
+                first = (about_case or list(report.limitations))[0]
+                more = len(report.limitations) - 1
+                box = {"warning": st.warning, "caution": st.warning, "info": st.info}
+                box[first.severity](
+                    f"**{SEVERITY_WORD[first.severity]}:** {literal(first.clinician_text)}"
+                    + (f"  \n_{more} more below._" if more else ""),
+                    icon=SEVERITY_ICON[first.severity],
+                )
+            if report.model.demonstration_only:
+                st.caption("Demonstration model — not for clinical use.")
+            if on_model_facts is not None:
+                st.button(
+                    "Model facts for this model",
+                    key=f"{key_prefix}_facts",
+                    icon=":material/description:",
+                    on_click=on_model_facts,
+                )
+
+
+def render_limitations(report: CaseReport, *, key_prefix: str) -> None:
+    """Limitations, most severe first; severity in words and icon, never colour alone. Their
+    codes and what triggered them sit behind a click."""
     st.subheader("When not to trust this result")
     for lim in report.limitations:
-        text = (
-            f"**{SEVERITY_WORD[lim.severity]} · {literal(lim.code)}** — "
-            f"{literal(lim.clinician_text)}  \n"
-            f"Triggered by: {code(lim.trigger)}"
-        )
+        text = f"**{SEVERITY_WORD[lim.severity]}** — {literal(lim.clinician_text)}"
         box = {"warning": st.warning, "caution": st.warning, "info": st.info}[lim.severity]
         box(text, icon=SEVERITY_ICON[lim.severity])
+    with (box := lazy_expander("Details: codes and triggers", key=f"{key_prefix}_codes")):
+        if box.open:
+            st.markdown(
+                "\n".join(
+                    f"- {code(lim.code)} ({literal(lim.severity)}): triggered by "
+                    f"{code(lim.trigger)}"
+                    for lim in report.limitations
+                )
+            )
 
 
 def _coverage_line(conformal) -> str:
@@ -69,63 +221,37 @@ def _coverage_line(conformal) -> str:
     return " Held-out coverage: " + "; ".join(parts) + "."
 
 
-def render_probability(report: CaseReport, *, key_prefix: str) -> None:
-    """The probability (named calibrated only when it is), its interval, the threshold, the
-    base rate and the conformal set with what it means."""
+def render_how_sure(report: CaseReport) -> None:
+    """Details of how sure the model is: what the probability is, how its range was built,
+    the base rate and the conformal set with what it means (method text, once)."""
     c = report.confidence
     m = report.model
-    cols = st.columns([1, 1, 1])
-    cols[0].metric(
-        f"{literal(c.probability_label)} of {literal(m.outcome.lower())}",
-        _pct(c.probability),
-        help=f"{literal(m.time_window)}. Calibration: {literal(m.calibration_method)}.",
-    )
+    lines = [
+        f"**The probability.** {literal(c.probability_label)}; calibration: "
+        f"{literal(m.calibration_method)}. Base rate in held-out patients: "
+        f"{_pct(c.base_rate)}. Outcome window: {literal(m.time_window)}.",
+    ]
     if c.interval is not None:
-        cols[1].metric(
-            f"Probability interval ({100 * c.interval.level:.0f}%)",
-            f"{_pct(c.interval.low, 0)} – {_pct(c.interval.high, 0)}",
-            help=literal(c.interval.method) + ".",
+        lines.append(
+            f"**The range.** {literal(interval_covers(c.interval))} Method: "
+            f"{literal(c.interval.method)}."
         )
-    elif c.range_low is not None and c.range_high is not None:
-        # A report recorded before intervals existed: shown as it was shown then.
-        cols[1].metric("Likely range (95%)", f"{_pct(c.range_low, 0)} – {_pct(c.range_high, 0)}")
     else:
-        cols[1].metric(
-            "Probability interval",
-            "none",
-            help=literal(c.interval_unavailable_reason or c.range_statement),
-        )
-    cols[2].metric(
-        "Decision threshold",
-        _pct(m.threshold, 0),
-        delta=literal(c.side_statement),
-        delta_color="off",
-    )
+        lines.append(f"**No range.** {literal(c.interval_unavailable_reason or '')}")
     conformal = c.conformal
-    line = (
-        f"**{literal(c.side_statement.capitalize())}.** Base rate in held-out patients: "
-        f"{_pct(c.base_rate)}. Outcome window: {literal(m.time_window)}."
-    )
     if conformal is not None:
-        line += (
-            f" Conformal set at {100 * conformal.coverage:.0f}% coverage: "
-            f"**{literal(conformal.statement)}**{_coverage_line(conformal)}"
+        lines.append(
+            f"**Conformal set at {100 * conformal.coverage:.0f}% coverage.** "
+            f"{literal(conformal.statement)}{_coverage_line(conformal)}"
         )
     elif c.conformal_unavailable_reason:
-        line += f" {literal(c.conformal_unavailable_reason)}"
-    if c.interval is None and c.interval_unavailable_reason:
-        line += f" {literal(c.interval_unavailable_reason)}"
-    st.markdown(line)
-    st.plotly_chart(
-        probability_figure(c, outcome=m.outcome.lower()),
-        key=f"{key_prefix}_probability",
-        config={"displayModeBar": False},
-        theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
-    )
+        lines.append(literal(c.conformal_unavailable_reason))
+    st.markdown("\n\n".join(lines))
 
 
 def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
-    """SHAP waterfall and LIME bars side by side, the agreement badge and the number table."""
+    """SHAP waterfall and LIME bars, each at the page's full width, the agreement line and
+    the number table; method text behind a click."""
     a = report.attributions
     # Every bar names the variable with this patient's value ("Ejection fraction = 25 %").
     labels = {i.name: f"{i.label} = {i.value_text}" for i in report.case.inputs}
@@ -137,39 +263,40 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
     if a.agreement is not None:
         badge = "they agree" if a.agreement.agree else "they disagree"
         st.markdown(f"**SHAP vs LIME: {badge}.** {literal(a.agreement.sentence)}")
-    left, right = st.columns(2)
-    with left:
-        if a.shap.status == "ok":
-            st.plotly_chart(
-                shap_waterfall_figure(a.shap, labels),
-                key=f"{key_prefix}_shap",
-                config={"displayModeBar": False},
-                theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
-            )
-            st.caption(
-                f"Method: {literal(a.shap.method)}. Background {a.shap.background_size} "
-                f"held-out patients, seed {a.shap.seed}. Additivity error "
-                f"{a.shap.additivity_error:.1e}."
-            )
-        else:
-            st.error(f"SHAP explanation not shown: {literal(a.shap.failure_reason)}")
-    with right:
-        if a.lime.status == "ok":
-            st.plotly_chart(
-                lime_bar_figure(a.lime, labels),
-                key=f"{key_prefix}_lime",
-                config={"displayModeBar": False},
-                theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
-            )
-            st.caption(
-                f"Local fidelity R² {a.lime.fidelity_r2_mean:.2f} (lowest "
-                f"{a.lime.fidelity_r2_min:.2f}); top-{a.lime.top_k} overlap across "
-                f"seeds {a.lime.top_k_jaccard:.2f}. {literal(a.lime.note)}"
-            )
-        else:
-            st.error(f"LIME explanation not shown: {literal(a.lime.failure_reason)}")
+    if a.shap.status == "ok":
+        st.plotly_chart(
+            shap_waterfall_figure(a.shap, labels),
+            key=f"{key_prefix}_shap",
+            config={"displayModeBar": False},
+            theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
+        )
+    else:
+        st.error(f"SHAP explanation not shown: {literal(a.shap.failure_reason)}")
+    if a.lime.status == "ok":
+        st.plotly_chart(
+            lime_bar_figure(a.lime, labels),
+            key=f"{key_prefix}_lime",
+            config={"displayModeBar": False},
+            theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
+        )
+        # LIME is never shown without its local fidelity and its stability across seeds.
+        st.caption(
+            f"LIME's local fidelity R² {a.lime.fidelity_r2_mean:.2f} (lowest "
+            f"{a.lime.fidelity_r2_min:.2f}); top-{a.lime.top_k} overlap across seeds "
+            f"{a.lime.top_k_jaccard:.2f}."
+        )
+    else:
+        st.error(f"LIME explanation not shown: {literal(a.lime.failure_reason)}")
     with (box := lazy_expander("The numbers behind the charts", key=f"{key_prefix}_numbers")):
         if box.open:
+            if a.shap.status == "ok":
+                st.caption(
+                    f"SHAP method: {literal(a.shap.method)}. Background "
+                    f"{a.shap.background_size} held-out patients, seed {a.shap.seed}. "
+                    f"Additivity error {a.shap.additivity_error:.1e}."
+                )
+            if a.lime.status == "ok" and a.lime.note:
+                st.caption(f"LIME: {literal(a.lime.note)}")
             _render_numbers(report, key_prefix=key_prefix)
 
 
@@ -204,14 +331,15 @@ def _render_numbers(report: CaseReport, *, key_prefix: str) -> None:
 
 
 def render_reliability(report: CaseReport, *, key_prefix: str) -> None:
-    """How often patients with a similar probability had the outcome, and the whole curve."""
+    """How often patients with a similar probability had the outcome, the whole curve and
+    its table (drawn inside the Details section, so no expander of its own)."""
     c = report.confidence
     n = c.neighbourhood
     st.subheader("How reliable is a probability like this?")
     st.markdown(
         f"Among **{n.n}** held-out patients with a similar predicted probability "
-        f"({_pct(n.prob_low)}–{_pct(n.prob_high)}), **{n.events}** had the outcome: "
-        f"observed {_pct(n.observed_rate)} (95% CI {_pct(n.ci_low)}–{_pct(n.ci_high)}) "
+        f"({format_interval(n.prob_low, n.prob_high)}), **{n.events}** had the outcome: "
+        f"observed {_pct(n.observed_rate)} (95% CI {format_interval(n.ci_low, n.ci_high)}) "
         f"against {_pct(n.mean_predicted)} predicted. {literal(n.definition)}"
     )
     if c.neighbourhood_statement:
@@ -223,13 +351,11 @@ def render_reliability(report: CaseReport, *, key_prefix: str) -> None:
         config={"displayModeBar": False},
         theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
     )
-    with (box := lazy_expander("Reliability table", key=f"{key_prefix}_reliability_open")):
-        if box.open:
-            st.dataframe(
-                pd.DataFrame([b.model_dump() for b in c.reliability_curve]),
-                hide_index=True,
-                key=f"{key_prefix}_reliability_table",
-            )
+    st.dataframe(
+        pd.DataFrame([b.model_dump() for b in c.reliability_curve]),
+        hide_index=True,
+        key=f"{key_prefix}_reliability_table",
+    )
 
 
 def render_context(report: CaseReport, *, key_prefix: str) -> None:
@@ -303,20 +429,37 @@ def _render_provenance_body(report: CaseReport) -> None:
     )
 
 
-def render_clinician_report(report: CaseReport, *, key_prefix: str) -> None:
-    """The whole clinician view of one report (ends with its id, a stable marker that the
-    report is fully drawn)."""
-    if report.model.demonstration_only:
-        st.caption("Demonstration model — not for clinical use.")
-    render_probability(report, key_prefix=key_prefix)
-    st.info(literal(report.narrative.clinician_summary), icon=":material/summarize:")
+def render_clinician_report(
+    report: CaseReport,
+    *,
+    key_prefix: str,
+    on_model_facts: Any | None = None,
+    model_problems: tuple[str, ...] = (),
+    case_notes: tuple[str, ...] = (),
+) -> None:
+    """The whole clinician view of one report: the result card first, then why, then when
+    not to trust it, then the details behind a click (ends with the report's id, a stable
+    marker that the report is fully drawn).
+
+    ``model_problems`` are the bundle's failed card checks (a banner above the card);
+    ``on_model_facts`` is called by the card's Model facts button (none on a replay);
+    ``case_notes`` are the case's own input flags, shown right under the card."""
+    render_model_banner(model_problems, key=f"{key_prefix}_model_problems")
+    render_result_card(report, key_prefix=key_prefix, on_model_facts=on_model_facts)
+    for note in case_notes:
+        st.warning(literal(note), icon=":material/report:")
     st.caption(
         "This is information for your judgement, not a recommendation. Clinical "
         "judgement stays with the treating clinician."
     )
-    render_limitations(report)
     render_explanations(report, key_prefix=key_prefix)
-    render_reliability(report, key_prefix=key_prefix)
-    render_context(report, key_prefix=key_prefix)
+    render_limitations(report, key_prefix=key_prefix)
+    label = "Details: how sure, the summary, how this patient compares with the evidence"
+    with (box := lazy_expander(label, key=f"{key_prefix}_reliability_open")):
+        if box.open:
+            render_how_sure(report)
+            st.info(literal(report.narrative.clinician_summary), icon=":material/summarize:")
+            render_reliability(report, key_prefix=key_prefix)
+            render_context(report, key_prefix=key_prefix)
     render_provenance(report, key_prefix=key_prefix)
     st.caption(f"Report {literal(report.report_id[:12])}")

@@ -112,7 +112,14 @@ class AppServer:
         for name in ("CASELENS_AUDIT_URL", "CASELENS_AUDIT_KEY", "CASELENS_MODELS_DIR"):
             env.pop(name, None)
         env.update(
-            {"CASELENS_DATA_DIR": str(self.data_dir), "CASELENS_DEMO": "1", "PYTHONUNBUFFERED": "1"}
+            {
+                "CASELENS_DATA_DIR": str(self.data_dir),
+                "CASELENS_DEMO": "1",
+                "PYTHONUNBUFFERED": "1",
+                # Timings and most browser tests measure the report itself; the estimate
+                # step before it (on by default for clinicians) is tested on its own server.
+                "CASELENS_ESTIMATE_FIRST": "off",
+            }
         )
         env.update(self.env)
         self._log = open(self.log_file, "wb") if self.log_file else subprocess.DEVNULL  # noqa: SIM115

@@ -28,6 +28,8 @@ from scipy.stats import norm
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from caselens.interval_text import format_interval
+
 if TYPE_CHECKING:
     from caselens.bundle import ModelBundle
 
@@ -56,6 +58,16 @@ BOOTSTRAP_SEED = 0
 #: The interval's coverage is simulated when a bundle is loaded if its calibration split has
 #: at most this many patients (small splits are where a percentile bootstrap falls short).
 SIMULATE_COVERAGE_UP_TO = 2000
+#: Percentile levels tried, narrowest first, until the interval's own simulation shows it
+#: holding the true probability at least as often as the stated level (a percentile
+#: bootstrap on a small calibration split falls short of its nominal level: 90% for 95%
+#: on 61 patients). The widest is kept, and the level stated as "about N%", if none does.
+CANDIDATE_LEVELS = (0.95, 0.96, 0.97, 0.98, 0.99, 0.995)
+#: A model's probabilities are taken to end in one sigmoid calibrator fitted on the
+#: bundle's calibration split when a Platt refit of their log-odds on that split returns
+#: slope −1 and intercept 0 within this (an ONNX file's float32 probabilities move the refit
+#: by about 1e-6; a different calibrator or split moves it by far more).
+RECOVERED_CALIBRATOR_TOLERANCE = 1e-3
 
 #: What a prediction set means, jointly with the threshold statement (see :func:`set_reading`).
 SetReading = Literal["both", "positive_only", "negative_only", "neither", "conflict"]
@@ -128,7 +140,17 @@ class ConformalSet(_Frozen):
 
 
 class ProbabilityInterval(_Frozen):
-    """An uncertainty interval for the probability itself, with its construction."""
+    """An uncertainty interval for the probability itself, with its construction.
+
+    ``level`` is the level aimed at (95%). ``nominal_level`` is the percentile range used to
+    reach it (wider than ``level`` when the simulation showed the narrower one falling
+    short); ``level_reached`` says whether the interval's own simulation
+    (``simulated_coverage``) reached ``level``: True, False (then the level is stated as
+    "about" the simulated coverage), or None when no simulation was run. Reports recorded
+    before these fields have them None (``nominal_level`` was then ``level``).
+    ``calibrator`` says where the refitted calibrator came from: the model's own sigmoid
+    calibrator, or one recovered from the model's probabilities (an ONNX file).
+    """
 
     low: float
     high: float
@@ -139,6 +161,9 @@ class ProbabilityInterval(_Frozen):
     calibration_n: int
     simulated_coverage: float | None = None
     simulated_runs: int = 0
+    nominal_level: float | None = None
+    level_reached: bool | None = None
+    calibrator: Literal["model", "recovered"] = "model"
 
 
 class Neighbourhood(_Frozen):
@@ -608,6 +633,11 @@ def _percent(x: float) -> str:
     return f"{100 * x:.3g}%"
 
 
+def _level_text(level: float) -> str:
+    """A level as a percent: 95%, 99.5%."""
+    return f"{100 * level:g}%"
+
+
 def _platt_targets(y: np.ndarray, weights: np.ndarray) -> np.ndarray:
     # Platt's smoothed targets, exactly as sklearn's sigmoid calibration sets them.
     prior1 = weights @ y
@@ -729,6 +759,7 @@ class CalibrationBootstrap:
         resamples: int = BOOTSTRAP_RESAMPLES,
         level: float = INTERVAL_CONFIDENCE,
         seed: int = BOOTSTRAP_SEED,
+        calibrator: Literal["model", "recovered"] = "model",
     ) -> None:
         f = np.asarray(scores, dtype=float).ravel()
         y = _check_outcomes("outcomes", outcomes, f.size)
@@ -740,6 +771,12 @@ class CalibrationBootstrap:
         self._scores, self._outcomes = f, y
         self.simulated_coverage: float | None = None
         self.simulated_runs = 0
+        #: The percentile range used; widened by :meth:`simulate_coverage` when needed.
+        self.nominal_level = self.level
+        self.level_reached: bool | None = None
+        #: Simulated coverage of every candidate percentile range tried.
+        self.coverage_by_level: dict[float, float] = {}
+        self.calibrator = calibrator
         rng = np.random.default_rng(seed)
         slopes, intercepts = [], []
         # Resample counts as weights; in chunks so a 20,000-patient split stays small.
@@ -756,56 +793,91 @@ class CalibrationBootstrap:
     def simulate_coverage(
         self, held_out_probabilities: ArrayLike, *, runs: int = 60, resamples: int = 100
     ) -> float:
-        """How often the interval holds the true calibrated probability, by simulation.
+        """How often the interval holds the true calibrated probability, by simulation, and
+        the narrowest percentile range that holds it at the stated level.
 
         Truth is the bundle's own calibrator. Each run draws new calibration outcomes from
         it (same calibration scores), refits the calibrator, builds the bootstrap interval
-        from that refit and checks it at the held-out (reference) patients' scores. The
-        share covered over all runs and patients is returned and kept on the object.
+        from that refit and checks it at the held-out (reference) patients' scores, for
+        every percentile range of :data:`CANDIDATE_LEVELS` at once. The narrowest range
+        whose share covered (over all runs and patients) reaches ``level`` becomes the
+        interval (``nominal_level``; ``level_reached`` True); if none does, the widest is
+        kept and ``level_reached`` is False, so the level is stated as "about" what was
+        measured. The chosen range's share is returned and kept on the object.
         """
         p = np.clip(_check_probabilities("held_out", held_out_probabilities), 1e-15, 1 - 1e-15)
         f_held = (np.log(1 / p - 1) - self.b) / self.a
         truth = _sigmoid(np.float64(self.a), np.float64(self.b), f_held)
         truth_cal = _sigmoid(np.float64(self.a), np.float64(self.b), self._scores)
+        candidates = sorted({self.level, *(c for c in CANDIDATE_LEVELS if c > self.level)})
         rng = np.random.default_rng(self.seed + 1)
-        covered = []
+        covered: dict[float, list[float]] = {c: [] for c in candidates}
         for run in range(runs):
             y = (rng.uniform(size=self._scores.size) < truth_cal).astype(int)
             a, b = platt_fit(self._scores, y)
             refit = CalibrationBootstrap(
                 self._scores, y, a=a[0], b=b[0], resamples=resamples, level=self.level, seed=run
             )
-            low, high = refit.intervals(_sigmoid(a[0], b[0], f_held))
-            covered.append(np.mean((low <= truth) & (truth <= high)))
-        self.simulated_coverage = float(np.mean(covered))
+            ordered = refit._ordered_refits(_sigmoid(a[0], b[0], f_held))
+            for level in candidates:
+                low, high = refit._ends(ordered, level)
+                covered[level].append(float(np.mean((low <= truth) & (truth <= high))))
+        self.coverage_by_level = {c: float(np.mean(v)) for c, v in covered.items()}
+        reaching = [c for c in candidates if self.coverage_by_level[c] >= self.level]
+        self.level_reached = bool(reaching)
+        self.nominal_level = reaching[0] if reaching else candidates[-1]
+        self.simulated_coverage = self.coverage_by_level[self.nominal_level]
         self.simulated_runs = runs
         return self.simulated_coverage
 
     def method(self) -> str:
         """The construction, in one sentence, with its simulated coverage when measured."""
+        calibrator = (
+            "the sigmoid calibrator"
+            if self.calibrator == "model"
+            else "the model's final sigmoid calibration step (recovered from its own "
+            "probabilities on the calibration split, where a refit reproduces it exactly)"
+        )
         text = (
-            f"{100 * self.level:.0f}% percentile bootstrap: the sigmoid calibrator refitted on "
-            f"{self.resamples} resamples of the {self.calibration_n:,}-patient calibration "
+            f"{_level_text(self.nominal_level)} percentile bootstrap: {calibrator} refitted "
+            f"on {self.resamples} resamples of the {self.calibration_n:,}-patient calibration "
             f"split (seed {self.seed}), base model held fixed; it shows the calibration "
             "step's uncertainty, not the base model's"
         )
         if self.simulated_coverage is not None:
             text += (
                 f". In {self.simulated_runs} simulations on this bundle's held-out patients it "
-                f"held the true calibrated probability {100 * self.simulated_coverage:.0f}% of "
+                f"held the true calibrated probability {100 * self.simulated_coverage:.1f}% of "
                 "the time"
             )
+            if self.nominal_level != self.level and self.level_reached:
+                text += (
+                    f" (the {_level_text(self.level)} range held it only "
+                    f"{100 * self.coverage_by_level[self.level]:.1f}% of the time, so the "
+                    f"{_level_text(self.nominal_level)} range is used to reach "
+                    f"{_level_text(self.level)})"
+                )
+            elif self.level_reached is False:
+                text += f", short of {_level_text(self.level)}, so its level is stated as that"
+        else:
+            text += ". Its level was not checked by simulation on this bundle"
         return text
 
-    def intervals(self, probabilities: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        """Interval ends for many probabilities (vectorised)."""
+    def _ordered_refits(self, probabilities: ArrayLike) -> np.ndarray:
+        """The refitted calibrators' probabilities, sorted, one column per probability."""
         p = np.clip(_check_probabilities("probabilities", probabilities), 1e-15, 1 - 1e-15)
         f = (np.log(1 / p - 1) - self.b) / self.a
         refits = _sigmoid(self.slopes_[:, None], self.intercepts_[:, None], f[None, :])
+        return np.sort(refits, axis=0)
+
+    def intervals(self, probabilities: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Interval ends for many probabilities (vectorised), at ``nominal_level``."""
+        return self._ends(self._ordered_refits(probabilities), self.nominal_level)
+
+    def _ends(self, ordered: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
         # Percentiles with numpy's default (linear) rule, written out: it is the hot path.
-        ordered = np.sort(refits, axis=0)
         ends = []
-        for share in ((1 - self.level) / 2, 1 - (1 - self.level) / 2):
+        for share in ((1 - level) / 2, 1 - (1 - level) / 2):
             position = share * (self.resamples - 1)
             below = math.floor(position)
             above = min(below + 1, self.resamples - 1)
@@ -828,6 +900,9 @@ class CalibrationBootstrap:
                 None if self.simulated_coverage is None else _round(self.simulated_coverage)
             ),
             simulated_runs=self.simulated_runs,
+            nominal_level=self.nominal_level,
+            level_reached=self.level_reached,
+            calibrator=self.calibrator,
         )
 
     @classmethod
@@ -852,6 +927,8 @@ class CalibrationBootstrap:
             f"calibration split; this model ({type(model).__name__}) is not one, so no "
             "interval is given."
         )
+        if bundle.calibration_data is None or not len(bundle.calibration_data):
+            return None, "The bundle has no calibration split, so no interval can be given."
         if (
             type(model).__name__ != "CalibratedClassifierCV"
             or getattr(model, "method", None) != "sigmoid"
@@ -862,9 +939,12 @@ class CalibrationBootstrap:
             or len(calibrated[0].calibrators) != 1
             or list(getattr(model, "classes_", [])) != [0, 1]
         ):
-            return None, unsupported
-        if bundle.calibration_data is None or not len(bundle.calibration_data):
-            return None, "The bundle has no calibration split, so no interval can be given."
+            # Not a model CaseLens can open up (an ONNX file, another library's pipeline):
+            # the same method applies when its probabilities are one sigmoid fitted on the
+            # calibration split, which a refit of their log-odds there shows.
+            if method != "sigmoid":
+                return None, unsupported
+            return cls.recovered(bundle, calibration_probabilities)
         calibrator = calibrated[0].calibrators[0]
         try:
             a, b = float(calibrator.a_), float(calibrator.b_)
@@ -878,6 +958,56 @@ class CalibrationBootstrap:
             return cls(scores, bundle.calibration_data["outcome"].to_numpy(), a=a, b=b), None
         except (AttributeError, ValueError, TypeError, ZeroDivisionError) as exc:
             return None, f"No interval for the probability could be computed: {exc}"
+
+    @classmethod
+    def recovered(
+        cls, bundle: ModelBundle, calibration_probabilities: ArrayLike | None = None
+    ) -> tuple[CalibrationBootstrap | None, str | None]:
+        """The bootstrap for a model whose calibrator cannot be read (an ONNX file), when its
+        probabilities show it ends in one sigmoid fitted on the bundle's calibration split.
+
+        A Platt refit of the model's log-odds ``z`` on the calibration split gives
+        ``p = 1/(1+exp(a·z+b))``; for a sigmoid calibrator fitted on that split (on any
+        base score, since ``z`` is an affine function of it) the refit is exactly
+        ``a = −1, b = 0``. Then ``z`` serves as the base score and the bootstrap is the
+        same as with the calibrator in hand. Otherwise no interval, and the reason says why.
+        """
+        outcomes = bundle.calibration_data["outcome"].to_numpy()  # type: ignore[index]
+        try:
+            if calibration_probabilities is None:
+                calibration_probabilities = bundle.predict_proba(bundle.calibration_data)
+        except (ValueError, TypeError) as exc:
+            return None, f"No interval for the probability could be computed: {exc}"
+        return cls.from_probabilities(
+            calibration_probabilities, outcomes, model_name=type(bundle.model).__name__
+        )
+
+    @classmethod
+    def from_probabilities(
+        cls, calibration_probabilities: ArrayLike, outcomes: ArrayLike, *, model_name: str
+    ) -> tuple[CalibrationBootstrap | None, str | None]:
+        """:meth:`recovered` from a model's probabilities on the calibration split and the
+        outcomes there (``model_name`` names the model in the reason when there is none)."""
+        try:
+            shown = _check_probabilities("calibration_probabilities", calibration_probabilities)
+            clipped = np.clip(shown, 1e-15, 1 - 1e-15)
+            log_odds = np.log(clipped / (1 - clipped))
+            a, b = platt_fit(log_odds, outcomes)
+        except (ValueError, TypeError, ZeroDivisionError, FloatingPointError) as exc:
+            return None, f"No interval for the probability could be computed: {exc}"
+        slope, intercept = float(a[0]), float(b[0])
+        if (
+            abs(slope + 1) > RECOVERED_CALIBRATOR_TOLERANCE
+            or abs(intercept) > RECOVERED_CALIBRATOR_TOLERANCE
+        ):
+            return None, (
+                f"No interval for the probability: this model ({model_name}) "
+                "cannot be opened up, and its probabilities are not one sigmoid calibration "
+                "fitted on the bundle's calibration split (refitting one there changes them: "
+                f"slope {-slope:.3f}, shift {-intercept:.3f}, where 1 and 0 would mean it is). "
+                "The interval refits that calibration step, so without it none can be given."
+            )
+        return cls(log_odds, outcomes, a=-1.0, b=0.0, calibrator="recovered"), None
 
 
 class ConfidenceModel:
@@ -1187,8 +1317,7 @@ class ConfidenceModel:
             range_low=range_low,
             range_high=range_high,
             range_statement=(
-                f"between {math.floor(100 * range_low)} and "
-                f"{math.ceil(100 * range_high)} out of 100"
+                format_interval(range_low, range_high, style="out_of_100")
                 if interval is not None
                 else str(self.interval_unavailable_reason)
             ),

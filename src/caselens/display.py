@@ -1,4 +1,6 @@
-"""Recording what is shown: every display is written to the audit trail before it renders.
+"""Recording what is shown, and the engine's wording of what every screen prints.
+
+Every display is written to the audit trail before it renders.
 
 The app calls :func:`record_display` with the report it is about to draw; if the write
 fails, :class:`~caselens.audit.AuditWriteError` propagates and the app shows no result
@@ -10,6 +12,7 @@ monitoring prediction log, in the same transaction as its entry: both, or neithe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +20,20 @@ from sqlalchemy import Connection
 
 from caselens.access import Viewer
 from caselens.audit import AuditEntry, AuditEvent, AuditEventError, AuditStore
+from caselens.confidence import SIMULATE_COVERAGE_UP_TO, ProbabilityInterval
+from caselens.interval_text import format_interval, format_percent
 from caselens.monitoring.prediction_log import DISPLAY_ACTIONS, prediction_log_writer
 from caselens.report import Audience, CaseReport, displayed_digest
+
+__all__ = [
+    "NOT_RECORDED_MESSAGE",
+    "format_interval",
+    "format_percent",
+    "interval_covers",
+    "interval_level_text",
+    "record_display",
+    "record_event",
+]
 
 #: What the user sees when the trail cannot take the entry.
 NOT_RECORDED_MESSAGE = "This could not be recorded in the audit trail, so it is not shown or done."
@@ -98,4 +113,42 @@ def record_event(
             detail=detail,
         ),
         alongside=alongside,
+    )
+
+
+def interval_level_text(interval: ProbabilityInterval) -> str:
+    """The level a probability interval may be labelled with: "95%" only when its own
+    simulation reached it, "about 90%" when the simulation measured less, "about 95%" when
+    no simulation was run (reports recorded before ``level_reached`` are judged by their
+    stored ``simulated_coverage``)."""
+    reached = interval.level_reached
+    if reached is None and interval.simulated_coverage is not None:
+        reached = interval.simulated_coverage >= interval.level
+    if reached:
+        return f"{100 * interval.level:g}%"
+    if reached is False and interval.simulated_coverage is not None:
+        return f"about {math.floor(100 * interval.simulated_coverage):.0f}%"
+    return f"about {100 * interval.level:g}%"
+
+
+def interval_covers(interval: ProbabilityInterval) -> str:
+    """What the interval covers, in a clinician's words, and how far its level was checked."""
+    text = (
+        "How much this probability could move had the model's calibration step been fitted "
+        "on other, similar patients. It does not include uncertainty in the model itself "
+        "(its training data, its choice of inputs)."
+    )
+    level = interval_level_text(interval)
+    if interval.simulated_coverage is None:
+        why = (
+            f": its {interval.calibration_n:,}-patient calibration split is too large to "
+            "simulate when the model is loaded"
+            if interval.calibration_n > SIMULATE_COVERAGE_UP_TO
+            else ""
+        )
+        return text + f" Its level ({level}) was not checked by simulation on this model{why}."
+    held = f"{100 * interval.simulated_coverage:.1f}%"
+    return text + (
+        f" Checked on this model: in {interval.simulated_runs} simulations the range held the "
+        f"true probability {held} of the time, so it is labelled {level}."
     )

@@ -17,17 +17,70 @@
 ``CASELENS_SIGN_IN_KEY_FILE`` the key that signs the device and session cookies (default
                         ``sign_in.key`` in the data folder, created owner-only; servers that
                         share an app database share this file)
+``CASELENS_ESTIMATE_FIRST`` the site's default for clinicians: ``on`` (default) hides the
+                        model's result until the clinician saves their own estimate or
+                        skips it (recorded); ``off`` shows the result at once
+``CASELENS_ESTIMATE_FIRST_USERS`` per-user exceptions to the site default, e.g.
+                        ``dr.lee=off,dr.ng=on`` (see docs/clinician-screen.md for why the
+                        default is on)
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from caselens.errors import CaseLensError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_MODELS_DIR = PROJECT_ROOT / "sample_models"
 ASSETS_DIR = PROJECT_ROOT / "assets"
+#: Estimate-first is on for clinicians unless the site or the user's entry says otherwise:
+#: a number seen before one's own judgement anchors it (docs/clinician-screen.md).
+ESTIMATE_FIRST_DEFAULT = True
+_SWITCH_WORDS = {"on": True, "1": True, "true": True, "yes": True}
+_SWITCH_WORDS |= {"off": False, "0": False, "false": False, "no": False}
+#: Longest per-user exceptions list read (a bounded operator setting).
+MAX_ESTIMATE_FIRST_USERS_CHARS = 20_000
+
+
+class SettingsError(CaseLensError):
+    """An operator setting that cannot be read; the message names the variable."""
+
+
+def _switch(variable: str, text: str) -> bool:
+    value = _SWITCH_WORDS.get(text.strip().lower())
+    if value is None:
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise SettingsError(f"{variable}: expected on or off, got {shown!r}.")
+    return value
+
+
+def parse_estimate_first_users(text: str) -> dict[str, bool]:
+    """``"dr.lee=off, dr.ng=on"`` → ``{"dr.lee": False, "dr.ng": True}``.
+
+    Raises
+    ------
+    SettingsError
+        Naming ``CASELENS_ESTIMATE_FIRST_USERS`` and the entry that is not ``user=on|off``.
+    """
+    variable = "CASELENS_ESTIMATE_FIRST_USERS"
+    if len(text) > MAX_ESTIMATE_FIRST_USERS_CHARS:
+        raise SettingsError(
+            f"{variable}: longer than {MAX_ESTIMATE_FIRST_USERS_CHARS:,} characters."
+        )
+    users: dict[str, bool] = {}
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        user, sep, value = entry.partition("=")
+        if not sep or not user.strip():
+            shown = entry if len(entry) <= 40 else entry[:40] + "…"
+            raise SettingsError(f"{variable}: expected user=on or user=off, got {shown!r}.")
+        users[user.strip()] = _switch(f"{variable} ({user.strip()})", value)
+    return users
 
 
 @dataclass(frozen=True)
@@ -51,6 +104,29 @@ class Settings:
         """The sign-in key file in use."""
         return self.sign_in_key_file or self.data_dir / "sign_in.key"
 
+    #: The site's estimate-first default for clinicians, and per-user exceptions.
+    estimate_first: bool = ESTIMATE_FIRST_DEFAULT
+    estimate_first_users: Mapping[str, bool] = field(default_factory=dict)
+    #: Why the estimate-first settings could not be read (None when they could): kept, not
+    #: raised, so every other page still works and the Case page names the variable.
+    estimate_first_error: str | None = None
+
+    def estimate_first_for(self, user_id: str, role: str) -> bool:
+        """Whether this user must record their own estimate (or skip it) before the model's
+        result is shown: clinicians only; the user's exception, else the site default.
+
+        Raises
+        ------
+        SettingsError
+            For a clinician, when the estimate-first settings could not be read (the
+            message names the variable and what is expected).
+        """
+        if role != "clinician":
+            return False
+        if self.estimate_first_error is not None:
+            raise SettingsError(self.estimate_first_error)
+        return self.estimate_first_users.get(user_id, self.estimate_first)
+
     @classmethod
     def from_env(cls) -> Settings:
         """Read the settings from ``CASELENS_*`` environment variables."""
@@ -66,4 +142,20 @@ class Settings:
                 if os.environ.get("CASELENS_SIGN_IN_KEY_FILE", "").strip()
                 else None
             ),
+            **_estimate_first_from_env(),
         )
+
+
+def _estimate_first_from_env() -> dict[str, object]:
+    """The estimate-first fields of :class:`Settings`, or the reason they cannot be read."""
+    try:
+        return {
+            "estimate_first": _switch(
+                "CASELENS_ESTIMATE_FIRST", os.environ.get("CASELENS_ESTIMATE_FIRST", "on")
+            ),
+            "estimate_first_users": parse_estimate_first_users(
+                os.environ.get("CASELENS_ESTIMATE_FIRST_USERS", "")
+            ),
+        }
+    except SettingsError as exc:
+        return {"estimate_first_error": str(exc)}

@@ -64,6 +64,14 @@ AUDIT_PAGE_SIZE = 50
 MAX_COMMENT_LENGTH = 2000
 #: Longest reason kept with a refused report (the model's own words are bounded too).
 MAX_REFUSAL_REASON_CHARS = 1000
+#: The answers a clinician can give about a report; none is preselected on the page.
+FEEDBACK_VERDICTS = ("I agree", "I disagree", "Not useful")
+
+
+def estimate_first_for_clinicians(user_id: str, role: str) -> bool:
+    """The built-in estimate-first policy: on for every clinician (``Settings`` overrides)."""
+    return role == "clinician"
+
 
 ExportFormat = Literal["fhir", "csv"]
 
@@ -113,6 +121,8 @@ class UserSession:
         this session's signed cookie (see :mod:`caselens.browser_sessions`).
     cookie_issued : datetime or None
         When this session's cookie was last handed off (UTC), to refresh it while active.
+    skipped_estimates : set
+        Cases for which the clinician chose to see the model's result without an estimate.
     """
 
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -123,6 +133,7 @@ class UserSession:
     own_estimates: dict[tuple[str, str, str], int] = field(default_factory=dict)
     cookie_handoff: str | None = None
     cookie_issued: dt.datetime | None = None
+    skipped_estimates: set[tuple[str, str, str]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -283,6 +294,10 @@ class Workflow:
         The server key, for pseudonymised exports.
     clock : callable
         UTC now, for the idle timeout (tests pass their own).
+    estimate_first : callable
+        ``(user id, role) -> bool``: whether a user records their own estimate (or skips
+        it) before a report is shown; by default on for clinicians
+        (``Settings.estimate_first_for`` carries the site's and users' choices).
     """
 
     def __init__(
@@ -295,6 +310,7 @@ class Workflow:
         explainer: Callable[[str], CaseExplainer],
         audit_key: bytes,
         clock: Callable[[], dt.datetime] = _utcnow,
+        estimate_first: Callable[[str, str], bool] = estimate_first_for_clinicians,
     ) -> None:
         self._audit = audit
         self._accounts = accounts
@@ -306,6 +322,7 @@ class Workflow:
         # One check records alerts at a time in this process (click or schedule).
         self._alert_lock = threading.Lock()
         self._scheduler: Any = None
+        self._estimate_first = estimate_first
 
     # -- recording -------------------------------------------------------------------------
 
@@ -577,6 +594,45 @@ class Workflow:
         """The estimate this clinician committed for this case in this session, if any."""
         return session.own_estimates.get(_case_key(model_id, case))
 
+    def estimate_first(self, session: UserSession) -> bool:
+        """Whether this viewer records their own estimate, or skips it, before a report is
+        shown (the site's and the user's setting; never for roles other than clinician)."""
+        viewer = self._viewer(session)
+        return bool(self._estimate_first(viewer.user_id, viewer.role))
+
+    def skip_own_estimate(
+        self, session: UserSession, model_id: str, case: Case, *, patient_ref: str
+    ) -> None:
+        """Record that the clinician chose to see the model's result without an estimate
+        first (an explicit, audited choice, never a default)."""
+        self._require(session, "view_report")
+        ref = check_patient_ref(patient_ref)
+        self._active_bundle(model_id)
+        self._record(
+            session,
+            "own_estimate_skipped",
+            audience="clinician",
+            patient_ref=ref,
+            detail={"model_id": model_id},
+        )
+        session.skipped_estimates.add(_case_key(model_id, case))
+
+    def awaiting_own_estimate(self, session: UserSession, model_id: str, case: Case) -> bool:
+        """True while the report must stay hidden: estimate-first is on for this viewer
+        and they have neither saved an estimate for this case nor skipped it."""
+        key = _case_key(model_id, case)
+        return (
+            self.estimate_first(session)
+            and key not in session.own_estimates
+            and key not in session.skipped_estimates
+        )
+
+    def model_warnings(self, session: UserSession, model_id: str) -> tuple[str, ...]:
+        """Where the bundle's card failed its checks against its own reference data (the
+        result Model facts shows), for a banner on every screen with its predictions."""
+        self._require(session, "view_report")
+        return tuple(self.bundle(model_id).card_problems)
+
     def show_report(
         self, session: UserSession, model_id: str, case: Case, *, patient_ref: str
     ) -> CaseReport:
@@ -609,8 +665,15 @@ class Workflow:
         comment: str = "",
         own_estimate_out_of_100: int | None = None,
     ) -> None:
-        """Record the clinician's feedback on a report (with their own prior estimate)."""
+        """Record the clinician's feedback on a report (with their own prior estimate).
+
+        The verdict must be one of :data:`FEEDBACK_VERDICTS`, chosen by the clinician: the
+        page presets none, and nothing is recorded without one."""
         self._require(session, "give_feedback")
+        if verdict not in FEEDBACK_VERDICTS:
+            raise WorkflowError(
+                "Feedback: choose one answer (" + ", ".join(FEEDBACK_VERDICTS) + ") first."
+            )
         self._record(
             session,
             "feedback",

@@ -145,8 +145,11 @@ def test_hostile_bundle_loads_and_the_clinician_case_page_shows_it_literally(
 ):
     page = clinician
     assert_shown_literally(page)
-    # Card summary and intended use (caption), the demo description, the outcome's name in
-    # the probability label, limitation texts: all as written.
+    # Card summary and intended use (a caption in the "About this model" popover, opened
+    # here), the demo description, the outcome's name in the probability label, limitation
+    # texts: all as written.
+    page.get_by_role("button", name="About this model").click()
+    expect(page.get_by_text("Intended use:", exact=False).first).to_be_visible()
     text = page_text(page)
     assert hostile("Highest predicted risk among men.") in text
     assert f"referred for coronary angiography. {PAYLOAD}" in text  # the intended use

@@ -1,0 +1,113 @@
+"""How a range of probabilities is printed: one rounding, everywhere.
+
+Every screen that prints a probability range (the clinician's result card, the patient's
+page, a replay, an export) calls :func:`format_interval`, so the same report never shows
+"4% – 4%" on one screen and "3.6% to 4.4%" on another.
+
+The rule: the ends are rounded *outwards* (the low end down, the high end up), so the
+printed range always contains the computed one, and with just enough decimals that the
+printed width stays close to the real one. A range narrower than
+:data:`MIN_PRINTED_WIDTH_POINTS` is not printed as two ends at all (they would be equal or
+carry false precision): it reads "about 4.0%, uncertain by less than 0.1 points".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+__all__ = [
+    "MIN_PRINTED_WIDTH_POINTS",
+    "IntervalStyle",
+    "format_interval",
+    "format_percent",
+    "interval_decimals",
+]
+
+#: A range at least one percentage point wide is printed in whole percents.
+WHOLE_POINTS_FROM = 1.0
+#: A narrower range is printed with one decimal, down to this width (in points); below it
+#: the ends would need two decimals, which a clinician cannot act on: "about X%" instead.
+MIN_PRINTED_WIDTH_POINTS = 0.1
+#: Float noise allowed when rounding outwards (100 × 0.07 is 7.000000000000001).
+_SLACK = 1e-9
+
+IntervalStyle = Literal["percent", "out_of_100"]
+
+
+def _check(name: str, x: float) -> float:
+    value = float(x)
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ValueError(f"{name}: expected a probability between 0 and 1, got {x!r}.")
+    return value
+
+
+def interval_decimals(low: float, high: float) -> int | None:
+    """Decimals of a percent the range is printed with (0 or 1), or None when it is narrower
+    than :data:`MIN_PRINTED_WIDTH_POINTS` and is printed as "about X%"."""
+    width = 100 * (_check("high", high) - _check("low", low))
+    if width >= WHOLE_POINTS_FROM:
+        return 0
+    if width >= MIN_PRINTED_WIDTH_POINTS:
+        return 1
+    return None
+
+
+def _number(x: float, decimals: int) -> str:
+    return f"{x:.{decimals}f}"
+
+
+def format_percent(probability: float) -> str:
+    """A single probability as printed on every screen: one decimal, e.g. ``"3.9%"``."""
+    return f"{100 * _check('probability', probability):.1f}%"
+
+
+def format_interval(low: float, high: float, *, style: IntervalStyle = "percent") -> str:
+    """The range ``low``–``high`` (probabilities) as printed on every screen.
+
+    Parameters
+    ----------
+    low, high : float
+        The range's ends, probabilities with ``0 <= low <= high <= 1``.
+    style : {'percent', 'out_of_100'}
+        ``"3.6% to 4.4%"`` or ``"between 3.6 and 4.4 out of 100"``.
+
+    Returns
+    -------
+    str
+        Two ends that differ whenever ``low < high`` (rounded outwards), or, for a range
+        narrower than :data:`MIN_PRINTED_WIDTH_POINTS`, ``"about 4.0%, uncertain by less
+        than 0.1 points"``.
+
+    Raises
+    ------
+    ValueError
+        If an end is not a probability or ``low > high``.
+
+    Examples
+    --------
+    >>> format_interval(0.036283, 0.043412)
+    '3.6% to 4.4%'
+    >>> format_interval(0.004423, 0.099814, style="out_of_100")
+    'between 0 and 10 out of 100'
+    """
+    lo, hi = _check("low", low), _check("high", high)
+    if lo > hi:
+        raise ValueError(f"low: expected at most high ({hi!r}), got {lo!r}.")
+    decimals = interval_decimals(lo, hi)
+    if decimals is not None:
+        scale = 10**decimals
+        printed_low = math.floor(100 * lo * scale + _SLACK) / scale
+        printed_high = math.ceil(100 * hi * scale - _SLACK) / scale
+        if printed_low < printed_high:
+            a, b = _number(printed_low, decimals), _number(printed_high, decimals)
+            if style == "out_of_100":
+                return f"between {a} and {b} out of 100"
+            return f"{a}% to {b}%"
+    middle = 100 * (lo + hi) / 2
+    if style == "out_of_100":
+        return (
+            f"about {middle:.1f} out of 100, uncertain by less than "
+            f"{MIN_PRINTED_WIDTH_POINTS:g} in 100"
+        )
+    return f"about {middle:.1f}%, uncertain by less than {MIN_PRINTED_WIDTH_POINTS:g} points"
