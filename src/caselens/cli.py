@@ -342,6 +342,8 @@ def _bundle_build(
     )
     for note in result.notes:
         click.echo(f"Note: {note}")
+    for warning in created.warnings:
+        click.echo(warning, err=True)
     if result.to_review:
         click.echo(
             "To review (label still the column name; set them in the card file's [features."
