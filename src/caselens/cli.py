@@ -470,6 +470,9 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
         loaded = load_bundle(path, allow_pickle=allow_pickle)
     except CaseLensError as exc:
         raise click.ClickException(str(exc)) from exc
+    for warning in loaded.warnings:
+        # Before any refusal, so a check that fails still says how the inputs are worded.
+        click.echo(warning, err=True)
     if loaded.card_problems:
         # Measured, not claimed: loading keeps a disagreeing card visible; check refuses it.
         raise click.ClickException(refusal_message(loaded.card_problems))
@@ -486,8 +489,6 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
         f"test AUROC {overall.auroc}, Brier {overall.brier}; "
         f"SHA-256 {loaded.model_sha256}"
     )
-    for warning in loaded.warnings:
-        click.echo(warning, err=True)
     if not deep:
         from caselens.limitation_rates import limitation_rates
 

@@ -45,7 +45,7 @@ VOWEL_SOUND_STARTS: tuple[str, ...] = ("hour", "honest", "honour", "honor", "hei
 PROGRAM_WORDS: tuple[str, ...] = ("None", "nan", "NaN", "null", "undefined", "inf")
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
-_ONE_PLURAL = re.compile(r"(?<![\d.,−+-])\b1 ([a-z]{3,}s)\b")
+_ONE_PLURAL = re.compile(r"(?<![\d.,/−+-])\b1 ([a-z]{3,}s)\b")
 _A_VOWEL = re.compile(r"\b([Aa]) ([aeiou][a-z]*)")
 _AN_WORD = re.compile(r"\b([Aa]n) ([a-z]+)")
 

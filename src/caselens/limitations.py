@@ -168,8 +168,10 @@ def _out_of_scope(card: ModelCard) -> list[Limitation]:
             Limitation(
                 code="DEMONSTRATION_MODEL",
                 severity="warning",
-                clinician_text=f"{card.name} is a demonstration model trained on public research "
-                f"data ({card.training_data.dates}); do not use it for patient care.",
+                # Not "trained on public research data": a bring-your-own demonstration model may
+                # be synthetic; the card's own dates say what the data were.
+                clinician_text=f"{card.name} is a demonstration model; do not use it for patient "
+                f"care (training data: {card.training_data.dates.rstrip('.')}).",
                 patient_text="This is a test tool. Your care team does not use it to make choices "
                 "about your care.",
                 trigger="model card: demonstration_only = true",
