@@ -470,13 +470,14 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
         loaded = load_bundle(path, allow_pickle=allow_pickle)
     except CaseLensError as exc:
         raise click.ClickException(str(exc)) from exc
-    for warning in loaded.warnings:
-        # Before any refusal, so a check that fails still says how the inputs are worded.
-        click.echo(warning, err=True)
+    placeholders = loaded.card.to_complete_fields()
+    if loaded.card_problems or placeholders:
+        # Before the refusal, so a check that fails still says how the inputs are worded.
+        for warning in loaded.warnings:
+            click.echo(warning, err=True)
     if loaded.card_problems:
         # Measured, not claimed: loading keeps a disagreeing card visible; check refuses it.
         raise click.ClickException(refusal_message(loaded.card_problems))
-    placeholders = loaded.card.to_complete_fields()
     if placeholders:
         raise click.ClickException(
             f"The card of {loaded.model_id} still has {len(placeholders)} field(s) to "
@@ -489,6 +490,8 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
         f"test AUROC {overall.auroc}, Brier {overall.brier}; "
         f"SHA-256 {loaded.model_sha256}"
     )
+    for warning in loaded.warnings:
+        click.echo(warning, err=True)
     if not deep:
         from caselens.limitation_rates import limitation_rates
 
