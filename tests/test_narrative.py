@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from caselens.narrative import out_of_100, reading_grade
 
@@ -299,3 +301,54 @@ def test_every_text_of_the_byo_bundle_passes_the_copy_check(byo):
         texts += [t for lim in report.limitations for t in (lim.clinician_text, lim.patient_text)]
         for text in texts:
             assert not copy_problems(text or ""), (copy_problems(text or ""), text)
+
+
+_LABELS = ("Sex", "Smoking", "Having diabetes", "Test result", "Chest pain during exercise")
+_DESCRIPTIONS = (None, {"0": "Female", "1": "Male"}, {"0": "No", "1": "Yes"}, {"1": "Positive"})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    label=st.sampled_from(_LABELS),
+    meaning=st.sampled_from([None, "yes_no", "category"]),
+    descriptions=st.sampled_from(_DESCRIPTIONS),
+    value=st.sampled_from([0, 1, 0.0, 1.0]),
+)
+def test_a_0_1_factor_is_yes_or_no_only_when_it_is_a_yes_no_condition(
+    label, meaning, descriptions, value
+):
+    from pydantic import ValidationError
+
+    from caselens.copy_check import copy_problems
+    from caselens.features import FeatureSpec
+    from caselens.narrative import factor_phrase, yes_no_state
+
+    try:
+        spec = FeatureSpec(
+            name="x",
+            label=label,
+            patient_label=label,
+            kind="integer",
+            hard_min=0,
+            hard_max=1,
+            meaning=meaning,
+            category_descriptions=descriptions,
+        )
+    except ValidationError:
+        assume(False)  # a category without descriptions for 0 and 1 is refused (tested)
+    phrase = factor_phrase(spec, value)
+    state = yes_no_state(spec, value)
+    if state is None:
+        # Not a yes/no condition: the card's words for the value, else its code.
+        described = spec.description_of(value)
+        assert not phrase.startswith("Not ")
+        assert phrase.endswith(f"({described.lower()})" if described else f" {int(value)})")
+        assert described is not None or "recorded as" in phrase
+    else:
+        assert spec.coded_meaning == "yes_no"
+        if state:
+            assert not phrase.startswith("Not ") and not phrase.endswith("(no)")
+        else:
+            described = spec.description_of(value)
+            assert phrase.startswith("Not ") or phrase.endswith(f"({described or 'no'})".lower())
+    assert copy_problems(f"Things linked with a higher chance for you: {phrase}.") == []

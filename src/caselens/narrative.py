@@ -175,8 +175,9 @@ def factor_phrase(feature: FeatureSpec, value: object) -> str | None:
         shown = _lower_first(described)
     elif feature.kind == "category":
         shown = _lower_first(str(value))
-    elif feature.is_zero_one and feature.coded_meaning is None:
-        shown = f"recorded as {feature.describe_value(value)}"
+    elif feature.is_zero_one:
+        # Meaning unstated, or a category code without words: the code, never yes/no.
+        shown = f"recorded as {round(float(value))}"  # type: ignore[arg-type]
     else:
         shown = feature.describe_value(value).replace(" %", "%")
         if not _words(feature.label) & _words(label):
