@@ -146,3 +146,75 @@ def test_every_demo_case_of_the_other_family_bundles_passes_the_copy_check(
     # Reference rows as well: the demo cases are few, and 0/1 inputs take every value here.
     inputs += bundle.reference[bundle.features.names].head(30).to_dict("records")
     assert _check_reports(bundle, inputs) > 0
+
+
+def test_every_demo_case_of_an_onnx_bundle_passes_the_copy_check(tmp_path):
+    """An ONNX bundle made by bundle convert and create from a card file that states nothing
+    about its inputs (labels are column names, 0/1 meanings unstated, a count of visits)."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from caselens.bundle_builder import build_bundle
+    from caselens.onnx_convert import convert_file
+
+    rng = np.random.default_rng(20261206)
+    n = 900
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(40, 90, n),
+            "visits": rng.poisson(1.0, n),
+            "diabetes": rng.integers(0, 2, n),
+            "sex": rng.integers(0, 2, n),
+        }
+    )
+    logit = -1 + 0.03 * (frame["age"] - 65) + 0.4 * frame["visits"] + 0.5 * frame["diabetes"]
+    frame["died"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    inputs = ["age", "visits", "diabetes", "sex"]
+    model = GradientBoostingClassifier(n_estimators=40, max_depth=3, random_state=0)
+    model.fit(frame.loc[:599, inputs], frame.loc[:599, "died"])
+    frame.iloc[:600].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[600:].to_csv(tmp_path / "test.csv", index=False)
+    sio.dump(model, tmp_path / "model.skops")
+    convert_file(
+        tmp_path / "model.skops",
+        [tmp_path / "train.csv", tmp_path / "test.csv"],
+        tmp_path / "model.onnx",
+    )
+    card = {
+        "model_id": "onnx-copy",
+        "name": "ONNX copy check",
+        "version": "0.0.1",
+        "demonstration_only": True,
+        "decision_threshold": 0.4,
+        "release_date": "2026-11-25",
+        "last_review_date": "2026-11-25",
+        # Without it the patient text holds the card's 'TO COMPLETE: …' placeholder, which
+        # the copy check rightly calls unfinished (bundle check refuses such a card).
+        "outcome": {
+            "name": "Death within a year",
+            "definition": "Death from any cause within a year",
+            "time_window": "within a year",
+            "patient_wording": "die within a year",
+            "positive_label": "Died within a year",
+            "negative_label": "Alive at one year",
+        },
+    }
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    built = build_bundle(
+        model_path=tmp_path / "model.onnx",
+        train_path=tmp_path / "train.csv",
+        test_path=tmp_path / "test.csv",
+        outcome="died",
+        card_path=tmp_path / "card.json",
+        out=tmp_path / "bundle",
+        demo_cases=8,
+    )
+    bundle = built.bundle
+    assert any("diabetes (" in w and "sex (" in w for w in bundle.warnings)
+    inputs_shown = [d.inputs for d in bundle.demo_cases]
+    inputs_shown += bundle.reference[bundle.features.names].head(20).to_dict("records")
+    assert _check_reports(bundle, inputs_shown) > 0
