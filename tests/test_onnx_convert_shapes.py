@@ -150,3 +150,17 @@ def test_bundle_convert_prints_the_sentence_not_a_traceback(cohort, tmp_path):
     assert "CalibratedClassifierCV wrapped around a pipeline with a ColumnTransformer" in output
     assert "Traceback" not in output
     assert not (tmp_path / "model.onnx").exists()
+
+
+def test_any_other_converter_failure_is_one_line_and_what_to_do(cohort):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    frame, y = cohort
+    model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(frame[NUMBERS], y)
+    with pytest.raises(BundleError) as refused:
+        convert_model(model, frame[NUMBERS])
+    message = str(refused.value)
+    assert "could not be converted to ONNX; the converter stopped with: " in message
+    assert "\n" not in message and len(message) < 1500
+    assert "give its .skops file to bundle create as it is" in message
+    assert "not HistGradientBoostingClassifier" in message

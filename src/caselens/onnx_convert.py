@@ -185,11 +185,12 @@ SCALER_NAMES = frozenset(
 TREE_WORDS = ("Tree", "Forest", "Boost", "XGB", "LGBM")
 #: What converts, said in every refusal of a shape (docs/bring-your-own-model.md lists them).
 SHAPES_THAT_CONVERT = (
-    "Shapes that convert: a classifier alone; a Pipeline of encoders, imputers and scalers "
-    "ending in a classifier (a ColumnTransformer first when inputs are selected by name or "
-    "hold text); a CalibratedClassifierCV as the last step of such a pipeline, or around a "
-    "classifier or a numeric pipeline without a ColumnTransformer; FrozenEstimator anywhere "
-    "in those places."
+    "Shapes that convert: a classifier the converters know (logistic regression, random "
+    "forest, gradient boosting, XGBoost, LightGBM; not HistGradientBoostingClassifier) alone; "
+    "a Pipeline of encoders, imputers and scalers ending in such a classifier (a "
+    "ColumnTransformer first when inputs are selected by name or hold text); a "
+    "CalibratedClassifierCV as the last step of such a pipeline, or around a classifier or a "
+    "numeric pipeline without a ColumnTransformer; FrozenEstimator anywhere in those places."
 )
 NO_CONVERSION_NEEDED = (
     "A scikit-learn model made of the parts CaseLens allows needs no conversion: give its "
@@ -348,9 +349,11 @@ def convert_model(
                 f"converters do not know, so it cannot be converted. Instead, rebuild the model "
                 f"without {unknown}. {NO_CONVERSION_NEEDED} {SHAPES_THAT_CONVERT}"
             ) from exc
+        # Any other converter failure: its first line only (a tree's arrays can run to pages).
+        first_line = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         raise BundleError(
-            f"The model ({describe_model(model)}) could not be converted to ONNX: "
-            f"{type(exc).__name__}: {exc}"[:1500]
+            f"The model ({describe_model(model)}) could not be converted to ONNX; the converter "
+            f"stopped with: {first_line}. {NO_CONVERSION_NEEDED} {SHAPES_THAT_CONVERT}"
         ) from exc
     probability = [o.name for o in onx.graph.output if "prob" in o.name.lower()]
     metadata = {
