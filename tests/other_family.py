@@ -69,6 +69,7 @@ _FEATURES: list[dict[str, Any]] = [
         "kind": "integer",
         "hard_min": 0,
         "hard_max": 1,
+        "meaning": "yes_no",
     },
     {
         "name": "smoking",
@@ -77,6 +78,7 @@ _FEATURES: list[dict[str, Any]] = [
         "kind": "integer",
         "hard_min": 0,
         "hard_max": 1,
+        "meaning": "yes_no",
     },
     {
         "name": "high_blood_pressure",
@@ -86,13 +88,17 @@ _FEATURES: list[dict[str, Any]] = [
         "hard_min": 0,
         "hard_max": 1,
     },
+    # High blood pressure states no meaning, as in a bundle made before the field: read as
+    # yes/no from its "Having …" label, with a warning.
     {
         "name": "sex_male",
-        "label": "Male sex (0/1)",
-        "patient_label": "Being male",
+        "label": "Sex (1 = male)",
+        "patient_label": "Sex",
         "kind": "integer",
         "hard_min": 0,
         "hard_max": 1,
+        "meaning": "category",
+        "category_descriptions": {"0": "Female", "1": "Male"},
         "subgroup": True,
     },
 ]

@@ -102,6 +102,10 @@ def test_the_walkthrough_makes_a_bundle_whose_card_is_measured(walkthrough):
     assert bundle.features["serum_creatinine"].missing_allowed
     assert bundle.features["age"].hard_max == 110  # from the card file, never guessed
     assert bundle.card.calibration.method == "sigmoid"  # read from the model
+    # Each 0/1 input states its meaning: no warning, and sex is named by its descriptions.
+    assert not [w for w in bundle.warnings if "do not say what 1 means" in w]
+    assert bundle.features["sex"].describe_value(1) == "1 (Male)"
+    assert bundle.card.expected_directions == {"diabetes": "raises", "smoking": "raises"}
     assert len(bundle.demo_cases) == 8
     assert any(v is None for c in bundle.demo_cases for v in c.inputs.values())
     print(

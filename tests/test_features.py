@@ -254,3 +254,112 @@ def test_the_sample_schema_file_loads_and_round_trips(model_id, sample_bundles):
     assert FeatureSchema.model_validate_json(schema.model_dump_json()) == schema
     assert schema.model_dump(mode="json") == json.loads(text)
     assert len(schema) > 0 and schema.subgroup_features
+
+
+# -- 0/1 inputs: what they mean ----------------------------------------------------------------
+
+
+def _zero_one(name: str = "sex", **changes: Any) -> FeatureSpec:
+    fields: dict[str, Any] = dict(
+        name=name, label=name.title(), patient_label=name.title(), kind="integer"
+    )
+    fields.update(hard_min=0, hard_max=1)
+    fields.update(changes)
+    return FeatureSpec(**fields)
+
+
+def test_a_0_1_category_is_named_by_its_descriptions_and_never_yes_or_no():
+    from caselens.narrative import factor_phrase, yes_no_state
+
+    sex = _zero_one(meaning="category", category_descriptions={"0": "Female", "1": "Male"})
+    assert sex.coded_meaning == "category"
+    assert yes_no_state(sex, 1) is None
+    assert sex.describe_value(1) == "1 (Male)" and sex.describe_value(0.0) == "0 (Female)"
+    assert factor_phrase(sex, 1) == "Sex (male)" and factor_phrase(sex, 0) == "Sex (female)"
+
+
+def test_a_0_1_input_without_a_stated_meaning_is_never_worse_than_before():
+    from caselens.narrative import factor_phrase, yes_no_state
+
+    # No meaning, no descriptions, a label that names no condition: the code, not 'yes'.
+    sex = _zero_one()
+    assert sex.coded_meaning is None and yes_no_state(sex, 1) is None
+    assert factor_phrase(sex, 1) == "Sex (recorded as 1)"
+    # A label that names a condition ('Smoking', 'Having diabetes') reads yes/no, as before.
+    smoking = _zero_one("smoking", patient_label="Smoking")
+    assert smoking.coded_meaning == "yes_no"
+    assert factor_phrase(smoking, 1) == "Smoking" and factor_phrase(smoking, 0) == "Not smoking"
+    # Descriptions that are yes/no make it yes/no; any others, a category.
+    told = _zero_one("diabetes", category_descriptions={"0": "No", "1": "Yes"})
+    assert told.coded_meaning == "yes_no" and factor_phrase(told, 0) == "Diabetes (no)"
+    assert _zero_one(category_descriptions={"1": "Male"}).coded_meaning == "category"
+    # An old features.json (no 'meaning' key) still loads.
+    old = json.loads(_zero_one().model_dump_json())
+    del old["meaning"]
+    assert FeatureSpec.model_validate(old).meaning is None
+
+
+def test_a_stated_meaning_is_checked():
+    with pytest.raises(ValidationError, match="category_descriptions for 0 and 1"):
+        _zero_one(meaning="category")
+    with pytest.raises(ValidationError, match="is for a 0/1 whole-number input"):
+        _spec(meaning="yes_no")
+    assert _zero_one(meaning="yes_no").coded_meaning == "yes_no"
+    # Without hard limits, a whole number seen only as 0 and 1 in training is a 0/1 input.
+    drafted = _zero_one(hard_min=None, hard_max=None, training_min=0.0, training_max=1.0)
+    assert drafted.is_zero_one
+
+
+def test_meaning_warnings_name_every_unstated_0_1_input_and_odd_descriptions():
+    from caselens.card_check import input_meaning_warnings
+
+    schema = FeatureSchema(
+        features=(
+            _zero_one("sex"),
+            _zero_one("smoking", patient_label="Smoking"),
+            _zero_one("diabetes", meaning="yes_no"),
+            _category("gender", category_descriptions={"Female": "female", "Other": "?"}),
+        )
+    )
+    notes = input_meaning_warnings(schema)
+    assert notes[0].startswith("WARNING: 2 0/1 input(s) do not say what 1 means: sex (")
+    assert "smoking (read as a yes/no condition from its label)" in notes[0]
+    assert "diabetes" not in notes[0].split(". Set ")[0]
+    assert any("category_descriptions name value(s) it cannot take: Other" in n for n in notes)
+
+
+def test_schema_drafting_reads_every_split_it_is_given():
+    import pandas as pd
+
+    from caselens.card_check import data_problems
+    from caselens.schema_draft import draft_schema
+
+    train = pd.DataFrame({"age": [50, 61, 72, 80], "smoking": [0, 1, 0, 1]})
+    test = pd.DataFrame({"age": [55, 66], "smoking": [1, 0]})
+    # A real value in a public heart-failure data set (age 60.667), only in calibration.
+    calibration = pd.DataFrame({"age": [60.667, 70.0], "smoking": [0, 0], "outcome": [1, 0]})
+    draft = draft_schema(train, ["age", "smoking"], other_splits=[test, calibration])
+    assert draft.schema["age"].kind == "number"
+    assert draft.schema["smoking"].kind == "integer"
+    assert draft.schema["age"].training_max == 80.0  # the range stays the training range
+    assert data_problems(draft.schema, calibration, "calibration data") == []
+    alone = draft_schema(train, ["age", "smoking"], other_splits=[test])
+    assert alone.schema["age"].kind == "integer"
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=120), min_size=1, max_size=20),
+    st.lists(st.floats(min_value=0, max_value=120, allow_nan=False), min_size=1, max_size=20),
+)
+def test_no_value_of_any_split_is_refused_by_the_drafted_schema(train_ages, other_ages):
+    import pandas as pd
+
+    from caselens.card_check import data_problems
+    from caselens.schema_draft import draft_schema
+
+    train = pd.DataFrame({"age": train_ages})
+    other = pd.DataFrame({"age": other_ages, "outcome": 0})
+    draft = draft_schema(train, ["age"], other_splits=[other])
+    assert data_problems(draft.schema, other, "calibration data") == []
+    whole = all(float(a).is_integer() for a in other_ages)
+    assert (draft.schema["age"].kind == "integer") is whole

@@ -72,9 +72,16 @@ def test_every_factor_named_to_the_patient_is_true_for_this_patient(reports, nam
             value = values[feature.name]
             state = yes_no_state(feature, value)
             assert value is not None, phrase  # a value not recorded is never named
+            # A 0/1 input is never "(yes)"/"(no)" unless it is a yes/no condition.
+            assert state is not None or not phrase.endswith(("(yes)", "(no)")), phrase
             if state is None:
+                described = feature.description_of(value)
                 shown_value = (
-                    str(value) if feature.kind == "category" else feature.describe_value(value)
+                    described
+                    if described is not None
+                    else str(value)
+                    if feature.kind == "category"
+                    else feature.describe_value(value)
                 )
                 assert shown_value.replace(" %", "%").lower() in phrase.lower(), (phrase, value)
                 assert not negated
@@ -82,8 +89,13 @@ def test_every_factor_named_to_the_patient_is_true_for_this_patient(reports, nam
                 assert not negated and not phrase.endswith("(no)"), (phrase, value)
             else:
                 assert negated or phrase.endswith("(no)"), (phrase, value)
-        # A condition the patient does not have is never named as if they had it.
-        sentence = patient.factors_sentence
+        # A condition the patient does not have is never named as if they had it (the
+        # caveats "In this model, smoking is linked with…" speak of the model, not the patient).
+        sentence = " ".join(
+            part
+            for part in re.split(r"(?<=\.) ", patient.factors_sentence)
+            if not part.startswith(("In this model, ", "This does not mean that "))
+        )
         for feature in bundle.features:
             if yes_no_state(feature, values[feature.name]) is False:
                 label = re.escape(_lower_first(feature.patient_label.strip()))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from caselens.copy_check import indefinite_article
+
 Role = Literal["clinician", "patient", "reviewer", "admin"]
 ROLES: tuple[Role, ...] = ("clinician", "patient", "reviewer", "admin")
 
@@ -114,10 +116,12 @@ def check(
     if action == "alter_audit_record":
         return Decision(False, "Audit records cannot be altered or deleted by anyone.")
     if action not in ACTIONS[role]:
-        return Decision(False, f"A {role} may not {action.replace('_', ' ')}.")
+        article = indefinite_article(role).capitalize()  # "An admin", "A patient"
+        return Decision(False, f"{article} {role} may not {action.replace('_', ' ')}.")
     if action == "open_page" and page not in PAGES[role]:
         title = PAGE_TITLES.get(str(page), "requested")
-        return Decision(False, f"A {role} may not open the {title} page.")
+        article = indefinite_article(role).capitalize()
+        return Decision(False, f"{article} {role} may not open the {title} page.")
     if role == "patient":
         if viewer.patient_ref is None:
             return Decision(False, "This patient account is not linked to a patient record.")

@@ -47,7 +47,7 @@ import skops.io as sio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from caselens.bounded_json import check_text_lengths, loads_bounded
-from caselens.card_check import check_card, refusal_message
+from caselens.card_check import check_card, input_meaning_warnings, refusal_message
 from caselens.errors import BundleError, CardError
 from caselens.features import FeatureSchema
 from caselens.leakage import outcome_named_inputs
@@ -472,6 +472,8 @@ def _load_bundle(folder: Path, *, allow_pickle: bool) -> ModelBundle:
     # so a bundle already in use stays visible; create and check refuse it.
     checked = check_card(card, schema, model, reference, calibration)
     notes.extend(checked.warnings())
+    # How the inputs will be worded to patients: a warning, never a refusal (old bundles load).
+    notes.extend(input_meaning_warnings(schema, card))
     return ModelBundle(
         path=folder,
         card=card,

@@ -344,6 +344,8 @@ def _bundle_build(
     )
     for note in result.notes:
         click.echo(f"Note: {note}")
+    for warning in created.warnings:
+        click.echo(warning, err=True)
     _echo_leakage_flags(created)
     if result.to_review:
         click.echo(
@@ -471,10 +473,14 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
         loaded = load_bundle(path, allow_pickle=allow_pickle)
     except CaseLensError as exc:
         raise click.ClickException(str(exc)) from exc
+    placeholders = loaded.card.to_complete_fields()
+    if loaded.card_problems or placeholders:
+        # Before the refusal, so a check that fails still says how the inputs are worded.
+        for warning in loaded.warnings:
+            click.echo(warning, err=True)
     if loaded.card_problems:
         # Measured, not claimed: loading keeps a disagreeing card visible; check refuses it.
         raise click.ClickException(refusal_message(loaded.card_problems))
-    placeholders = loaded.card.to_complete_fields()
     if placeholders:
         raise click.ClickException(
             f"The card of {loaded.model_id} still has {len(placeholders)} field(s) to "

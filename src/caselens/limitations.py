@@ -168,8 +168,10 @@ def _out_of_scope(card: ModelCard) -> list[Limitation]:
             Limitation(
                 code="DEMONSTRATION_MODEL",
                 severity="warning",
-                clinician_text=f"{card.name} is a demonstration model trained on public research "
-                f"data ({card.training_data.dates}); do not use it for patient care.",
+                # Not "trained on public research data": a bring-your-own demonstration model may
+                # be synthetic; the card's own dates say what the data were.
+                clinician_text=f"{card.name} is a demonstration model; do not use it for patient "
+                f"care (training data: {card.training_data.dates.rstrip('.')}).",
                 patient_text="This is a test tool. Your care team does not use it to make choices "
                 "about your care.",
                 trigger="model card: demonstration_only = true",
@@ -197,18 +199,39 @@ def _review_overdue(card: ModelCard, today: dt.date) -> list[Limitation]:
     ]
 
 
+def _capital(text: str) -> str:
+    """A sentence that starts with a label ('visits: 6 is outside…') starts with a capital;
+    a word with capitals of its own ('eGFR', 'pH') is left as written."""
+    first = text.split(" ", 1)[0]
+    if any(c.isupper() for c in first[1:]):
+        return text
+    return text[:1].upper() + text[1:]
+
+
+def _in_sentence(label: str) -> str:
+    """A patient label inside a sentence: 'Your age' → 'your age', 'A1c test' and 'ST
+    depression' keep their capitals (not str.lower(), which made 'a1c' and 'st')."""
+    words = label.strip().split(" ")
+    keep = [
+        w if any(c.isupper() for c in w[1:]) or (w.isupper() and len(w) > 1) else w.lower()
+        for w in words
+    ]
+    return " ".join(keep)
+
+
 def _inputs(case: Case, context: CaseContext, schema: FeatureSchema) -> list[Limitation]:
     out: list[Limitation] = []
     for flag in context.variable_flags:
         feature = schema[flag.name]
+        message, plain = _capital(flag.message), _in_sentence(feature.patient_label)
         if flag.kind == "outside_training_range":
             out.append(
                 Limitation(
                     code="OUT_OF_RANGE",
                     severity="warning",
-                    clinician_text=f"{flag.message} The model extrapolates here; treat the "
+                    clinician_text=f"{message} The model extrapolates here; treat the "
                     "probability and its explanation with caution.",
-                    patient_text=f"The value for {feature.patient_label.lower()} is outside what "
+                    patient_text=f"The value for {plain} is outside what "
                     "the tool learned from, so it may be less right for you.",
                     trigger=f"{flag.name} = {flag.value_text}",
                 )
@@ -218,9 +241,9 @@ def _inputs(case: Case, context: CaseContext, schema: FeatureSchema) -> list[Lim
                 Limitation(
                     code="RARE_CATEGORY",
                     severity="caution" if flag.kind == "rare_category" else "warning",
-                    clinician_text=f"{flag.message} Estimates for this value rest on few patients.",
+                    clinician_text=f"{message} Estimates for this value rest on few patients.",
                     patient_text=f"Few people in the data had the same "
-                    f"{feature.patient_label.lower()} as you, so the tool may be less "
+                    f"{plain} as you, so the tool may be less "
                     "right for you.",
                     trigger=f"{flag.name} = {flag.value_text}",
                 )
@@ -230,9 +253,9 @@ def _inputs(case: Case, context: CaseContext, schema: FeatureSchema) -> list[Lim
                 Limitation(
                     code="IMPUTED_INPUT",
                     severity="caution",
-                    clinician_text=f"{flag.message} The model used its missing-value rule "
+                    clinician_text=f"{message} The model used its missing-value rule "
                     "(imputation or a learned missing branch) instead of a real value.",
-                    patient_text=f"We did not have your {feature.patient_label.lower()}, so the "
+                    patient_text=f"We did not have your {plain}, so the "
                     "tool had to work without it.",
                     trigger=f"{flag.name} = not recorded",
                 )

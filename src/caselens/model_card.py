@@ -198,6 +198,9 @@ HTI1_SOURCE_ATTRIBUTES: tuple[tuple[str, str, str], ...] = (
 HTI1_KEYS: tuple[str, ...] = tuple(key for key, _, _ in HTI1_SOURCE_ATTRIBUTES)
 
 
+ExpectedDirection = Literal["raises", "lowers", "neither"]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -325,6 +328,10 @@ class ModelCard(_Frozen):
     #: The monitoring plan (thresholds for each alert, minimum n, outcome window); None:
     #: the defaults of docs/monitoring.md.
     monitoring: MonitoringPlan | None = None
+    #: Which way common clinical knowledge expects having each yes/no input to move the risk
+    #: (input name → 'raises', 'lowers' or 'neither'); an input left out is taken as a risk
+    #: factor ('raises'). A model that uses one the other way is said to do so on every report.
+    expected_directions: dict[str, ExpectedDirection] | None = None
 
     @field_validator("source_attributes")
     @classmethod

@@ -128,15 +128,16 @@ def _missing(value: object) -> bool:
 
 
 def yes_no_state(feature: FeatureSpec, value: object) -> bool | None:
-    """True/False when ``feature`` is a yes/no condition (categories Yes/No, or an integer
-    coded 0/1) and the value says whether the patient has it; None otherwise."""
+    """True/False when ``feature`` is a yes/no condition (categories Yes/No, or a 0/1 input
+    whose meaning is yes/no: see :attr:`FeatureSpec.coded_meaning`) and the value says
+    whether the patient has it; None otherwise (a 0/1 category such as sex is never yes/no)."""
     if _missing(value):
         return None
     if feature.kind == "category":
         if {c.lower() for c in feature.categories or ()} == {"yes", "no"}:
             return str(value).lower() == "yes"
         return None
-    if feature.kind == "integer" and (feature.hard_min, feature.hard_max) == (0, 1):
+    if feature.coded_meaning == "yes_no":
         return float(value) == 1  # type: ignore[arg-type]
     return None
 
@@ -151,22 +152,32 @@ def factor_phrase(feature: FeatureSpec, value: object) -> str | None:
 
     - yes/no condition: the patient's own state. A label that starts with an -ing word is
       negated in words ("Having diabetes" → "Not having diabetes", "Smoking" → "Not
-      smoking"); any other label gets its answer: "Chest pain during exercise (no)".
+      smoking"); any other label gets its answer, in the card's words when it has them:
+      "Chest pain during exercise (no)".
+    - a category, or a 0/1 input coded as one: the card's description of the value when it
+      has one ("Sex (male)"), else the value: "Type of chest pain (no chest pain)".
+    - a 0/1 input whose meaning the bundle does not state: its code, never "yes" or "no"
+      ("Sex (recorded as 1)").
     - number: "Your heart's pumping strength (ejection fraction 25%)" — the clinical name is
       added when the plain label shares no word with it.
-    - category: "Type of chest pain (no chest pain)".
     """
     if _missing(value):
         return None
     label = feature.patient_label.strip()
     state = yes_no_state(feature, value)
+    described = feature.description_of(value)
     if state is not None:
         first = label.split()[0].lower() if label.split() else ""
         if first.endswith("ing"):
             return label if state else "Not " + _lower_first(label)
-        return f"{label} ({'yes' if state else 'no'})"
-    if feature.kind == "category":
+        shown = _lower_first(described) if described else ("yes" if state else "no")
+    elif described is not None:
+        shown = _lower_first(described)
+    elif feature.kind == "category":
         shown = _lower_first(str(value))
+    elif feature.is_zero_one:
+        # Meaning unstated, or a category code without words: the code, never yes/no.
+        shown = f"recorded as {round(float(value))}"  # type: ignore[arg-type]
     else:
         shown = feature.describe_value(value).replace(" %", "%")
         if not _words(feature.label) & _words(label):
@@ -174,6 +185,76 @@ def factor_phrase(feature: FeatureSpec, value: object) -> str | None:
     if label.endswith(")"):
         return f"{label[:-1]} {shown})"
     return f"{label} ({shown})"
+
+
+def condition_words(feature: FeatureSpec) -> str:
+    """A yes/no condition named as having it, lower-case, without a trailing note in
+    brackets: 'Smoking (1 means yes)' → 'smoking'."""
+    label = re.sub(r"\s*\([^)]*\)\s*$", "", feature.patient_label.strip()) or feature.name
+    return _lower_first(label)
+
+
+def model_direction(feature: FeatureSpec, value: object, shift: float) -> str | None:
+    """Which way this model moves the estimate for having a yes/no condition, read from
+    this patient's value and its contribution: 'raises' or 'lowers' (None for an input that
+    is not a yes/no condition, or a contribution too small to name)."""
+    state = yes_no_state(feature, value)
+    if state is None or abs(shift) < MIN_FACTOR_SHIFT:
+        return None
+    # Not having it and a push up means having it would push down, and the reverse.
+    raises = shift > 0 if state else shift < 0
+    return "raises" if raises else "lowers"
+
+
+def against_knowledge(
+    attributions: Attributions,
+    schema: FeatureSchema,
+    values: Mapping[str, object] | None,
+    card: ModelCard,
+) -> list[tuple[FeatureSpec, str, float]]:
+    """Yes/no conditions this model uses against common clinical knowledge for this patient:
+    (feature, the model's direction for having it, the contribution), largest first.
+
+    The expected direction is the card's ``expected_directions`` entry; without one a yes/no
+    condition is taken to be a risk factor (having it raises the risk), so a model in which
+    having it lowers the estimate is said to do so. An entry of 'neither' is never flagged.
+    """
+    if attributions.shap.status != "ok":
+        return []
+    expected_of = card.expected_directions or {}
+    found = []
+    for contribution in sorted(attributions.shap.contributions, key=lambda c: -abs(c.value)):
+        if contribution.name not in schema:
+            continue
+        feature = schema[contribution.name]
+        value = _value_of(contribution.name, values, attributions)
+        try:
+            direction = model_direction(feature, value, contribution.value)
+        except (TypeError, ValueError):  # a value read back as shown text, not a code
+            direction = None
+        expected = expected_of.get(contribution.name, "raises")
+        if direction is not None and expected != "neither" and direction != expected:
+            found.append((feature, direction, contribution.value))
+    return found
+
+
+def against_knowledge_sentences(
+    found: list[tuple[FeatureSpec, str, float]], *, word: str, named: set[str]
+) -> list[str]:
+    """The patient's plain caveat for each flagged condition among those ``named`` to them:
+    'In this model, smoking is linked with a lower chance. This does not mean that smoking
+    is good for you.'"""
+    sentences = []
+    for feature, direction, _ in found:
+        if feature.name not in named:
+            continue
+        condition = condition_words(feature)
+        way, judgement = ("lower", "good") if direction == "lowers" else ("higher", "bad")
+        sentences.append(
+            f"In this model, {condition} is linked with a {way} {word}. This does not mean "
+            f"that {condition} is {judgement} for you."
+        )
+    return sentences
 
 
 def _value_of(name: str, values: Mapping[str, object] | None, attributions: Attributions):
@@ -192,14 +273,25 @@ def _factors(
     *,
     sign: int,
 ) -> list[str]:
-    phrases = []
+    return [phrase for _, phrase in _named_factors(attributions, schema, values, sign=sign)]
+
+
+def _named_factors(
+    attributions: Attributions,
+    schema: FeatureSchema,
+    values: Mapping[str, object] | None,
+    *,
+    sign: int,
+) -> list[tuple[str, str]]:
+    """(feature name, phrase) of the factors named to the patient in one direction."""
+    named = []
     for name in _top(attributions, sign=sign):
         phrase = factor_phrase(schema[name], _value_of(name, values, attributions))
         if phrase is not None:
-            phrases.append(phrase)
-        if len(phrases) == MAX_PATIENT_FACTORS:
+            named.append((name, phrase))
+        if len(named) == MAX_PATIENT_FACTORS:
             break
-    return phrases
+    return named
 
 
 def patient_summary(
@@ -223,7 +315,8 @@ def patient_summary(
         high = max(out_of_100(confidence.range_high), low)
     if calibrated:
         headline = f"About {count} out of 100 people like you {wording}."
-        others = f"That means about {100 - count} out of 100 people like you do not."
+        # Its own sentence, not "That means…": it must read true wherever it is placed.
+        others = f"The other {100 - count} out of 100 people like you do not."
         if low is None:
             range_sentence = "We cannot say how close this number is to the true one."
         elif low == high:
@@ -240,8 +333,10 @@ def patient_summary(
             "This score has not been checked against how often this really happens. "
             "So it may be too high or too low, and we cannot say by how much."
         )
-    higher = _factors(attributions, schema, values, sign=1)
-    lower = _factors(attributions, schema, values, sign=-1)
+    higher_named = _named_factors(attributions, schema, values, sign=1)
+    lower_named = _named_factors(attributions, schema, values, sign=-1)
+    higher = [phrase for _, phrase in higher_named]
+    lower = [phrase for _, phrase in lower_named]
     word = "chance" if calibrated else "score"
     sentences = []
     if higher:
@@ -250,6 +345,11 @@ def patient_summary(
         sentences.append(f"Things linked with a lower {word} for you: {_join(_lowered(lower))}.")
     if not sentences:
         sentences.append("No single thing stood out in your result.")
+    sentences += against_knowledge_sentences(
+        against_knowledge(attributions, schema, values, card),
+        word=word,
+        named={name for name, _ in (*higher_named, *lower_named)},
+    )
     factors_sentence = " ".join(sentences)
     does_not_mean = (
         "This number does not say what will happen to you.",
@@ -302,9 +402,13 @@ def clinician_summary(
     limitations: tuple[Limitation, ...],
     card: ModelCard,
     schema: FeatureSchema,
+    *,
+    values: Mapping[str, object] | None = None,
 ) -> str:
-    """2–4 sentences: risk (named calibrated only when it is), its interval, the conformal
-    set's meaning, the main drivers with this patient's values, the main caution."""
+    """2–5 sentences: risk (named calibrated only when it is), its interval, the conformal
+    set's meaning, the main drivers with this patient's values, any yes/no input the model
+    uses against common clinical knowledge, the main caution. ``values``: the case's inputs
+    (without them, read back from the values shown)."""
     p = confidence.probability
     if confidence.interval is not None:
         interval = confidence.interval
@@ -334,6 +438,9 @@ def clinician_summary(
             for c in ranked
         ]
         sentences.append("The model's estimate rests most on (SHAP): " + "; ".join(drivers) + ".")
+        sentences += _clinician_against_knowledge(
+            against_knowledge(attributions, schema, values, card), shown
+        )
     else:
         sentences.append("The explanation could not be computed reliably and is not shown.")
     serious = [
@@ -342,6 +449,26 @@ def clinician_summary(
     if serious:
         sentences.append(f"Main caution: {serious[0].clinician_text}")
     return " ".join(sentences)
+
+
+def _clinician_against_knowledge(
+    found: list[tuple[FeatureSpec, str, float]], shown: Mapping[str, str]
+) -> list[str]:
+    """One sentence naming the yes/no inputs this model uses against common clinical
+    knowledge for this patient, with their values and contributions."""
+    if not found:
+        return []
+    parts = [
+        f"a yes for {feature.label} {direction} the estimate (this patient: "
+        f"{shown.get(feature.name, 'not shown')}, "
+        f"{'+' if shift >= 0 else '−'}{100 * abs(shift):.1f} pts)"
+        for feature, direction, shift in found
+    ]
+    return [
+        "Against common clinical knowledge, in this model "
+        + _join(parts)
+        + "; that is how the model uses it, not evidence of its effect."
+    ]
 
 
 def build_narrative(
@@ -356,6 +483,8 @@ def build_narrative(
     """Both summaries for one report (``values``: the case's inputs, for the patient's
     factors)."""
     return Narrative(
-        clinician_summary=clinician_summary(confidence, attributions, limitations, card, schema),
+        clinician_summary=clinician_summary(
+            confidence, attributions, limitations, card, schema, values=values
+        ),
         patient=patient_summary(confidence, attributions, limitations, card, schema, values=values),
     )

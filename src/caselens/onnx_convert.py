@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from caselens.copy_check import indefinite_article
 from caselens.errors import BundleError
 from caselens.model_description import calibration_method, describe_model
 from caselens.onnx_model import (
@@ -147,17 +148,116 @@ def _register_converters() -> list[str]:
 
 
 def _for_conversion(model: Any) -> Any:
-    """A copy the converters accept: XGBoost boosters lose their column names.
+    """A copy the converters accept: XGBoost boosters lose their column names, and each
+    ``FrozenEstimator`` is replaced by the fitted model it holds.
 
     onnxmltools reads XGBoost's split features as ``f0, f1, …``; a booster fitted on a
-    DataFrame names them after the columns. The copy is converted; the model is untouched.
+    DataFrame names them after the columns. A ``FrozenEstimator`` only stops its model from
+    being refitted: it predicts exactly as the model inside it, which the converters know.
+    The copy is converted; the model is untouched, and the probabilities are compared with it.
     """
-    converted = copy.deepcopy(model)
+    converted = _unfrozen(copy.deepcopy(model))
     for estimator in [converted, *(step for _, step in getattr(converted, "steps", []))]:
         if type(estimator).__name__ == "XGBClassifier":
             estimator.get_booster().feature_names = None
             estimator.get_booster().feature_types = None
     return converted
+
+
+def _unfrozen(estimator: Any) -> Any:
+    """``estimator`` with every FrozenEstimator replaced by its model (in place where nested:
+    pipeline steps and a calibrator's fitted classifiers)."""
+    while type(estimator).__name__ == "FrozenEstimator":
+        estimator = estimator.estimator
+    steps = getattr(estimator, "steps", None)
+    if isinstance(steps, list):
+        estimator.steps = [(name, _unfrozen(step)) for name, step in steps]
+    for fitted in getattr(estimator, "calibrated_classifiers_", None) or ():
+        fitted.estimator = _unfrozen(fitted.estimator)
+    return estimator
+
+
+#: Scalers whose float32 arithmetic in ONNX can move a value across a tree's split point.
+SCALER_NAMES = frozenset(
+    {"StandardScaler", "MinMaxScaler", "MaxAbsScaler", "RobustScaler", "Normalizer"}
+)
+#: Words in the class name of a tree-based classifier.
+TREE_WORDS = ("Tree", "Forest", "Boost", "XGB", "LGBM")
+#: What converts, said in every refusal of a shape (docs/bring-your-own-model.md lists them).
+SHAPES_THAT_CONVERT = (
+    "Shapes that convert: a classifier the converters know (logistic regression, random "
+    "forest, gradient boosting, XGBoost, LightGBM; not HistGradientBoostingClassifier) alone; "
+    "a Pipeline of encoders, imputers and scalers ending in such a classifier (a "
+    "ColumnTransformer first when inputs are selected by name or hold text); a "
+    "CalibratedClassifierCV as the last step of such a pipeline, or around a classifier or a "
+    "numeric pipeline without a ColumnTransformer; FrozenEstimator anywhere in those places."
+)
+NO_CONVERSION_NEEDED = (
+    "A scikit-learn model made of the parts CaseLens allows needs no conversion: give its "
+    ".skops file to bundle create as it is."
+)
+
+
+def _inner_estimators(model: Any) -> list[Any]:
+    """The model, its pipeline steps and what a calibrator wraps, depth first."""
+    found = [model]
+    for _, step in getattr(model, "steps", None) or []:
+        found += _inner_estimators(step)
+    wrapped = getattr(model, "estimator", None)
+    if wrapped is not None and hasattr(wrapped, "fit"):
+        found += _inner_estimators(wrapped)
+    for fitted in getattr(model, "calibrated_classifiers_", None) or ():
+        found += _inner_estimators(fitted.estimator)
+    return found
+
+
+def shape_refusal(model: Any) -> str | None:
+    """Why this model's shape cannot be converted, and what to do instead; None if it can
+    be tried. (A FrozenEstimator is unwrapped, not refused: see :func:`_for_conversion`.)"""
+    calibrators = [e for e in _inner_estimators(model) if hasattr(e, "calibrated_classifiers_")]
+    for calibrator in calibrators:
+        inside = _inner_estimators(_unfrozen(copy.copy(calibrator.estimator)))
+        inside += [
+            e
+            for fitted in calibrator.calibrated_classifiers_
+            for e in _inner_estimators(_unfrozen(copy.copy(fitted.estimator)))
+        ]
+        if any(type(e).__name__ == "ColumnTransformer" for e in inside):
+            return (
+                "The model is a CalibratedClassifierCV wrapped around a pipeline with a "
+                "ColumnTransformer. The ONNX converter gives a calibrator one table of numbers, "
+                "never named columns, so this shape cannot be converted. Instead, put the "
+                "calibrator inside the pipeline, after the ColumnTransformer: "
+                "Pipeline([('prepare', ColumnTransformer(...)), "
+                "('model', CalibratedClassifierCV(classifier, ...))]), "
+                f"refit it and convert that. {NO_CONVERSION_NEEDED} {SHAPES_THAT_CONVERT}"
+            )
+    return None
+
+
+def _scaler_before_trees(model: Any) -> tuple[str, str] | None:
+    """(scaler, tree classifier) when the model scales its inputs before a tree model."""
+    scaler = None
+    for estimator in _inner_estimators(_unfrozen(copy.deepcopy(model))):
+        name = type(estimator).__name__
+        if name in SCALER_NAMES:
+            scaler = name
+        elif scaler and any(word in name for word in TREE_WORDS):
+            return scaler, name
+    return None
+
+
+def _no_converter(exc: Exception) -> str | None:
+    """The class the converters do not know, read from their error, or None."""
+    import re
+
+    text = f"{type(exc).__name__}: {exc}"
+    found = re.search(r"<class '([\w.]+)'>", text) or re.search(
+        r"(?:shape calculator|converter) for (?:type )?'?([\w.]+)", text
+    )
+    if found is None or not isinstance(exc, KeyError | RuntimeError | TypeError | ValueError):
+        return None
+    return found.group(1).rsplit(".", 1)[-1]
 
 
 def _initial_types(model: Any, frame: pd.DataFrame) -> list[tuple[str, Any]]:
@@ -224,6 +324,9 @@ def convert_model(
     converters = _register_converters()
     from skl2onnx import to_onnx
 
+    refusal = shape_refusal(model)
+    if refusal is not None:
+        raise BundleError(refusal)
     prepared = _for_conversion(model)
     final = prepared.steps[-1][1] if getattr(prepared, "steps", None) else prepared
     try:
@@ -238,9 +341,19 @@ def convert_model(
     except BundleError:
         raise
     except Exception as exc:
+        unknown = _no_converter(exc)
+        if unknown is not None:
+            raise BundleError(
+                f"The model ({describe_model(model)}) holds {indefinite_article(unknown)} "
+                f"{unknown}, which the ONNX "
+                f"converters do not know, so it cannot be converted. Instead, rebuild the model "
+                f"without {unknown}. {NO_CONVERSION_NEEDED} {SHAPES_THAT_CONVERT}"
+            ) from exc
+        # Any other converter failure: its first line only (a tree's arrays can run to pages).
+        first_line = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         raise BundleError(
-            f"The model ({describe_model(model)}) could not be converted to ONNX: "
-            f"{type(exc).__name__}: {exc}"[:1500]
+            f"The model ({describe_model(model)}) could not be converted to ONNX; the converter "
+            f"stopped with: {first_line}. {NO_CONVERSION_NEEDED} {SHAPES_THAT_CONVERT}"
         ) from exc
     probability = [o.name for o in onx.graph.output if "prob" in o.name.lower()]
     metadata = {
@@ -262,7 +375,19 @@ def convert_model(
         raise BundleError(
             f"The source model could not score the sample data: {type(exc).__name__}: {exc}"
         ) from exc
-    difference = _compare(_with_metadata(onx, metadata), frame, expected, classes, tolerance)
+    try:
+        difference = _compare(_with_metadata(onx, metadata), frame, expected, classes, tolerance)
+    except BundleError as exc:
+        scaled = _scaler_before_trees(model)
+        if scaled is None or "does not reproduce" not in str(exc):
+            raise
+        scaler, trees = scaled
+        raise BundleError(
+            f"{exc} The model scales its inputs ({scaler}) before a tree model ({trees}): "
+            "ONNX computes the scaling in float32, which moves a value lying near a split "
+            f"point to the other branch. Trees need no scaling: refit the pipeline without the "
+            f"{scaler} and convert that. {NO_CONVERSION_NEEDED}"
+        ) from exc
     # The measured figure goes into the file too; metadata does not change a number.
     metadata[META_MAX_DIFFERENCE] = f"{difference:.3e}"
     data = _with_metadata(onx, metadata)

@@ -42,6 +42,7 @@ WRITABLE_FEATURE_KEYS = frozenset(
         "hard_min",
         "hard_max",
         "category_descriptions",
+        "meaning",
         "missing_allowed",
         "subgroup",
         "subgroup_bins",
@@ -82,7 +83,23 @@ def seed_subgroup_columns(names: Sequence[str]) -> dict[str, str]:
     return found
 
 
-def _kind(column: pd.Series, name: str) -> str:
+def _kind(column: pd.Series, name: str, others: Sequence[pd.Series] = ()) -> str:
+    """The kind of an input from its training column and the same column in every other
+    split: a whole number only when every value in every split is whole (60.667 in the
+    calibration split makes age a real number, not a refusal later)."""
+    kinds = {_split_kind(c, name) for c in (column, *others) if c.notna().any()}
+    kinds = kinds or {_split_kind(column, name)}
+    if "category" in kinds and len(kinds) > 1:
+        raise BundleError(
+            f"Column '{name}' holds numbers in one data file and text in another; write it "
+            "the same way in every split."
+        )
+    if kinds == {"category"}:
+        return "category"
+    return "number" if "number" in kinds else "integer"
+
+
+def _split_kind(column: pd.Series, name: str) -> str:
     if pd.api.types.is_bool_dtype(column.dtype):
         raise BundleError(
             f"Training data column '{name}' holds true/false values; write it as 0/1 (a "
@@ -117,8 +134,9 @@ def draft_schema(
     names : sequence of str
         The model's inputs, in model order.
     other_splits : sequence of DataFrame
-        The test (and calibration) split: a category seen only there is still an allowed
-        value (with a training count of 0, so a case with it is flagged as rare), and a
+        The test (and calibration) split: every value in them is looked at. A non-whole
+        number there makes the input a real number; a category seen only there is still an
+        allowed value (with a training count of 0, so a case with it is flagged as rare); a
         missing value anywhere allows missing values.
     overrides : mapping, optional
         The card file's ``features`` section: column name to any of
@@ -154,8 +172,9 @@ def draft_schema(
                 "from the training data)."
             )
         column = train[name]
-        kind = _kind(column, name)
-        everywhere = [column, *(split[name] for split in other_splits if name in split)]
+        elsewhere = [split[name] for split in other_splits if name in split]
+        kind = _kind(column, name, elsewhere)
+        everywhere = [column, *elsewhere]
         draft: dict[str, Any] = {
             "name": name,
             "label": name,

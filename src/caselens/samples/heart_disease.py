@@ -540,4 +540,7 @@ def _card(calibration, overall, subgroups, n_train, n_cal, n_test, data) -> dict
         },
         "random_seed": SEED,
         "source_attributes": sa,
+        # Common clinical knowledge: both are risk factors for coronary disease; a report
+        # whose model uses one the other way says so.
+        "expected_directions": {"fasting_glucose_high": "raises", "exercise_angina": "raises"},
     }

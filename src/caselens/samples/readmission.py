@@ -779,4 +779,7 @@ def _card(
         },
         "random_seed": SEED,
         "source_attributes": sa,
+        # Being prescribed diabetes medicine marks diabetes but is treatment: no direction is
+        # expected of it, so a model that uses it either way is not flagged.
+        "expected_directions": {"diabetes_medication": "neither"},
     }
