@@ -48,13 +48,37 @@ def _lower_first(text: str) -> str:
     return text if len(text) > 1 and text[1].isupper() else text[:1].lower() + text[1:]
 
 
+def _label(feature, bundle) -> str:
+    """The English label a factor is named by: the card's patient words, else the schema's."""
+    texts = bundle.card.patient_texts.get("en")
+    words = texts.inputs.get(feature.name) if texts is not None else None
+    return words.label if words is not None else feature.patient_label.strip()
+
+
+def _shown(feature, value, bundle) -> str:
+    """How this patient's value must read inside the factor phrase."""
+    texts = bundle.card.patient_texts.get("en")
+    words = texts.inputs.get(feature.name) if texts is not None else None
+    if words is None:
+        shown = str(value) if feature.kind == "category" else feature.describe_value(value)
+        return shown.replace(" %", "%")
+    if feature.kind == "category":
+        return words.values.get(str(value), str(value))
+    number = f"{float(value):g}" if feature.kind == "number" else f"{round(float(value))}"
+    return f"{number} {words.unit}" if words.unit else number
+
+
 def _owner(phrase: str, bundle) -> tuple:
     """The feature a factor phrase names (by its plain label) and whether it is negated."""
     for feature in bundle.features:
-        label = feature.patient_label.strip()
+        label = _label(feature, bundle)
         stem = label[:-1] if label.endswith(")") else label
         for form, negated in ((stem, False), ("Not " + _lower_first(stem), True)):
-            if _lower_first(phrase).startswith(_lower_first(form)):
+            if _lower_first(phrase).startswith(_lower_first(form) + " ("):
+                return feature, negated
+            if _lower_first(phrase) == _lower_first(form) or (
+                label.endswith(")") and _lower_first(phrase).startswith(_lower_first(stem))
+            ):
                 return feature, negated
     raise AssertionError(f"factor {phrase!r} names no feature")
 
@@ -73,10 +97,7 @@ def test_every_factor_named_to_the_patient_is_true_for_this_patient(reports, nam
             state = yes_no_state(feature, value)
             assert value is not None, phrase  # a value not recorded is never named
             if state is None:
-                shown_value = (
-                    str(value) if feature.kind == "category" else feature.describe_value(value)
-                )
-                assert shown_value.replace(" %", "%").lower() in phrase.lower(), (phrase, value)
+                assert _shown(feature, value, bundle).lower() in phrase.lower(), (phrase, value)
                 assert not negated
             elif state:
                 assert not negated and not phrase.endswith("(no)"), (phrase, value)
@@ -86,7 +107,7 @@ def test_every_factor_named_to_the_patient_is_true_for_this_patient(reports, nam
         sentence = patient.factors_sentence
         for feature in bundle.features:
             if yes_no_state(feature, values[feature.name]) is False:
-                label = re.escape(_lower_first(feature.patient_label.strip()))
+                label = re.escape(_lower_first(_label(feature, bundle)))
                 for match in re.finditer(label, sentence):
                     before = sentence[: match.start()]
                     after = sentence[match.end() :]
