@@ -12,7 +12,7 @@ from caselens.workflow import AUDIT_PAGE_SIZE
 from components.patient_view import render_patient_report
 from components.report_view import render_clinician_report
 from components.text import literal
-from services import care_team_contact
+from services import care_team_contact, demo_mode
 from session import guard, run, workflow
 
 guard("audit_trail")
@@ -162,6 +162,10 @@ if st.button("Re-run with the same model version and compare", key="audit_rerun"
         )
 with st.container(border=True):
     if replay.entry.audience == "patient":
-        render_patient_report(replay.report, care_team=care_team_contact())
+        render_patient_report(
+            replay.report,
+            care_team=care_team_contact(replay.report.narrative.patient.language),
+            demo=demo_mode(),
+        )
     else:
         render_clinician_report(replay.report, key_prefix=f"audit_{seq}")

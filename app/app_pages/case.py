@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from caselens.patient_language import LANGUAGES
 from components.case_input import render_case_input
 from components.patient_view import render_patient_report
 from components.report_view import render_clinician_report
 from components.text import literal
-from services import care_team_contact
+from services import care_team_contact, demo_mode
 from session import guard, run, workflow
 
 guard("case")
@@ -81,15 +82,18 @@ with st.spinner("Computing the report…"):
     report = run(workflow().show_report, model_id, case, patient_ref=patient_ref)
 render_clinician_report(report, key_prefix=f"case_{model_id}_report")
 
-patient = report.narrative.patient
-if st.toggle(
-    f"Preview what the patient would read (reading grade {patient.reading_grade:.1f}; "
-    f"limit {patient.reading_grade_limit:.0f})",
-    key="case_patient_preview",
-):
-    preview = run(workflow().preview_patient_view, report)
+if st.toggle("Preview what the patient would read", key="case_patient_preview"):
+    language = st.selectbox(
+        "The patient's language",
+        list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        key="case_patient_preview_language",
+    )
+    preview = run(workflow().preview_patient_view, report, language=language)
     with st.container(border=True):
-        render_patient_report(preview, care_team=care_team_contact())
+        render_patient_report(
+            preview, care_team=care_team_contact(language), demo=demo_mode(), preview=True
+        )
 
 st.divider()
 st.subheader("Your feedback on this report")

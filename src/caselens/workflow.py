@@ -42,8 +42,9 @@ from caselens.cases import Case
 from caselens.display import NOT_RECORDED_MESSAGE, record_display, record_event
 from caselens.errors import CaseLensError
 from caselens.model_status import ModelStatus, ModelStatusStore, check_reason
+from caselens.patient_language import DEFAULT_LANGUAGE, check_language
 from caselens.replay import Replay, Rerun, replay_entry, rerun_entry
-from caselens.report import Audience, CaseExplainer, CaseReport
+from caselens.report import Audience, CaseExplainer, CaseReport, in_patient_language
 
 #: What a person sees when the trail cannot take the entry.
 NOT_RECORDED = NOT_RECORDED_MESSAGE
@@ -428,11 +429,25 @@ class Workflow:
         self._record_display(session, report, audience="clinician", action="viewed")
         return report
 
-    def preview_patient_view(self, session: UserSession, report: CaseReport) -> CaseReport:
-        """The patient view of a report the clinician is looking at, recorded as a preview."""
+    def preview_patient_view(
+        self, session: UserSession, report: CaseReport, *, language: str | None = None
+    ) -> CaseReport:
+        """The patient view of a report the clinician is looking at, recorded as a preview;
+        with ``language``, the patient text in that language (its own report id)."""
         self._require(session, "view_report")
-        self._active_bundle(report.model.model_id)
-        self._record_display(session, report, audience="patient", action="previewed")
+        bundle = self._active_bundle(report.model.model_id)
+        if language is not None:
+            try:
+                report = in_patient_language(report, bundle, check_language(language))
+            except CaseLensError as exc:
+                raise WorkflowError(str(exc)) from exc
+        self._record_display(
+            session,
+            report,
+            audience="patient",
+            action="previewed",
+            detail={"language": report.narrative.patient.language},
+        )
         return report
 
     def give_feedback(
@@ -489,8 +504,24 @@ class Workflow:
         except CaseLensError as exc:
             raise Unavailable(unavailable) from exc
         report = self._report(session, bundle.model_id, case)
-        self._record_display(session, report, audience="patient", action="patient_viewed")
+        # The patient reads their account's language: the same numbers, the patient text
+        # written in that language (a report of its own, recorded as shown).
+        report = in_patient_language(report, bundle, self._language(viewer))
+        self._record_display(
+            session,
+            report,
+            audience="patient",
+            action="patient_viewed",
+            detail={"language": report.narrative.patient.language},
+        )
         return report
+
+    def _language(self, viewer: Viewer) -> str:
+        """The language of a viewer's account (English when the account has none)."""
+        try:
+            return self._accounts.get(viewer.user_id).language
+        except CaseLensError:
+            return DEFAULT_LANGUAGE
 
     # -- model facts and status ------------------------------------------------------------
 
