@@ -486,6 +486,13 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
     )
     for warning in loaded.warnings:
         click.echo(warning, err=True)
+    from caselens.patient_language import missing_patient_texts
+
+    gaps = missing_patient_texts(loaded.card, loaded.features)
+    if gaps:  # a patient-facing model: what patients would miss, per language
+        click.echo(f"Patient texts to write ({len(gaps)}): " + "; ".join(gaps))
+    else:
+        click.echo("Patient texts: complete in " + ", ".join(loaded.card.patient_texts) + ".")
     if not deep:
         from caselens.limitation_rates import limitation_rates
 

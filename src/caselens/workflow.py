@@ -42,7 +42,7 @@ from caselens.cases import Case
 from caselens.display import NOT_RECORDED_MESSAGE, record_display, record_event
 from caselens.errors import CaseLensError
 from caselens.model_status import ModelStatus, ModelStatusStore, check_reason
-from caselens.patient_language import DEFAULT_LANGUAGE, check_language
+from caselens.patient_language import DEFAULT_LANGUAGE, catalogue, check_language
 from caselens.replay import Replay, Rerun, replay_entry, rerun_entry
 from caselens.report import Audience, CaseExplainer, CaseReport, in_patient_language
 
@@ -485,14 +485,18 @@ class Workflow:
             if asked != viewer.patient_ref:
                 self._require(session, "view_patient_summary", patient_ref=asked)
         self._require(session, "view_patient_summary", patient_ref=viewer.patient_ref)
-        unavailable = "Your result is not available right now. Please contact your care team."
+        language = self.language_of(viewer)
+        say = catalogue(language)
+        unavailable = say("Your result is not available right now. Please contact your care team.")
         bundle = self.catalogue.bundles.get(viewer.patient_model_id or "")
         if bundle is None:
             raise Unavailable(unavailable)
         if self._statuses.get(bundle.model_id).suspended:
             raise Unavailable(
-                "This result is not available right now because the tool is paused for a "
-                "check. Your care team can tell you more."
+                say(
+                    "This result is not available right now because the tool is paused for a "
+                    "check. Your care team can tell you more."
+                )
             )
         from caselens.cases import validate_inputs
 
@@ -506,7 +510,7 @@ class Workflow:
         report = self._report(session, bundle.model_id, case)
         # The patient reads their account's language: the same numbers, the patient text
         # written in that language (a report of its own, recorded as shown).
-        report = in_patient_language(report, bundle, self._language(viewer))
+        report = in_patient_language(report, bundle, language)
         self._record_display(
             session,
             report,
@@ -516,7 +520,7 @@ class Workflow:
         )
         return report
 
-    def _language(self, viewer: Viewer) -> str:
+    def language_of(self, viewer: Viewer) -> str:
         """The language of a viewer's account (English when the account has none)."""
         try:
             return self._accounts.get(viewer.user_id).language
