@@ -92,7 +92,7 @@ def render_patient_report(
     st.markdown("### " + literal(say("How to reach your care team")))
     _paragraph(
         "patient_text_care",
-        f"{care_team_sentence(p.language, care_team, demo=demo)} {p.care_team}",
+        f"{p.care_team} {care_team_sentence(p.language, care_team, demo=demo)}",
     )
     if preview:
         _reading_caption(report)

@@ -444,8 +444,8 @@ def _summary(
                 high=high,
             )
         picture = say(
-            "Picture of 100 people: {count} are filled in. They stand for the people like you "
-            "who {outcome}. The other {rest} are open.",
+            "Picture of 100 people. Filled in: {count}. They stand for the people like you who "
+            "{outcome}. Open: {rest}.",
             count=count,
             outcome=wording,
             rest=100 - count,
@@ -462,8 +462,8 @@ def _summary(
             "may be too high or too low, and we cannot say by how much."
         )
         picture = say(
-            "Picture of 100 figures: {count} are filled in. They show the tool's score. They "
-            "are not a count of people.",
+            "Picture of 100 figures. Filled in: {count}. They show the tool's score. They are "
+            "not a count of people.",
             count=count,
         )
     higher = _factor_phrases(attributions, schema, values, texts, language, sign=1)

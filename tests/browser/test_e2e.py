@@ -255,7 +255,7 @@ def test_patient_icon_array_draws_100_people(signed_in):
     expect(page.locator(".st-key-patient_text_care")).to_be_visible()
     # The picture's text alternative, in words, says how many figures are filled.
     key = page.locator(".st-key-patient_text_picture").inner_text()
-    filled = int(re.search(r"Picture of 100 people: (\d+) are filled in", key).group(1))
+    filled = int(re.search(r"Picture of 100 people\. Filled in: (\d+)\.", key).group(1))
     chart = page.locator(".st-key-patient_icon_array .js-plotly-plot")
     expect(chart).to_be_visible()
     expect(chart.locator("path.point")).to_have_count(200)  # a head and a body per person
