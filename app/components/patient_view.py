@@ -24,8 +24,10 @@ def _paragraph(key: str, text: str) -> None:
         st.markdown(literal(text))
 
 
-def _bullets(lines) -> str:
-    return "\n".join(f"- {literal(line)}" for line in lines)
+def _list(key: str, lines) -> None:
+    """A bulleted list in a keyed container (the theme gives it the patient's large type)."""
+    with st.container(key=key):
+        st.markdown("\n".join(f"- {literal(line)}" for line in lines))
 
 
 def care_team_sentence(language: str, contact: str | None, *, demo: bool) -> str:
@@ -83,12 +85,12 @@ def render_patient_report(
     st.markdown("### " + literal(say("What is linked with your result")))
     _paragraph("patient_text_factors", p.factors_sentence)
     st.markdown("### " + literal(say("What this does not mean")))
-    st.markdown(_bullets(p.does_not_mean))
+    _list("patient_text_does_not_mean", p.does_not_mean)
     if p.cautions:
         st.markdown("### " + literal(say("Please keep in mind")))
-        st.markdown(_bullets(p.cautions))
+        _list("patient_text_cautions", p.cautions)
     st.markdown("### " + literal(say("Questions to ask your care team")))
-    st.markdown(_bullets(q.removeprefix("Ask your care team: ") for q in p.questions))
+    _list("patient_text_questions", [q.removeprefix("Ask your care team: ") for q in p.questions])
     st.markdown("### " + literal(say("How to reach your care team")))
     _paragraph(
         "patient_text_care",

@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from caselens.bench_app import choose_option, wait_for_report
 from caselens.patient_language import catalogue
 
 pytestmark = pytest.mark.browser
 
+FIRST_REPORT_MS = 180_000  # the first report of a fresh server pays the explainer warm-up
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1400, "height": 1000}
 #: Demo patients and the title of their page in their account's language.
@@ -119,3 +121,21 @@ def test_screenshots_of_my_result_on_a_phone_and_a_desktop(signed_in, screenshot
         # Nothing wider than the screen: no sideways scrolling on a phone.
         overflow = page.evaluate("() => document.documentElement.scrollWidth")
         assert overflow <= viewport["width"], (user_id, name, overflow)
+
+
+def test_the_clinicians_preview_shows_the_chosen_language_and_its_reading_measure(
+    signed_in, screenshots
+):
+    page = signed_in("dr.lee")
+    wait_for_report(page, timeout_ms=FIRST_REPORT_MS)
+    page.get_by_text("Preview what the patient would read").click()
+    english = page.get_by_text("Reading level of this page (en): Flesch–Kincaid grade")
+    expect(english).to_be_visible()
+    choose_option(page, "The patient's language", "Español")
+    expect(
+        page.get_by_text("Reading level of this page (es): Fernández-Huerta reading ease")
+    ).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Alrededor de \d+ de cada 100 personas"))).to_be_visible()
+    page.get_by_text("Reading level of this page (es)").scroll_into_view_if_needed()
+    path = _shot(page, screenshots, "case_patient_preview_es")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
