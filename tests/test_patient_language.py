@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app_helpers import audit_entries, shown, signed_in
@@ -555,3 +555,56 @@ def test_in_demo_mode_the_contact_is_said_to_be_a_demonstration(monkeypatch):
     text = shown(signed_in("pat.h03").markdown)
     assert "This is a demonstration. There is no real care team to contact." in text
     assert "Ask the clinic or hospital" not in text  # the old circular sentence is gone
+
+
+_WORDS = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30
+).filter(str.strip)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(label=_WORDS, value_words=_WORDS, unit=_WORDS, outcome=_WORDS)
+def test_any_words_a_card_gives_are_used_as_written_in_their_language(
+    demo_reports, label, value_words, unit, outcome
+):
+    """Card texts are data from outside: whatever they say (braces, markup, any script) is
+    put into the patient text as written, each factor phrase naming its own label and value."""
+    bundle, report = demo_reports["heart-disease"][2]
+    texts = bundle.card.patient_texts["es"]
+    inputs = {
+        name: words.model_copy(
+            update={
+                "label": f"{label} {name}",
+                "values": {k: value_words for k in words.values},
+                "unit": unit if words.unit else words.unit,
+            }
+        )
+        for name, words in texts.inputs.items()
+    }
+    card = bundle.card.model_copy(
+        update={
+            "patient_texts": {"es": texts.model_copy(update={"inputs": inputs, "outcome": outcome})}
+        }
+    )
+    patient = _summary(report, bundle, card, "es")
+    assert patient.available
+    assert (
+        patient.headline
+        == f"Alrededor de {patient.out_of_100} de cada 100 personas como usted {outcome}."
+    )
+    phrases = [*patient.factors_higher, *patient.factors_lower]
+    assert phrases
+    values = report.case.values()
+    for phrase in phrases:
+        name = next(n for n in inputs if phrase.startswith(f"{label} {n} ("))
+        spec = bundle.features[name]
+        if spec.kind == "category":
+            assert phrase == f"{label} {name} ({value_words})"
+        else:
+            assert phrase.endswith(f" {unit})") or not inputs[name].unit, phrase
+            assert (
+                f"({f'{float(values[name]):g}'.replace('.', ',')}" in phrase
+                or spec.kind == "integer"
+            )

@@ -253,9 +253,7 @@ def patient_summary(
         return _summary(
             confidence, attributions, limitations, card, schema, values, language, texts
         )
-    except _NoPatientWords:
-        if language == DEFAULT_LANGUAGE and texts is not None:
-            raise
+    except _NoPatientWords:  # only another language lacks a word (English falls back)
         return _not_in_language(confidence, language, say=say)
 
 
@@ -347,13 +345,14 @@ def _factor_phrases(
     phrases = []
     for name in _top(attributions, sign=sign):
         value = _value_of(name, values, attributions)
-        words = texts.inputs.get(name)
-        if words is None and language == DEFAULT_LANGUAGE:
-            # An English card that skips an input: the schema's English patient label
-            # (``bundle check`` lists the gap); another language has no such fallback.
+        try:
+            phrase = _card_factor(schema[name], texts.inputs.get(name), value, language)
+        except _NoPatientWords:
+            if language != DEFAULT_LANGUAGE:
+                raise
+            # An English card that skips an input or a value: the schema's English patient
+            # label (``bundle check`` lists the gap); another language has no such fallback.
             phrase = factor_phrase(schema[name], value)
-        else:
-            phrase = _card_factor(schema[name], words, value, language)
         if phrase is not None:
             phrases.append(phrase)
         if len(phrases) == MAX_PATIENT_FACTORS:
