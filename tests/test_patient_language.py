@@ -608,3 +608,43 @@ def test_any_words_a_card_gives_are_used_as_written_in_their_language(
                 f"({f'{float(values[name]):g}'.replace('.', ',')}" in phrase
                 or spec.kind == "integer"
             )
+
+
+def test_an_admin_adds_a_patient_who_reads_french_and_the_cli_offers_every_language(workflow):
+    from caselens.cli import users_add
+
+    admin = _session(workflow, "admin")
+    account = workflow.add_user(
+        admin,
+        "pat.fr",
+        name="Camille",
+        role="patient",
+        password="x" * 12,
+        patient_ref="H-05",
+        patient_model_id="heart-disease",
+        language="fr",
+    )
+    assert account.language == "fr"
+    assert workflow.trail.entries()[-1].detail()["language"] == "fr"
+    with pytest.raises(Exception, match="language: expected one of"):
+        workflow.add_user(
+            admin,
+            "pat.x",
+            name="X",
+            role="patient",
+            password="x" * 12,
+            patient_ref="H-06",
+            language="pt",
+        )
+    assert [e.detail().get("user_id") for e in workflow.trail.entries()].count("pat.x") == 0
+    report = workflow.show_my_result(_session_with(workflow, "pat.fr", "x" * 12))
+    assert report.narrative.patient.language == "fr"
+    assert report.narrative.patient.headline.startswith("Sur 100 personnes comme vous")
+    option = next(p for p in users_add.params if p.name == "language")
+    assert list(option.type.choices) == list(LANGUAGES)
+
+
+def _session_with(workflow, user_id, password):
+    session = UserSession()
+    workflow.sign_in(session, user_id, password)
+    return session

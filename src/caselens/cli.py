@@ -710,6 +710,13 @@ def users_seed_demo() -> None:
 )
 @click.option("--patient-ref", default=None, help="For a patient: their record id.")
 @click.option("--patient-model", default=None, help="For a patient: the model of that record.")
+@click.option(
+    "--language",
+    default="en",
+    show_default=True,
+    type=click.Choice(["en", "es", "fr"]),
+    help="The language of the account's patient page.",
+)
 @click.password_option()
 def users_add(
     user_id: str,
@@ -717,6 +724,7 @@ def users_add(
     role: str,
     patient_ref: str | None,
     patient_model: str | None,
+    language: str,
     password: str,
 ) -> None:
     """Add a local account (the password is asked for and stored as an argon2 hash).
@@ -731,10 +739,11 @@ def users_add(
             password=password,
             patient_ref=patient_ref,
             patient_model_id=patient_model,
+            language=language,
         )
     except CaseLensError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Added {account.user_id} ({account.role}).")
+    click.echo(f"Added {account.user_id} ({account.role}, {account.language}).")
 
 
 @users.command("list")

@@ -582,12 +582,19 @@ class Workflow:
         password: str,
         patient_ref: str | None = None,
         patient_model_id: str | None = None,
+        language: str = DEFAULT_LANGUAGE,
     ) -> Account:
-        """Create an account: fields checked, the addition recorded, then the account made."""
+        """Create an account: fields checked, the addition recorded, then the account made
+        (``language``: of the account's patient page)."""
         self._require(session, "manage_users")
         try:
             self._accounts.check_new_account(
-                user_id, role=role, password=password, patient_ref=patient_ref, name=name
+                user_id,
+                role=role,
+                password=password,
+                patient_ref=patient_ref,
+                name=name,
+                language=language,
             )
         except CaseLensError as exc:
             raise WorkflowError(str(exc)) from exc
@@ -595,7 +602,12 @@ class Workflow:
             session,
             "user_added",
             audience="admin",
-            detail={"user_id": user_id, "role": role, "patient_ref": patient_ref},
+            detail={
+                "user_id": user_id,
+                "role": role,
+                "patient_ref": patient_ref,
+                "language": language,
+            },
         )
         return self._accounts.add(
             user_id,
@@ -604,6 +616,7 @@ class Workflow:
             password=password,
             patient_ref=patient_ref,
             patient_model_id=patient_model_id,
+            language=language,
         )
 
     def unlock_user(self, session: UserSession, user_id: str) -> Account:
