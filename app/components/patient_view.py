@@ -79,8 +79,12 @@ def render_patient_report(
         key="patient_icon_array",
         config={"displayModeBar": False, "staticPlot": True},
     )
-    # The picture's text alternative, in words (older reports: the count in words).
-    picture = p.picture_text or f"{p.out_of_100} / 100"
+    # The picture's text alternative, in words (reports recorded before it: the counts).
+    picture = p.picture_text or say(
+        "Picture of 100 figures. Filled in: {count}. Open: {rest}.",
+        count=p.out_of_100,
+        rest=100 - p.out_of_100,
+    )
     _paragraph("patient_text_picture", picture)
     st.markdown("### " + literal(say("What is linked with your result")))
     _paragraph("patient_text_factors", p.factors_sentence)
