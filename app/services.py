@@ -142,9 +142,29 @@ def monitor_schedule() -> float | str | None:
     return value if 1 <= value <= 86_400 else None
 
 
-def care_team_contact() -> str:
-    """How patients reach their care team (``CASELENS_CARE_TEAM_CONTACT``)."""
-    return os.environ.get(
-        "CASELENS_CARE_TEAM_CONTACT",
-        "Ask the clinic or hospital that gave you this result how to reach your care team.",
-    )
+#: Longest care-team contact shown (a phone number, an address, opening hours).
+MAX_CARE_TEAM_CONTACT_CHARS = 500
+#: Shown instead of a patient page when no contact is set outside demo mode.
+CARE_TEAM_CONTACT_MISSING = (
+    "The patient page is not available: no care-team contact is set. The operator must set "
+    "CASELENS_CARE_TEAM_CONTACT (how patients reach their care team, e.g. a phone number and "
+    "hours) before patients can use CaseLens."
+)
+
+
+def care_team_contact(language: str = "en") -> str | None:
+    """How patients reach their care team: ``CASELENS_CARE_TEAM_CONTACT_<LANG>`` (e.g.
+    ``_ES``) for a patient reading that language, else ``CASELENS_CARE_TEAM_CONTACT``; None
+    when neither is set (then only demo mode may show a patient page, saying so)."""
+    for name in (f"CASELENS_CARE_TEAM_CONTACT_{language.upper()}", "CASELENS_CARE_TEAM_CONTACT"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value[:MAX_CARE_TEAM_CONTACT_CHARS]
+    return None
+
+
+def patient_pages_refused() -> str | None:
+    """Why patient pages may not open (no care-team contact outside demo mode), or None."""
+    if demo_mode() or care_team_contact() is not None:
+        return None
+    return CARE_TEAM_CONTACT_MISSING

@@ -16,6 +16,7 @@ if _APP_DIR not in sys.path:
     sys.path.insert(0, _APP_DIR)
 
 from caselens.access import PAGE_TITLES, PAGES  # noqa: E402  (after the path is set, above)
+from caselens.patient_language import catalogue  # noqa: E402
 from components.text import literal  # noqa: E402
 from session import (  # noqa: E402
     current_viewer,
@@ -65,6 +66,8 @@ if viewer is None:
     st.session_state["address_at_sign_in"] = navigation.url_path or None
 else:
     allowed = PAGES[viewer.role]
+    # A patient reads the menu in their own language too (the staff pages stay English).
+    say = catalogue(workflow().language_of(viewer) if viewer.role == "patient" else "en")
     # Every page is registered, so an address typed for a page outside the role reaches
     # that page's guard, which refuses and records the attempt; the menu lists only the
     # role's own pages.
@@ -72,7 +75,7 @@ else:
     pages = [
         st.Page(
             PAGE_FILES[p][0],
-            title=PAGE_FILES[p][1],
+            title=say(PAGE_FILES[p][1]) if p == "my_result" else PAGE_FILES[p][1],
             icon=PAGE_FILES[p][2],
             default=p == allowed[0],
             visibility="visible" if p in allowed else "hidden",
@@ -94,14 +97,19 @@ else:
         # is no attempt to reach another role's page, so land on the role's own.
         st.switch_page(landing)
     with st.sidebar:
-        st.markdown(f"**{literal(viewer.name)}**  \n{literal(viewer.role)}")
-        if st.button("Sign out", key="sign_out"):
+        role = say("patient") if viewer.role == "patient" else viewer.role
+        st.markdown(f"**{literal(viewer.name)}**  \n{literal(role)}")
+        if st.button(say("Sign out"), key="sign_out"):
             end_session()  # recorded; the next person on this tab inherits nothing
             st.rerun()
         demos = [
             b.card.name for b in workflow().catalogue.bundles.values() if b.card.demonstration_only
         ]
-        if demos:  # said only when a demonstration model is offered, and which ones
+        if demos and viewer.role == "patient":  # the card names are the staff's English
+            st.caption(
+                literal(say("This is a demonstration. The tools here are not for real care."))
+            )
+        elif demos:  # said only when a demonstration model is offered, and which ones
             st.caption(
                 "Demonstration models, not for clinical use: "
                 + "; ".join(literal(name) for name in demos)

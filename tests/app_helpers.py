@@ -101,6 +101,12 @@ def build_hostile_bundle(models_dir: Path) -> Path:
     card["training_data"]["under_represented"] = hostile(card["training_data"]["under_represented"])
     card["training_data"]["citation"] = hostile(card["training_data"]["citation"])
     card["calibration"]["rationale"] = hostile(card["calibration"]["rationale"])
+    for texts in card.get("patient_texts", {}).values():  # the patient's words, every language
+        texts["outcome"] = hostile(texts["outcome"])
+        texts["questions"] = [hostile(q) for q in texts["questions"]]
+        for words in texts["inputs"].values():
+            words["label"] = hostile(words["label"])
+            words["values"] = {k: hostile(v) for k, v in words["values"].items()}
     card_file.write_text(json.dumps(card, indent=1), encoding="utf-8")
 
     features_file = folder / "features.json"

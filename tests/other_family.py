@@ -170,6 +170,9 @@ def build_other_family_bundle(path: Path, *, calibrated: bool = True) -> ModelBu
     card = json.loads((SAMPLE_MODELS_DIR / "heart-disease" / "card.json").read_text())
     for computed in ("model_file", "model_sha256", "library_versions"):
         card.pop(computed, None)
+    # The heart card's patient texts and kind describe the heart model, not this one.
+    card.pop("patient_texts", None)
+    card.pop("model_kind", None)
     card.update(
         model_id=MODEL_ID if calibrated else f"{MODEL_ID}-uncalibrated",
         name="Heart failure one-year mortality (random forest, synthetic)",

@@ -99,7 +99,8 @@ def test_case_page_and_patient_preview_send_the_hostile_text_escaped():
     sources = [m.value for m in at.markdown]
     wording = hostile("have narrowed heart arteries found by the heart test")
     assert any(literal(wording) in s for s in sources)
-    assert any(s.startswith(literal(CONTACT)) for s in sources)
+    # The care paragraph: the general advice, then the operator's contact as written.
+    assert any(literal(CONTACT) in s for s in sources)
     assert f"people like you {wording}" in shown(at.markdown)
     _assert_no_markup_from_data(at)
 

@@ -116,7 +116,7 @@ def test_users_seed_demo_then_list_shows_one_account_per_role(tmp_path, monkeypa
     monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path))
     runner = CliRunner()
     first = runner.invoke(main, ["users", "seed-demo"])
-    assert first.exit_code == 0 and "5 created" in first.output
+    assert first.exit_code == 0 and "6 created" in first.output  # two patients + one in Spanish
     again = runner.invoke(main, ["users", "seed-demo"])
     assert "0 created (all present)" in again.output
     listed = runner.invoke(main, ["users", "list"]).output

@@ -48,13 +48,44 @@ def _lower_first(text: str) -> str:
     return text if len(text) > 1 and text[1].isupper() else text[:1].lower() + text[1:]
 
 
+def _label(feature, bundle) -> str:
+    """The English label a factor is named by: the card's patient words, else the schema's."""
+    texts = bundle.card.patient_texts.get("en")
+    words = texts.inputs.get(feature.name) if texts is not None else None
+    return words.label if words is not None else feature.patient_label.strip()
+
+
+def _shown(feature, value, bundle) -> str:
+    """How this patient's value must read inside the factor phrase."""
+    texts = bundle.card.patient_texts.get("en")
+    words = texts.inputs.get(feature.name) if texts is not None else None
+    if words is None:
+        described = feature.description_of(value)
+        shown = (
+            described
+            if described is not None
+            else str(value)
+            if feature.kind == "category"
+            else feature.describe_value(value)
+        )
+        return shown.replace(" %", "%")
+    if feature.kind == "category":
+        return words.values.get(str(value), str(value))
+    number = f"{float(value):g}" if feature.kind == "number" else f"{round(float(value))}"
+    return f"{number} {words.unit}" if words.unit else number
+
+
 def _owner(phrase: str, bundle) -> tuple:
     """The feature a factor phrase names (by its plain label) and whether it is negated."""
     for feature in bundle.features:
-        label = feature.patient_label.strip()
+        label = _label(feature, bundle)
         stem = label[:-1] if label.endswith(")") else label
         for form, negated in ((stem, False), ("Not " + _lower_first(stem), True)):
-            if _lower_first(phrase).startswith(_lower_first(form)):
+            if _lower_first(phrase).startswith(_lower_first(form) + " ("):
+                return feature, negated
+            if _lower_first(phrase) == _lower_first(form) or (
+                label.endswith(")") and _lower_first(phrase).startswith(_lower_first(stem))
+            ):
                 return feature, negated
     raise AssertionError(f"factor {phrase!r} names no feature")
 
@@ -75,15 +106,7 @@ def test_every_factor_named_to_the_patient_is_true_for_this_patient(reports, nam
             # A 0/1 input is never "(yes)"/"(no)" unless it is a yes/no condition.
             assert state is not None or not phrase.endswith(("(yes)", "(no)")), phrase
             if state is None:
-                described = feature.description_of(value)
-                shown_value = (
-                    described
-                    if described is not None
-                    else str(value)
-                    if feature.kind == "category"
-                    else feature.describe_value(value)
-                )
-                assert shown_value.replace(" %", "%").lower() in phrase.lower(), (phrase, value)
+                assert _shown(feature, value, bundle).lower() in phrase.lower(), (phrase, value)
                 assert not negated
             elif state:
                 assert not negated and not phrase.endswith("(no)"), (phrase, value)
@@ -98,7 +121,7 @@ def test_every_factor_named_to_the_patient_is_true_for_this_patient(reports, nam
         )
         for feature in bundle.features:
             if yes_no_state(feature, values[feature.name]) is False:
-                label = re.escape(_lower_first(feature.patient_label.strip()))
+                label = re.escape(_lower_first(_label(feature, bundle)))
                 for match in re.finditer(label, sentence):
                     before = sentence[: match.start()]
                     after = sentence[match.end() :]

@@ -23,7 +23,7 @@ from components.patient_view import render_patient_report
 from components.private_download import private_download
 from components.report_view import render_clinician_report
 from components.text import literal
-from services import care_team_contact
+from services import care_team_contact, demo_mode
 from session import guard, run, user_session, workflow
 
 #: Longest entry number an address may carry (the trail's sequence is a 64-bit integer).
@@ -292,6 +292,10 @@ if rerun is not None:  # the verdict stays with its entry until the reviewer lea
         )
 with st.container(border=True):
     if replay.entry.audience == "patient":
-        render_patient_report(replay.report, care_team=care_team_contact())
+        render_patient_report(
+            replay.report,
+            care_team=care_team_contact(replay.report.narrative.patient.language),
+            demo=demo_mode(),
+        )
     else:
         render_clinician_report(replay.report, key_prefix=f"audit_{seq}")

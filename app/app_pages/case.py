@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from caselens.patient_language import LANGUAGES
 from caselens.workflow import FEEDBACK_VERDICTS
 from components.case_input import render_case_input
 from components.patient_view import render_patient_report
 from components.report_view import render_clinician_report, render_model_banner
 from components.text import literal
-from services import care_team_contact
+from services import care_team_contact, demo_mode
 from session import guard, run, workflow
 
 guard("case")
@@ -129,16 +130,19 @@ estimate = run(workflow().own_estimate, model_id, case)
 if estimate is not None:
     st.caption(f"Your estimate before seeing the model: {estimate} out of 100.")
 
-patient = report.narrative.patient
-if st.toggle(
-    f"Preview what the patient would read (reading grade {patient.reading_grade:.1f}; "
-    f"limit {patient.reading_grade_limit:.0f})",
-    key="case_patient_preview",
-):
-    preview = run(workflow().preview_patient_view, report)
+if st.toggle("Preview what the patient would read", key="case_patient_preview"):
+    language = st.selectbox(
+        "The patient's language",
+        list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        key="case_patient_preview_language",
+    )
+    preview = run(workflow().preview_patient_view, report, language=language)
     with st.container(border=True):
         render_model_banner(problems, key=f"case_{model_id}_problems_preview")
-        render_patient_report(preview, care_team=care_team_contact())
+        render_patient_report(
+            preview, care_team=care_team_contact(language), demo=demo_mode(), preview=True
+        )
 
 st.divider()
 st.subheader("Your feedback on this report")

@@ -1,14 +1,22 @@
-"""Patient page: the patient's own result, in plain words. Nobody else's, by any route."""
+"""Patient page: the patient's own result, in plain words and their account's language.
+Nobody else's, by any route."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from components.patient_view import render_patient_report
-from services import care_team_contact
+from components.text import literal
+from services import care_team_contact, demo_mode, patient_pages_refused
 from session import guard, run, workflow
 
 guard("my_result")
+refusal = patient_pages_refused()
+if refusal is not None:
+    # Outside demo mode a patient page without a real way to reach the care team is not
+    # shown at all (nothing is computed or recorded).
+    st.error(literal(refusal), icon=":material/block:")
+    st.stop()
 # A patient cannot ask for another record through the address bar either: every reference
 # asked for is checked (and a refusal recorded) by the workflow.
 asked = tuple(
@@ -17,5 +25,5 @@ asked = tuple(
     if name in st.query_params
 )
 report = run(workflow().show_my_result, asked_refs=asked, gentle=True)
-st.title("My result")
-render_patient_report(report, care_team=care_team_contact())
+language = report.narrative.patient.language
+render_patient_report(report, care_team=care_team_contact(language), demo=demo_mode(), title=True)

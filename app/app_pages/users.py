@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from caselens.access import ROLES
+from caselens.patient_language import LANGUAGES
 from components.text import literal
 from session import guard, run, workflow
 
@@ -21,6 +22,7 @@ st.dataframe(
                 "Role": a.role,
                 "Patient": a.patient_ref or "",
                 "Model": a.patient_model_id or "",
+                "Language": LANGUAGES.get(a.language, a.language),
                 "Sign-in paused until (UTC)": a.locked_until or "",
             }
             for a in people
@@ -48,6 +50,12 @@ with st.form("users_add", clear_on_submit=True):
     password = cols[1].text_input("Initial password", type="password", key="users_new_pw")
     patient_ref = cols[0].text_input("Patient record (patients only)", key="users_new_patient")
     model_id = cols[1].text_input("Model of that record (patients only)", key="users_new_model")
+    language = cols[0].selectbox(
+        "Language of the patient page",
+        list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        key="users_new_language",
+    )
     if st.form_submit_button("Add user"):
         added = run(
             workflow().add_user,
@@ -57,5 +65,6 @@ with st.form("users_add", clear_on_submit=True):
             password=password,
             patient_ref=patient_ref.strip() or None,
             patient_model_id=model_id.strip() or None,
+            language=language,
         )
         st.success(f"Added {literal(added.user_id)}.")

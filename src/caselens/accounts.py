@@ -25,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    delete,
     insert,
     select,
 )
@@ -32,6 +33,7 @@ from sqlalchemy import (
 from caselens.access import ROLES, Viewer
 from caselens.browser_sessions import BrowserSessions
 from caselens.errors import CaseLensError
+from caselens.patient_language import DEFAULT_LANGUAGE, LANGUAGES
 from caselens.sign_in_throttle import SignInThrottle
 
 #: A user id: letters, digits, '.', '_' and '-'.
@@ -67,6 +69,14 @@ users = Table(
     # Kept for databases written by earlier versions; attempts now live in the throttle.
     Column("failed_attempts", Integer, nullable=False, default=0),
     Column("locked_until", DateTime, nullable=True),
+)
+#: The language each account reads its patient page in. A table of its own, so a database
+#: written before languages existed gains it without a migration; no row: English.
+account_languages = Table(
+    "account_languages",
+    _metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("language", String(8), nullable=False),
 )
 
 
@@ -108,6 +118,8 @@ class Account:
     patient_model_id: str | None
     #: When the account's sign-in back-off ends, if one is running (UTC).
     locked_until: dt.datetime | None
+    #: The language of the account's patient page (a code of caselens.patient_language).
+    language: str = DEFAULT_LANGUAGE
 
     def viewer(self) -> Viewer:
         """The identity the access policy and audit trail use."""
@@ -163,6 +175,7 @@ class AccountStore:
         password: str,
         patient_ref: str | None = None,
         name: str | None = None,
+        language: str = DEFAULT_LANGUAGE,
     ) -> None:
         """Refuse an account's fields before anything is recorded or written.
 
@@ -189,6 +202,10 @@ class AccountStore:
             problems.append(f"patient_ref: at most {MAX_PATIENT_REF_LENGTH} characters")
         if name is not None and not 0 < len(name.strip()) <= MAX_NAME_LENGTH:
             problems.append(f"name: 1–{MAX_NAME_LENGTH} characters")
+        if language not in LANGUAGES:
+            problems.append(
+                f"language: expected one of {', '.join(LANGUAGES)}, got {str(language)[:20]!r}"
+            )
         if problems:
             raise AccountError("Cannot create the account — " + "; ".join(problems) + ".")
 
@@ -201,10 +218,16 @@ class AccountStore:
         password: str,
         patient_ref: str | None = None,
         patient_model_id: str | None = None,
+        language: str = DEFAULT_LANGUAGE,
     ) -> Account:
         """Create an account. Raises AccountError naming the field that is wrong."""
         self.check_new_account(
-            user_id, role=role, password=password, patient_ref=patient_ref, name=name
+            user_id,
+            role=role,
+            password=password,
+            patient_ref=patient_ref,
+            name=name,
+            language=language,
         )
         with self._engine.begin() as conn:
             if conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first():
@@ -220,12 +243,31 @@ class AccountStore:
                     failed_attempts=0,
                 )
             )
+            conn.execute(insert(account_languages).values(user_id=user_id, language=language))
         return self.get(user_id)
+
+    def set_language(self, user_id: str, language: str) -> Account:
+        """Set the language of an account's patient page (AccountError naming the choices)."""
+        if language not in LANGUAGES:
+            raise AccountError(
+                f"language: expected one of {', '.join(LANGUAGES)}, got {str(language)[:20]!r}"
+            )
+        self.get(user_id)  # refuses an unknown account by name
+        with self._engine.begin() as conn:
+            conn.execute(delete(account_languages).where(account_languages.c.user_id == user_id))
+            conn.execute(insert(account_languages).values(user_id=user_id, language=language))
+        return self.get(user_id)
+
+    def _languages(self, conn) -> dict[str, str]:
+        return {r.user_id: r.language for r in conn.execute(select(account_languages))}
 
     def get(self, user_id: str) -> Account:
         """The account with this id (AccountError if there is none)."""
         with self._engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.user_id == user_id)).first()
+            language = conn.execute(
+                select(account_languages.c.language).where(account_languages.c.user_id == user_id)
+            ).scalar()
         if row is None:
             raise AccountError(f"There is no account '{user_id}'.")
         return Account(
@@ -235,12 +277,14 @@ class AccountStore:
             row.patient_ref,
             row.patient_model_id,
             self.throttle.blocked_until(row.user_id),
+            language or DEFAULT_LANGUAGE,
         )
 
     def list(self) -> list[Account]:
         """Every account, by user id."""
         with self._engine.connect() as conn:
             rows = conn.execute(select(users).order_by(users.c.user_id)).all()
+            languages = self._languages(conn)
         return [
             Account(
                 r.user_id,
@@ -249,6 +293,7 @@ class AccountStore:
                 r.patient_ref,
                 r.patient_model_id,
                 self.throttle.blocked_until(r.user_id),
+                languages.get(r.user_id, DEFAULT_LANGUAGE),
             )
             for r in rows
         ]
@@ -346,6 +391,15 @@ DEMO_ACCOUNTS: tuple[dict[str, str | None], ...] = (
         "patient_ref": "R-01",
         "patient_model_id": "readmission-30d",
     },
+    {
+        # A patient who reads Spanish: the patient page in Spanish.
+        "user_id": "pat.r06.es",
+        "name": "Lucía Gómez",
+        "role": "patient",
+        "patient_ref": "R-06",
+        "patient_model_id": "readmission-30d",
+        "language": "es",
+    },
     {"user_id": "rev.kim", "name": "Kim Okafor", "role": "reviewer"},
     {"user_id": "admin", "name": "Ali Admin", "role": "admin"},
 )
@@ -365,6 +419,7 @@ def seed_demo_accounts(store: AccountStore) -> list[str]:
             password=DEMO_PASSWORD,
             patient_ref=spec.get("patient_ref"),
             patient_model_id=spec.get("patient_model_id"),
+            language=spec.get("language") or DEFAULT_LANGUAGE,
         )
         created.append(str(spec["user_id"]))
     return created

@@ -496,6 +496,13 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
     for warning in loaded.warnings:
         click.echo(warning, err=True)
     _echo_leakage_flags(loaded)
+    from caselens.patient_language import missing_patient_texts
+
+    gaps = missing_patient_texts(loaded.card, loaded.features)
+    if gaps:  # a patient-facing model: what patients would miss, per language
+        click.echo(f"Patient texts to write ({len(gaps)}): " + "; ".join(gaps))
+    else:
+        click.echo("Patient texts: complete in " + ", ".join(loaded.card.patient_texts) + ".")
     if not deep:
         from caselens.limitation_rates import limitation_rates
 
@@ -723,6 +730,13 @@ def users_seed_demo() -> None:
 )
 @click.option("--patient-ref", default=None, help="For a patient: their record id.")
 @click.option("--patient-model", default=None, help="For a patient: the model of that record.")
+@click.option(
+    "--language",
+    default="en",
+    show_default=True,
+    type=click.Choice(["en", "es", "fr"]),
+    help="The language of the account's patient page.",
+)
 @click.password_option()
 def users_add(
     user_id: str,
@@ -730,6 +744,7 @@ def users_add(
     role: str,
     patient_ref: str | None,
     patient_model: str | None,
+    language: str,
     password: str,
 ) -> None:
     """Add a local account (the password is asked for and stored as an argon2 hash).
@@ -744,10 +759,11 @@ def users_add(
             password=password,
             patient_ref=patient_ref,
             patient_model_id=patient_model,
+            language=language,
         )
     except CaseLensError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Added {account.user_id} ({account.role}).")
+    click.echo(f"Added {account.user_id} ({account.role}, {account.language}).")
 
 
 @users.command("list")

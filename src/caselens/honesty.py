@@ -43,6 +43,7 @@ from caselens.limitation_rates import (
 )
 from caselens.limitations import MAX_CASE_RATE
 from caselens.narrative import reading_grade
+from caselens.patient_language import measure_reading
 from caselens.report import CaseReport
 
 ADDITIVITY_TOL = 1e-6
@@ -172,6 +173,12 @@ def _interval(report: CaseReport) -> str | None:
 
 def _grade(report: CaseReport) -> str | None:
     patient = report.narrative.patient
+    if patient.reading is not None and patient.reading_grade is None:
+        # Another language: its own measure (caselens.patient_language), not a US grade.
+        again = measure_reading(patient.full_text(), patient.language)
+        if abs(again.score - patient.reading.score) > GRADE_TOL:
+            return f"stored {patient.reading.describe()} but the text measures {again.score}"
+        return None if patient.reading.within_limit else patient.reading.describe()
     measured = reading_grade(patient.full_text())
     if abs(measured - patient.reading_grade) > GRADE_TOL:
         return f"stored grade {patient.reading_grade} but the text measures {measured}"

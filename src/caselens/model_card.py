@@ -285,6 +285,28 @@ class Outcome(_Frozen):
     negative_label: str = Field(min_length=1)
 
 
+class PatientInputWords(_Frozen):
+    """How one input is named to a patient in one language, with its values' words."""
+
+    label: str = Field(min_length=1, description="e.g. 'Heart scan result'.")
+    #: Category (or '0'/'1') → the patient's words for it, e.g. 'Reversible defect' → 'part
+    #: of the heart gets less blood under stress'. Values without letters ('40-49') need none.
+    values: dict[str, str] = Field(default_factory=dict)
+    #: The unit in the patient's words, e.g. 'beats a minute'; '' when the label says it all
+    #: ('Number of medicines'); None: not written yet (listed by ``bundle check``).
+    unit: str | None = None
+
+
+class PatientTexts(_Frozen):
+    """Everything a patient reads about this model in one language, written by people."""
+
+    #: Completes 'About X out of 100 people like you …' in this language.
+    outcome: str = Field(min_length=1)
+    inputs: dict[str, PatientInputWords] = Field(default_factory=dict)
+    #: Questions for the patient to ask, fitting the model's kind.
+    questions: tuple[str, ...] = ()
+
+
 class ModelCard(_Frozen):
     """Everything a reader needs to judge a model, validated on load.
 
@@ -332,6 +354,11 @@ class ModelCard(_Frozen):
     #: (input name → 'raises', 'lowers' or 'neither'); an input left out is taken as a risk
     #: factor ('raises'). A model that uses one the other way is said to do so on every report.
     expected_directions: dict[str, ExpectedDirection] | None = None
+    #: Whether the model tells if something is already there ('diagnostic') or if it will
+    #: happen ('prognostic'); the patient's questions and cautions fit it. None: not said.
+    model_kind: Literal["diagnostic", "prognostic"] | None = None
+    #: Patient texts by language code ('en', 'es', 'fr'); see caselens.patient_language.
+    patient_texts: dict[str, PatientTexts] = Field(default_factory=dict)
 
     @field_validator("source_attributes")
     @classmethod

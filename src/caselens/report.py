@@ -35,7 +35,7 @@ from caselens.confidence import ConfidenceAssessment, ConfidenceModel
 from caselens.context import CaseContext, ContextModel
 from caselens.limitations import Limitation, LimitationRules, case_limitations
 from caselens.model_card import PerformanceFigures
-from caselens.narrative import Narrative, build_narrative, patient_text
+from caselens.narrative import Narrative, build_narrative, patient_summary, patient_text
 
 REPORT_SCHEMA_VERSION = "1"
 #: Provenance fields about how a report was computed, not what it shows: like the timings,
@@ -321,8 +321,11 @@ class CaseExplainer:
             case = Case(values=row, source="warm-up")
         self.explain(case)  # also loads the reading-grade dictionary (about 1.4 s, once)
 
-    def explain(self, case: Case, *, now: dt.datetime | None = None) -> CaseReport:
-        """Compute the full report for one validated case."""
+    def explain(
+        self, case: Case, *, now: dt.datetime | None = None, language: str = "en"
+    ) -> CaseReport:
+        """Compute the full report for one validated case, its patient summary in
+        ``language`` (see :mod:`caselens.patient_language`)."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -356,7 +359,13 @@ class CaseExplainer:
             rules=self.limitation_rules,
         )
         narrative = build_narrative(
-            confidence, attributions, limitations, bundle.card, bundle.features, values=case.values
+            confidence,
+            attributions,
+            limitations,
+            bundle.card,
+            bundle.features,
+            values=case.values,
+            language=language,
         )
         lap("limitations_and_narrative")
         provenance = Provenance(
@@ -399,9 +408,31 @@ def explainer_for(bundle: ModelBundle) -> CaseExplainer:
     return _EXPLAINERS[key]
 
 
-def explain(bundle: ModelBundle, case: Case) -> CaseReport:
+def explain(bundle: ModelBundle, case: Case, *, language: str = "en") -> CaseReport:
     """Compute the report for ``case`` with ``bundle`` (see :class:`CaseExplainer`)."""
-    return explainer_for(bundle).explain(case)
+    return explainer_for(bundle).explain(case, language=language)
+
+
+def in_patient_language(report: CaseReport, bundle: ModelBundle, language: str) -> CaseReport:
+    """The same report with its patient summary written in ``language`` (a new report id):
+    what a clinician previews for a patient who reads another language. Only the patient
+    text changes; every number is the report's own."""
+    if report.narrative.patient.language == language:
+        return report
+    patient = patient_summary(
+        report.confidence,
+        report.attributions,
+        report.limitations,
+        bundle.card,
+        bundle.features,
+        values=report.case.values(),
+        language=language,
+    )
+    narrative = report.narrative.model_copy(update={"patient": patient})
+    draft = report.model_copy(update={"narrative": narrative, "report_id": ""})
+    return draft.model_copy(
+        update={"report_id": reproducible_digest(draft.model_dump(mode="json"))}
+    )
 
 
 def displayed_text(report: CaseReport, audience: Audience) -> str:

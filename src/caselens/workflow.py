@@ -49,8 +49,9 @@ from caselens.leakage import auroc_flags
 from caselens.model_budget import ModelBudgetError
 from caselens.model_output_check import ModelOutputError
 from caselens.model_status import ModelStatus, ModelStatusStore, check_reason
+from caselens.patient_language import DEFAULT_LANGUAGE, catalogue, check_language
 from caselens.replay import Replay, Rerun, replay_entry, rerun_entry
-from caselens.report import Audience, CaseExplainer, CaseReport
+from caselens.report import Audience, CaseExplainer, CaseReport, in_patient_language
 from caselens.sign_in_throttle import SignInNotRecorded
 
 #: What a person sees when the trail cannot take the entry.
@@ -649,11 +650,25 @@ class Workflow:
         self._record_display(session, report, audience="clinician", action="viewed")
         return report
 
-    def preview_patient_view(self, session: UserSession, report: CaseReport) -> CaseReport:
-        """The patient view of a report the clinician is looking at, recorded as a preview."""
+    def preview_patient_view(
+        self, session: UserSession, report: CaseReport, *, language: str | None = None
+    ) -> CaseReport:
+        """The patient view of a report the clinician is looking at, recorded as a preview;
+        with ``language``, the patient text in that language (its own report id)."""
         self._require(session, "view_report")
-        self._active_bundle(report.model.model_id)
-        self._record_display(session, report, audience="patient", action="previewed")
+        bundle = self._active_bundle(report.model.model_id)
+        if language is not None:
+            try:
+                report = in_patient_language(report, bundle, check_language(language))
+            except CaseLensError as exc:
+                raise WorkflowError(str(exc)) from exc
+        self._record_display(
+            session,
+            report,
+            audience="patient",
+            action="previewed",
+            detail={"language": report.narrative.patient.language},
+        )
         return report
 
     def give_feedback(
@@ -698,14 +713,18 @@ class Workflow:
             if asked != viewer.patient_ref:
                 self._require(session, "view_patient_summary", patient_ref=asked)
         self._require(session, "view_patient_summary", patient_ref=viewer.patient_ref)
-        unavailable = "Your result is not available right now. Please contact your care team."
+        language = self.language_of(viewer)
+        say = catalogue(language)
+        unavailable = say("Your result is not available right now. Please contact your care team.")
         bundle = self.catalogue.bundles.get(viewer.patient_model_id or "")
         if bundle is None:
             raise Unavailable(unavailable)
         if self._statuses.get(bundle.model_id).suspended:
             raise Unavailable(
-                "This result is not available right now because the tool is paused for a "
-                "check. Your care team can tell you more."
+                say(
+                    "This result is not available right now because the tool is paused for a "
+                    "check. Your care team can tell you more."
+                )
             )
         from caselens.cases import validate_inputs
 
@@ -717,8 +736,24 @@ class Workflow:
         except CaseLensError as exc:
             raise Unavailable(unavailable) from exc
         report = self._report(session, bundle.model_id, case, audience="patient")
-        self._record_display(session, report, audience="patient", action="patient_viewed")
+        # The patient reads their account's language: the same numbers, the patient text
+        # written in that language (a report of its own, recorded as shown).
+        report = in_patient_language(report, bundle, language)
+        self._record_display(
+            session,
+            report,
+            audience="patient",
+            action="patient_viewed",
+            detail={"language": report.narrative.patient.language},
+        )
         return report
+
+    def language_of(self, viewer: Viewer) -> str:
+        """The language of a viewer's account (English when the account has none)."""
+        try:
+            return self._accounts.get(viewer.user_id).language
+        except CaseLensError:
+            return DEFAULT_LANGUAGE
 
     # -- model facts and status ------------------------------------------------------------
 
@@ -776,12 +811,19 @@ class Workflow:
         password: str,
         patient_ref: str | None = None,
         patient_model_id: str | None = None,
+        language: str = DEFAULT_LANGUAGE,
     ) -> Account:
-        """Create an account: fields checked, the addition recorded, then the account made."""
+        """Create an account: fields checked, the addition recorded, then the account made
+        (``language``: of the account's patient page)."""
         self._require(session, "manage_users")
         try:
             self._accounts.check_new_account(
-                user_id, role=role, password=password, patient_ref=patient_ref, name=name
+                user_id,
+                role=role,
+                password=password,
+                patient_ref=patient_ref,
+                name=name,
+                language=language,
             )
         except CaseLensError as exc:
             raise WorkflowError(str(exc)) from exc
@@ -789,7 +831,12 @@ class Workflow:
             session,
             "user_added",
             audience="admin",
-            detail={"user_id": user_id, "role": role, "patient_ref": patient_ref},
+            detail={
+                "user_id": user_id,
+                "role": role,
+                "patient_ref": patient_ref,
+                "language": language,
+            },
         )
         return self._accounts.add(
             user_id,
@@ -798,6 +845,7 @@ class Workflow:
             password=password,
             patient_ref=patient_ref,
             patient_model_id=patient_model_id,
+            language=language,
         )
 
     def unlock_user(self, session: UserSession, user_id: str) -> Account:

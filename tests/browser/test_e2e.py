@@ -174,7 +174,9 @@ def test_patient_sees_only_their_own_result(signed_in, audit_entries):
     refused_before = len(audit_entries(action="access_refused", actor_id="pat.h03"))
     expect(title(page, "My result")).to_be_visible()
     expect(page.get_by_text("out of 100 people like you").first).to_be_visible()
-    expect(page.get_by_text("Reading level of this page")).to_be_visible()  # drawn to the end
+    expect(page.locator(".st-key-patient_text_care")).to_be_visible()  # drawn to the end
+    # The reading measure is for staff (the clinician's preview), not the patient's page.
+    expect(page.get_by_text("Reading level of this page")).to_have_count(0)
     expect(page.get_by_text("SHAP")).to_have_count(0)
 
     # Another patient's record through the address bar: refused, nothing of the summary.
@@ -213,10 +215,10 @@ def test_screenshots_of_every_page(new_page, signed_in, app_url, screenshots, au
     saved.append(shot(page, screenshots, "model_facts"))
 
     page = signed_in("pat.h03")
-    expect(page.get_by_text("Reading level of this page")).to_be_visible()
+    expect(page.locator(".st-key-patient_text_care")).to_be_visible()
     saved.append(shot(page, screenshots, "my_result"))
     phone = signed_in("pat.h03", viewport=PHONE)
-    expect(phone.get_by_text("Reading level of this page")).to_be_visible()
+    expect(phone.locator(".st-key-patient_text_care")).to_be_visible()
     saved.append(shot(phone, screenshots, "my_result_phone"))
 
     page = signed_in("rev.kim")
@@ -249,9 +251,10 @@ _POINT_FILLS = """(chart) => Array.from(chart.querySelectorAll("path.point"))
 
 def test_patient_icon_array_draws_100_people(signed_in):
     page = signed_in("pat.h03")
-    expect(page.get_by_text("Reading level of this page")).to_be_visible()
-    key = page.get_by_text(re.compile(r"people like you: filled figures")).first.inner_text()
-    filled = int(re.search(r"(\d+) out of 100 people like you: filled", key).group(1))
+    expect(page.locator(".st-key-patient_text_care")).to_be_visible()
+    # The picture's text alternative, in words, says how many figures are filled.
+    key = page.locator(".st-key-patient_text_picture").inner_text()
+    filled = int(re.search(r"Picture of 100 people\. Filled in: (\d+)\.", key).group(1))
     chart = page.locator(".st-key-patient_icon_array .js-plotly-plot")
     expect(chart).to_be_visible()
     expect(chart.locator("path.point")).to_have_count(200)  # a head and a body per person

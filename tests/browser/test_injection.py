@@ -172,7 +172,7 @@ def test_patient_my_result_shows_wording_labels_and_contact_literally(browser, h
     context, page = open_signed_in(browser, hostile_url, "pat.h03")
     try:
         expect(title(page, "My result")).to_be_visible()
-        expect(page.get_by_text("Reading level of this page")).to_be_visible()
+        expect(page.locator(".st-key-patient_text_care")).to_be_visible()
         assert_shown_literally(page)
         text = page_text(page)
         assert (
@@ -207,7 +207,7 @@ def test_reviewer_replays_of_both_views_show_the_stored_text_literally(
     # Displays to replay: dr.lee's clinician view of H-03 (the clinician fixture) and the
     # patient's own view.
     context, patient = open_signed_in(browser, hostile_url, "pat.h03")
-    expect(patient.get_by_text("Reading level of this page")).to_be_visible()
+    expect(patient.locator(".st-key-patient_text_care")).to_be_visible()
     context.close()
 
     context, page = open_signed_in(browser, hostile_url, "rev.kim")
@@ -217,7 +217,7 @@ def test_reviewer_replays_of_both_views_show_the_stored_text_literally(
         expect(
             page.get_by_role("heading", name=re.compile(r"^As shown to Sam Patel"))
         ).to_be_visible()
-        expect(page.get_by_text("Reading level of this page")).to_be_visible()
+        expect(page.locator(".st-key-patient_text_care")).to_be_visible()
         assert_shown_literally(page)
         assert CONTACT in page_text(page)
         assert_inert(page, hostile_url)

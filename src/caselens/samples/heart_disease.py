@@ -19,6 +19,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from caselens.card_check import subgroup_figures
 from caselens.features import FeatureSchema, FeatureSpec
+from caselens.samples import patient_texts
 from caselens.samples._common import (
     DEMONSTRATION_CARD,
     DEMONSTRATION_SOURCE_ATTRIBUTES,
@@ -478,6 +479,7 @@ def _card(calibration, overall, subgroups, n_train, n_cal, n_test, data) -> dict
     }
     return {
         **DEMONSTRATION_CARD,
+        **patient_texts.HEART_DISEASE,
         "model_id": MODEL_ID,
         "name": "Heart disease at angiography",
         "summary": "Estimates the probability that coronary angiography shows heart disease, "

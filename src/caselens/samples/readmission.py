@@ -19,6 +19,7 @@ from sklearn.preprocessing import OrdinalEncoder
 
 from caselens.card_check import subgroup_figures
 from caselens.features import FeatureSchema, FeatureSpec
+from caselens.samples import patient_texts
 from caselens.samples._common import (
     DEMONSTRATION_CARD,
     DEMONSTRATION_SOURCE_ATTRIBUTES,
@@ -710,6 +711,7 @@ def _card(
     }
     return {
         **DEMONSTRATION_CARD,
+        **patient_texts.READMISSION,
         "model_id": MODEL_ID,
         "name": "30-day readmission after a diabetes admission",
         "summary": "Estimates the probability that an adult with diabetes is readmitted to "
