@@ -112,7 +112,7 @@ def test_a_shared_address_opens_the_entry_for_another_reviewer_only(
     clinician = signed_in("dr.lee")
     expect(title(clinician, "Case")).to_be_visible()
     go_to(clinician, f"/audit_trail?entry={viewed.seq}")
-    expect(clinician.get_by_text("may not open the page 'audit_trail'")).to_be_visible()
+    expect(clinician.get_by_text("may not open the Audit trail page")).to_be_visible()
     expect(clinician.get_by_role("heading", name=REPLAY_HEADING)).to_have_count(0)
     refused = audit_entries(action="access_refused", actor_id="dr.lee")
     assert any(e.detail().get("page") == "audit_trail" for e in refused)
