@@ -22,7 +22,7 @@ def test_landing_replays_nothing_and_records_no_replay():
     reviewer = signed_in("rev.kim")
     assert not reviewer.exception and reviewer.title[0].value == "Audit trail"
     assert "No entry is open" in shown(reviewer.info)
-    assert not reviewer.subheader and not reviewer.metric
+    assert not reviewer.header and not reviewer.metric
     assert "replayed" not in [e.action for e in audit_entries()]
 
 
@@ -32,7 +32,7 @@ def test_an_entry_opens_by_its_address_and_its_verdicts_stay_after_other_clicks(
     reviewer.query_params["entry"] = str(seq)
     reviewer = reviewer.run()
     assert not reviewer.exception
-    assert shown(reviewer.subheader).startswith("As shown to Dr. Ana Lee (clinician) on")
+    assert shown(reviewer.header).startswith("As shown to Dr. Ana Lee (clinician) on")
     assert f"Entry #{seq}" in shown(reviewer.caption)
     assert [e.detail()["seq"] for e in audit_entries() if e.action == "replayed"] == [seq]
     reviewer = reviewer.button(key="audit_rerun").click().run()
@@ -57,7 +57,7 @@ def test_a_search_by_entry_number_opens_the_replay():
     reviewer = next(b for b in reviewer.button if b.label == "Find").click().run()
     assert not reviewer.exception
     assert reviewer.query_params["entry"] in (str(seq), [str(seq)])
-    assert shown(reviewer.subheader).startswith("As shown to Dr. Ana Lee (clinician)")
+    assert shown(reviewer.header).startswith("As shown to Dr. Ana Lee (clinician)")
     reviewer.text_input(key="audit_find").input("not an id")
     reviewer = next(b for b in reviewer.button if b.label == "Find").click().run()
     assert "neither an entry number" in shown(reviewer.error)
@@ -82,7 +82,7 @@ def test_an_entry_without_a_report_shows_its_verified_details_and_replays_nothin
     reviewer.query_params["entry"] = str(sign_in.seq)
     reviewer = reviewer.run()
     assert not reviewer.exception
-    assert shown(reviewer.subheader) == f"Entry #{sign_in.seq}: sign_in"
+    assert shown(reviewer.header) == f"Entry #{sign_in.seq}: sign_in"
     assert "displayed no report" in shown(reviewer.caption)
     assert reviewer.code  # the recorded details, as text
     assert "replayed" not in [e.action for e in audit_entries()]
@@ -112,7 +112,7 @@ def test_a_clinician_with_an_entry_address_is_refused_and_it_is_recorded():
     clinician.query_params["entry"] = str(seq)
     clinician.switch_page("app_pages/audit_trail.py").run()
     assert "may not open the Audit trail page" in shown(clinician.error)
-    assert not clinician.subheader
+    assert not clinician.header
     assert audit_entries()[-1].action == "access_refused"
     assert "replayed" not in [e.action for e in audit_entries()]
 
@@ -142,6 +142,6 @@ def test_a_report_id_with_several_displays_lists_them_and_opens_the_one_chosen(t
     assert f"Entry #{previewed}" in shown(reviewer.caption)  # the newest opens first
     reviewer = choice.set_value(viewed).run()
     assert f"Entry #{viewed}" in shown(reviewer.caption)
-    assert shown(reviewer.subheader).startswith("As shown to Dr. Ana Lee (clinician) on")
+    assert shown(reviewer.header).startswith("As shown to Dr. Ana Lee (clinician) on")
     replayed = [e.detail()["seq"] for e in audit_entries() if e.action == "replayed"]
     assert replayed == [previewed, viewed]

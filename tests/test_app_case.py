@@ -171,7 +171,7 @@ def test_first_view_has_everything_a_clinician_must_see_and_secondary_tables_wai
     factors = next(m.value for m in at.markdown if "What moved this estimate most" in m.value)
     lines = unliteral(factors).splitlines()
     assert len([line for line in lines if line.startswith(("- ▲", "- ▼"))]) == 3
-    subheaders = [s.value for s in at.subheader]
+    subheaders = [s.value for s in at.header]
     assert "When not to trust this result" in subheaders
     assert "How reliable is a probability like this?" not in subheaders  # behind Details
     captions = shown(at.caption)

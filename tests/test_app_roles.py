@@ -96,10 +96,10 @@ def test_reviewer_replays_exactly_what_the_clinician_saw_and_it_reproduces():
     viewed = [e for e in audit_entries() if e.action == "viewed"][-1]
     reviewer = signed_in("rev.kim")
     assert not reviewer.exception
-    assert not reviewer.subheader  # nothing is replayed until the reviewer asks
+    assert not reviewer.header  # nothing is replayed until the reviewer asks
     reviewer.text_input(key="audit_find").input(str(viewed.seq))
     reviewer = next(b for b in reviewer.button if b.label == "Find").click().run()
-    assert shown(reviewer.subheader).startswith("As shown to Dr. Ana Lee (clinician) on")
+    assert shown(reviewer.header).startswith("As shown to Dr. Ana Lee (clinician) on")
     assert reviewer.metric[0].value == shown_probability
     reviewer = reviewer.button(key="audit_rerun").click().run()
     assert shown(reviewer.success).startswith("Reproduces, identical")

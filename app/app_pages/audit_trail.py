@@ -248,7 +248,7 @@ if seq is None:
 
 entry = run(workflow().audit_entry, seq)  # verified (hash, signature, links) first
 if not entry.report_json:
-    st.subheader(f"Entry #{seq}: {literal(entry.action)}")
+    st.header(f"Entry #{seq}: {literal(entry.action)}")
     st.caption(
         f"{literal(entry.recorded_at)} UTC · {literal(entry.actor_name)} "
         f"({literal(entry.actor_role)}) · hash {entry.entry_hash}; verified. "
@@ -260,7 +260,7 @@ if not entry.report_json:
 
 # Verified (hash, signature, links) and recorded before anything of it is drawn.
 replay = run(workflow().replay, seq)
-st.subheader(literal(replay.heading))
+st.header(literal(replay.heading))
 st.caption(f"Entry #{seq}, hash {replay.entry.entry_hash}; verified before it was drawn.")
 reruns: dict[int, object] = st.session_state.setdefault("audit_reruns", {})
 if st.button("Re-run with the same model version and compare", key="audit_rerun"):

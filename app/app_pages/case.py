@@ -145,7 +145,7 @@ if st.toggle("Preview what the patient would read", key="case_patient_preview"):
         )
 
 st.divider()
-st.subheader("Your feedback on this report")
+st.header("Your feedback on this report")
 with st.form("case_feedback_form", clear_on_submit=True):
     verdict = st.radio(
         "This report is…",

@@ -55,7 +55,7 @@ if st.button("Check now (alerts are recorded)", key="monitoring_check"):
     st.success(f"Checked: {len(raised)} new alert(s) raised and recorded.")
     view = run(workflow().monitoring_view, model_id, run_id=run_id)
 
-st.subheader("Alerts")
+st.header("Alerts")
 may_suspend = run(workflow().may, "suspend_model")
 for alert in view.pending:
     # Judged on this very load: a crossing is shown before anyone has recorded it.
@@ -201,7 +201,7 @@ right.plotly_chart(
     config={"displayModeBar": False},
 )
 
-st.subheader("Every number")
+st.header("Every number")
 
 
 def _fmt(value) -> str:
@@ -281,7 +281,7 @@ with st.expander("Subgroups (fairness)"):
     st.dataframe(pd.DataFrame(subgroup_rows), hide_index=True, key="monitoring_subgroups")
 
 use = run(workflow().clinician_use, model_id, run_id=run_id)
-st.subheader("How clinicians used it")
+st.header("How clinicians used it")
 if use.feedback:
     st.caption(
         "Feedback given on reports, and the estimates clinicians recorded before seeing the "
@@ -326,7 +326,7 @@ if codes:
             key="monitoring_limitations",
         )
 
-st.subheader("Governance report")
+st.header("Governance report")
 st.caption(
     "One self-contained HTML file with everything above, for a governance meeting. "
     "Preparing it is recorded in the audit trail."

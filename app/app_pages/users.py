@@ -34,14 +34,14 @@ st.dataframe(
 
 paused = [a.user_id for a in people if a.locked_until is not None]
 if paused:
-    st.subheader("Unlock sign-in")
+    st.header("Unlock sign-in")
     with st.form("users_unlock"):
         who = st.selectbox("Account whose sign-in is paused", paused, key="users_unlock_id")
         if st.form_submit_button("Unlock"):
             run(workflow().unlock_user, who)
             st.success(f"Unlocked {literal(who)}; the unlock is recorded.")
 
-st.subheader("Add a user")
+st.header("Add a user")
 with st.form("users_add", clear_on_submit=True):
     cols = st.columns(2)
     user_id = cols[0].text_input("User name", key="users_new_id", max_chars=64)

@@ -86,16 +86,16 @@ def render_patient_report(
         rest=100 - p.out_of_100,
     )
     _paragraph("patient_text_picture", picture)
-    st.markdown("### " + literal(say("What is linked with your result")))
+    st.markdown("## " + literal(say("What is linked with your result")))
     _paragraph("patient_text_factors", p.factors_sentence)
-    st.markdown("### " + literal(say("What this does not mean")))
+    st.markdown("## " + literal(say("What this does not mean")))
     _list("patient_text_does_not_mean", p.does_not_mean)
     if p.cautions:
-        st.markdown("### " + literal(say("Please keep in mind")))
+        st.markdown("## " + literal(say("Please keep in mind")))
         _list("patient_text_cautions", p.cautions)
-    st.markdown("### " + literal(say("Questions to ask your care team")))
+    st.markdown("## " + literal(say("Questions to ask your care team")))
     _list("patient_text_questions", [q.removeprefix("Ask your care team: ") for q in p.questions])
-    st.markdown("### " + literal(say("How to reach your care team")))
+    st.markdown("## " + literal(say("How to reach your care team")))
     _paragraph(
         "patient_text_care",
         f"{p.care_team} {care_team_sentence(p.language, care_team, demo=demo)}",

@@ -192,7 +192,7 @@ def render_result_card(
 def render_limitations(report: CaseReport, *, key_prefix: str) -> None:
     """Limitations, most severe first; severity in words and icon, never colour alone. Their
     codes and what triggered them sit behind a click."""
-    st.subheader("When not to trust this result")
+    st.header("When not to trust this result")
     for lim in report.limitations:
         text = f"**{SEVERITY_WORD[lim.severity]}** — {literal(lim.clinician_text)}"
         box = {"warning": st.warning, "caution": st.warning, "info": st.info}[lim.severity]
@@ -255,7 +255,7 @@ def render_explanations(report: CaseReport, *, key_prefix: str) -> None:
     a = report.attributions
     # Every bar names the variable with this patient's value ("Ejection fraction = 25 %").
     labels = {i.name: f"{i.label} = {i.value_text}" for i in report.case.inputs}
-    st.subheader("What the model's estimate rests on")
+    st.header("What the model's estimate rests on")
     st.caption(
         "How much each of this patient's values moved the model's estimate from the average "
         "patient's. This describes the model, not what causes the outcome."
@@ -335,7 +335,7 @@ def render_reliability(report: CaseReport, *, key_prefix: str) -> None:
     its table (drawn inside the Details section, so no expander of its own)."""
     c = report.confidence
     n = c.neighbourhood
-    st.subheader("How reliable is a probability like this?")
+    st.header("How reliable is a probability like this?")
     st.markdown(
         f"Among **{n.n}** held-out patients with a similar predicted probability "
         f"({format_interval(n.prob_low, n.prob_high)}), **{n.events}** had the outcome: "
@@ -361,7 +361,7 @@ def render_reliability(report: CaseReport, *, key_prefix: str) -> None:
 def render_context(report: CaseReport, *, key_prefix: str) -> None:
     """Novelty, per-input flags and the patient's subgroups."""
     ctx = report.context
-    st.subheader("How this patient compares with the evidence")
+    st.header("How this patient compares with the evidence")
     st.markdown(f"**Novelty:** {literal(ctx.novelty.statement)}")
     if ctx.variable_flags:
         st.dataframe(

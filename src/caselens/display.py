@@ -12,7 +12,6 @@ monitoring prediction log, in the same transaction as its entry: both, or neithe
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,7 @@ from sqlalchemy import Connection
 from caselens.access import Viewer
 from caselens.audit import AuditEntry, AuditEvent, AuditEventError, AuditStore
 from caselens.confidence import SIMULATE_COVERAGE_UP_TO, ProbabilityInterval
-from caselens.interval_text import format_interval, format_percent
+from caselens.interval_text import format_interval, format_percent, interval_level_text
 from caselens.monitoring.prediction_log import DISPLAY_ACTIONS, prediction_log_writer
 from caselens.report import Audience, CaseReport, displayed_digest
 
@@ -114,21 +113,6 @@ def record_event(
         ),
         alongside=alongside,
     )
-
-
-def interval_level_text(interval: ProbabilityInterval) -> str:
-    """The level a probability interval may be labelled with: "95%" only when its own
-    simulation reached it, "about 90%" when the simulation measured less, "about 95%" when
-    no simulation was run (reports recorded before ``level_reached`` are judged by their
-    stored ``simulated_coverage``)."""
-    reached = interval.level_reached
-    if reached is None and interval.simulated_coverage is not None:
-        reached = interval.simulated_coverage >= interval.level
-    if reached:
-        return f"{100 * interval.level:g}%"
-    if reached is False and interval.simulated_coverage is not None:
-        return f"about {math.floor(100 * interval.simulated_coverage):.0f}%"
-    return f"about {100 * interval.level:g}%"
 
 
 def interval_covers(interval: ProbabilityInterval) -> str:

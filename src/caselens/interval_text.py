@@ -14,7 +14,7 @@ carry false precision): it reads "about 4.0%, uncertain by less than 0.1 points"
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "MIN_PRINTED_WIDTH_POINTS",
@@ -111,3 +111,18 @@ def format_interval(low: float, high: float, *, style: IntervalStyle = "percent"
             f"{MIN_PRINTED_WIDTH_POINTS:g} in 100"
         )
     return f"about {middle:.1f}%, uncertain by less than {MIN_PRINTED_WIDTH_POINTS:g} points"
+
+
+def interval_level_text(interval: Any) -> str:
+    """The level a probability interval may be labelled with: "95%" only when its own
+    simulation reached it, "about 90%" when the simulation measured less, "about 95%" when
+    no simulation was run (reports recorded before ``level_reached`` are judged by their
+    stored ``simulated_coverage``)."""
+    reached = interval.level_reached
+    if reached is None and interval.simulated_coverage is not None:
+        reached = interval.simulated_coverage >= interval.level
+    if reached:
+        return f"{100 * interval.level:g}%"
+    if reached is False and interval.simulated_coverage is not None:
+        return f"about {math.floor(100 * interval.simulated_coverage):.0f}%"
+    return f"about {100 * interval.level:g}%"

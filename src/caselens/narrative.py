@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from caselens.attribution import Attributions
 from caselens.confidence import ConfidenceAssessment
 from caselens.features import FeatureSchema, FeatureSpec
+from caselens.interval_text import format_interval, interval_level_text
 from caselens.limitations import Limitation
 from caselens.model_card import ModelCard, PatientInputWords, PatientTexts
 from caselens.patient_language import (
@@ -692,12 +693,13 @@ def clinician_summary(
     p = confidence.probability
     if confidence.interval is not None:
         interval = confidence.interval
+        # One printing rule for every range on every screen (ends never print equal).
         spread = (
-            f"{100 * interval.level:.0f}% calibration-bootstrap interval "
-            f"{100 * interval.low:.0f}–{100 * interval.high:.0f}%"
+            f"{interval_level_text(interval)} calibration-bootstrap interval "
+            f"{format_interval(interval.low, interval.high)}"
         )
     elif confidence.range_low is not None and confidence.range_high is not None:
-        spread = f"likely range {100 * confidence.range_low:.0f}–{100 * confidence.range_high:.0f}%"
+        spread = f"likely range {format_interval(confidence.range_low, confidence.range_high)}"
     else:
         spread = "no interval for the probability can be given"
     first = (
