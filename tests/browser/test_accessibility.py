@@ -14,21 +14,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from caselens.access import PAGES
+from caselens.access import PAGE_TITLES, PAGES
 from caselens.bench_app import DEMO_PASSWORD, sign_in, wait_for_report
 
 pytestmark = pytest.mark.browser
 
-# The page titles of app/streamlit_app.py's navigation, by the access policy's page ids.
-TITLES = {
-    "case": "Case",
-    "my_result": "My result",
-    "audit_trail": "Audit trail",
-    "monitoring": "Monitoring",
-    "model_facts": "Model facts",
-    "model_status": "Model status",
-    "users": "Users",
-}
 # One demo account per role (README "Roles and demo accounts").
 ROLE_USERS = {"clinician": "dr.lee", "patient": "pat.h03", "reviewer": "rev.kim", "admin": "admin"}
 BLOCKING_IMPACTS = {"serious", "critical"}
@@ -89,7 +79,7 @@ def test_every_page_of_every_role_has_no_serious_accessibility_violation(
 ) -> None:
     page = new_page(VIEWPORT)
     sign_in(page, app_url, ROLE_USERS[role])
-    open_page(page, TITLES[page_id])
+    open_page(page, PAGE_TITLES[page_id])
     if page_id == "case":
         wait_for_report(page, timeout_ms=FIRST_REPORT_MS)
     settled(page)
