@@ -50,8 +50,9 @@ test: lint system-deps
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src app tests
-	$(BIN)/ruff format --check src app tests
+	$(BIN)/ruff check src app tests tools
+	$(BIN)/ruff format --check src app tests tools
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/caselens bench reports

@@ -2,7 +2,7 @@
 routes and one middleware that set CaseLens's HttpOnly cookies, which page script cannot.
 
 - Every page load without a genuine device cookie gets a fresh signed one (the sign-in
-  throttle's client identity, :mod:`caselens.client_identity`).
+  throttle's client identity, :mod:`caselens.access.client_identity`).
 - ``/_caselens/session?handoff=…`` spends a one-time handoff token (made by the workflow at a
   recorded sign-in, or to refresh an active session) and answers with the signed session
   cookie, so a reload keeps the user signed in; the page loads it as a 1×1 image.
@@ -30,17 +30,18 @@ _SRC = str(Path(__file__).resolve().parents[1] / "src")
 if _SRC not in sys.path:  # a plain checkout without the editable install
     sys.path.append(_SRC)
 
-from caselens.app_database import open_app_database  # noqa: E402
-from caselens.browser_sessions import (  # noqa: E402
+from caselens.access import (  # noqa: E402  # noqa: E402
     DEVICE_COOKIE,
     DEVICE_COOKIE_LIFETIME,
     SESSION_COOKIE,
     BrowserSessions,
     device_id,
+    is_trusted_proxy,
     load_sign_in_key,
     new_device_cookie,
+    open_app_database,
+    parse_trusted_proxies,
 )
-from caselens.client_identity import is_trusted_proxy, parse_trusted_proxies  # noqa: E402
 from caselens.settings import Settings  # noqa: E402
 
 #: A transparent 1×1 GIF: what the handoff "image" is.

@@ -10,14 +10,17 @@ import os
 
 import streamlit as st
 
-from caselens.accounts import AccountStore, seed_demo_accounts
-from caselens.app_database import open_app_database
+from caselens.access import (
+    AccountStore,
+    ModelStatusStore,
+    load_sign_in_key,
+    open_app_database,
+    seed_demo_accounts,
+)
 from caselens.audit import AuditStore, default_key_file, default_location, open_trail
-from caselens.browser_sessions import load_sign_in_key
-from caselens.bundle import BundleCatalogue, load_catalogue
+from caselens.explain import CaseExplainer
 from caselens.long_lived import freeze_long_lived
-from caselens.model_status import ModelStatusStore
-from caselens.report import CaseExplainer
+from caselens.model import BundleCatalogue, load_catalogue
 from caselens.settings import Settings
 from caselens.workflow import Workflow
 
@@ -99,7 +102,7 @@ def model_statuses() -> ModelStatusStore:
 
 
 def workflow() -> Workflow:
-    """The engine's one door for every display and action (see ``caselens.workflow``)."""
+    """The engine's one door for every display and action (see ``caselens.workflow.door``)."""
     settings = Settings.from_env()
     return _workflow(
         default_location(), str(default_key_file()), str(settings.data_dir), settings.app_db_url

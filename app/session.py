@@ -1,7 +1,7 @@
 """The tab's session and the one way a page calls the engine's workflow.
 
 A page never records, checks a policy or decides an order: it calls :func:`run` with a
-:class:`caselens.workflow.Workflow` method. The workflow checks, records, then returns what
+:class:`caselens.workflow.door.Workflow` method. The workflow checks, records, then returns what
 may be drawn; any refusal or recording failure arrives here as a ``WorkflowError``, which
 is shown and ends the page (nothing else is drawn).
 """
@@ -15,19 +15,21 @@ from typing import Any, TypeVar
 import streamlit as st
 
 import services
-from caselens.access import PAGE_TITLES, PAGES, Viewer
-from caselens.audit import AuditError, AuditTrailMissing
-from caselens.browser_sessions import (
+from caselens.access import (
     DEVICE_COOKIE,
     MAX_COOKIE_LENGTH,
+    PAGE_TITLES,
+    PAGES,
     SESSION_COOKIE,
     SignInKeyError,
+    TrustedProxiesError,
+    Viewer,
+    parse_trusted_proxies,
 )
-from caselens.client_identity import TrustedProxiesError, parse_trusted_proxies
-from caselens.display import NOT_RECORDED_MESSAGE
+from caselens.audit import AuditError, AuditTrailMissing
 from caselens.errors import CaseLensError
 from caselens.settings import Settings
-from caselens.workflow import Refused, Unavailable, UserSession, Workflow
+from caselens.workflow import NOT_RECORDED_MESSAGE, Refused, Unavailable, UserSession, Workflow
 from components.text import literal
 
 T = TypeVar("T")
@@ -159,7 +161,7 @@ def _cookie(name: str) -> str | None:
 
 
 def sign_in_client() -> str | None:
-    """The sign-in throttle's name for this browser (see :mod:`caselens.client_identity`): an
+    """The sign-in throttle's name for this browser (see :mod:`caselens.access.client_identity`): an
     address a trusted proxy forwarded, else the signed device cookie, else None."""
     try:
         headers = dict(st.context.headers)

@@ -16,7 +16,7 @@ if _APP_DIR not in sys.path:
     sys.path.insert(0, _APP_DIR)
 
 from caselens.access import PAGE_TITLES, PAGES  # noqa: E402  (after the path is set, above)
-from caselens.patient_language import catalogue  # noqa: E402
+from caselens.explain import catalogue  # noqa: E402
 from components.text import literal  # noqa: E402
 from session import (  # noqa: E402
     current_viewer,

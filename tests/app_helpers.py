@@ -10,7 +10,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from caselens.accounts import DEMO_PASSWORD
+from caselens.access.accounts import DEMO_PASSWORD
 from caselens.audit import AuditStore, default_key_file, default_location, load_key
 from caselens.settings import SAMPLE_MODELS_DIR
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from caselens.bundle import ModelBundle, load_bundle
+from caselens.model.bundle import ModelBundle, load_bundle
 from caselens.settings import SAMPLE_MODELS_DIR
 from postgres_server import PostgresServer, PostgresUnavailable, in_ci, start_server
 

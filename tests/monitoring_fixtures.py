@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from caselens.accounts import AccountStore
-from caselens.app_database import open_app_database
+from caselens.access.accounts import AccountStore
+from caselens.access.app_database import open_app_database
+from caselens.access.model_status import ModelStatusStore
 from caselens.audit import AuditStore
-from caselens.bundle import BundleCatalogue, ModelBundle
-from caselens.cases import validate_inputs
-from caselens.model_status import ModelStatusStore
-from caselens.report import explainer_for
-from caselens.workflow import UserSession, Workflow
+from caselens.explain.cases import validate_inputs
+from caselens.explain.report import explainer_for
+from caselens.model.bundle import BundleCatalogue, ModelBundle
+from caselens.workflow.door import UserSession, Workflow
 
 KEY = bytes.fromhex("55" * 32)
 PASSWORD = "a long enough password"

@@ -22,11 +22,11 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from caselens.bundle import ModelBundle, create_bundle
-from caselens.card_check import subgroup_figures
-from caselens.features import FeatureSchema
+from caselens.model.bundle import ModelBundle, create_bundle
+from caselens.model.card_check import subgroup_figures
+from caselens.model.features import FeatureSchema
+from caselens.model.performance import performance_figures
 from caselens.settings import SAMPLE_MODELS_DIR
-from caselens.validation_metrics import performance_figures
 
 SEED = 20261125
 MODEL_ID = "hf-mortality-rf"

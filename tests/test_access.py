@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from caselens.access import ACTIONS, PAGES, ROLES, AccessDenied, Viewer, check, require
+from caselens.access.policy import ACTIONS, PAGES, ROLES, AccessDenied, Viewer, check, require
 
 ALL_PAGES = sorted({p for pages in PAGES.values() for p in pages})
 ALL_ACTIONS = sorted({a for actions in ACTIONS.values() for a in actions} | {"alter_audit_record"})

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import text
 
-from caselens.accounts import (
+from caselens.access.accounts import (
     DEMO_ACCOUNTS,
     DEMO_PASSWORD,
     MAX_USER_ID_LENGTH,
@@ -22,8 +22,8 @@ from caselens.accounts import (
     session_expired,
     users,
 )
-from caselens.app_database import APP_DATABASE_FILE, open_app_database
-from caselens.sign_in_throttle import FIRST_BACKOFF, FREE_ATTEMPTS
+from caselens.access.app_database import APP_DATABASE_FILE, open_app_database
+from caselens.access.sign_in_throttle import FIRST_BACKOFF, FREE_ATTEMPTS
 
 
 class Clock:

@@ -119,7 +119,7 @@ def test_a_clinician_with_an_entry_address_is_refused_and_it_is_recorded():
 
 def test_a_report_id_with_several_displays_lists_them_and_opens_the_one_chosen(tmp_path):
     from caselens.audit import AuditStore, default_key_file, default_location, load_key
-    from caselens.bundle import load_bundle
+    from caselens.model.bundle import load_bundle
     from caselens.settings import SAMPLE_MODELS_DIR
     from monitoring_fixtures import heart_case, make_workflow
     from monitoring_fixtures import signed_in as engine_signed_in

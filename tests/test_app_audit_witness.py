@@ -8,7 +8,7 @@ import pytest
 from app_helpers import open_app, shown, signed_in
 from audit_fixtures import make_event
 from caselens.audit import AuditTrailMissing, open_trail
-from caselens.display import NOT_RECORDED_MESSAGE
+from caselens.workflow.display import NOT_RECORDED_MESSAGE
 
 pytestmark = pytest.mark.usefixtures("app_env")
 

@@ -9,10 +9,10 @@ import pytest
 import streamlit as st
 
 from app_helpers import audit_entries, shown, signed_in, unliteral
-from caselens.cases import validate_inputs
-from caselens.display import NOT_RECORDED_MESSAGE, format_interval
-from caselens.report import CaseExplainer
+from caselens.explain.cases import validate_inputs
+from caselens.explain.report import CaseExplainer
 from caselens.settings import SAMPLE_MODELS_DIR
+from caselens.workflow.display import NOT_RECORDED_MESSAGE, format_interval
 
 pytestmark = pytest.mark.usefixtures("app_env")
 

@@ -19,8 +19,8 @@ from app_helpers import (
     shown,
     signed_in,
 )
-from caselens.accounts import DEMO_PASSWORD, AccountStore
-from caselens.app_database import open_app_database
+from caselens.access.accounts import DEMO_PASSWORD, AccountStore
+from caselens.access.app_database import open_app_database
 from components.text import literal, unliteral
 
 CONTACT = hostile("Care team")

@@ -11,7 +11,7 @@ import streamlit as st
 from click.testing import CliRunner
 
 from app_helpers import shown, signed_in
-from caselens.cli import main
+from caselens.cli.main import main
 from caselens.settings import SAMPLE_MODELS_DIR
 from test_leakage import INPUTS, near_deterministic_cohort, write_files
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from app_helpers import audit_entries, shown, signed_in
 from caselens.audit import AuditStore, default_key_file, default_location, load_key
-from caselens.cli import main
+from caselens.cli.main import main
 from caselens.monitoring.alerts import Alert, alert_id, record_alerts
 
 MODEL = "readmission-30d"
@@ -152,8 +152,8 @@ def nine_shown(app_env, tmp_path, monkeypatch, request):
     as shown to a clinician (recorded through the workflow). Yields the models folder."""
     import streamlit as st
 
-    from caselens.bundle import load_bundle
-    from caselens.cases import validate_inputs
+    from caselens.explain.cases import validate_inputs
+    from caselens.model.bundle import load_bundle
     from caselens.settings import SAMPLE_MODELS_DIR
     from monitoring_fixtures import make_workflow
     from monitoring_fixtures import signed_in as engine_signed_in

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from app_helpers import audit_entries, open_app, shown, signed_in
-from caselens.accounts import DEMO_PASSWORD
+from caselens.access.accounts import DEMO_PASSWORD
 from caselens.audit import AuditStore, default_key_file, default_location, load_key
 from caselens.numeric_tolerance import NUMERIC_TOLERANCE
 
@@ -152,7 +152,7 @@ def test_store_written_by_the_app_verifies():
 def test_an_idle_session_expires_and_asks_to_sign_in_again():
     import datetime as dt
 
-    from caselens.accounts import SESSION_IDLE_TIMEOUT
+    from caselens.access.accounts import SESSION_IDLE_TIMEOUT
 
     at = signed_in("dr.lee")
     assert at.title[0].value == "Case"
@@ -205,10 +205,10 @@ def test_model_facts_are_guarded_and_a_refusal_is_recorded(user):
 
 
 def test_an_administrator_unlocks_a_paused_account_from_the_users_page():
-    from caselens.accounts import AccountStore, SignInRefused
-    from caselens.app_database import open_app_database
+    from caselens.access.accounts import AccountStore, SignInRefused
+    from caselens.access.app_database import open_app_database
+    from caselens.access.sign_in_throttle import FREE_ATTEMPTS
     from caselens.settings import Settings
-    from caselens.sign_in_throttle import FREE_ATTEMPTS
 
     signed_in("dr.lee", password="not the password")  # through the app (it seeds the accounts)
     # AppTest sends no cookies, so it has no client identity; a browser's failures (its signed

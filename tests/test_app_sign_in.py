@@ -8,7 +8,7 @@ import os
 import pytest
 
 from app_helpers import open_app, shown, signed_in
-from caselens.browser_sessions import load_sign_in_key
+from caselens.access.browser_sessions import load_sign_in_key
 
 pytestmark = pytest.mark.usefixtures("app_env")
 

@@ -21,7 +21,7 @@ from caselens.audit import AuditKeyError, open_trail
 from caselens.audit.checkpoints import CHECKPOINT_EVERY, read_checkpoints
 from caselens.audit.keys import key_id, new_key, retire_and_replace_key, retired_keys_dir
 from caselens.audit.registry import registry_line
-from caselens.cli import main
+from caselens.cli.main import main
 
 
 @pytest.fixture()

@@ -9,10 +9,9 @@ import tempfile
 
 from click.testing import CliRunner
 
-from caselens.audit import bench_audit
-from caselens.audit.bench import _mixed_event, bench_audit_page, sample_report
 from caselens.audit.store import AuditStore
-from caselens.cli import main
+from caselens.bench.audit import _mixed_event, bench_audit, bench_audit_page, sample_report
+from caselens.cli.main import main
 
 
 def test_sample_report_is_realistically_sized():

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from audit_fixtures import KEY, build_trail, raw_engine, tamper
 from caselens.audit import AuditStore
-from caselens.audit.cli import audit
+from caselens.cli.audit import audit
 
 
 @pytest.fixture()

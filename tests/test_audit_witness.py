@@ -37,7 +37,7 @@ from caselens.audit.keys import key_id, load_key, new_key, retire_and_replace_ke
 from caselens.audit.records import ENTRY_FIELDS
 from caselens.audit.store import KEY_ROTATED
 from caselens.audit.verify import verify_quietly
-from caselens.cli import main
+from caselens.cli.main import main
 
 
 @pytest.fixture()

@@ -18,7 +18,7 @@ from audit_fixtures import make_event
 from caselens.audit import AuditTrailMissing, AuditWriteError, Witness, open_trail
 from caselens.audit.checkpoints import sign_checkpoint
 from caselens.audit.witness import WITNESS_TABLE, witness_setup_sql
-from caselens.cli import main
+from caselens.cli.main import main
 
 _roles = itertools.count()
 

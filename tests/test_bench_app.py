@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import pytest
 
-from caselens.bench_app import _percentile, demo_options, expected_probabilities, model_label
+from caselens.bench.app import _percentile, demo_options, expected_probabilities, model_label
 
 
 def test_expected_probabilities_match_the_demo_options():

@@ -10,9 +10,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from caselens.bench_cases import hostile_uploads
-from caselens.cases import MAX_UPLOAD_BYTES
-from caselens.cli import main
+from caselens.bench.cases import hostile_uploads
+from caselens.cli.main import main
+from caselens.explain.cases import MAX_UPLOAD_BYTES
 
 
 @pytest.mark.parametrize("model_id", ["heart-disease", "readmission-30d"])

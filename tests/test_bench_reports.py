@@ -6,9 +6,9 @@ import json
 
 from click.testing import CliRunner
 
-from caselens.bench import build_cv5_forest_bundle
-from caselens.bundle import load_bundle
-from caselens.cli import main
+from caselens.bench.reports import build_cv5_forest_bundle
+from caselens.cli.main import main
+from caselens.model.bundle import load_bundle
 
 
 def test_bench_reports_times_a_bundle_without_demo_cases_on_its_reference_rows(

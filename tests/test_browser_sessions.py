@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caselens.app_database import open_app_database
-from caselens.browser_sessions import (
+from caselens.access.app_database import open_app_database
+from caselens.access.browser_sessions import (
     HANDOFF_LIFETIME,
     SESSION_COOKIE_LIFETIME,
     SESSION_MAX_LIFETIME,
@@ -113,6 +113,6 @@ def test_the_key_file_is_created_owner_only_and_refused_when_others_can_read_it(
 
 
 def test_a_session_cookie_lives_no_longer_than_the_idle_timeout():
-    from caselens.accounts import SESSION_IDLE_TIMEOUT
+    from caselens.access.accounts import SESSION_IDLE_TIMEOUT
 
     assert SESSION_COOKIE_LIFETIME == SESSION_IDLE_TIMEOUT

@@ -13,14 +13,14 @@ import skops.io as sio
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from caselens.bundle import (
+from caselens.errors import BundleError, CardError
+from caselens.model.bundle import (
     CARD_FILE,
     create_bundle,
     load_bundle,
     read_model_file,
     sha256_file,
 )
-from caselens.errors import BundleError, CardError
 
 
 def _edit_card(folder: Path, **changes) -> None:

@@ -15,11 +15,11 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from caselens.bundle import load_bundle
-from caselens.bundle_builder import build_bundle
-from caselens.cli import main
+from caselens.authoring.bundle_builder import build_bundle
+from caselens.authoring.schema_draft import AGE_BINS, draft_schema
+from caselens.cli.main import main
 from caselens.errors import BundleError
-from caselens.schema_draft import AGE_BINS, draft_schema
+from caselens.model.bundle import load_bundle
 
 REQUIRED = {
     "model_id": "tiny-model",
@@ -234,7 +234,7 @@ def test_bundle_init_writes_a_template_and_never_overwrites(tmp_path):
 
 
 def test_the_card_files_monitoring_section_becomes_the_bundles_plan(files, tmp_path):
-    from caselens.monitoring.plan import plan_for
+    from caselens.model.monitoring_plan import plan_for
 
     plan = {"period": "week", "psi_threshold": 0.25, "min_outcomes": 400}
     result = _create(files, _card(tmp_path, monitoring=plan), tmp_path / "b" / "planned")
@@ -259,7 +259,7 @@ def test_a_monitoring_section_with_a_bad_field_is_refused_by_name(files, tmp_pat
 def test_the_templates_monitoring_section_uncommented_is_a_valid_plan(tmp_path):
     import tomllib
 
-    from caselens.monitoring.plan import MonitoringPlan
+    from caselens.model.monitoring_plan import MonitoringPlan
 
     path = tmp_path / "card.toml"
     assert CliRunner().invoke(main, ["bundle", "init", str(path)]).exit_code == 0

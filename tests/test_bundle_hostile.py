@@ -24,8 +24,9 @@ import skops.io as sio
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-import caselens.bundle as bundle_module
-from caselens.bundle import (
+import caselens.model.bundle as bundle_module
+from caselens.errors import BundleError
+from caselens.model.bundle import (
     MAX_BUNDLE_JSON_DEPTH,
     MAX_FEATURES,
     MAX_TABLE_FILE_BYTES,
@@ -33,8 +34,7 @@ from caselens.bundle import (
     load_bundle,
     load_catalogue,
 )
-from caselens.errors import BundleError
-from caselens.model_file_check import (
+from caselens.model.file_check import (
     MAX_JSON_NODE_DEPTH,
     MAX_MODEL_FILE_BYTES,
     MAX_MODEL_MEMBER_BYTES,
@@ -43,7 +43,7 @@ from caselens.model_file_check import (
     MAX_SCHEMA_BYTES,
     MAX_SCHEMA_DEPTH,
 )
-from caselens.model_file_trust import TRUSTED_TYPES_FILE_ENV
+from caselens.model.file_trust import TRUSTED_TYPES_FILE_ENV
 from caselens.settings import SAMPLE_MODELS_DIR
 from hostile_bundles import (
     _node,
@@ -104,7 +104,7 @@ def _str_format_at_load(folder: Path, watched: Path) -> None:
 
 def _pipeline_with_function(folder: Path, replace: Callable[[dict], dict]) -> None:
     """The sample model behind a FunctionTransformer whose func node is replaced."""
-    from caselens.bundle import load_bundle as load
+    from caselens.model.bundle import load_bundle as load
 
     model = load(SAMPLE_MODELS_DIR / "heart-disease").model
     data = sio.dumps(make_pipeline(FunctionTransformer(np.log1p), model))
@@ -572,7 +572,7 @@ def test_catalogue_refuses_a_crashing_bundle_and_a_duplicate_id(tmp_path, monkey
 
 
 def _log1p_bundle(folder: Path) -> None:
-    from caselens.bundle import load_bundle as load
+    from caselens.model.bundle import load_bundle as load
 
     model = load(SAMPLE_MODELS_DIR / "heart-disease").model
     write_model_bytes(folder, sio.dumps(make_pipeline(FunctionTransformer(np.log1p), model)))
@@ -678,7 +678,7 @@ def _synthetic() -> tuple[np.ndarray, np.ndarray]:
 def test_common_classifier_family_loads_with_identical_probabilities(family):
     from sklearn.preprocessing import StandardScaler
 
-    from caselens.model_file_check import load_checked_skops
+    from caselens.model.file_check import load_checked_skops
 
     features, outcome = _synthetic()
     fitted = make_pipeline(StandardScaler(), _families()[family]).fit(features, outcome)
@@ -689,7 +689,7 @@ def test_common_classifier_family_loads_with_identical_probabilities(family):
 def test_nearest_neighbours_with_a_kd_tree_is_refused_naming_it():
     from sklearn.neighbors import KNeighborsClassifier
 
-    from caselens.model_file_check import load_checked_skops
+    from caselens.model.file_check import load_checked_skops
 
     features, outcome = _synthetic()
     fitted = KNeighborsClassifier(algorithm="kd_tree").fit(features, outcome)
@@ -708,7 +708,7 @@ def test_nearest_neighbours_with_a_kd_tree_is_refused_naming_it():
 def test_tree_whose_indices_point_outside_is_refused(tamper, reason):
     from sklearn.tree import DecisionTreeClassifier
 
-    from caselens.model_file_check import load_checked_skops
+    from caselens.model.file_check import load_checked_skops
 
     features, outcome = _synthetic()
     fitted = DecisionTreeClassifier(max_depth=3, random_state=0).fit(features, outcome)
@@ -720,7 +720,7 @@ def test_tree_whose_indices_point_outside_is_refused(tamper, reason):
 def test_histogram_boosting_tree_whose_feature_is_out_of_range_is_refused(readmission_bundle):
     import copy
 
-    from caselens.model_file_check import check_loaded_model
+    from caselens.model.file_check import check_loaded_model
 
     model = copy.deepcopy(readmission_bundle.model)
     stack, predictor = [model], None

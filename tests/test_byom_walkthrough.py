@@ -15,10 +15,10 @@ import streamlit as st
 from click.testing import CliRunner
 
 from app_helpers import signed_in
-from caselens.bundle import load_bundle
-from caselens.cases import validate_inputs
-from caselens.cli import main
-from caselens.report import CaseExplainer
+from caselens.cli.main import main
+from caselens.explain.cases import validate_inputs
+from caselens.explain.report import CaseExplainer
+from caselens.model.bundle import load_bundle
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "bring-your-own-model.md"
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)

@@ -13,19 +13,19 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from caselens.bundle import CARD_FILE, REFERENCE_FILE, create_bundle, load_bundle
-from caselens.card_check import (
+from caselens.cli.main import main
+from caselens.errors import BundleError
+from caselens.model.bundle import CARD_FILE, REFERENCE_FILE, create_bundle, load_bundle
+from caselens.model.card import SubgroupPerformance
+from caselens.model.card_check import (
     INTERSECTION_MARK,
     check_card,
     compare_figures,
     data_problems,
     subgroup_figures,
 )
-from caselens.cli import main
-from caselens.errors import BundleError
-from caselens.features import FeatureSchema, FeatureSpec
-from caselens.model_card import SubgroupPerformance
-from caselens.validation_metrics import performance_figures
+from caselens.model.features import FeatureSchema, FeatureSpec
+from caselens.model.performance import performance_figures
 
 
 def _edit_card(folder: Path, edit) -> None:

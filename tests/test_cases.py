@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from caselens.cases import (
+from caselens.errors import CaseValidationError
+from caselens.explain.cases import (
     MAX_COLUMNS,
     MAX_JSON_DEPTH,
     MAX_KEYS,
@@ -21,7 +22,6 @@ from caselens.cases import (
     case_from_upload,
     validate_inputs,
 )
-from caselens.errors import CaseValidationError
 
 
 @pytest.fixture()

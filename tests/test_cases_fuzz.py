@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from caselens.bundle import DEMO_CASES_FILE, FEATURES_FILE, load_feature_schema
-from caselens.cases import (
+from caselens.errors import CaseValidationError
+from caselens.explain.cases import (
     MAX_JSON_DEPTH,
     MAX_VALUE_CHARS,
     Case,
@@ -32,8 +32,8 @@ from caselens.cases import (
     case_from_upload,
     validate_inputs,
 )
-from caselens.errors import CaseValidationError
-from caselens.features import FeatureSchema
+from caselens.model.bundle import DEMO_CASES_FILE, FEATURES_FILE, load_feature_schema
+from caselens.model.features import FeatureSchema
 from caselens.settings import SAMPLE_MODELS_DIR
 
 SAMPLE_IDS = ("heart-disease", "readmission-30d")

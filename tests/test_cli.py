@@ -8,8 +8,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from caselens.bundle import CARD_FILE
-from caselens.cli import main
+from caselens.cli.main import main
+from caselens.model.bundle import CARD_FILE
 
 
 def _all_commands(group: click.Group, prefix: str = ""):
@@ -136,8 +136,8 @@ def test_users_add_with_a_short_password_names_the_problem(tmp_path, monkeypatch
 
 
 def test_users_unlock_clears_the_back_off_and_is_recorded(tmp_path, monkeypatch):
-    from caselens.accounts import AccountStore, SignInRefused
-    from caselens.app_database import open_app_database
+    from caselens.access.accounts import AccountStore, SignInRefused
+    from caselens.access.app_database import open_app_database
     from caselens.audit import open_trail
 
     monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path))

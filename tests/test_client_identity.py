@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caselens.browser_sessions import device_id, new_device_cookie, sign_token
-from caselens.client_identity import (
+from caselens.access.browser_sessions import device_id, new_device_cookie, sign_token
+from caselens.access.client_identity import (
     MAX_FORWARDED_HEADER,
     TrustedProxiesError,
     client_identity,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from caselens import confidence
-from caselens.confidence import (
+from caselens.explain import confidence
+from caselens.explain.confidence import (
     CalibrationBootstrap,
     ConfidenceAssessment,
     ConfidenceModel,
@@ -334,7 +334,7 @@ def test_a_stated_level_is_one_the_intervals_own_simulation_reaches(heart, heart
     """Level honesty: the interval is widened (a wider percentile range, never a fudge) until
     its own simulation holds the truth at least 95% of the time; the narrower ranges that
     fell short are not used, and the label says 95% only then."""
-    from caselens.display import interval_level_text
+    from caselens.workflow.display import interval_level_text
 
     bootstrap = heart_model.bootstrap
     levels = sorted(bootstrap.coverage_by_level)
@@ -357,7 +357,7 @@ def test_a_stated_level_is_one_the_intervals_own_simulation_reaches(heart, heart
 def test_a_level_the_simulation_never_reaches_is_stated_as_about_what_it_measured(heart):
     """Level honesty, the other branch: with only the 95% range allowed to be tried, the
     interval keeps it and its label is "about N%", N the simulated share (rounded down)."""
-    from caselens.display import interval_covers, interval_level_text
+    from caselens.workflow.display import interval_covers, interval_level_text
 
     bootstrap, _ = CalibrationBootstrap.for_bundle(heart)
     original = confidence.CANDIDATE_LEVELS
@@ -375,7 +375,7 @@ def test_a_level_the_simulation_never_reaches_is_stated_as_about_what_it_measure
 
 
 def test_an_unsimulated_level_is_only_about_and_says_it_was_not_checked(readmission_model):
-    from caselens.display import interval_covers, interval_level_text
+    from caselens.workflow.display import interval_covers, interval_level_text
 
     interval = readmission_model.assess(0.04).interval
     assert interval.simulated_coverage is None and interval.level_reached is None
@@ -385,8 +385,8 @@ def test_an_unsimulated_level_is_only_about_and_says_it_was_not_checked(readmiss
 
 
 def test_an_older_reports_interval_is_judged_by_its_stored_simulation():
-    from caselens.confidence import ProbabilityInterval
-    from caselens.display import interval_level_text
+    from caselens.explain.confidence import ProbabilityInterval
+    from caselens.workflow.display import interval_level_text
 
     old = dict(low=0.1, high=0.2, level=0.95, method="m", resamples=200, seed=0)
     short = ProbabilityInterval(calibration_n=61, simulated_coverage=0.92, simulated_runs=60, **old)
@@ -439,8 +439,8 @@ def onnx_calibrated(other_family_bundles):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from caselens.onnx_convert import convert_model
-    from caselens.onnx_model import OnnxClassifier
+    from caselens.authoring.onnx_convert import convert_model
+    from caselens.model.onnx import OnnxClassifier
 
     sys.path.insert(0, str(Path(__file__).parent))
     from other_family import cohort

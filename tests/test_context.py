@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from caselens.cases import validate_inputs
-from caselens.context import (
+from caselens.explain.cases import validate_inputs
+from caselens.explain.context import (
     NOVELTY_SAMPLE_SIZE,
     SUBGROUP_RULE,
     CaseContext,
@@ -16,8 +16,8 @@ from caselens.context import (
     subgroup_status,
     variable_flags,
 )
-from caselens.features import FeatureSchema
-from caselens.model_card import SubgroupPerformance
+from caselens.model.card import SubgroupPerformance
+from caselens.model.features import FeatureSchema
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caselens.cases import validate_inputs
-from caselens.copy_check import copy_problems, indefinite_article, sentences
-from caselens.features import FeatureSpec, unit_for
-from caselens.report import CaseExplainer
+from caselens.explain.cases import validate_inputs
+from caselens.explain.copy_check import copy_problems, indefinite_article, sentences
+from caselens.explain.report import CaseExplainer
+from caselens.model.features import FeatureSpec, unit_for
 
 SLIPS = {
     "1 visits in the past year.": "a plural after 1",
@@ -105,7 +105,7 @@ def test_articles_and_singular_units():
 
 
 def test_the_access_refusal_of_an_admin_reads_an_admin():
-    from caselens.access import Viewer, check
+    from caselens.access.policy import Viewer, check
 
     decision = check(Viewer("a1", "Ada", "admin", None), "view_patient_summary")
     assert not decision.allowed and decision.reason.startswith("An admin may not")
@@ -158,8 +158,8 @@ def test_every_demo_case_of_an_onnx_bundle_passes_the_copy_check(tmp_path):
     import skops.io as sio
     from sklearn.ensemble import GradientBoostingClassifier
 
-    from caselens.bundle_builder import build_bundle
-    from caselens.onnx_convert import convert_file
+    from caselens.authoring.bundle_builder import build_bundle
+    from caselens.authoring.onnx_convert import convert_file
 
     rng = np.random.default_rng(20261206)
     n = 900

@@ -9,12 +9,12 @@ import sqlite3
 
 import pytest
 
-from caselens.access import Viewer
+from caselens.access.policy import Viewer
 from caselens.audit import AuditStore
 from caselens.audit.errors import AuditEventError, AuditWriteError
-from caselens.cases import validate_inputs
-from caselens.display import record_display, record_event
-from caselens.report import CaseExplainer, CaseReport, displayed_digest, displayed_text
+from caselens.explain.cases import validate_inputs
+from caselens.explain.report import CaseExplainer, CaseReport, displayed_digest, displayed_text
+from caselens.workflow.display import record_display, record_event
 
 KEY = bytes.fromhex("5a" * 32)
 OTHER_KEY = bytes.fromhex("a5" * 32)
@@ -229,8 +229,8 @@ def test_a_report_holding_nan_is_refused_as_an_audit_write_error(store, heart_re
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from caselens.display import format_interval, format_percent  # noqa: E402
-from caselens.interval_text import MIN_PRINTED_WIDTH_POINTS, interval_decimals  # noqa: E402
+from caselens.explain.interval_text import MIN_PRINTED_WIDTH_POINTS, interval_decimals  # noqa: E402
+from caselens.workflow.display import format_interval, format_percent  # noqa: E402
 
 _probability = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from caselens.confidence import ConfidenceModel
+from caselens.explain.confidence import ConfidenceModel
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from caselens.bundle import FEATURES_FILE
-from caselens.features import FeatureSchema, FeatureSpec
+from caselens.model.bundle import FEATURES_FILE
+from caselens.model.features import FeatureSchema, FeatureSpec
 from caselens.settings import SAMPLE_MODELS_DIR
 
 
@@ -269,7 +269,7 @@ def _zero_one(name: str = "sex", **changes: Any) -> FeatureSpec:
 
 
 def test_a_0_1_category_is_named_by_its_descriptions_and_never_yes_or_no():
-    from caselens.narrative import factor_phrase, yes_no_state
+    from caselens.explain.narrative import factor_phrase, yes_no_state
 
     sex = _zero_one(meaning="category", category_descriptions={"0": "Female", "1": "Male"})
     assert sex.coded_meaning == "category"
@@ -279,7 +279,7 @@ def test_a_0_1_category_is_named_by_its_descriptions_and_never_yes_or_no():
 
 
 def test_a_0_1_input_without_a_stated_meaning_is_never_worse_than_before():
-    from caselens.narrative import factor_phrase, yes_no_state
+    from caselens.explain.narrative import factor_phrase, yes_no_state
 
     # No meaning, no descriptions, a label that names no condition: the code, not 'yes'.
     sex = _zero_one()
@@ -311,7 +311,7 @@ def test_a_stated_meaning_is_checked():
 
 
 def test_meaning_warnings_name_every_unstated_0_1_input_and_odd_descriptions():
-    from caselens.card_check import input_meaning_warnings
+    from caselens.model.card_check import input_meaning_warnings
 
     schema = FeatureSchema(
         features=(
@@ -331,8 +331,8 @@ def test_meaning_warnings_name_every_unstated_0_1_input_and_odd_descriptions():
 def test_schema_drafting_reads_every_split_it_is_given():
     import pandas as pd
 
-    from caselens.card_check import data_problems
-    from caselens.schema_draft import draft_schema
+    from caselens.authoring.schema_draft import draft_schema
+    from caselens.model.card_check import data_problems
 
     train = pd.DataFrame({"age": [50, 61, 72, 80], "smoking": [0, 1, 0, 1]})
     test = pd.DataFrame({"age": [55, 66], "smoking": [1, 0]})
@@ -354,8 +354,8 @@ def test_schema_drafting_reads_every_split_it_is_given():
 def test_no_value_of_any_split_is_refused_by_the_drafted_schema(train_ages, other_ages):
     import pandas as pd
 
-    from caselens.card_check import data_problems
-    from caselens.schema_draft import draft_schema
+    from caselens.authoring.schema_draft import draft_schema
+    from caselens.model.card_check import data_problems
 
     train = pd.DataFrame({"age": train_ages})
     other = pd.DataFrame({"age": other_ages, "outcome": 0})

@@ -9,8 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
-from caselens.cases import validate_inputs
-from caselens.report import CaseExplainer
+from caselens.explain.cases import validate_inputs
+from caselens.explain.report import CaseExplainer
 from components.figures import (
     LOWERS,
     NEUTRAL,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from caselens.audit import AuditStore, default_key_file, default_location, load_key
-from caselens.cli import main
+from caselens.cli.main import main
 from caselens.monitoring.alerts import record_alerts
 from caselens.monitoring.governance_report import select_periods
 from monitoring_fixtures import heart_case, psi_alert, signed_in, trail_path, workflow

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from caselens.honesty import (
+from caselens.explain.honesty import (
     INVARIANTS,
     run_honesty,
     threshold_set_contradiction,

@@ -19,12 +19,12 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from caselens.bundle import CALIBRATION_FILE, REFERENCE_FILE, create_bundle, load_bundle
-from caselens.cases import MISSING_TEXT
-from caselens.cli import main
+from caselens.cli.main import main
 from caselens.errors import BundleError
-from caselens.features import FeatureSchema
-from caselens.leakage import (
+from caselens.explain.cases import MISSING_TEXT
+from caselens.model.bundle import CALIBRATION_FILE, REFERENCE_FILE, create_bundle, load_bundle
+from caselens.model.features import FeatureSchema
+from caselens.model.leakage import (
     LEAKAGE_AUROC,
     MIN_SPLIT_EVENTS,
     auroc_flags,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from caselens.limitation_rates import (
+from caselens.explain.limitation_rates import (
     DEFAULT_MAX_ROWS,
     EXPLANATION_CODES,
     limitation_rates,
     reference_rows,
 )
-from caselens.limitations import MAX_CASE_RATE, NEAR_THRESHOLD_MAX_SHARE
+from caselens.explain.limitations import MAX_CASE_RATE, NEAR_THRESHOLD_MAX_SHARE
 
 TODAY = dt.date(2026, 11, 25)
 

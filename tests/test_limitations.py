@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from caselens.cases import validate_inputs
-from caselens.limitations import case_limitations
-from caselens.report import CaseExplainer
+from caselens.explain.cases import validate_inputs
+from caselens.explain.limitations import case_limitations
+from caselens.explain.report import CaseExplainer
 
 ALWAYS = {"OUT_OF_SCOPE", "DEMONSTRATION_MODEL"}
 TODAY = dt.date(2026, 11, 25)
@@ -234,7 +234,7 @@ def test_failed_lime_explanation_fires(plain):
 
 
 def _flag(kind: str):
-    from caselens.context import VariableFlag
+    from caselens.explain.context import VariableFlag
 
     return VariableFlag(
         name="thallium_test",

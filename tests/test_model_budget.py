@@ -28,11 +28,10 @@ from hypothesis.extra import numpy as hnp
 
 import onnx_graphs as graphs
 from caselens.audit import AuditStore
-from caselens.bundle import load_bundle, load_catalogue, read_model_file
-from caselens.cases import validate_inputs
-from caselens.cli import main
+from caselens.cli.main import main
 from caselens.errors import BundleError
-from caselens.model_budget import (
+from caselens.explain.cases import validate_inputs
+from caselens.model.budget import (
     ESTIMATE_ROWS,
     MAX_BATCH_SECONDS,
     MAX_ONNX_OPERATIONS,
@@ -42,10 +41,11 @@ from caselens.model_budget import (
     check_skops_speed,
     estimate_onnx_cost,
 )
-from caselens.model_output_check import SUM_TOLERANCE, ModelOutputError, check_probabilities
-from caselens.onnx_model import MAX_METADATA_ENTRIES, OnnxClassifier, check_onnx_bytes
+from caselens.model.bundle import load_bundle, load_catalogue, read_model_file
+from caselens.model.onnx import MAX_METADATA_ENTRIES, OnnxClassifier, check_onnx_bytes
+from caselens.model.output_check import SUM_TOLERANCE, ModelOutputError, check_probabilities
 from caselens.settings import SAMPLE_MODELS_DIR
-from caselens.workflow import Refused, Unavailable, UserSession
+from caselens.workflow.door import Refused, Unavailable, UserSession
 from monitoring_fixtures import KEY, PASSWORD, make_workflow
 
 CARD = """\
@@ -122,7 +122,7 @@ def test_a_tree_ensemble_costs_each_trees_longest_path_per_row():
     path nodes per row, not all its nodes (which would refuse large forests wrongly)."""
     from sklearn.ensemble import RandomForestClassifier
 
-    from caselens.onnx_convert import convert_model
+    from caselens.authoring.onnx_convert import convert_model
 
     rng = np.random.default_rng(7)
     frame = pd.DataFrame({"a": rng.normal(size=3_000), "b": rng.normal(size=3_000)})
@@ -475,7 +475,7 @@ def test_a_report_call_over_budget_is_not_retried_part_by_part(nan_region_bundle
     """The batch call failing for any other reason is retried for the case, SHAP and LIME
     alone (to name the failing part); a call stopped at its limit is not: three more
     stalls would only make the person wait four times as long."""
-    from caselens.attribution import Attributor
+    from caselens.explain.attribution import Attributor
 
     model = _OverBudget(nan_region_bundle.model)
     schema = nan_region_bundle.features

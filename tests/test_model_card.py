@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from caselens.model_card import (
+from caselens.model.card import (
     HTI1_KEYS,
     HTI1_SOURCE_ATTRIBUTES,
     NOT_AVAILABLE_PREFIX,

@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from caselens.app_database import open_app_database
+from caselens.access.app_database import open_app_database
+from caselens.access.model_status import MAX_REASON_LENGTH, ModelStatusStore, check_reason
 from caselens.errors import CaseLensError
-from caselens.model_status import MAX_REASON_LENGTH, ModelStatusStore, check_reason
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

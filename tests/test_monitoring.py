@@ -10,10 +10,11 @@ from click.testing import CliRunner
 from sklearn.metrics import roc_auc_score
 
 from caselens.audit import AuditStore
-from caselens.cli import main
+from caselens.cli.main import main
+from caselens.model.monitoring_plan import MonitoringPlan
+from caselens.model.performance import calibration_slope_intercept
 from caselens.monitoring.alerts import check, evaluate, record_alerts
-from caselens.monitoring.figures import build_profile, iter_figures
-from caselens.monitoring.plan import MonitoringPlan
+from caselens.monitoring.figures import build_profile
 from caselens.monitoring.prediction_log import verify_prediction_log
 from caselens.monitoring.simulate import (
     detected,
@@ -24,8 +25,8 @@ from caselens.monitoring.simulate import (
 )
 from caselens.monitoring.stats import auroc, calibration_fit, psi
 from caselens.monitoring.tables import ready_engine
-from caselens.validation_metrics import calibration_slope_intercept
-from caselens.workflow import Refused, WorkflowError
+from caselens.monitoring.views import iter_figures
+from caselens.workflow.door import Refused, WorkflowError
 from monitoring_fixtures import KEY, make_workflow, psi_alert, signed_in
 
 PLAN = MonitoringPlan()

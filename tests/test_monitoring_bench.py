@@ -7,7 +7,7 @@ import json
 
 from click.testing import CliRunner
 
-from caselens.cli import main
+from caselens.cli.main import main
 
 FIGURES = (
     "predictions",

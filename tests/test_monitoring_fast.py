@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from caselens.audit import AuditStore
+from caselens.model.monitoring_plan import MonitoringPlan
 from caselens.monitoring.figures import (
     build_profile,
     columns_figures,
-    iter_figures,
     period_figures,
     periods,
     read_period,
@@ -25,7 +25,6 @@ from caselens.monitoring.figures_cache import (
     figures_from_dict,
     figures_json,
 )
-from caselens.monitoring.plan import MonitoringPlan
 from caselens.monitoring.simulate import simulate_months, write_simulation
 from caselens.monitoring.tables import (
     figures_cache_table,
@@ -34,6 +33,7 @@ from caselens.monitoring.tables import (
     prediction_log,
     ready_engine,
 )
+from caselens.monitoring.views import iter_figures
 from monitoring_fixtures import KEY
 
 PLAN = MonitoringPlan()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from caselens.bundle import load_bundle
 from caselens.errors import CaseLensError
-from caselens.monitoring.plan import PLAN_FILE, MonitoringPlan, PlanError, plan_for
+from caselens.model.bundle import load_bundle
+from caselens.model.monitoring_plan import PLAN_FILE, MonitoringPlan, PlanError, plan_for
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_models"
 

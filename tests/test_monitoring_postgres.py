@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from caselens.audit import AuditStore
+from caselens.model.monitoring_plan import MonitoringPlan
 from caselens.monitoring.alerts import check
 from caselens.monitoring.corrections import correct_outcomes
-from caselens.monitoring.figures import build_profile, iter_figures
+from caselens.monitoring.figures import build_profile
 from caselens.monitoring.outcomes import OutcomeImportError, import_outcomes
-from caselens.monitoring.plan import MonitoringPlan
 from caselens.monitoring.prediction_log import verify_prediction_log
 from caselens.monitoring.simulate import parse_shift, simulate_months, write_simulation
 from caselens.monitoring.tables import (
@@ -23,6 +23,7 @@ from caselens.monitoring.tables import (
     outcome_table,
     ready_engine,
 )
+from caselens.monitoring.views import iter_figures
 from monitoring_fixtures import KEY, make_workflow, psi_alert, signed_in
 
 PLAN = MonitoringPlan()

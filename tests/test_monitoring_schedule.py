@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from caselens.audit import AuditStore
-from caselens.bundle import ModelBundle, load_bundle
-from caselens.cases import validate_inputs
+from caselens.explain.cases import validate_inputs
+from caselens.model.bundle import ModelBundle, load_bundle
 from caselens.monitoring.schedule import SCHEDULER_VIEWER, MonitoringScheduler
 from caselens.monitoring.simulate import parse_shift, simulate_months, write_simulation
 from caselens.settings import SAMPLE_MODELS_DIR
@@ -143,7 +143,7 @@ def test_the_schedule_never_judges_simulated_data(breached, low_minimum_bundle):
 
 
 def _plan(bundle: ModelBundle):
-    from caselens.monitoring.plan import plan_for
+    from caselens.model.monitoring_plan import plan_for
 
     return plan_for(bundle)
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from caselens.narrative import out_of_100, reading_grade
+from caselens.explain.narrative import out_of_100, reading_grade
 
 
 @pytest.mark.parametrize(
@@ -27,8 +27,8 @@ def test_reading_grade_ranks_hard_text_higher():
 
 
 def test_clinician_summary_has_risk_confidence_drivers_and_caution(heart_bundle):
-    from caselens.cases import validate_inputs
-    from caselens.report import CaseExplainer
+    from caselens.explain.cases import validate_inputs
+    from caselens.explain.report import CaseExplainer
 
     case = validate_inputs(heart_bundle.demo_case("H-09").inputs, heart_bundle.features)
     report = CaseExplainer(heart_bundle).explain(case)
@@ -51,7 +51,7 @@ def test_an_old_stored_report_still_replays_and_renders_its_text():
     import json
     from pathlib import Path
 
-    from caselens.report import CaseReport, displayed_text
+    from caselens.explain.report import CaseReport, displayed_text
 
     stored = json.loads(
         (Path(__file__).parent / "data" / "reports_before_class_conformal.json").read_text()
@@ -153,8 +153,8 @@ def _create_byo(folder, card: dict, name: str):
 
     from click.testing import CliRunner
 
-    from caselens.bundle import load_bundle
-    from caselens.cli import main
+    from caselens.cli.main import main
+    from caselens.model.bundle import load_bundle
 
     card_path = folder / f"{name}.json"
     card_path.write_text(json.dumps(card))
@@ -190,8 +190,8 @@ def byo(tmp_path_factory):
     60 reference rows)."""
     import pandas as pd
 
-    from caselens.cases import validate_inputs
-    from caselens.report import CaseExplainer
+    from caselens.explain.cases import validate_inputs
+    from caselens.explain.report import CaseExplainer
 
     folder = tmp_path_factory.mktemp("byo-zero-one")
     _byo_files(folder)
@@ -208,7 +208,7 @@ def byo(tmp_path_factory):
 def test_create_and_check_warn_naming_the_0_1_inputs_whose_meaning_is_unstated(byo):
     from click.testing import CliRunner
 
-    from caselens.cli import main
+    from caselens.cli.main import main
 
     _, bundle, output, _ = byo
     warning = "1 0/1 input(s) do not say what 1 means: diabetes"
@@ -272,8 +272,8 @@ def test_a_yes_no_risk_factor_that_lowers_the_estimate_gets_the_plain_caveat(byo
 def test_the_cards_expected_directions_are_honoured(byo):
     import dataclasses
 
-    from caselens.cases import validate_inputs
-    from caselens.report import CaseExplainer
+    from caselens.explain.cases import validate_inputs
+    from caselens.explain.report import CaseExplainer
 
     _, bundle, _, reports = byo
     smoker = next(
@@ -293,7 +293,7 @@ def test_the_cards_expected_directions_are_honoured(byo):
 
 
 def test_every_text_of_the_byo_bundle_passes_the_copy_check(byo):
-    from caselens.copy_check import copy_problems
+    from caselens.explain.copy_check import copy_problems
 
     _, _, _, reports = byo
     for report in reports:
@@ -319,9 +319,9 @@ def test_a_0_1_factor_is_yes_or_no_only_when_it_is_a_yes_no_condition(
 ):
     from pydantic import ValidationError
 
-    from caselens.copy_check import copy_problems
-    from caselens.features import FeatureSpec
-    from caselens.narrative import factor_phrase, yes_no_state
+    from caselens.explain.copy_check import copy_problems
+    from caselens.explain.narrative import factor_phrase, yes_no_state
+    from caselens.model.features import FeatureSpec
 
     try:
         spec = FeatureSpec(

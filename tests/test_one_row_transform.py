@@ -21,9 +21,9 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from caselens.attribution import _columns, _LogOdds, _unwrap_logistic, select_background
-from caselens.cases import validate_inputs
-from caselens.one_row_transform import OneRowTransform
+from caselens.explain.attribution import _columns, _LogOdds, _unwrap_logistic, select_background
+from caselens.explain.cases import validate_inputs
+from caselens.explain.one_row_transform import OneRowTransform
 
 NUMBERS = ["age", "creatinine"]
 TEXTS = ["sex", "ward"]

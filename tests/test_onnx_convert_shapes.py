@@ -20,9 +20,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
 
-from caselens.cli import main
+from caselens.authoring.onnx_convert import CONVERSION_TOLERANCE, convert_model
+from caselens.cli.main import main
 from caselens.errors import BundleError
-from caselens.onnx_convert import CONVERSION_TOLERANCE, convert_model
 
 SEED = 20261206
 

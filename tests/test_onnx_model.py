@@ -33,12 +33,13 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from caselens.bundle import load_bundle, read_model_file
-from caselens.cases import validate_inputs
-from caselens.cli import main
+from caselens.authoring.onnx_convert import CONVERSION_TOLERANCE, convert_file, convert_model
+from caselens.cli.main import main
 from caselens.errors import BundleError
-from caselens.onnx_convert import CONVERSION_TOLERANCE, convert_file, convert_model
-from caselens.onnx_model import (
+from caselens.explain.cases import validate_inputs
+from caselens.explain.report import CaseExplainer
+from caselens.model.bundle import load_bundle, read_model_file
+from caselens.model.onnx import (
     MAX_ONNX_FILE_BYTES,
     OnnxClassifier,
     _numeric,
@@ -47,7 +48,6 @@ from caselens.onnx_model import (
     _strings_array,
     check_onnx_bytes,
 )
-from caselens.report import CaseExplainer
 
 xgboost = pytest.importorskip("xgboost")
 lightgbm = pytest.importorskip("lightgbm")
@@ -676,7 +676,7 @@ class _FrameOnly:
 
 
 def test_an_onnx_report_is_the_same_fed_columns_or_a_frame(converted):
-    from caselens.attribution import Attributor, _CountingPredict, select_background
+    from caselens.explain.attribution import Attributor, _CountingPredict, select_background
 
     bundle = load_bundle(converted["folder"] / "bundles" / "onnx")
     schema = bundle.features

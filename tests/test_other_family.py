@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from caselens.cases import validate_inputs
-from caselens.report import CaseExplainer
+from caselens.explain.cases import validate_inputs
+from caselens.explain.report import CaseExplainer
 
 
 @pytest.mark.parametrize("which", ["calibrated", "uncalibrated"])

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from caselens.audit import AuditStore
-from caselens.cli import main
+from caselens.cli.main import main
 from caselens.monitoring.corrections import (
     CORRECTED_ACTION,
     OutcomeCorrectionError,
@@ -153,7 +153,7 @@ def test_the_command_corrects_and_refuses(tmp_path, monkeypatch):
 
 
 def test_simulated_outcomes_are_not_corrected(tmp_path, sample_bundles):
-    from caselens.monitoring.plan import MonitoringPlan
+    from caselens.model.monitoring_plan import MonitoringPlan
     from caselens.monitoring.simulate import simulate_months, write_simulation
 
     bundle = sample_bundles["heart-disease"]

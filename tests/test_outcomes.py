@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from caselens.audit import AuditStore, AuditWriteError
-from caselens.cli import main
+from caselens.cli.main import main
+from caselens.model.monitoring_plan import (
+    DEFAULT_OUTCOME_WINDOW_DAYS,
+    MonitoringPlan,
+    PlanError,
+    parse_plan,
+    window_days_from_text,
+)
 from caselens.monitoring.outcomes import (
     COLUMNS,
     PATIENT_REF_PATTERN,
@@ -22,15 +29,8 @@ from caselens.monitoring.outcomes import (
     header_problems,
     import_outcomes,
 )
-from caselens.monitoring.plan import (
-    DEFAULT_OUTCOME_WINDOW_DAYS,
-    MonitoringPlan,
-    PlanError,
-    parse_plan,
-    window_days_from_text,
-)
 from caselens.monitoring.tables import outcome_table, ready_engine
-from caselens.workflow import PATIENT_REF_PATTERN as WORKFLOW_PATTERN
+from caselens.workflow.door import PATIENT_REF_PATTERN as WORKFLOW_PATTERN
 
 KEY = bytes.fromhex("66" * 32)
 TODAY = dt.date(2026, 6, 30)

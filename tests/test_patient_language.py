@@ -15,14 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app_helpers import audit_entries, shown, signed_in
-from caselens.accounts import DEMO_ACCOUNTS, AccountError, AccountStore, seed_demo_accounts
-from caselens.app_database import open_app_database
+from caselens.access.accounts import DEMO_ACCOUNTS, AccountError, AccountStore, seed_demo_accounts
+from caselens.access.app_database import open_app_database
+from caselens.access.model_status import ModelStatusStore
 from caselens.audit import AuditStore
-from caselens.bundle import BundleCatalogue
-from caselens.cases import validate_inputs
-from caselens.model_status import ModelStatusStore
-from caselens.narrative import patient_summary
-from caselens.patient_language import (
+from caselens.explain.cases import validate_inputs
+from caselens.explain.narrative import patient_summary
+from caselens.explain.patient_language import (
     LANGUAGES,
     LOCALES_DIR,
     READING_RULES,
@@ -33,14 +32,15 @@ from caselens.patient_language import (
     missing_patient_texts,
     range_out_of_100,
 )
-from caselens.report import CaseExplainer, CaseReport, displayed_text, in_patient_language
-from caselens.workflow import UserSession, Workflow
+from caselens.explain.report import CaseExplainer, CaseReport, displayed_text, in_patient_language
+from caselens.model.bundle import BundleCatalogue
+from caselens.workflow.door import UserSession, Workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Files whose literal ``say("…")`` / ``catalogue(…)("…")`` messages must be in every catalogue.
 SPEAKING_FILES = (
-    ROOT / "src/caselens/narrative.py",
-    ROOT / "src/caselens/workflow.py",
+    ROOT / "src/caselens/explain/narrative.py",
+    ROOT / "src/caselens/workflow/door.py",
     ROOT / "app/components/patient_view.py",
     ROOT / "app/streamlit_app.py",
 )
@@ -68,7 +68,7 @@ def _messages_in_code() -> set[str]:
 
 def _english_messages() -> set[str]:
     return _messages_in_code() | {
-        # Limitation texts, translated by their English wording (caselens.limitations).
+        # Limitation texts, translated by their English wording (caselens.explain.limitations).
         "This is a test tool. Your care team does not use it to make choices about your care.",
         "The tool has not been checked again on time.",
     }
@@ -611,7 +611,7 @@ def test_any_words_a_card_gives_are_used_as_written_in_their_language(
 
 
 def test_an_admin_adds_a_patient_who_reads_french_and_the_cli_offers_every_language(workflow):
-    from caselens.cli import users_add
+    from caselens.cli.main import users_add
 
     admin = _session(workflow, "admin")
     account = workflow.add_user(

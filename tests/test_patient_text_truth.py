@@ -11,9 +11,9 @@ import re
 import pandas as pd
 import pytest
 
-from caselens.cases import validate_inputs
-from caselens.narrative import READING_GRADE_LIMIT, yes_no_state
-from caselens.report import CaseExplainer
+from caselens.explain.cases import validate_inputs
+from caselens.explain.narrative import READING_GRADE_LIMIT, yes_no_state
+from caselens.explain.report import CaseExplainer
 
 ROWS = {
     "readmission-30d": 12,

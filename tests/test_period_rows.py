@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from caselens.audit import AuditStore
+from caselens.model.monitoring_plan import MonitoringPlan
 from caselens.monitoring.figures import periods, read_period_columns
 from caselens.monitoring.period_rows import _KEPT, MAX_PERIODS_KEPT, forget_period_rows
-from caselens.monitoring.plan import MonitoringPlan
 from caselens.monitoring.simulate import simulate_months, write_simulation
 from caselens.monitoring.tables import prediction_log, ready_engine
 from monitoring_fixtures import KEY

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from caselens.access import Viewer
+from caselens.access.policy import Viewer
 from caselens.audit import AuditStore
-from caselens.cases import validate_inputs
-from caselens.display import record_display
+from caselens.audit.replay import replay_entry, rerun_entry
 from caselens.errors import CaseLensError
+from caselens.explain.cases import validate_inputs
+from caselens.explain.report import CaseExplainer, CaseReport, reproducible_digest
 from caselens.numeric_tolerance import NUMERIC_TOLERANCE
-from caselens.replay import replay_entry, rerun_entry
-from caselens.report import CaseExplainer, CaseReport, reproducible_digest
+from caselens.workflow.display import record_display
 
 KEY = bytes.fromhex("33" * 32)
 CLINICIAN = Viewer(user_id="dr.lee", name="Dr. Ana Lee", role="clinician")
@@ -75,7 +75,7 @@ def test_replay_rebuilds_the_stored_report_and_says_to_whom_and_when(store, hear
 
 
 def test_an_entry_without_a_report_cannot_be_replayed(store):
-    from caselens.display import record_event
+    from caselens.workflow.display import record_event
 
     entry = record_event(store, CLINICIAN, action="sign_in", audience="clinician")
     with pytest.raises(CaseLensError, match="recorded no report"):

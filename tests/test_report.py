@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from caselens.cases import validate_inputs
 from caselens.errors import CaseValidationError
-from caselens.report import (
+from caselens.explain.cases import validate_inputs
+from caselens.explain.report import (
     CaseExplainer,
     CaseReport,
     displayed_digest,

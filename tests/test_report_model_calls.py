@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from caselens.attribution import Attributor, select_background
 from caselens.audit import compare_reports
-from caselens.cases import validate_inputs
-from caselens.report import CaseExplainer, CaseReport, reproducible_digest
+from caselens.explain.attribution import Attributor, select_background
+from caselens.explain.cases import validate_inputs
+from caselens.explain.report import CaseExplainer, CaseReport, reproducible_digest
 
 EXPECTED = Path(__file__).parent / "data" / "expected_demo_numbers.json"
 FIXED_NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
@@ -162,7 +162,7 @@ def test_a_report_recorded_before_the_call_counts_existed_still_reads_and_keeps_
 
 
 def _regenerate() -> None:  # pragma: no cover - run by hand, see the module docstring
-    from caselens.bundle import load_bundle
+    from caselens.model.bundle import load_bundle
     from caselens.settings import SAMPLE_MODELS_DIR
 
     numbers = {}

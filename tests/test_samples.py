@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from caselens.card_check import subgroup_figures
-from caselens.cases import validate_inputs
-from caselens.context import subgroup_status
+from caselens.authoring.samples import build_samples
+from caselens.authoring.samples.readmission import diagnosis_group
+from caselens.authoring.samples.reproducibility import compare_sample
+from caselens.explain.cases import validate_inputs
+from caselens.explain.context import subgroup_status
+from caselens.model.card_check import subgroup_figures
+from caselens.model.performance import performance_figures
 from caselens.numeric_tolerance import NUMERIC_TOLERANCE
-from caselens.samples import build_samples
-from caselens.samples.readmission import diagnosis_group
-from caselens.samples.reproducibility import compare_sample
 from caselens.settings import ASSETS_DIR, SAMPLE_MODELS_DIR
-from caselens.validation_metrics import performance_figures
 
 
 def test_both_bundles_reproduce_their_card_figures_from_the_stored_reference_data(sample_bundles):
@@ -77,7 +77,7 @@ def test_a_model_whose_probabilities_move_beyond_the_tolerance_does_not_reproduc
     import sklearn.base
     import skops.io as sio
 
-    from caselens.bundle import sha256_file
+    from caselens.model.bundle import sha256_file
 
     calibration = heart_bundle.calibration_data
     changed = sklearn.base.clone(heart_bundle.model).set_params(method="isotonic")

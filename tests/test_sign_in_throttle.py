@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import create_engine
 
-from caselens.accounts import AccountStore, SignInRefused
-from caselens.app_database import open_app_database
-from caselens.sign_in_throttle import (
+from caselens.access.accounts import AccountStore, SignInRefused
+from caselens.access.app_database import open_app_database
+from caselens.access.sign_in_throttle import (
     FIRST_BACKOFF,
     FREE_ATTEMPTS,
     KNOWN_CLIENT_FOR,

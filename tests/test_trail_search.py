@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from caselens.trail_search import (
+from caselens.workflow.trail_search import (
     MAX_QUERY_LENGTH,
     MIN_REPORT_PREFIX,
     SearchError,

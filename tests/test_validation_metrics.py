@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from caselens.validation_metrics import (
+from caselens.model.performance import (
     bootstrap_auroc_ci,
     calibration_slope_intercept,
     expected_calibration_error,
@@ -243,7 +243,7 @@ def test_every_figure_is_rounded_to_four_decimals_and_matches_the_unrounded_valu
 def test_weighted_auroc_equals_sklearn_on_the_expanded_sample(rows):
     from sklearn.metrics import roc_auc_score
 
-    from caselens.validation_metrics import weighted_auroc
+    from caselens.model.performance import weighted_auroc
 
     y = np.array([r[0] for r in rows])
     p = np.array([r[1] for r in rows])

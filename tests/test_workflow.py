@@ -1,6 +1,6 @@
 """The one door: check → record → return, with real stores, real bundles and real reports.
 
-Every test drives :class:`caselens.workflow.Workflow` as a page would and then reads the
+Every test drives :class:`caselens.workflow.door.Workflow` as a page would and then reads the
 audit trail back: what was returned must have been recorded first, and what was refused
 must have left its refusal (and nothing else) in the trail.
 """
@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from caselens.accounts import AccountStore
-from caselens.app_database import open_app_database
+from caselens.access.accounts import AccountStore
+from caselens.access.app_database import open_app_database
+from caselens.access.model_status import ModelStatusStore
 from caselens.audit import AuditStore
-from caselens.bundle import BundleCatalogue
-from caselens.cases import validate_inputs
-from caselens.model_status import ModelStatusStore
-from caselens.report import explainer_for
-from caselens.workflow import (
+from caselens.explain.cases import validate_inputs
+from caselens.explain.report import explainer_for
+from caselens.model.bundle import BundleCatalogue
+from caselens.workflow.door import (
     EntryFailsVerification,
     NotRecorded,
     Refused,

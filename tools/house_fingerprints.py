@@ -31,13 +31,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 from caselens.audit.csv_export import to_csv  # noqa: E402
 from caselens.audit.fhir_export import to_bundle  # noqa: E402
 from caselens.audit.store import AuditStore  # noqa: E402
-from caselens.bundle import ModelBundle, load_bundle  # noqa: E402
-from caselens.cases import validate_inputs  # noqa: E402
+from caselens.explain.cases import validate_inputs  # noqa: E402
+from caselens.explain.patient_language import LANGUAGES  # noqa: E402
+from caselens.explain.report import explain, in_patient_language  # noqa: E402
+from caselens.model.bundle import ModelBundle, load_bundle  # noqa: E402
+from caselens.model.monitoring_plan import plan_for  # noqa: E402
 from caselens.monitoring.figures import build_profile  # noqa: E402
-from caselens.monitoring.plan import plan_for  # noqa: E402
 from caselens.monitoring.simulate import simulate_months, simulated_figures  # noqa: E402
-from caselens.patient_language import LANGUAGES  # noqa: E402
-from caselens.report import explain, in_patient_language  # noqa: E402
 from caselens.settings import SAMPLE_MODELS_DIR  # noqa: E402
 
 SEED = 20261206
@@ -115,8 +115,8 @@ def test_built(folder: Path) -> dict[str, Any]:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from caselens.onnx_convert import convert_model
-    from caselens.onnx_model import OnnxClassifier
+    from caselens.authoring.onnx_convert import convert_model
+    from caselens.model.onnx import OnnxClassifier
 
     names = list(calibrated.features.names)
     rows = cohort().iloc[:1200]

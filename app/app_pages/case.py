@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from caselens.patient_language import LANGUAGES
+from caselens.explain import LANGUAGES
 from caselens.workflow import FEEDBACK_VERDICTS
 from components.case_input import render_case_input
 from components.patient_view import render_patient_report

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from caselens.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, MAX_PASSWORD_LENGTH, MAX_USER_ID_LENGTH
+from caselens.access import (
+    DEMO_ACCOUNTS,
+    DEMO_PASSWORD,
+    MAX_PASSWORD_LENGTH,
+    MAX_USER_ID_LENGTH,
+)
 from caselens.errors import CaseLensError
 from components.text import literal
 from services import catalogue, demo_mode, explainer

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from caselens.access import ROLES
-from caselens.patient_language import LANGUAGES
+from caselens.explain import LANGUAGES
 from components.text import literal
 from session import guard, run, workflow
 

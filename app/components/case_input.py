@@ -11,9 +11,9 @@ from typing import Any
 
 import streamlit as st
 
-from caselens.bundle import ModelBundle
-from caselens.cases import Case, case_from_upload, validate_inputs
 from caselens.errors import CaseValidationError
+from caselens.explain import Case, case_from_upload, validate_inputs
+from caselens.model import ModelBundle
 from components.text import code, literal
 
 NOT_RECORDED = "Not recorded"

@@ -15,9 +15,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from caselens.attribution import LimeExplanation, ShapExplanation
-from caselens.confidence import ConfidenceAssessment, ReliabilityBin
-from caselens.model_card import SubgroupPerformance
+from caselens.explain import ConfidenceAssessment, LimeExplanation, ReliabilityBin, ShapExplanation
+from caselens.model import SubgroupPerformance
 
 RAISES = "#D55E00"  # vermillion
 LOWERS = "#0072B2"  # blue

@@ -8,8 +8,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from caselens.leakage import leakage_flag_text
-from caselens.model_card import to_chai_applied_model_card
+from caselens.model import leakage_flag_text, to_chai_applied_model_card
 from caselens.workflow import ModelFacts
 from components.figures import reliability_figure, subgroup_figure
 from components.text import code, literal

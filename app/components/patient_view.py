@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from caselens.patient_language import catalogue
-from caselens.report import CaseReport
+from caselens.explain import CaseReport, catalogue
 from components.figures import icon_array_figure
 from components.text import literal
 

@@ -10,13 +10,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from caselens.display import (
+from caselens.explain import CaseReport
+from caselens.workflow import (
     format_interval,
     format_percent,
     interval_covers,
     interval_level_text,
 )
-from caselens.report import CaseReport
 from components.figures import (
     lime_bar_figure,
     reliability_figure,

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from caselens.audit import AuditStore, load_key
-from caselens.bench_app import CHROMIUM, REPO_ROOT, AppServer, launch_chromium, sign_in
+from caselens.bench.app import CHROMIUM, REPO_ROOT, AppServer, launch_chromium, sign_in
 
 # Streamlit draws asynchronously: every expect() waits up to a minute (on success it returns
 # as soon as the condition holds).

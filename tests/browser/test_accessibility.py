@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from caselens.access import PAGE_TITLES, PAGES
-from caselens.bench_app import DEMO_PASSWORD, sign_in, wait_for_report
+from caselens.access.policy import PAGE_TITLES, PAGES
+from caselens.bench.app import DEMO_PASSWORD, sign_in, wait_for_report
 
 pytestmark = pytest.mark.browser
 

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from caselens.audit import AuditStore, load_key
-from caselens.bench_app import (
+from caselens.bench.app import (
     AppServer,
     choose_option,
     demo_options,
@@ -28,9 +28,9 @@ from caselens.bench_app import (
     sign_in,
     wait_for_report,
 )
-from caselens.bundle import load_bundle
-from caselens.display import format_interval
+from caselens.model.bundle import load_bundle
 from caselens.settings import SAMPLE_MODELS_DIR
+from caselens.workflow.display import format_interval
 
 SCREEN = {"width": 1440, "height": 900}
 HEART, READMISSION = "heart-disease", "readmission-30d"
@@ -167,7 +167,7 @@ def test_a_narrow_range_is_printed_with_ends_that_differ(clinician, server):
     _show(page, READMISSION, option)
     patient_ref = option.split(" — ")[0]
     viewed = _entries(server, action="viewed", model_id=READMISSION, patient_ref=patient_ref)[-1]
-    from caselens.report import CaseReport
+    from caselens.explain.report import CaseReport
 
     interval = CaseReport.from_json(viewed.report_json).confidence.interval
     value = _card(page).get_by_test_id("stMetric").nth(1).get_by_test_id("stMetricValue")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from caselens.bench_app import (
+from caselens.bench.app import (
     SHAP_TITLE,
     choose_option,
     expected_probabilities,

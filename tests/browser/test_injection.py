@@ -20,15 +20,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app_helpers import HOSTILE_PERSON, PAYLOAD, PAYLOADS, build_hostile_bundle, hostile
-from caselens.accounts import DEMO_PASSWORD, AccountStore
-from caselens.app_database import open_app_database
-from caselens.bench_app import (
+from caselens.access.accounts import DEMO_PASSWORD, AccountStore
+from caselens.access.app_database import open_app_database
+from caselens.bench.app import (
     AppServer,
     choose_option,
     sign_in,
     wait_for_report,
 )
-from caselens.bundle import load_bundle
+from caselens.model.bundle import load_bundle
 
 from .test_reviewer import click_row, narrow
 

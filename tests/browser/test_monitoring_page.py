@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from caselens.audit import AuditStore, load_key
-from caselens.bench_app import REPO_ROOT, AppServer, open_options, sign_in
+from caselens.bench.app import REPO_ROOT, AppServer, open_options, sign_in
 
 from .test_e2e import assert_png, go_to, shot, title
 
@@ -176,8 +176,8 @@ def live_breach(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     import json
     import shutil
 
-    from caselens.bundle import load_bundle
-    from caselens.cases import validate_inputs
+    from caselens.explain.cases import validate_inputs
+    from caselens.model.bundle import load_bundle
     from caselens.settings import SAMPLE_MODELS_DIR
     from monitoring_fixtures import make_workflow
     from monitoring_fixtures import signed_in as engine_signed_in

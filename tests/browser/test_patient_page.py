@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from caselens.bench_app import choose_option, wait_for_report
-from caselens.patient_language import catalogue
+from caselens.bench.app import choose_option, wait_for_report
+from caselens.explain.patient_language import catalogue
 
 pytestmark = pytest.mark.browser
 

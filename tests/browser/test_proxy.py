@@ -27,14 +27,14 @@ import pytest
 import streamlit
 from playwright.sync_api import expect
 
-from caselens.bench_app import (
+from caselens.access.browser_sessions import SESSION_COOKIE
+from caselens.bench.app import (
     REPO_ROOT,
     AppServer,
     free_port,
     sign_in,
     wait_for_report,
 )
-from caselens.browser_sessions import SESSION_COOKIE
 
 pytestmark = pytest.mark.browser
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from caselens.bench_app import choose_option
+from caselens.bench.app import choose_option
 
 from .test_e2e import FIRST_REPORT_MS, assert_png, go_to, shot, title, wait_for_report
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from caselens.bench_app import sign_in
-from caselens.browser_sessions import DEVICE_COOKIE, SESSION_COOKIE
-from caselens.sign_in_throttle import FREE_ATTEMPTS
+from caselens.access.browser_sessions import DEVICE_COOKIE, SESSION_COOKIE
+from caselens.access.sign_in_throttle import FREE_ATTEMPTS
+from caselens.bench.app import sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from caselens.audit import AuditStore
-from caselens.bench_app import (
+from caselens.bench.app import (
     AppServer,
     choose_option,
     demo_options,

@@ -1,41 +1,12 @@
 """The tamper-evident audit trail: chained, signed entries; verification; FHIR and CSV export.
 
 The data model is described in ``docs/audit_model.md``.
+
+The names below load lazily (:mod:`caselens._lazy`): importing one part of the trail does not
+load the others. :mod:`.replay` re-renders and re-runs a recorded report.
 """
 
-from caselens.audit.bench import bench_audit
-from caselens.audit.chain import GENESIS_HASH, hash_of, pseudonym, seal, sign
-from caselens.audit.csv_export import to_csv, write_csv
-from caselens.audit.errors import (
-    AuditError,
-    AuditEventError,
-    AuditKeyError,
-    AuditTrailMissing,
-    AuditWriteError,
-    ChainBroken,
-)
-from caselens.audit.fhir_export import to_audit_event, to_bundle
-from caselens.audit.keys import key_id, load_key
-from caselens.audit.records import (
-    AUDIENCES,
-    KNOWN_ACTIONS,
-    AuditEntry,
-    AuditEvent,
-    canonical_json,
-    format_time,
-)
-from caselens.audit.registry import KeyRegistry, parse_registry, read_registry, registry_line
-from caselens.audit.replay_diff import (
-    COMPARISON_OUTCOMES,
-    FieldDiff,
-    ReportComparison,
-    compare_reports,
-    diff_reports,
-    replay_payload,
-)
-from caselens.audit.store import AuditStore, default_key_file, default_location, open_trail
-from caselens.audit.verify import VerifyResult, parse_head, verify_chain
-from caselens.audit.witness import Witness, witness_setup_sql
+from caselens._lazy import lazy_face
 
 __all__ = [
     "AUDIENCES",
@@ -53,10 +24,11 @@ __all__ = [
     "ChainBroken",
     "FieldDiff",
     "KeyRegistry",
+    "Replay",
     "ReportComparison",
+    "Rerun",
     "VerifyResult",
     "Witness",
-    "bench_audit",
     "canonical_json",
     "compare_reports",
     "default_key_file",
@@ -72,7 +44,9 @@ __all__ = [
     "pseudonym",
     "read_registry",
     "registry_line",
+    "replay_entry",
     "replay_payload",
+    "rerun_entry",
     "seal",
     "sign",
     "to_audit_event",
@@ -82,3 +56,53 @@ __all__ = [
     "witness_setup_sql",
     "write_csv",
 ]
+
+_PARTS = {
+    "AUDIENCES": "records",
+    "AuditEntry": "records",
+    "AuditError": "errors",
+    "AuditEvent": "records",
+    "AuditEventError": "errors",
+    "AuditKeyError": "errors",
+    "AuditStore": "store",
+    "AuditTrailMissing": "errors",
+    "AuditWriteError": "errors",
+    "COMPARISON_OUTCOMES": "replay_diff",
+    "ChainBroken": "errors",
+    "FieldDiff": "replay_diff",
+    "GENESIS_HASH": "chain",
+    "KNOWN_ACTIONS": "records",
+    "KeyRegistry": "registry",
+    "Replay": "replay",
+    "ReportComparison": "replay_diff",
+    "Rerun": "replay",
+    "VerifyResult": "verify",
+    "Witness": "witness",
+    "canonical_json": "records",
+    "compare_reports": "replay_diff",
+    "default_key_file": "store",
+    "default_location": "store",
+    "diff_reports": "replay_diff",
+    "format_time": "records",
+    "hash_of": "chain",
+    "key_id": "keys",
+    "load_key": "keys",
+    "open_trail": "store",
+    "parse_head": "verify",
+    "parse_registry": "registry",
+    "pseudonym": "chain",
+    "read_registry": "registry",
+    "registry_line": "registry",
+    "replay_entry": "replay",
+    "replay_payload": "replay_diff",
+    "rerun_entry": "replay",
+    "seal": "chain",
+    "sign": "chain",
+    "to_audit_event": "fhir_export",
+    "to_bundle": "fhir_export",
+    "to_csv": "csv_export",
+    "verify_chain": "verify",
+    "witness_setup_sql": "witness",
+    "write_csv": "csv_export",
+}
+__getattr__, __dir__ = lazy_face(globals(), _PARTS)

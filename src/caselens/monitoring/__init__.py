@@ -8,7 +8,7 @@
   import recorded in the trail.
 * :mod:`~caselens.monitoring.corrections` — an outcome already imported, corrected by its own
   recorded step (the newest correction counts).
-* :mod:`~caselens.monitoring.plan` — the monitoring plan (thresholds, minimum n, outcome
+* :mod:`~caselens.model.monitoring_plan` — the monitoring plan (thresholds, minimum n, outcome
   window) with its defaults.
 * :mod:`~caselens.monitoring.figures` — drift, calibration, discrimination and subgroup
   figures for one model and one period, with their n and confidence intervals.

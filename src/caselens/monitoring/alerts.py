@@ -22,11 +22,11 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from caselens.access import Viewer
+from caselens.access.policy import Viewer
 from caselens.audit import AuditEntry, AuditEvent, AuditStore
 from caselens.errors import CaseLensError
+from caselens.model.monitoring_plan import MonitoringPlan
 from caselens.monitoring.figures import PeriodFigures, auroc_drop
-from caselens.monitoring.plan import MonitoringPlan
 from caselens.monitoring.tables import alert_table, ready_engine
 
 #: The audit action of a newly raised alert.

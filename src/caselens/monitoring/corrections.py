@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from caselens.access import Viewer
+from caselens.access.policy import Viewer
 from caselens.audit import AuditEntry, AuditEvent, AuditStore
 from caselens.monitoring.outcomes import (
     MAX_ERRORS_LISTED,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from operator import add, itemgetter
@@ -34,9 +34,10 @@ import pandas as pd
 from scipy import stats as sps
 from sqlalchemy import Engine, Select, func, select
 
-from caselens.bundle import ModelBundle
-from caselens.features import FeatureSpec
-from caselens.monitoring.plan import MonitoringPlan
+from caselens.model.bundle import ModelBundle
+from caselens.model.features import FeatureSpec
+from caselens.model.monitoring_plan import MonitoringPlan
+from caselens.model.performance import expected_calibration_error
 from caselens.monitoring.stats import (
     Estimate,
     auroc_estimate,
@@ -54,10 +55,8 @@ from caselens.monitoring.tables import (
     outcome_table,
     prediction_log,
 )
-from caselens.validation_metrics import expected_calibration_error
 
 if TYPE_CHECKING:
-    from caselens.monitoring.figures_cache import FiguresCache
     from caselens.monitoring.period_rows import OutcomeColumns, RawRows
 
 #: The group name of a missing subgroup value (the card's spelling).
@@ -1131,74 +1130,6 @@ def auroc_drop(now: Estimate, reference: Estimate, confidence: float) -> Estimat
     half = float(np.hypot(now_half, ref_half))
     value = reference.value - now.value
     return Estimate(value, value - half, value + half, now.n)
-
-
-def iter_figures(
-    engine: Engine,
-    bundle: ModelBundle,
-    plan: MonitoringPlan,
-    *,
-    profile: ReferenceProfile | None = None,
-    simulated: bool = False,
-    run_id: str | None = None,
-    only: str | None = None,
-    cache: FiguresCache | None = None,
-) -> Iterator[PeriodFigures]:
-    """Figures for each period of a model's log (or only the period labelled ``only``).
-
-    Each period is read as columns (:func:`read_period_columns`, equal to the
-    straightforward :func:`read_period` + :func:`period_figures`). With a ``cache``, a
-    period whose data are unchanged since its figures were stored is served from it (see
-    :mod:`caselens.monitoring.figures_cache`); any other is computed and stored.
-    """
-    from caselens.monitoring.figures_cache import cached_profile, fingerprint, profile_digest
-
-    profile = profile or cached_profile(bundle, plan)
-    window = plan.window_days(bundle.card.outcome.time_window)
-    chosen = (
-        [parse_period(only, plan.period)]
-        if only
-        else periods(engine, bundle.model_id, plan.period, simulated=simulated, run_id=run_id)
-    )
-    profile_hash = profile_digest(profile) if cache is not None else ""
-    for period in chosen:
-        slot = digest = ""
-        if cache is not None:
-            slot = cache.slot(bundle.model_id, plan.period, period.label, simulated, run_id)
-            # Taken before the rows are read: a row that arrives meanwhile makes this
-            # fingerprint stale rather than the stored figures.
-            with engine.connect() as conn:
-                digest = fingerprint(
-                    conn,
-                    bundle.model_id,
-                    period,
-                    window_days=window,
-                    simulated=simulated,
-                    plan=plan,
-                    profile_hash=profile_hash,
-                    model_sha256=bundle.model_sha256,
-                ).digest()
-            stored = cache.get(slot, digest)
-            if stored is not None:
-                yield stored
-                continue
-        columns = read_period_columns(
-            engine,
-            bundle.model_id,
-            period,
-            window_days=window,
-            input_names=bundle.features.names,
-            simulated=simulated,
-            run_id=run_id,
-            # The newest period is the one still growing: keep its rows for the next view.
-            reuse_rows=cache is not None and period == chosen[-1],
-        )
-        figures = columns_figures(
-            columns, profile, plan, period=period, simulated=simulated, run_id=run_id
-        )
-        if cache is not None:
-            cache.put(slot, digest, figures)
-        yield figures
 
 
 def simulated_runs(engine: Engine, model_id: str) -> list[str]:

@@ -40,7 +40,8 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from caselens.audit import AuditStore
-from caselens.bundle import ModelBundle
+from caselens.model.bundle import ModelBundle
+from caselens.model.monitoring_plan import MonitoringPlan
 from caselens.monitoring.figures import (
     InputDrift,
     Performance,
@@ -52,7 +53,6 @@ from caselens.monitoring.figures import (
     corrections_stamp,
     linkable_outcome_count,
 )
-from caselens.monitoring.plan import MonitoringPlan
 from caselens.monitoring.stats import Estimate
 from caselens.monitoring.tables import (
     figures_cache_table,

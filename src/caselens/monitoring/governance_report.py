@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from caselens.audit import AuditStore
-from caselens.bundle import ModelBundle
-from caselens.monitoring.plan import MonitoringPlan
+from caselens.model.bundle import ModelBundle
+from caselens.model.monitoring_plan import MonitoringPlan
 from caselens.monitoring.stats import Estimate
 
 #: Chart size in CSS pixels.
@@ -72,8 +72,8 @@ def gather_report(
     period, never the whole trail). Recording that it was produced is the caller's step."""
     from caselens.monitoring.alerts import evaluate, raised_alerts
     from caselens.monitoring.clinician_use import feedback_by_period, limitations_by_period
-    from caselens.monitoring.figures import iter_figures
     from caselens.monitoring.tables import ready_engine
+    from caselens.monitoring.views import iter_figures
 
     engine = ready_engine(store)
     simulated = run_id is not None

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from caselens.access import Viewer
+from caselens.access.policy import Viewer
 from caselens.audit import AuditEntry, AuditEvent, AuditStore
 from caselens.errors import CaseLensError
 from caselens.monitoring.tables import current_outcome, outcome_table, ready_engine
@@ -40,7 +40,7 @@ from caselens.monitoring.tables import current_outcome, outcome_table, ready_eng
 IMPORTED_ACTION = "outcomes_imported"
 #: The CSV columns, in the order a template shows them.
 COLUMNS: tuple[str, ...] = ("patient_ref", "model_id", "outcome", "known_on")
-#: The same rule as ``caselens.workflow.PATIENT_REF_PATTERN`` (a test keeps them equal;
+#: The same rule as ``caselens.workflow.door.PATIENT_REF_PATTERN`` (a test keeps them equal;
 #: importing it here would make the workflow and monitoring import each other).
 PATIENT_REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 MODEL_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,99}", re.ASCII)

@@ -1,7 +1,7 @@
 """The prediction log: one row per recorded display of a report, written with its entry.
 
 Monitoring must judge what was actually shown, so the log is fed by the display recording
-itself (:func:`caselens.display.record_display` passes :func:`prediction_log_writer` to
+itself (:func:`caselens.workflow.display.record_display` passes :func:`prediction_log_writer` to
 ``AuditStore.append(alongside=…)``): the entry and its row are written in one transaction,
 or neither is. The row holds what monitoring needs without re-reading reports — model and
 version, time, the entry's sequence number, patient reference, probability, the case
@@ -26,8 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from caselens.audit import AuditEntry, AuditStore, AuditWriteError
 from caselens.audit.store import entries_table
+from caselens.explain.report import CaseReport
 from caselens.monitoring.tables import prediction_log, ready_engine
-from caselens.report import CaseReport
 
 #: The audit actions that are displays of a report to a person (each gets one log row).
 DISPLAY_ACTIONS: tuple[str, ...] = ("viewed", "patient_viewed", "previewed")

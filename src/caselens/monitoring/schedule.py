@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from caselens.access import Viewer
+from caselens.access.policy import Viewer
 
 _log = logging.getLogger(__name__)
 

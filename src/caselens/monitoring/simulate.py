@@ -33,10 +33,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, insert
 
-from caselens.access import Viewer
+from caselens.access.policy import Viewer
 from caselens.audit import AuditEntry, AuditEvent, AuditStore
-from caselens.bundle import ModelBundle
 from caselens.errors import CaseLensError
+from caselens.model.bundle import ModelBundle
+from caselens.model.monitoring_plan import MonitoringPlan
 from caselens.monitoring.figures import (
     NOT_RECORDED,
     Period,
@@ -47,7 +48,6 @@ from caselens.monitoring.figures import (
     period_of,
 )
 from caselens.monitoring.outcomes import OutcomeRow, outcome_values_writer
-from caselens.monitoring.plan import MonitoringPlan
 from caselens.monitoring.prediction_log import SIMULATED_ACTION, bounded_inputs
 from caselens.monitoring.tables import prediction_log, ready_engine
 
@@ -379,7 +379,7 @@ def write_simulation(
 def _conformal(bundle: ModelBundle) -> Any:
     """A function from probabilities to conformal sets (or to None without a calibration
     split), from the bundle's cached explainer."""
-    from caselens.report import explainer_for
+    from caselens.explain.report import explainer_for
 
     conformal = getattr(explainer_for(bundle).confidence_model, "conformal", None)
     if conformal is None:

@@ -106,7 +106,7 @@ def calibration_fit(
     """Fit ``logit P(y=1) = a + b·logit(p)`` by Newton's method and the offset model
     ``a + logit(p)``; Wald intervals from the observed information.
 
-    The same model as :func:`caselens.validation_metrics.calibration_slope_intercept`
+    The same model as :func:`caselens.model.performance.calibration_slope_intercept`
     (a test keeps them equal), written out so each period and subgroup costs microseconds.
     """
     n = len(y)

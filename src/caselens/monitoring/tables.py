@@ -60,7 +60,7 @@ prediction_log = Table(
     Column("inputs_json", Text, nullable=False),
     Index("ix_monitoring_prediction_model_time", "model_id", "simulated", "recorded_at"),
     Index("ix_monitoring_prediction_patient", "model_id", "patient_ref"),
-    # The reviewer finds a display by its report id (caselens.trail_search).
+    # The reviewer finds a display by its report id (caselens.workflow.trail_search).
     Index("ix_monitoring_prediction_report", "report_id"),
 )
 

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping
 
 from caselens.audit import AuditStore
-from caselens.bundle import ModelBundle
+from caselens.model.bundle import ModelBundle
 
 _log = logging.getLogger(__name__)
 
@@ -30,10 +30,10 @@ def warm_monitoring(
     Returns the number of periods warmed per model (a model that failed is logged and
     left out).
     """
-    from caselens.monitoring.figures import iter_figures
+    from caselens.model.monitoring_plan import plan_for
     from caselens.monitoring.figures_cache import FiguresCache
-    from caselens.monitoring.plan import plan_for
     from caselens.monitoring.tables import ready_engine
+    from caselens.monitoring.views import iter_figures
 
     engine = ready_engine(store)
     cache = FiguresCache.for_store(store)

@@ -1,0 +1,78 @@
+"""Who may see what: roles and pages, accounts and sign-in, the sign-in throttle, browser
+sessions, model suspensions, and the app database that holds them.
+
+The policy (:mod:`.policy`) is pure; the stores share one app database (:mod:`.app_database`).
+"""
+
+from caselens._lazy import lazy_face
+
+__all__ = [
+    "DEMO_ACCOUNTS",
+    "DEMO_PASSWORD",
+    "DEVICE_COOKIE",
+    "DEVICE_COOKIE_LIFETIME",
+    "MAX_COOKIE_LENGTH",
+    "MAX_PASSWORD_LENGTH",
+    "MAX_USER_ID_LENGTH",
+    "PAGES",
+    "PAGE_TITLES",
+    "ROLES",
+    "SESSION_COOKIE",
+    "AccessDenied",
+    "Account",
+    "AccountError",
+    "AccountStore",
+    "BrowserSessions",
+    "Decision",
+    "ModelStatus",
+    "ModelStatusStore",
+    "SignInKeyError",
+    "SignInRefused",
+    "TrustedProxiesError",
+    "Viewer",
+    "check",
+    "device_id",
+    "is_trusted_proxy",
+    "load_sign_in_key",
+    "new_device_cookie",
+    "open_app_database",
+    "parse_trusted_proxies",
+    "require",
+    "seed_demo_accounts",
+]
+
+_PARTS = {
+    "AccessDenied": "policy",
+    "Account": "accounts",
+    "AccountError": "accounts",
+    "AccountStore": "accounts",
+    "BrowserSessions": "browser_sessions",
+    "DEMO_ACCOUNTS": "accounts",
+    "DEMO_PASSWORD": "accounts",
+    "DEVICE_COOKIE": "browser_sessions",
+    "DEVICE_COOKIE_LIFETIME": "browser_sessions",
+    "Decision": "policy",
+    "MAX_COOKIE_LENGTH": "browser_sessions",
+    "MAX_PASSWORD_LENGTH": "accounts",
+    "MAX_USER_ID_LENGTH": "accounts",
+    "ModelStatus": "model_status",
+    "ModelStatusStore": "model_status",
+    "PAGES": "policy",
+    "PAGE_TITLES": "policy",
+    "ROLES": "policy",
+    "SESSION_COOKIE": "browser_sessions",
+    "SignInKeyError": "browser_sessions",
+    "SignInRefused": "accounts",
+    "TrustedProxiesError": "client_identity",
+    "Viewer": "policy",
+    "check": "policy",
+    "device_id": "browser_sessions",
+    "is_trusted_proxy": "client_identity",
+    "load_sign_in_key": "browser_sessions",
+    "new_device_cookie": "browser_sessions",
+    "open_app_database": "app_database",
+    "parse_trusted_proxies": "client_identity",
+    "require": "policy",
+    "seed_demo_accounts": "accounts",
+}
+__getattr__, __dir__ = lazy_face(globals(), _PARTS)

@@ -1,0 +1,139 @@
+"""The access policy: who may see which page and which patient, and do what.
+
+Enforced in the engine, not only by hiding pages: the app asks :func:`check` before every
+read or action and records a refusal. Nobody may alter or delete an audit record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from caselens.explain.copy_check import indefinite_article
+
+Role = Literal["clinician", "patient", "reviewer", "admin"]
+ROLES: tuple[Role, ...] = ("clinician", "patient", "reviewer", "admin")
+
+Action = Literal[
+    "open_page",
+    "view_report",
+    "view_patient_summary",
+    "give_feedback",
+    "view_model_facts",
+    "view_audit_trail",
+    "replay_entry",
+    "verify_trail",
+    "export_trail",
+    "view_model_status",
+    "suspend_model",
+    "manage_users",
+    "view_monitoring",
+    "alter_audit_record",
+]
+
+#: Pages each role may open (page ids are the files in app/app_pages without .py).
+PAGES: dict[Role, tuple[str, ...]] = {
+    "clinician": ("case", "model_facts"),
+    "patient": ("my_result",),
+    "reviewer": ("audit_trail", "monitoring", "model_facts", "model_status"),
+    "admin": ("users", "monitoring", "model_status"),
+}
+
+#: Each page's title, as its menu and every refusal name it (the page id is the file's name).
+PAGE_TITLES: dict[str, str] = {
+    "case": "Case",
+    "my_result": "My result",
+    "audit_trail": "Audit trail",
+    "monitoring": "Monitoring",
+    "model_facts": "Model facts",
+    "model_status": "Model status",
+    "users": "Users",
+}
+
+#: Actions each role may take (patient reads are further limited to their own record).
+ACTIONS: dict[Role, frozenset[str]] = {
+    "clinician": frozenset({"open_page", "view_report", "give_feedback", "view_model_facts"}),
+    "patient": frozenset({"open_page", "view_patient_summary"}),
+    "reviewer": frozenset(
+        {
+            "open_page",
+            "view_model_facts",
+            "view_audit_trail",
+            "replay_entry",
+            "verify_trail",
+            "export_trail",
+            "view_model_status",
+            "view_monitoring",
+        }
+    ),
+    "admin": frozenset(
+        {"open_page", "view_model_status", "suspend_model", "manage_users", "view_monitoring"}
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking: user id, display name, role, and for a patient their own record."""
+
+    user_id: str
+    name: str
+    role: str
+    patient_ref: str | None = None
+    patient_model_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's answer, with the reason in words (recorded when it is a refusal)."""
+
+    allowed: bool
+    reason: str
+
+
+class AccessDenied(PermissionError):
+    """Raised by :func:`require` when the policy refuses."""
+
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        super().__init__(decision.reason)
+
+
+def check(
+    viewer: Viewer, action: str, *, page: str | None = None, patient_ref: str | None = None
+) -> Decision:
+    """Whether ``viewer`` may do ``action`` (on ``page`` / for ``patient_ref``).
+
+    Examples
+    --------
+    >>> check(Viewer("p1", "Pat", "patient", "H-03"), "view_patient_summary",
+    ...       patient_ref="H-04").allowed
+    False
+    """
+    if viewer.role not in ROLES:
+        return Decision(False, f"Unknown role '{viewer.role}'.")
+    role: Role = viewer.role  # type: ignore[assignment]
+    if action == "alter_audit_record":
+        return Decision(False, "Audit records cannot be altered or deleted by anyone.")
+    if action not in ACTIONS[role]:
+        article = indefinite_article(role).capitalize()  # "An admin", "A patient"
+        return Decision(False, f"{article} {role} may not {action.replace('_', ' ')}.")
+    if action == "open_page" and page not in PAGES[role]:
+        title = PAGE_TITLES.get(str(page), "requested")
+        article = indefinite_article(role).capitalize()
+        return Decision(False, f"{article} {role} may not open the {title} page.")
+    if role == "patient":
+        if viewer.patient_ref is None:
+            return Decision(False, "This patient account is not linked to a patient record.")
+        if patient_ref is not None and patient_ref != viewer.patient_ref:
+            return Decision(False, "A patient may only see their own result.")
+    return Decision(True, "allowed")
+
+
+def require(
+    viewer: Viewer, action: str, *, page: str | None = None, patient_ref: str | None = None
+) -> None:
+    """Like :func:`check`, but raise :class:`AccessDenied` when refused."""
+    decision = check(viewer, action, page=page, patient_ref=patient_ref)
+    if not decision.allowed:
+        raise AccessDenied(decision)

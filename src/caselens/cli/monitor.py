@@ -1,0 +1,420 @@
+"""``caselens monitor …`` and ``caselens outcomes …``: thin shells over the monitoring
+library (each parses its options, makes the library calls, turns an error into a message)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from caselens.errors import CaseLensError
+
+#: Exit code of ``monitor check`` when an alert is open, and of ``monitor verify`` when the
+#: log does not match the trail (1 is click's own usage error).
+EXIT_ALERT = 3
+EXIT_MISMATCH = 4
+
+_models_option = click.option(
+    "--models-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder of model bundles (default: CASELENS_MODELS_DIR, else the sample models).",
+)
+_plan_option = click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A monitoring plan JSON overriding the bundle's (see docs/monitoring.md).",
+)
+
+
+def _models_dir(models_dir: Path | None) -> Path:
+    from caselens.settings import Settings
+
+    return models_dir or Settings.from_env().models_dir
+
+
+def _bundle(model_id: str, models_dir: Path | None):
+    from caselens.model.bundle import discover_bundles, load_bundle, load_card
+
+    for folder in discover_bundles(_models_dir(models_dir)):
+        if folder.name == model_id or load_card(folder / "card.json").model_id == model_id:
+            return load_bundle(folder)
+    raise click.ClickException(f"There is no model bundle '{model_id}' in the models folder.")
+
+
+def _known_models(models_dir: Path | None) -> list[str]:
+    from caselens.model.bundle import discover_bundles, load_card
+
+    ids = []
+    for folder in discover_bundles(_models_dir(models_dir)):
+        try:
+            ids.append(load_card(folder / "card.json").model_id)
+        except CaseLensError:
+            continue  # a refused bundle offers no model, so its outcomes are refused too
+    return ids
+
+
+@click.group(name="outcomes")
+def outcomes() -> None:
+    """Import what happened to patients, for monitoring.
+
+    Example: caselens outcomes import outcomes.csv
+    """
+
+
+@outcomes.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@_models_option
+def outcomes_import(file: Path, models_dir: Path | None) -> None:
+    """Import an outcome CSV: patient_ref, model_id, outcome (0/1), known_on (YYYY-MM-DD).
+
+    Every row is checked first; one bad row and nothing is written. The import is recorded
+    in the audit trail with its counts and the file's SHA-256. Importing the same file again
+    adds nothing.
+
+    Example: caselens outcomes import outcomes.csv
+    """
+    from caselens.audit import AuditError, open_trail
+    from caselens.monitoring.outcomes import MAX_FILE_BYTES, import_outcomes
+
+    with file.open("rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    try:
+        with open_trail() as trail:
+            result = import_outcomes(
+                trail, data, source_name=file.name, known_models=_known_models(models_dir)
+            )
+    except (CaseLensError, AuditError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Imported {file.name}: {result.rows} rows, {result.new} new, {result.unchanged} "
+        f"already held (audit entry {result.seq}, sha256 {result.sha256[:12]}…)."
+    )
+
+
+@outcomes.command("correct")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--reason", required=True, help="Why these outcomes are corrected (recorded).")
+@_models_option
+def outcomes_correct(file: Path, reason: str, models_dir: Path | None) -> None:
+    """Correct outcomes already imported: same columns as import, outcome = the right value.
+
+    Each row must name an outcome already held (same patient, model and date) and change
+    it; one bad row and nothing is written. The correction is recorded in the audit trail
+    with the reason and each change (from → to); the imported row is kept, and the newest
+    correction counts from then on.
+
+    Example: caselens outcomes correct fixes.csv --reason "Readmission found on chart review"
+    """
+    from caselens.audit import AuditError, open_trail
+    from caselens.monitoring.corrections import correct_outcomes
+    from caselens.monitoring.outcomes import MAX_FILE_BYTES
+
+    with file.open("rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    try:
+        with open_trail() as trail:
+            result = correct_outcomes(
+                trail,
+                data,
+                reason=reason,
+                source_name=file.name,
+                known_models=_known_models(models_dir),
+            )
+    except (CaseLensError, AuditError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Corrected {result.corrected} outcome(s) from {file.name} (audit entry "
+        f"{result.seq}, sha256 {result.sha256[:12]}…)."
+    )
+
+
+@click.group(name="monitor")
+def monitor() -> None:
+    """Monitor models after go-live: drift, calibration, discrimination, fairness, alerts.
+
+    Example: caselens monitor check --model readmission-30d
+    """
+
+
+@monitor.command("verify")
+def monitor_verify() -> None:
+    """Check the prediction log against the audit trail (every display has its row with the
+    same probability; no row without its entry). Exits 4 on a mismatch.
+
+    Example: caselens monitor verify
+    """
+    from caselens.audit import AuditError, open_trail
+    from caselens.monitoring.prediction_log import verify_prediction_log
+
+    try:
+        with open_trail(create=False) as trail:
+            check = verify_prediction_log(trail)
+    except (CaseLensError, AuditError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{check.displays} display entries, {check.rows} log rows, "
+        f"{check.simulated_rows} simulated rows."
+    )
+    if check.ok:
+        click.echo("OK: the prediction log matches the trail.")
+        return
+    for problem in check.problems:
+        click.echo(f"- {problem}", err=True)
+    click.echo(f"FAILED: {check.problem_count} problem(s).", err=True)
+    sys.exit(EXIT_MISMATCH)
+
+
+def _figures(model: str, models_dir, plan_file, run_id, period):
+    from caselens.audit import open_trail
+    from caselens.model.monitoring_plan import plan_for
+    from caselens.monitoring.figures_cache import FiguresCache
+    from caselens.monitoring.tables import ready_engine
+    from caselens.monitoring.views import iter_figures
+
+    bundle = _bundle(model, models_dir)
+    plan = plan_for(bundle, plan_file)
+    trail = open_trail()
+    figures = list(
+        iter_figures(
+            ready_engine(trail),
+            bundle,
+            plan,
+            simulated=run_id is not None,
+            run_id=run_id,
+            only=period,
+            cache=FiguresCache.for_store(trail),
+        )
+    )
+    return trail, plan, figures
+
+
+_source_options = [
+    click.option("--model", required=True, help="Model id."),
+    click.option(
+        "--simulated",
+        "run_id",
+        default=None,
+        help="Judge the simulated run with this id instead of what was shown.",
+    ),
+    click.option("--period", default=None, help="Only this period (2026-03 or 2026-W05)."),
+    _models_option,
+    _plan_option,
+]
+
+
+def _with_source(func):
+    for option in reversed(_source_options):
+        func = option(func)
+    return func
+
+
+@monitor.command("figures")
+@_with_source
+def monitor_figures(model, run_id, period, models_dir, plan_file) -> None:
+    """Print each period's figures as JSON (simulated runs are labelled simulated).
+
+    Example: caselens monitor figures --model readmission-30d
+    """
+    try:
+        trail, _plan, figures = _figures(model, models_dir, plan_file, run_id, period)
+        trail.close()
+    except CaseLensError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps([f.as_dict() for f in figures], indent=1, default=str))
+
+
+@monitor.command("check")
+@_with_source
+def monitor_check(model, run_id, period, models_dir, plan_file) -> None:
+    """Judge every period against the monitoring plan; record new alerts in the audit trail
+    (``alert_raised``). Exits 3 when an alert is open.
+
+    Example: caselens monitor check --model readmission-30d
+    """
+    from caselens.audit import AuditError
+    from caselens.monitoring.alerts import check
+
+    try:
+        trail, plan, figures = _figures(model, models_dir, plan_file, run_id, period)
+        with trail:
+            result = check(trail, figures, plan)
+    except (CaseLensError, AuditError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    label = f" (simulated run {run_id})" if run_id else ""
+    click.echo(f"{model}{label}: {len(figures)} period(s) judged.")
+    for watch in result.watches:
+        click.echo(f"watch  {watch.message}")
+    for alert in result.alerts:
+        new = " [new]" if alert.alert_id in result.newly_raised else ""
+        click.echo(f"ALERT {alert.alert_id}{new}  {alert.message}")
+    if result.alerts:
+        sys.exit(EXIT_ALERT)
+    click.echo("No alert is open.")
+
+
+@monitor.command("report")
+@click.option("--model", required=True, help="Model id.")
+@click.option("--simulated", "run_id", default=None, help="Report on this simulated run instead.")
+@click.option("--from", "first", default=None, help="First period (2026-01 or 2026-W05).")
+@click.option("--to", "last", default=None, help="Last period (inclusive).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The HTML file to write (refused if it exists).",
+)
+@_models_option
+@_plan_option
+def monitor_report(model, run_id, first, last, out: Path, models_dir, plan_file) -> None:
+    """Write a self-contained HTML monitoring report for governance meetings: the plan,
+    alerts, every figure per period with its interval, input drift, subgroups and how
+    clinicians used the model. Producing it is recorded in the audit trail (``exported``).
+
+    Example: caselens monitor report --model readmission-30d --from 2026-01 --out q.html
+    """
+    from caselens.access.policy import Viewer
+    from caselens.audit import AuditError, open_trail
+    from caselens.model.monitoring_plan import plan_for
+    from caselens.monitoring.governance_report import (
+        gather_report,
+        render_governance_report,
+        report_record,
+    )
+    from caselens.workflow.display import record_event
+
+    if out.exists():
+        raise click.ClickException(f"{out} already exists; name a new file.")
+    system = Viewer("cli", "caselens monitor report", "system")
+    try:
+        bundle = _bundle(model, models_dir)
+        with open_trail() as trail:
+            content = gather_report(
+                trail,
+                bundle,
+                plan_for(bundle, plan_file),
+                generated_by="the caselens monitor report command",
+                run_id=run_id,
+                first=first,
+                last=last,
+            )
+            entry = record_event(
+                trail, system, action="exported", audience="system", detail=report_record(content)
+            )
+    except (CaseLensError, AuditError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    out.write_text(render_governance_report(content), encoding="utf-8")
+    label = " (SIMULATED)" if run_id else ""
+    click.echo(
+        f"Wrote {out}{label}: {len(content.figures)} period(s), {len(content.alerts)} alert(s) "
+        f"(audit entry {entry.seq})."
+    )
+
+
+@monitor.command("simulate")
+@click.option("--model", required=True, help="Model id.")
+@click.option("--months", default=6, show_default=True, help="Months to simulate.")
+@click.option("--per-month", default=2000, show_default=True, help="Predictions per month.")
+@click.option(
+    "--shift",
+    "shift_texts",
+    multiple=True,
+    help="KIND[:VARIABLE[=GROUP]][@MONTH][*AMOUNT], e.g. missing:num_lab_procedures@3*0.5; "
+    "kinds: mix, shift, missing, calibration, subgroup (repeatable).",
+)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--start", default="2025-01", show_default=True, help="First month (YYYY-MM).")
+@click.option(
+    "--unless-present",
+    is_flag=True,
+    help="Do nothing if the trail already holds a simulated run of this model (make run uses "
+    "it to seed one demo history, once).",
+)
+@_models_option
+@_plan_option
+def monitor_simulate(
+    model, months, per_month, shift_texts, seed, start, unless_present, models_dir, plan_file
+) -> None:
+    """Write simulated predictions and outcomes (flagged simulated, never displays), with
+    one monitoring_simulated audit entry; prints the run id to judge with --simulated.
+
+    Example: caselens monitor simulate --model readmission-30d --shift calibration@4
+    """
+    import datetime as dt
+
+    from caselens.audit import AuditError, open_trail
+    from caselens.model.monitoring_plan import plan_for
+    from caselens.monitoring.simulate import parse_shift, simulate_months, write_simulation
+
+    try:
+        bundle = _bundle(model, models_dir)
+        plan = plan_for(bundle, plan_file)
+        shifts = [parse_shift(s) for s in shift_texts]
+        sim = simulate_months(
+            bundle,
+            months=months,
+            per_month=per_month,
+            shifts=shifts,
+            seed=seed,
+            start=dt.date.fromisoformat(f"{start}-01"),
+        )
+        with open_trail() as trail:
+            if unless_present:
+                from caselens.monitoring.figures import simulated_runs
+                from caselens.monitoring.tables import ready_engine
+
+                present = simulated_runs(ready_engine(trail), model)
+                if present:
+                    click.echo(f"A simulated run of {model} is already there ({present[0]}).")
+                    return
+            run = write_simulation(trail, bundle, sim, plan=plan, shifts=shifts, seed=seed)
+    except (CaseLensError, AuditError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"SIMULATED run {run.run_id}: {run.predictions} predictions and {run.outcomes} "
+        f"outcomes over {', '.join(run.months)} (audit entry {run.seq})."
+    )
+    for text in run.shifts:
+        click.echo(f"  shift: {text}")
+    click.echo(f"Judge it: caselens monitor check --model {model} --simulated {run.run_id}")
+
+
+@monitor.command("rates")
+@click.option("--model", required=True, help="Model id.")
+@click.option("--runs", default=200, show_default=True, help="Simulations per scenario.")
+@click.option("--months", default=6, show_default=True, help="Months per unshifted run.")
+@click.option("--per-month", default=2000, show_default=True)
+@click.option(
+    "--shift",
+    "shift_texts",
+    multiple=True,
+    help="A shift to measure detection for (as for simulate; repeatable).",
+)
+@_models_option
+@_plan_option
+def monitor_rates(model, runs, months, per_month, shift_texts, models_dir, plan_file) -> None:
+    """Measure the false-alarm rate (unshifted runs with any alert in any month) and the
+    detection rate of each shift in the month it starts; nothing is written.
+
+    Example: caselens monitor rates --model readmission-30d --runs 200 --shift calibration@3
+    """
+    from caselens.model.monitoring_plan import plan_for
+    from caselens.monitoring.simulate import operating_rates, parse_shift
+
+    try:
+        bundle = _bundle(model, models_dir)
+        rates = operating_rates(
+            bundle,
+            plan_for(bundle, plan_file),
+            runs=runs,
+            months=months,
+            per_month=per_month,
+            shifts=[parse_shift(s) for s in shift_texts],
+        )
+    except CaseLensError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(rates.as_dict(), indent=1))

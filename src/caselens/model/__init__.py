@@ -1,0 +1,58 @@
+"""The model bundle: a hospital's fitted model with its card, feature schema, reference and
+calibration data, read with every safety check.
+
+:func:`load_bundle` reads and checks a bundle folder; :class:`ModelBundle` is what it returns.
+The card (:mod:`.card`, with its monitoring plan in :mod:`.monitoring_plan`) is checked against
+the reference data (:mod:`.card_check`); model files are checked before they are read
+(:mod:`.file_check`, :mod:`.file_trust`), ONNX graphs are costed and run under limits
+(:mod:`.onnx`, :mod:`.budget`), and every output is checked (:mod:`.output_check`).
+"""
+
+from caselens._lazy import lazy_face
+
+__all__ = [
+    "MISSING_TEXT",
+    "BundleCatalogue",
+    "CardCheck",
+    "DemoCase",
+    "FeatureSchema",
+    "FeatureSpec",
+    "ModelBundle",
+    "ModelCard",
+    "MonitoringPlan",
+    "PerformanceFigures",
+    "SubgroupPerformance",
+    "Validation",
+    "check_card",
+    "create_bundle",
+    "leakage_flag_text",
+    "load_bundle",
+    "load_catalogue",
+    "plan_for",
+    "read_model_file",
+    "to_chai_applied_model_card",
+]
+
+_PARTS = {
+    "BundleCatalogue": "bundle",
+    "CardCheck": "card_check",
+    "DemoCase": "bundle",
+    "FeatureSchema": "features",
+    "FeatureSpec": "features",
+    "MISSING_TEXT": "features",
+    "ModelBundle": "bundle",
+    "ModelCard": "card",
+    "MonitoringPlan": "monitoring_plan",
+    "PerformanceFigures": "card",
+    "SubgroupPerformance": "card",
+    "Validation": "card",
+    "check_card": "card_check",
+    "create_bundle": "bundle",
+    "leakage_flag_text": "leakage",
+    "load_bundle": "bundle",
+    "load_catalogue": "bundle",
+    "plan_for": "monitoring_plan",
+    "read_model_file": "bundle",
+    "to_chai_applied_model_card": "card",
+}
+__getattr__, __dir__ = lazy_face(globals(), _PARTS)

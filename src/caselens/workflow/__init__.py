@@ -1,0 +1,46 @@
+"""The door: every display and action is checked, recorded in the audit trail, then
+returned (:class:`Workflow`), for a signed-in :class:`UserSession`.
+"""
+
+from caselens._lazy import lazy_face
+
+__all__ = [
+    "AUDIT_PAGE_SIZE",
+    "FEEDBACK_VERDICTS",
+    "NOT_RECORDED_MESSAGE",
+    "EntryFailsVerification",
+    "ModelFacts",
+    "NotRecorded",
+    "Refused",
+    "Unavailable",
+    "UserSession",
+    "Workflow",
+    "WorkflowError",
+    "format_interval",
+    "format_percent",
+    "interval_covers",
+    "interval_level_text",
+    "record_display",
+    "record_event",
+]
+
+_PARTS = {
+    "AUDIT_PAGE_SIZE": "door",
+    "EntryFailsVerification": "door",
+    "FEEDBACK_VERDICTS": "door",
+    "ModelFacts": "door",
+    "NOT_RECORDED_MESSAGE": "display",
+    "NotRecorded": "door",
+    "Refused": "door",
+    "Unavailable": "door",
+    "UserSession": "door",
+    "Workflow": "door",
+    "WorkflowError": "door",
+    "format_interval": "display",
+    "format_percent": "display",
+    "interval_covers": "display",
+    "interval_level_text": "display",
+    "record_display": "display",
+    "record_event": "display",
+}
+__getattr__, __dir__ = lazy_face(globals(), _PARTS)
