@@ -12,6 +12,8 @@
   window) with its defaults.
 * :mod:`~caselens.monitoring.figures` — drift, calibration, discrimination and subgroup
   figures for one model and one period, with their n and confidence intervals.
+* :mod:`~caselens.monitoring.views` — the figures of each period, served from the cache when
+  their data are unchanged (the view every screen and command reads).
 * :mod:`~caselens.monitoring.figures_cache` — each period's figures cached under a
   fingerprint of their data (signed; derived data, never evidence).
 * :mod:`~caselens.monitoring.period_rows` — the open period's rows kept in memory and
@@ -28,3 +30,58 @@
 
 The design is in ``docs/monitoring.md``.
 """
+
+from caselens._lazy import lazy_face
+
+__all__ = [
+    "Alert",
+    "AlertNotFound",
+    "FiguresCache",
+    "MonitoringScheduler",
+    "OutcomeCorrectionError",
+    "OutcomeImportError",
+    "Period",
+    "PeriodFigures",
+    "ReferenceProfile",
+    "Shift",
+    "build_profile",
+    "check",
+    "correct_outcomes",
+    "gather_report",
+    "import_outcomes",
+    "iter_figures",
+    "parse_period",
+    "parse_shift",
+    "raised_alerts",
+    "render_governance_report",
+    "simulate_months",
+    "verify_prediction_log",
+    "write_simulation",
+]
+
+_PARTS = {
+    "Alert": "alerts",
+    "AlertNotFound": "alerts",
+    "FiguresCache": "figures_cache",
+    "MonitoringScheduler": "schedule",
+    "OutcomeCorrectionError": "corrections",
+    "OutcomeImportError": "outcomes",
+    "Period": "figures",
+    "PeriodFigures": "figures",
+    "ReferenceProfile": "figures",
+    "Shift": "simulate",
+    "build_profile": "figures",
+    "check": "alerts",
+    "correct_outcomes": "corrections",
+    "gather_report": "governance_report",
+    "import_outcomes": "outcomes",
+    "iter_figures": "views",
+    "parse_period": "figures",
+    "parse_shift": "simulate",
+    "raised_alerts": "alerts",
+    "render_governance_report": "governance_report",
+    "simulate_months": "simulate",
+    "verify_prediction_log": "prediction_log",
+    "write_simulation": "simulate",
+}
+__getattr__, __dir__ = lazy_face(globals(), _PARTS)
