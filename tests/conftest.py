@@ -64,7 +64,7 @@ def app_env(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("CASELENS_DATA_DIR", str(data))
     monkeypatch.setenv("CASELENS_DEMO", "1")
     # The app tests draw the report itself; the estimate-first step is tested on its own
-    # (tests/test_app_case.py turns it on).
+    # (tests/app/test_app_case.py turns it on).
     monkeypatch.setenv("CASELENS_ESTIMATE_FIRST", "off")
     monkeypatch.delenv("CASELENS_ESTIMATE_FIRST_USERS", raising=False)
     monkeypatch.delenv("CASELENS_AUDIT_URL", raising=False)

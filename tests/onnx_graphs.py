@@ -1,5 +1,5 @@
 """Small ONNX graphs built at test time with ``onnx.helper``: bombs, slow and wide graphs, and
-models whose answers are not probabilities (for tests/test_model_budget.py)."""
+models whose answers are not probabilities (for tests/model/test_model_budget.py)."""
 
 from __future__ import annotations
 

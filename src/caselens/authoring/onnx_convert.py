@@ -13,7 +13,7 @@ The check covers the sample rows only. A row unseen there can differ by more: in
 rounded to float32 before the graph's scaler and tree splits, so a value within float32
 rounding of a split threshold — typically an unseen value half-way between two training
 values, e.g. creatinine 1.22 between 1.21 and 1.23 — can take the other branch. Measured in
-``tests/test_onnx_model.py``: a scikit-learn GradientBoosting pipeline with a StandardScaler
+``tests/model/test_onnx_model.py``: a scikit-learn GradientBoosting pipeline with a StandardScaler
 differs on 1 of 300 test rows by 0.08; the XGBoost and LightGBM models on none (largest
 difference 2e-7; XGBoost itself computes in float32). Pass every split as ``--sample``
 (training, calibration, test) so the check covers the rows the card is measured on; the

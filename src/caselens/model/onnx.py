@@ -33,7 +33,7 @@ that is not a probability is a :class:`~caselens.errors.CaseLensError` naming wh
 
 Determinism: the session runs on the CPU provider with one intra-op and one inter-op thread
 and sequential execution, so the same rows give the same bits in every run and a row's
-probability does not depend on the batch it is in (checked by ``tests/test_onnx_model.py``).
+probability does not depend on the batch it is in (checked by ``tests/model/test_onnx_model.py``).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from caselens.explain.report import CaseExplainer, CaseReport, displayed_text, i
 from caselens.model.bundle import BundleCatalogue
 from caselens.workflow.door import UserSession, Workflow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: Files whose literal ``say("…")`` / ``catalogue(…)("…")`` messages must be in every catalogue.
 SPEAKING_FILES = (
     ROOT / "src/caselens/explain/narrative.py",

@@ -20,7 +20,7 @@ from audit_fixtures import KEY, ROOT, build_trail, child_command, make_event, ra
 from caselens.audit import AuditError, AuditStore, AuditWriteError
 from caselens.audit.store import _PG_LOCK_ID, SCHEMA_VERSION
 
-CORPUS = json.loads((Path(__file__).parent / "data" / "audit_tamper_cases.json").read_text())
+CORPUS = json.loads((Path(__file__).parents[1] / "data" / "audit_tamper_cases.json").read_text())
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ import pytest
 from audit_fixtures import ALTERABLE, KEY, build_trail, make_event, raw_engine, tamper
 from caselens.audit import AuditStore, ChainBroken, verify_chain
 
-CORPUS = json.loads((Path(__file__).parent / "data" / "audit_tamper_cases.json").read_text())
+CORPUS = json.loads((Path(__file__).parents[1] / "data" / "audit_tamper_cases.json").read_text())
 N_RANDOM = 120
 RANDOM_LENGTH = 30
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from app_helpers import shown, signed_in
 from caselens.cli.main import main
 from caselens.settings import SAMPLE_MODELS_DIR
-from test_leakage import INPUTS, near_deterministic_cohort, write_files
+from leakage_cohorts import INPUTS, near_deterministic_cohort, write_files
 
 TOO_GOOD_NAME = "Leakage test model"
 HEART_NAME = "Heart disease at angiography"

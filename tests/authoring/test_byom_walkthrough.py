@@ -20,7 +20,7 @@ from caselens.explain.cases import validate_inputs
 from caselens.explain.report import CaseExplainer
 from caselens.model.bundle import load_bundle
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "bring-your-own-model.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "bring-your-own-model.md"
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 BUNDLE = "heart-failure-death"
 

@@ -17,7 +17,7 @@ from caselens.explain.attribution import Attributor, select_background
 from caselens.explain.cases import validate_inputs
 from caselens.explain.report import CaseExplainer, CaseReport, reproducible_digest
 
-EXPECTED = Path(__file__).parent / "data" / "expected_demo_numbers.json"
+EXPECTED = Path(__file__).parents[1] / "data" / "expected_demo_numbers.json"
 FIXED_NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 #: Every LIME neighbourhood row, every SHAP coalition and the case, in one call.
 MAX_MODEL_CALLS = 1

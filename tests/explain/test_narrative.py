@@ -54,7 +54,7 @@ def test_an_old_stored_report_still_replays_and_renders_its_text():
     from caselens.explain.report import CaseReport, displayed_text
 
     stored = json.loads(
-        (Path(__file__).parent / "data" / "reports_before_class_conformal.json").read_text()
+        (Path(__file__).parents[1] / "data" / "reports_before_class_conformal.json").read_text()
     )
     for data in stored.values():
         report = CaseReport.from_json(json.dumps(data))

@@ -463,7 +463,7 @@ def test_the_docs_onnx_commands_run_verbatim(tmp_path):
     """docs/bring-your-own-model.md's ONNX section, on a LightGBM model saved with pickle."""
     import shlex
 
-    doc = Path(__file__).resolve().parents[1] / "docs" / "bring-your-own-model.md"
+    doc = Path(__file__).resolve().parents[2] / "docs" / "bring-your-own-model.md"
     fence = re.compile(r"^```([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
     [block] = [body for tag, body in fence.findall(doc.read_text("utf-8")) if tag == "bash onnx"]
     commands = block.splitlines()

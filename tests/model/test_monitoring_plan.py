@@ -13,7 +13,7 @@ from caselens.errors import CaseLensError
 from caselens.model.bundle import load_bundle
 from caselens.model.monitoring_plan import PLAN_FILE, MonitoringPlan, PlanError, plan_for
 
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_models"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_models"
 
 
 def _copy(tmp_path: Path, monitoring: dict | None = None) -> Path:

@@ -442,7 +442,7 @@ def onnx_calibrated(other_family_bundles):
     from caselens.authoring.onnx_convert import convert_model
     from caselens.model.onnx import OnnxClassifier
 
-    sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(Path(__file__).parents[1]))
     from other_family import cohort
 
     bundle = other_family_bundles["calibrated"]
