@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the check itself stays light: reports load only for the demo-case run
+    from caselens.bundle import ModelBundle
+    from caselens.report import CaseReport
 
 #: Words a sentence may not end on: the sentence would promise something that never comes.
 DANGLING_ENDINGS: tuple[str, ...] = (
@@ -204,7 +208,7 @@ class DemoCopyCheck:
         ]
 
 
-def report_texts(report: Any) -> list[tuple[str, str]]:
+def report_texts(report: CaseReport) -> list[tuple[str, str]]:
     """(name, text) of every generated text of a report a person reads: the clinician
     summary, the whole patient page and each limitation's clinician and patient text."""
     texts = [
@@ -229,7 +233,7 @@ def _offending_sentence(text: str, problem: str) -> str:
     return text.strip()
 
 
-def demo_case_copy_problems(bundle: Any) -> DemoCopyCheck:
+def demo_case_copy_problems(bundle: ModelBundle) -> DemoCopyCheck:
     """Run every demo case of ``bundle`` through the full report and copy-check every text
     it writes in English (the checks are English ones: 'a'/'an', '1 visits').
 
