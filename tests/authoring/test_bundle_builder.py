@@ -4,6 +4,7 @@ and nothing left behind when it fails."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -271,3 +272,89 @@ def test_the_templates_monitoring_section_uncommented_is_a_valid_plan(tmp_path):
     assert MonitoringPlan.model_validate(section["monitoring"]) == MonitoringPlan(
         outcome_window_days=30
     )
+
+
+def _uncommented(block: str) -> str:
+    """The TOML example lines of a commented template block, uncommented (explanations,
+    which do not start with a key or a table, stay out)."""
+    keep = [
+        line.removeprefix("# ")
+        for line in block.splitlines()
+        if re.match(r"# (\[[a-z_.]+\]|[a-z_]+ = )", line)
+    ]
+    return "\n".join(keep)
+
+
+def test_the_template_explains_meaning_and_expected_directions(tmp_path):
+    path = tmp_path / "card.toml"
+    assert CliRunner().invoke(main, ["bundle", "init", str(path)]).exit_code == 0
+    text = path.read_text()
+    # Each choice is named with what it means, where the data scientist fills it in.
+    for words in (
+        "meaning: how a 0/1 whole-number input is read",
+        '"yes_no"    1 = the patient has the condition',
+        '"category"  0 and 1 are two groups',
+        'meaning = "yes_no"',
+        'meaning = "category"',
+        'category_descriptions = { "0" = "female", "1" = "male" }',
+        "# [expected_directions]",
+        '"raises"   having it is expected to raise the risk',
+        '"lowers"   having it is expected to lower the risk',
+        '"neither"  no expectation',
+        'diabetes = "raises"',
+    ):
+        assert words in text, words
+    # Every choice the template explains is one the schema and the card accept.
+    from typing import get_args
+
+    from caselens.model.card import ExpectedDirection
+    from caselens.model.features import CodedMeaning
+
+    for choice in (*get_args(CodedMeaning), *get_args(ExpectedDirection)):
+        assert f'"{choice}"' in text, choice
+
+
+@pytest.fixture(scope="module")
+def coded_files(tmp_path_factory) -> Path:
+    """A seeded cohort whose inputs are the template's example columns: age, diabetes (0/1,
+    a condition) and sex_male (0/1, a category)."""
+    folder = tmp_path_factory.mktemp("coded")
+    rng = np.random.default_rng(21)
+    n = 800
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(30, 90, n),
+            "diabetes": rng.integers(0, 2, n),
+            "sex_male": rng.integers(0, 2, n),
+        }
+    )
+    logit = -1 + 0.03 * (frame["age"] - 60) + 0.8 * frame["diabetes"] + 0.2 * frame["sex_male"]
+    frame["died"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    inputs = ["age", "diabetes", "sex_male"]
+    model = LogisticRegression().fit(frame.loc[:499, inputs], frame.loc[:499, "died"])
+    frame.iloc[:500].to_csv(folder / "train.csv", index=False)
+    frame.iloc[500:].to_parquet(folder / "test.parquet", index=False)
+    sio.dump(model, folder / "model.skops")
+    return folder
+
+
+def test_a_template_with_its_input_examples_filled_in_builds(coded_files, tmp_path):
+    path = tmp_path / "card.toml"
+    assert CliRunner().invoke(main, ["bundle", "init", str(path)]).exit_code == 0
+    text = path.read_text()
+    start = text.index("# -- the inputs")
+    examples = _uncommented(text[start:])
+    path.write_text(text[:start] + examples + "\n", encoding="utf-8")
+    out = tmp_path / "b" / "filled"
+    result = _create(coded_files, path, out)
+    assert result.exit_code == 0, result.output
+    bundle = load_bundle(out)
+    schema = bundle.features
+    assert schema["diabetes"].meaning == "yes_no"
+    assert schema["sex_male"].meaning == "category"
+    assert schema["sex_male"].category_descriptions == {"0": "female", "1": "male"}
+    assert schema["age"].hard_min == 18 and schema["age"].unit == "years"
+    assert bundle.card.expected_directions == {"diabetes": "raises"}
+    # Stated meanings: no warning that a 0/1 input does not say what 1 means.
+    assert not [w for w in bundle.warnings if "do not say what 1 means" in w], bundle.warnings
+    assert "do not say what 1 means" not in result.output

@@ -20,6 +20,7 @@ from caselens.access.app_database import open_app_database
 from caselens.access.model_status import ModelStatusStore
 from caselens.audit import AuditStore
 from caselens.explain.cases import validate_inputs
+from caselens.explain.interval_text import format_interval, printed_ends
 from caselens.explain.narrative import patient_summary
 from caselens.explain.patient_language import (
     LANGUAGES,
@@ -30,11 +31,10 @@ from caselens.explain.patient_language import (
     catalogue,
     measure_reading,
     missing_patient_texts,
-    range_out_of_100,
 )
 from caselens.explain.report import CaseExplainer, CaseReport, displayed_text, in_patient_language
 from caselens.model.bundle import BundleCatalogue
-from caselens.workflow.door import UserSession, Workflow
+from caselens.workflow import UserSession, Workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Files whose literal ``say("…")`` / ``catalogue(…)("…")`` messages must be in every catalogue.
@@ -144,12 +144,16 @@ def test_each_language_is_measured_by_its_own_formula_and_direction():
 )
 def test_a_range_in_people_out_of_100_holds_the_estimate_and_its_ends(a, b, c):
     low, p, high = sorted((a, b, c))
-    ends = range_out_of_100(low, high)
+    ends = printed_ends(low, high, style="whole_people")
     assert ends is not None
-    assert 0 <= ends[0] <= ends[1] <= 100
+    assert all(isinstance(end, int) for end in ends)
+    assert 0 <= ends[0] < ends[1] <= 100  # the ends always differ
     assert ends[0] <= 100 * low + 1e-9 and 100 * high - 1e-9 <= ends[1]
     assert ends[0] <= 100 * p <= ends[1]
-    assert range_out_of_100(None, high) is None and range_out_of_100(low, None) is None
+    # One rule for both screens: the clinician's wording of it names the same ends.
+    assert format_interval(low, high, style="whole_people") == (
+        f"between {ends[0]} and {ends[1]} out of 100"
+    )
 
 
 # -- the patient text over every demo case -------------------------------------------------------
@@ -246,16 +250,19 @@ def test_spanish_factors_carry_the_patients_value_written_the_spanish_way(demo_r
 
 def test_a_range_is_shown_whenever_the_report_has_one(demo_reports):
     for bundle, report in _all(demo_reports):
-        ends = range_out_of_100(report.confidence.range_low, report.confidence.range_high)
+        confidence = report.confidence
+        ends = None
+        if confidence.range_low is not None and confidence.range_high is not None:
+            ends = printed_ends(confidence.range_low, confidence.range_high, style="whole_people")
         for language in LANGUAGES:
             patient = in_patient_language(report, bundle, language).narrative.patient
             if ends is None:
                 assert patient.range_low_out_of_100 is None
                 continue
             assert (patient.range_low_out_of_100, patient.range_high_out_of_100) == ends
-            if ends[0] != ends[1]:
-                assert f"{ends[0]}" in patient.range_sentence
-                assert f"{ends[1]}" in patient.range_sentence
+            assert ends[0] != ends[1]
+            assert f"{ends[0]}" in patient.range_sentence
+            assert f"{ends[1]}" in patient.range_sentence
 
 
 def test_the_picture_has_a_text_alternative_that_counts_the_filled_figures(demo_reports):

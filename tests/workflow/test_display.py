@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from caselens.access.policy import Viewer
+from caselens.access import Viewer
 from caselens.audit import AuditStore
 from caselens.audit.errors import AuditEventError, AuditWriteError
 from caselens.explain.cases import validate_inputs
@@ -229,7 +229,11 @@ def test_a_report_holding_nan_is_refused_as_an_audit_write_error(store, heart_re
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from caselens.explain.interval_text import MIN_PRINTED_WIDTH_POINTS, interval_decimals  # noqa: E402
+from caselens.explain.interval_text import (  # noqa: E402
+    MIN_PRINTED_WIDTH_POINTS,
+    interval_decimals,
+    printed_ends,
+)
 from caselens.workflow.display import format_interval, format_percent  # noqa: E402
 
 _probability = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
@@ -270,6 +274,41 @@ def test_both_styles_print_the_same_ends(a, b):
     decimals = interval_decimals(low, high)
     assert counted == (
         f"between {printed_low:.{decimals}f} and {printed_high:.{decimals}f} out of 100"
+    )
+
+
+@given(_probability, _probability)
+def test_whole_people_round_outward_and_their_ends_always_differ(a, b):
+    low, high = min(a, b), max(a, b)
+    ends = printed_ends(low, high, style="whole_people")
+    assert ends is not None
+    first, last = ends
+    assert first == int(first) and last == int(last)
+    assert first <= 100 * low + 1e-9  # the lower end at or below the true lower end
+    assert last >= 100 * high - 1e-9  # the upper end at or above the true upper end
+    assert 0 <= first < last <= 100  # never "4 to 4"
+    # Never wider than needed: one person at each end, or one in all for equal ends.
+    assert last - first <= 100 * (high - low) + 2 + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "ends"),
+    [
+        # The old patient helper printed these as one number ("Our best guess is 4 out of
+        # 100") or, by float noise, one person too wide (100 × 0.07 is 7.000000000000001).
+        (0.04, 0.04, (4, 5)),
+        (0.07, 0.07, (7, 8)),
+        (0.0, 0.0, (0, 1)),
+        (1.0, 1.0, (99, 100)),
+        (0.07, 0.29, (7, 29)),
+        (0.0423, 0.0431, (4, 5)),
+        (0.036283, 0.043412, (3, 5)),
+    ],
+)
+def test_whole_people_ends_of_ranges_that_broke_the_old_patient_rule(low, high, ends):
+    assert printed_ends(low, high, style="whole_people") == ends
+    assert format_interval(low, high, style="whole_people") == (
+        f"between {ends[0]} and {ends[1]} out of 100"
     )
 
 

@@ -854,6 +854,31 @@ _TEMPLATE_FEATURES = """\
 # hard_min = 18
 # hard_max = 110
 # subgroup_bins = [18, 45, 65, 80]
+#
+# meaning: how a 0/1 whole-number input is read (for no other input). Until it is stated,
+# bundle create and check warn, and 1 is read as "has the condition". Write one of:
+#   "yes_no"    1 = the patient has the condition (diabetes, smoking); a value reads
+#               "1 (yes)" or "0 (no)".
+#   "category"  0 and 1 are two groups (sex, a test result), named in every sentence by
+#               category_descriptions ("1 (male)"), which must give words for "0" and "1".
+# [features.diabetes]
+# label = "Diabetes"
+# meaning = "yes_no"
+# [features.sex_male]
+# label = "Sex"
+# meaning = "category"
+# category_descriptions = { "0" = "female", "1" = "male" }
+
+# -- expected directions (optional; yes/no inputs only) ----------------------------------
+# What common clinical knowledge expects a yes/no condition to do to this outcome's risk:
+#   "raises"   having it is expected to raise the risk (a risk factor, e.g. diabetes);
+#   "lowers"   having it is expected to lower the risk (e.g. a protective treatment);
+#   "neither"  no expectation: never remarked on.
+# A yes/no input not listed is taken as "raises". When the model moves a patient's estimate
+# the other way, the clinician and patient texts say so plainly (in this model, having it
+# goes with a lower estimate; that does not mean it is good for the patient).
+# [expected_directions]
+# diabetes = "raises"
 """
 #: HTI-1 attributes the template lists to write (the rest are derived or computed).
 _UNFILLED_ATTRIBUTES = (

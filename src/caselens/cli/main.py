@@ -452,7 +452,7 @@ def bundle_init(path: Path) -> None:
     "--deep",
     is_flag=True,
     help="Run every reference row through the full report and check the truthfulness "
-    "rules; exits 1 if any fails.",
+    "rules, and copy-check every sentence of every demo case; exits 1 if any fails.",
 )
 @click.option(
     "--rows",
@@ -462,7 +462,8 @@ def bundle_init(path: Path) -> None:
 )
 def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -> None:
     """Load a bundle with every safety check, print its key facts and how often each
-    limitation fires on its reference rows; with --deep, the honesty harness.
+    limitation fires on its reference rows; with --deep, the honesty harness and the copy
+    check of every demo case's sentences (each slip named with its case and sentence).
 
     Example: caselens bundle check sample_models/readmission-30d --deep --rows 100
     """
@@ -508,12 +509,17 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
 
         click.echo("\n".join(limitation_rates(loaded, rows).lines()))
         return
+    from caselens.explain.copy_check import demo_case_copy_problems
     from caselens.explain.honesty import run_honesty
 
     result = run_honesty(loaded, rows)
     click.echo("\n".join(result.lines()))
     click.echo("\n".join(result.rates.lines()))
-    if not result.ok:
+    # Every sentence a reader of a demo case would see, in the card's words: a card text
+    # that makes a bad sentence ("… and.") is caught here, before anyone reads it.
+    copy = demo_case_copy_problems(loaded)
+    click.echo("\n".join(copy.lines()))
+    if not result.ok or not copy.ok:
         raise SystemExit(1)
     unlabelled = [f.name for f in loaded.features if f.label == f.name]
     if unlabelled:

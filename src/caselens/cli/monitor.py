@@ -229,21 +229,45 @@ def monitor_figures(model, run_id, period, models_dir, plan_file) -> None:
 
 
 @monitor.command("check")
-@_with_source
-def monitor_check(model, run_id, period, models_dir, plan_file) -> None:
+@click.option("--model", default=None, help="Model id (or --all).")
+@click.option(
+    "--all",
+    "every_model",
+    is_flag=True,
+    help="Check every model in the models folder, one line each (for cron).",
+)
+@click.option(
+    "--simulated",
+    "run_id",
+    default=None,
+    help="Judge the simulated run with this id instead of what was shown (one --model only).",
+)
+@click.option("--period", default=None, help="Only this period (2026-03 or 2026-W05).")
+@_models_option
+@_plan_option
+def monitor_check(model, every_model, run_id, period, models_dir, plan_file) -> None:
     """Judge every period against the monitoring plan; record new alerts in the audit trail
     (``alert_raised``). Exits 3 when an alert is open.
 
+    With --all, every model of the models folder is judged by its own plan and one line per
+    model is printed; exits 3 when any model has an alert open, else 1 when a model could not
+    be judged (its bundle refused, say).
+
     Example: caselens monitor check --model readmission-30d
     """
-    from caselens.audit import AuditError
-    from caselens.monitoring.alerts import check
-
+    if every_model:
+        if model is not None or run_id is not None or plan_file is not None:
+            raise click.UsageError(
+                "--all judges every model by its own plan: give it without --model, "
+                "--simulated or --plan."
+            )
+        _check_every_model(period, models_dir)
+        return
+    if model is None:
+        raise click.UsageError("Give --model MODEL_ID, or --all for every model.")
     try:
-        trail, plan, figures = _figures(model, models_dir, plan_file, run_id, period)
-        with trail:
-            result = check(trail, figures, plan)
-    except (CaseLensError, AuditError) as exc:
+        result, figures = _check_one(model, run_id, period, models_dir, plan_file)
+    except CaseLensError as exc:
         raise click.ClickException(str(exc)) from exc
     label = f" (simulated run {run_id})" if run_id else ""
     click.echo(f"{model}{label}: {len(figures)} period(s) judged.")
@@ -255,6 +279,56 @@ def monitor_check(model, run_id, period, models_dir, plan_file) -> None:
     if result.alerts:
         sys.exit(EXIT_ALERT)
     click.echo("No alert is open.")
+
+
+def _check_one(model, run_id, period, models_dir, plan_file):
+    """Judge one model's periods and record its new alerts (an audit error becomes a
+    message)."""
+    from caselens.audit import AuditError
+    from caselens.monitoring.alerts import check
+
+    try:
+        trail, plan, figures = _figures(model, models_dir, plan_file, run_id, period)
+        with trail:
+            return check(trail, figures, plan), figures
+    except AuditError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _check_every_model(period: str | None, models_dir: Path | None) -> None:
+    """``monitor check --all``: one line per bundle folder of the models folder."""
+    from caselens.model.bundle import discover_bundles, load_card
+
+    folders = discover_bundles(_models_dir(models_dir))
+    if not folders:
+        raise click.ClickException(f"There is no model bundle in {_models_dir(models_dir)}.")
+    alerting = failed = 0
+    for folder in folders:
+        try:
+            model = load_card(folder / "card.json").model_id
+            result, figures = _check_one(model, None, period, models_dir, None)
+        except (CaseLensError, click.ClickException) as exc:
+            failed += 1
+            message = exc.message if isinstance(exc, click.ClickException) else str(exc)
+            click.echo(f"{folder.name}: NOT CHECKED  {message}")
+            continue
+        if result.alerts:
+            alerting += 1
+            new = sum(a.alert_id in result.newly_raised for a in result.alerts)
+            ids = ", ".join(a.alert_id for a in result.alerts)
+            click.echo(
+                f"{model}: ALERT  {len(result.alerts)} open ({new} new): {ids}; "
+                f"{len(figures)} period(s) judged, {len(result.watches)} to watch."
+            )
+        else:
+            click.echo(
+                f"{model}: OK  no alert open; {len(figures)} period(s) judged, "
+                f"{len(result.watches)} to watch."
+            )
+    if alerting:
+        sys.exit(EXIT_ALERT)
+    if failed:
+        sys.exit(1)
 
 
 @monitor.command("report")

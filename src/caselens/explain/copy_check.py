@@ -5,8 +5,8 @@ limitation texts) is checked here for what a copy editor would mark: a sentence 
 start with a capital, a text that does not end with a full stop, "1 visits", "a admin",
 a sentence that ends on a connective ("That means", "and") or an ellipsis, doubled spaces or
 stops, empty brackets, and words such as "None" or "nan" that are a program's, not a
-person's. It is used by the tests over every demo case of every bundle, and can be used by
-``caselens bundle check --deep`` over any bundle's reference rows.
+person's. The tests run it over every demo case of every bundle, and so does
+``caselens bundle check --deep`` for the bundle it checks (:func:`demo_case_copy_problems`).
 
 It checks form, not truth: what a sentence says is checked by the truthfulness tests.
 """
@@ -15,6 +15,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the check itself stays light: reports load only for the demo-case run
+    from caselens.explain.report import CaseReport
+    from caselens.model.bundle import ModelBundle
 
 #: Words a sentence may not end on: the sentence would promise something that never comes.
 DANGLING_ENDINGS: tuple[str, ...] = (
@@ -158,3 +163,104 @@ def copy_problems(text: str, *, needs_final_stop: bool = True) -> list[CopyProbl
                 add(f"a sentence ending on '{word}' ('{sentence[-40:]}')")
                 break
     return problems
+
+
+@dataclass(frozen=True)
+class CaseCopyProblem:
+    """A copy slip in a text written for one demo case: which case, which text, the
+    sentence it is in and what is wrong."""
+
+    case_id: str
+    text_name: str
+    sentence: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.case_id}, {self.text_name}: {self.problem} in {self.sentence!r}"
+
+
+@dataclass(frozen=True)
+class DemoCopyCheck:
+    """The copy check over every demo case of a bundle: how many texts were read, and
+    every slip found."""
+
+    model_id: str
+    cases: int
+    texts: int
+    problems: tuple[CaseCopyProblem, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when no generated sentence has a slip."""
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        """The check as printed by ``caselens bundle check --deep``."""
+        head = (
+            f"Copy check of {self.model_id}: {self.texts} texts of {self.cases} demo cases "
+            "(clinician summary, patient page, limitation texts; capitals, plurals, final "
+            "stops, no dangling connectives): "
+        )
+        if self.ok:
+            return [head + "every sentence passes."]
+        return [head + f"FAILED, {len(self.problems)} slip(s):"] + [
+            f"  {problem}" for problem in self.problems
+        ]
+
+
+def report_texts(report: CaseReport) -> list[tuple[str, str]]:
+    """(name, text) of every generated text of a report a person reads: the clinician
+    summary, the whole patient page and each limitation's clinician and patient text."""
+    texts = [
+        ("clinician summary", report.narrative.clinician_summary),
+        ("patient page", report.narrative.patient.full_text()),
+    ]
+    for limitation in report.limitations:
+        texts.append((f"limitation {limitation.code} (clinician)", limitation.clinician_text))
+        if limitation.patient_text:
+            texts.append((f"limitation {limitation.code} (patient)", limitation.patient_text))
+    return texts
+
+
+def _offending_sentence(text: str, problem: str) -> str:
+    """The first sentence of ``text`` that has ``problem`` on its own (the whole text when
+    the slip is between sentences, such as unbalanced brackets)."""
+    for sentence in sentences(text):
+        if any(p.problem == problem for p in copy_problems(sentence, needs_final_stop=False)):
+            return sentence
+        if problem == "no full stop at the end" and sentence == sentences(text)[-1]:
+            return sentence
+    return text.strip()
+
+
+def demo_case_copy_problems(bundle: ModelBundle) -> DemoCopyCheck:
+    """Run every demo case of ``bundle`` through the full report and copy-check every text
+    it writes in English (the checks are English ones: 'a'/'an', '1 visits').
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A loaded bundle; one without demo cases reads no text.
+
+    Returns
+    -------
+    DemoCopyCheck
+    """
+    from caselens.explain.cases import validate_inputs
+    from caselens.explain.report import explainer_for
+
+    explainer = explainer_for(bundle)
+    found: list[CaseCopyProblem] = []
+    read = 0
+    for demo in bundle.demo_cases:
+        case = validate_inputs(demo.inputs, bundle.features, source="demo", case_id=demo.case_id)
+        report = explainer.explain(case)
+        for name, text in report_texts(report):
+            read += 1
+            for slip in copy_problems(text):
+                found.append(
+                    CaseCopyProblem(
+                        demo.case_id, name, _offending_sentence(text, slip.problem), slip.problem
+                    )
+                )
+    return DemoCopyCheck(bundle.model_id, len(bundle.demo_cases), read, tuple(found))

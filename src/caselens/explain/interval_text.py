@@ -9,6 +9,13 @@ printed range always contains the computed one, and with just enough decimals th
 printed width stays close to the real one. A range narrower than
 :data:`MIN_PRINTED_WIDTH_POINTS` is not printed as two ends at all (they would be equal or
 carry false precision): it reads "about 4.0%, uncertain by less than 0.1 points".
+
+The patient's page counts whole people out of 100 (``style="whole_people"``): the same
+outward rounding to whole numbers, and when both ends would round to the same number (a
+range of zero width, or one that sits on a whole number) the range is widened by one person
+outward, so its ends always differ and it still holds the computed range.
+:func:`printed_ends` gives the printed ends as numbers (the patient's sentences are
+translated around them); :func:`format_interval` words them.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ __all__ = [
     "format_interval",
     "format_percent",
     "interval_decimals",
+    "printed_ends",
 ]
 
 #: A range at least one percentage point wide is printed in whole percents.
@@ -32,7 +40,7 @@ MIN_PRINTED_WIDTH_POINTS = 0.1
 #: Float noise allowed when rounding outwards (100 × 0.07 is 7.000000000000001).
 _SLACK = 1e-9
 
-IntervalStyle = Literal["percent", "out_of_100"]
+IntervalStyle = Literal["percent", "out_of_100", "whole_people"]
 
 
 def _check(name: str, x: float) -> float:
@@ -62,6 +70,59 @@ def format_percent(probability: float) -> str:
     return f"{100 * _check('probability', probability):.1f}%"
 
 
+def printed_ends(
+    low: float, high: float, *, style: IntervalStyle = "percent"
+) -> tuple[float, float] | None:
+    """The ends of the range ``low``–``high`` as printed, in percent (or people out of 100).
+
+    Parameters
+    ----------
+    low, high : float
+        The range's ends, probabilities with ``0 <= low <= high <= 1``.
+    style : {'percent', 'out_of_100', 'whole_people'}
+        ``"whole_people"``: whole numbers, always two different ones (see the module notes);
+        the other styles: 0 or 1 decimal by :func:`interval_decimals`.
+
+    Returns
+    -------
+    tuple of float, or None
+        ``(printed_low, printed_high)`` with ``printed_low <= 100 * low`` and
+        ``printed_high >= 100 * high`` (up to float noise of 1e-9 points) and
+        ``printed_low < printed_high``; None when the range is too narrow to print as two
+        ends (never for ``"whole_people"``).
+
+    Raises
+    ------
+    ValueError
+        If an end is not a probability or ``low > high``.
+
+    Examples
+    --------
+    >>> printed_ends(0.036283, 0.043412)
+    (3.6, 4.4)
+    >>> printed_ends(0.04, 0.04, style="whole_people")
+    (4, 5)
+    """
+    lo, hi = _check("low", low), _check("high", high)
+    if lo > hi:
+        raise ValueError(f"low: expected at most high ({hi!r}), got {lo!r}.")
+    if style == "whole_people":
+        first = max(0, math.floor(100 * lo + _SLACK))
+        last = min(100, math.ceil(100 * hi - _SLACK))
+        if first == last:  # equal ends would read as certain: one person wider, outward
+            return (first, last + 1) if last < 100 else (first - 1, last)
+        return first, last
+    decimals = interval_decimals(lo, hi)
+    if decimals is None:
+        return None
+    scale = 10**decimals
+    printed_low = math.floor(100 * lo * scale + _SLACK) / scale
+    printed_high = math.ceil(100 * hi * scale - _SLACK) / scale
+    if printed_low < printed_high:
+        return printed_low, printed_high
+    return None
+
+
 def format_interval(low: float, high: float, *, style: IntervalStyle = "percent") -> str:
     """The range ``low``–``high`` (probabilities) as printed on every screen.
 
@@ -69,15 +130,16 @@ def format_interval(low: float, high: float, *, style: IntervalStyle = "percent"
     ----------
     low, high : float
         The range's ends, probabilities with ``0 <= low <= high <= 1``.
-    style : {'percent', 'out_of_100'}
-        ``"3.6% to 4.4%"`` or ``"between 3.6 and 4.4 out of 100"``.
+    style : {'percent', 'out_of_100', 'whole_people'}
+        ``"3.6% to 4.4%"``, ``"between 3.6 and 4.4 out of 100"`` or (whole people, the
+        patient's page) ``"between 3 and 5 out of 100"``.
 
     Returns
     -------
     str
         Two ends that differ whenever ``low < high`` (rounded outwards), or, for a range
         narrower than :data:`MIN_PRINTED_WIDTH_POINTS`, ``"about 4.0%, uncertain by less
-        than 0.1 points"``.
+        than 0.1 points"`` (whole people: always two ends, see :func:`printed_ends`).
 
     Raises
     ------
@@ -90,21 +152,19 @@ def format_interval(low: float, high: float, *, style: IntervalStyle = "percent"
     '3.6% to 4.4%'
     >>> format_interval(0.004423, 0.099814, style="out_of_100")
     'between 0 and 10 out of 100'
+    >>> format_interval(0.04, 0.04, style="whole_people")
+    'between 4 and 5 out of 100'
     """
-    lo, hi = _check("low", low), _check("high", high)
-    if lo > hi:
-        raise ValueError(f"low: expected at most high ({hi!r}), got {lo!r}.")
-    decimals = interval_decimals(lo, hi)
-    if decimals is not None:
-        scale = 10**decimals
-        printed_low = math.floor(100 * lo * scale + _SLACK) / scale
-        printed_high = math.ceil(100 * hi * scale - _SLACK) / scale
-        if printed_low < printed_high:
-            a, b = _number(printed_low, decimals), _number(printed_high, decimals)
-            if style == "out_of_100":
-                return f"between {a} and {b} out of 100"
-            return f"{a}% to {b}%"
-    middle = 100 * (lo + hi) / 2
+    ends = printed_ends(low, high, style=style)
+    if ends is not None:
+        if style == "whole_people":
+            return f"between {ends[0]:d} and {ends[1]:d} out of 100"
+        decimals = interval_decimals(low, high) or 0
+        a, b = _number(ends[0], decimals), _number(ends[1], decimals)
+        if style == "out_of_100":
+            return f"between {a} and {b} out of 100"
+        return f"{a}% to {b}%"
+    middle = 100 * (low + high) / 2
     if style == "out_of_100":
         return (
             f"about {middle:.1f} out of 100, uncertain by less than "

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from caselens.explain.attribution import Attributions
 from caselens.explain.confidence import ConfidenceAssessment
-from caselens.explain.interval_text import format_interval, interval_level_text
+from caselens.explain.interval_text import format_interval, interval_level_text, printed_ends
 from caselens.explain.limitations import Limitation
 from caselens.explain.patient_language import (
     DEFAULT_LANGUAGE,
@@ -36,7 +36,6 @@ from caselens.explain.patient_language import (
     format_number,
     measure_reading,
     patient_texts,
-    range_out_of_100,
     value_key,
 )
 from caselens.model.card import ModelCard, PatientInputWords, PatientTexts
@@ -559,8 +558,12 @@ def _summary(
     wording = texts.outcome if texts is not None else card.outcome.patient_wording
     count = out_of_100(confidence.probability)
     calibrated = confidence.calibrated
-    spread = range_out_of_100(confidence.range_low, confidence.range_high)
-    low, high = spread if spread is not None else (None, None)
+    low = high = None
+    if confidence.range_low is not None and confidence.range_high is not None:
+        # The clinician's rule in whole people: outward, and the two ends always differ.
+        ends = printed_ends(confidence.range_low, confidence.range_high, style="whole_people")
+        if ends is not None:  # never None in whole people
+            low, high = int(ends[0]), int(ends[1])
     if calibrated:
         headline = say(
             "About {count} out of 100 people like you {outcome}.", count=count, outcome=wording
@@ -568,8 +571,6 @@ def _summary(
         others = say("The other {rest} out of 100 people like you do not.", rest=100 - count)
         if low is None:
             range_sentence = say("We cannot say how close this number is to the true one.")
-        elif low == high:
-            range_sentence = say("Our best guess is {low} out of 100.", low=low)
         else:
             range_sentence = say(
                 "We are not sure of the exact number. It is likely between {low} and {high} "

@@ -20,7 +20,6 @@ for English, Fernández-Huerta reading ease for Spanish, Kandel–Moles reading 
 from __future__ import annotations
 
 import functools
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,16 +166,6 @@ def format_number(number: float, language: str, *, decimals: int | None = None) 
     """A number the language's way: '4.2' in English, '4,2' in Spanish and French."""
     text = f"{number:.{decimals}f}" if decimals is not None else f"{number:g}"
     return text if language == "en" else text.replace(".", ",")
-
-
-def range_out_of_100(low: float | None, high: float | None) -> tuple[int, int] | None:
-    """A probability range as whole people out of 100, rounded outward (down at the low end,
-    up at the high end) the way the engine prints the clinician's range, so both screens
-    show the same ends and the range always holds the estimate. None when there is no range.
-    (A local helper until the engine's shared interval printing covers patient counts.)"""
-    if low is None or high is None:
-        return None
-    return max(0, math.floor(100 * low)), min(100, math.ceil(100 * high))
 
 
 def _needs_words(value: str) -> bool:
