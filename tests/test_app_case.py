@@ -165,7 +165,8 @@ def test_first_view_has_everything_a_clinician_must_see_and_secondary_tables_wai
     # the top factors, the first caution), SHAP and LIME with LIME's fidelity, the
     # limitations; each number once.
     labels = [unliteral(m.label) for m in at.metric]
-    assert labels[0].startswith("Calibrated probability (sigmoid) of")
+    # Plain words on the headline; the calibration method is in Details.
+    assert labels[0] == "Chance of heart disease"
     assert labels[1].startswith("Range (") and len(labels) == 2
     assert len(at.get("plotly_chart")) == 3  # threshold strip, SHAP, LIME
     factors = next(m.value for m in at.markdown if "What moved this estimate most" in m.value)
