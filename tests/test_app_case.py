@@ -249,6 +249,14 @@ def test_estimate_first_shows_the_report_after_a_saved_estimate_kept_with_the_fe
     at = next(b for b in at.button if b.label.startswith("Save my estimate")).click().run()
     assert not at.exception and at.metric
     assert "Your estimate before seeing the model: 30 out of 100." in shown(at.caption)
+    # The estimate is its own entry, written before the display of the report it precedes.
+    actions = [e.action for e in audit_entries()]
+    assert actions.index("estimate_recorded") < actions.index("viewed")
+    [saved] = [e for e in audit_entries() if e.action == "estimate_recorded"]
+    [viewed] = [e for e in audit_entries() if e.action == "viewed"]
+    assert saved.detail()["own_estimate_out_of_100"] == 30
+    assert saved.detail()["report_id"] == json.loads(viewed.report_json)["report_id"]
+    assert (saved.patient_ref, saved.actor_id) == ("H-01", "dr.lee") and not saved.report_json
     at.radio(key="case_feedback_verdict").set_value("I agree")
     at = next(b for b in at.button if b.label == "Send feedback").click().run()
     [feedback] = [e for e in audit_entries() if e.action == "feedback"]

@@ -90,7 +90,9 @@ if wants_estimate and run(workflow().awaiting_own_estimate, model_id, case):
         if guess is None:
             st.error("Your estimate: enter a whole number from 0 to 100, or skip.")
             st.stop()
-        run(workflow().save_own_estimate, model_id, case, int(guess))
+        with st.spinner("Recording your estimate…"):
+            # Its own audit entry, written before the model's number can be drawn.
+            run(workflow().save_own_estimate, model_id, case, int(guess), patient_ref=patient_ref)
         st.rerun()
     if skipped:
         run(workflow().skip_own_estimate, model_id, case, patient_ref=patient_ref)
