@@ -167,6 +167,21 @@ def test_model_warnings_are_the_card_checks_model_facts_shows(workflow):
         workflow.model_warnings(signed_in(workflow, "pat.h03"), "heart-disease")
 
 
+def test_a_replay_is_checked_against_the_card_of_its_own_model_version(workflow):
+    report = workflow.show_report(
+        signed_in(workflow, "dr.lee"), "heart-disease", heart_case(workflow), patient_ref="H-01"
+    )
+    reviewer = signed_in(workflow, "rev.kim")
+    assert workflow.replayed_model_warnings(reviewer, report) == ()
+    # A version no longer loaded (another model file): its card cannot be checked now.
+    other = report.model_copy(
+        update={"model": report.model.model_copy(update={"sha256": "0" * 64})}
+    )
+    assert workflow.replayed_model_warnings(reviewer, other) is None
+    with pytest.raises(Refused):
+        workflow.replayed_model_warnings(signed_in(workflow, "pat.h03"), report)
+
+
 def test_settings_read_from_the_environment_and_name_the_variable_when_wrong(monkeypatch):
     monkeypatch.setenv("CASELENS_ESTIMATE_FIRST", "OFF")
     monkeypatch.setenv("CASELENS_ESTIMATE_FIRST_USERS", " dr.lee = on ,, dr.ng=off ")

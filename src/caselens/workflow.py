@@ -995,6 +995,19 @@ class Workflow:
             session.recorded.add(key)
         return replay
 
+    def replayed_model_warnings(
+        self, session: UserSession, report: CaseReport
+    ) -> tuple[str, ...] | None:
+        """Where the card of the model version behind a replayed report (the loaded bundle
+        with its model file's SHA-256) fails its checks, for the same banner the Case page
+        draws; None when that version is no longer loaded, so its card cannot be checked."""
+        self._require(session, "replay_entry")
+        match = next(
+            (b for b in self.catalogue.bundles.values() if b.model_sha256 == report.model.sha256),
+            None,
+        )
+        return None if match is None else tuple(match.card_problems)
+
     def rerun(self, session: UserSession, seq: int) -> Rerun:
         """Recompute a past display and compare; the outcome is recorded before it returns."""
         self._require(session, "replay_entry")
