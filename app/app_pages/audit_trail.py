@@ -21,7 +21,7 @@ from caselens.errors import CaseLensError
 from caselens.workflow import AUDIT_PAGE_SIZE
 from components.patient_view import render_patient_report
 from components.private_download import private_download
-from components.report_view import render_clinician_report
+from components.report_view import render_clinician_report, render_model_banner
 from components.text import literal
 from services import care_team_contact, demo_mode
 from session import guard, run, user_session, workflow
@@ -290,7 +290,16 @@ if rerun is not None:  # the verdict stays with its entry until the reviewer lea
             hide_index=True,
             key="audit_diff",
         )
+# The same banner as on the Case page when the card of the model version behind this report
+# fails its checks now (a card altered since, or one that always failed).
+problems = run(workflow().replayed_model_warnings, replay.report)
+if problems is None:
+    st.caption(
+        "The model version that produced this report is not loaded, so its card cannot be "
+        "checked now."
+    )
 with st.container(border=True):
+    render_model_banner(problems or (), key=f"audit_{seq}_model_problems")
     if replay.entry.audience == "patient":
         render_patient_report(
             replay.report,

@@ -65,7 +65,7 @@ estimate_first = run(workflow().estimate_first)
 wants_estimate = estimate_first or st.toggle(
     "Record my own estimate first",
     key="case_estimate_first",
-    help="Your judgement is captured before the model's is revealed, and kept with your feedback.",
+    help="Your judgement is recorded before the model's is revealed, and kept with your feedback.",
 )
 if wants_estimate and run(workflow().awaiting_own_estimate, model_id, case):
     with st.form("case_estimate_form", border=True):
@@ -90,16 +90,20 @@ if wants_estimate and run(workflow().awaiting_own_estimate, model_id, case):
         if guess is None:
             st.error("Your estimate: enter a whole number from 0 to 100, or skip.")
             st.stop()
-        run(workflow().save_own_estimate, model_id, case, int(guess))
+        with st.spinner("Recording your estimate…"):
+            # Its own audit entry, written before the model's number can be drawn.
+            run(workflow().save_own_estimate, model_id, case, int(guess), patient_ref=patient_ref)
         st.rerun()
     if skipped:
         run(workflow().skip_own_estimate, model_id, case, patient_ref=patient_ref)
         st.rerun()
     st.caption(
-        "Estimate-first is on for you (a site setting): your judgement is kept with your "
-        "feedback, so it is not anchored by the model's number. Skipping is recorded."
+        "Estimate-first is on for you (a site setting): your estimate is recorded in the "
+        "audit trail before the model's number is shown, so it is not anchored by it, and "
+        "kept with your feedback. Skipping is recorded too."
         if estimate_first
-        else "Your estimate is kept with your feedback."
+        else "Your estimate is recorded before the model's number is shown, and kept with "
+        "your feedback."
     )
     render_model_banner(problems, key=f"case_{model_id}_problems_estimate")
     for flag in case.flags:

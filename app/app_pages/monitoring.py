@@ -40,14 +40,24 @@ if view.suspended:
     st.error("This model is suspended: it shows no prediction anywhere.", icon=":material/block:")
 
 plan = view.plan
+
+
+def level_text(confidence: float) -> str:
+    """The plan's confidence level as printed beside every interval: "95%", "90%", "97.5%"."""
+    return f"{100 * confidence:g}%"
+
+
+# Every interval on this page is computed at the plan's level; each label says that level.
+LEVEL = level_text(plan.confidence)
+CI = f"{LEVEL} CI"
 st.caption(
     f"Plan: per {literal(plan.period)}; alert when calibration slope is outside "
     f"{plan.calibration_slope_low:g}–{plan.calibration_slope_high:g}, AUROC drops more than "
     f"{plan.auroc_drop:g} below validation, PSI exceeds {plan.psi_threshold:g}, or a subgroup's "
     f"AUROC drops more than {plan.subgroup_auroc_drop:g}; drift judged from "
     f"{plan.min_predictions} predictions a period, performance from {plan.min_outcomes} "
-    f"outcomes ({plan.min_events} events), and only when the {plan.confidence:.0%} interval "
-    "lies wholly beyond the limit; fewer is marked “too few to judge”. See docs/monitoring.md."
+    f"outcomes ({plan.min_events} events), and only when the {LEVEL} interval lies "
+    "wholly beyond the limit; fewer is marked “too few to judge”. See docs/monitoring.md."
 )
 
 if st.button("Check now (alerts are recorded)", key="monitoring_check"):
@@ -227,7 +237,7 @@ for f in view.figures:
             "PSI (predictions)": _fmt(f.prediction_psi),
             "KS p": _fmt(f.prediction_ks_p),
             "AUROC": _fmt(perf.auroc.value) if perf else "",
-            "AUROC 95% CI": f"{_fmt(perf.auroc.low)}–{_fmt(perf.auroc.high)}" if perf else "",
+            f"AUROC {CI}": f"{_fmt(perf.auroc.low)}–{_fmt(perf.auroc.high)}" if perf else "",
             "Calibration slope": _fmt(perf.calibration_slope.value) if perf else "",
             "Calibration-in-the-large": _fmt(perf.calibration_in_the_large.value) if perf else "",
             "ECE": _fmt(perf.ece) if perf else "",
@@ -298,7 +308,7 @@ if use.feedback:
                     "Disagree": f.disagree,
                     "Not useful": f.not_useful,
                     "Agreement": _fmt(f.agreement.value),
-                    "Agreement 95% CI": f"{_fmt(f.agreement.low)}–{_fmt(f.agreement.high)}",
+                    f"Agreement {CI}": f"{_fmt(f.agreement.low)}–{_fmt(f.agreement.high)}",
                     "With own estimate": f.with_own_estimate,
                     "Mean gap (points of 100)": _fmt(f.mean_gap_points),
                     "Own estimate across the threshold": _fmt(f.other_side.value),

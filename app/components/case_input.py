@@ -13,7 +13,7 @@ import streamlit as st
 
 from caselens.errors import CaseValidationError
 from caselens.explain import Case, case_from_upload, validate_inputs
-from caselens.model import ModelBundle
+from caselens.model import FeatureSpec, ModelBundle
 from components.text import code, literal
 
 NOT_RECORDED = "Not recorded"
@@ -30,6 +30,22 @@ def render_problems(error: CaseValidationError) -> None:
     )
 
 
+def zero_one_words(feature: FeatureSpec) -> dict[int, str] | None:
+    """The words for 0 and 1 of a 0/1 input whose meaning is known: the card's category
+    descriptions ({0: 'Female', 1: 'Male'}), or 'No'/'Yes' for a yes/no condition without
+    them; None for any other input, or when nothing says what the codes mean (the form then
+    keeps a plain number box rather than guess)."""
+    meaning = feature.coded_meaning
+    if meaning is None:
+        return None
+    described = {code: feature.description_of(code) for code in (0, 1)}
+    if all(described.values()):
+        return {code: str(text) for code, text in described.items()}
+    if meaning == "yes_no":
+        return {0: "No", 1: "Yes"}
+    return None
+
+
 def _form_inputs(bundle: ModelBundle, key_prefix: str, start: dict) -> dict | None:
     values: dict[str, object] = {}
     with st.form(f"{key_prefix}_form"):
@@ -39,7 +55,31 @@ def _form_inputs(bundle: ModelBundle, key_prefix: str, start: dict) -> dict | No
             key = f"{key_prefix}_field_{feature.name}"
             help_text = literal(feature.description) if feature.description else None
             label = literal(feature.label)
-            if feature.kind == "category":
+            words = zero_one_words(feature)
+            if words is not None:
+                # A 0/1 code is chosen by its meaning ("1 = Male"), never typed as a bare digit.
+                codes: list[object] = [0, 1]
+                if feature.missing_allowed:
+                    codes = [NOT_RECORDED, *codes]
+                current = start.get(feature.name)
+                known = current in (0, 1) and not isinstance(current, bool)
+                index = (
+                    codes.index(int(current)) if known else (0 if feature.missing_allowed else None)
+                )
+                meanings = ", ".join(f"{code} = {words[code]}" for code in (0, 1))
+                choice = column.selectbox(
+                    label,
+                    codes,
+                    index=index,
+                    format_func=lambda code, w=words: (
+                        str(code) if code == NOT_RECORDED else f"{code} = {w[code]}"
+                    ),
+                    key=key,
+                    placeholder="required",
+                    help=" ".join(x for x in (help_text, literal(meanings) + ".") if x),
+                )
+                values[feature.name] = None if choice == NOT_RECORDED else choice
+            elif feature.kind == "category":
                 options = list(feature.categories or ())
                 if feature.missing_allowed:
                     options = [NOT_RECORDED, *options]
@@ -57,9 +97,11 @@ def _form_inputs(bundle: ModelBundle, key_prefix: str, start: dict) -> dict | No
                     )
                 values[feature.name] = column.number_input(
                     f"{label} ({literal(feature.unit)})" if feature.unit else label,
+                    # float, like the step: a bundle's demo values may be ints (Streamlit
+                    # refuses mixed numeric types).
                     value=None
                     if current is None or (isinstance(current, float) and math.isnan(current))
-                    else current,
+                    else float(current),
                     step=1.0 if feature.kind == "integer" else 0.1,
                     format="%g",
                     key=key,

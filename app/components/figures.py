@@ -15,7 +15,13 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from caselens.explain import ConfidenceAssessment, LimeExplanation, ReliabilityBin, ShapExplanation
+from caselens.explain import (
+    ConfidenceAssessment,
+    LimeExplanation,
+    ReliabilityBin,
+    ShapExplanation,
+    headline_label,
+)
 from caselens.model import SubgroupPerformance
 
 RAISES = "#D55E00"  # vermillion
@@ -91,6 +97,11 @@ def _layout(fig: go.Figure, *, title: str, height: int) -> go.Figure:
     return fig
 
 
+def _headline(confidence: ConfidenceAssessment, outcome: str) -> str:
+    """The probability's name on an axis: the same plain words as the result card's."""
+    return headline_label(confidence.calibrated, confidence.calibration_method, outcome)
+
+
 def probability_figure(confidence: ConfidenceAssessment, *, outcome: str) -> go.Figure:
     """The probability on a 0–100% scale with its interval (when there is one), the threshold
     and the base rate.
@@ -157,7 +168,7 @@ def probability_figure(confidence: ConfidenceAssessment, *, outcome: str) -> go.
             annotations=annotations,
             xaxis=dict(
                 range=[0, 100],
-                title=f"{plot_text(confidence.probability_label)} of {plot_text(outcome)} (%)",
+                title=f"{plot_text(_headline(confidence, outcome))} (%)",
                 ticksuffix="%",
                 showgrid=True,
                 gridcolor=GRID,
@@ -241,7 +252,7 @@ def threshold_strip_figure(confidence: ConfidenceAssessment, *, outcome: str) ->
             annotations=annotations,
             xaxis=dict(
                 range=[0, 100],
-                title=dict(text=f"Probability of {plot_text(outcome)} (%)", standoff=6),
+                title=dict(text=f"{plot_text(_headline(confidence, outcome))} (%)", standoff=6),
                 ticksuffix="%",
                 showgrid=True,
                 gridcolor=GRID,

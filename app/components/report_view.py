@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from caselens.explain import CaseReport
+from caselens.explain import CaseReport, headline_label
 from caselens.workflow import (
     format_interval,
     format_percent,
@@ -77,6 +77,13 @@ def render_model_banner(problems: tuple[str, ...], *, key: str) -> None:
             st.markdown("\n".join(f"- {literal(p)}" for p in problems))
 
 
+def probability_headline(report: CaseReport) -> str:
+    """The probability's name on the result card, in plain words ("Chance of heart
+    disease"); drawn from the stored report, so a replay of an old entry reads the same."""
+    c = report.confidence
+    return headline_label(c.calibrated, c.calibration_method, report.model.outcome.lower())
+
+
 def side_badge(report: CaseReport) -> tuple[str, str, str]:
     """(colour, icon, words) of the threshold badge, all from the report's one side."""
     c = report.confidence
@@ -136,7 +143,7 @@ def render_result_card(
     with st.container(border=True, key="result_card"):
         left, middle, right = st.columns([1.6, 1.1, 1.3], vertical_alignment="center")
         left.metric(
-            f"{literal(c.probability_label)} of {literal(m.outcome.lower())}",
+            literal(probability_headline(report)),
             format_percent(c.probability),
             help=f"{literal(m.outcome_definition)} Time window: {literal(m.time_window)}.",
         )
@@ -227,8 +234,8 @@ def render_how_sure(report: CaseReport) -> None:
     c = report.confidence
     m = report.model
     lines = [
-        f"**The probability.** {literal(c.probability_label)}; calibration: "
-        f"{literal(m.calibration_method)}. Base rate in held-out patients: "
+        f"**The probability.** {literal(probability_headline(report))}; calibration "
+        f"method: {literal(m.calibration_method)}. Base rate in held-out patients: "
         f"{_pct(c.base_rate)}. Outcome window: {literal(m.time_window)}.",
     ]
     if c.interval is not None:

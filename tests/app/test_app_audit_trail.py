@@ -4,9 +4,14 @@ without a report shown as verified details, and a malformed address said plainly
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
+import streamlit as st
 
 from app_helpers import audit_entries, shown, signed_in
+from caselens.settings import SAMPLE_MODELS_DIR
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -145,3 +150,41 @@ def test_a_report_id_with_several_displays_lists_them_and_opens_the_one_chosen(t
     assert shown(reviewer.header).startswith("As shown to Dr. Ana Lee (clinician) on")
     replayed = [e.detail()["seq"] for e in audit_entries() if e.action == "replayed"]
     assert replayed == [previewed, viewed]
+
+
+def test_a_replay_shows_the_card_check_banner_the_case_page_shows(
+    monkeypatch, tmp_path, heart_bundle
+):
+    models = tmp_path / "models"
+    shutil.copytree(SAMPLE_MODELS_DIR / "heart-disease", models / "heart-disease")
+    card_file = models / "heart-disease" / "card.json"
+    card = json.loads(card_file.read_text())
+    claimed = round(heart_bundle.card.validation.overall.auroc + 0.05, 4)
+    card["validation"]["overall"]["auroc"] = claimed
+    card_file.write_text(json.dumps(card), encoding="utf-8")
+    monkeypatch.setenv("CASELENS_MODELS_DIR", str(models))
+    st.cache_resource.clear()  # the catalogue is cached per server process
+    banner = "This model's card failed 1 check(s) against its own reference data"
+    try:
+        seq = _viewed_seq()
+        reviewer = signed_in("rev.kim")
+        assert banner not in shown(reviewer.error)  # nothing open: no banner of its own
+        reviewer.query_params["entry"] = str(seq)
+        reviewer = reviewer.run()
+        assert not reviewer.exception
+        assert sum(banner in e.value for e in reviewer.error) == 1
+        reviewer.session_state[f"audit_{seq}_model_problems"] = True
+        reviewer = reviewer.run()
+        assert f"the card claims {claimed:g}" in shown(reviewer.markdown)
+    finally:
+        st.cache_resource.clear()
+
+
+def test_a_replay_of_a_sound_model_has_no_banner():
+    seq = _viewed_seq()
+    reviewer = signed_in("rev.kim")
+    reviewer.query_params["entry"] = str(seq)
+    reviewer = reviewer.run()
+    assert not reviewer.exception and shown(reviewer.header).startswith("As shown to")
+    assert "card failed" not in shown(reviewer.error)
+    assert "cannot be checked now" not in shown(reviewer.caption)

@@ -165,7 +165,8 @@ def test_first_view_has_everything_a_clinician_must_see_and_secondary_tables_wai
     # the top factors, the first caution), SHAP and LIME with LIME's fidelity, the
     # limitations; each number once.
     labels = [unliteral(m.label) for m in at.metric]
-    assert labels[0].startswith("Calibrated probability (sigmoid) of")
+    # Plain words on the headline; the calibration method is in Details.
+    assert labels[0] == "Chance of heart disease"
     assert labels[1].startswith("Range (") and len(labels) == 2
     assert len(at.get("plotly_chart")) == 3  # threshold strip, SHAP, LIME
     factors = next(m.value for m in at.markdown if "What moved this estimate most" in m.value)
@@ -248,6 +249,14 @@ def test_estimate_first_shows_the_report_after_a_saved_estimate_kept_with_the_fe
     at = next(b for b in at.button if b.label.startswith("Save my estimate")).click().run()
     assert not at.exception and at.metric
     assert "Your estimate before seeing the model: 30 out of 100." in shown(at.caption)
+    # The estimate is its own entry, written before the display of the report it precedes.
+    actions = [e.action for e in audit_entries()]
+    assert actions.index("estimate_recorded") < actions.index("viewed")
+    [saved] = [e for e in audit_entries() if e.action == "estimate_recorded"]
+    [viewed] = [e for e in audit_entries() if e.action == "viewed"]
+    assert saved.detail()["own_estimate_out_of_100"] == 30
+    assert saved.detail()["report_id"] == json.loads(viewed.report_json)["report_id"]
+    assert (saved.patient_ref, saved.actor_id) == ("H-01", "dr.lee") and not saved.report_json
     at.radio(key="case_feedback_verdict").set_value("I agree")
     at = next(b for b in at.button if b.label == "Send feedback").click().run()
     [feedback] = [e for e in audit_entries() if e.action == "feedback"]
@@ -294,3 +303,42 @@ def test_a_wrong_estimate_first_setting_is_named_on_the_page_and_nothing_is_show
     assert not at.exception
     assert "CASELENS_ESTIMATE_FIRST: expected on or off, got 'sometimes'." in shown(at.error)
     assert not at.metric and not [e for e in audit_entries() if e.action == "viewed"]
+
+
+def test_the_form_names_the_meaning_of_each_0_1_code(monkeypatch, tmp_path, other_family_bundles):
+    # A bring-your-own bundle with 0/1 inputs (the sample bundles have none): sex_male is a
+    # category described by the card (0 = Female, 1 = Male), diabetes a stated yes/no, and
+    # high_blood_pressure a yes/no read from its "Having …" label.
+    bundle = other_family_bundles["calibrated"]
+    models = tmp_path / "models"
+    shutil.copytree(bundle.path, models / bundle.model_id)
+    monkeypatch.setenv("CASELENS_MODELS_DIR", str(models))
+    st.cache_resource.clear()  # the catalogue is cached per server process
+    try:
+        at = open_app()
+        prefix = f"case_{bundle.model_id}"
+        at = at.radio(key=f"{prefix}_source").set_value("Enter values").run()
+        assert not at.exception
+        sex = at.selectbox(key=f"{prefix}_field_sex_male")
+        assert sex.options == ["0 = Female", "1 = Male"]
+        assert "0 = Female, 1 = Male." in unliteral(sex.help)
+        start = bundle.demo_cases[0].inputs
+        assert sex.value == start["sex_male"]  # the form starts from the first demo patient
+        diabetes = at.selectbox(key=f"{prefix}_field_diabetes")
+        assert diabetes.options == ["0 = No", "1 = Yes"]
+        assert at.selectbox(key=f"{prefix}_field_high_blood_pressure").options == [
+            "0 = No",
+            "1 = Yes",
+        ]
+        assert not [n for n in at.number_input if n.key.endswith(("_sex_male", "_diabetes"))]
+        # The code chosen by its meaning is the value the model gets.
+        at.selectbox(key=f"{prefix}_field_sex_male").set_value(1 - start["sex_male"])
+        at = at.button[0].click().run()
+        assert not at.exception and "Enter the patient reference" in shown(at.info)
+        at = at.text_input(key=f"case_patient_ref_{bundle.model_id}_form_").input("MRN-5").run()
+        assert not at.exception and at.metric
+        [viewed] = [e for e in audit_entries() if (e.action, e.patient_ref) == ("viewed", "MRN-5")]
+        inputs = {i["name"]: i for i in json.loads(viewed.report_json)["case"]["inputs"]}
+        assert inputs["sex_male"]["value"] == 1 - start["sex_male"]
+    finally:
+        st.cache_resource.clear()

@@ -89,7 +89,7 @@ def test_case_page_and_patient_preview_send_the_hostile_text_escaped():
     intended_use = f"referred for coronary angiography. {PAYLOAD}"
     assert any(literal(intended_use) in c for c in captions)
     label = at.metric[0].label
-    assert label.startswith(literal("Calibrated probability (sigmoid) of "))
+    assert label.startswith(literal("Chance of "))
     assert literal(PAYLOAD.lower()) in label
     _assert_no_markup_from_data(at)
     assert PAYLOADS[0] in shown(at.info)  # the clinician summary names the hostile labels

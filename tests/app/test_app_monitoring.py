@@ -160,8 +160,13 @@ def nine_shown(app_env, tmp_path, monkeypatch, request):
 
     models = tmp_path / "models"
     shutil.copytree(SAMPLE_MODELS_DIR / HEART, models / HEART)
-    if getattr(request, "param", "low_minimum") == "low_minimum":
-        (models / HEART / "monitoring.json").write_text(json.dumps({"min_predictions": 5}))
+    plans = {
+        "low_minimum": {"min_predictions": 5},
+        "ninety": {"min_predictions": 5, "confidence": 0.9},
+    }
+    plan = plans.get(getattr(request, "param", "low_minimum"))
+    if plan is not None:
+        (models / HEART / "monitoring.json").write_text(json.dumps(plan))
     monkeypatch.setenv("CASELENS_MODELS_DIR", str(models))
     monkeypatch.setenv("CASELENS_MONITOR_CHECK_SECONDS", "off")
     st.cache_resource.clear()  # the catalogue and the workflow are cached per process
@@ -238,3 +243,18 @@ def test_under_the_plan_minimum_the_page_says_too_few_to_judge(nine_shown):
     assert list(table["Drift judged"]) == ["too few to judge"]
     psi_chart = next(c for c in at.get("plotly_chart") if "PSI" in c.proto.spec)
     assert "too few to judge" in psi_chart.proto.spec
+
+
+@pytest.mark.parametrize("nine_shown", ["ninety"], indirect=True)
+def test_intervals_are_labelled_with_the_plans_level(nine_shown):
+    at = _monitoring("rev.kim", HEART)
+    assert "only when the 90% interval lies wholly beyond the limit" in shown(at.caption)
+    table = next(d.value for d in at.dataframe if "Drift judged" in d.value.columns)
+    assert "AUROC 90% CI" in table.columns
+    assert not [c for d in at.dataframe for c in d.value.columns if "95%" in str(c)]
+
+
+def test_intervals_are_labelled_95_percent_under_the_default_plan(nine_shown):
+    at = _monitoring("rev.kim", HEART)
+    table = next(d.value for d in at.dataframe if "Drift judged" in d.value.columns)
+    assert "AUROC 95% CI" in table.columns and "only when the 95% interval" in shown(at.caption)

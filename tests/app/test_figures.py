@@ -96,12 +96,13 @@ def test_probability_figure_without_an_interval_draws_no_range_and_names_the_lab
             "range_low": None,
             "range_high": None,
             "interval": None,
-            "probability_label": "Model probability (not calibrated)",
+            "calibrated": False,
+            "calibration_method": "none",
         }
     )
     fig = probability_figure(confidence, outcome="death")
     assert fig.data[0].error_x.array is None
-    assert fig.layout.xaxis.title.text.startswith("Model probability (not calibrated) of death")
+    assert fig.layout.xaxis.title.text == "Model score for death (not calibrated) (%)"
 
 
 def test_report_figures_carry_their_own_template_so_long_labels_fit(report):
@@ -141,7 +142,7 @@ def test_the_threshold_strip_colours_the_patient_by_the_side_and_prints_no_numbe
     threshold_label, base_label = fig.layout.annotations
     assert threshold_label.y == base_label.y == 1.0 and threshold_label.yanchor == "bottom"
     assert {threshold_label.xanchor, base_label.xanchor} == {"left", "right"}
-    assert fig.layout.xaxis.title.text == "Probability of heart disease (%)"
+    assert fig.layout.xaxis.title.text == "Chance of heart disease (%)"
 
 
 def test_the_threshold_strip_without_a_range_draws_no_bar(report):

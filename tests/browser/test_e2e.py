@@ -130,9 +130,7 @@ def test_clinician_sees_h03_report_and_it_is_recorded(clinician_h03, audit_entri
     page, shown = clinician_h03
     assert re.fullmatch(r"\d{1,3}\.\d%", shown), shown
     expect(
-        page.get_by_test_id("stMetric").filter(
-            has_text="Calibrated probability (sigmoid) of heart disease"
-        )
+        page.get_by_test_id("stMetric").filter(has_text="Chance of heart disease")
     ).to_be_visible()
     expect(shap_chart(page)).to_have_count(1)
     expect(shap_chart(page).locator(".js-plotly-plot").first).to_be_visible()

@@ -16,6 +16,7 @@ from caselens.explain.confidence import (
     ConfidenceAssessment,
     ConfidenceModel,
     SplitConformalClassifier,
+    headline_label,
     neighbour_count,
     platt_fit,
     reliability_table,
@@ -400,6 +401,10 @@ def test_an_uncalibrated_bundle_is_labelled_so_and_gets_no_interval(other_family
     assessment = model.assess(0.23)
     assert not assessment.calibrated and assessment.calibration_method == "none"
     assert assessment.probability_label == "Model probability (not calibrated)"
+    assert (
+        headline_label(assessment.calibrated, assessment.calibration_method, "death")
+        == "Model score for death (not calibrated)"
+    )
     assert assessment.interval is None and assessment.range_low is None
     assert "not calibrated" in assessment.interval_unavailable_reason
     assert assessment.range_statement == assessment.interval_unavailable_reason
@@ -411,7 +416,25 @@ def test_an_uncalibrated_bundle_is_labelled_so_and_gets_no_interval(other_family
 def test_a_calibrated_bundle_names_its_method(heart_model):
     assessment = heart_model.assess(0.4)
     assert assessment.calibrated
+    # The stored label keeps its wording (it is part of every report id); the headline
+    # a screen draws is plain and leaves the method to the details.
     assert assessment.probability_label == "Calibrated probability (sigmoid)"
+    headline = headline_label(assessment.calibrated, assessment.calibration_method, "x")
+    assert headline == "Chance of x" and "sigmoid" not in headline
+
+
+@pytest.mark.parametrize(
+    ("calibrated", "method", "expected"),
+    [
+        (True, "isotonic", "Chance of stroke"),
+        (False, "none", "Model score for stroke (not calibrated)"),
+        (False, None, "Model score for stroke (calibration not stated)"),
+    ],
+)
+def test_the_headline_calls_a_number_a_chance_only_when_the_model_is_calibrated(
+    calibrated, method, expected
+):
+    assert headline_label(calibrated, method, "stroke") == expected
 
 
 def test_an_estimate_outside_the_neighbourhoods_observed_range_is_said_not_hidden(

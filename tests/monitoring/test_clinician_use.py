@@ -10,7 +10,7 @@ import pytest
 
 from caselens.monitoring.clinician_use import feedback_by_period, limitations_by_period
 from caselens.monitoring.tables import ready_engine
-from caselens.workflow.door import Refused
+from caselens.workflow import Refused
 from monitoring_fixtures import heart_case, signed_in, trail_path, workflow
 
 __all__ = ["trail_path", "workflow"]  # fixtures used by name below
@@ -25,7 +25,7 @@ def test_feedback_and_own_estimates_are_summed_per_period(workflow):
     reports = []
     for case_id, own, verdict in (("H-01", 90, "I agree"), ("H-02", 5, "I disagree")):
         case = heart_case(workflow, case_id)
-        workflow.save_own_estimate(clinician, "heart-disease", case, own)
+        workflow.save_own_estimate(clinician, "heart-disease", case, own, patient_ref=case_id)
         report = workflow.show_report(clinician, "heart-disease", case, patient_ref=case_id)
         workflow.give_feedback(
             clinician,
@@ -86,7 +86,7 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from caselens.settings import Settings, SettingsError, parse_estimate_first_users  # noqa: E402
-from caselens.workflow.door import WorkflowError  # noqa: E402
+from caselens.workflow import WorkflowError, check_own_estimate  # noqa: E402
 from monitoring_fixtures import make_workflow  # noqa: E402
 
 
@@ -95,7 +95,7 @@ def test_estimate_first_holds_the_report_until_a_saved_estimate_or_a_recorded_sk
     assert workflow.estimate_first(clinician)  # the built-in default for clinicians
     h01, h02 = heart_case(workflow, "H-01"), heart_case(workflow, "H-02")
     assert workflow.awaiting_own_estimate(clinician, "heart-disease", h01)
-    workflow.save_own_estimate(clinician, "heart-disease", h01, 12)
+    workflow.save_own_estimate(clinician, "heart-disease", h01, 12, patient_ref="MRN-1")
     assert not workflow.awaiting_own_estimate(clinician, "heart-disease", h01)
     # Another patient is another estimate; a bad reference records nothing.
     assert workflow.awaiting_own_estimate(clinician, "heart-disease", h02)
@@ -167,6 +167,21 @@ def test_model_warnings_are_the_card_checks_model_facts_shows(workflow):
         workflow.model_warnings(signed_in(workflow, "pat.h03"), "heart-disease")
 
 
+def test_a_replay_is_checked_against_the_card_of_its_own_model_version(workflow):
+    report = workflow.show_report(
+        signed_in(workflow, "dr.lee"), "heart-disease", heart_case(workflow), patient_ref="H-01"
+    )
+    reviewer = signed_in(workflow, "rev.kim")
+    assert workflow.replayed_model_warnings(reviewer, report) == ()
+    # A version no longer loaded (another model file): its card cannot be checked now.
+    other = report.model_copy(
+        update={"model": report.model.model_copy(update={"sha256": "0" * 64})}
+    )
+    assert workflow.replayed_model_warnings(reviewer, other) is None
+    with pytest.raises(Refused):
+        workflow.replayed_model_warnings(signed_in(workflow, "pat.h03"), report)
+
+
 def test_settings_read_from_the_environment_and_name_the_variable_when_wrong(monkeypatch):
     monkeypatch.setenv("CASELENS_ESTIMATE_FIRST", "OFF")
     monkeypatch.setenv("CASELENS_ESTIMATE_FIRST_USERS", " dr.lee = on ,, dr.ng=off ")
@@ -208,3 +223,61 @@ def test_any_users_text_is_read_or_refused_with_the_variable_named(text):
         assert str(exc).startswith("CASELENS_ESTIMATE_FIRST_USERS")
     else:
         assert all(isinstance(v, bool) and k == k.strip() and k for k, v in parsed.items())
+
+
+def test_a_saved_estimate_is_its_own_entry_written_before_the_report_is_shown(workflow):
+    clinician = signed_in(workflow, "dr.lee")
+    case = heart_case(workflow, "H-01")
+    workflow.save_own_estimate(clinician, "heart-disease", case, 40, patient_ref="MRN-7")
+    [saved] = [e for e in workflow.trail.entries() if e.action == "estimate_recorded"]
+    assert not [e for e in workflow.trail.entries() if e.action == "viewed"]
+    assert not saved.report_json  # the model's number is not in the estimate's entry
+    report = workflow.show_report(clinician, "heart-disease", case, patient_ref="MRN-7")
+    actions = [e.action for e in workflow.trail.entries()]
+    assert actions.index("estimate_recorded") < actions.index("viewed")
+    assert (saved.actor_id, saved.patient_ref, saved.model_id) == (
+        "dr.lee",
+        "MRN-7",
+        report.model.model_id,
+    )
+    assert saved.detail() == {
+        "model_id": "heart-disease",
+        "report_id": report.report_id,
+        "own_estimate_out_of_100": 40,
+    }
+
+
+def test_a_bad_estimate_is_refused_by_name_and_nothing_is_recorded(workflow):
+    clinician = signed_in(workflow, "dr.lee")
+    case = heart_case(workflow)
+    before = len(workflow.trail.entries())
+    for bad in (-1, 101, 12.5, float("nan"), "30", None, True):
+        with pytest.raises(WorkflowError, match=r"^Your estimate: expected a whole number"):
+            workflow.save_own_estimate(clinician, "heart-disease", case, bad, patient_ref="MRN-1")  # type: ignore[arg-type]
+    assert len(workflow.trail.entries()) == before
+    assert workflow.awaiting_own_estimate(clinician, "heart-disease", case)
+
+
+@given(
+    st.one_of(
+        st.integers(),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=30),
+        st.none(),
+        st.booleans(),
+    )
+)
+def test_an_estimate_is_taken_only_as_a_whole_number_from_0_to_100(value):
+    whole = (
+        not isinstance(value, bool | str)
+        and value is not None
+        and value == value
+        and abs(value) != float("inf")
+        and value == int(value)
+        and 0 <= value <= 100
+    )
+    if whole:
+        assert check_own_estimate(value) == int(value)
+    else:
+        with pytest.raises(WorkflowError, match=r"^Your estimate: expected a whole number"):
+            check_own_estimate(value)

@@ -225,3 +225,26 @@ def test_make_run_seeds_one_simulated_history_only_once(tmp_path, monkeypatch):
     assert first.exit_code == 0 and first.output.startswith("SIMULATED run "), first.output
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0 and "already there" in again.output, again.output
+
+
+def test_an_alerts_interval_is_named_at_the_plans_level(sample_bundles, readmission_profile):
+    bundle = sample_bundles["readmission-30d"]
+    sim = simulate_months(
+        bundle,
+        months=2,
+        per_month=PER_MONTH,
+        shifts=[parse_shift("calibration@2")],
+        seed=3,
+        reference_probabilities=readmission_profile.probabilities,
+    )
+    for level, text in ((0.9, "(90% CI"), (0.95, "(95% CI"), (0.975, "(97.5% CI")):
+        plan = MonitoringPlan(confidence=level)
+        found = [
+            a
+            for f in simulated_figures(sim, readmission_profile, plan)
+            for group in evaluate(f, plan)
+            for a in group
+            if a.kind == "calibration_slope"
+        ]
+        assert found, f"no calibration alert or watch at {level}"
+        assert all(text in a.message for a in found), [a.message for a in found]

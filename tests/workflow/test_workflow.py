@@ -121,7 +121,9 @@ def test_sign_in_is_recorded_and_sign_out_gives_a_new_session_that_inherits_noth
     report = workflow.show_report(
         session, "heart-disease", heart_case(workflow), patient_ref="MRN-1"
     )
-    workflow.save_own_estimate(session, "heart-disease", heart_case(workflow), 30)
+    workflow.save_own_estimate(
+        session, "heart-disease", heart_case(workflow), 30, patient_ref="MRN-1"
+    )
     fresh = workflow.sign_out(session)
     assert fresh.session_id != session.session_id
     assert fresh.viewer is None and not fresh.recorded and not fresh.reports
@@ -129,6 +131,7 @@ def test_sign_in_is_recorded_and_sign_out_gives_a_new_session_that_inherits_noth
     assert actions(workflow) == [
         ("sign_in", "dr.lee"),
         ("viewed", "dr.lee"),
+        ("estimate_recorded", "dr.lee"),
         ("signed_out", "dr.lee"),
     ]
     assert report.case.case_id == "MRN-1"
@@ -212,7 +215,7 @@ def test_a_clinician_may_not_suspend_a_model_and_the_attempt_is_recorded(workflo
 def test_feedback_keeps_the_estimate_committed_before_the_model_was_seen(workflow):
     session = signed_in(workflow, "dr.lee")
     case = heart_case(workflow)
-    workflow.save_own_estimate(session, "heart-disease", case, 35)
+    workflow.save_own_estimate(session, "heart-disease", case, 35, patient_ref="MRN-9")
     report = workflow.show_report(session, "heart-disease", case, patient_ref="MRN-9")
     estimate = workflow.own_estimate(session, "heart-disease", case)
     workflow.give_feedback(

@@ -57,11 +57,9 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 DEMO_PASSWORD = "caselens-demo"
-#: The probability metric's label: "Calibrated probability (method) of …" or, for a model
-#: that is not calibrated, "Model probability (not calibrated) of …".
-PROBABILITY_LABEL = re.compile(
-    r"(Calibrated probability \(\w+\)|Model probability \(not calibrated\)) of"
-)
+#: The probability metric's label (``confidence.headline_label``): "Chance of …" for a
+#: calibrated model, "Model score for … (not calibrated)" for one that is not.
+PROBABILITY_LABEL = re.compile(r"(Chance of|Model score for) \w")
 SHAP_TITLE = "SHAP: from the average patient to this patient"
 HEART = "heart-disease"
 READMISSION = "readmission-30d"

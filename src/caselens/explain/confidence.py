@@ -269,6 +269,29 @@ class ConfidenceAssessment(_Frozen):
     estimate_outside_neighbourhood: bool = False
 
 
+def headline_label(calibrated: bool, calibration_method: str | None, outcome: str) -> str:
+    """What the probability is called on a screen's headline, in a clinician's words.
+
+    "Chance of heart disease" only for a calibrated model; otherwise "Model score for heart
+    disease (not calibrated)" (or "(calibration not stated)"). The calibration method is
+    named in the details, never here. Drawn from a report's stored ``calibrated`` and
+    ``calibration_method`` at render time, so the stored ``probability_label`` (part of
+    every report id, old entries included) is never changed.
+
+    Parameters
+    ----------
+    calibrated, calibration_method :
+        The report's ``ConfidenceAssessment.calibrated`` and ``calibration_method``.
+    outcome : str
+        The outcome in running text, e.g. "heart disease".
+    """
+    if calibrated:
+        return f"Chance of {outcome}"
+    if calibration_method == "none":
+        return f"Model score for {outcome} (not calibrated)"
+    return f"Model score for {outcome} (calibration not stated)"
+
+
 def _round(x: float) -> float:
     return round(float(x), DECIMALS)
 

@@ -1,11 +1,12 @@
 """The monitoring plan's alerts: judged from a period's figures, recorded in the trail.
 
-An alert is raised only when the evidence crosses a threshold: the 95% interval lies
-wholly beyond it (for PSI, which has no standard interval, the value itself, and only from
-the plan's minimum number of predictions). A point estimate beyond the threshold whose
-interval still reaches back is a *watch*: shown, not raised. This keeps the false-alarm
-rate of an unchanged population at a measured few per cent (``caselens monitor rates``)
-while a real shift of the size the plan names is caught in the period it starts.
+An alert is raised only when the evidence crosses a threshold: the interval at the plan's
+level (95% unless it says otherwise) lies wholly beyond it (for PSI, which has no standard
+interval, the value itself, and only from the plan's minimum number of predictions). A point
+estimate beyond the threshold whose interval still reaches back is a *watch*: shown, not
+raised. This keeps the false-alarm rate of an unchanged population at a measured few per
+cent (``caselens monitor rates``) while a real shift of the size the plan names is caught in
+the period it starts.
 
 Each alert has a stable id (model, period, kind, subject, live or simulated run), is
 recorded once as an ``alert_raised`` entry, and its row is written in the same transaction.
@@ -153,6 +154,7 @@ def evaluate(figures: PeriodFigures, plan: MonitoringPlan) -> tuple[list[Alert],
                     )
                 )
     perf = figures.performance
+    level = f"{100 * plan.confidence:g}%"  # every interval below is at the plan's level
     if perf is not None and perf.judged:
         slope = perf.calibration_slope
         lo_band, hi_band = plan.calibration_slope_low, plan.calibration_slope_high
@@ -165,7 +167,7 @@ def evaluate(figures: PeriodFigures, plan: MonitoringPlan) -> tuple[list[Alert],
                         figures,
                         "calibration_slope",
                         "overall",
-                        f"calibration slope {slope.value:.2f} (95% CI {slope.low:.2f}–"
+                        f"calibration slope {slope.value:.2f} ({level} CI {slope.low:.2f}–"
                         f"{slope.high:.2f}) is outside {lo_band}–{hi_band} (n={perf.n})",
                         value=slope.value,
                         low=slope.low,
@@ -182,7 +184,7 @@ def evaluate(figures: PeriodFigures, plan: MonitoringPlan) -> tuple[list[Alert],
                     "auroc_drop",
                     "overall",
                     f"AUROC {perf.auroc.value:.3f} is {drop.value:.3f} below the reference "
-                    f"{figures.reference_auroc.value:.3f} (95% CI of the drop {drop.low:.3f}–"
+                    f"{figures.reference_auroc.value:.3f} ({level} CI of the drop {drop.low:.3f}–"
                     f"{drop.high:.3f}; alert above {plan.auroc_drop}, n={perf.n})",
                     value=drop.value,
                     low=drop.low,
@@ -204,7 +206,7 @@ def evaluate(figures: PeriodFigures, plan: MonitoringPlan) -> tuple[list[Alert],
                 "subgroup_auroc_drop",
                 f"{sub.variable}={sub.group}",
                 f"AUROC in {sub.variable} '{sub.group}' is {sp.auroc.value:.3f}, "
-                f"{drop.value:.3f} below its reference {sub.reference_auroc.value:.3f} (95% CI "
+                f"{drop.value:.3f} below its reference {sub.reference_auroc.value:.3f} ({level} CI "
                 f"of the drop {drop.low:.3f}–{drop.high:.3f}; alert above "
                 f"{plan.subgroup_auroc_drop}, n={sp.n})",
                 value=drop.value,

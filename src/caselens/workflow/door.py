@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import math
 import re
 import threading
 import uuid
@@ -270,6 +271,17 @@ def check_patient_ref(text: str | None) -> str:
             "or '-', starting with a letter or digit (e.g. MRN-004211)."
         )
     return value
+
+
+def check_own_estimate(value: object) -> int:
+    """A clinician's own estimate out of 100: a whole number from 0 to 100, or a
+    :class:`WorkflowError` that says what was given and what is expected."""
+    expected = "Your estimate: expected a whole number from 0 to 100"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise WorkflowError(f"{expected}, got {str(value)[:20]!r}.")
+    if not math.isfinite(value) or value != int(value) or not 0 <= value <= 100:
+        raise WorkflowError(f"{expected}, got {value:g}.")
+    return int(value)
 
 
 def _case_key(model_id: str, case: Case) -> tuple[str, str, str]:
@@ -583,13 +595,41 @@ class Workflow:
         ) from problem
 
     def save_own_estimate(
-        self, session: UserSession, model_id: str, case: Case, out_of_100: int
+        self,
+        session: UserSession,
+        model_id: str,
+        case: Case,
+        out_of_100: int,
+        *,
+        patient_ref: str,
     ) -> None:
-        """Keep the clinician's own estimate, committed before the model's is shown."""
+        """Record the clinician's own estimate, committed before the model's is shown.
+
+        Its own audit entry (action ``estimate_recorded``, with the estimate and the id of
+        the report it precedes) is written before the report can be drawn; the report is
+        computed here only for its id and is not returned. A value that is not a whole
+        number from 0 to 100 is refused and nothing is recorded.
+        """
         self._require(session, "view_report")
-        if not 0 <= int(out_of_100) <= 100:
-            raise WorkflowError("Your estimate: a whole number from 0 to 100.")
-        session.own_estimates[_case_key(model_id, case)] = int(out_of_100)
+        estimate = check_own_estimate(out_of_100)
+        ref = check_patient_ref(patient_ref)
+        self._active_bundle(model_id)
+        # The same case as show_report will draw, so the entry names that report's id.
+        report = self._report(
+            session, model_id, dataclasses.replace(case, case_id=ref), audience="clinician"
+        )
+        self._record(
+            session,
+            "estimate_recorded",
+            audience="clinician",
+            report=report,
+            detail={
+                "model_id": model_id,
+                "report_id": report.report_id,
+                "own_estimate_out_of_100": estimate,
+            },
+        )
+        session.own_estimates[_case_key(model_id, case)] = estimate
 
     def own_estimate(self, session: UserSession, model_id: str, case: Case) -> int | None:
         """The estimate this clinician committed for this case in this session, if any."""
@@ -954,6 +994,19 @@ class Workflow:
             )
             session.recorded.add(key)
         return replay
+
+    def replayed_model_warnings(
+        self, session: UserSession, report: CaseReport
+    ) -> tuple[str, ...] | None:
+        """Where the card of the model version behind a replayed report (the loaded bundle
+        with its model file's SHA-256) fails its checks, for the same banner the Case page
+        draws; None when that version is no longer loaded, so its card cannot be checked."""
+        self._require(session, "replay_entry")
+        match = next(
+            (b for b in self.catalogue.bundles.values() if b.model_sha256 == report.model.sha256),
+            None,
+        )
+        return None if match is None else tuple(match.card_problems)
 
     def rerun(self, session: UserSession, seq: int) -> Rerun:
         """Recompute a past display and compare; the outcome is recorded before it returns."""
