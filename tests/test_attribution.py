@@ -175,7 +175,7 @@ def test_permutation_shapley_is_exact_for_a_model_that_adds_up_per_variable(bund
         total += 0.05 * (data["sex"].astype(object) == "Male").to_numpy()
         return total
 
-    from caselens.explain.attribution import _columns
+    from caselens.explain.attribution._frames import _columns
 
     probability = float(additive(frame)[0])
     values = permutation_shapley(
@@ -199,7 +199,7 @@ def test_permutation_shapley_is_exact_for_a_model_that_adds_up_per_variable(bund
 def test_permutation_shapley_equals_the_plain_chain_by_chain_computation(bundles, backgrounds):
     # The batched estimator skips rows that repeat the previous one; spelled out the slow way
     # (every step of every chain predicted) the numbers must be the same.
-    from caselens.explain.attribution import _columns, _frame
+    from caselens.explain.attribution._frames import _columns, _frame
 
     bundle = bundles["readmission-30d"]
     schema = bundle.features
@@ -430,7 +430,7 @@ def test_lime_neighbourhoods_are_those_lime_samples_for_each_case_bit_for_bit(
 ):
     # CaseLens draws the case-free part of each seed's neighbourhood once and derives every
     # case's rows from it: they must be exactly what LIME's own sampler returns for the case.
-    from caselens.explain.attribution import _LimeSetup
+    from caselens.explain.attribution._lime_setup import _LimeSetup
 
     bundle = bundles[model_id]
     schema, background = bundle.features, backgrounds[model_id]
@@ -449,7 +449,7 @@ def test_lime_neighbourhoods_are_those_lime_samples_for_each_case_bit_for_bit(
 def _assert_lime_equals_plain_lime(model, frame, background, schema, seed, *, tolerance=0.0):
     """CaseLens's LIME weights and R² against plain LIME's: equal bit for bit by default,
     or within ``tolerance`` (float rounding of the same fit)."""
-    from caselens.explain.attribution import _LimeEncoding
+    from caselens.explain.attribution._lime_encoding import _LimeEncoding
 
     encoding = _LimeEncoding(background, schema)
     row, _ = encoding.encode_case(frame)
@@ -665,7 +665,7 @@ def test_more_than_one_row_is_refused(bundles, backgrounds):
 def test_a_case_row_gives_the_same_typed_columns_the_quick_way_as_through_pandas(bundles, model_id):
     # One-row frames (every case) skip the per-column pandas conversion; the arrays must be
     # identical to the general path's: dtypes, values, missing values, Python types.
-    from caselens.explain.attribution import _case_columns, _frame_columns
+    from caselens.explain.attribution._frames import _case_columns, _frame_columns
 
     bundle = bundles[model_id]
     schema = bundle.features
@@ -690,12 +690,8 @@ def test_the_batch_frame_built_from_category_codes_is_the_plain_frame(bundles, m
     # The text columns of the one model call (LIME, SHAP, then the case) are taken from the
     # category list by code instead of converting every string; the frame must equal the
     # plain construction (values, missing cells, dtypes), so the model sees the same input.
-    from caselens.explain.attribution import (
-        Attributor,
-        ShapleyPlan,
-        _columns,
-        _frame,
-    )
+    from caselens.explain.attribution import Attributor, ShapleyPlan
+    from caselens.explain.attribution._frames import _columns, _frame
 
     bundle = bundles[model_id]
     schema = bundle.features
@@ -736,7 +732,7 @@ _gram_problems = st.integers(1, 16).flatmap(
 def test_the_positive_definite_solve_is_scipys_bit_for_bit(problem):
     from scipy import linalg
 
-    from caselens.explain.attribution import _solve_positive
+    from caselens.explain.attribution._weighted_ridge import _solve_positive
 
     rows, rhs, alpha = problem
     x = np.asarray(rows)
@@ -755,7 +751,7 @@ def test_the_positive_definite_solve_is_scipys_bit_for_bit(problem):
 
 
 def test_the_positive_definite_solve_refuses_what_scipy_refuses():
-    from caselens.explain.attribution import _solve_positive
+    from caselens.explain.attribution._weighted_ridge import _solve_positive
 
     with pytest.raises(np.linalg.LinAlgError):
         _solve_positive(np.array([[1.0, 2.0], [2.0, 1.0]]), np.ones((2, 1)))  # indefinite
@@ -768,7 +764,8 @@ def test_the_positive_definite_solve_refuses_what_scipy_refuses():
 def test_every_case_of_an_explainer_shares_the_same_shap_orders(bundles):
     # The orders depend only on the seed and the sizes: drawn once, shared read-only, and
     # the very orders a fresh draw gives.
-    from caselens.explain.attribution import ShapleyPlan, _columns
+    from caselens.explain.attribution import ShapleyPlan
+    from caselens.explain.attribution._frames import _columns
 
     bundle = bundles["heart-disease"]
     schema = bundle.features
