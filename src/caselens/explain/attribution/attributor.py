@@ -236,18 +236,7 @@ class Attributor:
     def _explain(
         self, case_frame: pd.DataFrame, values: Sequence[Any], predict: _CountingPredict
     ) -> tuple[float, ShapExplanation, LimeExplanation]:
-        schema = self.schema
-        common = dict(background_size=len(self.background), seed=self.seed)
-        plan: ShapleyPlan | None = None
-        shap_error: Exception | None = None
-        case_columns: list[np.ndarray] | None = None
-        try:
-            case_columns = _columns(case_frame, schema, values)
-            if self._background_columns is None:
-                self._background_columns = _columns(self.background, schema)
-            plan = ShapleyPlan.build(case_columns, self._background_columns, schema, seed=self.seed)
-        except Exception as exc:  # reported in the SHAP result, as a failed model call was
-            shap_error = exc
+        case_columns, plan, shap_error = self._shap_plan(case_frame, values)
         lime = self._lime_setup()
         draw = lime.draw(
             case_frame,
@@ -257,51 +246,102 @@ class Attributor:
             case_columns=case_columns,
         )
         lime_draw = draw if isinstance(draw, _LimeDraw) else None
-
-        probability: float | None = None
-        shap_probs = lime_probs = None
+        answers = _Answers()
         if plan is not None and lime_draw is not None and case_columns is not None:
-            # The one call: every LIME run's rows, then SHAP's rows, then the case (last, so
-            # that the explanation rows keep the positions they had when the case was asked
-            # alone: BLAS may round a row's last bit differently at another position).
-            try:
-                probs = self._predict_batch(predict, lime_draw, plan, case_columns)
-                lime_probs = probs[: lime_draw.rows]
-                shap_probs = probs[lime_draw.rows : -1, 1]
-                probability = float(probs[-1, 1])
-            except ModelBudgetError:
-                raise  # over its time or memory: asking again part by part would only stall
-            except Exception:  # ask each part alone below, so the failing part is named
-                pass
-        if probability is None:
+            self._ask_together(answers, predict, lime_draw, plan, case_columns)
+        if answers.probability is None:
             # The case alone; raises: there is nothing to show.
-            probability = float(predict(case_frame)[0, 1])
-        if plan is not None and shap_probs is None:
+            answers.probability = float(predict(case_frame)[0, 1])
+        if plan is not None and answers.shap_probs is None:
             try:
-                shap_probs = predict(_frame(plan.batch_columns, schema))[:, 1]
+                answers.shap_probs = predict(_frame(plan.batch_columns, self.schema))[:, 1]
             except Exception as exc:
                 shap_error = exc
-        if lime_draw is not None and lime_probs is None:
+        if lime_draw is not None and answers.lime_probs is None:
             try:
-                lime_probs = predict(lime_draw.frame())
+                answers.lime_probs = predict(lime_draw.frame())
             except Exception as exc:
                 draw = lime_draw.failed(f"{type(exc).__name__}: {exc}")
                 lime_draw = None
-
-        if plan is None or shap_probs is None:
-            shap_result = _shap_failed(shap_error, probability, common)
-        else:
-            shap_result = _shap_from_estimate(
-                plan.finish(shap_probs, probability),
-                probability,
-                schema,
-                self._log_odds_model,
-                case_frame,
-                common,
-                case_columns=case_columns,
-            )
-        lime_result = draw if lime_draw is None else lime.finish(lime_draw, lime_probs, predict)
+        probability = answers.probability
+        shap_result = self._shap_result(
+            plan, answers.shap_probs, shap_error, probability, case_frame, case_columns
+        )
+        lime_result = (
+            draw if lime_draw is None else lime.finish(lime_draw, answers.lime_probs, predict)
+        )
         return probability, shap_result, lime_result
+
+    def _shap_plan(
+        self, case_frame: pd.DataFrame, values: Sequence[Any]
+    ) -> tuple[list[np.ndarray] | None, ShapleyPlan | None, Exception | None]:
+        """The case's typed columns and SHAP's coalition rows, or why they could not be built
+        (reported in the SHAP result, as a failed model call is)."""
+        case_columns: list[np.ndarray] | None = None
+        try:
+            case_columns = _columns(case_frame, self.schema, values)
+            if self._background_columns is None:
+                self._background_columns = _columns(self.background, self.schema)
+            plan = ShapleyPlan.build(
+                case_columns, self._background_columns, self.schema, seed=self.seed
+            )
+        except Exception as exc:
+            return case_columns, None, exc
+        return case_columns, plan, None
+
+    def _ask_together(
+        self,
+        answers: _Answers,
+        predict: _CountingPredict,
+        lime_draw: _LimeDraw,
+        plan: ShapleyPlan,
+        case_columns: Sequence[np.ndarray],
+    ) -> None:
+        """The one call: every LIME run's rows, then SHAP's rows, then the case (last, so that
+        the explanation rows keep the positions they had when the case was asked alone: BLAS
+        may round a row's last bit differently at another position). On a failure other than
+        the model's budget, what is not answered is asked part by part by the caller."""
+        try:
+            probs = self._predict_batch(predict, lime_draw, plan, case_columns)
+            answers.lime_probs = probs[: lime_draw.rows]
+            answers.shap_probs = probs[lime_draw.rows : -1, 1]
+            answers.probability = float(probs[-1, 1])
+        except ModelBudgetError:
+            raise  # over its time or memory: asking again part by part would only stall
+        except Exception:  # ask each part alone, so the failing part is named
+            pass
+
+    def _shap_result(
+        self,
+        plan: ShapleyPlan | None,
+        shap_probs: np.ndarray | None,
+        shap_error: Exception | None,
+        probability: float,
+        case_frame: pd.DataFrame,
+        case_columns: Sequence[np.ndarray] | None,
+    ) -> ShapExplanation:
+        """SHAP's result from its rows' probabilities, or the failed result with the error."""
+        common = dict(background_size=len(self.background), seed=self.seed)
+        if plan is None or shap_probs is None:
+            return _shap_failed(shap_error, probability, common)
+        return _shap_from_estimate(
+            plan.finish(shap_probs, probability),
+            probability,
+            self.schema,
+            self._log_odds_model,
+            case_frame,
+            common,
+            case_columns=case_columns,
+        )
+
+
+@dataclass
+class _Answers:
+    """The model's answers for one case, each None until it has been given."""
+
+    probability: float | None = None
+    shap_probs: np.ndarray | None = None
+    lime_probs: np.ndarray | None = None
 
 
 @functools.cache

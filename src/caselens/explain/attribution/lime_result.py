@@ -11,7 +11,7 @@ import numpy as np
 
 from caselens.explain.attribution._runtime import _finite_or_none, _library_version
 from caselens.explain.attribution.agreement import mean_pairwise_jaccard, top_k_indices
-from caselens.explain.attribution.results import LimeExplanation, VariableWeight
+from caselens.explain.attribution.results import LimeExplanation, variable_weights
 from caselens.model.features import FeatureSchema
 
 if TYPE_CHECKING:
@@ -70,6 +70,43 @@ def _lime_result(
     r2_mean, r2_min = float(np.mean(scores)), float(np.min(scores))
     low_fidelity = not (math.isfinite(r2_mean) and r2_mean >= LOW_FIDELITY_R2)
     unstable = jac < UNSTABLE_JACCARD
+    return LimeExplanation(
+        status="ok",
+        failure_reason=None,
+        library_version=_library_version(),
+        num_samples=num_samples,
+        seeds=seeds,
+        runs=runs,
+        fidelity_r2=tuple(scores),
+        fidelity_r2_mean=_finite_or_none(r2_mean),
+        fidelity_r2_min=_finite_or_none(r2_min),
+        weights=variable_weights(schema, mean),
+        spread=variable_weights(schema, spread),
+        top_k=k,
+        top_k_jaccard=jac,
+        low_fidelity=low_fidelity,
+        unstable=unstable,
+        imputed_variables=imputed,
+        note=_lime_note(
+            schema, draw, k, (r2_mean, r2_min), jac, low_fidelity=low_fidelity, unstable=unstable
+        ),
+    )
+
+
+def _lime_note(
+    schema: FeatureSchema,
+    draw: _LimeDraw,
+    k: int,
+    fidelity: tuple[float, float],
+    jac: float,
+    *,
+    low_fidelity: bool,
+    unstable: bool,
+) -> str:
+    """The plain statement of LIME's fidelity (R² mean and lowest), its stability over the
+    runs (mean pairwise Jaccard of the top-k sets) and any value it filled in."""
+    runs, imputed = len(draw.seeds), draw.imputed
+    r2_mean, r2_min = fidelity
     notes = [
         f"LIME's local straight-line fit explains {r2_mean:.0%} of the model's variation "
         f"near this case (R² {r2_mean:.2f} on average, lowest {r2_min:.2f}, over {runs} "
@@ -91,29 +128,4 @@ def _lime_result(
             + ", ".join(labels)
             + "."
         )
-
-    def weights_of(values: np.ndarray) -> tuple[VariableWeight, ...]:
-        return tuple(
-            VariableWeight(name=s.name, label=s.label, value=float(v))
-            for s, v in zip(schema, values, strict=True)
-        )
-
-    return LimeExplanation(
-        status="ok",
-        failure_reason=None,
-        library_version=_library_version(),
-        num_samples=num_samples,
-        seeds=seeds,
-        runs=runs,
-        fidelity_r2=tuple(scores),
-        fidelity_r2_mean=_finite_or_none(r2_mean),
-        fidelity_r2_min=_finite_or_none(r2_min),
-        weights=weights_of(mean),
-        spread=weights_of(spread),
-        top_k=k,
-        top_k_jaccard=jac,
-        low_fidelity=low_fidelity,
-        unstable=unstable,
-        imputed_variables=imputed,
-        note=" ".join(notes),
-    )
+    return " ".join(notes)

@@ -4,11 +4,13 @@ clinical variable, and the whole (what a :class:`~caselens.explain.report.CaseRe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from caselens.explain.attribution.agreement import ExplainerAgreement
+from caselens.model.features import FeatureSchema
 
 
 class _Frozen(BaseModel):
@@ -165,3 +167,11 @@ class Attributions(_Frozen):
     lime: LimeExplanation
     agreement: ExplainerAgreement | None
     variables: tuple[VariableContribution, ...]
+
+
+def variable_weights(schema: FeatureSchema, values: Iterable[float]) -> tuple[VariableWeight, ...]:
+    """One weight per clinical variable, in schema order, each value as a plain float."""
+    return tuple(
+        VariableWeight(name=s.name, label=s.label, value=float(v))
+        for s, v in zip(schema, values, strict=True)
+    )

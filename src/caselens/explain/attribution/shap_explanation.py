@@ -13,7 +13,7 @@ import pandas as pd
 from caselens.explain.attribution._frames import _columns
 from caselens.explain.attribution._runtime import _finite_or_none, _library_version, _model_threads
 from caselens.explain.attribution.log_odds import _LogOdds
-from caselens.explain.attribution.results import ShapExplanation, VariableWeight
+from caselens.explain.attribution.results import ShapExplanation, variable_weights
 from caselens.explain.attribution.shapley import ShapleyEstimate, permutation_shapley
 from caselens.model.features import FeatureSchema
 
@@ -120,32 +120,32 @@ def build_shap_explanation(
             contributions=(),
             **common,
         )
-    log_odds_baseline = log_odds_contribs = None
     errors = [float(e) for e in standard_errors] if standard_errors is not None else []
-    if log_odds is not None:
-        log_odds_baseline = _finite_or_none(log_odds[0])
-        log_odds_contribs = tuple(
-            VariableWeight(name=s.name, label=s.label, value=float(v))
-            for s, v in zip(schema, log_odds[1], strict=True)
-        )
     return ShapExplanation(
         status="ok",
         failure_reason=None,
         baseline=float(baseline),
         probability=float(probability),
-        contributions=tuple(
-            VariableWeight(name=s.name, label=s.label, value=float(v))
-            for s, v in zip(schema, values, strict=True)
-        ),
-        log_odds_baseline=log_odds_baseline,
-        log_odds_contributions=log_odds_contribs,
-        log_odds_note=log_odds_note,
-        standard_errors=tuple(
-            VariableWeight(name=sp.name, label=sp.label, value=float(e))
-            for sp, e in zip(schema, errors, strict=True)
-        ),
+        contributions=variable_weights(schema, values),
+        **_log_odds_fields(schema, log_odds, log_odds_note),
+        standard_errors=variable_weights(schema, errors),
         max_standard_error=_finite_or_none(max(errors)) if errors else None,
         **common,
+    )
+
+
+def _log_odds_fields(
+    schema: FeatureSchema,
+    log_odds: tuple[float, Sequence[float]] | None,
+    note: str | None,
+) -> dict[str, Any]:
+    """The log-odds fields of an added-up SHAP result (None where there are none)."""
+    if log_odds is None:
+        return dict(log_odds_baseline=None, log_odds_contributions=None, log_odds_note=note)
+    return dict(
+        log_odds_baseline=_finite_or_none(log_odds[0]),
+        log_odds_contributions=variable_weights(schema, log_odds[1]),
+        log_odds_note=note,
     )
 
 
