@@ -65,7 +65,7 @@ class _LimeSetup:
     "same as the case" matrix depend on the case. That case-free part is drawn once per seed
     with LIME's own random state and discretiser (:meth:`_seed_draw`), and each case derives
     its neighbourhood from it: the rows are exactly those LIME's sampler returns for that case
-    (``tests/test_attribution.py`` compares them bit for bit).
+    (``tests/test_attribution_lime.py`` compares them bit for bit).
 
     The weighted ridge fits that LIME runs on a neighbourhood (:meth:`_surrogate`) are done
     here in numpy, operation for operation as scikit-learn's ``Ridge`` does them, because the
