@@ -216,3 +216,51 @@ def _plain_columns(draw, plan, case_columns):
         np.concatenate(parts)
         for parts in zip(draw.columns(), plan.batch_columns, case_columns, strict=True)
     ]
+
+
+def test_the_package_face_keeps_every_name_the_one_file_module_was_imported_for():
+    # The names src/ and tests/ imported from caselens.explain.attribution when it was one
+    # module: each must still come from the face, and be the object its own module defines.
+    import importlib
+
+    import caselens.explain.attribution as face
+
+    imported_before = {
+        "ADDITIVITY_TOLERANCE",
+        "BACKGROUND_SIZE",
+        "LIME_RUNS",
+        "LIME_SAMPLES",
+        "LOW_FIDELITY_R2",
+        "TOP_K",
+        "UNSTABLE_JACCARD",
+        "Attributions",
+        "Attributor",
+        "ShapleyPlan",
+        "build_shap_explanation",
+        "check_additivity",
+        "explain_attributions",
+        "explain_lime",
+        "explain_shap",
+        "logistic_log_odds",
+        "permutation_shapley",
+        "select_background",
+        "warm_up",
+        "_CountingPredict",
+        "_LimeEncoding",
+        "_LimeSetup",
+        "_LogOdds",
+        "_case_columns",
+        "_columns",
+        "_frame",
+        "_frame_columns",
+        "_in_order",
+        "_model_threads",
+        "_solve_positive",
+        "_unwrap_logistic",
+    }
+    for name in imported_before | set(face.__all__):
+        module = importlib.import_module(f"{face.__name__}.{face._PARTS[name]}")
+        assert getattr(face, name) is getattr(module, name), name
+    assert set(face.__all__) <= set(dir(face))
+    with pytest.raises(AttributeError, match="no attribute 'explain_everything'"):
+        _ = face.explain_everything

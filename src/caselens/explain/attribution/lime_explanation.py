@@ -15,7 +15,8 @@ from caselens.model.features import FeatureSchema
 
 #: Seeded runs per case: enough to measure how far LIME's ranking moves with the seed.
 LIME_RUNS = 5
-#: Neighbourhood rows per run (LIME's own default).
+#: Neighbourhood rows per run (LIME's default is 5,000): every run's rows go to the model in the
+#: report's one call.
 LIME_SAMPLES = 1000
 
 
