@@ -21,9 +21,11 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from caselens.explain.attribution import _columns, _LogOdds, _unwrap_logistic, select_background
+from caselens.explain.attribution import select_background
+from caselens.explain.attribution._frames import _columns
+from caselens.explain.attribution.log_odds import _LogOdds, _unwrap_logistic
+from caselens.explain.attribution.one_row_transform import OneRowTransform
 from caselens.explain.cases import validate_inputs
-from caselens.explain.one_row_transform import OneRowTransform
 
 NUMBERS = ["age", "creatinine"]
 TEXTS = ["sex", "ward"]

@@ -34,7 +34,7 @@ from caselens.explain.patient_language import (
 )
 from caselens.explain.report import CaseExplainer, CaseReport, displayed_text, in_patient_language
 from caselens.model.bundle import BundleCatalogue
-from caselens.workflow import UserSession, Workflow
+from caselens.workflow.door import UserSession, Workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Files whose literal ``say("…")`` / ``catalogue(…)("…")`` messages must be in every catalogue.

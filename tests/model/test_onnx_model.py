@@ -676,7 +676,8 @@ class _FrameOnly:
 
 
 def test_an_onnx_report_is_the_same_fed_columns_or_a_frame(converted):
-    from caselens.explain.attribution import Attributor, _CountingPredict, select_background
+    from caselens.explain.attribution import Attributor, select_background
+    from caselens.explain.attribution.model_usage import _CountingPredict
 
     bundle = load_bundle(converted["folder"] / "bundles" / "onnx")
     schema = bundle.features

@@ -70,7 +70,7 @@ _WARM = (
     """
 import json, resource, statistics, time
 import numpy as np
-from caselens.explain.attribution import _model_threads
+from caselens.explain.attribution._runtime import _model_threads
 from caselens.model.bundle import load_bundle
 from caselens.explain.report import CaseExplainer
 """
@@ -194,7 +194,7 @@ def build_cv5_forest_bundle(
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import Pipeline
 
-    from caselens.explain.attribution import _unwrap_logistic
+    from caselens.explain.attribution.log_odds import _unwrap_logistic
     from caselens.model.bundle import create_bundle, load_bundle
     from caselens.model.card_check import subgroup_figures
     from caselens.model.performance import performance_figures

@@ -26,9 +26,9 @@ from caselens.explain.attribution import (
     TOP_K,
     Attributions,
     Attributor,
-    _in_order,
     select_background,
 )
+from caselens.explain.attribution._frames import _in_order
 from caselens.explain.cases import Case
 from caselens.explain.confidence import ConfidenceAssessment, ConfidenceModel
 from caselens.explain.context import CaseContext, ContextModel

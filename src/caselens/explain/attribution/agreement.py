@@ -13,6 +13,9 @@ from itertools import combinations
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+#: The strongest factors compared, between SHAP and LIME and between LIME's seeded runs.
+TOP_K = 3
+
 _NUMBER_WORDS = (
     "zero",
     "one",
@@ -166,7 +169,7 @@ def compare_explanations(
     lime_weights: Sequence[float],
     *,
     labels: Sequence[str] | None = None,
-    k: int = 3,
+    k: int = TOP_K,
 ) -> ExplainerAgreement:
     """Compare SHAP values with LIME weights over the same variables.
 

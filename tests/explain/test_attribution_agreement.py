@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import rankdata, spearmanr
 
-from caselens.explain.agreement import (
+from caselens.explain.attribution.agreement import (
     agreement_sentence,
     average_ranks,
     compare_explanations,
