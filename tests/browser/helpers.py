@@ -29,6 +29,10 @@ ACTION_TIMEOUT_MS = 60_000
 H03 = "H-03 — High risk, man"
 #: Pixels of one row of Streamlit's data grid (and of its header row).
 ROW_PX = 35
+#: axe impacts that fail a page (WCAG 2.2 AA: no serious or critical violation).
+BLOCKING_IMPACTS = {"serious", "critical"}
+#: Rules enforced whatever axe's impact rating: the issue asks for headings in order.
+ALWAYS_ENFORCED = {"heading-order"}
 #: A screenshot is never taller than this (a runaway page would make a huge PNG).
 MAX_SHOT_HEIGHT = 20_000
 
@@ -157,3 +161,21 @@ def narrow(page: Page, change: Callable[[], None]) -> None:
     before = caption.inner_text()
     change()
     expect(caption).not_to_have_text(before)
+
+
+def axe_problems(page: Page) -> list[str]:
+    """Every blocking axe violation on the page, one line each (rule, impact, first nodes)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    result = Axe().run(
+        page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa", "best-practice"]}
+    )
+    problems = []
+    for violation in result.response["violations"]:
+        if violation["impact"] in BLOCKING_IMPACTS or violation["id"] in ALWAYS_ENFORCED:
+            nodes = "; ".join(
+                f"{node['target']} ({node.get('failureSummary', '').splitlines()[-1:]})"
+                for node in violation["nodes"][:3]
+            )
+            problems.append(f"{violation['id']} [{violation['impact']}]: {nodes}")
+    return problems

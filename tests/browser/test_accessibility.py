@@ -4,6 +4,8 @@ axe-core (4.12, shipped inside the pinned ``axe-playwright-python`` wheel: no do
 in the page after Streamlit has finished drawing it. A page passes when axe reports no
 violation of impact "serious" or "critical" and no skipped heading level (WCAG 1.3.1 /
 2.4.6: "headings in order" is asked for explicitly, though axe rates it "moderate").
+Beyond each page as it opens, axe runs with a reviewer's replay of a recorded display open and
+with the Case page's "Details" sections open; every data grid must have an accessible name.
 """
 
 from __future__ import annotations
@@ -17,42 +19,20 @@ from playwright.sync_api import Page, expect
 from caselens.access import PAGE_TITLES, PAGES
 from caselens.bench_app import DEMO_PASSWORD, sign_in, wait_for_report
 
-from .helpers import FIRST_REPORT_MS, SCREEN, go_to, open_from_menu, settled, title
+from .helpers import FIRST_REPORT_MS, SCREEN, axe_problems, go_to, open_from_menu, settled, title
 
 pytestmark = pytest.mark.browser
 
 # One demo account per role (README "Roles and demo accounts").
 ROLE_USERS = {"clinician": "dr.lee", "patient": "pat.h03", "reviewer": "rev.kim", "admin": "admin"}
-BLOCKING_IMPACTS = {"serious", "critical"}
-# Rules enforced whatever axe's impact rating: the issue asks for headings in order.
-ALWAYS_ENFORCED = {"heading-order"}
 #: A data grid names what it holds here (Streamlit's ``alt``): a region around the grid.
 GRID_NAME_JS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')].map(grid => {
     const region = grid.querySelector('[data-testid="stDataFrameResizable"]');
     return {
         role: region ? region.getAttribute("role") : null,
         name: region ? (region.getAttribute("aria-label") || "").trim() : "",
-        holdsGrid: Boolean(region && region.querySelector('[role="grid"]')),
     };
 })"""
-
-
-def axe_problems(page: Page) -> list[str]:
-    """Every blocking axe violation on the page, one line each (rule, impact, first nodes)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    result = Axe().run(
-        page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa", "best-practice"]}
-    )
-    problems = []
-    for violation in result.response["violations"]:
-        if violation["impact"] in BLOCKING_IMPACTS or violation["id"] in ALWAYS_ENFORCED:
-            nodes = "; ".join(
-                f"{node['target']} ({node.get('failureSummary', '').splitlines()[-1:]})"
-                for node in violation["nodes"][:3]
-            )
-            problems.append(f"{violation['id']} [{violation['impact']}]: {nodes}")
-    return problems
 
 
 def grid_names(page: Page) -> list[str]:

@@ -25,7 +25,16 @@ from playwright.sync_api import Page, expect
 from caselens.audit import AuditStore, load_key
 from caselens.bench_app import REPO_ROOT, AppServer, open_options
 
-from .helpers import assert_png, go_to, open_signed_in, read_entries, shot, title
+from .helpers import (
+    assert_png,
+    axe_problems,
+    go_to,
+    open_signed_in,
+    read_entries,
+    settled,
+    shot,
+    title,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -113,6 +122,14 @@ def test_reviewer_sees_a_simulated_run_checks_it_and_cannot_suspend(
     # Judged on load: the simulated crossing "would alert" before anyone checks.
     expect(page.get_by_text("Would alert").first).to_be_visible()
     expect(page.get_by_text("No limit is crossed", exact=False)).to_have_count(0)
+    # The subgroup grid, opened, is named for assistive technology and holds its rows (the
+    # grid is the canvas's fallback content, which Playwright counts as hidden).
+    page.locator("summary", has_text="Subgroups (fairness)").click()
+    subgroups = page.get_by_role("region", name="Performance by subgroup and period")
+    expect(subgroups).to_be_visible()
+    grid = subgroups.get_by_role("grid", include_hidden=True)
+    expect(grid.get_by_role("columnheader", name="Group", include_hidden=True)).to_have_count(1)
+    expect(grid.get_by_role("gridcell", include_hidden=True).first).to_be_attached()
     assert_png(shot(page, screenshots, "monitoring_reviewer_before_check"))
     before = len(read_entries(data, action="alert_raised"))
     page.get_by_role("button", name=CHECK).click()
@@ -131,6 +148,9 @@ def test_reviewer_sees_a_simulated_run_checks_it_and_cannot_suspend(
     expect(page.locator("[data-stale='true']")).to_have_count(0)
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
     assert_png(shot(page, screenshots, "monitoring"))
+    # WCAG 2.2 AA with a run's charts and tables drawn (the shared server has none to show).
+    settled(page)
+    assert axe_problems(page) == []
 
 
 def test_a_clinician_typing_monitoring_is_refused_and_recorded(browser, monitored):
