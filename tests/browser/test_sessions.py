@@ -16,11 +16,9 @@ from caselens.bench_app import sign_in
 from caselens.browser_sessions import DEVICE_COOKIE, SESSION_COOKIE
 from caselens.sign_in_throttle import FREE_ATTEMPTS
 
+from .helpers import title
+
 pytestmark = pytest.mark.browser
-
-
-def title(page: Page, text: str) -> Any:
-    return page.get_by_role("heading", name=text, exact=True, level=1)
 
 
 def cookie(page: Page, name: str, timeout_s: float = 60.0) -> dict | None:
