@@ -165,7 +165,12 @@ table = pd.DataFrame(
 # not taken for the row at the same place on the next.
 table_key = f"audit_table_{zlib.crc32(filter_key.encode()):08x}_{cursors[-1]}"
 event = st.dataframe(
-    table, hide_index=True, key=table_key, on_select="rerun", selection_mode="single-row"
+    table,
+    hide_index=True,
+    key=table_key,
+    on_select="rerun",
+    selection_mode="single-row",
+    alt="Audit trail entries, newest first",
 )
 rows = list(event.selection.rows) if event is not None else []
 if rows and rows[0] < len(table):
@@ -289,6 +294,7 @@ if rerun is not None:  # the verdict stays with its entry until the reviewer lea
             ),
             hide_index=True,
             key="audit_diff",
+            alt="Fields that differ between the stored and the re-run report",
         )
 # The same banner as on the Case page when the card of the model version behind this report
 # fails its checks now (a card altered since, or one that always failed).

@@ -127,6 +127,7 @@ if view.watches:
             ),
             hide_index=True,
             key="monitoring_watches",
+            alt="Figures to watch: beyond a limit, not yet certain",
         )
 
 if not view.figures:
@@ -250,7 +251,7 @@ for f in view.figures:
         }
     )
 table = pd.DataFrame(rows)
-st.dataframe(table, hide_index=True, key="monitoring_table")
+st.dataframe(table, hide_index=True, key="monitoring_table", alt="Monitoring figures by period")
 private_download(
     "Download these figures (CSV)",
     table.to_csv(index=False).encode("utf-8"),
@@ -273,7 +274,12 @@ drift_rows = [
     for d in f.inputs
 ]
 with st.expander("Input drift per variable"):
-    st.dataframe(pd.DataFrame(drift_rows), hide_index=True, key="monitoring_drift")
+    st.dataframe(
+        pd.DataFrame(drift_rows),
+        hide_index=True,
+        key="monitoring_drift",
+        alt="Input drift per variable and period",
+    )
 subgroup_rows = [
     {
         "Period": f.period,
@@ -288,7 +294,12 @@ subgroup_rows = [
     for s in f.subgroups
 ]
 with st.expander("Subgroups (fairness)"):
-    st.dataframe(pd.DataFrame(subgroup_rows), hide_index=True, key="monitoring_subgroups")
+    st.dataframe(
+        pd.DataFrame(subgroup_rows),
+        hide_index=True,
+        key="monitoring_subgroups",
+        alt="Performance by subgroup and period",
+    )
 
 use = run(workflow().clinician_use, model_id, run_id=run_id)
 st.header("How clinicians used it")
@@ -318,6 +329,7 @@ if use.feedback:
         ),
         hide_index=True,
         key="monitoring_feedback",
+        alt="Clinician feedback and own estimates by period",
     )
 elif run_id is None:
     st.info("No clinician has given feedback on this model's reports yet.")
@@ -334,6 +346,7 @@ if codes:
             ),
             hide_index=True,
             key="monitoring_limitations",
+            alt="Share of displays that showed each limitation",
         )
 
 st.header("Governance report")

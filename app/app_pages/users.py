@@ -30,6 +30,7 @@ st.dataframe(
     ),
     hide_index=True,
     key="users_table",
+    alt="User accounts",
 )
 
 paused = [a.user_id for a in people if a.locked_until is not None]

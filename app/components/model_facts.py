@@ -107,7 +107,12 @@ def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
         for row in rows:
             population = "overall" if row["Population"] == "Overall" else row["Population"]
             row["Leakage"] = "check for leakage" if population in flagged else ""
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{key_prefix}_validation")
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        key=f"{key_prefix}_validation",
+        alt="Validation figures, overall and by subgroup",
+    )
     labels = {f.name: f.label for f in bundle.features}
     left, right = st.columns(2)
     left.plotly_chart(
@@ -137,7 +142,10 @@ def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
     )
     with st.expander("All 31 HTI-1 source attributes"):
         st.dataframe(
-            pd.DataFrame(card.source_attribute_rows()), hide_index=True, key=f"{key_prefix}_hti1"
+            pd.DataFrame(card.source_attribute_rows()),
+            hide_index=True,
+            key=f"{key_prefix}_hti1",
+            alt="HTI-1 source attributes",
         )
     chai = json.dumps(to_chai_applied_model_card(card), indent=2, ensure_ascii=False)
     st.download_button(

@@ -325,7 +325,9 @@ def _render_numbers(report: CaseReport, *, key_prefix: str) -> None:
             for v in a.variables
         ]
     )
-    st.dataframe(table, hide_index=True, key=f"{key_prefix}_attr_table")
+    st.dataframe(
+        table, hide_index=True, key=f"{key_prefix}_attr_table", alt="Contribution of each input"
+    )
     if a.shap.status == "ok":
         st.caption(
             f"Baseline {_pct(a.shap.baseline, 2)} + contributions = {_pct(a.shap.probability, 2)}."
@@ -362,6 +364,7 @@ def render_reliability(report: CaseReport, *, key_prefix: str) -> None:
         pd.DataFrame([b.model_dump() for b in c.reliability_curve]),
         hide_index=True,
         key=f"{key_prefix}_reliability_table",
+        alt="Reliability: predicted and observed risk by bin",
     )
 
 
@@ -380,6 +383,7 @@ def render_context(report: CaseReport, *, key_prefix: str) -> None:
             ),
             hide_index=True,
             key=f"{key_prefix}_flags",
+            alt="Inputs flagged for this patient",
         )
     st.markdown(f"**The patient's subgroups** — {literal(ctx.subgroup_rule)}")
     st.dataframe(
@@ -400,6 +404,7 @@ def render_context(report: CaseReport, *, key_prefix: str) -> None:
         ),
         hide_index=True,
         key=f"{key_prefix}_subgroups",
+        alt="The patient's subgroups and the model's figures in each",
     )
 
 

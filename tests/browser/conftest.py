@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from caselens.audit import AuditStore, load_key
 from caselens.bench.app import CHROMIUM, REPO_ROOT, AppServer, launch_chromium, sign_in
+
+from .helpers import ACTION_TIMEOUT_MS, open_browser_page, read_entries
 
 # Streamlit draws asynchronously: every expect() waits up to a minute (on success it returns
 # as soon as the condition holds).
-expect.set_options(timeout=60_000)
+expect.set_options(timeout=ACTION_TIMEOUT_MS)
 
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1400, "height": 1000}
 
 
 def _require_chromium() -> None:
@@ -76,17 +76,15 @@ def browser() -> Iterator[Any]:
 @pytest.fixture()
 def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
     """Open a page in a fresh browser context (its own Streamlit session); closed after."""
-    contexts: list[Any] = []
+    pages: list[Any] = []
 
     def make(viewport: dict[str, int] | None = None) -> Any:
-        context = browser.new_context(viewport=viewport or DESKTOP)
-        context.set_default_timeout(60_000)
-        contexts.append(context)
-        return context.new_page()
+        pages.append(open_browser_page(browser, viewport))
+        return pages[-1]
 
     yield make
-    for context in contexts:
-        context.close()
+    for page in pages:
+        page.context.close()
 
 
 @pytest.fixture()
@@ -106,12 +104,7 @@ def audit_entries(data_dir: Path) -> Callable[..., list]:
     """``audit_entries(**filters)``: the entries the server wrote, read from its store."""
 
     def read(**filters: Any) -> list:
-        key = load_key(data_dir / "audit.key", create=False, env={})
-        store = AuditStore.open(data_dir / "audit.sqlite", key=key, create=False)
-        try:
-            return store.entries(**filters)
-        finally:
-            store.close()
+        return read_entries(data_dir, **filters)
 
     return read
 

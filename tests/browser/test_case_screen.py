@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from caselens.audit import AuditStore, load_key
 from caselens.bench.app import (
     AppServer,
     choose_option,
@@ -25,16 +24,15 @@ from caselens.bench.app import (
     expected_probabilities,
     model_label,
     probability_value,
-    sign_in,
     wait_for_report,
 )
 from caselens.model.bundle import load_bundle
 from caselens.settings import SAMPLE_MODELS_DIR
 from caselens.workflow.display import format_interval
 
-SCREEN = {"width": 1440, "height": 900}
+from .helpers import FIRST_REPORT_MS, SCREEN, open_signed_in, read_entries
+
 HEART, READMISSION = "heart-disease", "readmission-30d"
-FIRST_REPORT_MS = 180_000
 
 
 @pytest.fixture(scope="module")
@@ -52,24 +50,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[A
         app.stop()
 
 
-def _entries(server: AppServer, **filters: Any) -> list:
-    key = load_key(server.data_dir / "audit.key", create=False, env={})
-    store = AuditStore.open(server.data_dir / "audit.sqlite", key=key, create=False)
-    try:
-        return store.entries(**filters)
-    finally:
-        store.close()
-
-
 @pytest.fixture(scope="module")
 def clinician(browser: Any, server: AppServer) -> Iterator[Page]:
     """dr.lee at 1440×900, signed in once: the Case page, waiting for an estimate."""
-    context = browser.new_context(viewport=SCREEN)
-    context.set_default_timeout(60_000)
-    page = context.new_page()
-    sign_in(page, server.url, "dr.lee", timeout_ms=FIRST_REPORT_MS)
+    page = open_signed_in(
+        browser, server.url, "dr.lee", viewport=SCREEN, timeout_ms=FIRST_REPORT_MS
+    )
     yield page
-    context.close()
+    page.context.close()
 
 
 def _skip_estimate(page: Page) -> None:
@@ -107,11 +95,11 @@ def test_estimate_first_hides_the_report_until_a_skip_that_is_recorded(clinician
     expect(page.locator(".js-plotly-plot")).to_have_count(0)
     estimate = form.get_by_role("spinbutton")
     expect(estimate).to_have_value("")  # no preset number
-    assert not _entries(server, action="viewed")
+    assert not read_entries(server.data_dir, action="viewed")
     _skip_estimate(page)
     wait_for_report(page, timeout_ms=FIRST_REPORT_MS)
-    [skipped] = _entries(server, action="own_estimate_skipped")
-    [viewed] = _entries(server, action="viewed")
+    [skipped] = read_entries(server.data_dir, action="own_estimate_skipped")
+    [viewed] = read_entries(server.data_dir, action="viewed")
     assert skipped.seq < viewed.seq and skipped.patient_ref == viewed.patient_ref == "H-01"
 
 
@@ -166,7 +154,9 @@ def test_a_narrow_range_is_printed_with_ends_that_differ(clinician, server):
     option = demo_options(READMISSION)[0]
     _show(page, READMISSION, option)
     patient_ref = option.split(" — ")[0]
-    viewed = _entries(server, action="viewed", model_id=READMISSION, patient_ref=patient_ref)[-1]
+    viewed = read_entries(
+        server.data_dir, action="viewed", model_id=READMISSION, patient_ref=patient_ref
+    )[-1]
     from caselens.explain.report import CaseReport
 
     interval = CaseReport.from_json(viewed.report_json).confidence.interval

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,82 +22,28 @@ from caselens.bench.app import (
     expected_probabilities,
     probability_value,
     shap_chart,
-    sign_in,
     wait_for_report,
 )
 
+from .helpers import (
+    FIRST_REPORT_MS,
+    H03,
+    PHONE,
+    assert_png,
+    go_to,
+    open_signed_in,
+    png_size,
+    shot,
+    title,
+)
+
 pytestmark = pytest.mark.browser
-
-H03 = "H-03 — High risk, man"
-FIRST_REPORT_MS = 120_000  # the first report of a model in a fresh server pays a warm-up
-PHONE = {"width": 390, "height": 844}
-
-
-def title(page: Page, text: str) -> Any:
-    """The page's h1 with exactly this text."""
-    return page.get_by_role("heading", name=text, exact=True, level=1)
-
-
-def go_to(page: Page, path: str) -> None:
-    """Move within the running app session to ``path`` (address bar change without a
-    reload, as the browser's back/forward would): the Streamlit session, and so the
-    sign-in, is kept."""
-    page.evaluate(
-        """(path) => {
-        history.pushState({}, "", path);
-        window.dispatchEvent(new PopStateEvent("popstate", {state: {}}));
-    }""",
-        path,
-    )
-
-
-_CONTENT_HEIGHT = """() => {
-    // Streamlit scrolls inside its own containers, not the document: measure the tallest.
-    let height = document.documentElement.scrollHeight;
-    for (const el of document.querySelectorAll("*")) {
-        const overflow = getComputedStyle(el).overflowY;
-        if (overflow === "auto" || overflow === "scroll") {
-            height = Math.max(height, el.scrollHeight);
-        }
-    }
-    return height;
-}"""
-_TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
-
-
-def shot(page: Page, folder: Path, name: str) -> Path:
-    """A full-page PNG: the viewport is grown to the content's height for the capture
-    (Playwright's full_page alone sees only the window, since Streamlit scrolls inside)."""
-    path = folder / f"{name}.png"
-    viewport = page.viewport_size
-    height = min(int(page.evaluate(_CONTENT_HEIGHT)), 20_000)
-    if height > viewport["height"]:
-        page.set_viewport_size({"width": viewport["width"], "height": height})
-        page.evaluate(_TWO_FRAMES)
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(viewport)
-    return path
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    """Width and height from the PNG header (IHDR)."""
-    head = path.read_bytes()[:24]
-    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-
-
-def assert_png(path: Path) -> None:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
-    assert len(data) > 10_000, f"{path} is suspiciously small ({len(data)} bytes)"
 
 
 @pytest.fixture(scope="module")
 def clinician_h03(browser: Any, app_url: str) -> Iterator[tuple[Page, str]]:
     """dr.lee's page with demo patient H-03 of heart-disease open; yields (page, shown %)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(60_000)
-    page = context.new_page()
-    sign_in(page, app_url, "dr.lee")
+    page = open_signed_in(browser, app_url, "dr.lee")
     expect(title(page, "Case")).to_be_visible()
     expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(
         re.compile(r"\(heart-disease ")
@@ -107,7 +52,7 @@ def clinician_h03(browser: Any, app_url: str) -> Iterator[tuple[Page, str]]:
     choose_option(page, "Demo patient", H03)
     shown = wait_for_report(page, expected_probabilities("heart-disease")[H03])
     yield page, shown
-    context.close()
+    page.context.close()
 
 
 @pytest.mark.parametrize(

@@ -25,12 +25,11 @@ from caselens.access.app_database import open_app_database
 from caselens.bench.app import (
     AppServer,
     choose_option,
-    sign_in,
     wait_for_report,
 )
 from caselens.model.bundle import load_bundle
 
-from .test_reviewer import click_row, narrow
+from .helpers import FIRST_REPORT_MS, click_row, narrow, open_signed_in, title
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +37,6 @@ CONTACT = f"Care team {PAYLOAD}"
 HOSTILE_USER = "dr.evil"
 HOSTILE_NAME = HOSTILE_PERSON
 WORD_JOINER = "\u2060"  # literal() puts one inside "http://" so GFM makes no link of it
-FIRST_REPORT_MS = 180_000  # the first report of a fresh server pays the explainer warm-up
 
 # What a payload would leave in the DOM had it been rendered as HTML or Markdown.
 FORBIDDEN = (
@@ -81,18 +79,12 @@ def hostile_url(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
         server.stop()
 
 
-def open_signed_in(browser: Any, url: str, user_id: str) -> tuple[Any, Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(60_000)
-    page = context.new_page()
-    sign_in(page, url, user_id)
-    # A reload or navigation would drop this: checked at the end of every test.
+def open_watched(browser: Any, url: str, user_id: str) -> tuple[Any, Page]:
+    """A fresh signed-in page marked so that a reload or navigation shows (checked at the end
+    of every test); its browser context and the page."""
+    page = open_signed_in(browser, url, user_id)
     page.evaluate("() => { window.__stay = 42; }")
-    return context, page
-
-
-def title(page: Page, text: str) -> Any:
-    return page.get_by_role("heading", name=text, exact=True, level=1)
+    return page.context, page
 
 
 def page_text(page: Page) -> str:
@@ -128,7 +120,7 @@ def assert_inert(page: Page, base_url: str) -> None:
 @pytest.fixture(scope="module")
 def clinician(browser: Any, hostile_url: str) -> Iterator[Page]:
     """dr.lee on the Case page with hostile demo patient H-03 open, patient preview on."""
-    context, page = open_signed_in(browser, hostile_url, "dr.lee")
+    context, page = open_watched(browser, hostile_url, "dr.lee")
     expect(title(page, "Case")).to_be_visible()
     wait_for_report(page, timeout_ms=FIRST_REPORT_MS)  # the default patient, H-01
     shown = page.get_by_role("combobox", name="Demo patient", exact=True)
@@ -169,7 +161,7 @@ def test_patient_preview_shows_wording_and_contact_literally(clinician, hostile_
 
 
 def test_patient_my_result_shows_wording_labels_and_contact_literally(browser, hostile_url):
-    context, page = open_signed_in(browser, hostile_url, "pat.h03")
+    context, page = open_watched(browser, hostile_url, "pat.h03")
     try:
         expect(title(page, "My result")).to_be_visible()
         expect(page.locator(".st-key-patient_text_care")).to_be_visible()
@@ -206,11 +198,11 @@ def test_reviewer_replays_of_both_views_show_the_stored_text_literally(
 ):
     # Displays to replay: dr.lee's clinician view of H-03 (the clinician fixture) and the
     # patient's own view.
-    context, patient = open_signed_in(browser, hostile_url, "pat.h03")
+    context, patient = open_watched(browser, hostile_url, "pat.h03")
     expect(patient.locator(".st-key-patient_text_care")).to_be_visible()
     context.close()
 
-    context, page = open_signed_in(browser, hostile_url, "rev.kim")
+    context, page = open_watched(browser, hostile_url, "rev.kim")
     try:
         expect(title(page, "Audit trail")).to_be_visible()
         _open_newest(page, "pat.h03", "patient_viewed")
@@ -234,7 +226,7 @@ def test_reviewer_replays_of_both_views_show_the_stored_text_literally(
 
 
 def test_model_facts_and_a_hostile_user_name_are_shown_literally(browser, hostile_url):
-    context, page = open_signed_in(browser, hostile_url, HOSTILE_USER)
+    context, page = open_watched(browser, hostile_url, HOSTILE_USER)
     try:
         expect(page.get_by_test_id("stSidebar")).to_contain_text(PAYLOADS[0])
         assert HOSTILE_NAME in page.get_by_test_id("stSidebar").inner_text().replace(

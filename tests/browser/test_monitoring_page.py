@@ -23,9 +23,18 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from caselens.audit import AuditStore, load_key
-from caselens.bench.app import REPO_ROOT, AppServer, open_options, sign_in
+from caselens.bench.app import REPO_ROOT, AppServer, open_options
 
-from .test_e2e import assert_png, go_to, shot, title
+from .helpers import (
+    assert_png,
+    axe_problems,
+    go_to,
+    open_signed_in,
+    read_entries,
+    settled,
+    shot,
+    title,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -80,23 +89,6 @@ def monitored(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         server.stop()
 
 
-def _entries(data: Path, **filters: Any) -> list:
-    key = load_key(data / "audit.key", create=False, env={})
-    store = AuditStore.open(data / "audit.sqlite", key=key, create=False)
-    try:
-        return store.entries(**filters)
-    finally:
-        store.close()
-
-
-def _page(browser: Any, url: str, user_id: str) -> Page:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(60_000)
-    page = context.new_page()
-    sign_in(page, url, user_id)
-    return page
-
-
 def _choose(page: Page, label: str, option: Any) -> None:
     open_options(page, label)
     page.get_by_role("option", name=option).click()
@@ -106,7 +98,7 @@ def test_reviewer_sees_a_simulated_run_checks_it_and_cannot_suspend(
     browser, monitored, screenshots
 ):
     data, run_id = monitored["data"], monitored["run_id"]
-    page = _page(browser, monitored["url"], "rev.kim")
+    page = open_signed_in(browser, monitored["url"], "rev.kim")
     expect(title(page, "Audit trail")).to_be_visible()
     page.get_by_test_id("stSidebarNav").get_by_text("Monitoring", exact=True).click()
     expect(title(page, "Monitoring")).to_be_visible()
@@ -130,17 +122,25 @@ def test_reviewer_sees_a_simulated_run_checks_it_and_cannot_suspend(
     # Judged on load: the simulated crossing "would alert" before anyone checks.
     expect(page.get_by_text("Would alert").first).to_be_visible()
     expect(page.get_by_text("No limit is crossed", exact=False)).to_have_count(0)
+    # The subgroup grid, opened, is named for assistive technology and holds its rows (the
+    # grid is the canvas's fallback content, which Playwright counts as hidden).
+    page.locator("summary", has_text="Subgroups (fairness)").click()
+    subgroups = page.get_by_role("region", name="Performance by subgroup and period")
+    expect(subgroups).to_be_visible()
+    grid = subgroups.get_by_role("grid", include_hidden=True)
+    expect(grid.get_by_role("columnheader", name="Group", include_hidden=True)).to_have_count(1)
+    expect(grid.get_by_role("gridcell", include_hidden=True).first).to_be_attached()
     assert_png(shot(page, screenshots, "monitoring_reviewer_before_check"))
-    before = len(_entries(data, action="alert_raised"))
+    before = len(read_entries(data, action="alert_raised"))
     page.get_by_role("button", name=CHECK).click()
     expect(page.get_by_text(re.compile(r"^Checked: \d+ new alert\(s\) raised"))).to_be_visible()
-    raised = _entries(data, action="alert_raised")[before:]
+    raised = read_entries(data, action="alert_raised")[before:]
     assert raised, "checking the simulated run recorded no alert_raised entry"
     assert all("(simulated)" in e.detail()["message"] for e in raised)
     expect(page.get_by_text("num_lab_procedures", exact=False).first).to_be_visible()
     # A simulated alert is never a reason to suspend the model.
     expect(page.get_by_role("button", name="Suspend this model")).to_have_count(0)
-    viewed = _entries(data, action="monitoring_viewed", actor_id="rev.kim")
+    viewed = read_entries(data, action="monitoring_viewed", actor_id="rev.kim")
     assert any(e.detail().get("simulated_run") == run_id for e in viewed)
 
     # The page reruns after the check: wait until it is drawn again, nothing stale.
@@ -148,18 +148,21 @@ def test_reviewer_sees_a_simulated_run_checks_it_and_cannot_suspend(
     expect(page.locator("[data-stale='true']")).to_have_count(0)
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
     assert_png(shot(page, screenshots, "monitoring"))
+    # WCAG 2.2 AA with a run's charts and tables drawn (the shared server has none to show).
+    settled(page)
+    assert axe_problems(page) == []
 
 
 def test_a_clinician_typing_monitoring_is_refused_and_recorded(browser, monitored):
     data = monitored["data"]
-    page = _page(browser, monitored["url"], "dr.lee")
+    page = open_signed_in(browser, monitored["url"], "dr.lee")
     expect(title(page, "Case")).to_be_visible()
     expect(page.get_by_test_id("stSidebarNav").get_by_text("Monitoring")).to_have_count(0)
     go_to(page, "/monitoring")
     expect(page.get_by_text("may not open the Monitoring page", exact=False)).to_be_visible()
     expect(title(page, "Monitoring")).to_have_count(0)
     expect(page.locator(".js-plotly-plot")).to_have_count(0)
-    refused = _entries(data, action="access_refused", actor_id="dr.lee")
+    refused = read_entries(data, action="access_refused", actor_id="dr.lee")
     assert any(e.detail().get("page") == "monitoring" for e in refused), [
         e.detail() for e in refused
     ]
@@ -212,13 +215,14 @@ def test_the_server_records_a_live_alert_unasked_and_admin_sees_it_everywhere(
     browser, live_breach, screenshots
 ):
     data = live_breach["data"]
-    page = _page(browser, live_breach["url"], "admin")  # the first session starts the schedule
+    # The first session starts the schedule.
+    page = open_signed_in(browser, live_breach["url"], "admin")
     expect(title(page, "Users")).to_be_visible()
     deadline = time.monotonic() + 180
-    while not _entries(data, action="alert_raised"):
+    while not read_entries(data, action="alert_raised"):
         assert time.monotonic() < deadline, "the scheduled check recorded no alert in 180 s"
         time.sleep(1)
-    raised = _entries(data, action="alert_raised")
+    raised = read_entries(data, action="alert_raised")
     assert {e.actor_id for e in raised} == {"system:monitor-scheduler"}
     assert {e.actor_role for e in raised} == {"system"}  # nobody pressed anything
 
@@ -236,4 +240,4 @@ def test_the_server_records_a_live_alert_unasked_and_admin_sees_it_everywhere(
     expect(page.locator(".js-plotly-plot")).to_have_count(4)
     expect(page.locator("[data-stale='true']")).to_have_count(0)
     assert_png(shot(page, screenshots, "monitoring_admin"))
-    assert not _entries(data, action="model_suspended")  # a check never suspends
+    assert not read_entries(data, action="model_suspended")  # a check never suspends

@@ -6,8 +6,6 @@ every demo patient at phone width (390×844) and on a desktop."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -15,47 +13,17 @@ from playwright.sync_api import Page, expect
 from caselens.bench.app import choose_option, wait_for_report
 from caselens.explain.patient_language import catalogue
 
+from .helpers import DESKTOP, FIRST_REPORT_MS, PHONE, assert_png, png_size, shot, title
+
 pytestmark = pytest.mark.browser
 
-FIRST_REPORT_MS = 180_000  # the first report of a fresh server pays the explainer warm-up
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1400, "height": 1000}
 #: Demo patients and the title of their page in their account's language.
 PATIENTS = {"pat.h03": "My result", "pat.r01": "My result", "pat.r06.es": "Mi resultado"}
-
-_CONTENT_HEIGHT = """() => {
-    let height = document.documentElement.scrollHeight;
-    for (const el of document.querySelectorAll("*")) {
-        const overflow = getComputedStyle(el).overflowY;
-        if (overflow === "auto" || overflow === "scroll") {
-            height = Math.max(height, el.scrollHeight);
-        }
-    }
-    return height;
-}"""
-_TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
-
-
-def _shot(page: Page, folder: Path, name: str) -> Path:
-    """A full-page PNG (the viewport grown to the content, as Streamlit scrolls inside)."""
-    path = folder / f"{name}.png"
-    viewport = page.viewport_size
-    height = min(int(page.evaluate(_CONTENT_HEIGHT)), 20_000)
-    if height > viewport["height"]:
-        page.set_viewport_size({"width": viewport["width"], "height": height})
-        page.evaluate(_TWO_FRAMES)
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(viewport)
-    return path
-
-
-def _title(page: Page, text: str) -> Any:
-    return page.get_by_role("heading", name=text, exact=True, level=1)
 
 
 def _drawn(page: Page, user_id: str) -> None:
     """Wait until the page is drawn to its end (the care-team paragraph comes last)."""
-    expect(_title(page, PATIENTS[user_id])).to_be_visible()
+    expect(title(page, PATIENTS[user_id])).to_be_visible()
     expect(page.locator(".st-key-patient_text_care")).to_be_visible()
     chart = page.locator(".st-key-patient_icon_array .js-plotly-plot")
     expect(chart.locator("path.point")).to_have_count(200)  # a head and a body per person
@@ -113,10 +81,9 @@ def test_screenshots_of_my_result_on_a_phone_and_a_desktop(signed_in, screenshot
     for name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
         page = signed_in(user_id, viewport=viewport)
         _drawn(page, user_id)
-        path = _shot(page, screenshots, f"my_result_{user_id}_{name}")
-        data = path.read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, path
-        width = int.from_bytes(data[16:20], "big")
+        path = shot(page, screenshots, f"my_result_{user_id}_{name}")
+        assert_png(path)
+        width, _ = png_size(path)
         assert width == viewport["width"], (path, width)
         # Nothing wider than the screen: no sideways scrolling on a phone.
         overflow = page.evaluate("() => document.documentElement.scrollWidth")
@@ -137,5 +104,5 @@ def test_the_clinicians_preview_shows_the_chosen_language_and_its_reading_measur
     ).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Alrededor de \d+ de cada 100 personas"))).to_be_visible()
     page.get_by_text("Reading level of this page (es)").scroll_into_view_if_needed()
-    path = _shot(page, screenshots, "case_patient_preview_es")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    path = shot(page, screenshots, "case_patient_preview_es")
+    assert_png(path)

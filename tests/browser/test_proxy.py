@@ -36,10 +36,11 @@ from caselens.bench.app import (
     wait_for_report,
 )
 
+from .helpers import ACTION_TIMEOUT_MS, DESKTOP, FIRST_REPORT_MS, title
+
 pytestmark = pytest.mark.browser
 
 SITE = REPO_ROOT / "deploy" / "nginx" / "caselens.conf"
-FIRST_REPORT_MS = 120_000  # the first report of a model in a fresh server pays a warm-up
 SPOOFED = "203.0.113.9"  # what a client claims in its own X-Forwarded-For
 
 
@@ -173,10 +174,10 @@ def test_a_browser_through_the_proxy_signs_in_sees_a_report_and_keeps_its_sessio
 ):
     url, data = proxied
     context = browser.new_context(
-        viewport={"width": 1400, "height": 1000},
+        viewport=DESKTOP,
         extra_http_headers={"X-Forwarded-For": SPOOFED},  # a client naming itself
     )
-    context.set_default_timeout(60_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     violations: list[str] = []
     page = context.new_page()
     page.on(
@@ -189,7 +190,7 @@ def test_a_browser_through_the_proxy_signs_in_sees_a_report_and_keeps_its_sessio
     )
     try:
         sign_in(page, url, "dr.lee")
-        expect(page.get_by_role("heading", name="Case", exact=True, level=1)).to_be_visible()
+        expect(title(page, "Case")).to_be_visible()
         wait_for_report(page, timeout_ms=FIRST_REPORT_MS)  # charts, tables, the lot
         page.screenshot(path=str(screenshots / "through_nginx_case.png"))
         assert not violations, violations
@@ -199,7 +200,7 @@ def test_a_browser_through_the_proxy_signs_in_sees_a_report_and_keeps_its_sessio
             assert time.monotonic() < deadline, "no session cookie through the proxy"
             page.wait_for_timeout(100)
         page.reload()
-        expect(page.get_by_role("heading", name="Case", exact=True, level=1)).to_be_visible()
+        expect(title(page, "Case")).to_be_visible()
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
         assert not violations, violations
     finally:

@@ -10,22 +10,19 @@ re-run verdict stays on screen after another click. Screenshots are saved for a 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from caselens.bench.app import choose_option
+from caselens.bench.app import choose_option, wait_for_report
 
-from .test_e2e import FIRST_REPORT_MS, assert_png, go_to, shot, title, wait_for_report
+from .helpers import FIRST_REPORT_MS, assert_png, click_row, go_to, narrow, shot, title
 
 pytestmark = pytest.mark.browser
 
 REPLAY_HEADING = re.compile(r"^As shown to Dr\. Ana Lee \(clinician\) on ")
 FIND = "Find a display: entry number or report id"
-#: Pixels of one row of Streamlit's data grid (and of its header row).
-ROW_PX = 35
 
 
 def _viewed(signed_in: Any, audit_entries: Any) -> Any:
@@ -34,27 +31,6 @@ def _viewed(signed_in: Any, audit_entries: Any) -> Any:
     expect(title(page, "Case")).to_be_visible()
     wait_for_report(page, timeout_ms=FIRST_REPORT_MS)
     return audit_entries(action="viewed", actor_id="dr.lee")[-1]
-
-
-def click_row(page: Page, row: int) -> None:
-    """Click the selection cell of data row ``row`` (0 = first) of the first data grid, once
-    the page has finished drawing (a stale grid may still show the previous rows)."""
-    expect(page.locator("[data-stale='true']")).to_have_count(0)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
-    grid = page.get_by_test_id("stDataFrame").first
-    expect(grid).to_be_visible()
-    box = grid.bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + 14, box["y"] + ROW_PX * (row + 1) + ROW_PX / 2)
-
-
-def narrow(page: Page, change: Callable[[], None]) -> None:
-    """Apply ``change`` to the trail's filters and wait until the table's caption says the
-    filtered count (until then the grid still shows the previous rows)."""
-    caption = page.get_by_text(re.compile(r"^\d+ (entry matches|entries match)"))
-    before = caption.inner_text()
-    change()
-    expect(caption).not_to_have_text(before)
 
 
 def _open_entry_shown(page: Page, seq: int, entry_hash: str) -> None:

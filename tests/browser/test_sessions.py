@@ -16,11 +16,9 @@ from caselens.access.browser_sessions import DEVICE_COOKIE, SESSION_COOKIE
 from caselens.access.sign_in_throttle import FREE_ATTEMPTS
 from caselens.bench.app import sign_in
 
+from .helpers import title
+
 pytestmark = pytest.mark.browser
-
-
-def title(page: Page, text: str) -> Any:
-    return page.get_by_role("heading", name=text, exact=True, level=1)
 
 
 def cookie(page: Page, name: str, timeout_s: float = 60.0) -> dict | None:

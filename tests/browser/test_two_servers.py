@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from caselens.audit import AuditStore
 from caselens.bench.app import (
@@ -27,11 +27,10 @@ from caselens.bench.app import (
     demo_options,
     expected_probabilities,
     probability_value,
-    sign_in,
     wait_for_report,
 )
 
-from .test_e2e import FIRST_REPORT_MS, H03, go_to, title
+from .helpers import FIRST_REPORT_MS, H03, go_to, open_signed_in, title
 
 pytestmark = pytest.mark.browser
 
@@ -67,12 +66,6 @@ def servers(shared: dict[str, str], tmp_path: Path) -> Iterator[tuple[AppServer,
             server.stop()
 
 
-def _page(browser: Any) -> Page:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(60_000)
-    return context.new_page()
-
-
 def test_a_report_on_one_server_is_verified_and_a_suspension_holds_on_the_other(
     browser, shared, servers
 ):
@@ -81,8 +74,7 @@ def test_a_report_on_one_server_is_verified_and_a_suspension_holds_on_the_other(
     key = bytes.fromhex(shared["CASELENS_AUDIT_KEY"])
 
     # Server A: the clinician opens demo patient H-03 of heart-disease; it is recorded.
-    clinician = _page(browser)
-    sign_in(clinician, server_a.url, "dr.lee")
+    clinician = open_signed_in(browser, server_a.url, "dr.lee")
     expect(title(clinician, "Case")).to_be_visible()
     expect(clinician.get_by_role("combobox", name="Model", exact=True)).to_have_value(
         re.compile(r"\(heart-disease ")
@@ -94,8 +86,7 @@ def test_a_report_on_one_server_is_verified_and_a_suspension_holds_on_the_other(
         entry = store.entries(action="viewed", patient_ref="H-03", actor_id="dr.lee")[-1]
 
     # Server B: the reviewer finds that entry in the shared trail and verifies the whole trail.
-    reviewer = _page(browser)
-    sign_in(reviewer, server_b.url, "rev.kim")
+    reviewer = open_signed_in(browser, server_b.url, "rev.kim")
     expect(title(reviewer, "Audit trail")).to_be_visible()
     find = reviewer.get_by_role("textbox", name="Find a display: entry number or report id")
     find.fill(str(entry.seq))
@@ -107,8 +98,7 @@ def test_a_report_on_one_server_is_verified_and_a_suspension_holds_on_the_other(
     expect(reviewer.get_by_text(re.compile(r"^Broken at entry"))).to_have_count(0)
 
     # Server B: the administrator suspends heart-disease.
-    admin = _page(browser)
-    sign_in(admin, server_b.url, "admin")
+    admin = open_signed_in(browser, server_b.url, "admin")
     expect(title(admin, "Users")).to_be_visible()
     go_to(admin, "/model_status")
     expect(title(admin, "Model status")).to_be_visible()
