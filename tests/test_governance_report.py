@@ -110,3 +110,74 @@ def test_the_command_writes_a_simulated_report_labelled_simulated(tmp_path, monk
     with AuditStore.open(default_location(), key=load_key(default_key_file())) as store:
         exported = [e for e in store.entries() if e.action == "exported"]
     assert len(exported) == 1 and exported[0].detail()["simulated_run"] == run_id
+
+
+def _content(bundle, plan, *, name: str, message: str, generated_by: str = "Kim Okafor"):
+    """A report of two simulated months of ``bundle`` (figures from memory, no trail), with
+    one alert whose message is ``message``, under the model name ``name``."""
+    import datetime as dt
+
+    from caselens.monitoring.figures import build_profile
+    from caselens.monitoring.governance_report import ReportContent
+    from caselens.monitoring.simulate import simulate_months, simulated_figures
+
+    sim = simulate_months(bundle, months=2, per_month=120, seed=7)
+    figures = simulated_figures(sim, build_profile(bundle, plan), plan, run_id="r1")
+    alert = psi_alert(bundle.model_id, figures[-1].period, message, run_id="r1")
+    return ReportContent(
+        model_id=bundle.model_id,
+        model_name=name,
+        model_version=bundle.version,
+        plan=plan,
+        figures=tuple(figures),
+        alerts=(alert,),
+        recorded_alerts=frozenset(),
+        watches=(),
+        feedback=(),
+        limitations=(),
+        simulated_run="r1",
+        generated_at=dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.UTC),
+        generated_by=generated_by,
+    )
+
+
+def test_hostile_model_name_alert_message_and_names_are_shown_as_text(heart_bundle):
+    from caselens.model.monitoring_plan import plan_for
+    from caselens.monitoring.governance_report import render_governance_report
+
+    content = _content(
+        heart_bundle,
+        plan_for(heart_bundle),
+        name=f"Heart {HOSTILE}",
+        message=f"drift {HOSTILE}",
+        generated_by=f"Eve {HOSTILE}",
+    )
+    text = render_governance_report(content)
+    _no_markup_from_data(text)
+    assert "<script" not in text and 'onerror="' not in text
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=&#34;alert(2)&#34;&gt;"
+    assert f"<title>SIMULATED — Monitoring report: Heart {escaped} (" in text
+    assert f"<h1>SIMULATED — Monitoring report: Heart {escaped}</h1>" in text
+    assert f"<td>drift {escaped}</td>" in text and f"by Eve {escaped} (recorded" in text
+    # The figures are in it, drawn from the same periods the page shows.
+    assert text.count("<figure>") == 4 and text.count("<svg") == 4
+    for f in content.figures:
+        assert f"<td>{f.period}</td><td>{f.displays}</td><td>{f.predictions}</td>" in text
+    assert f"<td>{content.alerts[0].alert_id}</td><td>not yet: run caselens monitor check" in text
+
+
+def test_intervals_are_labelled_with_the_plans_confidence_level(heart_bundle):
+    from caselens.model.monitoring_plan import MonitoringPlan
+    from caselens.monitoring.governance_report import render_governance_report
+
+    for confidence, level in ((0.95, "95%"), (0.9, "90%"), (0.975, "97.5%")):
+        plan = MonitoringPlan(confidence=confidence)
+        content = _content(heart_bundle, plan, name="Heart", message="drift")
+        text = render_governance_report(content)
+        assert f"its {level} interval.</p>" in text, confidence
+        assert f"<caption>Every figure, value ({level} interval)</caption>" in text
+        others = {"95%", "90%", "97.5%", "98%"} - {level}
+        assert not [o for o in others if f"{o} interval" in text], confidence
+        # The intervals in the table are those computed at the plan's level.
+        auroc = content.figures[-1].performance.auroc
+        assert f"{auroc.value:.3f} ({auroc.low:.3f}–{auroc.high:.3f})" in text
