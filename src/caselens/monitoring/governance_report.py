@@ -4,9 +4,11 @@ It holds what the Monitoring page shows for one model over a range of periods â€
 the raised alerts and what to watch, every figure per period with its n and interval, input
 drift, subgroups, and how clinicians used the model â€” with small charts drawn as inline
 SVG. It needs nothing else to open: no script, no style sheet or font from elsewhere, no
-network. Every text from outside CaseLens (model names, alert messages, variable and group
-names, limitation codes) is escaped, so the file shows data and never runs it. A report of
-simulated data says so in its title and on every section.
+network. The page is the template ``templates/governance_report.html.j2``, rendered with
+autoescape from rows of text (:mod:`.report_rows`) and chart geometry (:mod:`.report_charts`):
+every text from outside CaseLens (model names, alert messages, variable and group names,
+limitation codes) is escaped, so the file shows data and never runs it. A report of
+simulated data says so in its title, at its top and at its end.
 """
 
 from __future__ import annotations
