@@ -18,7 +18,8 @@ import pytest
 
 from audit_fixtures import KEY, ROOT, build_trail, child_command, make_event, raw_engine, tamper
 from caselens.audit import AuditError, AuditStore, AuditWriteError
-from caselens.audit.store import _PG_LOCK_ID, SCHEMA_VERSION
+from caselens.audit.store import SCHEMA_VERSION
+from caselens.audit.store._engines import PG_LOCK_ID
 
 CORPUS = json.loads((Path(__file__).parents[1] / "data" / "audit_tamper_cases.json").read_text())
 
@@ -70,7 +71,7 @@ def test_a_writer_waiting_too_long_for_the_lock_fails_closed(pg_url):
     with AuditStore.open(pg_url, key=KEY, busy_timeout_s=0.3) as store:
         store.append(make_event(0))
         with psycopg.connect(pg_url.replace("+psycopg", "")) as holder:
-            holder.execute("SELECT pg_advisory_lock(%s)", (_PG_LOCK_ID,))
+            holder.execute("SELECT pg_advisory_lock(%s)", (PG_LOCK_ID,))
             with pytest.raises(AuditWriteError, match="could not be recorded"):
                 store.append(make_event(1))
         store.append(make_event(2))

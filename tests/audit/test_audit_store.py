@@ -245,3 +245,17 @@ def test_a_report_that_cannot_be_recorded_fails_closed_like_a_write_error(store)
     with pytest.raises(AuditWriteError, match="report is not valid canonical JSON"):
         store.append(make_event(0, report={"probability": float("nan")}))
     assert store.head()[0] == 0
+
+
+def test_the_store_face_offers_every_name_it_lists_from_its_parts():
+    """``caselens.audit.store`` is a package of parts by job; its face still offers the
+    names others import, each the very object its part defines."""
+    import importlib
+
+    import caselens.audit.store as face
+
+    for name in face.__all__:
+        part = importlib.import_module(f"caselens.audit.store.{face._PARTS[name]}")
+        assert getattr(face, name) is getattr(part, name), name
+    assert face.AuditStore.append.__module__ == "caselens.audit.store._append"
+    assert {"iter_entries", "page", "verify", "rotate_key"} <= set(dir(face.AuditStore))

@@ -335,10 +335,9 @@ def test_the_cache_serves_a_period_only_while_its_data_and_plan_are_unchanged_on
 def test_counts_without_pandas_equal_pandas_on_awkward_values():
     import pandas as pd
 
-    from caselens.monitoring.figures import (
-        _category_counts,
-        _fast_category_counts,
-        _fast_numbers,
+    from caselens.monitoring.figures.column_measures import _fast_category_counts, _fast_numbers
+    from caselens.monitoring.figures.reference_profile import (
+        category_counts as _category_counts,
     )
 
     cats = ("a", "b")
@@ -354,3 +353,21 @@ def test_counts_without_pandas_equal_pandas_on_awkward_values():
         assert np.array_equal(
             _fast_numbers(values), expected.to_numpy(dtype=float), equal_nan=True
         ), values
+
+
+def test_the_figures_face_offers_every_name_it_lists_from_its_parts():
+    """``caselens.monitoring.figures`` is a package of parts by job (reference, periods,
+    reading the log, figures); its face still offers each name, the object its part defines,
+    and no part is named like a name it offers (a submodule would shadow it)."""
+    import importlib
+
+    import caselens.monitoring.figures as face
+
+    for name in face.__all__:
+        part = importlib.import_module(f"caselens.monitoring.figures.{face._PARTS[name]}")
+        assert getattr(face, name) is getattr(part, name), name
+        assert callable(getattr(face, name)) or name.isupper(), name
+    assert not set(face.__all__) & set(face._PARTS.values())
+    from caselens.monitoring.figures import periods
+
+    assert periods.__module__ == "caselens.monitoring.figures.calendar_periods"

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from caselens.audit.store import entries_table
+from caselens.audit.store.tables import entries_table
 from caselens.monitoring.figures import period_of
 from caselens.monitoring.stats import Estimate, wilson
 from caselens.monitoring.tables import prediction_log

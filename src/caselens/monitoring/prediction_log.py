@@ -25,7 +25,7 @@ from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from caselens.audit import AuditEntry, AuditStore, AuditWriteError
-from caselens.audit.store import entries_table
+from caselens.audit.store.tables import entries_table
 from caselens.explain.report import CaseReport
 from caselens.monitoring.tables import prediction_log, ready_engine
 
