@@ -37,11 +37,10 @@ from caselens.access import (  # noqa: E402  # noqa: E402
     BrowserSessions,
     device_id,
     is_trusted_proxy,
-    load_sign_in_key,
     new_device_cookie,
-    open_app_database,
     parse_trusted_proxies,
 )
+from caselens.runtime import Runtime  # noqa: E402
 from caselens.settings import Settings  # noqa: E402
 
 #: A transparent 1×1 GIF: what the handoff "image" is.
@@ -56,19 +55,22 @@ def _utcnow() -> dt.datetime:
 
 
 @functools.cache
+def _runtime() -> Runtime:
+    # Only the app database and the sign-in key are used here: no background work.
+    return Runtime.from_settings(Settings.from_environment(), background=False)
+
+
 def _settings() -> Settings:
-    return Settings.from_env()
+    return _runtime().settings
 
 
-@functools.cache
 def _key() -> bytes:
-    return load_sign_in_key(_settings().sign_in_key_path)
+    return _runtime().sign_in_key
 
 
 @functools.cache
 def _sessions() -> BrowserSessions:
-    settings = _settings()
-    return BrowserSessions(open_app_database(settings.data_dir, settings.app_db_url), _key())
+    return BrowserSessions(_runtime().app_database, _key())
 
 
 def _secure(scope: Scope, headers: dict[str, str]) -> bool:

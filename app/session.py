@@ -28,7 +28,7 @@ from caselens.access import (
 )
 from caselens.audit import AuditError, AuditTrailMissing
 from caselens.errors import CaseLensError
-from caselens.settings import Settings
+from caselens.settings import SettingsError
 from caselens.workflow import NOT_RECORDED_MESSAGE, Refused, Unavailable, UserSession, Workflow
 from components.text import literal
 
@@ -61,7 +61,7 @@ def workflow() -> Workflow:
         st.error(literal(NOT_RECORDED_MESSAGE), icon=":material/block:")
         st.stop()
         raise
-    except SignInKeyError as exc:  # the operator's to fix: say which file and what is wrong
+    except (SignInKeyError, SettingsError) as exc:  # the operator's to fix: say what is wrong
         st.error(literal(exc), icon=":material/block:")
         st.stop()
         raise
@@ -173,7 +173,7 @@ def sign_in_client() -> str | None:
     # Streamlit reports a loopback peer (the usual place for a reverse proxy) as None.
     peer = address if isinstance(address, str) and 0 < len(address) <= 64 else "127.0.0.1"
     try:
-        proxies = parse_trusted_proxies(Settings.from_env().trusted_proxies)
+        proxies = parse_trusted_proxies(services.settings().trusted_proxies)
     except TrustedProxiesError as exc:
         st.error(literal(exc), icon=":material/block:")
         st.stop()
