@@ -40,7 +40,6 @@ EVERY = {
     "CASELENS_ALLOW_PICKLE": ("yes", True),
     "CASELENS_TRUSTED_TYPES_FILE": ("/etc/caselens/types.toml", Path("/etc/caselens/types.toml")),
     "CASELENS_DEMO": ("1", True),
-    "CASELENS_LOCAL_USER": ("Dr. Local", "Dr. Local"),
     "CASELENS_CARE_TEAM_CONTACT": ("Ward 4, 0123 456 789", "Ward 4, 0123 456 789"),
     "CASELENS_TRUSTED_PROXIES": ("127.0.0.1,::1", "127.0.0.1,::1"),
     "CASELENS_SIGN_IN_KEY_FILE": ("/keys/sign_in.key", Path("/keys/sign_in.key")),
@@ -179,7 +178,7 @@ def test_any_switch_text_is_read_or_refused_by_name(text):
 
 def test_every_field_but_the_derived_ones_has_a_variable():
     filled = {v.field for v in VARIABLES}
-    derived = {"local_user_id", "estimate_first_error", "care_team_contacts"}
+    derived = {"estimate_first_error", "care_team_contacts"}
     assert {f.name for f in fields(Settings)} == filled | derived
     assert len({v.name for v in VARIABLES}) == len(VARIABLES)
     assert all(v.name.startswith("CASELENS_") and v.meaning for v in VARIABLES)

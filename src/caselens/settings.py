@@ -160,11 +160,10 @@ VARIABLES: tuple[Variable, ...] = (
              "allow pickle/joblib model files (trusted files only)"),
     Variable("CASELENS_TRUSTED_TYPES_FILE", "trusted_types_file", _path,
              "none (the built-in list only)",
-             "the operator's file of extra names a model file may use (see Model files)"),
+             "the operator's file of extra names a model file may use (README: what a bundle "
+             "may contain)"),
     Variable("CASELENS_DEMO", "demo", _switch, "off (`make run` sets 1)",
              "seed demo accounts and list them on the sign-in page"),
-    Variable("CASELENS_LOCAL_USER", "local_user_name", _text, "`Local clinician`",
-             "the local user's display name when sign-in is off"),
     Variable(CARE_TEAM_CONTACT_VARIABLE, "care_team_contact", _contact,
              "none: patient pages refused outside demo mode",
              "how patients reach their care team (phone, hours); `CASELENS_CARE_TEAM_CONTACT_ES` "
@@ -243,8 +242,6 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR).resolve())
     models_dir: Path = SAMPLE_MODELS_DIR
     allow_pickle: bool = False
-    local_user_id: str = "local-clinician"
-    local_user_name: str = "Local clinician"
     #: The app database URL; None means ``<data_dir>/app.sqlite``.
     app_db_url: str | None = None
     #: Reverse proxies trusted to name the client (``CASELENS_TRUSTED_PROXIES``, as text).
