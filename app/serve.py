@@ -35,13 +35,14 @@ from caselens.access import (  # noqa: E402  # noqa: E402
     DEVICE_COOKIE_LIFETIME,
     SESSION_COOKIE,
     BrowserSessions,
+    SignInKeyError,
     device_id,
     is_trusted_proxy,
     new_device_cookie,
     parse_trusted_proxies,
 )
 from caselens.runtime import Runtime  # noqa: E402
-from caselens.settings import Settings  # noqa: E402
+from caselens.settings import Settings, SettingsError  # noqa: E402
 
 #: A transparent 1×1 GIF: what the handoff "image" is.
 _PIXEL = bytes.fromhex(
@@ -113,13 +114,20 @@ class DeviceCookie:
             await self.app(scope, receive, send)
             return
         now = _utcnow()
-        if device_id(_key(), _request_cookies(scope).get(DEVICE_COOKIE), now) is not None:
+        try:
+            key = _key()
+        except (SettingsError, SignInKeyError):
+            # The operator's to fix: the page itself says what is wrong (app/session.py);
+            # answering every request with an error would hide that message.
+            await self.app(scope, receive, send)
+            return
+        if device_id(key, _request_cookies(scope).get(DEVICE_COOKIE), now) is not None:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         cookie = _cookie_header(
             DEVICE_COOKIE,
-            new_device_cookie(_key(), now),
+            new_device_cookie(key, now),
             DEVICE_COOKIE_LIFETIME,
             secure=_secure(scope, headers),
             # Lax: a link from the EHR (another site) must not make the browser look new.

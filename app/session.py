@@ -42,6 +42,8 @@ _CLEAR_COOKIE = "caselens_clear_cookie"
 #: The server routes that set and expire the session cookie (``app/serve.py``).
 SESSION_COOKIE_ROUTE = "/_caselens/session"
 CLEAR_COOKIE_ROUTE = "/_caselens/session/clear"
+#: Before a setting's own message, on a server that cannot start until it is fixed.
+SETTING_UNREADABLE = "CaseLens cannot start until the operator corrects a setting:"
 #: Where each role lands: its first page.
 LANDING_PAGE_FILES = {p: f"app_pages/{p}.py" for p in PAGE_TITLES}
 
@@ -61,7 +63,11 @@ def workflow() -> Workflow:
         st.error(literal(NOT_RECORDED_MESSAGE), icon=":material/block:")
         st.stop()
         raise
-    except (SignInKeyError, SettingsError) as exc:  # the operator's to fix: say what is wrong
+    except SettingsError as exc:  # the operator's to fix: name the variable and what is wrong
+        st.error(literal(f"{SETTING_UNREADABLE} {exc}"), icon=":material/block:")
+        st.stop()
+        raise
+    except SignInKeyError as exc:  # the operator's to fix: say which file and what is wrong
         st.error(literal(exc), icon=":material/block:")
         st.stop()
         raise
