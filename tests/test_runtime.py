@@ -151,3 +151,19 @@ def test_an_explainer_cache_builds_each_bundles_explainer_once(heart_bundle):
         thread.join()
     assert len(cache) == 1 and all(r is results[0] for r in results)
     assert cache.explainer(heart_bundle, warm=True) is results[0]
+
+
+def test_the_background_check_follows_the_setting_and_stops_on_close(tmp_path, sample_bundles):
+    catalogue = BundleCatalogue(bundles=dict(sample_bundles), refused={})
+    off = Runtime.from_settings(
+        _settings(tmp_path / "off", CASELENS_MONITOR_CHECK_SECONDS="off"), catalogue=catalogue
+    )
+    assert off.workflow is not None and off.monitoring_scheduler is None
+    off.close()
+    hourly = Runtime.from_settings(
+        _settings(tmp_path / "on", CASELENS_MONITOR_CHECK_SECONDS="3600"), catalogue=catalogue
+    )
+    assert hourly.workflow is not None and hourly.monitoring_scheduler.alive
+    scheduler = hourly.monitoring_scheduler
+    hourly.close()
+    assert not scheduler.alive and hourly.monitoring_scheduler is None

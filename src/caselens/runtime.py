@@ -214,15 +214,25 @@ class Runtime:
             # data, started once the warm-up has computed the same figures.
             schedule = self.settings.monitor_check
             if schedule != "off":
-                built.start_monitoring_schedule(interval_s=schedule, after=warming)
+                scheduler = built.start_monitoring_schedule(interval_s=schedule, after=warming)
+                self._built["scheduler"] = scheduler
         return built
 
+    @property
+    def monitoring_scheduler(self) -> Any:
+        """The workflow's scheduled monitoring check, or None when none was started."""
+        return self._built.get("scheduler")
+
     def close(self) -> None:
-        """Close the audit trail and the app database if they were opened."""
+        """Stop the scheduled monitoring check, then close the audit trail and the app
+        database, if they were started or opened."""
         with self._lock:
+            scheduler = self._built.pop("scheduler", None)
             audit = self._built.pop("audit", None)
             database = self._built.pop("app_database", None)
             self._built.clear()
+        if scheduler is not None:  # first: it writes to the trail
+            scheduler.stop()
         if audit is not None:
             audit.close()
         if database is not None:
