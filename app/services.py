@@ -1,7 +1,8 @@
-"""Long-lived resources, cached once per server process (``st.cache_resource``).
+"""Long-lived resources: the server's :class:`caselens.runtime.Runtime`, held by
+``st.cache_resource`` once per set of store settings, and the settings pages read.
 
-Nothing here computes a result: it loads bundles, builds the engine's explainers (paying
-their one-off costs at start-up) and opens the audit store.
+Nothing here computes a result or opens a store itself: the runtime loads the bundles,
+prepares the explainers (their one-off costs paid at start-up) and opens the stores.
 """
 
 from __future__ import annotations
@@ -106,13 +107,6 @@ def model_statuses() -> ModelStatusStore:
 def workflow() -> Workflow:
     """The engine's one door for every display and action (see ``caselens.workflow.door``)."""
     return runtime().workflow
-
-
-def monitor_schedule() -> float | str | None:
-    """The scheduled monitoring check (``CASELENS_MONITOR_CHECK_SECONDS``): seconds between
-    checks (1 to 86400), ``off`` where only ``caselens monitor check`` from cron records
-    alerts, or None (unset) for the engine's ten minutes."""
-    return settings().monitor_check
 
 
 #: Shown instead of a patient page when no contact is set outside demo mode.
