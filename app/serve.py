@@ -35,14 +35,14 @@ from caselens.access import (  # noqa: E402  # noqa: E402
     DEVICE_COOKIE_LIFETIME,
     SESSION_COOKIE,
     BrowserSessions,
+    SignInKeyError,
     device_id,
     is_trusted_proxy,
-    load_sign_in_key,
     new_device_cookie,
-    open_app_database,
     parse_trusted_proxies,
 )
-from caselens.settings import Settings  # noqa: E402
+from caselens.runtime import Runtime  # noqa: E402
+from caselens.settings import Settings, SettingsError  # noqa: E402
 
 #: A transparent 1×1 GIF: what the handoff "image" is.
 _PIXEL = bytes.fromhex(
@@ -56,19 +56,22 @@ def _utcnow() -> dt.datetime:
 
 
 @functools.cache
+def _runtime() -> Runtime:
+    # Only the app database and the sign-in key are used here: no background work.
+    return Runtime.from_settings(Settings.from_environment(), background=False)
+
+
 def _settings() -> Settings:
-    return Settings.from_env()
+    return _runtime().settings
 
 
-@functools.cache
 def _key() -> bytes:
-    return load_sign_in_key(_settings().sign_in_key_path)
+    return _runtime().sign_in_key
 
 
 @functools.cache
 def _sessions() -> BrowserSessions:
-    settings = _settings()
-    return BrowserSessions(open_app_database(settings.data_dir, settings.app_db_url), _key())
+    return BrowserSessions(_runtime().app_database, _key())
 
 
 def _secure(scope: Scope, headers: dict[str, str]) -> bool:
@@ -111,13 +114,20 @@ class DeviceCookie:
             await self.app(scope, receive, send)
             return
         now = _utcnow()
-        if device_id(_key(), _request_cookies(scope).get(DEVICE_COOKIE), now) is not None:
+        try:
+            key = _key()
+        except (SettingsError, SignInKeyError):
+            # The operator's to fix: the page itself says what is wrong (app/session.py);
+            # answering every request with an error would hide that message.
+            await self.app(scope, receive, send)
+            return
+        if device_id(key, _request_cookies(scope).get(DEVICE_COOKIE), now) is not None:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         cookie = _cookie_header(
             DEVICE_COOKIE,
-            new_device_cookie(_key(), now),
+            new_device_cookie(key, now),
             DEVICE_COOKIE_LIFETIME,
             secure=_secure(scope, headers),
             # Lax: a link from the EHR (another site) must not make the browser look new.

@@ -28,7 +28,7 @@ from caselens.access import (
 )
 from caselens.audit import AuditError, AuditTrailMissing
 from caselens.errors import CaseLensError
-from caselens.settings import Settings
+from caselens.settings import SettingsError
 from caselens.workflow import NOT_RECORDED_MESSAGE, Refused, Unavailable, UserSession, Workflow
 from components.text import literal
 
@@ -42,6 +42,8 @@ _CLEAR_COOKIE = "caselens_clear_cookie"
 #: The server routes that set and expire the session cookie (``app/serve.py``).
 SESSION_COOKIE_ROUTE = "/_caselens/session"
 CLEAR_COOKIE_ROUTE = "/_caselens/session/clear"
+#: Before a setting's own message, on a server that cannot start until it is fixed.
+SETTING_UNREADABLE = "CaseLens cannot start until the operator corrects a setting:"
 #: Where each role lands: its first page.
 LANDING_PAGE_FILES = {p: f"app_pages/{p}.py" for p in PAGE_TITLES}
 
@@ -59,6 +61,10 @@ def workflow() -> Workflow:
         raise
     except (AuditError, OSError):
         st.error(literal(NOT_RECORDED_MESSAGE), icon=":material/block:")
+        st.stop()
+        raise
+    except SettingsError as exc:  # the operator's to fix: name the variable and what is wrong
+        st.error(literal(f"{SETTING_UNREADABLE} {exc}"), icon=":material/block:")
         st.stop()
         raise
     except SignInKeyError as exc:  # the operator's to fix: say which file and what is wrong
@@ -173,7 +179,7 @@ def sign_in_client() -> str | None:
     # Streamlit reports a loopback peer (the usual place for a reverse proxy) as None.
     peer = address if isinstance(address, str) and 0 < len(address) <= 64 else "127.0.0.1"
     try:
-        proxies = parse_trusted_proxies(Settings.from_env().trusted_proxies)
+        proxies = parse_trusted_proxies(services.settings().trusted_proxies)
     except TrustedProxiesError as exc:
         st.error(literal(exc), icon=":material/block:")
         st.stop()

@@ -12,6 +12,9 @@ The pipeline, one step per subpackage::
                  same report again
     monitoring/  figures, alerts, outcomes: whether the model still works on today's patients
 
+One process's wiring: ``Runtime.from_settings(Settings.from_environment())`` (``runtime.py``)
+opens the stores, loads the catalogue and gives ``.workflow``, all from one ``Settings``.
+
 Around it: ``access/`` (who may see what), ``authoring/`` (building bundles from data),
 ``cli/`` (the ``caselens`` command), ``bench/`` (speed and memory figures; nothing at run
 time imports it). ``docs/`` and the README describe each part.
@@ -40,6 +43,7 @@ __all__ = [
     "CaseReport",
     "CaseValidationError",
     "ModelBundle",
+    "Runtime",
     "Settings",
     "UserSession",
     "Workflow",
@@ -52,6 +56,7 @@ __all__ = [
 _PARTS = {
     "SAMPLE_MODELS_DIR": "settings",
     "Settings": "settings",
+    "Runtime": "runtime",
     "AuditStore": "audit",
     "BundleError": "errors",
     "CardError": "errors",

@@ -1,42 +1,29 @@
-"""Where CaseLens keeps its files, read once from the environment.
+"""Every operator setting, read from the environment in this one place.
 
-``CASELENS_DATA_DIR``   audit store, server key, accounts (default ``./.caselens-data``)
-``CASELENS_APP_DB_URL`` the app database (accounts, sign-in back-off, model status) as a
-                        SQLAlchemy URL, e.g. ``postgresql://caselens@db/caselens_app``, so that
-                        several app servers share them (default: ``app.sqlite`` in the data
-                        folder, owner-only). The audit trail has its own ``CASELENS_AUDIT_URL``,
-                        read by ``caselens.audit.open_trail`` with its key, checkpoint file,
-                        witness (``CASELENS_AUDIT_WITNESS``) and key registry
-                        (``CASELENS_AUDIT_KEY_REGISTRY``); see docs/audit_model.md.
-``CASELENS_MODELS_DIR`` folder of model bundles the app offers (default: the sample models)
-``CASELENS_ALLOW_PICKLE`` set to ``1`` to let the operator load pickle/joblib model files
-``CASELENS_LOCAL_USER``  the local user's display name when sign-in is off
-``CASELENS_TRUSTED_PROXIES`` comma-separated addresses/networks of reverse proxies whose
-                        ``Forwarded``/``X-Forwarded-For`` header names the client for the
-                        sign-in throttle (default: none; the device cookie is used)
-``CASELENS_SIGN_IN_KEY_FILE`` the key that signs the device and session cookies (default
-                        ``sign_in.key`` in the data folder, created owner-only; servers that
-                        share an app database share this file)
-``CASELENS_ESTIMATE_FIRST`` the site's default for clinicians: ``on`` (default) hides the
-                        model's result until the clinician saves their own estimate or
-                        skips it (recorded); ``off`` shows the result at once
-``CASELENS_ESTIMATE_FIRST_USERS`` per-user exceptions to the site default, e.g.
-                        ``dr.lee=off,dr.ng=on`` (see docs/clinician-screen.md for why the
-                        default is on)
+Each ``CASELENS_*`` variable is one :class:`Variable` in :data:`VARIABLES` — its name, the
+:class:`Settings` field it fills, its default and its one-line meaning — and README's
+"Settings" table is generated from the same table (``python -m caselens.settings``; a test
+keeps them equal). :meth:`Settings.from_environment` reads them all; other modules take the
+values as arguments (``caselens.runtime`` hands them on). A value that cannot be read raises
+:class:`SettingsError` naming the variable and what is expected.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal
 
 from caselens.errors import CaseLensError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_MODELS_DIR = PROJECT_ROOT / "sample_models"
 ASSETS_DIR = PROJECT_ROOT / "assets"
+#: The data folder when ``CASELENS_DATA_DIR`` is unset (relative to the working directory).
+DEFAULT_DATA_DIR = ".caselens-data"
 #: Estimate-first is on for clinicians unless the site or the user's entry says otherwise:
 #: a number seen before one's own judgement anchors it (docs/clinician-screen.md).
 ESTIMATE_FIRST_DEFAULT = True
@@ -44,17 +31,30 @@ _SWITCH_WORDS = {"on": True, "1": True, "true": True, "yes": True}
 _SWITCH_WORDS |= {"off": False, "0": False, "false": False, "no": False}
 #: Longest per-user exceptions list read (a bounded operator setting).
 MAX_ESTIMATE_FIRST_USERS_CHARS = 20_000
+#: Longest value of any other setting read (paths, URLs, names): bounded operator input.
+MAX_SETTING_CHARS = 4_096
+#: Longest care-team contact shown (a phone number, an address, opening hours).
+MAX_CARE_TEAM_CONTACT_CHARS = 500
+#: The scheduled monitoring check's bounds, in seconds: at most once a second, at least daily.
+MONITOR_CHECK_SECONDS_RANGE = (1.0, 86_400.0)
+#: The prefix of every CaseLens variable; only these are read.
+PREFIX = "CASELENS_"
+#: Per-language care-team contacts: ``CASELENS_CARE_TEAM_CONTACT_ES`` and so on.
+CARE_TEAM_CONTACT_VARIABLE = "CASELENS_CARE_TEAM_CONTACT"
 
 
 class SettingsError(CaseLensError):
     """An operator setting that cannot be read; the message names the variable."""
 
 
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
 def _switch(variable: str, text: str) -> bool:
     value = _SWITCH_WORDS.get(text.strip().lower())
     if value is None:
-        shown = text if len(text) <= 40 else text[:40] + "…"
-        raise SettingsError(f"{variable}: expected on or off, got {shown!r}.")
+        raise SettingsError(f"{variable}: expected on or off, got {_shown(text)}.")
     return value
 
 
@@ -77,39 +77,206 @@ def parse_estimate_first_users(text: str) -> dict[str, bool]:
             continue
         user, sep, value = entry.partition("=")
         if not sep or not user.strip():
-            shown = entry if len(entry) <= 40 else entry[:40] + "…"
-            raise SettingsError(f"{variable}: expected user=on or user=off, got {shown!r}.")
+            raise SettingsError(f"{variable}: expected user=on or user=off, got {_shown(entry)}.")
         users[user.strip()] = _switch(f"{variable} ({user.strip()})", value)
     return users
 
 
+def _text(variable: str, text: str) -> str:
+    return text
+
+
+def _path(variable: str, text: str) -> Path:
+    return Path(text)
+
+
+def _resolved_path(variable: str, text: str) -> Path:
+    return Path(text).resolve()
+
+
+def _monitor_check(variable: str, text: str) -> float | Literal["off"]:
+    low, high = MONITOR_CHECK_SECONDS_RANGE
+    if text.lower() == "off":
+        return "off"
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not low <= seconds <= high:  # also refuses nan and inf
+        raise SettingsError(
+            f"{variable}: expected seconds between {low:g} and {high:g}, or off, got "
+            f"{_shown(text)}."
+        )
+    return seconds
+
+
+def _contact(variable: str, text: str) -> str:
+    return text[:MAX_CARE_TEAM_CONTACT_CHARS]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One ``CASELENS_*`` environment variable: the field it fills, how it is read, and
+    the default and meaning README's Settings table shows."""
+
+    name: str
+    field: str
+    #: ``(variable name, stripped text) → value``; raises SettingsError for a bad value.
+    parse: Callable[[str, str], Any]
+    #: The default as README shows it (the field's own default is the value used).
+    default: str
+    meaning: str
+    #: Read with no bound on length (the per-user list has its own bound).
+    unbounded: bool = False
+
+
+# One row per variable; the README table is generated from these rows (a long table).
+VARIABLES: tuple[Variable, ...] = (
+    Variable("CASELENS_DATA_DIR", "data_dir", _resolved_path, "`./.caselens-data`",
+             "audit store and server key"),
+    Variable("CASELENS_MODELS_DIR", "models_dir", _resolved_path, "`sample_models/`",
+             "folder of bundles the app offers"),
+    Variable("CASELENS_AUDIT_URL", "audit_url", _text, "SQLite file in the data dir",
+             "e.g. `postgresql+psycopg://user@host/db`"),
+    Variable("CASELENS_APP_DB_URL", "app_db_url", _text, "`app.sqlite` in the data dir",
+             "accounts, sign-in throttle and model status; share one database between app "
+             "servers"),
+    Variable("CASELENS_AUDIT_KEY", "audit_key", _text, "generated into `audit.key` (mode 0600)",
+             "hex HMAC key, kept outside the database"),
+    Variable("CASELENS_AUDIT_KEY_FILE", "audit_key_file", _path, "`$CASELENS_DATA_DIR/audit.key`",
+             "where the key file is (retired keys sit beside it)"),
+    Variable("CASELENS_AUDIT_CHECKPOINTS", "audit_checkpoints", _path,
+             "`$CASELENS_DATA_DIR/audit.checkpoints.jsonl`",
+             "signed checkpoints, outside the database"),
+    Variable("CASELENS_AUDIT_WITNESS", "audit_witness", _text,
+             "`$CASELENS_DATA_DIR/audit.witness.sqlite`",
+             "the witness: a SQLite path, or a `postgresql://role@host/db` URL whose role may "
+             "only INSERT/SELECT (`caselens audit witness-sql`)"),
+    Variable("CASELENS_AUDIT_KEY_REGISTRY", "audit_key_registry", _path,
+             "none (then no key rotation is valid)",
+             "the operator's key registry file (`KEY_ID from ENTRY` lines), kept outside the "
+             "data folder"),
+    Variable("CASELENS_ALLOW_PICKLE", "allow_pickle", _switch, "off",
+             "allow pickle/joblib model files (trusted files only)"),
+    Variable("CASELENS_TRUSTED_TYPES_FILE", "trusted_types_file", _path,
+             "none (the built-in list only)",
+             "the operator's file of extra names a model file may use (README: what a bundle "
+             "may contain)"),
+    Variable("CASELENS_DEMO", "demo", _switch, "off (`make run` sets 1)",
+             "seed demo accounts and list them on the sign-in page"),
+    Variable(CARE_TEAM_CONTACT_VARIABLE, "care_team_contact", _contact,
+             "none: patient pages refused outside demo mode",
+             "how patients reach their care team (phone, hours); `CASELENS_CARE_TEAM_CONTACT_ES` "
+             "/ `_FR` for patients reading that language"),
+    Variable("CASELENS_TRUSTED_PROXIES", "trusted_proxies", _text, "none",
+             "comma-separated addresses or networks (e.g. `127.0.0.1,::1`) of reverse proxies "
+             "whose `Forwarded`/`X-Forwarded-For` names the client for the sign-in throttle; "
+             "from anyone else those headers are ignored"),
+    Variable("CASELENS_SIGN_IN_KEY_FILE", "sign_in_key_file", _resolved_path,
+             "`$CASELENS_DATA_DIR/sign_in.key` (created, mode 0600)",
+             "key that signs the device and session cookies; servers sharing an app database "
+             "share this file"),
+    Variable("CASELENS_ESTIMATE_FIRST", "estimate_first", _switch, "`on`",
+             "clinicians record their own estimate (or skip it, recorded) before the report is "
+             "shown ([why](docs/clinician-screen.md))"),
+    Variable("CASELENS_ESTIMATE_FIRST_USERS", "estimate_first_users",
+             lambda _name, text: parse_estimate_first_users(text), "empty",
+             "per-user exceptions, e.g. `dr.lee=off,dr.ng=on`", unbounded=True),
+    Variable("CASELENS_MONITOR_CHECK_SECONDS", "monitor_check", _monitor_check,
+             "600 (the engine's ten minutes)",
+             "seconds (1 to 86400) between the app's scheduled monitoring checks, or `off` "
+             "where `caselens monitor check` runs from cron"),
+    Variable("CASELENS_CHROMIUM", "chromium", _path, "`/usr/bin/chromium`",
+             "the Chromium the browser tests and `caselens bench app` drive"),
+    Variable("CASELENS_BENCH_VERBOSE", "bench_verbose", _switch, "off",
+             "`caselens bench app` prints each timed click"),
+)  # fmt: skip
+_BY_NAME = {v.name: v for v in VARIABLES}
+#: The estimate-first variables: a bad value is kept as an error for the Case page, not
+#: raised, so every other page still works (see Settings.estimate_first_error).
+_DEFERRED = ("CASELENS_ESTIMATE_FIRST", "CASELENS_ESTIMATE_FIRST_USERS")
+
+
+def environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The ``CASELENS_*`` variables of ``env`` (default: this process's environment).
+
+    This is the one place CaseLens reads the process environment; a module that still takes
+    an environment mapping for its defaults gets it from here.
+    """
+    source = os.environ if env is None else env
+    return {k: v for k, v in source.items() if k.startswith(PREFIX)}
+
+
+def read_variable(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """One variable's value as :class:`Settings` reads it, or None when it is unset or empty.
+
+    Raises
+    ------
+    SettingsError
+        Naming the variable, when its value is not what is expected.
+    """
+    variable = _BY_NAME[name]
+    raw = environment(env).get(name, "").strip()
+    if not raw:
+        return None
+    if len(raw) > MAX_SETTING_CHARS and not variable.unbounded:
+        raise SettingsError(f"{name}: longer than {MAX_SETTING_CHARS:,} characters.")
+    return variable.parse(name, raw)
+
+
+def _care_team_contacts(env: Mapping[str, str]) -> dict[str, str]:
+    """``CASELENS_CARE_TEAM_CONTACT_<LANG>`` → ``{"es": ...}`` (set, non-empty ones)."""
+    stem = CARE_TEAM_CONTACT_VARIABLE + "_"
+    contacts = {}
+    for name, value in env.items():
+        language = name.removeprefix(stem)
+        if name.startswith(stem) and language.isalpha() and value.strip():
+            contacts[language.lower()] = value.strip()[:MAX_CARE_TEAM_CONTACT_CHARS]
+    return contacts
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Operator settings for one process."""
+    """Operator settings for one process (see :data:`VARIABLES` for each field's variable)."""
 
-    data_dir: Path
-    models_dir: Path
-    allow_pickle: bool
-    local_user_id: str = "local-clinician"
-    local_user_name: str = "Local clinician"
+    data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR).resolve())
+    models_dir: Path = SAMPLE_MODELS_DIR
+    allow_pickle: bool = False
     #: The app database URL; None means ``<data_dir>/app.sqlite``.
     app_db_url: str | None = None
     #: Reverse proxies trusted to name the client (``CASELENS_TRUSTED_PROXIES``, as text).
     trusted_proxies: str = ""
     #: The sign-in key file; None means ``<data_dir>/sign_in.key``.
     sign_in_key_file: Path | None = None
-
-    @property
-    def sign_in_key_path(self) -> Path:
-        """The sign-in key file in use."""
-        return self.sign_in_key_file or self.data_dir / "sign_in.key"
-
     #: The site's estimate-first default for clinicians, and per-user exceptions.
     estimate_first: bool = ESTIMATE_FIRST_DEFAULT
     estimate_first_users: Mapping[str, bool] = field(default_factory=dict)
     #: Why the estimate-first settings could not be read (None when they could): kept, not
     #: raised, so every other page still works and the Case page names the variable.
     estimate_first_error: str | None = None
+    #: The audit trail's database URL; None means ``<data_dir>/audit.sqlite``.
+    audit_url: str | None = None
+    #: The audit key as hex (a secret: never shown); None means the key file.
+    audit_key: str | None = field(default=None, repr=False)
+    audit_key_file: Path | None = None
+    audit_checkpoints: Path | None = None
+    audit_witness: str | None = None
+    audit_key_registry: Path | None = None
+    trusted_types_file: Path | None = None
+    demo: bool = False
+    #: How patients reach their care team; None outside demo mode refuses patient pages.
+    care_team_contact: str | None = None
+    #: Per-language contacts (``CASELENS_CARE_TEAM_CONTACT_ES`` → ``{"es": ...}``).
+    care_team_contacts: Mapping[str, str] = field(default_factory=dict)
+    #: Seconds between scheduled monitoring checks, ``"off"``, or None for the engine's own.
+    monitor_check: float | Literal["off"] | None = None
+    chromium: Path = Path("/usr/bin/chromium")
+    bench_verbose: bool = False
+
+    @property
+    def sign_in_key_path(self) -> Path:
+        """The sign-in key file in use."""
+        return self.sign_in_key_file or self.data_dir / "sign_in.key"
 
     def estimate_first_for(self, user_id: str, role: str) -> bool:
         """Whether this user must record their own estimate (or skip it) before the model's
@@ -127,35 +294,69 @@ class Settings:
             raise SettingsError(self.estimate_first_error)
         return self.estimate_first_users.get(user_id, self.estimate_first)
 
+    def care_team_contact_for(self, language: str = "en") -> str | None:
+        """How patients reading ``language`` reach their care team: that language's contact,
+        else the general one; None when neither is set."""
+        return self.care_team_contacts.get(language.lower()) or self.care_team_contact
+
+    def audit_environment(self) -> dict[str, str]:
+        """These settings as the audit trail's readers take them (``caselens.audit``'s
+        ``open_trail(env=...)``, ``default_location``, ``default_key_file``)."""
+        values = {"CASELENS_DATA_DIR": str(self.data_dir)}
+        for variable in VARIABLES:
+            if variable.name.startswith("CASELENS_AUDIT_"):
+                value = getattr(self, variable.field)
+                if value is not None:
+                    values[variable.name] = str(value)
+        return values
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``CASELENS_*`` variable of ``env`` (default: the process environment).
+
+        Unset or empty variables keep their defaults.
+
+        Raises
+        ------
+        SettingsError
+            Naming the first variable whose value is not what is expected (the
+            estimate-first variables are kept in :attr:`estimate_first_error` instead).
+        """
+        env = environment(env)
+        values: dict[str, Any] = {}
+        for variable in VARIABLES:
+            if variable.name in _DEFERRED:
+                continue
+            value = read_variable(variable.name, env)
+            if value is not None:
+                values[variable.field] = value
+        try:
+            for name in _DEFERRED:
+                value = read_variable(name, env)
+                if value is not None:
+                    values[_BY_NAME[name].field] = value
+        except SettingsError as exc:
+            values.pop("estimate_first", None)
+            values["estimate_first_error"] = str(exc)
+        return cls(care_team_contacts=_care_team_contacts(env), **values)
+
     @classmethod
     def from_env(cls) -> Settings:
-        """Read the settings from ``CASELENS_*`` environment variables."""
-        return cls(
-            data_dir=Path(os.environ.get("CASELENS_DATA_DIR", ".caselens-data")).resolve(),
-            models_dir=Path(os.environ.get("CASELENS_MODELS_DIR", SAMPLE_MODELS_DIR)).resolve(),
-            allow_pickle=os.environ.get("CASELENS_ALLOW_PICKLE", "") in {"1", "true", "yes"},
-            local_user_name=os.environ.get("CASELENS_LOCAL_USER", "Local clinician"),
-            app_db_url=os.environ.get("CASELENS_APP_DB_URL", "").strip() or None,
-            trusted_proxies=os.environ.get("CASELENS_TRUSTED_PROXIES", "").strip(),
-            sign_in_key_file=(
-                Path(os.environ["CASELENS_SIGN_IN_KEY_FILE"]).resolve()
-                if os.environ.get("CASELENS_SIGN_IN_KEY_FILE", "").strip()
-                else None
-            ),
-            **_estimate_first_from_env(),
-        )
+        """The process environment's settings (the older name of :meth:`from_environment`)."""
+        return cls.from_environment()
 
 
-def _estimate_first_from_env() -> dict[str, object]:
-    """The estimate-first fields of :class:`Settings`, or the reason they cannot be read."""
-    try:
-        return {
-            "estimate_first": _switch(
-                "CASELENS_ESTIMATE_FIRST", os.environ.get("CASELENS_ESTIMATE_FIRST", "on")
-            ),
-            "estimate_first_users": parse_estimate_first_users(
-                os.environ.get("CASELENS_ESTIMATE_FIRST_USERS", "")
-            ),
-        }
-    except SettingsError as exc:
-        return {"estimate_first_error": str(exc)}
+def settings_table() -> str:
+    """README's "Settings" table (Markdown), one row per :data:`VARIABLES` entry."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    rows += [f"| `{v.name}` | {v.default} | {v.meaning} |" for v in VARIABLES]
+    return "\n".join(rows) + "\n"
+
+
+def _fields_without_variable() -> set[str]:
+    """Settings fields no variable fills (derived or fixed): for the consistency test."""
+    return {f.name for f in fields(Settings)} - {v.field for v in VARIABLES}
+
+
+if __name__ == "__main__":  # python -m caselens.settings: print README's Settings table
+    sys.stdout.write(settings_table())

@@ -30,3 +30,15 @@ def test_a_sign_in_key_readable_by_others_is_named_not_a_traceback(app_env):
     assert f"The sign-in key file {key_file} is readable by others: chmod 600 it." in shown(
         at.error
     )
+
+
+def test_a_setting_that_cannot_be_read_is_named_not_a_traceback(monkeypatch):
+    monkeypatch.setenv("CASELENS_MONITOR_CHECK_SECONDS", "every hour")
+    at = open_app()
+    assert not at.exception
+    assert (
+        "CaseLens cannot start until the operator corrects a setting: "
+        "CASELENS_MONITOR_CHECK_SECONDS: expected seconds between 1 and 86400, or off, got "
+        "'every hour'." in shown(at.error)
+    )
+    assert not at.text_input  # nothing else is drawn: no sign-in form on a broken setting

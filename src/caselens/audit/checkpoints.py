@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from caselens.audit.errors import AuditError
+from caselens.settings import environment
 
 CHECKPOINTS_ENV = "CASELENS_AUDIT_CHECKPOINTS"
 CHECKPOINTS_FILE = "audit.checkpoints.jsonl"
@@ -69,7 +70,7 @@ def checkpoint_signed(checkpoint: Checkpoint, keys: Mapping[str, bytes]) -> bool
 
 def default_checkpoint_file(env: Mapping[str, str] | None = None) -> Path:
     """``CASELENS_AUDIT_CHECKPOINTS``, else ``<data dir>/audit.checkpoints.jsonl``."""
-    env = os.environ if env is None else env
+    env = environment() if env is None else env
     if env.get(CHECKPOINTS_ENV):
         return Path(env[CHECKPOINTS_ENV])
     return Path(env.get("CASELENS_DATA_DIR", ".caselens-data")) / CHECKPOINTS_FILE

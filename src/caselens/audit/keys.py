@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from caselens.audit.errors import AuditKeyError
+from caselens.settings import environment
 
 KEY_ENV = "CASELENS_AUDIT_KEY"
 KEY_BYTES = 32
@@ -47,7 +48,7 @@ def load_key(
     create : bool
         Create the key file with 32 random bytes, mode 0600, when it does not exist.
     env : mapping, optional
-        The environment to read (default ``os.environ``).
+        The environment to read (default: the process's, as ``caselens.settings`` reads it).
 
     Returns
     -------
@@ -59,7 +60,7 @@ def load_key(
     AuditKeyError
         If no key is available, it is malformed, or the key file is readable by others.
     """
-    env = os.environ if env is None else env
+    env = environment() if env is None else env
     if env.get(KEY_ENV):
         return parse_key(env[KEY_ENV])
     if key_file is None:

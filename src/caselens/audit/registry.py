@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from caselens.audit.errors import AuditError, ChainBroken
+from caselens.settings import environment
 
 KEY_REGISTRY_ENV = "CASELENS_AUDIT_KEY_REGISTRY"
 #: Largest registry file read (a line is about 30 bytes: room for thousands of rotations).
@@ -121,7 +122,7 @@ def read_registry(path: str | os.PathLike[str]) -> KeyRegistry:
 
 def default_registry_file(env: Mapping[str, str] | None = None) -> Path | None:
     """``CASELENS_AUDIT_KEY_REGISTRY``, or None when no registry is configured."""
-    env = os.environ if env is None else env
+    env = environment() if env is None else env
     value = env.get(KEY_REGISTRY_ENV, "").strip()
     return Path(value) if value else None
 

@@ -33,6 +33,7 @@ from sqlalchemy.pool import NullPool
 
 from caselens.audit.checkpoints import Checkpoint
 from caselens.audit.errors import AuditError, AuditWriteError
+from caselens.settings import environment
 
 WITNESS_ENV = "CASELENS_AUDIT_WITNESS"
 WITNESS_FILE = "audit.witness.sqlite"
@@ -98,7 +99,7 @@ def default_witness_location(env: Mapping[str, str] | None = None) -> str:
     >>> default_witness_location({"CASELENS_DATA_DIR": "/d"})
     '/d/audit.witness.sqlite'
     """
-    env = os.environ if env is None else env
+    env = environment() if env is None else env
     if env.get(WITNESS_ENV, "").strip():
         return env[WITNESS_ENV].strip()
     return str(Path(env.get("CASELENS_DATA_DIR") or ".caselens-data") / WITNESS_FILE)

@@ -42,10 +42,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from caselens.settings import Settings, read_variable
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 APP_SCRIPT = REPO_ROOT / "app" / "serve.py"
 #: Debian's Chromium; Playwright never downloads a browser here.
-CHROMIUM = os.environ.get("CASELENS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = str(read_variable("CASELENS_CHROMIUM") or Settings().chromium)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -106,7 +108,7 @@ class AppServer:
 
     def launch(self) -> None:
         """Start the process without waiting for it."""
-        env = dict(os.environ)
+        env = dict(os.environ)  # the child's environment, passed on (not a setting read here)
         for name in ("CASELENS_AUDIT_URL", "CASELENS_AUDIT_KEY", "CASELENS_MODELS_DIR"):
             env.pop(name, None)
         env.update(
@@ -402,7 +404,7 @@ def bench_app(cases_per_model: int = 5) -> dict[str, Any]:
                     wall.append(time.perf_counter() - t0)
                     # The same report as the browser tests see it (a check, not timed).
                     wait_for_report(page, expected[model][option])
-                    if os.environ.get("CASELENS_BENCH_VERBOSE"):
+                    if read_variable("CASELENS_BENCH_VERBOSE"):
                         print(
                             f"{option}: {times[-1]:.3f} s (wall {wall[-1]:.3f} s)",
                             file=sys.stderr,

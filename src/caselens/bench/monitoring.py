@@ -252,9 +252,9 @@ def bench_monitoring(
     check the last warm view's figures against a computation without the cache."""
     from caselens.model.bundle import load_bundle
     from caselens.model.monitoring_plan import plan_for
-    from caselens.settings import SAMPLE_MODELS_DIR
+    from caselens.settings import Settings
 
-    models = Path(os.environ.get("CASELENS_MODELS_DIR") or SAMPLE_MODELS_DIR)
+    models = Settings.from_environment().models_dir
     bundle = load_bundle(models / model_id)
     plan = plan_for(bundle)
     location = Path(folder) / "audit.sqlite"

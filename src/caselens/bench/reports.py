@@ -54,12 +54,12 @@ _FIRST_REPORT = (
 import time, json
 start = time.perf_counter()
 from caselens.model.bundle import load_bundle
-from caselens.explain.report import CaseExplainer
+from caselens.explain.report import EXPLAINERS
 """
     + _CASES
     + """
 bundle = load_bundle({path!r})
-explainer = CaseExplainer(bundle)
+explainer = EXPLAINERS.explainer(bundle)  # the cache the app's runtime uses
 _, cases = _cases(bundle, 1)
 explainer.explain(cases[0])
 print(json.dumps({{"in_process_s": time.perf_counter() - start}}))
@@ -72,13 +72,12 @@ import json, resource, statistics, time
 import numpy as np
 from caselens.explain.attribution._runtime import _model_threads
 from caselens.model.bundle import load_bundle
-from caselens.explain.report import CaseExplainer
+from caselens.explain.report import EXPLAINERS
 """
     + _CASES
     + """
 bundle = load_bundle({path!r})
-explainer = CaseExplainer(bundle)
-explainer.warm_up()
+explainer = EXPLAINERS.explainer(bundle, warm=True)  # as the app's runtime prepares it
 source, cases = _cases(bundle, {n_reference})
 # One pass to learn how many rows a report asks the model for (median over the cases).
 rows = [explainer.explain(case).provenance.model_rows_per_report for case in cases]
@@ -127,7 +126,7 @@ def default_models_dir() -> Path:
     """``CASELENS_MODELS_DIR`` (default: the sample models), as the app reads it."""
     from caselens.settings import Settings
 
-    return Settings.from_env().models_dir
+    return Settings.from_environment().models_dir
 
 
 def bench_reports(

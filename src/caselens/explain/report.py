@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import platform
+import threading
 import time
 from collections.abc import Mapping
 from importlib import metadata
@@ -397,15 +398,52 @@ class CaseExplainer:
         return draft.model_copy(update={"report_id": report_id})
 
 
-_EXPLAINERS: dict[tuple[str, str], CaseExplainer] = {}
+class ExplainerCache:
+    """The explainers of a process, one per bundle, keyed by its folder and model hash.
+
+    Building an explainer (background data, SHAP and LIME set-up) is a one-off cost worth
+    sharing: the app, the benchmarks and :func:`explainer_for` all use the process's one
+    cache, :data:`EXPLAINERS` (``caselens.runtime.Runtime`` hands it on). Safe to share
+    between threads: each bundle's explainer is built once.
+    """
+
+    def __init__(self) -> None:
+        self._explainers: dict[tuple[str, str], CaseExplainer] = {}
+        self._warmed: set[tuple[str, str]] = set()
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(bundle: ModelBundle) -> tuple[str, str]:
+        return (str(bundle.path), bundle.model_sha256)
+
+    def explainer(self, bundle: ModelBundle, *, warm: bool = False) -> CaseExplainer:
+        """The bundle's explainer, built on first use; with ``warm``, also explained once
+        (:meth:`CaseExplainer.warm_up`) so that the first person's click is fast."""
+        key = self._key(bundle)
+        with self._lock:  # held only to find the bundle's own lock
+            bundle_lock = self._locks.setdefault(key, threading.Lock())
+        # One bundle's seconds-long build never holds up another bundle's explainer.
+        with bundle_lock:
+            if key not in self._explainers:
+                self._explainers[key] = CaseExplainer(bundle)
+            built = self._explainers[key]
+            if warm and key not in self._warmed:
+                built.warm_up()
+                self._warmed.add(key)
+        return built
+
+    def __len__(self) -> int:
+        return len(self._explainers)
+
+
+#: The process's one explainer cache.
+EXPLAINERS = ExplainerCache()
 
 
 def explainer_for(bundle: ModelBundle) -> CaseExplainer:
     """The (cached) explainer of a bundle, keyed by its folder and model hash."""
-    key = (str(bundle.path), bundle.model_sha256)
-    if key not in _EXPLAINERS:
-        _EXPLAINERS[key] = CaseExplainer(bundle)
-    return _EXPLAINERS[key]
+    return EXPLAINERS.explainer(bundle)
 
 
 def explain(bundle: ModelBundle, case: Case, *, language: str = "en") -> CaseReport:

@@ -27,13 +27,13 @@ together), ``operator_functions`` (``operator.attrgetter`` and the like) and ``k
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from caselens.errors import BundleError
+from caselens.settings import SettingsError, read_variable
 
 #: Environment variable naming the operator's file of extra trusted names.
 TRUSTED_TYPES_FILE_ENV = "CASELENS_TRUSTED_TYPES_FILE"
@@ -211,7 +211,10 @@ def trusted_names(config_file: str | Path | None = None) -> TrustedNames:
         broken setting refuses every model rather than silently trusting less or more.
     """
     if config_file is None:
-        config_file = os.environ.get(TRUSTED_TYPES_FILE_ENV, "").strip() or None
+        try:
+            config_file = read_variable(TRUSTED_TYPES_FILE_ENV)
+        except SettingsError as exc:  # a broken setting refuses every model, as below
+            raise BundleError(str(exc)) from exc
     base = built_in_names()
     if config_file is None:
         return base
