@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
+
+from caselens.settings import environment
 
 URL_ENV = "CASELENS_AUDIT_URL"
 DATA_DIR_ENV = "CASELENS_DATA_DIR"
@@ -20,7 +21,7 @@ def default_location(env: Mapping[str, str] | None = None) -> str:
     >>> default_location({"CASELENS_DATA_DIR": "/d"})
     '/d/audit.sqlite'
     """
-    env = dict(os.environ) if env is None else env
+    env = environment() if env is None else env
     if env.get(URL_ENV):
         return env[URL_ENV]
     return str(Path(env.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR) / "audit.sqlite")
@@ -29,7 +30,7 @@ def default_location(env: Mapping[str, str] | None = None) -> str:
 def default_key_file(env: Mapping[str, str] | None = None) -> Path:
     """``CASELENS_AUDIT_KEY_FILE``, else ``$CASELENS_DATA_DIR/audit.key`` (data dir default
     ``./.caselens-data``)."""
-    env = dict(os.environ) if env is None else env
+    env = environment() if env is None else env
     if env.get(KEY_FILE_ENV):
         return Path(env[KEY_FILE_ENV])
     return Path(env.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR) / "audit.key"

@@ -24,6 +24,7 @@ from caselens.audit.store._verify_trail import entries_text
 from caselens.audit.store.locations import DATA_DIR_ENV, default_key_file, default_location
 from caselens.audit.store.trail import AuditStore
 from caselens.audit.witness import Witness
+from caselens.settings import environment
 
 
 def trail_entry_count(location: str | os.PathLike[str]) -> int:
@@ -102,7 +103,8 @@ def open_trail(
     create : bool
         Create the trail and key if missing.
     env : mapping, optional
-        The environment to read (default ``os.environ``).
+        The environment to read (default: the ``CASELENS_*`` variables, read by
+        :func:`caselens.settings.environment`).
     clock : callable
         The trail's clock (tests pass their own).
 
@@ -126,7 +128,7 @@ def open_trail(
     from caselens.audit.registry import default_registry_file
     from caselens.audit.witness import default_witness_location
 
-    env = dict(os.environ) if env is None else dict(env)
+    env = environment() if env is None else dict(env)
     if data_dir is not None:
         env[DATA_DIR_ENV] = os.fspath(data_dir)
     location = default_location(env)
