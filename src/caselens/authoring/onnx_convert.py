@@ -473,7 +473,7 @@ def convert_file(
     ``sample_path`` may list several files (the rows are compared on all of them, counted
     from 1 across the files in order).
     """
-    from caselens.authoring.bundle_builder import read_data_file
+    from caselens.authoring.data_files import read_data_file
 
     out = Path(out_path)
     if out.suffix.lower() != ONNX_SUFFIX:

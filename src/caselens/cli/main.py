@@ -260,7 +260,7 @@ def bundle_create(
             "Give --train, --test and --outcome (CaseLens computes the card's figures and the "
             "feature schema), or a ready --features and --reference."
         )
-    from caselens.authoring.bundle_builder import read_demo_cases_file
+    from caselens.authoring.data_files import read_demo_cases_file
     from caselens.model.bundle import create_bundle, read_model_file
 
     try:
@@ -437,7 +437,7 @@ def bundle_init(path: Path) -> None:
 
     Example: caselens bundle init card.toml
     """
-    from caselens.authoring.bundle_builder import card_template
+    from caselens.authoring.card_template import card_template
 
     if path.exists():
         raise click.ClickException(f"{path} already exists; it is not overwritten.")
