@@ -269,7 +269,7 @@ def bundle_create(
         features = json.loads(features_path.read_text(encoding="utf-8"))
         cases = []
         if demo_cases is not None:
-            from caselens.model.bundle import _validate_schema_mapping
+            from caselens.model.bundle_write import _validate_schema_mapping
 
             cases = read_demo_cases_file(demo_cases, _validate_schema_mapping(features))
         created = create_bundle(
