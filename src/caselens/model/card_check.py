@@ -16,6 +16,9 @@ category's values, a numeric feature's bins, or a numeric feature's values (writ
 way everywhere: ``1``, ``1.0`` and ``np.int64(1)`` are all group ``"1"``). A missing value is
 the group ``"not recorded"``. An intersection of two variables is written
 ``"sex × age"`` with groups such as ``"Female × 65 to under 80"``.
+
+The schema-against-data check is :mod:`.data_check`, the subgroups :mod:`.subgroups`, and the
+input wording warnings :mod:`.input_wording`; this module compares the card with them.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ function, method or operator function) and the arrays the nodes refer to. This m
 
 The node kinds and their fields are those of skops 0.16 (protocol 2): ``skops/io/_general.py``,
 ``_numpy.py``, ``_scipy.py``, ``_sklearn.py``.
+
+Steps 1-2 are :mod:`.skops_archive`, step 3 :mod:`.skops_audit`, and the check of the loaded
+model's tree arrays :mod:`.loaded_model_check`; this module runs them in order.
 """
 
 from __future__ import annotations
