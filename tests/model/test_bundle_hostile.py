@@ -24,7 +24,7 @@ import skops.io as sio
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-import caselens.model.bundle as bundle_module
+import caselens.model.bundle_read as bundle_module
 from caselens.errors import BundleError
 from caselens.model.bundle import (
     MAX_BUNDLE_JSON_DEPTH,
@@ -530,7 +530,7 @@ def test_unexpected_failures_become_refusals_naming_the_bundle(bundle_copy, monk
         def fail(*args, error=error, **kwargs):
             raise error
 
-        monkeypatch.setattr(bundle_module, "_check_model", fail)
+        monkeypatch.setattr(bundle_module, "check_binary_classifier", fail)
         with pytest.raises(BundleError, match=rf"bundle {folder.name} could not be loaded: "):
             load_bundle(folder)
 

@@ -279,32 +279,8 @@ def _initial_types(model: Any, frame: pd.DataFrame) -> list[tuple[str, Any]]:
     return [("input", FloatTensorType([None, frame.shape[1]]))]
 
 
-def convert_model(
-    model: Any,
-    sample: pd.DataFrame,
-    *,
-    tolerance: float = CONVERSION_TOLERANCE,
-    source_sha256: str | None = None,
-) -> Conversion:
-    """Convert a fitted binary classifier to ONNX and check it against the source.
-
-    Parameters
-    ----------
-    model : estimator
-        Fitted on a DataFrame (``feature_names_in_`` names its inputs), with two classes.
-    sample : DataFrame
-        Rows with the model's input columns (the training split): they give each input's
-        type (number or text) and are the rows the probabilities are compared on.
-    tolerance : float
-    source_sha256 : str, optional
-        Kept in the ONNX file's metadata.
-
-    Raises
-    ------
-    BundleError
-        If the model cannot be converted, or a probability differs by more than ``tolerance``
-        on any sample row (the row is named).
-    """
+def _checked_inputs(model: Any, sample: pd.DataFrame) -> tuple[list[str], list[Any], pd.DataFrame]:
+    """The model's input names and two classes, and the sample rows of those inputs."""
     names = getattr(model, "feature_names_in_", None)
     if names is None:
         raise BundleError(
@@ -321,7 +297,11 @@ def convert_model(
     if len(sample) == 0:
         raise BundleError("The sample data have no rows to compare the probabilities on.")
     frame = sample[names].reset_index(drop=True)
-    converters = _register_converters()
+    return names, classes, frame
+
+
+def _to_onnx(model: Any, frame: pd.DataFrame) -> Any:
+    """The model converted to an ONNX graph; a model that will not convert says why."""
     from skl2onnx import to_onnx
 
     refusal = shape_refusal(model)
@@ -355,6 +335,19 @@ def convert_model(
             f"The model ({describe_model(model)}) could not be converted to ONNX; the converter "
             f"stopped with: {first_line}. {NO_CONVERSION_NEEDED} {SHAPES_THAT_CONVERT}"
         ) from exc
+    return onx
+
+
+def _metadata(
+    onx: Any,
+    model: Any,
+    names: list[str],
+    classes: list[Any],
+    converters: list[str],
+    tolerance: float,
+    rows: int,
+) -> dict[str, str]:
+    """What the ONNX file records about its source and its conversion."""
     probability = [o.name for o in onx.graph.output if "prob" in o.name.lower()]
     metadata = {
         META_FEATURES: json.dumps(names),
@@ -363,18 +356,23 @@ def convert_model(
         META_CALIBRATION: calibration_method(model) or "none",
         META_CONVERTERS: ", ".join(converters),
         META_TOLERANCE: repr(tolerance),
-        META_ROWS: str(len(frame)),
+        META_ROWS: str(rows),
     }
     if len(probability) == 1:
         metadata[META_PROBABILITY_OUTPUT] = probability[0]
-    if source_sha256:
-        metadata[META_SOURCE_SHA256] = source_sha256
-    try:
-        expected = np.asarray(model.predict_proba(frame), dtype=float)
-    except Exception as exc:
-        raise BundleError(
-            f"The source model could not score the sample data: {type(exc).__name__}: {exc}"
-        ) from exc
+    return metadata
+
+
+def _first_comparison(
+    model: Any,
+    onx: Any,
+    metadata: dict[str, str],
+    frame: pd.DataFrame,
+    expected: np.ndarray,
+    classes: list[Any],
+    tolerance: float,
+) -> float:
+    """The largest probability difference on the sample; a scaler before trees is named."""
     try:
         difference = _compare(_with_metadata(onx, metadata), frame, expected, classes, tolerance)
     except BundleError as exc:
@@ -388,6 +386,48 @@ def convert_model(
             f"point to the other branch. Trees need no scaling: refit the pipeline without the "
             f"{scaler} and convert that. {NO_CONVERSION_NEEDED}"
         ) from exc
+    return difference
+
+
+def convert_model(
+    model: Any,
+    sample: pd.DataFrame,
+    *,
+    tolerance: float = CONVERSION_TOLERANCE,
+    source_sha256: str | None = None,
+) -> Conversion:
+    """Convert a fitted binary classifier to ONNX and check it against the source.
+
+    Parameters
+    ----------
+    model : estimator
+        Fitted on a DataFrame (``feature_names_in_`` names its inputs), with two classes.
+    sample : DataFrame
+        Rows with the model's input columns (the training split): they give each input's
+        type (number or text) and are the rows the probabilities are compared on.
+    tolerance : float
+    source_sha256 : str, optional
+        Kept in the ONNX file's metadata.
+
+    Raises
+    ------
+    BundleError
+        If the model cannot be converted, or a probability differs by more than ``tolerance``
+        on any sample row (the row is named).
+    """
+    names, classes, frame = _checked_inputs(model, sample)
+    converters = _register_converters()
+    onx = _to_onnx(model, frame)
+    metadata = _metadata(onx, model, names, classes, converters, tolerance, len(frame))
+    if source_sha256:
+        metadata[META_SOURCE_SHA256] = source_sha256
+    try:
+        expected = np.asarray(model.predict_proba(frame), dtype=float)
+    except Exception as exc:
+        raise BundleError(
+            f"The source model could not score the sample data: {type(exc).__name__}: {exc}"
+        ) from exc
+    difference = _first_comparison(model, onx, metadata, frame, expected, classes, tolerance)
     # The measured figure goes into the file too; metadata does not change a number.
     metadata[META_MAX_DIFFERENCE] = f"{difference:.3e}"
     data = _with_metadata(onx, metadata)
@@ -473,7 +513,7 @@ def convert_file(
     ``sample_path`` may list several files (the rows are compared on all of them, counted
     from 1 across the files in order).
     """
-    from caselens.authoring.bundle_builder import read_data_file
+    from caselens.authoring.data_files import read_data_file
 
     out = Path(out_path)
     if out.suffix.lower() != ONNX_SUFFIX:

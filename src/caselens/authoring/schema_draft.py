@@ -118,6 +118,41 @@ def _split_kind(column: pd.Series, name: str) -> str:
     return "category"
 
 
+def _measured_feature(
+    name: str,
+    column: pd.Series,
+    elsewhere: list[pd.Series],
+    *,
+    subgroup: bool,
+    is_age: bool,
+) -> dict[str, Any]:
+    """One input's schema entry as measured: its kind, missing values, categories or range."""
+    kind = _kind(column, name, elsewhere)
+    everywhere = [column, *elsewhere]
+    draft: dict[str, Any] = {
+        "name": name,
+        "label": name,
+        "patient_label": name,
+        "kind": kind,
+        "missing_allowed": any(bool(c.isna().any()) for c in everywhere),
+        "training_missing_share": round(float(column.isna().mean()), 4),
+        "subgroup": subgroup,
+    }
+    if kind == "category":
+        counts = column.value_counts(dropna=True)
+        seen = {str(v) for c in everywhere for v in c.dropna().tolist()}
+        draft["categories"] = tuple(sorted(seen))
+        draft["training_counts"] = {value: int(counts.get(value, 0)) for value in sorted(seen)}
+    else:
+        present = column.dropna()
+        if len(present):
+            draft["training_min"] = float(present.min())
+            draft["training_max"] = float(present.max())
+        if is_age:
+            draft["subgroup_bins"] = AGE_BINS
+    return draft
+
+
 def draft_schema(
     train: pd.DataFrame,
     names: Sequence[str],
@@ -171,31 +206,13 @@ def draft_schema(
                 f"{', '.join(sorted(WRITABLE_FEATURE_KEYS))} may be set (the rest is computed "
                 "from the training data)."
             )
-        column = train[name]
-        elsewhere = [split[name] for split in other_splits if name in split]
-        kind = _kind(column, name, elsewhere)
-        everywhere = [column, *elsewhere]
-        draft: dict[str, Any] = {
-            "name": name,
-            "label": name,
-            "patient_label": name,
-            "kind": kind,
-            "missing_allowed": any(bool(c.isna().any()) for c in everywhere),
-            "training_missing_share": round(float(column.isna().mean()), 4),
-            "subgroup": name in seed_columns,
-        }
-        if kind == "category":
-            counts = column.value_counts(dropna=True)
-            seen = {str(v) for c in everywhere for v in c.dropna().tolist()}
-            draft["categories"] = tuple(sorted(seen))
-            draft["training_counts"] = {value: int(counts.get(value, 0)) for value in sorted(seen)}
-        else:
-            present = column.dropna()
-            if len(present):
-                draft["training_min"] = float(present.min())
-                draft["training_max"] = float(present.max())
-            if seeds.get("age") == name:
-                draft["subgroup_bins"] = AGE_BINS
+        draft = _measured_feature(
+            name,
+            train[name],
+            [split[name] for split in other_splits if name in split],
+            subgroup=name in seed_columns,
+            is_age=seeds.get("age") == name,
+        )
         draft.update(given)
         if "label" not in given or "patient_label" not in given:
             to_review.append(name)

@@ -260,7 +260,7 @@ def bundle_create(
             "Give --train, --test and --outcome (CaseLens computes the card's figures and the "
             "feature schema), or a ready --features and --reference."
         )
-    from caselens.authoring.bundle_builder import read_demo_cases_file
+    from caselens.authoring.data_files import read_demo_cases_file
     from caselens.model.bundle import create_bundle, read_model_file
 
     try:
@@ -269,7 +269,7 @@ def bundle_create(
         features = json.loads(features_path.read_text(encoding="utf-8"))
         cases = []
         if demo_cases is not None:
-            from caselens.model.bundle import _validate_schema_mapping
+            from caselens.model.bundle_write import _validate_schema_mapping
 
             cases = read_demo_cases_file(demo_cases, _validate_schema_mapping(features))
         created = create_bundle(
@@ -437,7 +437,7 @@ def bundle_init(path: Path) -> None:
 
     Example: caselens bundle init card.toml
     """
-    from caselens.authoring.bundle_builder import card_template
+    from caselens.authoring.card_template import card_template
 
     if path.exists():
         raise click.ClickException(f"{path} already exists; it is not overwritten.")

@@ -430,13 +430,30 @@ def _metric(label: str, value: float | None, unit: str = "") -> dict[str, object
     return {"Label": label, "ValueJson": {"kind": "single", "value": value, "unit": unit}}
 
 
-def to_chai_applied_model_card(card: ModelCard) -> dict[str, object]:
-    """Map a card onto the sections of the CHAI Applied Model Card (schema v0.2).
+def _chai_trust_ingredients(card: ModelCard) -> dict[str, object]:
+    """The CHAI card's TrustIngredients section: the AI system facts and transparency."""
+    sa = card.source_attributes
+    return {
+        "AISystemFacts": {
+            "OutcomesAndOutputs": f"{card.outcome.definition} ({card.outcome.time_window}). "
+            + sa["output_value_description"],
+            "ModelType": card.model_type,
+            "InputDataSource": card.training_data.source,
+            "OutputAndInputDataTypes": sa["output_type"],
+            "DevelopmentDataCharacterization": card.training_data.population,
+            "BiasMitigationApproaches": sa["bias_management"],
+            "OngoingMaintenance": sa["validity_monitoring_process"],
+        },
+        "TransparencyInformation": {
+            "FundingSource": sa["funding_source"],
+            "StakeholdersConsulted": "Not available — demonstration model, no stakeholder "
+            "panel was convened",
+        },
+    }
 
-    Returns a JSON-able dict whose top-level keys are the CHAI sections in order:
-    BasicInfo, ReleaseInfo, ModelSummary, UsesAndDirections, Warnings, TrustIngredients,
-    KeyMetrics, Resources, Bibliography.
-    """
+
+def _chai_key_metrics(card: ModelCard) -> dict[str, object]:
+    """The CHAI card's KeyMetrics section: usefulness, fairness and safety figures."""
     sa = card.source_attributes
     overall = card.validation.overall
     subgroup_results = [
@@ -448,6 +465,45 @@ def to_chai_applied_model_card(card: ModelCard) -> dict[str, object]:
         "TestingDataDescription": card.validation.dataset,
         "ValidationProcessAndJustification": sa["external_validation_process"],
     }
+    return {
+        "UsefulnessUsabilityEfficacy": {
+            "MetricGoal": "Discrimination and calibration on held-out patients",
+            "Results": [
+                _metric("AUROC", overall.auroc),
+                _metric("Sensitivity at threshold", overall.sensitivity),
+                _metric("Specificity at threshold", overall.specificity),
+            ],
+            "Interpretation": sa["validity_internal_test"],
+            **key_metric_common,
+        },
+        "FairnessEquity": {
+            "MetricGoal": "Similar discrimination across subgroups",
+            "Results": subgroup_results or [_metric("No subgroup figures", None)],
+            "Interpretation": sa["fairness_internal_test"],
+            **key_metric_common,
+        },
+        "SafetyReliability": {
+            "MetricGoal": "Probabilities that match observed rates",
+            "Results": [
+                _metric("Brier score", overall.brier),
+                _metric("Expected calibration error", overall.ece),
+                _metric("Calibration slope", overall.calibration_slope),
+                _metric("Calibration intercept", overall.calibration_intercept),
+            ],
+            "Interpretation": card.calibration.rationale,
+            **key_metric_common,
+        },
+    }
+
+
+def to_chai_applied_model_card(card: ModelCard) -> dict[str, object]:
+    """Map a card onto the sections of the CHAI Applied Model Card (schema v0.2).
+
+    Returns a JSON-able dict whose top-level keys are the CHAI sections in order:
+    BasicInfo, ReleaseInfo, ModelSummary, UsesAndDirections, Warnings, TrustIngredients,
+    KeyMetrics, Resources, Bibliography.
+    """
+    sa = card.source_attributes
     return {
         "BasicInfo": {
             "ModelName": card.name,
@@ -473,52 +529,8 @@ def to_chai_applied_model_card(card: ModelCard) -> dict[str, object]:
             "KnownBiasesOrEthicalConsiderations": card.training_data.under_represented,
             "ClinicalRiskLevel": sa["known_risks_and_limitations"],
         },
-        "TrustIngredients": {
-            "AISystemFacts": {
-                "OutcomesAndOutputs": f"{card.outcome.definition} ({card.outcome.time_window}). "
-                + sa["output_value_description"],
-                "ModelType": card.model_type,
-                "InputDataSource": card.training_data.source,
-                "OutputAndInputDataTypes": sa["output_type"],
-                "DevelopmentDataCharacterization": card.training_data.population,
-                "BiasMitigationApproaches": sa["bias_management"],
-                "OngoingMaintenance": sa["validity_monitoring_process"],
-            },
-            "TransparencyInformation": {
-                "FundingSource": sa["funding_source"],
-                "StakeholdersConsulted": "Not available — demonstration model, no stakeholder "
-                "panel was convened",
-            },
-        },
-        "KeyMetrics": {
-            "UsefulnessUsabilityEfficacy": {
-                "MetricGoal": "Discrimination and calibration on held-out patients",
-                "Results": [
-                    _metric("AUROC", overall.auroc),
-                    _metric("Sensitivity at threshold", overall.sensitivity),
-                    _metric("Specificity at threshold", overall.specificity),
-                ],
-                "Interpretation": sa["validity_internal_test"],
-                **key_metric_common,
-            },
-            "FairnessEquity": {
-                "MetricGoal": "Similar discrimination across subgroups",
-                "Results": subgroup_results or [_metric("No subgroup figures", None)],
-                "Interpretation": sa["fairness_internal_test"],
-                **key_metric_common,
-            },
-            "SafetyReliability": {
-                "MetricGoal": "Probabilities that match observed rates",
-                "Results": [
-                    _metric("Brier score", overall.brier),
-                    _metric("Expected calibration error", overall.ece),
-                    _metric("Calibration slope", overall.calibration_slope),
-                    _metric("Calibration intercept", overall.calibration_intercept),
-                ],
-                "Interpretation": card.calibration.rationale,
-                **key_metric_common,
-            },
-        },
+        "TrustIngredients": _chai_trust_ingredients(card),
+        "KeyMetrics": _chai_key_metrics(card),
         "Resources": {
             "EvaluationReferences": sa["outcome_evaluation_references"],
             "PeerReviewedPublications": card.training_data.citation,

@@ -16,12 +16,14 @@ category's values, a numeric feature's bins, or a numeric feature's values (writ
 way everywhere: ``1``, ``1.0`` and ``np.int64(1)`` are all group ``"1"``). A missing value is
 the group ``"not recorded"``. An intersection of two variables is written
 ``"sex × age"`` with groups such as ``"Female × 65 to under 80"``.
+
+The schema-against-data check is :mod:`.data_check`, the subgroups :mod:`.subgroups`, and the
+input wording warnings :mod:`.input_wording`; this module compares the card with them.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -30,23 +32,51 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from caselens.model.bundle_layout import OUTCOME_COLUMN
 from caselens.model.card import ModelCard, PerformanceFigures, SubgroupPerformance, Validation
-from caselens.model.features import MISSING_TEXT, FeatureSchema, FeatureSpec
+from caselens.model.data_check import data_problems
+from caselens.model.features import FeatureSchema
+from caselens.model.input_wording import input_meaning_warnings
 from caselens.model.leakage import leakage_problems
 from caselens.model.performance import performance_figures
+from caselens.model.subgroups import (
+    INTERSECTION_MARK,
+    NOT_RECORDED_GROUP,
+    SubgroupLabels,
+    group_labels,
+    intersection_figures,
+    subgroup_figures,
+)
 
-#: The outcome column of reference and calibration data (``caselens.model.bundle.OUTCOME_COLUMN``;
-#: repeated here because the bundle module imports this one).
-OUTCOME_COLUMN = "outcome"
+# The names callers import from here; the schema-data check, the subgroups and the input
+# wording each live in their own module.
+__all__ = [
+    "FIGURE_TOLERANCE",
+    "FLOAT_FIGURES",
+    "FLOAT_SLACK",
+    "INTERSECTION_MARK",
+    "MAX_LISTED_PROBLEMS",
+    "NOT_RECORDED_GROUP",
+    "OUTCOME_COLUMN",
+    "CardCheck",
+    "FigureDifference",
+    "check_card",
+    "compare_figures",
+    "data_problems",
+    "group_labels",
+    "input_meaning_warnings",
+    "intersection_figures",
+    "refusal_message",
+    "subgroup_figures",
+]
+
+
 #: Card figures are rounded to 4 decimals (:func:`performance_figures`): a difference up to
 #: one unit in the 4th decimal is rounding, not a different claim.
 FIGURE_TOLERANCE = 1e-4
 #: Binary floating-point noise on top of that (0.1 + 0.2 is not 0.3 in a float).
 FLOAT_SLACK = 1e-9
-#: The group of a patient whose value for the variable is missing.
-NOT_RECORDED_GROUP = "not recorded"
-#: Joins two variables (and their groups) into an intersection subgroup.
-INTERSECTION_MARK = " × "
+
 #: Problems listed one by one in a refusal before the rest are counted.
 MAX_LISTED_PROBLEMS = 25
 #: The card figures compared, in the order they are reported.
@@ -170,271 +200,6 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-# -- the feature schema against the data --------------------------------------------------------
-
-
-def _is_missing_cell(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float | np.floating) and math.isnan(float(value)):
-        return True
-    return isinstance(value, str) and value.strip().lower() in MISSING_TEXT
-
-
-def _cell_problem(spec: FeatureSpec, value: Any) -> str | None:
-    """Why the schema would refuse this present (non-missing) value, or None."""
-    if spec.kind == "category":
-        allowed = {c.lower(): c for c in spec.categories or ()}
-        text = None
-        if isinstance(value, str):
-            text = value.strip()
-        elif isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-            value, bool | np.bool_
-        ):
-            text = str(value)
-        if text is None or text.lower() not in allowed:
-            return f"{value!r} is not one of the categories ({', '.join(spec.categories or ())})"
-        return None
-    if isinstance(value, bool | np.bool_) or not isinstance(
-        value, int | float | np.integer | np.floating
-    ):
-        return f"{value!r} is not a number"
-    number = float(value)
-    if math.isinf(number):
-        return f"{number} is not a finite number"
-    if spec.kind == "integer" and number != int(number):
-        return f"{number:g} is not a whole number (the schema says integer)"
-    if spec.hard_min is not None and number < spec.hard_min:
-        return f"{number:g} is below the hard limit hard_min = {spec.hard_min:g}"
-    if spec.hard_max is not None and number > spec.hard_max:
-        return f"{number:g} is above the hard limit hard_max = {spec.hard_max:g}"
-    return None
-
-
-def _column_problems(spec: FeatureSpec, column: pd.Series) -> list[tuple[int, str]]:
-    """(row position, reason) for each cell of one column the schema would refuse.
-
-    Judged once per distinct value (a reference table has 20,000 rows but few distinct
-    values per column); a float column is judged with array operations.
-    """
-    missing_reason = "the value is missing but the schema does not allow a missing value"
-    if spec.kind != "category" and pd.api.types.is_float_dtype(column.dtype):
-        values = column.to_numpy(dtype=float)
-        bad = np.isinf(values)
-        if spec.kind == "integer":
-            bad |= np.isfinite(values) & (values != np.round(values))
-        if spec.hard_min is not None:
-            bad |= values < spec.hard_min
-        if spec.hard_max is not None:
-            bad |= values > spec.hard_max
-        if not spec.missing_allowed:
-            bad |= np.isnan(values)
-        return [
-            (
-                int(i),
-                missing_reason if math.isnan(values[i]) else _cell_problem(spec, values[i]) or "",
-            )
-            for i in np.flatnonzero(bad)
-        ]
-    codes, uniques = pd.factorize(column.astype(object), use_na_sentinel=True)
-    verdicts: list[str | None] = []
-    for value in uniques.tolist():
-        if _is_missing_cell(value):
-            verdicts.append(None if spec.missing_allowed else missing_reason)
-        else:
-            verdicts.append(_cell_problem(spec, value))
-    na_verdict = None if spec.missing_allowed else missing_reason
-    # Only the refused rows are visited (in row order), not every row.
-    bad = np.isin(codes, [i for i, v in enumerate(verdicts) if v is not None])
-    if na_verdict is not None:
-        bad |= codes == -1
-    return [
-        (int(position), (na_verdict or "") if code == -1 else (verdicts[code] or ""))
-        for position, code in zip(np.flatnonzero(bad).tolist(), codes[bad].tolist(), strict=True)
-    ]
-
-
-def data_problems(schema: FeatureSchema, frame: pd.DataFrame, what: str) -> list[str]:
-    """Rows of ``frame`` that the feature schema would refuse as a case, naming row and field.
-
-    Rows are counted from 1 in file order (a CSV's header line is not a row). Checks each
-    feature's type, hard limits, categories, whole numbers for integer features and missing
-    values where the schema does not allow them, and that the outcome is 0 or 1.
-
-    Parameters
-    ----------
-    schema : FeatureSchema
-    frame : DataFrame
-        Feature columns and ``outcome``.
-    what : str
-        The data's name in messages, e.g. ``"reference data"``.
-
-    Returns
-    -------
-    list of str
-        One message per refused cell (missing columns: one message each).
-    """
-    problems: list[str] = []
-    missing_columns = [c for c in [*schema.names, OUTCOME_COLUMN] if c not in frame.columns]
-    if missing_columns:
-        return [f"the {what} lacks column(s): {', '.join(missing_columns)}"]
-    for spec in schema:
-        for position, reason in _column_problems(spec, frame[spec.name]):
-            problems.append(f"{what} row {position + 1}, field '{spec.name}': {reason}")
-    outcome = frame[OUTCOME_COLUMN]
-    if isinstance(outcome.dtype, np.dtype) and outcome.dtype.kind in "iu":
-        # A plain integer column (no gaps): only the rows that are not 0 or 1 are visited.
-        values = outcome.to_numpy()
-        suspects = np.flatnonzero((values != 0) & (values != 1))
-    else:
-        suspects = np.arange(len(outcome))
-    outcome_values = outcome.astype(object).to_numpy()
-    for position in suspects.tolist():
-        value = outcome_values[position]
-        is_binary = (
-            not _is_missing_cell(value)
-            and isinstance(value, int | float | np.integer | np.floating | bool | np.bool_)
-            and float(value) in (0.0, 1.0)
-        )
-        if not is_binary:
-            problems.append(
-                f"{what} row {position + 1}, field '{OUTCOME_COLUMN}': {value!r} is not 0 or 1"
-            )
-    return problems
-
-
-# -- subgroups ----------------------------------------------------------------------------------
-
-
-def group_labels(spec: FeatureSpec, values: Iterable[Any]) -> np.ndarray:
-    """Each value's subgroup name (:meth:`FeatureSpec.subgroup_of`; missing: 'not recorded')."""
-    # A reference table has thousands of rows but few distinct values per column: name each
-    # distinct value once. Keyed by type and repr, so -0.0 and 0.0, or 1 and 1.0, are still
-    # named separately (exactly as before, whatever subgroup_of makes of them).
-    memo: dict[tuple[type, str], str] = {}
-
-    def label(v: Any) -> str:
-        key = (type(v), repr(v))
-        found = memo.get(key)
-        if found is None:
-            memo[key] = found = _group_label(spec, v)
-        return found
-
-    return np.array([label(v) for v in values], dtype=object)
-
-
-def _group_label(spec: FeatureSpec, value: Any) -> str:
-    if _is_missing_cell(value):
-        return NOT_RECORDED_GROUP
-    return spec.subgroup_of(value) or NOT_RECORDED_GROUP
-
-
-class _Labels:
-    """Group labels per variable (and per intersection) of one frame, each computed once."""
-
-    def __init__(self, schema: FeatureSchema, frame: pd.DataFrame) -> None:
-        self.schema = schema
-        self.frame = frame
-        self._done: dict[tuple[str, ...], np.ndarray] = {}
-
-    def of(self, *variables: str) -> np.ndarray:
-        """Labels of one variable, or ``"a × b"`` labels of two."""
-        found = self._done.get(variables)
-        if found is None:
-            if len(variables) == 1:
-                name = variables[0]
-                found = group_labels(self.schema[name], self.frame[name].tolist())
-            else:
-                first, second = (self.of(v) for v in variables)
-                found = np.array(
-                    [f"{x}{INTERSECTION_MARK}{z}" for x, z in zip(first, second, strict=True)]
-                )
-            self._done[variables] = found
-        return found
-
-
-def subgroup_figures(
-    schema: FeatureSchema,
-    frame: pd.DataFrame,
-    y: np.ndarray,
-    p: np.ndarray,
-    *,
-    threshold: float,
-    n_bins: int = 10,
-    variables: Sequence[str] | None = None,
-    labels_of: _Labels | None = None,
-) -> tuple[SubgroupPerformance, ...]:
-    """Figures for every group of every subgroup feature (or of ``variables``), groups sorted.
-
-    The one computation of subgroup figures: the sample builds, the card check, the
-    test bundles and the benchmarks all call it. ``labels_of`` (internal) shares the group
-    labels with the rest of a card check.
-    """
-    names = list(variables) if variables is not None else [f.name for f in schema.subgroup_features]
-    labels_of = labels_of or _Labels(schema, frame)
-    rows = []
-    for name in names:
-        labels = labels_of.of(name)
-        for group in sorted(set(labels)):
-            mask = labels == group
-            rows.append(
-                SubgroupPerformance(
-                    variable=name,
-                    group=str(group),
-                    figures=performance_figures(
-                        y[mask], p[mask], threshold=threshold, n_bins=n_bins
-                    ),
-                )
-            )
-    return tuple(rows)
-
-
-def intersection_figures(
-    schema: FeatureSchema,
-    frame: pd.DataFrame,
-    y: np.ndarray,
-    p: np.ndarray,
-    *,
-    threshold: float,
-    pairs: Sequence[tuple[str, str]],
-    n_bins: int = 10,
-    min_n: int = 0,
-    min_events: int = 0,
-) -> tuple[SubgroupPerformance, ...]:
-    """Figures for the intersections of two variables, keeping groups with enough patients.
-
-    Parameters
-    ----------
-    pairs : sequence of (str, str)
-        The variable pairs, e.g. ``[("sex", "age")]``.
-    min_n, min_events : int
-        An intersection group is reported only with at least this many patients and events
-        (and non-events): fewer cannot support a figure.
-    """
-    rows = []
-    labels_of = _Labels(schema, frame)
-    for first, second in pairs:
-        labels = labels_of.of(first, second)
-        for group in sorted(set(labels)):
-            mask = labels == group
-            events = int(y[mask].sum())
-            if mask.sum() < min_n or min(events, int(mask.sum()) - events) < min_events:
-                continue
-            rows.append(
-                SubgroupPerformance(
-                    variable=f"{first}{INTERSECTION_MARK}{second}",
-                    group=group,
-                    figures=performance_figures(
-                        y[mask], p[mask], threshold=threshold, n_bins=n_bins
-                    ),
-                )
-            )
-    return tuple(rows)
-
-
-# -- comparing claims with measurements ---------------------------------------------------------
-
-
 def _allowed_difference(claimed: float) -> float:
     """Rounding of the stored value: 0.5 in its last written decimal, at least 1e-4."""
     exponent = Decimal(repr(float(claimed))).as_tuple().exponent
@@ -482,7 +247,7 @@ def _population(variable: str, group: str) -> str:
 
 def _measure_card_subgroup(
     schema: FeatureSchema,
-    labels_of: _Labels,
+    labels_of: SubgroupLabels,
     y: np.ndarray,
     p: np.ndarray,
     claim: SubgroupPerformance,
@@ -509,6 +274,86 @@ def _measure_card_subgroup(
         )
     figures = performance_figures(y[mask], p[mask], threshold=threshold, n_bins=n_bins)
     return SubgroupPerformance(variable=claim.variable, group=claim.group, figures=figures), None
+
+
+def _row_count_differences(
+    card: ModelCard, reference: pd.DataFrame, calibration: pd.DataFrame | None
+) -> list[FigureDifference]:
+    """The card's test and calibration row counts that the bundle's tables do not bear out."""
+    differences: list[FigureDifference] = []
+    counts = [("n_test", len(reference))]
+    if calibration is not None:
+        counts.append(("n_calibration", len(calibration)))
+    for name, rows in counts:
+        if getattr(card.training_data, name) != rows:
+            differences.append(
+                FigureDifference("training_data", name, getattr(card.training_data, name), rows)
+            )
+    return differences
+
+
+def _split_leakage(
+    schema: FeatureSchema, reference: pd.DataFrame, y: np.ndarray, calibration: pd.DataFrame | None
+) -> list[str]:
+    """Label leakage and degenerate outcome classes in the reference and calibration splits."""
+    leaks = leakage_problems(reference, schema.names, y, "reference data")
+    if calibration is not None:
+        y_calibration = calibration[OUTCOME_COLUMN].to_numpy().astype(int)
+        leaks += leakage_problems(calibration, schema.names, y_calibration, "calibration data")
+    return leaks
+
+
+def _reference_risks(model: Any, schema: FeatureSchema, reference: pd.DataFrame) -> np.ndarray:
+    """The model's predicted risk for each reference row (raises what the model raises)."""
+    # One thread, as CaseExplainer predicts: a booster's OpenMP threads wait on each
+    # other on a small busy machine; every row is predicted on its own either way.
+    with threadpool_limits(limits=1):
+        return np.asarray(model.predict_proba(reference[schema.names])[:, 1], dtype=float)
+
+
+def _check_subgroups(
+    card: ModelCard, schema: FeatureSchema, reference: pd.DataFrame, y: np.ndarray, p: np.ndarray
+) -> tuple[dict[tuple[str, str], SubgroupPerformance], list[FigureDifference], list[str]]:
+    """Every subgroup measured (the schema's, then the card's others), the card's subgroup
+    figures the measurements do not bear out, and the card's subgroups that match no group."""
+    threshold = card.decision_threshold
+    n_bins = card.validation.ece_bins
+    labels_of = SubgroupLabels(schema, reference)
+    measured = {
+        (s.variable, s.group): s
+        for s in subgroup_figures(
+            schema, reference, y, p, threshold=threshold, n_bins=n_bins, labels_of=labels_of
+        )
+    }
+    differences: list[FigureDifference] = []
+    unmatched: list[str] = []
+    for claim in card.validation.subgroups:
+        key = (claim.variable, claim.group)
+        found = measured.get(key)
+        if found is None:
+            found, reason = _measure_card_subgroup(
+                schema, labels_of, y, p, claim, threshold=threshold, n_bins=n_bins
+            )
+            if found is None:
+                unmatched.append(reason or f"the card's subgroup {key} matches no group")
+                continue
+            measured[key] = found
+        differences += compare_figures(
+            claim.figures, found.figures, _population(claim.variable, claim.group)
+        )
+    return measured, differences, unmatched
+
+
+def _unreported(card: ModelCard, measured: dict[tuple[str, str], SubgroupPerformance]) -> list[str]:
+    """The measured subgroups the card does not report, each with its figures."""
+    claimed_keys = {(s.variable, s.group) for s in card.validation.subgroups}
+    return [
+        f"the card does not report subgroup {v} = '{g}'; measured on the bundle's reference "
+        f"data: n = {s.figures.n}, events = {s.figures.events}, AUROC = "
+        f"{_shown(s.figures.auroc) if s.figures.auroc is not None else 'not estimable'}"
+        for (v, g), s in measured.items()
+        if (v, g) not in claimed_keys
+    ]
 
 
 def check_card(
@@ -542,15 +387,7 @@ def check_card(
     problems = data_problems(schema, reference, "reference data")
     if calibration is not None:
         problems += data_problems(schema, calibration, "calibration data")
-    differences: list[FigureDifference] = []
-    counts = [("n_test", len(reference))]
-    if calibration is not None:
-        counts.append(("n_calibration", len(calibration)))
-    for name, rows in counts:
-        if getattr(card.training_data, name) != rows:
-            differences.append(
-                FigureDifference("training_data", name, getattr(card.training_data, name), rows)
-            )
+    differences = _row_count_differences(card, reference, calibration)
     if problems:
         # A row the schema refuses makes every figure suspect: report the rows, not figures
         # computed on data that should not be there.
@@ -558,15 +395,9 @@ def check_card(
             measured=None, differences=tuple(differences), data_problems=tuple(problems)
         )
     y = reference[OUTCOME_COLUMN].to_numpy().astype(int)
-    leaks = leakage_problems(reference, schema.names, y, "reference data")
-    if calibration is not None:
-        y_calibration = calibration[OUTCOME_COLUMN].to_numpy().astype(int)
-        leaks += leakage_problems(calibration, schema.names, y_calibration, "calibration data")
+    leaks = _split_leakage(schema, reference, y, calibration)
     try:
-        # One thread, as CaseExplainer predicts: a booster's OpenMP threads wait on each
-        # other on a small busy machine; every row is predicted on its own either way.
-        with threadpool_limits(limits=1):
-            p = np.asarray(model.predict_proba(reference[schema.names])[:, 1], dtype=float)
+        p = _reference_risks(model, schema, reference)
     except Exception as exc:  # a model that cannot score its own reference data is a finding
         return CardCheck(
             measured=None,
@@ -576,42 +407,17 @@ def check_card(
             ),
             leakage=tuple(leaks),
         )
-    threshold = card.decision_threshold
-    n_bins = card.validation.ece_bins
     overall = performance_figures(
-        y, p, threshold=threshold, n_bins=n_bins, bootstrap=True, seed=card.random_seed
+        y,
+        p,
+        threshold=card.decision_threshold,
+        n_bins=card.validation.ece_bins,
+        bootstrap=True,
+        seed=card.random_seed,
     )
     differences += compare_figures(card.validation.overall, overall, "overall")
-    labels_of = _Labels(schema, reference)
-    measured = {
-        (s.variable, s.group): s
-        for s in subgroup_figures(
-            schema, reference, y, p, threshold=threshold, n_bins=n_bins, labels_of=labels_of
-        )
-    }
-    unmatched: list[str] = []
-    for claim in card.validation.subgroups:
-        key = (claim.variable, claim.group)
-        found = measured.get(key)
-        if found is None:
-            found, reason = _measure_card_subgroup(
-                schema, labels_of, y, p, claim, threshold=threshold, n_bins=n_bins
-            )
-            if found is None:
-                unmatched.append(reason or f"the card's subgroup {key} matches no group")
-                continue
-            measured[key] = found
-        differences += compare_figures(
-            claim.figures, found.figures, _population(claim.variable, claim.group)
-        )
-    claimed_keys = {(s.variable, s.group) for s in card.validation.subgroups}
-    unreported = [
-        f"the card does not report subgroup {v} = '{g}'; measured on the bundle's reference "
-        f"data: n = {s.figures.n}, events = {s.figures.events}, AUROC = "
-        f"{_shown(s.figures.auroc) if s.figures.auroc is not None else 'not estimable'}"
-        for (v, g), s in measured.items()
-        if (v, g) not in claimed_keys
-    ]
+    measured, subgroup_differences, unmatched = _check_subgroups(card, schema, reference, y, p)
+    differences += subgroup_differences
     validation = card.validation.model_copy(
         update={"overall": overall, "subgroups": tuple(measured.values())}
     )
@@ -619,74 +425,6 @@ def check_card(
         measured=validation,
         differences=tuple(differences),
         unmatched_subgroups=tuple(unmatched),
-        unreported=tuple(unreported),
+        unreported=tuple(_unreported(card, measured)),
         leakage=tuple(leaks),
     )
-
-
-# -- how inputs are worded: warnings, never refusals -------------------------------------------
-
-
-def _readings(feature: FeatureSpec) -> str:
-    meaning = feature.coded_meaning
-    if meaning == "yes_no":
-        return "read as a yes/no condition from its label"
-    if meaning == "category":
-        return "read as a category from its category_descriptions"
-    return "shown to patients as its code ('recorded as 1')"
-
-
-def input_meaning_warnings(schema: FeatureSchema, card: ModelCard | None = None) -> tuple[str, ...]:
-    """Loud warnings about how the inputs will be worded (a bundle is never refused for them).
-
-    - 0/1 whole-number inputs that do not state their ``meaning`` (a yes/no condition, or a
-      category such as sex with its ``category_descriptions``), named all at once with how
-      each is read meanwhile;
-    - ``category_descriptions`` for a value the input cannot take;
-    - card ``expected_directions`` for an input that is not a yes/no condition.
-    """
-    notes: list[str] = []
-    unstated = [f for f in schema if f.is_zero_one and f.meaning is None]
-    if unstated:
-        listed = "; ".join(f"{f.name} ({_readings(f)})" for f in unstated)
-        notes.append(
-            f"WARNING: {len(unstated)} 0/1 input(s) do not say what 1 means: {listed}. Set "
-            'meaning = "yes_no" (1 = the patient has the condition) or meaning = '
-            '"category" with category_descriptions for 0 and 1 (e.g. {"0" = "Female", '
-            '"1" = "Male"}) in the card file\'s [features.<name>] tables, so that no '
-            "patient reads 'sex (yes)'."
-        )
-    for feature in schema:
-        described = set(feature.category_descriptions or {})
-        if not described:
-            continue
-        if feature.kind == "category":
-            allowed = set(feature.categories or ())
-        elif feature.is_zero_one:
-            allowed = {"0", "1"}
-        else:
-            allowed = set()
-        odd = sorted(described - allowed)
-        if odd:
-            notes.append(
-                f"WARNING: {feature.name}'s category_descriptions name value(s) it cannot "
-                f"take: {', '.join(odd)} (its values: {', '.join(sorted(allowed)) or 'numbers'})."
-            )
-    directions = (card.expected_directions if card is not None else None) or {}
-    for name in sorted(directions):
-        if name not in schema:
-            notes.append(
-                f"WARNING: the card's expected_directions names '{name}', which is not an input."
-            )
-            continue
-        feature = schema[name]
-        yes_no = feature.coded_meaning == "yes_no" or (
-            feature.kind == "category"
-            and {c.lower() for c in feature.categories or ()} == {"yes", "no"}
-        )
-        if not yes_no:
-            notes.append(
-                f"WARNING: the card's expected_directions names '{name}', which is not a yes/no "
-                "condition; only yes/no conditions are compared with their expected direction."
-            )
-    return tuple(notes)

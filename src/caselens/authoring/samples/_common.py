@@ -141,3 +141,28 @@ def clean_value(value: Any) -> Any:
 def row_inputs(frame: pd.DataFrame, index: int, names: list[str]) -> dict[str, Any]:
     """One row's clinical inputs as a JSON-able dict."""
     return {n: clean_value(frame.iloc[index][n]) for n in names}
+
+
+#: One picked demo case: its test-split row, title, description, tags and changed inputs.
+Pick = tuple[int, str, str, tuple[str, ...], dict[str, Any]]
+
+
+def demo_case_dicts(
+    test: pd.DataFrame, names: list[str], picks: list[Pick], prefix: str
+) -> list[dict[str, Any]]:
+    """The picked rows as demo cases numbered ``{prefix}-01`` …, with their inputs changed
+    only where a pick says so (a modified case's description says it was modified)."""
+    cases = []
+    for n, (i, title, description, tags, override) in enumerate(picks, start=1):
+        inputs = row_inputs(test, i, names)
+        inputs.update(override)
+        cases.append(
+            {
+                "case_id": f"{prefix}-{n:02d}",
+                "title": title,
+                "description": description,
+                "inputs": inputs,
+                "tags": tags,
+            }
+        )
+    return cases

@@ -21,9 +21,10 @@ from caselens.authoring.samples import patient_texts
 from caselens.authoring.samples._common import (
     DEMONSTRATION_CARD,
     DEMONSTRATION_SOURCE_ATTRIBUTES,
+    Pick,
     Progress,
     choose_calibration,
-    row_inputs,
+    demo_case_dicts,
     split_three_ways,
     step,
     verify_checksum,
@@ -313,12 +314,14 @@ def build(assets: Path, progress: Progress) -> dict[str, Any]:
 
 
 def _demo_cases(test: pd.DataFrame, p: np.ndarray, schema: FeatureSchema) -> list[dict]:
+    """10 demo cases: a table of picks (long by nature, read as one) — low and high risk for
+    each sex, near the threshold, young and old, a missing value, an out-of-range value."""
     names = schema.names
     order = np.argsort(p)
     sex = test["sex"].to_numpy()
     age = test["age"].to_numpy()
     complete = test[names].notna().all(axis=1).to_numpy()
-    picks: list[tuple[int, str, str, tuple[str, ...], dict[str, Any]]] = []
+    picks: list[Pick] = []
     used: set[int] = set()
 
     def first(indices, title, description, tags, override=None) -> None:
@@ -397,25 +400,12 @@ def _demo_cases(test: pd.DataFrame, p: np.ndarray, schema: FeatureSchema) -> lis
         ("out of range", "modified"),
         {"cholesterol": 650.0},
     )
-    cases = []
-    for n, (i, title, description, tags, override) in enumerate(picks, start=1):
-        inputs = row_inputs(test, i, names)
-        inputs.update(override)
-        cases.append(
-            {
-                "case_id": f"H-{n:02d}",
-                "title": title,
-                "description": description,
-                "inputs": inputs,
-                "tags": tags,
-            }
-        )
-    return cases
+    return demo_case_dicts(test, names, picks, "H")
 
 
-def _card(calibration, overall, subgroups, n_train, n_cal, n_test, data) -> dict[str, Any]:
-    female = float((data["sex"] == "Female").mean())
-    validity = (
+def _validity_text(overall: Any) -> str:
+    """The internal validity text, from the figures measured on the test split."""
+    return (
         f"Stratified held-out test split of the same source, n={overall.n} patients "
         f"({overall.events} with disease): AUROC {overall.auroc} (95% CI {overall.auroc_ci95}), "
         f"Brier {overall.brier}, ECE {overall.ece}, calibration slope "
@@ -423,12 +413,16 @@ def _card(calibration, overall, subgroups, n_train, n_cal, n_test, data) -> dict
         f"threshold sensitivity {overall.sensitivity}, specificity {overall.specificity}. With "
         f"{overall.n} test patients every figure is imprecise."
     )
+
+
+def _source_attributes(validity: str, female: float) -> dict[str, str]:
+    """The HTI-1 source attributes: a table of text (long by nature, read as one)."""
     no_external = (
         "Not available — no external validation was done; the model was only "
         "tested on a held-out split of the Cleveland data."
     )
     no_local = "Not available — never evaluated on a hospital's local data."
-    sa = {
+    return {
         **DEMONSTRATION_SOURCE_ATTRIBUTES,
         "output_value_description": "Calibrated probability (0-100%) that angiography would "
         "show heart disease (over 50% narrowing of a major vessel).",
@@ -477,6 +471,13 @@ def _card(calibration, overall, subgroups, n_train, n_cal, n_test, data) -> dict
         "correction_frequency": "Not available — no deployment; CaseLens can suspend the model "
         "when a problem is found.",
     }
+
+
+def _card(calibration, overall, subgroups, n_train, n_cal, n_test, data) -> dict[str, Any]:
+    """The card: a table of text fields (long by nature, read as one), with the figures."""
+    female = float((data["sex"] == "Female").mean())
+    validity = _validity_text(overall)
+    sa = _source_attributes(validity, female)
     return {
         **DEMONSTRATION_CARD,
         **patient_texts.HEART_DISEASE,
