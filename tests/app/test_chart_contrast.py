@@ -194,10 +194,13 @@ def test_every_mark_a_monitoring_figure_is_read_by_reaches_3_to_1() -> None:
 def test_the_governance_reports_chart_text_reaches_aa_contrast() -> None:
     """The HTML report draws its charts as inline SVG on a white page: its text colours."""
     import re
+    from importlib.resources import files
 
-    from caselens.monitoring.governance_report import _STYLE
+    from caselens.monitoring.governance_report import TEMPLATE
 
-    rules = {k.strip(): v for k, v in re.findall(r"([^{}]+)\{([^}]*)\}", _STYLE)}
+    source = (files("caselens.monitoring") / "templates" / TEMPLATE).read_text(encoding="utf-8")
+    style = source[source.index("<style>") + len("<style>") : source.index("</style>")]
+    rules = {k.strip(): v for k, v in re.findall(r"([^{}]+)\{([^}]*)\}", style)}
     page = re.search(r"(?<!-)color:(#[0-9a-fA-F]{3,6})", rules["body"]).group(1)
     svg_text = re.search(r"fill:(#[0-9a-fA-F]{3,6})", rules["svg text"]).group(1)
     note = re.search(r"(?<!-)color:(#[0-9a-fA-F]{3,6})", rules[".note"]).group(1)
