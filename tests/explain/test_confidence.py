@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from caselens.explain import confidence
 from caselens.explain.confidence import (
     CalibrationBootstrap,
     ConfidenceAssessment,
@@ -24,6 +23,9 @@ from caselens.explain.confidence import (
     set_statement,
     wilson_interval,
 )
+from caselens.explain.confidence import bootstrap as confidence_bootstrap
+from caselens.explain.confidence import conformal as confidence_conformal
+from caselens.explain.confidence import reliability as confidence_reliability
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,9 @@ def heart_model(heart):
     return ConfidenceModel.from_bundle(heart)
 
 
-def test_module_docstring_examples_run():
-    result = doctest.testmod(confidence)
+@pytest.mark.parametrize("module", [confidence_reliability, confidence_conformal])
+def test_module_docstring_examples_run(module):
+    result = doctest.testmod(module)
     assert result.attempted > 0
     assert result.failed == 0
 
@@ -361,12 +364,12 @@ def test_a_level_the_simulation_never_reaches_is_stated_as_about_what_it_measure
     from caselens.workflow.display import interval_covers, interval_level_text
 
     bootstrap, _ = CalibrationBootstrap.for_bundle(heart)
-    original = confidence.CANDIDATE_LEVELS
-    confidence.CANDIDATE_LEVELS = (0.95,)
+    original = confidence_bootstrap.CANDIDATE_LEVELS
+    confidence_bootstrap.CANDIDATE_LEVELS = (0.95,)
     try:
         coverage = bootstrap.simulate_coverage(heart.predict_proba(heart.reference), runs=30)
     finally:
-        confidence.CANDIDATE_LEVELS = original
+        confidence_bootstrap.CANDIDATE_LEVELS = original
     assert coverage < 0.95 and bootstrap.level_reached is False
     interval = bootstrap.interval(0.3)
     label = interval_level_text(interval)

@@ -12,13 +12,13 @@ from pydantic import BaseModel, ConfigDict
 
 from caselens.explain.attribution import Attributions
 from caselens.explain.cases import Case
-from caselens.explain.confidence import ConfidenceAssessment
+from caselens.explain.confidence.results import ConfidenceAssessment
 from caselens.explain.context import CaseContext, standing_small_subgroups
 from caselens.model.card import ModelCard
 from caselens.model.features import FeatureSchema
 
 if TYPE_CHECKING:
-    from caselens.explain.confidence import ConfidenceModel
+    from caselens.explain.confidence.model import ConfidenceModel
 
 Severity = Literal["info", "caution", "warning"]
 SEVERITY_ORDER: dict[str, int] = {"warning": 0, "caution": 1, "info": 2}

@@ -23,7 +23,7 @@ import textstat
 from pydantic import BaseModel, ConfigDict
 
 from caselens.explain.attribution import Attributions
-from caselens.explain.confidence import ConfidenceAssessment
+from caselens.explain.confidence.results import ConfidenceAssessment
 from caselens.explain.interval_text import format_interval, interval_level_text, printed_ends
 from caselens.explain.limitations import Limitation
 from caselens.explain.patient_language import (
