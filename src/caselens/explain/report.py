@@ -34,7 +34,8 @@ from caselens.explain.confidence.model import ConfidenceModel
 from caselens.explain.confidence.results import ConfidenceAssessment
 from caselens.explain.context import CaseContext, ContextModel
 from caselens.explain.limitations import Limitation, LimitationRules, case_limitations
-from caselens.explain.narrative import Narrative, build_narrative, patient_summary, patient_text
+from caselens.explain.narrative import Narrative, build_narrative
+from caselens.explain.patient_summary import patient_summary, patient_text
 from caselens.model.bundle import ModelBundle
 from caselens.model.card import PerformanceFigures
 
