@@ -43,7 +43,7 @@ _PARTS = {
     "ConfidenceAssessment": "confidence",
     "LANGUAGES": "patient_language",
     "LimeExplanation": "attribution",
-    "Limitation": "limitations",
+    "Limitation": "limitation_record",
     "Narrative": "narrative",
     "PatientSummary": "narrative",
     "ProbabilityInterval": "confidence",

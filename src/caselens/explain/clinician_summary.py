@@ -10,7 +10,7 @@ from caselens.explain.attribution import Attributions
 from caselens.explain.confidence.results import ConfidenceAssessment
 from caselens.explain.factor_words import _join, _lower_first, against_knowledge
 from caselens.explain.interval_text import format_interval, interval_level_text
-from caselens.explain.limitations import Limitation
+from caselens.explain.limitation_record import Limitation
 from caselens.model.card import ModelCard
 from caselens.model.features import FeatureSchema, FeatureSpec
 

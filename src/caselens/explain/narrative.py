@@ -35,7 +35,7 @@ from caselens.explain.factor_words import (
     model_direction,
     yes_no_state,
 )
-from caselens.explain.limitations import Limitation
+from caselens.explain.limitation_record import Limitation
 from caselens.explain.patient_language import DEFAULT_LANGUAGE
 from caselens.explain.patient_summary import (
     READING_GRADE_AIM,

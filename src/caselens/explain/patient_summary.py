@@ -30,7 +30,7 @@ from caselens.explain.factor_words import (
     yes_no_state,
 )
 from caselens.explain.interval_text import printed_ends
-from caselens.explain.limitations import Limitation
+from caselens.explain.limitation_record import Limitation
 from caselens.explain.patient_language import (
     DEFAULT_LANGUAGE,
     Catalogue,

@@ -22,7 +22,7 @@ MAX_KEYS = 500
 #: refused as out of range rather than as too long; no real input comes near it.
 MAX_VALUE_CHARS = 10_000
 #: A value not recorded is called rare when fewer than this share of training patients lacked it
-#: (the same cut-off as :mod:`caselens.explain.context`).
+#: (:mod:`caselens.explain.context` flags a missing value as unusual by the same cut-off).
 MISSING_RARE_SHARE = 0.05
 RARE_CATEGORY_MIN_COUNT = 10
 RARE_CATEGORY_SHARE = 0.01
