@@ -531,3 +531,56 @@ def test_a_model_whose_probabilities_are_not_one_sigmoid_on_the_split_says_why_n
     assert bootstrap is None
     assert reason.startswith("No interval for the probability: this model (OnnxClassifier)")
     assert "not one sigmoid calibration fitted on the bundle's calibration split" in reason
+
+
+#: Every public name of the one-file ``caselens.explain.confidence`` before it became a package.
+CONFIDENCE_NAMES_BEFORE_THE_SPLIT = [
+    "BOOTSTRAP_RESAMPLES",
+    "BOOTSTRAP_SEED",
+    "CANDIDATE_LEVELS",
+    "CONFORMAL_METHOD",
+    "DECIMALS",
+    "FLOOR_NEIGHBOURS",
+    "INTERVAL_CONFIDENCE",
+    "MAX_NEIGHBOUR_SHARE",
+    "MIN_NEIGHBOURS",
+    "NEAR_THRESHOLD_POINTS",
+    "NEIGHBOUR_SHARE",
+    "NOT_FITTED_MESSAGE",
+    "OFF_CENTRE_POINTS",
+    "RECOVERED_CALIBRATOR_TOLERANCE",
+    "SIMULATE_COVERAGE_UP_TO",
+    "CalibrationBootstrap",
+    "ClassCoverage",
+    "ConfidenceAssessment",
+    "ConfidenceModel",
+    "ConformalSet",
+    "Neighbourhood",
+    "ProbabilityInterval",
+    "ReliabilityBin",
+    "SetReading",
+    "Side",
+    "SplitConformalClassifier",
+    "headline_label",
+    "neighbour_count",
+    "platt_fit",
+    "reliability_table",
+    "set_reading",
+    "set_statement",
+    "wilson_interval",
+]
+
+
+def test_the_confidence_face_still_offers_every_name_of_the_one_file_module():
+    import importlib
+
+    from caselens.explain import confidence as face
+
+    assert set(CONFIDENCE_NAMES_BEFORE_THE_SPLIT) <= set(face.__all__)
+    for name in face.__all__:
+        value = getattr(face, name)
+        # The face hands out the defining module's own object, not a copy.
+        home = importlib.import_module(f"caselens.explain.confidence.{face._PARTS[name]}")
+        assert getattr(home, name) is value, name
+    with pytest.raises(AttributeError, match="has no attribute 'assess'"):
+        face.assess  # noqa: B018

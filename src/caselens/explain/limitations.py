@@ -15,12 +15,26 @@ from caselens.explain.cases import Case
 from caselens.explain.confidence.results import ConfidenceAssessment
 from caselens.explain.confidence_limitations import confidence_limitations
 from caselens.explain.context import CaseContext, standing_small_subgroups
-from caselens.explain.limitation_record import SEVERITY_ORDER, Limitation
+from caselens.explain.limitation_record import SEVERITY_ORDER, Limitation, Severity
 from caselens.model.card import ModelCard
 from caselens.model.features import FeatureSchema
 
 if TYPE_CHECKING:
     from caselens.explain.confidence.model import ConfidenceModel
+
+__all__ = [
+    "MAX_CASE_RATE",
+    "MIN_TEST_EVENTS",
+    "MODEL_LEVEL_CODES",
+    "NEAR_THRESHOLD_MAX_SHARE",
+    "SEVERITY_ORDER",
+    "Limitation",
+    "LimitationRules",
+    "NearThresholdBand",
+    "Severity",
+    "case_limitations",
+    "standing_limitations",
+]
 
 
 #: A caution or warning that fires on more than this share of ordinary reference patients
