@@ -481,3 +481,13 @@ def test_the_cases_face_still_offers_every_name_of_the_one_file_module():
         assert getattr(home, name) is value, name
     with pytest.raises(AttributeError, match="has no attribute 'case_from_xml'"):
         face.case_from_xml  # noqa: B018
+
+
+def test_the_field_checks_docstring_example_runs():
+    import doctest
+
+    from caselens.explain.cases import fields
+
+    result = doctest.testmod(fields)
+    assert result.attempted > 0
+    assert result.failed == 0
