@@ -24,8 +24,11 @@ MAX_VALUE_CHARS = 10_000
 #: A value not recorded is called rare when fewer than this share of training patients lacked it
 #: (:mod:`caselens.explain.context` flags a missing value as unusual by the same cut-off).
 MISSING_RARE_SHARE = 0.05
+#: A category seen in training for fewer than max(RARE_CATEGORY_MIN_COUNT,
+#: RARE_CATEGORY_SHARE × training patients) is flagged as rare: too few to learn it from.
 RARE_CATEGORY_MIN_COUNT = 10
 RARE_CATEGORY_SHARE = 0.01
+#: Text float() would read as not-a-number or infinity; refused as not a finite number.
 NOT_A_NUMBER_TEXT = {"nan", "-nan", "+nan"}
 INFINITE_TEXT = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 #: A plain decimal number: optional sign, ASCII digits, optional '.', optional exponent.
