@@ -45,7 +45,7 @@ _PARTS = {
     "LimeExplanation": "attribution",
     "Limitation": "limitation_record",
     "Narrative": "narrative",
-    "PatientSummary": "narrative",
+    "PatientSummary": "patient_summary",
     "ProbabilityInterval": "confidence",
     "ReliabilityBin": "confidence",
     "ShapExplanation": "attribution",
