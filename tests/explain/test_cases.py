@@ -438,3 +438,56 @@ def test_the_case_frame_is_the_one_pandas_infers_then_casts_to_object(values):
     for name in values:
         got, expected = built[name].iloc[0], plain[name].iloc[0]
         assert type(got) is type(expected) and (got == expected or got is expected is None)
+
+
+#: Every public name of the one-file ``caselens.explain.cases`` before it became a package.
+CASES_NAMES_BEFORE_THE_SPLIT = [
+    "INFINITE_TEXT",
+    "MAX_CASE_ID_CHARS",
+    "MAX_COLUMNS",
+    "MAX_JSON_DEPTH",
+    "MAX_JSON_INT_DIGITS",
+    "MAX_KEYS",
+    "MAX_UPLOAD_BYTES",
+    "MAX_VALUE_CHARS",
+    "MISSING_TEXT",
+    "NOT_A_NUMBER_TEXT",
+    "PLAIN_NUMBER",
+    "RARE_CATEGORY_MIN_COUNT",
+    "RARE_CATEGORY_SHARE",
+    "SHOWN_CHARS",
+    "Case",
+    "FieldFlag",
+    "FieldProblem",
+    "FlagCode",
+    "ProblemCode",
+    "case_from_csv",
+    "case_from_json",
+    "case_from_upload",
+    "validate_inputs",
+]
+
+
+def test_the_cases_face_still_offers_every_name_of_the_one_file_module():
+    import importlib
+
+    from caselens.explain import cases as face
+
+    assert set(CASES_NAMES_BEFORE_THE_SPLIT) <= set(face.__all__)
+    for name in face.__all__:
+        value = getattr(face, name)
+        # The face hands out the defining module's own object, not a copy.
+        home = importlib.import_module(f"caselens.explain.cases.{face._PARTS[name]}")
+        assert getattr(home, name) is value, name
+    with pytest.raises(AttributeError, match="has no attribute 'case_from_xml'"):
+        face.case_from_xml  # noqa: B018
+
+
+def test_the_field_checks_docstring_example_runs():
+    import doctest
+
+    from caselens.explain.cases import fields
+
+    result = doctest.testmod(fields)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from caselens.explain import confidence
 from caselens.explain.confidence import (
     CalibrationBootstrap,
     ConfidenceAssessment,
@@ -24,6 +23,9 @@ from caselens.explain.confidence import (
     set_statement,
     wilson_interval,
 )
+from caselens.explain.confidence import bootstrap as confidence_bootstrap
+from caselens.explain.confidence import conformal as confidence_conformal
+from caselens.explain.confidence import reliability as confidence_reliability
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,9 @@ def heart_model(heart):
     return ConfidenceModel.from_bundle(heart)
 
 
-def test_module_docstring_examples_run():
-    result = doctest.testmod(confidence)
+@pytest.mark.parametrize("module", [confidence_reliability, confidence_conformal])
+def test_module_docstring_examples_run(module):
+    result = doctest.testmod(module)
     assert result.attempted > 0
     assert result.failed == 0
 
@@ -361,12 +364,12 @@ def test_a_level_the_simulation_never_reaches_is_stated_as_about_what_it_measure
     from caselens.workflow.display import interval_covers, interval_level_text
 
     bootstrap, _ = CalibrationBootstrap.for_bundle(heart)
-    original = confidence.CANDIDATE_LEVELS
-    confidence.CANDIDATE_LEVELS = (0.95,)
+    original = confidence_bootstrap.CANDIDATE_LEVELS
+    confidence_bootstrap.CANDIDATE_LEVELS = (0.95,)
     try:
         coverage = bootstrap.simulate_coverage(heart.predict_proba(heart.reference), runs=30)
     finally:
-        confidence.CANDIDATE_LEVELS = original
+        confidence_bootstrap.CANDIDATE_LEVELS = original
     assert coverage < 0.95 and bootstrap.level_reached is False
     interval = bootstrap.interval(0.3)
     label = interval_level_text(interval)
@@ -528,3 +531,56 @@ def test_a_model_whose_probabilities_are_not_one_sigmoid_on_the_split_says_why_n
     assert bootstrap is None
     assert reason.startswith("No interval for the probability: this model (OnnxClassifier)")
     assert "not one sigmoid calibration fitted on the bundle's calibration split" in reason
+
+
+#: Every public name of the one-file ``caselens.explain.confidence`` before it became a package.
+CONFIDENCE_NAMES_BEFORE_THE_SPLIT = [
+    "BOOTSTRAP_RESAMPLES",
+    "BOOTSTRAP_SEED",
+    "CANDIDATE_LEVELS",
+    "CONFORMAL_METHOD",
+    "DECIMALS",
+    "FLOOR_NEIGHBOURS",
+    "INTERVAL_CONFIDENCE",
+    "MAX_NEIGHBOUR_SHARE",
+    "MIN_NEIGHBOURS",
+    "NEAR_THRESHOLD_POINTS",
+    "NEIGHBOUR_SHARE",
+    "NOT_FITTED_MESSAGE",
+    "OFF_CENTRE_POINTS",
+    "RECOVERED_CALIBRATOR_TOLERANCE",
+    "SIMULATE_COVERAGE_UP_TO",
+    "CalibrationBootstrap",
+    "ClassCoverage",
+    "ConfidenceAssessment",
+    "ConfidenceModel",
+    "ConformalSet",
+    "Neighbourhood",
+    "ProbabilityInterval",
+    "ReliabilityBin",
+    "SetReading",
+    "Side",
+    "SplitConformalClassifier",
+    "headline_label",
+    "neighbour_count",
+    "platt_fit",
+    "reliability_table",
+    "set_reading",
+    "set_statement",
+    "wilson_interval",
+]
+
+
+def test_the_confidence_face_still_offers_every_name_of_the_one_file_module():
+    import importlib
+
+    from caselens.explain import confidence as face
+
+    assert set(CONFIDENCE_NAMES_BEFORE_THE_SPLIT) <= set(face.__all__)
+    for name in face.__all__:
+        value = getattr(face, name)
+        # The face hands out the defining module's own object, not a copy.
+        home = importlib.import_module(f"caselens.explain.confidence.{face._PARTS[name]}")
+        assert getattr(home, name) is value, name
+    with pytest.raises(AttributeError, match="has no attribute 'assess'"):
+        face.assess  # noqa: B018

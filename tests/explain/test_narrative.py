@@ -352,3 +352,23 @@ def test_a_0_1_factor_is_yes_or_no_only_when_it_is_a_yes_no_condition(
             described = spec.description_of(value)
             assert phrase.startswith("Not ") or phrase.endswith(f"({described or 'no'})".lower())
     assert copy_problems(f"Things linked with a higher chance for you: {phrase}.") == []
+
+
+def test_narrative_and_limitations_still_offer_every_name_of_their_one_file_modules():
+    """Split into parts, both modules keep the names others imported from them."""
+    from caselens.explain import limitations, narrative
+
+    before = {
+        narrative: "READING_GRADE_LIMIT READING_GRADE_AIM MIN_FACTOR_SHIFT MAX_PATIENT_FACTORS "
+        "PatientSummary Narrative out_of_100 reading_grade patient_text yes_no_state "
+        "factor_phrase condition_words model_direction against_knowledge "
+        "against_knowledge_sentences patient_summary outcome_phrase clinician_summary "
+        "build_narrative",
+        limitations: "Severity SEVERITY_ORDER MAX_CASE_RATE NEAR_THRESHOLD_MAX_SHARE "
+        "MODEL_LEVEL_CODES MIN_TEST_EVENTS Limitation NearThresholdBand LimitationRules "
+        "standing_limitations case_limitations",
+    }
+    for module, names in before.items():
+        assert set(names.split()) <= set(module.__all__), module.__name__
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{module.__name__}.{name}"

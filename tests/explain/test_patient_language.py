@@ -39,7 +39,7 @@ from caselens.workflow.door import UserSession, Workflow
 ROOT = Path(__file__).resolve().parents[2]
 #: Files whose literal ``say("…")`` / ``catalogue(…)("…")`` messages must be in every catalogue.
 SPEAKING_FILES = (
-    ROOT / "src/caselens/explain/narrative.py",
+    ROOT / "src/caselens/explain/patient_summary.py",
     ROOT / "src/caselens/workflow/door.py",
     ROOT / "app/components/patient_view.py",
     ROOT / "app/streamlit_app.py",

@@ -23,15 +23,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from caselens.explain.cases import Case
+from caselens.explain.cases.fields import MISSING_RARE_SHARE
 from caselens.model.card import ModelCard, PerformanceFigures
 from caselens.model.features import FeatureSchema, FeatureSpec
 
 if TYPE_CHECKING:
     from caselens.model.bundle import ModelBundle
 
-#: A missing value is flagged as unusual only where training had it missing this rarely
-#: (the same cut-off as :mod:`caselens.explain.cases`).
-MISSING_RARE_SHARE = 0.05
 #: Novelty: nearest reference patients averaged, size and seed of the reference sample.
 NOVELTY_NEIGHBOURS = 10
 NOVELTY_SAMPLE_SIZE = 2000
@@ -226,44 +224,7 @@ def subgroup_status(
         recorded = group is not None
         figures = _figures_for(card, spec.name, group if recorded else NOT_RECORDED_GROUP)
         label = spec.label
-        if figures is None:
-            status: SubgroupState = "not_recorded" if not recorded else "no_figures"
-            note = (
-                f"{label} not recorded for this patient."
-                if not recorded
-                else f"The model card has no performance figures for {label} '{group}'."
-            )
-        else:
-            what = (
-                f"patients with {label.lower()} not recorded"
-                if not recorded
-                else f"patients with {label.lower()} '{group}'"
-            )
-            measured = (
-                f"tested on {figures.n:,} {what} ({figures.events:,} events): AUROC "
-                f"{_fmt(figures.auroc)} (overall {_fmt(overall.auroc)}), ECE "
-                f"{_fmt(figures.ece, 3)} (overall {_fmt(overall.ece, 3)}), "
-                f"calibration slope {_fmt(figures.calibration_slope)}"
-            )
-            reasons = _worse_reasons(figures, overall)
-            if not recorded:
-                status = "not_recorded"
-                note = f"{label} not recorded for this patient; the model was {measured}."
-            elif _too_small(figures):
-                status = "too_small"
-                note = (
-                    f"Too few patients to judge (under {MIN_SUBGROUP_N} patients or "
-                    f"{MIN_SUBGROUP_EVENTS} events): the model was {measured}."
-                )
-            elif reasons:
-                status = "worse"
-                note = (
-                    f"Worse than overall ({'; '.join(reasons)}): the model was "
-                    f"{measured}. Rule: {SUBGROUP_RULE}."
-                )
-            else:
-                status = "ok"
-                note = f"Similar to overall: the model was {measured}."
+        status, note = _status_and_note(label, group, figures, overall)
         rows.append(
             SubgroupStatus(
                 variable=spec.name,
@@ -282,6 +243,45 @@ def subgroup_status(
             )
         )
     return tuple(rows)
+
+
+def _status_and_note(
+    label: str,
+    group: str | None,
+    figures: PerformanceFigures | None,
+    overall: PerformanceFigures,
+) -> tuple[SubgroupState, str]:
+    """A subgroup's status and the sentence that says it (``group`` None: not recorded)."""
+    recorded = group is not None
+    if figures is None:
+        if not recorded:
+            return "not_recorded", f"{label} not recorded for this patient."
+        return "no_figures", f"The model card has no performance figures for {label} '{group}'."
+    what = (
+        f"patients with {label.lower()} not recorded"
+        if not recorded
+        else f"patients with {label.lower()} '{group}'"
+    )
+    measured = (
+        f"tested on {figures.n:,} {what} ({figures.events:,} events): AUROC "
+        f"{_fmt(figures.auroc)} (overall {_fmt(overall.auroc)}), ECE "
+        f"{_fmt(figures.ece, 3)} (overall {_fmt(overall.ece, 3)}), "
+        f"calibration slope {_fmt(figures.calibration_slope)}"
+    )
+    reasons = _worse_reasons(figures, overall)
+    if not recorded:
+        return "not_recorded", f"{label} not recorded for this patient; the model was {measured}."
+    if _too_small(figures):
+        return "too_small", (
+            f"Too few patients to judge (under {MIN_SUBGROUP_N} patients or "
+            f"{MIN_SUBGROUP_EVENTS} events): the model was {measured}."
+        )
+    if reasons:
+        return "worse", (
+            f"Worse than overall ({'; '.join(reasons)}): the model was "
+            f"{measured}. Rule: {SUBGROUP_RULE}."
+        )
+    return "ok", f"Similar to overall: the model was {measured}."
 
 
 def _too_small(figures: PerformanceFigures) -> bool:

@@ -40,8 +40,8 @@ from caselens.explain.limitation_rates import (
     row_case,
 )
 from caselens.explain.limitations import MAX_CASE_RATE
-from caselens.explain.narrative import reading_grade
 from caselens.explain.patient_language import measure_reading
+from caselens.explain.patient_summary import reading_grade
 from caselens.explain.report import CaseReport
 from caselens.model.bundle import ModelBundle
 from caselens.model.features import FeatureSchema, FeatureSpec

@@ -29,7 +29,8 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from caselens.explain.cases import Case, validate_inputs
-from caselens.explain.limitations import MAX_CASE_RATE, SEVERITY_ORDER, Limitation, case_limitations
+from caselens.explain.limitation_record import SEVERITY_ORDER, Limitation
+from caselens.explain.limitations import MAX_CASE_RATE, case_limitations
 from caselens.model.bundle import ModelBundle
 
 #: Rows checked by default: all of them up to this many, else a seeded sample of this many.

@@ -5,23 +5,37 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from caselens.explain.attribution import Attributions
 from caselens.explain.cases import Case
-from caselens.explain.confidence import ConfidenceAssessment
+from caselens.explain.confidence.results import ConfidenceAssessment
+from caselens.explain.confidence_limitations import confidence_limitations
 from caselens.explain.context import CaseContext, standing_small_subgroups
+from caselens.explain.limitation_record import SEVERITY_ORDER, Limitation, Severity
 from caselens.model.card import ModelCard
 from caselens.model.features import FeatureSchema
 
 if TYPE_CHECKING:
-    from caselens.explain.confidence import ConfidenceModel
+    from caselens.explain.confidence.model import ConfidenceModel
 
-Severity = Literal["info", "caution", "warning"]
-SEVERITY_ORDER: dict[str, int] = {"warning": 0, "caution": 1, "info": 2}
+__all__ = [
+    "MAX_CASE_RATE",
+    "MIN_TEST_EVENTS",
+    "MODEL_LEVEL_CODES",
+    "NEAR_THRESHOLD_MAX_SHARE",
+    "SEVERITY_ORDER",
+    "Limitation",
+    "LimitationRules",
+    "NearThresholdBand",
+    "Severity",
+    "case_limitations",
+    "standing_limitations",
+]
+
 
 #: A caution or warning that fires on more than this share of ordinary reference patients
 #: stops being read. Every per-case rule is tuned to stay under it on any valid bundle; a
@@ -51,21 +65,6 @@ MODEL_LEVEL_CODES = frozenset(
 #: Minimum test-set events for the figures to be trusted without a standing caveat (Collins,
 #: Ogundimu & Altman 2016: at least 100 events, preferably 200, for external validation).
 MIN_TEST_EVENTS = 100
-
-
-class Limitation(BaseModel):
-    """One statement of when not to trust this result, for clinicians and for patients."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    code: str
-    severity: Severity
-    clinician_text: str
-    patient_text: str | None
-    trigger: str
-    #: True for a property of the model, the same for every patient (stated once for the
-    #: model; does not count against ``MAX_CASE_RATE``).
-    standing: bool = False
 
 
 def _pct(x: float) -> str:
@@ -394,97 +393,6 @@ def _explanations(attributions: Attributions) -> list[Limitation]:
     return out
 
 
-def _confidence(confidence: ConfidenceAssessment) -> list[Limitation]:
-    out: list[Limitation] = []
-    conformal = confidence.conformal
-    # A set that names no single outcome on the threshold's own side is uncertain: both
-    # labels, none, or one label on the other side of the threshold ("conflict"). With sets
-    # that hold their coverage within each outcome class, "cannot rule out either outcome"
-    # is the usual honest answer for a moderately discriminating model (38-64% of test
-    # patients in our four test bundles): the set says so in the probability section and
-    # this is a note. A conflict with the threshold, or a set that fits neither outcome,
-    # is rare and is a caution.
-    if conformal is not None and (len(conformal.labels) != 1 or conformal.reading == "conflict"):
-        alarming = len(conformal.labels) == 0 or conformal.reading == "conflict"
-        out.append(
-            Limitation(
-                code="UNCERTAIN_SET",
-                severity="caution" if alarming else "info",
-                clinician_text=f"Conformal prediction set {{{', '.join(map(str, conformal.labels))}"
-                f"}}: {conformal.statement}",
-                patient_text="The tool cannot tell well which way things will go for you.",
-                trigger=f"conformal set {list(conformal.labels)} at {conformal.coverage}"
-                + (f" ({conformal.reading})" if conformal.reading else ""),
-            )
-        )
-    if not confidence.calibrated:
-        out.append(
-            Limitation(
-                code="NOT_CALIBRATED",
-                severity="warning",
-                clinician_text="The model's probabilities are not calibrated (model card: "
-                f"calibration method '{confidence.calibration_method}'): the number is the "
-                "model's score on a 0–100% scale and may not match how often the outcome "
-                "happens; check the reliability curve. No interval for the probability can "
-                "be given.",
-                patient_text="This tool's numbers have not been checked against how often "
-                "this really happens, so the number may be off.",
-                trigger=f"calibration method = {confidence.calibration_method}",
-            )
-        )
-    elif confidence.interval is None and confidence.interval_unavailable_reason:
-        out.append(
-            Limitation(
-                code="NO_PROBABILITY_INTERVAL",
-                severity="info",
-                clinician_text=confidence.interval_unavailable_reason,
-                patient_text=None,
-                trigger="no interval for the probability",
-            )
-        )
-    if confidence.near_threshold:
-        out.append(
-            Limitation(
-                code="NEAR_THRESHOLD",
-                severity="caution",
-                clinician_text=f"The probability is {confidence.side_statement}: "
-                f"{confidence.near_threshold_reason}",
-                patient_text=None,
-                trigger=f"|{confidence.probability:.3f} − {confidence.threshold}| = "
-                f"{confidence.distance_points:.1f} points",
-            )
-        )
-    hood = confidence.neighbourhood
-    if hood.outside_reference or hood.off_centre:
-        how = "extreme" if hood.outside_reference else "high or low"
-        out.append(
-            Limitation(
-                code="SPARSE_EVIDENCE",
-                severity="caution",
-                clinician_text=f"Few tested patients had a probability this {how}: the nearest "
-                f"{hood.n} had a mean predicted {100 * hood.mean_predicted:.1f}% "
-                f"against {100 * confidence.probability:.1f}% here, so the "
-                "reliability figures are only the nearest available evidence.",
-                patient_text=None,
-                trigger=f"neighbourhood mean predicted {hood.mean_predicted:.3f} vs probability "
-                f"{confidence.probability:.3f}",
-            )
-        )
-    if confidence.estimate_outside_neighbourhood and confidence.neighbourhood_statement:
-        out.append(
-            Limitation(
-                code="ESTIMATE_OUTSIDE_NEIGHBOURHOOD",
-                severity="caution",
-                clinician_text=f"{confidence.neighbourhood_statement} The model may be "
-                "miscalibrated for patients like this one.",
-                patient_text=None,
-                trigger=f"probability {confidence.probability:.3f} outside "
-                f"[{hood.ci_low:.3f}, {hood.ci_high:.3f}]",
-            )
-        )
-    return out
-
-
 def _near_threshold(confidence: ConfidenceAssessment, band: NearThresholdBand) -> list[Limitation]:
     """NEAR_THRESHOLD: the probability lies within the bundle's band around the threshold."""
     distance = abs(confidence.probability - confidence.threshold) * 100
@@ -606,7 +514,7 @@ def case_limitations(
     ``attributions=None`` the explanation rules are not evaluated (used to count the other
     rules cheaply over many reference rows; a report always has attributions).
     """
-    from_confidence = _confidence(confidence)
+    from_confidence = confidence_limitations(confidence)
     if rules is not None:
         from_confidence = [
             lim for lim in from_confidence if lim.code != "NEAR_THRESHOLD"

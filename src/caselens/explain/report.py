@@ -31,10 +31,13 @@ from caselens.explain.attribution import (
 )
 from caselens.explain.attribution._frames import _in_order
 from caselens.explain.cases import Case
-from caselens.explain.confidence import ConfidenceAssessment, ConfidenceModel
+from caselens.explain.confidence.model import ConfidenceModel
+from caselens.explain.confidence.results import ConfidenceAssessment
 from caselens.explain.context import CaseContext, ContextModel
-from caselens.explain.limitations import Limitation, LimitationRules, case_limitations
-from caselens.explain.narrative import Narrative, build_narrative, patient_summary, patient_text
+from caselens.explain.limitation_record import Limitation
+from caselens.explain.limitations import LimitationRules, case_limitations
+from caselens.explain.narrative import Narrative, build_narrative
+from caselens.explain.patient_summary import patient_summary, patient_text
 from caselens.model.bundle import ModelBundle
 from caselens.model.card import PerformanceFigures
 

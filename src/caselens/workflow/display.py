@@ -19,7 +19,8 @@ from sqlalchemy import Connection
 
 from caselens.access.policy import Viewer
 from caselens.audit import AuditEntry, AuditEvent, AuditEventError, AuditStore
-from caselens.explain.confidence import SIMULATE_COVERAGE_UP_TO, ProbabilityInterval
+from caselens.explain.confidence.bootstrap import SIMULATE_COVERAGE_UP_TO
+from caselens.explain.confidence.results import ProbabilityInterval
 from caselens.explain.interval_text import format_interval, format_percent, interval_level_text
 from caselens.explain.report import Audience, CaseReport, displayed_digest
 from caselens.monitoring.prediction_log import DISPLAY_ACTIONS, prediction_log_writer
