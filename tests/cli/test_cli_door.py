@@ -1,0 +1,103 @@
+"""Every command that acts or shows goes through the workflow door: checked by the access
+policy and recorded exactly as the app records it, as operator ``operator:<OS user>``."""
+
+from __future__ import annotations
+
+import getpass
+
+import pytest
+from click.testing import CliRunner
+
+from caselens.access.accounts import AccountStore
+from caselens.access.app_database import open_app_database
+from caselens.audit import open_trail
+from caselens.cli.main import main
+
+OPERATOR = f"operator:{getpass.getuser()}"
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """A fresh data folder (trail, key and app database), nothing from the environment."""
+    monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path))
+    for name in ("CASELENS_AUDIT_KEY", "CASELENS_AUDIT_URL", "CASELENS_APP_DB_URL"):
+        monkeypatch.delenv(name, raising=False)
+    open_trail().close()
+    return tmp_path
+
+
+def _entries():
+    with open_trail(create=False) as trail:
+        return trail.entries()
+
+
+def _add(*extra: str, user_id: str = "dr.ng"):
+    return CliRunner().invoke(
+        main,
+        ["users", "add", user_id, "--name", "Dr Ng", "--role", "clinician", *extra],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+
+
+def test_users_add_is_recorded_as_the_users_page_records_it(data_dir):
+    before = len(_entries())
+    result = _add()
+    assert result.exit_code == 0, result.output
+    entries = _entries()
+    assert len(entries) == before + 1  # exactly one entry, the addition
+    added = entries[-1]
+    assert (added.action, added.actor_id, added.actor_role, added.audience) == (
+        "user_added",
+        OPERATOR,
+        "admin",
+        "admin",
+    )
+    assert added.detail() == {
+        "user_id": "dr.ng",
+        "role": "clinician",
+        "patient_ref": None,
+        "language": "en",
+    }
+    assert added.session_id  # a session of its own, like a signed-in page
+    assert PASSWORD not in added.detail_json
+    assert AccountStore(open_app_database(data_dir)).get("dr.ng").role == "clinician"
+
+
+def test_users_add_as_a_role_the_policy_refuses_records_the_refusal_and_adds_nobody(data_dir):
+    result = _add("--as", "reviewer")
+    assert result.exit_code == 1
+    assert "Not allowed: A reviewer may not manage users." in result.output
+    assert "Traceback" not in result.output
+    refused = _entries()[-1]
+    assert (refused.action, refused.actor_id, refused.actor_role) == (
+        "access_refused",
+        OPERATOR,
+        "reviewer",
+    )
+    assert refused.detail()["action"] == "manage_users"
+    assert [a.user_id for a in AccountStore(open_app_database(data_dir)).list()] == []
+
+
+def test_users_add_with_bad_fields_records_nothing(data_dir):
+    before = len(_entries())
+    result = _add(user_id="bad id!")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert len(_entries()) == before
+
+
+def test_users_unlock_is_recorded_as_the_operator_in_the_admin_role(data_dir):
+    assert _add().exit_code == 0
+    result = CliRunner().invoke(main, ["users", "unlock", "dr.ng"])
+    assert result.exit_code == 0, result.output
+    last = _entries()[-1]
+    assert (last.action, last.actor_id, last.actor_role, last.audience) == (
+        "user_unlocked",
+        OPERATOR,
+        "admin",
+        "admin",
+    )
+    assert last.detail() == {"user_id": "dr.ng"}
+    refused = CliRunner().invoke(main, ["users", "unlock", "dr.ng", "--as", "clinician"])
+    assert refused.exit_code == 1 and "A clinician may not manage users" in refused.output
+    assert (_entries()[-1].action, _entries()[-1].actor_role) == ("access_refused", "clinician")
