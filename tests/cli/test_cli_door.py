@@ -101,3 +101,48 @@ def test_users_unlock_is_recorded_as_the_operator_in_the_admin_role(data_dir):
     refused = CliRunner().invoke(main, ["users", "unlock", "dr.ng", "--as", "clinician"])
     assert refused.exit_code == 1 and "A clinician may not manage users" in refused.output
     assert (_entries()[-1].action, _entries()[-1].actor_role) == ("access_refused", "clinician")
+
+
+def test_monitor_check_and_report_are_recorded_as_the_monitoring_page_records_them(
+    data_dir, monkeypatch, tmp_path
+):
+    monkeypatch.delenv("CASELENS_MODELS_DIR", raising=False)
+    runner = CliRunner()
+    args = ["--model", "readmission-30d", "--months", "2", "--per-month", "500"]
+    simulated = runner.invoke(
+        main, ["monitor", "simulate", *args, "--shift", "missing:num_lab_procedures@2"]
+    )
+    assert simulated.exit_code == 0, simulated.output
+    run_id = simulated.output.split()[2].rstrip(":")
+    source = ["--model", "readmission-30d", "--simulated", run_id]
+    checked = runner.invoke(main, ["monitor", "check", *source])
+    assert checked.exit_code == 3, checked.output
+    raised = [e for e in _entries() if e.action == "alert_raised"]
+    assert raised and {(e.actor_id, e.actor_role) for e in raised} == {(OPERATOR, "admin")}
+
+    out = tmp_path / "report.html"
+    done = runner.invoke(main, ["monitor", "report", *source, "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    exported = _entries()[-1]
+    assert (exported.action, exported.actor_id, exported.actor_role, exported.audience) == (
+        "exported",
+        OPERATOR,
+        "admin",
+        "admin",
+    )
+    assert exported.detail()["kind"] == "monitoring_report"
+    assert exported.detail()["simulated_run"] == run_id
+    assert f"(audit entry {exported.seq})" in done.output
+    assert f"{getpass.getuser()} (caselens monitor report) (admin)" in out.read_text("utf-8")
+
+    refused = runner.invoke(
+        main, ["monitor", "report", *source, "--out", str(tmp_path / "r2.html"), "--as", "patient"]
+    )
+    assert refused.exit_code == 1 and "A patient may not view monitoring" in refused.output
+    last = _entries()[-1]
+    assert (last.action, last.actor_role, last.detail()["action"]) == (
+        "access_refused",
+        "patient",
+        "view_monitoring",
+    )
+    assert not (tmp_path / "r2.html").exists()

@@ -11,10 +11,9 @@ workflow call: the policy check, the audit entry and the refusal are the app's o
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import click
@@ -65,33 +64,25 @@ class Door:
     session: Any
 
 
-def _catalogue(models_dir: Path | None, with_models: bool) -> Any:
-    from caselens.model.bundle import BundleCatalogue, load_catalogue
-    from caselens.settings import Settings
-
-    if not with_models:  # an account or trail command reads no model: none is loaded
-        return BundleCatalogue(bundles={}, refused={})
-    settings = Settings.from_env()
-    return load_catalogue(models_dir or settings.models_dir, allow_pickle=settings.allow_pickle)
-
-
 @contextmanager
 def open_door(
     command: str,
     role: str,
     *,
-    models_dir: Path | None = None,
-    with_models: bool = False,
+    bundles: Iterable[Any] = (),
     trail_env: dict[str, str] | None = None,
     create_trail: bool = True,
 ) -> Iterator[Door]:
     """Build the workflow over the configured stores (as the app does) with the operator
-    signed in; every problem opening them becomes a one-line ClickException."""
+    signed in; every problem opening them, and every refusal or error of the workflow
+    call, becomes a one-line ClickException. ``bundles``: the models the command reads (an
+    account or trail command reads none, so none is loaded)."""
     from caselens.access.accounts import AccountStore
     from caselens.access.app_database import open_app_database
     from caselens.access.model_status import ModelStatusStore
     from caselens.audit import AuditError, open_trail
     from caselens.explain.report import CaseExplainer
+    from caselens.model.bundle import BundleCatalogue
     from caselens.settings import Settings
     from caselens.workflow import UserSession, Workflow
 
@@ -102,7 +93,7 @@ def open_door(
         raise click.ClickException(str(exc)) from exc
     try:
         database = open_app_database(settings.data_dir, settings.app_db_url)
-        catalogue = _catalogue(models_dir, with_models)
+        catalogue = BundleCatalogue(bundles={b.model_id: b for b in bundles}, refused={})
         workflow = Workflow(
             audit=trail,
             accounts=AccountStore(database),

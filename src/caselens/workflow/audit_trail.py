@@ -185,7 +185,7 @@ class AuditTrailMixin(DoorBase):
             raise WorkflowError(f"Export format: expected 'fhir' or 'csv', got '{fmt}'.")
         active = {k: v for k, v in filters.items() if v not in (None, "")}
         count = self._audit.count(**active)
-        self._record(
+        entry = self._record(
             session,
             "exported",
             audience="reviewer",
@@ -200,9 +200,11 @@ class AuditTrailMixin(DoorBase):
         entries = self._audit.iter_entries(**active)
         if fmt == "fhir":
             data = json.dumps(to_bundle(entries, pseudonymise_key=key), indent=1).encode()
-            return ExportFile("caselens-audit.fhir.json", "application/fhir+json", data, count)
+            return ExportFile(
+                "caselens-audit.fhir.json", "application/fhir+json", data, count, seq=entry.seq
+            )
         data = to_csv(entries, pseudonymise_key=key).encode()
-        return ExportFile("caselens-audit.csv", "text/csv", data, count)
+        return ExportFile("caselens-audit.csv", "text/csv", data, count, seq=entry.seq)
 
     def patient_pseudonym(self, patient_ref: str) -> str:
         """The keyed pseudonym an export uses for this patient reference."""

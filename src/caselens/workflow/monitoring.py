@@ -4,6 +4,7 @@ schedule."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from caselens.audit import AuditError
@@ -16,6 +17,7 @@ from caselens.workflow.errors import (
 from caselens.workflow.records import (
     ClinicianUse,
     ExportFile,
+    MonitoringCheck,
     MonitoringView,
     UserSession,
 )
@@ -148,9 +150,11 @@ class MonitoringMixin(DoorBase):
         run_id: str | None = None,
         first: str | None = None,
         last: str | None = None,
+        plan_file: Path | None = None,
     ) -> ExportFile:
         """The governance report (self-contained HTML) for periods ``first``..``last``:
-        checked, recorded as ``exported``, then built."""
+        checked, recorded as ``exported``, then built (``plan_file``: a monitoring plan JSON
+        overriding the bundle's, as ``caselens monitor report --plan`` gives)."""
         from caselens.model.monitoring_plan import plan_for
         from caselens.monitoring.governance_report import (
             gather_report,
@@ -165,7 +169,7 @@ class MonitoringMixin(DoorBase):
             content = gather_report(
                 self._audit,
                 bundle,
-                plan_for(bundle),
+                plan_for(bundle, plan_file),
                 generated_by=f"{viewer.name} ({viewer.role})",
                 run_id=run_id,
                 first=first,
@@ -173,15 +177,38 @@ class MonitoringMixin(DoorBase):
             )
         except CaseLensError as exc:
             raise WorkflowError(str(exc)) from exc
-        self._record(session, "exported", audience=viewer.role, detail=report_record(content))
+        detail = report_record(content)
+        entry = self._record(session, "exported", audience=viewer.role, detail=detail)
         data = render_governance_report(content).encode("utf-8")
-        return ExportFile(report_file_name(content), "text/html", data, len(content.figures))
+        return ExportFile(
+            report_file_name(content),
+            "text/html",
+            data,
+            len(content.figures),
+            seq=entry.seq,
+            detail=detail,
+        )
 
     def check_monitoring(
         self, session: UserSession, model_id: str, *, run_id: str | None = None
     ) -> tuple[str, ...]:
         """Judge every period against the plan now; new alerts are recorded (alert_raised)
         with this viewer as the one who checked. Returns the ids newly raised."""
+        return self.judge_monitoring(session, model_id, run_id=run_id).result.newly_raised
+
+    def judge_monitoring(
+        self,
+        session: UserSession,
+        model_id: str,
+        *,
+        run_id: str | None = None,
+        period: str | None = None,
+        plan_file: Path | None = None,
+    ) -> MonitoringCheck:
+        """Judge the periods against the plan now (``period``: only that one; ``plan_file``:
+        a plan JSON overriding the bundle's); new alerts are recorded (alert_raised) with this
+        viewer as the one who checked. Returns every open alert and watch, and the periods
+        judged."""
         from caselens.model.monitoring_plan import plan_for
         from caselens.monitoring.alerts import check
         from caselens.monitoring.figures_cache import FiguresCache
@@ -191,7 +218,7 @@ class MonitoringMixin(DoorBase):
         viewer = self._require(session, "view_monitoring")
         bundle = self.bundle(model_id)
         try:
-            plan = plan_for(bundle)
+            plan = plan_for(bundle, plan_file)
             figures = list(
                 iter_figures(
                     ready_engine(self._audit),
@@ -199,6 +226,7 @@ class MonitoringMixin(DoorBase):
                     plan,
                     simulated=run_id is not None,
                     run_id=run_id,
+                    only=period,
                     # Served from the cache only under an unchanged fingerprint: the
                     # figures judged are those a fresh computation gives.
                     cache=FiguresCache.for_store(self._audit),
@@ -210,7 +238,7 @@ class MonitoringMixin(DoorBase):
             raise NotRecorded(NOT_RECORDED) from exc
         except CaseLensError as exc:
             raise WorkflowError(str(exc)) from exc
-        return result.newly_raised
+        return MonitoringCheck(model_id, result, len(figures))
 
     def scheduled_monitoring_check(self) -> dict[str, tuple[str, ...]]:
         """Judge every offered model's live figures and record the alerts not yet recorded,

@@ -59,6 +59,10 @@ class ExportFile:
     mime: str
     data: bytes
     entries: int
+    #: The number of the audit entry that recorded it.
+    seq: int | None = None
+    #: What that entry recorded about it (its detail).
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,16 @@ class MonitoringView:
             for f in self.figures
             if f.drift_judged or (f.performance is not None and f.performance.judged)
         )
+
+
+@dataclass(frozen=True)
+class MonitoringCheck:
+    """What judging a model's monitoring figures found (the alerts it recorded are in the
+    trail): ``result`` holds the open alerts, the watches and the ids newly raised."""
+
+    model_id: str
+    result: Any
+    periods: int
 
 
 @dataclass(frozen=True)
