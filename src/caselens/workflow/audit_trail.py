@@ -184,7 +184,11 @@ class AuditTrailMixin(DoorBase):
         if fmt not in ("fhir", "csv"):
             raise WorkflowError(f"Export format: expected 'fhir' or 'csv', got '{fmt}'.")
         active = {k: v for k, v in filters.items() if v not in (None, "")}
+        # At most ``limit`` entries (``caselens audit export --limit``): the count says so too.
+        limit = active.pop("limit", None)
         count = self._audit.count(**active)
+        if limit is not None:
+            count = min(count, int(limit))
         entry = self._record(
             session,
             "exported",
@@ -193,11 +197,13 @@ class AuditTrailMixin(DoorBase):
                 "format": fmt,
                 "entries": count,
                 "pseudonymised": pseudonymise,
-                "filters": {k: str(v) for k, v in active.items()},
+                "filters": {
+                    k: str(v) for k, v in {**active, "limit": limit}.items() if v is not None
+                },
             },
         )
         key = self._audit_key if pseudonymise else None
-        entries = self._audit.iter_entries(**active)
+        entries = self._audit.iter_entries(**active, limit=limit)
         if fmt == "fhir":
             data = json.dumps(to_bundle(entries, pseudonymise_key=key), indent=1).encode()
             return ExportFile(
