@@ -146,3 +146,44 @@ def test_monitor_check_and_report_are_recorded_as_the_monitoring_page_records_th
         "view_monitoring",
     )
     assert not (tmp_path / "r2.html").exists()
+
+
+def test_outcomes_import_and_correct_are_checked_and_recorded_as_the_operator(
+    data_dir, monkeypatch, tmp_path
+):
+    monkeypatch.delenv("CASELENS_MODELS_DIR", raising=False)
+    header = b"patient_ref,model_id,outcome,known_on\n"
+    imported = tmp_path / "outcomes.csv"
+    imported.write_bytes(header + b"MRN-1,readmission-30d,1,2025-01-01\n")
+    runner = CliRunner()
+    refused = runner.invoke(main, ["outcomes", "import", str(imported), "--as", "reviewer"])
+    assert refused.exit_code == 1
+    assert "Not allowed: A reviewer may not import outcomes." in refused.output
+    last = _entries()[-1]
+    assert (last.action, last.actor_role, last.detail()["action"]) == (
+        "access_refused",
+        "reviewer",
+        "import_outcomes",
+    )
+    assert not [e for e in _entries() if e.action == "outcomes_imported"]
+
+    done = runner.invoke(main, ["outcomes", "import", str(imported)])
+    assert done.exit_code == 0, done.output
+    entry = _entries()[-1]
+    assert (entry.action, entry.actor_id, entry.actor_role) == (
+        "outcomes_imported",
+        OPERATOR,
+        "admin",
+    )
+    assert entry.detail()["new"] == 1
+
+    fix = tmp_path / "fix.csv"
+    fix.write_bytes(header + b"MRN-1,readmission-30d,0,2025-01-01\n")
+    corrected = runner.invoke(main, ["outcomes", "correct", str(fix), "--reason", "Chart review"])
+    assert corrected.exit_code == 0, corrected.output
+    entry = _entries()[-1]
+    assert (entry.actor_id, entry.actor_role, entry.detail()["reason"]) == (
+        OPERATOR,
+        "admin",
+        "Chart review",
+    )

@@ -70,27 +70,25 @@ def outcomes() -> None:
 @outcomes.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @_models_option
-def outcomes_import(file: Path, models_dir: Path | None) -> None:
+@as_option("admin")
+def outcomes_import(file: Path, models_dir: Path | None, as_role: str) -> None:
     """Import an outcome CSV: patient_ref, model_id, outcome (0/1), known_on (YYYY-MM-DD).
 
-    Every row is checked first; one bad row and nothing is written. The import is recorded
-    in the audit trail with its counts and the file's SHA-256. Importing the same file again
-    adds nothing.
+    Every row is checked first; one bad row and nothing is written. The import is checked
+    by the access policy and recorded in the audit trail with its counts and the file's
+    SHA-256, through the workflow. Importing the same file again adds nothing.
 
     Example: caselens outcomes import outcomes.csv
     """
-    from caselens.audit import AuditError, open_trail
-    from caselens.monitoring.outcomes import MAX_FILE_BYTES, import_outcomes
+    from caselens.monitoring.outcomes import MAX_FILE_BYTES
 
     with file.open("rb") as handle:
         data = handle.read(MAX_FILE_BYTES + 1)
-    try:
-        with open_trail() as trail:
-            result = import_outcomes(
-                trail, data, source_name=file.name, known_models=_known_models(models_dir)
-            )
-    except (CaseLensError, AuditError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    known = _known_models(models_dir)
+    with open_door("outcomes import", as_role) as door:
+        result = door.workflow.import_outcomes(
+            door.session, data, source_name=file.name, known_models=known
+        )
     click.echo(
         f"Imported {file.name}: {result.rows} rows, {result.new} new, {result.unchanged} "
         f"already held (audit entry {result.seq}, sha256 {result.sha256[:12]}…)."
@@ -101,7 +99,8 @@ def outcomes_import(file: Path, models_dir: Path | None) -> None:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--reason", required=True, help="Why these outcomes are corrected (recorded).")
 @_models_option
-def outcomes_correct(file: Path, reason: str, models_dir: Path | None) -> None:
+@as_option("admin")
+def outcomes_correct(file: Path, reason: str, models_dir: Path | None, as_role: str) -> None:
     """Correct outcomes already imported: same columns as import, outcome = the right value.
 
     Each row must name an outcome already held (same patient, model and date) and change
@@ -111,23 +110,15 @@ def outcomes_correct(file: Path, reason: str, models_dir: Path | None) -> None:
 
     Example: caselens outcomes correct fixes.csv --reason "Readmission found on chart review"
     """
-    from caselens.audit import AuditError, open_trail
-    from caselens.monitoring.corrections import correct_outcomes
     from caselens.monitoring.outcomes import MAX_FILE_BYTES
 
     with file.open("rb") as handle:
         data = handle.read(MAX_FILE_BYTES + 1)
-    try:
-        with open_trail() as trail:
-            result = correct_outcomes(
-                trail,
-                data,
-                reason=reason,
-                source_name=file.name,
-                known_models=_known_models(models_dir),
-            )
-    except (CaseLensError, AuditError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    known = _known_models(models_dir)
+    with open_door("outcomes correct", as_role) as door:
+        result = door.workflow.correct_outcomes(
+            door.session, data, reason=reason, source_name=file.name, known_models=known
+        )
     click.echo(
         f"Corrected {result.corrected} outcome(s) from {file.name} (audit entry "
         f"{result.seq}, sha256 {result.sha256[:12]}…)."

@@ -4,6 +4,7 @@ schedule."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +301,57 @@ class MonitoringMixin(DoorBase):
             }
         except (AuditError, OSError) as exc:
             raise WorkflowError(f"The monitoring alerts could not be read: {exc}") from exc
+
+    def import_outcomes(
+        self,
+        session: UserSession,
+        data: bytes,
+        *,
+        source_name: str,
+        known_models: Iterable[str] | None = None,
+    ) -> Any:
+        """Import an outcome CSV (what happened to patients): checked by the policy, every
+        row checked, then written with its ``outcomes_imported`` entry in one transaction,
+        this viewer as the one who imported. ``known_models``: the model ids rows may name
+        (default: the offered models)."""
+        from caselens.monitoring.outcomes import import_outcomes
+
+        viewer = self._require(session, "import_outcomes")
+        models = list(self.catalogue.bundles) if known_models is None else list(known_models)
+        try:
+            return import_outcomes(
+                self._audit, data, source_name=source_name, known_models=models, actor=viewer
+            )
+        except (AuditError, OSError) as exc:
+            raise NotRecorded(NOT_RECORDED) from exc
+        except CaseLensError as exc:
+            raise WorkflowError(str(exc)) from exc
+
+    def correct_outcomes(
+        self,
+        session: UserSession,
+        data: bytes,
+        *,
+        reason: str,
+        source_name: str,
+        known_models: Iterable[str] | None = None,
+    ) -> Any:
+        """Correct outcomes already imported, with the reason: checked by the policy (as an
+        import), every row checked, then written with its entry in one transaction."""
+        from caselens.monitoring.corrections import correct_outcomes
+
+        viewer = self._require(session, "import_outcomes")
+        models = list(self.catalogue.bundles) if known_models is None else list(known_models)
+        try:
+            return correct_outcomes(
+                self._audit,
+                data,
+                reason=reason,
+                source_name=source_name,
+                known_models=models,
+                actor=viewer,
+            )
+        except (AuditError, OSError) as exc:
+            raise NotRecorded(NOT_RECORDED) from exc
+        except CaseLensError as exc:
+            raise WorkflowError(str(exc)) from exc
