@@ -7,23 +7,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from caselens.access.accounts import (
-    AccountStore,
-)
+from caselens.access.accounts import AccountStore
 from caselens.access.model_status import ModelStatus, ModelStatusStore
 from caselens.access.policy import Viewer, check
 from caselens.audit import AuditEntry, AuditError, AuditStore
 from caselens.explain.report import Audience, CaseExplainer, CaseReport
 from caselens.model.bundle import BundleCatalogue, ModelBundle
 from caselens.workflow.display import NOT_RECORDED_MESSAGE, record_display, record_event
-from caselens.workflow.errors import (
-    NotRecorded,
-    Refused,
-    WorkflowError,
-)
-from caselens.workflow.records import (
-    UserSession,
-)
+from caselens.workflow.errors import NotRecorded, Refused, WorkflowError
+from caselens.workflow.records import UserSession
 
 #: What a person sees when the trail cannot take the entry.
 NOT_RECORDED = NOT_RECORDED_MESSAGE

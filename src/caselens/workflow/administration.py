@@ -3,21 +3,14 @@ it, managing accounts."""
 
 from __future__ import annotations
 
-from caselens.access.accounts import (
-    Account,
-)
+from caselens.access.accounts import Account
 from caselens.access.model_status import ModelStatus, check_reason
 from caselens.errors import CaseLensError
 from caselens.explain.patient_language import DEFAULT_LANGUAGE
 from caselens.model.leakage import auroc_flags
 from caselens.workflow._door_base import DoorBase
-from caselens.workflow.errors import (
-    WorkflowError,
-)
-from caselens.workflow.records import (
-    ModelFacts,
-    UserSession,
-)
+from caselens.workflow.errors import WorkflowError
+from caselens.workflow.records import ModelFacts, UserSession
 
 
 class AdministrationMixin(DoorBase):

@@ -12,17 +12,8 @@ from caselens.audit.replay import Replay, Rerun, replay_entry, rerun_entry
 from caselens.errors import CaseLensError
 from caselens.explain.report import CaseReport
 from caselens.workflow._door_base import DoorBase
-from caselens.workflow.errors import (
-    EntryFailsVerification,
-    WorkflowError,
-)
-from caselens.workflow.records import (
-    AuditChoices,
-    AuditPage,
-    ExportFile,
-    TrailMatch,
-    UserSession,
-)
+from caselens.workflow.errors import EntryFailsVerification, WorkflowError
+from caselens.workflow.records import AuditChoices, AuditPage, ExportFile, TrailMatch, UserSession
 
 #: Entries on one page of the audit trail.
 AUDIT_PAGE_SIZE = 50

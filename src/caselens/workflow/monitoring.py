@@ -11,10 +11,7 @@ from typing import Any
 from caselens.audit import AuditError
 from caselens.errors import CaseLensError
 from caselens.workflow._door_base import NOT_RECORDED, DoorBase
-from caselens.workflow.errors import (
-    NotRecorded,
-    WorkflowError,
-)
+from caselens.workflow.errors import NotRecorded, WorkflowError
 from caselens.workflow.records import (
     ClinicianUse,
     ExportFile,

@@ -15,14 +15,8 @@ from caselens.model.budget import ModelBudgetError
 from caselens.model.output_check import ModelOutputError
 from caselens.workflow._door_base import DoorBase
 from caselens.workflow.checks import case_key, check_own_estimate, check_patient_ref
-from caselens.workflow.errors import (
-    Refused,
-    Unavailable,
-    WorkflowError,
-)
-from caselens.workflow.records import (
-    UserSession,
-)
+from caselens.workflow.errors import Refused, Unavailable, WorkflowError
+from caselens.workflow.records import UserSession
 
 #: Longest feedback comment kept.
 MAX_COMMENT_LENGTH = 2000

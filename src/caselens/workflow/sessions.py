@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from caselens.access.accounts import (
-    SignInRefused,
-    refused_viewer,
-    session_expired,
-)
+from caselens.access.accounts import SignInRefused, refused_viewer, session_expired
 from caselens.access.browser_sessions import SESSION_COOKIE_REFRESH_AFTER, device_id
 from caselens.access.client_identity import IPNetwork, client_identity
 from caselens.access.policy import Viewer, check
 from caselens.access.sign_in_throttle import SignInNotRecorded
 from caselens.errors import CaseLensError
 from caselens.workflow._door_base import DoorBase
-from caselens.workflow.errors import (
-    WorkflowError,
-)
-from caselens.workflow.records import (
-    UserSession,
-)
+from caselens.workflow.errors import WorkflowError
+from caselens.workflow.records import UserSession
 
 
 class SessionsMixin(DoorBase):
