@@ -27,7 +27,14 @@ EXPECTED_ACTIONS = {
         "view_model_status",
         "view_monitoring",
     },
-    "admin": {"open_page", "view_model_status", "suspend_model", "manage_users", "view_monitoring"},
+    "admin": {
+        "open_page",
+        "view_model_status",
+        "suspend_model",
+        "manage_users",
+        "view_monitoring",
+        "import_outcomes",
+    },
 }
 
 

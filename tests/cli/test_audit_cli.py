@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 from pathlib import Path
@@ -116,13 +117,40 @@ def test_export_fhir_to_file_with_filters_records_the_export(data_dir):
     bundle = json.loads(out.read_text())
     assert bundle["type"] == "collection" and len(bundle["entry"]) == 2
     last = _last_entry(data_dir)
-    assert last.action == "exported"
+    # The entry the Audit trail page's export writes, by the operator in the reviewer role.
+    assert (last.action, last.actor_id, last.actor_role, last.audience) == (
+        "exported",
+        f"operator:{getpass.getuser()}",
+        "reviewer",
+        "reviewer",
+    )
     assert last.detail() == {
-        "count": 2,
+        "entries": 2,
         "filters": {"patient_ref": "P-0000"},
         "format": "fhir",
         "pseudonymised": False,
     }
+
+
+def test_export_as_a_role_that_may_not_export_is_refused_and_the_refusal_recorded(data_dir):
+    out = data_dir / "out.csv"
+    result = _run("export", "--format", "csv", "--out", str(out), "--as", "admin")
+    assert result.exit_code == 1 and "Not allowed: An admin may not export trail." in result.output
+    assert not out.exists()
+    last = _last_entry(data_dir)
+    assert (last.action, last.actor_role, last.detail()["action"]) == (
+        "access_refused",
+        "admin",
+        "export_trail",
+    )
+
+
+def test_export_limit_caps_the_entries_and_the_recorded_count(data_dir):
+    result = _run("export", "--format", "csv", "--limit", "3")
+    assert result.exit_code == 0, result.output
+    assert [r["seq"] for r in csv.DictReader(io.StringIO(result.output))] == ["1", "2", "3"]
+    assert _last_entry(data_dir).detail()["entries"] == 3
+    assert _last_entry(data_dir).detail()["filters"] == {"limit": "3"}
 
 
 def test_export_csv_pseudonymised_hides_patient_refs(data_dir):

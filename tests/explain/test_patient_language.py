@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Files whose literal ``say("…")`` / ``catalogue(…)("…")`` messages must be in every catalogue.
 SPEAKING_FILES = (
     ROOT / "src/caselens/explain/patient_summary.py",
-    ROOT / "src/caselens/workflow/door.py",
+    ROOT / "src/caselens/workflow/reports.py",
     ROOT / "app/components/patient_view.py",
     ROOT / "app/streamlit_app.py",
 )
@@ -618,7 +618,7 @@ def test_any_words_a_card_gives_are_used_as_written_in_their_language(
 
 
 def test_an_admin_adds_a_patient_who_reads_french_and_the_cli_offers_every_language(workflow):
-    from caselens.cli.main import users_add
+    from caselens.cli.users import users_add
 
     admin = _session(workflow, "admin")
     account = workflow.add_user(

@@ -45,7 +45,8 @@ from caselens.model.bundle import load_bundle, load_catalogue, read_model_file
 from caselens.model.onnx import MAX_METADATA_ENTRIES, OnnxClassifier, check_onnx_bytes
 from caselens.model.output_check import SUM_TOLERANCE, ModelOutputError, check_probabilities
 from caselens.settings import SAMPLE_MODELS_DIR
-from caselens.workflow.door import Refused, Unavailable, UserSession
+from caselens.workflow.errors import Refused, Unavailable
+from caselens.workflow.records import UserSession
 from monitoring_fixtures import KEY, PASSWORD, make_workflow
 
 CARD = """\

@@ -10,7 +10,7 @@ import pytest
 
 from caselens.monitoring.clinician_use import feedback_by_period, limitations_by_period
 from caselens.monitoring.tables import ready_engine
-from caselens.workflow.door import Refused
+from caselens.workflow.errors import Refused
 from monitoring_fixtures import heart_case, signed_in, trail_path, workflow
 
 __all__ = ["trail_path", "workflow"]  # fixtures used by name below
@@ -86,7 +86,8 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from caselens.settings import Settings, SettingsError, parse_estimate_first_users  # noqa: E402
-from caselens.workflow.door import WorkflowError, check_own_estimate  # noqa: E402
+from caselens.workflow.checks import check_own_estimate  # noqa: E402
+from caselens.workflow.errors import WorkflowError  # noqa: E402
 from monitoring_fixtures import make_workflow  # noqa: E402
 
 

@@ -26,7 +26,7 @@ from caselens.monitoring.simulate import (
 from caselens.monitoring.stats import auroc, calibration_fit, psi
 from caselens.monitoring.tables import ready_engine
 from caselens.monitoring.views import iter_figures
-from caselens.workflow.door import Refused, WorkflowError
+from caselens.workflow.errors import Refused, WorkflowError
 from monitoring_fixtures import KEY, make_workflow, psi_alert, signed_in
 
 PLAN = MonitoringPlan()

@@ -30,7 +30,7 @@ from caselens.monitoring.outcomes import (
     import_outcomes,
 )
 from caselens.monitoring.tables import outcome_table, ready_engine
-from caselens.workflow.door import PATIENT_REF_PATTERN as WORKFLOW_PATTERN
+from caselens.workflow.checks import PATIENT_REF_PATTERN as WORKFLOW_PATTERN
 
 KEY = bytes.fromhex("66" * 32)
 TODAY = dt.date(2026, 6, 30)

@@ -16,7 +16,7 @@ from caselens.monitoring.prediction_log import (
     verify_prediction_log,
 )
 from caselens.monitoring.tables import engine_of, prediction_log
-from caselens.workflow.door import NotRecorded
+from caselens.workflow.errors import NotRecorded
 from monitoring_fixtures import KEY, heart_case, make_workflow, signed_in, trail_path, workflow
 
 __all__ = ["trail_path", "workflow"]  # fixtures used by name below

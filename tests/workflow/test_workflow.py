@@ -23,15 +23,15 @@ from caselens.audit import AuditStore
 from caselens.explain.cases import validate_inputs
 from caselens.explain.report import explainer_for
 from caselens.model.bundle import BundleCatalogue
-from caselens.workflow.door import (
+from caselens.workflow.door import Workflow
+from caselens.workflow.errors import (
     EntryFailsVerification,
     NotRecorded,
     Refused,
     Unavailable,
-    UserSession,
-    Workflow,
     WorkflowError,
 )
+from caselens.workflow.records import UserSession
 
 KEY = bytes.fromhex("44" * 32)
 PASSWORD = "a long enough password"

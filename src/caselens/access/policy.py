@@ -28,6 +28,7 @@ Action = Literal[
     "suspend_model",
     "manage_users",
     "view_monitoring",
+    "import_outcomes",
     "alter_audit_record",
 ]
 
@@ -67,7 +68,15 @@ ACTIONS: dict[Role, frozenset[str]] = {
         }
     ),
     "admin": frozenset(
-        {"open_page", "view_model_status", "suspend_model", "manage_users", "view_monitoring"}
+        {
+            "open_page",
+            "view_model_status",
+            "suspend_model",
+            "manage_users",
+            "view_monitoring",
+            # What happened to patients, for monitoring (``caselens outcomes import``).
+            "import_outcomes",
+        }
     ),
 }
 

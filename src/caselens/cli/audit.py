@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -14,9 +12,8 @@ from typing import Any
 
 import click
 
-from caselens.audit.csv_export import write_csv
+from caselens.access.policy import Viewer
 from caselens.audit.errors import AuditError
-from caselens.audit.fhir_export import to_bundle
 from caselens.audit.keys import (
     KEY_ENV,
     key_id,
@@ -24,7 +21,7 @@ from caselens.audit.keys import (
     retire_and_replace_key,
     retired_keys_dir,
 )
-from caselens.audit.records import AuditEvent, format_time
+from caselens.audit.records import format_time
 from caselens.audit.registry import KEY_REGISTRY_ENV, registry_line
 from caselens.audit.store import (
     KEY_FILE_ENV,
@@ -35,6 +32,8 @@ from caselens.audit.store import (
 )
 from caselens.audit.verify import parse_head
 from caselens.audit.witness import witness_setup_sql
+from caselens.cli.door import as_option, open_door, os_user
+from caselens.workflow.display import record_event
 
 
 def _location_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,16 +51,21 @@ def _location_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-@contextmanager
-def _open(url: str | None, key_file: Path | None) -> Iterator[tuple[AuditStore, bytes]]:
-    """Open an existing trail; every audit problem becomes a one-line ClickException."""
+def _trail_env(url: str | None, key_file: Path | None) -> dict[str, str]:
+    """The environment that points ``open_trail`` at ``--url`` and ``--key-file``."""
     env = dict(os.environ)
     if url:
         env[URL_ENV] = url
     if key_file:
         env[KEY_FILE_ENV] = str(key_file)
+    return env
+
+
+@contextmanager
+def _open(url: str | None, key_file: Path | None) -> Iterator[tuple[AuditStore, bytes]]:
+    """Open an existing trail; every audit problem becomes a one-line ClickException."""
     try:
-        store = open_trail(create=False, env=env)
+        store = open_trail(create=False, env=_trail_env(url, key_file))
     except AuditError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
@@ -72,24 +76,15 @@ def _open(url: str | None, key_file: Path | None) -> Iterator[tuple[AuditStore, 
         store.close()
 
 
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry and no USER: still record, anonymously
-        return "unknown user"
-
-
 def _record(store: AuditStore, action: str, detail: dict[str, Any]) -> None:
-    """Record what the CLI just did (after doing it), as actor ``cli``."""
-    store.append(
-        AuditEvent(
-            actor_id="cli",
-            actor_name=f"caselens audit ({_os_user()})",
-            actor_role="system",
-            audience="system",
-            action=action,
-            detail=detail,
-        )
+    """Record what the CLI just did (after doing it), as actor ``cli``, through the
+    workflow's recording function."""
+    record_event(
+        store,
+        Viewer("cli", f"caselens audit ({os_user()})", "system"),
+        action=action,
+        audience="system",
+        detail=detail,
     )
 
 
@@ -309,6 +304,7 @@ def head(url: str | None, key_file: Path | None) -> None:
 @click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="At most this many entries."
 )
+@as_option("reviewer")
 def export(
     url: str | None,
     key_file: Path | None,
@@ -323,8 +319,12 @@ def export(
     model: str | None,
     action: str | None,
     limit: int | None,
+    as_role: str,
 ) -> None:
     """Export entries as a FHIR R4 AuditEvent Bundle (JSON) or CSV.
+
+    Checked and recorded (``exported``) through the workflow before the file is built, as
+    the Audit trail page does.
 
     Example: caselens audit export --format fhir --patient P-0042 --pseudonymise --out audit.json
     """
@@ -338,34 +338,17 @@ def export(
         "action": action,
         "limit": limit,
     }
-    with _open(url, key_file) as (store, key):
-        entries = store.entries(**filters)
-        pkey = key if pseudonymise else None
-        try:
-            handle = out.open("w", encoding="utf-8", newline="") if out else None
-        except OSError as exc:
-            raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
-        stream = handle or sys.stdout
-        try:
-            if fmt == "fhir":
-                json.dump(
-                    to_bundle(entries, pseudonymise_key=pkey), stream, ensure_ascii=False, indent=2
-                )
-                stream.write("\n")
-            else:
-                write_csv(entries, stream, pseudonymise_key=pkey)
-        finally:
-            if handle:
-                handle.close()
-        _record(
-            store,
-            "exported",
-            {
-                "format": fmt,
-                "pseudonymised": pseudonymise,
-                "count": len(entries),
-                "filters": {k: v for k, v in filters.items() if v is not None},
-            },
+    with open_door(
+        "audit export", as_role, trail_env=_trail_env(url, key_file), create_trail=False
+    ) as door:
+        exported = door.workflow.export_trail(
+            door.session, fmt, filters=filters, pseudonymise=pseudonymise
         )
-    if out:
-        click.echo(f"Exported {len(entries)} entries to {out}", err=True)
+    if out is None:
+        click.echo(exported.data.decode("utf-8"), nl=False)
+        return
+    try:
+        out.write_bytes(exported.data)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
+    click.echo(f"Exported {exported.entries} entries to {out}", err=True)

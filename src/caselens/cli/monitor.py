@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from caselens.cli.door import as_option, open_door
 from caselens.errors import CaseLensError
 
 #: Exit code of ``monitor check`` when an alert is open, and of ``monitor verify`` when the
@@ -69,27 +70,25 @@ def outcomes() -> None:
 @outcomes.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @_models_option
-def outcomes_import(file: Path, models_dir: Path | None) -> None:
+@as_option("admin")
+def outcomes_import(file: Path, models_dir: Path | None, as_role: str) -> None:
     """Import an outcome CSV: patient_ref, model_id, outcome (0/1), known_on (YYYY-MM-DD).
 
-    Every row is checked first; one bad row and nothing is written. The import is recorded
-    in the audit trail with its counts and the file's SHA-256. Importing the same file again
-    adds nothing.
+    Every row is checked first; one bad row and nothing is written. The import is checked
+    by the access policy and recorded in the audit trail with its counts and the file's
+    SHA-256, through the workflow. Importing the same file again adds nothing.
 
     Example: caselens outcomes import outcomes.csv
     """
-    from caselens.audit import AuditError, open_trail
-    from caselens.monitoring.outcomes import MAX_FILE_BYTES, import_outcomes
+    from caselens.monitoring.outcomes import MAX_FILE_BYTES
 
     with file.open("rb") as handle:
         data = handle.read(MAX_FILE_BYTES + 1)
-    try:
-        with open_trail() as trail:
-            result = import_outcomes(
-                trail, data, source_name=file.name, known_models=_known_models(models_dir)
-            )
-    except (CaseLensError, AuditError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    known = _known_models(models_dir)
+    with open_door("outcomes import", as_role) as door:
+        result = door.workflow.import_outcomes(
+            door.session, data, source_name=file.name, known_models=known
+        )
     click.echo(
         f"Imported {file.name}: {result.rows} rows, {result.new} new, {result.unchanged} "
         f"already held (audit entry {result.seq}, sha256 {result.sha256[:12]}…)."
@@ -100,7 +99,8 @@ def outcomes_import(file: Path, models_dir: Path | None) -> None:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--reason", required=True, help="Why these outcomes are corrected (recorded).")
 @_models_option
-def outcomes_correct(file: Path, reason: str, models_dir: Path | None) -> None:
+@as_option("admin")
+def outcomes_correct(file: Path, reason: str, models_dir: Path | None, as_role: str) -> None:
     """Correct outcomes already imported: same columns as import, outcome = the right value.
 
     Each row must name an outcome already held (same patient, model and date) and change
@@ -110,23 +110,15 @@ def outcomes_correct(file: Path, reason: str, models_dir: Path | None) -> None:
 
     Example: caselens outcomes correct fixes.csv --reason "Readmission found on chart review"
     """
-    from caselens.audit import AuditError, open_trail
-    from caselens.monitoring.corrections import correct_outcomes
     from caselens.monitoring.outcomes import MAX_FILE_BYTES
 
     with file.open("rb") as handle:
         data = handle.read(MAX_FILE_BYTES + 1)
-    try:
-        with open_trail() as trail:
-            result = correct_outcomes(
-                trail,
-                data,
-                reason=reason,
-                source_name=file.name,
-                known_models=_known_models(models_dir),
-            )
-    except (CaseLensError, AuditError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    known = _known_models(models_dir)
+    with open_door("outcomes correct", as_role) as door:
+        result = door.workflow.correct_outcomes(
+            door.session, data, reason=reason, source_name=file.name, known_models=known
+        )
     click.echo(
         f"Corrected {result.corrected} outcome(s) from {file.name} (audit entry "
         f"{result.seq}, sha256 {result.sha256[:12]}…)."
@@ -245,9 +237,11 @@ def monitor_figures(model, run_id, period, models_dir, plan_file) -> None:
 @click.option("--period", default=None, help="Only this period (2026-03 or 2026-W05).")
 @_models_option
 @_plan_option
-def monitor_check(model, every_model, run_id, period, models_dir, plan_file) -> None:
+@as_option("admin")
+def monitor_check(model, every_model, run_id, period, models_dir, plan_file, as_role) -> None:
     """Judge every period against the monitoring plan; record new alerts in the audit trail
-    (``alert_raised``). Exits 3 when an alert is open.
+    (``alert_raised``), through the workflow as the Monitoring page does. Exits 3 when an
+    alert is open.
 
     With --all, every model of the models folder is judged by its own plan and one line per
     model is printed; exits 3 when any model has an alert open, else 1 when a model could not
@@ -261,16 +255,17 @@ def monitor_check(model, every_model, run_id, period, models_dir, plan_file) -> 
                 "--all judges every model by its own plan: give it without --model, "
                 "--simulated or --plan."
             )
-        _check_every_model(period, models_dir)
+        _check_every_model(period, models_dir, as_role)
         return
     if model is None:
         raise click.UsageError("Give --model MODEL_ID, or --all for every model.")
     try:
-        result, figures = _check_one(model, run_id, period, models_dir, plan_file)
+        judged = _check_one(model, run_id, period, models_dir, plan_file, as_role)
     except CaseLensError as exc:
         raise click.ClickException(str(exc)) from exc
+    result = judged.result
     label = f" (simulated run {run_id})" if run_id else ""
-    click.echo(f"{model}{label}: {len(figures)} period(s) judged.")
+    click.echo(f"{model}{label}: {judged.periods} period(s) judged.")
     for watch in result.watches:
         click.echo(f"watch  {watch.message}")
     for alert in result.alerts:
@@ -281,21 +276,17 @@ def monitor_check(model, every_model, run_id, period, models_dir, plan_file) -> 
     click.echo("No alert is open.")
 
 
-def _check_one(model, run_id, period, models_dir, plan_file):
-    """Judge one model's periods and record its new alerts (an audit error becomes a
-    message)."""
-    from caselens.audit import AuditError
-    from caselens.monitoring.alerts import check
-
-    try:
-        trail, plan, figures = _figures(model, models_dir, plan_file, run_id, period)
-        with trail:
-            return check(trail, figures, plan), figures
-    except AuditError as exc:
-        raise click.ClickException(str(exc)) from exc
+def _check_one(model, run_id, period, models_dir, plan_file, as_role):
+    """Judge one model's periods through the workflow door (checked, its new alerts
+    recorded as the operator); a refusal or an audit error becomes a message."""
+    bundle = _bundle(model, models_dir)
+    with open_door("monitor check", as_role, bundles=[bundle]) as door:
+        return door.workflow.judge_monitoring(
+            door.session, bundle.model_id, run_id=run_id, period=period, plan_file=plan_file
+        )
 
 
-def _check_every_model(period: str | None, models_dir: Path | None) -> None:
+def _check_every_model(period: str | None, models_dir: Path | None, as_role: str) -> None:
     """``monitor check --all``: one line per bundle folder of the models folder."""
     from caselens.model.bundle import discover_bundles, load_card
 
@@ -306,23 +297,24 @@ def _check_every_model(period: str | None, models_dir: Path | None) -> None:
     for folder in folders:
         try:
             model = load_card(folder / "card.json").model_id
-            result, figures = _check_one(model, None, period, models_dir, None)
+            judged = _check_one(model, None, period, models_dir, None, as_role)
         except (CaseLensError, click.ClickException) as exc:
             failed += 1
             message = exc.message if isinstance(exc, click.ClickException) else str(exc)
             click.echo(f"{folder.name}: NOT CHECKED  {message}")
             continue
+        result, periods = judged.result, judged.periods
         if result.alerts:
             alerting += 1
             new = sum(a.alert_id in result.newly_raised for a in result.alerts)
             ids = ", ".join(a.alert_id for a in result.alerts)
             click.echo(
                 f"{model}: ALERT  {len(result.alerts)} open ({new} new): {ids}; "
-                f"{len(figures)} period(s) judged, {len(result.watches)} to watch."
+                f"{periods} period(s) judged, {len(result.watches)} to watch."
             )
         else:
             click.echo(
-                f"{model}: OK  no alert open; {len(figures)} period(s) judged, "
+                f"{model}: OK  no alert open; {periods} period(s) judged, "
                 f"{len(result.watches)} to watch."
             )
     if alerting:
@@ -344,48 +336,35 @@ def _check_every_model(period: str | None, models_dir: Path | None) -> None:
 )
 @_models_option
 @_plan_option
-def monitor_report(model, run_id, first, last, out: Path, models_dir, plan_file) -> None:
+@as_option("admin")
+def monitor_report(model, run_id, first, last, out: Path, models_dir, plan_file, as_role) -> None:
     """Write a self-contained HTML monitoring report for governance meetings: the plan,
     alerts, every figure per period with its interval, input drift, subgroups and how
-    clinicians used the model. Producing it is recorded in the audit trail (``exported``).
+    clinicians used the model. Producing it is checked and recorded in the audit trail
+    (``exported``) through the workflow, as on the Monitoring page.
 
     Example: caselens monitor report --model readmission-30d --from 2026-01 --out q.html
     """
-    from caselens.access.policy import Viewer
-    from caselens.audit import AuditError, open_trail
-    from caselens.model.monitoring_plan import plan_for
-    from caselens.monitoring.governance_report import (
-        gather_report,
-        render_governance_report,
-        report_record,
-    )
-    from caselens.workflow.display import record_event
-
     if out.exists():
         raise click.ClickException(f"{out} already exists; name a new file.")
-    system = Viewer("cli", "caselens monitor report", "system")
+    bundle = _bundle(model, models_dir)
+    with open_door("monitor report", as_role, bundles=[bundle]) as door:
+        report = door.workflow.monitoring_report(
+            door.session,
+            bundle.model_id,
+            run_id=run_id,
+            first=first,
+            last=last,
+            plan_file=plan_file,
+        )
     try:
-        bundle = _bundle(model, models_dir)
-        with open_trail() as trail:
-            content = gather_report(
-                trail,
-                bundle,
-                plan_for(bundle, plan_file),
-                generated_by="the caselens monitor report command",
-                run_id=run_id,
-                first=first,
-                last=last,
-            )
-            entry = record_event(
-                trail, system, action="exported", audience="system", detail=report_record(content)
-            )
-    except (CaseLensError, AuditError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    out.write_text(render_governance_report(content), encoding="utf-8")
+        out.write_bytes(report.data)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
     label = " (SIMULATED)" if run_id else ""
     click.echo(
-        f"Wrote {out}{label}: {len(content.figures)} period(s), {len(content.alerts)} alert(s) "
-        f"(audit entry {entry.seq})."
+        f"Wrote {out}{label}: {report.entries} period(s), {report.detail['alerts']} alert(s) "
+        f"(audit entry {report.seq})."
     )
 
 

@@ -1,0 +1,169 @@
+"""``caselens bench …``: speed and memory figures as JSON lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from caselens.errors import CaseLensError
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def bench(ctx: click.Context) -> None:
+    """Print speed and memory figures as JSON lines (default: the report benchmark).
+
+    Example: caselens bench reports --runs 20
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(bench_reports_command, models=(), runs=20, cv5_forest=False)
+
+
+@bench.command("reports")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Bundle folder name in CASELENS_MODELS_DIR (repeatable; default: every bundle there).",
+)
+@click.option("--runs", default=20, show_default=True, help="Warm reports per model.")
+@click.option(
+    "--cv5-forest",
+    is_flag=True,
+    help="Also build and time a bundle whose model is a 5-fold CalibratedClassifierCV around "
+    "a random forest (no demo cases: reference rows are explained).",
+)
+def bench_reports_command(
+    models: tuple[str, ...] = (), runs: int = 20, cv5_forest: bool = False
+) -> None:
+    """Per bundle in CASELENS_MODELS_DIR: report_p50_ms, report_p95_ms (warm),
+    model_rows_per_report, model_call_ms (one predict_proba on that many rows),
+    overhead_ratio (report / model call), overhead_ms (report - model call),
+    first_report_s, peak_rss_mb. A bundle without demo cases is timed on its reference
+    rows.
+
+    Example: caselens bench reports --model readmission-30d
+    """
+    import tempfile
+
+    from caselens.bench.reports import bench_reports, build_cv5_forest_bundle, default_models_dir
+    from caselens.model.bundle import discover_bundles
+
+    models_dir = default_models_dir()
+    ids = list(models) or [p.name for p in discover_bundles(models_dir)]
+    missing = [i for i in ids if not (models_dir / i).is_dir()]
+    if missing:
+        raise click.ClickException(f"No bundle folder {', '.join(missing)} in {models_dir}.")
+    if not ids and not cv5_forest:
+        raise click.ClickException(f"No model bundles in {models_dir}.")
+    failed = False
+    for model_id in ids:
+        try:
+            click.echo(json.dumps(bench_reports(model_id, models_dir=models_dir, runs=runs)))
+        except RuntimeError as exc:
+            failed = True
+            click.echo(json.dumps({"model": model_id, "error": str(exc)[-500:]}))
+    if cv5_forest:
+        with tempfile.TemporaryDirectory(prefix="caselens-bench-") as folder:
+            build_cv5_forest_bundle(Path(folder) / "cv5-forest")
+            click.echo(json.dumps(bench_reports("cv5-forest", models_dir=Path(folder), runs=runs)))
+    if failed:
+        raise SystemExit(1)
+
+
+@bench.command("audit")
+@click.option(
+    "--entries",
+    default=1_000_000,
+    show_default=True,
+    help="Entries in the trail for the Audit trail page clicks.",
+)
+@click.option(
+    "--replay-entries",
+    default=100_000,
+    show_default=True,
+    help="Entries in the store for the verify and replay lookup figures.",
+)
+def bench_audit_command(entries: int, replay_entries: int) -> None:
+    """Audit trail: append_per_s (durable SQLite), verify_per_s, replay_ms_at_100k; then the
+    Audit trail page's clicks at --entries (p50/max ms each, target ≤ 1,000 ms; peak RSS).
+
+    Example: caselens bench audit --entries 1000000
+    """
+    import tempfile
+
+    from caselens.bench.audit import bench_audit, bench_audit_page
+
+    with tempfile.TemporaryDirectory(prefix="caselens-bench-") as folder:
+        click.echo(json.dumps(bench_audit(folder, n_total=replay_entries)))
+        progress = lambda line: click.echo(line, err=True)  # noqa: E731
+        click.echo(json.dumps(bench_audit_page(folder, n_entries=entries, progress=progress)))
+
+
+@bench.command("cases")
+@click.option(
+    "--model", default="heart-disease", show_default=True, help="Sample model whose schema is used."
+)
+@click.option(
+    "--runs", default=3, show_default=True, help="Parses per input; the slowest is shown."
+)
+def bench_cases_command(model: str, runs: int) -> None:
+    """Worst-case ~1 MB case uploads: parse_ms and outcome per input (target ≤ 1,000 ms).
+
+    Example: caselens bench cases
+    """
+    from caselens.bench.cases import bench_cases
+
+    try:
+        results = bench_cases(model, runs=max(1, runs))
+    except (CaseLensError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for result in results:
+        click.echo(json.dumps(result))
+
+
+@bench.command("app")
+def bench_app_command() -> None:
+    """The app in a real browser: seconds to the sign-in page, and per case report (p50).
+
+    Example: caselens bench app
+    """
+    from caselens.bench.app import bench_app
+
+    click.echo(json.dumps(bench_app()))
+
+
+@bench.command("monitoring")
+@click.option(
+    "--predictions",
+    default=1_000_000,
+    show_default=True,
+    help="Rows of the prediction log (one model, over 12 months).",
+)
+@click.option("--model", default="readmission-30d", show_default=True, help="Sample model.")
+@click.option("--runs", default=3, show_default=True, help="Warm views timed (after the cold one).")
+def bench_monitoring_command(predictions: int, model: str, runs: int) -> None:
+    """The Monitoring page's work on a large prediction log: build_s, database_mb, one cold
+    view (empty figures cache), warm views (cache filled, one new prediction added to the
+    open month before each; target ≤ 2,000 ms per view), per-period cold p50/max, whether
+    the cached figures equal a computation without the cache, peak RSS.
+
+    Example: caselens bench monitoring --predictions 1000000
+    """
+    import tempfile
+
+    from caselens.bench.monitoring import bench_monitoring
+
+    def progress(message: str) -> None:
+        click.echo(message, err=True)
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="caselens-bench-") as folder:
+            result = bench_monitoring(
+                folder, n=max(1, predictions), model_id=model, reps=runs, progress=progress
+            )
+    except (CaseLensError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(result))

@@ -1,0 +1,109 @@
+"""The commands' way through the workflow door: a named operator, checked and recorded as
+in the app.
+
+A command that acts or shows (add or unlock an account, import or correct outcomes, check or
+report on monitoring, export the trail) builds the same :class:`~caselens.workflow.Workflow`
+the app builds, signs in an operator viewer ``operator:<OS user>`` with the role the command
+needs (``--as`` names another role, which the access policy then judges), and makes one
+workflow call: the policy check, the audit entry and the refusal are the app's own.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from caselens.errors import CaseLensError
+
+#: The roles an operator can act in (``--as``); the access policy decides what each may do.
+OPERATOR_ROLES = ("clinician", "patient", "reviewer", "admin")
+#: The prefix of every operator's user id, so the trail tells a command from a person's click.
+OPERATOR_PREFIX = "operator:"
+
+
+def os_user() -> str:
+    """The operating-system user running the command (named in the trail)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no USER: still record, anonymously
+        return "unknown user"
+
+
+def operator_viewer(role: str, command: str) -> Any:
+    """The viewer a command acts as: ``operator:<OS user>`` in ``role``."""
+    from caselens.access.policy import Viewer
+
+    user = os_user()
+    return Viewer(f"{OPERATOR_PREFIX}{user}", f"{user} (caselens {command})", role)
+
+
+def as_option(default_role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``--as ROLE`` option: the role the operator acts in (default: the role the policy
+    lets do this command)."""
+    return click.option(
+        "--as",
+        "as_role",
+        type=click.Choice(OPERATOR_ROLES),
+        default=default_role,
+        show_default=True,
+        help="The role you act in; the access policy checks it and the trail records it "
+        "(user id operator:<your OS user>).",
+    )
+
+
+@dataclass
+class Door:
+    """An open workflow and a session signed in as the operator."""
+
+    workflow: Any
+    session: Any
+
+
+@contextmanager
+def open_door(
+    command: str,
+    role: str,
+    *,
+    bundles: Iterable[Any] = (),
+    trail_env: dict[str, str] | None = None,
+    create_trail: bool = True,
+) -> Iterator[Door]:
+    """Build the workflow over the configured stores (as the app does) with the operator
+    signed in; every problem opening them, and every refusal or error of the workflow
+    call, becomes a one-line ClickException. ``bundles``: the models the command reads (an
+    account or trail command reads none, so none is loaded)."""
+    from caselens.access.accounts import AccountStore
+    from caselens.access.app_database import open_app_database
+    from caselens.access.model_status import ModelStatusStore
+    from caselens.audit import AuditError, open_trail
+    from caselens.explain.report import CaseExplainer
+    from caselens.model.bundle import BundleCatalogue
+    from caselens.settings import Settings
+    from caselens.workflow import UserSession, Workflow
+
+    settings = Settings.from_env()
+    try:
+        trail = open_trail(create=create_trail, env=trail_env)
+    except (AuditError, CaseLensError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        database = open_app_database(settings.data_dir, settings.app_db_url)
+        catalogue = BundleCatalogue(bundles={b.model_id: b for b in bundles}, refused={})
+        workflow = Workflow(
+            audit=trail,
+            accounts=AccountStore(database),
+            statuses=ModelStatusStore(database),
+            catalogue=catalogue,
+            explainer=lambda model_id: CaseExplainer(catalogue.bundles[model_id]),
+            audit_key=trail.signing_key,
+        )
+        yield Door(workflow, UserSession(viewer=operator_viewer(role, command)))
+    except (AuditError, CaseLensError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        trail.close()
