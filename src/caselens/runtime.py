@@ -48,7 +48,11 @@ class Runtime:
         warm-up and, unless ``monitor_check`` is ``"off"``, the scheduled check.
     catalogue : BundleCatalogue, optional
         A catalogue already loaded by :func:`load_models` from the same settings (loading
-        takes seconds; the app shares one between runtimes of different data folders).
+        takes seconds; the app shares one between runtimes of different data folders), or
+        only the bundles a command reads.
+    create_trail : bool
+        Whether a missing audit trail (and its key) is created; a command that only reads or
+        amends an existing trail passes False and is refused when there is none.
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class Runtime:
         reread: Callable[[], Settings] | None = None,
         background: bool = True,
         catalogue: BundleCatalogue | None = None,
+        create_trail: bool = True,
     ) -> None:
         from caselens.explain.report import EXPLAINERS
 
@@ -66,6 +71,7 @@ class Runtime:
         self.explainers = EXPLAINERS if explainers is None else explainers
         self._reread = reread
         self._background = background
+        self._create_trail = create_trail
         self._built: dict[str, Any] = {} if catalogue is None else {"catalogue": catalogue}
         self._lock = threading.RLock()
 
@@ -78,6 +84,7 @@ class Runtime:
         reread: Callable[[], Settings] | None = None,
         background: bool = True,
         catalogue: BundleCatalogue | None = None,
+        create_trail: bool = True,
     ) -> Runtime:
         """The runtime of ``settings`` (see the class for the keyword arguments)."""
         return cls(
@@ -86,6 +93,7 @@ class Runtime:
             reread=reread,
             background=background,
             catalogue=catalogue,
+            create_trail=create_trail,
         )
 
     def _once(self, name: str, build: Callable[[], Any]) -> Any:
@@ -119,7 +127,10 @@ class Runtime:
         trail whose key is missing rather than minting a new one)."""
         from caselens.audit import open_trail
 
-        return self._once("audit", lambda: open_trail(env=self.settings.audit_environment()))
+        return self._once(
+            "audit",
+            lambda: open_trail(create=self._create_trail, env=self.settings.audit_environment()),
+        )
 
     @property
     def app_database(self) -> Engine:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from caselens.audit.store import (
 from caselens.audit.verify import parse_head
 from caselens.audit.witness import witness_setup_sql
 from caselens.cli.door import as_option, open_door, os_user
+from caselens.settings import environment
 from caselens.workflow.display import record_event
 
 
@@ -53,7 +53,7 @@ def _location_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _trail_env(url: str | None, key_file: Path | None) -> dict[str, str]:
     """The environment that points ``open_trail`` at ``--url`` and ``--key-file``."""
-    env = dict(os.environ)
+    env = environment()
     if url:
         env[URL_ENV] = url
     if key_file:
@@ -200,7 +200,7 @@ def rotate_key(url: str | None, key_file: Path | None) -> None:
 
     Example: caselens audit rotate-key
     """
-    if os.environ.get(KEY_ENV):
+    if environment().get(KEY_ENV):
         raise click.ClickException(
             "the key comes from CASELENS_AUDIT_KEY; rotate it with a key file instead"
         )
@@ -209,7 +209,7 @@ def rotate_key(url: str | None, key_file: Path | None) -> None:
         path = (
             Path(key_file)
             if key_file
-            else default_key_file({**os.environ, **({URL_ENV: url} if url else {})})
+            else default_key_file({**environment(), **({URL_ENV: url} if url else {})})
         )
         old_id = store.key_id
         old_from = store.keyring().segments[-1][0]

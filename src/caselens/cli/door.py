@@ -73,37 +73,35 @@ def open_door(
     trail_env: dict[str, str] | None = None,
     create_trail: bool = True,
 ) -> Iterator[Door]:
-    """Build the workflow over the configured stores (as the app does) with the operator
-    signed in; every problem opening them, and every refusal or error of the workflow
-    call, becomes a one-line ClickException. ``bundles``: the models the command reads (an
+    """Build the workflow over the configured stores through the app's runtime
+    (:class:`caselens.runtime.Runtime`) with the operator signed in; every problem opening
+    them, and every refusal or error of the workflow call, becomes a one-line
+    ClickException. ``bundles``: the models the command reads (an
     account or trail command reads none, so none is loaded)."""
-    from caselens.access.accounts import AccountStore
-    from caselens.access.app_database import open_app_database
-    from caselens.access.model_status import ModelStatusStore
-    from caselens.audit import AuditError, open_trail
-    from caselens.explain.report import CaseExplainer
+    from caselens.audit import AuditError
     from caselens.model.bundle import BundleCatalogue
-    from caselens.settings import Settings
-    from caselens.workflow import UserSession, Workflow
+    from caselens.runtime import Runtime
+    from caselens.settings import Settings, SettingsError, environment
+    from caselens.workflow import UserSession
 
-    settings = Settings.from_env()
     try:
-        trail = open_trail(create=create_trail, env=trail_env)
-    except (AuditError, CaseLensError, OSError) as exc:
+        # The same settings and wiring as the app (caselens.runtime); an audit command's
+        # --url/--key-file take the place of the audit variables.
+        settings = Settings.from_environment({**environment(), **environment(trail_env or {})})
+    except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    catalogue = BundleCatalogue(bundles={b.model_id: b for b in bundles}, refused={})
+    runtime = Runtime.from_settings(
+        settings, background=False, catalogue=catalogue, create_trail=create_trail
+    )
     try:
-        database = open_app_database(settings.data_dir, settings.app_db_url)
-        catalogue = BundleCatalogue(bundles={b.model_id: b for b in bundles}, refused={})
-        workflow = Workflow(
-            audit=trail,
-            accounts=AccountStore(database),
-            statuses=ModelStatusStore(database),
-            catalogue=catalogue,
-            explainer=lambda model_id: CaseExplainer(catalogue.bundles[model_id]),
-            audit_key=trail.signing_key,
-        )
-        yield Door(workflow, UserSession(viewer=operator_viewer(role, command)))
-    except (AuditError, CaseLensError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        try:
+            workflow = runtime.workflow
+        except (AuditError, CaseLensError, OSError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        try:
+            yield Door(workflow, UserSession(viewer=operator_viewer(role, command)))
+        except (AuditError, CaseLensError) as exc:
+            raise click.ClickException(str(exc)) from exc
     finally:
-        trail.close()
+        runtime.close()
