@@ -67,22 +67,7 @@ def to_audit_event(entry: AuditEntry, *, pseudonymise_key: bytes | None = None) 
         "action": "R" if display else _ACTION_CODE.get(entry.action, "E"),
         "recorded": entry.recorded_at,
         "outcome": "4" if entry.action in _REFUSED else "0",
-        "agent": [
-            {
-                "who": {
-                    "identifier": {"system": USER_SYSTEM, "value": entry.actor_id},
-                    "display": entry.actor_name,
-                },
-                "name": entry.actor_name,
-                "role": [
-                    {
-                        "coding": [{"system": ROLE_SYSTEM, "code": entry.actor_role}],
-                        "text": entry.actor_role,
-                    }
-                ],
-                "requestor": True,
-            }
-        ],
+        "agent": [_agent(entry)],
         "source": {
             "site": "CaseLens",
             "observer": {"display": "CaseLens"},
@@ -95,20 +80,48 @@ def to_audit_event(entry: AuditEntry, *, pseudonymise_key: bytes | None = None) 
         resource["purposeOfEvent"] = [{"coding": [{"system": PURPOSE_OF_USE, "code": purpose}]}]
     entities: list[dict[str, Any]] = []
     if entry.patient_ref is not None:
-        if pseudonymise_key is not None:
-            ident = {
-                "system": PSEUDONYM_SYSTEM,
-                "value": pseudonym(entry.patient_ref, key=pseudonymise_key),
-            }
-        else:
-            ident = {"system": PATIENT_SYSTEM, "value": entry.patient_ref}
-        entities.append(
+        entities.append(_patient_entity(entry.patient_ref, pseudonymise_key))
+    entities.append(_entry_entity(entry))
+    resource["entity"] = entities
+    return resource
+
+
+def _agent(entry: AuditEntry) -> dict[str, Any]:
+    """The user who acted, as the AuditEvent's requesting agent."""
+    return {
+        "who": {
+            "identifier": {"system": USER_SYSTEM, "value": entry.actor_id},
+            "display": entry.actor_name,
+        },
+        "name": entry.actor_name,
+        "role": [
             {
-                "what": {"type": "Patient", "identifier": ident},
-                "type": {"system": AUDIT_ENTITY_TYPE, "code": "1", "display": "Person"},
-                "role": {"system": OBJECT_ROLE, "code": "1", "display": "Patient"},
+                "coding": [{"system": ROLE_SYSTEM, "code": entry.actor_role}],
+                "text": entry.actor_role,
             }
-        )
+        ],
+        "requestor": True,
+    }
+
+
+def _patient_entity(patient_ref: str, pseudonymise_key: bytes | None) -> dict[str, Any]:
+    """The patient the entry is about: by reference, or by keyed pseudonym when a key is given."""
+    if pseudonymise_key is not None:
+        ident = {
+            "system": PSEUDONYM_SYSTEM,
+            "value": pseudonym(patient_ref, key=pseudonymise_key),
+        }
+    else:
+        ident = {"system": PATIENT_SYSTEM, "value": patient_ref}
+    return {
+        "what": {"type": "Patient", "identifier": ident},
+        "type": {"system": AUDIT_ENTITY_TYPE, "code": "1", "display": "Person"},
+        "role": {"system": OBJECT_ROLE, "code": "1", "display": "Patient"},
+    }
+
+
+def _entry_entity(entry: AuditEntry) -> dict[str, Any]:
+    """The audit entry itself as an entity: its hash, and its non-empty details."""
     details = [
         ("seq", str(entry.seq)),
         ("audience", entry.audience),
@@ -126,17 +139,13 @@ def to_audit_event(entry: AuditEntry, *, pseudonymise_key: bytes | None = None) 
         ("prev_hash", entry.prev_hash),
         ("hmac", entry.hmac),
     ]
-    entities.append(
-        {
-            "what": {"identifier": {"system": ENTRY_SYSTEM, "value": entry.entry_hash}},
-            "type": {"system": AUDIT_ENTITY_TYPE, "code": "2", "display": "System Object"},
-            "role": {"system": OBJECT_ROLE, "code": "3", "display": "Report"},
-            "name": f"CaseLens audit entry {entry.seq}",
-            "detail": [{"type": k, "valueString": v} for k, v in details if v],
-        }
-    )
-    resource["entity"] = entities
-    return resource
+    return {
+        "what": {"identifier": {"system": ENTRY_SYSTEM, "value": entry.entry_hash}},
+        "type": {"system": AUDIT_ENTITY_TYPE, "code": "2", "display": "System Object"},
+        "role": {"system": OBJECT_ROLE, "code": "3", "display": "Report"},
+        "name": f"CaseLens audit entry {entry.seq}",
+        "detail": [{"type": k, "valueString": v} for k, v in details if v],
+    }
 
 
 def to_bundle(

@@ -153,84 +153,90 @@ def check_rotations(
         else f"a key registry (none is configured: set {KEY_REGISTRY_ENV})"
     )
     registered = dict(registry.keys) if registry is not None else {}
-    found: list[ChainBroken] = []
+    found, rotated_at = _walk_rotations(rotations, first_key, registered, where)
+    for entry in registered.values():
+        if entry.key_id in rotated_at:
+            continue
+        missing = _missing_rotation(entry, first_key, count, where)
+        if missing is not None:
+            found.append(missing)
+    return min(found, key=lambda b: b.seq) if found else None
+
+
+def _walk_rotations(
+    rotations: Sequence[tuple[int, Mapping[str, Any]]],
+    first_key: str,
+    registered: Mapping[str, RegisteredKey],
+    where: str,
+) -> tuple[list[ChainBroken], dict[str, int]]:
+    """Follow the rotations in order: the first one not allowed, and where each key began."""
     signer = first_key
     rotated_at: dict[str, int] = {}
     for seq, detail in rotations:
         old, new = str(detail.get("from_key")), str(detail.get("to_key"))
-        if old != signer:
-            found.append(ChainBroken(seq, "bad_rotation", f"retiring key {signer}", f"key {old}"))
-            break
-        if new == old:
-            found.append(
-                ChainBroken(seq, "bad_rotation", "a change to another key", f"key {old} again")
-            )
-            break
-        entry = registered.get(new)
-        if entry is None:
-            found.append(
-                ChainBroken(
-                    seq, "unregistered_key", f"key {new} registered in {where}", "not registered"
-                )
-            )
-            break
-        if entry.first_seq < seq + 1:
-            # The operator registered the change earlier: the old key signed past its end.
-            found.append(
-                ChainBroken(
-                    entry.first_seq,
-                    "after_retirement",
-                    f"key {new} from entry {entry.first_seq} ({where})",
-                    f"key {old} until entry {seq}",
-                )
-            )
-            break
-        if entry.first_seq > seq + 1:
-            found.append(
-                ChainBroken(
-                    seq,
-                    "bad_rotation",
-                    f"the change to key {new} at entry {entry.first_seq - 1} ({where})",
-                    f"a change at entry {seq}",
-                )
-            )
-            break
+        broken = _rotation_fault(seq, old, new, signer, registered.get(new), where)
+        if broken is not None:
+            return [broken], rotated_at
         rotated_at[new] = seq
         signer = new
-    for entry in registered.values():
-        if entry.key_id in rotated_at:
-            continue
-        if entry.first_seq == 1:
-            if entry.key_id != first_key:
-                found.append(
-                    ChainBroken(
-                        1, "unregistered_key", f"key {entry.key_id} ({where})", f"key {first_key}"
-                    )
-                )
-            continue
-        change = entry.first_seq - 1
-        if count < change:
-            found.append(
-                ChainBroken(
-                    count + 1,
-                    "truncated",
-                    f"at least {change} entries (the registered change to key {entry.key_id})",
-                    f"{count} entries",
-                )
+    return [], rotated_at
+
+
+def _rotation_fault(
+    seq: int, old: str, new: str, signer: str, entry: RegisteredKey | None, where: str
+) -> ChainBroken | None:
+    """What is wrong with the rotation at ``seq`` from ``old`` to ``new``, or None."""
+    if old != signer:
+        return ChainBroken(seq, "bad_rotation", f"retiring key {signer}", f"key {old}")
+    if new == old:
+        return ChainBroken(seq, "bad_rotation", "a change to another key", f"key {old} again")
+    if entry is None:
+        return ChainBroken(
+            seq, "unregistered_key", f"key {new} registered in {where}", "not registered"
+        )
+    if entry.first_seq < seq + 1:
+        # The operator registered the change earlier: the old key signed past its end.
+        return ChainBroken(
+            entry.first_seq,
+            "after_retirement",
+            f"key {new} from entry {entry.first_seq} ({where})",
+            f"key {old} until entry {seq}",
+        )
+    if entry.first_seq > seq + 1:
+        return ChainBroken(
+            seq,
+            "bad_rotation",
+            f"the change to key {new} at entry {entry.first_seq - 1} ({where})",
+            f"a change at entry {seq}",
+        )
+    return None
+
+
+def _missing_rotation(
+    entry: RegisteredKey, first_key: str, count: int, where: str
+) -> ChainBroken | None:
+    """What a registered key whose rotation is not in the trail says about the trail, or None."""
+    if entry.first_seq == 1:
+        if entry.key_id != first_key:
+            return ChainBroken(
+                1, "unregistered_key", f"key {entry.key_id} ({where})", f"key {first_key}"
             )
-        elif count == change:
-            found.append(
-                ChainBroken(
-                    change, "bad_rotation", f"the change to key {entry.key_id} ({where})", "none"
-                )
-            )
-        else:
-            found.append(
-                ChainBroken(
-                    entry.first_seq,
-                    "after_retirement",
-                    f"key {entry.key_id} from entry {entry.first_seq} ({where})",
-                    "no change to it in the trail",
-                )
-            )
-    return min(found, key=lambda b: b.seq) if found else None
+        return None
+    change = entry.first_seq - 1
+    if count < change:
+        return ChainBroken(
+            count + 1,
+            "truncated",
+            f"at least {change} entries (the registered change to key {entry.key_id})",
+            f"{count} entries",
+        )
+    if count == change:
+        return ChainBroken(
+            change, "bad_rotation", f"the change to key {entry.key_id} ({where})", "none"
+        )
+    return ChainBroken(
+        entry.first_seq,
+        "after_retirement",
+        f"key {entry.key_id} from entry {entry.first_seq} ({where})",
+        "no change to it in the trail",
+    )

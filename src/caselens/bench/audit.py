@@ -17,49 +17,48 @@ from typing import Any
 
 from caselens.audit.records import AuditEvent, format_time
 from caselens.audit.store import AuditStore
+from caselens.audit.verify import VerifyResult
 from caselens.audit.witness import Witness
+
+#: The sample report's 30 feature names (a fixed list so every sample is the same size).
+_SAMPLE_FEATURES = (
+    "age",
+    "sex",
+    "bmi",
+    "sbp",
+    "dbp",
+    "hba1c",
+    "ldl",
+    "hdl",
+    "egfr",
+    "smoker",
+    "prior_mi",
+    "diabetes",
+    "heart_rate",
+    "chol",
+    "trestbps",
+    "thalach",
+    "oldpeak",
+    "ca",
+    "thal",
+    "cp",
+    "fbs",
+    "restecg",
+    "exang",
+    "slope",
+    "los",
+    "n_meds",
+    "n_visits",
+    "insulin",
+    "a1c_result",
+    "admission_type",
+)
 
 
 def sample_report(i: int = 0) -> dict[str, Any]:
     """A report shaped like a CaseReport, about 6 KB of canonical JSON."""
     rng = random.Random(i)
-    features = [
-        f"feature_{k:02d}_{name}"
-        for k, name in enumerate(
-            [
-                "age",
-                "sex",
-                "bmi",
-                "sbp",
-                "dbp",
-                "hba1c",
-                "ldl",
-                "hdl",
-                "egfr",
-                "smoker",
-                "prior_mi",
-                "diabetes",
-                "heart_rate",
-                "chol",
-                "trestbps",
-                "thalach",
-                "oldpeak",
-                "ca",
-                "thal",
-                "cp",
-                "fbs",
-                "restecg",
-                "exang",
-                "slope",
-                "los",
-                "n_meds",
-                "n_visits",
-                "insulin",
-                "a1c_result",
-                "admission_type",
-            ]
-        )
-    ]
+    features = [f"feature_{k:02d}_{name}" for k, name in enumerate(_SAMPLE_FEATURES)]
     contributions = [
         {
             "feature": f,
@@ -155,43 +154,10 @@ def bench_audit(
     key = os.urandom(32)
     report = sample_report(1)
     report_bytes = len(json.dumps(report, separators=(",", ":")).encode())
-
-    # As the app appends: a signed checkpoint to the file and the witness every 100 entries.
-    with AuditStore.open(
-        tmp / "bench-append.sqlite",
-        key=key,
-        checkpoint_file=tmp / "bench-append.checkpoints.jsonl",
-        witness=Witness.open(tmp / "bench-append.witness.sqlite"),
-    ) as store:
-        store.append(_event(0, report))  # warm-up: schema, page cache
-        started = time.perf_counter()
-        for i in range(n_append):
-            store.append(_event(i, report))
-        append_s = time.perf_counter() - started
-
+    append_s = _time_appends(tmp, key, report, n_append)
     path = tmp / "bench-100k.sqlite"
-    with AuditStore.open(path, key=key) as store:
-        started = time.perf_counter()
-        chunk = 5000
-        for start in range(0, n_total, chunk):
-            store.append_many(_event(i, report) for i in range(start, min(start + chunk, n_total)))
-        build_s = time.perf_counter() - started
-        started = time.perf_counter()
-        result = store.verify()
-        verify_s = time.perf_counter() - started
-        if not result.ok:
-            raise AssertionError(f"benchmark trail does not verify: {result.broken}")
-
-    rng = random.Random(seed)
-    with AuditStore.open(path, key=key, create=False) as store:
-        store.get(1)  # warm-up: connection
-        times = []
-        for _ in range(n_replay):
-            seq = rng.randint(1, n_total)
-            started = time.perf_counter()
-            payload = json.loads(store.get(seq).report_json or "null")
-            times.append((time.perf_counter() - started) * 1000)
-            assert payload["schema"] == "caselens.case_report.v1"
+    build_s, verify_s, result = _build_and_verify(path, key, report, n_total)
+    times = _time_replays(path, key, n_total, n_replay, seed)
 
     db_bytes = path.stat().st_size
     (tmp / "bench-append.checkpoints.jsonl").unlink(missing_ok=True)
@@ -211,6 +177,56 @@ def bench_audit(
         "report_bytes": report_bytes,
         "db_bytes": db_bytes,
     }
+
+
+def _time_appends(tmp: Path, key: bytes, report: dict[str, Any], n_append: int) -> float:
+    """Seconds for ``n_append`` durable appends, one entry per transaction."""
+    # As the app appends: a signed checkpoint to the file and the witness every 100 entries.
+    with AuditStore.open(
+        tmp / "bench-append.sqlite",
+        key=key,
+        checkpoint_file=tmp / "bench-append.checkpoints.jsonl",
+        witness=Witness.open(tmp / "bench-append.witness.sqlite"),
+    ) as store:
+        store.append(_event(0, report))  # warm-up: schema, page cache
+        started = time.perf_counter()
+        for i in range(n_append):
+            store.append(_event(i, report))
+        return time.perf_counter() - started
+
+
+def _build_and_verify(
+    path: Path, key: bytes, report: dict[str, Any], n_total: int
+) -> tuple[float, float, VerifyResult]:
+    """Build an ``n_total``-entry trail at ``path``; seconds to build, seconds to verify, and
+    the verification (which must pass)."""
+    with AuditStore.open(path, key=key) as store:
+        started = time.perf_counter()
+        chunk = 5000
+        for start in range(0, n_total, chunk):
+            store.append_many(_event(i, report) for i in range(start, min(start + chunk, n_total)))
+        build_s = time.perf_counter() - started
+        started = time.perf_counter()
+        result = store.verify()
+        verify_s = time.perf_counter() - started
+        if not result.ok:
+            raise AssertionError(f"benchmark trail does not verify: {result.broken}")
+    return build_s, verify_s, result
+
+
+def _time_replays(path: Path, key: bytes, n_total: int, n_replay: int, seed: int) -> list[float]:
+    """Milliseconds to fetch and parse each of ``n_replay`` random entries of the trail."""
+    rng = random.Random(seed)
+    with AuditStore.open(path, key=key, create=False) as store:
+        store.get(1)  # warm-up: connection
+        times = []
+        for _ in range(n_replay):
+            seq = rng.randint(1, n_total)
+            started = time.perf_counter()
+            payload = json.loads(store.get(seq).report_json or "null")
+            times.append((time.perf_counter() - started) * 1000)
+            assert payload["schema"] == "caselens.case_report.v1"
+    return times
 
 
 # -- the Audit trail page at scale --------------------------------------------------------
@@ -410,62 +426,12 @@ def bench_audit_page(
     n_chunks = -(-n_entries // _PAGE_CHUNK)
     clock = _TrailClock(n_chunks)
     try:
-        with AuditStore.open(path, key=key, clock=clock) as store:
-            started = time.perf_counter()
-            for start in range(0, n_entries, _PAGE_CHUNK):
-                size = min(_PAGE_CHUNK, n_entries - start)
-                store.append_many([_mixed_event(rng) for _ in range(size)])
-                if progress and (start // _PAGE_CHUNK) % 100 == 99:
-                    elapsed = time.perf_counter() - started
-                    progress(f"built {start + size:,} entries in {elapsed:.0f} s")
-            build_s = time.perf_counter() - started
+        build_s = _build_page_trail(path, key, rng, clock, n_entries, progress)
         db_bytes = path.stat().st_size
         peak_build = _peak_rss_mb()
-
-        # The clicks, on a freshly opened trail, as the app's server process would make them.
-        with AuditStore.open(path, key=key, create=False) as store:
-            newest = store.page(limit=page_size)  # warm-up: connection, schema check
-            actor = next((e.actor_id for e in newest if e.actor_role == "clinician"), "c00")
-            patient = next((e.patient_ref for e in newest if e.patient_ref), "P-00000")
-            month = {"since": clock.day(0.40), "until": clock.day(0.40 + 31 / 365)}
-            quarter = {"since": clock.day(0.25), "until": clock.day(0.25 + 91 / 365)}
-            # A clinician never unlocks users: two indexed filters, nothing in common.
-            nothing = {"actor_id": actor, "action": "user_unlocked"}
-            reset = _reset_peak_rss()
-            peak_before = _peak_rss_mb()
-
-            def click(before_seq: int | None = None, **filters: Any) -> tuple[int, int, int | None]:
-                rows = store.page(before_seq=before_seq, limit=page_size, **filters)
-                total = store.count(**filters)
-                return len(rows), total, rows[-1].seq if len(rows) == page_size else None
-
-            clicks: dict[str, dict[str, Any]] = {}
-
-            def measure(name: str, fn: Callable[[], Any], filters: dict[str, Any]) -> Any:
-                figures, value = _timed(fn, reps)
-                shown = {
-                    k: format_time(v) if isinstance(v, datetime) else v for k, v in filters.items()
-                }
-                if isinstance(value, tuple):
-                    figures.update(rows=value[0], total=value[1])
-                clicks[name] = {**figures, "filters": shown}
-                return value
-
-            first = measure("a_first_page", click, {})
-            measure("b_next_page", lambda: click(first[2]), {"before_seq": first[2]})
-            measure("c_patient_ref", lambda: click(patient_ref=patient), {"patient_ref": patient})
-            measure("d_action", lambda: click(action="viewed"), {"action": "viewed"})
-            measure("e_actor_id", lambda: click(actor_id=actor), {"actor_id": actor})
-            measure("f_date_range", lambda: click(**month), month)
-            measure("g_matches_nothing", lambda: click(**nothing), nothing)
-            seq = max(1, n_entries // 2)
-            problem = measure("h_entry_problem", lambda: store.entry_problem(seq), {"seq": seq})
-            if problem is not None:
-                raise AssertionError(f"benchmark entry {seq} fails verification: {problem}")
-            # Also on the page: the role filter, and a date range of three months.
-            measure("i_role", lambda: click(role="patient"), {"role": "patient"})
-            measure("j_date_range_3_months", lambda: click(**quarter), quarter)
-            peak_after = _peak_rss_mb()
+        clicks, reset, peak_before, peak_after = _time_clicks(
+            path, key, clock, n_entries=n_entries, reps=reps, page_size=page_size
+        )
     finally:
         for created in tmp.glob("bench-page.sqlite*"):  # about 1 GB at 1,000,000 entries
             created.unlink()
@@ -488,3 +454,75 @@ def bench_audit_page(
         "peak_rss_mb_after_clicks": peak_after,
         "peak_rss_window": "clicks only (peak reset after the build)" if reset else "whole process",
     }
+
+
+def _build_page_trail(
+    path: Path,
+    key: bytes,
+    rng: random.Random,
+    clock: _TrailClock,
+    n_entries: int,
+    progress: Callable[[str], None] | None,
+) -> float:
+    """Write ``n_entries`` mixed entries in ``_PAGE_CHUNK``-entry transactions; the seconds."""
+    with AuditStore.open(path, key=key, clock=clock) as store:
+        started = time.perf_counter()
+        for start in range(0, n_entries, _PAGE_CHUNK):
+            size = min(_PAGE_CHUNK, n_entries - start)
+            store.append_many([_mixed_event(rng) for _ in range(size)])
+            if progress and (start // _PAGE_CHUNK) % 100 == 99:
+                elapsed = time.perf_counter() - started
+                progress(f"built {start + size:,} entries in {elapsed:.0f} s")
+        return time.perf_counter() - started
+
+
+def _time_clicks(
+    path: Path, key: bytes, clock: _TrailClock, *, n_entries: int, reps: int, page_size: int
+) -> tuple[dict[str, dict[str, Any]], bool, float, float]:
+    """Each click's timings, whether the peak-RSS window was reset, and the peak RSS before and
+    after the clicks."""
+    # The clicks, on a freshly opened trail, as the app's server process would make them.
+    with AuditStore.open(path, key=key, create=False) as store:
+        newest = store.page(limit=page_size)  # warm-up: connection, schema check
+        actor = next((e.actor_id for e in newest if e.actor_role == "clinician"), "c00")
+        patient = next((e.patient_ref for e in newest if e.patient_ref), "P-00000")
+        month = {"since": clock.day(0.40), "until": clock.day(0.40 + 31 / 365)}
+        quarter = {"since": clock.day(0.25), "until": clock.day(0.25 + 91 / 365)}
+        # A clinician never unlocks users: two indexed filters, nothing in common.
+        nothing = {"actor_id": actor, "action": "user_unlocked"}
+        reset = _reset_peak_rss()
+        peak_before = _peak_rss_mb()
+
+        def click(before_seq: int | None = None, **filters: Any) -> tuple[int, int, int | None]:
+            rows = store.page(before_seq=before_seq, limit=page_size, **filters)
+            total = store.count(**filters)
+            return len(rows), total, rows[-1].seq if len(rows) == page_size else None
+
+        clicks: dict[str, dict[str, Any]] = {}
+
+        def measure(name: str, fn: Callable[[], Any], filters: dict[str, Any]) -> Any:
+            figures, value = _timed(fn, reps)
+            shown = {
+                k: format_time(v) if isinstance(v, datetime) else v for k, v in filters.items()
+            }
+            if isinstance(value, tuple):
+                figures.update(rows=value[0], total=value[1])
+            clicks[name] = {**figures, "filters": shown}
+            return value
+
+        first = measure("a_first_page", click, {})
+        measure("b_next_page", lambda: click(first[2]), {"before_seq": first[2]})
+        measure("c_patient_ref", lambda: click(patient_ref=patient), {"patient_ref": patient})
+        measure("d_action", lambda: click(action="viewed"), {"action": "viewed"})
+        measure("e_actor_id", lambda: click(actor_id=actor), {"actor_id": actor})
+        measure("f_date_range", lambda: click(**month), month)
+        measure("g_matches_nothing", lambda: click(**nothing), nothing)
+        seq = max(1, n_entries // 2)
+        problem = measure("h_entry_problem", lambda: store.entry_problem(seq), {"seq": seq})
+        if problem is not None:
+            raise AssertionError(f"benchmark entry {seq} fails verification: {problem}")
+        # Also on the page: the role filter, and a date range of three months.
+        measure("i_role", lambda: click(role="patient"), {"role": "patient"})
+        measure("j_date_range_3_months", lambda: click(**quarter), quarter)
+        peak_after = _peak_rss_mb()
+    return clicks, reset, peak_before, peak_after

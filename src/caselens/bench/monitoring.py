@@ -59,8 +59,6 @@ def build_log(
     run = uuid.uuid4().hex[:12]
     window = plan.window_days(bundle.card.outcome.time_window)
     sets_of = _conformal(bundle)
-    threshold = bundle.card.decision_threshold
-    names = bundle.features.names
     p_ref = np.asarray(bundle.predict_proba(bundle.reference), dtype=float)
     rng = np.random.default_rng(seed + 1)
     ready_engine(store)
@@ -78,63 +76,100 @@ def build_log(
             start=start,
             reference_probabilities=p_ref,
         )
-        frame = sim.frame
-        p = frame["probability"].to_numpy(dtype=float)
-        sets = sets_of(p)
-        offsets = frame["_offset_ms"].to_numpy()
-        y = frame["outcome"].to_numpy(dtype=int)
-        records = frame[names].astype(object).where(frame[names].notna(), None)
-        rows: list[dict[str, Any]] = []
-        outcomes: list[OutcomeRow] = []
-        for i, values in enumerate(records.to_dict("records")):
-            counter += 1
-            ref = f"SIM-{run}-{counter:07d}"
-            stamp = _stamp(sim.period.start, int(offsets[i]))
-            rows.append(
-                simulated_prediction_row(
-                    bundle,
-                    run=run,
-                    number=counter,
-                    patient_ref=ref,
-                    stamp=stamp,
-                    probability=float(p[i]),
-                    threshold=threshold,
-                    conformal_set=None if sets is None else sets[i],
-                    values=values,
-                )
-            )
-            day = dt.date.fromisoformat(stamp[:10])
-            after = int(rng.integers(0, window + 1)) if y[i] else window
-            outcomes.append(OutcomeRow(ref, bundle.model_id, int(y[i]), day + dt.timedelta(after)))
-        write_outcomes = outcome_values_writer(outcomes, run_id=run)
-
-        def write(conn: Connection, entry: AuditEntry, rows=rows, write_outcomes=write_outcomes):
-            for i in range(0, len(rows), _CHUNK):
-                chunk = [{**row, "source_seq": entry.seq} for row in rows[i : i + _CHUNK]]
-                conn.execute(insert(prediction_log), chunk)
-            write_outcomes(conn, entry)
-
-        store.append(
-            _bench_event(
-                bundle.model_id,
-                bundle.version,
-                {
-                    "run_id": run,
-                    "simulated": True,
-                    "predictions": len(rows),
-                    "outcomes": len(outcomes),
-                    "months": [sim.period.label],
-                    "seed": seed + month,
-                    "shifts": [],
-                    "bench": True,
-                },
-            ),
-            alongside=write,
+        rows, outcomes = _month_rows(
+            bundle, sim, run=run, after=counter, window=window, rng=rng, sets_of=sets_of
         )
+        counter += len(rows)
+        _write_month(store, bundle, sim, rows, outcomes, run=run, seed=seed + month)
         if progress:
             progress(f"{sim.period.label}: {len(rows):,} predictions written")
         start = sim.period.end
     return run
+
+
+def _month_rows(
+    bundle: Any,
+    sim: Any,
+    *,
+    run: str,
+    after: int,
+    window: int,
+    rng: np.random.Generator,
+    sets_of: Callable[[np.ndarray], Any],
+) -> tuple[list[dict[str, Any]], list[OutcomeRow]]:
+    """One simulated month's prediction-log rows and outcomes, numbered on from ``after``."""
+    threshold = bundle.card.decision_threshold
+    names = bundle.features.names
+    frame = sim.frame
+    p = frame["probability"].to_numpy(dtype=float)
+    sets = sets_of(p)
+    offsets = frame["_offset_ms"].to_numpy()
+    y = frame["outcome"].to_numpy(dtype=int)
+    records = frame[names].astype(object).where(frame[names].notna(), None)
+    rows: list[dict[str, Any]] = []
+    outcomes: list[OutcomeRow] = []
+    counter = after
+    for i, values in enumerate(records.to_dict("records")):
+        counter += 1
+        ref = f"SIM-{run}-{counter:07d}"
+        stamp = _stamp(sim.period.start, int(offsets[i]))
+        rows.append(
+            simulated_prediction_row(
+                bundle,
+                run=run,
+                number=counter,
+                patient_ref=ref,
+                stamp=stamp,
+                probability=float(p[i]),
+                threshold=threshold,
+                conformal_set=None if sets is None else sets[i],
+                values=values,
+            )
+        )
+        day = dt.date.fromisoformat(stamp[:10])
+        known_after = int(rng.integers(0, window + 1)) if y[i] else window
+        outcomes.append(
+            OutcomeRow(ref, bundle.model_id, int(y[i]), day + dt.timedelta(known_after))
+        )
+    return rows, outcomes
+
+
+def _write_month(
+    store: AuditStore,
+    bundle: Any,
+    sim: Any,
+    rows: list[dict[str, Any]],
+    outcomes: list[OutcomeRow],
+    *,
+    run: str,
+    seed: int,
+) -> None:
+    """Write one month's rows and outcomes with its ``monitoring_simulated`` entry."""
+    write_outcomes = outcome_values_writer(outcomes, run_id=run)
+
+    def write(conn: Connection, entry: AuditEntry) -> None:
+        for i in range(0, len(rows), _CHUNK):
+            chunk = [{**row, "source_seq": entry.seq} for row in rows[i : i + _CHUNK]]
+            conn.execute(insert(prediction_log), chunk)
+        write_outcomes(conn, entry)
+
+    store.append(
+        _bench_event(
+            bundle.model_id,
+            bundle.version,
+            {
+                "run_id": run,
+                "simulated": True,
+                "predictions": len(rows),
+                "outcomes": len(outcomes),
+                "months": [sim.period.label],
+                "seed": seed,
+                "shifts": [],
+                "bench": True,
+            },
+        ),
+        alongside=write,
+    )
 
 
 def one_view(
@@ -267,72 +302,103 @@ def bench_monitoring(
         engine = ready_engine(store)
         reset = _reset_peak_rss()
         peak_before = _peak_rss_mb()
-        cold = one_view(engine, store, bundle, plan, run_id)
-        if progress:
-            progress(f"cold view: {cold['view_ms']:.0f} ms")
-        warm = []
-        for rep in range(max(1, reps)):
-            add_prediction(store, run_id, rep)
-            warm.append(one_view(engine, store, bundle, plan, run_id))
-            if progress:
-                progress(f"warm view {rep + 1}: {warm[-1]['view_ms']:.0f} ms")
-        # A server that restarts keeps the figures cache (in the database) but not the
-        # open period's rows (in memory): its first view reads that period whole.
-        from caselens.monitoring.period_rows import forget_period_rows
-
-        forget_period_rows(engine)
-        add_prediction(store, run_id, max(1, reps))
-        restarted = one_view(engine, store, bundle, plan, run_id)
-        if progress:
-            progress(f"first view after a restart: {restarted['view_ms']:.0f} ms")
-        # The same restart with the app's start-up warm-up (Workflow.warm_up_monitoring),
-        # then one more prediction before the first view.
-        from caselens.monitoring.warm_up import warm_monitoring
-
-        forget_period_rows(engine)
-        add_prediction(store, run_id, max(1, reps) + 1)
-        started_warm = time.perf_counter()
-        warm_monitoring(store, {bundle.model_id: bundle}, run_id=run_id)
-        warm_up_ms = (time.perf_counter() - started_warm) * 1000
-        add_prediction(store, run_id, max(1, reps) + 2)
-        warmed = one_view(engine, store, bundle, plan, run_id)
-        if progress:
-            progress(f"first view after a restart and its warm-up: {warmed['view_ms']:.0f} ms")
-        fresh = one_view(engine, store, bundle, plan, run_id, cache=False)
+        views = _timed_views(engine, store, bundle, plan, run_id, reps=reps, progress=progress)
         peak_after = _peak_rss_mb()
     finally:
         store.close()
     size = sum(p.stat().st_size for p in Path(folder).glob("audit.sqlite*"))
-    views = [v["view_ms"] for v in warm]
+    return {
+        "bench": "monitoring",
+        "model_id": model_id,
+        "predictions": n,
+        **_view_figures(views, build_s=build_s, size=size),
+        "peak_rss_mb_build": peak_build,
+        "peak_rss_mb_before_views": peak_before,
+        "peak_rss_mb_after_views": peak_after,
+        "peak_rss_window": "views only (peak reset after the build)" if reset else "whole process",
+    }
+
+
+def _timed_views(
+    engine: Any,
+    store: AuditStore,
+    bundle: Any,
+    plan: Any,
+    run_id: str,
+    *,
+    reps: int,
+    progress: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """The cold view, the warm views, the first views after a restart (without and with the
+    start-up warm-up), and a view computed without the cache."""
+    cold = one_view(engine, store, bundle, plan, run_id)
+    if progress:
+        progress(f"cold view: {cold['view_ms']:.0f} ms")
+    warm = []
+    for rep in range(max(1, reps)):
+        add_prediction(store, run_id, rep)
+        warm.append(one_view(engine, store, bundle, plan, run_id))
+        if progress:
+            progress(f"warm view {rep + 1}: {warm[-1]['view_ms']:.0f} ms")
+    # A server that restarts keeps the figures cache (in the database) but not the
+    # open period's rows (in memory): its first view reads that period whole.
+    from caselens.monitoring.period_rows import forget_period_rows
+
+    forget_period_rows(engine)
+    add_prediction(store, run_id, max(1, reps))
+    restarted = one_view(engine, store, bundle, plan, run_id)
+    if progress:
+        progress(f"first view after a restart: {restarted['view_ms']:.0f} ms")
+    # The same restart with the app's start-up warm-up (Workflow.warm_up_monitoring),
+    # then one more prediction before the first view.
+    from caselens.monitoring.warm_up import warm_monitoring
+
+    forget_period_rows(engine)
+    add_prediction(store, run_id, max(1, reps) + 1)
+    started_warm = time.perf_counter()
+    warm_monitoring(store, {bundle.model_id: bundle}, run_id=run_id)
+    warm_up_ms = (time.perf_counter() - started_warm) * 1000
+    add_prediction(store, run_id, max(1, reps) + 2)
+    warmed = one_view(engine, store, bundle, plan, run_id)
+    if progress:
+        progress(f"first view after a restart and its warm-up: {warmed['view_ms']:.0f} ms")
+    fresh = one_view(engine, store, bundle, plan, run_id, cache=False)
+    return {
+        "cold": cold,
+        "warm": warm,
+        "restarted": restarted,
+        "warm_up_ms": warm_up_ms,
+        "warmed": warmed,
+        "fresh": fresh,
+    }
+
+
+def _view_figures(views: dict[str, Any], *, build_s: float, size: int) -> dict[str, Any]:
+    """The benchmark's figures from the timed views, in the order the report lists them."""
+    cold, warm = views["cold"], views["warm"]
+    timings = [v["view_ms"] for v in warm]
     cold_periods = [d["ms"] for d in cold["periods"].values()]
     open_label = max(cold["periods"], default=None)
     open_ms = [v["periods"][open_label]["ms"] for v in warm if open_label in v["periods"]]
     cached_ms = [d["ms"] for v in warm for label, d in v["periods"].items() if label != open_label]
     return {
-        "bench": "monitoring",
-        "model_id": model_id,
-        "predictions": n,
         "periods": len(cold["periods"]),
         "rows_per_period_max": max((d["rows"] for d in cold["periods"].values()), default=0),
         "build_s": round(build_s, 1),
         "database_mb": round(size / 1e6, 1),
         "view_cold_ms": round(cold["view_ms"], 1),
-        "view_warm": _summary(views),
-        "view_after_restart_ms": round(restarted["view_ms"], 1),
-        "start_up_warm_up_ms": round(warm_up_ms, 1),
-        "view_after_restart_warmed_ms": round(warmed["view_ms"], 1),
+        "view_warm": _summary(timings),
+        "view_after_restart_ms": round(views["restarted"]["view_ms"], 1),
+        "start_up_warm_up_ms": round(views["warm_up_ms"], 1),
+        "view_after_restart_warmed_ms": round(views["warmed"]["view_ms"], 1),
         "period_cold": _summary(cold_periods),
         "period_warm_open": _summary(open_ms),
         "period_warm_cached": _summary(cached_ms),
         "profile": _summary([v["profile_ms"] for v in warm]),
-        "view_without_cache_ms": round(fresh["view_ms"], 1),
-        "cached_equals_fresh": warmed["figures"] == fresh["figures"],
+        "view_without_cache_ms": round(views["fresh"]["view_ms"], 1),
+        "cached_equals_fresh": views["warmed"]["figures"] == views["fresh"]["figures"],
         "views_timed": len(warm),
         "target_ms_per_view": 2000,
-        "within_target_warm": statistics.median(views) <= 2000,
+        "within_target_warm": statistics.median(timings) <= 2000,
         "within_target_cold": cold["view_ms"] <= 2000,
-        "peak_rss_mb_build": peak_build,
-        "peak_rss_mb_before_views": peak_before,
-        "peak_rss_mb_after_views": peak_after,
-        "peak_rss_window": "views only (peak reset after the build)" if reset else "whole process",
     }

@@ -27,7 +27,7 @@ from caselens.access.policy import Viewer
 from caselens.audit import AuditEntry, AuditEvent, AuditStore
 from caselens.errors import CaseLensError
 from caselens.model.monitoring_plan import MonitoringPlan
-from caselens.monitoring.figures import PeriodFigures, auroc_drop
+from caselens.monitoring.figures import Performance, PeriodFigures, auroc_drop
 from caselens.monitoring.tables import alert_table, ready_engine
 
 #: The audit action of a newly raised alert.
@@ -120,79 +120,108 @@ def evaluate(figures: PeriodFigures, plan: MonitoringPlan) -> tuple[list[Alert],
     alerts: list[Alert] = []
     watches: list[Alert] = []
     if figures.drift_judged:
-        value = figures.prediction_psi
-        if value is not None and value > plan.psi_threshold:
+        _drift_alerts(figures, plan, alerts)
+    level = f"{100 * plan.confidence:g}%"  # every interval below is at the plan's level
+    perf = figures.performance
+    if perf is not None and perf.judged:
+        _performance_alerts(figures, perf, plan, level, alerts, watches)
+    _subgroup_alerts(figures, plan, level, alerts, watches)
+    return alerts, watches
+
+
+def _drift_alerts(figures: PeriodFigures, plan: MonitoringPlan, alerts: list[Alert]) -> None:
+    """Append an alert for the predictions, then each input, that drifted past the plan's PSI."""
+    value = figures.prediction_psi
+    if value is not None and value > plan.psi_threshold:
+        alerts.append(
+            _make(
+                figures,
+                "prediction_psi",
+                "predicted probability",
+                f"the predicted probabilities drifted from the reference (PSI {value:.3f} "
+                f"> {plan.psi_threshold}, n={figures.predictions})",
+                value=value,
+                low=None,
+                high=None,
+                threshold=f"> {plan.psi_threshold}",
+                n=figures.predictions,
+            )
+        )
+    for drift in figures.inputs:
+        if drift.psi is not None and drift.psi > plan.psi_threshold:
             alerts.append(
                 _make(
                     figures,
-                    "prediction_psi",
-                    "predicted probability",
-                    f"the predicted probabilities drifted from the reference (PSI {value:.3f} "
-                    f"> {plan.psi_threshold}, n={figures.predictions})",
-                    value=value,
+                    "input_psi",
+                    drift.name,
+                    f"input '{drift.name}' drifted from the reference (PSI {drift.psi:.3f} "
+                    f"> {plan.psi_threshold}; missing {drift.missing_share.value:.0%} vs "
+                    f"{drift.reference_missing_share:.0%}, n={drift.n})",
+                    value=drift.psi,
                     low=None,
                     high=None,
                     threshold=f"> {plan.psi_threshold}",
-                    n=figures.predictions,
+                    n=drift.n,
                 )
             )
-        for drift in figures.inputs:
-            if drift.psi is not None and drift.psi > plan.psi_threshold:
-                alerts.append(
-                    _make(
-                        figures,
-                        "input_psi",
-                        drift.name,
-                        f"input '{drift.name}' drifted from the reference (PSI {drift.psi:.3f} "
-                        f"> {plan.psi_threshold}; missing {drift.missing_share.value:.0%} vs "
-                        f"{drift.reference_missing_share:.0%}, n={drift.n})",
-                        value=drift.psi,
-                        low=None,
-                        high=None,
-                        threshold=f"> {plan.psi_threshold}",
-                        n=drift.n,
-                    )
-                )
-    perf = figures.performance
-    level = f"{100 * plan.confidence:g}%"  # every interval below is at the plan's level
-    if perf is not None and perf.judged:
-        slope = perf.calibration_slope
-        lo_band, hi_band = plan.calibration_slope_low, plan.calibration_slope_high
-        if slope.value is not None and slope.low is not None and slope.high is not None:
-            outside = slope.value < lo_band or slope.value > hi_band
-            sure = slope.high < lo_band or slope.low > hi_band
-            if outside:
-                (alerts if sure else watches).append(
-                    _make(
-                        figures,
-                        "calibration_slope",
-                        "overall",
-                        f"calibration slope {slope.value:.2f} ({level} CI {slope.low:.2f}–"
-                        f"{slope.high:.2f}) is outside {lo_band}–{hi_band} (n={perf.n})",
-                        value=slope.value,
-                        low=slope.low,
-                        high=slope.high,
-                        threshold=f"outside {lo_band}–{hi_band}",
-                        n=perf.n,
-                    )
-                )
-        drop = auroc_drop(perf.auroc, figures.reference_auroc, plan.confidence)
-        if drop.value is not None and drop.value > plan.auroc_drop:
-            (alerts if (drop.low or 0.0) > plan.auroc_drop else watches).append(
+
+
+def _performance_alerts(
+    figures: PeriodFigures,
+    perf: Performance,
+    plan: MonitoringPlan,
+    level: str,
+    alerts: list[Alert],
+    watches: list[Alert],
+) -> None:
+    """Append the overall calibration-slope and AUROC-drop findings (alert when the CI is sure)."""
+    slope = perf.calibration_slope
+    lo_band, hi_band = plan.calibration_slope_low, plan.calibration_slope_high
+    if slope.value is not None and slope.low is not None and slope.high is not None:
+        outside = slope.value < lo_band or slope.value > hi_band
+        sure = slope.high < lo_band or slope.low > hi_band
+        if outside:
+            (alerts if sure else watches).append(
                 _make(
                     figures,
-                    "auroc_drop",
+                    "calibration_slope",
                     "overall",
-                    f"AUROC {perf.auroc.value:.3f} is {drop.value:.3f} below the reference "
-                    f"{figures.reference_auroc.value:.3f} ({level} CI of the drop {drop.low:.3f}–"
-                    f"{drop.high:.3f}; alert above {plan.auroc_drop}, n={perf.n})",
-                    value=drop.value,
-                    low=drop.low,
-                    high=drop.high,
-                    threshold=f"drop > {plan.auroc_drop}",
+                    f"calibration slope {slope.value:.2f} ({level} CI {slope.low:.2f}–"
+                    f"{slope.high:.2f}) is outside {lo_band}–{hi_band} (n={perf.n})",
+                    value=slope.value,
+                    low=slope.low,
+                    high=slope.high,
+                    threshold=f"outside {lo_band}–{hi_band}",
                     n=perf.n,
                 )
             )
+    drop = auroc_drop(perf.auroc, figures.reference_auroc, plan.confidence)
+    if drop.value is not None and drop.value > plan.auroc_drop:
+        (alerts if (drop.low or 0.0) > plan.auroc_drop else watches).append(
+            _make(
+                figures,
+                "auroc_drop",
+                "overall",
+                f"AUROC {perf.auroc.value:.3f} is {drop.value:.3f} below the reference "
+                f"{figures.reference_auroc.value:.3f} ({level} CI of the drop {drop.low:.3f}–"
+                f"{drop.high:.3f}; alert above {plan.auroc_drop}, n={perf.n})",
+                value=drop.value,
+                low=drop.low,
+                high=drop.high,
+                threshold=f"drop > {plan.auroc_drop}",
+                n=perf.n,
+            )
+        )
+
+
+def _subgroup_alerts(
+    figures: PeriodFigures,
+    plan: MonitoringPlan,
+    level: str,
+    alerts: list[Alert],
+    watches: list[Alert],
+) -> None:
+    """Append each judged subgroup whose AUROC fell more than the plan allows from its reference."""
     for sub in figures.subgroups:
         sp = sub.performance
         if not sp.judged:
@@ -216,7 +245,6 @@ def evaluate(figures: PeriodFigures, plan: MonitoringPlan) -> tuple[list[Alert],
                 n=sp.n,
             )
         )
-    return alerts, watches
 
 
 @dataclass(frozen=True)

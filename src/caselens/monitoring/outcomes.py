@@ -122,70 +122,89 @@ def check_rows(
     """
     models = None if known_models is None else set(known_models)
     today = today or dt.datetime.now(dt.UTC).date()
-    problems: list[str] = []
-    total = 0
+    problems = _Problems()
     kept: dict[tuple[str, str, str], OutcomeRow] = {}
     first_seen: dict[tuple[str, str, str], int] = {}
-
-    def problem(line: int, name: str, text: str) -> None:
-        nonlocal total
-        total += 1
-        if len(problems) < MAX_ERRORS_LISTED:
-            problems.append(f"row {line}, {name}: {text}")
-
     line = first_line - 1
     for line, record in enumerate(records, start=first_line):
         if line - first_line >= MAX_ROWS:
-            problem(line, "file", f"more than {MAX_ROWS} rows; split the file")
+            problems.add(line, "file", f"more than {MAX_ROWS} rows; split the file")
             break
-        extra = sorted(k for k in record if k not in COLUMNS and k is not None)
-        if None in record:
-            problem(line, "row", "more values than the header has columns")
-        if extra:
-            problem(line, "row", f"unknown column(s) {', '.join(extra)}")
-        ref = _text(record.get("patient_ref"))
-        if not PATIENT_REF_PATTERN.fullmatch(ref):
-            problem(
-                line,
-                "patient_ref",
-                f"{_shown(ref)} is not a patient reference (1–64 letters, digits, '.', '_' "
-                "or '-', starting with a letter or digit)",
-            )
-        model = _text(record.get("model_id"))
-        if not MODEL_ID_PATTERN.fullmatch(model):
-            problem(line, "model_id", f"{_shown(model)} is not a model id")
-        elif models is not None and model not in models:
-            problem(line, "model_id", f"{_shown(model)} is not a model CaseLens offers")
-        value = _text(record.get("outcome"))
-        if value not in ("0", "1"):
-            problem(line, "outcome", f"{_shown(value)} is not 0 or 1")
-        when_text = _text(record.get("known_on"))
-        when = _date(when_text)
-        if when is None:
-            problem(line, "known_on", f"{_shown(when_text)} is not a date (YYYY-MM-DD)")
-        elif when > today:
-            problem(line, "known_on", f"{when_text} is after today; an outcome is known, not due")
-        elif when < EARLIEST_DATE:
-            problem(line, "known_on", f"{when_text} is before {EARLIEST_DATE.isoformat()}")
-        if when is None or value not in ("0", "1"):
+        row = _check_record(line, record, models, today, problems)
+        if row is None:
             continue
-        row = OutcomeRow(ref, model, int(value), when)
         earlier = kept.get(row.key)
         if earlier is not None and earlier.outcome != row.outcome:
-            problem(
+            problems.add(
                 line,
                 "outcome",
-                f"{value} contradicts row {first_seen[row.key]} (same patient, model and date, "
-                f"outcome {earlier.outcome})",
+                f"{row.outcome} contradicts row {first_seen[row.key]} (same patient, model and "
+                f"date, outcome {earlier.outcome})",
             )
         elif earlier is None:
             kept[row.key] = row
             first_seen[row.key] = line
     if line < first_line:
-        problem(first_line, "file", "no outcome rows")
-    if total:
-        raise OutcomeImportError(problems, total)
+        problems.add(first_line, "file", "no outcome rows")
+    if problems.total:
+        raise OutcomeImportError(problems.listed, problems.total)
     return list(kept.values())
+
+
+class _Problems:
+    """The problems found so far: every one counted, the first MAX_ERRORS_LISTED worded."""
+
+    def __init__(self) -> None:
+        self.listed: list[str] = []
+        self.total = 0
+
+    def add(self, line: int, name: str, text: str) -> None:
+        """Count a problem in field ``name`` of row ``line``; word it while the list has room."""
+        self.total += 1
+        if len(self.listed) < MAX_ERRORS_LISTED:
+            self.listed.append(f"row {line}, {name}: {text}")
+
+
+def _check_record(
+    line: int,
+    record: Mapping[str, Any],
+    models: set[str] | None,
+    today: dt.date,
+    problems: _Problems,
+) -> OutcomeRow | None:
+    """Check one record's fields; the row when its outcome and date can be read, else None."""
+    extra = sorted(k for k in record if k not in COLUMNS and k is not None)
+    if None in record:
+        problems.add(line, "row", "more values than the header has columns")
+    if extra:
+        problems.add(line, "row", f"unknown column(s) {', '.join(extra)}")
+    ref = _text(record.get("patient_ref"))
+    if not PATIENT_REF_PATTERN.fullmatch(ref):
+        problems.add(
+            line,
+            "patient_ref",
+            f"{_shown(ref)} is not a patient reference (1–64 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit)",
+        )
+    model = _text(record.get("model_id"))
+    if not MODEL_ID_PATTERN.fullmatch(model):
+        problems.add(line, "model_id", f"{_shown(model)} is not a model id")
+    elif models is not None and model not in models:
+        problems.add(line, "model_id", f"{_shown(model)} is not a model CaseLens offers")
+    value = _text(record.get("outcome"))
+    if value not in ("0", "1"):
+        problems.add(line, "outcome", f"{_shown(value)} is not 0 or 1")
+    when_text = _text(record.get("known_on"))
+    when = _date(when_text)
+    if when is None:
+        problems.add(line, "known_on", f"{_shown(when_text)} is not a date (YYYY-MM-DD)")
+    elif when > today:
+        problems.add(line, "known_on", f"{when_text} is after today; an outcome is known, not due")
+    elif when < EARLIEST_DATE:
+        problems.add(line, "known_on", f"{when_text} is before {EARLIEST_DATE.isoformat()}")
+    if when is None or value not in ("0", "1"):
+        return None
+    return OutcomeRow(ref, model, int(value), when)
 
 
 def _text(value: Any) -> str:

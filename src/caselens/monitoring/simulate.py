@@ -302,39 +302,7 @@ def write_simulation(
     ``monitoring_simulated`` entry, in one transaction."""
     run = run_id or uuid.uuid4().hex[:12]
     window = plan.window_days(bundle.card.outcome.time_window)
-    sets_of = _conformal(bundle)
-    threshold = bundle.card.decision_threshold
-    rng = np.random.default_rng(seed + 1)
-    predictions: list[dict[str, Any]] = []
-    outcomes: list[OutcomeRow] = []
-    names = bundle.features.names
-    counter = 0
-    for month in sim:
-        frame = month.frame
-        sets = sets_of(frame["probability"].to_numpy(dtype=float))
-        records = frame[names].astype(object).where(frame[names].notna(), None)
-        for i, values in enumerate(records.to_dict("records")):
-            counter += 1
-            ref = f"SIM-{run}-{counter:06d}"
-            stamp = _stamp(month.period, int(frame["_offset_ms"].iat[i]))
-            predictions.append(
-                simulated_prediction_row(
-                    bundle,
-                    run=run,
-                    number=counter,
-                    patient_ref=ref,
-                    stamp=stamp,
-                    probability=float(frame["probability"].iat[i]),
-                    threshold=threshold,
-                    conformal_set=None if sets is None else sets[i],
-                    values=values,
-                )
-            )
-            day = dt.date.fromisoformat(stamp[:10])
-            outcome = int(frame["outcome"].iat[i])
-            # A positive is known some day inside the window; a negative when follow-up ends.
-            after = int(rng.integers(0, window + 1)) if outcome else window
-            outcomes.append(OutcomeRow(ref, bundle.model_id, outcome, day + dt.timedelta(after)))
+    predictions, outcomes = _simulated_rows(bundle, sim, run=run, window=window, seed=seed)
     ready_engine(store)
     write_outcomes = outcome_values_writer(outcomes, run_id=run)
 
@@ -374,6 +342,51 @@ def write_simulation(
         tuple(m.period.label for m in sim),
         tuple(s.describe() for s in shifts),
     )
+
+
+def _simulated_rows(
+    bundle: ModelBundle,
+    sim: Sequence[SimulatedMonth],
+    *,
+    run: str,
+    window: int,
+    seed: int,
+) -> tuple[list[dict[str, Any]], list[OutcomeRow]]:
+    """The prediction-log rows and outcome rows of every simulated case, months in order."""
+    sets_of = _conformal(bundle)
+    threshold = bundle.card.decision_threshold
+    rng = np.random.default_rng(seed + 1)
+    predictions: list[dict[str, Any]] = []
+    outcomes: list[OutcomeRow] = []
+    names = bundle.features.names
+    counter = 0
+    for month in sim:
+        frame = month.frame
+        sets = sets_of(frame["probability"].to_numpy(dtype=float))
+        records = frame[names].astype(object).where(frame[names].notna(), None)
+        for i, values in enumerate(records.to_dict("records")):
+            counter += 1
+            ref = f"SIM-{run}-{counter:06d}"
+            stamp = _stamp(month.period, int(frame["_offset_ms"].iat[i]))
+            predictions.append(
+                simulated_prediction_row(
+                    bundle,
+                    run=run,
+                    number=counter,
+                    patient_ref=ref,
+                    stamp=stamp,
+                    probability=float(frame["probability"].iat[i]),
+                    threshold=threshold,
+                    conformal_set=None if sets is None else sets[i],
+                    values=values,
+                )
+            )
+            day = dt.date.fromisoformat(stamp[:10])
+            outcome = int(frame["outcome"].iat[i])
+            # A positive is known some day inside the window; a negative when follow-up ends.
+            after = int(rng.integers(0, window + 1)) if outcome else window
+            outcomes.append(OutcomeRow(ref, bundle.model_id, outcome, day + dt.timedelta(after)))
+    return predictions, outcomes
 
 
 def _conformal(bundle: ModelBundle) -> Any:
