@@ -69,6 +69,73 @@ def _live(conn: Connection, rows: Sequence[OutcomeRow]) -> dict[tuple[str, str, 
     return {k: h for k, h in held_outcomes(conn, rows).items() if not h.simulated}
 
 
+def _checked_reason(reason: str) -> str:
+    """The correction's reason with its spaces folded; refused when empty or too long."""
+    why = " ".join(reason.split())
+    if not why:
+        raise OutcomeCorrectionError(["reason: say why the outcomes are corrected"])
+    if len(why) > MAX_REASON_CHARS:
+        raise OutcomeCorrectionError([f"reason: {len(why)} characters; at most {MAX_REASON_CHARS}"])
+    return why
+
+
+def _changes(
+    store: AuditStore, records: list[dict[str, Any]], rows: list[OutcomeRow]
+) -> list[dict[str, Any]]:
+    """Each row's change from the outcome held now; refused, naming each row, when a row has
+    no outcome held or would not change it."""
+    lines: dict[tuple[str, str, str], int] = {}
+    for line, row in enumerate(records, start=2):
+        key = (str(row.get("model_id")).strip(), str(row.get("patient_ref")).strip())
+        lines.setdefault((*key, str(row.get("known_on")).strip()), line)
+    with ready_engine(store).connect() as conn:
+        held = _live(conn, rows)
+    changes: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for row in rows:
+        line = lines.get(row.key, 0)
+        found = held.get(row.key)
+        if found is None:
+            problems.append(
+                f"row {line}, known_on: no outcome is held for patient {row.patient_ref}, "
+                f"model {row.model_id} on {row.known_on}; import it with caselens outcomes "
+                "import instead"
+            )
+        elif found.value == row.outcome:
+            problems.append(
+                f"row {line}, outcome: the outcome held is already {row.outcome}; nothing "
+                "to correct"
+            )
+        else:
+            changes.append({"row": row, "held": found})
+    if problems:
+        raise OutcomeCorrectionError(problems[:MAX_ERRORS_LISTED], len(problems))
+    return changes
+
+
+def _entry_detail(
+    source_name: str, sha256: str, why: str, changes: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What the correction's audit entry says: the file, the reason and the changes."""
+    return {
+        "file": Path(source_name).name[:200],
+        "sha256": sha256,
+        "reason": why,
+        "corrected": len(changes),
+        "models": sorted({c["row"].model_id for c in changes}),
+        "changes": [
+            {
+                "patient_ref": c["row"].patient_ref,
+                "model_id": c["row"].model_id,
+                "known_on": c["row"].known_on.isoformat(),
+                "from": c["held"].value,
+                "to": c["row"].outcome,
+            }
+            for c in changes[:MAX_CHANGES_IN_ENTRY]
+        ],
+    }
+
+
 def correct_outcomes(
     store: AuditStore,
     data: bytes,
@@ -101,62 +168,16 @@ def correct_outcomes(
     AuditWriteError
         If the trail could not take the entry; nothing was written.
     """
-    why = " ".join(reason.split())
-    if not why:
-        raise OutcomeCorrectionError(["reason: say why the outcomes are corrected"])
-    if len(why) > MAX_REASON_CHARS:
-        raise OutcomeCorrectionError([f"reason: {len(why)} characters; at most {MAX_REASON_CHARS}"])
+    why = _checked_reason(reason)
     try:
         records = read_outcome_csv(data)
         rows = check_rows(records, known_models=known_models, today=today)
     except OutcomeImportError as exc:
         raise OutcomeCorrectionError(exc.problems, exc.total) from exc
-    lines: dict[tuple[str, str, str], int] = {}
-    for line, row in enumerate(records, start=2):
-        key = (str(row.get("model_id")).strip(), str(row.get("patient_ref")).strip())
-        lines.setdefault((*key, str(row.get("known_on")).strip()), line)
-    engine = ready_engine(store)
-    with engine.connect() as conn:
-        held = _live(conn, rows)
-    changes: list[dict[str, Any]] = []
-    problems: list[str] = []
-    for row in rows:
-        line = lines.get(row.key, 0)
-        found = held.get(row.key)
-        if found is None:
-            problems.append(
-                f"row {line}, known_on: no outcome is held for patient {row.patient_ref}, "
-                f"model {row.model_id} on {row.known_on}; import it with caselens outcomes "
-                "import instead"
-            )
-        elif found.value == row.outcome:
-            problems.append(
-                f"row {line}, outcome: the outcome held is already {row.outcome}; nothing "
-                "to correct"
-            )
-        else:
-            changes.append({"row": row, "held": found})
-    if problems:
-        raise OutcomeCorrectionError(problems[:MAX_ERRORS_LISTED], len(problems))
+    changes = _changes(store, records, rows)
     who = actor or Viewer("cli", "caselens outcomes", "system")
     sha256 = hashlib.sha256(data).hexdigest()
-    detail = {
-        "file": Path(source_name).name[:200],
-        "sha256": sha256,
-        "reason": why,
-        "corrected": len(changes),
-        "models": sorted({c["row"].model_id for c in changes}),
-        "changes": [
-            {
-                "patient_ref": c["row"].patient_ref,
-                "model_id": c["row"].model_id,
-                "known_on": c["row"].known_on.isoformat(),
-                "from": c["held"].value,
-                "to": c["row"].outcome,
-            }
-            for c in changes[:MAX_CHANGES_IN_ENTRY]
-        ],
-    }
+    detail = _entry_detail(source_name, sha256, why, changes)
 
     def write(conn: Connection, entry: AuditEntry) -> None:
         # Checked again inside the transaction: a correction or import that landed since
