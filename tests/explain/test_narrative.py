@@ -35,7 +35,8 @@ def test_clinician_summary_has_risk_confidence_drivers_and_caution(heart_bundle)
     summary = report.narrative.clinician_summary
     sentences = [s for s in summary.split(". ") if s]
     assert 2 <= len(sentences) <= 6
-    assert "Calibrated probability (sigmoid)" in summary
+    assert summary.startswith("Chance of heart disease")
+    assert "sigmoid" not in summary  # the calibration method is a model fact, not the headline
     assert "The model's estimate rests most on (SHAP)" in summary
     assert "Main caution:" in summary and "cholesterol" in summary.lower()
     patient = report.narrative.patient

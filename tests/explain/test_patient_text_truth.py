@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from caselens.explain.cases import validate_inputs
-from caselens.explain.narrative import READING_GRADE_LIMIT, yes_no_state
+from caselens.explain.confidence import headline_label
+from caselens.explain.narrative import READING_GRADE_LIMIT, outcome_phrase, yes_no_state
 from caselens.explain.report import CaseExplainer
 
 ROWS = {
@@ -154,10 +155,15 @@ def test_clinician_summary_names_values_the_label_and_the_window_once(reports, n
     window = bundle.card.outcome.time_window
     for report in shown:
         summary = report.narrative.clinician_summary
-        assert summary.startswith(report.confidence.probability_label + " of ")
+        c = report.confidence
+        outcome = outcome_phrase(bundle.card)
+        named = headline_label(c.calibrated, c.calibration_method, outcome)
+        assert summary.startswith(named + ": ")
         first = summary.split(": ", 1)[0]
         assert first.lower().count(window.lower()) == 1, first
         drivers = summary.split("rests most on (SHAP): ", 1)[1].split(" pts.")[0]
         assert drivers.count(" = ") == 3, drivers
         if bundle.card.calibration.method == "none":
-            assert "Calibrated" not in summary.split(".")[0]
+            assert summary.startswith("Model score for ") and "(not calibrated)" in first
+        else:
+            assert summary.startswith("Chance of ")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from caselens.explain.attribution import Attributions
+from caselens.explain.confidence.model import headline_label
 from caselens.explain.confidence.results import ConfidenceAssessment
 from caselens.explain.factor_words import _join, _lower_first, against_knowledge
 from caselens.explain.interval_text import format_interval, interval_level_text
@@ -49,8 +50,13 @@ def clinician_summary(
         spread = f"likely range {format_interval(confidence.range_low, confidence.range_high)}"
     else:
         spread = "no interval for the probability can be given"
+    # The headline's plain words ("Chance of …"); the calibration method is named in the
+    # model facts, not in the clinician's first sentence.
+    named = headline_label(
+        confidence.calibrated, confidence.calibration_method, outcome_phrase(card)
+    )
     first = (
-        f"{confidence.probability_label} of {outcome_phrase(card)}: {100 * p:.1f}% ({spread}), "
+        f"{named}: {100 * p:.1f}% ({spread}), "
         f"{confidence.side_statement}; base rate {100 * confidence.base_rate:.1f}%."
     )
     sentences = [first]
