@@ -401,6 +401,10 @@ def reliability_figure(
     )
 
 
+#: The AUROC axis of the subgroup chart: from below chance to perfect.
+SUBGROUP_AUROC_AXIS = (0.4, 1.0)
+
+
 def subgroup_figure(
     subgroups: Sequence[SubgroupPerformance], *, overall_auroc: float | None, labels: dict[str, str]
 ) -> go.Figure:
@@ -421,14 +425,18 @@ def subgroup_figure(
         )
     )
     if overall_auroc is not None:
+        # The label goes on the side of the line that has room for it: an overall AUROC in
+        # the right half of the axis is labelled to the left of its line, or it is cut off.
+        side = "left" if overall_auroc > sum(SUBGROUP_AUROC_AXIS) / 2 else "right"
         fig.add_vline(
             x=overall_auroc,
             line=dict(color=RAISES, dash="dash"),
             annotation_text=f"overall {overall_auroc:.2f}",
-            annotation_position="bottom right",
+            annotation_position=f"bottom {side}",
         )
     fig.update_xaxes(
-        title="AUROC (0.5 = chance, 1 = perfect); pale bars: n < 100", range=[0.4, 1.0]
+        title="AUROC (0.5 = chance, 1 = perfect); pale bars: n < 100",
+        range=list(SUBGROUP_AUROC_AXIS),
     )
     fig.update_yaxes(autorange="reversed")
     return _layout(

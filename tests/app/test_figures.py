@@ -20,6 +20,7 @@ from components.figures import (
     probability_figure,
     reliability_figure,
     shap_waterfall_figure,
+    subgroup_figure,
     threshold_strip_figure,
 )
 
@@ -151,3 +152,12 @@ def test_the_threshold_strip_without_a_range_draws_no_bar(report):
     )
     fig = threshold_strip_figure(confidence, outcome="heart disease")
     assert [t.mode for t in fig.data] == ["markers"]
+
+
+@pytest.mark.parametrize(("overall", "side"), [(0.93, "left"), (0.71, "left"), (0.62, "right")])
+def test_the_overall_auroc_label_sits_on_the_side_of_its_line_with_room(heart, overall, side):
+    """An overall AUROC near the axis's right end (1.0) labelled to the right is cut off."""
+    subgroups = heart.card.validation.subgroups
+    fig = subgroup_figure(subgroups, overall_auroc=overall, labels={})
+    (label,) = [a for a in fig.layout.annotations if a.text == f"overall {overall:.2f}"]
+    assert label.xanchor == ("right" if side == "left" else "left")
