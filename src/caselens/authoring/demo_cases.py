@@ -40,7 +40,8 @@ def _outside_training(schema: FeatureSchema, row: pd.Series) -> tuple[str, str] 
     return None
 
 
-def _clean(value: Any) -> Any:
+def clean_value(value: Any) -> Any:
+    """A DataFrame cell as plain JSON: NaN/None → None, numpy scalars → Python."""
     if value is None or (isinstance(value, float | np.floating) and math.isnan(float(value))):
         return None
     if isinstance(value, np.integer):
@@ -70,7 +71,7 @@ def _as_demo_cases(
                 f"unchanged: {why}. Predicted risk {risk:.0%}, {side} the threshold of "
                 f"{threshold:.0%}.",
                 # Column by column: a row of a mixed frame would turn whole numbers into floats.
-                "inputs": {n: _clean(test[n].iloc[index]) for n in schema.names},
+                "inputs": {n: clean_value(test[n].iloc[index]) for n in schema.names},
             }
         )
     return cases

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GroupShuffleSplit, StratifiedKFold, train_test_split
 
+from caselens.authoring.demo_cases import clean_value
 from caselens.errors import CaseLensError
 from caselens.model.card import Calibration
 from caselens.model.performance import expected_calibration_error
@@ -123,19 +123,6 @@ def choose_calibration(
         rationale=rationale,
         candidates=candidates,
     )
-
-
-def clean_value(value: Any) -> Any:
-    """A DataFrame cell as plain JSON: NaN/None → None, numpy scalars → Python."""
-    if value is None:
-        return None
-    if isinstance(value, float | np.floating) and math.isnan(float(value)):
-        return None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
 
 
 def row_inputs(frame: pd.DataFrame, index: int, names: list[str]) -> dict[str, Any]:
