@@ -44,6 +44,16 @@ from caselens.model.leakage import outcome_named_inputs
 from caselens.model.onnx import ONNX_MODEL_FILE
 
 
+def schema_file_data(schema: FeatureSchema) -> dict[str, Any]:
+    """``features.json`` as written: an input with no FHIR mapping carries no ``fhir`` key, so
+    a bundle made before mappings existed is written byte for byte as before."""
+    data = schema.model_dump(mode="json")
+    for feature in data["features"]:
+        if feature.get("fhir") is None:
+            feature.pop("fhir", None)
+    return data
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that shape a model file or a report."""
     import numpy
@@ -89,7 +99,7 @@ def _write_tables(
     cases: list[dict[str, Any]],
 ) -> None:
     """Write the feature schema, the reference and calibration tables and the demo cases."""
-    _write_json(scratch / FEATURES_FILE, schema.model_dump(mode="json"))
+    _write_json(scratch / FEATURES_FILE, schema_file_data(schema))
     reference[required].to_parquet(scratch / REFERENCE_FILE, index=False)
     if calibration_data is not None:
         calibration_data[required].to_parquet(scratch / CALIBRATION_FILE, index=False)

@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from caselens.model.fhir_mapping import FhirMapping
+
 FeatureKind = Literal["number", "integer", "category"]
 #: What a 0/1 whole-number input means: a yes/no condition (1 = the patient has it) or a
 #: category coded 0/1 (sex, a test result), named by its ``category_descriptions``.
@@ -110,6 +112,11 @@ class FeatureSpec(BaseModel):
         default=None,
         description="For a numeric subgroup feature, the band edges, e.g. (55,) gives "
         "'under 55' and '55 and over'.",
+    )
+    fhir: FhirMapping | None = Field(
+        default=None,
+        description="Where the input comes from in a FHIR R4 record (see "
+        "caselens.model.fhir_mapping); unset, a record cannot fill it.",
     )
 
     @model_validator(mode="after")
