@@ -9,6 +9,7 @@ changes the last bits of a float), or differs, naming each field.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable
@@ -109,6 +110,9 @@ def rerun_entry(entry: AuditEntry, bundles: Iterable[ModelBundle]) -> Rerun:
     case = validate_inputs(
         stored.case.values(), match.features, source=stored.case.source, case_id=stored.case.case_id
     )
+    # A case read from the record keeps where its values came from: they are part of what
+    # was shown, so the recomputed report carries the same ones.
+    case = dataclasses.replace(case, record_sources=stored.case.record_sources)
     created = dt.datetime.fromisoformat(stored.created_at.replace("Z", "+00:00"))
     fresh = explainer.explain(case, now=created)
     comparison = compare_reports(

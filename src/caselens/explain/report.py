@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from importlib import metadata
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 from threadpoolctl import threadpool_limits
 
 from caselens.explain.attribution import (
@@ -30,7 +30,7 @@ from caselens.explain.attribution import (
     select_background,
 )
 from caselens.explain.attribution._frames import _in_order
-from caselens.explain.cases import Case
+from caselens.explain.cases import Case, RecordSources
 from caselens.explain.confidence.model import ConfidenceModel
 from caselens.explain.confidence.results import ConfidenceAssessment
 from caselens.explain.context import CaseContext, ContextModel
@@ -105,11 +105,24 @@ class CaseInput(_Frozen):
 
 
 class CaseSummary(_Frozen):
-    """The patient case the report is about."""
+    """The patient case the report is about.
+
+    ``record_sources`` (a case read from the patient's FHIR record: where each value came
+    from) is written only when present, so the JSON and the report id of every other case
+    are exactly what they were before it existed.
+    """
 
     case_id: str | None
     source: str
     inputs: tuple[CaseInput, ...]
+    record_sources: RecordSources | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_sources(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if self.record_sources is None:
+            data.pop("record_sources", None)
+        return data
 
     def values(self) -> dict[str, Any]:
         """Feature name → value, as the model took it."""
@@ -255,7 +268,12 @@ def _case_summary(case: Case, bundle: ModelBundle) -> CaseSummary:
         )
         for f in bundle.features
     )
-    return CaseSummary(case_id=case.case_id, source=case.source, inputs=inputs)
+    return CaseSummary(
+        case_id=case.case_id,
+        source=case.source,
+        inputs=inputs,
+        record_sources=case.record_sources,
+    )
 
 
 class CaseExplainer:

@@ -40,5 +40,10 @@ def check_own_estimate(value: object) -> int:
 
 
 def case_key(model_id: str, case: Case) -> tuple[str, str, str]:
-    """The key a session keeps a case's report and estimate under: model, patient, inputs."""
-    return (model_id, case.case_id or "", json.dumps(case.values, sort_keys=True, default=str))
+    """The key a session keeps a case's report and estimate under: model, patient, inputs
+    (and, for a case read from a record, where its values came from: the same values from
+    another record are another report)."""
+    inputs = json.dumps(case.values, sort_keys=True, default=str)
+    if case.record_sources is not None:
+        inputs += "\n" + case.record_sources.model_dump_json()
+    return (model_id, case.case_id or "", inputs)

@@ -17,9 +17,10 @@ the same tab inherits nothing: not the displays, not the estimates, not the sess
 
 The methods are grouped by job, one module each, and combined here: sign-in and the session
 (:mod:`.sessions`), reports and feedback (:mod:`.reports`), model facts, status and users
-(:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`) and monitoring
-(:mod:`.monitoring`); what they share (the stores, the policy check, the one recording
-function) is :mod:`._door_base`.
+(:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`), monitoring
+(:mod:`.monitoring`) and a case read from the patient's FHIR record (:mod:`.record_intake`);
+what they share (the stores, the policy check, the one recording function) is
+:mod:`._door_base`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from caselens.workflow.errors import (
     WorkflowError,
 )
 from caselens.workflow.monitoring import MonitoringMixin
+from caselens.workflow.record_intake import RecordIntakeMixin
 from caselens.workflow.records import (
     AuditChoices,
     AuditPage,
@@ -83,7 +85,14 @@ __all__ = [
 ]
 
 
-class Workflow(SessionsMixin, ReportsMixin, AdministrationMixin, AuditTrailMixin, MonitoringMixin):
+class Workflow(
+    SessionsMixin,
+    ReportsMixin,
+    RecordIntakeMixin,
+    AdministrationMixin,
+    AuditTrailMixin,
+    MonitoringMixin,
+):
     """Every display and action of CaseLens, as check → record → return.
 
     Parameters

@@ -11,19 +11,22 @@ problem, never a traceback. Numbers are plain decimals only; what was typed is q
 cut to ``SHOWN_CHARS`` with unprintable characters escaped.
 
 The package: :mod:`.records` (the :class:`Case` and its problems and flags), :mod:`.fields`
-(:func:`validate_inputs` and the per-field checks), :mod:`.files` (the CSV and JSON readers);
+(:func:`validate_inputs` and the per-field checks), :mod:`.files` (the CSV and JSON readers),
+:mod:`.record_sources` (where each value of a case read from a FHIR record came from);
 :mod:`._quoting` quotes typed text back safely.
 """
 
 from caselens._lazy import lazy_face
 
 __all__ = [
+    "FROM_RECORD",
     "INFINITE_TEXT",
     "MAX_CASE_ID_CHARS",
     "MAX_COLUMNS",
     "MAX_JSON_DEPTH",
     "MAX_JSON_INT_DIGITS",
     "MAX_KEYS",
+    "MAX_SOURCES_PER_FIELD",
     "MAX_UPLOAD_BYTES",
     "MAX_VALUE_CHARS",
     "MISSING_RARE_SHARE",
@@ -33,11 +36,16 @@ __all__ = [
     "RARE_CATEGORY_MIN_COUNT",
     "RARE_CATEGORY_SHARE",
     "SHOWN_CHARS",
+    "STATUS_WORDS",
     "Case",
     "FieldFlag",
     "FieldProblem",
+    "FieldSource",
     "FlagCode",
     "ProblemCode",
+    "RecordSources",
+    "RecordStatus",
+    "SourceResourceRef",
     "case_from_csv",
     "case_from_json",
     "case_from_upload",
@@ -62,11 +70,18 @@ _PARTS = {
     "RARE_CATEGORY_MIN_COUNT": "fields",
     "RARE_CATEGORY_SHARE": "fields",
     "SHOWN_CHARS": "_quoting",
+    "FROM_RECORD": "record_sources",
+    "MAX_SOURCES_PER_FIELD": "record_sources",
+    "STATUS_WORDS": "record_sources",
     "Case": "records",
     "FieldFlag": "records",
+    "FieldSource": "record_sources",
     "FieldProblem": "records",
     "FlagCode": "records",
     "ProblemCode": "records",
+    "RecordSources": "record_sources",
+    "RecordStatus": "record_sources",
+    "SourceResourceRef": "record_sources",
     "case_from_csv": "files",
     "case_from_json": "files",
     "case_from_upload": "files",

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from caselens.errors import CaseValidationError
+from caselens.explain.cases.record_sources import RecordSources
 from caselens.model.column_index import column_index
 
 ProblemCode = Literal[
@@ -58,17 +59,21 @@ class Case:
     values : dict
         Feature name → number (float), category (str) or None.
     source : str
-        'form', 'csv', 'json' or 'demo'.
+        'form', 'csv', 'json', 'demo' or 'fhir'.
     case_id : str or None
         A reference for the patient or demo case, if one was given.
     flags : tuple of FieldFlag
         Accepted values that fall outside what the model saw in training.
+    record_sources : RecordSources or None
+        For a case read from the patient's FHIR record ('fhir'): where each value came
+        from, and which the clinician entered by hand; None for any other case.
     """
 
     values: dict[str, Any]
     source: str
     case_id: str | None = None
     flags: tuple[FieldFlag, ...] = field(default=())
+    record_sources: RecordSources | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The case as a one-row DataFrame of the model's inputs.

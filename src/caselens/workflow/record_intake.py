@@ -1,0 +1,259 @@
+"""A case from the patient's FHIR record: read, checked per field, completed by hand.
+
+Two steps, both for clinicians only. :meth:`RecordIntakeMixin.case_from_record` reads an
+uploaded FHIR R4 Bundle with the model's mapping (:mod:`caselens.fhir`) and returns, per
+input, what the record gave or the problem in plain words (:class:`RecordSources`); a value
+the record gave that the case checks refuse (outside the possible range, say) becomes a
+problem of its own. :meth:`RecordIntakeMixin.case_with_values_by_hand` then builds the case
+from the record's values and the values the clinician typed for exactly the inputs the record
+could not give, checks it like any case, and marks those values "entered by hand". Nothing
+is defaulted. The report is then shown through ``show_report`` like any case, and carries the
+sources into the trail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from caselens.errors import CaseLensError, CaseValidationError
+from caselens.explain.cases import (
+    FROM_RECORD,
+    MAX_SOURCES_PER_FIELD,
+    Case,
+    FieldProblem,
+    FieldSource,
+    RecordSources,
+    SourceResourceRef,
+    validate_inputs,
+)
+from caselens.explain.cases.record_sources import MAX_MESSAGE_CHARS, cut
+from caselens.model.features import FeatureSchema
+from caselens.workflow._door_base import DoorBase
+from caselens.workflow.errors import WorkflowError
+from caselens.workflow.records import UserSession
+
+#: Largest record file read at the door: a FHIR ``$everything`` export of a long admission is a
+#: few megabytes; the reader applies its own, finer limits (entries, depth) below this one.
+MAX_RECORD_BYTES = 20 * 1024 * 1024
+#: A FHIR resource id (FHIR R4 ``id``: letters, digits, '-' and '.', 1–64 characters).
+FHIR_ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}", re.ASCII)
+#: The ``source`` of a case read from a record.
+RECORD_SOURCE = "fhir"
+
+
+class RecordIntakeMixin(DoorBase):
+    """The door's record intake: a case from an uploaded FHIR Bundle, the rest by hand."""
+
+    def case_from_record(
+        self,
+        session: UserSession,
+        model_id: str,
+        data: bytes,
+        *,
+        case_date: dt.date,
+        patient_id: str | None = None,
+    ) -> RecordSources:
+        """Read an uploaded FHIR R4 Bundle into this model's inputs, one status per input.
+
+        Parameters
+        ----------
+        data : bytes
+            The Bundle's JSON, at most :data:`MAX_RECORD_BYTES`.
+        case_date : date
+            The day the case is assessed at (not in the future): look-back windows and ages
+            count from it.
+        patient_id : str, optional
+            Which patient of a Bundle holding several (a FHIR id).
+
+        Returns
+        -------
+        RecordSources
+            Every input, in schema order: the value the record gave (with its resources and
+            the record's own value and unit), or the problem that leaves it to be entered by
+            hand. Nothing is recorded in the trail yet: the report is, when it is shown.
+
+        Raises
+        ------
+        WorkflowError
+            Not a clinician (the refusal is recorded), a suspended model, a file too large,
+            a case date in the future, a patient id that is not a FHIR id, or a record the
+            reader refuses (its own words).
+        """
+        self._require(session, "view_report")
+        bundle = self._active_bundle(model_id)
+        if len(data) > MAX_RECORD_BYTES:
+            raise WorkflowError(
+                f"Patient record: the file is {len(data):,} bytes, over the limit of "
+                f"{MAX_RECORD_BYTES:,}; export only this patient's record."
+            )
+        today = self._clock().date()
+        if case_date > today:
+            raise WorkflowError(
+                f"Case date: {case_date.isoformat()} is in the future; choose today "
+                f"({today.isoformat()}) or an earlier day."
+            )
+        if patient_id is not None and not FHIR_ID_PATTERN.fullmatch(patient_id):
+            raise WorkflowError(
+                "Patient id: expected a FHIR id (1–64 letters, digits, '-' or '.'), got "
+                f"{cut(patient_id, 40)!r}."
+            )
+        from caselens.fhir import case_from_record, read_fhir_bundle
+
+        try:
+            record = read_fhir_bundle(data)
+            intake = case_from_record(
+                bundle.features, record, case_date=case_date, patient_id=patient_id
+            )
+        except CaseLensError as exc:  # FhirRecordError: the reader's own words
+            raise WorkflowError(f"Patient record: {exc}") from exc
+        return checked_sources(intake_sources(intake, bundle.features), bundle.features)
+
+    def case_with_values_by_hand(
+        self,
+        session: UserSession,
+        model_id: str,
+        sources: RecordSources,
+        by_hand: Mapping[str, Any],
+    ) -> Case:
+        """The case from the record's values and the clinician's values for the rest.
+
+        ``by_hand`` holds a value (None = not recorded, where the input allows it) for
+        exactly the inputs the record could not give; a value for an input the record gave
+        is refused, never used in its place. The whole is checked like any case.
+
+        Raises
+        ------
+        CaseValidationError
+            Every problem, per field (a required input left empty, a value out of range,
+            an input the record already gave).
+        WorkflowError
+            Not a clinician, or a suspended model.
+        """
+        self._require(session, "view_report")
+        bundle = self._active_bundle(model_id)
+        given = {f.feature: f.value for f in sources.fields if f.status in FROM_RECORD}
+        overlap = [name for name in by_hand if name in given]
+        if overlap:
+            raise CaseValidationError(
+                [
+                    FieldProblem(
+                        name,
+                        "duplicate_field",
+                        f"{bundle.features[name].label}: the value came from the record; it "
+                        "is not entered by hand.",
+                    )
+                    for name in overlap
+                ]
+            )
+        asked = {f.feature for f in sources.fields if f.status not in FROM_RECORD}
+        # An asked input missing from by_hand is None: refused if required, never defaulted.
+        values = {**given, **{name: by_hand.get(name) for name in asked}, **by_hand}
+        case = validate_inputs(values, bundle.features, source=RECORD_SOURCE)
+        fields = tuple(
+            f.model_copy(
+                update={"value": case.values.get(f.feature), "by_hand": f.feature in asked}
+            )
+            for f in sources.fields
+        )
+        return dataclasses.replace(
+            case, record_sources=sources.model_copy(update={"fields": fields})
+        )
+
+
+def _text(value: Any) -> str | None:
+    """A record's date, version or id as text (dates in ISO 8601); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, dt.date | dt.datetime):
+        return cut(value.isoformat())
+    return cut(value)
+
+
+def _resource(source: Any) -> SourceResourceRef:
+    return SourceResourceRef(
+        resource_type=cut(source.resource_type),
+        resource_id=cut(source.resource_id),
+        version=_text(source.version),
+        date=_text(source.date),
+    )
+
+
+def _original(original: Any) -> str | None:
+    """The record's own value and unit as one text ("198 mg/dL")."""
+    if original is None or original == "":
+        return None
+    if isinstance(original, tuple | list):
+        return cut(" ".join(str(part) for part in original if part not in (None, "")))
+    value, unit = getattr(original, "value", None), getattr(original, "unit", None)
+    if value is not None:
+        return cut(f"{value} {unit}" if unit else value)
+    return cut(original)
+
+
+def intake_sources(intake: Any, schema: FeatureSchema) -> RecordSources:
+    """The reader's ``RecordIntake`` as frozen report data, one field per input in schema
+    order; only a value the record gave (filled or stated) is kept as a value."""
+    fields = []
+    for feature in schema:
+        found = intake.fields.get(feature.name)
+        if found is None:
+            fields.append(
+                FieldSource(
+                    feature=feature.name,
+                    status="not_mapped",
+                    message=f"{feature.label}: the record reader said nothing about it.",
+                )
+            )
+            continue
+        sources = tuple(found.sources)
+        fields.append(
+            FieldSource(
+                feature=feature.name,
+                status=found.status,
+                message=cut(found.message or "", MAX_MESSAGE_CHARS),
+                sources=tuple(_resource(s) for s in sources[:MAX_SOURCES_PER_FIELD]),
+                sources_total=len(sources),
+                original=_original(found.original),
+                value=found.value if found.status in FROM_RECORD else None,
+            )
+        )
+    patient = intake.patient
+    return RecordSources(
+        patient_id=None if patient is None else cut(patient.resource_id),
+        patient=None if patient is None else _resource(patient),
+        case_date=intake.case_date.isoformat(),
+        fields=tuple(fields),
+    )
+
+
+def checked_sources(sources: RecordSources, schema: FeatureSchema) -> RecordSources:
+    """The sources with every value the record gave checked like a typed one: a value the
+    case checks refuse becomes an ``invalid_value`` problem (asked for by hand) with the
+    checks' own words."""
+    given = {f.feature: f.value for f in sources.fields if f.status in FROM_RECORD}
+    try:
+        validate_inputs(given, schema, source=RECORD_SOURCE)
+        return sources
+    except CaseValidationError as error:
+        refused = {
+            p.field: p.message
+            for p in error.problems
+            if p.field in given  # inputs not given yet are asked for anyway
+        }
+    fields = tuple(
+        f.model_copy(
+            update={
+                "status": "invalid_value",
+                "message": cut(f"The record's value was refused: {refused[f.feature]}", 1000),
+                "value": None,
+            }
+        )
+        if f.feature in refused
+        else f
+        for f in sources.fields
+    )
+    return sources.model_copy(update={"fields": fields})
