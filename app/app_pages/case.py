@@ -55,6 +55,11 @@ with ref_column:
     )
     if case.source in {"csv", "json"} and case.case_id:
         st.caption(f"Taken from the file: {literal(case.case_id)}. Check it is this patient.")
+    if case.source == "fhir" and case.record_sources and case.record_sources.patient_id:
+        st.caption(
+            f"The record's patient id is {literal(case.record_sources.patient_id)}; the "
+            "reference is what you enter here."
+        )
 if not patient_ref.strip():
     st.info("Enter the patient reference to see the report.")
     st.stop()

@@ -1,4 +1,5 @@
-"""Choosing or entering a patient case: demo case, form, or uploaded CSV/JSON.
+"""Choosing or entering a patient case: demo case, form, uploaded CSV/JSON, or the patient's
+FHIR record (:mod:`components.record_intake`).
 
 Feature labels, units and descriptions come from the bundle, demo titles from its demo
 cases, problem messages from the case (an uploaded file's own field names): all are shown
@@ -7,6 +8,7 @@ through :func:`literal` (labels and help text are Markdown in Streamlit too)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import streamlit as st
@@ -17,6 +19,8 @@ from caselens.model import FeatureSpec, ModelBundle
 from components.text import code, literal
 
 NOT_RECORDED = "Not recorded"
+#: The third way in: the case read from the patient's FHIR record.
+RECORD_CHOICE = "From the patient's record (FHIR)"
 
 
 def render_problems(error: CaseValidationError) -> None:
@@ -46,11 +50,19 @@ def zero_one_words(feature: FeatureSpec) -> dict[int, str] | None:
     return None
 
 
-def _form_inputs(bundle: ModelBundle, key_prefix: str, start: dict) -> dict | None:
+def form_inputs(
+    features: Iterable[FeatureSpec],
+    key_prefix: str,
+    start: dict,
+    *,
+    submit: str = "Assess this case",
+) -> dict | None:
+    """A form of the given inputs (labels, units and help from the schema), two columns;
+    the values as entered once ``submit`` is clicked, else None."""
     values: dict[str, object] = {}
     with st.form(f"{key_prefix}_form"):
         columns = st.columns(2)
-        for i, feature in enumerate(bundle.features):
+        for i, feature in enumerate(features):
             column = columns[i % 2]
             key = f"{key_prefix}_field_{feature.name}"
             help_text = literal(feature.description) if feature.description else None
@@ -84,9 +96,21 @@ def _form_inputs(bundle: ModelBundle, key_prefix: str, start: dict) -> dict | No
                 if feature.missing_allowed:
                     options = [NOT_RECORDED, *options]
                 current = start.get(feature.name)
-                index = options.index(current) if current in options else 0
-                choice = column.selectbox(label, options, index=index, key=key, help=help_text)
-                values[feature.name] = None if choice == NOT_RECORDED else choice
+                # A required category nobody chose stays empty: never its first option.
+                index = (
+                    options.index(current)
+                    if current in options
+                    else (0 if feature.missing_allowed else None)
+                )
+                choice = column.selectbox(
+                    label,
+                    options,
+                    index=index,
+                    key=key,
+                    help=help_text,
+                    placeholder="required",
+                )
+                values[feature.name] = None if choice in (NOT_RECORDED, None) else choice
             else:
                 current = start.get(feature.name)
                 limits = ""
@@ -108,14 +132,15 @@ def _form_inputs(bundle: ModelBundle, key_prefix: str, start: dict) -> dict | No
                     placeholder=NOT_RECORDED if feature.missing_allowed else "required",
                     help=" ".join(x for x in (help_text, limits) if x) or None,
                 )
-        submitted = st.form_submit_button("Assess this case", type="primary")
+        submitted = st.form_submit_button(submit, type="primary")
     return values if submitted else None
 
 
 def render_case_input(
     bundle: ModelBundle, *, key_prefix: str, row: tuple[Any, Any] | None = None
 ) -> Case | None:
-    """Let the clinician pick a demo case, fill the form or upload a file.
+    """Let the clinician pick a demo case, fill the form, upload a file or read the case from
+    the patient's FHIR record.
 
     ``row`` (two containers, e.g. columns) places the source choice and the demo patient
     side by side on one line; the form and the upload take the page's width below it.
@@ -127,7 +152,7 @@ def render_case_input(
     source_slot, patient_slot = row if row is not None else (st.container(), st.container())
     source = source_slot.radio(
         "Case",
-        ["Demo patient", "Enter values", "Upload a file"],
+        ["Demo patient", "Enter values", "Upload a file", RECORD_CHOICE],
         horizontal=True,
         key=f"{key_prefix}_source",
     )
@@ -148,6 +173,10 @@ def render_case_input(
         except CaseValidationError as error:
             render_problems(error)
             st.session_state.pop(state_key, None)
+    elif source == RECORD_CHOICE:
+        from components.record_intake import render_record_intake  # it uses this module's form
+
+        return render_record_intake(bundle, key_prefix=key_prefix, state_key=state_key)
     elif source == "Enter values":
         start = bundle.demo_cases[0].inputs if bundle.demo_cases else {}
         # Once a case is assessed the form folds away (a new label, so a new, closed
@@ -155,7 +184,7 @@ def render_case_input(
         assessed = isinstance(st.session_state.get(state_key), Case)
         label = "Patient values (assessed; open to change)" if assessed else "Patient values"
         with st.expander(label, expanded=not assessed):
-            submitted = _form_inputs(bundle, key_prefix, start)
+            submitted = form_inputs(bundle.features, key_prefix, start)
         if submitted is not None:
             try:
                 st.session_state[state_key] = validate_inputs(

@@ -23,6 +23,7 @@ from components.figures import (
     shap_waterfall_figure,
     threshold_strip_figure,
 )
+from components.record_intake import render_sources_table, summary_line
 from components.text import code, literal
 
 SEVERITY_ICON = {
@@ -441,6 +442,28 @@ def _render_provenance_body(report: CaseReport) -> None:
     )
 
 
+def render_record_sources(report: CaseReport, *, key_prefix: str) -> None:
+    """ "Where the values came from", for a case read from the patient's record: drawn from the
+    report itself, so the reviewer's replay shows what the clinician saw."""
+    sources = report.case.record_sources
+    if sources is None:
+        return
+    with (box := lazy_expander("Where the values came from", key=f"{key_prefix}_sources")):
+        if box.open:
+            labels = {i.name: i.label for i in report.case.inputs}
+            by_hand = ", ".join(labels.get(n, n) for n in sources.entered_by_hand())
+            st.caption(
+                literal(summary_line(sources, entered=True))
+                + (f" Entered by hand: {literal(by_hand)}." if by_hand else "")
+            )
+            render_sources_table(
+                sources,
+                labels,
+                {i.name: i.value_text for i in report.case.inputs},
+                key=f"{key_prefix}_sources_table",
+            )
+
+
 def render_clinician_report(
     report: CaseReport,
     *,
@@ -466,6 +489,7 @@ def render_clinician_report(
     )
     render_explanations(report, key_prefix=key_prefix)
     render_limitations(report, key_prefix=key_prefix)
+    render_record_sources(report, key_prefix=key_prefix)
     label = "Details: how sure, the summary, how this patient compares with the evidence"
     with (box := lazy_expander(label, key=f"{key_prefix}_reliability_open")):
         if box.open:

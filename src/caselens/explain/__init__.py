@@ -7,6 +7,7 @@ patient narrative, all frozen into one :class:`CaseReport` by :func:`explain`.
 from caselens._lazy import lazy_face
 
 __all__ = [
+    "FROM_RECORD",
     "LANGUAGES",
     "Attributions",
     "Case",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 _PARTS = {
+    "FROM_RECORD": "cases",
     "Attributions": "attribution",
     "Case": "cases",
     "CaseExplainer": "report",

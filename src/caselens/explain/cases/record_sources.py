@@ -13,6 +13,7 @@ never as Markdown or HTML.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +47,10 @@ STATUS_WORDS: dict[str, str] = {
     "unknown_code": "A code the mapping does not know",
     "invalid_value": "A value that cannot be used",
 }
+#: The columns of the "where the values came from" table (:meth:`RecordSources.table`).
+TABLE_COLUMNS = ("Input", "Value used", "From the record?", "Where it came from", "Note")
+#: The value column of an input the record could not give, before the clinician enters it.
+TO_ENTER_BY_HAND = "to enter by hand"
 #: Characters kept of a resource type, id, version, date or original value from a record:
 #: real ones are far shorter (a FHIR id is at most 64), a hostile one cannot bloat the trail.
 MAX_SOURCE_TEXT_CHARS = 200
@@ -173,3 +178,29 @@ class RecordSources(_Frozen):
     def date(self) -> dt.date:
         """The case date as a date."""
         return dt.date.fromisoformat(self.case_date)
+
+    def table(
+        self, labels: Mapping[str, str], values_shown: Mapping[str, str]
+    ) -> list[dict[str, str]]:
+        """One row per input for the "where the values came from" table (:data:`TABLE_COLUMNS`).
+
+        ``labels`` are the inputs' labels; ``values_shown`` the values as the report reads
+        them ("145 mm Hg"), by name: an input without one (not entered yet) reads
+        :data:`TO_ENTER_BY_HAND`. Every cell is plain text, to be shown as text.
+        """
+        return [
+            dict(
+                zip(
+                    TABLE_COLUMNS,
+                    (
+                        labels.get(f.feature, f.feature),
+                        values_shown.get(f.feature, TO_ENTER_BY_HAND),
+                        f.status_words(),
+                        f.where_from(),
+                        f.message,
+                    ),
+                    strict=True,
+                )
+            )
+            for f in self.fields
+        ]
