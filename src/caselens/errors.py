@@ -28,3 +28,7 @@ class CaseValidationError(CaseLensError):
         self.problems = list(problems)
         lines = "\n".join(f"- {p.message}" for p in self.problems)
         super().__init__(f"The case has {len(self.problems)} problem(s):\n{lines}")
+
+
+class FhirRecordError(CaseLensError):
+    """A FHIR record (a Bundle or a server's answer) was refused: the message says why."""
