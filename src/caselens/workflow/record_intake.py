@@ -30,15 +30,22 @@ from caselens.explain.cases import (
     SourceResourceRef,
     validate_inputs,
 )
-from caselens.explain.cases.record_sources import MAX_MESSAGE_CHARS, cut
+from caselens.explain.cases.record_sources import MAX_MESSAGE_CHARS, MAX_NOTES, cut
+from caselens.fhir import (
+    MAX_FHIR_BUNDLE_BYTES,
+    RecordIntake,
+    SourceResource,
+    case_from_record,
+    read_fhir_bundle,
+)
 from caselens.model.features import FeatureSchema
 from caselens.workflow._door_base import DoorBase
 from caselens.workflow.errors import WorkflowError
 from caselens.workflow.records import UserSession
 
-#: Largest record file read at the door: a FHIR ``$everything`` export of a long admission is a
-#: few megabytes; the reader applies its own, finer limits (entries, depth) below this one.
-MAX_RECORD_BYTES = 20 * 1024 * 1024
+#: Largest record file read at the door: the reader's own bound, said before it is parsed (the
+#: reader also bounds entries, depth and text).
+MAX_RECORD_BYTES = MAX_FHIR_BUNDLE_BYTES
 #: A FHIR resource id (FHIR R4 ``id``: letters, digits, '-' and '.', 1–64 characters).
 FHIR_ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}", re.ASCII)
 #: The ``source`` of a case read from a record.
@@ -101,8 +108,6 @@ class RecordIntakeMixin(DoorBase):
                 "Patient id: expected a FHIR id (1–64 letters, digits, '-' or '.'), got "
                 f"{cut(patient_id, 40)!r}."
             )
-        from caselens.fhir import case_from_record, read_fhir_bundle
-
         try:
             record = read_fhir_bundle(data)
             intake = case_from_record(
@@ -173,7 +178,7 @@ def _text(value: Any) -> str | None:
     return cut(value)
 
 
-def _resource(source: Any) -> SourceResourceRef:
+def _resource(source: SourceResource) -> SourceResourceRef:
     return SourceResourceRef(
         resource_type=cut(source.resource_type),
         resource_id=cut(source.resource_id),
@@ -182,19 +187,7 @@ def _resource(source: Any) -> SourceResourceRef:
     )
 
 
-def _original(original: Any) -> str | None:
-    """The record's own value and unit as one text ("198 mg/dL")."""
-    if original is None or original == "":
-        return None
-    if isinstance(original, tuple | list):
-        return cut(" ".join(str(part) for part in original if part not in (None, "")))
-    value, unit = getattr(original, "value", None), getattr(original, "unit", None)
-    if value is not None:
-        return cut(f"{value} {unit}" if unit else value)
-    return cut(original)
-
-
-def intake_sources(intake: Any, schema: FeatureSchema) -> RecordSources:
+def intake_sources(intake: RecordIntake, schema: FeatureSchema) -> RecordSources:
     """The reader's ``RecordIntake`` as frozen report data, one field per input in schema
     order; only a value the record gave (filled or stated) is kept as a value."""
     fields = []
@@ -217,7 +210,7 @@ def intake_sources(intake: Any, schema: FeatureSchema) -> RecordSources:
                 message=cut(found.message or "", MAX_MESSAGE_CHARS),
                 sources=tuple(_resource(s) for s in sources[:MAX_SOURCES_PER_FIELD]),
                 sources_total=len(sources),
-                original=_original(found.original),
+                original=cut(found.original) if found.original else None,
                 value=found.value if found.status in FROM_RECORD else None,
             )
         )
@@ -227,6 +220,7 @@ def intake_sources(intake: Any, schema: FeatureSchema) -> RecordSources:
         patient=None if patient is None else _resource(patient),
         case_date=intake.case_date.isoformat(),
         fields=tuple(fields),
+        notes=tuple(cut(note, MAX_MESSAGE_CHARS) for note in intake.notes[:MAX_NOTES]),
     )
 
 

@@ -38,8 +38,8 @@ FROM_RECORD: frozenset[str] = frozenset({"filled", "stated_absent"})
 STATUS_WORDS: dict[str, str] = {
     "filled": "From the record",
     "stated_absent": "Not in the record: the model's stated value for none",
-    "entered_by_hand": "Not held in the record: entered by hand",
-    "not_mapped": "Not read from the record: entered by hand",
+    "entered_by_hand": "Not held in the record",
+    "not_mapped": "Not read from records by this model",
     "no_value": "No value in the record",
     "stale": "Only an old value in the record",
     "unit_not_allowed": "A unit that is not allowed",
@@ -56,6 +56,9 @@ TO_ENTER_BY_HAND = "to enter by hand"
 MAX_SOURCE_TEXT_CHARS = 200
 #: Characters kept of one field's message.
 MAX_MESSAGE_CHARS = 1000
+#: Notes kept about what the record held that was not used (other patients' resources,
+#: malformed entries): the reader names at most a few; a hostile record cannot add more.
+MAX_NOTES = 20
 #: Source resources kept per input: a count over a year's encounters may name dozens, and
 #: the report keeps them all up to this bound (``sources_total`` says how many there were).
 MAX_SOURCES_PER_FIELD = 100
@@ -129,9 +132,7 @@ class FieldSource(_Frozen):
     def status_words(self) -> str:
         """The status in a clinician's words, with "entered by hand" when it was."""
         words = STATUS_WORDS[self.status]
-        if self.by_hand and self.status not in ("entered_by_hand", "not_mapped"):
-            return f"{words}: entered by hand"
-        return words
+        return f"{words}: entered by hand" if self.by_hand else words
 
     def where_from(self) -> str:
         """Where the value came from, in one line: the resources (with their dates) and the
@@ -159,12 +160,16 @@ class RecordSources(_Frozen):
         The date the case is assessed at (ISO 8601): windows and ages count back from it.
     fields : tuple of FieldSource
         One per input, in the schema's order.
+    notes : tuple of str
+        What the record held that was not used (another patient's resources, malformed
+        entries), in the reader's words.
     """
 
     patient_id: str | None = Field(default=None, max_length=MAX_SOURCE_TEXT_CHARS)
     patient: SourceResourceRef | None = None
     case_date: str = Field(max_length=10)
     fields: tuple[FieldSource, ...]
+    notes: tuple[str, ...] = Field(default=(), max_length=MAX_NOTES)
 
     def field(self, name: str) -> FieldSource | None:
         """The source of one input (None if the record said nothing about it)."""

@@ -1,0 +1,251 @@
+"""A case from the patient's FHIR record through the door: clinicians only, every problem asked
+for by hand (and nothing else), the sources recorded with the report, replayed and re-run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from caselens.access.accounts import AccountStore
+from caselens.access.app_database import open_app_database
+from caselens.access.model_status import ModelStatusStore
+from caselens.audit import AuditStore
+from caselens.errors import CaseValidationError
+from caselens.explain.cases import FROM_RECORD, FieldSource, RecordSources
+from caselens.explain.report import CaseExplainer, CaseReport
+from caselens.model.bundle import BundleCatalogue, load_bundle
+from caselens.workflow.door import Workflow
+from caselens.workflow.errors import Refused, WorkflowError
+from caselens.workflow.record_intake import checked_sources
+from caselens.workflow.records import UserSession
+from record_cases import CASE_DATE, PATIENT_ID, RECORD_INPUTS, heart_record, mapped_heart_bundle
+
+KEY = bytes.fromhex("55" * 32)
+PASSWORD = "a long enough password"
+MODEL = "heart-disease"
+#: Hand values for every heart input the record may leave out (a valid case when all are used).
+HAND = {
+    "chest_pain": "Atypical angina",
+    "resting_bp": 138,
+    "cholesterol": 241,
+    "fasting_glucose_high": "No",
+    "resting_ecg": "Normal",
+    "exercise_angina": "No",
+    "st_depression": 1.2,
+    "st_slope": "Flat",
+    "major_vessels": 0,
+    "thallium_test": "Normal",
+}
+
+
+@pytest.fixture(scope="module")
+def mapped_bundle(tmp_path_factory):
+    return load_bundle(mapped_heart_bundle(tmp_path_factory.mktemp("models")))
+
+
+@pytest.fixture(scope="module")
+def explainer(mapped_bundle) -> CaseExplainer:
+    return CaseExplainer(mapped_bundle)
+
+
+@pytest.fixture(scope="module")
+def accounts_template(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("accounts")
+    store = AccountStore(open_app_database(folder))
+    store.add("dr.lee", name="Dr. Ana Lee", role="clinician", password=PASSWORD)
+    store.add("rev.kim", name="Kim Okafor", role="reviewer", password=PASSWORD)
+    store.add(
+        "pat.h03",
+        name="Sam Patel",
+        role="patient",
+        password=PASSWORD,
+        patient_ref="H-03",
+        patient_model_id=MODEL,
+    )
+    return folder / "app.sqlite"
+
+
+@pytest.fixture()
+def workflow(tmp_path, accounts_template, mapped_bundle, explainer) -> Iterator[Workflow]:
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(accounts_template, data / "app.sqlite")
+    engine = open_app_database(data)
+    audit = AuditStore.open(tmp_path / "audit.sqlite", key=KEY)
+    built = Workflow(
+        audit=audit,
+        accounts=AccountStore(engine),
+        statuses=ModelStatusStore(engine),
+        catalogue=BundleCatalogue(bundles={MODEL: mapped_bundle}, refused={}),
+        explainer=lambda model_id: explainer,
+        audit_key=KEY,
+        clock=lambda: dt.datetime(2026, 12, 1, 9, 0),
+    )
+    built.trail = audit
+    yield built
+    audit.close()
+
+
+def signed_in(workflow: Workflow, user_id: str) -> UserSession:
+    session = UserSession()
+    workflow.sign_in(session, user_id, PASSWORD)
+    return session
+
+
+def asked(sources: RecordSources) -> set[str]:
+    return {f.feature for f in sources.fields if f.status not in FROM_RECORD}
+
+
+def test_only_a_clinician_may_read_a_record_and_a_patient_s_refusal_is_recorded(workflow):
+    for user_id in ("pat.h03", "rev.kim"):
+        session = signed_in(workflow, user_id)
+        with pytest.raises(Refused):
+            workflow.case_from_record(session, MODEL, heart_record(), case_date=CASE_DATE)
+    refusals = [e for e in workflow.trail.entries() if e.action == "access_refused"]
+    assert [e.actor_id for e in refusals] == ["pat.h03", "rev.kim"]
+    assert all(e.report_json is None for e in workflow.trail.entries())
+
+
+def test_a_record_with_problems_asks_by_hand_for_exactly_the_problem_inputs(workflow):
+    session = signed_in(workflow, "dr.lee")
+    sources = workflow.case_from_record(
+        session,
+        MODEL,
+        heart_record(stale_cholesterol=True, bp_unit="kPa"),
+        case_date=CASE_DATE,
+    )
+    status = {f.feature: f.status for f in sources.fields}
+    assert status["cholesterol"] == "stale"
+    assert status["resting_bp"] == "unit_not_allowed"
+    assert status["chest_pain"] == "entered_by_hand"
+    assert {name for name, s in status.items() if s == "filled"} == {
+        "age",
+        "sex",
+        "max_heart_rate",
+    }
+    assert asked(sources) == set(HAND)  # every input with a problem, and only those
+    # Nothing is defaulted: an input with a problem has no value until the clinician types one.
+    assert all(f.value is None for f in sources.fields if f.feature in HAND)
+    stale = sources.field("cholesterol")
+    assert stale.original == "5.5 mmol/L"
+    assert stale.sources[0].resource_id == "chol-1" and "older than" in stale.message
+    assert sources.patient_id == PATIENT_ID and sources.case_date == CASE_DATE.isoformat()
+
+    case = workflow.case_with_values_by_hand(session, MODEL, sources, HAND)
+    assert case.source == "fhir"
+    assert case.values["age"] == 63.0 and case.values["max_heart_rate"] == 162.0
+    assert case.values["cholesterol"] == 241.0  # typed, not the stale 5.5 mmol/L
+    kept = case.record_sources
+    assert set(kept.entered_by_hand()) == set(HAND)
+    assert kept.field("cholesterol").value == 241.0 and kept.field("cholesterol").by_hand
+    assert kept.field("cholesterol").where_from() == "Entered by hand"
+    assert not kept.field("age").by_hand and kept.field("age").from_record
+
+
+def test_a_required_input_left_empty_or_a_record_value_typed_over_is_refused_per_field(
+    workflow, mapped_bundle
+):
+    session = signed_in(workflow, "dr.lee")
+    sources = workflow.case_from_record(session, MODEL, heart_record(), case_date=CASE_DATE)
+    assert asked(sources) == set(HAND) - {"resting_bp", "cholesterol"}
+    hand = {k: v for k, v in HAND.items() if k in asked(sources)}
+    with pytest.raises(CaseValidationError) as empty:
+        workflow.case_with_values_by_hand(session, MODEL, sources, {**hand, "st_slope": None})
+    assert [(p.field, p.code) for p in empty.value.problems] == [("st_slope", "missing_required")]
+    with pytest.raises(CaseValidationError) as over:
+        workflow.case_with_values_by_hand(session, MODEL, sources, {**hand, "age": 40})
+    [problem] = over.value.problems
+    assert problem.field == "age" and "came from the record" in problem.message
+    # A value that may be not recorded (the model allows it) is the clinician's choice.
+    case = workflow.case_with_values_by_hand(
+        session, MODEL, sources, {**hand, "major_vessels": None}
+    )
+    assert case.values["major_vessels"] is None
+    assert case.record_sources.field("major_vessels").by_hand
+
+
+def test_the_recorded_report_carries_the_sources_and_the_replay_and_rerun_keep_them(workflow):
+    clinician = signed_in(workflow, "dr.lee")
+    sources = workflow.case_from_record(
+        clinician, MODEL, heart_record(conflicting_bp=True), case_date=CASE_DATE
+    )
+    assert sources.field("resting_bp").status == "conflict"
+    assert {s.resource_id for s in sources.field("resting_bp").sources} == {"bp-1", "bp-2"}
+    hand = {k: v for k, v in HAND.items() if k in asked(sources)}
+    case = workflow.case_with_values_by_hand(clinician, MODEL, sources, hand)
+    report = workflow.show_report(clinician, MODEL, case, patient_ref="MRN-7")
+    assert report.case.record_sources == case.record_sources
+
+    [entry] = [e for e in workflow.trail.entries() if e.action == "viewed"]
+    stored = CaseReport.from_json(entry.report_json)
+    assert stored.case.record_sources == case.record_sources
+    assert json.loads(entry.report_json)["case"]["source"] == "fhir"
+
+    reviewer = signed_in(workflow, "rev.kim")
+    replay = workflow.replay(reviewer, entry.seq)
+    assert replay.report.case.record_sources.field("resting_bp").by_hand
+    assert replay.report.case.record_sources.field("age").sources[0].version == "3"
+    rerun = workflow.rerun(reviewer, entry.seq)
+    assert rerun.outcome in ("identical", "within_tolerance"), rerun.message
+
+
+def test_the_same_values_from_another_record_are_another_report(workflow):
+    """The session's report cache is keyed by the sources too: the same values read from
+    another patient's record never show the first record's sources."""
+    session = signed_in(workflow, "dr.lee")
+    reports = []
+    for patient in ("pat-a", "pat-b"):
+        sources = workflow.case_from_record(
+            session, MODEL, heart_record(patient_id=patient), case_date=CASE_DATE
+        )
+        hand = {k: v for k, v in HAND.items() if k in asked(sources)}
+        case = workflow.case_with_values_by_hand(session, MODEL, sources, hand)
+        reports.append(workflow.show_report(session, MODEL, case, patient_ref="MRN-9"))
+    assert [r.case.record_sources.patient_id for r in reports] == ["pat-a", "pat-b"]
+    assert reports[0].probability == reports[1].probability
+    assert reports[0].report_id != reports[1].report_id
+
+
+@pytest.mark.parametrize(
+    ("data", "case_date", "patient_id", "says"),
+    [
+        (b"{not json", CASE_DATE, None, "Patient record:"),
+        (json.dumps({"resourceType": "Patient"}).encode(), CASE_DATE, None, "Patient record:"),
+        (heart_record(), dt.date(2026, 12, 2), None, "Case date: 2026-12-02 is in the future"),
+        (heart_record(), CASE_DATE, "<b>x</b>", "Patient id: expected a FHIR id"),
+    ],
+)
+def test_a_bad_record_date_or_id_is_refused_with_what_is_wrong(
+    workflow, data, case_date, patient_id, says
+):
+    session = signed_in(workflow, "dr.lee")
+    with pytest.raises(WorkflowError) as refused:
+        workflow.case_from_record(session, MODEL, data, case_date=case_date, patient_id=patient_id)
+    assert says in str(refused.value)
+    assert "Traceback" not in str(refused.value)
+
+
+def test_a_record_value_the_case_checks_refuse_becomes_a_problem_asked_by_hand(mapped_bundle):
+    schema = mapped_bundle.features
+    given = {"age": 63.0, "sex": "Male", "resting_bp": 999.0}
+    fields = tuple(FieldSource(feature=n, status="filled", value=v) for n, v in given.items())
+    sources = RecordSources(case_date=CASE_DATE.isoformat(), fields=fields)
+    checked = checked_sources(sources, schema)
+    assert [f.status for f in checked.fields] == ["filled", "filled", "invalid_value"]
+    refused = checked.fields[2]
+    assert refused.value is None and "outside" in refused.message
+    assert checked_sources(
+        RecordSources(case_date=CASE_DATE.isoformat(), fields=fields[:2]), schema
+    ) == RecordSources(case_date=CASE_DATE.isoformat(), fields=fields[:2])
+
+
+def test_the_inputs_the_record_gives_are_the_ones_its_mapping_reads(workflow):
+    session = signed_in(workflow, "dr.lee")
+    sources = workflow.case_from_record(session, MODEL, heart_record(), case_date=CASE_DATE)
+    from_record = [f.feature for f in sources.fields if f.status in FROM_RECORD]
+    assert sorted(from_record) == sorted(RECORD_INPUTS)
