@@ -44,6 +44,14 @@ def render_sources_table(
     )
 
 
+def render_notes(sources: RecordSources) -> None:
+    """What the record held that was not used (another patient's resources, malformed
+    entries), in the reader's words, as plain text."""
+    if sources.notes:
+        st.caption("Not used from the record:")
+        st.text("\n".join(sources.notes))
+
+
 def summary_line(sources: RecordSources, *, entered: bool) -> str:
     """One line: whose record, the case date, how many inputs it gave and how many are (or
     were) entered by hand."""
@@ -139,6 +147,7 @@ def _intake_table_and_form(
         },
         key=f"{key_prefix}_record_table",
     )
+    render_notes(sources)
     if asked:
         st.markdown(
             f"**Enter by hand** the {len(asked)} input(s) the record could not give "

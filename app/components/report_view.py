@@ -23,7 +23,7 @@ from components.figures import (
     shap_waterfall_figure,
     threshold_strip_figure,
 )
-from components.record_intake import render_sources_table, summary_line
+from components.record_intake import render_notes, render_sources_table, summary_line
 from components.text import code, literal
 
 SEVERITY_ICON = {
@@ -462,6 +462,7 @@ def render_record_sources(report: CaseReport, *, key_prefix: str) -> None:
                 {i.name: i.value_text for i in report.case.inputs},
                 key=f"{key_prefix}_sources_table",
             )
+            render_notes(sources)
 
 
 def render_clinician_report(

@@ -1,0 +1,120 @@
+"""The clinician's third way into a case, headless (AppTest): a FHIR record uploaded, every input's
+source or problem in a table, only the problem inputs asked by hand, the report with its sources,
+and the reviewer's replay showing them from the stored report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app_helpers import audit_entries, shown, signed_in
+from caselens.explain import CaseReport
+from components.case_input import RECORD_CHOICE
+from record_cases import CASE_DATE, heart_record, mapped_heart_bundle
+
+PREFIX = "case_heart-disease"
+HAND = {
+    "chest_pain": "Atypical angina",
+    "resting_bp": 138.0,
+    "cholesterol": 241.0,
+    "fasting_glucose_high": "No",
+    "resting_ecg": "Normal",
+    "exercise_angina": "No",
+    "st_depression": 1.2,
+    "st_slope": "Flat",
+    "major_vessels": 0.0,
+    "thallium_test": "Normal",
+}
+
+
+@pytest.fixture()
+def mapped_env(app_env, tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
+    mapped_heart_bundle(models)
+    monkeypatch.setenv("CASELENS_MODELS_DIR", str(models))
+
+
+def _uploaded(at, data: bytes):
+    at.radio(key=f"{PREFIX}_source").set_value(RECORD_CHOICE)
+    at = at.run()
+    at.date_input(key=f"{PREFIX}_record_date").set_value(CASE_DATE)
+    at.file_uploader(key=f"{PREFIX}_record_upload").upload("record.json", data, "application/json")
+    return at.run()
+
+
+def _source_tables(at) -> list:
+    """The "where the values came from" tables on the page (AppTest keeps no dataframe key)."""
+    return [d.value for d in at.dataframe if "Where it came from" in d.value.columns]
+
+
+def _hand_widgets(at) -> dict[str, object]:
+    marker = f"{PREFIX}_record_by_hand_field_"
+    widgets = [*at.selectbox, *at.number_input]
+    return {w.key.removeprefix(marker): w for w in widgets if (w.key or "").startswith(marker)}
+
+
+@pytest.mark.usefixtures("mapped_env")
+def test_a_record_with_problems_shows_its_sources_asks_only_for_them_and_reports_them():
+    at = _uploaded(signed_in("dr.lee"), heart_record(stale_cholesterol=True, bp_unit="kPa"))
+    assert not at.exception
+    [table] = _source_tables(at)
+    rows = table.set_index("Input")
+    assert rows.loc["Age", "Value used"] == "63 years"
+    assert rows.loc["Age", "From the record?"] == "From the record"
+    assert "Patient/pat-0042/_history/3" in rows.loc["Age", "Where it came from"]
+    assert rows.loc["Serum cholesterol", "Value used"] == "to enter by hand"
+    assert rows.loc["Serum cholesterol", "From the record?"] == "Only an old value in the record"
+    assert "recorded as 5.5 mmol/L" in rows.loc["Serum cholesterol", "Where it came from"]
+    assert "older than" in rows.loc["Serum cholesterol", "Note"]
+    assert rows.loc["Resting blood pressure", "From the record?"] == "A unit that is not allowed"
+    assert "3 of 13 inputs from the record, 10 to enter by hand" in shown(at.caption)
+    assert not at.metric  # nothing explained before the clinician enters the rest
+
+    widgets = _hand_widgets(at)
+    assert set(widgets) == set(HAND)  # exactly the inputs with a problem, no others
+    for name, value in HAND.items():
+        widgets[name].set_value(value)
+    at = at.button(key=f"FormSubmitter:{PREFIX}_record_by_hand_form-Explain").click().run()
+    at.text_input(key="case_patient_ref_heart-disease_fhir_").input("MRN-77")
+    at = at.run()
+    assert not at.exception
+    assert at.metric, shown(at.error)
+    assert "Where the values came from" in [e.label for e in at.expander]
+
+    # Signing in drew the first demo patient; the record's case is its own entry.
+    [entry] = [e for e in audit_entries() if e.action == "viewed" and e.patient_ref == "MRN-77"]
+    stored = CaseReport.from_json(entry.report_json)
+    sources = stored.case.record_sources
+    assert sources.patient_id == "pat-0042" and sources.case_date == CASE_DATE.isoformat()
+    assert set(sources.entered_by_hand()) == set(HAND)
+    assert stored.case.values()["cholesterol"] == 241.0
+    assert json.loads(entry.report_json)["case"]["source"] == "fhir"
+
+    at.session_state[f"{PREFIX}_report_sources"] = True
+    at = at.run()
+    [shown_table] = _source_tables(at)  # the intake table is folded away with the form
+    after = shown_table.set_index("Input")
+    assert after.loc["Serum cholesterol", "Value used"] == "241 mg/dL"
+    assert after.loc["Serum cholesterol", "Where it came from"] == "Entered by hand"
+    assert after.loc["Serum cholesterol", "From the record?"].endswith(": entered by hand")
+    assert "Entered by hand: " in shown(at.caption)
+
+    # The reviewer's replay draws the same table from the stored report.
+    reviewer = signed_in("rev.kim")
+    reviewer.query_params["entry"] = str(entry.seq)
+    reviewer.session_state[f"audit_{entry.seq}_sources"] = True
+    reviewer = reviewer.run()
+    assert not reviewer.exception
+    [replayed] = _source_tables(reviewer)
+    assert replayed.equals(shown_table)
+
+
+@pytest.mark.usefixtures("mapped_env")
+def test_a_file_that_is_not_a_fhir_bundle_is_refused_in_words_and_nothing_is_recorded():
+    at = _uploaded(signed_in("dr.lee"), b'{"resourceType": "Patient", "id": "x"}')
+    assert not at.exception
+    assert shown(at.error).startswith("Patient record:")
+    assert not at.metric
+    assert all(e.patient_ref != "pat-0042" for e in audit_entries())
