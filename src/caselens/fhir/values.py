@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from caselens.errors import UnitError
 from caselens.fhir._quoting import clip
 from caselens.fhir.matching import codings, day_of, evaluate
 from caselens.model.fhir_mapping import FhirMapping
@@ -104,7 +105,7 @@ def _from_quantity(quantity: dict[str, Any], mapping: FhirMapping) -> Reading:
         )
     try:
         converted = _convert(number, ucum, mapping)
-    except Exception as exc:  # the converter's refusal (UnitError) names the units
+    except UnitError as exc:  # names both units
         return Reading(
             None, original, "unit_not_allowed", f"cannot convert '{clip(ucum)}': {clip(str(exc))}"
         )
