@@ -256,8 +256,11 @@ def _add_valued(
     when = builder.when(mapping, variant)
     kind, data = _shell(mapping, when, variant == "entered_in_error")
     if mapping.derive == "period_days":
-        start = datetime.date.fromisoformat(when[:10]) - datetime.timedelta(days=int(float(value)))
-        data["period"] = {"start": start.isoformat(), "end": when[:10]}
+        # Starts on the clinical date (in the window) and ends by the case date at the latest.
+        length = datetime.timedelta(days=int(float(value)))
+        start = datetime.date.fromisoformat(when[:10])
+        start -= max(start + length - builder.case_date, datetime.timedelta(0))
+        data["period"] = {"start": start.isoformat(), "end": (start + length).isoformat()}
         builder.add(kind, data)
         return
     raw = _record_value(feature, mapping, value)
@@ -288,8 +291,15 @@ def _conflicting(feature: FeatureSpec, mapping: FhirMapping, value: float | str)
     return higher if feature.hard_max is None or higher <= feature.hard_max else float(value) - step
 
 
-def _add_counted(builder: _Builder, mapping: FhirMapping, value: float | str, variant) -> None:
-    count = int(float(value)) if mapping.combine == "count" else int(float(value) >= 1)
+def _add_counted(
+    builder: _Builder,
+    feature: FeatureSpec,
+    mapping: FhirMapping,
+    value: float | str,
+    variant: Variant | None,
+) -> None:
+    number = float(_record_value(feature, mapping, value))
+    count = int(number) if mapping.combine == "count" else int(number >= 1)
     for _ in range(count):
         kind, data = _shell(mapping, builder.when(mapping, variant), variant == "entered_in_error")
         builder.add(kind, data)
@@ -384,7 +394,7 @@ def synthetic_record(
         if value is None or variant == "missing":
             continue
         if mapping.combine in ("count", "any"):
-            _add_counted(builder, mapping, value, variant)
+            _add_counted(builder, feature, mapping, value, variant)
         else:
             _add_valued(builder, feature, mapping, value, variant)
     if other_patient:

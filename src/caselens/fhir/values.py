@@ -20,8 +20,9 @@ from caselens.model.fhir_mapping import FhirMapping
 
 #: The UCUM code system: only a Quantity in it has a unit code CaseLens converts.
 UCUM_SYSTEM = "http://unitsofmeasure.org"
-#: Significant digits kept after a unit conversion (drops float noise such as 200.99999999).
-CONVERTED_DIGITS = 10
+#: Significant digits kept after a unit conversion: more than any lab reports (4 to 5), fewer
+#: than a float's noise (123.762 umol/L is 1.4 mg/dL, not 1.399999997).
+CONVERTED_DIGITS = 6
 
 ReadingProblem = Literal["unit_not_allowed", "invalid_value", "unknown_code"]
 
