@@ -148,8 +148,13 @@ def _source(entry: RecordEntry, date: str | None) -> SourceResource:
 
 
 def _named(entry: RecordEntry, date: str | None) -> str:
-    when = f", {clip(date)}" if date else ""
+    when = f" of {clip(date[:10])}" if date else ""
     return f"{entry.resource_type} '{clip(entry.resource_id)}'{when}"
+
+
+def _named_source(source: SourceResource) -> str:
+    when = f" of {clip(source.date[:10])}" if source.date else ""
+    return f"{source.resource_type} '{clip(source.resource_id)}'{when}"
 
 
 def _field(
@@ -200,11 +205,12 @@ def _checked(
     try:
         case = validate_inputs({feature.name: value}, one, source="fhir")
     except CaseValidationError as exc:
-        why = "; ".join(p.message for p in exc.problems)
+        why = " ".join(p.message for p in exc.problems)
+        where = f" in {_named_source(sources[0])}" if sources else ""
         return _field(
             feature,
             "invalid_value",
-            f"{why} (read from the record: {original or value}); enter it by hand.",
+            f"{why} The record has {original or value}{where}; enter it by hand.",
             sources=sources,
             original=original,
         )
@@ -225,11 +231,11 @@ def _problem(
     feature: FeatureSpec, reading: Reading, sources: tuple[SourceResource, ...]
 ) -> FieldFromRecord:
     assert reading.problem is not None
-    where = f" in {sources[0].resource_type} '{clip(sources[0].resource_id)}'" if sources else ""
+    where = f" in {_named_source(sources[0])}" if sources else ""
     return _field(
         feature,
         reading.problem,
-        f"{feature.label}: {reading.why}{where}; enter it by hand.",
+        f"{feature.label}{where}: {reading.why}; enter it by hand.",
         sources=sources,
         original=reading.original or None,
     )
@@ -250,10 +256,7 @@ def _finish(
         return _problem(feature, value, sources)
     if reading.converted and feature.kind == "integer" and isinstance(value, float):
         value = float(round(value))  # a converted measurement, to the schema's whole unit
-    origin = "; ".join(
-        f"{s.resource_type} '{clip(s.resource_id)}'" + (f", {clip(s.date)}" if s.date else "")
-        for s in sources[:3]
-    )
+    origin = ", ".join(_named_source(source) for source in sources[:3])
     more = f" and {len(sources) - 3} more" if len(sources) > 3 else ""
     recorded = (
         f", recorded as {reading.original}"
@@ -340,7 +343,7 @@ def _counted(
     count = len(found.in_window)
     sources = tuple(_source(entry, date) for entry, date in found.in_window)
     value = float(count) if mapping.combine == "count" else 1.0
-    reading = Reading(value, f"{count} {mapping.resource_type} resource(s)")
+    reading = Reading(value, "")
     return _finish(feature, mapping, reading, sources)
 
 
@@ -357,8 +360,8 @@ def _stale(
         return _field(
             feature,
             "stale",
-            f"{feature.label}: the newest value in the record, {original} on {clip(date)} "
-            f"({entry.resource_type} '{clip(entry.resource_id)}'), is older than the "
+            f"{feature.label}: the newest value in the record, {original} in "
+            f"{_named(entry, date)}, is older than the "
             f"{mapping.window_days}-day window before the case date {case_date.isoformat()}; "
             "it is not used: enter a current value by hand.",
             sources=(_source(entry, date),),

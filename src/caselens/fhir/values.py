@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from caselens.errors import UnitError
 from caselens.fhir._quoting import clip
 from caselens.fhir.matching import codings, day_of, evaluate
 from caselens.model.fhir_mapping import FhirMapping
 
 #: The UCUM code system: only a Quantity in it has a unit code CaseLens converts.
 UCUM_SYSTEM = "http://unitsofmeasure.org"
-#: Significant digits kept after a unit conversion (drops float noise such as 200.99999999).
-CONVERTED_DIGITS = 10
+#: Significant digits kept after a unit conversion: more than any lab reports (4 to 5), fewer
+#: than a float's noise (123.762 umol/L is 1.4 mg/dL, not 1.399999997).
+CONVERTED_DIGITS = 6
 
 ReadingProblem = Literal["unit_not_allowed", "invalid_value", "unknown_code"]
 
@@ -104,7 +106,7 @@ def _from_quantity(quantity: dict[str, Any], mapping: FhirMapping) -> Reading:
         )
     try:
         converted = _convert(number, ucum, mapping)
-    except Exception as exc:  # the converter's refusal (UnitError) names the units
+    except UnitError as exc:  # names both units
         return Reading(
             None, original, "unit_not_allowed", f"cannot convert '{clip(ucum)}': {clip(str(exc))}"
         )
