@@ -48,6 +48,9 @@ KNOWN_CODE_SYSTEMS: dict[str, str] = {
     "http://terminology.hl7.org/CodeSystem/v3-ActCode": "HL7 v3 ActCode",
     "http://terminology.hl7.org/CodeSystem/admit-source": "HL7 admit source",
     "http://terminology.hl7.org/CodeSystem/discharge-disposition": "HL7 discharge disposition",
+    "http://terminology.hl7.org/CodeSystem/v3-ActPriority": "HL7 v3 ActPriority",
+    "http://terminology.hl7.org/CodeSystem/condition-category": "HL7 condition category",
+    "http://terminology.hl7.org/CodeSystem/observation-category": "HL7 observation category",
     "http://www.ama-assn.org/go/cpt": "CPT",
 }
 
