@@ -11,15 +11,19 @@ import pytest
 from app_helpers import audit_entries, shown, signed_in
 from caselens.explain import CaseReport
 from components.case_input import RECORD_CHOICE
-from record_cases import CASE_DATE, heart_record, mapped_heart_bundle
+from record_cases import CASE_DATE, heart_record
+
+pytestmark = pytest.mark.usefixtures("app_env")
 
 PREFIX = "case_heart-disease"
+#: What the clinician types: the inputs the heart mapping leaves to them, and the two the
+#: record spoils (a stale cholesterol, a blood pressure in kPa).
 HAND = {
     "chest_pain": "Atypical angina",
     "resting_bp": 138.0,
     "cholesterol": 241.0,
-    "fasting_glucose_high": "No",
     "resting_ecg": "Normal",
+    "max_heart_rate": 150.0,
     "exercise_angina": "No",
     "st_depression": 1.2,
     "st_slope": "Flat",
@@ -28,12 +32,9 @@ HAND = {
 }
 
 
-@pytest.fixture()
-def mapped_env(app_env, tmp_path, monkeypatch):
-    models = tmp_path / "models"
-    models.mkdir()
-    mapped_heart_bundle(models)
-    monkeypatch.setenv("CASELENS_MODELS_DIR", str(models))
+def _pick_heart(at):
+    box = at.selectbox(key="case_model")
+    return box.select(next(o for o in box.options if "(heart-disease " in o)).run()
 
 
 def _uploaded(at, data: bytes):
@@ -55,20 +56,31 @@ def _hand_widgets(at) -> dict[str, object]:
     return {w.key.removeprefix(marker): w for w in widgets if (w.key or "").startswith(marker)}
 
 
-@pytest.mark.usefixtures("mapped_env")
-def test_a_record_with_problems_shows_its_sources_asks_only_for_them_and_reports_them():
-    at = _uploaded(signed_in("dr.lee"), heart_record(stale_cholesterol=True, bp_unit="kPa"))
+def test_a_record_with_problems_shows_its_sources_asks_only_for_them_and_reports_them(
+    heart_bundle,
+):
+    record = heart_record(
+        heart_bundle,
+        variants={"cholesterol": "stale", "fasting_glucose_high": "other_unit"},
+        bp_unit="kPa",
+    )
+    at = _pick_heart(signed_in("dr.lee"))
+    at = _uploaded(at, record)
     assert not at.exception
     [table] = _source_tables(at)
     rows = table.set_index("Input")
-    assert rows.loc["Age", "Value used"] == "63 years"
+    assert rows.loc["Age", "Value used"] == "51 years"
     assert rows.loc["Age", "From the record?"] == "From the record"
-    assert "Patient/pat-0042/_history/3" in rows.loc["Age", "Where it came from"]
+    assert "Patient/pat-0042/_history/1" in rows.loc["Age", "Where it came from"]
+    glucose = rows.loc["Fasting blood sugar > 120 mg/dL"]
+    assert glucose["Value used"].startswith("No") and "mmol/L" in glucose["Where it came from"]
     assert rows.loc["Serum cholesterol", "Value used"] == "to enter by hand"
     assert rows.loc["Serum cholesterol", "From the record?"] == "Only an old value in the record"
-    assert "recorded as 5.5 mmol/L" in rows.loc["Serum cholesterol", "Where it came from"]
+    assert "recorded as 298 mg/dL" in rows.loc["Serum cholesterol", "Where it came from"]
     assert "older than" in rows.loc["Serum cholesterol", "Note"]
     assert rows.loc["Resting blood pressure", "From the record?"] == "A unit that is not allowed"
+    assert "Observation/bp-1/_history/2" in rows.loc["Resting blood pressure", "Where it came from"]
+    assert rows.loc["Chest pain type", "From the record?"] == "Not held in the record"
     assert "3 of 13 inputs from the record, 10 to enter by hand" in shown(at.caption)
     assert not at.metric  # nothing explained before the clinician enters the rest
 
@@ -111,9 +123,8 @@ def test_a_record_with_problems_shows_its_sources_asks_only_for_them_and_reports
     assert replayed.equals(shown_table)
 
 
-@pytest.mark.usefixtures("mapped_env")
 def test_a_file_that_is_not_a_fhir_bundle_is_refused_in_words_and_nothing_is_recorded():
-    at = _uploaded(signed_in("dr.lee"), b'{"resourceType": "Patient", "id": "x"}')
+    at = _uploaded(_pick_heart(signed_in("dr.lee")), b'{"resourceType": "Patient", "id": "x"}')
     assert not at.exception
     assert shown(at.error).startswith("Patient record:")
     assert not at.metric

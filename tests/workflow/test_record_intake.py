@@ -18,34 +18,35 @@ from caselens.audit import AuditStore
 from caselens.errors import CaseValidationError
 from caselens.explain.cases import FROM_RECORD, FieldSource, RecordSources
 from caselens.explain.report import CaseExplainer, CaseReport
-from caselens.model.bundle import BundleCatalogue, load_bundle
+from caselens.model.bundle import BundleCatalogue
 from caselens.workflow.door import Workflow
 from caselens.workflow.errors import Refused, WorkflowError
 from caselens.workflow.record_intake import checked_sources
 from caselens.workflow.records import UserSession
-from record_cases import CASE_DATE, PATIENT_ID, RECORD_INPUTS, heart_record, mapped_heart_bundle
+from record_cases import CASE_DATE, PATIENT_ID, heart_record, record_inputs
 
 KEY = bytes.fromhex("55" * 32)
 PASSWORD = "a long enough password"
 MODEL = "heart-disease"
-#: Hand values for every heart input the record may leave out (a valid case when all are used).
-HAND = {
+#: Hand values for the heart inputs its mapping leaves to the clinician (a stress test's
+#: findings, the chest pain type …), and for the two the problem records spoil.
+BY_HAND = {
     "chest_pain": "Atypical angina",
-    "resting_bp": 138,
-    "cholesterol": 241,
-    "fasting_glucose_high": "No",
     "resting_ecg": "Normal",
+    "max_heart_rate": 150,
     "exercise_angina": "No",
     "st_depression": 1.2,
     "st_slope": "Flat",
     "major_vessels": 0,
     "thallium_test": "Normal",
 }
+HAND = {**BY_HAND, "resting_bp": 138, "cholesterol": 241}
 
 
 @pytest.fixture(scope="module")
-def mapped_bundle(tmp_path_factory):
-    return load_bundle(mapped_heart_bundle(tmp_path_factory.mktemp("models")))
+def mapped_bundle(heart_bundle):
+    """The sample heart-disease bundle: its inputs carry their FHIR mapping."""
+    return heart_bundle
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,9 @@ def test_only_a_clinician_may_read_a_record_and_a_patient_s_refusal_is_recorded(
     for user_id in ("pat.h03", "rev.kim"):
         session = signed_in(workflow, user_id)
         with pytest.raises(Refused):
-            workflow.case_from_record(session, MODEL, heart_record(), case_date=CASE_DATE)
+            workflow.case_from_record(
+                session, MODEL, heart_record(workflow.bundle(MODEL)), case_date=CASE_DATE
+            )
     refusals = [e for e in workflow.trail.entries() if e.action == "access_refused"]
     assert [e.actor_id for e in refusals] == ["pat.h03", "rev.kim"]
     assert all(e.report_json is None for e in workflow.trail.entries())
@@ -116,7 +119,11 @@ def test_a_record_with_problems_asks_by_hand_for_exactly_the_problem_inputs(work
     sources = workflow.case_from_record(
         session,
         MODEL,
-        heart_record(stale_cholesterol=True, bp_unit="kPa"),
+        heart_record(
+            workflow.bundle(MODEL),
+            variants={"cholesterol": "stale", "fasting_glucose_high": "other_unit"},
+            bp_unit="kPa",
+        ),
         case_date=CASE_DATE,
     )
     status = {f.feature: f.status for f in sources.fields}
@@ -126,20 +133,23 @@ def test_a_record_with_problems_asks_by_hand_for_exactly_the_problem_inputs(work
     assert {name for name, s in status.items() if s == "filled"} == {
         "age",
         "sex",
-        "max_heart_rate",
+        "fasting_glucose_high",
     }
     assert asked(sources) == set(HAND)  # every input with a problem, and only those
+    glucose = sources.field("fasting_glucose_high")  # written in mmol/L, read through its band
+    assert glucose.value == "No" and glucose.original.endswith("mmol/L")
     # Nothing is defaulted: an input with a problem has no value until the clinician types one.
     assert all(f.value is None for f in sources.fields if f.feature in HAND)
     stale = sources.field("cholesterol")
-    assert stale.original == "5.5 mmol/L"
-    assert stale.sources[0].resource_id == "chol-1" and "older than" in stale.message
+    assert stale.original == "298 mg/dL" and stale.sources[0].date < "2025-11-30"
+    assert stale.sources[0].resource_type == "Observation" and "older than" in stale.message
+    assert sources.field("resting_bp").original == "140 kPa"
     assert sources.patient_id == PATIENT_ID and sources.case_date == CASE_DATE.isoformat()
 
     case = workflow.case_with_values_by_hand(session, MODEL, sources, HAND)
     assert case.source == "fhir"
-    assert case.values["age"] == 63.0 and case.values["max_heart_rate"] == 162.0
-    assert case.values["cholesterol"] == 241.0  # typed, not the stale 5.5 mmol/L
+    assert case.values["age"] == 51.0 and case.values["sex"] == "Male"
+    assert case.values["cholesterol"] == 241.0  # typed, not the stale 298 mg/dL
     kept = case.record_sources
     assert set(kept.entered_by_hand()) == set(HAND)
     assert kept.field("cholesterol").value == 241.0 and kept.field("cholesterol").by_hand
@@ -151,8 +161,10 @@ def test_a_required_input_left_empty_or_a_record_value_typed_over_is_refused_per
     workflow, mapped_bundle
 ):
     session = signed_in(workflow, "dr.lee")
-    sources = workflow.case_from_record(session, MODEL, heart_record(), case_date=CASE_DATE)
-    assert asked(sources) == set(HAND) - {"resting_bp", "cholesterol"}
+    sources = workflow.case_from_record(
+        session, MODEL, heart_record(workflow.bundle(MODEL)), case_date=CASE_DATE
+    )
+    assert asked(sources) == set(BY_HAND)
     hand = {k: v for k, v in HAND.items() if k in asked(sources)}
     with pytest.raises(CaseValidationError) as empty:
         workflow.case_with_values_by_hand(session, MODEL, sources, {**hand, "st_slope": None})
@@ -172,7 +184,10 @@ def test_a_required_input_left_empty_or_a_record_value_typed_over_is_refused_per
 def test_the_recorded_report_carries_the_sources_and_the_replay_and_rerun_keep_them(workflow):
     clinician = signed_in(workflow, "dr.lee")
     sources = workflow.case_from_record(
-        clinician, MODEL, heart_record(conflicting_bp=True), case_date=CASE_DATE
+        clinician,
+        MODEL,
+        heart_record(workflow.bundle(MODEL), conflicting_bp=True),
+        case_date=CASE_DATE,
     )
     assert sources.field("resting_bp").status == "conflict"
     assert {s.resource_id for s in sources.field("resting_bp").sources} == {"bp-1", "bp-2"}
@@ -189,7 +204,7 @@ def test_the_recorded_report_carries_the_sources_and_the_replay_and_rerun_keep_t
     reviewer = signed_in(workflow, "rev.kim")
     replay = workflow.replay(reviewer, entry.seq)
     assert replay.report.case.record_sources.field("resting_bp").by_hand
-    assert replay.report.case.record_sources.field("age").sources[0].version == "3"
+    assert replay.report.case.record_sources.field("resting_bp").sources[0].version == "2"
     rerun = workflow.rerun(reviewer, entry.seq)
     assert rerun.outcome in ("identical", "within_tolerance"), rerun.message
 
@@ -201,7 +216,10 @@ def test_the_same_values_from_another_record_are_another_report(workflow):
     reports = []
     for patient in ("pat-a", "pat-b"):
         sources = workflow.case_from_record(
-            session, MODEL, heart_record(patient_id=patient), case_date=CASE_DATE
+            session,
+            MODEL,
+            heart_record(workflow.bundle(MODEL), patient_id=patient),
+            case_date=CASE_DATE,
         )
         hand = {k: v for k, v in HAND.items() if k in asked(sources)}
         case = workflow.case_with_values_by_hand(session, MODEL, sources, hand)
@@ -216,14 +234,15 @@ def test_the_same_values_from_another_record_are_another_report(workflow):
     [
         (b"{not json", CASE_DATE, None, "Patient record:"),
         (json.dumps({"resourceType": "Patient"}).encode(), CASE_DATE, None, "Patient record:"),
-        (heart_record(), dt.date(2026, 12, 2), None, "Case date: 2026-12-02 is in the future"),
-        (heart_record(), CASE_DATE, "<b>x</b>", "Patient id: expected a FHIR id"),
+        (None, dt.date(2026, 12, 2), None, "Case date: 2026-12-02 is in the future"),
+        (None, CASE_DATE, "<b>x</b>", "Patient id: expected a FHIR id"),
     ],
 )
 def test_a_bad_record_date_or_id_is_refused_with_what_is_wrong(
     workflow, data, case_date, patient_id, says
 ):
     session = signed_in(workflow, "dr.lee")
+    data = data or heart_record(workflow.bundle(MODEL))
     with pytest.raises(WorkflowError) as refused:
         workflow.case_from_record(session, MODEL, data, case_date=case_date, patient_id=patient_id)
     assert says in str(refused.value)
@@ -246,6 +265,9 @@ def test_a_record_value_the_case_checks_refuse_becomes_a_problem_asked_by_hand(m
 
 def test_the_inputs_the_record_gives_are_the_ones_its_mapping_reads(workflow):
     session = signed_in(workflow, "dr.lee")
-    sources = workflow.case_from_record(session, MODEL, heart_record(), case_date=CASE_DATE)
-    from_record = [f.feature for f in sources.fields if f.status in FROM_RECORD]
-    assert sorted(from_record) == sorted(RECORD_INPUTS)
+    bundle = workflow.bundle(MODEL)
+    sources = workflow.case_from_record(session, MODEL, heart_record(bundle), case_date=CASE_DATE)
+    from_record = {f.feature for f in sources.fields if f.status in FROM_RECORD}
+    assert from_record == record_inputs(bundle)
+    demo = bundle.demo_case("H-03").inputs
+    assert all(f.value == demo[f.feature] for f in sources.fields if f.feature in from_record)
