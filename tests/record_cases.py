@@ -76,24 +76,26 @@ def heart_record(
     variants: Mapping[str, Variant] | None = None,
     bp_unit: str = "mm[Hg]",
     conflicting_bp: bool = False,
+    case_date: dt.date = CASE_DATE,
 ) -> bytes:
     """A searchset Bundle ($everything) holding demo :data:`DEMO`'s values for ``bundle``.
 
     ``variants`` are the builder's problems per input (e.g. ``{"cholesterol": "stale"}``);
     ``bp_unit`` writes the systolic pressure in another unit (``'kPa'``: not allowed);
-    ``conflicting_bp`` adds a second panel on the same day with another systolic value."""
+    ``conflicting_bp`` adds a second panel on the same day with another systolic value;
+    values are dated before ``case_date``."""
     values = bundle.demo_case(DEMO).inputs
     data = json.loads(
         synthetic_record(
             bundle.features,
             values,
-            case_date=CASE_DATE,
+            case_date=case_date,
             seed=SEED,
             variants={**(variants or {}), "resting_bp": "missing"},
             patient_id=patient_id,
         )
     )
-    when = f"{(CASE_DATE - dt.timedelta(days=12)).isoformat()}T10:30:00Z"
+    when = f"{(case_date - dt.timedelta(days=12)).isoformat()}T10:30:00Z"
     panels = [_bp_panel("bp-1", SYSTOLIC, bp_unit, when, patient_id)]
     if conflicting_bp:
         panels.append(_bp_panel("bp-2", SYSTOLIC - 14, bp_unit, when, patient_id))

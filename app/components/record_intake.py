@@ -21,7 +21,7 @@ from caselens.model import ModelBundle
 from components.text import literal
 
 #: Rows of the sources table shown without scrolling (a readmission case has 30+ inputs).
-TABLE_ROWS_SHOWN = 12
+TABLE_ROWS_SHOWN = 16
 _ROW_HEIGHT_PX = 35
 
 
@@ -37,7 +37,9 @@ def render_sources_table(
         key=key,
         height=_ROW_HEIGHT_PX * (min(len(rows), TABLE_ROWS_SHOWN) + 1) + 3,
         column_config={
-            "Input": st.column_config.TextColumn(pinned=True),
+            "Input": st.column_config.TextColumn(pinned=True, width="medium"),
+            "Value used": st.column_config.TextColumn(width="small"),
+            "From the record?": st.column_config.TextColumn(width="medium"),
             "Where it came from": st.column_config.TextColumn(width="large"),
             "Note": st.column_config.TextColumn(width="large"),
         },

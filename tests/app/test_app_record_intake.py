@@ -109,7 +109,10 @@ def test_a_record_with_problems_shows_its_sources_asks_only_for_them_and_reports
     [shown_table] = _source_tables(at)  # the intake table is folded away with the form
     after = shown_table.set_index("Input")
     assert after.loc["Serum cholesterol", "Value used"] == "241 mg/dL"
-    assert after.loc["Serum cholesterol", "Where it came from"] == "Entered by hand"
+    assert after.loc["Serum cholesterol", "Where it came from"].startswith(
+        "Entered by hand · not used from the record: Observation/"
+    )
+    assert after.loc["Chest pain type", "Where it came from"] == "Entered by hand"
     assert after.loc["Serum cholesterol", "From the record?"].endswith(": entered by hand")
     assert "Entered by hand: " in shown(at.caption)
 

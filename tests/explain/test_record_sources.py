@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from caselens.explain.cases import (
     MAX_SOURCES_PER_FIELD,
     STATUS_WORDS,
+    TO_ENTER_BY_HAND,
     FieldSource,
     RecordSources,
     SourceResourceRef,
@@ -120,7 +121,10 @@ def test_where_a_value_came_from_reads_the_resource_its_date_and_the_record_s_ow
         status="filled",
         sources=(
             SourceResourceRef(
-                resource_type="Observation", resource_id="c1", version="3", date="2026-11-02"
+                resource_type="Observation",
+                resource_id="c1",
+                version="3",
+                date="2026-11-02T08:30:00Z",
             ),
         ),
         sources_total=1,
@@ -132,10 +136,28 @@ def test_where_a_value_came_from_reads_the_resource_its_date_and_the_record_s_ow
     assert field.where_from() == (
         "Observation/c1/_history/3 (2026-11-02) · recorded as 5.12 mmol/L"
     )
-    typed = field.model_copy(update={"status": "unit_not_allowed", "by_hand": True})
+    typed = field.model_copy(
+        update={"status": "unit_not_allowed", "by_hand": True, "message": "'kPa' not allowed"}
+    )
     assert not typed.from_record
-    assert typed.where_from() == "Entered by hand"
+    assert typed.where_from() == f"Entered by hand · not used from the record: {field.where_from()}"
+    assert FieldSource(feature="x", status="not_mapped", by_hand=True).where_from() == (
+        "Entered by hand"
+    )
     assert typed.status_words() == f"{STATUS_WORDS['unit_not_allowed']}: entered by hand"
+    sources = RecordSources(case_date="2026-12-07", fields=(field, typed))
+    filled, by_hand = sources.table({"chol": "Cholesterol"}, {"chol": "198 mg/dL"})
+    assert filled == {
+        "Input": "Cholesterol",
+        "Value used": "198 mg/dL",
+        "From the record?": "From the record",
+        "Where it came from": field.where_from(),
+        "Note": "",  # the intake's words would repeat where it came from
+    }
+    assert by_hand["Note"] == "'kPa' not allowed"
+    assert RecordSources(case_date="2026-12-07", fields=(field,)).table({}, {}) == [
+        {**filled, "Input": "chol", "Value used": TO_ENTER_BY_HAND}
+    ]
 
 
 def test_a_count_over_many_resources_keeps_them_to_the_bound_and_says_how_many_more():

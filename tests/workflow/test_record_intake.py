@@ -153,7 +153,10 @@ def test_a_record_with_problems_asks_by_hand_for_exactly_the_problem_inputs(work
     kept = case.record_sources
     assert set(kept.entered_by_hand()) == set(HAND)
     assert kept.field("cholesterol").value == 241.0 and kept.field("cholesterol").by_hand
-    assert kept.field("cholesterol").where_from() == "Entered by hand"
+    assert kept.field("cholesterol").where_from() == (
+        "Entered by hand · not used from the record: " + stale.where_from()
+    )
+    assert kept.field("chest_pain").where_from() == "Entered by hand"
     assert not kept.field("age").by_hand and kept.field("age").from_record
 
 

@@ -88,8 +88,9 @@ class SourceResourceRef(_Frozen):
         return f"{text}/_history/{self.version}" if self.version else text
 
     def describe(self) -> str:
-        """The reference and its date, e.g. ``Observation/abc (2026-11-02)``."""
-        return f"{self.reference()} ({self.date})" if self.date else self.reference()
+        """The reference and its day, e.g. ``Observation/abc (2026-11-02)`` (the time of day
+        stays in :attr:`date`)."""
+        return f"{self.reference()} ({self.date[:10]})" if self.date else self.reference()
 
 
 class FieldSource(_Frozen):
@@ -135,16 +136,19 @@ class FieldSource(_Frozen):
         return f"{words}: entered by hand" if self.by_hand else words
 
     def where_from(self) -> str:
-        """Where the value came from, in one line: the resources (with their dates) and the
-        record's own value and unit, or "entered by hand"."""
-        if self.by_hand:
-            return "Entered by hand"
+        """Where the value came from, in one line: the resources (with their days) and the
+        record's own value and unit; for a value entered by hand, "Entered by hand" and what
+        the record held instead, if anything (a stale value, a unit not allowed …)."""
         parts = [source.describe() for source in self.sources]
         if self.sources_total > len(self.sources):
             parts.append(f"and {self.sources_total - len(self.sources)} more")
-        if self.original:
-            return " · ".join(p for p in ("; ".join(parts), f"recorded as {self.original}") if p)
-        return "; ".join(parts) or "—"
+        recorded = f"recorded as {self.original}" if self.original else ""
+        found = " · ".join(p for p in ("; ".join(parts), recorded) if p)
+        if self.by_hand and found:
+            return f"Entered by hand · not used from the record: {found}"
+        if self.by_hand:
+            return "Entered by hand"
+        return found or "—"
 
 
 class RecordSources(_Frozen):
@@ -191,7 +195,9 @@ class RecordSources(_Frozen):
 
         ``labels`` are the inputs' labels; ``values_shown`` the values as the report reads
         them ("145 mm Hg"), by name: an input without one (not entered yet) reads
-        :data:`TO_ENTER_BY_HAND`. Every cell is plain text, to be shown as text.
+        :data:`TO_ENTER_BY_HAND`. The note is the intake's words for every input but one
+        filled from the record (whose words would repeat where it came from). Every cell is
+        plain text, to be shown as text.
         """
         return [
             dict(
@@ -202,7 +208,7 @@ class RecordSources(_Frozen):
                         values_shown.get(f.feature, TO_ENTER_BY_HAND),
                         f.status_words(),
                         f.where_from(),
-                        f.message,
+                        "" if f.status == "filled" else f.message,
                     ),
                     strict=True,
                 )
