@@ -36,12 +36,14 @@ def render_sources_table(
         hide_index=True,
         key=key,
         height=_ROW_HEIGHT_PX * (min(len(rows), TABLE_ROWS_SHOWN) + 1) + 3,
+        # Widths in pixels fit the longest usual cell ("to enter by hand", "Only an old value
+        # in the record: entered by hand"); the grid scrolls sideways past the pinned input.
         column_config={
-            "Input": st.column_config.TextColumn(pinned=True, width="medium"),
-            "Value used": st.column_config.TextColumn(width="small"),
-            "From the record?": st.column_config.TextColumn(width="medium"),
-            "Where it came from": st.column_config.TextColumn(width="large"),
-            "Note": st.column_config.TextColumn(width="large"),
+            "Input": st.column_config.TextColumn(pinned=True, width=210),
+            "Value used": st.column_config.TextColumn(width=130),
+            "From the record?": st.column_config.TextColumn(width=310),
+            "Where it came from": st.column_config.TextColumn(width=460),
+            "Note": st.column_config.TextColumn(width=460),
         },
     )
 
@@ -69,7 +71,8 @@ def summary_line(sources: RecordSources, *, entered: bool) -> str:
 
 def render_record_intake(bundle: ModelBundle, *, key_prefix: str, state_key: str) -> Case | None:
     """Upload a patient's record, show every input's source or problem, ask by hand for the
-    rest. Returns the completed, checked case (with its sources), or None until there is one.
+    rest. Returns the completed, checked case (with its sources), or None until there is one;
+    once explained, the table and the form stay one click away to change a value.
 
     The case is kept in ``st.session_state[state_key]`` with the record it was read from, so
     another file, date or patient id starts again rather than keep an older case."""
@@ -117,12 +120,23 @@ def render_record_intake(bundle: ModelBundle, *, key_prefix: str, state_key: str
         st.session_state[f"{state_key}_read"] = (record_key, sources)
     else:
         sources = read[1]
-    if assessed and kept[0] == record_key:
-        return kept[1]
-    st.session_state.pop(state_key, None)
-    return _intake_table_and_form(
-        bundle, sources, record_key, key_prefix, state_key, form_inputs, render_problems
+    current = assessed and kept[0] == record_key
+    if not current:
+        st.session_state.pop(state_key, None)
+    # Once explained, the table and the form fold away (the report starts high on the
+    # screen); opening them changes a value entered by hand and explains again.
+    label = (
+        "Values from the record (assessed; open to change)"
+        if current
+        else ("Values from the record")
     )
+    with st.expander(label, expanded=not current):
+        case = _intake_table_and_form(
+            bundle, sources, record_key, key_prefix, state_key, form_inputs, render_problems
+        )
+    if case is not None:
+        return case
+    return kept[1] if current else None
 
 
 def _intake_table_and_form(
@@ -136,7 +150,6 @@ def _intake_table_and_form(
 ) -> Case | None:
     """The intake table, then the form of the inputs the record could not give."""
     asked = [f.feature for f in sources.fields if f.status not in FROM_RECORD]
-    st.subheader("Values from the record")
     st.caption(literal(summary_line(sources, entered=False)))
     features = bundle.features
     render_sources_table(

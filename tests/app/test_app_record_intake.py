@@ -106,7 +106,8 @@ def test_a_record_with_problems_shows_its_sources_asks_only_for_them_and_reports
 
     at.session_state[f"{PREFIX}_report_sources"] = True
     at = at.run()
-    [shown_table] = _source_tables(at)  # the intake table is folded away with the form
+    intake_table, shown_table = _source_tables(at)  # folded intake table, then the report's
+    assert intake_table.equals(table)
     after = shown_table.set_index("Input")
     assert after.loc["Serum cholesterol", "Value used"] == "241 mg/dL"
     assert after.loc["Serum cholesterol", "Where it came from"].startswith(
