@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from caselens.access.accounts import AccountStore
 from caselens.access.app_database import open_app_database
@@ -18,11 +20,15 @@ from caselens.audit import AuditStore
 from caselens.errors import CaseValidationError
 from caselens.explain.cases import FROM_RECORD, FieldSource, RecordSources
 from caselens.explain.report import CaseExplainer, CaseReport
+from caselens.fhir import case_from_record, read_fhir_bundle
+from caselens.fhir.synthetic import synthetic_record
 from caselens.model.bundle import BundleCatalogue
 from caselens.workflow.door import Workflow
 from caselens.workflow.errors import Refused, WorkflowError
-from caselens.workflow.record_intake import checked_sources
+from caselens.workflow.record_intake import checked_sources, intake_sources
 from caselens.workflow.records import UserSession
+from fhir_records import BYO_CASE, BYO_SCHEMA
+from fhir_records import CASE_DATE as BYO_DATE
 from record_cases import CASE_DATE, PATIENT_ID, heart_record, record_inputs
 
 KEY = bytes.fromhex("55" * 32)
@@ -274,3 +280,40 @@ def test_the_inputs_the_record_gives_are_the_ones_its_mapping_reads(workflow):
     assert from_record == record_inputs(bundle)
     demo = bundle.demo_case("H-03").inputs
     assert all(f.value == demo[f.feature] for f in sources.fields if f.feature in from_record)
+
+
+VARIANTS = ("missing", "stale", "conflict", "wrong_unit", "unknown_code", "invalid_value")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    spoiled=st.dictionaries(
+        st.sampled_from([f.name for f in BYO_SCHEMA if f.fhir and not f.fhir.entered_by_hand]),
+        st.sampled_from(VARIANTS),
+        max_size=4,
+    ),
+    seed=st.integers(0, 1000),
+)
+def test_any_spoiled_record_of_a_model_we_did_not_make_asks_exactly_what_the_reader_asks(
+    spoiled, seed
+):
+    """A bring-your-own schema's record with random problems: the report data keep one field
+    per input in schema order, a value only where the reader gave one, and ask by hand for
+    exactly the inputs the reader says need it."""
+    try:
+        data = synthetic_record(
+            BYO_SCHEMA, BYO_CASE, case_date=BYO_DATE, seed=seed, variants=spoiled
+        )
+    except ValueError:
+        assume(False)  # a problem the builder cannot make for that input's mapping
+    intake = case_from_record(BYO_SCHEMA, read_fhir_bundle(data), case_date=BYO_DATE)
+    sources = checked_sources(intake_sources(intake, BYO_SCHEMA), BYO_SCHEMA)
+    assert [f.feature for f in sources.fields] == BYO_SCHEMA.names
+    assert [f.feature for f in sources.fields if f.status not in FROM_RECORD] == (
+        intake.needs_by_hand()
+    )
+    assert {f.feature: f.value for f in sources.fields if f.status in FROM_RECORD} == (
+        intake.values()
+    )
+    assert all(f.value is None for f in sources.fields if f.status not in FROM_RECORD)
+    assert RecordSources.model_validate_json(sources.model_dump_json()) == sources
