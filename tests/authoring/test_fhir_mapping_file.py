@@ -56,3 +56,23 @@ def test_merge_keeps_unnamed_features_and_refuses_unknown_names(heart_bundle) ->
     with pytest.raises(BundleError, match="'agee'") as caught:
         merge_fhir_mappings(schema, {"agee": mappings["age"]})
     assert "The schema's features: age, sex" in str(caught.value)
+
+
+def test_the_docs_show_every_sample_mapping_and_reason() -> None:
+    # docs/fhir-mapping.md's tables were written from the sample files: a changed reason or
+    # a new input must be changed there too.
+    import json
+    from pathlib import Path
+
+    from caselens.authoring.samples import SAMPLE_FHIR_MAPPINGS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "fhir-mapping.md").read_text(
+        encoding="utf-8"
+    )
+    for path in SAMPLE_FHIR_MAPPINGS.values():
+        for name, mapping in json.loads(path.read_text(encoding="utf-8")).items():
+            assert f"| `{name}` |" in doc, name
+            if mapping.get("entered_by_hand"):
+                assert mapping["by_hand_reason"] in doc, name
+            for code in mapping.get("codes", []):
+                assert code["code"] in doc, (name, code)
