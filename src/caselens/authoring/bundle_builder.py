@@ -26,6 +26,7 @@ from caselens.authoring.card_template import card_template
 from caselens.authoring.card_text import build_card
 from caselens.authoring.data_files import read_card_file, read_data_file, read_demo_cases_file
 from caselens.authoring.demo_cases import DEFAULT_DEMO_CASES, pick_demo_cases
+from caselens.authoring.fhir_mapping_file import merge_fhir_mappings, read_fhir_mapping_file
 from caselens.authoring.schema_draft import draft_schema
 from caselens.errors import BundleError
 from caselens.model.bundle import (
@@ -213,6 +214,7 @@ def build_bundle(
     calibration_path: str | Path | None = None,
     demo_cases: int | str | Path | None = DEFAULT_DEMO_CASES,
     allow_pickle: bool = False,
+    fhir_mapping_path: str | Path | None = None,
 ) -> BuildResult:
     """Make a bundle from a model file, data files and a card file (``bundle create``).
 
@@ -233,6 +235,9 @@ def build_bundle(
     demo_cases : int, path or None
         How many demo cases to pick from the test split, or a JSON file of them; None: none.
     allow_pickle : bool
+    fhir_mapping_path : str or Path, optional
+        A FHIR mapping file (feature name → mapping) merged into the drafted schema; see
+        :mod:`caselens.authoring.fhir_mapping_file`.
 
     Returns
     -------
@@ -243,6 +248,8 @@ def build_bundle(
     BundleError
         Naming the file, column, row or card field that is wrong. Nothing is written then.
     """
+    # The mapping file first: a bad one is refused before the slow steps.
+    mappings = read_fhir_mapping_file(Path(fhir_mapping_path)) if fhir_mapping_path else None
     model = read_model_file(model_path, allow_pickle=allow_pickle)
     card_file = read_card_file(card_path)
     frames = _read_splits(train_path, test_path, calibration_path)
@@ -254,6 +261,7 @@ def build_bundle(
     if not isinstance(overrides, Mapping):
         raise BundleError("The card file's features section must be a table (one per input).")
     draft = draft_schema(train, names, other_splits=others, overrides=overrides)
+    schema = merge_fhir_mappings(draft.schema, mappings) if mappings else draft.schema
     p_test = _test_risks(model, test, names)
     card = build_card(
         card_file,
@@ -265,12 +273,12 @@ def build_bundle(
         p_test=p_test,
     )
     cases, notes = _demo_cases(
-        demo_cases, draft.schema, test, p_test, threshold=card["decision_threshold"]
+        demo_cases, schema, test, p_test, threshold=card["decision_threshold"]
     )
     bundle = create_bundle(
         model,
         card=card,
-        features=draft.schema,
+        features=schema,
         reference=test,
         calibration_data=calibration,
         demo_cases=cases,

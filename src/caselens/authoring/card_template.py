@@ -131,6 +131,12 @@ _TEMPLATE_FEATURES = """\
 # goes with a lower estimate; that does not mean it is good for the patient).
 # [expected_directions]
 # diabetes = "raises"
+
+# -- FHIR mapping (optional; not in this file) -----------------------------------------------
+# Which values of a patient's FHIR record fill which input (codes, FHIRPath, UCUM units, a
+# look-back window) lives in its own JSON file: `caselens bundle init card.toml --fhir-mapping
+# fhir-mapping.json` writes an example, `bundle create --fhir-mapping fhir-mapping.json` merges
+# it into the feature schema, and `bundle check` validates it (docs/fhir-mapping.md).
 """
 #: HTI-1 attributes the template lists to write (the rest are derived or computed).
 _UNFILLED_ATTRIBUTES = (

@@ -104,6 +104,14 @@ def _read_table(path: Path) -> pd.DataFrame:
     is_flag=True,
     help="Read a pickle/joblib model file. Pickle runs code on load: trusted files only.",
 )
+@click.option(
+    "--fhir-mapping",
+    "fhir_mapping_path",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="A JSON file of feature name → FHIR mapping, merged into the feature schema (see "
+    "docs/fhir-mapping.md; `caselens bundle init --fhir-mapping FILE` writes an example).",
+)
 def bundle_create(
     model_path: Path,
     card_path: Path,
@@ -116,6 +124,7 @@ def bundle_create(
     demo_cases: str | None,
     out: Path,
     allow_pickle: bool,
+    fhir_mapping_path: Path | None,
 ) -> None:
     """Make a bundle from your fitted pipeline, your data and a card file.
 
@@ -138,7 +147,9 @@ def bundle_create(
             demo_cases,
             out,
             allow_pickle,
+            fhir_mapping_path,
         )
+        _echo_fhir_mapping_check(out)
         return
     if features_path is None or reference_path is None:
         raise click.UsageError(
@@ -146,17 +157,27 @@ def bundle_create(
             "feature schema), or a ready --features and --reference."
         )
     from caselens.authoring.data_files import read_demo_cases_file
+    from caselens.authoring.fhir_mapping_file import merge_fhir_mappings, read_fhir_mapping_file
     from caselens.model.bundle import create_bundle, read_model_file
 
     try:
+        mappings = read_fhir_mapping_file(fhir_mapping_path) if fhir_mapping_path else None
         model = read_model_file(model_path, allow_pickle=allow_pickle)
         card = json.loads(card_path.read_text(encoding="utf-8"))
         features = json.loads(features_path.read_text(encoding="utf-8"))
+        if mappings:
+            features = merge_fhir_mappings(features, mappings)
         cases = []
         if demo_cases is not None:
             from caselens.model.bundle_write import _validate_schema_mapping
+            from caselens.model.features import FeatureSchema
 
-            cases = read_demo_cases_file(demo_cases, _validate_schema_mapping(features))
+            schema = (
+                features
+                if isinstance(features, FeatureSchema)
+                else _validate_schema_mapping(features)
+            )
+            cases = read_demo_cases_file(demo_cases, schema)
         created = create_bundle(
             model,
             card=card,
@@ -174,6 +195,7 @@ def bundle_create(
         f"Created {created.path} ({created.model_id} {created.version}, "
         f"model SHA-256 {created.model_sha256})."
     )
+    _echo_fhir_mapping_check(created.path)
 
 
 def _bundle_build(
@@ -186,6 +208,7 @@ def _bundle_build(
     demo_cases: str | None,
     out: Path,
     allow_pickle: bool,
+    fhir_mapping_path: Path | None = None,
 ) -> None:
     """``bundle create`` from data files: the figures and schema are computed."""
     from caselens.authoring.bundle_builder import DEFAULT_DEMO_CASES, build_bundle
@@ -215,6 +238,7 @@ def _bundle_build(
             calibration_path=calibration_path,
             demo_cases=cases,
             allow_pickle=allow_pickle,
+            fhir_mapping_path=fhir_mapping_path,
         )
     except (CaseLensError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -317,17 +341,33 @@ def bundle_convert(
 
 @bundle.command("init")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
-def bundle_init(path: Path) -> None:
-    """Write a commented card file template (TOML) to fill in for `bundle create`.
+@click.option(
+    "--fhir-mapping",
+    "fhir_mapping_path",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write an example FHIR mapping file here (for bundle create --fhir-mapping).",
+)
+def bundle_init(path: Path, fhir_mapping_path: Path | None) -> None:
+    """Write a commented card file template (TOML) to fill in for `bundle create`; with
+    --fhir-mapping, also an example FHIR mapping file (which record values fill which input).
 
-    Example: caselens bundle init card.toml
+    Example: caselens bundle init card.toml --fhir-mapping fhir-mapping.json
     """
     from caselens.authoring.card_template import card_template
+    from caselens.authoring.fhir_mapping_file import example_mapping_file
 
-    if path.exists():
-        raise click.ClickException(f"{path} already exists; it is not overwritten.")
+    for target in (path, fhir_mapping_path):
+        if target is not None and target.exists():
+            raise click.ClickException(f"{target} already exists; it is not overwritten.")
     path.write_text(card_template(), encoding="utf-8")
     click.echo(f"Wrote {path}: fill it in, then run caselens bundle create.")
+    if fhir_mapping_path is not None:
+        fhir_mapping_path.write_text(example_mapping_file(), encoding="utf-8")
+        click.echo(
+            f"Wrote {fhir_mapping_path}: an example FHIR mapping (rename its keys to your "
+            "feature names; see docs/fhir-mapping.md), for bundle create --fhir-mapping."
+        )
 
 
 @bundle.command("check")
@@ -372,6 +412,18 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
             f"The card of {loaded.model_id} still has {len(placeholders)} field(s) to "
             "complete (each says 'TO COMPLETE'): " + ", ".join(placeholders)
         )
+    from caselens.model.fhir_mapping_check import check_fhir_mappings
+
+    mapping = check_fhir_mappings(loaded.features)
+    if mapping.problems:
+        # Refused: the intake could not read these inputs as mapped (bundle check is the
+        # gate a hospital runs before a bundle goes live; load_bundle stays fast).
+        for warning in mapping.warnings:
+            click.echo(warning, err=True)
+        raise click.ClickException(
+            f"The FHIR mapping of {loaded.model_id} has {len(mapping.problems)} problem(s):\n"
+            + "\n".join(f"- {p}" for p in mapping.problems)
+        )
     overall = loaded.card.validation.overall
     click.echo(
         f"OK: {loaded.model_id} {loaded.version}, {len(loaded.features)} inputs, "
@@ -382,6 +434,9 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
     for warning in loaded.warnings:
         click.echo(warning, err=True)
     _echo_leakage_flags(loaded)
+    click.echo(mapping.summary())
+    for warning in mapping.warnings:
+        click.echo(f"FHIR mapping warning: {warning}", err=True)
     from caselens.explain.patient_language import missing_patient_texts
 
     gaps = missing_patient_texts(loaded.card, loaded.features)
@@ -409,6 +464,20 @@ def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -
     unlabelled = [f.name for f in loaded.features if f.label == f.name]
     if unlabelled:
         click.echo(f"To review (label still the column name): {', '.join(unlabelled)}")
+
+
+def _echo_fhir_mapping_check(path: Path) -> None:
+    """After ``bundle create``: what ``bundle check`` will say about the FHIR mapping."""
+    from caselens.model.features import FeatureSchema
+    from caselens.model.fhir_mapping_check import check_fhir_mappings
+
+    schema = FeatureSchema.model_validate_json((path / "features.json").read_text(encoding="utf-8"))
+    if all(f.fhir is None for f in schema):
+        return
+    mapping = check_fhir_mappings(schema)  # no problems: create refused those
+    click.echo(mapping.summary())
+    for line in mapping.warnings:
+        click.echo(f"FHIR mapping warning: {line}", err=True)
 
 
 def _echo_leakage_flags(bundle: ModelBundle) -> None:

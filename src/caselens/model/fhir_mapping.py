@@ -48,6 +48,9 @@ KNOWN_CODE_SYSTEMS: dict[str, str] = {
     "http://terminology.hl7.org/CodeSystem/v3-ActCode": "HL7 v3 ActCode",
     "http://terminology.hl7.org/CodeSystem/admit-source": "HL7 admit source",
     "http://terminology.hl7.org/CodeSystem/discharge-disposition": "HL7 discharge disposition",
+    "http://terminology.hl7.org/CodeSystem/v3-ActPriority": "HL7 v3 ActPriority",
+    "http://terminology.hl7.org/CodeSystem/condition-category": "HL7 condition category",
+    "http://terminology.hl7.org/CodeSystem/observation-category": "HL7 observation category",
     "http://www.ama-assn.org/go/cpt": "CPT",
 }
 
@@ -153,8 +156,9 @@ class FhirMapping(BaseModel):
         if self.resource_type is None:
             raise ValueError("resource_type is required unless entered_by_hand is true")
         if self.resource_type != "Patient" and not self.codes:
+            article = "an" if self.resource_type[0] in "AEIOU" else "a"
             raise ValueError(
-                f"a {self.resource_type} mapping needs at least one code in 'codes' "
+                f"{article} {self.resource_type} mapping needs at least one code in 'codes' "
                 "(which resources hold the value)"
             )
         counting = self.combine in ("count", "any")

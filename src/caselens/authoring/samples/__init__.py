@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from caselens.authoring.fhir_mapping_file import merge_fhir_mappings, read_fhir_mapping_file
 from caselens.authoring.samples import heart_disease, readmission
 from caselens.model.bundle import ModelBundle, create_bundle
 
-__all__ = ["SAMPLE_BUILDERS", "build_samples"]
+__all__ = ["SAMPLE_BUILDERS", "SAMPLE_FHIR_MAPPINGS", "build_samples"]
 
 SAMPLE_BUILDERS = {
     readmission.MODEL_ID: readmission.build,
     heart_disease.MODEL_ID: heart_disease.build,
+}
+#: Each sample's FHIR mapping file (docs/fhir-mapping.md explains every choice).
+SAMPLE_FHIR_MAPPINGS: dict[str, Path] = {
+    readmission.MODEL_ID: Path(__file__).with_name("readmission_fhir.json"),
+    heart_disease.MODEL_ID: Path(__file__).with_name("heart_disease_fhir.json"),
 }
 
 
@@ -30,6 +36,8 @@ def build_samples(
             continue
         progress(f"Building {model_id}")
         parts = builder(assets / "datasets", progress)
+        mappings = read_fhir_mapping_file(SAMPLE_FHIR_MAPPINGS[model_id])
+        parts["features"] = merge_fhir_mappings(parts["features"], mappings)
         bundle = create_bundle(path=out / model_id, overwrite=True, **parts)
         figures = bundle.card.validation.overall
         progress(
