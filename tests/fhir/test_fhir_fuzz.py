@@ -143,3 +143,40 @@ def test_any_value_in_a_record_gives_a_status_never_an_exception(position, key, 
         if field.status not in USABLE_STATUSES:
             assert field.value is None, name
     assert set(intake.values()) <= set(BYO_SCHEMA.names)
+
+
+_PATHS = (
+    "valueQuantity",
+    "code",
+    "status",
+    "effectiveDateTime",
+    "subject",
+    "component",
+    "value",
+    "code.coding.code",
+    "valueQuantity.value",
+    "meta",
+)
+
+
+@FUZZ
+@given(
+    st.sampled_from(_PATHS),
+    st.sampled_from(["latest", "earliest", "max", "min"]),
+    st.sampled_from(["cholesterol", "a1c_result", "smoking", "creatinine"]),
+    st.sampled_from([None, "age_years", "period_days"]),
+)
+def test_any_value_path_on_a_mapping_gives_a_status_never_an_exception(path, combine, name, derive):
+    spec = BYO_SCHEMA[name]
+    changes = {"value_path": path, "combine": combine, "units": (), "unit": None}
+    if derive != "age_years":
+        changes["derive"] = derive
+    mapping = spec.fhir.model_copy(update=changes)
+    schema = BYO_SCHEMA.model_copy(
+        update={"features": (spec.model_copy(update={"fhir": mapping}),)}
+    )
+    record = read_fhir_bundle(json.dumps(_record()).encode())
+    intake = case_from_record(schema, record, case_date=CASE_DATE)
+    field = intake.fields[name]
+    assert field.status in STATUSES and field.message.strip()
+    assert (field.value is not None) == (field.status in USABLE_STATUSES)
