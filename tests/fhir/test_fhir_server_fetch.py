@@ -162,3 +162,10 @@ def test_the_server_and_its_access_come_from_the_settings(tmp_path):
     assert isinstance(backend, BackendServices) and "system/Observation.read" in backend.scope
     with pytest.raises(FhirServerError, match="CASELENS_FHIR_TOKEN_URL"):
         access_from_settings(Settings(fhir_url="https://e/fhir", fhir_client_id="c"))
+
+
+def test_a_fetch_over_its_total_time_is_stopped(server, monkeypatch):
+    _, base = server
+    monkeypatch.setattr(server_fetch, "FETCH_TOTAL_S", 0.0)
+    with pytest.raises(FhirServerError, match="took over 0 s in all"):
+        fetch_patient_record(base, "patient-1", BYO_SCHEMA, auth=BearerToken("site-token"))

@@ -39,6 +39,9 @@ from caselens.model.fhir_mapping import FhirMapping
 
 #: Seconds to connect and to wait for each answer: a slow server fails the fetch, not the app.
 FETCH_TIMEOUT_S = 10.0
+#: Seconds one whole fetch may take (every page of every search): a server that answers each
+#: request just within FETCH_TIMEOUT_S still cannot hold a case open for long.
+FETCH_TOTAL_S = 60.0
 #: Resources asked for per page (servers cap it; paging continues to MAX_BUNDLE_ENTRIES).
 PAGE_SIZE = 200
 #: Largest token-endpoint answer read (a token and its fields are a few kB).
@@ -338,11 +341,13 @@ def fetch_patient_record(
         lambda: client.reference("Patient", patient_id).to_resource().serialize(),
     )
     resources: dict[tuple[str, str], dict[str, Any]] = {}
+    deadline = time.monotonic() + FETCH_TOTAL_S
     for kind, params in _searches(schema):
         what = f"Searching {kind} of Patient '{clip(patient_id)}'"
         search = client.resources(kind).search(patient=patient_id, **params).limit(PAGE_SIZE)
         found = _server_call(
-            what, lambda search=search, what=what: _collect(search, len(resources), what)
+            what,
+            lambda search=search, what=what: _collect(search, len(resources), what, deadline),
         )
         for resource in found:
             resources.setdefault((kind, str(resource.get("id"))), resource)
@@ -354,10 +359,13 @@ def fetch_patient_record(
     return read_fhir_bundle(json.dumps(bundle).encode("utf-8"))
 
 
-def _collect(search: Any, already: int, what: str) -> list[dict[str, Any]]:
-    """Every resource of a search, page by page, stopping past the entry limit."""
+def _collect(search: Any, already: int, what: str, deadline: float) -> list[dict[str, Any]]:
+    """Every resource of a search, page by page, stopping past the entry limit or the fetch's
+    time."""
     found = []
     for resource in search:
+        if time.monotonic() > deadline:
+            raise FhirServerError(f"{what}: the server took over {FETCH_TOTAL_S:g} s in all.")
         found.append(resource.serialize())
         if already + len(found) > MAX_BUNDLE_ENTRIES:
             raise FhirServerError(
