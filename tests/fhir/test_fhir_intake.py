@@ -263,3 +263,17 @@ def test_a_bound_is_not_read_as_a_value():
     field = intake.fields["cholesterol"]
     assert field.status == "invalid_value" and field.value is None
     assert "a bound ('>233 mg/dL')" in field.message
+
+
+def test_a_variant_the_mapping_cannot_show_is_refused_not_written_clean():
+    for name, variant in [
+        ("age", "stale"),
+        ("smoking", "wrong_unit"),
+        ("cholesterol", "unknown_code"),
+        ("emergency_visits", "conflict"),
+        ("a1c_result", "invalid_value"),
+        ("systolic_bp", "other_unit"),
+        ("frailty_score", "missing"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            synthetic_record(BYO_SCHEMA, BYO_CASE, case_date=CASE_DATE, variants={name: variant})

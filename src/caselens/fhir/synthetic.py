@@ -111,6 +111,34 @@ def writable(feature: FeatureSpec, value: float | str | None) -> bool:
     return True
 
 
+def _check_variant(feature: FeatureSpec, variant: Variant, value: float | str | None) -> None:
+    """Refuse a variant the input's mapping cannot show (never silently write a clean value)."""
+    mapping = feature.fhir
+    if mapping is None or mapping.entered_by_hand:
+        raise ValueError(f"{feature.name}: not read from a record, so no variant applies")
+    coded = mapping.value_map is not None or (isinstance(value, str) and mapping.bands is None)
+    numeric = not coded and mapping.derive is None
+    if mapping.resource_type == "Patient":
+        applies = {"missing"}
+        applies |= {"unknown_code"} if mapping.value_map is not None else set()
+        applies |= {"invalid_value"} if mapping.derive == "age_years" else set()
+    elif mapping.combine in ("count", "any"):
+        applies = {"missing", "entered_in_error"}
+        applies |= {"stale"} if mapping.window_days is not None else set()
+    else:
+        applies = {"missing", "entered_in_error", "conflict"}
+        applies |= {"stale"} if mapping.window_days is not None else set()
+        applies |= {"unknown_code"} if coded else set()
+        applies |= {"wrong_unit"} if numeric else set()
+        applies |= {"invalid_value"} if numeric and mapping.bands is None else set()
+        applies |= {"other_unit"} if numeric and len(mapping.units) > 1 else set()
+    if variant not in applies:
+        raise ValueError(
+            f"{feature.name}: the variant '{variant}' does not apply to this input's mapping "
+            f"(it can show: {', '.join(sorted(applies))})"
+        )
+
+
 def _concept(mapping: FhirMapping) -> dict[str, Any]:
     code = mapping.codes[0]
     coding = {"system": code.system, "code": code.code}
@@ -536,6 +564,10 @@ def synthetic_record(
     from fhir.resources.R4B.bundle import Bundle
 
     variants = dict(variants or {})
+    for name, variant in variants.items():
+        if name not in schema:
+            raise ValueError(f"{name}: not an input of this schema")
+        _check_variant(schema[name], variant, values.get(name))
     builder = _Builder(case_date, seed, patient_id, bundle_type)
     patient = _patient(builder, schema, values, variants)
     _write_valued(builder, _valued_inputs(schema, values, variants))
