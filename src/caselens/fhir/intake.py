@@ -278,8 +278,12 @@ def _finish(
 
 
 def _patient_field(
-    feature: FeatureSpec, mapping: FhirMapping, patient: RecordEntry | None, case_date
+    feature: FeatureSpec,
+    mapping: FhirMapping,
+    patient: RecordEntry | None,
+    case_date: datetime.date,
 ) -> FieldFromRecord:
+    """An input read from the Patient resource (age, sex): no window, one resource."""
     if patient is None:
         return _absent(feature, mapping, "the record holds no Patient resource", "")
     sources = (_source(patient, None),)
