@@ -21,6 +21,7 @@ FACES = (
     "bench",
     "cli",
     "explain",
+    "fhir",
     "model",
     "monitoring",
     "workflow",

@@ -46,6 +46,12 @@ EVERY = {
     "CASELENS_ESTIMATE_FIRST": ("off", False),
     "CASELENS_ESTIMATE_FIRST_USERS": ("dr.lee=on", {"dr.lee": True}),
     "CASELENS_MONITOR_CHECK_SECONDS": ("90", 90.0),
+    "CASELENS_FHIR_URL": ("https://ehr.example.org/fhir", "https://ehr.example.org/fhir"),
+    "CASELENS_FHIR_TOKEN": ("t0ken", "t0ken"),
+    "CASELENS_FHIR_CLIENT_ID": ("caselens", "caselens"),
+    "CASELENS_FHIR_TOKEN_URL": ("https://ehr.example.org/token", "https://ehr.example.org/token"),
+    "CASELENS_FHIR_PRIVATE_KEY_FILE": ("/keys/fhir.pem", Path("/keys/fhir.pem")),
+    "CASELENS_FHIR_KEY_ID": ("key-1", "key-1"),
     "CASELENS_CHROMIUM": ("/opt/chromium", Path("/opt/chromium")),
     "CASELENS_BENCH_VERBOSE": ("on", True),
 }

@@ -36,3 +36,8 @@ class UnitError(CaseLensError):
 
 class FhirRecordError(CaseLensError):
     """A FHIR record (a Bundle or a server's answer) was refused: the message says why."""
+
+
+class FhirServerError(FhirRecordError):
+    """A FHIR server could not be read (unreachable, refused, or its answer refused): the
+    message says which request and why, never a token."""

@@ -186,6 +186,20 @@ VARIABLES: tuple[Variable, ...] = (
              "600 (the engine's ten minutes)",
              "seconds (1 to 86400) between the app's scheduled monitoring checks, or `off` "
              "where `caselens monitor check` runs from cron"),
+    Variable("CASELENS_FHIR_URL", "fhir_url", _text, "none (no record fetch)",
+             "the FHIR R4 server a case's record is fetched from (its base URL)"),
+    Variable("CASELENS_FHIR_TOKEN", "fhir_token", _text, "none",
+             "a bearer token for that server (a secret: never shown)"),
+    Variable("CASELENS_FHIR_CLIENT_ID", "fhir_client_id", _text, "none",
+             "SMART Backend Services: CaseLens's client id at the server's authorization "
+             "server (with the next three, instead of a token)"),
+    Variable("CASELENS_FHIR_TOKEN_URL", "fhir_token_url", _text, "none",
+             "SMART Backend Services: the token endpoint"),
+    Variable("CASELENS_FHIR_PRIVATE_KEY_FILE", "fhir_private_key_file", _path, "none",
+             "SMART Backend Services: the PEM private key (RSA → RS384, EC P-384 → ES384) that "
+             "signs the client assertion"),
+    Variable("CASELENS_FHIR_KEY_ID", "fhir_key_id", _text, "none",
+             "SMART Backend Services: the key's `kid` in the JWKS registered with the server"),
     Variable("CASELENS_CHROMIUM", "chromium", _path, "`/usr/bin/chromium`",
              "the Chromium the browser tests and `caselens bench app` drive"),
     Variable("CASELENS_BENCH_VERBOSE", "bench_verbose", _switch, "off",
@@ -272,6 +286,14 @@ class Settings:
     monitor_check: float | Literal["off"] | None = None
     chromium: Path = Path("/usr/bin/chromium")
     bench_verbose: bool = False
+    #: The FHIR server a record is fetched from, and how CaseLens signs in to it
+    #: (caselens.fhir.server_fetch.access_from_settings).
+    fhir_url: str | None = None
+    fhir_token: str | None = field(default=None, repr=False)
+    fhir_client_id: str | None = None
+    fhir_token_url: str | None = None
+    fhir_private_key_file: Path | None = None
+    fhir_key_id: str | None = None
 
     @property
     def sign_in_key_path(self) -> Path:

@@ -143,3 +143,80 @@ def test_any_value_in_a_record_gives_a_status_never_an_exception(position, key, 
         if field.status not in USABLE_STATUSES:
             assert field.value is None, name
     assert set(intake.values()) <= set(BYO_SCHEMA.names)
+
+
+_PATHS = (
+    "valueQuantity",
+    "code",
+    "status",
+    "effectiveDateTime",
+    "subject",
+    "component",
+    "value",
+    "code.coding.code",
+    "valueQuantity.value",
+    "meta",
+)
+
+
+@FUZZ
+@given(
+    st.sampled_from(_PATHS),
+    st.sampled_from(["latest", "earliest", "max", "min"]),
+    st.sampled_from(["cholesterol", "a1c_result", "smoking", "creatinine"]),
+    st.sampled_from([None, "age_years", "period_days"]),
+)
+def test_any_value_path_on_a_mapping_gives_a_status_never_an_exception(path, combine, name, derive):
+    spec = BYO_SCHEMA[name]
+    changes = {"value_path": path, "combine": combine, "units": (), "unit": None}
+    if derive != "age_years":
+        changes["derive"] = derive
+    mapping = spec.fhir.model_copy(update=changes)
+    schema = BYO_SCHEMA.model_copy(
+        update={"features": (spec.model_copy(update={"fhir": mapping}),)}
+    )
+    record = read_fhir_bundle(json.dumps(_record()).encode())
+    intake = case_from_record(schema, record, case_date=CASE_DATE)
+    field = intake.fields[name]
+    assert field.status in STATUSES and field.message.strip()
+    assert (field.value is not None) == (field.status in USABLE_STATUSES)
+
+
+_BYO_VALUES = st.fixed_dictionaries(
+    {
+        "age": st.integers(18, 110),
+        "sex": st.sampled_from(["Female", "Male"]),
+        "cholesterol": st.integers(50, 1000),
+        "systolic_bp": st.integers(50, 300),
+        "creatinine": st.integers(10, 3000).map(lambda hundredths: hundredths / 100),
+        "a1c_result": st.sampled_from(["Normal", "Above 7%", "Above 8%", "Not measured"]),
+        "smoking": st.sampled_from(["Never", "Former", "Current"]),
+        "emergency_visits": st.integers(0, 6),
+        "length_of_stay": st.integers(0, 30),
+        "diabetes": st.sampled_from(["No", "Yes"]),
+        "on_insulin": st.integers(0, 1),
+        "dialysis_sessions": st.integers(0, 6),
+    }
+)
+
+
+@FUZZ
+@given(
+    _BYO_VALUES,
+    st.integers(0, 2**32),
+    st.sampled_from(["searchset", "collection", "transaction"]),
+    st.sets(st.sampled_from(["cholesterol", "creatinine"])),
+)
+def test_any_case_within_the_schema_round_trips_through_a_record(
+    values, seed, bundle_type, other_units
+):
+    data = synthetic_record(
+        BYO_SCHEMA,
+        values,
+        case_date=CASE_DATE,
+        seed=seed,
+        bundle_type=bundle_type,
+        variants=dict.fromkeys(other_units, "other_unit"),
+    )
+    intake = case_from_record(BYO_SCHEMA, read_fhir_bundle(data), case_date=CASE_DATE)
+    assert intake.values() == values

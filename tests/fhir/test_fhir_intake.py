@@ -249,3 +249,31 @@ def test_a_problem_never_carries_a_value():
         else:
             assert field.value is None and name in intake.needs_by_hand(), name
     assert set(intake.needs_by_hand()) == {*variants, *BYO_BY_HAND}
+
+
+def test_a_bound_is_not_read_as_a_value():
+    data = _bundle_json()
+    for entry in data["entry"]:
+        quantity = entry["resource"].get("valueQuantity")
+        if quantity and quantity.get("unit") == "mg/dL":
+            quantity["comparator"] = ">"
+    intake = case_from_record(
+        BYO_SCHEMA, read_fhir_bundle(json.dumps(data).encode()), case_date=CASE_DATE
+    )
+    field = intake.fields["cholesterol"]
+    assert field.status == "invalid_value" and field.value is None
+    assert "a bound ('>233 mg/dL')" in field.message
+
+
+def test_a_variant_the_mapping_cannot_show_is_refused_not_written_clean():
+    for name, variant in [
+        ("age", "stale"),
+        ("smoking", "wrong_unit"),
+        ("cholesterol", "unknown_code"),
+        ("emergency_visits", "conflict"),
+        ("a1c_result", "invalid_value"),
+        ("systolic_bp", "other_unit"),
+        ("frailty_score", "missing"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            synthetic_record(BYO_SCHEMA, BYO_CASE, case_date=CASE_DATE, variants={name: variant})

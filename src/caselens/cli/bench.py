@@ -167,3 +167,26 @@ def bench_monitoring_command(predictions: int, model: str, runs: int) -> None:
     except (CaseLensError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(result))
+
+
+@bench.command("fhir")
+@click.option(
+    "--entries",
+    "entry_counts",
+    multiple=True,
+    type=click.IntRange(min=20, max=20_000),
+    help="Entries in a record to time (repeatable; default: 500, 2000, 8000).",
+)
+@click.option("--runs", default=3, show_default=True, type=click.IntRange(min=1, max=50))
+def bench_fhir_command(entry_counts: tuple[int, ...], runs: int) -> None:
+    """Reading a FHIR record into a case, by record size: entries, bytes, read_ms (the
+    bounded read and R4B parse), extract_ms (every input of the demo schema), total_ms,
+    ms_per_entry; then per_entry_ratio (largest record's ms per entry over the smallest's),
+    linear (ratio within linear_ratio_limit).
+
+    Example: caselens bench fhir --entries 1000 --entries 10000
+    """
+    from caselens.bench.fhir import DEFAULT_ENTRY_COUNTS, bench_fhir
+
+    for row in bench_fhir(tuple(sorted(entry_counts)) or DEFAULT_ENTRY_COUNTS, runs):
+        click.echo(json.dumps(row))

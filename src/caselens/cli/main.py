@@ -67,11 +67,12 @@ def _register_groups() -> None:
     # others import only click at the top.
     from caselens.cli.bench import bench
     from caselens.cli.bundle import bundle
+    from caselens.cli.fhir import fhir
     from caselens.cli.monitor import monitor, outcomes
     from caselens.cli.samples import samples
     from caselens.cli.users import users
 
-    for group in (samples, bundle, bench, users, monitor, outcomes):
+    for group in (samples, bundle, bench, users, monitor, outcomes, fhir):
         main.add_command(group)
     main.lazy_commands = {
         "audit": (

@@ -3,6 +3,12 @@
 The intake reads a record (an uploaded Bundle or a FHIR server) into a case by each input's
 mapping (:mod:`caselens.model.fhir_mapping`), keeping where every value came from and naming
 every problem per field; the result goes back as a RiskAssessment with its Provenance.
+
+The intake's parts: :mod:`.record` (a Bundle read as untrusted data), :mod:`.matching` (which
+resources hold an input), :mod:`.values` (one resource's value in the schema's unit),
+:mod:`.intake` (the case, every value with its source), :mod:`.server_fetch` (a record from a
+FHIR server), :mod:`.synthetic` and :mod:`.demo_schema` (test and demo records, never a real
+patient). docs/fhir-intake.md describes them.
 """
 
 from caselens._lazy import lazy_face
@@ -16,7 +22,9 @@ __all__ = [
     "RecordIntake",
     "SourceResource",
     "case_from_record",
+    "fetch_patient_record",
     "read_fhir_bundle",
+    "synthetic_record",
 ]
 
 _PARTS: dict[str, str] = {
@@ -28,6 +36,8 @@ _PARTS: dict[str, str] = {
     "RecordIntake": "intake",
     "SourceResource": "intake",
     "case_from_record": "intake",
+    "fetch_patient_record": "server_fetch",
     "read_fhir_bundle": "record",
+    "synthetic_record": "synthetic",
 }
 __getattr__, __dir__ = lazy_face(globals(), _PARTS)

@@ -13,6 +13,7 @@ and its message says so. Whatever the record cannot give is asked for by hand
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -184,8 +185,10 @@ def _absent(feature: FeatureSpec, mapping: FhirMapping, what: str, extra: str) -
             feature,
             stated,
             "stated_absent",
-            f"{feature.label}: {what}{extra}; the model's owners state "
-            f"'{shown}' for that, so it is used.",
+            lambda _checked_value: (
+                f"{feature.label}: {what}{extra}; the model's owners "
+                f"state '{shown}' for that, so it is used."
+            ),
             (),
             None,
         )
@@ -196,11 +199,12 @@ def _checked(
     feature: FeatureSpec,
     value: float | str,
     status: FieldStatus,
-    message: str,
+    message: Callable[[float | str], str],
     sources: tuple[SourceResource, ...],
     original: str | None,
 ) -> FieldFromRecord:
-    """The value through the schema's own checks (limits, whole numbers, categories)."""
+    """The value through the schema's own checks (limits, whole numbers, categories); only a
+    value that passes is described (``message`` of the checked value)."""
     one = FeatureSchema(features=(feature,))
     try:
         case = validate_inputs({feature.name: value}, one, source="fhir")
@@ -215,7 +219,9 @@ def _checked(
             original=original,
         )
     checked = case.values[feature.name]
-    return _field(feature, status, message, value=checked, sources=sources, original=original)
+    return _field(
+        feature, status, message(checked), value=checked, sources=sources, original=original
+    )
 
 
 def _skipped_text(found: Candidates) -> str:
@@ -258,18 +264,26 @@ def _finish(
         value = float(round(value))  # a converted measurement, to the schema's whole unit
     origin = ", ".join(_named_source(source) for source in sources[:3])
     more = f" and {len(sources) - 3} more" if len(sources) > 3 else ""
-    recorded = (
-        f", recorded as {reading.original}"
-        if reading.original and reading.original != feature.describe_value(value)
-        else ""
-    )
-    message = f"{feature.label}: {feature.describe_value(value)} from {origin}{more}{recorded}."
+
+    def message(checked: float | str) -> str:
+        shown = feature.describe_value(checked)
+        recorded = (
+            f", recorded as {reading.original}"
+            if reading.original and reading.original != shown
+            else ""
+        )
+        return f"{feature.label}: {shown} from {origin}{more}{recorded}."
+
     return _checked(feature, value, "filled", message, sources, reading.original or None)
 
 
 def _patient_field(
-    feature: FeatureSpec, mapping: FhirMapping, patient: RecordEntry | None, case_date
+    feature: FeatureSpec,
+    mapping: FhirMapping,
+    patient: RecordEntry | None,
+    case_date: datetime.date,
 ) -> FieldFromRecord:
+    """An input read from the Patient resource (age, sex): no window, one resource."""
     if patient is None:
         return _absent(feature, mapping, "the record holds no Patient resource", "")
     sources = (_source(patient, None),)

@@ -3,20 +3,24 @@
 :func:`synthetic_record` writes a Bundle that holds a case's values where each input's FHIR
 mapping will look for them, built with the R4B models of ``fhir.resources`` (so every
 resource is valid R4), so that case → record → case can be checked for any schema with a
-mapping. Variants per input make the record's usual problems on purpose: a value missing, too
-old, two conflicting values, a unit that is not allowed, a value in another allowed unit
-(cholesterol in mmol/L), a code the mapping does not know, a resource marked
-entered-in-error, a value the schema refuses; ``other_patient`` adds another patient's
-resources. The same seed gives the same Bundle, byte for byte.
+mapping. Inputs read from the same kind of resource (the inpatient stay's length, priority and
+admit source) share one resource, as in a real record. Variants per input make the record's
+usual problems on purpose: a value missing, too old, two conflicting values, a unit that is not
+allowed, a value in another allowed unit (cholesterol in mmol/L), a code the mapping does not
+know, a resource marked entered-in-error, a value the schema refuses; ``other_patient`` adds
+another patient's resources. The same seed gives the same Bundle, byte for byte.
 
-The builder writes the value paths mappings use: a plain element (``valueQuantity``,
-``birthDate``, ``gender`` …) and an Observation component
-(``component.where(code.coding.code='8480-6').valueQuantity``); any other path is refused with
-a ValueError naming it.
+Written value paths: a plain element (``valueQuantity``, ``birthDate``, ``gender``, ``period``),
+an Observation component picked by its code, a coding picked by its system
+(``priority.coding.where(system='…').code``), and the first writable alternative of a union
+(``a | b``). A value the mapping states for absence (``when_absent``) is written as nothing. A
+count below the resources other inputs already need (the index stay is an inpatient
+encounter) reads back as that many. Anything else is refused with a ValueError naming the input.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime
 import random
 import re
@@ -24,7 +28,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from caselens.fhir.matching import evaluate
+from caselens.fhir.matching import DEFAULT_CODE_ELEMENTS, codings, default_date, evaluate
+from caselens.fhir.record import RecordEntry
 from caselens.model.features import FeatureSchema, FeatureSpec
 from caselens.model.fhir_mapping import FhirMapping
 from caselens.model.ucum_units import convert_quantity
@@ -44,14 +49,26 @@ LOINC = "http://loinc.org"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 #: A UCUM unit no mapping allows for a clinical value ('arbitrary unit').
 NOT_ALLOWED_UNIT = "[arb'U]"
+#: A code no mapping knows, written by the unknown-code variant.
+UNKNOWN_CODE = "not-a-known-code"
 #: FHIR's administrative genders: an unknown-code variant writes one the mapping lacks.
 GENDERS = ("male", "female", "other", "unknown")
 #: The most days before the case date an in-window value is dated (values are recent).
 RECENT_DAYS = 60
 #: Days further back than the window that a stale value is dated.
 STALE_EXTRA_DAYS = (30, 400)
-_COMPONENT = re.compile(r"component\.where\(code\.coding\.code\s*=\s*'([^']+)'\)\.(value\w+)")
+#: How far back counted resources of a mapping without a window are dated.
+UNWINDOWED_DAYS = 730
+#: Elements a code_path may name that hold a list of CodeableConcepts.
+LIST_ELEMENTS = frozenset({"category", "type", "reasonCode", "bodySite"})
 _ELEMENT = re.compile(r"[a-z][A-Za-z]*")
+_COMPONENT = re.compile(
+    r"component\.where\(code\.coding(?:\.code\s*=\s*'(?P<a>[^']+)'|\.where\(system\s*=\s*"
+    r"'(?P<system>[^']+)'\s+and\s+code\s*=\s*'(?P<b>[^']+)'\)\.exists\(\))\)\.(?P<element>value\w+)"
+)
+_CODED = re.compile(
+    r"(?P<path>[a-z]\w*(?:\.[a-z]\w*)*)\.coding\.where\(system\s*=\s*'(?P<system>[^']+)'\)\.code"
+)
 
 
 def _model(kind: str, data: dict[str, Any]) -> Any:
@@ -79,52 +96,47 @@ def _record_value(feature: FeatureSpec, mapping: FhirMapping, value: float | str
     return value
 
 
-class _Builder:
-    """Writes one patient's resources; ids, dates and times come from one seeded generator."""
+def writable(feature: FeatureSpec, value: float | str | None) -> bool:
+    """Whether :func:`synthetic_record` can write ``value`` for ``feature`` (its mapping has a
+    code or band for it, or states it for absence)."""
+    mapping = feature.fhir
+    if mapping is None or mapping.entered_by_hand or value is None:
+        return False
+    if mapping.when_absent is not None and mapping.when_absent == value:
+        return True
+    try:
+        _record_value(feature, mapping, value)
+    except ValueError:
+        return False
+    return True
 
-    def __init__(self, case_date: datetime.date, seed: int, patient_id: str, bundle_type: str):
-        self.rng = random.Random(seed)
-        self.case_date = case_date
-        self.patient_id = patient_id
-        self.transaction = bundle_type == "transaction"
-        self.entries: list[tuple[str, Any]] = []
-        self.patient_url = self._url("Patient", patient_id)
 
-    def _url(self, kind: str, rid: str) -> str:
-        if self.transaction:
-            return f"urn:uuid:{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
-        return f"https://fhir.example.org/r4/{kind}/{rid}"
-
-    def new_id(self, kind: str) -> str:
-        return f"{kind.lower()}-{self.rng.getrandbits(40):010x}"
-
-    def when(self, mapping: FhirMapping, variant: Variant | None) -> str:
-        """A clinical dateTime: recent within the window, or older than it when stale."""
-        window = mapping.window_days
-        if variant == "stale":
-            if window is None:
-                raise ValueError("a stale value needs a mapping with window_days")
-            back = window + self.rng.randint(*STALE_EXTRA_DAYS)
-        else:
-            back = self.rng.randint(0, min(RECENT_DAYS, window if window is not None else 365))
-        day = self.case_date - datetime.timedelta(days=back)
-        hour, minute = self.rng.randint(7, 18), self.rng.choice((0, 15, 30, 45))
-        return f"{day.isoformat()}T{hour:02d}:{minute:02d}:00Z"
-
-    def add(self, kind: str, data: dict[str, Any], subject: str | None = None) -> dict[str, Any]:
-        rid = self.new_id(kind)
-        reference = subject or (
-            self.patient_url if self.transaction else f"Patient/{self.patient_id}"
+def _check_variant(feature: FeatureSpec, variant: Variant, value: float | str | None) -> None:
+    """Refuse a variant the input's mapping cannot show (never silently write a clean value)."""
+    mapping = feature.fhir
+    if mapping is None or mapping.entered_by_hand:
+        raise ValueError(f"{feature.name}: not read from a record, so no variant applies")
+    coded = mapping.value_map is not None or (isinstance(value, str) and mapping.bands is None)
+    numeric = not coded and mapping.derive is None
+    if mapping.resource_type == "Patient":
+        applies = {"missing"}
+        applies |= {"unknown_code"} if mapping.value_map is not None else set()
+        applies |= {"invalid_value"} if mapping.derive == "age_years" else set()
+    elif mapping.combine in ("count", "any"):
+        applies = {"missing", "entered_in_error"}
+        applies |= {"stale"} if mapping.window_days is not None else set()
+    else:
+        applies = {"missing", "entered_in_error", "conflict"}
+        applies |= {"stale"} if mapping.window_days is not None else set()
+        applies |= {"unknown_code"} if coded else set()
+        applies |= {"wrong_unit"} if numeric else set()
+        applies |= {"invalid_value"} if numeric and mapping.bands is None else set()
+        applies |= {"other_unit"} if numeric and len(mapping.units) > 1 else set()
+    if variant not in applies:
+        raise ValueError(
+            f"{feature.name}: the variant '{variant}' does not apply to this input's mapping "
+            f"(it can show: {', '.join(sorted(applies))})"
         )
-        resource = {
-            "id": rid,
-            "meta": {"versionId": "1"},
-            "subject": {"reference": reference},
-            **data,
-        }
-        # Built as an R4B model, so a resource the builder gets wrong fails here, not in a test.
-        self.entries.append((self._url(kind, rid), _model(kind, resource)))
-        return resource
 
 
 def _concept(mapping: FhirMapping) -> dict[str, Any]:
@@ -135,54 +147,60 @@ def _concept(mapping: FhirMapping) -> dict[str, Any]:
     return {"coding": [coding], **({"text": code.display} if code.display else {})}
 
 
-def _shell(mapping: FhirMapping, when: str, status_variant: bool) -> tuple[str, dict[str, Any]]:
+def _shell(mapping: FhirMapping, when: str, in_error: bool) -> tuple[str, dict[str, Any]]:
     """A resource of the mapping's type carrying its first code and a clinical date."""
     kind = mapping.resource_type
     assert kind is not None
-    error = "entered-in-error"
+    status = "entered-in-error" if in_error else None
     if kind == "Observation":
-        return kind, {
-            "status": error if status_variant else "final",
-            "code": _concept(mapping),
-            "effectiveDateTime": when,
-        }
-    if kind == "Condition":
-        verification = error if status_variant else "confirmed"
-        return kind, {
-            "code": _concept(mapping),
+        data = {"status": status or "final", "code": _concept(mapping), "effectiveDateTime": when}
+    elif kind == "Condition":
+        data = {
             "clinicalStatus": {"coding": [{"code": "active"}]},
-            "verificationStatus": {"coding": [{"code": verification}]},
+            "verificationStatus": {"coding": [{"code": status or "confirmed"}]},
+            "code": _concept(mapping),
             "onsetDateTime": when,
             "recordedDate": when,
         }
-    if kind == "Encounter":
+    elif kind == "Encounter":
         code = mapping.codes[0]
-        data: dict[str, Any] = {"status": error if status_variant else "finished"}
+        data = {"status": status or "finished", "period": {"start": when}}
         if code.system == ACT_CODE:
             data["class"] = {"system": code.system, "code": code.code}
         else:
             data["class"] = {"system": ACT_CODE, "code": "AMB"}
             data["type"] = [_concept(mapping)]
-        data["period"] = {"start": when}
-        return kind, data
-    if kind == "MedicationRequest":
-        return kind, {
-            "status": error if status_variant else "active",
+    elif kind == "MedicationRequest":
+        data = {
+            "status": status or "active",
             "intent": "order",
             "medicationCodeableConcept": _concept(mapping),
             "authoredOn": when,
         }
-    if kind == "MedicationStatement":
-        return kind, {
-            "status": error if status_variant else "active",
+    elif kind == "MedicationStatement":
+        data = {
+            "status": status or "active",
             "medicationCodeableConcept": _concept(mapping),
             "effectiveDateTime": when,
         }
-    return kind, {
-        "status": error if status_variant else "completed",
-        "code": _concept(mapping),
-        "performedDateTime": when,
-    }
+    else:
+        data = {
+            "status": status or "completed",
+            "code": _concept(mapping),
+            "performedDateTime": when,
+        }
+    if mapping.code_path is not None:
+        _place_codes(data, mapping)
+    return kind, data
+
+
+def _place_codes(data: dict[str, Any], mapping: FhirMapping) -> None:
+    """The mapping's code where its code_path looks (e.g. Condition.category)."""
+    path = mapping.code_path or ""
+    element = path.removesuffix(".coding")
+    if not _ELEMENT.fullmatch(element):
+        raise ValueError(f"the synthetic builder cannot write the code path '{path}'")
+    data[element] = [_concept(mapping)] if element in LIST_ELEMENTS else _concept(mapping)
 
 
 def _quantity(number: float, unit: str | None) -> dict[str, Any]:
@@ -192,28 +210,14 @@ def _quantity(number: float, unit: str | None) -> dict[str, Any]:
     return quantity
 
 
-def _value_element(
-    feature: FeatureSpec, mapping: FhirMapping, raw: Any, variant: Variant | None
+def _number_element(
+    feature: FeatureSpec, mapping: FhirMapping, number: float, element: str, variant: Variant | None
 ) -> Any:
-    """The record's element for a value at the mapping's path (Quantity, code, number …)."""
-    path = mapping.value_path or ""
-    element = (
-        path.split(".")[-1]
-        if not _COMPONENT.fullmatch(path)
-        else _COMPONENT.fullmatch(path).group(2)
-    )  # type: ignore[union-attr]
-    if isinstance(raw, str):
-        if variant == "unknown_code":
-            raw = "not-a-known-code"
-        if element in ("valueString",):
-            return raw
-        return {"coding": [{"code": raw}], "text": raw}
-    number = float(raw)
     if variant == "invalid_value":
         number = (feature.hard_max if feature.hard_max is not None else 1e6) * 2 + 1
-    if element in ("valueInteger",):
+    if element == "valueInteger":
         return int(number)
-    if element in ("valueBoolean",):
+    if element == "valueBoolean":
         return bool(number)
     unit = mapping.unit
     if variant == "wrong_unit":
@@ -229,60 +233,57 @@ def _value_element(
     return _quantity(number, unit)
 
 
-def _place(resource: dict[str, Any], mapping: FhirMapping, element_value: Any) -> None:
-    path = mapping.value_path or ""
-    component = _COMPONENT.fullmatch(path)
-    if component is not None:
-        code, element = component.groups()
-        resource.setdefault("component", []).append(
-            {"code": {"coding": [{"system": LOINC, "code": code}]}, element: element_value}
-        )
-        return
-    key = path if _ELEMENT.fullmatch(path) else None
-    if key is None:
-        raise ValueError(f"the synthetic builder cannot write the value path '{path}'")
-    if key == "value":
-        key = "valueQuantity" if "value" in element_value else "valueCodeableConcept"
-    resource[key] = element_value
+def _set(data: dict[str, Any], keys: list[str], value: Any) -> None:
+    for key in keys[:-1]:
+        data = data.setdefault(key, {})
+    data[keys[-1]] = value
 
 
-def _add_valued(
-    builder: _Builder,
+def _place(
+    data: dict[str, Any],
     feature: FeatureSpec,
     mapping: FhirMapping,
-    value: float | str,
+    raw: Any,
     variant: Variant | None,
 ) -> None:
-    when = builder.when(mapping, variant)
-    kind, data = _shell(mapping, when, variant == "entered_in_error")
-    if mapping.derive == "period_days":
-        # Starts on the clinical date (in the window) and ends by the case date at the latest.
-        length = datetime.timedelta(days=int(float(value)))
-        start = datetime.date.fromisoformat(when[:10])
-        start -= max(start + length - builder.case_date, datetime.timedelta(0))
-        data["period"] = {"start": start.isoformat(), "end": (start + length).isoformat()}
-        builder.add(kind, data)
+    """The record value at the mapping's value path (the first alternative the builder writes)."""
+    if isinstance(raw, str) and variant == "unknown_code":
+        raw = UNKNOWN_CODE
+    for path in (mapping.value_path or "").split("|"):
+        path = path.strip()
+        component = _COMPONENT.fullmatch(path)
+        coded = _CODED.fullmatch(path)
+        if component is not None:
+            element = component["element"]
+            code = {
+                "system": component["system"] or LOINC,
+                "code": component["a"] or component["b"],
+            }
+            value = _number_element(feature, mapping, float(raw), element, variant)
+            data.setdefault("component", []).append({"code": {"coding": [code]}, element: value})
+        elif coded is not None:
+            coding = {"system": coded["system"], "code": str(raw)}
+            _set(data, coded["path"].split("."), {"coding": [coding]})
+        elif _ELEMENT.fullmatch(path):
+            if isinstance(raw, str):
+                key = "valueCodeableConcept" if path == "value" else path
+                data[key] = (
+                    raw if key == "valueString" else {"coding": [{"code": raw}], "text": raw}
+                )
+            else:
+                key = "valueQuantity" if path == "value" else path
+                data[key] = _number_element(feature, mapping, float(raw), key, variant)
+        else:
+            continue
         return
-    raw = _record_value(feature, mapping, value)
-    _place(data, mapping, _value_element(feature, mapping, raw, variant))
-    resource = builder.add(kind, data)
-    if not evaluate(mapping.value_path or "", resource):
-        raise ValueError(f"{feature.name}: the value path '{mapping.value_path}' finds nothing")
-    if variant == "conflict":
-        other = _conflicting(feature, mapping, value)
-        _, twin = _shell(mapping, when, False)
-        _place(
-            twin,
-            mapping,
-            _value_element(feature, mapping, _record_value(feature, mapping, other), None),
-        )
-        builder.add(kind, twin)
+    raise ValueError(f"{feature.name}: the synthetic builder cannot write '{mapping.value_path}'")
 
 
 def _conflicting(feature: FeatureSpec, mapping: FhirMapping, value: float | str) -> float | str:
     """A different value the schema still accepts, for a conflict on the same date."""
     if isinstance(value, str):
         options = [c for c in (mapping.value_map or {}).values() if c != value]
+        options += [b.value for b in mapping.bands or () if b.value != value]
         if not options:
             raise ValueError(f"{feature.name}: no other value to conflict with")
         return options[0]
@@ -291,18 +292,200 @@ def _conflicting(feature: FeatureSpec, mapping: FhirMapping, value: float | str)
     return higher if feature.hard_max is None or higher <= feature.hard_max else float(value) - step
 
 
-def _add_counted(
+class _Builder:
+    """One patient's resources; ids, dates and times come from one seeded generator."""
+
+    def __init__(self, case_date: datetime.date, seed: int, patient_id: str, bundle_type: str):
+        self.rng = random.Random(seed)
+        self.case_date = case_date
+        self.patient_id = patient_id
+        self.transaction = bundle_type == "transaction"
+        self.patient_url = self.url("Patient", patient_id)
+        self.pending: list[tuple[str, dict[str, Any]]] = []
+        self.shared: dict[tuple, dict[str, Any]] = {}
+
+    def url(self, kind: str, rid: str) -> str:
+        if self.transaction:
+            return f"urn:uuid:{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
+        return f"https://fhir.example.org/r4/{kind}/{rid}"
+
+    def day_back(self, back: int) -> str:
+        day = self.case_date - datetime.timedelta(days=back)
+        hour, minute = self.rng.randint(7, 18), self.rng.choice((0, 15, 30, 45))
+        return f"{day.isoformat()}T{hour:02d}:{minute:02d}:00Z"
+
+    def when(self, window: int | None, variant: Variant | None, shortest: int = 0) -> str:
+        """A clinical dateTime: recent within the window (at least ``shortest`` days back, so a
+        stay of that length ends by the case date), or older than the window when stale."""
+        if variant == "stale":
+            if window is None:
+                raise ValueError("a stale value needs a mapping with window_days")
+            return self.day_back(window + self.rng.randint(*STALE_EXTRA_DAYS))
+        latest = min(RECENT_DAYS, window if window is not None else RECENT_DAYS)
+        return self.day_back(self.rng.randint(min(shortest, latest), latest))
+
+    def add(self, kind: str, data: dict[str, Any], subject: str | None = None) -> dict[str, Any]:
+        own = subject or (self.patient_url if self.transaction else f"Patient/{self.patient_id}")
+        resource = {
+            "id": f"{kind.lower()}-{self.rng.getrandbits(40):010x}",
+            "meta": {"versionId": "1"},
+            "subject": {"reference": own},
+            **data,
+        }
+        self.pending.append((kind, resource))
+        return resource
+
+    def entries(self) -> list[tuple[str, Any]]:
+        # Built as R4B models, so a resource the builder gets wrong fails here, not in a test.
+        return [(self.url(kind, data["id"]), _model(kind, data)) for kind, data in self.pending]
+
+
+def _shared_key(mapping: FhirMapping) -> tuple:
+    code = mapping.codes[0]
+    return (mapping.resource_type, code.system, code.code, mapping.code_path)
+
+
+def _valued_inputs(
+    schema: FeatureSchema, values: Mapping[str, Any], variants: Mapping[str, Variant]
+) -> list[tuple[FeatureSpec, FhirMapping, Any, Variant | None]]:
+    """The non-Patient inputs written as a value (not counted), with their record values."""
+    found = []
+    for feature in schema:
+        mapping = feature.fhir
+        if mapping is None or mapping.entered_by_hand or mapping.resource_type == "Patient":
+            continue
+        value, variant = values.get(feature.name), variants.get(feature.name)
+        if value is None or variant == "missing":
+            continue
+        if variant is None and mapping.when_absent is not None and value == mapping.when_absent:
+            continue  # the mapping states this value for "nothing in the record"
+        if mapping.combine in ("count", "any"):
+            continue
+        found.append((feature, mapping, _record_value(feature, mapping, value), variant))
+    return found
+
+
+def _write_valued(builder: _Builder, inputs: list) -> None:
+    """Each valued input in its resource: shared by inputs of the same type and code, its own
+    when stale or entered-in-error; a conflict adds a same-day copy with another value."""
+    windows: dict[tuple, list[int]] = {}
+    stays: dict[tuple, int] = {}
+    for _, mapping, raw, variant in inputs:
+        key = _shared_key(mapping)
+        if mapping.window_days is not None and variant not in ("stale", "entered_in_error"):
+            windows.setdefault(key, []).append(mapping.window_days)
+        if mapping.derive == "period_days":
+            stays[key] = max(stays.get(key, 0), int(float(raw)))
+    conflicts = []
+    for feature, mapping, raw, variant in inputs:
+        key = _shared_key(mapping)
+        if variant in ("stale", "entered_in_error"):
+            when = builder.when(mapping.window_days, variant, stays.get(key, 0))
+            kind, data = _shell(mapping, when, variant == "entered_in_error")
+            resource = builder.add(kind, data)
+        elif key in builder.shared:
+            resource = builder.shared[key]
+        else:
+            when = builder.when(min(windows.get(key, [RECENT_DAYS])), None, stays.get(key, 0))
+            kind, data = _shell(mapping, when, False)
+            resource = builder.shared[key] = builder.add(kind, data)
+        _write_one(builder, resource, feature, mapping, raw, variant)
+        if variant == "conflict":
+            conflicts.append((resource, feature, mapping, raw))
+    for resource, feature, mapping, raw in conflicts:
+        twin = copy.deepcopy(resource)
+        for name in ("id", "meta", "subject", "component"):
+            twin.pop(name, None)
+        other = _record_value(
+            feature, mapping, _conflicting(feature, mapping, _mapped(mapping, raw))
+        )
+        _write_one(builder, twin, feature, mapping, other, None)
+        builder.add(twin.pop("resourceType", mapping.resource_type), twin)
+
+
+def _mapped(mapping: FhirMapping, raw: Any) -> Any:
+    if mapping.value_map is not None:
+        return mapping.value_map[raw]
+    if mapping.bands is not None:
+        chosen = None
+        for band in mapping.bands:
+            if (
+                band.lower is None
+                or raw > band.lower
+                or (band.lower_inclusive and raw == band.lower)
+            ):
+                chosen = band.value
+        return chosen
+    return raw
+
+
+def _write_one(
     builder: _Builder,
+    resource: dict[str, Any],
     feature: FeatureSpec,
     mapping: FhirMapping,
-    value: float | str,
+    raw: Any,
     variant: Variant | None,
 ) -> None:
-    number = float(_record_value(feature, mapping, value))
-    count = int(number) if mapping.combine == "count" else int(number >= 1)
-    for _ in range(count):
-        kind, data = _shell(mapping, builder.when(mapping, variant), variant == "entered_in_error")
-        builder.add(kind, data)
+    if mapping.derive == "period_days":
+        start = datetime.date.fromisoformat(resource["period"]["start"][:10])
+        end = start + datetime.timedelta(days=int(float(raw)))
+        resource["period"] = {"start": start.isoformat(), "end": end.isoformat()}
+        return
+    _place(resource, feature, mapping, raw, variant)
+    if not evaluate(mapping.value_path or "", resource):
+        raise ValueError(f"{feature.name}: the value path '{mapping.value_path}' finds nothing")
+
+
+def _matches(mapping: FhirMapping, kind: str, data: dict[str, Any]) -> bool:
+    """Whether a written resource carries the mapping's codes and is not in error."""
+    if kind != mapping.resource_type or "entered-in-error" in str(data.get("status")):
+        return False
+    if mapping.code_path is None:
+        found = {c for e in DEFAULT_CODE_ELEMENTS.get(kind, ()) for c in codings(data.get(e))}
+    else:
+        found = set(codings(evaluate(mapping.code_path, data)))
+    return any((code.system, code.code) in found for code in mapping.codes)
+
+
+def _write_counted(
+    builder: _Builder,
+    schema: FeatureSchema,
+    values: Mapping[str, Any],
+    variants: Mapping[str, Variant],
+) -> None:
+    """Each count or any input as that many resources, counting the ones already written
+    (dated before them, so the latest stay stays the one the valued inputs read)."""
+    for feature in schema:
+        mapping = feature.fhir
+        if mapping is None or mapping.entered_by_hand or mapping.combine not in ("count", "any"):
+            continue
+        value, variant = values.get(feature.name), variants.get(feature.name)
+        if value is None or variant == "missing":
+            continue
+        number = float(_record_value(feature, mapping, value))
+        wanted = int(number) if mapping.combine == "count" else int(number >= 1)
+        window = mapping.window_days
+        written = [
+            data
+            for kind, data in builder.pending
+            if _matches(mapping, kind, data)
+            and (window is None or _days_back(builder, kind, data) <= window)
+        ]
+        oldest = max((_days_back(builder, mapping.resource_type, d) for d in written), default=-1)
+        for _ in range(max(0, wanted - len(written))):
+            latest = window if window is not None else UNWINDOWED_DAYS
+            back = builder.rng.randint(min(oldest + 1, latest), latest)
+            if variant == "stale":
+                back = (window or 0) + builder.rng.randint(*STALE_EXTRA_DAYS)
+            kind, data = _shell(mapping, builder.day_back(back), variant == "entered_in_error")
+            builder.add(kind, data)
+
+
+def _days_back(builder: _Builder, kind: str | None, data: dict[str, Any]) -> int:
+    entry = RecordEntry(0, kind or "", data.get("id", ""), None, None, data)
+    written = default_date(entry) or builder.case_date.isoformat()
+    return (builder.case_date - datetime.date.fromisoformat(written[:10])).days
 
 
 def _patient(
@@ -320,28 +503,25 @@ def _patient(
         if value is None or variant == "missing":
             continue
         path = mapping.value_path or ""
+        raw = _record_value(feature, mapping, value)
         if mapping.derive == "age_years":
-            data[path] = _birth_date(builder, int(float(value)), variant)
-        else:
-            raw = _record_value(feature, mapping, value)
-            if variant == "unknown_code":
-                known = set(mapping.value_map or {})
-                raw = (
-                    next(g for g in GENDERS if g not in known) if path == "gender" else "x-unknown"
-                )
-            data[path] = raw
+            data[path] = _birth_date(builder, int(float(raw)), variant)
+            continue
+        if variant == "unknown_code":
+            known = set(mapping.value_map or {})
+            raw = next(g for g in GENDERS if g not in known) if path == "gender" else UNKNOWN_CODE
+        data[path] = raw
     return _model("Patient", data)
 
 
 def _birth_date(builder: _Builder, age: int, variant: Variant | None) -> str:
     if variant == "invalid_value":
         return (builder.case_date + datetime.timedelta(days=30)).isoformat()
-    year = builder.case_date.year - age
     birthday = builder.case_date - datetime.timedelta(days=builder.rng.randint(1, 360))
     try:
         born = birthday.replace(year=birthday.year - age)
     except ValueError:  # 29 February in a year that has none
-        born = datetime.date(year, 2, 28)
+        born = datetime.date(birthday.year - age, 2, 28)
     return born.isoformat()
 
 
@@ -378,28 +558,25 @@ def synthetic_record(
     Raises
     ------
     ValueError
-        A mapping the builder cannot write (a value path it does not know, a stale variant
-        without a window …), naming the input.
+        A mapping or value the builder cannot write (a value path it does not know, a value no
+        code or band gives, a stale variant without a window …), naming the input.
     """
     from fhir.resources.R4B.bundle import Bundle
 
     variants = dict(variants or {})
+    for name, variant in variants.items():
+        if name not in schema:
+            raise ValueError(f"{name}: not an input of this schema")
+        _check_variant(schema[name], variant, values.get(name))
     builder = _Builder(case_date, seed, patient_id, bundle_type)
     patient = _patient(builder, schema, values, variants)
-    for feature in schema:
-        mapping = feature.fhir
-        if mapping is None or mapping.entered_by_hand or mapping.resource_type == "Patient":
-            continue
-        value, variant = values.get(feature.name), variants.get(feature.name)
-        if value is None or variant == "missing":
-            continue
-        if mapping.combine in ("count", "any"):
-            _add_counted(builder, feature, mapping, value, variant)
-        else:
-            _add_valued(builder, feature, mapping, value, variant)
+    _write_valued(builder, _valued_inputs(schema, values, variants))
+    _write_counted(builder, schema, values, variants)
     if other_patient:
-        _other_patient(builder)
-    entries = [(builder.patient_url, patient), *builder.entries]
+        for kind, data in list(builder.pending):
+            copied = {k: copy.deepcopy(v) for k, v in data.items() if k not in ("id", "subject")}
+            builder.add(kind, copied, subject="Patient/other-patient")
+    entries = [(builder.patient_url, patient), *builder.entries()]
     bundle: dict[str, Any] = {"type": bundle_type, "entry": []}
     for url, resource in entries:
         entry: dict[str, Any] = {"fullUrl": url, "resource": resource}
@@ -411,14 +588,3 @@ def synthetic_record(
     if bundle_type == "searchset":
         bundle["total"] = len(entries)
     return Bundle.model_validate(bundle).model_dump_json().encode()
-
-
-def _other_patient(builder: _Builder) -> None:
-    """A copy of each clinical resource about another patient (a leaked $everything)."""
-    other = "Patient/other-patient"
-    for _, resource in list(builder.entries):
-        data = resource.model_dump(mode="json", exclude_none=True)
-        kind = data.pop("resourceType")
-        for key in ("id", "subject"):
-            data.pop(key, None)
-        builder.add(kind, data, subject=other)

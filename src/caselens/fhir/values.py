@@ -86,6 +86,13 @@ def _from_quantity(quantity: dict[str, Any], mapping: FhirMapping) -> Reading:
     original = f"{_shown_number(number)} {clip(written_unit)}".strip() if number is not None else ""
     if number is None:
         return Reading(None, original, "invalid_value", "the Quantity has no number")
+    comparator = quantity.get("comparator")
+    if comparator is not None:
+        # '<4 %' says where the value lies, not what it is: never read as 4.
+        shown = f"{clip(comparator)}{original}"
+        return Reading(
+            None, shown, "invalid_value", f"the record gives a bound ('{shown}'), not a value"
+        )
     allowed = mapping.units or ((mapping.unit,) if mapping.unit else ())
     if not allowed:
         return Reading(number, original)

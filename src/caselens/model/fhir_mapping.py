@@ -156,8 +156,9 @@ class FhirMapping(BaseModel):
         if self.resource_type is None:
             raise ValueError("resource_type is required unless entered_by_hand is true")
         if self.resource_type != "Patient" and not self.codes:
+            article = "an" if self.resource_type[0] in "AEIOU" else "a"
             raise ValueError(
-                f"a {self.resource_type} mapping needs at least one code in 'codes' "
+                f"{article} {self.resource_type} mapping needs at least one code in 'codes' "
                 "(which resources hold the value)"
             )
         counting = self.combine in ("count", "any")
