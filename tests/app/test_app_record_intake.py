@@ -133,3 +133,15 @@ def test_a_file_that_is_not_a_fhir_bundle_is_refused_in_words_and_nothing_is_rec
     assert shown(at.error).startswith("Patient record:")
     assert not at.metric
     assert all(e.patient_ref != "pat-0042" for e in audit_entries())
+
+
+def test_markup_in_a_record_is_shown_as_text_in_the_table_never_as_markup(heart_bundle):
+    payload = "<script>window.__pwned=1</script>"  # a unit is free text in a record
+    at = _uploaded(_pick_heart(signed_in("dr.lee")), heart_record(heart_bundle, bp_unit=payload))
+    assert not at.exception
+    [table] = _source_tables(at)
+    row = table.set_index("Input").loc["Resting blood pressure"]
+    assert row["Value used"] == "to enter by hand"
+    assert payload in row["Where it came from"]  # the grid draws it as plain text
+    markdown = [*at.markdown, *at.caption, *at.error, *at.warning, *at.info, *at.subheader]
+    assert all("<script" not in element.value for element in markdown)
