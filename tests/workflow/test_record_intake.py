@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from caselens.fhir import case_from_record, read_fhir_bundle
 from caselens.fhir.synthetic import synthetic_record
 from caselens.model.bundle import BundleCatalogue
 from caselens.workflow.door import Workflow
-from caselens.workflow.errors import Refused, WorkflowError
+from caselens.workflow.errors import NotRecorded, Refused, WorkflowError
 from caselens.workflow.record_intake import checked_sources, intake_sources
 from caselens.workflow.records import UserSession
 from fhir_records import BYO_CASE, BYO_SCHEMA
@@ -83,7 +84,7 @@ def workflow(tmp_path, accounts_template, mapped_bundle, explainer) -> Iterator[
     data.mkdir()
     shutil.copy(accounts_template, data / "app.sqlite")
     engine = open_app_database(data)
-    audit = AuditStore.open(tmp_path / "audit.sqlite", key=KEY)
+    audit = AuditStore.open(tmp_path / "audit.sqlite", key=KEY, busy_timeout_s=0.2)
     built = Workflow(
         audit=audit,
         accounts=AccountStore(engine),
@@ -94,6 +95,7 @@ def workflow(tmp_path, accounts_template, mapped_bundle, explainer) -> Iterator[
         clock=lambda: dt.datetime(2026, 12, 1, 9, 0),
     )
     built.trail = audit
+    built.trail_path = tmp_path / "audit.sqlite"
     yield built
     audit.close()
 
@@ -151,6 +153,11 @@ def test_a_record_with_problems_asks_by_hand_for_exactly_the_problem_inputs(work
     assert stale.sources[0].resource_type == "Observation" and "older than" in stale.message
     assert sources.field("resting_bp").original == "140 kPa"
     assert sources.patient_id == PATIENT_ID and sources.case_date == CASE_DATE.isoformat()
+    # Who read which record is recorded before the values are returned (no report with it).
+    [read] = [e for e in workflow.trail.entries() if e.action == "record_read"]
+    assert read.actor_id == "dr.lee" and read.report_json is None
+    assert read.detail()["record_patient_id"] == PATIENT_ID
+    assert (read.detail()["inputs_from_record"], read.detail()["inputs_by_hand"]) == (3, 10)
 
     case = workflow.case_with_values_by_hand(session, MODEL, sources, HAND)
     assert case.source == "fhir"
@@ -164,6 +171,21 @@ def test_a_record_with_problems_asks_by_hand_for_exactly_the_problem_inputs(work
     )
     assert kept.field("chest_pain").where_from() == "Entered by hand"
     assert not kept.field("age").by_hand and kept.field("age").from_record
+
+
+def test_a_record_is_not_shown_when_its_reading_cannot_be_recorded(workflow):
+    session = signed_in(workflow, "dr.lee")
+    other = sqlite3.connect(workflow.trail_path, isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the trail's write lock
+    try:
+        with pytest.raises(NotRecorded):
+            workflow.case_from_record(
+                session, MODEL, heart_record(workflow.bundle(MODEL)), case_date=CASE_DATE
+            )
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert "record_read" not in [e.action for e in workflow.trail.entries()]
 
 
 def test_a_required_input_left_empty_or_a_record_value_typed_over_is_refused_per_field(

@@ -81,7 +81,9 @@ class RecordIntakeMixin(DoorBase):
         RecordSources
             Every input, in schema order: the value the record gave (with its resources and
             the record's own value and unit), or the problem that leaves it to be entered by
-            hand. Nothing is recorded in the trail yet: the report is, when it is shown.
+            hand. The reading is recorded first (action ``record_read``: the model, the
+            record's patient id, the case date and how many inputs it gave); the report is
+            recorded when it is shown.
 
         Raises
         ------
@@ -115,7 +117,24 @@ class RecordIntakeMixin(DoorBase):
             )
         except CaseLensError as exc:  # FhirRecordError: the reader's own words
             raise WorkflowError(f"Patient record: {exc}") from exc
-        return checked_sources(intake_sources(intake, bundle.features), bundle.features)
+        sources = checked_sources(intake_sources(intake, bundle.features), bundle.features)
+        # The record's values are about to be shown: who read which record is in the trail
+        # first (no values, no report: those are recorded with the report).
+        asked = sum(1 for f in sources.fields if f.status not in FROM_RECORD)
+        self._record(
+            session,
+            "record_read",
+            audience="clinician",
+            detail={
+                "model_id": model_id,
+                "record_patient_id": sources.patient_id,
+                "case_date": sources.case_date,
+                "inputs_from_record": len(sources.fields) - asked,
+                "inputs_by_hand": asked,
+                "bytes": len(data),
+            },
+        )
+        return sources
 
     def case_with_values_by_hand(
         self,
