@@ -358,3 +358,37 @@ def test_a_template_with_its_input_examples_filled_in_builds(coded_files, tmp_pa
     # Stated meanings: no warning that a 0/1 input does not say what 1 means.
     assert not [w for w in bundle.warnings if "do not say what 1 means" in w], bundle.warnings
     assert "do not say what 1 means" not in result.output
+
+
+def test_a_fhir_mapping_file_is_merged_into_the_drafted_schema(files, tmp_path):
+    mapping = {
+        "age": {"resource_type": "Patient", "value_path": "birthDate", "derive": "age_years"},
+        "creatinine": {
+            "resource_type": "Observation",
+            "codes": [{"system": "http://loinc.org", "code": "2160-0"}],
+            "value_path": "valueQuantity",
+            "units": ["mg/dL", "umol/L"],
+            "unit": "mg/dL",
+            "molar_mass_g_per_mol": 113.12,
+        },
+        "diabetes": {"entered_by_hand": True, "by_hand_reason": "Asked at the visit."},
+    }
+    path = tmp_path / "fhir-mapping.json"
+    path.write_text(json.dumps(mapping))
+    out = tmp_path / "b" / "mapped"
+    result = _create(files, _card(tmp_path), out, "--fhir-mapping", str(path))
+    assert result.exit_code == 0, result.output
+    assert "FHIR mapping: 2 of 3 inputs read from a FHIR record, 1 marked entered by hand." in (
+        result.output
+    )
+    # The drafted schema has no unit for creatinine: a warning, not a refusal.
+    assert "Feature 'creatinine', field 'fhir.unit'" in result.output
+    assert "the schema states no unit" in result.output
+    features = load_bundle(out).features
+    assert features["creatinine"].fhir.units == ("mg/dL", "umol/L")
+    assert features["diabetes"].fhir.entered_by_hand
+    mapping["creatine"] = mapping.pop("creatinine")
+    path.write_text(json.dumps(mapping))
+    refused = _create(files, _card(tmp_path), tmp_path / "b" / "typo", "--fhir-mapping", str(path))
+    assert refused.exit_code == 1 and "'creatine'" in refused.output
+    assert not (tmp_path / "b" / "typo").exists()

@@ -76,3 +76,17 @@ def test_the_docs_show_every_sample_mapping_and_reason() -> None:
                 assert mapping["by_hand_reason"] in doc, name
             for code in mapping.get("codes", []):
                 assert code["code"] in doc, (name, code)
+
+
+def test_the_docs_json_example_is_a_valid_mapping_file() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "fhir-mapping.md").read_text(
+        encoding="utf-8"
+    )
+    blocks = re.findall(r"^```json\n(.*?)^```", doc, re.MULTILINE | re.DOTALL)
+    assert blocks
+    for block in blocks:
+        assert parse_fhir_mappings(json.loads(block))

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from caselens.model.features import FeatureSchema, FeatureSpec
@@ -229,3 +231,55 @@ def test_both_sample_mappings_pass_without_problem_or_warning(model_id: str) -> 
         assert feature.fhir is not None
         if feature.fhir.entered_by_hand:
             assert len(feature.fhir.by_hand_reason) > 40, feature.name
+
+
+def test_a_band_bound_that_is_not_finite_is_a_problem() -> None:
+    mapping = {**BP, "bands": [{"value": 60}, {"lower": float("nan"), "value": 140}]}
+    problem = _one_problem(_schema(mapping))
+    assert "field 'fhir.bands[1].lower': nan is not a finite number" in problem
+
+
+def test_a_mapping_listing_too_many_units_is_refused_when_read() -> None:
+    with pytest.raises(ValidationError, match="at most 16 items"):
+        _schema({**BP, "units": ["mm[Hg]"] * 17})
+
+
+MAPPINGS = st.fixed_dictionaries(
+    {"resource_type": st.sampled_from(["Patient", "Observation", "Encounter"])},
+    optional={
+        "codes": st.lists(
+            st.fixed_dictionaries(
+                {"system": st.sampled_from([LOINC, "urn:x", "http://snomed.info/sct"]),
+                 "code": st.text(min_size=1, max_size=6)}
+            ),
+            min_size=1, max_size=2,
+        ),
+        "value_path": st.text(alphabet="abcvalueQuntity.()'=|$ 0123", min_size=1, max_size=30),
+        "units": st.lists(st.sampled_from(["mm[Hg]", "mg/dL", "mmol/L", "%", "kPa", "mmHg",
+                                           "{x}", "10*3/uL", "Cel", "B"]), max_size=3),
+        "unit": st.sampled_from(["mm[Hg]", "mg/dL", "%", "zz", "a", "d"]),
+        "molar_mass_g_per_mol": st.floats(min_value=1, max_value=1e4),
+        "combine": st.sampled_from(["latest", "max", "count", "any"]),
+        "derive": st.sampled_from(["age_years", "period_days"]),
+        "bands": st.lists(
+            st.fixed_dictionaries({"value": st.one_of(st.sampled_from(["Female", "Male", "x"]),
+                                                      st.floats(allow_nan=False))}),
+            min_size=1, max_size=1,
+        ),
+        "when_absent": st.one_of(st.text(max_size=5), st.floats(allow_nan=True)),
+    },
+)  # fmt: skip
+
+
+@settings(max_examples=120, deadline=None)
+@given(mapping=MAPPINGS, category=st.booleans())
+def test_the_check_never_raises_on_any_mapping_that_loads(mapping, category) -> None:
+    try:
+        schema = _category_schema(mapping) if category else _schema(mapping)
+    except ValidationError:
+        return
+    result = check_fhir_mappings(schema)
+    assert all(
+        p.startswith("Feature 'sex'" if category else "Feature 'resting_bp'")
+        for p in result.problems + result.warnings
+    )

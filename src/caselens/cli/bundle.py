@@ -386,7 +386,8 @@ def bundle_init(path: Path, fhir_mapping_path: Path | None) -> None:
     help="Reference rows to check (default: all up to 500, else a seeded sample of 500).",
 )
 def bundle_check(path: Path, allow_pickle: bool, deep: bool, rows: int | None) -> None:
-    """Load a bundle with every safety check, print its key facts and how often each
+    """Load a bundle with every safety check (a FHIR mapping with a problem is refused, see
+    docs/fhir-mapping.md), print its key facts and how often each
     limitation fires on its reference rows; with --deep, the honesty harness and the copy
     check of every demo case's sentences (each slip named with its case and sentence).
 

@@ -5,7 +5,9 @@ calibration data, read with every safety check.
 The card (:mod:`.card`, with its monitoring plan in :mod:`.monitoring_plan`) is checked against
 the reference data (:mod:`.card_check`); model files are checked before they are read
 (:mod:`.file_check`, :mod:`.file_trust`), ONNX graphs are costed and run under limits
-(:mod:`.onnx`, :mod:`.budget`), and every output is checked (:mod:`.output_check`).
+(:mod:`.onnx`, :mod:`.budget`), and every output is checked (:mod:`.output_check`). A
+feature's FHIR mapping (:mod:`.fhir_mapping`) is checked by :mod:`.fhir_mapping_check`; UCUM
+units convert through :mod:`.ucum_units`.
 """
 
 from caselens._lazy import lazy_face
@@ -24,7 +26,11 @@ __all__ = [
     "SubgroupPerformance",
     "Validation",
     "check_card",
+    "check_fhir_mappings",
+    "convert_quantity",
     "create_bundle",
+    "fhir_mapping_problems",
+    "is_ucum",
     "leakage_flag_text",
     "load_bundle",
     "load_catalogue",
@@ -47,7 +53,11 @@ _PARTS = {
     "SubgroupPerformance": "card",
     "Validation": "card",
     "check_card": "card_check",
+    "check_fhir_mappings": "fhir_mapping_check",
+    "convert_quantity": "ucum_units",
     "create_bundle": "bundle",
+    "fhir_mapping_problems": "fhir_mapping_check",
+    "is_ucum": "ucum_units",
     "leakage_flag_text": "leakage",
     "load_bundle": "bundle",
     "load_catalogue": "bundle",

@@ -53,6 +53,13 @@ KNOWN_CODE_SYSTEMS: dict[str, str] = {
     "http://terminology.hl7.org/CodeSystem/observation-category": "HL7 observation category",
     "http://www.ama-assn.org/go/cpt": "CPT",
 }
+#: Most codes one mapping lists (a value set of a few dozen codes is common; a bound keeps a
+#: hostile schema from making every check and search slow).
+MAX_MAPPING_CODES = 256
+#: Most allowed units of one mapping (a lab value comes in two or three).
+MAX_MAPPING_UNITS = 16
+#: Most bands or value-map entries of one mapping (age by decade: 10).
+MAX_MAPPING_ENTRIES = 128
 
 
 class FhirCode(BaseModel):
@@ -93,7 +100,9 @@ class FhirMapping(BaseModel):
     )
     resource_type: FhirResourceType | None = None
     codes: tuple[FhirCode, ...] = Field(
-        default=(), description="Resources carrying any of these codes hold the value."
+        default=(),
+        max_length=MAX_MAPPING_CODES,
+        description="Resources carrying any of these codes hold the value.",
     )
     code_path: str | None = Field(
         default=None,
@@ -111,7 +120,9 @@ class FhirMapping(BaseModel):
         "one, e.g. Observation.effectiveDateTime, Encounter.period.start).",
     )
     units: tuple[str, ...] = Field(
-        default=(), description="UCUM codes the record's value may carry, e.g. ('mm[Hg]',)."
+        default=(),
+        max_length=MAX_MAPPING_UNITS,
+        description="UCUM codes the record's value may carry, e.g. ('mm[Hg]',).",
     )
     unit: str | None = Field(
         default=None,
@@ -133,10 +144,13 @@ class FhirMapping(BaseModel):
     derive: Derive | None = None
     value_map: dict[str, str | float] | None = Field(
         default=None,
+        max_length=MAX_MAPPING_ENTRIES,
         description="A coded or text value → the schema's value ('male' → 'Male').",
     )
     bands: tuple[ValueBand, ...] | None = Field(
-        default=None, description="Numeric ranges → the schema's category or 0/1 value."
+        default=None,
+        max_length=MAX_MAPPING_ENTRIES,
+        description="Numeric ranges → the schema's category or 0/1 value.",
     )
     when_absent: str | float | None = Field(
         default=None,

@@ -261,6 +261,13 @@ def _check_values(feature: FeatureSpec, mapping: FhirMapping, problem) -> None:
         produced += [(f"value_map[{key!r}]", value) for key, value in mapping.value_map.items()]
     if mapping.bands is not None:
         produced += [(f"bands[{i}].value", band.value) for i, band in enumerate(mapping.bands)]
+        for index, band in enumerate(mapping.bands):
+            if band.lower is not None and not math.isfinite(band.lower):
+                problem(
+                    f"bands[{index}].lower",
+                    f"{band.lower!r} is not a finite number; "
+                    "expected the band's lower bound in the mapping's unit.",
+                )
     if mapping.when_absent is not None:
         produced.append(("when_absent", mapping.when_absent))
     for field_name, value in produced:
