@@ -120,3 +120,43 @@ def test_a_condition_coded_in_another_system_is_not_matched():
     for condition in _resources(data, "44054006"):
         condition["code"]["coding"][0]["system"] = SNOMED + "/other"
     assert _read(data).fields["diabetes"].status == "stated_absent"
+
+
+def _insulin_by_reference(data: dict, *, contained: bool) -> None:
+    """The insulin order names its drug by reference, as many EHRs write it."""
+    request = _resources(data, "253182")[0]
+    medication = {
+        "resourceType": "Medication",
+        "id": "insulin-glargine",
+        "code": request.pop("medicationCodeableConcept"),
+    }
+    if contained:
+        request["contained"] = [medication]
+        request["medicationReference"] = {"reference": "#insulin-glargine"}
+    else:
+        data["entry"].append(
+            {"fullUrl": "urn:uuid:5f0c7f1e-0000-4000-8000-000000000001", "resource": medication}
+        )
+        request["medicationReference"] = {
+            "reference": "urn:uuid:5f0c7f1e-0000-4000-8000-000000000001"
+        }
+
+
+def test_a_medication_named_by_reference_is_found_in_the_record_or_contained():
+    for contained in (False, True):
+        data = _record()
+        _insulin_by_reference(data, contained=contained)
+        intake = _read(data)
+        assert intake.fields["on_insulin"].value == 1, contained
+        assert intake.fields["on_insulin"].sources[0].resource_type == "MedicationRequest"
+
+
+def test_a_drug_the_record_does_not_hold_makes_absence_unknown():
+    data = _record()
+    request = _resources(data, "253182")[0]
+    request.pop("medicationCodeableConcept")
+    request["medicationReference"] = {"reference": "Medication/elsewhere"}
+    field = _read(data).fields["on_insulin"]
+    # The order may be for insulin: absence is not known, so the stated 0 is not used.
+    assert (field.status, field.value) == ("no_value", None)
+    assert "name a Medication the record does not hold" in field.message

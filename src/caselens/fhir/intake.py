@@ -233,6 +233,22 @@ def _skipped_text(found: Candidates) -> str:
     return f" (not used: {', '.join(parts)})" if parts else ""
 
 
+def _unknown_drug(
+    feature: FeatureSpec, mapping: FhirMapping, found: Candidates
+) -> FieldFromRecord | None:
+    """Nothing matched while some resources name a drug the record does not hold: absence is
+    not known, so no stated value fills it (None when every drug is known)."""
+    if not found.unknown_drug:
+        return None
+    return _field(
+        feature,
+        "no_value",
+        f"{feature.label}: no {mapping.resource_type} coded {code_text(mapping)} found, but "
+        f"{found.unknown_drug} {mapping.resource_type} resource(s) name a Medication the record "
+        "does not hold, so whether one of them is this drug is unknown; enter it by hand.",
+    )
+
+
 def _problem(
     feature: FeatureSpec, reading: Reading, sources: tuple[SourceResource, ...]
 ) -> FieldFromRecord:
@@ -351,6 +367,9 @@ def _counted(
 ) -> FieldFromRecord:
     what = f"no {mapping.resource_type} coded {code_text(mapping)}"
     if not found.in_window:
+        unknown = _unknown_drug(feature, mapping, found)
+        if unknown is not None:
+            return unknown
         return _absent(
             feature, mapping, f"{what} {_window_text(mapping, case_date)}", _skipped_text(found)
         )
@@ -399,6 +418,9 @@ def _valued(
         stale = _stale(feature, mapping, found, case_date)
         if stale is not None:
             return stale
+        unknown = _unknown_drug(feature, mapping, found)
+        if unknown is not None:
+            return unknown
         what = f"no {mapping.resource_type} coded {code_text(mapping)} with a value"
         return _absent(
             feature, mapping, f"{what} {_window_text(mapping, case_date)}", _skipped_text(found)

@@ -46,6 +46,8 @@ READ_RESOURCE_TYPES = (
     "MedicationRequest",
     "MedicationStatement",
     "Procedure",
+    # Not about a patient itself: what a MedicationRequest/Statement's medicationReference names.
+    "Medication",
 )
 #: Malformed entries named one by one in a record's notes; the rest are counted.
 MAX_NAMED_PROBLEMS = 20
@@ -119,6 +121,8 @@ class PatientRecord:
     resources: tuple[RecordEntry, ...]
     other_patients: int
     no_subject: int
+    #: Medication resources by every key a reference may use ('Medication/m1', a fullUrl).
+    medications: dict[str, RecordEntry] = field(default_factory=dict)
 
 
 def _refuse(message: str) -> FhirRecordError:
@@ -324,7 +328,7 @@ def read_fhir_bundle(data: bytes) -> FhirRecord:
     )
 
 
-def _reference_key(reference: str) -> str:
+def reference_key(reference: str) -> str:
     """A reference without its server base and version: 'Patient/p1' or the 'urn:…' as is."""
     if reference.startswith("urn:"):
         return reference
@@ -369,17 +373,23 @@ def select_patient(record: FhirRecord, patient_id: str | None = None) -> Patient
     chosen_id = chosen.resource_id if chosen is not None else str(patient_id)
     keys = {f"Patient/{chosen_id}"}
     if chosen is not None and chosen.full_url:
-        keys.add(_reference_key(chosen.full_url))
+        keys.add(reference_key(chosen.full_url))
     kept: list[RecordEntry] = []
+    medications: dict[str, RecordEntry] = {}
     other = no_subject = 0
     for resource in record.resources:
         if resource.resource_type == "Patient":
             continue
+        if resource.resource_type == "Medication":
+            medications[f"Medication/{resource.resource_id}"] = resource
+            if resource.full_url:
+                medications[reference_key(resource.full_url)] = resource
+            continue
         reference = resource.subject_reference
         if reference is None:
             no_subject += 1
-        elif _reference_key(reference) in keys:
+        elif reference_key(reference) in keys:
             kept.append(resource)
         else:
             other += 1
-    return PatientRecord(chosen, chosen_id, tuple(kept), other, no_subject)
+    return PatientRecord(chosen, chosen_id, tuple(kept), other, no_subject, medications)
