@@ -160,3 +160,14 @@ def test_a_drug_the_record_does_not_hold_makes_absence_unknown():
     # The order may be for insulin: absence is not known, so the stated 0 is not used.
     assert (field.status, field.value) == ("no_value", None)
     assert "name a Medication the record does not hold" in field.message
+
+
+def test_a_test_done_without_a_result_is_not_taken_as_not_measured():
+    data = _record()
+    for observation in _resources(data, "4548-4"):
+        del observation["valueQuantity"]
+        observation["dataAbsentReason"] = {"coding": [{"code": "error"}]}
+    field = _read(data).fields["a1c_result"]
+    assert (field.status, field.value) == ("no_value", None)
+    assert "hold no value (data absent: error)" in field.message
+    assert field.sources and field.sources[0].resource_type == "Observation"

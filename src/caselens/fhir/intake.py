@@ -20,7 +20,7 @@ from typing import Literal
 from caselens.errors import CaseValidationError
 from caselens.explain.cases.fields import validate_inputs
 from caselens.fhir._quoting import clip
-from caselens.fhir.matching import Candidates, PatientResources, code_text
+from caselens.fhir.matching import Candidates, PatientResources, code_text, codings
 from caselens.fhir.record import (
     FhirRecord,
     RecordEntry,
@@ -414,6 +414,8 @@ def _valued(
             return readings
         if readings:
             valued.append((readings, entry, date))
+    if not valued and found.in_window:
+        return _without_value(feature, mapping, found)
     if not valued:
         stale = _stale(feature, mapping, found, case_date)
         if stale is not None:
@@ -433,6 +435,25 @@ def _valued(
         sources = tuple(_source(entry, date) for _, entry, date in group)
         return _one_of(feature, mapping, group, sources)
     return _extreme(feature, mapping, valued)
+
+
+def _without_value(
+    feature: FeatureSpec, mapping: FhirMapping, found: Candidates
+) -> FieldFromRecord:
+    """Resources in the window hold the input but no value (a test done, its result absent):
+    it was not 'not measured', so no stated value fills it."""
+    entries = [entry for entry, _ in found.in_window]
+    reasons = sorted(
+        {str(code) for entry in entries for _, code in codings(entry.data.get("dataAbsentReason"))}
+    )
+    why = f" (data absent: {clip(', '.join(reasons))})" if reasons else ""
+    return _field(
+        feature,
+        "no_value",
+        f"{feature.label}: {len(entries)} {mapping.resource_type} resource(s) coded "
+        f"{code_text(mapping)} in the window hold no value{why}; enter it by hand.",
+        sources=tuple(_source(entry, date) for entry, date in found.in_window),
+    )
 
 
 def _extreme(
