@@ -171,3 +171,19 @@ def test_a_test_done_without_a_result_is_not_taken_as_not_measured():
     assert (field.status, field.value) == ("no_value", None)
     assert "hold no value (data absent: error)" in field.message
     assert field.sources and field.sources[0].resource_type == "Observation"
+
+
+def test_a_resource_repeated_in_the_bundle_is_counted_once_and_its_newer_version_read():
+    data = _record()
+    visits = [e for e in data["entry"] if "EMER" in json.dumps(e["resource"].get("class"))]
+    data["entry"] += json.loads(json.dumps(visits))
+    cholesterol = next(e for e in data["entry"] if "2093-3" in json.dumps(e["resource"]))
+    newer = json.loads(json.dumps(cholesterol))
+    newer["resource"]["meta"]["versionId"] = "2"
+    newer["resource"]["valueQuantity"]["value"] = 240
+    data["entry"].append(newer)
+    intake = _read(data)
+    assert intake.fields["emergency_visits"].value == BYO_CASE["emergency_visits"]
+    assert intake.fields["cholesterol"].value == 240
+    assert intake.fields["cholesterol"].sources[0].version == "2"
+    assert any("read once" in note for note in intake.notes)

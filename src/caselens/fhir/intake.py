@@ -514,7 +514,9 @@ def _read_feature(
     return _valued(feature, mapping, found, case_date)
 
 
-def _notes(record: FhirRecord, other_patients: int, no_subject: int) -> tuple[str, ...]:
+def _notes(
+    record: FhirRecord, other_patients: int, no_subject: int, duplicates: int
+) -> tuple[str, ...]:
     notes = [problem.message for problem in record.problems[:20]]
     if len(record.problems) > 20:
         notes.append(f"… and {len(record.problems) - 20} more malformed entries left out.")
@@ -522,6 +524,8 @@ def _notes(record: FhirRecord, other_patients: int, no_subject: int) -> tuple[st
         notes.append(f"{other_patients} resource(s) about another patient were ignored.")
     if no_subject:
         notes.append(f"{no_subject} resource(s) naming no patient were ignored.")
+    if duplicates:
+        notes.append(f"{duplicates} entries repeating a resource (same type and id) read once.")
     if record.not_read:
         kinds = ", ".join(f"{kind} ({count})" for kind, count in sorted(record.not_read.items()))
         notes.append(f"Resources of types CaseLens does not read: {kinds}.")
@@ -566,7 +570,7 @@ def case_from_record(
         patient=_source(chosen.patient, None) if chosen.patient is not None else None,
         case_date=case_date,
         fields=fields,
-        notes=_notes(record, chosen.other_patients, chosen.no_subject),
+        notes=_notes(record, chosen.other_patients, chosen.no_subject, chosen.duplicates),
         other_patients=chosen.other_patients,
         malformed_entries=len(record.problems),
         unused=dict(record.not_read),

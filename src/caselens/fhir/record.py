@@ -123,6 +123,8 @@ class PatientRecord:
     no_subject: int
     #: Medication resources by every key a reference may use ('Medication/m1', a fullUrl).
     medications: dict[str, RecordEntry] = field(default_factory=dict)
+    #: Entries repeating a resource already read (same type and id), read once.
+    duplicates: int = 0
 
 
 def _refuse(message: str) -> FhirRecordError:
@@ -374,9 +376,9 @@ def select_patient(record: FhirRecord, patient_id: str | None = None) -> Patient
     keys = {f"Patient/{chosen_id}"}
     if chosen is not None and chosen.full_url:
         keys.add(reference_key(chosen.full_url))
-    kept: list[RecordEntry] = []
+    kept: dict[tuple[str, str], RecordEntry] = {}
     medications: dict[str, RecordEntry] = {}
-    other = no_subject = 0
+    other = no_subject = duplicates = 0
     for resource in record.resources:
         if resource.resource_type == "Patient":
             continue
@@ -389,7 +391,25 @@ def select_patient(record: FhirRecord, patient_id: str | None = None) -> Patient
         if reference is None:
             no_subject += 1
         elif reference_key(reference) in keys:
-            kept.append(resource)
+            key = (resource.resource_type, resource.resource_id)
+            if key in kept:
+                # The same resource twice (a search page repeated, an include): read once, the
+                # newer version when both say which.
+                duplicates += 1
+                if _newer(resource, kept[key]):
+                    kept[key] = resource
+            else:
+                kept[key] = resource
         else:
             other += 1
-    return PatientRecord(chosen, chosen_id, tuple(kept), other, no_subject, medications)
+    ordered = tuple(sorted(kept.values(), key=lambda entry: entry.index))
+    return PatientRecord(
+        chosen, chosen_id, ordered, other, no_subject, medications, duplicates=duplicates
+    )
+
+
+def _newer(candidate: RecordEntry, kept: RecordEntry) -> bool:
+    versions = (candidate.version or "", kept.version or "")
+    if all(v.isdigit() for v in versions):
+        return int(versions[0]) > int(versions[1])
+    return False
