@@ -47,6 +47,7 @@ HOSTILE = {
     "a huge integer": (b'{"resourceType": "Bundle", "n": ' + b"9" * 5000 + b"}", "digits"),
     "NaN": (b'{"resourceType": "Bundle", "n": NaN}', "not a JSON number"),
     "Infinity": (b'{"resourceType": "Bundle", "n": -Infinity}', "not a JSON number"),
+    "1e999": (b'{"resourceType": "Bundle", "n": 1e999}', "beyond any float"),
 }
 
 

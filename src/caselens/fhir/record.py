@@ -15,6 +15,7 @@ the resources whose subject is that patient, counting the others.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,6 +138,13 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"a number beyond any float ({clip(text)})")
+    return number
+
+
 def _no_constant(name: str) -> float:
     raise ValueError(f"'{name}' is not a JSON number")
 
@@ -162,7 +170,9 @@ def _parse_json(data: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise _refuse(f"the file is not UTF-8 text (byte {exc.start} cannot be read).") from exc
     try:
-        return json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
+        return json.loads(
+            text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
+        )
     except json.JSONDecodeError as exc:
         raise _refuse(
             f"the file is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
