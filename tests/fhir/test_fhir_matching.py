@@ -187,3 +187,12 @@ def test_a_resource_repeated_in_the_bundle_is_counted_once_and_its_newer_version
     assert intake.fields["cholesterol"].value == 240
     assert intake.fields["cholesterol"].sources[0].version == "2"
     assert any("read once" in note for note in intake.notes)
+
+
+def test_a_bare_number_where_a_measurement_is_expected_has_no_unit():
+    data = _record()
+    for observation in _resources(data, "2093-3"):
+        observation["valueString"] = str(observation.pop("valueQuantity")["value"])
+    field = _read(data, _only("cholesterol", value_path="value")).fields["cholesterol"]
+    assert field.status == "unit_not_allowed" and field.value is None
+    assert "'233.0' with no unit; allowed: mg/dL, mmol/L" in field.message
