@@ -2,7 +2,8 @@
 
 No FHIR server process (HAPI, Aidbox …) can be installed from the package registries here, so
 the fetch path is tested against this small Starlette app under a real uvicorn on a free port:
-``GET /fhir/Patient/{id}``, ``GET /fhir/{type}?patient=&code=|class=|type=&_count=`` with
+``GET /fhir/Patient/{id}``, ``GET /fhir/{type}?patient=&code=|class=|type=&_count=`` (and
+``?_id=a,b`` for Medications) with
 ``next`` links paging through ``_offset``, and a SMART Backend Services token endpoint
 (``POST /token``) that checks the client assertion's signature (against the test's public
 key), ``iss``/``sub``, ``aud``, expiry and ``jti`` reuse. Every FHIR request must carry the
@@ -77,6 +78,8 @@ class FhirTestServer:
         return self._outcome(404, f"{kind}/{rid} not found")
 
     def _matches(self, resource: dict[str, Any], params: Any) -> bool:
+        if "_id" in params:
+            return resource["id"] in params["_id"].split(",")
         subject = (resource.get("subject") or {}).get("reference", "")
         if subject != f"Patient/{params.get('patient')}":
             return False
@@ -111,6 +114,7 @@ class FhirTestServer:
         ]
         count, offset = int(params.get("_count", 50)), int(params.get("_offset", 0))
         page = found[offset : offset + count]
+
         bundle: dict[str, Any] = {
             "resourceType": "Bundle",
             "type": "searchset",

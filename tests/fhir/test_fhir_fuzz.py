@@ -32,6 +32,9 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
+#: For the slower properties (each example parses a Bundle of many R4B models).
+FUZZ_FEW = settings(FUZZ, max_examples=30)
+
 _scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -95,7 +98,7 @@ def test_any_json_is_a_record_or_a_refusal(value):
     _outcome(json.dumps(value).encode())
 
 
-@FUZZ
+@FUZZ_FEW
 @given(
     st.lists(_entries, max_size=8),
     st.sampled_from(["collection", "searchset", "transaction", "batch", 3]),

@@ -120,3 +120,79 @@ def test_a_condition_coded_in_another_system_is_not_matched():
     for condition in _resources(data, "44054006"):
         condition["code"]["coding"][0]["system"] = SNOMED + "/other"
     assert _read(data).fields["diabetes"].status == "stated_absent"
+
+
+def _insulin_by_reference(data: dict, *, contained: bool) -> None:
+    """The insulin order names its drug by reference, as many EHRs write it."""
+    request = _resources(data, "253182")[0]
+    medication = {
+        "resourceType": "Medication",
+        "id": "insulin-glargine",
+        "code": request.pop("medicationCodeableConcept"),
+    }
+    if contained:
+        request["contained"] = [medication]
+        request["medicationReference"] = {"reference": "#insulin-glargine"}
+    else:
+        data["entry"].append(
+            {"fullUrl": "urn:uuid:5f0c7f1e-0000-4000-8000-000000000001", "resource": medication}
+        )
+        request["medicationReference"] = {
+            "reference": "urn:uuid:5f0c7f1e-0000-4000-8000-000000000001"
+        }
+
+
+def test_a_medication_named_by_reference_is_found_in_the_record_or_contained():
+    for contained in (False, True):
+        data = _record()
+        _insulin_by_reference(data, contained=contained)
+        intake = _read(data)
+        assert intake.fields["on_insulin"].value == 1, contained
+        assert intake.fields["on_insulin"].sources[0].resource_type == "MedicationRequest"
+
+
+def test_a_drug_the_record_does_not_hold_makes_absence_unknown():
+    data = _record()
+    request = _resources(data, "253182")[0]
+    request.pop("medicationCodeableConcept")
+    request["medicationReference"] = {"reference": "Medication/elsewhere"}
+    field = _read(data).fields["on_insulin"]
+    # The order may be for insulin: absence is not known, so the stated 0 is not used.
+    assert (field.status, field.value) == ("no_value", None)
+    assert "name a Medication the record does not hold" in field.message
+
+
+def test_a_test_done_without_a_result_is_not_taken_as_not_measured():
+    data = _record()
+    for observation in _resources(data, "4548-4"):
+        del observation["valueQuantity"]
+        observation["dataAbsentReason"] = {"coding": [{"code": "error"}]}
+    field = _read(data).fields["a1c_result"]
+    assert (field.status, field.value) == ("no_value", None)
+    assert "hold no value (data absent: error)" in field.message
+    assert field.sources and field.sources[0].resource_type == "Observation"
+
+
+def test_a_resource_repeated_in_the_bundle_is_counted_once_and_its_newer_version_read():
+    data = _record()
+    visits = [e for e in data["entry"] if "EMER" in json.dumps(e["resource"].get("class"))]
+    data["entry"] += json.loads(json.dumps(visits))
+    cholesterol = next(e for e in data["entry"] if "2093-3" in json.dumps(e["resource"]))
+    newer = json.loads(json.dumps(cholesterol))
+    newer["resource"]["meta"]["versionId"] = "2"
+    newer["resource"]["valueQuantity"]["value"] = 240
+    data["entry"].append(newer)
+    intake = _read(data)
+    assert intake.fields["emergency_visits"].value == BYO_CASE["emergency_visits"]
+    assert intake.fields["cholesterol"].value == 240
+    assert intake.fields["cholesterol"].sources[0].version == "2"
+    assert any("read once" in note for note in intake.notes)
+
+
+def test_a_bare_number_where_a_measurement_is_expected_has_no_unit():
+    data = _record()
+    for observation in _resources(data, "2093-3"):
+        observation["valueString"] = str(observation.pop("valueQuantity")["value"])
+    field = _read(data, _only("cholesterol", value_path="value")).fields["cholesterol"]
+    assert field.status == "unit_not_allowed" and field.value is None
+    assert "'233.0' with no unit; allowed: mg/dL, mmol/L" in field.message

@@ -47,6 +47,7 @@ HOSTILE = {
     "a huge integer": (b'{"resourceType": "Bundle", "n": ' + b"9" * 5000 + b"}", "digits"),
     "NaN": (b'{"resourceType": "Bundle", "n": NaN}', "not a JSON number"),
     "Infinity": (b'{"resourceType": "Bundle", "n": -Infinity}', "not a JSON number"),
+    "1e999": (b'{"resourceType": "Bundle", "n": 1e999}', "beyond any float"),
 }
 
 
@@ -121,12 +122,12 @@ def test_an_overlong_text_in_an_entry_is_named_not_parsed():
 def test_types_not_read_are_counted_not_parsed():
     entries = [
         {"resource": {"resourceType": "Claim", "id": "c", "anything": {"goes": [1]}}},
-        {"resource": {"resourceType": "Medication", "id": "m"}},
+        {"resource": {"resourceType": "Practitioner", "id": "m"}},
         {"resource": {"resourceType": "Patient", "id": "p"}},
         {"request": {"method": "DELETE", "url": "Observation/1"}},
     ]
     record = read_fhir_bundle(_bundle(entries, "transaction"))
-    assert record.not_read == {"Claim": 1, "Medication": 1}
+    assert record.not_read == {"Claim": 1, "Practitioner": 1}
     assert [r.resource_id for r in record.resources] == ["p"]
     assert record.problems == ()
 

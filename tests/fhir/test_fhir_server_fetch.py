@@ -5,6 +5,8 @@ naming the request, never a token."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -25,12 +27,27 @@ from fhir_server import FhirTestServer, running
 OTHER_CASE = {**BYO_CASE, "age": 41, "sex": "Male", "cholesterol": 180, "emergency_visits": 5}
 
 
+def _drug_by_reference(record: bytes) -> bytes:
+    """The insulin order names its drug by a reference to a Medication (as many EHRs do)."""
+    data = json.loads(record)
+    for entry in data["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "MedicationRequest":
+            code = resource.pop("medicationCodeableConcept")
+            resource["medicationReference"] = {"reference": "Medication/insulin-glargine"}
+            medication = {"resourceType": "Medication", "id": "insulin-glargine", "code": code}
+    data["entry"].append({"resource": medication})
+    return json.dumps(data).encode()
+
+
 @pytest.fixture(scope="module")
 def server():
     records = [
         synthetic_record(BYO_SCHEMA, BYO_CASE, case_date=CASE_DATE, seed=1),
-        synthetic_record(
-            BYO_SCHEMA, OTHER_CASE, case_date=CASE_DATE, seed=2, patient_id="patient-2"
+        _drug_by_reference(
+            synthetic_record(
+                BYO_SCHEMA, OTHER_CASE, case_date=CASE_DATE, seed=2, patient_id="patient-2"
+            )
         ),
     ]
     test_server = FhirTestServer(records, token="site-token")
@@ -55,7 +72,9 @@ def test_a_record_fetched_with_a_token_reads_into_the_case(server):
     intake = case_from_record(BYO_SCHEMA, record, case_date=CASE_DATE)
     assert intake.values() == BYO_CASE
     assert intake.other_patients == 0
+    # Patient 2's insulin order names its drug by reference: fetched with the Medication.
     other = fetch_patient_record(base, "patient-2", BYO_SCHEMA, auth=BearerToken("site-token"))
+    assert "Medication" in {r.resource_type for r in other.resources}
     assert case_from_record(BYO_SCHEMA, other, case_date=CASE_DATE).values() == OTHER_CASE
 
 

@@ -20,7 +20,7 @@ from typing import Literal
 from caselens.errors import CaseValidationError
 from caselens.explain.cases.fields import validate_inputs
 from caselens.fhir._quoting import clip
-from caselens.fhir.matching import Candidates, PatientResources, code_text
+from caselens.fhir.matching import Candidates, PatientResources, code_text, codings
 from caselens.fhir.record import (
     FhirRecord,
     RecordEntry,
@@ -233,6 +233,22 @@ def _skipped_text(found: Candidates) -> str:
     return f" (not used: {', '.join(parts)})" if parts else ""
 
 
+def _unknown_drug(
+    feature: FeatureSpec, mapping: FhirMapping, found: Candidates
+) -> FieldFromRecord | None:
+    """Nothing matched while some resources name a drug the record does not hold: absence is
+    not known, so no stated value fills it (None when every drug is known)."""
+    if not found.unknown_drug:
+        return None
+    return _field(
+        feature,
+        "no_value",
+        f"{feature.label}: no {mapping.resource_type} coded {code_text(mapping)} found, but "
+        f"{found.unknown_drug} {mapping.resource_type} resource(s) name a Medication the record "
+        "does not hold, so whether one of them is this drug is unknown; enter it by hand.",
+    )
+
+
 def _problem(
     feature: FeatureSpec, reading: Reading, sources: tuple[SourceResource, ...]
 ) -> FieldFromRecord:
@@ -351,6 +367,9 @@ def _counted(
 ) -> FieldFromRecord:
     what = f"no {mapping.resource_type} coded {code_text(mapping)}"
     if not found.in_window:
+        unknown = _unknown_drug(feature, mapping, found)
+        if unknown is not None:
+            return unknown
         return _absent(
             feature, mapping, f"{what} {_window_text(mapping, case_date)}", _skipped_text(found)
         )
@@ -395,10 +414,15 @@ def _valued(
             return readings
         if readings:
             valued.append((readings, entry, date))
+    if not valued and found.in_window:
+        return _without_value(feature, mapping, found)
     if not valued:
         stale = _stale(feature, mapping, found, case_date)
         if stale is not None:
             return stale
+        unknown = _unknown_drug(feature, mapping, found)
+        if unknown is not None:
+            return unknown
         what = f"no {mapping.resource_type} coded {code_text(mapping)} with a value"
         return _absent(
             feature, mapping, f"{what} {_window_text(mapping, case_date)}", _skipped_text(found)
@@ -411,6 +435,25 @@ def _valued(
         sources = tuple(_source(entry, date) for _, entry, date in group)
         return _one_of(feature, mapping, group, sources)
     return _extreme(feature, mapping, valued)
+
+
+def _without_value(
+    feature: FeatureSpec, mapping: FhirMapping, found: Candidates
+) -> FieldFromRecord:
+    """Resources in the window hold the input but no value (a test done, its result absent):
+    it was not 'not measured', so no stated value fills it."""
+    entries = [entry for entry, _ in found.in_window]
+    reasons = sorted(
+        {str(code) for entry in entries for _, code in codings(entry.data.get("dataAbsentReason"))}
+    )
+    why = f" (data absent: {clip(', '.join(reasons))})" if reasons else ""
+    return _field(
+        feature,
+        "no_value",
+        f"{feature.label}: {len(entries)} {mapping.resource_type} resource(s) coded "
+        f"{code_text(mapping)} in the window hold no value{why}; enter it by hand.",
+        sources=tuple(_source(entry, date) for entry, date in found.in_window),
+    )
 
 
 def _extreme(
@@ -471,7 +514,9 @@ def _read_feature(
     return _valued(feature, mapping, found, case_date)
 
 
-def _notes(record: FhirRecord, other_patients: int, no_subject: int) -> tuple[str, ...]:
+def _notes(
+    record: FhirRecord, other_patients: int, no_subject: int, duplicates: int
+) -> tuple[str, ...]:
     notes = [problem.message for problem in record.problems[:20]]
     if len(record.problems) > 20:
         notes.append(f"… and {len(record.problems) - 20} more malformed entries left out.")
@@ -479,6 +524,8 @@ def _notes(record: FhirRecord, other_patients: int, no_subject: int) -> tuple[st
         notes.append(f"{other_patients} resource(s) about another patient were ignored.")
     if no_subject:
         notes.append(f"{no_subject} resource(s) naming no patient were ignored.")
+    if duplicates:
+        notes.append(f"{duplicates} entries repeating a resource (same type and id) read once.")
     if record.not_read:
         kinds = ", ".join(f"{kind} ({count})" for kind, count in sorted(record.not_read.items()))
         notes.append(f"Resources of types CaseLens does not read: {kinds}.")
@@ -523,7 +570,7 @@ def case_from_record(
         patient=_source(chosen.patient, None) if chosen.patient is not None else None,
         case_date=case_date,
         fields=fields,
-        notes=_notes(record, chosen.other_patients, chosen.no_subject),
+        notes=_notes(record, chosen.other_patients, chosen.no_subject, chosen.duplicates),
         other_patients=chosen.other_patients,
         malformed_entries=len(record.problems),
         unused=dict(record.not_read),

@@ -2,7 +2,8 @@
 
 Defaults follow each type's usual elements (a mapping may name others with ``code_path`` and
 ``date_path``): the codes of Observation.code, Condition.code, Encounter.class (an R4 Coding)
-and Encounter.type, MedicationRequest/MedicationStatement.medicationCodeableConcept and
+and Encounter.type, MedicationRequest/MedicationStatement.medicationCodeableConcept (or the code
+of the Medication its medicationReference names, contained or in the record) and
 Procedure.code; the date of Observation.effective[x] (else issued), Condition.onset[x] (else
 recordedDate), Encounter.period.start, MedicationRequest.authoredOn,
 MedicationStatement.effective[x] (else dateAsserted) and Procedure.performed[x].
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from caselens.fhir.record import PatientRecord, RecordEntry
+from caselens.fhir.record import PatientRecord, RecordEntry, reference_key
 from caselens.model.fhir_mapping import KNOWN_CODE_SYSTEMS, FhirMapping
 
 #: The elements holding a type's codes when the mapping names no ``code_path``.
@@ -57,6 +58,8 @@ EXCLUDED_STATUSES: dict[str, frozenset[str]] = {
     "MedicationStatement": frozenset({"entered-in-error", "not-taken"}),
     "Procedure": frozenset({"entered-in-error", "not-done"}),
 }
+#: Types that name their drug by code or by a reference to a Medication.
+MEDICATION_TYPES = ("MedicationRequest", "MedicationStatement")
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", re.ASCII)
 
 
@@ -149,6 +152,8 @@ class Candidates:
     after_case_date: int = 0
     undated: int = 0
     excluded: dict[str, int] = field(default_factory=dict)
+    #: Resources of the type naming a drug the record does not hold (could be this one).
+    unknown_drug: int = 0
 
 
 class PatientResources:
@@ -157,6 +162,7 @@ class PatientResources:
 
     def __init__(self, patient_record: PatientRecord) -> None:
         self.patient = patient_record.patient
+        self.medications = patient_record.medications
         self.by_type: dict[str, list[RecordEntry]] = {}
         for entry in patient_record.resources:
             self.by_type.setdefault(entry.resource_type, []).append(entry)
@@ -173,12 +179,33 @@ class PatientResources:
                         for element in DEFAULT_CODE_ELEMENTS.get(resource_type, ())
                         for coding in codings(entry.data.get(element))
                     ]
+                    found += self._referenced_medication_codes(entry)
                 else:
                     found = list(codings(evaluate(code_path, entry.data)))
                 for coding in dict.fromkeys(found):
                     index.setdefault(coding, []).append(entry)
             self._code_index[key] = index
         return self._code_index[key]
+
+    def _referenced_medication_codes(self, entry: RecordEntry) -> list[tuple[str | None, str]]:
+        """The codes of the Medication a request or statement names by reference (contained,
+        or another entry of the record): records often name the drug that way."""
+        reference = entry.data.get("medicationReference")
+        target = reference.get("reference") if isinstance(reference, dict) else None
+        if not isinstance(target, str):
+            return []
+        if target.startswith("#"):
+            contained = entry.data.get("contained")
+            found = [
+                r
+                for r in (contained if isinstance(contained, list) else [])
+                if isinstance(r, dict)
+                and r.get("resourceType") == "Medication"
+                and r.get("id") == target[1:]
+            ]
+            return list(codings(found[0].get("code"))) if found else []
+        medication = self.medications.get(reference_key(target))
+        return list(codings(medication.data.get("code"))) if medication is not None else []
 
     def matching(self, mapping: FhirMapping) -> list[RecordEntry]:
         """The resources of the mapping's type carrying any of its codes, in record order."""
@@ -198,6 +225,14 @@ class PatientResources:
             if mapping.window_days is not None
             else None
         )
+        if mapping.code_path is None and mapping.resource_type in MEDICATION_TYPES:
+            result.unknown_drug = sum(
+                1
+                for entry in self.by_type.get(mapping.resource_type, [])
+                if "medicationCodeableConcept" not in entry.data
+                and not self._referenced_medication_codes(entry)
+                and is_excluded(entry) is None
+            )
         for entry in self.matching(mapping):
             status = is_excluded(entry)
             if status is not None:

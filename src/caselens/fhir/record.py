@@ -15,6 +15,7 @@ the resources whose subject is that patient, counting the others.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,8 @@ READ_RESOURCE_TYPES = (
     "MedicationRequest",
     "MedicationStatement",
     "Procedure",
+    # Not about a patient itself: what a MedicationRequest/Statement's medicationReference names.
+    "Medication",
 )
 #: Malformed entries named one by one in a record's notes; the rest are counted.
 MAX_NAMED_PROBLEMS = 20
@@ -119,6 +122,10 @@ class PatientRecord:
     resources: tuple[RecordEntry, ...]
     other_patients: int
     no_subject: int
+    #: Medication resources by every key a reference may use ('Medication/m1', a fullUrl).
+    medications: dict[str, RecordEntry] = field(default_factory=dict)
+    #: Entries repeating a resource already read (same type and id), read once.
+    duplicates: int = 0
 
 
 def _refuse(message: str) -> FhirRecordError:
@@ -129,6 +136,13 @@ def _bounded_int(text: str) -> int:
     if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
         raise ValueError(f"an integer of {len(text):,} digits")
     return int(text)
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"a number beyond any float ({clip(text)})")
+    return number
 
 
 def _no_constant(name: str) -> float:
@@ -156,7 +170,9 @@ def _parse_json(data: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise _refuse(f"the file is not UTF-8 text (byte {exc.start} cannot be read).") from exc
     try:
-        return json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
+        return json.loads(
+            text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
+        )
     except json.JSONDecodeError as exc:
         raise _refuse(
             f"the file is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
@@ -324,7 +340,7 @@ def read_fhir_bundle(data: bytes) -> FhirRecord:
     )
 
 
-def _reference_key(reference: str) -> str:
+def reference_key(reference: str) -> str:
     """A reference without its server base and version: 'Patient/p1' or the 'urn:…' as is."""
     if reference.startswith("urn:"):
         return reference
@@ -369,17 +385,41 @@ def select_patient(record: FhirRecord, patient_id: str | None = None) -> Patient
     chosen_id = chosen.resource_id if chosen is not None else str(patient_id)
     keys = {f"Patient/{chosen_id}"}
     if chosen is not None and chosen.full_url:
-        keys.add(_reference_key(chosen.full_url))
-    kept: list[RecordEntry] = []
-    other = no_subject = 0
+        keys.add(reference_key(chosen.full_url))
+    kept: dict[tuple[str, str], RecordEntry] = {}
+    medications: dict[str, RecordEntry] = {}
+    other = no_subject = duplicates = 0
     for resource in record.resources:
         if resource.resource_type == "Patient":
+            continue
+        if resource.resource_type == "Medication":
+            medications[f"Medication/{resource.resource_id}"] = resource
+            if resource.full_url:
+                medications[reference_key(resource.full_url)] = resource
             continue
         reference = resource.subject_reference
         if reference is None:
             no_subject += 1
-        elif _reference_key(reference) in keys:
-            kept.append(resource)
+        elif reference_key(reference) in keys:
+            key = (resource.resource_type, resource.resource_id)
+            if key in kept:
+                # The same resource twice (a search page repeated, an include): read once, the
+                # newer version when both say which.
+                duplicates += 1
+                if _newer(resource, kept[key]):
+                    kept[key] = resource
+            else:
+                kept[key] = resource
         else:
             other += 1
-    return PatientRecord(chosen, chosen_id, tuple(kept), other, no_subject)
+    ordered = tuple(sorted(kept.values(), key=lambda entry: entry.index))
+    return PatientRecord(
+        chosen, chosen_id, ordered, other, no_subject, medications, duplicates=duplicates
+    )
+
+
+def _newer(candidate: RecordEntry, kept: RecordEntry) -> bool:
+    versions = (candidate.version or "", kept.version or "")
+    if all(v.isdigit() for v in versions):
+        return int(versions[0]) > int(versions[1])
+    return False

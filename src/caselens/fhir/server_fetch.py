@@ -25,6 +25,7 @@ from typing import Any
 
 from caselens.errors import FhirRecordError, FhirServerError
 from caselens.fhir._quoting import clip
+from caselens.fhir.matching import MEDICATION_TYPES
 from caselens.fhir.record import (
     MAX_BUNDLE_ENTRIES,
     MAX_FHIR_BUNDLE_BYTES,
@@ -32,6 +33,7 @@ from caselens.fhir.record import (
     READ_RESOURCE_TYPES,
     FhirRecord,
     read_fhir_bundle,
+    reference_key,
 )
 from caselens.model.bounded import json_nesting_depth
 from caselens.model.features import FeatureSchema
@@ -44,6 +46,8 @@ FETCH_TIMEOUT_S = 10.0
 FETCH_TOTAL_S = 60.0
 #: Resources asked for per page (servers cap it; paging continues to MAX_BUNDLE_ENTRIES).
 PAGE_SIZE = 200
+#: Medication ids asked for in one search (`_id=a,b,…`), keeping each URL short.
+MEDICATIONS_PER_SEARCH = 50
 #: Largest token-endpoint answer read (a token and its fields are a few kB).
 MAX_TOKEN_ANSWER_BYTES = 64 * 1024
 #: Largest private-key file read (a PEM key is under 4 kB).
@@ -228,7 +232,8 @@ def _searches(schema: FeatureSchema) -> list[tuple[str, dict[str, str]]]:
     """(resource type, search parameters beyond the patient) for the schema's mappings.
 
     Codes of one type are asked for in one search ('system|code,…' is OR); a type with a
-    mapping whose codes sit elsewhere (``code_path``) is fetched whole for the patient."""
+    mapping whose codes sit elsewhere (``code_path``) is fetched whole for the patient, and so
+    are medication orders and statements (the Medications they name are read after)."""
     by_type: dict[str, list[FhirMapping]] = {}
     for feature in schema:
         mapping = feature.fhir
@@ -238,6 +243,11 @@ def _searches(schema: FeatureSchema) -> list[tuple[str, dict[str, str]]]:
     searches: list[tuple[str, dict[str, str]]] = []
     for kind, mappings in by_type.items():
         if any(m.code_path is not None for m in mappings):
+            searches.append((kind, {}))
+            continue
+        if kind in MEDICATION_TYPES:
+            # The `code` search matches only a drug given as a code; one named by reference is
+            # found by fetching the patient's orders, then the Medications they name.
             searches.append((kind, {}))
             continue
         codes = list(dict.fromkeys((c.system, c.code) for m in mappings for c in m.codes))
@@ -350,13 +360,41 @@ def fetch_patient_record(
             lambda search=search, what=what: _collect(search, len(resources), what, deadline),
         )
         for resource in found:
-            resources.setdefault((kind, str(resource.get("id"))), resource)
+            key = (str(resource.get("resourceType")), str(resource.get("id")))
+            resources.setdefault(key, resource)
+    named = _named_medications(resources.values())
+    for start in range(0, len(named), MEDICATIONS_PER_SEARCH):
+        ids = ",".join(named[start : start + MEDICATIONS_PER_SEARCH])
+        what = f"Reading the Medications of Patient '{clip(patient_id)}'"
+        search = client.resources("Medication").search(_id=ids).limit(PAGE_SIZE)
+        found = _server_call(
+            what,
+            lambda search=search, what=what: _collect(search, len(resources), what, deadline),
+        )
+        for resource in found:
+            resources.setdefault(("Medication", str(resource.get("id"))), resource)
     bundle = {
         "resourceType": "Bundle",
         "type": "collection",
         "entry": [{"resource": patient}, *({"resource": r} for r in resources.values())],
     }
     return read_fhir_bundle(json.dumps(bundle).encode("utf-8"))
+
+
+def _named_medications(resources: Any) -> list[str]:
+    """Ids of the Medications the orders and statements name by reference on this server
+    ('Medication/<id>'; a contained one needs no fetch), each once."""
+    ids: dict[str, None] = {}
+    for resource in resources:
+        if resource.get("resourceType") not in MEDICATION_TYPES:
+            continue
+        reference = resource.get("medicationReference")
+        target = reference.get("reference") if isinstance(reference, dict) else None
+        if isinstance(target, str) and not target.startswith("#"):
+            kind, _, rid = reference_key(target).partition("/")
+            if kind == "Medication" and FHIR_ID.fullmatch(rid):
+                ids[rid] = None
+    return list(ids)
 
 
 def _collect(search: Any, already: int, what: str, deadline: float) -> list[dict[str, Any]]:

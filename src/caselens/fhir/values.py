@@ -162,6 +162,19 @@ def reading_of(item: Any, mapping: FhirMapping, case_date: datetime.date) -> Rea
         return _period_days(item)
     if isinstance(item, dict) and "value" in item and "coding" not in item:
         return _from_quantity(item, mapping)
+    if (
+        mapping.units
+        and isinstance(item, str | int | float | Decimal)
+        and not isinstance(item, bool)
+    ):
+        # A bare number or text where the mapping expects a measurement: its unit is unknown.
+        return Reading(
+            None,
+            clip(str(item)),
+            "unit_not_allowed",
+            f"the record gives '{clip(str(item))}' with no unit; allowed: "
+            f"{', '.join(mapping.units)}",
+        )
     if isinstance(item, dict):
         found = [code for _, code in codings(item)]
         if not found:
