@@ -277,3 +277,48 @@ def test_a_variant_the_mapping_cannot_show_is_refused_not_written_clean():
     ]:
         with pytest.raises(ValueError, match=name):
             synthetic_record(BYO_SCHEMA, BYO_CASE, case_date=CASE_DATE, variants={name: variant})
+
+
+@pytest.mark.parametrize(
+    ("period", "is_current"),
+    [
+        ({"start": "2024-05-28", "end": "2024-06-01"}, True),  # ends on the case date
+        ({"start": "2024-05-30"}, True),  # begun, not ended
+        ({"start": "2024-05-20", "end": "2024-05-25"}, False),  # an earlier visit
+    ],
+)
+def test_a_count_of_earlier_stays_leaves_out_the_stay_being_assessed(period, is_current):
+    data = _bundle_json(seed=3)
+    data["entry"].append(
+        {
+            "fullUrl": "urn:uuid:current-stay",
+            "resource": {
+                "resourceType": "Encounter",
+                "id": "current-stay",
+                "meta": {"versionId": "1"},
+                "status": "in-progress" if "end" not in period else "finished",
+                "class": BYO_SCHEMA["emergency_visits"]
+                .fhir.codes[0]
+                .model_dump(exclude={"display"}),
+                "subject": {"reference": "Patient/patient-1"},
+                "period": period,
+            },
+        }
+    )
+    record = read_fhir_bundle(json.dumps(data).encode())
+    counted = case_from_record(BYO_SCHEMA, record, case_date=CASE_DATE)
+    assert counted.fields["emergency_visits"].value == 3  # two earlier visits and this one
+    mapping = BYO_SCHEMA["emergency_visits"].fhir.model_copy(update={"excludes_current_stay": True})
+    feature = BYO_SCHEMA["emergency_visits"].model_copy(update={"fhir": mapping})
+    schema = BYO_SCHEMA.model_copy(update={"features": (feature,)})
+    field = case_from_record(schema, record, case_date=CASE_DATE).fields["emergency_visits"]
+    assert field.value == (2 if is_current else 3)
+    assert ("the stay being assessed" in field.message) is is_current
+    assert ("current-stay" in {s.resource_id for s in field.sources}) is not is_current
+
+
+def test_only_an_encounter_mapping_may_leave_out_the_current_stay():
+    with pytest.raises(ValueError, match="excludes_current_stay is for Encounter"):
+        BYO_SCHEMA["cholesterol"].fhir.model_copy(update={"excludes_current_stay": True}).__class__(
+            **{**BYO_SCHEMA["cholesterol"].fhir.model_dump(), "excludes_current_stay": True}
+        )

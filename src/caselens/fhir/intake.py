@@ -12,6 +12,7 @@ and its message says so. Whatever the record cannot give is asked for by hand
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -230,6 +231,8 @@ def _skipped_text(found: Candidates) -> str:
         parts.append(f"{found.after_case_date} dated after the case date")
     if found.undated:
         parts.append(f"{found.undated} without a date")
+    if found.current_stay:
+        parts.append("the stay being assessed")
     return f" (not used: {', '.join(parts)})" if parts else ""
 
 
@@ -377,7 +380,12 @@ def _counted(
     sources = tuple(_source(entry, date) for entry, date in found.in_window)
     value = float(count) if mapping.combine == "count" else 1.0
     reading = Reading(value, "")
-    return _finish(feature, mapping, reading, sources)
+    counted = _finish(feature, mapping, reading, sources)
+    if found.current_stay and counted.status == "filled":
+        # Say what was left out, so a count one below the clinician's own is explained.
+        message = counted.message.removesuffix(".") + " (not counted: the stay being assessed)."
+        counted = dataclasses.replace(counted, message=message)
+    return counted
 
 
 def _stale(

@@ -63,6 +63,10 @@ MEDICATION_TYPES = ("MedicationRequest", "MedicationStatement")
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", re.ASCII)
 
 
+#: Encounter statuses of a stay still going on (R4 Encounter.status).
+ONGOING_ENCOUNTER_STATUSES = frozenset({"planned", "arrived", "triaged", "in-progress", "onleave"})
+
+
 def day_of(text: Any) -> datetime.date | None:
     """The calendar day of a FHIR date or dateTime as written ('2024-05-01T10:00:00Z' → that
     day); a year or year-month gives its first day; anything else None."""
@@ -151,6 +155,8 @@ class Candidates:
     before_window: list[tuple[RecordEntry, str | None]] = field(default_factory=list)
     after_case_date: int = 0
     undated: int = 0
+    #: Encounters left out as the stay being assessed (``excludes_current_stay``).
+    current_stay: int = 0
     excluded: dict[str, int] = field(default_factory=dict)
     #: Resources of the type naming a drug the record does not hold (could be this one).
     unknown_drug: int = 0
@@ -238,6 +244,9 @@ class PatientResources:
             if status is not None:
                 result.excluded[status] = result.excluded.get(status, 0) + 1
                 continue
+            if mapping.excludes_current_stay and covers_case_date(entry.data, case_date):
+                result.current_stay += 1
+                continue
             written = (
                 default_date(entry)
                 if mapping.date_path is None
@@ -257,3 +266,19 @@ class PatientResources:
             else:
                 result.in_window.append((entry, written))
         return result
+
+
+def covers_case_date(encounter: dict[str, Any], case_date: datetime.date) -> bool:
+    """Whether an Encounter is the stay being assessed: its period includes the case date
+    (begun on or before it, ended on or after it), or it began on the case date or is still
+    going on (status in progress) with no end written. A past visit written with a start only
+    is not the current stay."""
+    period = encounter.get("period")
+    if not isinstance(period, dict):
+        return False
+    start, end = day_of(period.get("start")), day_of(period.get("end"))
+    if start is None or start > case_date:
+        return False
+    if end is not None:
+        return end >= case_date
+    return start == case_date or encounter.get("status") in ONGOING_ENCOUNTER_STATUSES

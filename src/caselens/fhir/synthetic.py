@@ -15,7 +15,9 @@ an Observation component picked by its code, a coding picked by its system
 (``priority.coding.where(system='…').code``), and the first writable alternative of a union
 (``a | b``). A value the mapping states for absence (``when_absent``) is written as nothing. A
 count below the resources other inputs already need (the index stay is an inpatient
-encounter) reads back as that many. Anything else is refused with a ValueError naming the input.
+encounter) reads back as that many, unless the mapping leaves out the stay being assessed
+(``excludes_current_stay``): then that many earlier stays are written besides it. Anything
+else is refused with a ValueError naming the input.
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from caselens.fhir.matching import DEFAULT_CODE_ELEMENTS, codings, default_date, evaluate
+from caselens.fhir.matching import (
+    DEFAULT_CODE_ELEMENTS,
+    codings,
+    covers_case_date,
+    default_date,
+    evaluate,
+)
 from caselens.fhir.record import RecordEntry
 from caselens.model.features import FeatureSchema, FeatureSpec
 from caselens.model.fhir_mapping import FhirMapping
@@ -428,8 +436,13 @@ def _write_one(
     variant: Variant | None,
 ) -> None:
     if mapping.derive == "period_days":
-        start = datetime.date.fromisoformat(resource["period"]["start"][:10])
-        end = start + datetime.timedelta(days=int(float(raw)))
+        days = datetime.timedelta(days=int(float(raw)))
+        if variant in ("stale", "entered_in_error"):
+            start = datetime.date.fromisoformat(resource["period"]["start"][:10])
+            end = start + days
+        else:  # the stay being assessed ends on the case date (its discharge day)
+            end = builder.case_date
+            start = end - days
         resource["period"] = {"start": start.isoformat(), "end": end.isoformat()}
         return
     _place(resource, feature, mapping, raw, variant)
@@ -473,6 +486,9 @@ def _write_counted(
             and (window is None or _days_back(builder, kind, data) <= window)
         ]
         oldest = max((_days_back(builder, mapping.resource_type, d) for d in written), default=-1)
+        if mapping.excludes_current_stay:  # the stay being assessed is not one of them
+            written = [d for d in written if not covers_case_date(d, builder.case_date)]
+            oldest = max(oldest, 0)  # an earlier stay began before the case date
         for _ in range(max(0, wanted - len(written))):
             latest = window if window is not None else UNWINDOWED_DAYS
             back = builder.rng.randint(min(oldest + 1, latest), latest)

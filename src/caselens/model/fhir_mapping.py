@@ -141,6 +141,12 @@ class FhirMapping(BaseModel):
         "A value found only before the window is reported as stale, never used.",
     )
     combine: Combine = "latest"
+    excludes_current_stay: bool = Field(
+        default=False,
+        description="For Encounter counts: leave out the stay being assessed (an Encounter "
+        "whose period covers the case date, or that is still in progress), so 'inpatient stays "
+        "in the past year' counts the earlier ones only.",
+    )
     derive: Derive | None = None
     value_map: dict[str, str | float] | None = Field(
         default=None,
@@ -189,6 +195,8 @@ class FhirMapping(BaseModel):
             known = [low for low in lowers if low is not None]
             if known != sorted(known) or len(set(known)) != len(known):
                 raise ValueError("bands must be in increasing order of 'lower'")
+        if self.excludes_current_stay and self.resource_type != "Encounter":
+            raise ValueError("excludes_current_stay is for Encounter mappings only")
         if self.derive == "age_years" and self.resource_type != "Patient":
             raise ValueError("derive 'age_years' reads Patient.birthDate (resource_type Patient)")
         return self
