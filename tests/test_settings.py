@@ -46,6 +46,9 @@ EVERY = {
     "CASELENS_ESTIMATE_FIRST": ("off", False),
     "CASELENS_ESTIMATE_FIRST_USERS": ("dr.lee=on", {"dr.lee": True}),
     "CASELENS_MONITOR_CHECK_SECONDS": ("90", 90.0),
+    "CASELENS_CDS_URL": ("https://cds.example.org", "https://cds.example.org"),
+    "CASELENS_CDS_ISSUERS": ("/etc/caselens/ehrs.json", Path("/etc/caselens/ehrs.json")),
+    "CASELENS_APP_URL": ("https://caselens.example.org", "https://caselens.example.org"),
     "CASELENS_CHROMIUM": ("/opt/chromium", Path("/opt/chromium")),
     "CASELENS_BENCH_VERBOSE": ("on", True),
 }

@@ -6,9 +6,14 @@ from caselens._lazy import lazy_face
 
 __all__ = [
     "AUDIT_PAGE_SIZE",
+    "CDS_OUTCOMES",
     "FEEDBACK_VERDICTS",
     "NOT_RECORDED_MESSAGE",
+    "CardDecision",
+    "CardFeedback",
     "EntryFailsVerification",
+    "HookCall",
+    "InputsFromRecord",
     "ModelFacts",
     "NotRecorded",
     "Refused",
@@ -26,6 +31,11 @@ __all__ = [
 
 _PARTS = {
     "AUDIT_PAGE_SIZE": "audit_trail",
+    "CDS_OUTCOMES": "cds_cards",
+    "CardDecision": "cds_cards",
+    "CardFeedback": "cds_cards",
+    "HookCall": "cds_cards",
+    "InputsFromRecord": "cds_cards",
     "EntryFailsVerification": "errors",
     "FEEDBACK_VERDICTS": "reports",
     "ModelFacts": "records",

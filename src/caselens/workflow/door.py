@@ -18,8 +18,8 @@ the same tab inherits nothing: not the displays, not the estimates, not the sess
 The methods are grouped by job, one module each, and combined here: sign-in and the session
 (:mod:`.sessions`), reports and feedback (:mod:`.reports`), model facts, status and users
 (:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`) and monitoring
-(:mod:`.monitoring`); what they share (the stores, the policy check, the one recording
-function) is :mod:`._door_base`.
+(:mod:`.monitoring`) and the EHR's CDS Hooks cards (:mod:`.cds_cards`); what they share
+(the stores, the policy check, the one recording function) is :mod:`._door_base`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 from caselens.workflow._door_base import NOT_RECORDED, estimate_first_for_clinicians
 from caselens.workflow.administration import AdministrationMixin
 from caselens.workflow.audit_trail import AUDIT_PAGE_SIZE, AuditTrailMixin, ExportFormat
+from caselens.workflow.cds_cards import CdsCardsMixin
 from caselens.workflow.checks import PATIENT_REF_PATTERN, check_own_estimate, check_patient_ref
 from caselens.workflow.errors import (
     EntryFailsVerification,
@@ -83,7 +84,14 @@ __all__ = [
 ]
 
 
-class Workflow(SessionsMixin, ReportsMixin, AdministrationMixin, AuditTrailMixin, MonitoringMixin):
+class Workflow(
+    SessionsMixin,
+    ReportsMixin,
+    AdministrationMixin,
+    AuditTrailMixin,
+    MonitoringMixin,
+    CdsCardsMixin,
+):
     """Every display and action of CaseLens, as check → record → return.
 
     Parameters
@@ -102,6 +110,8 @@ class Workflow(SessionsMixin, ReportsMixin, AdministrationMixin, AuditTrailMixin
         The server key, for pseudonymised exports.
     clock : callable
         UTC now, for the idle timeout (tests pass their own).
+    cds_calls : CdsCallStore, optional
+        The CDS Hooks service's token ids and cards (:mod:`.cds_cards`).
     estimate_first : callable
         ``(user id, role) -> bool``: whether a user records their own estimate (or skips
         it) before a report is shown; by default on for clinicians
