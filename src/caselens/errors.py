@@ -28,3 +28,11 @@ class CaseValidationError(CaseLensError):
         self.problems = list(problems)
         lines = "\n".join(f"- {p.message}" for p in self.problems)
         super().__init__(f"The case has {len(self.problems)} problem(s):\n{lines}")
+
+
+class UnitError(CaseLensError):
+    """A unit is not UCUM, or one unit cannot be converted to another: the message names both."""
+
+
+class FhirRecordError(CaseLensError):
+    """A FHIR record (a Bundle or a server's answer) was refused: the message says why."""
