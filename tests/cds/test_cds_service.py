@@ -182,6 +182,7 @@ def test_hostile_record_text_cannot_add_markup_to_a_card(service):
     answer = _call(service, hook_request(PATIENT, prefetch))
     card = answer.json()["cards"][0]
     # Not a category the model knows: named as missing, escaped, never a link or HTML.
+    assert "no estimate" in card["summary"] and "Chest pain type" in card["detail"]
     assert "<img" not in card["detail"] and "](javascript" not in card["detail"]
 
 
@@ -309,7 +310,9 @@ def test_an_oversized_body_is_refused_before_it_is_read_whole(service):
         ({"hook": "order-select", "hookInstance": "x", "context": {}}, 400),
         ({"hook": "patient-view", "hookInstance": "x", "context": {"userId": "u"}}, 400),
         ({"hook": "patient-view", "hookInstance": "x",
-          "context": {"userId": "u", "patientId": "<script>"}, "prefetch": {}}, 412),
+          "context": {"userId": "u", "patientId": "<script>"}, "prefetch": {}}, 400),
+        ({"hook": "patient-view", "hookInstance": "x",
+          "context": {"userId": "u", "patientId": "p1"}, "prefetch": {}}, 412),
     ],
 )  # fmt: skip
 def test_a_request_that_is_not_a_patient_view_call_is_refused(service, body, status):

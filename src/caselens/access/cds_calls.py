@@ -77,7 +77,9 @@ class CdsCallStore:
             insert = dialect_insert(conn, cds_token_ids).values(
                 issuer=issuer, jti=jti, expires_at=expires_at
             )
-            claimed = conn.execute(insert.on_conflict_do_nothing()).rowcount == 1
+            # RETURNING, not rowcount: the inserted row or nothing, alike on both databases.
+            done = conn.execute(insert.on_conflict_do_nothing().returning(cds_token_ids.c.jti))
+            claimed = done.first() is not None
         self._claims += 1
         if self._claims % PURGE_EVERY_CLAIMS == 0:
             self.purge_expired(now=dt.datetime.now(dt.UTC).replace(tzinfo=None))

@@ -37,6 +37,7 @@ from caselens.cds.rate_limit import IssuerRateLimit
 from caselens.cds.tokens import TokenRefused, VerifiedToken, verify_token
 from caselens.runtime import Runtime
 from caselens.workflow import (
+    PATIENT_REF_PATTERN,
     CardFeedback,
     HookCall,
     InputsFromRecord,
@@ -83,7 +84,10 @@ class CdsConfig:
 
 
 def _error(problem: RequestProblem, service_id: str) -> JSONResponse:
-    LOG.info("cds %s: %s %s", service_id[:100], problem.status, problem.message)
+    # Only a refused token's reason is logged (this module's words and PyJWT's): other
+    # messages may quote what the request sent, and a request may carry a patient's data.
+    reason = problem.message if problem.status == 401 else "refused"
+    LOG.info("cds %r: %s %s", service_id[:100], problem.status, reason)
     return JSONResponse({"error": problem.message}, problem.status, headers=problem.headers)
 
 
@@ -165,7 +169,7 @@ class CdsService:
             card = await run_in_threadpool(self._card, call, body, bundle)
         except RequestProblem as problem:
             return _error(problem, service_id)
-        LOG.info("cds %s: 200 card (%s)", service_id[:100], card["indicator"])
+        LOG.info("cds %r: 200 card (%s)", service_id[:100], card["indicator"])
         return JSONResponse({"cards": [card]})
 
     def _card(self, call: HookCall, body: dict[str, Any], bundle: Any) -> dict[str, Any]:
@@ -196,7 +200,7 @@ class CdsService:
             await run_in_threadpool(self._record_feedback, items, service_id)
         except RequestProblem as problem:
             return _error(problem, service_id)
-        LOG.info("cds %s: 200 feedback (%d)", service_id[:100], len(items))
+        LOG.info("cds %r: 200 feedback (%d)", service_id[:100], len(items))
         return JSONResponse({})
 
     def _record_feedback(self, items: list[CardFeedback], service_id: str) -> None:
@@ -228,11 +232,16 @@ def _hook_call(body: dict[str, Any], service_id: str, token: VerifiedToken) -> H
         raise RequestProblem(400, "context: expected an object with userId and patientId.")
     if body.get("fhirAuthorization") is not None and not body.get("fhirServer"):
         raise RequestProblem(400, "fhirAuthorization is given without fhirServer.")
+    patient_id = str(_text(context.get("patientId"), "context.patientId"))
+    if not PATIENT_REF_PATTERN.fullmatch(patient_id):
+        raise RequestProblem(
+            400, "context.patientId: expected a FHIR id (letters, digits, '-', '.'; 1 to 64)."
+        )
     return HookCall(
         model_id=service_id,
         issuer=token.issuer,
         user_id=str(_text(context.get("userId"), "context.userId")),
-        patient_id=str(_text(context.get("patientId"), "context.patientId")),
+        patient_id=patient_id,
         hook_instance=str(_text(body.get("hookInstance"), "hookInstance")),
     )
 

@@ -50,8 +50,8 @@ def escape_markdown(text: object) -> str:
     """``text`` as literal Markdown text: one line, special characters escaped, ``<`` and
     ``&`` as entities (no HTML), at most :data:`MAX_TEXT_CHARS` characters.
 
-    >>> escape_markdown("[x](javascript:alert(1)) <b>")
-    '\\\\[x\\\\]\\\\(javascript:alert\\\\(1\\\\)\\\\) &lt;b&gt;'
+    >>> print(escape_markdown("[x](javascript:alert(1)) <b>"))
+    \\[x\\]\\(javascript:alert\\(1\\)\\) &lt;b&gt;
     """
     line = " ".join(str(text).split())[:MAX_TEXT_CHARS]
     line = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
