@@ -131,7 +131,7 @@ def heart_prefetch(
     observations = [
         _observation(patient_id, name, inputs[name], when)
         for name in HEART_CODES
-        if name not in leave_out
+        if name not in leave_out and inputs.get(name) is not None  # None: not in the record
     ]
     search = {
         "resourceType": "Bundle",
