@@ -17,12 +17,14 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from starlette.routing import Mount
 
 from caselens.bench.app import free_port
 from caselens.bench.cds_ehr import (
     HEART,
     SimulatedEhr,
     cds_server,
+    fhir_test_server,
     heart_prefetch,
     hook_request,
     mapped_heart_disease,
@@ -37,6 +39,9 @@ from caselens.settings import Settings
 
 APP_URL = "https://caselens.example.org"
 PATIENT = "pat-0042"
+#: The patient whose record only the EHR's FHIR server holds, and the EHR's access token.
+FETCHED = "pat-fetched-1"
+FHIR_TOKEN = "ehr-access-token-5f1c9a"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +51,10 @@ def service(tmp_path_factory) -> Iterator[dict]:
     models = root / "models"
     models.mkdir()
     mapped_heart_disease(models)
-    ehr, rsa_ehr = SimulatedEhr(), SimulatedEhr(issuer="https://rsa-ehr.example.org", rsa=True)
+    fhir_port = free_port()
+    fhir_base = f"http://127.0.0.1:{fhir_port}/r4"
+    ehr = SimulatedEhr(fhir_servers=(fhir_base,))
+    rsa_ehr = SimulatedEhr(issuer="https://rsa-ehr.example.org", rsa=True)
     port = free_port()
     settings = Settings(
         data_dir=root / "data",
@@ -58,8 +66,25 @@ def service(tmp_path_factory) -> Iterator[dict]:
     runtime = Runtime.from_settings(settings, background=False)
     runtime.explainer(HEART)  # warm: the first card is not the model's first load
     app = create_app(runtime, config_from_settings(settings))
-    with cds_server(app, port) as base, httpx.Client(base_url=base, timeout=60) as client:
-        yield {"client": client, "base": base, "ehr": ehr, "rsa": rsa_ehr, "runtime": runtime}
+    # The EHR's FHIR server holds FETCHED's record (the first demo case), for the fetch path.
+    today = dt.datetime.now(dt.UTC).date()
+    record = heart_prefetch(FETCHED, _inputs(runtime), case_date=today)
+    resources = [record["patient"]] + [e["resource"] for e in record["observation"]["entry"]]
+    fhir = fhir_test_server(resources, token=FHIR_TOKEN)
+    with (
+        cds_server(Mount("/r4", fhir), fhir_port),
+        cds_server(app, port) as base,
+        httpx.Client(base_url=base, timeout=60) as client,
+    ):
+        yield {
+            "client": client,
+            "base": base,
+            "ehr": ehr,
+            "rsa": rsa_ehr,
+            "runtime": runtime,
+            "fhir": fhir,
+            "fhir_base": fhir_base,
+        }
     runtime.close()
 
 
@@ -172,6 +197,56 @@ def test_a_prefetch_key_not_sent_is_412_and_nothing_is_shown(service):
     answer = _call(service, hook_request(PATIENT, {"patient": None}))
     assert answer.status_code == 412 and "observation" in answer.json()["error"]
     assert len(service["runtime"].audit_store.entries()) == before
+
+
+def _fetch_call(service, server: str, token: str = FHIR_TOKEN) -> dict:
+    body = hook_request(FETCHED, None)
+    body["fhirServer"] = server
+    body["fhirAuthorization"] = {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/Patient.read patient/Observation.read",
+        "subject": "cds-service",
+    }
+    return body
+
+
+def test_without_prefetch_the_record_is_read_from_the_ehrs_fhir_server(service):
+    asked = service["fhir"].state.requests
+    before = len(asked)
+    answer = _call(service, _fetch_call(service, service["fhir_base"]))
+    assert answer.status_code == 200, answer.text
+    card = answer.json()["cards"][0]
+    assert "uuid" in card  # a probability: every input came from the server
+    paths = [path for path, _ in asked[before:]]
+    assert paths[0] == f"/r4/Patient/{FETCHED}?"
+    assert sum(p.startswith("/r4/Observation?") for p in paths) == 3  # 11 results, 3 pages
+    assert {auth for _, auth in asked[before:]} == {f"Bearer {FHIR_TOKEN}"}
+    entry = _last_entry(service)
+    assert entry.patient_ref == FETCHED and entry.detail()["card_uuid"] == card["uuid"]
+    # The EHR's access token is used, never kept: not in the entry, not in the app database.
+    assert FHIR_TOKEN not in (entry.report_json or "") + entry.detail_json
+    database = service["runtime"].app_database
+    with database.connect() as conn:
+        for table in ("cds_cards", "cds_token_ids"):
+            rows = conn.exec_driver_sql(f"SELECT * FROM {table}").all()
+            assert FHIR_TOKEN not in repr(rows)
+
+
+def test_a_fhir_server_the_operator_did_not_list_is_never_read(service):
+    asked = service["fhir"].state.requests
+    before = len(asked)
+    elsewhere = service["fhir_base"].replace("/r4", "/other")
+    answer = _call(service, _fetch_call(service, elsewhere))
+    assert answer.status_code == 412 and len(asked) == before
+
+
+def test_a_refused_fhir_read_is_412_naming_the_key_not_the_url(service):
+    answer = _call(service, _fetch_call(service, service["fhir_base"], token="wrong"))
+    assert answer.status_code == 412
+    error = answer.json()["error"]
+    assert "'patient'" in error and "HTTP 401" in error and FETCHED not in error
 
 
 def test_hostile_record_text_cannot_add_markup_to_a_card(service):

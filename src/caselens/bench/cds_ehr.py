@@ -150,6 +150,8 @@ class SimulatedEhr:
     client_id: str = "ehr-cds-client"
     rsa: bool = False
     kid: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    #: FHIR servers the operator lets the service read for this EHR.
+    fhir_servers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.rsa:
@@ -203,7 +205,9 @@ def write_issuers(folder: Path, *ehrs: SimulatedEhr) -> Path:
     for number, ehr in enumerate(ehrs):
         jwks = folder / f"ehr-{number}-jwks.json"
         jwks.write_text(json.dumps(ehr.jwks()), encoding="utf-8")
-        entries.append({"iss": ehr.issuer, "jwks_file": jwks.name})
+        entries.append(
+            {"iss": ehr.issuer, "jwks_file": jwks.name, "fhir_servers": list(ehr.fhir_servers)}
+        )
     path = folder / "cds-issuers.json"
     path.write_text(json.dumps({"issuers": entries}), encoding="utf-8")
     return path
@@ -243,3 +247,77 @@ def cds_server(app: Any, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+#: Entries per page of the test FHIR server's searches (small, so paging is exercised).
+FHIR_PAGE_SIZE = 4
+
+
+def fhir_test_server(resources: list[dict[str, Any]], *, token: str) -> Any:
+    """A small FHIR server (a Starlette app) answering reads and searches from
+    ``resources``, for the service's fetch path: ``GET /Patient/<id>`` and
+    ``GET /<type>?patient=<id>[&code=system|code,...]`` (a searchset, paged by
+    :data:`FHIR_PAGE_SIZE` with ``next`` links), only with ``Authorization: Bearer <token>``.
+    ``app.state.requests`` lists the paths asked (with their authorization)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    requests: list[tuple[str, str | None]] = []
+
+    def authorized(request: Request) -> bool:
+        given = request.headers.get("authorization")
+        requests.append((request.url.path + "?" + request.url.query, given))
+        return given == f"Bearer {token}"
+
+    async def read(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return JSONResponse({"resourceType": "OperationOutcome"}, 401)
+        kind, ident = request.path_params["kind"], request.path_params["ident"]
+        for resource in resources:
+            if resource["resourceType"] == kind and resource.get("id") == ident:
+                return JSONResponse(resource)
+        return JSONResponse({"resourceType": "OperationOutcome"}, 404)
+
+    async def search(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return JSONResponse({"resourceType": "OperationOutcome"}, 401)
+        kind, query = request.path_params["kind"], request.query_params
+        subject = f"Patient/{query.get('patient')}"
+        codes = set(filter(None, query.get("code", "").split(",")))
+        found = [
+            r
+            for r in resources
+            if r["resourceType"] == kind
+            and r.get("subject", {}).get("reference") == subject
+            and (
+                not codes
+                or any(
+                    f"{c.get('system')}|{c.get('code')}" in codes
+                    for c in r.get("code", {}).get("coding", [])
+                )
+            )
+        ]
+        page = int(query.get("_page", "1"))
+        chunk = found[(page - 1) * FHIR_PAGE_SIZE : page * FHIR_PAGE_SIZE]
+        bundle: dict[str, Any] = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(found),
+            "entry": [{"resource": r} for r in chunk],
+        }
+        if page * FHIR_PAGE_SIZE < len(found):
+            following = dict(query) | {"_page": str(page + 1)}
+            link = f"{kind}?" + "&".join(f"{k}={v}" for k, v in following.items())
+            bundle["link"] = [{"relation": "next", "url": link}]
+        return JSONResponse(bundle)
+
+    app = Starlette(
+        routes=[
+            Route("/{kind}/{ident}", read, methods=["GET"]),
+            Route("/{kind}", search, methods=["GET"]),
+        ]
+    )
+    app.state.requests = requests
+    return app

@@ -9,9 +9,9 @@
 Answers: 401 for a refused token (``WWW-Authenticate: Bearer``), 429 with ``Retry-After``
 past the issuer's rate, 413 for a body over :data:`MAX_BODY_BYTES`, 400 for a request that is
 not CDS Hooks, 404 for an unknown service or card, 412 when a prefetch key the service needs
-was not sent (it does not fetch from the EHR's FHIR server yet), 500 with no card when the
-audit trail cannot take the entry. The log names the service, the status and the reason,
-never a patient, a token or a clinical value.
+was not sent and cannot be read from the EHR's FHIR server (:mod:`.fhir_fetch`), 500 with no
+card when the audit trail cannot take the entry. The log names the service, the status and
+the reason, never a patient, a token or a clinical value.
 """
 
 from __future__ import annotations
@@ -31,8 +31,14 @@ from starlette.routing import Route
 
 from caselens.cds.cards import render_card
 from caselens.cds.discovery import discovery_document
+from caselens.cds.fhir_fetch import FetchFailed, fetch_missing, fhir_access
 from caselens.cds.issuers import TrustedIssuer
-from caselens.cds.prefetch import PrefetchInvalid, PrefetchMissing, inputs_from_prefetch
+from caselens.cds.prefetch import (
+    PrefetchInvalid,
+    PrefetchMissing,
+    inputs_from_prefetch,
+    prefetch_templates,
+)
 from caselens.cds.rate_limit import IssuerRateLimit
 from caselens.cds.tokens import TokenRefused, VerifiedToken, verify_token
 from caselens.runtime import Runtime
@@ -177,7 +183,9 @@ class CdsService:
         if self.runtime.model_statuses.get(call.model_id).suspended:
             inputs = InputsFromRecord(values={})  # no prediction: the record is not read
         else:
-            inputs = _inputs(bundle, body, call.patient_id, self.config.today())
+            allowed = self.config.issuers[call.issuer].fhir_servers
+            prefetch = _filled_prefetch(bundle, body, call.patient_id, allowed)
+            inputs = _inputs(bundle, prefetch, call.patient_id, self.config.today())
         try:
             decision = workflow.cds_card(call, inputs)
         except NotRecorded as exc:
@@ -246,17 +254,34 @@ def _hook_call(body: dict[str, Any], service_id: str, token: VerifiedToken) -> H
     )
 
 
-def _inputs(bundle: Any, body: dict[str, Any], patient_id: str, today: dt.date) -> InputsFromRecord:
+def _filled_prefetch(
+    bundle: Any, body: dict[str, Any], patient_id: str, allowed: tuple[str, ...]
+) -> Any:
+    """The call's prefetch, with what it lacks read from the EHR's FHIR server when the call
+    gives access to one the operator allowed (the token is used here and dropped)."""
+    prefetch = body.get("prefetch")
+    access = fhir_access(body, allowed)
+    if access is None or (prefetch is not None and not isinstance(prefetch, dict)):
+        return prefetch
+    server, token = access
     try:
-        return inputs_from_prefetch(
-            bundle, body.get("prefetch"), patient_id=patient_id, case_date=today
-        )
+        return fetch_missing(
+            prefetch_templates(bundle), prefetch or {}, patient_id=patient_id,
+            server=server, token=token,
+        )  # fmt: skip
+    except FetchFailed as exc:
+        raise RequestProblem(412, f"Prefetch could not be read: {exc}.") from None
+
+
+def _inputs(bundle: Any, prefetch: Any, patient_id: str, today: dt.date) -> InputsFromRecord:
+    try:
+        return inputs_from_prefetch(bundle, prefetch, patient_id=patient_id, case_date=today)
     except PrefetchMissing as exc:
         raise RequestProblem(
             412,
             "Prefetch missing: " + ", ".join(k[:60] for k in exc.keys[:20]) + " (send the "
-            "prefetch the discovery document lists; this service does not query the FHIR "
-            "server yet).",
+            "prefetch the discovery document lists, or fhirServer and fhirAuthorization for "
+            "a FHIR server this service is configured to read for your EHR).",
         ) from None
     except PrefetchInvalid as exc:
         raise RequestProblem(400, str(exc)) from None

@@ -2,11 +2,16 @@
 
 The operator lists them in one JSON file (``CASELENS_CDS_ISSUERS``)::
 
-    {"issuers": [{"iss": "https://ehr.example.org", "jwks_file": "ehr-jwks.json"}]}
+    {"issuers": [{"iss": "https://ehr.example.org", "jwks_file": "ehr-jwks.json",
+                  "fhir_servers": ["https://fhir.ehr.example.org/r4"]}]}
 
 Each issuer's keys are a JSON Web Key Set in a local file (a relative path is read beside the
 issuers file). Keys are never fetched from a URL a token names (``jku``): a token could then
 bring its own key. An issuer not in the file is unknown, and its calls get 401.
+
+``fhir_servers`` (optional) are the FHIR servers the service may read from on that EHR's
+behalf when a call's prefetch lacks something: a call naming any other ``fhirServer`` is
+not followed (the service never fetches from an address a caller chose).
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ class TrustedIssuer:
 
     issuer: str
     keys: Mapping[str, PyJWK]
+    #: FHIR base URLs the service may read from for this EHR (no trailing slash).
+    fhir_servers: tuple[str, ...] = ()
 
 
 def _read_json(path: Path, what: str) -> object:
@@ -93,5 +100,14 @@ def load_issuers(path: Path | None) -> dict[str, TrustedIssuer]:
                 f"CDS issuers file {path}, issuer {number} ({iss}): 'jwks_file' is required."
             )
         jwks_path = Path(jwks) if Path(jwks).is_absolute() else path.parent / jwks
-        issuers[iss] = TrustedIssuer(iss, _key_set(jwks_path, iss))
+        servers = entry.get("fhir_servers", [])
+        if not isinstance(servers, list) or not all(
+            isinstance(s, str) and s.startswith(("https://", "http://")) for s in servers
+        ):
+            raise IssuersError(
+                f"CDS issuers file {path}, issuer {number} ({iss}): 'fhir_servers' must be a "
+                "list of http(s) URLs."
+            )
+        fhir_servers = tuple(s.rstrip("/") for s in servers)
+        issuers[iss] = TrustedIssuer(iss, _key_set(jwks_path, iss), fhir_servers)
     return issuers
