@@ -18,4 +18,5 @@ def test_bench_cds_prints_latency_and_throughput_from_real_cards():
     assert figures["bench"] == "cds" and figures["runs"] == 3 and figures["clients"] == 2
     assert 0 < figures["warm_card_p50_ms"] <= figures["warm_card_p95_ms"]
     assert figures["cards_per_second"] > 0
+    assert 0 < figures["without_prefetch_p50_ms"] <= figures["without_prefetch_p95_ms"]
     assert figures["p95_within_target"] == (figures["warm_card_p95_ms"] <= 300.0)
