@@ -290,8 +290,11 @@ def _aud(service) -> str:
 
 
 def test_an_rs384_token_of_another_configured_ehr_is_accepted(service):
-    answer = _call(service, hook_request(PATIENT, _prefetch(service)),
-                   token=service["rsa"].token(_aud(service)))  # fmt: skip
+    answer = _call(
+        service,
+        hook_request(PATIENT, _prefetch(service)),
+        token=service["rsa"].token(_aud(service)),
+    )
     assert answer.status_code == 200
     assert _last_entry(service).detail()["client"] == "https://rsa-ehr.example.org"
 
@@ -334,8 +337,14 @@ def test_an_unknown_issuer_is_refused(service):
 
 
 def test_alg_none_and_shared_secret_tokens_are_refused(service):
-    claims = {"iss": service["ehr"].issuer, "sub": "x", "aud": _aud(service),
-              "iat": int(time.time()), "exp": int(time.time()) + 60, "jti": "n-1"}  # fmt: skip
+    claims = {
+        "iss": service["ehr"].issuer,
+        "sub": "x",
+        "aud": _aud(service),
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 60,
+        "jti": "n-1",
+    }
     unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": service["ehr"].kid})
     assert "not allowed" in _refused(service, unsigned).json()["error"]
     # HS384 keyed with the issuer's public JWK text: the classic algorithm-confusion attack
@@ -361,8 +370,9 @@ def test_a_token_without_kid_or_without_bearer_is_refused(service):
 
 def test_a_jku_in_the_header_does_not_bring_its_own_key(service):
     forger = ec.generate_private_key(ec.SECP384R1())
-    token = service["ehr"].token(_aud(service), key=forger,
-                                 headers={"jku": "https://attacker.example.org/jwks"})  # fmt: skip
+    token = service["ehr"].token(
+        _aud(service), key=forger, headers={"jku": "https://attacker.example.org/jwks"}
+    )
     _refused(service, token)
 
 
@@ -384,12 +394,26 @@ def test_an_oversized_body_is_refused_before_it_is_read_whole(service):
     [
         ({"hook": "order-select", "hookInstance": "x", "context": {}}, 400),
         ({"hook": "patient-view", "hookInstance": "x", "context": {"userId": "u"}}, 400),
-        ({"hook": "patient-view", "hookInstance": "x",
-          "context": {"userId": "u", "patientId": "<script>"}, "prefetch": {}}, 400),
-        ({"hook": "patient-view", "hookInstance": "x",
-          "context": {"userId": "u", "patientId": "p1"}, "prefetch": {}}, 412),
+        (
+            {
+                "hook": "patient-view",
+                "hookInstance": "x",
+                "context": {"userId": "u", "patientId": "<script>"},
+                "prefetch": {},
+            },
+            400,
+        ),
+        (
+            {
+                "hook": "patient-view",
+                "hookInstance": "x",
+                "context": {"userId": "u", "patientId": "p1"},
+                "prefetch": {},
+            },
+            412,
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_request_that_is_not_a_patient_view_call_is_refused(service, body, status):
     assert _call(service, body).status_code == status
 
@@ -460,8 +484,11 @@ def test_an_issuer_over_its_rate_gets_429_with_retry_after(tmp_path, service):
         codes = []
         for _ in range(3):
             token = service["ehr"].token(base + url)
-            body = {"feedback": [{"card": "00000000-0000-4000-8000-000000000000",
-                                  "outcome": "accepted"}]}  # fmt: skip
+            body = {
+                "feedback": [
+                    {"card": "00000000-0000-4000-8000-000000000000", "outcome": "accepted"}
+                ]
+            }
             answer = client.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
             codes.append(answer.status_code)
     assert codes == [404, 404, 429]

@@ -227,8 +227,9 @@ def _text(value: Any, what: str, *, required: bool = True) -> str | None:
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_FIELD_CHARS:
-        raise RequestProblem(400, f"{what}: expected a non-empty string of at most "
-                                  f"{MAX_FIELD_CHARS} characters.")  # fmt: skip
+        raise RequestProblem(
+            400, f"{what}: expected a non-empty string of at most {MAX_FIELD_CHARS} characters."
+        )
     return value
 
 
@@ -266,9 +267,12 @@ def _filled_prefetch(
     server, token = access
     try:
         return fetch_missing(
-            prefetch_templates(bundle), prefetch or {}, patient_id=patient_id,
-            server=server, token=token,
-        )  # fmt: skip
+            prefetch_templates(bundle),
+            prefetch or {},
+            patient_id=patient_id,
+            server=server,
+            token=token,
+        )
     except FetchFailed as exc:
         raise RequestProblem(412, f"Prefetch could not be read: {exc}.") from None
 

@@ -16,8 +16,9 @@ from caselens.settings import Settings
 def _checked_url(name: str, url: str | None, *, required: bool) -> str | None:
     if not url:
         if required:
-            raise IssuersError(f"{name}: required (the service's public URL, e.g. "
-                               "https://cds.example.org).")  # fmt: skip
+            raise IssuersError(
+                f"{name}: required (the service's public URL, e.g. https://cds.example.org)."
+            )
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:

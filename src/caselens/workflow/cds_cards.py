@@ -21,8 +21,9 @@ from caselens.access.cds_calls import CardRecord, CdsCallStore
 from caselens.access.policy import Viewer
 from caselens.audit import AuditEntry, AuditError
 from caselens.errors import CaseLensError
-from caselens.explain.cases import validate_inputs
+from caselens.explain.cases import Case, validate_inputs
 from caselens.explain.report import CaseReport
+from caselens.model.bundle import ModelBundle
 from caselens.workflow._door_base import DoorBase
 from caselens.workflow.checks import check_patient_ref
 from caselens.workflow.display import NOT_RECORDED_MESSAGE, record_display
@@ -147,45 +148,16 @@ class CdsCardsMixin(DoorBase):
         }
         status = self._statuses.get(call.model_id)
         if status.suspended:
-            entry = self._record(
-                session,
-                "cds_card_withheld",
-                audience="clinician",
-                patient_ref=ref,
-                detail={**base, "reason": "model suspended"},
-            )
+            entry = self._withhold(session, ref, {**base, "reason": "model suspended"})
             return CardDecision("model_suspended", call.model_id, entry.seq, reason=status.reason)
-        missing = [
-            (spec.name, spec.label, inputs.missing.get(spec.name, "not in the record"))
-            for spec in bundle.features
-            if spec.name not in inputs.values
-        ]
-        case = None
-        if not missing:
-            try:
-                case = validate_inputs(
-                    dict(inputs.values), bundle.features, source="fhir", case_id=ref
-                )
-            except CaseLensError as exc:  # a value the intake let through that the schema refuses
-                missing = [("(record)", "Values from the record", str(exc)[:MAX_EHR_TEXT])]
+        case, missing = _case_or_missing(bundle, inputs, ref)
         if case is None:
-            entry = self._record(
-                session,
-                "cds_card_withheld",
-                audience="clinician",
-                patient_ref=ref,
-                detail={
-                    **base,
-                    "reason": "inputs missing",
-                    "missing": [name for name, _, _ in missing[:MAX_MISSING_RECORDED]],
-                },
+            names = [name for name, _, _ in missing[:MAX_MISSING_RECORDED]]
+            entry = self._withhold(
+                session, ref, {**base, "reason": "inputs missing", "missing": names}
             )
-            return CardDecision(
-                "inputs_missing",
-                call.model_id,
-                entry.seq,
-                missing=tuple((label, why) for _, label, why in missing),
-            )
+            missed = tuple((label, why) for _, label, why in missing)
+            return CardDecision("inputs_missing", call.model_id, entry.seq, missing=missed)
         report = self._report(session, call.model_id, case, audience="clinician")
         card_uuid = str(uuid.uuid4())
         detail = {
@@ -194,20 +166,22 @@ class CdsCardsMixin(DoorBase):
             "sources": {k: list(v) for k, v in sorted(inputs.sources.items())},
         }
         entry = self._record_card(session, report, detail)
+        ids = (card_uuid, entry.seq, call.model_id, report.report_id, call.issuer)
+        self._index_card(CardRecord(*ids, created_at=self._clock()))
+        return CardDecision("prediction", call.model_id, entry.seq, report, card_uuid)
+
+    def _withhold(self, session: UserSession, ref: str, detail: dict[str, Any]) -> AuditEntry:
+        """Record a card that gives no probability (``cds_card_withheld``, with why)."""
+        return self._record(
+            session, "cds_card_withheld", audience="clinician", patient_ref=ref, detail=detail
+        )
+
+    def _index_card(self, card: CardRecord) -> None:
+        # After the entry: a card whose index row fails is recorded but never returned.
         try:
-            self._cds_store().add_card(
-                CardRecord(
-                    card_uuid=card_uuid,
-                    entry_seq=entry.seq,
-                    model_id=call.model_id,
-                    report_id=report.report_id,
-                    issuer=call.issuer,
-                    created_at=self._clock(),
-                )
-            )
+            self._cds_store().add_card(card)
         except SQLAlchemyError as exc:
             raise NotRecorded(NOT_RECORDED_MESSAGE) from exc
-        return CardDecision("prediction", call.model_id, entry.seq, report, card_uuid)
 
     def _record_card(
         self, session: UserSession, report: CaseReport, detail: dict[str, Any]
@@ -246,8 +220,9 @@ class CdsCardsMixin(DoorBase):
         entry = self._audit.get(card.entry_seq)
         report = CaseReport.from_json(entry.report_json or "")
         client = _bounded(feedback.client_id) or _bounded(feedback.issuer) or "EHR"
-        viewer = Viewer(user_id=client, name=f"{client} (via {_bounded(feedback.issuer)})",
-                        role="clinician")  # fmt: skip
+        viewer = Viewer(
+            user_id=client, name=f"{client} (via {_bounded(feedback.issuer)})", role="clinician"
+        )
         session = UserSession(viewer=viewer)
         self._require(session, "give_feedback")
         return self._record(
@@ -270,3 +245,21 @@ class CdsCardsMixin(DoorBase):
                 "own_estimate_out_of_100": None,
             },
         )
+
+
+def _case_or_missing(
+    bundle: ModelBundle, inputs: InputsFromRecord, ref: str
+) -> tuple[Case | None, list[tuple[str, str, str]]]:
+    """The case when the record gave every input and the schema accepts them; else None and
+    the (name, label, why) of each input it lacks, in schema order."""
+    missing = [
+        (spec.name, spec.label, inputs.missing.get(spec.name, "not in the record"))
+        for spec in bundle.features
+        if spec.name not in inputs.values
+    ]
+    if missing:
+        return None, missing
+    try:
+        return validate_inputs(dict(inputs.values), bundle.features, source="fhir", case_id=ref), []
+    except CaseLensError as exc:  # a value the intake let through that the schema refuses
+        return None, [("(record)", "Values from the record", str(exc)[:MAX_EHR_TEXT])]
