@@ -307,8 +307,8 @@ if use.feedback:
     st.caption(
         "Feedback given on reports, and the estimates clinicians recorded before seeing the "
         "model's; cards in the EHR accepted or overridden are counted apart (they carry no "
-        "agree or disagree). A gap that shrinks while agreement rises can mean deference to the model "
-        "(automation bias), not a better model: read it beside the performance figures."
+        "agree or disagree). A gap that shrinks while agreement rises can mean deference to the "
+        "model (automation bias), not a better model: read it beside the performance figures."
     )
     st.dataframe(
         pd.DataFrame(
