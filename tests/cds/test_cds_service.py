@@ -17,6 +17,8 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.routing import Mount
 
 from caselens.bench.app import free_port
@@ -497,3 +499,43 @@ def test_an_issuer_over_its_rate_gets_429_with_retry_after(tmp_path, service):
 
 def _issuers(service):
     return service["runtime"].workflow and config_from_settings(service["runtime"].settings).issuers
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3)
+    ),
+    max_leaves=15,
+)
+_hookish = st.fixed_dictionaries(
+    {},
+    optional={
+        "hook": st.sampled_from(["patient-view", "order-sign"]) | _json,
+        "hookInstance": st.text(max_size=40) | _json,
+        "context": st.fixed_dictionaries(
+            {},
+            optional={
+                "userId": st.text(max_size=20) | _json,
+                "patientId": st.text(max_size=20) | _json,
+            },
+        )
+        | _json,
+        "prefetch": st.dictionaries(
+            st.sampled_from(["patient", "observation", "x"]), _json, max_size=3
+        )
+        | _json,
+        "fhirServer": st.text(max_size=20) | _json,
+        "fhirAuthorization": _json,
+    },
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=_hookish | _json)
+def test_any_signed_body_gets_a_named_answer_never_a_server_error(service, body):
+    answer = _call(service, body)
+    assert answer.status_code in (200, 400, 412), answer.text
+    assert "error" in answer.json() or "cards" in answer.json()
