@@ -52,6 +52,9 @@ EVERY = {
     "CASELENS_FHIR_TOKEN_URL": ("https://ehr.example.org/token", "https://ehr.example.org/token"),
     "CASELENS_FHIR_PRIVATE_KEY_FILE": ("/keys/fhir.pem", Path("/keys/fhir.pem")),
     "CASELENS_FHIR_KEY_ID": ("key-1", "key-1"),
+    "CASELENS_CDS_URL": ("https://cds.example.org", "https://cds.example.org"),
+    "CASELENS_CDS_ISSUERS": ("/etc/caselens/ehrs.json", Path("/etc/caselens/ehrs.json")),
+    "CASELENS_APP_URL": ("https://caselens.example.org", "https://caselens.example.org"),
     "CASELENS_CHROMIUM": ("/opt/chromium", Path("/opt/chromium")),
     "CASELENS_BENCH_VERBOSE": ("on", True),
 }

@@ -306,8 +306,9 @@ st.header("How clinicians used it")
 if use.feedback:
     st.caption(
         "Feedback given on reports, and the estimates clinicians recorded before seeing the "
-        "model's. A gap that shrinks while agreement rises can mean deference to the model "
-        "(automation bias), not a better model: read it beside the performance figures."
+        "model's; cards in the EHR accepted or overridden are counted apart (they carry no "
+        "agree or disagree). A gap that shrinks while agreement rises can mean deference to the "
+        "model (automation bias), not a better model: read it beside the performance figures."
     )
     st.dataframe(
         pd.DataFrame(
@@ -318,6 +319,8 @@ if use.feedback:
                     "Agree": f.agree,
                     "Disagree": f.disagree,
                     "Not useful": f.not_useful,
+                    "EHR cards accepted": f.card_accepted,
+                    "EHR cards overridden": f.card_overridden,
                     "Agreement": _fmt(f.agreement.value),
                     f"Agreement {CI}": f"{_fmt(f.agreement.low)}–{_fmt(f.agreement.high)}",
                     "With own estimate": f.with_own_estimate,

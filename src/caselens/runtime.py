@@ -22,7 +22,7 @@ from caselens.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from caselens.access import AccountStore, ModelStatusStore
+    from caselens.access import AccountStore, CdsCallStore, ModelStatusStore
     from caselens.audit import AuditStore
     from caselens.explain.report import CaseExplainer, ExplainerCache
     from caselens.model import BundleCatalogue
@@ -163,6 +163,13 @@ class Runtime:
         return store
 
     @property
+    def cds_calls(self) -> CdsCallStore:
+        """The CDS Hooks service's accepted token ids and returned cards (app database)."""
+        from caselens.access import CdsCallStore
+
+        return self._once("cds_calls", lambda: CdsCallStore(self.app_database))
+
+    @property
     def model_statuses(self) -> ModelStatusStore:
         """Which models are suspended."""
         from caselens.access import ModelStatusStore
@@ -217,6 +224,7 @@ class Runtime:
             explainer=self.explainer,
             audit_key=audit.signing_key,
             estimate_first=self.estimate_first_for,
+            cds_calls=self.cds_calls,
         )
         freeze_long_lived()
         if self._background:

@@ -200,6 +200,15 @@ VARIABLES: tuple[Variable, ...] = (
              "signs the client assertion"),
     Variable("CASELENS_FHIR_KEY_ID", "fhir_key_id", _text, "none",
              "SMART Backend Services: the key's `kid` in the JWKS registered with the server"),
+    Variable("CASELENS_CDS_URL", "cds_url", _text, "none (`serve-cds` refuses to start)",
+             "the CDS Hooks service's public base URL, e.g. `https://cds.example.org`: a JWT's "
+             "`aud` must be this URL + `/cds-services/<id>` ([CDS Hooks](docs/cds-hooks.md))"),
+    Variable("CASELENS_CDS_ISSUERS", "cds_issuers_file", _resolved_path,
+             "none (every call is refused with 401)",
+             "JSON file of the EHRs trusted to call the CDS service: each issuer (`iss`) and "
+             "its JWKS file"),
+    Variable("CASELENS_APP_URL", "app_url", _text, "none (cards carry no links)",
+             "the app's public URL, for a CDS card's links to the report and Model facts"),
     Variable("CASELENS_CHROMIUM", "chromium", _path, "`/usr/bin/chromium`",
              "the Chromium the browser tests and `caselens bench app` drive"),
     Variable("CASELENS_BENCH_VERBOSE", "bench_verbose", _switch, "off",
@@ -284,6 +293,12 @@ class Settings:
     care_team_contacts: Mapping[str, str] = field(default_factory=dict)
     #: Seconds between scheduled monitoring checks, ``"off"``, or None for the engine's own.
     monitor_check: float | Literal["off"] | None = None
+    #: The CDS Hooks service's public base URL (the JWT audience's stem); None: not served.
+    cds_url: str | None = None
+    #: The file of EHR issuers trusted by the CDS service and their JWKS files.
+    cds_issuers_file: Path | None = None
+    #: The app's public URL, for links on CDS cards; None: cards carry no links.
+    app_url: str | None = None
     chromium: Path = Path("/usr/bin/chromium")
     bench_verbose: bool = False
     #: The FHIR server a record is fetched from, and how CaseLens signs in to it

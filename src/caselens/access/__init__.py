@@ -23,6 +23,8 @@ __all__ = [
     "AccountError",
     "AccountStore",
     "BrowserSessions",
+    "CardRecord",
+    "CdsCallStore",
     "Decision",
     "ModelStatus",
     "ModelStatusStore",
@@ -43,6 +45,8 @@ __all__ = [
 
 _PARTS = {
     "AccessDenied": "policy",
+    "CardRecord": "cds_calls",
+    "CdsCallStore": "cds_calls",
     "Account": "accounts",
     "AccountError": "accounts",
     "AccountStore": "accounts",

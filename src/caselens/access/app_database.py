@@ -80,6 +80,7 @@ def _create_tables(engine: Engine) -> Engine:
     from caselens.access import (  # noqa: F401
         accounts,
         browser_sessions,
+        cds_calls,
         model_status,
         sign_in_throttle,
     )

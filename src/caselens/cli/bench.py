@@ -190,3 +190,26 @@ def bench_fhir_command(entry_counts: tuple[int, ...], runs: int) -> None:
 
     for row in bench_fhir(tuple(sorted(entry_counts)) or DEFAULT_ENTRY_COUNTS, runs):
         click.echo(json.dumps(row))
+@bench.command("cds")
+@click.option("--runs", default=30, show_default=True, help="Warm cards timed one at a time.")
+@click.option("--clients", default=8, show_default=True, help="EHR clients calling at once.")
+@click.option("--calls", default=5, show_default=True, help="Cards each concurrent client asks.")
+def bench_cds_command(runs: int, clients: int, calls: int) -> None:
+    """The CDS Hooks service under uvicorn, called by a simulated EHR with signed requests
+    and prefetch: first_card_ms, warm_card_p50_ms / warm_card_p95_ms (target p95 ≤ 300 ms),
+    cards_per_second with several clients at once. Every card is recorded in a fresh trail.
+
+    Example: caselens bench cds --runs 30 --clients 8
+    """
+    try:
+        from caselens.bench.cds import bench_cds
+
+        result = bench_cds(
+            runs=max(1, runs), clients=max(1, clients), calls_per_client=max(1, calls)
+        )
+    except ImportError as exc:  # httpx is a test dependency
+        message = f"caselens bench cds needs {exc.name} (pip install httpx)."
+        raise click.ClickException(message) from exc
+    except (CaseLensError, OSError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(result))

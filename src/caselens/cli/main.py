@@ -75,6 +75,10 @@ def _register_groups() -> None:
     for group in (samples, bundle, bench, users, monitor, outcomes, fhir):
         main.add_command(group)
     main.lazy_commands = {
+        "serve-cds": (
+            "caselens.cli.cds:serve_cds",
+            "Serve the CDS Hooks service: discovery, patient-view cards, feedback.",
+        ),
         "audit": (
             "caselens.cli.audit:audit",
             "Verify, inspect and export the tamper-evident audit trail.",

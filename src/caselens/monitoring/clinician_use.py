@@ -4,6 +4,9 @@ with the model's (the automation-bias record), and how often each limitation was
 * **Feedback** comes from the trail's ``feedback`` entries of the model (what the clinician
   said, with the estimate they recorded *before* seeing the model's, if they did). Each is
   matched to the probability shown by its report id in the prediction log.
+* **EHR cards**: feedback from the CDS Hooks service (``channel`` ``cds-hooks``) says whether
+  the clinician accepted or overrode the card; those are counted apart (``card_accepted``,
+  ``card_overridden``) and have no verdict, so they never enter the agreement share.
 * **Own estimate versus the model**: the mean absolute gap in points out of 100, and the
   share of estimates on the other side of the decision threshold from the model's. A gap
   that shrinks over time while agreement rises can mean clinicians defer to the model
@@ -56,6 +59,8 @@ class FeedbackFigures:
         Mean ``|own estimate - model probability x 100|``.
     other_side : Estimate
         Share of own estimates on the other side of the threshold from the model's.
+    card_accepted, card_overridden : int
+        Feedback on CDS Hooks cards in the EHR: accepted, or overridden (with a reason).
     """
 
     period: str
@@ -67,6 +72,8 @@ class FeedbackFigures:
     with_own_estimate: int
     mean_gap_points: float | None
     other_side: Estimate
+    card_accepted: int = 0
+    card_overridden: int = 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,7 @@ def feedback_by_period(
     for label in sorted(grouped):
         items = grouped[label]
         verdicts = [d.get("verdict") for d in items]
+        outcomes = [d.get("cds_outcome") for d in items]
         agree, disagree = verdicts.count(AGREE), verdicts.count(DISAGREE)
         gaps, other = [], 0
         for d in items:
@@ -140,6 +148,8 @@ def feedback_by_period(
                 with_own_estimate=len(gaps),
                 mean_gap_points=sum(gaps) / len(gaps) if gaps else None,
                 other_side=wilson(other, len(gaps), confidence),
+                card_accepted=outcomes.count("accepted"),
+                card_overridden=outcomes.count("overridden"),
             )
         )
     return figures

@@ -6,9 +6,15 @@ from caselens._lazy import lazy_face
 
 __all__ = [
     "AUDIT_PAGE_SIZE",
+    "CDS_OUTCOMES",
     "FEEDBACK_VERDICTS",
     "NOT_RECORDED_MESSAGE",
+    "PATIENT_REF_PATTERN",
+    "CardDecision",
+    "CardFeedback",
     "EntryFailsVerification",
+    "HookCall",
+    "InputsFromRecord",
     "ModelFacts",
     "NotRecorded",
     "Refused",
@@ -26,11 +32,17 @@ __all__ = [
 
 _PARTS = {
     "AUDIT_PAGE_SIZE": "audit_trail",
+    "CDS_OUTCOMES": "cds_cards",
+    "CardDecision": "cds_cards",
+    "CardFeedback": "cds_cards",
+    "HookCall": "cds_cards",
+    "InputsFromRecord": "cds_cards",
     "EntryFailsVerification": "errors",
     "FEEDBACK_VERDICTS": "reports",
     "ModelFacts": "records",
     "NOT_RECORDED_MESSAGE": "display",
     "NotRecorded": "errors",
+    "PATIENT_REF_PATTERN": "checks",
     "Refused": "errors",
     "Unavailable": "errors",
     "UserSession": "records",

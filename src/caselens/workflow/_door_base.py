@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from caselens.access.accounts import AccountStore
+from caselens.access.cds_calls import CdsCallStore
 from caselens.access.model_status import ModelStatus, ModelStatusStore
 from caselens.access.policy import Viewer, check
 from caselens.audit import AuditEntry, AuditError, AuditStore
@@ -45,6 +46,7 @@ class DoorBase:
         audit_key: bytes,
         clock: Callable[[], dt.datetime] = _utcnow,
         estimate_first: Callable[[str, str], bool] = estimate_first_for_clinicians,
+        cds_calls: CdsCallStore | None = None,
     ) -> None:
         self._audit = audit
         self._accounts = accounts
@@ -57,6 +59,8 @@ class DoorBase:
         self._alert_lock = threading.Lock()
         self._scheduler: Any = None
         self._estimate_first = estimate_first
+        # The CDS Hooks service's cards, for feedback (None: no CDS service in this process).
+        self._cds_calls = cds_calls
 
     # -- recording -------------------------------------------------------------------------
 

@@ -18,9 +18,9 @@ the same tab inherits nothing: not the displays, not the estimates, not the sess
 The methods are grouped by job, one module each, and combined here: sign-in and the session
 (:mod:`.sessions`), reports and feedback (:mod:`.reports`), model facts, status and users
 (:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`), monitoring
-(:mod:`.monitoring`) and a case read from the patient's FHIR record (:mod:`.record_intake`);
-what they share (the stores, the policy check, the one recording function) is
-:mod:`._door_base`.
+(:mod:`.monitoring`), a case read from the patient's FHIR record (:mod:`.record_intake`) and
+the EHR's CDS Hooks cards (:mod:`.cds_cards`); what they share (the stores, the policy check,
+the one recording function) is :mod:`._door_base`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from __future__ import annotations
 from caselens.workflow._door_base import NOT_RECORDED, estimate_first_for_clinicians
 from caselens.workflow.administration import AdministrationMixin
 from caselens.workflow.audit_trail import AUDIT_PAGE_SIZE, AuditTrailMixin, ExportFormat
+from caselens.workflow.cds_cards import CdsCardsMixin
 from caselens.workflow.checks import PATIENT_REF_PATTERN, check_own_estimate, check_patient_ref
 from caselens.workflow.errors import (
     EntryFailsVerification,
@@ -92,6 +93,7 @@ class Workflow(
     AdministrationMixin,
     AuditTrailMixin,
     MonitoringMixin,
+    CdsCardsMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 
@@ -111,6 +113,8 @@ class Workflow(
         The server key, for pseudonymised exports.
     clock : callable
         UTC now, for the idle timeout (tests pass their own).
+    cds_calls : CdsCallStore, optional
+        The CDS Hooks service's token ids and cards (:mod:`.cds_cards`).
     estimate_first : callable
         ``(user id, role) -> bool``: whether a user records their own estimate (or skips
         it) before a report is shown; by default on for clinicians

@@ -1,0 +1,225 @@
+"""A CDS Hooks 2.0 card from what the door decided and recorded.
+
+* ``summary`` (fewer than 140 characters): the probability named as the report's headline names
+  it ("Chance of …", or "Model score … (not calibrated)") and which side of the threshold.
+* ``indicator``: ``warning`` at or above the model's threshold, ``info`` below it and for
+  every card without a probability. Never ``critical``: a model's estimate is not an alarm,
+  and a low result gets no alarm colour.
+* ``detail`` (GitHub-flavoured Markdown): the top factors with this patient's values, the
+  likely range, the one limitation that matters most, the model's name and version, and
+  that it is not a diagnosis.
+* ``source``: the model's Model facts; ``links``: the full report of this entry in the app.
+
+Every string that is not this module's own wording (model card text, input labels and
+values, patient ids, anything from the EHR) is escaped before it enters Markdown, so a
+hostile bundle or record can add no link, image, HTML or heading to a card.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from caselens.explain.clinician_summary import outcome_phrase
+from caselens.explain.confidence.model import headline_label
+from caselens.explain.report import CaseReport
+from caselens.model.bundle import ModelBundle
+from caselens.workflow import CardDecision, format_interval, format_percent
+
+#: CDS Hooks 2.0: a card's summary is a "<140-character" sentence.
+MAX_SUMMARY_CHARS = 139
+#: Factors named on a card (the app's report shows all of them).
+CARD_FACTORS = 3
+#: Missing inputs listed on a card before "and N more".
+CARD_MISSING_LISTED = 12
+#: The app's page that shows one audit entry's report (the SMART launch will open the case
+#: page instead, once it exists).
+REPORT_PATH = "/audit_trail?entry={seq}"
+#: The app's Model facts page.
+MODEL_FACTS_PATH = "/model_facts"
+#: Longest outside text put on a card in one place (a label, a value, a limitation).
+MAX_TEXT_CHARS = 400
+
+# CommonMark lets any ASCII punctuation be escaped with a backslash; these are the ones that
+# can start or end markup (emphasis, links, images, code, HTML, tables, headings, lists).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+
+
+def escape_markdown(text: object) -> str:
+    """``text`` as literal Markdown text: one line, special characters escaped, ``<`` and
+    ``&`` as entities (no HTML), at most :data:`MAX_TEXT_CHARS` characters.
+
+    >>> print(escape_markdown("[x](javascript:alert(1)) <b>"))
+    \\[x\\]\\(javascript:alert\\(1\\)\\) &lt;b&gt;
+    """
+    line = " ".join(str(text).split())[:MAX_TEXT_CHARS]
+    line = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", line)
+
+
+def _headline(report: CaseReport, bundle: ModelBundle) -> str:
+    confidence = report.confidence
+    return headline_label(
+        confidence.calibrated, confidence.calibration_method, outcome_phrase(bundle.card)
+    )
+
+
+def _side(report: CaseReport) -> str:
+    threshold = format_percent(report.confidence.threshold)
+    where = "below" if report.confidence.side == "below" else "at or above"
+    return f"{where} the {threshold} threshold"
+
+
+def card_summary(report: CaseReport, bundle: ModelBundle) -> str:
+    """The card's one line, fewer than 140 characters: the number in the headline's words and
+    the side of the threshold (shorter wordings when the outcome's name is long)."""
+    probability = format_percent(report.probability)
+    side = _side(report)
+    named = "Chance" if report.confidence.calibrated else "Model score (not calibrated)"
+    for candidate in (
+        f"{_headline(report, bundle)}: {probability}, {side}",
+        f"{bundle.card.name}: {named.lower()} {probability}, {side}",
+        f"{named}: {probability}, {side}",
+    ):
+        line = " ".join(candidate.split())
+        if len(line) <= MAX_SUMMARY_CHARS:
+            return line
+    return f"{named}: {probability}"[:MAX_SUMMARY_CHARS]
+
+
+def indicator_for(decision: CardDecision) -> str:
+    """``warning`` for a probability at or above the threshold; ``info`` otherwise."""
+    report = decision.report
+    if decision.kind == "prediction" and report is not None and report.confidence.side != "below":
+        return "warning"
+    return "info"
+
+
+def _factors(report: CaseReport) -> list[str]:
+    shap = report.attributions.shap
+    if shap.status != "ok":
+        return ["- The explanation could not be computed reliably and is not shown\\."]
+    shown = {v.name: v.value_text for v in report.attributions.variables}
+    ranked = sorted(shap.contributions, key=lambda c: -abs(c.value))[:CARD_FACTORS]
+    return [
+        f"- {escape_markdown(c.label)}: {escape_markdown(shown.get(c.name, 'not shown'))} "
+        f"({'raises' if c.value >= 0 else 'lowers'} the estimate by "
+        f"{100 * abs(c.value):.1f} points)"
+        for c in ranked
+    ]
+
+
+def _likely_range(report: CaseReport) -> str:
+    confidence = report.confidence
+    if confidence.interval is not None:
+        interval = confidence.interval
+        return f"Likely range: {escape_markdown(format_interval(interval.low, interval.high))}."
+    if confidence.range_low is not None and confidence.range_high is not None:
+        text = format_interval(confidence.range_low, confidence.range_high)
+        return f"Likely range: {escape_markdown(text)}."
+    return "No likely range can be given for this estimate."
+
+
+def _main_limitation(report: CaseReport) -> str | None:
+    ordered = sorted(
+        report.limitations,
+        key=lambda lim: (lim.severity == "info", lim.code == "DEMONSTRATION_MODEL"),
+    )
+    return ordered[0].clinician_text if ordered else None
+
+
+def _model_line(name: str, version: str) -> str:
+    return (
+        f"Model: {escape_markdown(name)} {escape_markdown(version)}\\. Not a diagnosis: an "
+        "estimate from a statistical model; the factors are associations, not causes\\."
+    )
+
+
+def _prediction_detail(report: CaseReport, bundle: ModelBundle) -> str:
+    confidence = report.confidence
+    lines = [
+        f"**{escape_markdown(_headline(report, bundle))}: "
+        f"{escape_markdown(format_percent(report.probability))}**, "
+        f"{escape_markdown(confidence.side_statement)}\\.",
+        "",
+        _likely_range(report),
+        "",
+        "Factors the estimate rests on most (SHAP), with this patient's values:",
+        "",
+        *_factors(report),
+        "",
+    ]
+    limitation = _main_limitation(report)
+    if limitation:
+        lines += [f"Main caution: {escape_markdown(limitation)}", ""]
+    lines.append(_model_line(report.model.name, report.model.version))
+    return "\n".join(lines)
+
+
+def _missing_detail(decision: CardDecision, bundle: ModelBundle) -> str:
+    listed = decision.missing[:CARD_MISSING_LISTED]
+    lines = [
+        "No estimate: the record does not give every input the model needs, and CaseLens "
+        "does not guess a missing value\\. Missing:",
+        "",
+        *(f"- {escape_markdown(label)}: {escape_markdown(why)}" for label, why in listed),
+    ]
+    more = len(decision.missing) - len(listed)
+    if more > 0:
+        lines.append(f"- and {more} more")
+    lines += ["", "Enter them in CaseLens to see the estimate\\.", ""]
+    lines.append(_model_line(bundle.card.name, bundle.card.version))
+    return "\n".join(lines)
+
+
+def _links(decision: CardDecision, app_url: str | None) -> list[dict[str, str]]:
+    if not app_url or decision.kind != "prediction":
+        return []
+    url = app_url.rstrip("/") + REPORT_PATH.format(seq=decision.entry_seq)
+    return [{"label": "Open the full report in CaseLens", "url": url, "type": "absolute"}]
+
+
+def _source(bundle: ModelBundle, app_url: str | None) -> dict[str, str]:
+    source = {"label": f"CaseLens Model facts: {bundle.card.name} {bundle.card.version}"[:200]}
+    if app_url:
+        model = quote(bundle.model_id, safe="")
+        source["url"] = f"{app_url.rstrip('/')}{MODEL_FACTS_PATH}?model={model}"
+    return source
+
+
+def render_card(
+    decision: CardDecision, bundle: ModelBundle, *, app_url: str | None
+) -> dict[str, Any]:
+    """The CDS Hooks card (a JSON object) for what the door decided."""
+    if decision.kind == "prediction" and decision.report is not None:
+        summary = card_summary(decision.report, bundle)
+        detail = _prediction_detail(decision.report, bundle)
+    elif decision.kind == "model_suspended":
+        summary = f"{bundle.card.name}: model suspended, no estimate"[:MAX_SUMMARY_CHARS]
+        detail = (
+            "This model is suspended, so CaseLens shows no estimate from it\\. "
+            f"Reason: {escape_markdown(decision.reason or 'not stated')}\n\n"
+            + _model_line(bundle.card.name, bundle.card.version)
+        )
+    else:
+        count = len(decision.missing)
+        summary = (
+            f"{bundle.card.name}: no estimate, {count} input{'s' if count != 1 else ''} "
+            "missing from the record"
+        )
+        if len(summary) > MAX_SUMMARY_CHARS:
+            summary = f"No estimate: {count} input{'s' if count != 1 else ''} missing"
+        detail = _missing_detail(decision, bundle)
+    card: dict[str, Any] = {
+        "summary": summary,
+        "indicator": indicator_for(decision),
+        "detail": detail,
+        "source": _source(bundle, app_url),
+    }
+    if decision.card_uuid is not None:
+        card["uuid"] = decision.card_uuid
+    links = _links(decision, app_url)
+    if links:
+        card["links"] = links
+    return card
