@@ -24,6 +24,7 @@ from caselens.cds.rate_limit import IssuerRateLimit
 from caselens.explain.cases import validate_inputs
 from caselens.explain.report import explainer_for
 from caselens.model import load_catalogue
+from caselens.model.features import FeatureSchema
 from caselens.settings import SAMPLE_MODELS_DIR
 
 # -- rate limit -------------------------------------------------------------------------------
@@ -134,8 +135,11 @@ def test_templates_ask_for_the_patient_and_the_mapped_codes_only(heart):
 
 def test_an_unmapped_model_asks_only_for_the_patient():
     sample = load_catalogue(SAMPLE_MODELS_DIR).bundles["heart-disease"]
-    if any(spec.fhir for spec in sample.features):
-        pytest.skip("the sample now ships its own mapping")
+    assert prefetch_templates(sample) != {"patient": "Patient/{{context.patientId}}"}
+    unmapped = FeatureSchema(
+        features=tuple(spec.model_copy(update={"fhir": None}) for spec in sample.features)
+    )
+    sample = dataclasses.replace(sample, features=unmapped)
     assert prefetch_templates(sample) == {"patient": "Patient/{{context.patientId}}"}
 
 

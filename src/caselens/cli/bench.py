@@ -190,6 +190,8 @@ def bench_fhir_command(entry_counts: tuple[int, ...], runs: int) -> None:
 
     for row in bench_fhir(tuple(sorted(entry_counts)) or DEFAULT_ENTRY_COUNTS, runs):
         click.echo(json.dumps(row))
+
+
 @bench.command("cds")
 @click.option("--runs", default=30, show_default=True, help="Warm cards timed one at a time.")
 @click.option("--clients", default=8, show_default=True, help="EHR clients calling at once.")
