@@ -48,6 +48,8 @@ EVERY = {
     "CASELENS_MONITOR_CHECK_SECONDS": ("90", 90.0),
     "CASELENS_CHROMIUM": ("/opt/chromium", Path("/opt/chromium")),
     "CASELENS_BENCH_VERBOSE": ("on", True),
+    "CASELENS_FHIR_BASE_URL": ("https://fhir.example.org/R4", "https://fhir.example.org/R4"),
+    "CASELENS_FHIR_TOKEN_FILE": ("/etc/caselens/fhir.token", Path("/etc/caselens/fhir.token")),
 }
 
 

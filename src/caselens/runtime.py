@@ -218,6 +218,12 @@ class Runtime:
             audit_key=audit.signing_key,
             estimate_first=self.estimate_first_for,
         )
+        if self.settings.fhir_base_url:
+            from caselens.fhir import FhirServer
+
+            built.configure_fhir_server(
+                FhirServer(self.settings.fhir_base_url, self.settings.fhir_token_file)
+            )
         freeze_long_lived()
         if self._background:
             warming = built.warm_up_monitoring()  # in the background: the first view is fast

@@ -186,6 +186,12 @@ VARIABLES: tuple[Variable, ...] = (
              "600 (the engine's ten minutes)",
              "seconds (1 to 86400) between the app's scheduled monitoring checks, or `off` "
              "where `caselens monitor check` runs from cron"),
+    Variable("CASELENS_FHIR_BASE_URL", "fhir_base_url", _text, "none (results are downloaded only)",
+             "the FHIR R4 server results are sent to as a transaction (https; plain http only "
+             "to this machine) ([FHIR results](docs/fhir-results.md))"),
+    Variable("CASELENS_FHIR_TOKEN_FILE", "fhir_token_file", _resolved_path, "none (no token sent)",
+             "file holding the bearer token for that server (one line; read at each send, "
+             "never logged)"),
     Variable("CASELENS_CHROMIUM", "chromium", _path, "`/usr/bin/chromium`",
              "the Chromium the browser tests and `caselens bench app` drive"),
     Variable("CASELENS_BENCH_VERBOSE", "bench_verbose", _switch, "off",
@@ -272,6 +278,9 @@ class Settings:
     monitor_check: float | Literal["off"] | None = None
     chromium: Path = Path("/usr/bin/chromium")
     bench_verbose: bool = False
+    #: The FHIR server results are sent to, and its bearer-token file (None: not configured).
+    fhir_base_url: str | None = None
+    fhir_token_file: Path | None = None
 
     @property
     def sign_in_key_path(self) -> Path:

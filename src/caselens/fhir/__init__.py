@@ -7,7 +7,21 @@ every problem per field; the result goes back as a RiskAssessment with its Prove
 
 from caselens._lazy import lazy_face
 
-__all__: list[str] = []
+__all__: list[str] = [
+    "FhirServer",
+    "FhirServerError",
+    "RiskAssessmentError",
+    "SendOutcome",
+    "risk_assessment_bundle",
+    "send_transaction",
+]
 
-_PARTS: dict[str, str] = {}
+_PARTS: dict[str, str] = {
+    "FhirServer": "risk_send",
+    "FhirServerError": "risk_send",
+    "RiskAssessmentError": "risk_assessment",
+    "SendOutcome": "risk_send",
+    "risk_assessment_bundle": "risk_assessment",
+    "send_transaction": "risk_send",
+}
 __getattr__, __dir__ = lazy_face(globals(), _PARTS)

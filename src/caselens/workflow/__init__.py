@@ -9,6 +9,7 @@ __all__ = [
     "FEEDBACK_VERDICTS",
     "NOT_RECORDED_MESSAGE",
     "EntryFailsVerification",
+    "FhirSent",
     "ModelFacts",
     "NotRecorded",
     "Refused",
@@ -27,6 +28,7 @@ __all__ = [
 _PARTS = {
     "AUDIT_PAGE_SIZE": "audit_trail",
     "EntryFailsVerification": "errors",
+    "FhirSent": "fhir_results",
     "FEEDBACK_VERDICTS": "reports",
     "ModelFacts": "records",
     "NOT_RECORDED_MESSAGE": "display",

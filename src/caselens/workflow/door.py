@@ -17,9 +17,9 @@ the same tab inherits nothing: not the displays, not the estimates, not the sess
 
 The methods are grouped by job, one module each, and combined here: sign-in and the session
 (:mod:`.sessions`), reports and feedback (:mod:`.reports`), model facts, status and users
-(:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`) and monitoring
-(:mod:`.monitoring`); what they share (the stores, the policy check, the one recording
-function) is :mod:`._door_base`.
+(:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`), monitoring
+(:mod:`.monitoring`) and results written back as FHIR (:mod:`.fhir_results`); what they
+share (the stores, the policy check, the one recording function) is :mod:`._door_base`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from caselens.workflow.errors import (
     Unavailable,
     WorkflowError,
 )
+from caselens.workflow.fhir_results import FhirResultsMixin, FhirSent
 from caselens.workflow.monitoring import MonitoringMixin
 from caselens.workflow.records import (
     AuditChoices,
@@ -68,6 +69,7 @@ __all__ = [
     "EntryFailsVerification",
     "ExportFile",
     "ExportFormat",
+    "FhirSent",
     "ModelFacts",
     "MonitoringView",
     "NotRecorded",
@@ -83,7 +85,14 @@ __all__ = [
 ]
 
 
-class Workflow(SessionsMixin, ReportsMixin, AdministrationMixin, AuditTrailMixin, MonitoringMixin):
+class Workflow(
+    SessionsMixin,
+    ReportsMixin,
+    AdministrationMixin,
+    AuditTrailMixin,
+    MonitoringMixin,
+    FhirResultsMixin,
+):
     """Every display and action of CaseLens, as check → record → return.
 
     Parameters
