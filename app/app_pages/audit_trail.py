@@ -322,4 +322,5 @@ if replay.entry.action == "viewed":  # a result shown to a clinician: it can go 
         None if fhir_server is None else lambda: run(workflow().send_risk_assessment, seq),
         key=f"audit_{seq}",
         server=None if fhir_server is None else fhir_server.base_url,
+        about=f"The result shown in entry #{seq}",
     )

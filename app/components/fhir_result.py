@@ -26,6 +26,7 @@ def render_fhir_result(
     *,
     key: str,
     server: str | None = None,
+    about: str = "This result",
 ) -> None:
     """The FHIR buttons of one displayed result.
 
@@ -39,10 +40,13 @@ def render_fhir_result(
         Widget key prefix, unique on the page.
     server : str, optional
         The server's address, named on the send button.
+    about : str
+        Which result, in words ("This result", "The result shown in entry #12").
     """
     st.caption(
-        "The result as a FHIR R4 RiskAssessment with its Provenance and the model's card "
-        "(HL7 AI Transparency on FHIR). Preparing it is recorded in the audit trail."
+        f"{about} as a FHIR R4 RiskAssessment with its Provenance and the model's card "
+        "(HL7 AI Transparency on FHIR), for the patient's record. Preparing or sending it is "
+        "recorded in the audit trail."
     )
     left, right = st.columns(2)
     with left:
