@@ -50,8 +50,9 @@ def test_clinician_and_reviewer_download_the_recorded_fhir_result(
     assert exported.detail()["entry"] == viewed.seq
     assessment = bundle["entry"][0]["resource"]
     assert assessment["resourceType"] == "RiskAssessment"
-    assert json.loads(viewed.report_json)["confidence"]["probability"] == (
-        assessment["prediction"][0]["probabilityDecimal"]
+    assert (
+        json.loads(viewed.report_json)["confidence"]["probability"]
+        == (assessment["prediction"][0]["probabilityDecimal"])
     )
 
     reviewer = signed_in("rev.kim")
