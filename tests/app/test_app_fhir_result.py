@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app_helpers import audit_entries, signed_in
+from app_helpers import audit_entries, shown, signed_in
+from fhir_test_server import fhir_test_server
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -52,3 +53,23 @@ def test_the_reviewer_downloads_a_replayed_result_and_patients_never_see_the_but
     assert len(_downloads(reviewer)) == 1
     patient = signed_in("pat.h03")
     assert not [b for b in patient.button if "fhir" in (b.key or "")]
+
+
+@pytest.fixture(scope="module")
+def fhir_server():
+    with fhir_test_server() as running:
+        yield running
+
+
+@pytest.mark.parametrize(("mode", "ok"), [("ok", True), ("fail", False)])
+def test_sending_shows_where_it_was_filed_or_why_not(fhir_server, monkeypatch, mode, ok):
+    monkeypatch.setenv("CASELENS_FHIR_BASE_URL", fhir_server.base(mode))
+    at = _clinician_on_a_report()
+    at = at.button(key="case_heart-disease_fhir_send").click().run()
+    assert not at.exception
+    if ok:
+        assert "Sent to" in shown(at.success) and "RiskAssessment/" in shown(at.success)
+        assert audit_entries()[-1].action == "fhir_sent"
+    else:
+        assert "Not sent" in shown(at.error) and "500" in shown(at.error)
+        assert audit_entries()[-1].action == "fhir_send_failed"
