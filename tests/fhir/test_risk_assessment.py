@@ -278,3 +278,18 @@ def test_an_invalid_resource_is_refused_with_its_field_named(shown):
     bad = dataclasses.replace(entry, recorded_at="yesterday at noon")
     with pytest.raises(RiskAssessmentError, match="RiskAssessment is not valid FHIR R4: "):
         risk_assessment_bundle(report, bad)
+
+
+def test_the_intakes_own_source_resources_are_a_basis(shown):
+    """The intake's ``SourceResource`` (another branch of issue 24) fits the basis parameter;
+    until that branch is merged this test is skipped."""
+    intake = pytest.importorskip("caselens.fhir.intake")
+    report, entry = shown["readmission"]
+    sources = [
+        intake.SourceResource("Patient", "p-1", "2", None),
+        intake.SourceResource("Observation", "hba1c-3", "1", "2026-11-02"),
+    ]
+    bundle = risk_assessment_bundle(report, entry, sources)
+    assessment = resources(bundle)["RiskAssessment"]
+    assert [b["reference"] for b in assessment["basis"]] == [s.reference for s in sources]
+    assert assessment["subject"]["reference"] == "Patient/p-1"

@@ -21,7 +21,7 @@ from caselens.access.model_status import ModelStatusStore
 from caselens.audit import AuditStore
 from caselens.explain.cases import validate_inputs
 from caselens.explain.report import explainer_for
-from caselens.fhir import FhirServer, FhirServerError
+from caselens.fhir import FhirDestinationError, FhirServer
 from caselens.fhir.risk_codes import ENTRY_NUMBER_SYSTEM
 from caselens.model.bundle import BundleCatalogue
 from caselens.workflow import NotRecorded, Refused, UserSession, Workflow, WorkflowError
@@ -229,12 +229,12 @@ def test_sending_without_a_server_or_to_an_unsafe_address_is_refused(workflow, t
     report = shown_report(workflow, session)
     with pytest.raises(WorkflowError, match="No FHIR server is configured"):
         workflow.send_risk_assessment(session, report)
-    with pytest.raises(FhirServerError, match="https only"):
+    with pytest.raises(FhirDestinationError, match="https only"):
         FhirServer("http://ehr.example.org/fhir")
-    with pytest.raises(FhirServerError, match="no user name or password"):
+    with pytest.raises(FhirDestinationError, match="no user name or password"):
         FhirServer("https://user:pw@ehr.example.org/fhir")
-    with pytest.raises(FhirServerError, match="expected an http"):
+    with pytest.raises(FhirDestinationError, match="expected an http"):
         FhirServer("file:///etc/passwd")
     missing = FhirServer("https://ehr.example.org/fhir", tmp_path / "no-such-token")
-    with pytest.raises(FhirServerError, match="cannot be read"):
+    with pytest.raises(FhirDestinationError, match="cannot be read"):
         missing.token()

@@ -1,4 +1,4 @@
-"""``caselens bench fhir``: how long writing a displayed result as FHIR takes.
+"""``caselens bench fhir-result``: how long writing a displayed result as FHIR takes.
 
 For each sample model, one demo case is explained and its display recorded in a throwaway
 audit trail; the FHIR RiskAssessment Bundle of that entry is then built and validated with

@@ -124,13 +124,13 @@ def bench_cases_command(model: str, runs: int) -> None:
         click.echo(json.dumps(result))
 
 
-@bench.command("fhir")
+@bench.command("fhir-result")
 @click.option("--runs", default=50, show_default=True, help="Builds per model.")
-def bench_fhir_command(runs: int) -> None:
+def bench_fhir_result_command(runs: int) -> None:
     """A displayed result as a FHIR RiskAssessment Bundle: build and validate p50/p95 per
     sample model (target p95 ≤ 100 ms).
 
-    Example: caselens bench fhir --runs 50
+    Example: caselens bench fhir-result --runs 50
     """
     from caselens.bench.fhir_results import bench_fhir
     from caselens.settings import SAMPLE_MODELS_DIR

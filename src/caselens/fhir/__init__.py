@@ -8,8 +8,8 @@ every problem per field; the result goes back as a RiskAssessment with its Prove
 from caselens._lazy import lazy_face
 
 __all__: list[str] = [
+    "FhirDestinationError",
     "FhirServer",
-    "FhirServerError",
     "RiskAssessmentError",
     "SendOutcome",
     "risk_assessment_bundle",
@@ -18,7 +18,7 @@ __all__: list[str] = [
 
 _PARTS: dict[str, str] = {
     "FhirServer": "risk_send",
-    "FhirServerError": "risk_send",
+    "FhirDestinationError": "risk_send",
     "RiskAssessmentError": "risk_assessment",
     "SendOutcome": "risk_send",
     "risk_assessment_bundle": "risk_assessment",

@@ -30,7 +30,7 @@ MAX_SERVER_TEXT = 300
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
-class FhirServerError(CaseLensError):
+class FhirDestinationError(CaseLensError):
     """The configured FHIR server's address or token file cannot be used; says why."""
 
 
@@ -40,7 +40,7 @@ class FhirServer:
 
     Raises
     ------
-    FhirServerError
+    FhirDestinationError
         When the URL is not http(s), carries a user name or password, or is plain http to
         another machine.
     """
@@ -52,17 +52,17 @@ class FhirServer:
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FhirServerError(
+            raise FhirDestinationError(
                 "CASELENS_FHIR_BASE_URL: expected an http(s) URL such as "
                 f"https://fhir.example.org/R4, got {self.base_url[:80]!r}."
             )
         if parts.username or parts.password:
-            raise FhirServerError(
+            raise FhirDestinationError(
                 "CASELENS_FHIR_BASE_URL: no user name or password in the URL; put the token "
                 "in the file CASELENS_FHIR_TOKEN_FILE names."
             )
         if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-            raise FhirServerError(
+            raise FhirDestinationError(
                 "CASELENS_FHIR_BASE_URL: patient data is sent over https only (plain http is "
                 f"allowed to this machine only), got {parts.scheme}://{parts.hostname}."
             )
@@ -72,7 +72,7 @@ class FhirServer:
 
         Raises
         ------
-        FhirServerError
+        FhirDestinationError
             When the file cannot be read, is empty, too large or not one line (its content
             is never quoted).
         """
@@ -82,19 +82,19 @@ class FhirServer:
             with self.token_file.open("rb") as handle:
                 raw = handle.read(MAX_TOKEN_BYTES + 1)
         except OSError as exc:
-            raise FhirServerError(
+            raise FhirDestinationError(
                 f"CASELENS_FHIR_TOKEN_FILE: {self.token_file} cannot be read ({exc.strerror})."
             ) from exc
         if len(raw) > MAX_TOKEN_BYTES:
-            raise FhirServerError(
+            raise FhirDestinationError(
                 f"CASELENS_FHIR_TOKEN_FILE: larger than {MAX_TOKEN_BYTES:,} bytes."
             )
         try:
             token = raw.decode("ascii").strip()
         except UnicodeDecodeError as exc:
-            raise FhirServerError("CASELENS_FHIR_TOKEN_FILE: not an ASCII token.") from exc
+            raise FhirDestinationError("CASELENS_FHIR_TOKEN_FILE: not an ASCII token.") from exc
         if not token or any(c.isspace() for c in token):
-            raise FhirServerError(
+            raise FhirDestinationError(
                 "CASELENS_FHIR_TOKEN_FILE: expected one token on one line (no spaces)."
             )
         return token
@@ -176,7 +176,7 @@ def send_transaction(
 
     try:
         token = server.token()
-    except FhirServerError as exc:
+    except FhirDestinationError as exc:
         return SendOutcome(False, None, problem=str(exc))
     headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
     if token is not None:

@@ -1,4 +1,4 @@
-"""``caselens bench fhir`` prints a build-and-validate figure per model (never a timed test)."""
+"""``caselens bench fhir-result`` prints build-and-validate figures per model (not timed)."""
 
 from __future__ import annotations
 
