@@ -34,6 +34,7 @@ USERS = (
     ("dr.ng", "Dr. Bo Ng", "clinician", None, None),
     ("pat.h03", "Sam Patel", "patient", "H-03", "heart-disease"),
     ("rev.kim", "Kim Okafor", "reviewer", None, None),
+    ("admin", "Ali Admin", "admin", None, None),
 )
 TOKEN = "s3cret-bearer-token-never-logged"
 #: The client's timeout against the server's /slow base: far below its hold.
@@ -238,3 +239,19 @@ def test_sending_without_a_server_or_to_an_unsafe_address_is_refused(workflow, t
     missing = FhirServer("https://ehr.example.org/fhir", tmp_path / "no-such-token")
     with pytest.raises(FhirDestinationError, match="cannot be read"):
         missing.token()
+
+
+def test_a_suspended_models_results_are_not_written_back(workflow):
+    session = signed_in(workflow, "dr.lee")
+    report = shown_report(workflow, session)
+    display = last(workflow, "viewed")
+    admin = signed_in(workflow, "admin")
+    workflow.set_model_status(
+        admin, "heart-disease", suspend=True, reason="Calibration drift under review"
+    )
+    reviewer = signed_in(workflow, "rev.kim")
+    with pytest.raises(Refused, match=r"suspended.*not written to the patient's record"):
+        workflow.risk_assessment(reviewer, display.seq)
+    with pytest.raises(Refused, match="suspended"):
+        workflow.risk_assessment(session, report)
+    assert not [e for e in workflow.trail.entries() if e.action == "exported_fhir"]

@@ -1,7 +1,8 @@
 """A displayed result back to the record: the FHIR RiskAssessment download and sending it.
 
 Both go through the door like every other action: the policy (clinicians and reviewers may,
-patients may not; a clinician only for a result they were shown), then the audit entry
+patients may not; a clinician only for a result they were shown; nothing from a model that is
+suspended now), then the audit entry
 (``exported_fhir``, naming the display entry), and only then the file or the send. Sending
 records a second entry with the server's answer (``fhir_sent``) or the failure in words
 (``fhir_send_failed``), so the trail says what reached the record and what did not.
@@ -179,6 +180,12 @@ class FhirResultsMixin(DoorBase):
             report = CaseReport.from_json(entry.report_json)
         except ValueError as exc:
             raise WorkflowError(f"Entry #{entry.seq}: its report cannot be read ({exc}).") from exc
+        status = self._statuses.get(report.model.model_id)
+        if status.suspended:
+            # A suspended model's results do not reach the record, however recently shown.
+            raise Refused(
+                f"{status.message()} Its results are not written to the patient's record."
+            )
         return entry, report
 
     def _display_entry(self, seq: int) -> AuditEntry:
