@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -39,6 +40,8 @@ from caselens.model.bundle import ModelBundle
 from caselens.workflow import record_display
 
 KEY = bytes.fromhex("5a" * 32)
+#: A FHIR id as R4 defines it.
+FHIR_ID = r"[A-Za-z0-9\-.]{1,64}"
 VIEWER = Viewer("dr.lee", "Dr. Ana Lee", "clinician")
 
 
@@ -293,3 +296,32 @@ def test_the_intakes_own_source_resources_are_a_basis(shown):
     assessment = resources(bundle)["RiskAssessment"]
     assert [b["reference"] for b in assessment["basis"]] == [s.reference for s in sources]
     assert assessment["subject"]["reference"] == "Patient/p-1"
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    kind=st.from_regex(r"[A-Z][A-Za-z]{0,20}", fullmatch=True) | st.text(max_size=20),
+    ident=st.from_regex(FHIR_ID, fullmatch=True) | st.text(max_size=70),
+    version=st.none() | st.from_regex(FHIR_ID, fullmatch=True) | st.text(max_size=10),
+)
+def test_a_source_is_written_as_a_reference_only_in_fhirs_own_shape(shown, kind, ident, version):
+    report, entry = shown["heart"]
+    source = Source(kind, ident, version, None)
+    try:
+        bundle = risk_assessment_bundle(report, entry, [source])
+    except RiskAssessmentError as exc:
+        assert str(exc).startswith("RiskAssessment.basis[0].")
+        return
+    (reference,) = [b["reference"] for b in resources(bundle)["RiskAssessment"]["basis"]]
+    assert re.fullmatch(rf"[A-Z][A-Za-z]*/{FHIR_ID}(/_history/{FHIR_ID})?", reference)
+
+
+def test_a_hostile_source_id_is_refused_by_name(shown):
+    report, entry = shown["heart"]
+    for bad in ("../Patient/other", "a b", "x" * 65, "http://evil/x"):
+        with pytest.raises(RiskAssessmentError, match=r"basis\[0\]\.resource_id"):
+            risk_assessment_bundle(report, entry, [Source("Observation", bad, None, None)])

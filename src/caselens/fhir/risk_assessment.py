@@ -30,6 +30,7 @@ bundle is returned; an invalid one raises :class:`RiskAssessmentError` naming th
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
@@ -73,6 +74,10 @@ NOT_A_DIAGNOSIS = "Not a diagnosis."
 #: Source resources named at most in one RiskAssessment's basis (a case has a few dozen
 #: inputs; a bound keeps a hostile intake from writing an unbounded resource).
 MAX_BASIS = 500
+#: A FHIR resource type and a FHIR id (also a version id), as R4 defines them: a source
+#: reference is built from these, so nothing else may reach it (no '/', no spaces, no URL).
+_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{0,63}")
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 class RiskAssessmentError(CaseLensError):
@@ -116,6 +121,27 @@ def _ai_asserted() -> dict[str, str]:
         "code": AI_ASSERTED_CODE,
         "display": AI_ASSERTED_DISPLAY,
     }
+
+
+def _check_sources(basis: Sequence[SourceResource]) -> None:
+    """Every source's type, id and version are FHIR's own shapes (RiskAssessmentError)."""
+    for i, source in enumerate(basis):
+        parts = (
+            (
+                "resource_type",
+                source.resource_type,
+                _RESOURCE_TYPE,
+                "a resource type such as Observation",
+            ),
+            ("resource_id", source.resource_id, _FHIR_ID, "a FHIR id (letters, digits, '-', '.')"),
+            ("version", source.version or "1", _FHIR_ID, "a FHIR version id"),
+        )
+        for name, value, shape, expected in parts:
+            if not isinstance(value, str) or not shape.fullmatch(value):
+                raise RiskAssessmentError(
+                    f"RiskAssessment.basis[{i}].{name}: expected {expected}, "
+                    f"got {str(value)[:40]!r}."
+                )
 
 
 def _basis_reference(source: SourceResource) -> dict[str, Any]:
@@ -379,8 +405,8 @@ def risk_assessment_bundle(
     Raises
     ------
     RiskAssessmentError
-        When a resource would not be valid FHIR R4 (the field is named), or there are more
-        than :data:`MAX_BASIS` source resources.
+        When a resource would not be valid FHIR R4 (the field is named), a source's type, id
+        or version is not FHIR's shape, or there are more than :data:`MAX_BASIS` sources.
     """
     if bundle_type not in ("collection", "transaction"):
         raise RiskAssessmentError(
@@ -390,6 +416,7 @@ def risk_assessment_bundle(
         raise RiskAssessmentError(
             f"RiskAssessment.basis: {len(basis)} source resources, more than {MAX_BASIS}."
         )
+    _check_sources(basis)
     resources = [
         _risk_assessment(report, entry, basis),
         _provenance(report, entry, basis),
