@@ -1,11 +1,11 @@
-"""A small local FHIR server for the tests: a real uvicorn process thread answering a transaction.
+"""A small local FHIR server for the tests: a real uvicorn server (in a thread) for transactions.
 
 It accepts ``POST <base>`` of a transaction Bundle and answers as a FHIR server would: a
 ``transaction-response`` Bundle with a ``201 Created`` and a location per entry (each resource
-validated with the R4B models first; an invalid one gets a 400 OperationOutcome). Three other
+validated with the R4B models first; an invalid one gets a 400 OperationOutcome). Four other
 bases misbehave on purpose: ``/fail`` answers 500 with an OperationOutcome, ``/slow`` never
-answers within the client's timeout, ``/html`` answers 200 with a web page. Every request is
-kept (headers and JSON body) for the tests to read.
+answers within the client's timeout, ``/html`` answers 200 with a web page, ``/huge`` answers
+2 MB. Every request is kept (headers and JSON body) for the tests to read.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from caselens.bench.app import free_port
 FHIR_JSON = "application/fhir+json"
 #: How long /slow holds a request (the client's timeout in the tests is far shorter).
 SLOW_HOLD_S = 5.0
+#: The size of /huge's answer: twice what CaseLens reads.
+HUGE_ANSWER_BYTES = 2_000_000
 
 
 @dataclass
@@ -66,6 +68,8 @@ def build_app(received: Received, stop: asyncio.Event | None = None) -> Starlett
             return _outcome(500, "the database is down")
         if mode == "html":
             return Response("<html><body>Welcome</body></html>", media_type="text/html")
+        if mode == "huge":  # an answer far larger than any transaction-response
+            return Response(b" " * HUGE_ANSWER_BYTES, media_type=FHIR_JSON)
         if not isinstance(body, dict) or body.get("type") != "transaction":
             return _outcome(400, "expected a transaction Bundle")
         entries = []

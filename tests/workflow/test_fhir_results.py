@@ -210,6 +210,7 @@ def test_sending_posts_a_transaction_with_the_token_and_records_the_servers_answ
         ("fail", "answered 500: the database is down"),
         ("slow", "did not answer within"),
         ("html", "without a transaction-response Bundle"),
+        ("huge", "answer is larger than 1,000,000 bytes"),
     ],
 )
 def test_a_failed_send_is_recorded_and_said_plainly(workflow, server, mode, problem):
@@ -255,3 +256,16 @@ def test_a_suspended_models_results_are_not_written_back(workflow):
     with pytest.raises(Refused, match="suspended"):
         workflow.risk_assessment(session, report)
     assert not [e for e in workflow.trail.entries() if e.action == "exported_fhir"]
+
+
+def test_a_bad_token_file_is_named_without_quoting_the_token(workflow, server, tmp_path):
+    token_file = tmp_path / "fhir.token"
+    token_file.write_text(f"{TOKEN} {TOKEN}\n")  # two words: not one bearer token
+    workflow.configure_fhir_server(FhirServer(server.base("ok"), token_file))
+    session = signed_in(workflow, "dr.lee")
+    before = len(server.received.requests)
+    sent = workflow.send_risk_assessment(session, shown_report(workflow, session))
+    assert not sent.ok and "CASELENS_FHIR_TOKEN_FILE: expected one token" in sent.message
+    assert TOKEN not in sent.message
+    assert len(server.received.requests) == before  # nothing was sent
+    assert not any(TOKEN in e.detail_json for e in workflow.trail.entries())
