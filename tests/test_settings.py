@@ -47,7 +47,6 @@ EVERY = {
     "CASELENS_ESTIMATE_FIRST_USERS": ("dr.lee=on", {"dr.lee": True}),
     "CASELENS_MONITOR_CHECK_SECONDS": ("90", 90.0),
     "CASELENS_FHIR_URL": ("https://ehr.example.org/fhir", "https://ehr.example.org/fhir"),
-    "CASELENS_FHIR_TOKEN": ("t0ken", "t0ken"),
     "CASELENS_FHIR_CLIENT_ID": ("caselens", "caselens"),
     "CASELENS_FHIR_TOKEN_URL": ("https://ehr.example.org/token", "https://ehr.example.org/token"),
     "CASELENS_FHIR_PRIVATE_KEY_FILE": ("/keys/fhir.pem", Path("/keys/fhir.pem")),
@@ -57,6 +56,7 @@ EVERY = {
     "CASELENS_APP_URL": ("https://caselens.example.org", "https://caselens.example.org"),
     "CASELENS_CHROMIUM": ("/opt/chromium", Path("/opt/chromium")),
     "CASELENS_BENCH_VERBOSE": ("on", True),
+    "CASELENS_FHIR_TOKEN_FILE": ("/etc/caselens/fhir.token", Path("/etc/caselens/fhir.token")),
 }
 
 

@@ -19,6 +19,7 @@ import streamlit as st
 
 from caselens.errors import CaseLensError
 from caselens.workflow import AUDIT_PAGE_SIZE
+from components.fhir_result import render_fhir_result
 from components.patient_view import render_patient_report
 from components.private_download import private_download
 from components.report_view import render_clinician_report, render_model_banner
@@ -314,3 +315,12 @@ with st.container(border=True):
         )
     else:
         render_clinician_report(replay.report, key_prefix=f"audit_{seq}")
+if replay.entry.action == "viewed":  # a result shown to a clinician: it can go to the record
+    fhir_server = workflow().fhir_server
+    render_fhir_result(
+        lambda: run(workflow().risk_assessment, seq),
+        None if fhir_server is None else lambda: run(workflow().send_risk_assessment, seq),
+        key=f"audit_{seq}",
+        server=None if fhir_server is None else fhir_server.base_url,
+        about=f"The result shown in entry #{seq}",
+    )

@@ -9,6 +9,7 @@ import streamlit as st
 from caselens.explain import LANGUAGES
 from caselens.workflow import FEEDBACK_VERDICTS
 from components.case_input import render_case_input
+from components.fhir_result import render_fhir_result
 from components.patient_view import render_patient_report
 from components.report_view import render_clinician_report, render_model_banner
 from components.text import literal
@@ -138,6 +139,14 @@ render_clinician_report(
 estimate = run(workflow().own_estimate, model_id, case)
 if estimate is not None:
     st.caption(f"Your estimate before seeing the model: {estimate} out of 100.")
+
+fhir_server = workflow().fhir_server
+render_fhir_result(
+    lambda: run(workflow().risk_assessment, report),
+    None if fhir_server is None else lambda: run(workflow().send_risk_assessment, report),
+    key=f"case_{model_id}",
+    server=None if fhir_server is None else fhir_server.base_url,
+)
 
 if st.toggle("Preview what the patient would read", key="case_patient_preview"):
     language = st.selectbox(

@@ -226,6 +226,12 @@ class Runtime:
             estimate_first=self.estimate_first_for,
             cds_calls=self.cds_calls,
         )
+        if self.settings.fhir_url:
+            from caselens.fhir import FhirServer
+
+            built.configure_fhir_server(
+                FhirServer(self.settings.fhir_url, self.settings.fhir_token_file)
+            )
         freeze_long_lived()
         if self._background:
             warming = built.warm_up_monitoring()  # in the background: the first view is fast

@@ -186,10 +186,14 @@ VARIABLES: tuple[Variable, ...] = (
              "600 (the engine's ten minutes)",
              "seconds (1 to 86400) between the app's scheduled monitoring checks, or `off` "
              "where `caselens monitor check` runs from cron"),
-    Variable("CASELENS_FHIR_URL", "fhir_url", _text, "none (no record fetch)",
-             "the FHIR R4 server a case's record is fetched from (its base URL)"),
-    Variable("CASELENS_FHIR_TOKEN", "fhir_token", _text, "none",
-             "a bearer token for that server (a secret: never shown)"),
+    Variable("CASELENS_FHIR_URL", "fhir_url", _text,
+             "none (no record fetch; results are downloaded only)",
+             "the FHIR R4 server (its base URL) a case's record is read from and results are "
+             "sent to as a transaction (https; plain http only to this machine) "
+             "([FHIR results](docs/fhir-results.md))"),
+    Variable("CASELENS_FHIR_TOKEN_FILE", "fhir_token_file", _resolved_path, "none (no token sent)",
+             "file holding the bearer token for that server (one line; read at each use, "
+             "never logged)"),
     Variable("CASELENS_FHIR_CLIENT_ID", "fhir_client_id", _text, "none",
              "SMART Backend Services: CaseLens's client id at the server's authorization "
              "server (with the next three, instead of a token)"),
@@ -301,10 +305,10 @@ class Settings:
     app_url: str | None = None
     chromium: Path = Path("/usr/bin/chromium")
     bench_verbose: bool = False
-    #: The FHIR server a record is fetched from, and how CaseLens signs in to it
-    #: (caselens.fhir.server_fetch.access_from_settings).
+    #: The FHIR server a record is read from and results are sent to, and how CaseLens signs
+    #: in to it (caselens.fhir.server_fetch.access_from_settings).
     fhir_url: str | None = None
-    fhir_token: str | None = field(default=None, repr=False)
+    fhir_token_file: Path | None = None
     fhir_client_id: str | None = None
     fhir_token_url: str | None = None
     fhir_private_key_file: Path | None = None

@@ -15,7 +15,13 @@ EXPECTED_PAGES = {
     "admin": {"users", "monitoring", "model_status"},
 }
 EXPECTED_ACTIONS = {
-    "clinician": {"open_page", "view_report", "give_feedback", "view_model_facts"},
+    "clinician": {
+        "open_page",
+        "view_report",
+        "give_feedback",
+        "view_model_facts",
+        "export_fhir_result",
+    },
     "patient": {"open_page", "view_patient_summary"},
     "reviewer": {
         "open_page",
@@ -26,6 +32,7 @@ EXPECTED_ACTIONS = {
         "export_trail",
         "view_model_status",
         "view_monitoring",
+        "export_fhir_result",
     },
     "admin": {
         "open_page",

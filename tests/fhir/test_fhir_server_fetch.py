@@ -167,8 +167,15 @@ def test_a_hostile_answer_is_refused(server, monkeypatch, hostile, words):
 
 def test_the_server_and_its_access_come_from_the_settings(tmp_path):
     assert access_from_settings(Settings()) is None
-    url, auth = access_from_settings(Settings(fhir_url="https://e/fhir", fhir_token="t"))
-    assert url == "https://e/fhir" and auth == BearerToken("t") and "t'" not in repr(auth)
+    token_file = tmp_path / "fhir.token"
+    token_file.write_text("t0ken\n", encoding="ascii")
+    url, auth = access_from_settings(
+        Settings(fhir_url="https://e/fhir", fhir_token_file=token_file)
+    )
+    assert url == "https://e/fhir" and auth == BearerToken("t0ken") and "t0ken" not in repr(auth)
+    token_file.write_text("two tokens\n", encoding="ascii")
+    with pytest.raises(FhirServerError, match="CASELENS_FHIR_TOKEN_FILE: expected one token"):
+        access_from_settings(configured)
     _, backend = access_from_settings(
         Settings(
             fhir_url="https://e/fhir",

@@ -29,6 +29,7 @@ Action = Literal[
     "manage_users",
     "view_monitoring",
     "import_outcomes",
+    "export_fhir_result",
     "alter_audit_record",
 ]
 
@@ -53,7 +54,16 @@ PAGE_TITLES: dict[str, str] = {
 
 #: Actions each role may take (patient reads are further limited to their own record).
 ACTIONS: dict[Role, frozenset[str]] = {
-    "clinician": frozenset({"open_page", "view_report", "give_feedback", "view_model_facts"}),
+    "clinician": frozenset(
+        {
+            "open_page",
+            "view_report",
+            "give_feedback",
+            "view_model_facts",
+            # A result they were shown, written back as a FHIR RiskAssessment.
+            "export_fhir_result",
+        }
+    ),
     "patient": frozenset({"open_page", "view_patient_summary"}),
     "reviewer": frozenset(
         {
@@ -65,6 +75,8 @@ ACTIONS: dict[Role, frozenset[str]] = {
             "export_trail",
             "view_model_status",
             "view_monitoring",
+            # Any displayed result, from its audit entry (the replay page).
+            "export_fhir_result",
         }
     ),
     "admin": frozenset(

@@ -124,6 +124,27 @@ def bench_cases_command(model: str, runs: int) -> None:
         click.echo(json.dumps(result))
 
 
+@bench.command("fhir-result")
+@click.option("--runs", default=50, show_default=True, help="Builds per model.")
+def bench_fhir_result_command(runs: int) -> None:
+    """A displayed result as a FHIR RiskAssessment Bundle: build and validate p50/p95 per
+    sample model (target p95 ≤ 100 ms).
+
+    Example: caselens bench fhir-result --runs 50
+    """
+    from caselens.bench.fhir_results import bench_fhir
+    from caselens.settings import SAMPLE_MODELS_DIR
+
+    try:
+        results = bench_fhir(
+            SAMPLE_MODELS_DIR, ("heart-disease", "readmission-30d"), runs=max(1, runs)
+        )
+    except (CaseLensError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for result in results:
+        click.echo(json.dumps(result))
+
+
 @bench.command("app")
 def bench_app_command() -> None:
     """The app in a real browser: seconds to the sign-in page, and per case report (p50).

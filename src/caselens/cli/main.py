@@ -83,6 +83,10 @@ def _register_groups() -> None:
             "caselens.cli.audit:audit",
             "Verify, inspect and export the tamper-evident audit trail.",
         ),
+        "report": (
+            "caselens.cli.report:report",
+            "A displayed result, out of CaseLens (FHIR RiskAssessment).",
+        ),
     }
 
 

@@ -8,7 +8,9 @@ The intake's parts: :mod:`.record` (a Bundle read as untrusted data), :mod:`.mat
 resources hold an input), :mod:`.values` (one resource's value in the schema's unit),
 :mod:`.intake` (the case, every value with its source), :mod:`.server_fetch` (a record from a
 FHIR server), :mod:`.synthetic` and :mod:`.demo_schema` (test and demo records, never a real
-patient). docs/fhir-intake.md describes them.
+patient); the result back out: :mod:`.risk_assessment` (a shown result as a RiskAssessment with
+its Device and Provenance) and :mod:`.risk_send` (sent to the configured server).
+docs/fhir-intake.md and docs/fhir-results.md describe them.
 """
 
 from caselens._lazy import lazy_face
@@ -17,13 +19,19 @@ __all__ = [
     "MAX_BUNDLE_ENTRIES",
     "MAX_FHIR_BUNDLE_BYTES",
     "MAX_FHIR_JSON_DEPTH",
+    "FhirDestinationError",
     "FhirRecord",
+    "FhirServer",
     "FieldFromRecord",
     "RecordIntake",
+    "RiskAssessmentError",
+    "SendOutcome",
     "SourceResource",
     "case_from_record",
     "fetch_patient_record",
     "read_fhir_bundle",
+    "risk_assessment_bundle",
+    "send_transaction",
     "synthetic_record",
 ]
 
@@ -31,13 +39,19 @@ _PARTS: dict[str, str] = {
     "MAX_BUNDLE_ENTRIES": "record",
     "MAX_FHIR_BUNDLE_BYTES": "record",
     "MAX_FHIR_JSON_DEPTH": "record",
+    "FhirDestinationError": "risk_send",
     "FhirRecord": "record",
+    "FhirServer": "risk_send",
     "FieldFromRecord": "intake",
     "RecordIntake": "intake",
+    "RiskAssessmentError": "risk_assessment",
+    "SendOutcome": "risk_send",
     "SourceResource": "intake",
     "case_from_record": "intake",
     "fetch_patient_record": "server_fetch",
     "read_fhir_bundle": "record",
+    "risk_assessment_bundle": "risk_assessment",
+    "send_transaction": "risk_send",
     "synthetic_record": "synthetic",
 }
 __getattr__, __dir__ = lazy_face(globals(), _PARTS)

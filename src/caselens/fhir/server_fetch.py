@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from caselens.errors import FhirRecordError, FhirServerError
+from caselens.errors import CaseLensError, FhirRecordError, FhirServerError
 from caselens.fhir._quoting import clip
 from caselens.fhir.matching import MEDICATION_TYPES
 from caselens.fhir.record import (
@@ -69,7 +69,7 @@ FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}", re.ASCII)
 
 @dataclass(frozen=True)
 class BearerToken:
-    """A token the site configured (``CASELENS_FHIR_TOKEN``) or the EHR handed over."""
+    """A token the site configured (in ``CASELENS_FHIR_TOKEN_FILE``) or the EHR handed over."""
 
     token: str = field(repr=False)
 
@@ -110,7 +110,7 @@ def access_from_settings(settings: Any) -> tuple[str, FhirAuth | None] | None:
         if missing:
             raise FhirServerError(
                 f"SMART Backend Services needs {', '.join(missing)} as well (or none of them, "
-                "with CASELENS_FHIR_TOKEN)."
+                "with CASELENS_FHIR_TOKEN_FILE)."
             )
         return url, BackendServices(
             client_id=str(backend["CASELENS_FHIR_CLIENT_ID"]),
@@ -118,7 +118,16 @@ def access_from_settings(settings: Any) -> tuple[str, FhirAuth | None] | None:
             private_key_file=Path(backend["CASELENS_FHIR_PRIVATE_KEY_FILE"]),  # type: ignore[arg-type]
             key_id=str(backend["CASELENS_FHIR_KEY_ID"]),
         )
-    token = getattr(settings, "fhir_token", None)
+    token_file = getattr(settings, "fhir_token_file", None)
+    if token_file is None:
+        return url, None
+    # One reader for the token file, the one results are sent with (same checks and words).
+    from caselens.fhir.risk_send import FhirServer
+
+    try:
+        token = FhirServer(url, Path(token_file)).token()
+    except CaseLensError as exc:
+        raise FhirServerError(str(exc)) from exc
     return url, (BearerToken(token) if token else None)
 
 

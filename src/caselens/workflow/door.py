@@ -18,9 +18,10 @@ the same tab inherits nothing: not the displays, not the estimates, not the sess
 The methods are grouped by job, one module each, and combined here: sign-in and the session
 (:mod:`.sessions`), reports and feedback (:mod:`.reports`), model facts, status and users
 (:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`), monitoring
-(:mod:`.monitoring`), a case read from the patient's FHIR record (:mod:`.record_intake`) and
-the EHR's CDS Hooks cards (:mod:`.cds_cards`); what they share (the stores, the policy check,
-the one recording function) is :mod:`._door_base`.
+(:mod:`.monitoring`), a case read from the patient's FHIR record (:mod:`.record_intake`),
+the EHR's CDS Hooks cards (:mod:`.cds_cards`) and results written back as FHIR
+(:mod:`.fhir_results`); what they share (the stores, the policy check, the one recording
+function) is :mod:`._door_base`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from caselens.workflow.errors import (
     Unavailable,
     WorkflowError,
 )
+from caselens.workflow.fhir_results import FhirResultsMixin, FhirSent
 from caselens.workflow.monitoring import MonitoringMixin
 from caselens.workflow.record_intake import RecordIntakeMixin
 from caselens.workflow.records import (
@@ -71,6 +73,7 @@ __all__ = [
     "EntryFailsVerification",
     "ExportFile",
     "ExportFormat",
+    "FhirSent",
     "ModelFacts",
     "MonitoringView",
     "NotRecorded",
@@ -94,6 +97,7 @@ class Workflow(
     AuditTrailMixin,
     MonitoringMixin,
     CdsCardsMixin,
+    FhirResultsMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 
