@@ -169,9 +169,8 @@ def test_the_server_and_its_access_come_from_the_settings(tmp_path):
     assert access_from_settings(Settings()) is None
     token_file = tmp_path / "fhir.token"
     token_file.write_text("t0ken\n", encoding="ascii")
-    url, auth = access_from_settings(
-        Settings(fhir_url="https://e/fhir", fhir_token_file=token_file)
-    )
+    configured = Settings(fhir_url="https://e/fhir", fhir_token_file=token_file)
+    url, auth = access_from_settings(configured)
     assert url == "https://e/fhir" and auth == BearerToken("t0ken") and "t0ken" not in repr(auth)
     token_file.write_text("two tokens\n", encoding="ascii")
     with pytest.raises(FhirServerError, match="CASELENS_FHIR_TOKEN_FILE: expected one token"):
