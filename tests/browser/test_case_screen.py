@@ -20,17 +20,20 @@ from playwright.sync_api import Page, expect
 from caselens.bench.app import (
     AppServer,
     choose_option,
-    demo_options,
-    expected_probabilities,
-    model_label,
     probability_value,
     wait_for_report,
 )
-from caselens.model.bundle import load_bundle
-from caselens.settings import SAMPLE_MODELS_DIR
 from caselens.workflow.display import format_interval
 
-from .helpers import FIRST_REPORT_MS, SCREEN, open_signed_in, read_entries
+from .helpers import (
+    FIRST_REPORT_MS,
+    SCREEN,
+    demo_options,
+    expected_probabilities,
+    model_label,
+    open_signed_in,
+    read_entries,
+)
 
 HEART, READMISSION = "heart-disease", "readmission-30d"
 
@@ -113,11 +116,11 @@ def _extreme(model_id: str, which: str) -> str:
 @pytest.mark.parametrize("which", ["lowest", "highest"])
 @pytest.mark.parametrize("model_id", [HEART, READMISSION])
 def test_the_result_card_is_above_the_fold_and_its_cues_follow_the_side(
-    clinician, screenshots: Path, model_id, which
+    clinician, screenshots: Path, sample_bundles, model_id, which
 ):
     page = clinician
     option = _extreme(model_id, which)
-    threshold = load_bundle(SAMPLE_MODELS_DIR / model_id).card.decision_threshold
+    threshold = sample_bundles[model_id].card.decision_threshold
     probability = float(expected_probabilities(model_id)[option].removesuffix("%")) / 100
     # The sample models' lowest and highest demo patients lie on either side.
     side, arrow, colour = (
