@@ -45,9 +45,13 @@ run: $(STAMP)
 	CASELENS_DEMO=1 $(BIN)/streamlit run app/serve.py --server.address $(HOST) \
 		--server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
-# The gate: lint (ruff check and ruff format --check) first, then the whole suite.
+# The gate: lint (ruff check and ruff format --check) first, then the whole suite on
+# TEST_WORKERS processes (pytest-xdist), a test file never split between two: a file's
+# module-scoped servers start once; each worker has its own session server, browser,
+# PostgreSQL and temp folders. Half the suite waits on other processes (Streamlit, Chromium).
+TEST_WORKERS ?= 2
 test: lint system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src app tests tools
