@@ -46,9 +46,11 @@ run: $(STAMP)
 		--server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 # The gate: lint (ruff check and ruff format --check) first, then the whole suite on
-# TEST_WORKERS processes (pytest-xdist), a test file never split between two: a file's
-# module-scoped servers start once; each worker has its own session server, browser,
-# PostgreSQL and temp folders. Half the suite waits on other processes (Streamlit, Chromium).
+# TEST_WORKERS processes (pytest-xdist; 0 = one process). The schedule is tests/conftest.py's:
+# the browser folder whole on one worker, started first (one shared server and Chromium),
+# every other file on whichever worker is free, never split (module-scoped fixtures start
+# once). Each worker has its own temp folders and PostgreSQL. Much of the browser time is
+# waiting on Streamlit and Chromium, which the other worker fills.
 TEST_WORKERS ?= 2
 test: lint system-deps
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
