@@ -45,9 +45,15 @@ run: $(STAMP)
 	CASELENS_DEMO=1 $(BIN)/streamlit run app/serve.py --server.address $(HOST) \
 		--server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
-# The gate: lint (ruff check and ruff format --check) first, then the whole suite.
+# The gate: lint (ruff check and ruff format --check) first, then the whole suite on
+# TEST_WORKERS processes (pytest-xdist; 0 = one process). The schedule is tests/conftest.py's:
+# the browser folder whole on one worker, started first (one shared server and Chromium),
+# every other file on whichever worker is free, never split (module-scoped fixtures start
+# once). Each worker has its own temp folders and PostgreSQL. Much of the browser time is
+# waiting on Streamlit and Chromium, which the other worker fills.
+TEST_WORKERS ?= 2
 test: lint system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src app tests tools

@@ -15,6 +15,44 @@ from caselens.settings import SAMPLE_MODELS_DIR
 from postgres_server import PostgresServer, PostgresUnavailable, in_ci, start_server
 
 SAMPLE_IDS = ("readmission-30d", "heart-disease")
+#: The browser tests share one Streamlit server and one Chromium per process: under pytest-xdist
+#: (``make test``) the whole folder is one unit of work, run first, on one worker, while the other
+#: workers take the rest file by file (a file is never split: its module-scoped servers and
+#: fixtures start once).
+BROWSER_FOLDER = "tests/browser/"
+
+
+def _work_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to under pytest-xdist: the browser folder, else its file."""
+    path = nodeid.split("::", 1)[0]
+    return BROWSER_FOLDER if path.startswith(BROWSER_FOLDER) else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """Under ``-n N`` (``--dist load``, xdist's default, or ``loadfile``): schedule by
+    ``_work_unit``, in collection order (the browser folder first: it is the longest unit, so
+    it starts first and the files fill the other workers around it)."""
+    if config.getoption("dist") not in ("load", "loadfile"):
+        return None  # an explicit other mode (--dist each, worksteal …) is kept
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteScheduling(LoadScopeScheduling):
+        def __init__(self, config: pytest.Config, log: object = None) -> None:
+            super().__init__(config, log)
+            config.option.loadscopereorder = False  # keep the collection order below
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    return SuiteScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the browser tests first (their order kept); otherwise untouched."""
+    if not hasattr(config, "workerinput"):
+        return
+    items.sort(key=lambda item: not item.nodeid.startswith(BROWSER_FOLDER))
 
 
 @pytest.fixture(scope="session")

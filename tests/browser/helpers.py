@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, expect
 
 from caselens.audit import AuditStore, load_key
+from caselens.bench import app as bench_app
 from caselens.bench.app import sign_in
 
 #: Window sizes the tests use: a desktop, the clinician's target screen, and a phone.
@@ -52,6 +54,36 @@ _GO_TO = """(path) => {
     history.pushState({}, "", path);
     window.dispatchEvent(new PopStateEvent("popstate", {state: {}}));
 }"""
+
+
+# The sample bundles' Case-page labels, demo options and expected values, worked out once per
+# test process: each bench helper loads its bundle with every safety check (seconds for
+# readmission-30d, longer on a busy host) and the tests ask for them again and again.
+@cache
+def _expected_probabilities(model_id: str) -> dict[str, str]:
+    return bench_app.expected_probabilities(model_id)
+
+
+@cache
+def _demo_options(model_id: str) -> tuple[str, ...]:
+    return tuple(bench_app.demo_options(model_id))
+
+
+@cache
+def model_label(model_id: str) -> str:
+    """The "Model" option of a sample bundle on the Case page (``bench.app.model_label``)."""
+    return bench_app.model_label(model_id)
+
+
+def expected_probabilities(model_id: str) -> dict[str, str]:
+    """The probability text each demo patient's report shows, by option label
+    (``bench.app.expected_probabilities``; a fresh dict, the cached one stays intact)."""
+    return dict(_expected_probabilities(model_id))
+
+
+def demo_options(model_id: str) -> list[str]:
+    """The "Demo patient" options of a sample bundle, in order (``bench.app.demo_options``)."""
+    return list(_demo_options(model_id))
 
 
 def open_browser_page(browser: Any, viewport: dict[str, int] | None = None) -> Page:

@@ -19,7 +19,6 @@ from playwright.sync_api import Page, expect
 from caselens.bench.app import (
     SHAP_TITLE,
     choose_option,
-    expected_probabilities,
     probability_value,
     shap_chart,
     wait_for_report,
@@ -30,6 +29,7 @@ from .helpers import (
     H03,
     PHONE,
     assert_png,
+    expected_probabilities,
     go_to,
     open_signed_in,
     png_size,

@@ -24,13 +24,19 @@ from caselens.audit import AuditStore
 from caselens.bench.app import (
     AppServer,
     choose_option,
-    demo_options,
-    expected_probabilities,
     probability_value,
     wait_for_report,
 )
 
-from .helpers import FIRST_REPORT_MS, H03, go_to, open_signed_in, title
+from .helpers import (
+    FIRST_REPORT_MS,
+    H03,
+    demo_options,
+    expected_probabilities,
+    go_to,
+    open_signed_in,
+    title,
+)
 
 pytestmark = pytest.mark.browser
 
