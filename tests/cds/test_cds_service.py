@@ -158,6 +158,11 @@ def test_a_card_gives_the_probability_recorded_before_it_is_returned(service):
     assert detail["hook_instance"] == body["hookInstance"]
     assert detail["sources"]["cholesterol"] == [f"Observation/cholesterol-{PATIENT}"]
     report = json.loads(entry.report_json)
+    # The stored report keeps where each value came from, as a case read in the app does.
+    kept = {f["feature"]: f for f in report["case"]["record_sources"]["fields"]}
+    assert kept["cholesterol"]["status"] == "filled"
+    assert kept["cholesterol"]["sources"][0]["resource_id"] == f"cholesterol-{PATIENT}"
+    assert report["case"]["record_sources"]["patient_id"] == PATIENT
     shown = f"{100 * report['confidence']['probability']:.1f}%"
     assert shown in card["summary"] and len(card["summary"]) < 140
     assert card["summary"].startswith("Chance of heart disease")

@@ -339,3 +339,31 @@ def test_any_spoiled_record_of_a_model_we_did_not_make_asks_exactly_what_the_rea
     )
     assert all(f.value is None for f in sources.fields if f.status not in FROM_RECORD)
     assert RecordSources.model_validate_json(sources.model_dump_json()) == sources
+
+
+def test_the_fhir_result_of_a_record_case_lists_the_resources_the_screen_showed(workflow):
+    """The written RiskAssessment's basis comes from the stored report: the Patient and each
+    used value's resources, never a value asked by hand (the conflicting blood pressures)."""
+    clinician = signed_in(workflow, "dr.lee")
+    sources = workflow.case_from_record(
+        clinician,
+        MODEL,
+        heart_record(workflow.bundle(MODEL), conflicting_bp=True),
+        case_date=CASE_DATE,
+    )
+    hand = {k: v for k, v in HAND.items() if k in asked(sources)}
+    case = workflow.case_with_values_by_hand(clinician, MODEL, sources, hand)
+    workflow.show_report(clinician, MODEL, case, patient_ref="MRN-7")
+    [entry] = [e for e in workflow.trail.entries() if e.action == "viewed"]
+    exported = json.loads(workflow.risk_assessment(signed_in(workflow, "rev.kim"), entry.seq).data)
+    [assessment] = [
+        e["resource"]
+        for e in exported["entry"]
+        if e["resource"]["resourceType"] == "RiskAssessment"
+    ]
+    written = [b["reference"] for b in assessment["basis"]]
+    used = [sources.patient.reference()] + [
+        s.reference() for f in sources.fields if f.status in FROM_RECORD for s in f.sources
+    ]
+    assert written == list(dict.fromkeys(used)) and len(written) > 1
+    assert not any("bp-" in reference for reference in written)

@@ -149,6 +149,7 @@ def inputs_from_prefetch(
     """
     from caselens.errors import CaseLensError
     from caselens.fhir import case_from_record, read_fhir_bundle
+    from caselens.workflow import intake_sources
 
     data = record_from_prefetch(prefetch_templates(bundle), prefetch)
     try:
@@ -165,4 +166,9 @@ def inputs_from_prefetch(
         for name, field in intake.fields.items()
         if field.sources
     }
-    return InputsFromRecord(values=values, missing=missing, sources=sources)
+    return InputsFromRecord(
+        values=values,
+        missing=missing,
+        sources=sources,
+        record_sources=intake_sources(intake, bundle.features),
+    )

@@ -10,6 +10,7 @@ row); a card that gives none (the model is suspended, or an input is missing) is
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from caselens.access.cds_calls import CardRecord, CdsCallStore
 from caselens.access.policy import Viewer
 from caselens.audit import AuditEntry, AuditError
 from caselens.errors import CaseLensError
-from caselens.explain.cases import Case, validate_inputs
+from caselens.explain.cases import Case, RecordSources, validate_inputs
 from caselens.explain.report import CaseReport
 from caselens.model.bundle import ModelBundle
 from caselens.workflow._door_base import DoorBase
@@ -70,6 +71,9 @@ class InputsFromRecord:
     values: Mapping[str, float | str]
     missing: Mapping[str, str] = field(default_factory=dict)
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Every input's source, status and the record's own value, as the app's record intake
+    #: keeps them: carried into the report, so replay and the FHIR result name the resources.
+    record_sources: RecordSources | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +264,9 @@ def _case_or_missing(
     if missing:
         return None, missing
     try:
-        return validate_inputs(dict(inputs.values), bundle.features, source="fhir", case_id=ref), []
+        case = validate_inputs(dict(inputs.values), bundle.features, source="fhir", case_id=ref)
     except CaseLensError as exc:  # a value the intake let through that the schema refuses
         return None, [("(record)", "Values from the record", str(exc)[:MAX_EHR_TEXT])]
+    if inputs.record_sources is not None:
+        case = dataclasses.replace(case, record_sources=inputs.record_sources)
+    return case, []

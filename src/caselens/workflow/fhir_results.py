@@ -11,17 +11,16 @@ records a second entry with the server's answer (``fhir_sent``) or the failure i
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from caselens.audit import AuditEntry, AuditError
 from caselens.errors import CaseLensError
+from caselens.explain.cases import FROM_RECORD, SourceResourceRef
 from caselens.explain.report import CaseReport
 from caselens.fhir.risk_assessment import (
     BundleType,
     RiskAssessmentError,
-    SourceResource,
     risk_assessment_bundle,
 )
 from caselens.fhir.risk_send import FhirServer, SendOutcome, send_transaction
@@ -73,8 +72,6 @@ class FhirResultsMixin(DoorBase):
         self,
         session: UserSession,
         source: int | CaseReport,
-        *,
-        basis: Sequence[SourceResource] = (),
     ) -> ExportFile:
         """The FHIR RiskAssessment Bundle of one displayed result, recorded before it returns.
 
@@ -83,8 +80,6 @@ class FhirResultsMixin(DoorBase):
         source : int or CaseReport
             The number of the audit entry that displayed the report, or the report itself
             (its latest display to this viewer is then the entry).
-        basis : sequence of SourceResource
-            The resources of the patient's record the case came from (empty: entered by hand).
 
         Returns
         -------
@@ -93,7 +88,7 @@ class FhirResultsMixin(DoorBase):
         """
         viewer = self._require(session, "export_fhir_result")
         shown, report = self._shown_result(session, source)
-        bundle = self._fhir_bundle(report, shown, basis, "collection")
+        bundle = self._fhir_bundle(report, shown, "collection")
         detail = _export_detail(shown, bundle, destination="download")
         entry = self._record(
             session, "exported_fhir", audience=_audience(viewer.role), report=report, detail=detail
@@ -112,8 +107,6 @@ class FhirResultsMixin(DoorBase):
         self,
         session: UserSession,
         source: int | CaseReport,
-        *,
-        basis: Sequence[SourceResource] = (),
     ) -> FhirSent:
         """Send one displayed result to the configured FHIR server as a transaction.
 
@@ -128,7 +121,7 @@ class FhirResultsMixin(DoorBase):
                 "No FHIR server is configured (CASELENS_FHIR_URL), so nothing was sent."
             )
         shown, report = self._shown_result(session, source)
-        bundle = self._fhir_bundle(report, shown, basis, "transaction")
+        bundle = self._fhir_bundle(report, shown, "transaction")
         audience = _audience(viewer.role)
         detail = _export_detail(shown, bundle, destination=server.base_url)
         attempt = self._record(
@@ -231,11 +224,12 @@ class FhirResultsMixin(DoorBase):
         self,
         report: CaseReport,
         entry: AuditEntry,
-        basis: Sequence[SourceResource],
         bundle_type: BundleType,
     ) -> dict[str, Any]:
         try:
-            return risk_assessment_bundle(report, entry, basis, bundle_type=bundle_type)
+            return risk_assessment_bundle(
+                report, entry, report_basis(report), bundle_type=bundle_type
+            )
         except (RiskAssessmentError, CaseLensError) as exc:
             raise WorkflowError(f"No FHIR result for entry #{entry.seq}: {exc}") from exc
 
@@ -256,3 +250,18 @@ def _export_detail(entry: AuditEntry, bundle: dict[str, Any], *, destination: st
         ],
         "destination": destination,
     }
+
+
+def report_basis(report: CaseReport) -> tuple[SourceResourceRef, ...]:
+    """The resources of the patient's record the shown case was taken from, as the stored
+    report keeps them (the Patient first, then each used value's sources once, in schema
+    order); empty for a case typed by hand. Taken from the report, never from the caller, so
+    the written basis is what the screen showed."""
+    sources = report.case.record_sources
+    if sources is None:
+        return ()
+    used = [sources.patient] if sources.patient is not None else []
+    for field in sources.fields:
+        if field.status in FROM_RECORD:
+            used.extend(field.sources)
+    return tuple({source.reference(): source for source in used}.values())
