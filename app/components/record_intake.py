@@ -20,6 +20,9 @@ from caselens.explain import FROM_RECORD, Case, RecordSources
 from caselens.model import ModelBundle
 from components.text import literal
 
+#: The two ways a record arrives (the server only when one is configured).
+FROM_SERVER = "The FHIR server"
+FROM_FILE = "Upload a file"
 #: Rows of the sources table shown without scrolling (a readmission case has 30+ inputs).
 TABLE_ROWS_SHOWN = 16
 _ROW_HEIGHT_PX = 35
@@ -70,9 +73,10 @@ def summary_line(sources: RecordSources, *, entered: bool) -> str:
 
 
 def render_record_intake(bundle: ModelBundle, *, key_prefix: str, state_key: str) -> Case | None:
-    """Upload a patient's record, show every input's source or problem, ask by hand for the
-    rest. Returns the completed, checked case (with its sources), or None until there is one;
-    once explained, the table and the form stay one click away to change a value.
+    """Upload a patient's record (or read it from the configured FHIR server), show every
+    input's source or problem, ask by hand for the rest. Returns the completed, checked case
+    (with its sources), or None until there is one; once explained, the table and the form
+    stay one click away to change a value.
 
     The case is kept in ``st.session_state[state_key]`` with the record it was read from, so
     another file, date or patient id starts again rather than keep an older case."""
@@ -82,12 +86,25 @@ def render_record_intake(bundle: ModelBundle, *, key_prefix: str, state_key: str
     kept = st.session_state.get(state_key)
     assessed = isinstance(kept, tuple) and isinstance(kept[1], Case)
     label = "Patient's record (assessed; open to change)" if assessed else "Patient's record"
+    from_server = workflow().reads_records_from_server
     with st.expander(label, expanded=not assessed):
-        upload = st.file_uploader(
-            "The patient's record: a FHIR R4 Bundle (.json), e.g. a $everything export",
-            type=["json"],
-            key=f"{key_prefix}_record_upload",
+        way = (
+            st.radio(
+                "Where the record comes from",
+                (FROM_SERVER, FROM_FILE),
+                horizontal=True,
+                key=f"{key_prefix}_record_way",
+            )
+            if from_server
+            else FROM_FILE
         )
+        upload = None
+        if way == FROM_FILE:
+            upload = st.file_uploader(
+                "The patient's record: a FHIR R4 Bundle (.json), e.g. a $everything export",
+                type=["json"],
+                key=f"{key_prefix}_record_upload",
+            )
         date_column, patient_column = st.columns(2)
         today = dt.datetime.now(dt.UTC).date()
         case_date = date_column.date_input(
@@ -98,28 +115,47 @@ def render_record_intake(bundle: ModelBundle, *, key_prefix: str, state_key: str
             key=f"{key_prefix}_record_date",
             help="Look-back windows and ages count back from this day (today unless changed).",
         )
+        patient_label = (
+            "Patient id on the FHIR server"
+            if way == FROM_SERVER
+            else "Patient id in the record (only if it holds several patients)"
+        )
         patient_id = patient_column.text_input(
-            "Patient id in the record (only if it holds several patients)",
-            max_chars=64,
-            key=f"{key_prefix}_record_patient",
+            patient_label, max_chars=64, key=f"{key_prefix}_record_patient"
         ).strip()
-    if upload is None:
-        return None
-    data = upload.getvalue()
-    record_key = (hashlib.sha256(data).hexdigest(), case_date.isoformat(), patient_id)
+        asked_server = way == FROM_SERVER and st.button(
+            "Read the record", key=f"{key_prefix}_record_fetch", disabled=not patient_id
+        )
     read = st.session_state.get(f"{state_key}_read")
-    if not (isinstance(read, tuple) and read[0] == record_key):
-        with st.spinner("Reading the record…"):
-            sources = run(
-                workflow().case_from_record,
-                bundle.model_id,
-                data,
-                case_date=case_date,
-                patient_id=patient_id or None,
-            )
-        st.session_state[f"{state_key}_read"] = (record_key, sources)
+    if way == FROM_SERVER:
+        record_key = ("server", patient_id, case_date.isoformat())
+        if asked_server:
+            with st.spinner("Reading the record from the FHIR server…"):
+                sources = run(
+                    workflow().case_from_server, bundle.model_id, patient_id, case_date=case_date
+                )
+            st.session_state[f"{state_key}_read"] = (record_key, sources)
+        elif isinstance(read, tuple) and read[0] == record_key:
+            sources = read[1]
+        else:
+            return None
     else:
-        sources = read[1]
+        if upload is None:
+            return None
+        data = upload.getvalue()
+        record_key = (hashlib.sha256(data).hexdigest(), case_date.isoformat(), patient_id)
+        if not (isinstance(read, tuple) and read[0] == record_key):
+            with st.spinner("Reading the record…"):
+                sources = run(
+                    workflow().case_from_record,
+                    bundle.model_id,
+                    data,
+                    case_date=case_date,
+                    patient_id=patient_id or None,
+                )
+            st.session_state[f"{state_key}_read"] = (record_key, sources)
+        else:
+            sources = read[1]
     current = assessed and kept[0] == record_key
     if not current:
         st.session_state.pop(state_key, None)

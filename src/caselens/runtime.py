@@ -227,11 +227,12 @@ class Runtime:
             cds_calls=self.cds_calls,
         )
         if self.settings.fhir_url:
-            from caselens.fhir import FhirServer
+            from caselens.fhir import FhirServer, access_from_settings
 
             built.configure_fhir_server(
                 FhirServer(self.settings.fhir_url, self.settings.fhir_token_file)
             )
+            built.configure_record_server(access_from_settings(self.settings))
         freeze_long_lived()
         if self._background:
             warming = built.warm_up_monitoring()  # in the background: the first view is fast

@@ -145,3 +145,42 @@ def test_markup_in_a_record_is_shown_as_text_in_the_table_never_as_markup(heart_
     assert payload in row["Where it came from"]  # the grid draws it as plain text
     markdown = [*at.markdown, *at.caption, *at.error, *at.warning, *at.info, *at.subheader]
     assert all("<script" not in element.value for element in markdown)
+
+
+def test_with_a_fhir_server_configured_the_record_is_read_by_patient_id(
+    heart_bundle, monkeypatch, tmp_path
+):
+    """CASELENS_FHIR_URL set: the clinician may read the record from the server by patient id
+    (the token from its file); the same table follows, and a refusal is said plainly."""
+    from fhir_server import FhirTestServer, running
+    from record_cases import PATIENT_ID
+
+    record = heart_record(heart_bundle, variants={"cholesterol": "stale"})
+    token_file = tmp_path / "fhir.token"
+    token_file.write_text("site-token\n", encoding="ascii")
+    with running(FhirTestServer([record], token="site-token")) as base:
+        monkeypatch.setenv("CASELENS_FHIR_URL", base)
+        monkeypatch.setenv("CASELENS_FHIR_TOKEN_FILE", str(token_file))
+        at = _pick_heart(signed_in("dr.lee"))
+        at.radio(key=f"{PREFIX}_source").set_value(RECORD_CHOICE)
+        at = at.run()
+        assert at.radio(key=f"{PREFIX}_record_way").value == "The FHIR server"
+        at.date_input(key=f"{PREFIX}_record_date").set_value(CASE_DATE)
+        at.text_input(key=f"{PREFIX}_record_patient").set_value(PATIENT_ID)
+        at = at.run()
+        assert not _source_tables(at)  # nothing is read before the click
+        at = at.button(key=f"{PREFIX}_record_fetch").click().run()
+        assert not at.exception
+        [table] = _source_tables(at)
+        rows = table.set_index("Input")
+        assert rows.loc["Age", "Value used"] == "51 years"
+        assert (
+            rows.loc["Serum cholesterol", "From the record?"] == "Only an old value in the record"
+        )
+        [read] = [e for e in audit_entries() if e.action == "record_read"]
+        assert read.detail()["server"] == base
+        at.text_input(key=f"{PREFIX}_record_patient").set_value("nobody-here")
+        at = at.button(key=f"{PREFIX}_record_fetch").click().run()
+        [refusal] = [e.value for e in at.error]
+        assert "Patient record from" in refusal and "not found on the server" in refusal
+        assert not _source_tables(at)  # the earlier patient's table is not left on screen

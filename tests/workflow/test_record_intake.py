@@ -367,3 +367,30 @@ def test_the_fhir_result_of_a_record_case_lists_the_resources_the_screen_showed(
     ]
     assert written == list(dict.fromkeys(used)) and len(written) > 1
     assert not any("bp-" in reference for reference in written)
+
+
+def test_a_record_read_from_the_fhir_server_is_the_uploaded_records_reading(workflow):
+    """The configured server's record of a patient reads as the same Bundle uploaded would:
+    the same values, sources and problems; the reading names the server in the trail (never
+    the token), and a server that refuses is a plain error with nothing shown."""
+    from caselens.fhir.server_fetch import BearerToken
+    from fhir_server import FhirTestServer, running
+
+    clinician = signed_in(workflow, "dr.lee")
+    record = heart_record(workflow.bundle(MODEL), conflicting_bp=True)
+    with pytest.raises(WorkflowError, match="No FHIR server is configured"):
+        workflow.case_from_server(clinician, MODEL, PATIENT_ID, case_date=CASE_DATE)
+    with running(FhirTestServer([record], token="site-token")) as base:
+        workflow.configure_record_server((base, BearerToken("site-token")))
+        fetched = workflow.case_from_server(clinician, MODEL, PATIENT_ID, case_date=CASE_DATE)
+        uploaded = workflow.case_from_record(clinician, MODEL, record, case_date=CASE_DATE)
+        assert fetched.fields == uploaded.fields and fetched.patient == uploaded.patient
+        workflow.configure_record_server((base, BearerToken("wrong-token")))
+        with pytest.raises(WorkflowError, match=f"Patient record from {base}"):
+            workflow.case_from_server(clinician, MODEL, PATIENT_ID, case_date=CASE_DATE)
+    reads = [e for e in workflow.trail.entries() if e.action == "record_read"]
+    assert reads[0].detail()["server"] == base and "bytes" in reads[1].detail()
+    assert len(reads) == 2  # the refused read showed nothing and is not a reading
+    assert "site-token" not in "".join(e.detail_json for e in workflow.trail.entries())
+    with pytest.raises(WorkflowError, match="Patient id"):
+        workflow.case_from_server(clinician, MODEL, "../Patient", case_date=CASE_DATE)

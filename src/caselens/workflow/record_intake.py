@@ -1,7 +1,8 @@
 """A case from the patient's FHIR record: read, checked per field, completed by hand.
 
 Two steps, both for clinicians only. :meth:`RecordIntakeMixin.case_from_record` reads an
-uploaded FHIR R4 Bundle with the model's mapping (:mod:`caselens.fhir`) and returns, per
+uploaded FHIR R4 Bundle (:meth:`RecordIntakeMixin.case_from_server`: the configured FHIR
+server's record of a patient) with the model's mapping (:mod:`caselens.fhir`) and returns, per
 input, what the record gave or the problem in plain words (:class:`RecordSources`); a value
 the record gave that the case checks refuse (outside the possible range, say) becomes a
 problem of its own. :meth:`RecordIntakeMixin.case_with_values_by_hand` then builds the case
@@ -36,8 +37,11 @@ from caselens.fhir import (
     RecordIntake,
     SourceResource,
     case_from_record,
+    fetch_patient_record,
     read_fhir_bundle,
 )
+from caselens.fhir.server_fetch import FhirAuth
+from caselens.model.bundle import ModelBundle
 from caselens.model.features import FeatureSchema
 from caselens.workflow._door_base import DoorBase
 from caselens.workflow.errors import WorkflowError
@@ -53,7 +57,11 @@ RECORD_SOURCE = "fhir"
 
 
 class RecordIntakeMixin(DoorBase):
-    """The door's record intake: a case from an uploaded FHIR Bundle, the rest by hand."""
+    """The door's record intake: a case from an uploaded FHIR Bundle or the configured FHIR
+    server, the rest by hand."""
+
+    #: The FHIR server records are read from (base URL, sign-in), or None.
+    record_server: tuple[str, FhirAuth | None] | None = None
 
     def case_from_record(
         self,
@@ -99,17 +107,8 @@ class RecordIntakeMixin(DoorBase):
                 f"Patient record: the file is {len(data):,} bytes, over the limit of "
                 f"{MAX_RECORD_BYTES:,}; export only this patient's record."
             )
-        today = self._clock().date()
-        if case_date > today:
-            raise WorkflowError(
-                f"Case date: {case_date.isoformat()} is in the future; choose today "
-                f"({today.isoformat()}) or an earlier day."
-            )
-        if patient_id is not None and not FHIR_ID_PATTERN.fullmatch(patient_id):
-            raise WorkflowError(
-                "Patient id: expected a FHIR id (1–64 letters, digits, '-' or '.'), got "
-                f"{cut(patient_id, 40)!r}."
-            )
+        self._check_case_date(case_date)
+        _check_patient_id(patient_id)
         try:
             record = read_fhir_bundle(data)
             intake = case_from_record(
@@ -117,6 +116,74 @@ class RecordIntakeMixin(DoorBase):
             )
         except CaseLensError as exc:  # FhirRecordError: the reader's own words
             raise WorkflowError(f"Patient record: {exc}") from exc
+        return self._recorded_intake(session, bundle, intake, {"bytes": len(data)})
+
+    def configure_record_server(self, access: tuple[str, FhirAuth | None] | None) -> None:
+        """Read records from this FHIR server (its base URL and how to sign in; the settings'
+        ``CASELENS_FHIR_URL``), or from none."""
+        self.record_server = access
+
+    @property
+    def reads_records_from_server(self) -> bool:
+        """Whether a FHIR server is configured to read patients' records from."""
+        return self.record_server is not None
+
+    def case_from_server(
+        self,
+        session: UserSession,
+        model_id: str,
+        patient_id: str,
+        *,
+        case_date: dt.date,
+    ) -> RecordSources:
+        """Read the patient's record from the configured FHIR server into this model's
+        inputs, exactly as :meth:`case_from_record` reads an uploaded one (the Patient and
+        the resources the mapping names, searched by type and code; bounded in size, pages
+        and time). The reading is recorded first (``record_read`` naming the server, never a
+        token).
+
+        Raises
+        ------
+        WorkflowError
+            Not a clinician, a suspended model, no server configured, a case date in the
+            future, a patient id that is not a FHIR id, or the server's refusal or failure in
+            words (which request, why).
+        """
+        self._require(session, "view_report")
+        bundle = self._active_bundle(model_id)
+        access = self.record_server
+        if access is None:
+            raise WorkflowError(
+                "No FHIR server is configured (CASELENS_FHIR_URL): upload the record instead."
+            )
+        self._check_case_date(case_date)
+        _check_patient_id(patient_id)
+        base_url, auth = access
+        try:
+            record = fetch_patient_record(base_url, patient_id, bundle.features, auth=auth)
+            intake = case_from_record(
+                bundle.features, record, case_date=case_date, patient_id=patient_id
+            )
+        except CaseLensError as exc:  # FhirServerError / FhirRecordError: their own words
+            raise WorkflowError(f"Patient record from {base_url}: {exc}") from exc
+        return self._recorded_intake(session, bundle, intake, {"server": base_url})
+
+    def _check_case_date(self, case_date: dt.date) -> None:
+        today = self._clock().date()
+        if case_date > today:
+            raise WorkflowError(
+                f"Case date: {case_date.isoformat()} is in the future; choose today "
+                f"({today.isoformat()}) or an earlier day."
+            )
+
+    def _recorded_intake(
+        self,
+        session: UserSession,
+        bundle: ModelBundle,
+        intake: RecordIntake,
+        origin: dict[str, Any],
+    ) -> RecordSources:
+        """The intake as report data, recorded (who read which record) before it returns."""
         sources = checked_sources(intake_sources(intake, bundle.features), bundle.features)
         # The record's values are about to be shown: who read which record is in the trail
         # first (no values, no report: those are recorded with the report).
@@ -126,12 +193,12 @@ class RecordIntakeMixin(DoorBase):
             "record_read",
             audience="clinician",
             detail={
-                "model_id": model_id,
+                "model_id": bundle.model_id,
                 "record_patient_id": sources.patient_id,
                 "case_date": sources.case_date,
                 "inputs_from_record": len(sources.fields) - asked,
                 "inputs_by_hand": asked,
-                "bytes": len(data),
+                **origin,
             },
         )
         return sources
@@ -185,6 +252,14 @@ class RecordIntakeMixin(DoorBase):
         )
         return dataclasses.replace(
             case, record_sources=sources.model_copy(update={"fields": fields})
+        )
+
+
+def _check_patient_id(patient_id: str | None) -> None:
+    if patient_id is not None and not FHIR_ID_PATTERN.fullmatch(patient_id):
+        raise WorkflowError(
+            "Patient id: expected a FHIR id (1–64 letters, digits, '-' or '.'), got "
+            f"{cut(patient_id, 40)!r}."
         )
 
 
