@@ -174,6 +174,10 @@ def test_a_card_gives_the_probability_recorded_before_it_is_returned(service):
     assert card["source"]["url"] == f"{APP_URL}/model_facts?model={HEART}"
     (link,) = card["links"]
     assert link["type"] == "absolute" and link["url"] == f"{APP_URL}/audit_trail?entry={entry.seq}"
+    assert (
+        link["label"]
+        == f"This card as recorded in CaseLens (entry #{entry.seq}; for safety reviewers)"
+    )
 
 
 def test_the_card_names_the_top_factors_with_this_patients_values(service):
@@ -195,6 +199,14 @@ def test_a_missing_input_gives_a_card_that_names_it_and_no_probability(service):
     assert "no estimate" in card["summary"] and "1 input missing" in card["summary"]
     assert "Serum cholesterol" in card["detail"] and "%" not in card["summary"]
     assert card["indicator"] == "info" and "uuid" not in card
+    # Named once, with the intake's reason; the link opens CaseLens to enter it.
+    assert card["detail"].count("Serum cholesterol") == 1 and "LOINC 2093" in card["detail"]
+    (link,) = card["links"]
+    assert link == {
+        "label": "Open CaseLens to enter the missing inputs",
+        "url": f"{APP_URL}/",
+        "type": "absolute",
+    }
     entry = _last_entry(service)
     assert entry.action == "cds_card_withheld" and entry.detail()["missing"] == ["cholesterol"]
 

@@ -31,6 +31,10 @@ from caselens.workflow import CardDecision, format_interval, format_percent
 MAX_SUMMARY_CHARS = 139
 #: Factors named on a card (the app's report shows all of them).
 CARD_FACTORS = 3
+#: The prediction card's link: this display's audit entry, replayed (reviewers open it).
+REPORT_LINK_LABEL = "This card as recorded in CaseLens (entry #{seq}; for safety reviewers)"
+#: The link of a card without an estimate: CaseLens, to read the record and enter the rest.
+ENTER_IN_APP_LABEL = "Open CaseLens to enter the missing inputs"
 #: Missing inputs listed on a card before "and N more".
 CARD_MISSING_LISTED = 12
 #: The app's page that shows one audit entry's report (the SMART launch will open the case
@@ -163,7 +167,10 @@ def _missing_detail(decision: CardDecision, bundle: ModelBundle) -> str:
         "No estimate: the record does not give every input the model needs, and CaseLens "
         "does not guess a missing value\\. Missing:",
         "",
-        *(f"- {escape_markdown(label)}: {escape_markdown(why)}" for label, why in listed),
+        *(
+            f"- {escape_markdown(label)}: {escape_markdown(_without(label, why))}"
+            for label, why in listed
+        ),
     ]
     more = len(decision.missing) - len(listed)
     if more > 0:
@@ -173,11 +180,24 @@ def _missing_detail(decision: CardDecision, bundle: ModelBundle) -> str:
     return "\n".join(lines)
 
 
+def _without(label: str, why: str) -> str:
+    """The intake's message without the input's label it starts with (the card names it)."""
+    return why.removeprefix(f"{label}:").strip() or why
+
+
 def _links(decision: CardDecision, app_url: str | None) -> list[dict[str, str]]:
-    if not app_url or decision.kind != "prediction":
+    if not app_url:
+        return []
+    if decision.kind == "inputs_missing":
+        # The Case page, where a clinician reads the same record and enters what it lacks.
+        return [{"label": ENTER_IN_APP_LABEL, "url": app_url.rstrip("/") + "/", "type": "absolute"}]
+    if decision.kind != "prediction":
         return []
     url = app_url.rstrip("/") + REPORT_PATH.format(seq=decision.entry_seq)
-    return [{"label": "Open the full report in CaseLens", "url": url, "type": "absolute"}]
+    # Until the SMART launch opens the case for the clinician, the entry's page is the audit
+    # trail's replay, which safety reviewers open: the label says so rather than promise more.
+    label = REPORT_LINK_LABEL.format(seq=decision.entry_seq)
+    return [{"label": label, "url": url, "type": "absolute"}]
 
 
 def _source(bundle: ModelBundle, app_url: str | None) -> dict[str, str]:
