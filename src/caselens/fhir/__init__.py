@@ -9,13 +9,16 @@ resources hold an input), :mod:`.values` (one resource's value in the schema's u
 :mod:`.intake` (the case, every value with its source), :mod:`.server_fetch` (a record from a
 FHIR server), :mod:`.synthetic` and :mod:`.demo_schema` (test and demo records, never a real
 patient); the result back out: :mod:`.risk_assessment` (a shown result as a RiskAssessment with
-its Device and Provenance) and :mod:`.risk_send` (sent to the configured server).
+its Device and Provenance) and :mod:`.risk_send` (sent to the configured server). The SMART
+launch: :mod:`.smart_launch` (the EHR's patient and clinician after authorization code + PKCE;
+docs/smart-launch.md).
 docs/fhir-intake.md and docs/fhir-results.md describe them.
 """
 
 from caselens._lazy import lazy_face
 
 __all__ = [
+    "DEFAULT_SCOPES",
     "MAX_BUNDLE_ENTRIES",
     "MAX_FHIR_BUNDLE_BYTES",
     "MAX_FHIR_JSON_DEPTH",
@@ -23,12 +26,18 @@ __all__ = [
     "FhirRecord",
     "FhirServer",
     "FieldFromRecord",
+    "LaunchResult",
+    "PendingLaunch",
     "RecordIntake",
     "RiskAssessmentError",
     "SendOutcome",
+    "SmartLaunchConfig",
+    "SmartLaunchError",
     "SourceResource",
     "access_from_settings",
+    "begin_launch",
     "case_from_record",
+    "complete_launch",
     "fetch_patient_record",
     "read_fhir_bundle",
     "risk_assessment_bundle",
@@ -37,6 +46,7 @@ __all__ = [
 ]
 
 _PARTS: dict[str, str] = {
+    "DEFAULT_SCOPES": "smart_launch",
     "MAX_BUNDLE_ENTRIES": "record",
     "MAX_FHIR_BUNDLE_BYTES": "record",
     "MAX_FHIR_JSON_DEPTH": "record",
@@ -44,12 +54,18 @@ _PARTS: dict[str, str] = {
     "FhirRecord": "record",
     "FhirServer": "risk_send",
     "FieldFromRecord": "intake",
+    "LaunchResult": "smart_launch",
+    "PendingLaunch": "smart_launch",
     "RecordIntake": "intake",
     "RiskAssessmentError": "risk_assessment",
     "SendOutcome": "risk_send",
+    "SmartLaunchConfig": "smart_launch",
+    "SmartLaunchError": "smart_launch",
     "SourceResource": "intake",
     "access_from_settings": "server_fetch",
+    "begin_launch": "smart_launch",
     "case_from_record": "intake",
+    "complete_launch": "smart_launch",
     "fetch_patient_record": "server_fetch",
     "read_fhir_bundle": "record",
     "risk_assessment_bundle": "risk_assessment",
