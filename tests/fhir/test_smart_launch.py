@@ -195,6 +195,20 @@ def test_settings_asking_for_write_are_refused(config) -> None:
         SmartLaunchConfig(**{**config.__dict__, "scopes": ("launch", "patient/Observation.cruds")})
 
 
+def test_a_pending_launch_from_another_ehr_is_refused(config, server) -> None:
+    url, pending = begin_launch(config, launch="xyz", iss=server.base)
+    back = _authorize(url)
+    other = PendingLaunch(
+        pending.state,
+        pending.code_verifier,
+        "https://other.example.org/fhir",
+        None,
+        pending.started_at,
+    )
+    with pytest.raises(SmartLaunchError, match="another EHR"):
+        complete_launch(config, other, code=back["code"], state=back["state"])
+
+
 def test_unreachable_token_endpoint_is_a_clear_refusal() -> None:
     with pytest.raises(SmartLaunchError, match="cannot be reached"):
         post_form("http://127.0.0.1:9/token", {"a": "b"})
@@ -206,6 +220,14 @@ _JSON = st.recursive(
     max_leaves=12,
 )
 _TOKEN_KEYS = ["access_token", "token_type", "scope", "patient", "id_token"]
+#: Plausible values too, so examples reach the scope, patient and id_token checks.
+_PLAUSIBLE = {
+    "access_token": st.just("abc"),
+    "token_type": st.sampled_from(["Bearer", "bearer", "MAC"]),
+    "scope": st.sampled_from([" ".join(DEFAULT_SCOPES), "patient/*.*", "openid", ""]),
+    "patient": st.sampled_from(["pat-h03", "../x", "a" * 65]),
+    "id_token": st.sampled_from(["a.b.c", "eyJhbGciOiJub25lIn0.e30.", ""]),
+}
 
 
 @settings(
@@ -215,7 +237,9 @@ _TOKEN_KEYS = ["access_token", "token_type", "scope", "patient", "id_token"]
     status=st.sampled_from([200, 200, 200, 400, 500]),
     body=st.one_of(
         _JSON,
-        st.fixed_dictionaries({}, optional={k: _JSON | st.text(max_size=60) for k in _TOKEN_KEYS}),
+        st.fixed_dictionaries(
+            {}, optional={k: _JSON | st.text(max_size=60) | _PLAUSIBLE[k] for k in _TOKEN_KEYS}
+        ),
     ),
     raw=st.booleans(),
     junk=st.binary(max_size=40),

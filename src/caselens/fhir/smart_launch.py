@@ -363,6 +363,8 @@ def complete_launch(
         state.encode("utf-8", "replace"), pending.state.encode("ascii")
     ):
         raise SmartLaunchError("the 'state' returned does not match this launch's.")
+    if pending.iss.rstrip("/") != config.issuer.rstrip("/"):
+        raise SmartLaunchError("this pending launch was started with another EHR.")
     age = ((now or _utcnow()) - pending.started_at).total_seconds()
     if age > MAX_PENDING_S:
         raise SmartLaunchError(
