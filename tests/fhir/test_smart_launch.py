@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import json
@@ -10,7 +11,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +27,12 @@ from caselens.fhir import (
     begin_launch,
     complete_launch,
 )
-from caselens.fhir.smart_launch import MAX_PENDING_S, code_challenge, post_form
+from caselens.fhir.smart_launch import (
+    MAX_PENDING_S,
+    code_challenge,
+    post_form,
+    verify_id_token,
+)
 from fhir_server import running
 from smart_auth_server import CLIENT_ID, SmartAuthServer, jwks_of, new_rsa_key
 
@@ -255,3 +263,25 @@ def test_any_token_response_raises_only_caselens_errors(config, status, body, ra
             state=pending.state,
             http_post=lambda url, form: (status, payload),
         )
+
+
+def test_id_token_algorithm_allow_list(config, tmp_path) -> None:
+    """ES384 with the EHR's EC key verifies; another EC key or HS256 (alg confusion) does not."""
+    ec_key = ec.generate_private_key(ec.SECP384R1())
+    ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key()))
+    ec_jwk.update(kid="ec-1")
+    jwks = tmp_path / "ec-jwks.json"
+    jwks.write_text(json.dumps({"keys": [ec_jwk]}), encoding="utf-8")
+    ec_config = SmartLaunchConfig(**{**config.__dict__, "jwks_file": jwks})
+    now = int(time.time())
+    claims = {"iss": config.issuer, "sub": "c", "aud": CLIENT_ID, "iat": now, "exp": now + 60}
+    signed = jwt.encode(claims, ec_key, algorithm="ES384", headers={"kid": "ec-1"})
+    assert verify_id_token(ec_config, signed)["sub"] == "c"
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","kid":"ec-1"}').rstrip(b"=").decode()
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    other_key = ec.generate_private_key(ec.SECP384R1())
+    forged = jwt.encode(claims, other_key, algorithm="ES384", headers={"kid": "ec-1"})
+    with pytest.raises(SmartLaunchError, match="InvalidSignature"):
+        verify_id_token(ec_config, forged)
+    with pytest.raises(SmartLaunchError, match="'HS256' is not allowed"):
+        verify_id_token(ec_config, f"{header}.{body}.c2ln")
