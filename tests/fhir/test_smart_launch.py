@@ -203,6 +203,11 @@ def test_settings_asking_for_write_are_refused(config) -> None:
         SmartLaunchConfig(**{**config.__dict__, "scopes": ("launch", "patient/Observation.cruds")})
 
 
+def test_plain_http_to_another_host_is_refused_in_settings(config) -> None:
+    with pytest.raises(SmartLaunchError, match="'token_endpoint' must be an https URL"):
+        SmartLaunchConfig(**{**config.__dict__, "token_endpoint": "http://ehr.example.org/token"})
+
+
 def test_a_pending_launch_from_another_ehr_is_refused(config, server) -> None:
     url, pending = begin_launch(config, launch="xyz", iss=server.base)
     back = _authorize(url)

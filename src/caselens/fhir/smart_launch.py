@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from caselens.errors import CaseLensError
 
@@ -62,6 +62,8 @@ MAX_FIELD_CHARS = 16_384
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 #: A resource scope, v2 (``patient/Observation.rs``) or v1 (``patient/Observation.read``).
 _RESOURCE_SCOPE = re.compile(r"(patient|user|system)/([A-Za-z*]+)\.([a-z*]+)(\?.*)?")
+#: Hosts plain http may name (this machine: tests and a local EHR sandbox).
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 #: SMART v1 permission words as v2 letters (``write`` and ``*`` are never accepted).
 _V1_PERMISSIONS = {"read": "rs"}
 
@@ -99,7 +101,10 @@ class SmartLaunchConfig:
                 raise SmartLaunchError(f"SMART launch settings: '{name}' is empty.")
         for name in ("authorize_endpoint", "token_endpoint", "issuer", "redirect_uri"):
             if not _is_http_url(getattr(self, name)):
-                raise SmartLaunchError(f"SMART launch settings: '{name}' must be an http(s) URL.")
+                raise SmartLaunchError(
+                    f"SMART launch settings: '{name}' must be an https URL "
+                    "(plain http only to this machine)."
+                )
         wide = [s for s in self.scopes if _scope_problem(s, None)]
         if wide:
             raise SmartLaunchError(
@@ -130,7 +135,14 @@ class LaunchResult:
 
 
 def _is_http_url(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(("https://", "http://"))
+    """An https URL, or plain http to this machine only (a code or token never crosses a
+    network in the clear)."""
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and parts.hostname in _LOOPBACK
 
 
 def _b64url(raw: bytes) -> str:
