@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from jwt import PyJWK, PyJWKSet
-from jwt.exceptions import PyJWKError, PyJWKSetError
+from jwt import PyJWK
 
 from caselens.errors import CaseLensError
+from caselens.fhir.key_sets import KeySetError, read_key_set
 
 #: Largest issuers or JWKS file read (a JWKS of a few keys is a few kilobytes).
 MAX_KEY_FILE_BYTES = 1_000_000
@@ -60,12 +60,10 @@ def _read_json(path: Path, what: str) -> object:
 
 
 def _key_set(path: Path, issuer: str) -> dict[str, PyJWK]:
-    data = _read_json(path, f"JWKS file of {issuer}")
     try:
-        key_set = PyJWKSet.from_dict(data)  # type: ignore[arg-type]
-    except (PyJWKError, PyJWKSetError, TypeError, AttributeError) as exc:
-        raise IssuersError(f"JWKS file {path} of {issuer}: not a usable key set ({exc}).") from exc
-    keys = {key.key_id: key for key in key_set.keys if key.key_id}
+        keys = read_key_set(path, what=f"JWKS file of {issuer}")
+    except KeySetError as exc:
+        raise IssuersError(str(exc)) from None
     if not keys:
         raise IssuersError(
             f"JWKS file {path} of {issuer}: no key with a 'kid' (CDS Hooks JWTs name their key)."

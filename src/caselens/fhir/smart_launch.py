@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from caselens.errors import CaseLensError
+from caselens.fhir.key_sets import KeySetError, read_key_set
 
 #: The scopes CaseLens asks for: the launch context, the clinician's identity, and read/search
 #: of only the resources its inputs come from (never write, never ``*``).
@@ -52,8 +53,6 @@ MAX_PENDING_S = 600
 VERIFIER_BYTES = 64
 #: Largest token-endpoint answer read (a token response with an id_token is a few kB).
 MAX_TOKEN_RESPONSE_BYTES = 65_536
-#: Largest JWKS file read (a key set of a few keys is a few kB).
-MAX_JWKS_BYTES = 1_000_000
 #: Token endpoint connect/read timeout, seconds.
 TOKEN_TIMEOUT_S = 10.0
 #: Longest token, scope string or id accepted from the token response.
@@ -285,18 +284,10 @@ def _text(data: Mapping[str, object], name: str) -> str:
 
 
 def _load_keys(path: Path) -> dict[str, object]:
-    from jwt import PyJWKSet
-    from jwt.exceptions import PyJWKError, PyJWKSetError
-
     try:
-        if path.stat().st_size > MAX_JWKS_BYTES:
-            raise SmartLaunchError(f"JWKS file {path}: larger than {MAX_JWKS_BYTES:,} bytes.")
-        key_set = PyJWKSet.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise SmartLaunchError(f"JWKS file {path}: cannot be read ({exc.strerror}).") from None
-    except (ValueError, PyJWKError, PyJWKSetError, TypeError, AttributeError) as exc:
-        raise SmartLaunchError(f"JWKS file {path}: not a usable key set ({exc}).") from None
-    return {key.key_id: key for key in key_set.keys if key.key_id}
+        return read_key_set(path)
+    except KeySetError as exc:
+        raise SmartLaunchError(str(exc)) from None
 
 
 def verify_id_token(config: SmartLaunchConfig, id_token: str) -> dict[str, object]:
