@@ -16,10 +16,10 @@ import dataclasses
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from caselens.errors import CaseValidationError
 from caselens.explain.cases.fields import validate_inputs
+from caselens.explain.cases.record_sources import FROM_RECORD, RecordStatus
 from caselens.fhir._quoting import clip
 from caselens.fhir.matching import Candidates, PatientResources, code_text, codings
 from caselens.fhir.record import (
@@ -41,20 +41,10 @@ __all__ = [
     "read_fhir_bundle",
 ]
 
-FieldStatus = Literal[
-    "filled",
-    "stated_absent",
-    "entered_by_hand",
-    "not_mapped",
-    "no_value",
-    "stale",
-    "unit_not_allowed",
-    "conflict",
-    "unknown_code",
-    "invalid_value",
-]
+#: What the intake found for one input: one list, the one the recorded report keeps.
+FieldStatus = RecordStatus
 #: The statuses whose value the case may use; every other input is entered by hand.
-USABLE_STATUSES: frozenset[str] = frozenset({"filled", "stated_absent"})
+USABLE_STATUSES: frozenset[str] = FROM_RECORD
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from caselens.errors import FhirRecordError
 from caselens.fhir._quoting import clip
 from caselens.model.bounded import json_nesting_depth
+from caselens.model.fhir_mapping import FhirResourceType
 
 #: Largest Bundle accepted (bytes): a long $everything export is a few MB; 20 MB leaves room
 #: while keeping parsing under a few seconds on a small server.
@@ -39,14 +40,8 @@ MAX_JSON_INT_DIGITS = 40
 #: Bundle types read: a $everything export (searchset), a collection, a transaction.
 READ_BUNDLE_TYPES = ("searchset", "collection", "transaction")
 #: The resource types CaseLens reads (the mapping's types); other entries are counted only.
-READ_RESOURCE_TYPES = (
-    "Patient",
-    "Observation",
-    "Condition",
-    "Encounter",
-    "MedicationRequest",
-    "MedicationStatement",
-    "Procedure",
+READ_RESOURCE_TYPES: tuple[str, ...] = (
+    *get_args(FhirResourceType),
     # Not about a patient itself: what a MedicationRequest/Statement's medicationReference names.
     "Medication",
 )

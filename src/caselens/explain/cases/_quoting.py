@@ -9,8 +9,9 @@ from typing import Any
 SHOWN_CHARS = 40
 
 
-def _clip(text: str) -> str:
-    """Text as it can be quoted back: cut to SHOWN_CHARS, unprintable characters escaped.
+def printable_excerpt(text: str, limit: int) -> str:
+    """Text as it can be quoted back: cut to ``limit`` characters (the length said after
+    '…'), unprintable characters escaped.
 
     Escaping keeps control characters, lone surrogates and direction overrides out of
     messages, where they could not be encoded or would change what the reader sees.
@@ -21,9 +22,14 @@ def _clip(text: str) -> str:
         else f"\\u{ord(ch):04x}"
         if ord(ch) <= 0xFFFF
         else f"\\U{ord(ch):08x}"
-        for ch in text[:SHOWN_CHARS]
+        for ch in text[:limit]
     )
-    return head if len(text) <= SHOWN_CHARS else f"{head}… ({len(text):,} characters)"
+    return head if len(text) <= limit else f"{head}… ({len(text):,} characters)"
+
+
+def _clip(text: str) -> str:
+    """Typed text as it can be quoted back: :func:`printable_excerpt` of SHOWN_CHARS."""
+    return printable_excerpt(text, SHOWN_CHARS)
 
 
 def _shown(raw: Any) -> str:
