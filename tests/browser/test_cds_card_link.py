@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from playwright.sync_api import expect
 
 from caselens.cds import render_card
+from caselens.explain.cases import FieldSource, RecordSources
 from caselens.runtime import Runtime
 from caselens.settings import Settings
 from caselens.workflow import HookCall, InputsFromRecord
@@ -27,7 +28,15 @@ def _card(data_dir: Path, app_url: str) -> tuple[dict, int]:
         bundle = runtime.catalogue.bundles["heart-disease"]
         values = {k: v for k, v in bundle.demo_cases[2].inputs.items() if v is not None}
         call = HookCall("heart-disease", EHR, "Practitioner/7", "MRN-CDS-LINK", "hook-1")
-        decision = runtime.workflow.cds_card(call, InputsFromRecord(values=values))
+        given = RecordSources(
+            patient_id="MRN-CDS-LINK",
+            case_date="2026-12-01",
+            fields=tuple(
+                FieldSource(feature=name, status="filled", message=f"{name}: given", value=value)
+                for name, value in values.items()
+            ),
+        )
+        decision = runtime.workflow.cds_card(call, InputsFromRecord(given))
         return render_card(decision, bundle, app_url=app_url), decision.entry_seq
     finally:
         runtime.close()

@@ -181,7 +181,7 @@ class CdsService:
     def _card(self, call: HookCall, body: dict[str, Any], bundle: Any) -> dict[str, Any]:
         workflow = self.runtime.workflow
         if self.runtime.model_statuses.get(call.model_id).suspended:
-            inputs = InputsFromRecord(values={})  # no prediction: the record is not read
+            inputs = InputsFromRecord()  # no prediction: the record is not read
         else:
             allowed = self.config.issuers[call.issuer].fhir_servers
             prefetch = _filled_prefetch(bundle, body, call.patient_id, allowed)

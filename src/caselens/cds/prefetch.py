@@ -159,16 +159,4 @@ def inputs_from_prefetch(
         )
     except CaseLensError as exc:
         raise PrefetchInvalid(f"prefetch: the record cannot be read ({exc})") from exc
-    values = intake.values()
-    missing = {name: field.message for name, field in intake.fields.items() if name not in values}
-    sources = {
-        name: tuple(f"{s.resource_type}/{s.resource_id}" for s in field.sources)
-        for name, field in intake.fields.items()
-        if field.sources
-    }
-    return InputsFromRecord(
-        values=values,
-        missing=missing,
-        sources=sources,
-        record_sources=intake_sources(intake, bundle.features),
-    )
+    return InputsFromRecord(intake_sources(intake, bundle.features))

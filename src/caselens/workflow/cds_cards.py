@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,7 +21,7 @@ from caselens.access.cds_calls import CardRecord, CdsCallStore
 from caselens.access.policy import Viewer
 from caselens.audit import AuditEntry, AuditError
 from caselens.errors import CaseLensError
-from caselens.explain.cases import Case, RecordSources, validate_inputs
+from caselens.explain.cases import FROM_RECORD, Case, RecordSources, validate_inputs
 from caselens.explain.report import CaseReport
 from caselens.model.bundle import ModelBundle
 from caselens.workflow._door_base import DoorBase
@@ -56,24 +55,33 @@ class HookCall:
 
 @dataclass(frozen=True)
 class InputsFromRecord:
-    """What the patient's record gave for each model input.
+    """What the patient's record gave for each model input: the intake's
+    :class:`RecordSources` (None when the record was not read), which the report keeps, so
+    replay and the FHIR result name the resources; the rest is read off it."""
 
-    Attributes
-    ----------
-    values : mapping
-        Input name → value in the schema's unit or category (only the ones the record gave).
-    missing : mapping
-        Input name → why the record did not give it, in a clinician's words.
-    sources : mapping
-        Input name → the resources its value came from (``Observation/abc``), recorded.
-    """
-
-    values: Mapping[str, float | str]
-    missing: Mapping[str, str] = field(default_factory=dict)
-    sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    #: Every input's source, status and the record's own value, as the app's record intake
-    #: keeps them: carried into the report, so replay and the FHIR result name the resources.
     record_sources: RecordSources | None = None
+
+    @property
+    def values(self) -> dict[str, float | str]:
+        """Input name → value in the schema's unit or category (only the ones the record gave)."""
+        fields = self.record_sources.fields if self.record_sources is not None else ()
+        return {f.feature: f.value for f in fields if f.status in FROM_RECORD}
+
+    @property
+    def missing(self) -> dict[str, str]:
+        """Input name → why the record did not give it, in a clinician's words."""
+        fields = self.record_sources.fields if self.record_sources is not None else ()
+        return {f.feature: f.message for f in fields if f.status not in FROM_RECORD}
+
+    @property
+    def sources(self) -> dict[str, tuple[str, ...]]:
+        """Input name → the resources its value came from (``Observation/abc``), recorded."""
+        fields = self.record_sources.fields if self.record_sources is not None else ()
+        return {
+            f.feature: tuple(f"{s.resource_type}/{s.resource_id}" for s in f.sources)
+            for f in fields
+            if f.sources
+        }
 
 
 @dataclass(frozen=True)
