@@ -173,6 +173,9 @@ def build_other_family_bundle(path: Path, *, calibrated: bool = True) -> ModelBu
     # The heart card's patient texts and kind describe the heart model, not this one.
     card.pop("patient_texts", None)
     card.pop("model_kind", None)
+    # So are its statements of which inputs can change and its next steps.
+    card.pop("changeable_inputs", None)
+    card.pop("next_steps", None)
     card.update(
         model_id=MODEL_ID if calibrated else f"{MODEL_ID}-uncalibrated",
         name="Heart failure one-year mortality (random forest, synthetic)",

@@ -30,6 +30,7 @@ Action = Literal[
     "view_monitoring",
     "import_outcomes",
     "export_fhir_result",
+    "explore_hypothetical",
     "alter_audit_record",
 ]
 
@@ -62,6 +63,9 @@ ACTIONS: dict[Role, frozenset[str]] = {
             "view_model_facts",
             # A result they were shown, written back as a FHIR RiskAssessment.
             "export_fhir_result",
+            # What-if edits and counterfactuals of a report they were shown. Never a
+            # patient's: those values are not the patient's record (issue 25).
+            "explore_hypothetical",
         }
     ),
     "patient": frozenset({"open_page", "view_patient_summary"}),

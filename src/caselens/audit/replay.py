@@ -112,7 +112,10 @@ def rerun_entry(entry: AuditEntry, bundles: Iterable[ModelBundle]) -> Rerun:
     )
     # A case read from the record keeps where its values came from: they are part of what
     # was shown, so the recomputed report carries the same ones.
-    case = dataclasses.replace(case, record_sources=stored.case.record_sources)
+    # A what-if or counterfactual case keeps where it came from and what changed.
+    case = dataclasses.replace(
+        case, record_sources=stored.case.record_sources, hypothetical=stored.case.hypothetical
+    )
     created = dt.datetime.fromisoformat(stored.created_at.replace("Z", "+00:00"))
     fresh = explainer.explain(case, now=created)
     comparison = compare_reports(

@@ -30,7 +30,7 @@ from caselens.explain.attribution import (
     select_background,
 )
 from caselens.explain.attribution._frames import _in_order
-from caselens.explain.cases import Case, RecordSources
+from caselens.explain.cases import Case, Hypothetical, RecordSources
 from caselens.explain.confidence.model import ConfidenceModel
 from caselens.explain.confidence.results import ConfidenceAssessment
 from caselens.explain.context import CaseContext, ContextModel
@@ -109,19 +109,23 @@ class CaseSummary(_Frozen):
 
     ``record_sources`` (a case read from the patient's FHIR record: where each value came
     from) is written only when present, so the JSON and the report id of every other case
-    are exactly what they were before it existed.
+    are exactly what they were before it existed. ``hypothetical`` (a what-if or
+    counterfactual case, :mod:`caselens.explain.cases.hypothetical`) likewise.
     """
 
     case_id: str | None
     source: str
     inputs: tuple[CaseInput, ...]
     record_sources: RecordSources | None = None
+    hypothetical: Hypothetical | None = None
 
     @model_serializer(mode="wrap")
     def _without_absent_sources(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data = handler(self)
         if self.record_sources is None:
             data.pop("record_sources", None)
+        if self.hypothetical is None:
+            data.pop("hypothetical", None)
         return data
 
     def values(self) -> dict[str, Any]:
@@ -273,6 +277,7 @@ def _case_summary(case: Case, bundle: ModelBundle) -> CaseSummary:
         source=case.source,
         inputs=inputs,
         record_sources=case.record_sources,
+        hypothetical=case.hypothetical,
     )
 
 

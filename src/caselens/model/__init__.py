@@ -7,24 +7,32 @@ the reference data (:mod:`.card_check`); model files are checked before they are
 (:mod:`.file_check`, :mod:`.file_trust`), ONNX graphs are costed and run under limits
 (:mod:`.onnx`, :mod:`.budget`), and every output is checked (:mod:`.output_check`). A
 feature's FHIR mapping (:mod:`.fhir_mapping`) is checked by :mod:`.fhir_mapping_check`; UCUM
-units convert through :mod:`.ucum_units`.
+units convert through :mod:`.ucum_units`. The card's statements of which inputs can change
+(:mod:`.changeable_inputs`) and of the owners' next steps (:mod:`.next_steps`) feed the
+counterfactuals and the report.
 """
 
 from caselens._lazy import lazy_face
 
 __all__ = [
     "MISSING_TEXT",
+    "NO_NEXT_STEPS_TEXT",
     "BundleCatalogue",
     "CardCheck",
+    "ChangeableInput",
     "DemoCase",
     "FeatureSchema",
     "FeatureSpec",
     "ModelBundle",
     "ModelCard",
     "MonitoringPlan",
+    "NextStep",
+    "NextSteps",
     "PerformanceFigures",
+    "RiskBandSteps",
     "SubgroupPerformance",
     "Validation",
+    "changeable_input_problems",
     "check_card",
     "check_fhir_mappings",
     "convert_quantity",
@@ -34,6 +42,8 @@ __all__ = [
     "leakage_flag_text",
     "load_bundle",
     "load_catalogue",
+    "modifiable_inputs",
+    "no_counterfactual_reason",
     "plan_for",
     "read_model_file",
     "to_chai_applied_model_card",
@@ -42,6 +52,14 @@ __all__ = [
 _PARTS = {
     "BundleCatalogue": "bundle",
     "CardCheck": "card_check",
+    "ChangeableInput": "changeable_inputs",
+    "NO_NEXT_STEPS_TEXT": "next_steps",
+    "NextStep": "next_steps",
+    "NextSteps": "next_steps",
+    "RiskBandSteps": "next_steps",
+    "changeable_input_problems": "changeable_inputs",
+    "modifiable_inputs": "changeable_inputs",
+    "no_counterfactual_reason": "changeable_inputs",
     "DemoCase": "bundle",
     "FeatureSchema": "features",
     "FeatureSpec": "features",

@@ -169,9 +169,10 @@ def create_bundle(
         (scratch / model_file).write_bytes(model_bytes)
         _write_tables(scratch, schema, required, reference, calibration_data, cases)
         # The card last: a folder is only taken for a bundle once it holds a card.json.
-        # A card without a monitoring plan is written as before it could hold one.
-        unset = {"monitoring"} if checked.monitoring is None else None
-        _write_json(scratch / CARD_FILE, checked.model_dump(mode="json", exclude=unset))
+        # Optional sections the card leaves out (a monitoring plan, changeable inputs, next
+        # steps) are not written, so such a card is written as before it could hold them.
+        unset = {name for name in OPTIONAL_CARD_SECTIONS if getattr(checked, name) is None}
+        _write_json(scratch / CARD_FILE, checked.model_dump(mode="json", exclude=unset or None))
         written = load_bundle(scratch)
         if written.card_problems:
             raise BundleError(refusal_message(written.card_problems))
@@ -256,6 +257,10 @@ def _validate_schema_mapping(data: Mapping[str, Any]) -> FeatureSchema:
         return FeatureSchema.model_validate(data)
     except ValidationError as exc:
         raise BundleError(describe_validation_error("The feature schema", exc)) from exc
+
+
+#: Card sections written only when the card states them.
+OPTIONAL_CARD_SECTIONS = ("monitoring", "changeable_inputs", "next_steps")
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -12,7 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from caselens.model.changeable_inputs import ChangeableInput
 from caselens.model.monitoring_plan import MonitoringPlan
+from caselens.model.next_steps import NextSteps
 
 NOT_AVAILABLE_PREFIX = "Not available — "
 #: Marks a card text that ``caselens bundle create`` could not fill from the user's card file;
@@ -359,6 +361,13 @@ class ModelCard(_Frozen):
     model_kind: Literal["diagnostic", "prognostic"] | None = None
     #: Patient texts by language code ('en', 'es', 'fr'); see caselens.explain.patient_language.
     patient_texts: dict[str, PatientTexts] = Field(default_factory=dict)
+    #: Which inputs can change in practice, which way and within which bounds (input name →
+    #: statement); None: not stated, so no counterfactual is offered
+    #: (caselens.model.changeable_inputs).
+    changeable_inputs: dict[str, ChangeableInput] | None = None
+    #: The next steps the owners recommend on each side of the threshold; None: none stated
+    #: (caselens.model.next_steps).
+    next_steps: NextSteps | None = None
 
     @field_validator("source_attributes")
     @classmethod

@@ -34,6 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from caselens.model.bundle_layout import OUTCOME_COLUMN
 from caselens.model.card import ModelCard, PerformanceFigures, SubgroupPerformance, Validation
+from caselens.model.changeable_inputs import changeable_input_problems
 from caselens.model.data_check import data_problems
 from caselens.model.features import FeatureSchema
 from caselens.model.input_wording import input_meaning_warnings
@@ -152,6 +153,9 @@ class CardCheck:
     data_problems: tuple[str, ...] = ()
     unreported: tuple[str, ...] = ()
     leakage: tuple[str, ...] = ()
+    #: The card's statements that do not fit the schema (``changeable_inputs``, see
+    #: :func:`caselens.model.changeable_inputs.changeable_input_problems`).
+    statement_problems: tuple[str, ...] = ()
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -160,6 +164,7 @@ class CardCheck:
             *self.data_problems,
             *self.leakage,
             *self.unmatched_subgroups,
+            *self.statement_problems,
             *(d.message() for d in self.differences),
         )
 
@@ -384,6 +389,7 @@ def check_card(
     CardCheck
         Never raises for bad data or a model that cannot score it: each becomes a problem.
     """
+    statements = tuple(changeable_input_problems(card.changeable_inputs, schema))
     problems = data_problems(schema, reference, "reference data")
     if calibration is not None:
         problems += data_problems(schema, calibration, "calibration data")
@@ -392,7 +398,10 @@ def check_card(
         # A row the schema refuses makes every figure suspect: report the rows, not figures
         # computed on data that should not be there.
         return CardCheck(
-            measured=None, differences=tuple(differences), data_problems=tuple(problems)
+            measured=None,
+            differences=tuple(differences),
+            data_problems=tuple(problems),
+            statement_problems=statements,
         )
     y = reference[OUTCOME_COLUMN].to_numpy().astype(int)
     leaks = _split_leakage(schema, reference, y, calibration)
@@ -406,6 +415,7 @@ def check_card(
                 f"the model could not score the reference data: {type(exc).__name__}: {exc}"[:500],
             ),
             leakage=tuple(leaks),
+            statement_problems=statements,
         )
     overall = performance_figures(
         y,
@@ -427,4 +437,5 @@ def check_card(
         unmatched_subgroups=tuple(unmatched),
         unreported=tuple(_unreported(card, measured)),
         leakage=tuple(leaks),
+        statement_problems=statements,
     )

@@ -102,7 +102,7 @@ class DoorBase:
         if key in session.recorded:
             return  # this very display is already in the trail for this viewer and session
         try:
-            record_display(
+            entry = record_display(
                 self._audit,
                 report,
                 viewer,
@@ -114,6 +114,7 @@ class DoorBase:
         except (AuditError, OSError) as exc:
             raise NotRecorded(NOT_RECORDED) from exc
         session.recorded.add(key)
+        session.display_entries.setdefault(report.report_id, entry.seq)
 
     def _require(
         self,

@@ -38,6 +38,9 @@ class UserSession:
         When this session's cookie was last handed off (UTC), to refresh it while active.
     skipped_estimates : set
         Cases for which the clinician chose to see the model's result without an estimate.
+    display_entries : dict
+        Report id → the trail entry (seq) of its first display in this session, so a what-if
+        or counterfactual display can name the entry it was derived from.
     """
 
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -49,6 +52,7 @@ class UserSession:
     cookie_handoff: str | None = None
     cookie_issued: dt.datetime | None = None
     skipped_estimates: set[tuple[str, str, str]] = field(default_factory=set)
+    display_entries: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,43 @@ ORDER = (
 )
 
 
+#: Which inputs care can change, as the sample's authors state it (card ``changeable_inputs``):
+#: blood pressure, cholesterol and fasting blood sugar are treated; the rest are who the
+#: patient is, their symptoms or test findings. Bounds are plausible treated values.
+_NOT_CHANGEABLE = {
+    "age": "Age cannot be changed.",
+    "sex": "Sex cannot be changed by care.",
+    "chest_pain": "The kind of chest pain is a symptom, not a target of care.",
+    "resting_ecg": "A resting ECG finding is a test result, not a target of care.",
+    "max_heart_rate": "The highest heart rate reached is an exercise-test result.",
+    "exercise_angina": "Chest pain during the exercise test is a test finding.",
+    "st_depression": "ST depression is an exercise-test finding.",
+    "st_slope": "The ST slope is an exercise-test finding.",
+    "major_vessels": "The vessels seen on fluoroscopy are a test finding.",
+    "thallium_test": "The heart scan result is a test finding.",
+}
+HEART_DISEASE_CHANGEABLE_INPUTS: dict[str, dict[str, Any]] = {
+    **{name: {"modifiable": False, "why": why} for name, why in _NOT_CHANGEABLE.items()},
+    "resting_bp": {
+        "modifiable": True,
+        "why": "Blood pressure can be lowered by medicines and lifestyle changes.",
+        "direction": "down",
+        "lower": 110,
+    },
+    "cholesterol": {
+        "modifiable": True,
+        "why": "Cholesterol can be lowered by medicines (such as statins) and diet.",
+        "direction": "down",
+        "lower": 150,
+    },
+    "fasting_glucose_high": {
+        "modifiable": True,
+        "why": "Fasting blood sugar can be brought under 120 mg/dL by diabetes treatment.",
+        "to_categories": ["No"],
+    },
+}
+
+
 def load_patients(assets: Path) -> pd.DataFrame:
     """The checked Cleveland file with readable categories and a 0/1 outcome."""
     path = assets / DATA_FOLDER / "processed.cleveland.data"
@@ -546,4 +583,5 @@ def _card(calibration, overall, subgroups, n_train, n_cal, n_test, data) -> dict
         # Common clinical knowledge: both are risk factors for coronary disease; a report
         # whose model uses one the other way says so.
         "expected_directions": {"fasting_glucose_high": "raises", "exercise_angina": "raises"},
+        "changeable_inputs": HEART_DISEASE_CHANGEABLE_INPUTS,
     }

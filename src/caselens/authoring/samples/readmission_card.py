@@ -17,6 +17,52 @@ from caselens.authoring.samples.readmission_data import MODEL_ID, SEED, THRESHOL
 from caselens.authoring.samples.readmission_texts import READMISSION
 from caselens.model.features import FeatureSchema
 
+#: Which inputs the care team can still change at discharge, as the sample's authors state
+#: it (card ``changeable_inputs``): where the patient goes, and (by delaying discharge) the
+#: length of the stay. Everything else is who the patient is, their history or what already
+#: happened in the stay; medicines are left out because a dose change also changes
+#: ``medication_change``, which a counterfactual could not keep consistent.
+_NOT_CHANGEABLE = {
+    "race": "Race cannot be changed.",
+    "sex": "Sex cannot be changed by care.",
+    "age_band": "Age cannot be changed.",
+    "num_lab_procedures": "The lab tests of this stay have already been done.",
+    "num_procedures": "The procedures of this stay have already been done.",
+    "num_medications": "The medicines given in this stay have already been given.",
+    "number_outpatient": "Past visits are history.",
+    "number_emergency": "Past visits are history.",
+    "number_inpatient": "Past stays are history.",
+    "number_diagnoses": "Diagnoses are not a target of a discharge decision.",
+    "admission_type": "How the patient was admitted has already happened.",
+    "admission_source": "Where the patient came from has already happened.",
+    "payer": "Insurance is not a clinical decision.",
+    "admitting_specialty": "The admitting specialty has already been decided.",
+    "diagnosis_1": "Diagnoses are not a target of a discharge decision.",
+    "diagnosis_2": "Diagnoses are not a target of a discharge decision.",
+    "diagnosis_3": "Diagnoses are not a target of a discharge decision.",
+    "glucose_serum_test": "A lab result of this stay has already been measured.",
+    "a1c_result": "A lab result of this stay has already been measured.",
+    "insulin": "A dose change also changes 'medication change'; not searched.",
+    "metformin": "A dose change also changes 'medication change'; not searched.",
+    "medication_change": "Follows from the medicine doses; not searched.",
+    "diabetes_medication": "Follows from the medicines prescribed; not searched.",
+}
+READMISSION_CHANGEABLE_INPUTS: dict[str, dict[str, Any]] = {
+    **{name: {"modifiable": False, "why": why} for name, why in _NOT_CHANGEABLE.items()},
+    "time_in_hospital": {
+        "modifiable": True,
+        "why": "Discharge can be delayed, which makes the stay longer.",
+        "direction": "up",
+        "upper": 14,
+        "cost_weight": 2.0,
+    },
+    "discharge_to": {
+        "modifiable": True,
+        "why": "Where the patient goes after discharge is decided by the care team with them.",
+        "to_categories": ["Home", "Home with home health care", "Skilled nursing or care facility"],
+    },
+}
+
 
 def readmission_demo_cases(test: pd.DataFrame, p: np.ndarray, schema: FeatureSchema) -> list[dict]:
     """10 demo cases: low and high risk, near the threshold, missing values, an out-of-range
@@ -297,4 +343,5 @@ def readmission_card(
         # Being prescribed diabetes medicine marks diabetes but is treatment: no direction is
         # expected of it, so a model that uses it either way is not flagged.
         "expected_directions": {"diabetes_medication": "neither"},
+        "changeable_inputs": READMISSION_CHANGEABLE_INPUTS,
     }

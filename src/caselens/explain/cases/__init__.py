@@ -12,7 +12,8 @@ cut to ``SHOWN_CHARS`` with unprintable characters escaped.
 
 The package: :mod:`.records` (the :class:`Case` and its problems and flags), :mod:`.fields`
 (:func:`validate_inputs` and the per-field checks), :mod:`.files` (the CSV and JSON readers),
-:mod:`.record_sources` (where each value of a case read from a FHIR record came from);
+:mod:`.record_sources` (where each value of a case read from a FHIR record came from),
+:mod:`.hypothetical` (a what-if or counterfactual case: its parent and what changed);
 :mod:`._quoting` quotes typed text back safely.
 """
 
@@ -20,6 +21,7 @@ from caselens._lazy import lazy_face
 
 __all__ = [
     "FROM_RECORD",
+    "HYPOTHETICAL_LABEL",
     "INFINITE_TEXT",
     "MAX_CASE_ID_CHARS",
     "MAX_COLUMNS",
@@ -40,10 +42,12 @@ __all__ = [
     "TABLE_COLUMNS",
     "TO_ENTER_BY_HAND",
     "Case",
+    "ChangedValue",
     "FieldFlag",
     "FieldProblem",
     "FieldSource",
     "FlagCode",
+    "Hypothetical",
     "ProblemCode",
     "RecordSources",
     "RecordStatus",
@@ -73,6 +77,9 @@ _PARTS = {
     "RARE_CATEGORY_SHARE": "fields",
     "SHOWN_CHARS": "_quoting",
     "FROM_RECORD": "record_sources",
+    "HYPOTHETICAL_LABEL": "hypothetical",
+    "ChangedValue": "hypothetical",
+    "Hypothetical": "hypothetical",
     "MAX_SOURCES_PER_FIELD": "record_sources",
     "STATUS_WORDS": "record_sources",
     "TABLE_COLUMNS": "record_sources",

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from caselens.errors import CaseValidationError
+from caselens.explain.cases.hypothetical import Hypothetical
 from caselens.explain.cases.record_sources import RecordSources
 from caselens.model.column_index import column_index
 
@@ -67,6 +68,9 @@ class Case:
     record_sources : RecordSources or None
         For a case read from the patient's FHIR record ('fhir'): where each value came
         from, and which the clinician entered by hand; None for any other case.
+    hypothetical : Hypothetical or None
+        For a what-if or counterfactual case: the report it was derived from and what
+        changed; None for a patient's own values.
     """
 
     values: dict[str, Any]
@@ -74,6 +78,7 @@ class Case:
     case_id: str | None = None
     flags: tuple[FieldFlag, ...] = field(default=())
     record_sources: RecordSources | None = None
+    hypothetical: Hypothetical | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The case as a one-row DataFrame of the model's inputs.
