@@ -34,6 +34,7 @@ EVERY = {
     "CASELENS_APP_DB_URL": ("postgresql://app@db/app", "postgresql://app@db/app"),
     "CASELENS_AUDIT_KEY": ("ab" * 32, "ab" * 32),
     "CASELENS_AUDIT_KEY_FILE": ("/keys/audit.key", Path("/keys/audit.key")),
+    "CASELENS_SIGNING_KEY_FILE": ("/keys/signing.key.pem", Path("/keys/signing.key.pem")),
     "CASELENS_AUDIT_CHECKPOINTS": ("/logs/cp.jsonl", Path("/logs/cp.jsonl")),
     "CASELENS_AUDIT_WITNESS": ("postgresql://w@other/w", "postgresql://w@other/w"),
     "CASELENS_AUDIT_KEY_REGISTRY": ("/etc/caselens/keys", Path("/etc/caselens/keys")),

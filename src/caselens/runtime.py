@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from caselens.access import AccountStore, CdsCallStore, ModelStatusStore
     from caselens.audit import AuditStore
+    from caselens.audit.signing_keys import SigningKey
     from caselens.explain.report import CaseExplainer, ExplainerCache
     from caselens.model import BundleCatalogue
     from caselens.workflow import Workflow
@@ -118,6 +119,25 @@ class Runtime:
         from caselens.audit import default_key_file
 
         return default_key_file(self.settings.audit_environment())
+
+    @property
+    def signing_key_file(self) -> Path:
+        """The Ed25519 signing key: ``CASELENS_SIGNING_KEY_FILE`` or
+        ``<data dir>/signing.key.pem``."""
+        from caselens.audit.signing_keys import SIGNING_KEY_FILE
+
+        return self.settings.signing_key_file or Path(self.settings.data_dir) / SIGNING_KEY_FILE
+
+    @property
+    def signing_key(self) -> SigningKey:
+        """The server's signing key, read once; created on first use in demo mode only
+        (outside it a missing key is an operator's error, named with the file)."""
+        from caselens.audit.signing_keys import load_signing_key
+
+        return self._once(
+            "signing_key",
+            lambda: load_signing_key(self.signing_key_file, create=self.settings.demo),
+        )
 
     # -- the parts, each built once ------------------------------------------------------
 

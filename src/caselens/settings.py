@@ -156,6 +156,10 @@ VARIABLES: tuple[Variable, ...] = (
              "none (then no key rotation is valid)",
              "the operator's key registry file (`KEY_ID from ENTRY` lines), kept outside the "
              "data folder"),
+    Variable("CASELENS_SIGNING_KEY_FILE", "signing_key_file", _path,
+             "`$CASELENS_DATA_DIR/signing.key.pem` (created in demo mode)",
+             "the Ed25519 private key (PKCS#8 PEM, mode 0600) that signs files leaving "
+             "CaseLens; retired public keys sit beside it"),
     Variable("CASELENS_ALLOW_PICKLE", "allow_pickle", _switch, "off",
              "allow pickle/joblib model files (trusted files only)"),
     Variable("CASELENS_TRUSTED_TYPES_FILE", "trusted_types_file", _path,
@@ -289,6 +293,8 @@ class Settings:
     audit_checkpoints: Path | None = None
     audit_witness: str | None = None
     audit_key_registry: Path | None = None
+    #: The Ed25519 signing key file; None means ``<data_dir>/signing.key.pem``.
+    signing_key_file: Path | None = None
     trusted_types_file: Path | None = None
     demo: bool = False
     #: How patients reach their care team; None outside demo mode refuses patient pages.
