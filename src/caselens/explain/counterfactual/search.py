@@ -40,6 +40,7 @@ from caselens.explain.attribution._runtime import _model_threads
 from caselens.explain.attribution.model_usage import _CountingPredict
 from caselens.explain.cases import Case, ChangedValue, Hypothetical
 from caselens.explain.counterfactual.candidates import InputRange, input_range
+from caselens.explain.counterfactual.dice_backend import DICE_METHOD, DiceRefusal, dice_proposals
 from caselens.explain.counterfactual.results import (
     Alternative,
     CounterfactualResult,
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
 #: The search's name in :class:`SearchSettings` (and the trail): a grid over the allowed
 #: values, fewest changes first, refined, every shown answer re-asked of the model.
 METHOD = "caselens-grid-v1"
+#: Every method :func:`find_alternatives` accepts: this search (the default) and DiCE's
+#: random search (:mod:`.dice_backend`, for the comparison).
+METHODS = (METHOD, DICE_METHOD)
 #: Default wall-clock budget: the target is p95 ≤ 2 s on the samples, and the final
 #: re-asking of up to three alternatives and the answer's records come after it.
 DEFAULT_BUDGET_MS = 1500
@@ -136,14 +140,19 @@ def find_alternatives(
     ValueError
         If ``parent`` is not a report of this explainer's model about ``case``, or the
         method is not this search's.
+    RuntimeError
+        If the DiCE method is asked for and dice-ml is not installed.
     ModelOutputError, ModelBudgetError
         If the model returns something that is not a probability, or an ONNX call runs
         over its time limit (as a report would).
     """
     clock = _Clock((settings or default_settings(explainer)).budget_ms)
     settings = settings or default_settings(explainer)
-    if settings.method != METHOD:
-        raise ValueError(f"settings.method: '{settings.method}' is not this search ('{METHOD}')")
+    if settings.method not in METHODS:
+        raise ValueError(
+            f"settings.method: '{settings.method}' is not a counterfactual search; expected "
+            f"one of: {', '.join(METHODS)}"
+        )
     bundle = explainer.bundle
     _check_parent(explainer, case, parent)
     threshold = parent.model.threshold
@@ -181,10 +190,19 @@ def find_alternatives(
     usable = [r for r in ranges if r.values]
     if not usable:
         return result(reason=_nothing_to_try_reason(ranges))
-    asker = _Asker(explainer, case, threshold, target)
-    found = _search(asker, usable, settings, clock)
-    chosen = _choose(found, settings.max_alternatives)
-    refined = [_refine(asker, usable, f) for f in chosen] if not clock.out() else chosen
+    if settings.method == DICE_METHOD:
+        try:
+            found = _dice_found(explainer, case, usable, settings, target)
+        except DiceRefusal as refusal:
+            clock.out()
+            return result(reason=str(refusal))
+        clock.out()  # a DiCE call cannot be stopped part-way: its budget is checked after
+        refined = _choose(found, settings.max_alternatives)
+    else:
+        asker = _Asker(explainer, case, threshold, target)
+        found = _search(asker, usable, settings, clock)
+        chosen = _choose(found, settings.max_alternatives)
+        refined = [_refine(asker, usable, f) for f in chosen] if not clock.out() else chosen
     alternatives = _verified(explainer, case, usable, refined, threshold, target)
     if alternatives:
         return result(tuple(alternatives))
@@ -319,6 +337,33 @@ def _search_set(
             if held is None or distance < held.distance:
                 best[signature] = _Found(values, distance, signature)
     return sorted(best.values(), key=lambda f: (f.distance, f.signature))
+
+
+def _dice_found(
+    explainer: CaseExplainer,
+    case: Case,
+    ranges: list[InputRange],
+    settings: SearchSettings,
+    target: ThresholdSide,
+) -> list[_Found]:
+    """DiCE's proposals with at most ``max_changes`` changes, as the grid's findings."""
+    by_name = {r.name: r for r in ranges}
+    found = []
+    proposals = dice_proposals(
+        explainer, case.values, ranges, target_positive=target == "at_or_above", seed=settings.seed
+    )
+    for proposal in proposals:
+        if len(proposal) > settings.max_changes:
+            continue
+        values = tuple((r.name, proposal[r.name]) for r in ranges if r.name in proposal)
+        found.append(
+            _Found(
+                values,
+                sum(by_name[n].cost(v) for n, v in values),
+                tuple(by_name[n].direction_of(v) for n, v in values),
+            )
+        )
+    return found
 
 
 def _choose(found: Iterable[_Found], limit: int) -> list[_Found]:
