@@ -68,6 +68,8 @@ BATCH_ROWS = 2048
 #: Rows asked in one search at most, whatever the budget: the same case and seed always
 #: give the same alternatives on a fast machine and on a slow one that finishes.
 MAX_SEARCH_ROWS = 60_000
+#: Crossings per set and signature checked to need every change (nearest first).
+MINIMAL_CANDIDATES = 32
 #: A probability this close to the threshold is not counted as crossing it: a last-bit
 #: difference between the search's batch and the report's own call cannot undo it.
 CROSSING_MARGIN = 1e-9
@@ -298,15 +300,14 @@ def _search(
     rng = np.random.default_rng(settings.seed)
     found: list[_Found] = []
     for size in range(1, min(settings.max_changes, len(ranges)) + 1):
+        # Larger sets only while fewer distinct sets than alternatives wanted were found;
+        # each of their answers needs every change (checked in _search_set).
+        if len({f.names for f in found}) >= settings.max_alternatives:
+            break
         for subset in itertools.combinations(ranges, size):
-            names = frozenset(r.name for r in subset)
-            if any(f.names <= names for f in found):
-                continue  # a subset already crosses: this set is not a fewer-changes answer
             if clock.out() or asker.rows >= MAX_SEARCH_ROWS:
                 return found
             found.extend(_search_set(asker, subset, rng, clock))
-        if len({f.names for f in found}) >= settings.max_alternatives:
-            break
     return found
 
 
@@ -320,7 +321,7 @@ def _search_set(
     else:
         picks = np.arange(total)
     indices = np.unravel_index(picks, sizes)
-    best: dict[tuple[str, ...], _Found] = {}
+    crossing: list[_Found] = []
     for start in range(0, len(picks), BATCH_ROWS):
         if start and clock.out():
             break
@@ -330,13 +331,46 @@ def _search_set(
             {r.name: _column(r, vals) for r, vals in zip(subset, rows, strict=True)}
         )
         for k in np.flatnonzero(crossed):
-            values = tuple((r.name, vals[k]) for r, vals in zip(subset, rows, strict=True))
-            distance = sum(r.cost(vals[k]) for r, vals in zip(subset, rows, strict=True))
-            signature = tuple(r.direction_of(vals[k]) for r, vals in zip(subset, rows, strict=True))
-            held = best.get(signature)
-            if held is None or distance < held.distance:
-                best[signature] = _Found(values, distance, signature)
+            row = [(r, vals[k]) for r, vals in zip(subset, rows, strict=True)]
+            crossing.append(
+                _Found(
+                    tuple((r.name, v) for r, v in row),
+                    sum(r.cost(v) for r, v in row),
+                    tuple(r.direction_of(v) for r, v in row),
+                )
+            )
+    # Nearest first, at most MINIMAL_CANDIDATES per signature (direction or category).
+    crossing.sort(key=lambda f: (f.distance, f.values))
+    per_signature: dict[tuple[str, ...], list[_Found]] = {}
+    for f in crossing:
+        kept = per_signature.setdefault(f.signature, [])
+        if len(kept) < MINIMAL_CANDIDATES:
+            kept.append(f)
+    candidates = [f for kept in per_signature.values() for f in kept]
+    if len(subset) > 1:
+        candidates = _needing_every_change(asker, subset, candidates)
+    best: dict[tuple[str, ...], _Found] = {}
+    for f in candidates:  # nearest first within each signature
+        best.setdefault(f.signature, f)
     return sorted(best.values(), key=lambda f: (f.distance, f.signature))
+
+
+def _needing_every_change(
+    asker: _Asker, subset: Sequence[InputRange], found: list[_Found]
+) -> list[_Found]:
+    """The findings that no longer cross when any one of their changes is undone: an
+    answer with a change it does not need is a smaller answer with a needless extra."""
+    if not found:
+        return []
+    changes: dict[str, list[Any]] = {r.name: [] for r in subset}
+    for f in found:
+        values = dict(f.values)
+        for undone in subset:
+            for r in subset:
+                changes[r.name].append(r.current if r is undone else values[r.name])
+    crossed = asker.crossing({r.name: _column(r, changes[r.name]) for r in subset})
+    needed = ~crossed.reshape(len(found), len(subset)).any(axis=1)
+    return [f for f, keep in zip(found, needed, strict=True) if keep]
 
 
 def _dice_found(
@@ -401,8 +435,11 @@ def _refine(asker: _Asker, ranges: list[InputRange], found: _Found) -> _Found:
         if len(crossed):
             values[name] = tries[int(crossed[0])]  # nearest the patient's value first
     ordered = tuple((n, values[n]) for n, _ in found.values)
-    distance = sum(by_name[n].cost(v) for n, v in ordered)
-    return _Found(ordered, distance, found.signature)
+    refined = _Found(ordered, sum(by_name[n].cost(v) for n, v in ordered), found.signature)
+    subset = [by_name[n] for n, _ in ordered]
+    if len(subset) > 1 and not _needing_every_change(asker, subset, [refined]):
+        return found  # made smaller, one change became needless: keep the answer as found
+    return refined
 
 
 def _verified(
