@@ -68,11 +68,16 @@ BATCH_ROWS = 2048
 #: Rows asked in one search at most, whatever the budget: the same case and seed always
 #: give the same alternatives on a fast machine and on a slow one that finishes.
 MAX_SEARCH_ROWS = 60_000
+#: Rounds of making a change smaller: the second looks between the last value that did not
+#: cross and the first that did (a whole-number input then lands on the exact smallest
+#: change for any range of up to REFINE_STEPS² steps).
+REFINE_ROUNDS = 2
 #: Crossings per set and signature checked to need every change (nearest first).
 MINIMAL_CANDIDATES = 32
-#: A probability this close to the threshold is not counted as crossing it: a last-bit
-#: difference between the search's batch and the report's own call cannot undo it.
-CROSSING_MARGIN = 1e-9
+#: A probability within this of the threshold is not counted as crossing it. A float32
+#: model (an ONNX file) answers the same row up to ~1e-7 differently in a report's large
+#: batch than in one row, so an alternative shown as crossing crosses in its own report too.
+CROSSING_MARGIN = 1e-6
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,7 @@ def find_alternatives(
         found = _search(asker, usable, settings, clock)
         chosen = _choose(found, settings.max_alternatives)
         refined = [_refine(asker, usable, f) for f in chosen] if not clock.out() else chosen
+        refined.sort(key=_preference)  # made smaller, their order may change
     alternatives = _verified(explainer, case, usable, refined, threshold, target)
     if alternatives:
         return result(tuple(alternatives))
@@ -403,7 +409,7 @@ def _dice_found(
 def _choose(found: Iterable[_Found], limit: int) -> list[_Found]:
     """Fewest changes, then smallest distance; distinct sets of inputs first, then other
     directions or categories of a set already chosen."""
-    ordered = sorted(found, key=lambda f: (len(f.values), f.distance, f.values))
+    ordered = sorted(found, key=_preference)
     chosen: list[_Found] = []
     for f in ordered:
         if len(chosen) < limit and all(f.names != c.names for c in chosen):
@@ -411,7 +417,12 @@ def _choose(found: Iterable[_Found], limit: int) -> list[_Found]:
     for f in ordered:
         if len(chosen) < limit and f not in chosen:
             chosen.append(f)
-    return sorted(chosen, key=lambda f: (len(f.values), f.distance, f.values))
+    return sorted(chosen, key=_preference)
+
+
+def _preference(found: _Found) -> tuple[int, float, tuple[tuple[str, Any], ...]]:
+    """Fewest changes, then smallest distance (then the values, so ties are stable)."""
+    return (len(found.values), found.distance, found.values)
 
 
 def _refine(asker: _Asker, ranges: list[InputRange], found: _Found) -> _Found:
@@ -422,18 +433,24 @@ def _refine(asker: _Asker, ranges: list[InputRange], found: _Found) -> _Found:
         r = by_name[name]
         if r.is_category:
             continue
-        tries = r.between(float(values[name]))
-        if len(tries) <= 1:
-            continue
-        changes = {
-            other: _column(by_name[other], [values[other]] * len(tries))
-            for other in values
-            if other != name
-        }
-        changes[name] = _column(r, tries)
-        crossed = np.flatnonzero(asker.crossing(changes))
-        if len(crossed):
-            values[name] = tries[int(crossed[0])]  # nearest the patient's value first
+        start: float | None = None  # the patient's value, then the last step that did not cross
+        for _ in range(REFINE_ROUNDS):
+            tries = r.between(float(values[name]), start)
+            if len(tries) <= 1:
+                break
+            changes = {
+                other: _column(by_name[other], [values[other]] * len(tries))
+                for other in values
+                if other != name
+            }
+            changes[name] = _column(r, tries)
+            crossed = np.flatnonzero(asker.crossing(changes))
+            if not len(crossed):
+                break
+            first = int(crossed[0])  # nearest the patient's value first
+            values[name] = tries[first]
+            if first:
+                start = tries[first - 1]
     ordered = tuple((n, values[n]) for n, _ in found.values)
     refined = _Found(ordered, sum(by_name[n].cost(v) for n, v in ordered), found.signature)
     subset = [by_name[n] for n, _ in ordered]
