@@ -92,6 +92,12 @@ class _Found:
     def names(self) -> frozenset[str]:
         return frozenset(name for name, _ in self.values)
 
+    @property
+    def kind(self) -> tuple[tuple[str, str], ...]:
+        """Which inputs change and which way (or to which category): two findings of the
+        same kind are the same change at different sizes."""
+        return tuple(zip((name for name, _ in self.values), self.signature, strict=True))
+
 
 class _Clock:
     """The search's budget: started once, asked between batches."""
@@ -415,7 +421,7 @@ def _choose(found: Iterable[_Found], limit: int) -> list[_Found]:
         if len(chosen) < limit and all(f.names != c.names for c in chosen):
             chosen.append(f)
     for f in ordered:
-        if len(chosen) < limit and f not in chosen:
+        if len(chosen) < limit and all(f.kind != c.kind for c in chosen):
             chosen.append(f)
     return sorted(chosen, key=_preference)
 
