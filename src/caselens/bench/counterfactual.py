@@ -5,7 +5,9 @@ search's time per case (p50/p95, after one warm-up search), and for every altern
 whether it really crosses the threshold when the engine explains the changed case as a
 report (``validity``: the report's own probability, not the search's), how many inputs it
 changes (``sparsity``) and how far it moves them (``distance``: Σ |change| / spread × cost
-weight). Beside the sample bundles (or every bundle in ``CASELENS_MODELS_DIR``), two
+weight), with the cases that got no alternative, those the method did not search at all
+(DiCE refuses a case with a value not recorded) and those that ran out of budget. Beside the
+sample bundles (or every bundle in ``CASELENS_MODELS_DIR``), two
 bring-your-own bundles built here on the heart-disease sample's data: a 5-fold calibrated
 random forest (:func:`caselens.bench.reports.build_cv5_forest_bundle`) and an ONNX file
 converted by ``caselens bundle convert``'s converter (:func:`build_onnx_bundle`).
