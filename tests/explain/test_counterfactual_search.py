@@ -126,10 +126,12 @@ def test_nothing_within_the_limits_says_exactly_that(heart_explainer):
     check_result(heart_explainer, case, parent, result)
     assert result.alternatives == ()
     assert result.none_reason == (
-        "No values within the stated limits of resting blood pressure, serum cholesterol and "
-        "fasting blood sugar > 120 mg/dL move this result below the 50% threshold. For this "
-        "patient, fasting blood sugar > 120 mg/dL has no other value allowed by the stated "
-        "direction and limits and the range the model was trained on."
+        "The search found no values within the stated limits of resting blood pressure, serum "
+        "cholesterol and fasting blood sugar > 120 mg/dL that move this result below the 50% "
+        "threshold; it tried each limit and up to 12 steps towards it, alone and combined (at "
+        "most 3 changes at once). For this patient, fasting blood sugar > 120 mg/dL has no "
+        "other value allowed by the stated direction and limits and the range the model was "
+        "trained on."
     )
 
 
