@@ -14,8 +14,9 @@ other side of the threshold from the parent report:
    three changes must need each of them (undoing any one no longer crosses).
 3. Per set (and per direction or target category: "the same change at another size" is
    never offered twice), the crossing row nearest the patient (distance = Σ |change| /
-   spread × cost weight, a category change = 1 × weight) is kept, then made smaller
-   between the patient's value and it (:data:`~.candidates.REFINE_STEPS` points per input).
+   spread × cost weight, a category change = 1 × weight) is kept, then each number change
+   is made as small as still crosses (:func:`.grid.refine`: two rounds of
+   :data:`~.candidates.REFINE_STEPS` points between the patient's value and it).
 4. The alternatives are chosen fewest changes first, then smallest distance, distinct sets
    of inputs first, and each is asked of the model once more as the report asks it (one
    row, the case's own frame), its interval from the report's ConfidenceModel: only an
