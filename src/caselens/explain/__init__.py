@@ -25,6 +25,7 @@ __all__ = [
     "ReliabilityBin",
     "ShapExplanation",
     "SourceResourceRef",
+    "WhatIfDiff",
     "case_from_csv",
     "case_from_json",
     "case_from_upload",
@@ -38,6 +39,7 @@ __all__ = [
     "in_patient_language",
     "interval_level_text",
     "validate_inputs",
+    "what_if_diff",
 ]
 
 _PARTS = {
@@ -72,5 +74,7 @@ _PARTS = {
     "in_patient_language": "report",
     "interval_level_text": "interval_text",
     "validate_inputs": "cases",
+    "WhatIfDiff": "what_if_diff",
+    "what_if_diff": "what_if_diff",
 }
 __getattr__, __dir__ = lazy_face(globals(), _PARTS)

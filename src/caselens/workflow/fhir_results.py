@@ -31,6 +31,11 @@ from caselens.workflow.records import ExportFile, UserSession
 #: Displays whose result may be written back: a report shown to a clinician. (A patient's
 #: view, a preview or a replay is not a clinical result of its own.)
 RESULT_ACTIONS = frozenset({"viewed"})
+#: Why a what-if or counterfactual report never goes to the record as a RiskAssessment.
+HYPOTHETICAL_NOT_IN_RECORD = (
+    "a what-if or counterfactual result is not this patient's result (its values are not "
+    "their recorded values), so it is never written to the patient's record."
+)
 #: The file name of the download.
 FHIR_RESULT_FILE = "caselens-risk-assessment-{seq}.fhir.json"
 
@@ -155,6 +160,8 @@ class FhirResultsMixin(DoorBase):
     ) -> tuple[AuditEntry, CaseReport]:
         """The display entry and its report, verified; a clinician's own displays only."""
         viewer = self._viewer(session)
+        if isinstance(source, CaseReport) and source.case.hypothetical is not None:
+            raise Refused(f"Not allowed: {HYPOTHETICAL_NOT_IN_RECORD}")
         if isinstance(source, CaseReport):
             entry = self._latest_display(session, source)
         else:
@@ -173,6 +180,8 @@ class FhirResultsMixin(DoorBase):
             report = CaseReport.from_json(entry.report_json)
         except ValueError as exc:
             raise WorkflowError(f"Entry #{entry.seq}: its report cannot be read ({exc}).") from exc
+        if report.case.hypothetical is not None:
+            raise Refused(f"Not allowed: {HYPOTHETICAL_NOT_IN_RECORD}")
         status = self._statuses.get(report.model.model_id)
         if status.suspended:
             # A suspended model's results do not reach the record, however recently shown.
@@ -189,6 +198,8 @@ class FhirResultsMixin(DoorBase):
             raise WorkflowError(str(exc)) from exc
         if problem is not None:
             raise EntryFailsVerification(f"Entry #{seq} fails verification: {problem}.")
+        if entry.action == "what_if_viewed":
+            raise Refused(f"Not allowed: entry #{seq} is a what-if; {HYPOTHETICAL_NOT_IN_RECORD}")
         if entry.action not in RESULT_ACTIONS or entry.report_json is None:
             raise WorkflowError(
                 f"Entry #{seq} is not a report shown to a clinician (its action is "
