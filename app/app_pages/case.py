@@ -13,8 +13,9 @@ from components.fhir_result import render_fhir_result
 from components.patient_view import render_patient_report
 from components.report_view import render_clinician_report, render_model_banner
 from components.text import literal
+from components.what_if import render_what_if
 from services import care_team_contact, demo_mode
-from session import guard, run, workflow
+from session import guard, run, user_session, workflow
 
 guard("case")
 st.title("Case")
@@ -135,6 +136,12 @@ render_clinician_report(
     on_model_facts=_open_model_facts,
     model_problems=problems,
     case_notes=tuple(flag.message for flag in case.flags),
+)
+render_what_if(
+    report,
+    bundle.features,
+    key_prefix=f"case_{model_id}",
+    show=lambda parent, values: workflow().show_what_if(user_session(), parent, values),
 )
 estimate = run(workflow().own_estimate, model_id, case)
 if estimate is not None:
