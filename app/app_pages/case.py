@@ -137,12 +137,6 @@ render_clinician_report(
     model_problems=problems,
     case_notes=tuple(flag.message for flag in case.flags),
 )
-render_what_if(
-    report,
-    bundle.features,
-    key_prefix=f"case_{model_id}",
-    show=lambda parent, values: workflow().show_what_if(user_session(), parent, values),
-)
 estimate = run(workflow().own_estimate, model_id, case)
 if estimate is not None:
     st.caption(f"Your estimate before seeing the model: {estimate} out of 100.")
@@ -193,3 +187,12 @@ if sent:
             own_estimate_out_of_100=estimate,
         )
         st.success("Thank you — your feedback was recorded.")
+
+# Last on the page, so the FHIR result, the preview and the feedback above are plainly the
+# recorded report's; the what-if is drawn beside its parent, labelled.
+render_what_if(
+    report,
+    bundle.features,
+    key_prefix=f"case_{model_id}",
+    show=lambda parent, values: workflow().show_what_if(user_session(), parent, values),
+)

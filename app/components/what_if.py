@@ -24,12 +24,25 @@ from components.hypothetical import render_hypothetical_label
 from components.report_view import render_clinician_report, side_badge
 from components.text import literal
 
+#: Pixels of one row of Streamlit's data grid (and of its header row).
+ROW_PX = 35
 #: What the control is called on the report (the issue's words).
 CHANGE_LABEL = "Change a value (what if?)"
 
 
 def _points(value: float | None) -> float | None:
     return None if value is None else round(100 * value, 1)
+
+
+def _signed(points: float | None) -> str:
+    if points is None:
+        return "—"
+    return f"+{points:.1f}" if points >= 0 else f"−{abs(points):.1f}"
+
+
+def _before_after(before: float | None, after: float | None) -> str:
+    """'−2.1 → +5.7' (points), a dash where that explanation failed."""
+    return f"{_signed(_points(before))} → {_signed(_points(after))}"
 
 
 def _range(low: float | None, high: float | None) -> str:
@@ -52,7 +65,7 @@ def render_comparison(view: WhatIfView, *, key: str, before_name: str) -> None:
             st.metric("Probability", format_percent(side.probability))
             st.caption(f"Range: {_range(side.range_low, side.range_high)}")
             st.badge(literal(words), icon=icon, color=colour)  # type: ignore[arg-type]
-    threshold = format_percent(diff.threshold)
+    threshold = f"{100 * diff.threshold:g}%"  # as the side statements print it
     if diff.side_changed:
         now = "at or above" if diff.after.at_or_above else "below"
         st.markdown(f"**The side of the {threshold} threshold changed:** now {now} it.")
@@ -70,13 +83,12 @@ def render_comparison(view: WhatIfView, *, key: str, before_name: str) -> None:
         [
             {
                 "Input": row.label,
-                "Value before": row.before_text,
-                "Value after": row.after_text,
-                "SHAP before": _points(row.shap_before),
-                "SHAP after": _points(row.shap_after),
+                "Value": row.after_text
+                if row.before_text == row.after_text
+                else f"{row.before_text} → {row.after_text}",
+                "SHAP (points), before → after": _before_after(row.shap_before, row.shap_after),
                 "SHAP change": _points(row.shap_change),
-                "LIME before": _points(row.lime_before),
-                "LIME after": _points(row.lime_after),
+                "LIME (points), before → after": _before_after(row.lime_before, row.lime_after),
                 "LIME change": _points(row.lime_change),
             }
             for row in diff.contributions
@@ -86,6 +98,8 @@ def render_comparison(view: WhatIfView, *, key: str, before_name: str) -> None:
         table,
         hide_index=True,
         key=f"{key}_contributions",
+        # Every input in view: the table is the comparison, not a sample of it.
+        height=ROW_PX * (len(table) + 1) + 3,
         alt="Each input's contribution before and after the change",
     )
     appeared, gone = st.columns(2)
@@ -198,6 +212,7 @@ def render_what_if_replay(
         st.warning(literal(exc), icon=":material/link_off:")
         return
     with st.container(border=True, key=f"{key}_what_if_view"):
+        render_hypothetical_label(report)
         st.subheader("The what-if beside its parent")
         render_comparison(
             view, key=f"{key}_what_if", before_name=f"Parent (entry #{hypothetical.parent_entry})"
