@@ -343,6 +343,12 @@ def test_a_patient_can_never_see_a_what_if_nor_can_it_go_to_the_record(workflow)
         workflow.risk_assessment(clinician, view.report)
     with pytest.raises(Refused, match="never written to the patient's record"):
         workflow.risk_assessment(clinician, view.entry)
+    fhir_refusals = entries_after(workflow, before)[2:]
+    assert [(e.action, e.detail()["action"]) for e in fhir_refusals] == [
+        ("access_refused", "export_fhir_result"),
+        ("access_refused", "export_fhir_result"),
+    ]
+    assert fhir_refusals[1].detail()["entry"] == view.entry
     # Nor recorded as the patient's result by the ordinary report path.
     import dataclasses
 
