@@ -73,6 +73,16 @@ def test_a_changed_value_is_recorded_and_drawn_beside_the_original_and_edits_cha
     assert second.detail()["parent_entry"] == first.seq
     assert [c["name"] for c in second.detail()["changes"]] == ["cholesterol"]
     assert "2 edits in a chain" in shown(at.caption)
+    # The what-if in full, under its own label, beside the original's card on one page.
+    shown_before = len(at.metric)
+    at = at.toggle(key="case_heart-disease_what_if_full").set_value(True).run()
+    assert not at.exception
+    assert len(at.metric) > shown_before
+    second_report = json.loads(second.report_json)
+    assert format_percent(second_report["confidence"]["probability"]) in [
+        m.value for m in at.metric
+    ]
+    assert shown(at.warning).count(HYPOTHETICAL_LABEL) == 2  # the comparison's and the report's
 
 
 def test_an_out_of_range_edit_lists_the_field_and_records_nothing():
