@@ -408,3 +408,18 @@ def test_any_invalid_edit_is_refused_per_field_with_no_entry(workflow, shown, bp
     assert "resting_bp" in fields
     assert fields <= {"resting_bp", "age"}
     assert entries_after(workflow, before) == []
+
+
+def test_the_trail_names_the_action_in_words_and_exports_it_as_a_read(workflow):
+    from caselens.audit.fhir_export import to_audit_event
+    from caselens.workflow import action_name
+
+    assert action_name(WHAT_IF_ACTION).startswith("What-if viewed (hypothetical values")
+    assert action_name("viewed") == "viewed"
+    session = signed_in(workflow, "dr.lee")
+    parent = shown_report(workflow, session)
+    view = workflow.show_what_if(session, parent, edited(parent, max_heart_rate=120))
+    event = to_audit_event(workflow.trail.get(view.entry))
+    assert event["action"] == "R"
+    assert event["subtype"][-1]["code"] == WHAT_IF_ACTION
+    assert event["purposeOfEvent"][0]["coding"][0]["code"] == "TREAT"
