@@ -368,29 +368,53 @@ RESTING_BP = st.integers(min_value=50, max_value=300)
 OUT_OF_BOUNDS = st.one_of(st.integers(max_value=49), st.integers(min_value=301, max_value=10**6))
 
 
+def valid_value(feature) -> st.SearchStrategy:
+    """Any value the heart schema accepts for ``feature`` (a form's kinds: whole numbers for
+    an integer input, a listed category, nothing where a value may be missing)."""
+    if feature.kind == "category":
+        values = st.sampled_from(list(feature.categories))
+    elif feature.kind == "integer":
+        values = st.integers(int(feature.hard_min), int(feature.hard_max)).map(float)
+    else:
+        values = st.floats(feature.hard_min, feature.hard_max, allow_nan=False).map(
+            lambda x: round(x, 2)
+        )
+    return st.one_of(st.none(), values) if feature.missing_allowed else values
+
+
+@st.composite
+def edits(draw, features) -> dict:
+    """One to three inputs of the heart schema, each with a valid value."""
+    chosen = draw(
+        st.lists(
+            st.sampled_from(list(features)), min_size=1, max_size=3, unique_by=lambda f: f.name
+        )
+    )
+    return {f.name: draw(valid_value(f)) for f in chosen}
+
+
 @settings(
-    max_examples=6,
+    max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(bp=RESTING_BP, cholesterol=st.integers(min_value=50, max_value=1000))
-def test_any_valid_edit_gives_a_report_of_exactly_the_edited_values(
-    workflow, shown, bp, cholesterol
-):
+@given(data=st.data())
+def test_any_valid_edit_gives_a_report_of_exactly_the_edited_values(workflow, shown, data):
     session, parent = shown
-    values = edited(parent, resting_bp=bp, cholesterol=cholesterol)
-    if bp == 108 and cholesterol == 267:
+    change = data.draw(edits(workflow.bundle(MODEL).features))
+    values = edited(parent, **change)
+    before = parent.case.values()
+    expected = {
+        n for n, v in change.items() if not (v == before[n] or (v is None and before[n] is None))
+    }
+    if not expected:
         with pytest.raises(WorkflowError, match="No value was changed"):
             workflow.show_what_if(session, parent, values)
         return
     view = workflow.show_what_if(session, parent, values)
-    assert view.report.case.values() == {
-        k: (float(v) if k in {"resting_bp", "cholesterol"} else v) for k, v in values.items()
-    }
-    changed = {c.name for c in view.report.case.hypothetical.changes}
-    assert changed == {
-        n for n, old in (("resting_bp", 108), ("cholesterol", 267)) if values[n] != old
-    }
+    assert view.report.case.values() == values
+    assert {c.name for c in view.report.case.hypothetical.changes} == expected
+    assert workflow.trail.get(view.entry).report_json == view.report.to_json()
 
 
 @settings(
