@@ -18,12 +18,13 @@ import pandas as pd
 import streamlit as st
 
 from caselens.errors import CaseLensError
-from caselens.workflow import AUDIT_PAGE_SIZE
+from caselens.workflow import AUDIT_PAGE_SIZE, action_name
 from components.fhir_result import render_fhir_result
 from components.patient_view import render_patient_report
 from components.private_download import private_download
 from components.report_view import render_clinician_report, render_model_banner
 from components.text import literal
+from components.what_if import render_what_if_replay
 from services import care_team_contact, demo_mode
 from session import guard, run, user_session, workflow
 
@@ -96,7 +97,7 @@ with st.expander("Filter", expanded=True):
         "Action",
         ["", *choices.actions],
         key="audit_action",
-        format_func=lambda a: a or "Any action",
+        format_func=lambda a: action_name(a) if a else "Any action",
     )
     cols = st.columns(4)
     role = cols[0].selectbox(
@@ -297,6 +298,13 @@ if rerun is not None:  # the verdict stays with its entry until the reviewer lea
             key="audit_diff",
             alt="Fields that differ between the stored and the re-run report",
         )
+# A what-if: its parent entry and the comparison with it (both verified and recorded).
+render_what_if_replay(
+    replay.report,
+    lambda: workflow().replay_what_if(user_session(), seq),
+    open_entry=_open,
+    key=f"audit_{seq}",
+)
 # The same banner as on the Case page when the card of the model version behind this report
 # fails its checks now (a card altered since, or one that always failed).
 problems = run(workflow().replayed_model_warnings, replay.report)

@@ -13,8 +13,9 @@ from components.fhir_result import render_fhir_result
 from components.patient_view import render_patient_report
 from components.report_view import render_clinician_report, render_model_banner
 from components.text import literal
+from components.what_if import render_what_if
 from services import care_team_contact, demo_mode
-from session import guard, run, workflow
+from session import guard, run, user_session, workflow
 
 guard("case")
 st.title("Case")
@@ -186,3 +187,12 @@ if sent:
             own_estimate_out_of_100=estimate,
         )
         st.success("Thank you — your feedback was recorded.")
+
+# Last on the page, so the FHIR result, the preview and the feedback above are plainly the
+# recorded report's; the what-if is drawn beside its parent, labelled.
+render_what_if(
+    report,
+    bundle.features,
+    key_prefix=f"case_{model_id}",
+    show=lambda parent, values: workflow().show_what_if(user_session(), parent, values),
+)

@@ -23,6 +23,7 @@ from components.figures import (
     shap_waterfall_figure,
     threshold_strip_figure,
 )
+from components.hypothetical import render_hypothetical_label
 from components.record_intake import render_notes, render_sources_table, summary_line
 from components.text import code, literal
 
@@ -141,7 +142,9 @@ def render_result_card(
     matters most and a way to this model's Model facts. Each number is printed once."""
     c = report.confidence
     m = report.model
-    with st.container(border=True, key="result_card"):
+    # One card per page keeps its stable key; a what-if drawn beside it gets its own.
+    card_key = "result_card" if report.case.hypothetical is None else "what_if_result_card"
+    with st.container(border=True, key=card_key):
         left, middle, right = st.columns([1.6, 1.1, 1.3], vertical_alignment="center")
         left.metric(
             literal(probability_headline(report)),
@@ -480,6 +483,7 @@ def render_clinician_report(
     ``model_problems`` are the bundle's failed card checks (a banner above the card);
     ``on_model_facts`` is called by the card's Model facts button (none on a replay);
     ``case_notes`` are the case's own input flags, shown right under the card."""
+    render_hypothetical_label(report)  # first, on every hypothetical report
     render_model_banner(model_problems, key=f"{key_prefix}_model_problems")
     render_result_card(report, key_prefix=key_prefix, on_model_facts=on_model_facts)
     for note in case_notes:

@@ -28,8 +28,9 @@ PATIENT_SYSTEM = "urn:caselens:patient"
 PSEUDONYM_SYSTEM = "urn:caselens:patient-pseudonym"
 ENTRY_SYSTEM = "urn:caselens:audit-entry-sha256"
 
-#: Events that showed a result to someone: BALP PatientRead (rest / read / R).
-DISPLAY_ACTIONS = frozenset({"viewed", "patient_viewed", "previewed", "replayed"})
+#: Events that showed a result to someone: BALP PatientRead (rest / read / R). A what-if
+#: shows the patient's other values too, so it is a read of their data as well.
+DISPLAY_ACTIONS = frozenset({"viewed", "patient_viewed", "previewed", "replayed", "what_if_viewed"})
 # FHIR AuditEventAction for the other actions: C create, R read, U update, E execute.
 _ACTION_CODE = {"exported": "R", "feedback": "C", "model_suspended": "U", "model_reinstated": "U"}
 # AuditEventOutcome: 0 success, 4 minor failure (the request was refused, as designed).

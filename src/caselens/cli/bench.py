@@ -213,6 +213,34 @@ def bench_fhir_result_command(runs: int) -> None:
         click.echo(json.dumps(result))
 
 
+@bench.command("what-if")
+@click.option("--runs", default=20, show_default=True, help="What-ifs per model.")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    type=click.Choice(["heart-disease", "readmission-30d"]),
+    help="A sample model (repeatable); both when not given.",
+)
+def bench_what_if_command(runs: int, models: tuple[str, ...]) -> None:
+    """ "Change a value" through the door (checked, explained, recorded, compared): p50/p95
+    per sample model, one JSON line each (target p95 ≤ 1 s).
+
+    Example: caselens bench what-if --runs 20
+    """
+    from caselens.bench.what_if import bench_what_if
+    from caselens.settings import SAMPLE_MODELS_DIR
+
+    try:
+        results = bench_what_if(
+            SAMPLE_MODELS_DIR, models or ("heart-disease", "readmission-30d"), runs=max(1, runs)
+        )
+    except (CaseLensError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for result in results:
+        click.echo(json.dumps(result))
+
+
 @bench.command("app")
 def bench_app_command() -> None:
     """The app in a real browser: seconds to the sign-in page, and per case report (p50).

@@ -30,6 +30,7 @@ __all__ = [
     "SearchSettings",
     "ShapExplanation",
     "SourceResourceRef",
+    "WhatIfDiff",
     "alternative_case",
     "case_from_csv",
     "case_from_json",
@@ -45,6 +46,7 @@ __all__ = [
     "in_patient_language",
     "interval_level_text",
     "validate_inputs",
+    "what_if_diff",
 ]
 
 _PARTS = {
@@ -85,5 +87,7 @@ _PARTS = {
     "in_patient_language": "report",
     "interval_level_text": "interval_text",
     "validate_inputs": "cases",
+    "WhatIfDiff": "what_if_diff",
+    "what_if_diff": "what_if_diff",
 }
 __getattr__, __dir__ = lazy_face(globals(), _PARTS)

@@ -500,10 +500,15 @@ def in_patient_language(report: CaseReport, bundle: ModelBundle, language: str) 
 
 
 def displayed_text(report: CaseReport, audience: Audience) -> str:
-    """The words a given audience sees for this report, in order; its digest is audited."""
+    """The words a given audience sees for this report, in order; its digest is audited.
+
+    A hypothetical report (a what-if or counterfactual case) starts with its label, so the
+    recorded digest covers the words that say it is not the patient's recorded values."""
+    label = [] if report.case.hypothetical is None else [report.case.hypothetical.label]
     if audience == "patient":
-        return patient_text(report.narrative.patient)
+        return "\n".join([*label, patient_text(report.narrative.patient)])
     lines = [
+        *label,
         report.narrative.clinician_summary,
         f"Probability {report.confidence.probability!r}; threshold {report.confidence.threshold}"
         f"; {report.confidence.side_statement}",

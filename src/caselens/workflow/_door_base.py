@@ -14,6 +14,7 @@ from caselens.access.policy import Viewer, check
 from caselens.audit import AuditEntry, AuditError, AuditStore
 from caselens.explain.report import Audience, CaseExplainer, CaseReport
 from caselens.model.bundle import BundleCatalogue, ModelBundle
+from caselens.workflow.checks import HYPOTHETICAL_NOT_FOR_PATIENTS
 from caselens.workflow.display import NOT_RECORDED_MESSAGE, record_display, record_event
 from caselens.workflow.errors import NotRecorded, Refused, WorkflowError
 from caselens.workflow.records import UserSession
@@ -98,6 +99,8 @@ class DoorBase:
         detail: dict[str, Any] | None = None,
     ) -> None:
         viewer = self._viewer(session)
+        if audience == "patient":
+            self._refuse_hypothetical_for_patient(session, report, action)
         key = (viewer.user_id, session.session_id, report.report_id, audience, action)
         if key in session.recorded:
             return  # this very display is already in the trail for this viewer and session
@@ -115,6 +118,26 @@ class DoorBase:
             raise NotRecorded(NOT_RECORDED) from exc
         session.recorded.add(key)
         session.display_entries.setdefault(report.report_id, entry.seq)
+
+    def _refuse_hypothetical_for_patient(
+        self, session: UserSession, report: CaseReport, action: str
+    ) -> None:
+        """The engine's policy: a hypothetical report never reaches a patient's screen (a
+        patient's own view or a clinician's preview of it). The refusal is recorded."""
+        if report.case.hypothetical is None:
+            return
+        viewer = self._viewer(session)
+        self._record(
+            session,
+            "access_refused",
+            audience=viewer.role if viewer.role in {"clinician", "patient"} else "system",
+            detail={
+                "action": action,
+                "reason": HYPOTHETICAL_NOT_FOR_PATIENTS,
+                "report_id": report.report_id,
+            },
+        )
+        raise Refused(f"Not allowed: {HYPOTHETICAL_NOT_FOR_PATIENTS}.")
 
     def _require(
         self,

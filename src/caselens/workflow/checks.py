@@ -1,4 +1,5 @@
-"""Checks of what a person types at the door: patient references and own estimates."""
+"""Checks of what a person types at the door (patient references, own estimates) and of
+what may be shown to whom (a hypothetical report, never to a patient)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ import re
 
 from caselens.explain.cases import Case
 from caselens.workflow.errors import WorkflowError
+
+#: Why a what-if or counterfactual report is never shown to a patient (nor previewed as
+#: one): its values are not the patient's recorded values, so it is not their result.
+HYPOTHETICAL_NOT_FOR_PATIENTS = (
+    "a what-if or counterfactual result is not the patient's own result, so it is never "
+    "shown to a patient"
+)
 
 #: A patient reference: letters, digits and ``. _ -``, 1–64 characters, starting with a
 #: letter or digit (an MRN, an encounter number or a study id; never free text).

@@ -19,9 +19,9 @@ The methods are grouped by job, one module each, and combined here: sign-in and 
 (:mod:`.sessions`), reports and feedback (:mod:`.reports`), model facts, status and users
 (:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`), monitoring
 (:mod:`.monitoring`), a case read from the patient's FHIR record (:mod:`.record_intake`),
-the EHR's CDS Hooks cards (:mod:`.cds_cards`) and results written back as FHIR
-(:mod:`.fhir_results`); what they share (the stores, the policy check, the one recording
-function) is :mod:`._door_base`.
+the EHR's CDS Hooks cards (:mod:`.cds_cards`), results written back as FHIR
+(:mod:`.fhir_results`) and what-if edits of a report (:mod:`.what_if`); what they share
+(the stores, the policy check, the one recording function) is :mod:`._door_base`.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from caselens.workflow.reports import (
     ReportsMixin,
 )
 from caselens.workflow.sessions import SessionsMixin
+from caselens.workflow.what_if import WhatIfMixin, WhatIfView
 
 # The names this module held before it was split by job, so old imports keep working.
 __all__ = [
@@ -81,6 +82,7 @@ __all__ = [
     "TrailMatch",
     "Unavailable",
     "UserSession",
+    "WhatIfView",
     "Workflow",
     "WorkflowError",
     "check_own_estimate",
@@ -98,6 +100,7 @@ class Workflow(
     MonitoringMixin,
     CdsCardsMixin,
     FhirResultsMixin,
+    WhatIfMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from caselens.audit import AuditEntry, AuditError
 from caselens.errors import CaseLensError
@@ -31,6 +31,11 @@ from caselens.workflow.records import ExportFile, UserSession
 #: Displays whose result may be written back: a report shown to a clinician. (A patient's
 #: view, a preview or a replay is not a clinical result of its own.)
 RESULT_ACTIONS = frozenset({"viewed"})
+#: Why a what-if or counterfactual report never goes to the record as a RiskAssessment.
+HYPOTHETICAL_NOT_IN_RECORD = (
+    "a what-if or counterfactual result is not this patient's result (its values are not "
+    "their recorded values), so it is never written to the patient's record."
+)
 #: The file name of the download.
 FHIR_RESULT_FILE = "caselens-risk-assessment-{seq}.fhir.json"
 
@@ -155,10 +160,12 @@ class FhirResultsMixin(DoorBase):
     ) -> tuple[AuditEntry, CaseReport]:
         """The display entry and its report, verified; a clinician's own displays only."""
         viewer = self._viewer(session)
+        if isinstance(source, CaseReport) and source.case.hypothetical is not None:
+            self._refuse_hypothetical_result(session, report_id=source.report_id)
         if isinstance(source, CaseReport):
             entry = self._latest_display(session, source)
         else:
-            entry = self._display_entry(int(source))
+            entry = self._display_entry(int(source), session)
         if viewer.role == "clinician" and entry.actor_id != viewer.user_id:
             reason = "A clinician may only write back a result they were shown."
             self._record(
@@ -173,6 +180,8 @@ class FhirResultsMixin(DoorBase):
             report = CaseReport.from_json(entry.report_json)
         except ValueError as exc:
             raise WorkflowError(f"Entry #{entry.seq}: its report cannot be read ({exc}).") from exc
+        if report.case.hypothetical is not None:
+            self._refuse_hypothetical_result(session, entry=entry.seq)
         status = self._statuses.get(report.model.model_id)
         if status.suspended:
             # A suspended model's results do not reach the record, however recently shown.
@@ -181,7 +190,19 @@ class FhirResultsMixin(DoorBase):
             )
         return entry, report
 
-    def _display_entry(self, seq: int) -> AuditEntry:
+    def _refuse_hypothetical_result(self, session: UserSession, **about: Any) -> NoReturn:
+        """Record that a what-if (or counterfactual) was refused as the patient's result,
+        then raise the refusal."""
+        viewer = self._viewer(session)
+        self._record(
+            session,
+            "access_refused",
+            audience=_audience(viewer.role),
+            detail={"action": "export_fhir_result", "reason": HYPOTHETICAL_NOT_IN_RECORD, **about},
+        )
+        raise Refused(f"Not allowed: {HYPOTHETICAL_NOT_IN_RECORD}")
+
+    def _display_entry(self, seq: int, session: UserSession | None = None) -> AuditEntry:
         try:
             entry = self._audit.get(seq)
             problem = self._audit.entry_problem(seq)
@@ -189,6 +210,10 @@ class FhirResultsMixin(DoorBase):
             raise WorkflowError(str(exc)) from exc
         if problem is not None:
             raise EntryFailsVerification(f"Entry #{seq} fails verification: {problem}.")
+        if entry.action == "what_if_viewed":
+            if session is not None:
+                self._refuse_hypothetical_result(session, entry=seq)
+            raise Refused(f"Not allowed: {HYPOTHETICAL_NOT_IN_RECORD}")
         if entry.action not in RESULT_ACTIONS or entry.report_json is None:
             raise WorkflowError(
                 f"Entry #{seq} is not a report shown to a clinician (its action is "

@@ -166,6 +166,12 @@ class ReportsMixin(DoorBase):
         """
         self._require(session, "view_report")
         ref = check_patient_ref(patient_ref)
+        if case.hypothetical is not None:
+            # A what-if is recorded as one (show_what_if), never as the patient's result.
+            raise WorkflowError(
+                "This case is hypothetical (not the patient's recorded values): it is shown "
+                "through “Change a value”, recorded as a what-if, never as the patient's result."
+            )
         self._active_bundle(model_id)
         case = dataclasses.replace(case, case_id=ref)
         report = self._report(session, model_id, case, audience="clinician")
@@ -178,6 +184,8 @@ class ReportsMixin(DoorBase):
         """The patient view of a report the clinician is looking at, recorded as a preview;
         with ``language``, the patient text in that language (its own report id)."""
         self._require(session, "view_report")
+        # Checked before anything is written in the patient's words.
+        self._refuse_hypothetical_for_patient(session, report, "previewed")
         bundle = self._active_bundle(report.model.model_id)
         if language is not None:
             try:

@@ -33,6 +33,12 @@ MAX_MATCHES = 50
 #: Distinct values listed at most per filter (a trail restored from elsewhere may hold any).
 MAX_CHOICES = 500
 
+#: Readable names of actions whose word alone does not say what they are (the filter shows
+#: the name and the word; any other action is shown as its word).
+ACTION_NAMES: dict[str, str] = {
+    "what_if_viewed": "What-if viewed (hypothetical values, not the patient's)",
+}
+
 _ENTRY_RE = re.compile(r"#?\s*(\d{1,18})")
 _REPORT_RE = re.compile(rf"[0-9a-f]{{{MIN_REPORT_PREFIX},64}}")
 
@@ -119,6 +125,13 @@ def _distinct(engine: Engine, column: str) -> tuple[str, ...]:
     )
     with engine.connect() as conn:
         return tuple(str(row[0]) for row in conn.execute(statement, {"most": MAX_CHOICES}))
+
+
+def action_name(action: str) -> str:
+    """How the reviewer's filter names an action: its readable name and its word, e.g.
+    "What-if viewed (hypothetical values, not the patient's) — what_if_viewed"."""
+    name = ACTION_NAMES.get(action)
+    return action if name is None else f"{name} — {action}"
 
 
 def trail_actions(engine: Engine) -> tuple[str, ...]:
