@@ -8,10 +8,19 @@ import json
 import pandas as pd
 import streamlit as st
 
-from caselens.model import leakage_flag_text, to_chai_applied_model_card
+from caselens.model import (
+    ChangeableInput,
+    leakage_flag_text,
+    no_counterfactual_reason,
+    to_chai_applied_model_card,
+)
 from caselens.workflow import ModelFacts
 from components.figures import reliability_figure, subgroup_figure
+from components.next_steps import render_card_next_steps
 from components.text import code, literal
+
+#: How each stated direction reads in the table of changeable inputs.
+DIRECTION_WORDS = {"up": "only up", "down": "only down", "either": "either way"}
 
 
 def _figures_row(label: str, f) -> dict:
@@ -27,6 +36,67 @@ def _figures_row(label: str, f) -> dict:
         "Calibration slope": f.calibration_slope,
         "Calibration intercept": f.calibration_intercept,
     }
+
+
+def _limits(statement: ChangeableInput) -> str:
+    """The stated bounds or target categories of one input, in words ('' when none)."""
+    if statement.to_categories is not None:
+        return "to " + ", ".join(statement.to_categories)
+    if statement.lower is not None and statement.upper is not None:
+        return f"{statement.lower:g} to {statement.upper:g}"
+    if statement.lower is not None:
+        return f"not below {statement.lower:g}"
+    if statement.upper is not None:
+        return f"not above {statement.upper:g}"
+    return ""
+
+
+def _direction(statement: ChangeableInput) -> str:
+    if not statement.modifiable:
+        return ""
+    if statement.to_categories is not None:
+        return "to the listed categories"
+    return DIRECTION_WORDS[statement.direction]
+
+
+def changeable_input_rows(
+    statements: dict[str, ChangeableInput], labels: dict[str, str]
+) -> list[dict[str, str]]:
+    """One row per input the card states: modifiable, direction, bounds, cost weight, why."""
+    return [
+        {
+            "Input": labels.get(name, name),
+            "Modifiable": "yes" if s.modifiable else "no",
+            "Direction": _direction(s),
+            "Bounds": _limits(s) if s.modifiable else "",
+            "Cost weight": f"{s.cost_weight:g}" if s.modifiable else "",
+            "Why": s.why,
+        }
+        for name, s in statements.items()
+    ]
+
+
+def render_card_statements(facts: ModelFacts, *, key_prefix: str) -> None:
+    """What the owners state can change (for "what would change it?") and the next steps
+    they recommend, or that they state none."""
+    card = facts.bundle.card
+    labels = {f.name: f.label for f in facts.bundle.features}
+    st.subheader("What can change, and the owners' next steps")
+    st.markdown("**Inputs that can change in practice** (stated by the model's owners)")
+    if card.changeable_inputs is None:
+        st.markdown("Not stated. " + literal(no_counterfactual_reason(None) or ""))
+    else:
+        reason = no_counterfactual_reason(card.changeable_inputs)
+        if reason:
+            st.markdown(literal(reason))
+        st.dataframe(
+            pd.DataFrame(changeable_input_rows(card.changeable_inputs, labels)),
+            hide_index=True,
+            key=f"{key_prefix}_changeable",
+            alt="Inputs the owners state can or cannot change, with direction and bounds",
+        )
+    st.markdown("**Next steps the model's owners recommend**")
+    render_card_next_steps(card.next_steps)
 
 
 def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
@@ -133,6 +203,7 @@ def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
         f"- **Intended users:** {literal(card.intended_users)}\n"
         f"- **Decision role:** {literal(card.source_attributes['intended_decision_role'])}"
     )
+    render_card_statements(facts, key_prefix=key_prefix)
     st.subheader("Other information")
     st.markdown(
         f"- **Owner:** {literal(card.owner)} · **Contact:** {literal(card.contact)}\n"

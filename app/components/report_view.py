@@ -23,6 +23,7 @@ from components.figures import (
     shap_waterfall_figure,
     threshold_strip_figure,
 )
+from components.next_steps import render_report_next_steps
 from components.record_intake import render_notes, render_sources_table, summary_line
 from components.text import code, literal
 
@@ -161,6 +162,8 @@ def render_result_card(
             config={"displayModeBar": False, "staticPlot": True},
             theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
         )
+        # Beside the threshold: the steps the model's owners state for this side of it.
+        render_report_next_steps(report, key=f"{key_prefix}_next_steps")
         factors, caution = st.columns([1, 1])
         with factors:
             lines = top_factors(report)

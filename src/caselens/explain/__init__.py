@@ -8,7 +8,9 @@ from caselens._lazy import lazy_face
 
 __all__ = [
     "FROM_RECORD",
+    "HYPOTHETICAL_LABEL",
     "LANGUAGES",
+    "NO_NEXT_STEPS_TEXT",
     "Attributions",
     "Case",
     "CaseExplainer",
@@ -19,10 +21,12 @@ __all__ = [
     "LimeExplanation",
     "Limitation",
     "Narrative",
+    "PatientNextSteps",
     "PatientSummary",
     "ProbabilityInterval",
     "RecordSources",
     "ReliabilityBin",
+    "ReportNextSteps",
     "ShapExplanation",
     "SourceResourceRef",
     "case_from_csv",
@@ -42,6 +46,8 @@ __all__ = [
 
 _PARTS = {
     "FROM_RECORD": "cases",
+    "HYPOTHETICAL_LABEL": "cases",
+    "NO_NEXT_STEPS_TEXT": "next_steps",
     "Attributions": "attribution",
     "Case": "cases",
     "CaseExplainer": "report",
@@ -53,9 +59,11 @@ _PARTS = {
     "LimeExplanation": "attribution",
     "Limitation": "limitation_record",
     "Narrative": "narrative",
+    "PatientNextSteps": "next_steps",
     "PatientSummary": "patient_summary",
     "ProbabilityInterval": "confidence",
     "RecordSources": "cases",
+    "ReportNextSteps": "next_steps",
     "ReliabilityBin": "confidence",
     "ShapExplanation": "attribution",
     "SourceResourceRef": "cases",
