@@ -45,12 +45,19 @@ def source_links(links: list[str | None], first: int = 1) -> str:
 
 
 def _numbered(texts: list[tuple[str, str, str | None]], first: int) -> str:
-    """Steps as a numbered list from ``first``: the text, then its source on its own line."""
-    return "\n".join(
-        f"{i}. {literal(text)}  \n   _Source:_ {literal(source)}"
+    """Steps as a numbered list from ``first``: the text, then its source on its own line
+    (once under the list when every step has the same source)."""
+    one_source = len({source for _, source, _ in texts}) == 1
+    lines = "\n".join(
+        f"{i}. {literal(text)}"
+        + ("" if one_source else f"  \n   _Source:_ {literal(source)}")
         + (f"  \n   _Patient wording:_ {literal(patient)}" if patient else "")
         for i, (text, source, patient) in enumerate(texts, start=first)
     )
+    if one_source:
+        which = "this step" if len(texts) == 1 else "these steps"
+        lines += f"\n\n_Source of {which}:_ {literal(texts[0][1])}"
+    return lines
 
 
 def _steps_block(heading: str, steps, first: int, *, patient: bool = False) -> int:

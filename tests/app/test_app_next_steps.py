@@ -109,16 +109,15 @@ def test_model_facts_shows_both_statements(heart_bundle):
     at = box.select(next(o for o in box.options if "heart" in o.lower())).run()
     assert not at.exception
     assert "What can change, and the owners' next steps" in [h.value for h in at.subheader]
-    [table] = [t for t in at.dataframe if "Modifiable" in t.value.columns]
-    rows = {r["Input"]: r for r in table.value.to_dict("records")}
-    bp = rows[heart_bundle.features["resting_bp"].label]
-    assert (bp["Modifiable"], bp["Direction"], bp["Bounds"]) == (
-        "yes",
-        "only down",
-        "not below 110",
-    )
-    assert rows[heart_bundle.features["age"].label]["Modifiable"] == "no"
     text = shown(at.markdown)
+    features = heart_bundle.features
+    assert (
+        f"| {features['resting_bp'].label} | only down | not below 110 "
+        f"{features['resting_bp'].unit} | 1 |" in text
+    )
+    sugar = features["fasting_glucose_high"].label
+    assert f"| {sugar} | to the listed categories | to No |" in text
+    assert f"- {features['age'].label}: Age cannot be changed." in text
     stated = heart_bundle.card.next_steps
     assert stated.below_threshold[0].text in text
     assert stated.below_threshold[0].patient_text in text
