@@ -1,4 +1,4 @@
-"""The model's owners' next steps on a screen: beside the threshold on the clinician's report,
+"""The model's owners' next steps on a screen: beside the threshold badge on the clinician's report,
 in the patient's words on the patient view, and as the card states them on Model facts.
 
 Every step is the owners' text (a card's, or on replay the stored report's): it reaches the
@@ -71,14 +71,22 @@ def _steps_block(heading: str, steps, first: int, *, patient: bool = False) -> i
     return first + len(steps)
 
 
-def render_report_next_steps(report: CaseReport, *, key: str) -> None:
-    """The owners' next steps for this report's side of the threshold (and its band), each
-    with its source; or that none are stated. Drawn beside the threshold on the result card."""
+def popover_label(report: CaseReport) -> str:
+    """The button beside the threshold badge: whose steps, and how many apply."""
     shown = report.next_steps
-    with st.container(key=key):
-        if shown is None:
-            st.caption(literal(NO_NEXT_STEPS_TEXT))
-            return
+    count = 0 if shown is None else len(shown.all_steps())
+    return f"Model owners' next steps ({count})"
+
+
+def render_report_next_steps(report: CaseReport, *, key: str) -> None:
+    """Beside the threshold badge: the owners' next steps for this report's side of the
+    threshold (and its band), each with its source, one click away (a popover keeps the
+    result card above the fold); or, as a line, that none are stated."""
+    shown = report.next_steps
+    if shown is None:
+        st.caption(literal(NO_NEXT_STEPS_TEXT))
+        return
+    with st.popover(popover_label(report), icon=":material/checklist:", key=key):
         if shown.steps:
             after = _steps_block(literal(shown.heading), shown.steps, 1)
         else:

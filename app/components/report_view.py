@@ -154,6 +154,8 @@ def render_result_card(
         colour, icon, words = side_badge(report)
         with right:
             st.badge(literal(words), icon=icon, color=colour)  # type: ignore[arg-type]
+            # Beside the threshold: the steps the model's owners state for this side of it.
+            render_report_next_steps(report, key=f"{key_prefix}_next_steps")
             if c.interval is None:
                 st.caption(f"No range: {literal(c.interval_unavailable_reason or '')}")
         st.plotly_chart(
@@ -162,8 +164,6 @@ def render_result_card(
             config={"displayModeBar": False, "staticPlot": True},
             theme=None,  # the figure carries its own template (figures.REPORT_TEMPLATE)
         )
-        # Beside the threshold: the steps the model's owners state for this side of it.
-        render_report_next_steps(report, key=f"{key_prefix}_next_steps")
         factors, caution = st.columns([1, 1])
         with factors:
             lines = top_factors(report)
