@@ -167,3 +167,56 @@ def test_a_hostile_step_is_shown_as_text_and_its_link_cannot_leave_its_address(
         assert len(HOSTILE_LINK) < len(address)
     finally:
         st.cache_resource.clear()
+
+
+def _render_steps(report_json: str) -> None:
+    import streamlit as st  # noqa: F401  (AppTest runs this function as a script)
+
+    from caselens.explain import CaseReport
+    from components.next_steps import render_report_next_steps
+
+    render_report_next_steps(CaseReport.from_json(report_json), key="steps")
+
+
+def test_a_what_if_near_the_threshold_says_whose_values_and_that_the_side_is_uncertain(
+    heart_bundle,
+):
+    from streamlit.testing.v1 import AppTest
+
+    from caselens.explain.cases import ChangedValue, Hypothetical
+    from caselens.explain.report import explainer_for
+
+    demo = heart_bundle.demo_case("H-03")
+    report = explainer_for(heart_bundle).explain(
+        validate_inputs(demo.inputs, heart_bundle.features, source="demo", case_id="H-03")
+    )
+    hypothetical = Hypothetical(
+        kind="what_if",
+        parent_report_id=report.report_id,
+        changes=(
+            ChangedValue(
+                name="cholesterol",
+                label="Serum cholesterol",
+                from_value=300,
+                from_text="300 mg/dL",
+                to_value=200,
+                to_text="200 mg/dL",
+            ),
+        ),
+    )
+    changed = report.model_copy(
+        update={
+            "case": report.case.model_copy(update={"hypothetical": hypothetical}),
+            "confidence": report.confidence.model_copy(update={"near_threshold": True}),
+        }
+    )
+    at = AppTest.from_function(_render_steps, args=(changed.to_json(),)).run()
+    assert not at.exception
+    notes = shown(at.caption)
+    assert "What if — not this patient's recorded values: the steps for the changed values." in (
+        notes
+    )
+    assert "near the threshold: which side's steps apply is uncertain" in notes
+    # The plain report says neither.
+    at = AppTest.from_function(_render_steps, args=(report.to_json(),)).run()
+    assert "What if" not in shown(at.caption) and "near the threshold" not in shown(at.caption)
