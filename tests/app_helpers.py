@@ -62,6 +62,12 @@ PAYLOADS = (
 PAYLOAD = " ".join(PAYLOADS)
 
 
+#: The payloads that fit a 300-character card text beside a few words of it.
+SHORT_PAYLOAD = " ".join(PAYLOADS[i] for i in (0, 1, 6, 7))
+#: An https link that tries to end its Markdown link and add a script and another link.
+HOSTILE_LINK = "https://example.org/a)<script>window.__pwned=1</script>[x](javascript:alert(1))"
+
+
 def hostile(text: str) -> str:
     """``text`` followed by every payload."""
     return f"{text} {PAYLOAD}"
@@ -107,6 +113,16 @@ def build_hostile_bundle(models_dir: Path) -> Path:
         for words in texts["inputs"].values():
             words["label"] = hostile(words["label"])
             words["values"] = {k: hostile(v) for k, v in words["values"].items()}
+    # The owners' next steps (at most 300 characters a text): payloads in every text, and a
+    # link that is https but tries to close the Markdown link and open a script.
+    for steps in (
+        card["next_steps"]["at_or_above_threshold"],
+        card["next_steps"]["below_threshold"],
+    ):
+        for step in steps:
+            for key in ("text", "source", "patient_text"):
+                step[key] = f"{step[key][:60]} {SHORT_PAYLOAD}"
+            step["link"] = HOSTILE_LINK
     card_file.write_text(json.dumps(card, indent=1), encoding="utf-8")
 
     features_file = folder / "features.json"

@@ -8,10 +8,19 @@ import json
 import pandas as pd
 import streamlit as st
 
-from caselens.model import leakage_flag_text, to_chai_applied_model_card
+from caselens.model import (
+    ChangeableInput,
+    leakage_flag_text,
+    no_counterfactual_reason,
+    to_chai_applied_model_card,
+)
 from caselens.workflow import ModelFacts
 from components.figures import reliability_figure, subgroup_figure
+from components.next_steps import render_card_next_steps
 from components.text import code, literal
+
+#: How each stated direction reads in the table of changeable inputs.
+DIRECTION_WORDS = {"up": "only up", "down": "only down", "either": "either way"}
 
 
 def _figures_row(label: str, f) -> dict:
@@ -27,6 +36,90 @@ def _figures_row(label: str, f) -> dict:
         "Calibration slope": f.calibration_slope,
         "Calibration intercept": f.calibration_intercept,
     }
+
+
+def _limits(statement: ChangeableInput, unit: str) -> str:
+    """The stated bounds (with the input's unit) or target categories of one input, in words
+    ('' when none)."""
+    if statement.to_categories is not None:
+        return "to " + ", ".join(statement.to_categories)
+    unit = f" {unit}" if unit else ""
+    if statement.lower is not None and statement.upper is not None:
+        return f"{statement.lower:g} to {statement.upper:g}{unit}"
+    if statement.lower is not None:
+        return f"not below {statement.lower:g}{unit}"
+    if statement.upper is not None:
+        return f"not above {statement.upper:g}{unit}"
+    return ""
+
+
+def _direction(statement: ChangeableInput) -> str:
+    if not statement.modifiable:
+        return ""
+    if statement.to_categories is not None:
+        return "to the listed categories"
+    return DIRECTION_WORDS[statement.direction]
+
+
+def _cell(text: object) -> str:
+    """A data text as one Markdown table cell (on one line, every '|' escaped by literal)."""
+    return literal(" ".join(str(text).split()))
+
+
+def changeable_input_rows(
+    statements: dict[str, ChangeableInput],
+    labels: dict[str, str],
+    units: dict[str, str],
+) -> list[dict[str, str]]:
+    """One row per input the owners state can change: direction, bounds, cost weight, why
+    (in the card's order)."""
+    return [
+        {
+            "Input": labels.get(name, name),
+            "Direction": _direction(s),
+            "Bounds": _limits(s, units.get(name, "")) or "the training range",
+            "Cost weight": f"{s.cost_weight:g}",
+            "Why": s.why,
+        }
+        for name, s in statements.items()
+        if s.modifiable
+    ]
+
+
+def render_card_statements(facts: ModelFacts) -> None:
+    """What the owners state can change (for "what would change it?": a table of the inputs
+    that can, a list of those that cannot, each with why) and the next steps they recommend,
+    or that they state none. Tables in Markdown, so that every reason is read whole."""
+    card = facts.bundle.card
+    labels = {f.name: f.label for f in facts.bundle.features}
+    units = {f.name: f.unit or "" for f in facts.bundle.features}
+    st.subheader("What can change, and the owners' next steps")
+    st.markdown("**Inputs that can change in practice** (stated by the model's owners)")
+    statements = card.changeable_inputs
+    if statements is None:
+        st.markdown("Not stated. " + literal(no_counterfactual_reason(None) or ""))
+    else:
+        rows = changeable_input_rows(statements, labels, units)
+        if rows:
+            head = list(rows[0])
+            st.markdown(
+                "| "
+                + " | ".join(head)
+                + " |\n|"
+                + " --- |" * len(head)
+                + "\n"
+                + "\n".join("| " + " | ".join(_cell(r[h]) for h in head) + " |" for r in rows)
+            )
+        else:
+            st.markdown(literal(no_counterfactual_reason(statements) or ""))
+        fixed = [(n, s) for n, s in statements.items() if not s.modifiable]
+        if fixed:
+            st.markdown(
+                "**Stated as not changeable:**\n"
+                + "\n".join(f"- {_cell(labels.get(n, n))}: {_cell(s.why)}" for n, s in fixed)
+            )
+    st.markdown("**Next steps the model's owners recommend**")
+    render_card_next_steps(card.next_steps)
 
 
 def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
@@ -133,6 +226,7 @@ def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
         f"- **Intended users:** {literal(card.intended_users)}\n"
         f"- **Decision role:** {literal(card.source_attributes['intended_decision_role'])}"
     )
+    render_card_statements(facts)
     st.subheader("Other information")
     st.markdown(
         f"- **Owner:** {literal(card.owner)} · **Contact:** {literal(card.contact)}\n"

@@ -92,6 +92,11 @@ def render_patient_report(
     if p.cautions:
         st.markdown("## " + literal(say("Please keep in mind")))
         _list("patient_text_cautions", p.cautions)
+    if p.next_steps is not None:
+        # Only the owners' patient wording (never the clinician's steps); none: no section.
+        st.markdown("## " + literal(p.next_steps.heading))
+        _list("patient_text_next_steps", p.next_steps.steps)
+        _paragraph("patient_text_next_steps_note", p.next_steps.note)
     st.markdown("## " + literal(say("Questions to ask your care team")))
     _list("patient_text_questions", [q.removeprefix("Ask your care team: ") for q in p.questions])
     st.markdown("## " + literal(say("How to reach your care team")))

@@ -24,6 +24,7 @@ from components.figures import (
     threshold_strip_figure,
 )
 from components.hypothetical import render_hypothetical_label
+from components.next_steps import render_report_next_steps
 from components.record_intake import render_notes, render_sources_table, summary_line
 from components.text import code, literal
 
@@ -156,6 +157,8 @@ def render_result_card(
         colour, icon, words = side_badge(report)
         with right:
             st.badge(literal(words), icon=icon, color=colour)  # type: ignore[arg-type]
+            # Beside the threshold: the steps the model's owners state for this side of it.
+            render_report_next_steps(report, key=f"{key_prefix}_next_steps")
             if c.interval is None:
                 st.caption(f"No range: {literal(c.interval_unavailable_reason or '')}")
         st.plotly_chart(

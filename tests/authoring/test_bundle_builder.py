@@ -280,7 +280,7 @@ def _uncommented(block: str) -> str:
     keep = [
         line.removeprefix("# ")
         for line in block.splitlines()
-        if re.match(r"# (\[[a-z_.]+\]|[a-z_]+ = )", line)
+        if re.match(r"# (\[\[?[a-z_.]+\]\]?|[a-z_]+ = )", line)
     ]
     return "\n".join(keep)
 
@@ -317,7 +317,7 @@ def test_the_template_explains_meaning_and_expected_directions(tmp_path):
 @pytest.fixture(scope="module")
 def coded_files(tmp_path_factory) -> Path:
     """A seeded cohort whose inputs are the template's example columns: age, diabetes (0/1,
-    a condition) and sex_male (0/1, a category)."""
+    a condition), sex_male (0/1, a category) and systolic_bp (a changeable input)."""
     folder = tmp_path_factory.mktemp("coded")
     rng = np.random.default_rng(21)
     n = 800
@@ -326,11 +326,12 @@ def coded_files(tmp_path_factory) -> Path:
             "age": rng.integers(30, 90, n),
             "diabetes": rng.integers(0, 2, n),
             "sex_male": rng.integers(0, 2, n),
+            "systolic_bp": rng.normal(135, 18, n).round(),
         }
     )
     logit = -1 + 0.03 * (frame["age"] - 60) + 0.8 * frame["diabetes"] + 0.2 * frame["sex_male"]
     frame["died"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    inputs = ["age", "diabetes", "sex_male"]
+    inputs = ["age", "diabetes", "sex_male", "systolic_bp"]
     model = LogisticRegression().fit(frame.loc[:499, inputs], frame.loc[:499, "died"])
     frame.iloc[:500].to_csv(folder / "train.csv", index=False)
     frame.iloc[500:].to_parquet(folder / "test.parquet", index=False)
@@ -355,6 +356,14 @@ def test_a_template_with_its_input_examples_filled_in_builds(coded_files, tmp_pa
     assert schema["sex_male"].category_descriptions == {"0": "female", "1": "male"}
     assert schema["age"].hard_min == 18 and schema["age"].unit == "years"
     assert bundle.card.expected_directions == {"diabetes": "raises"}
+    # The changeable inputs and next steps the template shows are a statement create takes.
+    stated = bundle.card.changeable_inputs
+    assert stated["age"].modifiable is False
+    assert (stated["systolic_bp"].direction, stated["systolic_bp"].lower) == ("down", 110)
+    steps = bundle.card.next_steps
+    assert steps.at_or_above_threshold[0].link == "https://intranet.example.org/chest-pain-pathway"
+    assert steps.below_threshold[0].patient_text is None
+    assert steps.bands[0].label == "Very high" and len(steps.bands[0].steps) == 1
     # Stated meanings: no warning that a 0/1 input does not say what 1 means.
     assert not [w for w in bundle.warnings if "do not say what 1 means" in w], bundle.warnings
     assert "do not say what 1 means" not in result.output
@@ -392,3 +401,128 @@ def test_a_fhir_mapping_file_is_merged_into_the_drafted_schema(files, tmp_path):
     refused = _create(files, _card(tmp_path), tmp_path / "b" / "typo", "--fhir-mapping", str(path))
     assert refused.exit_code == 1 and "'creatine'" in refused.output
     assert not (tmp_path / "b" / "typo").exists()
+
+
+# -- the owners' statements: changeable inputs and next steps ---------------------------------
+
+STATEMENTS = {
+    "changeable_inputs": {
+        "age": {"modifiable": False, "why": "Age cannot be changed."},
+        "creatinine": {
+            "modifiable": True,
+            "why": "Kidney function can improve with fluids.",
+            "direction": "down",
+            "lower": 0.6,
+        },
+    },
+    "next_steps": {
+        "at_or_above_threshold": [
+            {
+                "text": "Review in the renal clinic.",
+                "source": "Local pathway",
+                "link": "https://example.org/renal",
+                "patient_text": "Your team may ask a kidney doctor to see you.",
+            }
+        ],
+        "below_threshold": [{"text": "Usual care.", "source": "Local pathway"}],
+    },
+}
+
+
+def test_a_card_file_with_the_statements_gives_a_bundle_stating_them(files, tmp_path):
+    out = tmp_path / "b" / "stated"
+    result = _create(files, _card(tmp_path, **STATEMENTS), out)
+    assert result.exit_code == 0, result.output
+    card = load_bundle(out).card
+    assert card.changeable_inputs["creatinine"].lower == 0.6
+    assert card.next_steps.at_or_above_threshold[0].link == "https://example.org/renal"
+    # Without them: neither key is written (a card as before they existed).
+    plain = _create(files, _card(tmp_path), tmp_path / "b" / "plain")
+    assert plain.exit_code == 0, plain.output
+    written = json.loads((tmp_path / "b" / "plain" / "card.json").read_text())
+    assert "changeable_inputs" not in written and "next_steps" not in written
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"next_steps": {"below_threshold": [{"text": "x", "source": "y", "link": "http://x"}]}},
+            ["next_steps.below_threshold[0].link: link must start with https://"],
+        ),
+        (
+            {"next_steps": {"below_threshold": [{"text": "x"}]}},
+            ["next_steps.below_threshold[0].source: Field required"],
+        ),
+        (
+            {
+                "next_steps": {
+                    "bands": [
+                        {
+                            "label": "A",
+                            "from_probability": 0.2,
+                            "to_probability": 0.6,
+                            "steps": [{"text": "x", "source": "y"}],
+                        },
+                        {
+                            "label": "B",
+                            "from_probability": 0.5,
+                            "to_probability": 0.9,
+                            "steps": [{"text": "x", "source": "y"}],
+                        },
+                    ]
+                }
+            },
+            ["next_steps: bands 'A' and 'B' overlap"],
+        ),
+        (
+            {"changeable_inputs": {"creatinin": {"modifiable": True, "why": "w"}}},
+            ["changeable_inputs.creatinin: 'creatinin' is not an input of this model"],
+        ),
+        (
+            {
+                "changeable_inputs": {
+                    "age": {"modifiable": True, "why": "w", "direction": "sideways"},
+                    "creatinine": {"modifiable": True, "why": "w", "to_categories": ["low"]},
+                }
+            },
+            [
+                "changeable_inputs.age.direction: Input should be 'up', 'down' or 'either' "
+                "(got 'sideways')",
+                "changeable_inputs.creatinine.to_categories: 'creatinine' is a number input",
+            ],
+        ),
+    ],
+)
+def test_a_statement_that_does_not_fit_is_refused_per_field_before_anything_is_written(
+    files, tmp_path, change, expected
+):
+    out = tmp_path / "b" / "bad"
+    result = _create(files, _card(tmp_path, **change), out)
+    assert result.exit_code == 1, result.output
+    assert "The card file's statements do not fit" in result.output
+    for words in expected:
+        assert words in result.output, result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_the_template_documents_both_statements_with_every_field(tmp_path):
+    from caselens.model.changeable_inputs import ChangeableInput
+    from caselens.model.next_steps import NextStep, RiskBandSteps
+
+    path = tmp_path / "card.toml"
+    assert CliRunner().invoke(main, ["bundle", "init", str(path)]).exit_code == 0
+    text = path.read_text()
+    for field in (*ChangeableInput.model_fields, *NextStep.model_fields):
+        # Each field is explained on a line of its own ("#   name   what it means").
+        assert re.search(rf"^#   (\w+, )?{field}\b", text, re.MULTILINE), field
+    for field in RiskBandSteps.model_fields:
+        assert f"# {field} = " in text or f"[[next_steps.bands.{field}]]" in text, field
+    for table in (
+        "[changeable_inputs.age]",
+        "[[next_steps.at_or_above_threshold]]",
+        "[[next_steps.below_threshold]]",
+        "[[next_steps.bands]]",
+    ):
+        assert f"# {table}" in text, table

@@ -165,6 +165,12 @@ def test_the_result_card_is_above_the_fold_and_its_cues_follow_the_side(
     expect(card.get_by_text(re.compile(r"^[▲▼] .+ = .+: [+−][\d.]+ points$"))).to_have_count(3)
     facts = card.get_by_role("button", name=re.compile("Model facts for this model"))
     expect(facts).to_be_visible()
+    # The owners' next steps for this side, beside the badge, inside the card (above the fold).
+    steps = sample_bundles[model_id].card.next_steps
+    count = len(steps.for_probability(probability, threshold)[0]) + sum(
+        len(b.steps) for b in steps.bands if b.covers(probability)
+    )
+    expect(card.get_by_role("button", name=f"Model owners' next steps ({count})")).to_be_visible()
 
 
 def test_a_narrow_range_is_printed_with_ends_that_differ(clinician, server):

@@ -172,8 +172,10 @@ def test_a_card_gives_the_probability_recorded_before_it_is_returned(service):
     assert "Not a diagnosis" in card["detail"] and "Heart disease at angiography" in card["detail"]
     assert "Likely range" in card["detail"]
     assert card["source"]["url"] == f"{APP_URL}/model_facts?model={HEART}"
-    (link,) = card["links"]
+    # The entry's link first, then the owners' next steps (tests/cds/test_cds_next_steps.py).
+    link, *steps = card["links"]
     assert link["type"] == "absolute" and link["url"] == f"{APP_URL}/audit_trail?entry={entry.seq}"
+    assert [s["url"] for s in steps] == [s["link"] for s in report["next_steps"]["steps"]]
     assert (
         link["label"]
         == f"This card as recorded in CaseLens (entry #{entry.seq}; for safety reviewers)"

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from caselens.authoring.card_statements import card_statement_problems
 from caselens.authoring.card_template import card_template
 from caselens.authoring.card_text import build_card
 from caselens.authoring.data_files import read_card_file, read_data_file, read_demo_cases_file
@@ -262,6 +263,13 @@ def build_bundle(
         raise BundleError("The card file's features section must be a table (one per input).")
     draft = draft_schema(train, names, other_splits=others, overrides=overrides)
     schema = merge_fhir_mappings(draft.schema, mappings) if mappings else draft.schema
+    # What the owners state about the model's use, checked before anything is measured.
+    statements = card_statement_problems(card_file, schema)
+    if statements:
+        raise BundleError(
+            f"The card file's statements do not fit ({len(statements)} problem(s)):\n"
+            + "\n".join(f"- {p}" for p in statements)
+        )
     p_test = _test_risks(model, test, names)
     card = build_card(
         card_file,

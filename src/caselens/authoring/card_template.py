@@ -132,6 +132,53 @@ _TEMPLATE_FEATURES = """\
 # [expected_directions]
 # diabetes = "raises"
 
+# -- changeable inputs (optional; for "what would change it?") ---------------------------
+# Which inputs care can change in practice, which way and within which bounds. CaseLens never
+# guesses them: a model whose card states none offers no counterfactual and says why. One
+# table per input (inputs left out are taken as not modifiable):
+#   modifiable     true or false (age, sex, history: false, with only "why")
+#   why            shown beside a counterfactual, e.g. "Age cannot be changed."
+#   direction      "up", "down" or "either" (default); a category input takes "either"
+#   lower, upper   clinically plausible bounds of a number input, inside its hard limits
+#   to_categories  the categories a category input may change to (default: any)
+#   cost_weight    how costly a change of one spread is next to other inputs (default 1,
+#                  at most 100): a larger weight makes the search prefer other inputs
+# [changeable_inputs.age]
+# modifiable = false
+# why = "Age cannot be changed."
+# [changeable_inputs.systolic_bp]
+# modifiable = true
+# why = "Blood pressure can be lowered by medicines and lifestyle changes."
+# direction = "down"
+# lower = 110
+# cost_weight = 1.0
+
+# -- next steps (optional) ---------------------------------------------------------------
+# The steps you, the model's owners, recommend on each side of the decision threshold
+# (at or above it, below it), and optionally for narrower risk bands (shown in addition).
+# CaseLens shows them beside the threshold as your words, never its own; without this
+# section every report says "No next steps are stated for this model." At most 5 a list.
+#   text          the clinician's wording (up to 300 characters)
+#   source        where the step comes from: a protocol, a guideline (required)
+#   link          a link to the source (https only; optional)
+#   patient_text  the patient's wording, grade 6-8 (optional): only steps with it are shown
+#                 to patients, never the clinician's text
+# [[next_steps.at_or_above_threshold]]
+# text = "Arrange a review by the cardiology team within 2 weeks."
+# source = "Our chest pain pathway, version 3 (2025)"
+# link = "https://intranet.example.org/chest-pain-pathway"
+# patient_text = "Your care team may ask a heart doctor to see you soon."
+# [[next_steps.below_threshold]]
+# text = "Usual care; a result below the threshold does not rule the condition out."
+# source = "Our chest pain pathway, version 3 (2025)"
+# [[next_steps.bands]]
+# label = "Very high"
+# from_probability = 0.6     # the band is [from_probability, to_probability)
+# to_probability = 1.0       # the top band includes 1
+# [[next_steps.bands.steps]]
+# text = "Discuss with the on-call cardiologist the same day."
+# source = "Our chest pain pathway, version 3 (2025)"
+
 # -- FHIR mapping (optional; not in this file) -----------------------------------------------
 # Which values of a patient's FHIR record fill which input (codes, FHIRPath, UCUM units, a
 # look-back window) lives in its own JSON file: `caselens bundle init card.toml --fhir-mapping

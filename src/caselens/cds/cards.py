@@ -8,7 +8,12 @@
 * ``detail`` (GitHub-flavoured Markdown): the top factors with this patient's values, the
   likely range, the one limitation that matters most, the model's name and version, and
   that it is not a diagnosis.
-* ``source``: the model's Model facts; ``links``: the full report of this entry in the app.
+* ``source``: the model's Model facts; ``links``: the full report of this entry in the app,
+  then one ``absolute`` link per next step the model's owners state with a link (label: the
+  step's text, cut to :data:`MAX_LINK_LABEL_CHARS`). The next steps are plain steps, not FHIR
+  actions, so they are never ``suggestions``; every one (with its source) is also in
+  ``detail``, so an EHR that shows no links still shows them. They are read off the recorded
+  report, so the card says what the trail holds.
 
 Every string that is not this module's own wording (model card text, input labels and
 values, patient ids, anything from the EHR) is escaped before it enters Markdown, so a
@@ -23,6 +28,7 @@ from urllib.parse import quote
 
 from caselens.explain.clinician_summary import outcome_phrase
 from caselens.explain.confidence.model import headline_label
+from caselens.explain.next_steps import NO_NEXT_STEPS_TEXT, ReportNextSteps, StatedStep
 from caselens.explain.report import CaseReport
 from caselens.model.bundle import ModelBundle
 from caselens.workflow import CardDecision, format_interval, format_percent
@@ -44,6 +50,9 @@ REPORT_PATH = "/audit_trail?entry={seq}"
 MODEL_FACTS_PATH = "/model_facts"
 #: Longest outside text put on a card in one place (a label, a value, a limitation).
 MAX_TEXT_CHARS = 400
+#: Longest label of a next step's link. CDS Hooks 2.0 sets no limit on a link's label; an EHR
+#: shows it as one line of link text, so it is held to the card summary's limit (<140).
+MAX_LINK_LABEL_CHARS = MAX_SUMMARY_CHARS
 
 # CommonMark lets any ASCII punctuation be escaped with a backslash; these are the ones that
 # can start or end markup (emphasis, links, images, code, HTML, tables, headings, lists).
@@ -157,8 +166,50 @@ def _prediction_detail(report: CaseReport, bundle: ModelBundle) -> str:
     limitation = _main_limitation(report)
     if limitation:
         lines += [f"Main caution: {escape_markdown(limitation)}", ""]
+    lines += _next_steps_detail(report.next_steps)
     lines.append(_model_line(report.model.name, report.model.version))
     return "\n".join(lines)
+
+
+def _step_item(step: StatedStep) -> str:
+    linked = "; its link is below the card" if step.link else ""
+    return f"- {escape_markdown(step.text)} (source: {escape_markdown(step.source)}{linked})"
+
+
+def _next_steps_detail(shown: ReportNextSteps | None) -> list[str]:
+    """The owners' next steps for this result, each with its source, in their words; or that
+    none are stated."""
+    if shown is None:
+        return [escape_markdown(NO_NEXT_STEPS_TEXT), ""]
+    lines = [f"{escape_markdown(shown.heading)} (their words, not CaseLens's):", ""]
+    lines += [_step_item(s) for s in shown.steps]
+    if shown.band is not None:
+        lines += ["", f"{escape_markdown(shown.band.heading)}:", ""]
+        lines += [_step_item(s) for s in shown.band.steps]
+    if shown.none_stated:
+        lines.append(escape_markdown(shown.none_stated))
+    return [*lines, ""]
+
+
+def link_label(text: str) -> str:
+    """A step's text as a link label: one line, at most :data:`MAX_LINK_LABEL_CHARS`
+    characters, cut at a word with '…' when longer."""
+    line = " ".join(text.split())
+    if len(line) <= MAX_LINK_LABEL_CHARS:
+        return line
+    cut = line[: MAX_LINK_LABEL_CHARS - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:") + "…"
+
+
+def next_step_links(report: CaseReport) -> list[dict[str, str]]:
+    """One ``absolute`` link per next step with an (https) link, in the order shown."""
+    if report.next_steps is None:
+        return []
+    return [
+        {"label": link_label(s.text), "url": s.link, "type": "absolute"}
+        for s in report.next_steps.all_steps()
+        if s.link and s.link.startswith("https://")
+    ]
 
 
 def _missing_detail(decision: CardDecision, bundle: ModelBundle) -> str:
@@ -186,6 +237,16 @@ def _without(label: str, why: str) -> str:
 
 
 def _links(decision: CardDecision, app_url: str | None) -> list[dict[str, str]]:
+    """The report's entry in the app (with an app URL), then the owners' next-step links."""
+    steps = (
+        next_step_links(decision.report)
+        if decision.kind == "prediction" and decision.report is not None
+        else []
+    )
+    return _app_links(decision, app_url) + steps
+
+
+def _app_links(decision: CardDecision, app_url: str | None) -> list[dict[str, str]]:
     if not app_url:
         return []
     if decision.kind == "inputs_missing":

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import textstat
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from caselens.explain.attribution import Attributions
 from caselens.explain.confidence.results import ConfidenceAssessment
@@ -31,6 +32,7 @@ from caselens.explain.factor_words import (
 )
 from caselens.explain.interval_text import printed_ends
 from caselens.explain.limitation_record import Limitation
+from caselens.explain.next_steps import PatientNextSteps, patient_next_steps
 from caselens.explain.patient_language import (
     DEFAULT_LANGUAGE,
     Catalogue,
@@ -83,6 +85,16 @@ class PatientSummary(BaseModel):
     picture_text: str = ""
     #: The language's own reading measure of the full text (None in older reports).
     reading: ReadingScore | None = None
+    #: The next steps the model's owners worded for patients (English only); written only
+    #: when there are some, so every other summary is what it was before it existed.
+    next_steps: PatientNextSteps | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_next_steps(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if self.next_steps is None:
+            data.pop("next_steps", None)
+        return data
 
     def full_text(self) -> str:
         """All of the patient text, in display order (the text that is measured)."""
@@ -114,7 +126,11 @@ def patient_text(summary: PatientSummary) -> str:
         summary.picture_text,
         summary.factors_sentence,
     ]
-    parts += list(summary.does_not_mean) + list(summary.cautions) + list(summary.questions)
+    parts += list(summary.does_not_mean) + list(summary.cautions)
+    if summary.next_steps is not None:
+        # The heading is a label, like the page's other headings; the steps are sentences.
+        parts += [*summary.next_steps.steps, summary.next_steps.note]
+    parts += list(summary.questions)
     parts.append(summary.care_team)
     return " ".join(p for p in parts if p)
 
@@ -400,6 +416,10 @@ def _summary(
         calibrated=calibrated,
         language=language,
         picture_text=picture,
+        # The card's patient wording is English: another language gets none, never a mix.
+        next_steps=patient_next_steps(card.next_steps, confidence.probability, confidence.threshold)
+        if language == DEFAULT_LANGUAGE
+        else None,
     )
     return _measured(draft)
 

@@ -37,6 +37,7 @@ from caselens.explain.context import CaseContext, ContextModel
 from caselens.explain.limitation_record import Limitation
 from caselens.explain.limitations import LimitationRules, case_limitations
 from caselens.explain.narrative import Narrative, build_narrative
+from caselens.explain.next_steps import ReportNextSteps, clinician_lines, report_next_steps
 from caselens.explain.patient_summary import patient_summary, patient_text
 from caselens.model.bundle import ModelBundle
 from caselens.model.card import PerformanceFigures
@@ -165,6 +166,10 @@ class CaseReport(_Frozen):
         UTC, ISO 8601 with milliseconds.
     model, case, confidence, attributions, context, limitations, narrative, provenance
         The parts, each frozen.
+    next_steps : ReportNextSteps or None
+        The next steps the model's owners state for this probability
+        (:mod:`caselens.explain.next_steps`); written only when the card states next steps,
+        so every other report's JSON and id are what they were before it existed.
     """
 
     schema_version: Literal["1"] = REPORT_SCHEMA_VERSION
@@ -178,6 +183,14 @@ class CaseReport(_Frozen):
     limitations: tuple[Limitation, ...]
     narrative: Narrative
     provenance: Provenance
+    next_steps: ReportNextSteps | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_next_steps(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if self.next_steps is None:
+            data.pop("next_steps", None)
+        return data
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, no spaces, UTF-8, floats in shortest round-trip form."""
@@ -418,6 +431,9 @@ class CaseExplainer:
             "limitations": limitations,
             "narrative": narrative,
             "provenance": provenance,
+            "next_steps": report_next_steps(
+                bundle.card.next_steps, confidence.probability, confidence.threshold
+            ),
         }
         draft = CaseReport(report_id="", created_at=created, **parts)
         report_id = reproducible_digest(draft.model_dump(mode="json"))
@@ -517,6 +533,7 @@ def displayed_text(report: CaseReport, audience: Audience) -> str:
         lines.append(report.confidence.conformal.statement)
     if report.attributions.agreement is not None:
         lines.append(report.attributions.agreement.sentence)
+    lines += clinician_lines(report.next_steps)
     lines += [f"{lim.severity}: {lim.clinician_text}" for lim in report.limitations]
     return "\n".join(lines)
 

@@ -209,6 +209,47 @@ HEART_DISEASE_CHANGEABLE_INPUTS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The owners' next steps (card ``next_steps``): DEMONSTRATION wording written by the
+#: sample's authors, modelled on NICE CG95, and labelled so on every step; never NICE's words.
+_CG95_SOURCE = (
+    "Demonstration wording by the CaseLens sample authors, modelled on NICE CG95 "
+    "(Recent-onset chest pain of suspected cardiac origin: assessment and diagnosis); "
+    "not NICE's words and not for clinical use."
+)
+_CG95_LINK = "https://www.nice.org.uk/guidance/cg95"
+HEART_DISEASE_NEXT_STEPS: dict[str, Any] = {
+    "at_or_above_threshold": [
+        {
+            "text": "Read this estimate only alongside the clinical assessment of the chest "
+            "pain; where stable angina is suspected, arrange the diagnostic testing that the "
+            "local chest pain pathway sets out.",
+            "source": _CG95_SOURCE,
+            "link": _CG95_LINK,
+            "patient_text": "Your care team may suggest more heart tests. Ask them which "
+            "tests and why.",
+        },
+        {
+            "text": "Tell the patient what to do if the chest pain comes back or gets worse "
+            "while tests are pending.",
+            "source": _CG95_SOURCE,
+            "link": _CG95_LINK,
+            "patient_text": "If your chest pain comes back or gets worse, get medical help "
+            "right away.",
+        },
+    ],
+    "below_threshold": [
+        {
+            "text": "A result below the threshold does not rule out coronary artery disease: "
+            "keep assessing the chest pain clinically and consider other causes.",
+            "source": _CG95_SOURCE,
+            "link": _CG95_LINK,
+            "patient_text": "A low result does not rule out a heart problem. Tell your care "
+            "team if your chest pain comes back or gets worse.",
+        },
+    ],
+}
+
+
 def load_patients(assets: Path) -> pd.DataFrame:
     """The checked Cleveland file with readable categories and a 0/1 outcome."""
     path = assets / DATA_FOLDER / "processed.cleveland.data"
@@ -584,4 +625,5 @@ def _card(calibration, overall, subgroups, n_train, n_cal, n_test, data) -> dict
         # whose model uses one the other way says so.
         "expected_directions": {"fasting_glucose_high": "raises", "exercise_angina": "raises"},
         "changeable_inputs": HEART_DISEASE_CHANGEABLE_INPUTS,
+        "next_steps": HEART_DISEASE_NEXT_STEPS,
     }

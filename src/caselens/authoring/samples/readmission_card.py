@@ -64,6 +64,57 @@ READMISSION_CHANGEABLE_INPUTS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The owners' next steps (card ``next_steps``): DEMONSTRATION wording written by the
+#: sample's authors, modelled on NICE NG27 (transitions between hospital and home), and
+#: labelled so on every step; never NICE's words. No patient wording: the patient view shows
+#: no next steps for this model.
+_NG27_SOURCE = (
+    "Demonstration wording by the CaseLens sample authors, modelled on NICE NG27 (Transition "
+    "between inpatient hospital settings and community or care home settings for adults "
+    "with social care needs); not NICE's words and not for clinical use."
+)
+_NG27_LINK = "https://www.nice.org.uk/guidance/ng27"
+READMISSION_NEXT_STEPS: dict[str, Any] = {
+    "at_or_above_threshold": [
+        {
+            "text": "Name a discharge coordinator and agree the discharge plan with the "
+            "patient, their family or carers and the community team before discharge.",
+            "source": _NG27_SOURCE,
+            "link": _NG27_LINK,
+        },
+        {
+            "text": "At discharge, give the patient a complete list of their medicines and "
+            "information about their diagnoses and treatment.",
+            "source": _NG27_SOURCE,
+            "link": _NG27_LINK,
+        },
+    ],
+    "below_threshold": [
+        {
+            "text": "Follow the ward's usual discharge planning; this estimate does not "
+            "replace the team's own assessment of the patient's needs after discharge.",
+            "source": _NG27_SOURCE,
+            "link": _NG27_LINK,
+        },
+    ],
+    "bands": [
+        {
+            "label": "Highest estimates",
+            "from_probability": 0.4,
+            "to_probability": 1.0,
+            "steps": [
+                {
+                    "text": "Arrange contact with the patient (a visit or a phone call) 24 "
+                    "to 72 hours after discharge.",
+                    "source": _NG27_SOURCE,
+                    "link": _NG27_LINK,
+                },
+            ],
+        },
+    ],
+}
+
+
 def readmission_demo_cases(test: pd.DataFrame, p: np.ndarray, schema: FeatureSchema) -> list[dict]:
     """10 demo cases: low and high risk, near the threshold, missing values, an out-of-range
     value, women and men, several age bands and races."""
@@ -344,4 +395,5 @@ def readmission_card(
         # expected of it, so a model that uses it either way is not flagged.
         "expected_directions": {"diabetes_medication": "neither"},
         "changeable_inputs": READMISSION_CHANGEABLE_INPUTS,
+        "next_steps": READMISSION_NEXT_STEPS,
     }
