@@ -88,6 +88,11 @@ class SmartSignInMixin(RecordIntakeMixin):
         """Whether sign-in with the EHR is configured (and its settings usable)."""
         return self._smart is not None
 
+    @property
+    def smart_issuer(self) -> str | None:
+        """The configured EHR's FHIR base (a standalone launch's ``iss``), or None."""
+        return self._smart.issuer if self._smart is not None else None
+
     def _smart_config(self) -> SmartLaunchConfig:
         if self._smart is None:
             raise WorkflowError(
