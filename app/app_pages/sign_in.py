@@ -14,7 +14,7 @@ from caselens.access import (
 from caselens.errors import CaseLensError
 from components.smart_launch import render_smart_sign_in
 from components.text import literal
-from services import catalogue, demo_mode, explainer, settings
+from services import catalogue, demo_mode, explainer
 from session import clear_cookie_pixel, sign_in_client, user_session, workflow
 
 st.title("CaseLens")
@@ -22,7 +22,7 @@ st.caption("Calibrated risk, its uncertainty, why, and when not to trust it.")
 if st.session_state.pop("expired_notice", False):
     st.info("Your session ended after a period without activity. Please sign in again.")
 clear_cookie_pixel()
-render_smart_sign_in(settings().app_url)
+render_smart_sign_in()
 
 with st.form("sign_in_form"):
     user_id = st.text_input("User name", key="sign_in_user", max_chars=MAX_USER_ID_LENGTH)
