@@ -177,33 +177,7 @@ class SmartSignInMixin(RecordIntakeMixin):
             Saying which check failed; the refusal is recorded first (``sign_in_refused``
             with ``reason``), and the session stays signed out.
         """
-        self._smart_config()
-        if session.viewer is not None:
-            raise WorkflowError(f"{REFUSED} this tab is signed in already; sign out first.")
-        with self._smart_lock:
-            kept = self._smart_pending.pop(state, None) if isinstance(state, str) else None
-        if kept is None:
-            self._refuse(
-                session,
-                "unknown_state",
-                "this sign-in was not started here or was already used; start it again.",
-            )
-        if self._browser(device_cookie) != kept.browser:
-            self._refuse(
-                session,
-                "other_browser",
-                "it was started in another browser; start it again from this one.",
-            )
-        age = (self._clock() - kept.launch.started_at).total_seconds()
-        if age > MAX_PENDING_S:
-            self._refuse(
-                session,
-                "expired",
-                f"it was started {age:.0f} s ago, more than {MAX_PENDING_S} s; start it again.",
-            )
-        if error is not None:
-            said = cut(str(error), MAX_ERROR_CODE_CHARS)
-            self._refuse(session, "ehr_refused", f"the EHR did not authorize it ({said!r}).")
+        kept = self._returned_launch(session, device_cookie=device_cookie, state=state, error=error)
         try:
             result = complete_launch(
                 kept.config, kept.launch, code=code or "", state=state, now=self._clock()
@@ -250,6 +224,40 @@ class SmartSignInMixin(RecordIntakeMixin):
             result.patient_id, result.fhir_user, kept.config.issuer, result.access_token
         )
         return viewer
+
+    def _returned_launch(
+        self, session: UserSession, *, device_cookie: str | None, state: str, error: str | None
+    ) -> _Pending:
+        """The pending launch ``state`` names, taken (used once), once it was started in this
+        browser, in time, and the EHR authorized it; else the refusal, recorded and raised."""
+        self._smart_config()
+        if session.viewer is not None:
+            raise WorkflowError(f"{REFUSED} this tab is signed in already; sign out first.")
+        with self._smart_lock:
+            kept = self._smart_pending.pop(state, None) if isinstance(state, str) else None
+        if kept is None:
+            self._refuse(
+                session,
+                "unknown_state",
+                "this sign-in was not started here or was already used; start it again.",
+            )
+        if self._browser(device_cookie) != kept.browser:
+            self._refuse(
+                session,
+                "other_browser",
+                "it was started in another browser; start it again from this one.",
+            )
+        age = (self._clock() - kept.launch.started_at).total_seconds()
+        if age > MAX_PENDING_S:
+            self._refuse(
+                session,
+                "expired",
+                f"it was started {age:.0f} s ago, more than {MAX_PENDING_S} s; start it again.",
+            )
+        if error is not None:
+            said = cut(str(error), MAX_ERROR_CODE_CHARS)
+            self._refuse(session, "ehr_refused", f"the EHR did not authorize it ({said!r}).")
+        return kept
 
     def _refuse(
         self, session: UserSession, reason: str, message: str, *, fhir_user: str | None = None
