@@ -1,4 +1,4 @@
-"""SMART App Launch 2.x (EHR launch) for CaseLens: the engine, not yet the app's page.
+"""SMART App Launch 2.x (EHR launch) for CaseLens: the engine (the door: workflow.smart_sign_in).
 
 The EHR opens CaseLens with ``launch`` and ``iss``; :func:`begin_launch` answers with the EHR's
 authorize URL (authorization code with PKCE S256, narrow read scopes) and a
