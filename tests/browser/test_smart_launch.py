@@ -141,3 +141,17 @@ def test_a_launch_for_an_ehr_user_without_an_account_ends_on_the_sign_in_page(
     assert entry.detail()["reason"] == "unknown_fhir_user"
     settled(page)
     assert_png(shot(page, screenshots, "smart_launch_refused"))
+
+
+def test_the_sign_in_pages_button_signs_in_with_the_patient_chosen_at_the_ehr(app, ehr, new_page):
+    ehr.reset()
+    before = len(read_entries(app.data_dir, action="sign_in"))
+    page = new_page(SCREEN)
+    page.goto(app.url)
+    case = _continue(page, "Sign in with the EHR (SMART)")
+    expect(title(case, "Case")).to_be_visible(timeout=FIRST_REPORT_MS)
+    field = case.get_by_role("textbox", name="Patient id at the EHR (from the launch)")
+    expect(field).to_have_value(PATIENT_ID)
+    entries = read_entries(app.data_dir, action="sign_in")
+    assert len(entries) == before + 1 and entries[-1].detail()["method"] == "smart"
+    assert "launch/patient" in entries[-1].detail()["scopes"]
