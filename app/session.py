@@ -166,6 +166,17 @@ def _cookie(name: str) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= MAX_COOKIE_LENGTH else None
 
 
+def device_cookie() -> str | None:
+    """This browser's signed device cookie as sent, if any (a SMART launch is bound to it)."""
+    return _cookie(DEVICE_COOKIE)
+
+
+def skip_cookie_resume() -> None:
+    """Do not sign this connection back in from its session cookie: a SMART launch in the
+    address decides who is signed in."""
+    st.session_state[_RESUME_TRIED] = True
+
+
 def sign_in_client() -> str | None:
     """The sign-in throttle's name for this browser (see :mod:`caselens.access.client_identity`): an
     address a trusted proxy forwarded, else the signed device cookie, else None."""

@@ -17,6 +17,7 @@ if _APP_DIR not in sys.path:
 
 from caselens.access import PAGE_TITLES, PAGES  # noqa: E402  (after the path is set, above)
 from caselens.explain import catalogue  # noqa: E402
+from components.smart_launch import handle_smart_launch  # noqa: E402
 from components.text import literal  # noqa: E402
 from session import (  # noqa: E402
     current_viewer,
@@ -44,6 +45,9 @@ PAGE_FILES = {p: (f"app_pages/{p}.py", PAGE_TITLES[p], _ICONS[p]) for p in PAGE_
 #: An address that can be a page's path (anything else is left to Streamlit).
 _PAGE_PATH = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 
+# A SMART launch or the EHR's answer in the address is handled first: it decides who is
+# signed in on this tab (components/smart_launch.py).
+handle_smart_launch()
 viewer = current_viewer()
 # The address asked for by URL; a run right after signing in still knows the address the
 # sign-in form was shown at (that run is a rerun, not a page load).

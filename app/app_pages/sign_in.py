@@ -1,4 +1,5 @@
-"""Sign-in page: local accounts (argon2) with throttled attempts; demo accounts in demo mode."""
+"""Sign-in page: local accounts (argon2) with throttled attempts; demo accounts in demo mode;
+sign-in with the EHR (SMART App Launch) when it is set up."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from caselens.access import (
     MAX_USER_ID_LENGTH,
 )
 from caselens.errors import CaseLensError
+from components.smart_launch import render_smart_sign_in
 from components.text import literal
 from services import catalogue, demo_mode, explainer
 from session import clear_cookie_pixel, sign_in_client, user_session, workflow
@@ -20,6 +22,7 @@ st.caption("Calibrated risk, its uncertainty, why, and when not to trust it.")
 if st.session_state.pop("expired_notice", False):
     st.info("Your session ended after a period without activity. Please sign in again.")
 clear_cookie_pixel()
+render_smart_sign_in()
 
 with st.form("sign_in_form"):
     user_id = st.text_input("User name", key="sign_in_user", max_chars=MAX_USER_ID_LENGTH)

@@ -149,10 +149,16 @@ def render_case_input(
     no valid case yet. The last valid case is kept in ``st.session_state`` under
     ``{key_prefix}_case``.
     """
+    from session import user_session, workflow
+
     source_slot, patient_slot = row if row is not None else (st.container(), st.container())
+    sources = ["Demo patient", "Enter values", "Upload a file", RECORD_CHOICE]
+    # Opened from the EHR (SMART), the case starts from that patient's record.
+    launched = workflow().launched_patient(user_session()) is not None
     source = source_slot.radio(
         "Case",
-        ["Demo patient", "Enter values", "Upload a file", RECORD_CHOICE],
+        sources,
+        index=sources.index(RECORD_CHOICE) if launched else 0,
         horizontal=True,
         key=f"{key_prefix}_source",
     )

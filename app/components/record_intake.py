@@ -20,7 +20,9 @@ from caselens.explain import FROM_RECORD, Case, RecordSources
 from caselens.model import ModelBundle
 from components.text import literal
 
-#: The two ways a record arrives (the server only when one is configured).
+#: The ways a record arrives (the EHR only after a sign-in with it, the server only when one
+#: is configured).
+FROM_LAUNCH = "The EHR (the patient it opened CaseLens for)"
 FROM_SERVER = "The FHIR server"
 FROM_FILE = "Upload a file"
 #: Rows of the sources table shown without scrolling (a readmission case has 30+ inputs).
@@ -81,21 +83,24 @@ def render_record_intake(bundle: ModelBundle, *, key_prefix: str, state_key: str
     The case is kept in ``st.session_state[state_key]`` with the record it was read from, so
     another file, date or patient id starts again rather than keep an older case."""
     from components.case_input import form_inputs, render_problems  # its third way in
-    from session import run, workflow
+    from session import run, user_session, workflow
 
     kept = st.session_state.get(state_key)
     assessed = isinstance(kept, tuple) and isinstance(kept[1], Case)
     label = "Patient's record (assessed; open to change)" if assessed else "Patient's record"
-    from_server = workflow().reads_records_from_server
+    launched = workflow().launched_patient(user_session())
+    ways = [FROM_LAUNCH] if launched is not None else []
+    ways += [FROM_SERVER] if workflow().reads_records_from_server else []
+    ways += [FROM_FILE]
     with st.expander(label, expanded=not assessed):
         way = (
             st.radio(
                 "Where the record comes from",
-                (FROM_SERVER, FROM_FILE),
+                ways,
                 horizontal=True,
                 key=f"{key_prefix}_record_way",
             )
-            if from_server
+            if len(ways) > 1
             else FROM_FILE
         )
         upload = None
@@ -115,19 +120,37 @@ def render_record_intake(bundle: ModelBundle, *, key_prefix: str, state_key: str
             key=f"{key_prefix}_record_date",
             help="Look-back windows and ages count back from this day (today unless changed).",
         )
-        patient_label = (
-            "Patient id on the FHIR server"
-            if way == FROM_SERVER
-            else "Patient id in the record (only if it holds several patients)"
-        )
-        patient_id = patient_column.text_input(
-            patient_label, max_chars=64, key=f"{key_prefix}_record_patient"
-        ).strip()
+        if way == FROM_LAUNCH:
+            # The EHR's patient in context: shown, not typed (another patient needs a launch).
+            patient_id = patient_column.text_input(
+                "Patient id at the EHR (from the launch)",
+                value=launched,
+                disabled=True,
+                key=f"{key_prefix}_record_launch_patient",
+            )
+        else:
+            patient_label = (
+                "Patient id on the FHIR server"
+                if way == FROM_SERVER
+                else "Patient id in the record (only if it holds several patients)"
+            )
+            patient_id = patient_column.text_input(
+                patient_label, max_chars=64, key=f"{key_prefix}_record_patient"
+            ).strip()
         asked_server = way == FROM_SERVER and st.button(
             "Read the record", key=f"{key_prefix}_record_fetch", disabled=not patient_id
         )
     read = st.session_state.get(f"{state_key}_read")
-    if way == FROM_SERVER:
+    if way == FROM_LAUNCH:
+        # Read at once: the EHR opened CaseLens for this patient (recorded as record_read).
+        record_key = ("launch", patient_id, case_date.isoformat())
+        if isinstance(read, tuple) and read[0] == record_key:
+            sources = read[1]
+        else:
+            with st.spinner("Reading the record from the EHR…"):
+                sources = run(workflow().case_from_launch, bundle.model_id, case_date=case_date)
+            st.session_state[f"{state_key}_read"] = (record_key, sources)
+    elif way == FROM_SERVER:
         record_key = ("server", patient_id, case_date.isoformat())
         if asked_server:
             with st.spinner("Reading the record from the FHIR server…"):

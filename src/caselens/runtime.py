@@ -253,6 +253,7 @@ class Runtime:
                 FhirServer(self.settings.fhir_url, self.settings.fhir_token_file)
             )
             built.configure_record_server(access_from_settings(self.settings))
+        self._configure_smart(built)
         freeze_long_lived()
         if self._background:
             warming = built.warm_up_monitoring()  # in the background: the first view is fast
@@ -263,6 +264,16 @@ class Runtime:
                 scheduler = built.start_monitoring_schedule(interval_s=schedule, after=warming)
                 self._built["scheduler"] = scheduler
         return built
+
+    def _configure_smart(self, workflow: Workflow) -> None:
+        """Sign-in with the EHR, when configured; settings that cannot be used leave password
+        sign-in working and the sign-in page saying what the operator must fix."""
+        from caselens.fhir import SmartLaunchError, smart_config_from_settings
+
+        try:
+            workflow.configure_smart_sign_in(smart_config_from_settings(self.settings))
+        except SmartLaunchError as exc:
+            workflow.configure_smart_sign_in(None, problem=str(exc))
 
     @property
     def monitoring_scheduler(self) -> Any:

@@ -217,6 +217,32 @@ VARIABLES: tuple[Variable, ...] = (
              "its JWKS file"),
     Variable("CASELENS_APP_URL", "app_url", _text, "none (cards carry no links)",
              "the app's public URL, for a CDS card's links to the report and Model facts"),
+    Variable("CASELENS_SMART_CLIENT_ID", "smart_client_id", _text,
+             "none (no sign-in with the EHR)",
+             "SMART App Launch: CaseLens's client id at the EHR; with the next four (and "
+             "`CASELENS_APP_URL`) the sign-in page offers \"Sign in with the EHR\" "
+             "([SMART launch](docs/smart-launch.md))"),
+    Variable("CASELENS_SMART_ISSUER", "smart_issuer", _text, "none",
+             "SMART App Launch: the EHR's FHIR base URL (the launch's `iss`, the `aud` asked "
+             "for, and where the launched patient's record is read with the clinician's token)"),
+    Variable("CASELENS_SMART_AUTHORIZE_URL", "smart_authorize_url", _text, "none",
+             "SMART App Launch: the EHR's authorize endpoint"),
+    Variable("CASELENS_SMART_TOKEN_URL", "smart_token_url", _text, "none",
+             "SMART App Launch: the EHR's token endpoint"),
+    Variable("CASELENS_SMART_JWKS_FILE", "smart_jwks_file", _resolved_path, "none",
+             "SMART App Launch: JWKS file of the keys the EHR signs id_tokens with (never "
+             "fetched from a URL the token names)"),
+    Variable("CASELENS_SMART_USERS_FILE", "smart_users_file", _resolved_path, "none",
+             "SMART App Launch: JSON object mapping the id_token's `fhirUser` "
+             "(`Practitioner/123`) to a CaseLens clinician's user name"),
+    Variable("CASELENS_SMART_ID_TOKEN_ISSUER", "smart_id_token_issuer", _text,
+             "`CASELENS_SMART_ISSUER`",
+             "SMART App Launch: the `iss` of the EHR's id_tokens, when it is not the FHIR base"),
+    Variable("CASELENS_SMART_SCOPES", "smart_scopes", _text,
+             "`launch openid fhirUser` + `patient/<type>.rs` for Patient, Observation, "
+             "Condition, Encounter, MedicationRequest",
+             "SMART App Launch: the scopes asked for, space-separated (read scopes only: a "
+             "write or `*` scope is refused)"),
     Variable("CASELENS_CHROMIUM", "chromium", _path, "`/usr/bin/chromium`",
              "the Chromium the browser tests and `caselens bench app` drive"),
     Variable("CASELENS_BENCH_VERBOSE", "bench_verbose", _switch, "off",
@@ -319,6 +345,16 @@ class Settings:
     fhir_token_url: str | None = None
     fhir_private_key_file: Path | None = None
     fhir_key_id: str | None = None
+    #: SMART App Launch with one EHR (caselens.fhir.smart_settings.smart_config_from_settings);
+    #: the redirect URI is ``app_url`` + ``/launch``.
+    smart_client_id: str | None = None
+    smart_issuer: str | None = None
+    smart_authorize_url: str | None = None
+    smart_token_url: str | None = None
+    smart_jwks_file: Path | None = None
+    smart_users_file: Path | None = None
+    smart_id_token_issuer: str | None = None
+    smart_scopes: str | None = None
 
     @property
     def sign_in_key_path(self) -> Path:

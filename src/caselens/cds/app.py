@@ -85,6 +85,9 @@ class CdsConfig:
     issuers: Mapping[str, TrustedIssuer]
     #: The app's public URL, for the card's links; None: no links.
     app_url: str | None = None
+    #: Whether the app offers sign-in with the EHR (SMART): the card's link is then a
+    #: ``smart`` link the EHR launches the app with.
+    smart_launch: bool = False
     #: Today's date (UTC) as the case date of a record.
     today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date()
 
@@ -194,7 +197,12 @@ class CdsService:
             raise RequestProblem(403, str(exc)) from None
         except WorkflowError as exc:
             raise RequestProblem(400, str(exc)) from None
-        return render_card(decision, bundle, app_url=self.config.app_url)
+        return render_card(
+            decision,
+            bundle,
+            app_url=self.config.app_url,
+            smart_launch=self.config.smart_launch,
+        )
 
     async def feedback(self, request: Request) -> JSONResponse:
         """``POST /cds-services/{id}/feedback``: each item recorded against its card."""

@@ -8,8 +8,9 @@
 * ``detail`` (GitHub-flavoured Markdown): the top factors with this patient's values, the
   likely range, the one limitation that matters most, the model's name and version, and
   that it is not a diagnosis.
-* ``source``: the model's Model facts; ``links``: the full report of this entry in the app,
-  then one ``absolute`` link per next step the model's owners state with a link (label: the
+* ``source``: the model's Model facts; ``links``: the full report of this entry in the app (for
+  safety reviewers) and, with sign-in with the EHR set up, first a ``smart`` link the EHR
+  launches CaseLens with for this patient and clinician; then one ``absolute`` link per next step the model's owners state with a link (label: the
   step's text, cut to :data:`MAX_LINK_LABEL_CHARS`). The next steps are plain steps, not FHIR
   actions, so they are never ``suggestions``; every one (with its source) is also in
   ``detail``, so an EHR that shows no links still shows them. They are read off the recorded
@@ -30,6 +31,7 @@ from caselens.explain.clinician_summary import outcome_phrase
 from caselens.explain.confidence.model import headline_label
 from caselens.explain.next_steps import NO_NEXT_STEPS_TEXT, ReportNextSteps, StatedStep
 from caselens.explain.report import CaseReport
+from caselens.fhir import LAUNCH_PATH
 from caselens.model.bundle import ModelBundle
 from caselens.workflow import CardDecision, format_interval, format_percent
 
@@ -43,9 +45,12 @@ REPORT_LINK_LABEL = "This card as recorded in CaseLens (entry #{seq}; for safety
 ENTER_IN_APP_LABEL = "Open CaseLens to enter the missing inputs"
 #: Missing inputs listed on a card before "and N more".
 CARD_MISSING_LISTED = 12
-#: The app's page that shows one audit entry's report (the SMART launch will open the case
-#: page instead, once it exists).
+#: The app's page that shows one audit entry's report (safety reviewers open it).
 REPORT_PATH = "/audit_trail?entry={seq}"
+#: With sign-in with the EHR set up, the card's first link is a CDS Hooks ``smart`` link: the
+#: EHR launches CaseLens (``LAUNCH_PATH``) for this patient and clinician, who lands on the Case
+#: page with the patient's record read.
+SMART_LINK_LABEL = "Open this patient's case in CaseLens"
 #: The app's Model facts page.
 MODEL_FACTS_PATH = "/model_facts"
 #: Longest outside text put on a card in one place (a label, a value, a limitation).
@@ -236,29 +241,38 @@ def _without(label: str, why: str) -> str:
     return why.removeprefix(f"{label}:").strip() or why
 
 
-def _links(decision: CardDecision, app_url: str | None) -> list[dict[str, str]]:
-    """The report's entry in the app (with an app URL), then the owners' next-step links."""
+def _links(
+    decision: CardDecision, app_url: str | None, *, smart_launch: bool = False
+) -> list[dict[str, str]]:
+    """The app's links (with an app URL), then the owners' next-step links."""
     steps = (
         next_step_links(decision.report)
         if decision.kind == "prediction" and decision.report is not None
         else []
     )
-    return _app_links(decision, app_url) + steps
+    return _app_links(decision, app_url, smart_launch=smart_launch) + steps
 
 
-def _app_links(decision: CardDecision, app_url: str | None) -> list[dict[str, str]]:
+def _app_links(
+    decision: CardDecision, app_url: str | None, *, smart_launch: bool = False
+) -> list[dict[str, str]]:
     if not app_url:
         return []
+    launch = {"url": app_url.rstrip("/") + LAUNCH_PATH, "type": "smart"}
     if decision.kind == "inputs_missing":
-        # The Case page, where a clinician reads the same record and enters what it lacks.
+        # The Case page, where a clinician reads the same record and enters what it lacks:
+        # launched by the EHR with this patient when SMART is set up, else the sign-in page.
+        if smart_launch:
+            return [{"label": ENTER_IN_APP_LABEL, **launch}]
         return [{"label": ENTER_IN_APP_LABEL, "url": app_url.rstrip("/") + "/", "type": "absolute"}]
     if decision.kind != "prediction":
         return []
     url = app_url.rstrip("/") + REPORT_PATH.format(seq=decision.entry_seq)
-    # Until the SMART launch opens the case for the clinician, the entry's page is the audit
-    # trail's replay, which safety reviewers open: the label says so rather than promise more.
+    # The entry's page is the audit trail's replay, which safety reviewers open: the label says
+    # so rather than promise more. The clinician's way in is the SMART launch, when set up.
     label = REPORT_LINK_LABEL.format(seq=decision.entry_seq)
-    return [{"label": label, "url": url, "type": "absolute"}]
+    entry = {"label": label, "url": url, "type": "absolute"}
+    return [{"label": SMART_LINK_LABEL, **launch}, entry] if smart_launch else [entry]
 
 
 def _source(bundle: ModelBundle, app_url: str | None) -> dict[str, str]:
@@ -270,9 +284,14 @@ def _source(bundle: ModelBundle, app_url: str | None) -> dict[str, str]:
 
 
 def render_card(
-    decision: CardDecision, bundle: ModelBundle, *, app_url: str | None
+    decision: CardDecision,
+    bundle: ModelBundle,
+    *,
+    app_url: str | None,
+    smart_launch: bool = False,
 ) -> dict[str, Any]:
-    """The CDS Hooks card (a JSON object) for what the door decided."""
+    """The CDS Hooks card (a JSON object) for what the door decided; ``smart_launch`` (sign-in
+    with the EHR is set up) makes its link to the case a CDS Hooks ``smart`` link."""
     if decision.kind == "prediction" and decision.report is not None:
         summary = card_summary(decision.report, bundle)
         detail = _prediction_detail(decision.report, bundle)
@@ -300,7 +319,7 @@ def render_card(
     }
     if decision.card_uuid is not None:
         card["uuid"] = decision.card_uuid
-    links = _links(decision, app_url)
+    links = _links(decision, app_url, smart_launch=smart_launch)
     if links:
         card["links"] = links
     return card

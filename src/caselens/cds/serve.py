@@ -37,8 +37,21 @@ def config_from_settings(settings: Settings) -> CdsConfig:
     base = _checked_url("CASELENS_CDS_URL", settings.cds_url, required=True)
     app_url = _checked_url("CASELENS_APP_URL", settings.app_url, required=False)
     return CdsConfig(
-        base_url=str(base), issuers=load_issuers(settings.cds_issuers_file), app_url=app_url
+        base_url=str(base),
+        issuers=load_issuers(settings.cds_issuers_file),
+        app_url=app_url,
+        smart_launch=app_url is not None and _smart_launch(settings),
     )
+
+
+def _smart_launch(settings: Settings) -> bool:
+    """Whether the app offers sign-in with the EHR (its settings are whole and usable)."""
+    from caselens.fhir import SmartLaunchError, smart_config_from_settings
+
+    try:
+        return smart_config_from_settings(settings) is not None
+    except SmartLaunchError:
+        return False
 
 
 def app_from_settings(settings: Settings) -> tuple[Starlette, Runtime]:

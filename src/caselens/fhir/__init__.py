@@ -19,9 +19,12 @@ from caselens._lazy import lazy_face
 
 __all__ = [
     "DEFAULT_SCOPES",
+    "LAUNCH_PATH",
     "MAX_BUNDLE_ENTRIES",
     "MAX_FHIR_BUNDLE_BYTES",
     "MAX_FHIR_JSON_DEPTH",
+    "MAX_PENDING_S",
+    "BearerToken",
     "FhirDestinationError",
     "FhirRecord",
     "FhirServer",
@@ -42,6 +45,7 @@ __all__ = [
     "read_fhir_bundle",
     "risk_assessment_bundle",
     "send_transaction",
+    "smart_config_from_settings",
     "synthetic_record",
 ]
 
@@ -50,6 +54,9 @@ _PARTS: dict[str, str] = {
     "MAX_BUNDLE_ENTRIES": "record",
     "MAX_FHIR_BUNDLE_BYTES": "record",
     "MAX_FHIR_JSON_DEPTH": "record",
+    "MAX_PENDING_S": "smart_launch",
+    "LAUNCH_PATH": "smart_settings",
+    "BearerToken": "server_fetch",
     "FhirDestinationError": "risk_send",
     "FhirRecord": "record",
     "FhirServer": "risk_send",
@@ -70,6 +77,7 @@ _PARTS: dict[str, str] = {
     "read_fhir_bundle": "record",
     "risk_assessment_bundle": "risk_assessment",
     "send_transaction": "risk_send",
+    "smart_config_from_settings": "smart_settings",
     "synthetic_record": "synthetic",
 }
 __getattr__, __dir__ = lazy_face(globals(), _PARTS)

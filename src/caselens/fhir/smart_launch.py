@@ -1,4 +1,4 @@
-"""SMART App Launch 2.x (EHR launch) for CaseLens: the engine, not yet the app's page.
+"""SMART App Launch 2.x (EHR launch) for CaseLens: the engine (the door: workflow.smart_sign_in).
 
 The EHR opens CaseLens with ``launch`` and ``iss``; :func:`begin_launch` answers with the EHR's
 authorize URL (authorization code with PKCE S256, narrow read scopes) and a
@@ -71,7 +71,14 @@ HttpPost = Callable[[str, Mapping[str, str]], tuple[int, bytes]]
 
 
 class SmartLaunchError(CaseLensError):
-    """A SMART launch was refused; the message says which check failed (no patient data)."""
+    """A SMART launch was refused; the message says which check failed (no patient data).
+
+    ``fhir_user`` is the EHR's user when the refusal is that it has no CaseLens account (so
+    the refusal can be recorded under it)."""
+
+    def __init__(self, message: str, *, fhir_user: str | None = None) -> None:
+        super().__init__(message)
+        self.fhir_user = fhir_user
 
 
 @dataclass(frozen=True)
@@ -340,7 +347,8 @@ def _user_id(config: SmartLaunchConfig, claims: Mapping[str, object]) -> tuple[s
     if user_id is None:
         raise SmartLaunchError(
             f"the EHR's user {relative[:100]!r} has no CaseLens account; an administrator "
-            "maps it before this clinician can open CaseLens from the EHR."
+            "maps it before this clinician can open CaseLens from the EHR.",
+            fhir_user=relative[:100],
         )
     return relative, user_id
 

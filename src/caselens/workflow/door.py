@@ -19,6 +19,7 @@ The methods are grouped by job, one module each, and combined here: sign-in and 
 (:mod:`.sessions`), reports and feedback (:mod:`.reports`), model facts, status and users
 (:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`), monitoring
 (:mod:`.monitoring`), a case read from the patient's FHIR record (:mod:`.record_intake`),
+sign-in with the EHR and its patient's record (SMART App Launch, :mod:`.smart_sign_in`),
 the EHR's CDS Hooks cards (:mod:`.cds_cards`), results written back as FHIR
 (:mod:`.fhir_results`) and what-if edits of a report (:mod:`.what_if`); what they share
 (the stores, the policy check, the one recording function) is :mod:`._door_base`.
@@ -58,6 +59,7 @@ from caselens.workflow.reports import (
     ReportsMixin,
 )
 from caselens.workflow.sessions import SessionsMixin
+from caselens.workflow.smart_sign_in import SmartSignInMixin
 from caselens.workflow.what_if import WhatIfMixin, WhatIfView
 
 # The names this module held before it was split by job, so old imports keep working.
@@ -94,6 +96,7 @@ __all__ = [
 class Workflow(
     SessionsMixin,
     ReportsMixin,
+    SmartSignInMixin,
     RecordIntakeMixin,
     AdministrationMixin,
     AuditTrailMixin,

@@ -13,6 +13,18 @@ from caselens.explain.report import CaseReport
 from caselens.model.bundle import ModelBundle
 
 
+@dataclass(frozen=True)
+class LaunchContext:
+    """What a sign-in with the EHR (SMART App Launch) leaves on the session: the patient in
+    context, who the clinician is at the EHR, and the access token, used only to read that
+    patient's record from the EHR's FHIR server (never recorded, never shown)."""
+
+    patient_id: str
+    fhir_user: str
+    iss: str
+    access_token: str = field(repr=False)
+
+
 @dataclass
 class UserSession:
     """What one browser tab holds between clicks. Sign-out replaces it whole.
@@ -41,6 +53,9 @@ class UserSession:
     display_entries : dict
         Report id → the trail entry (seq) of its first display in this session, so a what-if
         or counterfactual display can name the entry it was derived from.
+    launch : LaunchContext or None
+        The EHR's patient in context and the clinician's access token, after a sign-in with
+        the EHR (SMART); dropped with the session at sign-out.
     """
 
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -53,6 +68,7 @@ class UserSession:
     cookie_issued: dt.datetime | None = None
     skipped_estimates: set[tuple[str, str, str]] = field(default_factory=set)
     display_entries: dict[str, int] = field(default_factory=dict)
+    launch: LaunchContext | None = None
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,7 @@ class SessionsMixin(DoorBase):
         if session.viewer is not None:
             self._record(session, "signed_out", audience=session.viewer.role)
         self._accounts.sessions.end(session.session_id)
+        session.launch = None  # the EHR's access token goes with the session
         return UserSession()
 
     def open_page(self, session: UserSession, page: str) -> Viewer:
