@@ -18,7 +18,8 @@ import pandas as pd
 import streamlit as st
 
 from caselens.errors import CaseLensError
-from caselens.workflow import AUDIT_PAGE_SIZE
+from caselens.workflow import AUDIT_PAGE_SIZE, COUNTERFACTUALS_VIEWED, action_name
+from components.counterfactual import render_counterfactual_replay
 from components.fhir_result import render_fhir_result
 from components.patient_view import render_patient_report
 from components.private_download import private_download
@@ -96,7 +97,7 @@ with st.expander("Filter", expanded=True):
         "Action",
         ["", *choices.actions],
         key="audit_action",
-        format_func=lambda a: a or "Any action",
+        format_func=lambda a: action_name(a) if a else "Any action",
     )
     cols = st.columns(4)
     role = cols[0].selectbox(
@@ -253,6 +254,15 @@ if seq is None:
     st.stop()
 
 entry = run(workflow().audit_entry, seq)  # verified (hash, signature, links) first
+if entry.action == COUNTERFACTUALS_VIEWED:  # drawn from its recorded detail, as shown
+    render_counterfactual_replay(
+        run(workflow().replay_counterfactuals, seq),
+        lambda: run(workflow().rerun_counterfactuals, seq),
+        key=f"audit_{seq}_counterfactual",
+        reruns=st.session_state.setdefault("audit_counterfactual_reruns", {}),
+        open_entry=_open,
+    )
+    st.stop()
 if not entry.report_json:
     st.header(f"Entry #{seq}: {literal(entry.action)}")
     st.caption(

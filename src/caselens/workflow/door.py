@@ -19,9 +19,9 @@ The methods are grouped by job, one module each, and combined here: sign-in and 
 (:mod:`.sessions`), reports and feedback (:mod:`.reports`), model facts, status and users
 (:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`), monitoring
 (:mod:`.monitoring`), a case read from the patient's FHIR record (:mod:`.record_intake`),
-the EHR's CDS Hooks cards (:mod:`.cds_cards`) and results written back as FHIR
-(:mod:`.fhir_results`); what they share (the stores, the policy check, the one recording
-function) is :mod:`._door_base`.
+the EHR's CDS Hooks cards (:mod:`.cds_cards`), results written back as FHIR
+(:mod:`.fhir_results`) and counterfactuals (:mod:`.counterfactuals`); what they share (the
+stores, the policy check, the one recording function) is :mod:`._door_base`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from caselens.workflow.administration import AdministrationMixin
 from caselens.workflow.audit_trail import AUDIT_PAGE_SIZE, AuditTrailMixin, ExportFormat
 from caselens.workflow.cds_cards import CdsCardsMixin
 from caselens.workflow.checks import PATIENT_REF_PATTERN, check_own_estimate, check_patient_ref
+from caselens.workflow.counterfactuals import CounterfactualsMixin
 from caselens.workflow.errors import (
     EntryFailsVerification,
     NotRecorded,
@@ -98,6 +99,7 @@ class Workflow(
     MonitoringMixin,
     CdsCardsMixin,
     FhirResultsMixin,
+    CounterfactualsMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 

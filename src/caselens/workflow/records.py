@@ -41,6 +41,9 @@ class UserSession:
     display_entries : dict
         Report id → the trail entry (seq) of its first display in this session, so a what-if
         or counterfactual display can name the entry it was derived from.
+    counterfactuals : dict
+        Counterfactual results shown in this session, by parent report id (each computed
+        and recorded once; see :mod:`.counterfactuals`).
     """
 
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -53,6 +56,7 @@ class UserSession:
     cookie_issued: dt.datetime | None = None
     skipped_estimates: set[tuple[str, str, str]] = field(default_factory=set)
     display_entries: dict[str, int] = field(default_factory=dict)
+    counterfactuals: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

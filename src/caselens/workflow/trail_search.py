@@ -33,6 +33,13 @@ MAX_MATCHES = 50
 #: Distinct values listed at most per filter (a trail restored from elsewhere may hold any).
 MAX_CHOICES = 500
 
+#: Readable names of actions whose code word alone does not say what was shown (the
+#: reviewer's Action filter); any other action is shown as recorded.
+ACTION_NAMES: dict[str, str] = {
+    "counterfactuals_viewed": "counterfactuals_viewed — what would move a result across the "
+    "threshold",
+}
+
 _ENTRY_RE = re.compile(r"#?\s*(\d{1,18})")
 _REPORT_RE = re.compile(rf"[0-9a-f]{{{MIN_REPORT_PREFIX},64}}")
 
@@ -49,6 +56,17 @@ class TrailQuery:
     kind: Literal["entry", "report"]
     entry: int | None = None
     report_prefix: str | None = None
+
+
+def action_name(action: str) -> str:
+    """The reviewer's name for a recorded action (the code word itself when it is plain).
+
+    Examples
+    --------
+    >>> action_name("viewed")
+    'viewed'
+    """
+    return ACTION_NAMES.get(action, action)
 
 
 def parse_query(typed: str) -> TrailQuery:
