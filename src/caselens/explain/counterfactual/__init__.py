@@ -10,9 +10,14 @@ from caselens._lazy import lazy_face
 
 __all__ = [
     "COUNTERFACTUAL_CAVEATS",
+    "DEFAULT_BUDGET_MS",
+    "METHOD",
     "Alternative",
     "CounterfactualResult",
     "SearchSettings",
+    "alternative_case",
+    "default_settings",
+    "find_alternatives",
 ]
 
 _PARTS = {
@@ -20,5 +25,10 @@ _PARTS = {
     "Alternative": "results",
     "CounterfactualResult": "results",
     "SearchSettings": "results",
+    "DEFAULT_BUDGET_MS": "search",
+    "METHOD": "search",
+    "alternative_case": "search",
+    "default_settings": "search",
+    "find_alternatives": "search",
 }
 __getattr__, __dir__ = lazy_face(globals(), _PARTS)

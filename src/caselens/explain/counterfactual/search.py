@@ -1,0 +1,489 @@
+"""The counterfactual search: "what would move this result across the threshold?".
+
+:func:`find_alternatives` looks for up to three sets of changed values, each of at most
+three inputs the card states as modifiable, that put the model's own probability on the
+other side of the threshold from the parent report:
+
+1. Each modifiable input gets its allowed values (:mod:`.candidates`: stated direction and
+   bounds, hard limits, training range, whole numbers, never a value not recorded).
+2. One input at a time, then pairs, then triples (each set never a superset of a set that
+   already crosses: fewer changes first), the patient's row with the set's values is asked
+   of the model in batches (the report's guarded call: its answer checked to be a
+   probability, an ONNX model stopped at its time limit). A set whose grid is larger than
+   :data:`MAX_ROWS_PER_SET` is sampled with the recorded seed.
+3. Per set (and per direction or target category: "the same change at another size" is
+   never offered twice), the crossing row nearest the patient (distance = Σ |change| /
+   spread × cost weight, a category change = 1 × weight) is kept, then made smaller
+   between the patient's value and it (:data:`~.candidates.REFINE_STEPS` points per input).
+4. The alternatives are chosen fewest changes first, then smallest distance, distinct sets
+   of inputs first, and each is asked of the model once more as the report asks it (one
+   row, the case's own frame), its interval from the report's ConfidenceModel: only an
+   alternative whose own probability is on the target side is shown.
+
+The search stops at ``budget_ms`` (between batches; a model call in progress is not cut)
+and says so (``budget_exhausted``); what it found by then is still checked and shown.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from caselens.explain.attribution._frames import _frame, _in_order
+from caselens.explain.attribution._runtime import _model_threads
+from caselens.explain.attribution.model_usage import _CountingPredict
+from caselens.explain.cases import Case, ChangedValue, Hypothetical
+from caselens.explain.counterfactual.candidates import InputRange, input_range
+from caselens.explain.counterfactual.results import (
+    Alternative,
+    CounterfactualResult,
+    SearchSettings,
+    ThresholdSide,
+)
+from caselens.model.changeable_inputs import no_counterfactual_reason
+
+if TYPE_CHECKING:
+    from caselens.explain.report import CaseExplainer, CaseReport
+
+#: The search's name in :class:`SearchSettings` (and the trail): a grid over the allowed
+#: values, fewest changes first, refined, every shown answer re-asked of the model.
+METHOD = "caselens-grid-v1"
+#: Default wall-clock budget: the target is p95 ≤ 2 s on the samples, and the final
+#: re-asking of up to three alternatives and the answer's records come after it.
+DEFAULT_BUDGET_MS = 1500
+#: Rows asked of the model for one set of inputs at most (a larger grid is sampled, seeded).
+MAX_ROWS_PER_SET = 4096
+#: Rows per model call: small enough that the budget is checked every few tens of ms.
+BATCH_ROWS = 2048
+#: Rows asked in one search at most, whatever the budget: the same case and seed always
+#: give the same alternatives on a fast machine and on a slow one that finishes.
+MAX_SEARCH_ROWS = 60_000
+#: A probability this close to the threshold is not counted as crossing it: a last-bit
+#: difference between the search's batch and the report's own call cannot undo it.
+CROSSING_MARGIN = 1e-9
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A crossing the search found, before it is re-asked of the model."""
+
+    values: tuple[tuple[str, Any], ...]  # (input name, new value), in the card's order
+    distance: float
+    signature: tuple[str, ...]  # per input: direction or target category
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(name for name, _ in self.values)
+
+
+class _Clock:
+    """The search's budget: started once, asked between batches."""
+
+    def __init__(self, budget_ms: int) -> None:
+        self.start = time.perf_counter()
+        self.budget_ms = budget_ms
+        self.exhausted = False
+
+    def elapsed_ms(self) -> float:
+        return 1000 * (time.perf_counter() - self.start)
+
+    def out(self) -> bool:
+        if self.elapsed_ms() >= self.budget_ms:
+            self.exhausted = True
+        return self.exhausted
+
+
+def default_settings(explainer: CaseExplainer) -> SearchSettings:
+    """The settings :func:`find_alternatives` uses when none are given: this search, the
+    explainer's seed and :data:`DEFAULT_BUDGET_MS`."""
+    return SearchSettings(method=METHOD, seed=explainer.seed, budget_ms=DEFAULT_BUDGET_MS)
+
+
+def find_alternatives(
+    explainer: CaseExplainer,
+    case: Case,
+    parent: CaseReport,
+    *,
+    settings: SearchSettings | None = None,
+) -> CounterfactualResult:
+    """Up to three sets of changed values that move the model's result across its threshold.
+
+    Parameters
+    ----------
+    explainer : CaseExplainer
+        The explainer that computed ``parent`` (its bundle's model, card and schema).
+    case : Case
+        The validated case ``parent`` is about.
+    parent : CaseReport
+        The report whose result the alternatives move across the threshold.
+    settings : SearchSettings, optional
+        Default :func:`default_settings`. ``method`` must be :data:`METHOD`.
+
+    Returns
+    -------
+    CounterfactualResult
+        Never raises for a card without a statement, an input not recorded or a search that
+        finds nothing: those give no alternatives and a ``none_reason`` in plain words.
+
+    Raises
+    ------
+    ValueError
+        If ``parent`` is not a report of this explainer's model about ``case``, or the
+        method is not this search's.
+    ModelOutputError, ModelBudgetError
+        If the model returns something that is not a probability, or an ONNX call runs
+        over its time limit (as a report would).
+    """
+    clock = _Clock((settings or default_settings(explainer)).budget_ms)
+    settings = settings or default_settings(explainer)
+    if settings.method != METHOD:
+        raise ValueError(f"settings.method: '{settings.method}' is not this search ('{METHOD}')")
+    bundle = explainer.bundle
+    _check_parent(explainer, case, parent)
+    threshold = parent.model.threshold
+    parent_p = parent.confidence.probability
+    target: ThresholdSide = "below" if parent_p >= threshold else "at_or_above"
+    statements = bundle.card.changeable_inputs
+    searched = tuple(
+        name for name, s in (statements or {}).items() if s.modifiable and name in bundle.features
+    )
+
+    def result(
+        alternatives: tuple[Alternative, ...] = (), reason: str | None = None
+    ) -> CounterfactualResult:
+        return CounterfactualResult(
+            model_id=bundle.card.model_id,
+            parent_report_id=parent.report_id,
+            threshold=threshold,
+            parent_probability=parent_p,
+            target_side=target,
+            settings=settings,
+            searched_inputs=searched,
+            alternatives=alternatives,
+            none_reason=reason,
+            elapsed_ms=round(clock.elapsed_ms(), 3),
+            budget_exhausted=clock.exhausted,
+        )
+
+    reason = no_counterfactual_reason(statements)
+    if reason is not None or not searched:
+        return result(reason=reason or no_counterfactual_reason({}))
+    ranges = [
+        input_range(bundle.features[n], statements[n], case.values.get(n), bundle.reference)  # type: ignore[index]
+        for n in searched
+    ]
+    usable = [r for r in ranges if r.values]
+    if not usable:
+        return result(reason=_nothing_to_try_reason(ranges))
+    asker = _Asker(explainer, case, threshold, target)
+    found = _search(asker, usable, settings, clock)
+    chosen = _choose(found, settings.max_alternatives)
+    refined = [_refine(asker, usable, f) for f in chosen] if not clock.out() else chosen
+    alternatives = _verified(explainer, case, usable, refined, threshold, target)
+    if alternatives:
+        return result(tuple(alternatives))
+    if clock.exhausted:
+        return result(reason=_budget_reason(settings.budget_ms, ranges, target, threshold))
+    return result(reason=_none_cross_reason(ranges, target, threshold))
+
+
+def alternative_case(
+    case: Case, alternative: Alternative, *, parent_report_id: str, parent_entry: int | None
+) -> Case:
+    """The case with an alternative's values, marked as a counterfactual of its parent: what
+    the engine explains to show the alternative (its report carries the hypothetical label).
+
+    The values from the patient's record (``record_sources``) are not carried: the changed
+    case is not what the record says.
+    """
+    values = dict(case.values)
+    for change in alternative.changes:
+        values[change.name] = change.to_value
+    return Case(
+        values=values,
+        source=case.source,
+        case_id=case.case_id,
+        hypothetical=Hypothetical(
+            kind="counterfactual",
+            parent_report_id=parent_report_id,
+            parent_entry=parent_entry,
+            changes=alternative.changes,
+        ),
+    )
+
+
+# --- the search -------------------------------------------------------------------------
+
+
+class _Asker:
+    """The patient's row with some inputs changed, asked of the model in batches through
+    the report's guarded call (answers checked; an ONNX call stopped at its limit)."""
+
+    def __init__(
+        self, explainer: CaseExplainer, case: Case, threshold: float, target: ThresholdSide
+    ) -> None:
+        self.schema = explainer.bundle.features
+        self.predict = _CountingPredict(explainer.bundle.model)
+        self.single_threaded = explainer.attributor.single_threaded
+        self.case = case
+        self.threshold = threshold
+        self.target = target
+        self.rows = 0
+
+    def crossing(self, changes: dict[str, np.ndarray]) -> np.ndarray:
+        """For each row (the patient's values with ``changes``, one array per changed
+        input): whether its probability is on the target side."""
+        n = len(next(iter(changes.values())))
+        columns = []
+        for spec in self.schema:
+            if spec.name in changes:
+                column = changes[spec.name]
+            elif spec.kind == "category":
+                column = np.full(n, self.case.values.get(spec.name), dtype=object)
+            else:
+                value = self.case.values.get(spec.name)
+                column = np.full(n, math.nan if value is None else float(value))
+            columns.append(column)
+        with _model_threads(self.single_threaded, every_api=True):
+            if self.predict.takes_columns:
+                probs = self.predict.columns(dict(zip(self.schema.names, columns, strict=True)))
+            else:
+                probs = self.predict(_frame(columns, self.schema))
+        self.rows += n
+        return crosses(probs[:, 1], self.threshold, self.target)
+
+
+def crosses(probability: Any, threshold: float, target: ThresholdSide) -> Any:
+    """Whether a probability (or an array of them) is on ``target``'s side of the threshold
+    (at or above it is the positive side), by more than :data:`CROSSING_MARGIN`."""
+    if target == "below":
+        return probability < threshold - CROSSING_MARGIN
+    return probability >= threshold + CROSSING_MARGIN
+
+
+def _column(r: InputRange, values: Sequence[Any]) -> np.ndarray:
+    if r.is_category:
+        return np.array(list(values), dtype=object)
+    return np.asarray(values, dtype=float)
+
+
+def _search(
+    asker: _Asker, ranges: list[InputRange], settings: SearchSettings, clock: _Clock
+) -> list[_Found]:
+    """Every set of inputs, fewest first, with its nearest crossings (one per signature)."""
+    rng = np.random.default_rng(settings.seed)
+    found: list[_Found] = []
+    for size in range(1, min(settings.max_changes, len(ranges)) + 1):
+        for subset in itertools.combinations(ranges, size):
+            names = frozenset(r.name for r in subset)
+            if any(f.names <= names for f in found):
+                continue  # a subset already crosses: this set is not a fewer-changes answer
+            if clock.out() or asker.rows >= MAX_SEARCH_ROWS:
+                return found
+            found.extend(_search_set(asker, subset, rng, clock))
+        if len({f.names for f in found}) >= settings.max_alternatives:
+            break
+    return found
+
+
+def _search_set(
+    asker: _Asker, subset: tuple[InputRange, ...], rng: np.random.Generator, clock: _Clock
+) -> list[_Found]:
+    sizes = [len(r.values) for r in subset]
+    total = math.prod(sizes)
+    if total > MAX_ROWS_PER_SET:
+        picks = np.sort(rng.choice(total, size=MAX_ROWS_PER_SET, replace=False))
+    else:
+        picks = np.arange(total)
+    indices = np.unravel_index(picks, sizes)
+    best: dict[tuple[str, ...], _Found] = {}
+    for start in range(0, len(picks), BATCH_ROWS):
+        if start and clock.out():
+            break
+        part = slice(start, start + BATCH_ROWS)
+        rows = [[r.values[i] for i in idx[part]] for r, idx in zip(subset, indices, strict=True)]
+        crossed = asker.crossing(
+            {r.name: _column(r, vals) for r, vals in zip(subset, rows, strict=True)}
+        )
+        for k in np.flatnonzero(crossed):
+            values = tuple((r.name, vals[k]) for r, vals in zip(subset, rows, strict=True))
+            distance = sum(r.cost(vals[k]) for r, vals in zip(subset, rows, strict=True))
+            signature = tuple(r.direction_of(vals[k]) for r, vals in zip(subset, rows, strict=True))
+            held = best.get(signature)
+            if held is None or distance < held.distance:
+                best[signature] = _Found(values, distance, signature)
+    return sorted(best.values(), key=lambda f: (f.distance, f.signature))
+
+
+def _choose(found: Iterable[_Found], limit: int) -> list[_Found]:
+    """Fewest changes, then smallest distance; distinct sets of inputs first, then other
+    directions or categories of a set already chosen."""
+    ordered = sorted(found, key=lambda f: (len(f.values), f.distance, f.values))
+    chosen: list[_Found] = []
+    for f in ordered:
+        if len(chosen) < limit and all(f.names != c.names for c in chosen):
+            chosen.append(f)
+    for f in ordered:
+        if len(chosen) < limit and f not in chosen:
+            chosen.append(f)
+    return sorted(chosen, key=lambda f: (len(f.values), f.distance, f.values))
+
+
+def _refine(asker: _Asker, ranges: list[InputRange], found: _Found) -> _Found:
+    """The same change, each number input moved as little as still crosses (in turn)."""
+    by_name = {r.name: r for r in ranges}
+    values = dict(found.values)
+    for name in list(values):
+        r = by_name[name]
+        if r.is_category:
+            continue
+        tries = r.between(float(values[name]))
+        if len(tries) <= 1:
+            continue
+        changes = {
+            other: _column(by_name[other], [values[other]] * len(tries))
+            for other in values
+            if other != name
+        }
+        changes[name] = _column(r, tries)
+        crossed = np.flatnonzero(asker.crossing(changes))
+        if len(crossed):
+            values[name] = tries[int(crossed[0])]  # nearest the patient's value first
+    ordered = tuple((n, values[n]) for n, _ in found.values)
+    distance = sum(by_name[n].cost(v) for n, v in ordered)
+    return _Found(ordered, distance, found.signature)
+
+
+def _verified(
+    explainer: CaseExplainer,
+    case: Case,
+    ranges: list[InputRange],
+    found: list[_Found],
+    threshold: float,
+    target: ThresholdSide,
+) -> list[Alternative]:
+    """Each found change asked of the model as the report asks it (the case's own one-row
+    frame, the same guarded call), its interval from the report's ConfidenceModel; only the
+    alternatives whose own probability is on the target side."""
+    by_name = {r.name: r for r in ranges}
+    predict = _CountingPredict(explainer.bundle.model)
+    names = explainer.bundle.features.names
+    shown: list[Alternative] = []
+    for f in found:
+        values = dict(case.values)
+        values.update(f.values)
+        frame = _in_order(Case(values=values, source=case.source).to_frame(), names)
+        with _model_threads(explainer.attributor.single_threaded, every_api=True):
+            probability = float(predict(frame)[0, 1])
+        if not crosses(probability, threshold, target):
+            continue
+        assessment = explainer.confidence_model.assess(probability)
+        changes = tuple(_changed(by_name[n], v) for n, v in f.values)
+        shown.append(
+            Alternative(
+                changes=changes,
+                probability=probability,
+                interval=assessment.interval,
+                side="at_or_above" if probability >= threshold else "below",
+                distance=round(f.distance, 6),
+            )
+        )
+    return shown
+
+
+def _changed(r: InputRange, value: Any) -> ChangedValue:
+    return ChangedValue(
+        name=r.name,
+        label=r.spec.label,
+        from_value=r.current,
+        from_text=r.spec.describe_value(r.current),
+        to_value=value,
+        to_text=r.spec.describe_value(value),
+    )
+
+
+def _check_parent(explainer: CaseExplainer, case: Case, parent: CaseReport) -> None:
+    bundle = explainer.bundle
+    if parent.model.model_id != bundle.card.model_id or parent.model.sha256 != (
+        bundle.model_sha256
+    ):
+        raise ValueError(
+            f"parent: report {parent.report_id} is about model {parent.model.model_id}, not "
+            f"this explainer's {bundle.card.model_id} (or another version of its file)"
+        )
+    if parent.case.values() != {n: case.values.get(n) for n in bundle.features.names}:
+        raise ValueError(f"parent: report {parent.report_id} is not about this case's values")
+
+
+# --- the reasons, in plain words ----------------------------------------------------------
+
+
+def _percent(threshold: float) -> str:
+    return f"{100 * threshold:.4g}%"
+
+
+def _side_words(target: ThresholdSide, threshold: float) -> str:
+    where = "below" if target == "below" else "to or above"
+    return f"{where} the {_percent(threshold)} threshold"
+
+
+def _in_words(label: str) -> str:
+    """A label inside a sentence: 'Resting blood pressure' → 'resting blood pressure', but
+    'ST depression' and 'HbA1c' stay as written."""
+    if len(label) > 1 and label[0].isupper() and label[1].islower():
+        return label[0].lower() + label[1:]
+    return label
+
+
+def _listed(ranges: Sequence[InputRange]) -> str:
+    words = [_in_words(r.spec.label) for r in ranges]
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _none_cross_reason(ranges: list[InputRange], target: ThresholdSide, threshold: float) -> str:
+    text = (
+        f"No values within the stated limits of {_listed(ranges)} move this result "
+        f"{_side_words(target, threshold)}."
+    )
+    note = _fixed_note(ranges)
+    return f"{text} For this patient,{note}" if note else text
+
+
+def _budget_reason(
+    budget_ms: int, ranges: list[InputRange], target: ThresholdSide, threshold: float
+) -> str:
+    return (
+        f"The search stopped at its time budget ({budget_ms:,} ms) before finding values "
+        f"within the stated limits of {_listed(ranges)} that move this result "
+        f"{_side_words(target, threshold)}; it did not try every combination."
+    )
+
+
+def _nothing_to_try_reason(ranges: list[InputRange]) -> str:
+    return f"There are no values to try for this patient:{_fixed_note(ranges)}"
+
+
+def _fixed_note(ranges: list[InputRange]) -> str:
+    """Which inputs could not move at all for this patient, and why ('' when all could)."""
+    missing = [r for r in ranges if r.current is None]
+    stuck = [r for r in ranges if r.current is not None and not r.values]
+    notes = []
+    if missing:
+        notes.append(
+            f"{_listed(missing)} {'is' if len(missing) == 1 else 'are'} not recorded "
+            "(a value not recorded is never changed)"
+        )
+    if stuck:
+        notes.append(
+            f"{_listed(stuck)} {'has' if len(stuck) == 1 else 'have'} no other value "
+            "allowed by the stated direction and limits and the range the model was trained on"
+        )
+    return f" {'; '.join(notes)}." if notes else ""
