@@ -19,7 +19,11 @@ from caselens.settings import SAMPLE_MODELS_DIR
 from caselens.workflow import format_interval, format_percent, interval_level_text
 from caselens.workflow.counterfactual_records import (
     COUNTERFACTUALS_VIEWED,
+    MAX_STATEMENT_CHARS,
     NOT_STATED,
+    REASON_ON_CARD,
+    InputStatement,
+    bounded_statements,
     compare_results,
     display_detail,
     offer_for,
@@ -178,3 +182,30 @@ def test_compare_reports_a_change_exactly_when_it_exceeds_the_tolerance(h07, del
         result, result.model_copy(update={"alternatives": tuple(alternatives)})
     )
     assert bool(differs) == (abs(new_p - old.probability) > 1e-9)
+
+
+@pytest.mark.parametrize(("modifiable_count", "kept"), [(10, True), (290, False)])
+def test_a_model_with_very_many_statements_still_fits_one_entry(h07, modifiable_count, kept):
+    """300 inputs each with the longest reason a card may state: the inputs that cannot
+    change are folded into one line pointing to the card (and the modifiable ones' reasons
+    too, when they alone are too long), so the answer can still be recorded and drawn as
+    recorded."""
+    from caselens.audit.records import MAX_DETAIL_CHARS
+
+    _, result = h07
+    inputs = tuple(
+        InputStatement(
+            name=f"x{n}", label=f"Input {n}", modifiable=n < modifiable_count, why="w" * 500
+        )
+        for n in range(300)
+    )
+    bounded = bounded_statements(inputs)
+    assert sum(len(i.why) for i in bounded) <= MAX_STATEMENT_CHARS
+    assert len(json.dumps(display_detail(result, bounded))) < MAX_DETAIL_CHARS
+    [*changeable, folded] = bounded
+    assert folded.label == f"The other {300 - modifiable_count} inputs"
+    assert folded.why == REASON_ON_CARD and not folded.modifiable
+    assert [i.name for i in changeable] == [f"x{n}" for n in range(modifiable_count)]
+    assert all((i.why == "w" * 500) == kept for i in bounded if i.modifiable)
+    small = inputs[:3]
+    assert bounded_statements(small) == small

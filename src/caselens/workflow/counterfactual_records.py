@@ -27,6 +27,12 @@ COUNTERFACTUALS_VIEWED = "counterfactuals_viewed"
 INPUTS_KEY = "inputs"
 #: What an input the card says nothing about is shown with.
 NOT_STATED = "The model's owners have not stated whether this input can change."
+#: Most characters of the owners' reasons drawn and recorded with one answer: with the
+#: result beside them, the entry stays well under the trail's 64 KiB detail limit for a
+#: model with any number of inputs (the two samples use about 1,000).
+MAX_STATEMENT_CHARS = 24_000
+#: What stands for a reason left out to keep within :data:`MAX_STATEMENT_CHARS`.
+REASON_ON_CARD = "Not listed here (too many statements): see the model's card."
 
 
 class InputStatement(BaseModel):
@@ -78,7 +84,30 @@ def offer_for(bundle: ModelBundle) -> CounterfactualOffer:
         for f in bundle.features.features
     )
     reason = no_counterfactual_reason(bundle.card.changeable_inputs)
-    return CounterfactualOffer(bundle.model_id, reason, inputs)
+    return CounterfactualOffer(bundle.model_id, reason, bounded_statements(inputs))
+
+
+def bounded_statements(inputs: tuple[InputStatement, ...]) -> tuple[InputStatement, ...]:
+    """``inputs`` with at most :data:`MAX_STATEMENT_CHARS` of reasons. Past it, the inputs
+    that cannot change are folded into one line pointing to the card, then (rarely) the
+    reasons of the modifiable ones point there too. The page draws and the trail records
+    the same bounded statements."""
+    if sum(len(i.why) for i in inputs) <= MAX_STATEMENT_CHARS:
+        return inputs
+    fixed = [i for i in inputs if not i.modifiable]
+    inputs = tuple(i for i in inputs if i.modifiable)
+    if fixed:
+        inputs += (
+            InputStatement(
+                name="",
+                label=f"The other {len(fixed)} inputs",
+                modifiable=False,
+                why=REASON_ON_CARD,
+            ),
+        )
+    if sum(len(i.why) for i in inputs) <= MAX_STATEMENT_CHARS:
+        return inputs
+    return tuple(i.model_copy(update={"why": REASON_ON_CARD}) for i in inputs)
 
 
 def display_detail(
