@@ -28,6 +28,11 @@ from caselens.workflow import (
 )
 from components.text import literal
 
+#: Pixels of one row of Streamlit's data grid (and of its header row).
+TABLE_ROW_PX = 35
+#: Rows of the inputs table drawn before it scrolls (the samples have 13 and 14 inputs).
+MAX_TABLE_ROWS = 20
+
 
 def render_counterfactual_question(offer: Any, ask: Callable[[], Any], *, key: str) -> None:
     """The question on a clinician's report, and its answer once asked.
@@ -94,9 +99,10 @@ def render_counterfactual_result(result: Any, inputs: Sequence[Any], *, key: str
 
 
 def _render_inputs(result: Any, inputs: Sequence[Any], *, key: str) -> None:
-    """Which inputs the search could change, and why the others were left as they are, in
-    the model's owners' words."""
+    """Which inputs the search could change (first), and why the others were left as they
+    are, in the model's owners' words; every row shown, up to a bounded height."""
     searched = set(result.searched_inputs)
+    ordered = sorted(inputs, key=lambda i: i.name not in searched)  # stable: card order
     st.dataframe(
         pd.DataFrame(
             [
@@ -105,12 +111,13 @@ def _render_inputs(result: Any, inputs: Sequence[Any], *, key: str) -> None:
                     "Could change": "Yes" if i.name in searched else "No",
                     "The model's owners say": i.why,
                 }
-                for i in inputs
+                for i in ordered
             ],
             columns=["Input", "Could change", "The model's owners say"],
         ),
         hide_index=True,
         key=f"{key}_inputs",
+        height=TABLE_ROW_PX * (min(len(ordered), MAX_TABLE_ROWS) + 1) + 3,
         alt="Which inputs the search could change, and why",
     )
 
