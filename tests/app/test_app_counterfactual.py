@@ -86,6 +86,7 @@ def test_the_readmission_sample_answers_in_its_own_inputs():
     result, _ = read_display_detail(entry)
     assert result.target_side == "at_or_above" and result.alternatives
     assert "(at or above the 20% threshold)" in shown(at.markdown)
+    assert "bring the model's estimate to or above the 20% threshold" in shown(at.markdown)
 
 
 def test_a_model_without_statements_says_why_and_offers_no_button(app_env, monkeypatch):

@@ -94,11 +94,19 @@ def test_the_sentence_names_each_change_and_the_models_own_estimate_and_side(h07
     assert none_text(result) is None
 
 
-def test_an_alternative_on_the_positive_side_says_at_or_above(heart_bundle):
-    _, result = result_from_model(heart_bundle, "H-06", [{"cholesterol": 400.0}])
+def test_an_alternative_on_the_positive_side_says_at_or_above(readmission_bundle):
+    """R-05 is just below the readmission model's 20% threshold; a skilled-nursing discharge
+    puts the model's own estimate at or above it."""
+    _, result = result_from_model(
+        readmission_bundle, "R-05", [{"discharge_to": "Skilled nursing or care facility"}]
+    )
     [alternative] = result.alternatives
-    words = "at or above" if alternative.probability >= 0.5 else "below"
-    assert f"({words} the 50% threshold)" in alternative_sentence(alternative, 0.5)
+    assert alternative.probability >= 0.2 and alternative.side == "at_or_above"
+    assert alternative_sentence(alternative, 0.2).endswith("(at or above the 20% threshold).")
+    assert target_text(result).startswith(
+        "Values that would bring the model's estimate to or above the 20% threshold (this "
+        "report's estimate is 19.5%)."
+    )
 
 
 def test_none_found_says_the_results_own_reason(heart_bundle):

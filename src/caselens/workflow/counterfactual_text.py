@@ -29,6 +29,8 @@ COUNTERFACTUAL_QUESTION = "What would move this result across the threshold?"
 
 #: Each side of the threshold, as the sentence names it (at or above is the positive side).
 SIDE_WORDS = {"at_or_above": "at or above", "below": "below"}
+#: Where the search tries to bring the estimate ("bring it below", "bring it to or above").
+TARGET_WORDS = {"at_or_above": "to or above", "below": "below"}
 
 
 def threshold_text(threshold: float) -> str:
@@ -70,7 +72,7 @@ def target_text(result: CounterfactualResult) -> str:
     """What was searched for, e.g. 'Values that would bring the model's estimate below the
     50% threshold (this report's estimate is 62.3%).'"""
     return (
-        f"Values that would bring the model's estimate {SIDE_WORDS[result.target_side]} "
+        f"Values that would bring the model's estimate {TARGET_WORDS[result.target_side]} "
         f"{threshold_text(result.threshold)} (this report's estimate is "
         f"{format_percent(result.parent_probability)})."
     )
