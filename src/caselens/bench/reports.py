@@ -193,10 +193,9 @@ def build_cv5_forest_bundle(
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import Pipeline
 
+    from caselens.bench.refit import fitting_rows, write_refitted_bundle
     from caselens.explain.attribution.log_odds import _unwrap_logistic
-    from caselens.model.bundle import create_bundle, load_bundle
-    from caselens.model.card_check import subgroup_figures
-    from caselens.model.performance import performance_figures
+    from caselens.model.bundle import load_bundle
     from caselens.settings import SAMPLE_MODELS_DIR
 
     sample = load_bundle(source or SAMPLE_MODELS_DIR / "heart-disease")
@@ -204,9 +203,7 @@ def build_cv5_forest_bundle(
     if parts is None:  # pragma: no cover - the heart-disease sample is a logistic pipeline
         raise ValueError("the source bundle's preprocessing could not be found")
     names = sample.features.names
-    # Fitted on the calibration split (the reference rows stay held out), so that the card's
-    # figures can be measured on the reference data as CaseLens checks them.
-    train = sample.calibration_data if sample.calibration_data is not None else sample.reference
+    train = fitting_rows(sample)
     forest = Pipeline(
         [
             ("prep", clone(parts[0])),
@@ -215,33 +212,11 @@ def build_cv5_forest_bundle(
     )
     model = CalibratedClassifierCV(forest, method="sigmoid", cv=5)
     model.fit(train[names], train["outcome"])
-    reference = sample.reference
-    y = reference["outcome"].to_numpy()
-    p = model.predict_proba(reference[names])[:, 1]
-    threshold = sample.card.decision_threshold
-    card = sample.card.model_dump(mode="json")
-    for computed in ("model_file", "model_sha256", "library_versions"):
-        card.pop(computed, None)
-    card["model_id"] = Path(path).name
-    card["model_type"] = "Random forest, 5-fold sigmoid calibration (benchmark fixture)"
-    card["validation"] = {
-        **card["validation"],
-        "overall": performance_figures(
-            y, p, threshold=threshold, bootstrap=True, seed=card["random_seed"]
-        ).model_dump(mode="json"),
-        "subgroups": [
-            s.model_dump(mode="json")
-            for s in subgroup_figures(sample.features, reference, y, p, threshold=threshold)
-        ],
-    }
-    create_bundle(
+    write_refitted_bundle(
+        sample,
         model,
-        card=card,
-        features=sample.features,
-        reference=sample.reference,
-        calibration_data=sample.calibration_data,
-        demo_cases=sample.demo_cases if demo_cases else (),
-        path=path,
-        overwrite=True,
+        Path(path),
+        model_type="Random forest, 5-fold sigmoid calibration (benchmark fixture)",
+        demo_cases=demo_cases,
     )
     return Path(path)

@@ -107,21 +107,23 @@ class InputRange:
             return False
         return self.lowest <= number <= self.highest
 
-    def between(self, target: float) -> tuple[float, ...]:
-        """Values strictly between ``current`` and ``target`` (and ``target``), nearest to
-        ``current`` first, for making a found change smaller (numbers only)."""
-        start = float(self.current)  # type: ignore[arg-type]
+    def between(self, target: float, start: float | None = None) -> tuple[float, ...]:
+        """Values strictly between ``start`` (default: ``current``) and ``target``, and
+        ``target``, nearest to ``start`` first, for making a found change smaller (numbers
+        only): every whole number when there are at most REFINE_STEPS, else REFINE_STEPS
+        evenly spaced points."""
+        begin = float(self.current if start is None else start)  # type: ignore[arg-type]
         if self.spec.kind == "integer":
-            step = 1.0 if target > start else -1.0
-            count = int(abs(target - start))
+            step = 1.0 if target > begin else -1.0
+            count = int(abs(target - begin))
             if count <= REFINE_STEPS:
-                points = [start + step * k for k in range(1, count + 1)]
+                points = [begin + step * k for k in range(1, count + 1)]
             else:
-                points = [round(p) for p in np.linspace(start, target, REFINE_STEPS + 1)[1:]]
+                points = [round(p) for p in np.linspace(begin, target, REFINE_STEPS + 1)[1:]]
         else:
             digits = _decimals(self.spread)
-            points = [round(p, digits) for p in np.linspace(start, target, REFINE_STEPS + 1)[1:]]
-        return tuple(dict.fromkeys(p for p in points if self.allows(p)))
+            points = [round(p, digits) for p in np.linspace(begin, target, REFINE_STEPS + 1)[1:]]
+        return tuple(dict.fromkeys(p for p in points if self.allows(p) and p != begin))
 
 
 def input_range(

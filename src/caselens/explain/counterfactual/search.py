@@ -40,6 +40,7 @@ from caselens.explain.attribution._runtime import _model_threads
 from caselens.explain.attribution.model_usage import _CountingPredict
 from caselens.explain.cases import Case, ChangedValue, Hypothetical
 from caselens.explain.counterfactual.candidates import InputRange, input_range
+from caselens.explain.counterfactual.dice_backend import DICE_METHOD, DiceRefusal, dice_proposals
 from caselens.explain.counterfactual.results import (
     Alternative,
     CounterfactualResult,
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
 #: The search's name in :class:`SearchSettings` (and the trail): a grid over the allowed
 #: values, fewest changes first, refined, every shown answer re-asked of the model.
 METHOD = "caselens-grid-v1"
+#: Every method :func:`find_alternatives` accepts: this search (the default) and DiCE's
+#: random search (:mod:`.dice_backend`, for the comparison).
+METHODS = (METHOD, DICE_METHOD)
 #: Default wall-clock budget: the target is p95 ≤ 2 s on the samples, and the final
 #: re-asking of up to three alternatives and the answer's records come after it.
 DEFAULT_BUDGET_MS = 1500
@@ -64,9 +68,16 @@ BATCH_ROWS = 2048
 #: Rows asked in one search at most, whatever the budget: the same case and seed always
 #: give the same alternatives on a fast machine and on a slow one that finishes.
 MAX_SEARCH_ROWS = 60_000
-#: A probability this close to the threshold is not counted as crossing it: a last-bit
-#: difference between the search's batch and the report's own call cannot undo it.
-CROSSING_MARGIN = 1e-9
+#: Rounds of making a change smaller: the second looks between the last value that did not
+#: cross and the first that did (a whole-number input then lands on the exact smallest
+#: change for any range of up to REFINE_STEPS² steps).
+REFINE_ROUNDS = 2
+#: Crossings per set and signature checked to need every change (nearest first).
+MINIMAL_CANDIDATES = 32
+#: A probability within this of the threshold is not counted as crossing it. A float32
+#: model (an ONNX file) answers the same row up to ~1e-7 differently in a report's large
+#: batch than in one row, so an alternative shown as crossing crosses in its own report too.
+CROSSING_MARGIN = 1e-6
 
 
 @dataclass(frozen=True)
@@ -136,14 +147,19 @@ def find_alternatives(
     ValueError
         If ``parent`` is not a report of this explainer's model about ``case``, or the
         method is not this search's.
+    RuntimeError
+        If the DiCE method is asked for and dice-ml is not installed.
     ModelOutputError, ModelBudgetError
         If the model returns something that is not a probability, or an ONNX call runs
         over its time limit (as a report would).
     """
     clock = _Clock((settings or default_settings(explainer)).budget_ms)
     settings = settings or default_settings(explainer)
-    if settings.method != METHOD:
-        raise ValueError(f"settings.method: '{settings.method}' is not this search ('{METHOD}')")
+    if settings.method not in METHODS:
+        raise ValueError(
+            f"settings.method: '{settings.method}' is not a counterfactual search; expected "
+            f"one of: {', '.join(METHODS)}"
+        )
     bundle = explainer.bundle
     _check_parent(explainer, case, parent)
     threshold = parent.model.threshold
@@ -181,10 +197,20 @@ def find_alternatives(
     usable = [r for r in ranges if r.values]
     if not usable:
         return result(reason=_nothing_to_try_reason(ranges))
-    asker = _Asker(explainer, case, threshold, target)
-    found = _search(asker, usable, settings, clock)
-    chosen = _choose(found, settings.max_alternatives)
-    refined = [_refine(asker, usable, f) for f in chosen] if not clock.out() else chosen
+    if settings.method == DICE_METHOD:
+        try:
+            found = _dice_found(explainer, case, usable, settings, target)
+        except DiceRefusal as refusal:
+            clock.out()
+            return result(reason=str(refusal))
+        clock.out()  # a DiCE call cannot be stopped part-way: its budget is checked after
+        refined = _choose(found, settings.max_alternatives)
+    else:
+        asker = _Asker(explainer, case, threshold, target)
+        found = _search(asker, usable, settings, clock)
+        chosen = _choose(found, settings.max_alternatives)
+        refined = [_refine(asker, usable, f) for f in chosen] if not clock.out() else chosen
+        refined.sort(key=_preference)  # made smaller, their order may change
     alternatives = _verified(explainer, case, usable, refined, threshold, target)
     if alternatives:
         return result(tuple(alternatives))
@@ -280,15 +306,14 @@ def _search(
     rng = np.random.default_rng(settings.seed)
     found: list[_Found] = []
     for size in range(1, min(settings.max_changes, len(ranges)) + 1):
+        # Larger sets only while fewer distinct sets than alternatives wanted were found;
+        # each of their answers needs every change (checked in _search_set).
+        if len({f.names for f in found}) >= settings.max_alternatives:
+            break
         for subset in itertools.combinations(ranges, size):
-            names = frozenset(r.name for r in subset)
-            if any(f.names <= names for f in found):
-                continue  # a subset already crosses: this set is not a fewer-changes answer
             if clock.out() or asker.rows >= MAX_SEARCH_ROWS:
                 return found
             found.extend(_search_set(asker, subset, rng, clock))
-        if len({f.names for f in found}) >= settings.max_alternatives:
-            break
     return found
 
 
@@ -302,7 +327,7 @@ def _search_set(
     else:
         picks = np.arange(total)
     indices = np.unravel_index(picks, sizes)
-    best: dict[tuple[str, ...], _Found] = {}
+    crossing: list[_Found] = []
     for start in range(0, len(picks), BATCH_ROWS):
         if start and clock.out():
             break
@@ -312,19 +337,79 @@ def _search_set(
             {r.name: _column(r, vals) for r, vals in zip(subset, rows, strict=True)}
         )
         for k in np.flatnonzero(crossed):
-            values = tuple((r.name, vals[k]) for r, vals in zip(subset, rows, strict=True))
-            distance = sum(r.cost(vals[k]) for r, vals in zip(subset, rows, strict=True))
-            signature = tuple(r.direction_of(vals[k]) for r, vals in zip(subset, rows, strict=True))
-            held = best.get(signature)
-            if held is None or distance < held.distance:
-                best[signature] = _Found(values, distance, signature)
+            row = [(r, vals[k]) for r, vals in zip(subset, rows, strict=True)]
+            crossing.append(
+                _Found(
+                    tuple((r.name, v) for r, v in row),
+                    sum(r.cost(v) for r, v in row),
+                    tuple(r.direction_of(v) for r, v in row),
+                )
+            )
+    # Nearest first, at most MINIMAL_CANDIDATES per signature (direction or category).
+    crossing.sort(key=lambda f: (f.distance, f.values))
+    per_signature: dict[tuple[str, ...], list[_Found]] = {}
+    for f in crossing:
+        kept = per_signature.setdefault(f.signature, [])
+        if len(kept) < MINIMAL_CANDIDATES:
+            kept.append(f)
+    candidates = [f for kept in per_signature.values() for f in kept]
+    if len(subset) > 1:
+        candidates = _needing_every_change(asker, subset, candidates)
+    best: dict[tuple[str, ...], _Found] = {}
+    for f in candidates:  # nearest first within each signature
+        best.setdefault(f.signature, f)
     return sorted(best.values(), key=lambda f: (f.distance, f.signature))
+
+
+def _needing_every_change(
+    asker: _Asker, subset: Sequence[InputRange], found: list[_Found]
+) -> list[_Found]:
+    """The findings that no longer cross when any one of their changes is undone: an
+    answer with a change it does not need is a smaller answer with a needless extra."""
+    if not found:
+        return []
+    changes: dict[str, list[Any]] = {r.name: [] for r in subset}
+    for f in found:
+        values = dict(f.values)
+        for undone in subset:
+            for r in subset:
+                changes[r.name].append(r.current if r is undone else values[r.name])
+    crossed = asker.crossing({r.name: _column(r, changes[r.name]) for r in subset})
+    needed = ~crossed.reshape(len(found), len(subset)).any(axis=1)
+    return [f for f, keep in zip(found, needed, strict=True) if keep]
+
+
+def _dice_found(
+    explainer: CaseExplainer,
+    case: Case,
+    ranges: list[InputRange],
+    settings: SearchSettings,
+    target: ThresholdSide,
+) -> list[_Found]:
+    """DiCE's proposals with at most ``max_changes`` changes, as the grid's findings."""
+    by_name = {r.name: r for r in ranges}
+    found = []
+    proposals = dice_proposals(
+        explainer, case.values, ranges, target_positive=target == "at_or_above", seed=settings.seed
+    )
+    for proposal in proposals:
+        if len(proposal) > settings.max_changes:
+            continue
+        values = tuple((r.name, proposal[r.name]) for r in ranges if r.name in proposal)
+        found.append(
+            _Found(
+                values,
+                sum(by_name[n].cost(v) for n, v in values),
+                tuple(by_name[n].direction_of(v) for n, v in values),
+            )
+        )
+    return found
 
 
 def _choose(found: Iterable[_Found], limit: int) -> list[_Found]:
     """Fewest changes, then smallest distance; distinct sets of inputs first, then other
     directions or categories of a set already chosen."""
-    ordered = sorted(found, key=lambda f: (len(f.values), f.distance, f.values))
+    ordered = sorted(found, key=_preference)
     chosen: list[_Found] = []
     for f in ordered:
         if len(chosen) < limit and all(f.names != c.names for c in chosen):
@@ -332,7 +417,12 @@ def _choose(found: Iterable[_Found], limit: int) -> list[_Found]:
     for f in ordered:
         if len(chosen) < limit and f not in chosen:
             chosen.append(f)
-    return sorted(chosen, key=lambda f: (len(f.values), f.distance, f.values))
+    return sorted(chosen, key=_preference)
+
+
+def _preference(found: _Found) -> tuple[int, float, tuple[tuple[str, Any], ...]]:
+    """Fewest changes, then smallest distance (then the values, so ties are stable)."""
+    return (len(found.values), found.distance, found.values)
 
 
 def _refine(asker: _Asker, ranges: list[InputRange], found: _Found) -> _Found:
@@ -343,21 +433,30 @@ def _refine(asker: _Asker, ranges: list[InputRange], found: _Found) -> _Found:
         r = by_name[name]
         if r.is_category:
             continue
-        tries = r.between(float(values[name]))
-        if len(tries) <= 1:
-            continue
-        changes = {
-            other: _column(by_name[other], [values[other]] * len(tries))
-            for other in values
-            if other != name
-        }
-        changes[name] = _column(r, tries)
-        crossed = np.flatnonzero(asker.crossing(changes))
-        if len(crossed):
-            values[name] = tries[int(crossed[0])]  # nearest the patient's value first
+        start: float | None = None  # the patient's value, then the last step that did not cross
+        for _ in range(REFINE_ROUNDS):
+            tries = r.between(float(values[name]), start)
+            if len(tries) <= 1:
+                break
+            changes = {
+                other: _column(by_name[other], [values[other]] * len(tries))
+                for other in values
+                if other != name
+            }
+            changes[name] = _column(r, tries)
+            crossed = np.flatnonzero(asker.crossing(changes))
+            if not len(crossed):
+                break
+            first = int(crossed[0])  # nearest the patient's value first
+            values[name] = tries[first]
+            if first:
+                start = tries[first - 1]
     ordered = tuple((n, values[n]) for n, _ in found.values)
-    distance = sum(by_name[n].cost(v) for n, v in ordered)
-    return _Found(ordered, distance, found.signature)
+    refined = _Found(ordered, sum(by_name[n].cost(v) for n, v in ordered), found.signature)
+    subset = [by_name[n] for n, _ in ordered]
+    if len(subset) > 1 and not _needing_every_change(asker, subset, [refined]):
+        return found  # made smaller, one change became needless: keep the answer as found
+    return refined
 
 
 def _verified(
