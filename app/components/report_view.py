@@ -5,6 +5,7 @@ only through :func:`literal` or :func:`code`; our own labels carry the formattin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -472,7 +473,7 @@ def render_clinician_report(
     on_model_facts: Any | None = None,
     model_problems: tuple[str, ...] = (),
     case_notes: tuple[str, ...] = (),
-    counterfactuals: Any | None = None,
+    counterfactuals: Callable[[], None] | None = None,
 ) -> None:
     """The whole clinician view of one report: the result card first, then why, then when
     not to trust it, then the details behind a click (ends with the report's id, a stable

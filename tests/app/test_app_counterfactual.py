@@ -124,3 +124,8 @@ def test_the_reviewer_replays_the_answer_with_its_parent_and_re_runs_it():
     assert "the same alternatives" in shown(reviewer.success)
     actions = [e.action for e in audit_entries()]
     assert actions.count("replayed") == 1 and actions[-1] == "rerun"
+    # The parent entry opens as the report's own replay, with no question to ask there.
+    reviewer = next(b for b in reviewer.button if b.label == parent).click().run()
+    assert shown(reviewer.header).startswith("As shown to Dr. Ana Lee (clinician)")
+    assert f"Entry #{result.parent_entry}" in shown(reviewer.caption)
+    assert not [b for b in reviewer.button if b.label == COUNTERFACTUAL_QUESTION]
