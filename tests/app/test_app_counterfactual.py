@@ -6,11 +6,21 @@ why with no button; the reviewer's replay draws the same answer and re-runs it."
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
+import streamlit as st
 
-from app_helpers import audit_entries, shown, signed_in
+from app_helpers import (
+    PAYLOADS,
+    audit_entries,
+    build_hostile_bundle,
+    hostile,
+    shown,
+    signed_in,
+    unliteral,
+)
 from caselens.explain.counterfactual import COUNTERFACTUAL_CAVEATS
 from caselens.model.changeable_inputs import NO_STATEMENT_REASON
 from caselens.settings import SAMPLE_MODELS_DIR
@@ -129,3 +139,33 @@ def test_the_reviewer_replays_the_answer_with_its_parent_and_re_runs_it():
     assert shown(reviewer.header).startswith("As shown to Dr. Ana Lee (clinician)")
     assert f"Entry #{result.parent_entry}" in shown(reviewer.caption)
     assert not [b for b in reviewer.button if b.label == COUNTERFACTUAL_QUESTION]
+
+
+def test_hostile_labels_and_reasons_reach_the_page_as_text(app_env, tmp_path, monkeypatch):
+    """A bundle with payloads in every input label and in the owners' reasons: the answer's
+    sentences carry them escaped (never markup), the reasons only as table cells."""
+    models = tmp_path / "models"
+    models.mkdir()
+    folder = build_hostile_bundle(models)
+    card = json.loads((folder / "card.json").read_text())
+    for statement in card["changeable_inputs"].values():
+        statement["why"] = hostile(statement["why"])[:500]
+    (folder / "card.json").write_text(json.dumps(card))
+    monkeypatch.setenv("CASELENS_MODELS_DIR", str(models))
+    st.cache_resource.clear()  # the catalogue is cached per process
+    try:
+        at = _ask(_case(signed_in("dr.lee"), "heart-disease", "H-07"))
+        assert not at.exception, at.exception
+        [entry] = _cf_entries()
+        result, _ = read_display_detail(entry)
+        assert result.alternatives
+        sources = [m.value for m in [*at.markdown, *at.caption, *at.warning, *at.info]]
+        carrying = [s for s in sources if PAYLOADS[0] in unliteral(s)]
+        assert any("If only these values were different" in unliteral(s) for s in carrying)
+        for source in carrying:  # every '<' escaped, no link syntax
+            assert not re.search(r"(?<!\\)<", source), source
+            assert "](" not in source, source
+        table = next(d.value for d in at.dataframe if "Could change" in d.value.columns)
+        assert all(PAYLOADS[0] in why for why in table["The model's owners say"][:3])
+    finally:
+        st.cache_resource.clear()
