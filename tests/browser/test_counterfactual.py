@@ -23,6 +23,7 @@ from caselens.workflow.counterfactual_records import read_display_detail
 from .helpers import (
     FIRST_REPORT_MS,
     assert_png,
+    axe_problems,
     demo_options,
     expected_probabilities,
     go_to,
@@ -71,6 +72,7 @@ def test_clinician_asks_and_reviewer_replays(signed_in, audit_entries, screensho
     for caveat in COUNTERFACTUAL_CAVEATS:
         expect(page.get_by_text(caveat)).to_be_visible()
     assert not page.evaluate("() => window.__pwned === 1")
+    assert axe_problems(page) == []
     assert_png(shot(page, screenshots, "counterfactual_clinician_alternatives"))
 
     # Far above the threshold: exactly why nothing is shown.
@@ -95,6 +97,7 @@ def test_clinician_asks_and_reviewer_replays(signed_in, audit_entries, screensho
         "button", name="Re-run the search with the recorded settings and seed, and compare"
     ).click()
     expect(reviewer.get_by_text("the same alternatives", exact=False)).to_be_visible()
+    assert axe_problems(reviewer) == []
     assert_png(shot(reviewer, screenshots, "counterfactual_reviewer_replay"))
 
 
