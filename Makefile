@@ -17,6 +17,8 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@# DiCE for the counterfactual comparison, without its xgboost requirement (pyproject [dice]).
+	$(BIN)/python -m pip install --quiet --no-deps dice-ml==0.12 raiutils==0.4.2
 	@touch $(STAMP)
 
 # Debian packages the test suite uses: Chromium for the browser tests, PostgreSQL for the

@@ -126,10 +126,12 @@ def test_nothing_within_the_limits_says_exactly_that(heart_explainer):
     check_result(heart_explainer, case, parent, result)
     assert result.alternatives == ()
     assert result.none_reason == (
-        "No values within the stated limits of resting blood pressure, serum cholesterol and "
-        "fasting blood sugar > 120 mg/dL move this result below the 50% threshold. For this "
-        "patient, fasting blood sugar > 120 mg/dL has no other value allowed by the stated "
-        "direction and limits and the range the model was trained on."
+        "The search found no values within the stated limits of resting blood pressure, serum "
+        "cholesterol and fasting blood sugar > 120 mg/dL that move this result below the 50% "
+        "threshold; it tried each limit and up to 12 steps towards it, alone and combined (at "
+        "most 3 changes at once). For this patient, fasting blood sugar > 120 mg/dL has no "
+        "other value allowed by the stated direction and limits and the range the model was "
+        "trained on."
     )
 
 
@@ -301,3 +303,24 @@ def test_offered_values_stay_whole_within_every_limit_and_in_the_stated_directio
     spread = float(np.std(heart.reference["resting_bp"].astype(float), ddof=1))
     assert math.isclose(offered.spread, spread)
     assert math.isclose(offered.cost(142.0), 10 / spread)
+
+
+def test_the_same_change_at_another_size_is_never_offered_twice():
+    """DiCE proposes e.g. blood pressure 119 / cholesterol 172, then 119 / 170, then 118 / 168:
+    one alternative, not three (the first pass takes distinct sets of inputs, the second
+    only other directions or categories)."""
+    from caselens.explain.counterfactual.search import _choose, _Found
+
+    def found(bp, chol, distance):
+        values = tuple(
+            (n, v) for n, v in (("resting_bp", bp), ("cholesterol", chol)) if v is not None
+        )
+        return _Found(values, distance, tuple("down" for _ in values))
+
+    sizes = [found(119.0, 172.0, 1.5), found(119.0, 170.0, 1.6), found(118.0, 168.0, 1.7)]
+    assert _choose(sizes, 3) == [sizes[0]]
+    single = found(None, 150.0, 1.2)
+    assert _choose([*sizes, single], 3) == [single, sizes[0]]
+    other_way = _Found((("discharge_to", "Home"),), 1.0, ("Home",))
+    another = _Found((("discharge_to", "Skilled nursing or care facility"),), 1.0, ("Skilled",))
+    assert _choose([other_way, another], 3) == [other_way, another]  # two destinations

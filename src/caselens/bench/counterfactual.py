@@ -5,7 +5,9 @@ search's time per case (p50/p95, after one warm-up search), and for every altern
 whether it really crosses the threshold when the engine explains the changed case as a
 report (``validity``: the report's own probability, not the search's), how many inputs it
 changes (``sparsity``) and how far it moves them (``distance``: Σ |change| / spread × cost
-weight). Beside the sample bundles (or every bundle in ``CASELENS_MODELS_DIR``), two
+weight), with the cases that got no alternative, those the method did not search at all
+(DiCE refuses a case with a value not recorded) and those that ran out of budget. Beside the
+sample bundles (or every bundle in ``CASELENS_MODELS_DIR``), two
 bring-your-own bundles built here on the heart-disease sample's data: a 5-fold calibrated
 random forest (:func:`caselens.bench.reports.build_cv5_forest_bundle`) and an ONNX file
 converted by ``caselens bundle convert``'s converter (:func:`build_onnx_bundle`).
@@ -121,13 +123,16 @@ def bench_counterfactual_bundle(
     for method in methods:
         settings = SearchSettings(method=method, seed=base.seed, budget_ms=base.budget_ms)
         find_alternatives(explainer, chosen[0], parents[0], settings=settings)  # warm-up
-        times, sizes, distances, valid, exhausted, none_found = [], [], [], [], 0, 0
+        times, sizes, distances, valid = [], [], [], []
+        exhausted = none_found = refused = 0
         for case, parent in zip(chosen, parents, strict=True):
             start = time.perf_counter()
             result = find_alternatives(explainer, case, parent, settings=settings)
             times.append(1000 * (time.perf_counter() - start))
             exhausted += result.budget_exhausted
             none_found += not result.alternatives
+            # DiCE's own refusals (a value not recorded …) all begin with its name.
+            refused += bool(result.none_reason and result.none_reason.startswith("DiCE "))
             for alternative in result.alternatives:
                 changed = alternative_case(
                     case, alternative, parent_report_id=parent.report_id, parent_entry=None
@@ -154,6 +159,7 @@ def bench_counterfactual_bundle(
                 "p95_ms": round(_percentile(times, 0.95) or 0.0, 1),
                 "max_ms": round(max(times), 1),
                 "cases_none_found": none_found,
+                "cases_not_searched": refused,
                 "cases_budget_exhausted": exhausted,
                 "budget_ms": settings.budget_ms,
             }

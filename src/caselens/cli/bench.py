@@ -104,7 +104,8 @@ def bench_counterfactual_command(
 ) -> None:
     """Counterfactual search per bundle and method: validity (share of shown alternatives
     whose own report crosses the threshold), sparsity (mean changed inputs), distance (mean),
-    p50_ms, p95_ms, cases_none_found (target p95 ≤ 2,000 ms on the samples).
+    p50_ms, p95_ms, cases_none_found, cases_not_searched (DiCE refuses a case with a value not
+    recorded), cases_budget_exhausted (target p95 ≤ 2,000 ms on the samples).
 
     Example: caselens bench counterfactual --cases 20 --method caselens-grid-v1
     """

@@ -1,19 +1,23 @@
 """One patient's case, explained: the case parsed against the schema (:mod:`.cases`), the
 calibrated probability and its uncertainty (:mod:`.confidence`), SHAP and LIME contributions and
 their agreement (:mod:`.attribution`), the case's context and limitations, the clinician and
-patient narrative, all frozen into one :class:`CaseReport` by :func:`explain`.
+patient narrative, all frozen into one :class:`CaseReport` by :func:`explain`; and what
+would move a result across its threshold (:mod:`.counterfactual`, :func:`find_alternatives`).
 """
 
 from caselens._lazy import lazy_face
 
 __all__ = [
+    "COUNTERFACTUAL_CAVEATS",
     "FROM_RECORD",
     "LANGUAGES",
+    "Alternative",
     "Attributions",
     "Case",
     "CaseExplainer",
     "CaseReport",
     "ConfidenceAssessment",
+    "CounterfactualResult",
     "ExplainerCache",
     "FieldSource",
     "LimeExplanation",
@@ -23,8 +27,10 @@ __all__ = [
     "ProbabilityInterval",
     "RecordSources",
     "ReliabilityBin",
+    "SearchSettings",
     "ShapExplanation",
     "SourceResourceRef",
+    "alternative_case",
     "case_from_csv",
     "case_from_json",
     "case_from_upload",
@@ -33,6 +39,7 @@ __all__ = [
     "displayed_text",
     "explain",
     "explainer_for",
+    "find_alternatives",
     "format_interval",
     "headline_label",
     "in_patient_language",
@@ -41,12 +48,15 @@ __all__ = [
 ]
 
 _PARTS = {
+    "COUNTERFACTUAL_CAVEATS": "counterfactual",
     "FROM_RECORD": "cases",
+    "Alternative": "counterfactual",
     "Attributions": "attribution",
     "Case": "cases",
     "CaseExplainer": "report",
     "CaseReport": "report",
     "ConfidenceAssessment": "confidence",
+    "CounterfactualResult": "counterfactual",
     "ExplainerCache": "report",
     "FieldSource": "cases",
     "LANGUAGES": "patient_language",
@@ -57,8 +67,10 @@ _PARTS = {
     "ProbabilityInterval": "confidence",
     "RecordSources": "cases",
     "ReliabilityBin": "confidence",
+    "SearchSettings": "counterfactual",
     "ShapExplanation": "attribution",
     "SourceResourceRef": "cases",
+    "alternative_case": "counterfactual",
     "case_from_csv": "cases",
     "case_from_json": "cases",
     "case_from_upload": "cases",
@@ -67,6 +79,7 @@ _PARTS = {
     "displayed_text": "report",
     "explain": "report",
     "explainer_for": "report",
+    "find_alternatives": "counterfactual",
     "format_interval": "interval_text",
     "headline_label": "confidence",
     "in_patient_language": "report",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import io
 import random
+import warnings
 import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -201,7 +202,11 @@ def dice_proposals(
         _seeded_globals(seed),
         contextlib.redirect_stderr(quiet),
         contextlib.redirect_stdout(quiet),
+        warnings.catch_warnings(),
     ):
+        # dice-ml 0.12 uses pandas keywords pandas 3 deprecates (inplace=…): not our warning.
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
         dice = dice_ml.Dice(data, model, method="random")
         try:
             answer = dice.generate_counterfactuals(

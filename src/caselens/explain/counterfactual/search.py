@@ -39,7 +39,7 @@ from caselens.explain.attribution._frames import _frame, _in_order
 from caselens.explain.attribution._runtime import _model_threads
 from caselens.explain.attribution.model_usage import _CountingPredict
 from caselens.explain.cases import Case, ChangedValue, Hypothetical
-from caselens.explain.counterfactual.candidates import InputRange, input_range
+from caselens.explain.counterfactual.candidates import GRID_STEPS, InputRange, input_range
 from caselens.explain.counterfactual.dice_backend import DICE_METHOD, DiceRefusal, dice_proposals
 from caselens.explain.counterfactual.results import (
     Alternative,
@@ -91,6 +91,12 @@ class _Found:
     @property
     def names(self) -> frozenset[str]:
         return frozenset(name for name, _ in self.values)
+
+    @property
+    def kind(self) -> tuple[tuple[str, str], ...]:
+        """Which inputs change and which way (or to which category): two findings of the
+        same kind are the same change at different sizes."""
+        return tuple(zip((name for name, _ in self.values), self.signature, strict=True))
 
 
 class _Clock:
@@ -197,6 +203,7 @@ def find_alternatives(
     usable = [r for r in ranges if r.values]
     if not usable:
         return result(reason=_nothing_to_try_reason(ranges))
+    capped = False  # the grid stopped at MAX_SEARCH_ROWS
     if settings.method == DICE_METHOD:
         try:
             found = _dice_found(explainer, case, usable, settings, target)
@@ -211,12 +218,14 @@ def find_alternatives(
         chosen = _choose(found, settings.max_alternatives)
         refined = [_refine(asker, usable, f) for f in chosen] if not clock.out() else chosen
         refined.sort(key=_preference)  # made smaller, their order may change
+        capped = asker.capped
     alternatives = _verified(explainer, case, usable, refined, threshold, target)
     if alternatives:
         return result(tuple(alternatives))
-    if clock.exhausted:
-        return result(reason=_budget_reason(settings.budget_ms, ranges, target, threshold))
-    return result(reason=_none_cross_reason(ranges, target, threshold))
+    if settings.method != DICE_METHOD and (clock.exhausted or capped):
+        stopped = _stopped_reason(settings, ranges, target, threshold, budget=clock.exhausted)
+        return result(reason=stopped)
+    return result(reason=_none_cross_reason(ranges, target, threshold, settings))
 
 
 def alternative_case(
@@ -261,6 +270,8 @@ class _Asker:
         self.threshold = threshold
         self.target = target
         self.rows = 0
+        #: Whether the search stopped at MAX_SEARCH_ROWS before trying every set.
+        self.capped = False
 
     def crossing(self, changes: dict[str, np.ndarray]) -> np.ndarray:
         """For each row (the patient's values with ``changes``, one array per changed
@@ -311,7 +322,9 @@ def _search(
         if len({f.names for f in found}) >= settings.max_alternatives:
             break
         for subset in itertools.combinations(ranges, size):
-            if clock.out() or asker.rows >= MAX_SEARCH_ROWS:
+            if asker.rows >= MAX_SEARCH_ROWS:
+                asker.capped = True
+            if clock.out() or asker.capped:
                 return found
             found.extend(_search_set(asker, subset, rng, clock))
     return found
@@ -415,7 +428,7 @@ def _choose(found: Iterable[_Found], limit: int) -> list[_Found]:
         if len(chosen) < limit and all(f.names != c.names for c in chosen):
             chosen.append(f)
     for f in ordered:
-        if len(chosen) < limit and f not in chosen:
+        if len(chosen) < limit and all(f.kind != c.kind for c in chosen):
             chosen.append(f)
     return sorted(chosen, key=_preference)
 
@@ -547,22 +560,42 @@ def _listed(ranges: Sequence[InputRange]) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def _none_cross_reason(ranges: list[InputRange], target: ThresholdSide, threshold: float) -> str:
-    text = (
-        f"No values within the stated limits of {_listed(ranges)} move this result "
-        f"{_side_words(target, threshold)}."
+def _none_cross_reason(
+    ranges: list[InputRange], target: ThresholdSide, threshold: float, settings: SearchSettings
+) -> str:
+    """Nothing crossed: said as what was searched, never as a claim about every value."""
+    what = (
+        f"values within the stated limits of {_listed(ranges)} that move this result "
+        f"{_side_words(target, threshold)}"
     )
+    if settings.method == DICE_METHOD:
+        text = f"DiCE found no {what} (random sampling, seed {settings.seed})."
+    else:
+        text = (
+            f"The search found no {what}; it tried each limit and up to {GRID_STEPS} steps "
+            f"towards it, alone and combined (at most {settings.max_changes} changes at once)."
+        )
     note = _fixed_note(ranges)
     return f"{text} For this patient,{note}" if note else text
 
 
-def _budget_reason(
-    budget_ms: int, ranges: list[InputRange], target: ThresholdSide, threshold: float
+def _stopped_reason(
+    settings: SearchSettings,
+    ranges: list[InputRange],
+    target: ThresholdSide,
+    threshold: float,
+    *,
+    budget: bool,
 ) -> str:
+    where = (
+        f"at its time budget ({settings.budget_ms:,} ms)"
+        if budget
+        else f"after asking the model about {MAX_SEARCH_ROWS:,} sets of values"
+    )
     return (
-        f"The search stopped at its time budget ({budget_ms:,} ms) before finding values "
-        f"within the stated limits of {_listed(ranges)} that move this result "
-        f"{_side_words(target, threshold)}; it did not try every combination."
+        f"The search stopped {where} before finding values within the stated limits of "
+        f"{_listed(ranges)} that move this result {_side_words(target, threshold)}; it did not "
+        "try every combination."
     )
 
 
