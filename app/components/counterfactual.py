@@ -90,7 +90,7 @@ def render_counterfactual_result(result: Any, inputs: Sequence[Any], *, key: str
             st.markdown(
                 f"**{number}.** {literal(alternative_sentence(alternative, result.threshold))}"
             )
-            st.caption(literal(alternative_range(alternative)))
+            st.caption(literal(alternative_range(alternative, result.threshold)))
     st.markdown(
         "**Read this with every answer:**\n" + "".join(f"\n- {literal(c)}" for c in result.caveats)
     )

@@ -64,7 +64,7 @@ def test_the_clinician_asks_and_reads_the_recorded_answer():
     assert HYPOTHETICAL_LABEL in text
     for alternative in result.alternatives:  # each as recorded, with its range
         assert alternative_sentence(alternative, result.threshold) in text
-        assert alternative_range(alternative) in text
+        assert alternative_range(alternative, result.threshold) in text
     for caveat in COUNTERFACTUAL_CAVEATS:
         assert caveat in text
     table = next(d.value for d in at.dataframe if "Could change" in d.value.columns)

@@ -85,8 +85,18 @@ def test_the_sentence_names_each_change_and_the_models_own_estimate_and_side(h07
         in (sentence)
     )
     interval = second.interval
-    assert alternative_range(second) == (
-        f"Range {format_interval(interval.low, interval.high)} ({interval_level_text(interval)})."
+    assert interval.low < 0.5 <= interval.high  # a wide range: the side is not settled
+    assert alternative_range(second, result.threshold) == (
+        f"Range {format_interval(interval.low, interval.high)} "
+        f"({interval_level_text(interval)}). The range reaches both sides of the 50% "
+        "threshold, so this estimate could be on either side of it."
+    )
+    narrow = interval.model_copy(update={"low": 0.30, "high": 0.49})
+    assert alternative_range(second.model_copy(update={"interval": narrow}), 0.5) == (
+        f"Range {format_interval(0.30, 0.49)} ({interval_level_text(narrow)})."
+    )
+    assert alternative_range(second.model_copy(update={"interval": None}), 0.5) == (
+        "No range was computed for this estimate."
     )
     assert target_text(result).startswith(
         "Values that would bring the model's estimate below the 50% threshold"

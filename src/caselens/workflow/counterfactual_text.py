@@ -58,14 +58,21 @@ def alternative_sentence(alternative: Alternative, threshold: float) -> str:
     )
 
 
-def alternative_range(alternative: Alternative) -> str:
-    """The range of the alternative's probability, labelled with the level it reached."""
+def alternative_range(alternative: Alternative, threshold: float) -> str:
+    """The range of the alternative's probability, labelled with the level it reached, and
+    whether it reaches the other side of the threshold (then the side is not settled)."""
     interval = alternative.interval
     if interval is None:
         return "No range was computed for this estimate."
-    return (
+    text = (
         f"Range {format_interval(interval.low, interval.high)} ({interval_level_text(interval)})."
     )
+    if interval.low < threshold <= interval.high:
+        text += (
+            f" The range reaches both sides of {threshold_text(threshold)}, so this estimate "
+            "could be on either side of it."
+        )
+    return text
 
 
 def target_text(result: CounterfactualResult) -> str:
