@@ -72,11 +72,11 @@ class CounterfactualsMixin(DoorBase):
             The trail could not take the entry: nothing is returned.
         """
         self._require(session, "explore_hypothetical")
+        model_id = parent.model.model_id
+        bundle = self._active_bundle(model_id)  # a model suspended since answers nothing
         kept = session.counterfactuals.get(parent.report_id)
         if isinstance(kept, CounterfactualResult):
             return kept  # computed and recorded once in this session
-        model_id = parent.model.model_id
-        bundle = self._active_bundle(model_id)
         offer = offer_for(bundle)
         if offer.reason is not None:
             raise WorkflowError(offer.reason)
