@@ -57,6 +57,6 @@ def test_dice_refuses_a_case_with_a_value_not_recorded_and_says_so(heart_explain
     result = find_alternatives(heart_explainer, case, parent, settings=_dice(0))
     assert result.alternatives == ()
     assert result.none_reason == (
-        "DiCE does not take a case with a value not recorded (Vessels coloured by "
-        "fluoroscopy), so it did not search this case."
+        "DiCE cannot search this case: it does not take a value not recorded (Vessels "
+        "coloured by fluoroscopy)."
     )

@@ -309,18 +309,19 @@ def test_the_same_change_at_another_size_is_never_offered_twice():
     """DiCE proposes e.g. blood pressure 119 / cholesterol 172, then 119 / 170, then 118 / 168:
     one alternative, not three (the first pass takes distinct sets of inputs, the second
     only other directions or categories)."""
-    from caselens.explain.counterfactual.search import _choose, _Found
+    from caselens.explain.counterfactual.grid import Found
+    from caselens.explain.counterfactual.search import _choose
 
     def found(bp, chol, distance):
         values = tuple(
             (n, v) for n, v in (("resting_bp", bp), ("cholesterol", chol)) if v is not None
         )
-        return _Found(values, distance, tuple("down" for _ in values))
+        return Found(values, distance, tuple("down" for _ in values))
 
     sizes = [found(119.0, 172.0, 1.5), found(119.0, 170.0, 1.6), found(118.0, 168.0, 1.7)]
     assert _choose(sizes, 3) == [sizes[0]]
     single = found(None, 150.0, 1.2)
     assert _choose([*sizes, single], 3) == [single, sizes[0]]
-    other_way = _Found((("discharge_to", "Home"),), 1.0, ("Home",))
-    another = _Found((("discharge_to", "Skilled nursing or care facility"),), 1.0, ("Skilled",))
+    other_way = Found((("discharge_to", "Home"),), 1.0, ("Home",))
+    another = Found((("discharge_to", "Skilled nursing or care facility"),), 1.0, ("Skilled",))
     assert _choose([other_way, another], 3) == [other_way, another]  # two destinations

@@ -111,6 +111,7 @@ def bench_counterfactual_bundle(
         default_settings,
         find_alternatives,
     )
+    from caselens.explain.counterfactual.dice_backend import DICE_REFUSED
     from caselens.explain.report import CaseExplainer
     from caselens.model.bundle import load_bundle
 
@@ -131,8 +132,7 @@ def bench_counterfactual_bundle(
             times.append(1000 * (time.perf_counter() - start))
             exhausted += result.budget_exhausted
             none_found += not result.alternatives
-            # DiCE's own refusals (a value not recorded …) all begin with its name.
-            refused += bool(result.none_reason and result.none_reason.startswith("DiCE "))
+            refused += bool(result.none_reason and result.none_reason.startswith(DICE_REFUSED))
             for alternative in result.alternatives:
                 changed = alternative_case(
                     case, alternative, parent_report_id=parent.report_id, parent_entry=None

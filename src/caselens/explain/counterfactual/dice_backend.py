@@ -57,6 +57,8 @@ DICE_SAMPLE_SIZE = 1000
 #: Fewest complete reference rows DiCE's data description is built from.
 MIN_DICE_ROWS = 10
 
+#: How every refusal of DiCE's to search a case or model begins.
+DICE_REFUSED = "DiCE cannot search"
 #: Why the method cannot run, when dice-ml is not installed.
 DICE_MISSING = (
     "The DiCE comparison method needs dice-ml 0.12, which is not installed; install it with "
@@ -174,14 +176,15 @@ def dice_proposals(
     missing = [schema[n].label for n, v in values.items() if v is None and n in schema]
     if missing:
         raise DiceRefusal(
-            f"DiCE does not take a case with a value not recorded ({', '.join(missing)}), "
-            "so it did not search this case."
+            f"{DICE_REFUSED} this case: it does not take a value not recorded "
+            f"({', '.join(missing)})."
         )
     data = _dice_data(explainer)
     if data is None:
         raise DiceRefusal(
-            f"DiCE needs at least {MIN_DICE_ROWS} reference rows with every input recorded "
-            "to describe the data; this model's reference data has fewer."
+            f"{DICE_REFUSED} this model: it needs at least {MIN_DICE_ROWS} reference rows "
+            "with every input recorded to describe the data, and this model's reference data "
+            "has fewer."
         )
     wrapper = _ThresholdAtHalf(explainer)
     model = dice_ml.Model(model=wrapper, backend="sklearn")

@@ -6,11 +6,12 @@ other side of the threshold from the parent report:
 
 1. Each modifiable input gets its allowed values (:mod:`.candidates`: stated direction and
    bounds, hard limits, training range, whole numbers, never a value not recorded).
-2. One input at a time, then pairs, then triples (each set never a superset of a set that
-   already crosses: fewer changes first), the patient's row with the set's values is asked
-   of the model in batches (the report's guarded call: its answer checked to be a
-   probability, an ONNX model stopped at its time limit). A set whose grid is larger than
-   :data:`MAX_ROWS_PER_SET` is sampled with the recorded seed.
+2. One input at a time, then pairs, then triples (larger sets only while fewer distinct
+   sets than alternatives wanted were found), every set of one size asked of the model
+   together in batches (:mod:`.grid`; the report's guarded call: its answer checked to be
+   a probability, an ONNX model stopped at its time limit). A set whose grid is larger than
+   :data:`~.grid.MAX_ROWS_PER_SET` is sampled with the recorded seed. An answer of two or
+   three changes must need each of them (undoing any one no longer crosses).
 3. Per set (and per direction or target category: "the same change at another size" is
    never offered twice), the crossing row nearest the patient (distance = Σ |change| /
    spread × cost weight, a category change = 1 × weight) is kept, then made smaller
@@ -26,21 +27,25 @@ and says so (``budget_exhausted``); what it found by then is still checked and s
 
 from __future__ import annotations
 
-import itertools
-import math
-import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from caselens.explain.attribution._frames import _frame, _in_order
+from caselens.explain.attribution._frames import _in_order
 from caselens.explain.attribution._runtime import _model_threads
 from caselens.explain.attribution.model_usage import _CountingPredict
 from caselens.explain.cases import Case, ChangedValue, Hypothetical
 from caselens.explain.counterfactual.candidates import GRID_STEPS, InputRange, input_range
 from caselens.explain.counterfactual.dice_backend import DICE_METHOD, DiceRefusal, dice_proposals
+from caselens.explain.counterfactual.grid import (
+    MAX_SEARCH_ROWS,
+    Asker,
+    Clock,
+    Found,
+    crosses,
+    found,
+    refine,
+    search_grid,
+)
 from caselens.explain.counterfactual.results import (
     Alternative,
     CounterfactualResult,
@@ -61,59 +66,6 @@ METHODS = (METHOD, DICE_METHOD)
 #: Default wall-clock budget: the target is p95 ≤ 2 s on the samples, and the final
 #: re-asking of up to three alternatives and the answer's records come after it.
 DEFAULT_BUDGET_MS = 1500
-#: Rows asked of the model for one set of inputs at most (a larger grid is sampled, seeded).
-MAX_ROWS_PER_SET = 4096
-#: Rows per model call: small enough that the budget is checked every few tens of ms.
-BATCH_ROWS = 2048
-#: Rows asked in one search at most, whatever the budget: the same case and seed always
-#: give the same alternatives on a fast machine and on a slow one that finishes.
-MAX_SEARCH_ROWS = 60_000
-#: Rounds of making a change smaller: the second looks between the last value that did not
-#: cross and the first that did (a whole-number input then lands on the exact smallest
-#: change for any range of up to REFINE_STEPS² steps).
-REFINE_ROUNDS = 2
-#: Crossings per set and signature checked to need every change (nearest first).
-MINIMAL_CANDIDATES = 32
-#: A probability within this of the threshold is not counted as crossing it. A float32
-#: model (an ONNX file) answers the same row up to ~1e-7 differently in a report's large
-#: batch than in one row, so an alternative shown as crossing crosses in its own report too.
-CROSSING_MARGIN = 1e-6
-
-
-@dataclass(frozen=True)
-class _Found:
-    """A crossing the search found, before it is re-asked of the model."""
-
-    values: tuple[tuple[str, Any], ...]  # (input name, new value), in the card's order
-    distance: float
-    signature: tuple[str, ...]  # per input: direction or target category
-
-    @property
-    def names(self) -> frozenset[str]:
-        return frozenset(name for name, _ in self.values)
-
-    @property
-    def kind(self) -> tuple[tuple[str, str], ...]:
-        """Which inputs change and which way (or to which category): two findings of the
-        same kind are the same change at different sizes."""
-        return tuple(zip((name for name, _ in self.values), self.signature, strict=True))
-
-
-class _Clock:
-    """The search's budget: started once, asked between batches."""
-
-    def __init__(self, budget_ms: int) -> None:
-        self.start = time.perf_counter()
-        self.budget_ms = budget_ms
-        self.exhausted = False
-
-    def elapsed_ms(self) -> float:
-        return 1000 * (time.perf_counter() - self.start)
-
-    def out(self) -> bool:
-        if self.elapsed_ms() >= self.budget_ms:
-            self.exhausted = True
-        return self.exhausted
 
 
 def default_settings(explainer: CaseExplainer) -> SearchSettings:
@@ -159,7 +111,7 @@ def find_alternatives(
         If the model returns something that is not a probability, or an ONNX call runs
         over its time limit (as a report would).
     """
-    clock = _Clock((settings or default_settings(explainer)).budget_ms)
+    clock = Clock((settings or default_settings(explainer)).budget_ms)
     settings = settings or default_settings(explainer)
     if settings.method not in METHODS:
         raise ValueError(
@@ -206,20 +158,20 @@ def find_alternatives(
     capped = False  # the grid stopped at MAX_SEARCH_ROWS
     if settings.method == DICE_METHOD:
         try:
-            found = _dice_found(explainer, case, usable, settings, target)
+            findings = _dice_found(explainer, case, usable, settings, target)
         except DiceRefusal as refusal:
             clock.out()
             return result(reason=str(refusal))
         clock.out()  # a DiCE call cannot be stopped part-way: its budget is checked after
-        refined = _choose(found, settings.max_alternatives)
+        chosen = _choose(findings, settings.max_alternatives)
     else:
-        asker = _Asker(explainer, case, threshold, target)
-        found = _search(asker, usable, settings, clock)
-        chosen = _choose(found, settings.max_alternatives)
-        refined = [_refine(asker, usable, f) for f in chosen] if not clock.out() else chosen
-        refined.sort(key=_preference)  # made smaller, their order may change
+        asker = Asker(explainer, case, usable, threshold, target)
+        findings = search_grid(asker, settings, clock, enough=settings.max_alternatives)
+        chosen = _choose(findings, settings.max_alternatives)
+        if not clock.out():
+            chosen = sorted(refine(asker, chosen), key=_preference)  # smaller: order may change
         capped = asker.capped
-    alternatives = _verified(explainer, case, usable, refined, threshold, target)
+    alternatives = _verified(explainer, case, usable, chosen, threshold, target)
     if alternatives:
         return result(tuple(alternatives))
     if settings.method != DICE_METHOD and (clock.exhausted or capped):
@@ -253,143 +205,7 @@ def alternative_case(
     )
 
 
-# --- the search -------------------------------------------------------------------------
-
-
-class _Asker:
-    """The patient's row with some inputs changed, asked of the model in batches through
-    the report's guarded call (answers checked; an ONNX call stopped at its limit)."""
-
-    def __init__(
-        self, explainer: CaseExplainer, case: Case, threshold: float, target: ThresholdSide
-    ) -> None:
-        self.schema = explainer.bundle.features
-        self.predict = _CountingPredict(explainer.bundle.model)
-        self.single_threaded = explainer.attributor.single_threaded
-        self.case = case
-        self.threshold = threshold
-        self.target = target
-        self.rows = 0
-        #: Whether the search stopped at MAX_SEARCH_ROWS before trying every set.
-        self.capped = False
-
-    def crossing(self, changes: dict[str, np.ndarray]) -> np.ndarray:
-        """For each row (the patient's values with ``changes``, one array per changed
-        input): whether its probability is on the target side."""
-        n = len(next(iter(changes.values())))
-        columns = []
-        for spec in self.schema:
-            if spec.name in changes:
-                column = changes[spec.name]
-            elif spec.kind == "category":
-                column = np.full(n, self.case.values.get(spec.name), dtype=object)
-            else:
-                value = self.case.values.get(spec.name)
-                column = np.full(n, math.nan if value is None else float(value))
-            columns.append(column)
-        with _model_threads(self.single_threaded, every_api=True):
-            if self.predict.takes_columns:
-                probs = self.predict.columns(dict(zip(self.schema.names, columns, strict=True)))
-            else:
-                probs = self.predict(_frame(columns, self.schema))
-        self.rows += n
-        return crosses(probs[:, 1], self.threshold, self.target)
-
-
-def crosses(probability: Any, threshold: float, target: ThresholdSide) -> Any:
-    """Whether a probability (or an array of them) is on ``target``'s side of the threshold
-    (at or above it is the positive side), by more than :data:`CROSSING_MARGIN`."""
-    if target == "below":
-        return probability < threshold - CROSSING_MARGIN
-    return probability >= threshold + CROSSING_MARGIN
-
-
-def _column(r: InputRange, values: Sequence[Any]) -> np.ndarray:
-    if r.is_category:
-        return np.array(list(values), dtype=object)
-    return np.asarray(values, dtype=float)
-
-
-def _search(
-    asker: _Asker, ranges: list[InputRange], settings: SearchSettings, clock: _Clock
-) -> list[_Found]:
-    """Every set of inputs, fewest first, with its nearest crossings (one per signature)."""
-    rng = np.random.default_rng(settings.seed)
-    found: list[_Found] = []
-    for size in range(1, min(settings.max_changes, len(ranges)) + 1):
-        # Larger sets only while fewer distinct sets than alternatives wanted were found;
-        # each of their answers needs every change (checked in _search_set).
-        if len({f.names for f in found}) >= settings.max_alternatives:
-            break
-        for subset in itertools.combinations(ranges, size):
-            if asker.rows >= MAX_SEARCH_ROWS:
-                asker.capped = True
-            if clock.out() or asker.capped:
-                return found
-            found.extend(_search_set(asker, subset, rng, clock))
-    return found
-
-
-def _search_set(
-    asker: _Asker, subset: tuple[InputRange, ...], rng: np.random.Generator, clock: _Clock
-) -> list[_Found]:
-    sizes = [len(r.values) for r in subset]
-    total = math.prod(sizes)
-    if total > MAX_ROWS_PER_SET:
-        picks = np.sort(rng.choice(total, size=MAX_ROWS_PER_SET, replace=False))
-    else:
-        picks = np.arange(total)
-    indices = np.unravel_index(picks, sizes)
-    crossing: list[_Found] = []
-    for start in range(0, len(picks), BATCH_ROWS):
-        if start and clock.out():
-            break
-        part = slice(start, start + BATCH_ROWS)
-        rows = [[r.values[i] for i in idx[part]] for r, idx in zip(subset, indices, strict=True)]
-        crossed = asker.crossing(
-            {r.name: _column(r, vals) for r, vals in zip(subset, rows, strict=True)}
-        )
-        for k in np.flatnonzero(crossed):
-            row = [(r, vals[k]) for r, vals in zip(subset, rows, strict=True)]
-            crossing.append(
-                _Found(
-                    tuple((r.name, v) for r, v in row),
-                    sum(r.cost(v) for r, v in row),
-                    tuple(r.direction_of(v) for r, v in row),
-                )
-            )
-    # Nearest first, at most MINIMAL_CANDIDATES per signature (direction or category).
-    crossing.sort(key=lambda f: (f.distance, f.values))
-    per_signature: dict[tuple[str, ...], list[_Found]] = {}
-    for f in crossing:
-        kept = per_signature.setdefault(f.signature, [])
-        if len(kept) < MINIMAL_CANDIDATES:
-            kept.append(f)
-    candidates = [f for kept in per_signature.values() for f in kept]
-    if len(subset) > 1:
-        candidates = _needing_every_change(asker, subset, candidates)
-    best: dict[tuple[str, ...], _Found] = {}
-    for f in candidates:  # nearest first within each signature
-        best.setdefault(f.signature, f)
-    return sorted(best.values(), key=lambda f: (f.distance, f.signature))
-
-
-def _needing_every_change(
-    asker: _Asker, subset: Sequence[InputRange], found: list[_Found]
-) -> list[_Found]:
-    """The findings that no longer cross when any one of their changes is undone: an
-    answer with a change it does not need is a smaller answer with a needless extra."""
-    if not found:
-        return []
-    changes: dict[str, list[Any]] = {r.name: [] for r in subset}
-    for f in found:
-        values = dict(f.values)
-        for undone in subset:
-            for r in subset:
-                changes[r.name].append(r.current if r is undone else values[r.name])
-    crossed = asker.crossing({r.name: _column(r, changes[r.name]) for r in subset})
-    needed = ~crossed.reshape(len(found), len(subset)).any(axis=1)
-    return [f for f, keep in zip(found, needed, strict=True) if keep]
+# --- choosing and checking what was found --------------------------------------------
 
 
 def _dice_found(
@@ -398,32 +214,19 @@ def _dice_found(
     ranges: list[InputRange],
     settings: SearchSettings,
     target: ThresholdSide,
-) -> list[_Found]:
+) -> list[Found]:
     """DiCE's proposals with at most ``max_changes`` changes, as the grid's findings."""
-    by_name = {r.name: r for r in ranges}
-    found = []
     proposals = dice_proposals(
         explainer, case.values, ranges, target_positive=target == "at_or_above", seed=settings.seed
     )
-    for proposal in proposals:
-        if len(proposal) > settings.max_changes:
-            continue
-        values = tuple((r.name, proposal[r.name]) for r in ranges if r.name in proposal)
-        found.append(
-            _Found(
-                values,
-                sum(by_name[n].cost(v) for n, v in values),
-                tuple(by_name[n].direction_of(v) for n, v in values),
-            )
-        )
-    return found
+    return [found(ranges, p) for p in proposals if len(p) <= settings.max_changes]
 
 
-def _choose(found: Iterable[_Found], limit: int) -> list[_Found]:
+def _choose(found: Iterable[Found], limit: int) -> list[Found]:
     """Fewest changes, then smallest distance; distinct sets of inputs first, then other
     directions or categories of a set already chosen."""
     ordered = sorted(found, key=_preference)
-    chosen: list[_Found] = []
+    chosen: list[Found] = []
     for f in ordered:
         if len(chosen) < limit and all(f.names != c.names for c in chosen):
             chosen.append(f)
@@ -433,50 +236,16 @@ def _choose(found: Iterable[_Found], limit: int) -> list[_Found]:
     return sorted(chosen, key=_preference)
 
 
-def _preference(found: _Found) -> tuple[int, float, tuple[tuple[str, Any], ...]]:
+def _preference(found: Found) -> tuple[int, float, tuple[tuple[str, Any], ...]]:
     """Fewest changes, then smallest distance (then the values, so ties are stable)."""
     return (len(found.values), found.distance, found.values)
-
-
-def _refine(asker: _Asker, ranges: list[InputRange], found: _Found) -> _Found:
-    """The same change, each number input moved as little as still crosses (in turn)."""
-    by_name = {r.name: r for r in ranges}
-    values = dict(found.values)
-    for name in list(values):
-        r = by_name[name]
-        if r.is_category:
-            continue
-        start: float | None = None  # the patient's value, then the last step that did not cross
-        for _ in range(REFINE_ROUNDS):
-            tries = r.between(float(values[name]), start)
-            if len(tries) <= 1:
-                break
-            changes = {
-                other: _column(by_name[other], [values[other]] * len(tries))
-                for other in values
-                if other != name
-            }
-            changes[name] = _column(r, tries)
-            crossed = np.flatnonzero(asker.crossing(changes))
-            if not len(crossed):
-                break
-            first = int(crossed[0])  # nearest the patient's value first
-            values[name] = tries[first]
-            if first:
-                start = tries[first - 1]
-    ordered = tuple((n, values[n]) for n, _ in found.values)
-    refined = _Found(ordered, sum(by_name[n].cost(v) for n, v in ordered), found.signature)
-    subset = [by_name[n] for n, _ in ordered]
-    if len(subset) > 1 and not _needing_every_change(asker, subset, [refined]):
-        return found  # made smaller, one change became needless: keep the answer as found
-    return refined
 
 
 def _verified(
     explainer: CaseExplainer,
     case: Case,
     ranges: list[InputRange],
-    found: list[_Found],
+    found: list[Found],
     threshold: float,
     target: ThresholdSide,
 ) -> list[Alternative]:
