@@ -33,6 +33,7 @@ from caselens.workflow.counterfactual_text import (
     alternative_range,
     alternative_sentence,
     none_text,
+    side_percent,
     target_text,
 )
 from counterfactual_fixtures import result_from_model
@@ -227,3 +228,27 @@ def test_a_model_with_very_many_statements_still_fits_one_entry(h07, modifiable_
     assert all((i.why == "w" * 500) == kept for i in bounded if i.modifiable)
     small = inputs[:3]
     assert bounded_statements(small) == small
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    probability=st.floats(min_value=0, max_value=1, allow_nan=False),
+    threshold=st.floats(min_value=0.001, max_value=0.999, allow_nan=False),
+)
+def test_a_printed_estimate_is_never_on_the_other_side_of_the_threshold(probability, threshold):
+    """A search stops just across the threshold (49.996% for a 50% threshold): the printed
+    number stays on the side the sentence names, with one decimal whenever that suffices."""
+    printed = side_percent(probability, threshold)
+    if printed.startswith("just "):
+        assert abs(probability - threshold) < 1e-5
+        return
+    value = float(printed.removesuffix("%"))
+    assert (value < 100 * threshold) == (probability < threshold), printed
+    if (round(100 * probability, 1) < 100 * threshold) == (probability < threshold):
+        assert printed == format_percent(probability)
+
+
+def test_an_estimate_just_below_the_threshold_is_printed_below_it():
+    assert side_percent(0.49996, 0.5) == "49.996%"
+    assert side_percent(0.4999999, 0.5) == "just under 50%"
+    assert side_percent(0.5, 0.5) == "50.0%" and side_percent(0.41, 0.5) == "41.0%"

@@ -20,6 +20,7 @@ __all__ = [
     "change_text",
     "none_text",
     "search_text",
+    "side_percent",
     "target_text",
     "threshold_text",
 ]
@@ -44,6 +45,28 @@ def change_text(change: ChangedValue) -> str:
     return f"{change.label} from {change.from_text} to {change.to_text}"
 
 
+#: Most decimals printed to keep an estimate on its side of the threshold (a search that
+#: stops just across it gives e.g. 49.996%, which one decimal would print as 50.0%).
+MAX_SIDE_DECIMALS = 4
+
+
+def side_percent(probability: float, threshold: float) -> str:
+    """The probability as every screen prints it (one decimal), with more decimals only
+    when one would put the printed number on the other side of the threshold.
+
+    Examples
+    --------
+    >>> side_percent(0.41, 0.5), side_percent(0.49996, 0.5), side_percent(0.5, 0.5)
+    ('41.0%', '49.996%', '50.0%')
+    """
+    below = probability < threshold
+    for decimals in range(1, MAX_SIDE_DECIMALS + 1):
+        printed = round(100 * probability, decimals)
+        if (printed < 100 * threshold) == below:
+            return f"{printed:.{decimals}f}%"
+    return f"just {'under' if below else 'over'} {100 * threshold:.3g}%"
+
+
 def alternative_sentence(alternative: Alternative, threshold: float) -> str:
     """The answer for one alternative, with the model's own probability and its side.
 
@@ -53,7 +76,7 @@ def alternative_sentence(alternative: Alternative, threshold: float) -> str:
     changes = ", ".join(change_text(c) for c in alternative.changes)
     return (
         f"If only these values were different — {changes} — the model's estimate would be "
-        f"{format_percent(alternative.probability)} ({SIDE_WORDS[alternative.side]} "
+        f"{side_percent(alternative.probability, threshold)} ({SIDE_WORDS[alternative.side]} "
         f"{threshold_text(threshold)})."
     )
 
