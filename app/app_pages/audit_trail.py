@@ -145,7 +145,9 @@ table = pd.DataFrame(
             "Action": e.action,
             "Patient": e.patient_ref or "",
             "Model": f"{e.model_id or ''} {e.model_version or ''}".strip(),
-            "Replay": "report" if e.report_json else "",
+            "Replay": "report"
+            if e.report_json
+            else ("counterfactuals" if e.action == COUNTERFACTUALS_VIEWED else ""),
             "Entry hash": e.entry_hash[:16] + "…",
         }
         for e in page.entries

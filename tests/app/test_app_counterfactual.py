@@ -122,6 +122,9 @@ def test_the_reviewer_replays_the_answer_with_its_parent_and_re_runs_it():
         reviewer.selectbox(key="audit_action").format_func(o)
         for o in reviewer.selectbox(key="audit_action").options
     ]
+    table = next(d.value for d in reviewer.dataframe if "Replay" in d.value.columns)
+    row = table[table["Seq"] == entry.seq].iloc[0]
+    assert (row["Action"], row["Replay"]) == ("counterfactuals_viewed", "counterfactuals")
     reviewer.query_params["entry"] = str(entry.seq)
     reviewer = reviewer.run()
     assert not reviewer.exception
