@@ -118,7 +118,10 @@ def test_the_reviewer_replays_the_answer_with_its_parent_and_re_runs_it():
     [entry] = _cf_entries()
     result, _ = read_display_detail(entry)
     reviewer = signed_in("rev.kim")
-    assert "counterfactuals_viewed — what would move a result across the threshold" in [
+    assert (
+        "Counterfactuals viewed (what would move a result across the threshold) — "
+        "counterfactuals_viewed"
+    ) in [
         reviewer.selectbox(key="audit_action").format_func(o)
         for o in reviewer.selectbox(key="audit_action").options
     ]

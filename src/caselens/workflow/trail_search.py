@@ -33,11 +33,11 @@ MAX_MATCHES = 50
 #: Distinct values listed at most per filter (a trail restored from elsewhere may hold any).
 MAX_CHOICES = 500
 
-#: Readable names of actions whose code word alone does not say what was shown (the
-#: reviewer's Action filter); any other action is shown as recorded.
+#: Readable names of actions whose word alone does not say what they are (the filter shows
+#: the name and the word; any other action is shown as its word).
 ACTION_NAMES: dict[str, str] = {
-    "counterfactuals_viewed": "counterfactuals_viewed — what would move a result across the "
-    "threshold",
+    "counterfactuals_viewed": "Counterfactuals viewed (what would move a result across the "
+    "threshold)",
 }
 
 _ENTRY_RE = re.compile(r"#?\s*(\d{1,18})")
@@ -59,14 +59,11 @@ class TrailQuery:
 
 
 def action_name(action: str) -> str:
-    """The reviewer's name for a recorded action (the code word itself when it is plain).
-
-    Examples
-    --------
-    >>> action_name("viewed")
-    'viewed'
-    """
-    return ACTION_NAMES.get(action, action)
+    """How the reviewer's filter names an action: its readable name and its word, e.g.
+    "Counterfactuals viewed (what would move a result across the threshold) —
+    counterfactuals_viewed"; any other action as its word."""
+    name = ACTION_NAMES.get(action)
+    return action if name is None else f"{name} — {action}"
 
 
 def parse_query(typed: str) -> TrailQuery:
