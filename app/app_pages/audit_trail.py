@@ -18,7 +18,8 @@ import pandas as pd
 import streamlit as st
 
 from caselens.errors import CaseLensError
-from caselens.workflow import AUDIT_PAGE_SIZE, action_name
+from caselens.workflow import AUDIT_PAGE_SIZE, COUNTERFACTUALS_VIEWED, action_name
+from components.counterfactual import render_counterfactual_replay
 from components.fhir_result import render_fhir_result
 from components.patient_view import render_patient_report
 from components.private_download import private_download
@@ -145,7 +146,9 @@ table = pd.DataFrame(
             "Action": e.action,
             "Patient": e.patient_ref or "",
             "Model": f"{e.model_id or ''} {e.model_version or ''}".strip(),
-            "Replay": "report" if e.report_json else "",
+            "Replay": "report"
+            if e.report_json
+            else ("counterfactuals" if e.action == COUNTERFACTUALS_VIEWED else ""),
             "Entry hash": e.entry_hash[:16] + "…",
         }
         for e in page.entries
@@ -254,6 +257,15 @@ if seq is None:
     st.stop()
 
 entry = run(workflow().audit_entry, seq)  # verified (hash, signature, links) first
+if entry.action == COUNTERFACTUALS_VIEWED:  # drawn from its recorded detail, as shown
+    render_counterfactual_replay(
+        run(workflow().replay_counterfactuals, seq),
+        lambda: run(workflow().rerun_counterfactuals, seq),
+        key=f"audit_{seq}_counterfactual",
+        reruns=st.session_state.setdefault("audit_counterfactual_reruns", {}),
+        open_entry=_open,
+    )
+    st.stop()
 if not entry.report_json:
     st.header(f"Entry #{seq}: {literal(entry.action)}")
     st.caption(

@@ -9,6 +9,7 @@ import streamlit as st
 from caselens.explain import LANGUAGES
 from caselens.workflow import FEEDBACK_VERDICTS
 from components.case_input import render_case_input
+from components.counterfactual import render_counterfactual_question
 from components.fhir_result import render_fhir_result
 from components.patient_view import render_patient_report
 from components.report_view import render_clinician_report, render_model_banner
@@ -130,12 +131,18 @@ def _open_model_facts() -> None:
 
 if st.session_state.pop("case_go_to_facts", False):
     st.switch_page("app_pages/model_facts.py")
+offer = run(workflow().counterfactual_offer, model_id)
 render_clinician_report(
     report,
     key_prefix=f"case_{model_id}_report",
     on_model_facts=_open_model_facts,
     model_problems=problems,
     case_notes=tuple(flag.message for flag in case.flags),
+    counterfactuals=lambda: render_counterfactual_question(
+        offer,
+        lambda: workflow().show_counterfactuals(user_session(), report),
+        key=f"case_{model_id}_counterfactual_{report.report_id[:16]}",
+    ),
 )
 estimate = run(workflow().own_estimate, model_id, case)
 if estimate is not None:

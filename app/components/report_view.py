@@ -5,6 +5,7 @@ only through :func:`literal` or :func:`code`; our own labels carry the formattin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -478,6 +479,7 @@ def render_clinician_report(
     on_model_facts: Any | None = None,
     model_problems: tuple[str, ...] = (),
     case_notes: tuple[str, ...] = (),
+    counterfactuals: Callable[[], None] | None = None,
 ) -> None:
     """The whole clinician view of one report: the result card first, then why, then when
     not to trust it, then the details behind a click (ends with the report's id, a stable
@@ -485,7 +487,9 @@ def render_clinician_report(
 
     ``model_problems`` are the bundle's failed card checks (a banner above the card);
     ``on_model_facts`` is called by the card's Model facts button (none on a replay);
-    ``case_notes`` are the case's own input flags, shown right under the card."""
+    ``case_notes`` are the case's own input flags, shown right under the card;
+    ``counterfactuals`` draws "What would move this result across the threshold?" under
+    them (the clinician's page only)."""
     render_hypothetical_label(report)  # first, on every hypothetical report
     render_model_banner(model_problems, key=f"{key_prefix}_model_problems")
     render_result_card(report, key_prefix=key_prefix, on_model_facts=on_model_facts)
@@ -495,6 +499,8 @@ def render_clinician_report(
         "This is information for your judgement, not a recommendation. Clinical "
         "judgement stays with the treating clinician."
     )
+    if counterfactuals is not None:
+        counterfactuals()
     render_explanations(report, key_prefix=key_prefix)
     render_limitations(report, key_prefix=key_prefix)
     render_record_sources(report, key_prefix=key_prefix)

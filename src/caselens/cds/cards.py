@@ -8,10 +8,11 @@
 * ``detail`` (GitHub-flavoured Markdown): the top factors with this patient's values, the
   likely range, the one limitation that matters most, the model's name and version, and
   that it is not a diagnosis.
-* ``source``: the model's Model facts; ``links``: the full report of this entry in the app (for
-  safety reviewers) and, with sign-in with the EHR set up, first a ``smart`` link the EHR
-  launches CaseLens with for this patient and clinician; then one ``absolute`` link per next step the model's owners state with a link (label: the
-  step's text, cut to :data:`MAX_LINK_LABEL_CHARS`). The next steps are plain steps, not FHIR
+* ``source``: the model's Model facts; ``links``: with sign-in with the EHR set up, first a
+  ``smart`` link the EHR launches CaseLens with for this patient and clinician; the full
+  report of this entry in the app (for safety reviewers); then one ``absolute`` link per next
+  step the model's owners state with a link (label: the step's text, cut to
+  :data:`MAX_LINK_LABEL_CHARS`). The next steps are plain steps, not FHIR
   actions, so they are never ``suggestions``; every one (with its source) is also in
   ``detail``, so an EHR that shows no links still shows them. They are read off the recorded
   report, so the card says what the trail holds.

@@ -21,8 +21,9 @@ The methods are grouped by job, one module each, and combined here: sign-in and 
 (:mod:`.monitoring`), a case read from the patient's FHIR record (:mod:`.record_intake`),
 sign-in with the EHR and its patient's record (SMART App Launch, :mod:`.smart_sign_in`),
 the EHR's CDS Hooks cards (:mod:`.cds_cards`), results written back as FHIR
-(:mod:`.fhir_results`) and what-if edits of a report (:mod:`.what_if`); what they share
-(the stores, the policy check, the one recording function) is :mod:`._door_base`.
+(:mod:`.fhir_results`), what-if edits of a report (:mod:`.what_if`) and counterfactuals
+(:mod:`.counterfactuals`); what they share (the stores, the policy check, the one recording
+function) is :mod:`._door_base`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from caselens.workflow.administration import AdministrationMixin
 from caselens.workflow.audit_trail import AUDIT_PAGE_SIZE, AuditTrailMixin, ExportFormat
 from caselens.workflow.cds_cards import CdsCardsMixin
 from caselens.workflow.checks import PATIENT_REF_PATTERN, check_own_estimate, check_patient_ref
+from caselens.workflow.counterfactuals import CounterfactualsMixin
 from caselens.workflow.errors import (
     EntryFailsVerification,
     NotRecorded,
@@ -104,6 +106,7 @@ class Workflow(
     CdsCardsMixin,
     FhirResultsMixin,
     WhatIfMixin,
+    CounterfactualsMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 

@@ -56,6 +56,9 @@ class UserSession:
     launch : LaunchContext or None
         The EHR's patient in context and the clinician's access token, after a sign-in with
         the EHR (SMART); dropped with the session at sign-out.
+    counterfactuals : dict
+        Counterfactual results shown in this session, by parent report id (each computed
+        and recorded once; see :mod:`.counterfactuals`).
     """
 
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -69,6 +72,7 @@ class UserSession:
     skipped_estimates: set[tuple[str, str, str]] = field(default_factory=set)
     display_entries: dict[str, int] = field(default_factory=dict)
     launch: LaunchContext | None = None
+    counterfactuals: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

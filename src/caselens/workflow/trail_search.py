@@ -37,6 +37,8 @@ MAX_CHOICES = 500
 #: the name and the word; any other action is shown as its word).
 ACTION_NAMES: dict[str, str] = {
     "what_if_viewed": "What-if viewed (hypothetical values, not the patient's)",
+    "counterfactuals_viewed": "Counterfactuals viewed (what would move a result across the "
+    "threshold)",
 }
 
 _ENTRY_RE = re.compile(r"#?\s*(\d{1,18})")
@@ -55,6 +57,14 @@ class TrailQuery:
     kind: Literal["entry", "report"]
     entry: int | None = None
     report_prefix: str | None = None
+
+
+def action_name(action: str) -> str:
+    """How the reviewer's filter names an action: its readable name and its word, e.g.
+    "Counterfactuals viewed (what would move a result across the threshold) —
+    counterfactuals_viewed"; any other action as its word."""
+    name = ACTION_NAMES.get(action)
+    return action if name is None else f"{name} — {action}"
 
 
 def parse_query(typed: str) -> TrailQuery:
@@ -125,13 +135,6 @@ def _distinct(engine: Engine, column: str) -> tuple[str, ...]:
     )
     with engine.connect() as conn:
         return tuple(str(row[0]) for row in conn.execute(statement, {"most": MAX_CHOICES}))
-
-
-def action_name(action: str) -> str:
-    """How the reviewer's filter names an action: its readable name and its word, e.g.
-    "What-if viewed (hypothetical values, not the patient's) — what_if_viewed"."""
-    name = ACTION_NAMES.get(action)
-    return action if name is None else f"{name} — {action}"
 
 
 def trail_actions(engine: Engine) -> tuple[str, ...]:
