@@ -138,7 +138,10 @@ class BundleSignature:
                 else "signed bundles are not required here (demo mode or the operator's setting)"
             )
             return f"Unsigned: the bundle has no {SIGNATURE_FILE}; {rule}."
-        return f"Signature not trusted: {self.problem}"
+        loaded = (
+            "" if self.required else " Loaded only because signed bundles are not required here."
+        )
+        return f"Signature not trusted: {self.problem}.{loaded}"
 
 
 def canonical_manifest(signed: Mapping[str, Any]) -> bytes:
