@@ -39,7 +39,9 @@ def _render_signature(facts: ModelFacts) -> None:
     if signature.status == "trusted":
         st.markdown(
             f"**Publisher:** {literal(signature.publisher or '')} · **Key id:** "
-            f"{code(signature.key_id or '')} · **Signature:** {literal(signature.sentence())}"
+            f"{code(signature.key_id or '')} · **Signature:** verified: every file matches "
+            f"the manifest signed on {literal(signature.signed_at or '')} by a trusted key"
+            + (" (the CaseLens demo publisher key, not secret)" if signature.demo_key else "")
         )
         if signature.demo_key:
             st.caption(
