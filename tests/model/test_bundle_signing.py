@@ -149,6 +149,22 @@ def test_a_validly_signed_manifest_naming_a_path_outside_the_folder_is_refused(
     assert "is not a plain file name in the bundle folder" in message
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [("publisher", "Evil\x1b[2J", "publisher"), ("signed_at", "yesterday", "signed_at")],
+)
+def test_a_validly_signed_manifest_with_a_control_code_or_a_bad_time_is_refused(
+    signed, publisher_key, field, value, named
+):
+    document = json.loads((signed / SIGNATURE_FILE).read_text())
+    document["signed"][field] = value
+    document["signature"] = _b64url(publisher_key.sign(canonical_manifest(document["signed"])))
+    (signed / SIGNATURE_FILE).write_text(json.dumps(document))
+    message = _refusal(signed, _trust(publisher_key))
+    assert "signature.json cannot be used" in message and named in message
+    assert "\x1b" not in message
+
+
 def test_an_oversized_signature_file_is_refused_unread(signed, publisher_key):
     (signed / SIGNATURE_FILE).write_bytes(b" " * (MAX_SIGNATURE_FILE_BYTES + 1))
     assert "signature.json cannot be used" in _refusal(signed, _trust(publisher_key))

@@ -56,6 +56,7 @@ MAX_PUBLISHER_CHARS = 200
 _FILE_NAME = re.compile(r"^(?!\.{1,2}$)[^/\\\x00-\x1f\x7f]{1,255}$")
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SIGNED_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 #: Chunk size for hashing: a file is never held whole in memory.
 _CHUNK = 1 << 20
 
@@ -307,8 +308,14 @@ def _parse_signature_file(data: bytes) -> tuple[str, bytes, dict[str, Any]]:
         raise BundleError(f"the signed manifest is not a {MANIFEST_FORMAT} version 1")
     if signed.get("key_id") != key_id:
         raise BundleError("the signature file names two different key ids")
-    _text(signed.get("publisher"), "publisher")
-    _text(signed.get("signed_at"), "signed_at")
+    publisher = _text(signed.get("publisher"), "publisher")
+    if not publisher.strip() or len(publisher) > MAX_PUBLISHER_CHARS or not publisher.isprintable():
+        # Shown on Model facts and printed by `bundle verify`: a name, never a control code.
+        raise BundleError(
+            f"the signed manifest's publisher must be 1 to {MAX_PUBLISHER_CHARS} printable "
+            "characters"
+        )
+    _text(signed.get("signed_at"), "signed_at", _SIGNED_AT)
     files = signed.get("files")
     if not isinstance(files, dict) or len(files) > MAX_BUNDLE_ENTRIES:
         raise BundleError("the signed manifest's files are missing or too many")
@@ -369,9 +376,9 @@ def check_bundle_signature(folder: str | Path, trust: BundleTrust) -> BundleSign
             "invalid", problem=f"{SIGNATURE_FILE} cannot be used: {exc}", required=required
         )
     stated = {
-        "publisher": signed["publisher"][:MAX_PUBLISHER_CHARS],
+        "publisher": signed["publisher"],
         "key_id": key_id,
-        "signed_at": signed["signed_at"][:40],
+        "signed_at": signed["signed_at"],
         "required": required,
         "demo_key": key_id in trust.demo_keys,
     }
