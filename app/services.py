@@ -27,10 +27,37 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner="Loading model bundles…")
-def _catalogue(models_dir: str, allow_pickle: bool) -> BundleCatalogue:
-    # Keyed by the models folder alone: runtimes for other data folders share it (loading
-    # takes seconds).
-    return load_models(Settings(models_dir=Path(models_dir), allow_pickle=allow_pickle))
+def _catalogue(
+    models_dir: str,
+    allow_pickle: bool,
+    demo: bool,
+    trusted_keys: tuple[str, ...],
+    revoked_keys: tuple[str, ...],
+    require_signed: bool | None,
+) -> BundleCatalogue:
+    # Keyed by the models folder and the bundle trust settings alone: runtimes for other
+    # data folders share it (loading takes seconds).
+    return load_models(
+        Settings(
+            models_dir=Path(models_dir),
+            allow_pickle=allow_pickle,
+            demo=demo,
+            trusted_bundle_keys=tuple(Path(k) for k in trusted_keys),
+            revoked_bundle_keys=frozenset(revoked_keys),
+            require_signed_bundles=require_signed,
+        )
+    )
+
+
+def _catalogue_of(now: Settings) -> BundleCatalogue:
+    return _catalogue(
+        str(now.models_dir),
+        now.allow_pickle,
+        now.demo,
+        tuple(str(k) for k in now.trusted_bundle_keys),
+        tuple(sorted(now.revoked_bundle_keys)),
+        now.require_signed_bundles,
+    )
 
 
 @st.cache_resource(show_spinner=False)
@@ -42,13 +69,12 @@ def _runtime(
     audit: tuple[tuple[str, str], ...],
     sign_in_key_file: str,
     demo: bool,
+    bundle_trust: tuple[object, ...],
 ) -> Runtime:
-    # The arguments are the cache key: the settings that choose which stores are opened.
-    return Runtime.from_settings(
-        settings(),
-        catalogue=_catalogue(models_dir, allow_pickle),
-        reread=settings,
-    )
+    # The arguments are the cache key: the settings that choose which stores are opened
+    # and which bundles are trusted.
+    now = settings()
+    return Runtime.from_settings(now, catalogue=_catalogue_of(now), reread=settings)
 
 
 def runtime() -> Runtime:
@@ -63,6 +89,11 @@ def runtime() -> Runtime:
         tuple(sorted(now.audit_environment().items())),
         str(now.sign_in_key_path),
         now.demo,
+        (
+            now.trusted_bundle_keys,
+            tuple(sorted(now.revoked_bundle_keys)),
+            now.require_signed_bundles,
+        ),
     )
 
 

@@ -39,6 +39,12 @@ EVERY = {
     "CASELENS_AUDIT_WITNESS": ("postgresql://w@other/w", "postgresql://w@other/w"),
     "CASELENS_AUDIT_KEY_REGISTRY": ("/etc/caselens/keys", Path("/etc/caselens/keys")),
     "CASELENS_ALLOW_PICKLE": ("yes", True),
+    "CASELENS_TRUSTED_BUNDLE_KEYS": (
+        "/etc/caselens/publishers, /keys/vendor.pub.pem",
+        (Path("/etc/caselens/publishers"), Path("/keys/vendor.pub.pem")),
+    ),
+    "CASELENS_REVOKED_BUNDLE_KEYS": ("0123456789ABCDEF", frozenset({"0123456789abcdef"})),
+    "CASELENS_REQUIRE_SIGNED_BUNDLES": ("off", False),
     "CASELENS_TRUSTED_TYPES_FILE": ("/etc/caselens/types.toml", Path("/etc/caselens/types.toml")),
     "CASELENS_DEMO": ("1", True),
     "CASELENS_CARE_TEAM_CONTACT": ("Ward 4, 0123 456 789", "Ward 4, 0123 456 789"),
@@ -140,6 +146,8 @@ def test_care_team_contact_by_language_falls_back_to_the_general_one():
     [
         ("CASELENS_ALLOW_PICKLE", "sometimes", r"^CASELENS_ALLOW_PICKLE: expected on or off"),
         ("CASELENS_DEMO", "2", r"^CASELENS_DEMO: expected on or off, got '2'"),
+        ("CASELENS_REVOKED_BUNDLE_KEYS", "abc", r"^CASELENS_REVOKED_BUNDLE_KEYS: expected key"),
+        ("CASELENS_REQUIRE_SIGNED_BUNDLES", "maybe", r"^CASELENS_REQUIRE_SIGNED_BUNDLES: expected"),
         ("CASELENS_BENCH_VERBOSE", "loud", r"^CASELENS_BENCH_VERBOSE: expected on or off"),
         ("CASELENS_MONITOR_CHECK_SECONDS", "soon", r"^CASELENS_MONITOR_CHECK_SECONDS: expected"),
         ("CASELENS_MONITOR_CHECK_SECONDS", "0", r"between 1 and 86400, or off, got '0'"),
@@ -195,6 +203,15 @@ def test_any_switch_text_is_read_or_refused_by_name(text):
         assert str(exc).startswith("CASELENS_DEMO: expected on or off")
     else:
         assert value is (text.strip().lower() in {"on", "1", "true", "yes"})
+
+
+def test_signed_bundles_are_required_outside_demo_mode_unless_the_operator_says_otherwise():
+    assert Settings().signed_bundles_required is True
+    assert Settings(demo=True).signed_bundles_required is False
+    required = {"CASELENS_DEMO": "1", "CASELENS_REQUIRE_SIGNED_BUNDLES": "on"}
+    assert Settings.from_environment(required).signed_bundles_required is True
+    waived = {"CASELENS_REQUIRE_SIGNED_BUNDLES": "off"}
+    assert Settings.from_environment(waived).signed_bundles_required is False
 
 
 def test_every_field_but_the_derived_ones_has_a_variable():

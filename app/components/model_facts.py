@@ -122,6 +122,36 @@ def render_card_statements(facts: ModelFacts) -> None:
     render_card_next_steps(card.next_steps)
 
 
+def _render_signature(facts: ModelFacts) -> None:
+    """Who published the bundle, with which key, and whether the signature holds: a trusted
+    signature as a line, anything else as a warning naming the file or key."""
+    signature = facts.signature
+    if signature is None:
+        st.info("Signature: not checked (this bundle was not loaded from a folder).")
+        return
+    if signature.status == "trusted":
+        st.markdown(
+            f"**Publisher:** {literal(signature.publisher or '')} · **Key id:** "
+            f"{code(signature.key_id or '')} · **Signature:** verified: every file matches "
+            f"the manifest signed on {literal(signature.signed_at or '')} by a trusted key"
+            + (" (the CaseLens demo publisher key, not secret)" if signature.demo_key else "")
+        )
+        if signature.demo_key:
+            st.caption(
+                "The demo publisher key is committed with CaseLens, so anyone can sign with "
+                "it: it is trusted in demo mode only."
+            )
+    elif signature.status == "unsigned":
+        st.info(literal(signature.sentence()), icon=":material/info:")
+    else:
+        st.warning(
+            f"**Publisher (as stated, not verified):** {literal(signature.publisher or 'unknown')}"
+            f" · **Key id:** {code(signature.key_id or 'unknown')} · "
+            f"{literal(signature.sentence())}",
+            icon=":material/gpp_bad:",
+        )
+
+
 def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
     """Header + summary, mechanism, validation, uses and directions, warnings, other info.
 
@@ -143,6 +173,7 @@ def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
         )
     for warning in facts.warnings:
         st.error(literal(warning), icon=":material/report:")
+    _render_signature(facts)
     st.subheader("Summary")
     st.markdown(literal(card.summary))
     st.subheader("Warnings")

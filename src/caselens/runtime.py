@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from caselens.settings import Settings
+from caselens.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from caselens.audit import AuditStore
     from caselens.audit.signing_keys import SigningKey
     from caselens.explain.report import CaseExplainer, ExplainerCache
-    from caselens.model import BundleCatalogue
+    from caselens.model import BundleCatalogue, BundleTrust
     from caselens.workflow import Workflow
 
 
@@ -296,15 +296,69 @@ class Runtime:
             database.dispose()
 
 
+#: Most public key files read from the trusted bundle keys setting (folders included).
+MAX_TRUSTED_BUNDLE_KEYS = 1_000
+
+
+def _key_files(paths: tuple[Path, ...]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(path.glob("*.pem")) if path.is_dir() else [path])
+        if len(files) > MAX_TRUSTED_BUNDLE_KEYS:
+            raise SettingsError(
+                f"CASELENS_TRUSTED_BUNDLE_KEYS: more than {MAX_TRUSTED_BUNDLE_KEYS} key files."
+            )
+    return files
+
+
+def bundle_trust(settings: Settings, *, public_keys: tuple[Path, ...] = ()) -> BundleTrust:
+    """The publisher keys bundles are checked against, from the settings: the operator's
+    trusted keys (files or folders of ``*.pem``), in demo mode the demo publisher key (its
+    private half is committed, so it is trusted nowhere else by default), the revoked ids,
+    and whether a signature is required. ``public_keys``: keys given on the command line,
+    used instead of the operator's.
+
+    Raises
+    ------
+    SettingsError
+        Naming the variable and the key file that cannot be read as an Ed25519 public key.
+    """
+    from caselens.audit.errors import AuditKeyError
+    from caselens.audit.signing_keys import read_public_key, signing_key_id
+    from caselens.model import BundleTrust
+    from caselens.settings import DEMO_PUBLISHER_KEY
+
+    files = list(public_keys) if public_keys else _key_files(settings.trusted_bundle_keys)
+    demo: set[str] = set()
+    if settings.demo and not public_keys and DEMO_PUBLISHER_KEY.is_file():
+        demo.add(signing_key_id(read_public_key(DEMO_PUBLISHER_KEY)))
+        files.append(DEMO_PUBLISHER_KEY)
+    trusted = {}
+    for file in files:
+        try:
+            key = read_public_key(file)
+        except AuditKeyError as exc:
+            raise SettingsError(f"CASELENS_TRUSTED_BUNDLE_KEYS: {exc}.") from exc
+        trusted[signing_key_id(key)] = key
+    return BundleTrust(
+        trusted=trusted,
+        revoked=settings.revoked_bundle_keys,
+        required=settings.signed_bundles_required,
+        demo_keys=frozenset(demo),
+    )
+
+
 def load_models(settings: Settings) -> BundleCatalogue:
-    """Every bundle in ``settings.models_dir``; a refused bundle, or an unreadable folder,
-    is listed with its reason, never fatal."""
+    """Every bundle in ``settings.models_dir``, each checked against the publisher keys of
+    :func:`bundle_trust`; a refused bundle, or an unreadable folder or key, is listed with
+    its reason, never fatal."""
     from caselens.long_lived import freeze_long_lived
     from caselens.model import BundleCatalogue, load_catalogue
 
     folder = settings.models_dir
     try:
-        loaded = load_catalogue(folder, allow_pickle=settings.allow_pickle)
+        trust = bundle_trust(settings)
+        loaded = load_catalogue(folder, allow_pickle=settings.allow_pickle, trust=trust)
     except Exception as exc:  # e.g. an unreadable models folder: list it, keep serving
         return BundleCatalogue(bundles={}, refused={folder.name: f"{exc}"})
     freeze_long_lived()  # later garbage collections skip the bundles (caselens.long_lived)

@@ -37,6 +37,11 @@ MAX_SETTING_CHARS = 4_096
 MAX_CARE_TEAM_CONTACT_CHARS = 500
 #: The scheduled monitoring check's bounds, in seconds: at most once a second, at least daily.
 MONITOR_CHECK_SECONDS_RANGE = (1.0, 86_400.0)
+#: Length of a signing key id (16 hex digits of SHA-256 over the raw public key).
+KEY_ID_CHARS = 16
+#: The demo publisher's public key that signs the sample bundles (trusted in demo mode only:
+#: its private key is committed, so anyone can sign with it).
+DEMO_PUBLISHER_KEY = SAMPLE_MODELS_DIR / "demo-publisher.pub.pem"
 #: The prefix of every CaseLens variable; only these are read.
 PREFIX = "CASELENS_"
 #: Per-language care-team contacts: ``CASELENS_CARE_TEAM_CONTACT_ES`` and so on.
@@ -110,6 +115,23 @@ def _monitor_check(variable: str, text: str) -> float | Literal["off"]:
     return seconds
 
 
+def _paths(variable: str, text: str) -> tuple[Path, ...]:
+    """A comma-separated list of paths (files or folders)."""
+    return tuple(Path(part.strip()) for part in text.split(",") if part.strip())
+
+
+def _key_ids(variable: str, text: str) -> frozenset[str]:
+    """A comma-separated list of signing key ids (16 hex digits each)."""
+    ids = [part.strip().lower() for part in text.split(",") if part.strip()]
+    for key_id in ids:
+        if len(key_id) != KEY_ID_CHARS or any(c not in "0123456789abcdef" for c in key_id):
+            raise SettingsError(
+                f"{variable}: expected key ids of {KEY_ID_CHARS} hex digits separated by "
+                f"commas, got {_shown(key_id)}."
+            )
+    return frozenset(ids)
+
+
 def _contact(variable: str, text: str) -> str:
     return text[:MAX_CARE_TEAM_CONTACT_CHARS]
 
@@ -160,6 +182,16 @@ VARIABLES: tuple[Variable, ...] = (
              "`$CASELENS_DATA_DIR/signing.key.pem` (created in demo mode)",
              "the Ed25519 private key (PKCS#8 PEM, mode 0600) that signs files leaving "
              "CaseLens; retired public keys sit beside it"),
+    Variable("CASELENS_TRUSTED_BUNDLE_KEYS", "trusted_bundle_keys", _paths,
+             "none (in demo mode: the demo publisher key)",
+             "publisher public keys (Ed25519 PEM) whose signed bundles load: files or folders of "
+             "`*.pem`, separated by commas ([bundle signing](docs/bundle-signing.md))"),
+    Variable("CASELENS_REVOKED_BUNDLE_KEYS", "revoked_bundle_keys", _key_ids, "none",
+             "publisher key ids (16 hex digits, comma-separated) refused whatever they signed"),
+    Variable("CASELENS_REQUIRE_SIGNED_BUNDLES", "require_signed_bundles", _switch,
+             "on outside demo mode, off in demo mode",
+             "refuse a bundle that is unsigned, changed after signing, or signed by a key not "
+             "trusted or revoked"),
     Variable("CASELENS_ALLOW_PICKLE", "allow_pickle", _switch, "off",
              "allow pickle/joblib model files (trusted files only)"),
     Variable("CASELENS_TRUSTED_TYPES_FILE", "trusted_types_file", _path,
@@ -322,6 +354,12 @@ class Settings:
     #: The Ed25519 signing key file; None means ``<data_dir>/signing.key.pem``.
     signing_key_file: Path | None = None
     trusted_types_file: Path | None = None
+    #: Trusted bundle publisher keys: PEM files or folders of them.
+    trusted_bundle_keys: tuple[Path, ...] = ()
+    #: Publisher key ids refused whatever they signed.
+    revoked_bundle_keys: frozenset[str] = frozenset()
+    #: Whether bundles must be signed by a trusted key; None: on outside demo mode.
+    require_signed_bundles: bool | None = None
     demo: bool = False
     #: How patients reach their care team; None outside demo mode refuses patient pages.
     care_team_contact: str | None = None
@@ -355,6 +393,14 @@ class Settings:
     smart_users_file: Path | None = None
     smart_id_token_issuer: str | None = None
     smart_scopes: str | None = None
+
+    @property
+    def signed_bundles_required(self) -> bool:
+        """Whether a bundle must be signed by a trusted key to load: the operator's setting,
+        else on outside demo mode (docs/bundle-signing.md says why)."""
+        if self.require_signed_bundles is not None:
+            return self.require_signed_bundles
+        return not self.demo
 
     @property
     def sign_in_key_path(self) -> Path:

@@ -26,3 +26,18 @@ def test_model_facts_page_shows_the_label_sections_and_hti1_table(heart_bundle):
     assert any(e.label == "All 31 HTI-1 source attributes" for e in at.expander)
     tables = at.dataframe
     assert any(len(t.value) == 31 for t in tables)
+
+
+def test_model_facts_says_who_signed_the_bundle_with_which_key():
+    # Demo mode (app_env): the samples are signed by the demo publisher key, trusted here.
+    from caselens.audit.signing_keys import read_public_key, signing_key_id
+    from caselens.settings import DEMO_PUBLISHER_KEY
+
+    at = signed_in("dr.lee")
+    at.switch_page("app_pages/model_facts.py").run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown).replace("\\", "")
+    key_id = signing_key_id(read_public_key(DEMO_PUBLISHER_KEY))
+    assert "Publisher:** CaseLens demo publisher" in text
+    assert key_id in text and "Signature:** verified: every file matches" in text
+    assert any("trusted in demo mode only" in c.value for c in at.caption)

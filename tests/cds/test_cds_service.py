@@ -62,6 +62,8 @@ def service(tmp_path_factory) -> Iterator[dict]:
         data_dir=root / "data",
         models_dir=models,
         cds_url=f"http://127.0.0.1:{port}",
+        # A locally mapped copy: no publisher's signature (docs/bundle-signing.md).
+        require_signed_bundles=False,
         cds_issuers_file=write_issuers(root / "keys", ehr, rsa_ehr),
         app_url=APP_URL,
     )

@@ -42,6 +42,8 @@ def two_instances(tmp_path, new_pg_database) -> Iterator[dict]:
         app_db_url=new_pg_database("cds_app"),
         audit_url=new_pg_database("cds_trail"),
         cds_url=PUBLIC_URL,
+        # A locally mapped copy: no publisher's signature (docs/bundle-signing.md).
+        require_signed_bundles=False,
         cds_issuers_file=write_issuers(tmp_path / "keys", ehr),
     )
     with ExitStack() as stack:

@@ -141,6 +141,8 @@ def bench_cds(
             data_dir=root / "data",
             models_dir=root / "models",
             cds_url=f"http://127.0.0.1:{port}",
+            # A locally mapped copy: no publisher's signature (docs/bundle-signing.md).
+            require_signed_bundles=False,
             cds_issuers_file=write_issuers(root / "keys", ehr),
             app_url="http://127.0.0.1:8501",
         )

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from caselens.bench.app import free_port
+from caselens.model.bundle_signing import SIGNATURE_FILE
 from caselens.settings import SAMPLE_MODELS_DIR
 
 LOINC = "http://loinc.org"
@@ -78,9 +79,13 @@ def _mapping(name: str) -> dict[str, Any]:
 
 
 def mapped_heart_disease(models_dir: Path) -> Path:
-    """Copy the heart-disease sample into ``models_dir`` with every input mapped to FHIR."""
+    """Copy the heart-disease sample into ``models_dir`` with every input mapped to FHIR.
+
+    The copy is a local change of a signed bundle, so its publisher's signature is removed
+    (it would no longer hold): load it with signed bundles not required."""
     target = models_dir / HEART
     shutil.copytree(SAMPLE_MODELS_DIR / HEART, target)
+    (target / SIGNATURE_FILE).unlink(missing_ok=True)
     features_file = target / "features.json"
     features = json.loads(features_file.read_text(encoding="utf-8"))
     for spec in features["features"]:

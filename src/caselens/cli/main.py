@@ -67,6 +67,7 @@ def _register_groups() -> None:
     # others import only click at the top.
     from caselens.cli.bench import bench
     from caselens.cli.bundle import bundle
+    from caselens.cli.bundle_sign import bundle_sign  # noqa: F401  (adds sign and verify)
     from caselens.cli.fhir import fhir
     from caselens.cli.monitor import monitor, outcomes
     from caselens.cli.samples import samples

@@ -9,6 +9,9 @@ import click
 from caselens.errors import CaseLensError
 from caselens.settings import ASSETS_DIR, SAMPLE_MODELS_DIR
 
+#: The demo publisher's private key: committed, so NOT secret; it signs the samples only.
+DEMO_PUBLISHER_PRIVATE_KEY = ASSETS_DIR / "demo-publisher.key.pem"
+
 
 @click.group()
 def samples() -> None:
@@ -41,7 +44,8 @@ def samples() -> None:
     "overwriting them; exits 1 if they do not reproduce.",
 )
 def samples_build(assets: Path, out: Path, only: tuple[str, ...], check: bool) -> None:
-    """Rebuild the sample bundles from the public datasets, reproducibly (fixed seeds).
+    """Rebuild the sample bundles from the public datasets, reproducibly (fixed seeds),
+    and sign each with the demo publisher key (assets/demo-publisher.key.pem: not secret).
 
     With --check, nothing is overwritten: data files and feature schemas must be
     byte-identical, the card identical but for the model hash, and the rebuilt model's
@@ -53,12 +57,19 @@ def samples_build(assets: Path, out: Path, only: tuple[str, ...], check: bool) -
     """
     import tempfile
 
+    from caselens.audit.signing_keys import parse_private_key
     from caselens.authoring.samples import build_samples
     from caselens.authoring.samples.reproducibility import compare_sample
 
     try:
         if not check:
-            build_samples(assets, out, only=list(only) or None, progress=click.echo)
+            # Parsed from bytes: a committed demo key is world-readable by design.
+            demo_key = parse_private_key(
+                DEMO_PUBLISHER_PRIVATE_KEY.read_bytes(), source=str(DEMO_PUBLISHER_PRIVATE_KEY)
+            )
+            build_samples(
+                assets, out, only=list(only) or None, progress=click.echo, signer=demo_key
+            )
             return
         with tempfile.TemporaryDirectory(prefix="caselens-samples-") as scratch:
             built = build_samples(

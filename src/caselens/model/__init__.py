@@ -18,6 +18,8 @@ __all__ = [
     "MISSING_TEXT",
     "NO_NEXT_STEPS_TEXT",
     "BundleCatalogue",
+    "BundleSignature",
+    "BundleTrust",
     "CardCheck",
     "ChangeableInput",
     "DemoCase",
@@ -33,6 +35,7 @@ __all__ = [
     "SubgroupPerformance",
     "Validation",
     "changeable_input_problems",
+    "check_bundle_signature",
     "check_card",
     "check_fhir_mappings",
     "convert_quantity",
@@ -46,11 +49,16 @@ __all__ = [
     "no_counterfactual_reason",
     "plan_for",
     "read_model_file",
+    "sign_bundle",
     "to_chai_applied_model_card",
 ]
 
 _PARTS = {
     "BundleCatalogue": "bundle",
+    "BundleSignature": "bundle_signing",
+    "BundleTrust": "bundle_signing",
+    "check_bundle_signature": "bundle_signing",
+    "sign_bundle": "bundle_signing",
     "CardCheck": "card_check",
     "ChangeableInput": "changeable_inputs",
     "NO_NEXT_STEPS_TEXT": "next_steps",

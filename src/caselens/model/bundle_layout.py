@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from caselens.errors import BundleError
 from caselens.model.card import ModelCard, Validation
 from caselens.model.features import FeatureSchema
+
+if TYPE_CHECKING:
+    from caselens.model.bundle_signing import BundleSignature
 
 CARD_FILE = "card.json"
 FEATURES_FILE = "features.json"
@@ -82,6 +85,9 @@ class ModelBundle:
     card_problems : tuple of str
         Where the card disagrees with the reference data, or reference rows the schema
         refuses. Empty for a sound bundle; ``bundle create``/``check`` refuse otherwise.
+    signature : BundleSignature or None
+        How the publisher's signature stood when the bundle was loaded
+        (:mod:`caselens.model.bundle_signing`); None for a bundle not loaded from a folder.
     """
 
     path: Path
@@ -95,6 +101,7 @@ class ModelBundle:
     warnings: tuple[str, ...] = ()
     measured_validation: Validation | None = field(default=None, repr=False)
     card_problems: tuple[str, ...] = ()
+    signature: BundleSignature | None = None
 
     @property
     def model_id(self) -> str:

@@ -46,6 +46,7 @@ from caselens.model.bundle_layout import (
     ModelBundle,
     describe_validation_error,
 )
+from caselens.model.bundle_signing import BundleTrust, enforce_bundle_signature
 from caselens.model.card import ModelCard
 from caselens.model.card_check import check_card, input_meaning_warnings
 from caselens.model.features import FeatureSchema
@@ -199,7 +200,9 @@ def _read_table(path: Path, what: str, required: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
-def load_bundle(path: str | Path, *, allow_pickle: bool = False) -> ModelBundle:
+def load_bundle(
+    path: str | Path, *, allow_pickle: bool = False, trust: BundleTrust | None = None
+) -> ModelBundle:
     """Load and check a model bundle folder.
 
     Parameters
@@ -209,6 +212,10 @@ def load_bundle(path: str | Path, *, allow_pickle: bool = False) -> ModelBundle:
     allow_pickle : bool, default False
         Let a ``.pkl``/``.pickle``/``.joblib`` model file load. Pickle runs arbitrary code
         on load: only for files the operator trusts. A loud warning is kept in the bundle.
+    trust : BundleTrust, optional
+        The publisher keys trusted and whether a signature is required
+        (:mod:`caselens.model.bundle_signing`); checked before any file is parsed. Default:
+        no key trusted, none required (the signature's standing is still recorded).
 
     Returns
     -------
@@ -218,13 +225,14 @@ def load_bundle(path: str | Path, *, allow_pickle: bool = False) -> ModelBundle:
     ------
     BundleError
         With a message naming the failed check (hash, card field, untrusted item in the
-        model file, a size/depth limit, a link, pickle, scikit-learn version, missing file).
+        model file, a size/depth limit, a link, pickle, scikit-learn version, missing file,
+        or — when signatures are required — the unsigned bundle, the changed file or the key).
         Any other failure while loading is wrapped in a ``BundleError`` naming the bundle,
         so one bad bundle can never take down the caller.
     """
     folder = Path(path)
     try:
-        return _load_bundle(folder, allow_pickle=allow_pickle)
+        return _load_bundle(folder, allow_pickle=allow_pickle, trust=trust or BundleTrust())
     except BundleError:
         raise
     except Exception as exc:  # RecursionError and MemoryError included: refuse, never crash
@@ -301,10 +309,12 @@ def _read_demo_cases(folder: Path) -> tuple[DemoCase, ...]:
     return demo_cases
 
 
-def _load_bundle(folder: Path, *, allow_pickle: bool) -> ModelBundle:
+def _load_bundle(folder: Path, *, allow_pickle: bool, trust: BundleTrust) -> ModelBundle:
     if not folder.is_dir():
         raise BundleError(f"There is no model bundle folder at {folder}.")
     _check_folder_entries(folder)
+    # Before anything is parsed: a file changed after signing never reaches a parser.
+    signature = enforce_bundle_signature(folder, trust)
     card = load_card(folder / CARD_FILE)
     schema = load_feature_schema(folder / FEATURES_FILE)
     model_path = _find_model_file(folder, card)
@@ -336,6 +346,7 @@ def _load_bundle(folder: Path, *, allow_pickle: bool) -> ModelBundle:
         warnings=tuple(notes),
         measured_validation=checked.measured,
         card_problems=checked.problems,
+        signature=signature,
     )
 
 

@@ -10,6 +10,7 @@ from caselens.model.bundle_layout import (
     ModelBundle,
 )
 from caselens.model.bundle_read import load_bundle
+from caselens.model.bundle_signing import BundleTrust
 
 
 def discover_bundles(folder: str | Path) -> list[Path]:
@@ -36,7 +37,9 @@ class BundleCatalogue:
     refused: dict[str, str]
 
 
-def load_catalogue(folder: str | Path, *, allow_pickle: bool = False) -> BundleCatalogue:
+def load_catalogue(
+    folder: str | Path, *, allow_pickle: bool = False, trust: BundleTrust | None = None
+) -> BundleCatalogue:
     """Load every bundle in ``folder``; a bundle that fails is refused alone, never fatal.
 
     Parameters
@@ -45,6 +48,9 @@ def load_catalogue(folder: str | Path, *, allow_pickle: bool = False) -> BundleC
         The models folder (each bundle is a sub-folder holding a card.json).
     allow_pickle : bool, default False
         Passed to :func:`load_bundle`.
+    trust : BundleTrust, optional
+        Passed to :func:`load_bundle`: with ``trust.required``, an unsigned, altered or
+        untrusted bundle is refused here with the reason.
 
     Returns
     -------
@@ -56,7 +62,7 @@ def load_catalogue(folder: str | Path, *, allow_pickle: bool = False) -> BundleC
     refused: dict[str, str] = {}
     for path in discover_bundles(folder):
         try:
-            bundle = load_bundle(path, allow_pickle=allow_pickle)
+            bundle = load_bundle(path, allow_pickle=allow_pickle, trust=trust)
         except Exception as exc:  # load_bundle wraps everything; this is the last guard
             refused[path.name] = str(exc) or type(exc).__name__
             continue

@@ -28,6 +28,7 @@ class AdministrationMixin(DoorBase):
             warnings=bundle.warnings,
             standing_limitations=tuple(explainer.limitation_rules.standing),
             leakage_flags=auroc_flags(bundle.measured_validation),
+            signature=bundle.signature,
         )
 
     def model_statuses(self, session: UserSession) -> dict[str, ModelStatus]:

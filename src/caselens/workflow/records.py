@@ -11,6 +11,7 @@ from caselens.access.policy import Viewer
 from caselens.audit import AuditEntry
 from caselens.explain.report import CaseReport
 from caselens.model.bundle import ModelBundle
+from caselens.model.bundle_signing import BundleSignature
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,9 @@ class ModelFacts:
     leakage_flags : tuple of LeakageFlag
         Measured AUROCs so high that the page says "check for leakage"
         (:func:`caselens.model.leakage.auroc_flags`).
+    signature : BundleSignature or None
+        The publisher, key id and how the bundle's signature stood when it was loaded
+        (:class:`caselens.model.bundle_signing.BundleSignature`).
     """
 
     bundle: ModelBundle
@@ -116,6 +120,7 @@ class ModelFacts:
     warnings: tuple[str, ...]
     standing_limitations: tuple[Any, ...]
     leakage_flags: tuple[Any, ...] = ()
+    signature: BundleSignature | None = None
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,12 @@ from pathlib import Path
 from caselens.authoring.fhir_mapping_file import merge_fhir_mappings, read_fhir_mapping_file
 from caselens.authoring.samples import heart_disease, readmission
 from caselens.model.bundle import ModelBundle, create_bundle
+from caselens.model.bundle_signing import BundleSigner, sign_bundle
 
-__all__ = ["SAMPLE_BUILDERS", "SAMPLE_FHIR_MAPPINGS", "build_samples"]
+__all__ = ["DEMO_PUBLISHER", "SAMPLE_BUILDERS", "SAMPLE_FHIR_MAPPINGS", "build_samples"]
+
+#: The publisher named in the samples' signature: a demonstration key, labelled as such.
+DEMO_PUBLISHER = "CaseLens demo publisher (demo key, not secret)"
 
 SAMPLE_BUILDERS = {
     readmission.MODEL_ID: readmission.build,
@@ -28,8 +32,10 @@ def build_samples(
     *,
     only: list[str] | None = None,
     progress: Callable[[str], None] = print,
+    signer: BundleSigner | None = None,
 ) -> list[ModelBundle]:
-    """Rebuild the sample bundles from the datasets in ``assets/datasets`` into ``out``."""
+    """Rebuild the sample bundles from the datasets in ``assets/datasets`` into ``out``;
+    with ``signer`` (the demo publisher key), each is signed as :data:`DEMO_PUBLISHER`."""
     bundles = []
     for model_id, builder in SAMPLE_BUILDERS.items():
         if only and model_id not in only:
@@ -39,6 +45,8 @@ def build_samples(
         mappings = read_fhir_mapping_file(SAMPLE_FHIR_MAPPINGS[model_id])
         parts["features"] = merge_fhir_mappings(parts["features"], mappings)
         bundle = create_bundle(path=out / model_id, overwrite=True, **parts)
+        if signer is not None:
+            sign_bundle(out / model_id, signer, publisher=DEMO_PUBLISHER)
         figures = bundle.card.validation.overall
         progress(
             f"  wrote {out / model_id}: test AUROC {figures.auroc}, Brier {figures.brier}, "
