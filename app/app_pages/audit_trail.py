@@ -271,8 +271,9 @@ with st.expander("Evidence pack for an outside auditor"):
             )
     pack = st.session_state.pop("evidence_pack", None)
     if pack is not None:
+        counted = "1 entry" if pack.entries == 1 else f"{pack.entries} entries"
         st.success(
-            f"Evidence pack of {pack.entries} entries ({pack.detail['from']} to "
+            f"Evidence pack of {counted} ({pack.detail['from']} to "
             f"{pack.detail['to']}) recorded as entry #{pack.seq}; SHA-256 "
             f"{pack.detail['pack_sha256']}; signed by key {pack.detail['signing_key_id']}."
         )

@@ -414,8 +414,9 @@ def evidence(
         out.write_bytes(pack.data)
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
+    counted = "1 entry" if pack.entries == 1 else f"{pack.entries} entries"
     click.echo(
-        f"Wrote {out}: {pack.entries} entries ({first_day} to {last_day}), "
+        f"Wrote {out}: {counted} ({first_day} to {last_day}), "
         f"SHA-256 {pack.detail['pack_sha256']}, signed by key {pack.detail['signing_key_id']}; "
         f"recorded as entry {pack.seq}."
     )
