@@ -32,6 +32,7 @@ from caselens.audit.evidence_format import (
     MAX_PACK_BYTES,
     MAX_PACK_ENTRIES,
     MAX_PACK_MEMBERS,
+    MODELS_DIR,
     PACK_KIND,
     PACK_VERSION,
     SIGNING_KEYS_DIR,
@@ -233,7 +234,7 @@ def _verify(data: bytes, public_key: Ed25519PublicKey | None, report: PackReport
     _check_files(members, files, report)
     entries = _check_entries(members.get(ENTRIES, b""), manifest, report)
     _check_checkpoints(members.get(CHECKPOINTS, b""), entries, report)
-    _check_models(manifest, entries, report)
+    _check_models(manifest, entries, members, report)
 
 
 def _check_signature(
@@ -428,7 +429,12 @@ def _check_checkpoints(raw: bytes, entries: list[AuditEntry], report: PackReport
     )
 
 
-def _check_models(manifest: dict[str, Any], entries: list[AuditEntry], report: PackReport) -> None:
+def _check_models(
+    manifest: dict[str, Any],
+    entries: list[AuditEntry],
+    members: dict[str, bytes],
+    report: PackReport,
+) -> None:
     rows = manifest.get("models") if isinstance(manifest.get("models"), list) else []
     listed = {r.get("model_sha256") for r in rows if isinstance(r, dict)}
     named = {e.model_sha256 for e in entries if e.model_sha256}
@@ -436,6 +442,20 @@ def _check_models(manifest: dict[str, Any], entries: list[AuditEntry], report: P
     missing_cards = sorted(
         str(r.get("model_id")) for r in rows if isinstance(r, dict) and not r.get("card_included")
     )
+    for name in sorted(n for n in members if n.startswith(MODELS_DIR) and n.endswith("/card.json")):
+        folder_sha = name[len(MODELS_DIR) :].split("/")[0]
+        try:
+            stated = _json_object(members[name], name).get("model_sha256")
+        except PackUnreadable as exc:
+            report.add("model cards", False, str(exc))
+            return
+        if stated != folder_sha:
+            report.add(
+                "model cards",
+                False,
+                f"{name} states model file {stated!r}, not the {folder_sha} it is filed under",
+            )
+            return
     message = f"{len(listed)} model version(s) listed"
     if missing_cards:
         message += f"; no card included for {', '.join(missing_cards)} (not loaded at export)"
