@@ -162,7 +162,8 @@ def build_evidence_pack(
         "exported_at": exported_at,
         "caselens_version": caselens_version,
     }
-    assert signing_key_id(signing_key.public_key) == signing_key.key_id
+    if signing_key_id(signing_key.public_key) != signing_key.key_id:
+        raise ValueError("the signing key's id is not the id of its public key")
     signed = manifest_bytes(manifest)
     files[MANIFEST] = signed
     files[MANIFEST_SIG] = signing_key.sign(signed)
