@@ -1,6 +1,7 @@
 """Safety reviewer page: find any display by entry number or report id, filter the trail by
 chosen action, model and role a page at a time, click a row to open its verified replay,
-re-run it, verify the whole chain, export FHIR AuditEvents or CSV.
+re-run it, verify the whole chain, export FHIR AuditEvents or CSV, build a signed evidence
+pack for an outside auditor.
 
 Nothing is replayed (or recorded as replayed) until the reviewer asks: by clicking a row,
 by a search, or by the address ``/audit_trail?entry=123``. The open entry lives in that
@@ -244,6 +245,48 @@ with right:
             file_name=prepared.file_name,
             mime=prepared.mime,
             key="audit_export_download",
+        )
+
+# -- evidence pack ------------------------------------------------------------------------
+#: Days the evidence pack's range covers by default (this week, today included).
+EVIDENCE_DEFAULT_DAYS = 7
+with st.expander("Evidence pack for an outside auditor"):
+    st.caption(
+        "A zip of every entry recorded on the chosen days (UTC), the checkpoints that cover "
+        "them, this server's public keys and the model cards, with a manifest signed by this "
+        "server's key. The auditor checks it offline with 'caselens audit verify-pack' or "
+        "openssl and sha256sum (docs/evidence-pack.md). The export is recorded first."
+    )
+    today = dt.datetime.now(dt.UTC).date()
+    cols = st.columns(2)
+    first_day = cols[0].date_input(
+        "First day (UTC)",
+        value=today - dt.timedelta(days=EVIDENCE_DEFAULT_DAYS - 1),
+        max_value=today,
+        key="evidence_from",
+    )
+    last_day = cols[1].date_input("Last day (UTC)", value=today, key="evidence_to")
+    if st.button("Build the evidence pack", key="evidence_build"):
+        if first_day is None or last_day is None:
+            st.error("Choose a first and a last day for the evidence pack.")
+        else:
+            st.session_state["evidence_pack"] = run(
+                workflow().export_evidence_pack, first_day, last_day
+            )
+    pack = st.session_state.pop("evidence_pack", None)
+    if pack is not None:
+        counted = "1 entry" if pack.entries == 1 else f"{pack.entries} entries"
+        st.success(
+            f"Evidence pack of {counted} ({pack.detail['from']} to "
+            f"{pack.detail['to']}) recorded as entry #{pack.seq}; SHA-256 "
+            f"{pack.detail['pack_sha256']}; signed by key {pack.detail['signing_key_id']}."
+        )
+        private_download(
+            f"Download {pack.file_name}",
+            pack.data,
+            file_name=pack.file_name,
+            mime=pack.mime,
+            key="evidence_download",
         )
 
 # -- the open entry ------------------------------------------------------------------------

@@ -30,6 +30,7 @@ EXPECTED_ACTIONS = {
         "replay_entry",
         "verify_trail",
         "export_trail",
+        "export_evidence_pack",
         "view_model_status",
         "view_monitoring",
         "export_fhir_result",

@@ -188,3 +188,25 @@ def test_a_replay_of_a_sound_model_has_no_banner():
     assert not reviewer.exception and shown(reviewer.header).startswith("As shown to")
     assert "card failed" not in shown(reviewer.error)
     assert "cannot be checked now" not in shown(reviewer.caption)
+
+
+def test_a_reviewer_builds_a_recorded_evidence_pack_and_a_backwards_range_is_said():
+    import datetime as dt
+
+    reviewer = signed_in("rev.kim")
+    assert not reviewer.get("download_button")  # nothing offered before the click
+    today = dt.datetime.now(dt.UTC).date()
+    reviewer.date_input(key="evidence_to").set_value(today - dt.timedelta(days=30))
+    reviewer = reviewer.button(key="evidence_build").click().run()
+    assert "The range is backwards" in shown(reviewer.error)
+    assert "evidence_exported" not in [e.action for e in audit_entries()]
+    reviewer.date_input(key="evidence_to").set_value(today)
+    reviewer = reviewer.button(key="evidence_build").click().run()
+    assert not reviewer.exception
+    recorded = [e for e in audit_entries() if e.action == "evidence_exported"]
+    assert len(recorded) == 1 and recorded[0].actor_id == "rev.kim"
+    assert recorded[0].detail()["to"] == today.isoformat()
+    assert f"recorded as entry #{recorded[0].seq}" in shown(reviewer.success)
+    assert recorded[0].detail()["pack_sha256"] in shown(reviewer.success)
+    buttons = reviewer.get("download_button")
+    assert len(buttons) == 1 and "caselens-evidence-" in str(buttons[0].proto.label)

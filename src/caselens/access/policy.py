@@ -24,6 +24,7 @@ Action = Literal[
     "replay_entry",
     "verify_trail",
     "export_trail",
+    "export_evidence_pack",
     "view_model_status",
     "suspend_model",
     "manage_users",
@@ -77,6 +78,8 @@ ACTIONS: dict[Role, frozenset[str]] = {
             "replay_entry",
             "verify_trail",
             "export_trail",
+            # A signed stretch of the trail for an outside auditor (issue 26).
+            "export_evidence_pack",
             "view_model_status",
             "view_monitoring",
             # Any displayed result, from its audit entry (the replay page).

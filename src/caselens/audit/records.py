@@ -33,6 +33,7 @@ KNOWN_ACTIONS = (
     "user_unlocked",
     "key_rotated",
     "checkpointed",
+    "evidence_exported",
 )
 
 _ACTION_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

@@ -352,3 +352,115 @@ def export(
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
     click.echo(f"Exported {exported.entries} entries to {out}", err=True)
+
+
+@audit.command()
+@_location_option
+@click.option("--from", "first", required=True, help="First UTC day, YYYY-MM-DD (inclusive).")
+@click.option("--to", "last", required=True, help="Last UTC day, YYYY-MM-DD (inclusive).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The zip to write.",
+)
+@click.option(
+    "--models",
+    "models_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Models folder whose cards go into the pack (default: $CASELENS_MODELS_DIR).",
+)
+@as_option("reviewer")
+def evidence(
+    url: str | None,
+    key_file: Path | None,
+    first: str,
+    last: str,
+    out: Path,
+    models_dir: Path | None,
+    as_role: str,
+) -> None:
+    """Write an evidence pack an outside reviewer verifies offline (docs/evidence-pack.md).
+
+    The trail's entries of the UTC days FROM..TO, the checkpoints that cover them, the
+    server's public keys, the model cards, and a manifest signed with the server's Ed25519
+    key. Checked and recorded (``evidence_exported``) through the workflow.
+
+    Example: caselens audit evidence --from 2026-03-01 --to 2026-03-31 --out march.zip
+    """
+    from caselens.model.catalogue import load_catalogue
+    from caselens.settings import Settings, SettingsError
+    from caselens.workflow.errors import WorkflowError
+    from caselens.workflow.evidence import parse_day
+
+    try:
+        first_day, last_day = parse_day(first, "--from"), parse_day(last, "--to")
+        folder = models_dir or Settings.from_environment(environment()).models_dir
+    except (WorkflowError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    # Only the cards are read from the bundles, but a card goes in only for a version that
+    # loads and checks, as the app would serve it.
+    bundles = load_catalogue(folder).bundles.values() if Path(folder).is_dir() else ()
+    with open_door(
+        "audit evidence",
+        as_role,
+        bundles=bundles,
+        trail_env=_trail_env(url, key_file),
+        create_trail=False,
+    ) as door:
+        pack = door.workflow.export_evidence_pack(door.session, first_day, last_day)
+    try:
+        out.write_bytes(pack.data)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
+    counted = "1 entry" if pack.entries == 1 else f"{pack.entries} entries"
+    click.echo(
+        f"Wrote {out}: {counted} ({first_day} to {last_day}), "
+        f"SHA-256 {pack.detail['pack_sha256']}, signed by key {pack.detail['signing_key_id']}; "
+        f"recorded as entry {pack.seq}."
+    )
+
+
+@audit.command("verify-pack")
+@click.argument("pack", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--public-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The server's public key (PEM) as published out of band; without it the key "
+    "inside the pack is used, which proves only consistency.",
+)
+def verify_pack_command(pack: Path, public_key: Path | None) -> None:
+    """Verify an evidence pack offline: no database, no settings, no secret key.
+
+    Prints one line per check; exits 1 naming the first failing file or entry.
+
+    Example: caselens audit verify-pack march.zip --public-key caselens-signing.pub.pem
+    """
+    from caselens.audit.evidence_format import MAX_PACK_FILE_BYTES
+    from caselens.audit.pack_verify import verify_pack
+    from caselens.audit.signing_keys import read_public_key
+
+    key = None
+    if public_key is not None:
+        try:
+            key = read_public_key(public_key)
+        except AuditError as exc:
+            raise click.ClickException(str(exc)) from exc
+    try:
+        size = pack.stat().st_size
+        if size > MAX_PACK_FILE_BYTES:
+            raise click.ClickException(
+                f"{pack} is {size} bytes; an evidence pack is at most {MAX_PACK_FILE_BYTES}"
+            )
+        data = pack.read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {pack}: {exc.strerror or exc}") from exc
+    report = verify_pack(data, public_key=key)
+    for check in report.checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.message}")
+    failure = report.first_failure
+    if failure is not None:
+        raise click.ClickException(f"the pack does not verify: {failure.name}: {failure.message}")
+    click.echo(f"The pack verifies (signing key {report.signing_key_id}).")

@@ -170,6 +170,28 @@ def bench_audit_command(entries: int, replay_entries: int) -> None:
         click.echo(json.dumps(bench_audit_page(folder, n_entries=entries, progress=progress)))
 
 
+@bench.command("evidence")
+@click.option(
+    "--entries",
+    default=20_000,
+    show_default=True,
+    type=click.IntRange(min=1, max=20_000),
+    help="Display entries in the pack (at most the pack's bound).",
+)
+def bench_evidence_command(entries: int) -> None:
+    """Evidence pack: build_s (read the segment, zip, sign), verify_s (offline, every hash and
+    link), pack_mb and inflated_mb for --entries display entries of ~6 KB.
+
+    Example: caselens bench evidence --entries 20000
+    """
+    import tempfile
+
+    from caselens.bench.evidence import bench_evidence
+
+    with tempfile.TemporaryDirectory(prefix="caselens-bench-") as folder:
+        click.echo(json.dumps(bench_evidence(folder, n_entries=entries)))
+
+
 @bench.command("cases")
 @click.option(
     "--model", default="heart-disease", show_default=True, help="Sample model whose schema is used."

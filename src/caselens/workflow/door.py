@@ -41,6 +41,7 @@ from caselens.workflow.errors import (
     Unavailable,
     WorkflowError,
 )
+from caselens.workflow.evidence import EvidenceMixin
 from caselens.workflow.fhir_results import FhirResultsMixin, FhirSent
 from caselens.workflow.monitoring import MonitoringMixin
 from caselens.workflow.record_intake import RecordIntakeMixin
@@ -102,6 +103,7 @@ class Workflow(
     RecordIntakeMixin,
     AdministrationMixin,
     AuditTrailMixin,
+    EvidenceMixin,
     MonitoringMixin,
     CdsCardsMixin,
     FhirResultsMixin,

@@ -195,6 +195,13 @@ class Reading:
             ).all()
         return [(int(seq), json.loads(text_)) for seq, text_ in rotations]
 
+    @property
+    def retired_key_ids(self) -> tuple[str, ...]:
+        """The ids of the retired HMAC keys this store holds (ids only, never the keys)."""
+        from caselens.audit.keys import key_id
+
+        return tuple(sorted(key_id(k) for k in self._retired.values()))
+
     def keyring(self) -> KeyRing:
         """The keys this store holds and which stretch of the trail each one signed."""
         details = self._rotations()
