@@ -21,6 +21,7 @@ EXPECTED_ACTIONS = {
         "give_feedback",
         "view_model_facts",
         "export_fhir_result",
+        "explore_hypothetical",
     },
     "patient": {"open_page", "view_patient_summary"},
     "reviewer": {
