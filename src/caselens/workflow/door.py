@@ -20,7 +20,7 @@ The methods are grouped by job, one module each, and combined here: sign-in and 
 (:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`), monitoring
 (:mod:`.monitoring`), a case read from the patient's FHIR record (:mod:`.record_intake`),
 the EHR's CDS Hooks cards (:mod:`.cds_cards`) and results written back as FHIR
-(:mod:`.fhir_results`); what they share (the stores, the policy check, the one recording
+(:mod:`.fhir_results`) and case reports as HTML or PDF files (:mod:`.report_exports`); what they share (the stores, the policy check, the one recording
 function) is :mod:`._door_base`.
 """
 
@@ -51,6 +51,7 @@ from caselens.workflow.records import (
     TrailMatch,
     UserSession,
 )
+from caselens.workflow.report_exports import ReportExportsMixin
 from caselens.workflow.reports import (
     FEEDBACK_VERDICTS,
     MAX_COMMENT_LENGTH,
@@ -98,6 +99,7 @@ class Workflow(
     MonitoringMixin,
     CdsCardsMixin,
     FhirResultsMixin,
+    ReportExportsMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 
