@@ -289,4 +289,3 @@ def test_the_recorded_detail_names_the_display(workflow):
         "entry_hash": workflow.trail.get(exported.detail["entry"]).entry_hash,
     }
     assert exported.file_name == f"caselens-report-{exported.detail['entry']}-patient.html"
-

@@ -20,8 +20,9 @@ The methods are grouped by job, one module each, and combined here: sign-in and 
 (:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`), monitoring
 (:mod:`.monitoring`), a case read from the patient's FHIR record (:mod:`.record_intake`),
 the EHR's CDS Hooks cards (:mod:`.cds_cards`) and results written back as FHIR
-(:mod:`.fhir_results`) and case reports as HTML or PDF files (:mod:`.report_exports`); what they share (the stores, the policy check, the one recording
-function) is :mod:`._door_base`.
+(:mod:`.fhir_results`) and case reports as HTML or PDF files (:mod:`.report_exports`);
+what they share (the stores, the policy check, the one recording function) is
+:mod:`._door_base`.
 """
 
 from __future__ import annotations
