@@ -54,6 +54,7 @@ class ReportExportsMixin(DoorBase):
         audience: ExportAudience,
         file_format: FileFormat,
         page_size: PageSize = "A4",
+        care_team: str | None = None,
     ) -> ExportFile:
         """One displayed report as a self-contained HTML file or a PDF, recorded first.
 
@@ -66,6 +67,9 @@ class ReportExportsMixin(DoorBase):
             The clinician's full report or the patient's plain-language summary.
         file_format : {"html", "pdf"}
         page_size : {"A4", "Letter"}
+        care_team : str, optional
+            How to reach the care team, in the patient's language, as the page shows it (the
+            operator's contact); printed under the report's own care-team sentence.
 
         Returns
         -------
@@ -96,7 +100,7 @@ class ReportExportsMixin(DoorBase):
         entry = self._record(
             session, "report_exported", audience=audience, report=shown, detail=detail
         )
-        body = self._build(shown, display, entry, audience, file_format, page_size)
+        body = self._build(shown, display, entry, audience, file_format, page_size, care_team)
         return ExportFile(
             REPORT_FILE.format(seq=display.seq, audience=audience, ext=file_format),
             MIME_TYPES[file_format],
@@ -195,6 +199,7 @@ class ReportExportsMixin(DoorBase):
         audience: ExportAudience,
         file_format: FileFormat,
         page_size: PageSize,
+        care_team: str | None,
     ) -> bytes:
         """The file's bytes, built after its entry was written, signed last."""
         viewer = self._viewer_of(entry)
@@ -214,6 +219,7 @@ class ReportExportsMixin(DoorBase):
                 audience=audience,
                 page_size=page_size,
                 report_json=display.report_json,
+                care_team=care_team,
             )
         except ExportRefused as exc:
             raise Refused(f"Not allowed: {exc}") from exc
