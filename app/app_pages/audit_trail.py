@@ -22,8 +22,9 @@ from caselens.errors import CaseLensError
 from caselens.workflow import AUDIT_PAGE_SIZE, COUNTERFACTUALS_VIEWED, action_name
 from components.counterfactual import render_counterfactual_replay
 from components.fhir_result import render_fhir_result
-from components.patient_view import render_patient_report
+from components.patient_view import care_team_sentence, render_patient_report
 from components.private_download import private_download
+from components.report_download import render_report_download
 from components.report_view import render_clinician_report, render_model_banner
 from components.text import literal
 from components.what_if import render_what_if_replay
@@ -378,6 +379,27 @@ with st.container(border=True):
         )
     else:
         render_clinician_report(replay.report, key_prefix=f"audit_{seq}")
+# The replayed display as a file (for an incident review), recorded before it is built.
+replayed_language = replay.report.narrative.patient.language
+render_report_download(
+    lambda fmt, audience, paper: run(
+        workflow().export_report,
+        seq,
+        audience=audience,
+        file_format=fmt,
+        page_size=paper,
+        care_team=care_team_sentence(
+            replayed_language, care_team_contact(replayed_language), demo=demo_mode()
+        ),
+    ),
+    key=f"audit_{seq}",
+    audiences=("patient",)
+    if replay.entry.audience == "patient"
+    else ("clinician",)
+    if replay.report.case.hypothetical
+    else ("clinician", "patient"),
+    about=f"The report shown in entry #{seq}",
+)
 if replay.entry.action == "viewed":  # a result shown to a clinician: it can go to the record
     fhir_server = workflow().fhir_server
     render_fhir_result(

@@ -22,8 +22,9 @@ EXPECTED_ACTIONS = {
         "view_model_facts",
         "export_fhir_result",
         "explore_hypothetical",
+        "export_report",
     },
-    "patient": {"open_page", "view_patient_summary"},
+    "patient": {"open_page", "view_patient_summary", "export_report"},
     "reviewer": {
         "open_page",
         "view_model_facts",
@@ -35,6 +36,7 @@ EXPECTED_ACTIONS = {
         "view_model_status",
         "view_monitoring",
         "export_fhir_result",
+        "export_report",
     },
     "admin": {
         "open_page",

@@ -21,9 +21,10 @@ The methods are grouped by job, one module each, and combined here: sign-in and 
 (:mod:`.monitoring`), a case read from the patient's FHIR record (:mod:`.record_intake`),
 sign-in with the EHR and its patient's record (SMART App Launch, :mod:`.smart_sign_in`),
 the EHR's CDS Hooks cards (:mod:`.cds_cards`), results written back as FHIR
-(:mod:`.fhir_results`), what-if edits of a report (:mod:`.what_if`) and counterfactuals
-(:mod:`.counterfactuals`); what they share (the stores, the policy check, the one recording
-function) is :mod:`._door_base`.
+(:mod:`.fhir_results`), what-if edits of a report (:mod:`.what_if`), counterfactuals
+(:mod:`.counterfactuals`) and case reports as HTML or PDF files (:mod:`.report_exports`);
+what they share (the stores, the policy check, the one recording function) is
+:mod:`._door_base`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from caselens.workflow.records import (
     TrailMatch,
     UserSession,
 )
+from caselens.workflow.report_exports import ReportExportsMixin
 from caselens.workflow.reports import (
     FEEDBACK_VERDICTS,
     MAX_COMMENT_LENGTH,
@@ -109,6 +111,7 @@ class Workflow(
     FhirResultsMixin,
     WhatIfMixin,
     CounterfactualsMixin,
+    ReportExportsMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 
