@@ -22,6 +22,7 @@ from caselens.access.model_status import ModelStatusStore
 from caselens.audit import AuditStore
 from caselens.explain.cases import validate_inputs
 from caselens.explain.interval_text import format_percent
+from caselens.explain.next_steps import NO_NEXT_STEPS_TEXT
 from caselens.explain.report import CaseReport, explainer_for
 from caselens.export import CONTENT_SECURITY_POLICY, REPORT_ATTACHMENT
 from caselens.model.bundle import BundleCatalogue, load_bundle
@@ -183,6 +184,13 @@ def test_clinician_html_carries_the_report_and_nothing_from_outside(workflow, mo
         assert variable.label in text
     for limitation in report.limitations:
         assert " ".join(limitation.clinician_text.split()) in text
+    # The owners' next steps, as the screen shows them, or that none are stated.
+    if report.next_steps is None:
+        assert NO_NEXT_STEPS_TEXT in text
+    else:
+        for step in report.next_steps.all_steps():
+            assert " ".join(step.text.split()) in text and " ".join(step.source.split()) in text
+        assert report.next_steps.attribution in text
     # The charts have their words: a title per SVG.
     assert parsed.tags.count("svg") == parsed.tags.count("title") - 1  # + the page <title>
 
@@ -226,6 +234,13 @@ def test_the_patients_file_is_their_summary_in_large_type_with_the_icon_array(wo
     for sentence in (p.headline, p.factors_sentence, *p.does_not_mean):
         assert " ".join(sentence.split()) in text
     assert "svg" in parsed.tags and str(p.out_of_100) in text
+    # The owners' steps in the patient's words (the heart sample words them), never the
+    # clinician's.
+    assert p.next_steps is not None and p.next_steps.steps
+    for line in p.next_steps.steps:
+        assert " ".join(line.split()) in text
+    for step in report.next_steps.all_steps():
+        assert " ".join(step.text.split()) not in text
     # The clinician's numbers stay out of the patient's file.
     assert "SHAP" not in text and "LIME" not in text
     assert "font-size: 17pt" in " ".join(parsed.styles)

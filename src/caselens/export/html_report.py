@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from caselens.explain.confidence.model import headline_label
 from caselens.explain.interval_text import format_interval, format_percent, interval_level_text
 from caselens.explain.interval_words import interval_covers
+from caselens.explain.next_steps import NO_NEXT_STEPS_TEXT
 from caselens.explain.patient_language import catalogue
 from caselens.explain.report import CaseReport
 from caselens.export.stamp import ExportAudience, ExportStamp, PageSize
@@ -250,6 +251,7 @@ def render_html(
         for_pdf=for_pdf,
         language=language,
         csp=CONTENT_SECURITY_POLICY,
+        no_next_steps=NO_NEXT_STEPS_TEXT,
         hypothetical=report.case.hypothetical,
         report_json=report_json,
         **body,
