@@ -20,13 +20,15 @@ $(STAMP): $(BIN)/python pyproject.toml
 	@touch $(STAMP)
 
 # Debian packages the test suite uses: Chromium for the browser tests, PostgreSQL for the
-# audit store tests, nginx for the reverse-proxy test (deploy/nginx). Installed when missing
+# audit store tests, nginx for the reverse-proxy test (deploy/nginx), pango for WeasyPrint
+# (the PDF case report). Installed when missing
 # and we may (root with apt-get); in CI a missing one is a failure, reported by the tests.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 || missing="$$missing nginx"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "Installing Debian packages:$$missing"; \

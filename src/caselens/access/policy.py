@@ -31,6 +31,8 @@ Action = Literal[
     "import_outcomes",
     "export_fhir_result",
     "explore_hypothetical",
+    "export_report",
+    "verify_report_file",
     "alter_audit_record",
 ]
 
@@ -66,9 +68,12 @@ ACTIONS: dict[Role, frozenset[str]] = {
             # What-if edits and counterfactuals of a report they were shown. Never a
             # patient's: those values are not the patient's record (issue 25).
             "explore_hypothetical",
+            # A report they were shown, as an HTML or PDF file (theirs or the patient's).
+            "export_report",
         }
     ),
-    "patient": frozenset({"open_page", "view_patient_summary"}),
+    # A patient's own result, as the patient's file only.
+    "patient": frozenset({"open_page", "view_patient_summary", "export_report"}),
     "reviewer": frozenset(
         {
             "open_page",
@@ -81,6 +86,10 @@ ACTIONS: dict[Role, frozenset[str]] = {
             "view_monitoring",
             # Any displayed result, from its audit entry (the replay page).
             "export_fhir_result",
+            # A replayed display as an HTML or PDF file (for an incident review).
+            "export_report",
+            # Whether an exported report file someone hands over is genuine (issue 26).
+            "verify_report_file",
         }
     ),
     "admin": frozenset(

@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from html.parser import HTMLParser
 from typing import Literal
 
+from caselens.export.pdf_report import REPORT_ATTACHMENT
+
 FileKind = Literal["html", "pdf"]
 
 #: The id of the ``<template>`` that carries the canonical report JSON in an HTML export.
 REPORT_TEMPLATE_ID = "caselens-report"
-#: The name of the PDF attachment that carries the canonical report JSON.
-REPORT_ATTACHMENT = "caselens-report.json"
 #: What each part is called in a sentence to a reviewer.
 PART_WORDS = {
     "report": "the embedded report data",

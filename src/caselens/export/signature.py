@@ -34,6 +34,7 @@ from caselens.export.file_parts import (
     file_parts,
     sha256_hex,
 )
+from caselens.export.stamp import ExportStamp
 
 #: Largest file verified: a case report is well under 2 MB; beyond 25 MB it is not one.
 MAX_REPORT_FILE_BYTES = 25 * 1024 * 1024
@@ -65,6 +66,19 @@ _SIGNED_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 Outcome = Literal["genuine", "altered", "unknown_key", "revoked_key", "not_in_trail", "unreadable"]
+
+
+@dataclass(frozen=True)
+class SigningInput:
+    """What a signature covers besides the body (see the signed-file convention): the file's
+    kind and audience, its page stamp, and the display entry with its report."""
+
+    file_kind: FileKind
+    audience: str
+    stamp: ExportStamp
+    report_json: str
+    report: CaseReport
+    display: AuditEntry
 
 
 class SignatureError(ValueError):
@@ -195,6 +209,19 @@ def sign_report_file(
     token = _b64(canonical_json(block).encode("utf-8")).encode("ascii")
     line = _HTML_OPEN + token + _HTML_CLOSE if file_kind == "html" else _PDF_OPEN + token
     return body + line + b"\n"
+
+
+def sign_exported_file(body: bytes, what: SigningInput, *, key: SigningKey) -> bytes:
+    """The file as it leaves CaseLens: ``body`` followed by its signature line, by the
+    server's ``key``, over the canonical report and the display entry's hash."""
+    return sign_report_file(
+        body,
+        file_kind=what.file_kind,
+        audience=what.audience,
+        report=what.report,
+        entry=what.display,
+        key=key,
+    )
 
 
 def _split(data: bytes) -> tuple[FileKind, bytes, bytes] | str:

@@ -20,8 +20,9 @@ The methods are grouped by job, one module each, and combined here: sign-in and 
 (:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`), monitoring
 (:mod:`.monitoring`), a case read from the patient's FHIR record (:mod:`.record_intake`),
 the EHR's CDS Hooks cards (:mod:`.cds_cards`) and results written back as FHIR
-(:mod:`.fhir_results`); what they share (the stores, the policy check, the one recording
-function) is :mod:`._door_base`.
+(:mod:`.fhir_results`), case reports as signed HTML or PDF files (:mod:`.report_exports`)
+and whether such a file is genuine (:mod:`.report_verification`); what they share (the
+stores, the policy check, the one recording function) is :mod:`._door_base`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from caselens.workflow.records import (
     TrailMatch,
     UserSession,
 )
+from caselens.workflow.report_exports import ReportExportsMixin
+from caselens.workflow.report_verification import ReportVerificationMixin
 from caselens.workflow.reports import (
     FEEDBACK_VERDICTS,
     MAX_COMMENT_LENGTH,
@@ -98,6 +101,8 @@ class Workflow(
     MonitoringMixin,
     CdsCardsMixin,
     FhirResultsMixin,
+    ReportExportsMixin,
+    ReportVerificationMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 
@@ -123,4 +128,8 @@ class Workflow(
         ``(user id, role) -> bool``: whether a user records their own estimate (or skips
         it) before a report is shown; by default on for clinicians
         (``Settings.estimate_first_for`` carries the site's and users' choices).
+    signing_key : callable, optional
+        The server's Ed25519 key for exported report files (asked for when one is signed).
+    key_ring : callable, optional
+        The keys an exported report file may be signed by (for ``verify_report_file``).
     """
