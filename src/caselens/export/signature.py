@@ -292,8 +292,8 @@ def verify_report_file(data: bytes, *, trail: AuditStore, ring: KeyRing) -> Repo
     if len(data) > MAX_REPORT_FILE_BYTES:
         return ReportVerdict(
             "unreadable",
-            f"This file is {len(data):,} bytes; a CaseLens report file is under "
-            f"{MAX_REPORT_FILE_BYTES:,} bytes, so it is not one.",
+            f"This file is larger than {MAX_REPORT_FILE_BYTES:,} bytes, the most a CaseLens "
+            "report file can be, so it is not one.",
             sha256_hex(data),
         )
     if not data:
