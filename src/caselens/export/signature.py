@@ -341,7 +341,10 @@ def verify_report_file(data: bytes, *, trail: AuditStore, ring: KeyRing) -> Repo
     changed = tuple(name for name in sorted(signed_parts) if actual.get(name) != signed_parts[name])
     if changed or sha256_hex(sig.body) != signed["body_sha256"]:
         parts = changed or ("outside",)
-        sentence = f"Altered after it was signed: {_describe(parts)} changed."
+        sentence = (
+            f"Altered after it was signed: {_describe(parts)} changed, so this is not the "
+            "file CaseLens exported."
+        )
         return ReportVerdict(
             "altered", sentence, key_standing=key.standing, altered_parts=parts, **common
         )
