@@ -23,6 +23,7 @@ from caselens.workflow import AUDIT_PAGE_SIZE
 from components.fhir_result import render_fhir_result
 from components.patient_view import render_patient_report
 from components.private_download import private_download
+from components.report_download import render_report_download
 from components.report_view import render_clinician_report, render_model_banner
 from components.text import literal
 from services import care_team_contact, demo_mode
@@ -341,6 +342,19 @@ with st.container(border=True):
         )
     else:
         render_clinician_report(replay.report, key_prefix=f"audit_{seq}")
+# The replayed display as a file (for an incident review), recorded before it is built.
+render_report_download(
+    lambda fmt, audience, paper: run(
+        workflow().export_report, seq, audience=audience, file_format=fmt, page_size=paper
+    ),
+    key=f"audit_{seq}",
+    audiences=("patient",)
+    if replay.entry.audience == "patient"
+    else ("clinician",)
+    if replay.report.case.hypothetical
+    else ("clinician", "patient"),
+    about=f"The report shown in entry #{seq}",
+)
 if replay.entry.action == "viewed":  # a result shown to a clinician: it can go to the record
     fhir_server = workflow().fhir_server
     render_fhir_result(

@@ -11,6 +11,7 @@ from caselens.workflow import FEEDBACK_VERDICTS
 from components.case_input import render_case_input
 from components.fhir_result import render_fhir_result
 from components.patient_view import render_patient_report
+from components.report_download import render_report_download
 from components.report_view import render_clinician_report, render_model_banner
 from components.text import literal
 from services import care_team_contact, demo_mode
@@ -146,6 +147,13 @@ render_fhir_result(
     None if fhir_server is None else lambda: run(workflow().send_risk_assessment, report),
     key=f"case_{model_id}",
     server=None if fhir_server is None else fhir_server.base_url,
+)
+render_report_download(
+    lambda fmt, audience, paper: run(
+        workflow().export_report, report, audience=audience, file_format=fmt, page_size=paper
+    ),
+    key=f"case_{model_id}",
+    audiences=("clinician",) if report.case.hypothetical else ("clinician", "patient"),
 )
 
 if st.toggle("Preview what the patient would read", key="case_patient_preview"):

@@ -21,8 +21,10 @@ EXPECTED_ACTIONS = {
         "give_feedback",
         "view_model_facts",
         "export_fhir_result",
+        "explore_hypothetical",
+        "export_report",
     },
-    "patient": {"open_page", "view_patient_summary"},
+    "patient": {"open_page", "view_patient_summary", "export_report"},
     "reviewer": {
         "open_page",
         "view_model_facts",
@@ -33,6 +35,8 @@ EXPECTED_ACTIONS = {
         "view_model_status",
         "view_monitoring",
         "export_fhir_result",
+        "export_report",
+        "verify_report_file",
     },
     "admin": {
         "open_page",

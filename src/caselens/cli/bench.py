@@ -145,6 +145,27 @@ def bench_fhir_result_command(runs: int) -> None:
         click.echo(json.dumps(result))
 
 
+@bench.command("export")
+@click.option("--reports", default=5, show_default=True, help="Reports (demo cases) per model.")
+def bench_export_command(reports: int) -> None:
+    """Case report files: HTML and PDF seconds per report (p50/p95) and sizes, per sample
+    model and audience (targets HTML ≤ 0.3 s, PDF ≤ 2 s).
+
+    Example: caselens bench export --reports 5
+    """
+    from caselens.bench.export import bench_export
+    from caselens.settings import SAMPLE_MODELS_DIR
+
+    try:
+        results = bench_export(
+            SAMPLE_MODELS_DIR, ("heart-disease", "readmission-30d"), reports=max(1, reports)
+        )
+    except (CaseLensError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for result in results:
+        click.echo(json.dumps(result))
+
+
 @bench.command("app")
 def bench_app_command() -> None:
     """The app in a real browser: seconds to the sign-in page, and per case report (p50).

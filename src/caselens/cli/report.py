@@ -6,6 +6,11 @@ sends it as a transaction to the FHIR server ``CASELENS_FHIR_URL`` names. Both g
 through the workflow door as a named operator (default role: reviewer), recorded before the
 file is written or anything is sent.
 
+``caselens report export ENTRY --format html|pdf --audience clinician|patient --out FILE``
+writes the display of entry ENTRY as a self-contained HTML file or a PDF, as a reviewer does
+from the replay page: the entry is replayed (verified, recorded) and the export recorded
+before the file is built.
+
 ``caselens report verify FILE`` says whether an exported report file (HTML or PDF) is genuine
 and equal to an entry of this trail; the check is recorded (``report_verified``).
 """
@@ -32,8 +37,8 @@ VERIFY_EXIT_CODES = {
 
 @click.group(name="report")
 def report() -> None:
-    """A displayed result, out of CaseLens (FHIR RiskAssessment), and whether a report file
-    is genuine.
+    """A displayed result, out of CaseLens (FHIR RiskAssessment, HTML or PDF file), and
+    whether a report file is genuine.
 
     Example: caselens report fhir --entry 42 --out result.fhir.json
     """
@@ -87,6 +92,66 @@ def fhir(entry: int, out: Path | None, send: bool, as_role: str) -> None:
         if not sent.ok:
             raise click.ClickException(sent.message)
         click.echo(sent.message, err=True)
+
+
+@report.command("export")
+@click.argument("entry", type=click.IntRange(min=1))
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["html", "pdf"]),
+    required=True,
+    help="A self-contained HTML file or a PDF.",
+)
+@click.option(
+    "--audience",
+    type=click.Choice(["clinician", "patient"]),
+    default="clinician",
+    show_default=True,
+    help="The clinician's full report or the patient's plain-language summary.",
+)
+@click.option(
+    "--page-size",
+    type=click.Choice(["A4", "Letter"]),
+    default="A4",
+    show_default=True,
+    help="The paper the file is laid out for.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write the file here.",
+)
+@as_option("reviewer")
+def export(
+    entry: int, file_format: str, audience: str, page_size: str, out: Path, as_role: str
+) -> None:
+    """Write the report entry ENTRY displayed as an HTML file or a PDF (a reviewer's export).
+
+    The entry is replayed (verified and recorded as ``replayed``) and the export recorded
+    (``report_exported``) through the workflow before the file is built.
+
+    Example: caselens report export 42 --format pdf --audience clinician --out case-42.pdf
+    """
+    with open_door("report export", as_role, create_trail=False) as door:
+        door.workflow.replay(door.session, entry)
+        exported = door.workflow.export_report(
+            door.session,
+            entry,
+            audience=audience,  # type: ignore[arg-type]
+            file_format=file_format,  # type: ignore[arg-type]
+            page_size=page_size,  # type: ignore[arg-type]
+        )
+    try:
+        out.write_bytes(exported.data)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
+    click.echo(
+        f"Wrote the {audience}'s {file_format.upper()} of entry #{entry} to {out} "
+        f"(recorded as entry #{exported.seq}).",
+        err=True,
+    )
 
 
 @report.command("verify")
