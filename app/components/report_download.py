@@ -60,7 +60,8 @@ def render_report_download(
                 horizontal=True,
                 key=f"{key}_export_audience",
             )
-        page_size = paper.radio(
+        # With no choice of audience, the paper choice takes the first column.
+        page_size = (paper if len(audiences) > 1 else choose).radio(
             "Paper", ("A4", "Letter"), horizontal=True, key=f"{key}_export_paper"
         )
         buttons = st.columns(2)
