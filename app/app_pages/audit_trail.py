@@ -21,7 +21,7 @@ import streamlit as st
 from caselens.errors import CaseLensError
 from caselens.workflow import AUDIT_PAGE_SIZE
 from components.fhir_result import render_fhir_result
-from components.patient_view import render_patient_report
+from components.patient_view import care_team_sentence, render_patient_report
 from components.private_download import private_download
 from components.report_download import render_report_download
 from components.report_view import render_clinician_report, render_model_banner
@@ -343,9 +343,17 @@ with st.container(border=True):
     else:
         render_clinician_report(replay.report, key_prefix=f"audit_{seq}")
 # The replayed display as a file (for an incident review), recorded before it is built.
+replayed_language = replay.report.narrative.patient.language
 render_report_download(
     lambda fmt, audience, paper: run(
-        workflow().export_report, seq, audience=audience, file_format=fmt, page_size=paper
+        workflow().export_report,
+        seq,
+        audience=audience,
+        file_format=fmt,
+        page_size=paper,
+        care_team=care_team_sentence(
+            replayed_language, care_team_contact(replayed_language), demo=demo_mode()
+        ),
     ),
     key=f"audit_{seq}",
     audiences=("patient",)

@@ -10,7 +10,7 @@ from caselens.explain import LANGUAGES
 from caselens.workflow import FEEDBACK_VERDICTS
 from components.case_input import render_case_input
 from components.fhir_result import render_fhir_result
-from components.patient_view import render_patient_report
+from components.patient_view import care_team_sentence, render_patient_report
 from components.report_download import render_report_download
 from components.report_view import render_clinician_report, render_model_banner
 from components.text import literal
@@ -148,9 +148,17 @@ render_fhir_result(
     key=f"case_{model_id}",
     server=None if fhir_server is None else fhir_server.base_url,
 )
+patient_language = report.narrative.patient.language
 render_report_download(
     lambda fmt, audience, paper: run(
-        workflow().export_report, report, audience=audience, file_format=fmt, page_size=paper
+        workflow().export_report,
+        report,
+        audience=audience,
+        file_format=fmt,
+        page_size=paper,
+        care_team=care_team_sentence(
+            patient_language, care_team_contact(patient_language), demo=demo_mode()
+        ),
     ),
     key=f"case_{model_id}",
     audiences=("clinician",) if report.case.hypothetical else ("clinician", "patient"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.patient_view import render_patient_report
+from components.patient_view import care_team_sentence, render_patient_report
 from components.report_download import render_report_download
 from components.text import literal
 from services import care_team_contact, demo_mode, patient_pages_refused
@@ -30,7 +30,12 @@ language = report.narrative.patient.language
 render_patient_report(report, care_team=care_team_contact(language), demo=demo_mode(), title=True)
 render_report_download(
     lambda fmt, audience, paper: run(
-        workflow().export_report, report, audience=audience, file_format=fmt, page_size=paper
+        workflow().export_report,
+        report,
+        audience=audience,
+        file_format=fmt,
+        page_size=paper,
+        care_team=care_team_sentence(language, care_team_contact(language), demo=demo_mode()),
     ),
     key="my_result",
     audiences=("patient",),

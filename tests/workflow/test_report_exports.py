@@ -107,8 +107,12 @@ def test_a_patient_takes_only_their_own_summary(workflow):
     session = signed_in(workflow, "pat.h03")
     report = workflow.show_my_result(session)
     start = head(workflow)
-    exported = workflow.export_report(session, report, audience="patient", file_format="html")
+    exported = workflow.export_report(
+        session, report, audience="patient", file_format="html", care_team="Call 555-0100."
+    )
     assert workflow.trail.get(exported.seq).actor_id == "pat.h03"
+    # The care team's contact, as the page shows it, is in the file.
+    assert f"{report.narrative.patient.care_team} Call 555-0100." in exported.data.decode()
     with pytest.raises(Refused, match="patient's file is the patient summary"):
         workflow.export_report(session, report, audience="clinician", file_format="html")
     # Another patient's report (shown to a clinician) is refused by the policy.

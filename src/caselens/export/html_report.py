@@ -185,7 +185,7 @@ def _sources(report: CaseReport) -> list[dict[str, str]]:
     ]
 
 
-def patient_context(report: CaseReport) -> dict[str, Any]:
+def patient_context(report: CaseReport, care_team: str | None = None) -> dict[str, Any]:
     """What the patient's file shows: the plain-language summary in the patient's language,
     with the icon array and its words (the same sentences as the My result page)."""
     if report.case.hypothetical is not None:
@@ -198,8 +198,15 @@ def patient_context(report: CaseReport) -> dict[str, Any]:
         rest=100 - p.out_of_100,
     )
     if not p.available:
-        return {"patient": p, "available": False, "headings": {}, "icons": None}
+        return {
+            "patient": p,
+            "available": False,
+            "headings": {},
+            "icons": None,
+            "care_team": care_team or "",
+        }
     return {
+        "care_team": care_team or "",
         "patient": p,
         "available": True,
         "icons": icon_array(p.out_of_100, title=picture, text=picture),
@@ -223,12 +230,16 @@ def render_html(
     page_size: PageSize,
     report_json: str,
     for_pdf: bool = False,
+    care_team: str | None = None,
 ) -> str:
     """The whole file as text, ending with ``</html>\\n`` (the signed-file convention).
 
     ``report_json`` is the canonical report JSON as the display entry holds it;
-    ``for_pdf`` repeats the stamp in every page's margins (WeasyPrint running elements)."""
-    body = clinician_context(report) if audience == "clinician" else patient_context(report)
+    ``for_pdf`` repeats the stamp in every page's margins (WeasyPrint running elements);
+    ``care_team`` is how to reach the care team (the patient's file only)."""
+    body = (
+        clinician_context(report) if audience == "clinician" else patient_context(report, care_team)
+    )
     language = report.narrative.patient.language if audience == "patient" else "en"
     template = _environment().get_template(f"{audience}.html.j2")
     text = template.render(
@@ -253,9 +264,15 @@ def html_file(
     audience: ExportAudience,
     page_size: PageSize,
     report_json: str,
+    care_team: str | None = None,
 ) -> bytes:
     """The HTML file's bytes (UTF-8), unsigned."""
     text = render_html(
-        report, stamp, audience=audience, page_size=page_size, report_json=report_json
+        report,
+        stamp,
+        audience=audience,
+        page_size=page_size,
+        report_json=report_json,
+        care_team=care_team,
     )
     return text.encode("utf-8")

@@ -34,6 +34,7 @@ def pdf_file(
     audience: ExportAudience,
     page_size: PageSize,
     report_json: str,
+    care_team: str | None = None,
 ) -> bytes:
     """The PDF's bytes, unsigned, ending with ``%%EOF\\n``."""
     import weasyprint  # a large import: only when a PDF is asked for
@@ -45,6 +46,7 @@ def pdf_file(
         page_size=page_size,
         report_json=report_json,
         for_pdf=True,
+        care_team=care_team,
     )
     attachment = weasyprint.Attachment(
         string=report_json,

@@ -81,7 +81,8 @@ def stamp_for(
         model_id=report.model.model_id,
         model_version=report.model.version,
         model_sha256=report.model.sha256,
-        shown_at=f"{display.recorded_at} UTC",
+        # The trail writes UTC with a trailing Z; say "UTC" once either way.
+        shown_at=display.recorded_at.removesuffix("Z") + " UTC",
         shown_to=f"{display.actor_name} ({display.actor_role})",
         exported_by=exported_by,
         export_seq=export_seq,

@@ -62,6 +62,7 @@ class ReportExportsMixin(DoorBase):
         audience: ExportAudience,
         file_format: FileFormat,
         page_size: PageSize = "A4",
+        care_team: str | None = None,
     ) -> ExportFile:
         """One displayed report as a self-contained HTML file or a PDF, recorded first.
 
@@ -74,6 +75,9 @@ class ReportExportsMixin(DoorBase):
             The clinician's full report or the patient's plain-language summary.
         file_format : {"html", "pdf"}
         page_size : {"A4", "Letter"}
+        care_team : str, optional
+            How to reach the care team, in the patient's language, as the page shows it (the
+            operator's contact); printed under the report's own care-team sentence.
 
         Returns
         -------
@@ -106,7 +110,7 @@ class ReportExportsMixin(DoorBase):
         entry = self._record(
             session, "report_exported", audience=audience, report=shown, detail=detail
         )
-        body = self._build(shown, display, entry, audience, file_format, page_size, key)
+        body = self._build(shown, display, entry, audience, file_format, page_size, care_team, key)
         # The file's own hashes are known only once it is built: recorded before it returns,
         # so a file in someone's hands can be matched to its export.
         signature = read_signature(body).signed
@@ -219,6 +223,7 @@ class ReportExportsMixin(DoorBase):
         audience: ExportAudience,
         file_format: FileFormat,
         page_size: PageSize,
+        care_team: str | None,
         key: SigningKey,
     ) -> bytes:
         """The file's bytes, built after its entry was written, signed last."""
@@ -239,6 +244,7 @@ class ReportExportsMixin(DoorBase):
                 audience=audience,
                 page_size=page_size,
                 report_json=display.report_json,
+                care_team=care_team,
             )
         except ExportRefused as exc:
             raise Refused(f"Not allowed: {exc}") from exc
