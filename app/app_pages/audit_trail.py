@@ -1,7 +1,8 @@
 """Safety reviewer page: find any display by entry number or report id, filter the trail by
 chosen action, model and role a page at a time, click a row to open its verified replay,
 re-run it, verify the whole chain, export FHIR AuditEvents or CSV, build a signed evidence
-pack for an outside auditor.
+pack for an outside auditor, and check whether an exported report file someone hands over
+is genuine.
 
 Nothing is replayed (or recorded as replayed) until the reviewer asks: by clicking a row,
 by a search, or by the address ``/audit_trail?entry=123``. The open entry lives in that
@@ -289,6 +290,32 @@ with st.expander("Evidence pack for an outside auditor"):
             mime=pack.mime,
             key="evidence_download",
         )
+
+
+# -- is this report file genuine? ----------------------------------------------------------
+with st.expander("Verify a report file", icon=":material/verified:"):
+    st.caption(
+        "An exported case report (HTML or PDF) someone handed you: is it genuine and equal to "
+        "a display in this trail, or was it altered, or does it come from elsewhere? The file "
+        "is read, never opened or shown; the check is recorded."
+    )
+    upload = st.file_uploader(
+        "Report file (.html or .pdf)", type=["html", "pdf"], key="audit_report_file"
+    )
+    if upload is not None:
+        # Checked (and recorded) once per uploaded file, not again on every click.
+        verdicts = st.session_state.setdefault("audit_report_verdicts", {})
+        if upload.file_id not in verdicts:
+            verdicts[upload.file_id] = run(
+                workflow().verify_report_file, upload.getvalue(), file_name=upload.name
+            )
+        verdict = verdicts[upload.file_id]
+        name = literal(upload.name[:80])
+        if verdict.genuine:
+            st.success(f"{name}: {literal(verdict.sentence)}", icon=":material/verified:")
+        else:
+            st.error(f"{name}: {literal(verdict.sentence)}", icon=":material/gpp_bad:")
+        st.caption(f"File SHA-256 {verdict.file_sha256}; this check is in the trail.")
 
 # -- the open entry ------------------------------------------------------------------------
 st.divider()

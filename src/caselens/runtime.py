@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from caselens.access import AccountStore, CdsCallStore, ModelStatusStore
     from caselens.audit import AuditStore
-    from caselens.audit.signing_keys import SigningKey
+    from caselens.audit.signing_keys import KeyRing, SigningKey
     from caselens.explain.report import CaseExplainer, ExplainerCache
     from caselens.model import BundleCatalogue, BundleTrust
     from caselens.workflow import Workflow
@@ -139,6 +139,13 @@ class Runtime:
             lambda: load_signing_key(self.signing_key_file, create=self.settings.demo),
         )
 
+    def report_key_ring(self) -> KeyRing:
+        """The keys an exported report file may be signed by: the server's current key and
+        its retired ones (read afresh each time, so a rotation counts at once)."""
+        from caselens.audit.signing_keys import KeyRing
+
+        return KeyRing.for_server(self.signing_key_file)
+
     # -- the parts, each built once ------------------------------------------------------
 
     @property
@@ -245,6 +252,8 @@ class Runtime:
             audit_key=audit.signing_key,
             estimate_first=self.estimate_first_for,
             cds_calls=self.cds_calls,
+            signing_key=lambda: self.signing_key,
+            key_ring=self.report_key_ring,
         )
         # Read when a pack is signed, not now: outside demo mode a missing key is an error
         # for the export alone.

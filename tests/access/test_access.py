@@ -37,6 +37,7 @@ EXPECTED_ACTIONS = {
         "view_monitoring",
         "export_fhir_result",
         "export_report",
+        "verify_report_file",
     },
     "admin": {
         "open_page",

@@ -27,8 +27,9 @@ def test_the_clinicians_file_is_recorded_before_it_is_offered():
     assert not at.exception
     entries = audit_entries()
     viewed = [e for e in entries if e.action == "viewed"][-1]
-    exported = entries[-1]
+    exported, signed = entries[-2:]  # the export, then the signed file's hashes
     assert (exported.action, exported.actor_id) == ("report_exported", "dr.lee")
+    assert (signed.action, signed.detail()["export_entry"]) == ("report_signed", exported.seq)
     assert exported.detail()["entry"] == viewed.seq
     assert exported.detail()["audience"] == "patient" and exported.detail()["format"] == "html"
     assert len(at.get("download_button")) == 1
@@ -41,7 +42,7 @@ def test_the_patient_takes_their_summary_and_the_reviewer_a_replay():
     assert not [r for r in patient.radio if r.key == "my_result_export_audience"]
     patient = patient.button(key="my_result_export_pdf").click().run()
     assert not patient.exception
-    exported = audit_entries()[-1]
+    exported = audit_entries()[-2]  # then report_signed
     assert (exported.action, exported.actor_id) == ("report_exported", "pat.h03")
     assert exported.detail()["audience"] == "patient"
     assert len(patient.get("download_button")) == 1
@@ -52,6 +53,6 @@ def test_the_patient_takes_their_summary_and_the_reviewer_a_replay():
     reviewer = reviewer.run()
     reviewer = reviewer.button(key=f"audit_{seq}_export_html").click().run()
     assert not reviewer.exception
-    exported = audit_entries()[-1]
+    exported = audit_entries()[-2]  # then report_signed
     assert (exported.action, exported.actor_id) == ("report_exported", "rev.kim")
     assert exported.detail()["entry"] == seq

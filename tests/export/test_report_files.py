@@ -20,16 +20,19 @@ from caselens.access.accounts import AccountStore
 from caselens.access.app_database import open_app_database
 from caselens.access.model_status import ModelStatusStore
 from caselens.audit import AuditStore
+from caselens.audit.signing_keys import KeyRing, SigningKey
 from caselens.explain.cases import validate_inputs
 from caselens.explain.interval_text import format_percent
 from caselens.explain.next_steps import NO_NEXT_STEPS_TEXT
 from caselens.explain.report import CaseReport, explainer_for
-from caselens.export import CONTENT_SECURITY_POLICY, REPORT_ATTACHMENT
+from caselens.export import CONTENT_SECURITY_POLICY, REPORT_ATTACHMENT, read_signature
 from caselens.model.bundle import BundleCatalogue, load_bundle
 from caselens.settings import SAMPLE_MODELS_DIR
 from caselens.workflow import UserSession, Workflow
 from hostile_bundles import edit_card
 
+#: The server's report key for this module (every exported file is signed with it).
+SIGNING_KEY = SigningKey.generate()
 KEY = bytes.fromhex("47" * 32)
 PASSWORD = "a long enough password"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -83,6 +86,8 @@ def workflow(tmp_path_factory, sample_bundles, other_family_bundles, hostile_bun
         catalogue=BundleCatalogue(bundles=bundles, refused={}),
         explainer=lambda model_id: explainer_for(bundles[model_id]),
         audit_key=KEY,
+        signing_key=lambda: SIGNING_KEY,
+        key_ring=lambda: KeyRing(current={SIGNING_KEY.key_id: SIGNING_KEY.public_key}),
     )
     built.trail = audit
     yield built
@@ -167,7 +172,9 @@ def test_clinician_html_carries_the_report_and_nothing_from_outside(workflow, mo
     exported = workflow.export_report(
         session, report, audience="clinician", file_format="html", page_size="A4"
     )
-    assert exported.data.endswith(b"</html>\n") and exported.mime == "text/html"
+    # the body ends with </html>, then exactly one signature line (the signed-file convention)
+    assert read_signature(exported.data).body.endswith(b"</html>\n")
+    assert exported.data.endswith(b"-->\n") and exported.mime == "text/html"
     parsed = parse(exported.data)
     assert_self_contained(parsed)
     text = " ".join(" ".join(parsed.text).split())
@@ -202,7 +209,8 @@ def test_pdf_text_matches_the_report_on_every_page(workflow, model_id):
     exported = workflow.export_report(
         session, report, audience="clinician", file_format="pdf", page_size="Letter"
     )
-    assert exported.data.startswith(b"%PDF-") and exported.data.endswith(b"%%EOF\n")
+    assert exported.data.startswith(b"%PDF-")
+    assert read_signature(exported.data).body.endswith(b"%%EOF\n")
     reader = PdfReader(io.BytesIO(exported.data))
     seq = exported.detail["entry"]
     pages = [" ".join(page.extract_text().split()) for page in reader.pages]
@@ -302,5 +310,6 @@ def test_the_recorded_detail_names_the_display(workflow):
         "page_size": "Letter",
         "entry": session.display_entries[report.report_id],
         "entry_hash": workflow.trail.get(exported.detail["entry"]).entry_hash,
+        "key_id": SIGNING_KEY.key_id,
     }
     assert exported.file_name == f"caselens-report-{exported.detail['entry']}-patient.html"

@@ -16,6 +16,7 @@ from caselens.access.accounts import AccountStore
 from caselens.access.app_database import open_app_database
 from caselens.access.model_status import ModelStatusStore
 from caselens.audit import AuditStore
+from caselens.audit.signing_keys import SigningKey
 from caselens.explain.cases import validate_inputs
 from caselens.explain.cases.hypothetical import HYPOTHETICAL_LABEL, ChangedValue, Hypothetical
 from caselens.explain.report import explainer_for
@@ -23,6 +24,8 @@ from caselens.model.bundle import BundleCatalogue
 from caselens.workflow import NotRecorded, Refused, UserSession, Workflow, WorkflowError
 from caselens.workflow.display import record_display
 
+#: The server's report key here (every exported file is signed with it).
+SIGNING_KEY = SigningKey.generate()
 KEY = bytes.fromhex("48" * 32)
 PASSWORD = "a long enough password"
 USERS = (
@@ -57,6 +60,7 @@ def workflow(tmp_path_factory, trail_path, heart_bundle):
         catalogue=BundleCatalogue(bundles={"heart-disease": heart_bundle}, refused={}),
         explainer=lambda model_id: explainer_for(heart_bundle),
         audit_key=KEY,
+        signing_key=lambda: SIGNING_KEY,
     )
     built.trail = audit
     yield built
@@ -94,7 +98,9 @@ def test_the_export_is_recorded_before_the_file_and_names_its_display(workflow):
     assert record.detail()["entry"] == display and record.detail()["page_size"] == "A4"
     # The file names the entry that recorded it: it was written before the file was built.
     assert f"entry #{exported.seq}" in exported.data.decode("utf-8")
-    assert exported.seq == head(workflow)
+    # Then, once signed, the file's hashes are recorded right after (before it returns).
+    assert exported.seq + 1 == head(workflow)
+    assert workflow.trail.get(head(workflow)).action == "report_signed"
 
 
 def test_a_patient_takes_only_their_own_summary(workflow):
@@ -204,6 +210,7 @@ def test_a_what_if_is_never_the_patients_file(workflow):
     assert actions_since(workflow, start) == [
         ("access_refused", "dr.lee"),
         ("report_exported", "dr.lee"),
+        ("report_signed", "dr.lee"),
     ]
 
 

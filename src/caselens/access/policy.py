@@ -33,6 +33,7 @@ Action = Literal[
     "export_fhir_result",
     "explore_hypothetical",
     "export_report",
+    "verify_report_file",
     "alter_audit_record",
 ]
 
@@ -90,6 +91,8 @@ ACTIONS: dict[Role, frozenset[str]] = {
             "export_fhir_result",
             # A replayed display as an HTML or PDF file (for an incident review).
             "export_report",
+            # Whether an exported report file someone hands over is genuine (issue 26).
+            "verify_report_file",
         }
     ),
     "admin": frozenset(

@@ -10,6 +10,9 @@ file is written or anything is sent.
 writes the display of entry ENTRY as a self-contained HTML file or a PDF, as a reviewer does
 from the replay page: the entry is replayed (verified, recorded) and the export recorded
 before the file is built.
+
+``caselens report verify FILE`` says whether an exported report file (HTML or PDF) is genuine
+and equal to an entry of this trail; the check is recorded (``report_verified``).
 """
 
 from __future__ import annotations
@@ -20,10 +23,22 @@ import click
 
 from caselens.cli.door import as_option, open_door
 
+#: Exit status of ``report verify`` per verdict: 0 only for a genuine file (1 and 2 are
+#: click's own: an error opening the trail, a wrong command line).
+VERIFY_EXIT_CODES = {
+    "genuine": 0,
+    "altered": 3,
+    "unknown_key": 4,
+    "revoked_key": 4,
+    "not_in_trail": 5,
+    "unreadable": 6,
+}
+
 
 @click.group(name="report")
 def report() -> None:
-    """A displayed result, out of CaseLens (FHIR RiskAssessment, HTML or PDF file).
+    """A displayed result, out of CaseLens (FHIR RiskAssessment, HTML or PDF file), and
+    whether a report file is genuine.
 
     Example: caselens report fhir --entry 42 --out result.fhir.json
     """
@@ -137,3 +152,31 @@ def export(
         f"(recorded as entry #{exported.seq}).",
         err=True,
     )
+
+
+@report.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@as_option("reviewer")
+@click.pass_context
+def verify(ctx: click.Context, file: Path, as_role: str) -> None:
+    """Say whether FILE (an exported case report, HTML or PDF) is genuine.
+
+    Prints one sentence: genuine and equal to entry N of this trail (and whether the key is
+    current or retired); altered (which part); signed by an unknown or revoked key; or not in
+    this trail. Recorded as ``report_verified`` with the verdict and the file's SHA-256.
+    Exit status: 0 genuine, 3 altered, 4 unknown or revoked key, 5 not in this trail,
+    6 not a report file.
+
+    Example: caselens report verify caselens-report-42-clinician.pdf
+    """
+    from caselens.export.signature import MAX_REPORT_FILE_BYTES
+
+    try:
+        with file.open("rb") as handle:  # bounded: one byte more than a report may have
+            data = handle.read(MAX_REPORT_FILE_BYTES + 1)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from exc
+    with open_door("report verify", as_role, create_trail=False) as door:
+        verdict = door.workflow.verify_report_file(door.session, data, file_name=file.name)
+    click.echo(verdict.sentence)
+    ctx.exit(VERIFY_EXIT_CODES[verdict.outcome])

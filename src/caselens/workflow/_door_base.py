@@ -12,6 +12,7 @@ from caselens.access.cds_calls import CdsCallStore
 from caselens.access.model_status import ModelStatus, ModelStatusStore
 from caselens.access.policy import Viewer, check
 from caselens.audit import AuditEntry, AuditError, AuditStore
+from caselens.audit.signing_keys import KeyRing, SigningKey
 from caselens.explain.report import Audience, CaseExplainer, CaseReport
 from caselens.model.bundle import BundleCatalogue, ModelBundle
 from caselens.workflow.checks import HYPOTHETICAL_NOT_FOR_PATIENTS
@@ -48,6 +49,8 @@ class DoorBase:
         clock: Callable[[], dt.datetime] = _utcnow,
         estimate_first: Callable[[str, str], bool] = estimate_first_for_clinicians,
         cds_calls: CdsCallStore | None = None,
+        signing_key: Callable[[], SigningKey] | None = None,
+        key_ring: Callable[[], KeyRing] | None = None,
     ) -> None:
         self._audit = audit
         self._accounts = accounts
@@ -62,6 +65,11 @@ class DoorBase:
         self._estimate_first = estimate_first
         # The CDS Hooks service's cards, for feedback (None: no CDS service in this process).
         self._cds_calls = cds_calls
+        # The server's Ed25519 key for exported files and the keys a report file may be
+        # signed by; asked for when a file is signed or checked, so a server without a key
+        # still starts (and says so when a file is exported).
+        self._signing_key = signing_key
+        self._key_ring = key_ring
 
     # -- recording -------------------------------------------------------------------------
 

@@ -22,9 +22,9 @@ The methods are grouped by job, one module each, and combined here: sign-in and 
 sign-in with the EHR and its patient's record (SMART App Launch, :mod:`.smart_sign_in`),
 the EHR's CDS Hooks cards (:mod:`.cds_cards`), results written back as FHIR
 (:mod:`.fhir_results`), what-if edits of a report (:mod:`.what_if`), counterfactuals
-(:mod:`.counterfactuals`) and case reports as HTML or PDF files (:mod:`.report_exports`);
-what they share (the stores, the policy check, the one recording function) is
-:mod:`._door_base`.
+(:mod:`.counterfactuals`), case reports as signed HTML or PDF files (:mod:`.report_exports`)
+and whether such a file is genuine (:mod:`.report_verification`); what they share (the
+stores, the policy check, the one recording function) is :mod:`._door_base`.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from caselens.workflow.records import (
     UserSession,
 )
 from caselens.workflow.report_exports import ReportExportsMixin
+from caselens.workflow.report_verification import ReportVerificationMixin
 from caselens.workflow.reports import (
     FEEDBACK_VERDICTS,
     MAX_COMMENT_LENGTH,
@@ -112,6 +113,7 @@ class Workflow(
     WhatIfMixin,
     CounterfactualsMixin,
     ReportExportsMixin,
+    ReportVerificationMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 
@@ -137,4 +139,8 @@ class Workflow(
         ``(user id, role) -> bool``: whether a user records their own estimate (or skips
         it) before a report is shown; by default on for clinicians
         (``Settings.estimate_first_for`` carries the site's and users' choices).
+    signing_key : callable, optional
+        The server's Ed25519 key for exported report files (asked for when one is signed).
+    key_ring : callable, optional
+        The keys an exported report file may be signed by (for ``verify_report_file``).
     """

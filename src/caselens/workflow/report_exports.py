@@ -10,13 +10,21 @@ take the entry means no file.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from caselens.audit import AuditEntry, AuditError
+from caselens.audit.signing_keys import SigningKey
+from caselens.errors import CaseLensError
 from caselens.explain.report import CaseReport
 from caselens.export.html_report import ExportRefused, html_file
 from caselens.export.pdf_report import pdf_file
-from caselens.export.signature import SigningInput, sign_exported_file
+from caselens.export.signature import (
+    SignatureError,
+    SigningInput,
+    read_signature,
+    sign_exported_file,
+)
 from caselens.export.stamp import (
     EXPORT_AUDIENCES,
     FILE_FORMATS,
@@ -90,17 +98,33 @@ class ReportExportsMixin(DoorBase):
                 f"Entry #{display.seq}: its report cannot be read ({exc})."
             ) from exc
         self._check_export(session, display, shown, audience)
+        key = self._report_signing_key()
         detail: dict[str, Any] = {
             "format": file_format,
             "audience": audience,
             "page_size": page_size,
             "entry": display.seq,
             "entry_hash": display.entry_hash,
+            "key_id": key.key_id,
         }
         entry = self._record(
             session, "report_exported", audience=audience, report=shown, detail=detail
         )
-        body = self._build(shown, display, entry, audience, file_format, page_size, care_team)
+        body = self._build(shown, display, entry, audience, file_format, page_size, care_team, key)
+        # The file's own hashes are known only once it is built: recorded before it returns,
+        # so a file in someone's hands can be matched to its export.
+        signature = read_signature(body).signed
+        self._record(
+            session,
+            "report_signed",
+            audience=audience,
+            detail={
+                "export_entry": entry.seq,
+                "key_id": key.key_id,
+                "body_sha256": signature["body_sha256"],
+                "file_sha256": hashlib.sha256(body).hexdigest(),
+            },
+        )
         return ExportFile(
             REPORT_FILE.format(seq=display.seq, audience=audience, ext=file_format),
             MIME_TYPES[file_format],
@@ -200,6 +224,7 @@ class ReportExportsMixin(DoorBase):
         file_format: FileFormat,
         page_size: PageSize,
         care_team: str | None,
+        key: SigningKey,
     ) -> bytes:
         """The file's bytes, built after its entry was written, signed last."""
         viewer = self._viewer_of(entry)
@@ -229,8 +254,24 @@ class ReportExportsMixin(DoorBase):
                 f"({type(exc).__name__}: {str(exc)[:200]}); the attempt is recorded as entry "
                 f"#{entry.seq}."
             ) from exc
-        signing = SigningInput(file_format, audience, stamp, display.report_json)
-        return sign_exported_file(body, signing)
+        signing = SigningInput(file_format, audience, stamp, display.report_json, shown, display)
+        try:
+            return sign_exported_file(body, signing, key=key)
+        except SignatureError as exc:  # the built file does not hold the report: never sent
+            raise WorkflowError(
+                f"The {file_format.upper()} file of entry #{display.seq} could not be signed "
+                f"({exc}); the attempt is recorded as entry #{entry.seq}."
+            ) from exc
+
+    def _report_signing_key(self) -> SigningKey:
+        """The server's key for report files; without one no file leaves (said, not raised
+        as a traceback)."""
+        if self._signing_key is None:
+            raise WorkflowError("Report files cannot be signed here: no signing key is set up.")
+        try:
+            return self._signing_key()
+        except (CaseLensError, OSError) as exc:
+            raise WorkflowError(f"Report files cannot be signed: {exc}") from exc
 
     @staticmethod
     def _viewer_of(entry: AuditEntry) -> str:
