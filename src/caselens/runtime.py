@@ -257,7 +257,6 @@ class Runtime:
         )
         # Read when a pack is signed, not now: outside demo mode a missing key is an error
         # for the export alone.
-        built.configure_evidence_signing(lambda: self.signing_key, self.signing_key_file)
         if self.settings.fhir_url:
             from caselens.fhir import FhirServer, access_from_settings
 

@@ -94,3 +94,25 @@ def test_each_part_of_the_door_is_small(path):
         if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno + 1 > 80
     ]
     assert long == []
+
+
+def test_no_two_parts_of_the_door_define_the_same_private_method():
+    """The door is one class made of mixins: a private helper defined in two of them would
+    silently resolve to one (the method order's), breaking the other part."""
+    import inspect
+
+    from caselens.workflow import Workflow
+
+    seen: dict[str, str] = {}
+    clashes = []
+    for part in Workflow.__mro__[1:]:
+        if not part.__module__.startswith("caselens.workflow"):
+            continue
+        for name, member in vars(part).items():
+            if name.startswith("__") or not inspect.isfunction(member):
+                continue
+            if name in seen:
+                clashes.append(f"{name}: {seen[name]} and {part.__name__}")
+            else:
+                seen[name] = part.__name__
+    assert not clashes, clashes

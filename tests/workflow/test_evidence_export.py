@@ -22,7 +22,11 @@ from caselens.access.app_database import open_app_database
 from caselens.access.model_status import ModelStatusStore
 from caselens.audit import AuditStore
 from caselens.audit.pack_verify import verify_pack
-from caselens.audit.signing_keys import load_signing_key, retire_and_replace_signing_key
+from caselens.audit.signing_keys import (
+    KeyRing,
+    load_signing_key,
+    retire_and_replace_signing_key,
+)
 from caselens.explain.report import explainer_for
 from caselens.model.bundle import BundleCatalogue
 from caselens.workflow.door import Workflow
@@ -77,6 +81,9 @@ def workflow(tmp_path, accounts_template, sample_bundles):
     audit = AuditStore.open(
         tmp_path / "audit.sqlite", key=KEY, busy_timeout_s=0.2, checkpoint_file=tmp_path / "cp"
     )
+    key_file = tmp_path / "signing.key.pem"
+    load_signing_key(key_file, create=True)
+    retire_and_replace_signing_key(key_file)  # one retired key, carried in the pack too
     built = Workflow(
         audit=audit,
         accounts=AccountStore(engine),
@@ -84,11 +91,9 @@ def workflow(tmp_path, accounts_template, sample_bundles):
         catalogue=BundleCatalogue(bundles=dict(sample_bundles), refused={}),
         explainer=lambda model_id: explainer_for(sample_bundles[model_id]),
         audit_key=KEY,
+        signing_key=lambda: load_signing_key(key_file),
+        key_ring=lambda: KeyRing.for_server(key_file),
     )
-    key_file = tmp_path / "signing.key.pem"
-    load_signing_key(key_file, create=True)
-    retire_and_replace_signing_key(key_file)  # one retired key, carried in the pack too
-    built.configure_evidence_signing(lambda: load_signing_key(key_file), key_file)
     heart = sample_bundles["heart-disease"]
     audit.append(
         make_event(1, model_id="heart-disease", model_version=heart.version,
@@ -149,6 +154,6 @@ def test_no_pack_is_handed_out_when_the_export_cannot_be_recorded(workflow, tmp_
 def test_without_a_signing_key_the_export_says_so(workflow, tmp_path):
     reviewer = _session(workflow, "rev.kim")
     missing = tmp_path / "no-such.pem"
-    workflow.configure_evidence_signing(lambda: load_signing_key(missing), missing)
+    workflow._signing_key = lambda: load_signing_key(missing)  # the key file has gone
     with pytest.raises(WorkflowError, match=r"signing key could not be read.*no-such\.pem"):
         workflow.export_evidence_pack(reviewer, TODAY, TODAY)

@@ -13,6 +13,7 @@ from caselens.access.model_status import ModelStatus, ModelStatusStore
 from caselens.access.policy import Viewer, check
 from caselens.audit import AuditEntry, AuditError, AuditStore
 from caselens.audit.signing_keys import KeyRing, SigningKey
+from caselens.errors import CaseLensError
 from caselens.explain.report import Audience, CaseExplainer, CaseReport
 from caselens.model.bundle import BundleCatalogue, ModelBundle
 from caselens.workflow.checks import HYPOTHETICAL_NOT_FOR_PATIENTS
@@ -70,6 +71,30 @@ class DoorBase:
         # still starts (and says so when a file is exported).
         self._signing_key = signing_key
         self._key_ring = key_ring
+
+    def _server_signing_key(self, what: str) -> SigningKey:
+        """The server's Ed25519 key for ``what`` (e.g. 'Report files'); without one nothing
+        leaves, and the words say so (never a traceback)."""
+        if self._signing_key is None:
+            raise WorkflowError(
+                f"{what} cannot be signed here: no signing key is set up "
+                "(CASELENS_SIGNING_KEY_FILE)."
+            )
+        try:
+            return self._signing_key()
+        except (CaseLensError, OSError) as exc:
+            raise WorkflowError(
+                f"{what} cannot be signed: the signing key could not be read: {exc}"
+            ) from exc
+
+    def _server_key_ring(self) -> KeyRing:
+        """The server's current and retired public keys (empty without a key set up)."""
+        if self._key_ring is None:
+            return KeyRing()
+        try:
+            return self._key_ring()
+        except (CaseLensError, OSError) as exc:
+            raise WorkflowError(f"The signing keys could not be read: {exc}") from exc
 
     # -- recording -------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Callable
 from datetime import date
 from importlib import metadata
 from pathlib import Path
@@ -22,13 +21,12 @@ from caselens.audit.evidence_format import MAX_MANIFEST_BYTES, MAX_PACK_ENTRIES,
 from caselens.audit.evidence_pack import ModelCardFiles, build_evidence_pack
 from caselens.audit.keys import key_id
 from caselens.audit.records import AuditEntry, utc_now
-from caselens.errors import CaseLensError
 from caselens.workflow._door_base import DoorBase
 from caselens.workflow.errors import WorkflowError
 from caselens.workflow.records import ExportFile, UserSession
 
 if TYPE_CHECKING:
-    from caselens.audit.signing_keys import SigningKey
+    pass
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: Bundle files copied beside a version's card when present (``signature.json``: the
@@ -72,17 +70,6 @@ def _caselens_version() -> str:
 class EvidenceMixin(DoorBase):
     """The reviewer's evidence pack (``caselens audit evidence``, the Audit trail page)."""
 
-    _evidence_key: Callable[[], SigningKey] | None = None
-    _evidence_key_file: Path | None = None
-
-    def configure_evidence_signing(
-        self, signing_key: Callable[[], SigningKey], key_file: Path
-    ) -> None:
-        """The server's Ed25519 key (read when a pack is built) and its file, whose
-        ``.retired`` folder holds the retired public keys the pack carries too."""
-        self._evidence_key = signing_key
-        self._evidence_key_file = key_file
-
     def export_evidence_pack(
         self, session: UserSession, first_day: date, last_day: date
     ) -> ExportFile:
@@ -116,7 +103,7 @@ class EvidenceMixin(DoorBase):
                 f"{count} entries were recorded from {first_day} to {last_day}; one evidence "
                 f"pack holds at most {MAX_PACK_ENTRIES}. Choose a shorter range."
             )
-        signing_key = self._server_signing_key()
+        signing_key = self._server_signing_key("An evidence pack")
         try:
             entries = self._audit.entries(since=since, until=until, limit=MAX_PACK_ENTRIES)
             checkpoints = (
@@ -138,7 +125,7 @@ class EvidenceMixin(DoorBase):
             last_day=last_day,
             checkpoints=checkpoints,
             signing_key=signing_key,
-            retired_public_keys=self._retired_public_keys(),
+            retired_public_keys=dict(self._server_key_ring().retired),
             audit_key_ids={
                 "current": key_id(self._audit_key),
                 "retired": list(self._audit.retired_key_ids),
@@ -161,27 +148,6 @@ class EvidenceMixin(DoorBase):
         return ExportFile(
             name, "application/zip", pack.data, len(entries), seq=entry.seq, detail=detail
         )
-
-    def _server_signing_key(self) -> SigningKey:
-        if self._evidence_key is None:
-            raise WorkflowError(
-                "No signing key is configured, so an evidence pack cannot be signed "
-                "(set CASELENS_SIGNING_KEY_FILE)."
-            )
-        try:
-            return self._evidence_key()
-        except (CaseLensError, OSError) as exc:
-            raise WorkflowError(f"The signing key could not be read: {exc}") from exc
-
-    def _retired_public_keys(self) -> dict[str, object]:
-        from caselens.audit.signing_keys import KeyRing
-
-        if self._evidence_key_file is None:
-            return {}
-        try:
-            return dict(KeyRing.for_server(self._evidence_key_file).retired)
-        except (CaseLensError, OSError) as exc:
-            raise WorkflowError(f"The retired signing keys could not be read: {exc}") from exc
 
     def _model_cards(self, entries: list[AuditEntry]) -> list[ModelCardFiles]:
         """Every model version the entries name, with its card files when that version is

@@ -15,7 +15,6 @@ from typing import Any
 
 from caselens.audit import AuditEntry, AuditError
 from caselens.audit.signing_keys import SigningKey
-from caselens.errors import CaseLensError
 from caselens.explain.report import CaseReport
 from caselens.export.html_report import ExportRefused, html_file
 from caselens.export.pdf_report import pdf_file
@@ -98,7 +97,7 @@ class ReportExportsMixin(DoorBase):
                 f"Entry #{display.seq}: its report cannot be read ({exc})."
             ) from exc
         self._check_export(session, display, shown, audience)
-        key = self._report_signing_key()
+        key = self._server_signing_key("Report files")
         detail: dict[str, Any] = {
             "format": file_format,
             "audience": audience,
@@ -157,10 +156,10 @@ class ReportExportsMixin(DoorBase):
         else:
             seq = int(report) if int(report) in session.display_entries.values() else None
         if seq is None:
-            self._refuse(session, "This report was not shown to you in this session.")
+            self._refuse_export(session, "This report was not shown to you in this session.")
         entry = self._export_entry(seq)  # type: ignore[arg-type]
         if entry.actor_id != viewer.user_id:
-            self._refuse(session, "This report was not shown to you.", entry=entry.seq)
+            self._refuse_export(session, "This report was not shown to you.", entry=entry.seq)
         return entry
 
     def _export_entry(self, seq: int) -> AuditEntry:
@@ -189,11 +188,15 @@ class ReportExportsMixin(DoorBase):
         viewer = self._viewer(session)
         if viewer.role == "patient":
             if audience != "patient":
-                self._refuse(session, "A patient's file is the patient summary.", entry=display.seq)
+                self._refuse_export(
+                    session, "A patient's file is the patient summary.", entry=display.seq
+                )
             if display.patient_ref != viewer.patient_ref:
-                self._refuse(session, "A patient may only export their own result.", display.seq)
+                self._refuse_export(
+                    session, "A patient may only export their own result.", display.seq
+                )
         if audience == "patient" and shown.case.hypothetical is not None:
-            self._refuse(
+            self._refuse_export(
                 session,
                 "A what-if result is not the patient's recorded values; it is never the "
                 "patient's file.",
@@ -204,7 +207,7 @@ class ReportExportsMixin(DoorBase):
             if status.suspended:
                 raise Refused(f"{status.message()} Its results are not exported.")
 
-    def _refuse(self, session: UserSession, reason: str, entry: int | None = None) -> None:
+    def _refuse_export(self, session: UserSession, reason: str, entry: int | None = None) -> None:
         viewer = self._viewer(session)
         detail: dict[str, Any] = {"action": "export_report", "reason": reason}
         if entry is not None:
@@ -262,16 +265,6 @@ class ReportExportsMixin(DoorBase):
                 f"The {file_format.upper()} file of entry #{display.seq} could not be signed "
                 f"({exc}); the attempt is recorded as entry #{entry.seq}."
             ) from exc
-
-    def _report_signing_key(self) -> SigningKey:
-        """The server's key for report files; without one no file leaves (said, not raised
-        as a traceback)."""
-        if self._signing_key is None:
-            raise WorkflowError("Report files cannot be signed here: no signing key is set up.")
-        try:
-            return self._signing_key()
-        except (CaseLensError, OSError) as exc:
-            raise WorkflowError(f"Report files cannot be signed: {exc}") from exc
 
     @staticmethod
     def _viewer_of(entry: AuditEntry) -> str:
