@@ -166,7 +166,7 @@ def test_the_sign_in_pages_button_signs_in_with_the_patient_chosen_at_the_ehr(ap
 
 
 def test_a_launch_from_another_ehr_is_refused_on_the_sign_in_page_in_the_doors_words(
-    app, ehr, new_page
+    app, ehr, new_page, screenshots: Path
 ):
     ehr.reset()
     page = _launch(new_page(SCREEN), app, ehr, iss="https://evil.example.org/<b>fhir</b>")
@@ -174,9 +174,13 @@ def test_a_launch_from_another_ehr_is_refused_on_the_sign_in_page_in_the_doors_w
     expect(page.get_by_text(re.compile(words))).to_be_visible(timeout=FIRST_REPORT_MS)
     assert "evil" not in page.content() and "smart_error" not in page.url
     _one_tab(page)
+    settled(page)
+    assert_png(shot(page, screenshots, "smart_launch_other_ehr"))
 
 
-def test_the_old_launch_address_says_what_to_register_and_carries_the_launch_on(app, ehr, new_page):
+def test_the_old_launch_address_says_what_to_register_and_carries_the_launch_on(
+    app, ehr, new_page, screenshots: Path
+):
     ehr.reset()
     page = new_page(SCREEN)
     page.goto(f"{app.url}/launch?{urlencode({'iss': ehr.base, 'launch': 'enc-1'})}")
@@ -184,6 +188,8 @@ def test_the_old_launch_address_says_what_to_register_and_carries_the_launch_on(
     expect(note).to_be_visible(timeout=FIRST_REPORT_MS)
     link = page.get_by_role("link", name="Continue to the EHR's sign-in")
     assert link.get_attribute("href").startswith(f"{app.url}{LAUNCH_ROUTE}?iss=")
+    settled(page)
+    assert_png(shot(page, screenshots, "smart_old_launch_address"))
     link.click()
     expect(title(page, "Case")).to_be_visible(timeout=FIRST_REPORT_MS)
     _one_tab(page)
