@@ -88,6 +88,38 @@ def _one_tab(page: Page) -> None:
     assert len(page.context.pages) == 1
 
 
+def test_the_launch_route_redirects_to_the_ehrs_sign_in_or_to_the_sign_in_page(app, ehr):
+    """A plain HTTP client: no JavaScript, no Streamlit session. First in the module: the
+    route builds the pages' runtime itself when no page has loaded yet."""
+    launch = {"iss": ehr.base, "launch": "enc-7"}
+    with httpx.Client(follow_redirects=False, timeout=30) as client:
+        answer = client.get(f"{app.url}{LAUNCH_ROUTE}", params=launch)
+        assert answer.status_code == 302
+        assert answer.headers["cache-control"] == "no-store"
+        # A browser without CaseLens's cookie gets one: the launch is bound to it.
+        cookie = answer.headers["set-cookie"]
+        assert cookie.startswith(f"{DEVICE_COOKIE}=") and "SameSite=Lax" in cookie
+        assert "HttpOnly" in cookie
+        target = urlsplit(answer.headers["location"])
+        assert f"{target.scheme}://{target.netloc}{target.path}" == f"{ehr.base}/authorize"
+        query = {k: v[0] for k, v in parse_qs(target.query).items()}
+        assert query["response_type"] == "code" and query["client_id"] == CLIENT_ID
+        assert query["redirect_uri"] == f"{app.url}/launch"
+        assert query["aud"] == ehr.base and query["launch"] == "enc-7"
+        assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
+        assert len(query["state"]) >= 32
+        assert tuple(query["scope"].split()) == DEFAULT_SCOPES
+        assert not any(s.endswith((".write", ".*", ".cruds")) for s in query["scope"].split())
+        # Each launch is its own: a second one has another state and challenge.
+        second = client.get(f"{app.url}{LAUNCH_ROUTE}", params=launch)
+        assert "set-cookie" not in second.headers  # its cookie came back: no new one
+        assert parse_qs(urlsplit(second.headers["location"]).query)["state"][0] != query["state"]
+
+        other = client.get(f"{app.url}{LAUNCH_ROUTE}", params={**launch, "iss": "https://x.org"})
+        assert other.status_code == 303 and other.headers["cache-control"] == "no-store"
+        assert other.headers["location"] == "../?smart_error=other_ehr"
+
+
 def test_the_sign_in_page_offers_the_ehr_and_a_launch_opens_the_patients_record(
     app, ehr, new_page, screenshots: Path
 ):
@@ -193,34 +225,3 @@ def test_the_old_launch_address_says_what_to_register_and_carries_the_launch_on(
     link.click()
     expect(title(page, "Case")).to_be_visible(timeout=FIRST_REPORT_MS)
     _one_tab(page)
-
-
-def test_the_launch_route_redirects_to_the_ehrs_sign_in_or_to_the_sign_in_page(app, ehr):
-    """A plain HTTP client: no JavaScript, no Streamlit session."""
-    launch = {"iss": ehr.base, "launch": "enc-7"}
-    with httpx.Client(follow_redirects=False, timeout=30) as client:
-        answer = client.get(f"{app.url}{LAUNCH_ROUTE}", params=launch)
-        assert answer.status_code == 302
-        assert answer.headers["cache-control"] == "no-store"
-        # A browser without CaseLens's cookie gets one: the launch is bound to it.
-        cookie = answer.headers["set-cookie"]
-        assert cookie.startswith(f"{DEVICE_COOKIE}=") and "SameSite=Lax" in cookie
-        assert "HttpOnly" in cookie
-        target = urlsplit(answer.headers["location"])
-        assert f"{target.scheme}://{target.netloc}{target.path}" == f"{ehr.base}/authorize"
-        query = {k: v[0] for k, v in parse_qs(target.query).items()}
-        assert query["response_type"] == "code" and query["client_id"] == CLIENT_ID
-        assert query["redirect_uri"] == f"{app.url}/launch"
-        assert query["aud"] == ehr.base and query["launch"] == "enc-7"
-        assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
-        assert len(query["state"]) >= 32
-        assert tuple(query["scope"].split()) == DEFAULT_SCOPES
-        assert not any(s.endswith((".write", ".*", ".cruds")) for s in query["scope"].split())
-        # Each launch is its own: a second one has another state and challenge.
-        second = client.get(f"{app.url}{LAUNCH_ROUTE}", params=launch)
-        assert "set-cookie" not in second.headers  # its cookie came back: no new one
-        assert parse_qs(urlsplit(second.headers["location"]).query)["state"][0] != query["state"]
-
-        other = client.get(f"{app.url}{LAUNCH_ROUTE}", params={**launch, "iss": "https://x.org"})
-        assert other.status_code == 303 and other.headers["cache-control"] == "no-store"
-        assert other.headers["location"] == "../?smart_error=other_ehr"
