@@ -8,6 +8,9 @@ routes and one middleware that set CaseLens's HttpOnly cookies, which page scrip
   cookie, so a reload keeps the user signed in; the page loads it as a 1×1 image.
 - ``/_caselens/session/clear`` expires the session cookie (after sign-out or when it is no
   longer valid; the server has already ended the session, so this only tidies the browser).
+- ``/_caselens/launch`` (``?iss=…&launch=…`` from the EHR, or nothing from the sign-in page)
+  starts a SMART launch through the pages' own workflow and redirects this tab to the EHR's
+  sign-in (a Streamlit page cannot redirect); a refusal goes to the sign-in page with a code.
 
 Run with ``streamlit run app/serve.py`` (``make run`` does).
 """
@@ -18,17 +21,23 @@ import datetime as dt
 import functools
 import sys
 from pathlib import Path
+from types import ModuleType
+from urllib.parse import urlencode
 
 import streamlit as st
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SRC = str(Path(__file__).resolve().parents[1] / "src")
 if _SRC not in sys.path:  # a plain checkout without the editable install
     sys.path.append(_SRC)
+# The pages' own modules (services: the runtime they share), first as streamlit_app.py has it.
+_APP_DIR = str(Path(__file__).resolve().parent)
+if _APP_DIR not in sys.path:
+    sys.path.insert(0, _APP_DIR)
 
 from caselens.access import (  # noqa: E402  # noqa: E402
     DEVICE_COOKIE,
@@ -41,14 +50,20 @@ from caselens.access import (  # noqa: E402  # noqa: E402
     new_device_cookie,
     parse_trusted_proxies,
 )
+from caselens.fhir import LAUNCH_ROUTE  # noqa: E402
 from caselens.runtime import Runtime  # noqa: E402
 from caselens.settings import Settings, SettingsError  # noqa: E402
+from caselens.workflow import SmartStartRefused, UserSession  # noqa: E402
 
 #: A transparent 1×1 GIF: what the handoff "image" is.
 _PIXEL = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
 )
 _NO_STORE = {"Cache-Control": "no-store"}
+#: The sign-in page's query parameter carrying a launch refusal's code (never words).
+SMART_ERROR_PARAM = "smart_error"
+#: Longest launch parameter read (the door bounds ``launch`` again; ``iss`` is only compared).
+MAX_LAUNCH_PARAM_CHARS = 4_096
 
 
 def _utcnow() -> dt.datetime:
@@ -167,11 +182,63 @@ async def clear_session_cookie(request: Request) -> Response:
     return _pixel(_cookie_header(SESSION_COOKIE, "", dt.timedelta(0), secure=secure))
 
 
+def _pages_services() -> ModuleType:
+    # The pages' runtime (app/services.py, cached per process): a launch started here must be
+    # pending in the very workflow whose page completes it at the redirect back (``/launch``).
+    import services
+
+    return services
+
+
+def _launch_param(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    return value[:MAX_LAUNCH_PARAM_CHARS] if value else None
+
+
+def smart_launch(request: Request) -> Response:
+    """Start a SMART launch for this browser and send it to the EHR's sign-in (302), or to the
+    sign-in page with the refusal's code (303). A browser without a device cookie gets one
+    here: the launch is bound to it. (Sync: starlette runs it in a worker thread.)"""
+    # Relative: the app's root, however the server is reached or mounted.
+    sign_in = "../"
+    services = _pages_services()
+    now = _utcnow()
+    try:
+        key = services.sign_in_key()
+        door = services.workflow()
+    except (SettingsError, SignInKeyError):
+        return RedirectResponse(sign_in, status_code=303, headers=_NO_STORE)  # the page says why
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    fresh = None
+    if device_id(key, cookie, now) is None:
+        cookie = new_device_cookie(key, now)
+        secure = _secure(request.scope, dict(request.headers))
+        # Lax: the EHR's redirect back (another site) must bring it.
+        fresh = _cookie_header(
+            DEVICE_COOKIE, cookie, DEVICE_COOKIE_LIFETIME, secure=secure, same_site="Lax"
+        )
+    try:
+        url = door.start_smart_sign_in(
+            UserSession(),
+            device_cookie=cookie,
+            launch=_launch_param(request, "launch"),
+            iss=_launch_param(request, "iss"),
+        )
+        response = RedirectResponse(url, status_code=302, headers=_NO_STORE)
+    except SmartStartRefused as refused:
+        query = urlencode({SMART_ERROR_PARAM: refused.code})
+        response = RedirectResponse(f"{sign_in}?{query}", status_code=303, headers=_NO_STORE)
+    if fresh is not None:
+        response.raw_headers.append((b"set-cookie", fresh))
+    return response
+
+
 app = st.App(
     "streamlit_app.py",
     routes=[
         Route("/_caselens/session", session_cookie, methods=["GET"]),
         Route("/_caselens/session/clear", clear_session_cookie, methods=["GET"]),
+        Route(LAUNCH_ROUTE, smart_launch, methods=["GET"]),
     ],
     middleware=[Middleware(DeviceCookie)],
 )

@@ -248,7 +248,9 @@ VARIABLES: tuple[Variable, ...] = (
              "JSON file of the EHRs trusted to call the CDS service: each issuer (`iss`) and "
              "its JWKS file"),
     Variable("CASELENS_APP_URL", "app_url", _text, "none (cards carry no links)",
-             "the app's public URL, for a CDS card's links to the report and Model facts"),
+             "the app's public URL, for a CDS card's links to the report and Model facts; with "
+             "SMART, the EHR's launch URL is it + `/_caselens/launch`, the redirect URI + "
+             "`/launch`"),
     Variable("CASELENS_SMART_CLIENT_ID", "smart_client_id", _text,
              "none (no sign-in with the EHR)",
              "SMART App Launch: CaseLens's client id at the EHR; with the next four (and "

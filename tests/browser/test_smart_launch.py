@@ -1,8 +1,10 @@
 """Sign-in with the EHR (SMART App Launch) in real Chromium, against a real local EHR (its
-authorization server, which approves at once, and its FHIR server): the EHR's launch address →
-the EHR's authorize page → back to CaseLens → the Case page with the launched patient's record
-read. A fhirUser with no account lands on the sign-in page with the refusal. Screenshots of
-the sign-in page (with the EHR button) and of the Case page after the launch."""
+authorization server, which approves at once, and its FHIR server): the EHR's launch address
+(the route ``/_caselens/launch``) → the EHR's authorize page → back to CaseLens → the Case page
+with the launched patient's record read, all in one tab with no click. A fhirUser with no
+account, or a launch from another EHR, lands on the sign-in page with the refusal. The route
+itself is asked with a plain HTTP client (its redirect, its refusal). Screenshots of the
+sign-in page (with the EHR button) and of the Case page after the launch."""
 
 from __future__ import annotations
 
@@ -12,12 +14,16 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from caselens.access import DEVICE_COOKIE
 from caselens.bench.app import HEART, AppServer
+from caselens.fhir import LAUNCH_ROUTE
+from caselens.fhir.smart_launch import DEFAULT_SCOPES
 from caselens.model.bundle import load_bundle
 from caselens.settings import SAMPLE_MODELS_DIR
 from fhir_server import running
@@ -69,20 +75,49 @@ def app(
         server.stop()
 
 
-def _launch(page: Page, app: AppServer, ehr: SmartEhr) -> Page:
-    """Open CaseLens as the EHR does (its launch address with ``iss`` and ``launch``) and
-    continue to the EHR's sign-in, which approves at once; the tab CaseLens opens in."""
-    page.goto(f"{app.url}/launch?{urlencode({'iss': ehr.base, 'launch': 'enc-1'})}")
-    return _continue(page, "Continue to the EHR's sign-in")
+def _launch(page: Page, app: AppServer, ehr: SmartEhr, **params: str) -> Page:
+    """Open CaseLens as the EHR does (its launch address with ``iss`` and ``launch``): the
+    route sends the tab to the EHR's sign-in, which approves at once and sends it back."""
+    query = {"iss": ehr.base, "launch": "enc-1", **params}
+    page.goto(f"{app.url}{LAUNCH_ROUTE}?{urlencode(query)}")
+    return page
 
 
-def _continue(page: Page, name: str) -> Page:
-    """Click the link to the EHR's sign-in; Streamlit opens it in a new tab."""
-    link = page.get_by_role("link", name=name)
-    expect(link).to_be_visible(timeout=FIRST_REPORT_MS)
-    with page.context.expect_page() as opened:
-        link.click()
-    return opened.value
+def _one_tab(page: Page) -> None:
+    """The launch never opened another tab or window."""
+    assert len(page.context.pages) == 1
+
+
+def test_the_launch_route_redirects_to_the_ehrs_sign_in_or_to_the_sign_in_page(app, ehr):
+    """A plain HTTP client: no JavaScript, no Streamlit session. First in the module: the
+    route builds the pages' runtime itself when no page has loaded yet."""
+    launch = {"iss": ehr.base, "launch": "enc-7"}
+    with httpx.Client(follow_redirects=False, timeout=30) as client:
+        answer = client.get(f"{app.url}{LAUNCH_ROUTE}", params=launch)
+        assert answer.status_code == 302
+        assert answer.headers["cache-control"] == "no-store"
+        # A browser without CaseLens's cookie gets one: the launch is bound to it.
+        cookie = answer.headers["set-cookie"]
+        assert cookie.startswith(f"{DEVICE_COOKIE}=") and "SameSite=Lax" in cookie
+        assert "HttpOnly" in cookie
+        target = urlsplit(answer.headers["location"])
+        assert f"{target.scheme}://{target.netloc}{target.path}" == f"{ehr.base}/authorize"
+        query = {k: v[0] for k, v in parse_qs(target.query).items()}
+        assert query["response_type"] == "code" and query["client_id"] == CLIENT_ID
+        assert query["redirect_uri"] == f"{app.url}/launch"
+        assert query["aud"] == ehr.base and query["launch"] == "enc-7"
+        assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
+        assert len(query["state"]) >= 32
+        assert tuple(query["scope"].split()) == DEFAULT_SCOPES
+        assert not any(s.endswith((".write", ".*", ".cruds")) for s in query["scope"].split())
+        # Each launch is its own: a second one has another state and challenge.
+        second = client.get(f"{app.url}{LAUNCH_ROUTE}", params=launch)
+        assert "set-cookie" not in second.headers  # its cookie came back: no new one
+        assert parse_qs(urlsplit(second.headers["location"]).query)["state"][0] != query["state"]
+
+        other = client.get(f"{app.url}{LAUNCH_ROUTE}", params={**launch, "iss": "https://x.org"})
+        assert other.status_code == 303 and other.headers["cache-control"] == "no-store"
+        assert other.headers["location"] == "../?smart_error=other_ehr"
 
 
 def test_the_sign_in_page_offers_the_ehr_and_a_launch_opens_the_patients_record(
@@ -93,15 +128,16 @@ def test_the_sign_in_page_offers_the_ehr_and_a_launch_opens_the_patients_record(
     page.goto(app.url)
     button = page.get_by_role("link", name="Sign in with the EHR (SMART)")
     expect(button).to_be_visible(timeout=FIRST_REPORT_MS)
-    # A launch of this tab without an EHR context: the EHR is asked for a patient.
-    assert button.get_attribute("href").startswith(f"{ehr.base}/authorize?")
-    assert "launch%2Fpatient" in button.get_attribute("href")
+    # The launch route, in this tab (no target): the route starts the launch when clicked.
+    assert button.get_attribute("href") == f"{app.url}{LAUNCH_ROUTE}"
+    assert button.get_attribute("target") in (None, "_self")
     settled(page)
     sign_in = shot(page, screenshots, "smart_sign_in_page")
 
     page = _launch(new_page(SCREEN), app, ehr)
     expect(title(page, "Case")).to_be_visible(timeout=FIRST_REPORT_MS)
     assert "code=" not in page.url and "state=" not in page.url  # spent, and gone
+    _one_tab(page)
     expect(page.get_by_text("Dr. Ana Lee")).to_be_visible()
     record = rf"Record of Patient/{PATIENT_ID}(/_history/\d+)?"
     summary = re.compile(rf"{record}, case date .*: \d+ of 13")
@@ -137,6 +173,7 @@ def test_a_launch_for_an_ehr_user_without_an_account_ends_on_the_sign_in_page(
     refused = page.get_by_text(re.compile(r"Sign-in with the EHR was refused: .*Practitioner/999"))
     expect(refused).to_be_visible(timeout=FIRST_REPORT_MS)
     expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
+    _one_tab(page)
     [entry] = read_entries(app.data_dir, action="sign_in_refused")
     assert entry.detail()["reason"] == "unknown_fhir_user"
     settled(page)
@@ -148,10 +185,43 @@ def test_the_sign_in_pages_button_signs_in_with_the_patient_chosen_at_the_ehr(ap
     before = len(read_entries(app.data_dir, action="sign_in"))
     page = new_page(SCREEN)
     page.goto(app.url)
-    case = _continue(page, "Sign in with the EHR (SMART)")
-    expect(title(case, "Case")).to_be_visible(timeout=FIRST_REPORT_MS)
-    field = case.get_by_role("textbox", name="Patient id at the EHR (from the launch)")
+    button = page.get_by_role("link", name="Sign in with the EHR (SMART)")
+    expect(button).to_be_visible(timeout=FIRST_REPORT_MS)
+    button.click()
+    expect(title(page, "Case")).to_be_visible(timeout=FIRST_REPORT_MS)
+    _one_tab(page)
+    field = page.get_by_role("textbox", name="Patient id at the EHR (from the launch)")
     expect(field).to_have_value(PATIENT_ID)
     entries = read_entries(app.data_dir, action="sign_in")
     assert len(entries) == before + 1 and entries[-1].detail()["method"] == "smart"
     assert "launch/patient" in entries[-1].detail()["scopes"]
+
+
+def test_a_launch_from_another_ehr_is_refused_on_the_sign_in_page_in_the_doors_words(
+    app, ehr, new_page, screenshots: Path
+):
+    ehr.reset()
+    page = _launch(new_page(SCREEN), app, ehr, iss="https://evil.example.org/<b>fhir</b>")
+    words = r"Sign-in with the EHR was refused: the launch's 'iss' is not .* only launches from"
+    expect(page.get_by_text(re.compile(words))).to_be_visible(timeout=FIRST_REPORT_MS)
+    assert "evil" not in page.content() and "smart_error" not in page.url
+    _one_tab(page)
+    settled(page)
+    assert_png(shot(page, screenshots, "smart_launch_other_ehr"))
+
+
+def test_the_old_launch_address_says_what_to_register_and_carries_the_launch_on(
+    app, ehr, new_page, screenshots: Path
+):
+    ehr.reset()
+    page = new_page(SCREEN)
+    page.goto(f"{app.url}/launch?{urlencode({'iss': ehr.base, 'launch': 'enc-1'})}")
+    note = page.get_by_text(re.compile(r"old launch address.*register .* as the launch URL"))
+    expect(note).to_be_visible(timeout=FIRST_REPORT_MS)
+    link = page.get_by_role("link", name="Continue to the EHR's sign-in")
+    assert link.get_attribute("href").startswith(f"{app.url}{LAUNCH_ROUTE}?iss=")
+    settled(page)
+    assert_png(shot(page, screenshots, "smart_old_launch_address"))
+    link.click()
+    expect(title(page, "Case")).to_be_visible(timeout=FIRST_REPORT_MS)
+    _one_tab(page)

@@ -16,7 +16,7 @@ from caselens.cds.cards import (
     render_card,
 )
 from caselens.cds.serve import config_from_settings
-from caselens.fhir import LAUNCH_PATH
+from caselens.fhir import LAUNCH_ROUTE
 from caselens.settings import Settings
 from caselens.workflow import CardDecision
 
@@ -29,7 +29,7 @@ def test_a_missing_inputs_card_launches_the_case_through_the_ehr_when_smart_is_s
     decision = CardDecision("inputs_missing", "heart-disease", 7, missing=(("Age", "none"),))
     with_smart = render_card(decision, heart_bundle, app_url=APP, smart_launch=True)
     assert with_smart["links"] == [
-        {"label": ENTER_IN_APP_LABEL, "url": APP.rstrip("/") + LAUNCH_PATH, "type": "smart"}
+        {"label": ENTER_IN_APP_LABEL, "url": APP.rstrip("/") + LAUNCH_ROUTE, "type": "smart"}
     ]
     without = render_card(decision, heart_bundle, app_url=APP)
     assert without["links"] == [{"label": ENTER_IN_APP_LABEL, "url": APP, "type": "absolute"}]
@@ -41,7 +41,7 @@ def test_a_prediction_cards_first_link_is_the_launch_and_the_reviewers_entry_sta
     launch, entry = _links(decision, APP, smart_launch=True)
     assert launch == {
         "label": SMART_LINK_LABEL,
-        "url": "https://caselens.example.org/launch",
+        "url": "https://caselens.example.org/_caselens/launch",
         "type": "smart",
     }
     assert entry["type"] == "absolute" and entry["label"] == REPORT_LINK_LABEL.format(seq=12)

@@ -29,7 +29,7 @@ from caselens.workflow import smart_sign_in
 from caselens.workflow.door import Workflow
 from caselens.workflow.errors import WorkflowError
 from caselens.workflow.records import UserSession
-from caselens.workflow.smart_sign_in import REFUSED
+from caselens.workflow.smart_sign_in import REFUSED, SmartStartRefused
 from fhir_server import running
 from record_cases import CASE_DATE, PATIENT_ID, heart_record
 from smart_auth_server import CLIENT_ID, SmartAuthServer, new_rsa_key
@@ -294,21 +294,28 @@ def test_a_launch_is_refused_before_the_ehr_when_it_cannot_be_bound_or_trusted(
     workflow, ehr, browser, monkeypatch
 ):
     session = UserSession()
-    with pytest.raises(WorkflowError, match="did not send CaseLens's cookie"):
-        workflow.start_smart_sign_in(session, device_cookie=None, launch="l", iss=ehr.base)
-    with pytest.raises(WorkflowError, match="not the configured EHR"):
-        workflow.start_smart_sign_in(
-            session, device_cookie=browser, launch="l", iss="https://evil.example.org/fhir"
-        )
+
+    def refused(code: str, words: str, **launch: str | None) -> None:
+        # The code is what a redirect carries to the sign-in page; the page's words for it
+        # are the refusal's own.
+        with pytest.raises(SmartStartRefused, match=words) as raised:
+            workflow.start_smart_sign_in(session, **launch)
+        assert raised.value.code == code
+        assert workflow.smart_start_refusal(code) == str(raised.value)
+
+    refused("no_cookie", "did not send CaseLens's cookie", device_cookie=None, iss=ehr.base)
+    evil = "https://evil.example.org/fhir"
+    refused("other_ehr", "not the configured EHR", device_cookie=browser, launch="l", iss=evil)
+    assert evil not in workflow.smart_start_refusal("other_ehr")  # never the address's text
+    refused("bad_launch", "'launch' parameter", device_cookie=browser, launch="x" * 2_000)
+    assert workflow.smart_start_refusal("<script>") is None
     monkeypatch.setattr(smart_sign_in, "MAX_PENDING_LAUNCHES", 2)
     for _ in range(2):
         workflow.start_smart_sign_in(session, device_cookie=browser, launch="l", iss=ehr.base)
-    with pytest.raises(WorkflowError, match="too many sign-ins"):
-        workflow.start_smart_sign_in(session, device_cookie=browser, launch="l", iss=ehr.base)
+    refused("busy", "too many sign-ins", device_cookie=browser, launch="l", iss=ehr.base)
     workflow.configure_smart_sign_in(None, problem="CASELENS_SMART_TOKEN_URL is unset")
     assert not workflow.smart_sign_in_available
-    with pytest.raises(WorkflowError, match="not set up on this server: CASELENS_SMART_TOKEN"):
-        workflow.start_smart_sign_in(session, device_cookie=browser)
+    refused("not_set_up", "not set up on this server: CASELENS_SMART_TOKEN", device_cookie=browser)
 
 
 def test_a_signed_in_tab_or_a_session_without_a_launch_gets_no_ehr_record(workflow, browser):

@@ -32,7 +32,7 @@ from caselens.explain.clinician_summary import outcome_phrase
 from caselens.explain.confidence.model import headline_label
 from caselens.explain.next_steps import NO_NEXT_STEPS_TEXT, ReportNextSteps, StatedStep
 from caselens.explain.report import CaseReport
-from caselens.fhir import LAUNCH_PATH
+from caselens.fhir import LAUNCH_ROUTE
 from caselens.model.bundle import ModelBundle
 from caselens.workflow import CardDecision, format_interval, format_percent
 
@@ -49,7 +49,7 @@ CARD_MISSING_LISTED = 12
 #: The app's page that shows one audit entry's report (safety reviewers open it).
 REPORT_PATH = "/audit_trail?entry={seq}"
 #: With sign-in with the EHR set up, the card's first link is a CDS Hooks ``smart`` link: the
-#: EHR launches CaseLens (``LAUNCH_PATH``) for this patient and clinician, who lands on the Case
+#: EHR launches CaseLens (``LAUNCH_ROUTE``) for this patient and clinician, who lands on the Case
 #: page with the patient's record read.
 SMART_LINK_LABEL = "Open this patient's case in CaseLens"
 #: The app's Model facts page.
@@ -259,7 +259,7 @@ def _app_links(
 ) -> list[dict[str, str]]:
     if not app_url:
         return []
-    launch = {"url": app_url.rstrip("/") + LAUNCH_PATH, "type": "smart"}
+    launch = {"url": app_url.rstrip("/") + LAUNCH_ROUTE, "type": "smart"}
     if decision.kind == "inputs_missing":
         # The Case page, where a clinician reads the same record and enters what it lacks:
         # launched by the EHR with this patient when SMART is set up, else the sign-in page.

@@ -20,6 +20,7 @@ from caselens._lazy import lazy_face
 __all__ = [
     "DEFAULT_SCOPES",
     "LAUNCH_PATH",
+    "LAUNCH_ROUTE",
     "MAX_BUNDLE_ENTRIES",
     "MAX_FHIR_BUNDLE_BYTES",
     "MAX_FHIR_JSON_DEPTH",
@@ -56,6 +57,7 @@ _PARTS: dict[str, str] = {
     "MAX_FHIR_JSON_DEPTH": "record",
     "MAX_PENDING_S": "smart_launch",
     "LAUNCH_PATH": "smart_settings",
+    "LAUNCH_ROUTE": "smart_settings",
     "BearerToken": "server_fetch",
     "FhirDestinationError": "risk_send",
     "FhirRecord": "record",

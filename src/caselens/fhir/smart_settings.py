@@ -15,9 +15,14 @@ from typing import Any
 
 from caselens.fhir.smart_launch import DEFAULT_SCOPES, SmartLaunchConfig, SmartLaunchError
 
-#: The app's address an EHR launches (``?launch=&iss=``) and redirects back to
-#: (``?code=&state=``): one path for both, so the EHR registers one URL.
+#: The app's redirect URI: the EHR sends the browser back here (``?code=&state=``). Before
+#: the launch route existed it was also the launch address, so ``?launch=&iss=`` here still
+#: works (the page points to :data:`LAUNCH_ROUTE`).
 LAUNCH_PATH = "/launch"
+#: The launch address the operator registers with the EHR (``?launch=&iss=``) and the sign-in
+#: page's button (no parameters): a server route that answers with a redirect to the EHR's
+#: sign-in, in the same tab (a Streamlit page cannot redirect).
+LAUNCH_ROUTE = "/_caselens/launch"
 #: The variables a SMART launch needs (the others are optional).
 REQUIRED_VARIABLES = {
     "CASELENS_SMART_CLIENT_ID": "smart_client_id",

@@ -55,6 +55,20 @@ MAX_ERROR_CODE_CHARS = 60
 REFUSED = "Sign-in with the EHR was refused:"
 
 
+#: Why a launch could not start, as a short code a redirect may carry to the sign-in page
+#: (which asks :meth:`SmartSignInMixin.smart_start_refusal` for the words: no text from the
+#: address is ever shown).
+START_REFUSAL_CODES = ("not_set_up", "no_cookie", "other_ehr", "bad_launch", "busy")
+
+
+class SmartStartRefused(WorkflowError):
+    """A launch could not start; ``code`` is one of :data:`START_REFUSAL_CODES`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass(frozen=True)
 class _Pending:
     """A launch in progress: the engine's pending launch, the settings it was started with
@@ -95,11 +109,25 @@ class SmartSignInMixin(RecordIntakeMixin):
 
     def _smart_config(self) -> SmartLaunchConfig:
         if self._smart is None:
-            raise WorkflowError(
-                "Sign-in with the EHR is not set up on this server"
-                + (f": {self.smart_problem}" if self.smart_problem else ".")
-            )
+            raise SmartStartRefused("not_set_up", self.smart_start_refusal("not_set_up") or "")
         return self._smart
+
+    def smart_start_refusal(self, code: str) -> str | None:
+        """The words for a start refusal's code (:data:`START_REFUSAL_CODES`), or None for a
+        code that is none of them (an address someone edited)."""
+        issuer = self._smart.issuer if self._smart is not None else "the configured EHR"
+        words = {
+            "not_set_up": "Sign-in with the EHR is not set up on this server"
+            + (f": {self.smart_problem}" if self.smart_problem else "."),
+            "no_cookie": f"{REFUSED} this browser did not send CaseLens's cookie; allow cookies "
+            "for this site and launch again.",
+            "other_ehr": f"{REFUSED} the launch's 'iss' is not the configured EHR; CaseLens "
+            f"only launches from {issuer}.",
+            "bad_launch": f"{REFUSED} the launch's 'launch' parameter is empty or too long.",
+            "busy": f"{REFUSED} too many sign-ins are in progress on this server; try again "
+            "in a few minutes.",
+        }
+        return words.get(code)
 
     def _browser(self, device_cookie: str | None) -> str | None:
         return device_id(self._accounts.key, device_cookie, self._clock())
@@ -119,34 +147,35 @@ class SmartSignInMixin(RecordIntakeMixin):
 
         Raises
         ------
-        WorkflowError
+        SmartStartRefused
             No SMART settings, no genuine device cookie (cookies blocked), an ``iss`` that is
-            not the configured EHR, a bad ``launch``, or too many launches in progress.
+            not the configured EHR, a bad ``launch``, or too many launches in progress (its
+            ``code`` says which).
         """
         config = self._smart_config()
         browser = self._browser(device_cookie)
         if browser is None:
-            raise WorkflowError(
-                f"{REFUSED} this browser did not send CaseLens's cookie; allow cookies for "
-                "this site and launch again."
-            )
+            self._refuse_start("no_cookie")
         if launch is None:
             scopes = tuple(STANDALONE_CONTEXT_SCOPE if s == "launch" else s for s in config.scopes)
             config = dataclasses.replace(config, scopes=scopes)
         now = self._clock()
         try:
             url, pending = begin_launch(config, launch=launch, iss=iss or config.issuer, now=now)
-        except SmartLaunchError as exc:
-            raise WorkflowError(f"{REFUSED} {exc}") from exc
+        except SmartLaunchError:
+            # The engine refuses only the issuer or the launch parameter here (the settings
+            # were checked when configured); which one decides the words.
+            other = (iss or config.issuer).rstrip("/") != config.issuer.rstrip("/")
+            self._refuse_start("other_ehr" if other else "bad_launch")
         with self._smart_lock:
             self._drop_expired(now)
             if len(self._smart_pending) >= MAX_PENDING_LAUNCHES:
-                raise WorkflowError(
-                    f"{REFUSED} too many sign-ins are in progress on this server; try again "
-                    "in a few minutes."
-                )
+                self._refuse_start("busy")
             self._smart_pending[pending.state] = _Pending(pending, config, browser)
         return url
+
+    def _refuse_start(self, code: str) -> NoReturn:
+        raise SmartStartRefused(code, self.smart_start_refusal(code) or code)
 
     def _drop_expired(self, now: dt.datetime) -> None:
         limit = dt.timedelta(seconds=MAX_PENDING_S)
