@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from caselens.explain import catalogue
 from components.patient_view import care_team_sentence, render_patient_report
 from components.report_download import render_report_download
 from components.text import literal
@@ -39,5 +40,5 @@ render_report_download(
     ),
     key="my_result",
     audiences=("patient",),
-    about="Your result",
+    say=catalogue(language),
 )

@@ -14,7 +14,16 @@ from caselens.bench.app import choose_option, wait_for_report
 from caselens.explain.cases import HYPOTHETICAL_LABEL
 from caselens.workflow import format_percent
 
-from .helpers import FIRST_REPORT_MS, SCREEN, assert_png, go_to, model_label, shot, title
+from .helpers import (
+    FIRST_REPORT_MS,
+    SCREEN,
+    assert_png,
+    go_to,
+    model_label,
+    settled,
+    shot,
+    title,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -29,12 +38,16 @@ def test_a_clinician_changes_a_value_and_the_reviewer_replays_it(
     viewed = audit_entries(action="viewed", actor_id="dr.lee")[-1]
     before = len(audit_entries(action="what_if_viewed"))
 
+    # The page's last run must be over before the form is used: a run still drawing when
+    # the form is submitted (a busy shared server) can redraw it and drop the submission.
+    settled(page)
     page.get_by_text("Change a value (what if?)", exact=True).click()
     form = page.get_by_test_id("stForm").filter(has_text="Show what the model would say")
     bp = form.get_by_role("spinbutton", name=re.compile(r"^Resting blood pressure"))
     expect(bp).to_have_value("108")  # the recorded value, not a default
     bp.fill("210")
     bp.press("Tab")
+    settled(page)
     form.get_by_role("button", name="Show what the model would say").click()
 
     view = page.locator(".st-key-case_heart-disease_what_if_view")

@@ -34,6 +34,7 @@ from caselens.explain.patient_language import (
 )
 from caselens.explain.report import CaseExplainer, CaseReport, displayed_text, in_patient_language
 from caselens.model.bundle import BundleCatalogue
+from caselens.settings import SAMPLE_MODELS_DIR
 from caselens.workflow.door import UserSession, Workflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -540,6 +541,10 @@ def test_outside_demo_mode_a_patient_page_needs_a_real_care_team_contact(monkeyp
     at = signed_in("pat.h03")
     before = len([e for e in audit_entries() if e.action == "patient_viewed"])
     monkeypatch.delenv("CASELENS_DEMO")
+    # A deployment requires signed bundles; this one trusts the samples' publisher key.
+    monkeypatch.setenv(
+        "CASELENS_TRUSTED_BUNDLE_KEYS", str(SAMPLE_MODELS_DIR / "demo-publisher.pub.pem")
+    )
     at = at.run()
     assert "no care-team contact is set" in shown(at.error)
     assert "CASELENS_CARE_TEAM_CONTACT" in shown(at.error)
