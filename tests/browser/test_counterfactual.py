@@ -28,6 +28,7 @@ from .helpers import (
     expected_probabilities,
     go_to,
     model_label,
+    settled,
     shot,
     title,
 )
@@ -44,6 +45,8 @@ def _open_case(page: Page, model_id: str, case_id: str) -> None:
     wait_for_report(page, timeout_ms=FIRST_REPORT_MS)
     if model_id != "heart-disease":
         choose_option(page, "Model", model_label(model_id))
+        # The model's own demo patients are listed only once its run has ended.
+        settled(page)
     option = _patient(model_id, case_id)
     choose_option(page, "Demo patient", option)
     wait_for_report(page, expected_probabilities(model_id)[option], timeout_ms=FIRST_REPORT_MS)

@@ -19,14 +19,18 @@ from .helpers import FIRST_REPORT_MS, go_to, settled, title
 pytestmark = pytest.mark.browser
 
 SAVE = re.compile(r"^Save caselens-report-\d+-(clinician|patient)\.(html|pdf) \(recorded as")
+#: The patient's box is worded for the patient (their catalogue): no entry number.
+PATIENT_SAVE = re.compile(r"^Save caselens-report-\d+-patient\.(html|pdf)$")
 
 
-def _download(page: Page, label: str, screenshots: Any, name: str) -> Path:
+def _download(
+    page: Page, label: str, screenshots: Any, name: str, *, save_name: re.Pattern = SAVE
+) -> Path:
     """Click the button, screenshot the offered file, download it; its saved path."""
     button = page.get_by_role("button", name=label)
     button.scroll_into_view_if_needed()
     button.click()
-    save = page.get_by_role("button", name=SAVE)
+    save = page.get_by_role("button", name=save_name)
     expect(save).to_be_visible(timeout=60_000)
     settled(page)
     save.scroll_into_view_if_needed()
@@ -67,7 +71,13 @@ def test_clinician_patient_and_reviewer_take_recorded_files(
 
     patient = signed_in("pat.h03")
     expect(title(patient, "My result")).to_be_visible()
-    mine = _download(patient, "Download report (HTML)", screenshots, "report_export_patient")
+    mine = _download(
+        patient,
+        "Download your result (HTML)",
+        screenshots,
+        "report_export_patient",
+        save_name=PATIENT_SAVE,
+    )
     assert audit_entries(action="report_exported", actor_id="pat.h03")[-1].detail()["audience"] == (
         "patient"
     )
