@@ -15,6 +15,7 @@ from caselens.explain.cases import validate_inputs
 from caselens.explain.report import explainer_for
 from caselens.model.bundle import BundleCatalogue, ModelBundle
 from caselens.workflow.door import UserSession, Workflow
+from lifecycle_fixtures import approve_first_versions
 
 KEY = bytes.fromhex("55" * 32)
 PASSWORD = "a long enough password"
@@ -47,6 +48,7 @@ def make_workflow(data: Path, audit: AuditStore, bundles: dict[str, ModelBundle]
         explainer=lambda model_id: explainer_for(bundles[model_id]),
         audit_key=KEY,
     )
+    approve_first_versions(built)
     built.trail = audit  # type: ignore[attr-defined]
     return built
 

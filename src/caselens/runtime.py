@@ -265,6 +265,11 @@ class Runtime:
             )
             built.configure_record_server(access_from_settings(self.settings))
         self._configure_smart(built)
+        if self.settings.demo:
+            # The samples' first versions, registered and approved by the demo accounts
+            # (recorded): outside demo mode a model owner registers and a second person
+            # approves each version before it shows a prediction.
+            built.seed_demo_versions()
         freeze_long_lived()
         if self._background:
             warming = built.warm_up_monitoring()  # in the background: the first view is fast

@@ -13,6 +13,7 @@ EXPECTED_PAGES = {
     "patient": {"my_result"},
     "reviewer": {"audit_trail", "monitoring", "model_facts", "model_status"},
     "admin": {"users", "monitoring", "model_status"},
+    "model_owner": {"model_facts", "monitoring", "model_status"},
 }
 EXPECTED_ACTIONS = {
     "clinician": {
@@ -38,6 +39,7 @@ EXPECTED_ACTIONS = {
         "export_fhir_result",
         "export_report",
         "verify_report_file",
+        "view_model_versions",
     },
     "admin": {
         "open_page",
@@ -46,6 +48,20 @@ EXPECTED_ACTIONS = {
         "manage_users",
         "view_monitoring",
         "import_outcomes",
+        "view_model_versions",
+        "approve_model_version",
+    },
+    # Registers versions and runs shadows; approves only what someone else registered.
+    "model_owner": {
+        "open_page",
+        "view_model_facts",
+        "view_model_status",
+        "view_monitoring",
+        "view_model_versions",
+        "register_model_version",
+        "set_model_shadow",
+        "retire_model_version",
+        "approve_model_version",
     },
 }
 

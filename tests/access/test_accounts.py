@@ -23,6 +23,7 @@ from caselens.access.accounts import (
     users,
 )
 from caselens.access.app_database import APP_DATABASE_FILE, open_app_database
+from caselens.access.policy import ROLES
 from caselens.access.sign_in_throttle import FIRST_BACKOFF, FREE_ATTEMPTS
 
 
@@ -176,7 +177,7 @@ def test_invalid_accounts_are_refused_naming_the_field(store, kwargs, message):
 def test_demo_accounts_cover_every_role_and_seeding_is_idempotent(store):
     assert seed_demo_accounts(store) == [a["user_id"] for a in DEMO_ACCOUNTS]
     assert seed_demo_accounts(store) == []
-    assert {a.role for a in store.list()} == {"clinician", "patient", "reviewer", "admin"}
+    assert {a.role for a in store.list()} == set(ROLES)
     patient = store.sign_in("pat.h03", DEMO_PASSWORD).viewer()
     assert (patient.patient_ref, patient.patient_model_id) == ("H-03", "heart-disease")
 

@@ -36,6 +36,7 @@ from caselens.explain.report import CaseExplainer, CaseReport, displayed_text, i
 from caselens.model.bundle import BundleCatalogue
 from caselens.settings import SAMPLE_MODELS_DIR
 from caselens.workflow.door import UserSession, Workflow
+from lifecycle_fixtures import approve_first_versions
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Files whose literal ``say("…")`` / ``catalogue(…)("…")`` messages must be in every catalogue.
@@ -458,6 +459,7 @@ def workflow(tmp_path, sample_bundles):
         explainer=explainers.__getitem__,
         audit_key=key,
     )
+    approve_first_versions(built)
     built.trail = audit
     yield built
     audit.close()

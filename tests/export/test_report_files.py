@@ -30,6 +30,7 @@ from caselens.model.bundle import BundleCatalogue, load_bundle
 from caselens.settings import SAMPLE_MODELS_DIR
 from caselens.workflow import UserSession, Workflow
 from hostile_bundles import edit_card
+from lifecycle_fixtures import approve_first_versions
 
 #: The server's report key for this module (every exported file is signed with it).
 SIGNING_KEY = SigningKey.generate()
@@ -89,6 +90,7 @@ def workflow(tmp_path_factory, sample_bundles, other_family_bundles, hostile_bun
         signing_key=lambda: SIGNING_KEY,
         key_ring=lambda: KeyRing(current={SIGNING_KEY.key_id: SIGNING_KEY.public_key}),
     )
+    approve_first_versions(built)
     built.trail = audit
     yield built
     audit.close()

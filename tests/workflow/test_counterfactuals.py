@@ -33,6 +33,7 @@ from caselens.workflow.counterfactual_records import (
 from caselens.workflow.door import Workflow
 from caselens.workflow.errors import NotRecorded, Refused, WorkflowError
 from caselens.workflow.records import UserSession
+from lifecycle_fixtures import approve_first_versions
 
 KEY = bytes.fromhex("45" * 32)
 PASSWORD = "a long enough password"
@@ -71,6 +72,7 @@ def _workflow(folder: Path, trail: AuditStore, accounts: Path, bundles: dict) ->
         explainer=lambda model_id: explainer_for(bundles[model_id]),
         audit_key=KEY,
     )
+    approve_first_versions(built)
     built.trail = trail
     return built
 
@@ -219,8 +221,9 @@ def test_a_model_whose_card_states_nothing_says_why_and_searches_nothing(
     card = json.loads((folder / "card.json").read_text())
     del card["changeable_inputs"]
     (folder / "card.json").write_text(json.dumps(card))
+    # Its own app database: the shared one has the sample's version live and approved.
     bare = _workflow(
-        tmp_path, workflow.trail, accounts_template, {"heart-disease": load_bundle(folder)}
+        tmp_path / "bare", workflow.trail, accounts_template, {"heart-disease": load_bundle(folder)}
     )
     clinician = signed_in(bare, "dr.lee")
     offer = bare.counterfactual_offer(clinician, "heart-disease")

@@ -32,6 +32,7 @@ from caselens.model.bundle import BundleCatalogue
 from caselens.workflow.door import Workflow
 from caselens.workflow.errors import NotRecorded, Refused, WorkflowError
 from caselens.workflow.records import UserSession
+from lifecycle_fixtures import approve_first_versions
 
 KEY = bytes.fromhex("45" * 32)
 PASSWORD = "a long enough password"
@@ -94,6 +95,7 @@ def workflow(tmp_path, accounts_template, sample_bundles):
         signing_key=lambda: load_signing_key(key_file),
         key_ring=lambda: KeyRing.for_server(key_file),
     )
+    approve_first_versions(built)
     heart = sample_bundles["heart-disease"]
     audit.append(
         make_event(1, model_id="heart-disease", model_version=heart.version,

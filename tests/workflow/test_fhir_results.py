@@ -26,6 +26,7 @@ from caselens.fhir.risk_codes import ENTRY_NUMBER_SYSTEM
 from caselens.model.bundle import BundleCatalogue
 from caselens.workflow import NotRecorded, Refused, UserSession, Workflow, WorkflowError
 from fhir_test_server import fhir_test_server
+from lifecycle_fixtures import approve_first_versions
 
 KEY = bytes.fromhex("46" * 32)
 PASSWORD = "a long enough password"
@@ -79,6 +80,7 @@ def workflow(tmp_path, trail_path, accounts_template, sample_bundles) -> Iterato
         explainer=lambda model_id: explainer_for(sample_bundles[model_id]),
         audit_key=KEY,
     )
+    approve_first_versions(built)
     built.trail = audit
     yield built
     audit.close()

@@ -30,6 +30,7 @@ from caselens.workflow.record_intake import checked_sources, intake_sources
 from caselens.workflow.records import UserSession
 from fhir_records import BYO_CASE, BYO_SCHEMA
 from fhir_records import CASE_DATE as BYO_DATE
+from lifecycle_fixtures import approve_first_versions
 from record_cases import CASE_DATE, PATIENT_ID, heart_record, record_inputs
 
 KEY = bytes.fromhex("55" * 32)
@@ -94,6 +95,7 @@ def workflow(tmp_path, accounts_template, mapped_bundle, explainer) -> Iterator[
         audit_key=KEY,
         clock=lambda: dt.datetime(2026, 12, 1, 9, 0),
     )
+    approve_first_versions(built)
     built.trail = audit
     built.trail_path = tmp_path / "audit.sqlite"
     yield built

@@ -23,6 +23,7 @@ from caselens.explain.report import explainer_for
 from caselens.model.bundle import BundleCatalogue
 from caselens.workflow import NotRecorded, Refused, UserSession, Workflow, WorkflowError
 from caselens.workflow.display import record_display
+from lifecycle_fixtures import approve_first_versions
 
 #: The server's report key here (every exported file is signed with it).
 SIGNING_KEY = SigningKey.generate()
@@ -62,6 +63,7 @@ def workflow(tmp_path_factory, trail_path, heart_bundle):
         audit_key=KEY,
         signing_key=lambda: SIGNING_KEY,
     )
+    approve_first_versions(built)
     built.trail = audit
     yield built
     audit.close()

@@ -19,6 +19,7 @@ from caselens.explain.report import explainer_for
 from caselens.export import read_signature
 from caselens.model.bundle import BundleCatalogue
 from caselens.workflow import Refused, UserSession, Workflow, WorkflowError
+from lifecycle_fixtures import approve_first_versions
 
 KEY = bytes.fromhex("48" * 32)
 SIGNING_KEY = SigningKey.generate()
@@ -37,7 +38,7 @@ def _workflow(folder, bundles, *, signing=True) -> Workflow:
             user_id, name=name, role=role, password=PASSWORD, patient_ref=ref,
             patient_model_id=model,
         )  # fmt: skip
-    return Workflow(
+    built = Workflow(
         audit=AuditStore.open(folder / "audit.sqlite", key=KEY),
         accounts=accounts,
         statuses=ModelStatusStore(engine),
@@ -47,6 +48,8 @@ def _workflow(folder, bundles, *, signing=True) -> Workflow:
         signing_key=(lambda: SIGNING_KEY) if signing else None,
         key_ring=lambda: KeyRing(current={SIGNING_KEY.key_id: SIGNING_KEY.public_key}),
     )
+    approve_first_versions(built)
+    return built
 
 
 @pytest.fixture(scope="module")

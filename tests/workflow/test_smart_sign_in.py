@@ -31,6 +31,7 @@ from caselens.workflow.errors import WorkflowError
 from caselens.workflow.records import UserSession
 from caselens.workflow.smart_sign_in import REFUSED, SmartStartRefused
 from fhir_server import running
+from lifecycle_fixtures import approve_first_versions
 from record_cases import CASE_DATE, PATIENT_ID, heart_record
 from smart_auth_server import CLIENT_ID, SmartAuthServer, new_rsa_key
 from smart_ehr import SmartEhr
@@ -114,6 +115,7 @@ def workflow(
         audit_key=KEY,
         clock=clock,
     )
+    approve_first_versions(built)
     jwks = tmp_path / "ehr-jwks.json"
     jwks.write_text(json.dumps(ehr.jwks()), encoding="utf-8")
     built.configure_smart_sign_in(

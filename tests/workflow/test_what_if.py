@@ -31,6 +31,7 @@ from caselens.workflow.door import Workflow
 from caselens.workflow.errors import NotRecorded, Refused, WorkflowError
 from caselens.workflow.records import UserSession
 from caselens.workflow.what_if import NOTHING_CHANGED, WHAT_IF_ACTION
+from lifecycle_fixtures import approve_first_versions
 
 KEY = bytes.fromhex("45" * 32)
 PASSWORD = "a long enough password"
@@ -71,6 +72,7 @@ def workflow(tmp_path_factory, trail_path, sample_bundles) -> Iterator[Workflow]
         audit_key=KEY,
         estimate_first=lambda user_id, role: False,
     )
+    approve_first_versions(built)
     built.trail = audit
     yield built
     audit.close()

@@ -32,6 +32,7 @@ from caselens.workflow.errors import (
     WorkflowError,
 )
 from caselens.workflow.records import UserSession
+from lifecycle_fixtures import approve_first_versions
 
 KEY = bytes.fromhex("44" * 32)
 PASSWORD = "a long enough password"
@@ -80,6 +81,7 @@ def workflow(tmp_path, trail_path, accounts_template, sample_bundles) -> Iterato
         explainer=lambda model_id: explainer_for(sample_bundles[model_id]),
         audit_key=KEY,
     )
+    approve_first_versions(built)
     built.trail = audit  # the tests read the trail back through the same store
     yield built
     audit.close()

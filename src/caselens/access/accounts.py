@@ -402,6 +402,8 @@ DEMO_ACCOUNTS: tuple[dict[str, str | None], ...] = (
     },
     {"user_id": "rev.kim", "name": "Kim Okafor", "role": "reviewer"},
     {"user_id": "admin", "name": "Ali Admin", "role": "admin"},
+    # Registers model versions and runs candidates in shadow (issue 27).
+    {"user_id": "owner.ng", "name": "Dr. Chris Ng", "role": "model_owner"},
 )
 
 

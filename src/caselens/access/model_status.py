@@ -65,6 +65,11 @@ class ModelStatusStore:
         self._engine = engine
         APP_METADATA.create_all(engine, tables=[model_status])
 
+    @property
+    def engine(self) -> Engine:
+        """The app database engine (the model lifecycle's tables live there too)."""
+        return self._engine
+
     def get(self, model_id: str) -> ModelStatus:
         """The model's status (active when never changed)."""
         with self._engine.connect() as conn:

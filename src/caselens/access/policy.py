@@ -11,8 +11,8 @@ from typing import Literal
 
 from caselens.explain.copy_check import indefinite_article
 
-Role = Literal["clinician", "patient", "reviewer", "admin"]
-ROLES: tuple[Role, ...] = ("clinician", "patient", "reviewer", "admin")
+Role = Literal["clinician", "patient", "reviewer", "admin", "model_owner"]
+ROLES: tuple[Role, ...] = ("clinician", "patient", "reviewer", "admin", "model_owner")
 
 Action = Literal[
     "open_page",
@@ -34,6 +34,11 @@ Action = Literal[
     "explore_hypothetical",
     "export_report",
     "verify_report_file",
+    "view_model_versions",
+    "register_model_version",
+    "set_model_shadow",
+    "retire_model_version",
+    "approve_model_version",
     "alter_audit_record",
 ]
 
@@ -43,6 +48,7 @@ PAGES: dict[Role, tuple[str, ...]] = {
     "patient": ("my_result",),
     "reviewer": ("audit_trail", "monitoring", "model_facts", "model_status"),
     "admin": ("users", "monitoring", "model_status"),
+    "model_owner": ("model_facts", "monitoring", "model_status"),
 }
 
 #: Each page's title, as its menu and every refusal name it (the page id is the file's name).
@@ -93,6 +99,8 @@ ACTIONS: dict[Role, frozenset[str]] = {
             "export_report",
             # Whether an exported report file someone hands over is genuine (issue 26).
             "verify_report_file",
+            # A model's version history and the diff of two versions (issue 27).
+            "view_model_versions",
         }
     ),
     "admin": frozenset(
@@ -104,6 +112,27 @@ ACTIONS: dict[Role, frozenset[str]] = {
             "view_monitoring",
             # What happened to patients, for monitoring (``caselens outcomes import``).
             "import_outcomes",
+            # Decision rights (issue 27): an administrator may approve a version for live
+            # use (never one they registered), and sees the versions to do so.
+            "view_model_versions",
+            "approve_model_version",
+        }
+    ),
+    # The model's owner (issue 27): registers new versions with the reason for the change,
+    # runs a candidate in shadow, retires versions, and may approve a version someone else
+    # registered. Sees model facts and monitoring to judge the evidence; never a patient's
+    # report, never the trail's entries, never accounts.
+    "model_owner": frozenset(
+        {
+            "open_page",
+            "view_model_facts",
+            "view_model_status",
+            "view_monitoring",
+            "view_model_versions",
+            "register_model_version",
+            "set_model_shadow",
+            "retire_model_version",
+            "approve_model_version",
         }
     ),
 }

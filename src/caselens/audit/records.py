@@ -11,7 +11,7 @@ from typing import Any
 
 from caselens.audit.errors import AuditEventError
 
-AUDIENCES = ("clinician", "patient", "reviewer", "admin", "system")
+AUDIENCES = ("clinician", "patient", "reviewer", "admin", "model_owner", "system")
 
 #: Actions the app uses today; others are accepted if they are a lower-case word.
 KNOWN_ACTIONS = (

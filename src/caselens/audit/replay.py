@@ -22,6 +22,7 @@ from caselens.errors import CaseLensError
 from caselens.explain.cases import validate_inputs
 from caselens.explain.report import VOLATILE_FIELDS, CaseExplainer, CaseReport
 from caselens.model.bundle import ModelBundle
+from caselens.model.catalogue import find_producer
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def replay_entry(entry: AuditEntry) -> Replay:
 def rerun_entry(entry: AuditEntry, bundles: Iterable[ModelBundle]) -> Rerun:
     """Recompute an entry's report with the same model version (by hash) and compare."""
     stored = replay_entry(entry).report
-    match = next((b for b in bundles if b.model_sha256 == stored.model.sha256), None)
+    match = find_producer(bundles, stored.model.sha256, stored.model.bundle_sha256)
     if match is None:
         return Rerun(
             False,

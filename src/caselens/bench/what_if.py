@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from caselens.lifecycle.seed import seed_first_versions
+
 #: A what-if is a click: its answer beside the original within a second.
 TARGET_P95_MS = 1000.0
 _PASSWORD = "a bench password, long enough"
@@ -61,6 +63,12 @@ def bench_what_if(
                 explainer=lambda model_id: explainer_for(bundles[model_id]),
                 audit_key=bytes(32),
                 estimate_first=lambda user_id, role: False,
+            )
+            seed_first_versions(
+                door.lifecycle,
+                door.catalogue.bundles.values(),
+                registered_by="bench",
+                approved_by="bench-approver",
             )
             session = UserSession()
             door.sign_in(session, "bench.clinician", _PASSWORD)

@@ -21,7 +21,7 @@ import click
 from caselens.errors import CaseLensError
 
 #: The roles an operator can act in (``--as``); the access policy decides what each may do.
-OPERATOR_ROLES = ("clinician", "patient", "reviewer", "admin")
+OPERATOR_ROLES = ("clinician", "patient", "reviewer", "admin", "model_owner")
 #: The prefix of every operator's user id, so the trail tells a command from a person's click.
 OPERATOR_PREFIX = "operator:"
 

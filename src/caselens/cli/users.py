@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from caselens.access.policy import ROLES
 from caselens.cli.door import as_option, open_door
 
 
@@ -42,9 +43,7 @@ def users_seed_demo() -> None:
 @users.command("add")
 @click.argument("user_id")
 @click.option("--name", required=True, help="Full name shown in the app and the trail.")
-@click.option(
-    "--role", required=True, type=click.Choice(["clinician", "patient", "reviewer", "admin"])
-)
+@click.option("--role", required=True, type=click.Choice(list(ROLES)))
 @click.option("--patient-ref", default=None, help="For a patient: their record id.")
 @click.option("--patient-model", default=None, help="For a patient: the model of that record.")
 @click.option(

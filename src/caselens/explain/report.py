@@ -93,6 +93,10 @@ class ModelSummary(_Frozen):
     demonstration_only: bool
     last_review_date: str
     review_due: str
+    #: The version id (SHA-256 over the whole bundle): which version of the model id made
+    #: this report, also when two versions share a model file. None in reports recorded
+    #: before versions were kept.
+    bundle_sha256: str | None = None
 
 
 class CaseInput(_Frozen):
@@ -255,6 +259,7 @@ def _model_summary(bundle: ModelBundle) -> ModelSummary:
         name=card.name,
         version=card.version,
         sha256=bundle.model_sha256,
+        bundle_sha256=bundle.bundle_sha256 or None,
         model_type=card.model_type,
         outcome=card.outcome.name,
         outcome_definition=card.outcome.definition,

@@ -88,6 +88,9 @@ class ModelBundle:
     signature : BundleSignature or None
         How the publisher's signature stood when the bundle was loaded
         (:mod:`caselens.model.bundle_signing`); None for a bundle not loaded from a folder.
+    bundle_sha256 : str
+        The version id: SHA-256 over every file of the bundle folder
+        (:mod:`caselens.model.bundle_digest`); empty for a bundle not loaded from a folder.
     """
 
     path: Path
@@ -102,6 +105,7 @@ class ModelBundle:
     measured_validation: Validation | None = field(default=None, repr=False)
     card_problems: tuple[str, ...] = ()
     signature: BundleSignature | None = None
+    bundle_sha256: str = ""
 
     @property
     def model_id(self) -> str:

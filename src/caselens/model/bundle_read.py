@@ -29,6 +29,7 @@ from caselens.model.bounded import (
     read_bounded,
 )
 from caselens.model.budget import ESTIMATE_ROWS, ModelBudgetError, check_skops_speed
+from caselens.model.bundle_digest import bundle_sha256
 from caselens.model.bundle_layout import (
     CALIBRATION_FILE,
     CARD_FILE,
@@ -347,6 +348,7 @@ def _load_bundle(folder: Path, *, allow_pickle: bool, trust: BundleTrust) -> Mod
         measured_validation=checked.measured,
         card_problems=checked.problems,
         signature=signature,
+        bundle_sha256=bundle_sha256(folder),
     )
 
 

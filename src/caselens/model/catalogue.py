@@ -1,8 +1,16 @@
-"""The catalogue: every bundle in a models folder, each refused alone when it fails."""
+"""The catalogue: every bundle in a models folder, each refused alone when it fails.
+
+A model id may be served by several bundle folders, one per **version** (by the bundle's
+SHA-256, :mod:`caselens.model.bundle_digest`). Which version is live is governance state,
+kept in the app database (:mod:`caselens.lifecycle`); the catalogue only knows which
+versions exist. ``bundles`` holds one version per model id (the first folder by name) for
+callers outside the workflow; the workflow resolves the live one.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from caselens.model.bundle_layout import (
@@ -31,10 +39,57 @@ class BundleCatalogue:
         Loaded bundles by model id.
     refused : dict of str to str
         Refused bundle folders by folder name, with the reason.
+    versions : dict of str to tuple of ModelBundle
+        Every loaded version of each model id (folder-name order), ``bundles``' one
+        included. Empty for a catalogue built by hand: then each bundle is its model's only
+        version (see :meth:`all_versions`).
     """
 
     bundles: dict[str, ModelBundle]
     refused: dict[str, str]
+    versions: dict[str, tuple[ModelBundle, ...]] = field(default_factory=dict)
+
+    def all_versions(self, model_id: str) -> tuple[ModelBundle, ...]:
+        """Every loaded version of ``model_id`` (empty when the id is not catalogued)."""
+        if model_id in self.versions:
+            return self.versions[model_id]
+        bundle = self.bundles.get(model_id)
+        return () if bundle is None else (bundle,)
+
+    def version(self, model_id: str, bundle_sha256: str) -> ModelBundle | None:
+        """The loaded version of ``model_id`` with this version id, or None."""
+        return next(
+            (b for b in self.all_versions(model_id) if b.bundle_sha256 == bundle_sha256), None
+        )
+
+    def every_bundle(self) -> tuple[ModelBundle, ...]:
+        """Every loaded version of every model id (for replay and re-run by hash)."""
+        return tuple(b for model_id in self.bundles for b in self.all_versions(model_id))
+
+    def producer(self, model_sha256: str, bundle_sha256: str | None = None) -> ModelBundle | None:
+        """The loaded version that produced a report: by its bundle SHA-256 when the report
+        names one (two versions may share a model file), else by the model file's SHA-256
+        (reports recorded before versions were kept)."""
+        return find_producer(self.every_bundle(), model_sha256, bundle_sha256)
+
+
+def find_producer(
+    bundles: Iterable[ModelBundle], model_sha256: str, bundle_sha256: str | None = None
+) -> ModelBundle | None:
+    """Among ``bundles``, the version a report names (see :meth:`BundleCatalogue.producer`);
+    with a bundle SHA-256 both hashes must match (a report naming one version's bundle and
+    another's model file matches none)."""
+    candidates = list(bundles)
+    if bundle_sha256:
+        return next(
+            (
+                b
+                for b in candidates
+                if b.bundle_sha256 == bundle_sha256 and b.model_sha256 == model_sha256
+            ),
+            None,
+        )
+    return next((b for b in candidates if b.model_sha256 == model_sha256), None)
 
 
 def load_catalogue(
@@ -55,10 +110,12 @@ def load_catalogue(
     Returns
     -------
     BundleCatalogue
-        The good bundles by model id, and every refused folder with its reason. A second
-        folder claiming a model id already loaded is refused, not silently swapped in.
+        The good bundles by model id with every version of each, and every refused folder
+        with its reason. A second folder holding a version already loaded (the same bundle
+        SHA-256) is refused, not silently loaded twice.
     """
     bundles: dict[str, ModelBundle] = {}
+    versions: dict[str, list[ModelBundle]] = {}
     refused: dict[str, str] = {}
     for path in discover_bundles(folder):
         try:
@@ -66,11 +123,25 @@ def load_catalogue(
         except Exception as exc:  # load_bundle wraps everything; this is the last guard
             refused[path.name] = str(exc) or type(exc).__name__
             continue
-        if bundle.model_id in bundles:
+        same = next(
+            (
+                b
+                for b in versions.get(bundle.model_id, [])
+                if b.bundle_sha256 == bundle.bundle_sha256
+            ),
+            None,
+        )
+        if same is not None:
             refused[path.name] = (
-                f"The model id {bundle.model_id} is already served by the bundle folder "
-                f"{bundles[bundle.model_id].path.name}; model ids must be unique."
+                f"This version of {bundle.model_id} (bundle SHA-256 "
+                f"{bundle.bundle_sha256[:16]}…) is already served by the bundle folder "
+                f"{same.path.name}; each version is loaded once."
             )
             continue
-        bundles[bundle.model_id] = bundle
-    return BundleCatalogue(bundles=bundles, refused=refused)
+        bundles.setdefault(bundle.model_id, bundle)
+        versions.setdefault(bundle.model_id, []).append(bundle)
+    return BundleCatalogue(
+        bundles=bundles,
+        refused=refused,
+        versions={model_id: tuple(found) for model_id, found in versions.items()},
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +16,10 @@ from caselens.access.policy import Viewer, check
 from caselens.audit import AuditEntry, AuditError, AuditStore
 from caselens.audit.signing_keys import KeyRing, SigningKey
 from caselens.errors import CaseLensError
-from caselens.explain.report import Audience, CaseExplainer, CaseReport
+from caselens.explain.report import Audience, CaseExplainer, CaseReport, explainer_for
+from caselens.lifecycle.records import Standing
+from caselens.lifecycle.standing import model_standing
+from caselens.lifecycle.store import LifecycleStore
 from caselens.model.bundle import BundleCatalogue, ModelBundle
 from caselens.workflow.checks import HYPOTHETICAL_NOT_FOR_PATIENTS
 from caselens.workflow.display import NOT_RECORDED_MESSAGE, record_display, record_event
@@ -52,12 +57,17 @@ class DoorBase:
         cds_calls: CdsCallStore | None = None,
         signing_key: Callable[[], SigningKey] | None = None,
         key_ring: Callable[[], KeyRing] | None = None,
+        lifecycle: LifecycleStore | None = None,
     ) -> None:
         self._audit = audit
         self._accounts = accounts
         self._statuses = statuses
-        self.catalogue = catalogue
+        # Every loaded version; ``catalogue`` shows the live one of each model id.
+        self._all_versions = catalogue
+        self._live_view: tuple[float, dict[str, str], BundleCatalogue] | None = None
         self._explainer = explainer
+        # Versions and approvals live beside the model status, in the app database.
+        self._lifecycle = lifecycle or LifecycleStore(statuses.engine)
         self._audit_key = audit_key
         self._clock = clock
         # One check records alerts at a time in this process (click or schedule).
@@ -185,7 +195,7 @@ class DoorBase:
         if not decision.allowed:
             audience = (
                 viewer.role
-                if viewer.role in {"clinician", "patient", "reviewer", "admin"}
+                if viewer.role in {"clinician", "patient", "reviewer", "admin", "model_owner"}
                 else "system"
             )
             detail = {"page": page, "action": action, "reason": decision.reason}
@@ -200,20 +210,95 @@ class DoorBase:
             raise WorkflowError("Please sign in again.")
         return session.viewer
 
+    # -- the models offered, and which version of each is live --------------------------
+
+    @property
+    def lifecycle(self) -> LifecycleStore:
+        """The versions and approvals of every model id (app database)."""
+        return self._lifecycle
+
+    #: How long the live versions read from the database are reused for the catalogue view
+    #: (predictions check the standing afresh every time; see :meth:`_active_bundle`).
+    LIVE_VIEW_SECONDS = 1.0
+
+    @property
+    def catalogue(self) -> BundleCatalogue:
+        """The offered models with each model id's **live** version in ``bundles`` (the
+        first loaded version when none is live yet), every loaded version in ``versions``."""
+        now = time.monotonic()
+        cached = self._live_view
+        if cached is not None and now - cached[0] < self.LIVE_VIEW_SECONDS:
+            return cached[2]
+        live = self._lifecycle.live_versions()
+        if cached is not None and cached[1] == live:
+            view = cached[2]
+        else:
+            bundles = dict(self._all_versions.bundles)
+            for model_id, sha in live.items():
+                found = self._all_versions.version(model_id, sha)
+                if found is not None:
+                    bundles[model_id] = found
+            view = dataclasses.replace(self._all_versions, bundles=bundles)
+        self._live_view = (now, live, view)
+        return view
+
     def bundle(self, model_id: str) -> ModelBundle:
-        """A loaded bundle by id (WorkflowError if it is not offered)."""
+        """A model's live version (its first loaded version when none is live yet);
+        WorkflowError if the model is not offered."""
         bundle = self.catalogue.bundles.get(model_id)
         if bundle is None:
             raise WorkflowError(f"The model '{model_id}' is not available.")
         return bundle
 
+    def _version_explainer(self, bundle: ModelBundle) -> CaseExplainer:
+        """The explainer of any loaded version: the workflow's own (warmed) for the version
+        it was given, the process cache's for another."""
+        first = self._all_versions.bundles.get(bundle.model_id)
+        if first is bundle:
+            return self._explainer(bundle.model_id)
+        return explainer_for(bundle)
+
+    def _live_explainer(self, model_id: str) -> CaseExplainer:
+        """The explainer of the model's live version."""
+        return self._version_explainer(self.bundle(model_id))
+
     def model_status(self, model_id: str) -> ModelStatus:
         """Whether the model is active or suspended."""
         return self._statuses.get(model_id)
 
+    def model_standing(self, model_id: str) -> Standing:
+        """Whether the model id has a live version with an approval in force now."""
+        bundle = self._all_versions.bundles.get(model_id)
+        name = bundle.card.name if bundle is not None else model_id
+        return model_standing(
+            model_id,
+            self._lifecycle.versions(model_id),
+            self._lifecycle.approvals(model_id),
+            self._clock(),
+            model_name=name,
+        )
+
     def _active_bundle(self, model_id: str) -> ModelBundle:
-        bundle = self.bundle(model_id)
+        """The live version, when it may show a prediction now: not suspended, and approved
+        until a moment still ahead (checked afresh on every call, so an expiry or another
+        server's act counts at once). Refused with the words to show otherwise."""
+        self.bundle(model_id)
         status = self._statuses.get(model_id)
         if status.suspended:
             raise Refused(status.message())
-        return bundle
+        standing = self.model_standing(model_id)
+        if not standing.may_predict:
+            self._on_refused_standing(standing)
+            raise Refused(standing.message)
+        assert standing.live is not None
+        live = self._all_versions.version(model_id, standing.live.bundle_sha256)
+        if live is None:
+            raise Refused(
+                f"The approved version of {model_id} ({standing.live.bundle_sha256[:12]}) is "
+                "not in this server's models folder, so it shows no prediction here. The "
+                "operator must deploy that bundle folder."
+            )
+        return live
+
+    def _on_refused_standing(self, standing: Standing) -> None:
+        """Hook for the lifecycle part of the door: record an approval's expiry once."""

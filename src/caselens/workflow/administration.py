@@ -20,7 +20,7 @@ class AdministrationMixin(DoorBase):
         """A model's card and measured figures, for those who may read model facts."""
         self._require(session, "view_model_facts")
         bundle = self.bundle(model_id)
-        explainer = self._explainer(model_id)
+        explainer = self._live_explainer(model_id)
         return ModelFacts(
             bundle=bundle,
             reliability_curve=explainer.confidence_model.reliability_curve,

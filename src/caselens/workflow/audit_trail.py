@@ -127,10 +127,7 @@ class AuditTrailMixin(DoorBase):
         with its model file's SHA-256) fails its checks, for the same banner the Case page
         draws; None when that version is no longer loaded, so its card cannot be checked."""
         self._require(session, "replay_entry")
-        match = next(
-            (b for b in self.catalogue.bundles.values() if b.model_sha256 == report.model.sha256),
-            None,
-        )
+        match = self.catalogue.producer(report.model.sha256, report.model.bundle_sha256)
         return None if match is None else tuple(match.card_problems)
 
     def rerun(self, session: UserSession, seq: int) -> Rerun:
@@ -138,7 +135,7 @@ class AuditTrailMixin(DoorBase):
         self._require(session, "replay_entry")
         entry = self._verified_entry(seq)
         try:
-            rerun = rerun_entry(entry, self.catalogue.bundles.values())
+            rerun = rerun_entry(entry, self.catalogue.every_bundle())
         except CaseLensError as exc:
             raise WorkflowError(str(exc)) from exc
         self._record(

@@ -92,7 +92,7 @@ class CounterfactualsMixin(DoorBase):
                 f"The model {model_id} has changed since this report was shown (another "
                 "version is loaded now): show the report again first."
             )
-        result = self._search(self._explainer(model_id), recorded, settings=None)
+        result = self._search(self._live_explainer(model_id), recorded, settings=None)
         result = result.model_copy(update={"parent_entry": parent_seq})
         self._record(
             session,
@@ -160,10 +160,7 @@ class CounterfactualsMixin(DoorBase):
                 False, "This entry names no parent entry, so the search cannot be repeated."
             )
         parent = self._recorded_report(stored.parent_entry, stored.parent_report_id)
-        bundle = next(
-            (b for b in self.catalogue.bundles.values() if b.model_sha256 == parent.model.sha256),
-            None,
-        )
+        bundle = self.catalogue.producer(parent.model.sha256, parent.model.bundle_sha256)
         if bundle is None:
             return CounterfactualRerun(
                 False,
@@ -201,7 +198,7 @@ class CounterfactualsMixin(DoorBase):
         process's own when it matches, otherwise one built for this re-run."""
         prov = parent.provenance
         try:
-            live = self._explainer(bundle.model_id)
+            live = self._version_explainer(bundle)
         except CaseLensError:
             live = None
         if (

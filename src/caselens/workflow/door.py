@@ -22,7 +22,8 @@ The methods are grouped by job, one module each, and combined here: sign-in and 
 sign-in with the EHR and its patient's record (SMART App Launch, :mod:`.smart_sign_in`),
 the EHR's CDS Hooks cards (:mod:`.cds_cards`), results written back as FHIR
 (:mod:`.fhir_results`), what-if edits of a report (:mod:`.what_if`), counterfactuals
-(:mod:`.counterfactuals`), case reports as signed HTML or PDF files (:mod:`.report_exports`)
+(:mod:`.counterfactuals`), model versions, approvals and shadow candidates
+(:mod:`.model_versions`), case reports as signed HTML or PDF files (:mod:`.report_exports`)
 and whether such a file is genuine (:mod:`.report_verification`); what they share (the
 stores, the policy check, the one recording function) is :mod:`._door_base`.
 """
@@ -44,6 +45,7 @@ from caselens.workflow.errors import (
 )
 from caselens.workflow.evidence import EvidenceMixin
 from caselens.workflow.fhir_results import FhirResultsMixin, FhirSent
+from caselens.workflow.model_versions import ModelVersionsMixin
 from caselens.workflow.monitoring import MonitoringMixin
 from caselens.workflow.record_intake import RecordIntakeMixin
 from caselens.workflow.records import (
@@ -105,6 +107,7 @@ class Workflow(
     SmartSignInMixin,
     RecordIntakeMixin,
     AdministrationMixin,
+    ModelVersionsMixin,
     AuditTrailMixin,
     EvidenceMixin,
     MonitoringMixin,

@@ -157,7 +157,7 @@ class EvidenceMixin(DoorBase):
             for e in entries
             if e.model_sha256
         }
-        loaded = {b.model_sha256: b for b in self.catalogue.bundles.values()}
+        loaded = {b.model_sha256: b for b in self.catalogue.every_bundle()}
         out = []
         for sha, (model_id, version) in sorted(versions.items()):
             files: dict[str, bytes] = {}

@@ -36,7 +36,7 @@ class ReportsMixin(DoorBase):
         report = session.reports.get(key)
         if report is None:
             try:
-                report = self._explainer(model_id).explain(case)
+                report = self._live_explainer(model_id).explain(case)
             except (ModelOutputError, ModelBudgetError) as exc:
                 self._refuse_model_answer(session, model_id, case, exc, audience=audience)
             session.reports.clear()  # one report at a time per tab: memory stays flat

@@ -186,7 +186,7 @@ class WhatIfMixin(DoorBase):
         """The same explainer as any case; a model answer that is not usable is refused and
         the refusal recorded (as for the patient's own report)."""
         try:
-            return self._explainer(model_id).explain(case)
+            return self._live_explainer(model_id).explain(case)
         except (ModelOutputError, ModelBudgetError) as exc:
             reason = str(exc)[:MAX_REASON_CHARS]
             self._record(
