@@ -77,6 +77,10 @@ def report_columns(report: CaseReport) -> dict[str, Any]:
         "conformal_set": None if conformal is None else json.dumps(list(conformal.labels)),
         "limitation_codes": json.dumps([lim.code for lim in report.limitations]),
         "inputs_json": bounded_inputs(report.case.values()),
+        "bundle_sha256": report.model.bundle_sha256,
+        "never_shown": False,
+        "paired_report_id": None,
+        "paired_entry_seq": None,
     }
 
 

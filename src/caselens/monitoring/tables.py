@@ -9,6 +9,7 @@ the truth and ``verify_prediction_log`` checks the log against it.
 from __future__ import annotations
 
 import weakref
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -58,6 +59,17 @@ prediction_log = Table(
     Column("conformal_set", Text),
     Column("limitation_codes", Text, nullable=False),
     Column("inputs_json", Text, nullable=False),
+    # Model lifecycle (issue 27). The version that produced the row (its bundle SHA-256;
+    # None in rows written before versions were kept).
+    Column("bundle_sha256", Text),
+    # A shadow candidate's prediction: computed beside a live display, never shown to
+    # anyone and never a display. Its ``source_seq`` is the ``shadow_scored`` entry that
+    # wrote its batch; ``paired_report_id`` and ``paired_entry_seq`` are the live display
+    # it was computed beside (the same patient and case). Every figure of the live model
+    # leaves these rows out.
+    Column("never_shown", Boolean, nullable=False, server_default=text("false")),
+    Column("paired_report_id", Text),
+    Column("paired_entry_seq", _ID),
     Index("ix_monitoring_prediction_model_time", "model_id", "simulated", "recorded_at"),
     Index("ix_monitoring_prediction_patient", "model_id", "patient_ref"),
     # The reviewer finds a display by its report id (caselens.workflow.trail_search).
@@ -167,10 +179,35 @@ def ensure_tables(engine: Engine) -> None:
         metadata.create_all(conn, checkfirst=True)
         # create_all skips the indexes of a table that already exists: add those added
         # to it since (a database made by an older CaseLens).
+        _add_missing_columns(conn)
         for table in metadata.sorted_tables:
             for index in table.indexes:
                 index.create(conn, checkfirst=True)
     _READY.add(engine)
+
+
+#: Columns added to existing tables since their first release: (table, column, DDL type).
+#: A database made by an older CaseLens gets them on first use (their old rows: a live
+#: display's, so ``never_shown`` false and no version id).
+_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("monitoring_prediction", "bundle_sha256", "TEXT"),
+    ("monitoring_prediction", "never_shown", "BOOLEAN NOT NULL DEFAULT false"),
+    ("monitoring_prediction", "paired_report_id", "TEXT"),
+    ("monitoring_prediction", "paired_entry_seq", "BIGINT"),
+)
+
+
+def _add_missing_columns(conn: Any) -> None:
+    from sqlalchemy import inspect
+
+    inspector = inspect(conn)
+    present: dict[str, set[str]] = {}
+    for table, column, ddl in _ADDED_COLUMNS:
+        if table not in present:
+            present[table] = {c["name"] for c in inspector.get_columns(table)}
+        if column not in present[table]:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+            present[table].add(column)
 
 
 def ready_engine(store: AuditStore) -> Engine:
