@@ -48,7 +48,7 @@ PAGES: dict[Role, tuple[str, ...]] = {
     "patient": ("my_result",),
     "reviewer": ("audit_trail", "monitoring", "model_facts", "model_status"),
     "admin": ("users", "monitoring", "model_status"),
-    "model_owner": ("model_facts", "monitoring", "model_status"),
+    "model_owner": ("model_status", "model_facts", "monitoring"),
 }
 
 #: Each page's title, as its menu and every refusal name it (the page id is the file's name).
