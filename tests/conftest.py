@@ -3,6 +3,7 @@ one throwaway PostgreSQL server for the whole session."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import shutil
 from collections.abc import Callable, Iterator
@@ -16,16 +17,31 @@ from postgres_server import PostgresServer, PostgresUnavailable, in_ci, start_se
 
 SAMPLE_IDS = ("readmission-30d", "heart-disease")
 #: The browser tests share one Streamlit server and one Chromium per process: under pytest-xdist
-#: (``make test``) the whole folder is one unit of work, run first, on one worker, while the other
-#: workers take the rest file by file (a file is never split: its module-scoped servers and
-#: fixtures start once).
+#: (``make test``) the folder is two units of work (its files alternately, by name), run first,
+#: one per worker — each worker starts its own server — while the rest is taken file by file
+#: around them (a file is never split: its module-scoped servers and fixtures start once). One
+#: unit for the whole folder made it the suite's critical path on two workers.
 BROWSER_FOLDER = "tests/browser/"
+#: How many units the browser folder is split into (one per worker of ``make test``).
+BROWSER_UNITS = 2
+
+
+@functools.lru_cache(maxsize=1)
+def _browser_files() -> list[str]:
+    folder = Path(__file__).parent / "browser"
+    return sorted(p.name for p in folder.glob("test_*.py"))
 
 
 def _work_unit(nodeid: str) -> str:
-    """The unit of work a test belongs to under pytest-xdist: the browser folder, else its file."""
+    """The unit of work a test belongs to under pytest-xdist: one of the browser folder's
+    ``BROWSER_UNITS`` halves, else its file."""
     path = nodeid.split("::", 1)[0]
-    return BROWSER_FOLDER if path.startswith(BROWSER_FOLDER) else path
+    if not path.startswith(BROWSER_FOLDER):
+        return path
+    name = path.rsplit("/", 1)[-1]
+    files = _browser_files()
+    index = files.index(name) if name in files else 0
+    return f"{BROWSER_FOLDER}#{index % BROWSER_UNITS}"
 
 
 @pytest.hookimpl(optionalhook=True)
