@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from caselens.workflow import VersionComparison, VersionHistory, VersionRow
-from components.text import code, literal
+from components.text import literal
 
 #: What the "On this server" column says.
 LOADED_WORDS = {True: "loaded", False: "not loaded on this server"}
@@ -28,8 +28,11 @@ def history_rows(history: VersionHistory) -> list[dict[str, str]]:
             "Version id": v.short_sha,
             "State": v.state_words,
             "Approval": v.approval,
-            "Registered by": v.registered_by or "—",
-            "Registered": f"{v.registered_at:%Y-%m-%d}" if v.registered_at else "—",
+            "Registered": (
+                f"by {v.registered_by} on {v.registered_at:%Y-%m-%d}"
+                if v.registered_by and v.registered_at
+                else "—"
+            ),
             "On this server": LOADED_WORDS[v.loaded],
             "Reason for the change": v.change_reason or "—",
         }
@@ -37,23 +40,31 @@ def history_rows(history: VersionHistory) -> list[dict[str, str]]:
     ]
 
 
-def _approval_lines(row: VersionRow) -> list[str]:
-    """Each approval of a version in one Markdown line (data escaped)."""
-    lines = []
-    for a in row.approvals:
-        evidence = "; ".join(
-            f"{e.kind.replace('_', ' ')}: {e.summary} ({e.reference}, {e.dated:%Y-%m-%d})"
-            for e in a.evidence
-        )
-        ended = f", ended on {a.revoked_at:%Y-%m-%d}" if a.revoked_at else ""
-        lines.append(
-            f"- **{literal(row.card_version)}** ({code(row.short_sha)}): approved by "
-            f"{literal(a.approved_by)} ({literal(a.approver_role)}) on "
-            f"{a.approved_at:%Y-%m-%d}, until {a.expires_at:%Y-%m-%d}{ended}. Scope: "
-            f"{literal(a.intended_use)} Population: {literal(a.population)} Evidence: "
-            f"{literal(evidence or 'none')}"
-        )
-    return lines
+def _approval_line(row: VersionRow, approval) -> str:
+    """One approval in one Markdown line (data escaped)."""
+    evidence = "; ".join(
+        f"{e.kind.replace('_', ' ')}: {e.summary} ({e.reference}, {e.dated:%Y-%m-%d})"
+        for e in approval.evidence
+    )
+    ended = f", ended on {approval.revoked_at:%Y-%m-%d}" if approval.revoked_at else ""
+    return (
+        f"  - Approved by {literal(approval.approved_by)} ({literal(approval.approver_role)}) "
+        f"on {approval.approved_at:%Y-%m-%d}, until {approval.expires_at:%Y-%m-%d}{ended}. "
+        f"Scope: {literal(approval.intended_use)} Population: {literal(approval.population)} "
+        f"Evidence: {literal(evidence or 'none')}"
+    )
+
+
+def version_details(row: VersionRow) -> str:
+    """A version's stated reason and every approval with its evidence, as Markdown (data
+    escaped): the texts the table cuts short."""
+    reason = literal(row.change_reason) if row.change_reason else "none stated (not registered)"
+    lines = [
+        f"- **{literal(row.card_version)}** ({literal(row.short_sha)}), "
+        f"{literal(row.state_words.lower())}. Reason: {reason}",
+        *(_approval_line(row, a) for a in row.approvals),
+    ]
+    return "\n".join(lines)
 
 
 def _render_standing(history: VersionHistory) -> None:
@@ -79,9 +90,9 @@ def render_comparison(comparison: VersionComparison, *, key_prefix: str) -> None
     and every before and after in full."""
     older, newer = comparison.older, comparison.newer
     st.markdown(
-        f"**From** {literal(older.card_version)} ({code(older.short_sha)}, "
+        f"**From** {literal(older.card_version)} ({literal(older.short_sha)}, "
         f"{literal(older.state_words.lower())}) **to** {literal(newer.card_version)} "
-        f"({code(newer.short_sha)}, {literal(newer.state_words.lower())})"
+        f"({literal(newer.short_sha)}, {literal(newer.state_words.lower())})"
     )
     reason = comparison.newer_reason
     st.markdown(
@@ -132,10 +143,8 @@ def render_version_history(
         key=f"{key_prefix}_history",
         alt="Version history: every version of this model, the live one first",
     )
-    approvals = [line for row in history.versions for line in _approval_lines(row)]
-    if approvals:
-        with st.expander("Approvals and the evidence they rest on"):
-            st.markdown("\n".join(approvals))
+    with st.expander("Each version's reason and approvals, in full"):
+        st.markdown("\n".join(version_details(row) for row in history.versions))
     st.markdown("**Compare two versions**")
     loaded = history.comparable
     pair = history.default_pair()

@@ -61,7 +61,7 @@ def test_an_edited_copy_names_the_threshold_the_input_range_and_the_card_text(
     intended = next(c for c in diff.changes if c.item == "Intended use")
     assert intended.section == SECTION_CARD
     assert intended.after == NEW_INTENDED_USE
-    assert intended.words == "Intended use changed (the before and after texts are shown in full)."
+    assert intended.words == "Intended use changed (a long text: see its before and after)."
     assert "Version 1.0.0 → 1.1.0." in _words(diff, SECTION_CARD)
     # The same model file: no change in the model section, none in calibration.
     assert _words(diff, SECTION_MODEL) == []

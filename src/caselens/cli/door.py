@@ -90,7 +90,16 @@ def open_door(
         settings = Settings.from_environment({**environment(), **environment(trail_env or {})})
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
-    catalogue = BundleCatalogue(bundles={b.model_id: b for b in bundles}, refused={})
+    # Several versions of one model id may be given (``caselens model …``): the first of
+    # each id is its bundle, every one is a version.
+    versions: dict[str, list[Any]] = {}
+    for bundle in bundles:
+        versions.setdefault(bundle.model_id, []).append(bundle)
+    catalogue = BundleCatalogue(
+        bundles={model_id: found[0] for model_id, found in versions.items()},
+        refused={},
+        versions={model_id: tuple(found) for model_id, found in versions.items()},
+    )
     runtime = Runtime.from_settings(
         settings, background=False, catalogue=catalogue, create_trail=create_trail
     )

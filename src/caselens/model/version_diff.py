@@ -231,7 +231,7 @@ def _sentence(item: str, before: str, after: str) -> str:
         return f"{item} removed{inline}."
     if max(len(before), len(after)) <= MAX_INLINE_CHARS:
         return f"{item} {before} → {after}."
-    return f"{item} changed (the before and after texts are shown in full)."
+    return f"{item} changed (a long text: see its before and after)."
 
 
 def _change(section: str, item: str, before: str, after: str) -> Change:
