@@ -16,6 +16,8 @@ import streamlit as st
 from caselens.workflow import VersionComparison, VersionHistory, VersionRow
 from components.text import literal
 
+#: A section with more changes than this is drawn folded (its title says how many).
+SECTION_SHOWN_OPEN = 8
 #: What the "On this server" column says.
 LOADED_WORDS = {True: "loaded", False: "not loaded on this server"}
 
@@ -109,9 +111,12 @@ def render_comparison(comparison: VersionComparison, *, key_prefix: str) -> None
         "(figures measured on each version's reference data)."
     )
     for section, changes in sections.items():
-        st.markdown(
-            f"**{literal(section)}**\n" + "\n".join(f"- {literal(c.words)}" for c in changes)
-        )
+        bullets = "\n".join(f"- {literal(c.words)}" for c in changes)
+        if len(changes) <= SECTION_SHOWN_OPEN:
+            st.markdown(f"**{literal(section)}**\n{bullets}")
+        else:  # e.g. every figure of every subgroup after a retraining: one click away
+            with st.expander(f"{section}: {len(changes)} changes"):
+                st.markdown(bullets)
     with st.expander("Every change, before and after in full"):
         st.dataframe(
             pd.DataFrame(

@@ -24,7 +24,13 @@ from .helpers import FIRST_REPORT_MS, SCREEN, axe_problems, go_to, open_from_men
 pytestmark = pytest.mark.browser
 
 # One demo account per role (README "Roles and demo accounts").
-ROLE_USERS = {"clinician": "dr.lee", "patient": "pat.h03", "reviewer": "rev.kim", "admin": "admin"}
+ROLE_USERS = {
+    "clinician": "dr.lee",
+    "patient": "pat.h03",
+    "reviewer": "rev.kim",
+    "admin": "admin",
+    "model_owner": "owner.ng",
+}
 #: A data grid names what it holds here (Streamlit's ``alt``): a region around the grid.
 GRID_NAME_JS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')].map(grid => {
     const region = grid.querySelector('[data-testid="stDataFrameResizable"]');

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from caselens.model.bundle import load_bundle
 from caselens.model.card import ModelCard
 from caselens.model.features import FeatureSchema
 from caselens.model.monitoring_plan import MonitoringPlan
@@ -31,6 +32,7 @@ from caselens.model.version_diff import (
     VersionDiffError,
     diff_versions,
 )
+from caselens.settings import SAMPLE_MODELS_DIR
 from version_fixtures import NEW_AGE_MAX, NEW_INTENDED_USE, edited_version
 
 
@@ -86,6 +88,42 @@ def test_the_reverse_diff_names_the_same_items_with_before_and_after_swapped(
     assert forward.items == backward.items
     swapped = {(c.section, c.item): (c.after, c.before) for c in backward.changes}
     assert {(c.section, c.item): (c.before, c.after) for c in forward.changes} == swapped
+
+
+@pytest.fixture(scope="module")
+def second_versions():
+    """The samples' version 2 folders (sample_models/*-v2), loaded with every check."""
+    return {
+        model_id: load_bundle(SAMPLE_MODELS_DIR / f"{model_id}-v2")
+        for model_id in ("heart-disease", "readmission-30d")
+    }
+
+
+def test_the_samples_version_2_diffs_name_family_added_input_and_threshold(
+    sample_bundles, second_versions
+):
+    heart = diff_versions(sample_bundles["heart-disease"], second_versions["heart-disease"])
+    assert (heart.older_version, heart.newer_version) == ("1.0.0", "2.0.0")
+    family = next(c for c in heart.changes if c.item == "Model family")
+    assert family.section == SECTION_MODEL
+    assert family.words.startswith("Model family Logistic regression")
+    assert "→ Random forest" in family.words
+    assert (SECTION_MODEL, "Model file SHA-256") in heart.items
+    assert "Decision threshold 0.50 → 0.40." in _words(heart, SECTION_THRESHOLD)
+    assert not any(c.section == SECTION_INPUTS and c.after == ABSENT for c in heart.changes)
+    # A retrained model's measured figures differ: AUROC with its interval, overall.
+    assert (SECTION_VALIDATION, "Overall · AUROC") in heart.items
+
+    readmission = diff_versions(
+        sample_bundles["readmission-30d"], second_versions["readmission-30d"]
+    )
+    added = [c for c in readmission.changes if c.section == SECTION_INPUTS and c.before == ABSENT]
+    assert [c.item for c in added] == ["Input Glipizide (glipizide)"]
+    assert added[0].words.startswith("Input Glipizide (glipizide) added: category")
+    assert "Decision threshold 0.20 → 0.25." in _words(readmission, SECTION_THRESHOLD)
+    assert (SECTION_MODEL, "Model family") in readmission.items
+    # The card's statements about the new input are named where they are.
+    assert (SECTION_CARD, "Changeable inputs · glipizide") in readmission.items
 
 
 def test_a_changed_model_file_and_family_are_named(heart_bundle, readmission_bundle):

@@ -65,6 +65,9 @@ ABSENT = "not in this version"
 NOT_STATED = "not stated"
 #: Longest before/after text put inside a sentence; a longer one is in before/after only.
 MAX_INLINE_CHARS = 80
+#: The same for the headline changes a reader must see whole in the sentence: the model
+#: family and an input added or removed.
+MAX_HEADLINE_CHARS = 400
 
 #: Card fields compared in their own sections (the rest is walked as card text).
 _OWN_SECTION_FIELDS = frozenset(
@@ -101,6 +104,7 @@ _WORDS: dict[str, str] = {
     "ppv": "PPV",
     "auroc": "AUROC",
     "ece": "ECE",
+    "brier": "Brier",
     "n": "n",
     "hard_min": "lowest accepted value",
     "hard_max": "highest accepted value",
@@ -221,21 +225,24 @@ def _words(name: str) -> str:
     return _WORDS.get(name) or name.replace("_", " ").capitalize()
 
 
-def _sentence(item: str, before: str, after: str) -> str:
-    """The change in one plain sentence, short values inline, long ones named only."""
+def _sentence(item: str, before: str, after: str, *, limit: int = MAX_INLINE_CHARS) -> str:
+    """The change in one plain sentence, values up to ``limit`` characters inline, longer
+    ones named only (they are in before and after)."""
     if before == ABSENT:
-        inline = f": {after}" if len(after) <= MAX_INLINE_CHARS else ""
+        inline = f": {after}" if len(after) <= limit else ""
         return f"{item} added{inline}."
     if after == ABSENT:
-        inline = f" (was {before})" if len(before) <= MAX_INLINE_CHARS else ""
+        inline = f" (was {before})" if len(before) <= limit else ""
         return f"{item} removed{inline}."
-    if max(len(before), len(after)) <= MAX_INLINE_CHARS:
+    if max(len(before), len(after)) <= limit:
         return f"{item} {before} → {after}."
     return f"{item} changed (a long text: see its before and after)."
 
 
-def _change(section: str, item: str, before: str, after: str) -> Change:
-    return Change(section, item, before, after, _sentence(item, before, after))
+def _change(
+    section: str, item: str, before: str, after: str, *, limit: int = MAX_INLINE_CHARS
+) -> Change:
+    return Change(section, item, before, after, _sentence(item, before, after, limit=limit))
 
 
 def _compare(section: str, item: str, before: Any, after: Any) -> list[Change]:
@@ -248,8 +255,19 @@ def _compare(section: str, item: str, before: Any, after: Any) -> list[Change]:
 
 
 def _model_section(older: ModelBundle, newer: ModelBundle) -> list[Change]:
+    family = []
+    if older.card.model_type != newer.card.model_type:
+        family.append(
+            _change(
+                SECTION_MODEL,
+                "Model family",
+                older.card.model_type,
+                newer.card.model_type,
+                limit=MAX_HEADLINE_CHARS,
+            )
+        )
     return [
-        *_compare(SECTION_MODEL, "Model family", older.card.model_type, newer.card.model_type),
+        *family,
         *_compare(SECTION_MODEL, "Model file SHA-256", older.model_sha256, newer.model_sha256),
     ]
 
@@ -290,6 +308,7 @@ def _inputs_section(older: ModelBundle, newer: ModelBundle) -> list[Change]:
                     item,
                     summary if before is not None else ABSENT,
                     summary if after is not None else ABSENT,
+                    limit=MAX_HEADLINE_CHARS,
                 )
             )
             continue
