@@ -68,19 +68,11 @@ def test_model_diff_by_short_prefixes_prints_the_changes_by_section(env, heart_b
     assert _actions() == ["model_version_seeded"]
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["ffffff", "{new}"], "The older version 'ffffff' is not a version of heart-disease"),
-        (["{old}", "zz"], "The newer version: expected a bundle SHA-256 or its first 4"),
-    ],
-)
-def test_a_version_that_cannot_be_named_is_a_message(env, heart_bundle, args, message):
-    shas = {"old": heart_bundle.bundle_sha256[:8], "new": env.bundle_sha256[:8]}
-    named = [a.format(**shas) for a in args]
-    result = CliRunner().invoke(main, ["model", "diff", "heart-disease", *named])
+def test_a_version_that_cannot_be_named_is_a_message(env, heart_bundle):
+    older = heart_bundle.bundle_sha256[:8]
+    result = CliRunner().invoke(main, ["model", "diff", "heart-disease", older, "ffffff"])
     assert result.exit_code == 1
-    assert f"Error: {message}" in result.output
+    assert "Error: The newer version 'ffffff' is not a version of heart-disease" in result.output
     assert "Traceback" not in result.output
 
 
