@@ -51,9 +51,9 @@ def _approval_line(row: VersionRow, approval) -> str:
     ended = f", ended on {approval.revoked_at:%Y-%m-%d}" if approval.revoked_at else ""
     return (
         f"  - Approved by {literal(approval.approved_by)} ({literal(approval.approver_role)}) "
-        f"on {approval.approved_at:%Y-%m-%d}, until {approval.expires_at:%Y-%m-%d}{ended}. "
-        f"Scope: {literal(approval.intended_use)} Population: {literal(approval.population)} "
-        f"Evidence: {literal(evidence or 'none')}"
+        f"on {approval.approved_at:%Y-%m-%d}, until {approval.expires_at:%Y-%m-%d}{ended} · "
+        f"**Scope:** {literal(approval.intended_use)} · **Population:** "
+        f"{literal(approval.population)} · **Evidence:** {literal(evidence or 'none')}"
     )
 
 
