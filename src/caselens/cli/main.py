@@ -1,6 +1,6 @@
 """The ``caselens`` command: a thin shell over the library, one module per command group
 (:mod:`.samples`, :mod:`.bundle`, :mod:`.bench`, :mod:`.users`, :mod:`.monitor` with
-``outcomes``, :mod:`.audit`, :mod:`.model`).
+``outcomes``, :mod:`.audit`).
 
 Each command parses its options, makes one library call and turns a domain error into a
 message (never a traceback). Commands that act on or show the trail go through the
@@ -69,12 +69,11 @@ def _register_groups() -> None:
     from caselens.cli.bundle import bundle
     from caselens.cli.bundle_sign import bundle_sign  # noqa: F401  (adds sign and verify)
     from caselens.cli.fhir import fhir
-    from caselens.cli.model import model
     from caselens.cli.monitor import monitor, outcomes
     from caselens.cli.samples import samples
     from caselens.cli.users import users
 
-    for group in (samples, bundle, bench, users, monitor, outcomes, fhir, model):
+    for group in (samples, bundle, bench, users, monitor, outcomes, fhir):
         main.add_command(group)
     main.lazy_commands = {
         "serve-cds": (
@@ -88,6 +87,10 @@ def _register_groups() -> None:
         "report": (
             "caselens.cli.report:report",
             "A displayed result, out of CaseLens (FHIR RiskAssessment).",
+        ),
+        "model": (
+            "caselens.cli.model_versions:model",
+            "A model's versions: the history and the diff of two versions.",
         ),
     }
 

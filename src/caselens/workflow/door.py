@@ -110,7 +110,6 @@ class Workflow(
     RecordIntakeMixin,
     AdministrationMixin,
     ModelVersionsMixin,
-    VersionHistoryMixin,
     AuditTrailMixin,
     EvidenceMixin,
     MonitoringMixin,
@@ -120,6 +119,7 @@ class Workflow(
     CounterfactualsMixin,
     ReportExportsMixin,
     ReportVerificationMixin,
+    VersionHistoryMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 
