@@ -17,14 +17,14 @@ the same tab inherits nothing: not the displays, not the estimates, not the sess
 
 The methods are grouped by job, one module each, and combined here: sign-in and the session
 (:mod:`.sessions`), reports and feedback (:mod:`.reports`), model facts, status and users
-(:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`), monitoring
+(:mod:`.administration`), a model's version history and the diff of two versions
+(:mod:`.version_history`), the audit trail and replay (:mod:`.audit_trail`), monitoring
 (:mod:`.monitoring`), a case read from the patient's FHIR record (:mod:`.record_intake`),
 sign-in with the EHR and its patient's record (SMART App Launch, :mod:`.smart_sign_in`),
 the EHR's CDS Hooks cards (:mod:`.cds_cards`), results written back as FHIR
 (:mod:`.fhir_results`), what-if edits of a report (:mod:`.what_if`), counterfactuals
 (:mod:`.counterfactuals`), model versions, approvals and shadow candidates
-(:mod:`.model_versions`), a model's version history and the diff of two versions
-(:mod:`.version_history`), case reports as signed HTML or PDF files (:mod:`.report_exports`)
+(:mod:`.model_versions`), case reports as signed HTML or PDF files (:mod:`.report_exports`)
 and whether such a file is genuine (:mod:`.report_verification`); what they share (the
 stores, the policy check, the one recording function) is :mod:`._door_base`.
 """
