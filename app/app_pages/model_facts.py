@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.model_facts import render_model_facts
+from components.version_history import render_version_history
 from session import guard, run, workflow
 
 guard("model_facts")
@@ -17,3 +18,9 @@ names = {b.card.name: b.model_id for b in offered.values()}
 chosen = st.selectbox("Model", list(names), key="facts_model")
 facts = run(workflow().model_facts, names[chosen])
 render_model_facts(facts, key_prefix=f"facts_{facts.bundle.model_id}")
+model_id = facts.bundle.model_id
+render_version_history(
+    run(workflow().model_versions, model_id),
+    key_prefix=f"versions_{model_id}",
+    compare=lambda older, newer: run(workflow().version_diff, model_id, older, newer),
+)

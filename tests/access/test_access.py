@@ -24,6 +24,8 @@ EXPECTED_ACTIONS = {
         "export_fhir_result",
         "explore_hypothetical",
         "export_report",
+        # The version history is model facts (issue 27).
+        "view_model_versions",
     },
     "patient": {"open_page", "view_patient_summary", "export_report"},
     "reviewer": {

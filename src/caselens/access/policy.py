@@ -77,6 +77,8 @@ ACTIONS: dict[Role, frozenset[str]] = {
             "explore_hypothetical",
             # A report they were shown, as an HTML or PDF file (theirs or the patient's).
             "export_report",
+            # A model's version history and the diff of two versions: model facts (issue 27).
+            "view_model_versions",
         }
     ),
     # A patient's own result, as the patient's file only.

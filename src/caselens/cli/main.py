@@ -88,6 +88,10 @@ def _register_groups() -> None:
             "caselens.cli.report:report",
             "A displayed result, out of CaseLens (FHIR RiskAssessment).",
         ),
+        "model": (
+            "caselens.cli.model_versions:model",
+            "A model's versions: the history and the diff of two versions.",
+        ),
     }
 
 

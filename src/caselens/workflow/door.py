@@ -17,7 +17,8 @@ the same tab inherits nothing: not the displays, not the estimates, not the sess
 
 The methods are grouped by job, one module each, and combined here: sign-in and the session
 (:mod:`.sessions`), reports and feedback (:mod:`.reports`), model facts, status and users
-(:mod:`.administration`), the audit trail and replay (:mod:`.audit_trail`), monitoring
+(:mod:`.administration`), a model's version history and the diff of two versions
+(:mod:`.version_history`), the audit trail and replay (:mod:`.audit_trail`), monitoring
 (:mod:`.monitoring`), a case read from the patient's FHIR record (:mod:`.record_intake`),
 sign-in with the EHR and its patient's record (SMART App Launch, :mod:`.smart_sign_in`),
 the EHR's CDS Hooks cards (:mod:`.cds_cards`), results written back as FHIR
@@ -68,6 +69,7 @@ from caselens.workflow.reports import (
 )
 from caselens.workflow.sessions import SessionsMixin
 from caselens.workflow.smart_sign_in import SmartSignInMixin
+from caselens.workflow.version_history import VersionHistoryMixin
 from caselens.workflow.what_if import WhatIfMixin, WhatIfView
 
 # The names this module held before it was split by job, so old imports keep working.
@@ -117,6 +119,7 @@ class Workflow(
     CounterfactualsMixin,
     ReportExportsMixin,
     ReportVerificationMixin,
+    VersionHistoryMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 
