@@ -116,11 +116,11 @@ def test_users_seed_demo_then_list_shows_one_account_per_role(tmp_path, monkeypa
     monkeypatch.setenv("CASELENS_DATA_DIR", str(tmp_path))
     runner = CliRunner()
     first = runner.invoke(main, ["users", "seed-demo"])
-    assert first.exit_code == 0 and "6 created" in first.output  # two patients + one in Spanish
+    assert first.exit_code == 0 and "7 created" in first.output  # three patients (one in Spanish)
     again = runner.invoke(main, ["users", "seed-demo"])
     assert "0 created (all present)" in again.output
     listed = runner.invoke(main, ["users", "list"]).output
-    for role in ("clinician", "patient", "reviewer", "admin"):
+    for role in ("clinician", "patient", "reviewer", "admin", "model_owner"):
         assert f"\t{role}\t" in listed
 
 
