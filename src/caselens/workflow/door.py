@@ -45,6 +45,7 @@ from caselens.workflow.errors import (
 )
 from caselens.workflow.evidence import EvidenceMixin
 from caselens.workflow.fhir_results import FhirResultsMixin, FhirSent
+from caselens.workflow.model_approvals import ModelApprovalsMixin
 from caselens.workflow.model_versions import ModelVersionsMixin
 from caselens.workflow.monitoring import MonitoringMixin
 from caselens.workflow.record_intake import RecordIntakeMixin
@@ -108,6 +109,7 @@ class Workflow(
     RecordIntakeMixin,
     AdministrationMixin,
     ModelVersionsMixin,
+    ModelApprovalsMixin,
     AuditTrailMixin,
     EvidenceMixin,
     MonitoringMixin,
