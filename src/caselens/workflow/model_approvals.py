@@ -593,6 +593,15 @@ class ModelApprovalsMixin(DoorBase):
             detail = json.loads(entry.detail_json or "{}")
         except ValueError:
             detail = {}
+        monitoring = entry.action in MONITORING_EVIDENCE_ACTIONS and (
+            entry.action == "monitoring_viewed" or detail.get("kind") == "monitoring_report"
+        )
+        if not monitoring and entry.action != SHADOW_COMPARISON_ACTION:
+            raise WorkflowError(
+                f"evidence: entry {seq} is a '{entry.action}' entry; expected a monitoring "
+                "view (monitoring_viewed), a governance report export, or a shadow comparison "
+                f"view ({SHADOW_COMPARISON_ACTION})."
+            )
         about = detail.get("model_id") or entry.model_id
         if about != model_id:
             raise WorkflowError(
@@ -602,9 +611,7 @@ class ModelApprovalsMixin(DoorBase):
         dated = _entry_time(entry)
         who = f"{entry.actor_name} ({entry.actor_role})"
         reference = f"entry {seq}"
-        if entry.action in MONITORING_EVIDENCE_ACTIONS and (
-            entry.action == "monitoring_viewed" or detail.get("kind") == "monitoring_report"
-        ):
+        if monitoring:
             if detail.get("simulated_run"):
                 raise WorkflowError(
                     f"evidence: entry {seq} is of the simulated run "
@@ -621,30 +628,24 @@ class ModelApprovalsMixin(DoorBase):
                 )
             item = EvidenceItem("monitoring_report", reference, summary[:MAX_TEXT], dated)
             return CitedEvidence(item, model_id)
-        if entry.action == SHADOW_COMPARISON_ACTION:
-            live_sha = detail.get("live_bundle_sha256")
-            candidate_sha = detail.get("candidate_bundle_sha256")
-            if not live_sha or not candidate_sha:
-                raise WorkflowError(
-                    f"evidence: entry {seq} does not name the two versions it compared "
-                    "(live_bundle_sha256, candidate_bundle_sha256)."
-                )
-            figures = ", ".join(
-                f"{k} {detail[k]}"
-                for k in ("pairs", "agreement", "n", "mean_difference")
-                if k in detail
+        live_sha = detail.get("live_bundle_sha256")
+        candidate_sha = detail.get("candidate_bundle_sha256")
+        if not live_sha or not candidate_sha:
+            raise WorkflowError(
+                f"evidence: entry {seq} does not name the two versions it compared "
+                "(live_bundle_sha256, candidate_bundle_sha256)."
             )
-            summary = (
-                f"Shadow comparison of {str(candidate_sha)[:12]} against the live "
-                f"{str(live_sha)[:12]} viewed by {who}" + (f": {figures}" if figures else "")
-            )
-            item = EvidenceItem("shadow_comparison", reference, summary[:MAX_TEXT], dated)
-            return CitedEvidence(item, model_id, str(live_sha), str(candidate_sha))
-        raise WorkflowError(
-            f"evidence: entry {seq} is a '{entry.action}' entry; expected a monitoring view "
-            "(monitoring_viewed), a governance report export, or a shadow comparison view "
-            f"({SHADOW_COMPARISON_ACTION})."
+        figures = ", ".join(
+            f"{k} {detail[k]}"
+            for k in ("pairs", "agreement", "n", "mean_difference")
+            if k in detail
         )
+        summary = (
+            f"Shadow comparison of {str(candidate_sha)[:12]} against the live "
+            f"{str(live_sha)[:12]} viewed by {who}" + (f": {figures}" if figures else "")
+        )
+        item = EvidenceItem("shadow_comparison", reference, summary[:MAX_TEXT], dated)
+        return CitedEvidence(item, model_id, str(live_sha), str(candidate_sha))
 
 
 def _audience(role: str) -> str:
