@@ -72,12 +72,14 @@ def open_door(
     bundles: Iterable[Any] = (),
     trail_env: dict[str, str] | None = None,
     create_trail: bool = True,
+    all_models: bool = False,
 ) -> Iterator[Door]:
     """Build the workflow over the configured stores through the app's runtime
     (:class:`caselens.runtime.Runtime`) with the operator signed in; every problem opening
     them, and every refusal or error of the workflow call, becomes a one-line
     ClickException. ``bundles``: the models the command reads (an
-    account or trail command reads none, so none is loaded)."""
+    account or trail command reads none, so none is loaded); ``all_models``: the whole
+    models folder instead, every version."""
     from caselens.audit import AuditError
     from caselens.model.bundle import BundleCatalogue
     from caselens.runtime import Runtime
@@ -90,7 +92,13 @@ def open_door(
         settings = Settings.from_environment({**environment(), **environment(trail_env or {})})
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
-    catalogue = BundleCatalogue(bundles={b.model_id: b for b in bundles}, refused={})
+    # ``all_models``: the models folder as the app loads it, every version of each model id
+    # (the model lifecycle commands act on versions).
+    catalogue = (
+        None
+        if all_models
+        else BundleCatalogue(bundles={b.model_id: b for b in bundles}, refused={})
+    )
     runtime = Runtime.from_settings(
         settings, background=False, catalogue=catalogue, create_trail=create_trail
     )

@@ -88,6 +88,10 @@ def _register_groups() -> None:
             "caselens.cli.report:report",
             "A displayed result, out of CaseLens (FHIR RiskAssessment).",
         ),
+        "model": (
+            "caselens.cli.model:model",
+            "A model's versions: register, approve, run in shadow, retire.",
+        ),
     }
 
 

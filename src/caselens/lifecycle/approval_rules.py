@@ -190,7 +190,7 @@ def check_approval(
     if not scope_confirmed:
         raise ApprovalRefused(
             "scope_confirmed: confirm that the approval covers the intended use and the "
-            "population the version's card states (shown with the form)."
+            "population the version's card states."
         )
     if not evidence:
         raise ApprovalRefused(

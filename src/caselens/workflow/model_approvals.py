@@ -185,8 +185,18 @@ class ModelApprovalsMixin(DoorBase):
         """The approvals in force that end within ``days`` (reviewers, administrators and
         model owners see them on Model status), soonest first."""
         self._require(session, "view_model_status")
-        standings = [self.model_standing(m) for m in self.catalogue.bundles]
-        return expiring_approvals(standings, self._clock(), days=days)
+        return expiring_approvals(self._standings(), self._clock(), days=days)
+
+    def approval_expiry_check(self, session: UserSession) -> ApprovalExpiries:
+        """:meth:`record_approval_expiries` for a person or an operator who may see model
+        status (``caselens monitor check`` prints what it finds)."""
+        self._require(session, "view_model_status")
+        return self.record_approval_expiries()
+
+    def _standings(self) -> list[Standing]:
+        """Every registered model id's standing (the models folder may offer fewer)."""
+        ids = {v.model_id for v in self._lifecycle.all_versions()}
+        return [self.model_standing(m) for m in sorted(ids)]
 
     # -- acts ---------------------------------------------------------------------------------
 
