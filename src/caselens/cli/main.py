@@ -89,7 +89,7 @@ def _register_groups() -> None:
             "A displayed result, out of CaseLens (FHIR RiskAssessment).",
         ),
         "model": (
-            "caselens.cli.model:model",
+            "caselens.cli.model_approval:model",
             "A model's versions: register, approve, run in shadow, retire.",
         ),
     }

@@ -1,7 +1,8 @@
 """``caselens model …``: a model id's versions (the model lifecycle, issue 27).
 
-The group only; its commands live in their own modules (:mod:`.model_approval`: register,
-approve, shadow, retire).
+The group only; its commands live in their own modules and attach themselves to it
+(:mod:`.model_approval`: register, approve, shadow, retire), so ``caselens model`` is
+registered by the module that holds them (see :mod:`.main`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,3 @@ def model() -> None:
     Example: caselens model register heart-disease 3f2a9c0d1e2b --reason "Recalibrated"
     """
 
-
-# The commands attach themselves to the group when their module is imported (after the
-# group exists, so the circle closes harmlessly).
-from caselens.cli import model_approval  # noqa: E402, F401
