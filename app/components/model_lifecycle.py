@@ -76,6 +76,15 @@ def render_live_standing(view: LifecycleView) -> None:
         st.caption(
             f"Scope: {literal(approval.intended_use)} Population: {literal(approval.population)}"
         )
+        if standing.expires_soon:
+            days = (last_day - dt.datetime.now(dt.UTC).date()).days
+            when = "today" if days <= 0 else f"in {days} day{'s' if days != 1 else ''}"
+            st.warning(
+                f"This approval ends {when} ({last_day:%Y-%m-%d}). Unless it is renewed with "
+                "monitoring evidence newer than this approval, the model then shows no "
+                "prediction anywhere.",
+                icon=":material/event_busy:",
+            )
     elif not standing.may_predict:
         st.error(literal(standing.message), icon=":material/block:")
     if standing.shadow is not None:
