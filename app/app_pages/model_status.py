@@ -29,9 +29,13 @@ render_expiry_banner(run(workflow().approvals_expiring))
 for model_id, status in statuses.items():
     bundle = workflow().bundle(model_id)
     alerts = alerts_by_model.get(model_id, ())
+    lifecycle = run(workflow().model_lifecycle, model_id)
     with st.container(border=True):
         if status.suspended:
             state = "SUSPENDED"
+        elif not lifecycle.standing.may_predict:
+            # Stopped exactly like a suspension, for want of an approval in force.
+            state = "NO PREDICTIONS: no approval in force"
         elif alerts:
             # "Active" alone would read as "all is well" while monitoring says otherwise.
             state = f"Active, with {len(alerts)} monitoring alert{'s' if len(alerts) > 1 else ''}"
@@ -67,7 +71,6 @@ for model_id, status in statuses.items():
             f"Last reviewed {literal(bundle.card.last_review_date)}; next review due "
             f"{literal(bundle.card.review_due())}."
         )
-        lifecycle = run(workflow().model_lifecycle, model_id)
         render_live_standing(lifecycle)
         with st.expander("Versions and approvals"):
             render_versions(lifecycle)
