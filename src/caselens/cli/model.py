@@ -16,4 +16,3 @@ def model() -> None:
 
     Example: caselens model register heart-disease 3f2a9c0d1e2b --reason "Recalibrated"
     """
-

@@ -346,14 +346,15 @@ class ModelApprovalsMixin(DoorBase):
             },
         )
         stored = self._lifecycle.add_approval(dataclasses.replace(approval, audit_seq=entry.seq))
-        if checked.kind == "promotion" and live is not None:
-            self._lifecycle.revoke_approvals(model_id, live.bundle_sha256, at=now)
         if version.state != "live":
             # Making it live retires the previous live version (the store's invariant); a
             # shadow candidate promoted stops being shadow.
             self._lifecycle.set_state(
                 model_id, bundle.bundle_sha256, "live", by=viewer.user_id, at=now
             )
+        if checked.kind == "promotion" and live is not None:
+            # After the switch, so no moment passes with the old version live and unapproved.
+            self._lifecycle.revoke_approvals(model_id, live.bundle_sha256, at=now)
         self._live_view = None  # this server serves the new live version at once
         return stored
 
