@@ -32,14 +32,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from caselens.audit import AuditEntry, AuditError
 from caselens.errors import CaseLensError
 from caselens.lifecycle.approval_rules import (
     MAX_APPROVAL_DAYS,
@@ -49,9 +45,7 @@ from caselens.lifecycle.approval_rules import (
 )
 from caselens.lifecycle.records import (
     MAX_TEXT,
-    MIN_REASON,
     Approval,
-    EvidenceItem,
     ModelVersion,
     Standing,
 )
@@ -65,87 +59,24 @@ from caselens.lifecycle.standing import (
 from caselens.lifecycle.store import new_approval_id
 from caselens.model.bundle import ModelBundle
 from caselens.workflow._door_base import DoorBase
-from caselens.workflow.errors import NotRecorded, WorkflowError
+from caselens.workflow.approval_records import (
+    MONITORING_EVIDENCE_ACTIONS,
+    SHADOW_COMPARISON_ACTION,
+    ApprovalExpiries,
+    LifecycleView,
+    LoadedVersion,
+    check_change_reason,
+    cited_evidence,
+)
+from caselens.workflow.approval_records import stamp as _stamp
+from caselens.workflow.errors import WorkflowError
 from caselens.workflow.model_versions import LIFECYCLE_SYSTEM
 from caselens.workflow.records import UserSession
 
 _log = logging.getLogger("caselens.workflow.model_approvals")
 
-#: Entries that showed the live model's monitoring figures to a person, citable as
-#: monitoring evidence (``exported`` only with ``kind: monitoring_report``).
-MONITORING_EVIDENCE_ACTIONS = ("monitoring_viewed", "exported")
-#: The entry a shadow comparison view records (the Monitoring page's comparison).
-SHADOW_COMPARISON_ACTION = "shadow_comparison_viewed"
 #: Shortest unique start of a bundle SHA-256 accepted in place of the whole (the CLI).
 MIN_SHA_PREFIX = 12
-
-
-@dataclass(frozen=True)
-class LoadedVersion:
-    """A version loaded on this server, and whether (and how) it is registered."""
-
-    bundle_sha256: str
-    card_version: str
-    folder: str
-    intended_use: str
-    population: str
-    registered: ModelVersion | None
-
-
-@dataclass(frozen=True)
-class LifecycleView:
-    """What Model status shows about one model id's versions and approvals.
-
-    Attributes
-    ----------
-    model_id, model_name : str
-    standing : Standing
-        The live version, its approval in force, the shadow candidate, the words when it
-        may not predict.
-    versions : tuple of ModelVersion
-        Every registered version, oldest first.
-    approvals : tuple of Approval
-        Every approval of the model id, oldest first.
-    loaded : tuple of LoadedVersion
-        The versions this server has loaded (registered or not).
-    """
-
-    model_id: str
-    model_name: str
-    standing: Standing
-    versions: tuple[ModelVersion, ...]
-    approvals: tuple[Approval, ...]
-    loaded: tuple[LoadedVersion, ...]
-
-
-@dataclass(frozen=True)
-class ApprovalExpiries:
-    """What the expiry check found: approvals ending within the warning window, approvals
-    that have ended without renewal (the model stopped), and those recorded just now."""
-
-    expiring: tuple[Approval, ...]
-    expired: tuple[Approval, ...]
-    newly_recorded: tuple[Approval, ...]
-
-
-def _entry_time(entry: AuditEntry) -> dt.datetime:
-    """An entry's recorded-at as naive UTC."""
-    return dt.datetime.fromisoformat(entry.recorded_at.replace("Z", "+00:00")).replace(tzinfo=None)
-
-
-def _stamp(moment: dt.datetime) -> str:
-    return moment.isoformat(timespec="seconds") + "Z"
-
-
-def check_change_reason(reason: str, *, field: str = "reason") -> str:
-    """A stated reason, stripped: 10 to 2000 characters (it is recorded and shown)."""
-    text = (reason or "").strip()
-    if len(text) < MIN_REASON or len(text) > MAX_TEXT:
-        raise WorkflowError(
-            f"{field}: expected the reason in words, {MIN_REASON} to {MAX_TEXT} characters; "
-            f"got {len(text)}."
-        )
-    return text
 
 
 class ModelApprovalsMixin(DoorBase):
@@ -272,7 +203,8 @@ class ModelApprovalsMixin(DoorBase):
         live = next((v for v in versions if v.state == "live"), None)
         approvals = self._lifecycle.approvals(model_id)
         try:
-            cited = [self._cited(model_id, seq) for seq in dict.fromkeys(evidence_entries)]
+            numbers = dict.fromkeys(evidence_entries)  # each entry once, in the order given
+            cited = [cited_evidence(self._audit, model_id, seq) for seq in numbers]
             evidence = [
                 CitedEvidence(validation_evidence(bundle, now), model_id),
                 *cited,
@@ -583,80 +515,6 @@ class ModelApprovalsMixin(DoorBase):
                 f"{model_id} is not registered; a model owner registers it first."
             )
         return version
-
-    def _cited(self, model_id: str, seq: Any) -> CitedEvidence:
-        """An audit entry cited as evidence, checked: it exists, verifies, is about
-        ``model_id`` and is a monitoring view/report or a shadow comparison."""
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
-            raise WorkflowError(f"evidence: expected audit entry numbers (1 or more); got {seq!r}.")
-        try:
-            entry = self._audit.get(seq)
-            problem = self._audit.entry_problem(seq)
-        except AuditError as exc:
-            raise WorkflowError(f"evidence: there is no audit entry {seq}.") from exc
-        except OSError as exc:
-            raise NotRecorded(f"evidence: the audit trail could not be read ({exc}).") from exc
-        if problem is not None:
-            raise WorkflowError(
-                f"evidence: entry {seq} fails verification ({problem}), so it cannot be cited."
-            )
-        try:
-            detail = json.loads(entry.detail_json or "{}")
-        except ValueError:
-            detail = {}
-        monitoring = entry.action in MONITORING_EVIDENCE_ACTIONS and (
-            entry.action == "monitoring_viewed" or detail.get("kind") == "monitoring_report"
-        )
-        if not monitoring and entry.action != SHADOW_COMPARISON_ACTION:
-            raise WorkflowError(
-                f"evidence: entry {seq} is a '{entry.action}' entry; expected a monitoring "
-                "view (monitoring_viewed), a governance report export, or a shadow comparison "
-                f"view ({SHADOW_COMPARISON_ACTION})."
-            )
-        about = detail.get("model_id") or entry.model_id
-        if about != model_id:
-            raise WorkflowError(
-                f"evidence: entry {seq} ({entry.action}) is about {about or 'no model'}, not "
-                f"{model_id}."
-            )
-        dated = _entry_time(entry)
-        who = f"{entry.actor_name} ({entry.actor_role})"
-        reference = f"entry {seq}"
-        if monitoring:
-            if detail.get("simulated_run"):
-                raise WorkflowError(
-                    f"evidence: entry {seq} is of the simulated run "
-                    f"{detail['simulated_run']}; monitoring evidence must be of what was shown "
-                    "to people."
-                )
-            if entry.action == "monitoring_viewed":
-                summary = f"Monitoring figures viewed by {who}"
-            else:
-                periods = detail.get("periods") or []
-                span = f" for {periods[0]} to {periods[-1]}" if periods else ""
-                summary = (
-                    f"Governance report{span} ({detail.get('alerts', 0)} alerts) exported by {who}"
-                )
-            item = EvidenceItem("monitoring_report", reference, summary[:MAX_TEXT], dated)
-            return CitedEvidence(item, model_id)
-        live_sha = detail.get("live_bundle_sha256")
-        candidate_sha = detail.get("candidate_bundle_sha256")
-        if not live_sha or not candidate_sha:
-            raise WorkflowError(
-                f"evidence: entry {seq} does not name the two versions it compared "
-                "(live_bundle_sha256, candidate_bundle_sha256)."
-            )
-        figures = ", ".join(
-            f"{k} {detail[k]}"
-            for k in ("pairs", "agreement", "n", "mean_difference")
-            if k in detail
-        )
-        summary = (
-            f"Shadow comparison of {str(candidate_sha)[:12]} against the live "
-            f"{str(live_sha)[:12]} viewed by {who}" + (f": {figures}" if figures else "")
-        )
-        item = EvidenceItem("shadow_comparison", reference, summary[:MAX_TEXT], dated)
-        return CitedEvidence(item, model_id, str(live_sha), str(candidate_sha))
 
 
 def _audience(role: str) -> str:
