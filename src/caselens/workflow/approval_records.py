@@ -182,3 +182,40 @@ def cited_evidence(audit: AuditStore, model_id: str, seq: Any) -> CitedEvidence:
     )
     item = EvidenceItem("shadow_comparison", reference, summary[:MAX_TEXT], dated)
     return CitedEvidence(item, model_id, str(live_sha), str(candidate_sha))
+
+
+def approval_detail(
+    approval: Approval,
+    *,
+    kind: str,
+    card_version: str,
+    registered_by: str,
+    cited: list[str],
+    expires_on: dt.date | None,
+    replaces_live: str | None,
+) -> dict[str, Any]:
+    """The ``model_version_approved`` entry's detail: the approval id, its kind (first,
+    promotion, renewal), the scope confirmed, the evidence, the expiry and what it renews or
+    replaces."""
+    return {
+        "model_id": approval.model_id,
+        "bundle_sha256": approval.bundle_sha256,
+        "card_version": card_version,
+        "approval_id": approval.approval_id,
+        "kind": kind,
+        "registered_by": registered_by,
+        "scope": {
+            "intended_use": approval.intended_use,
+            "population": approval.population,
+            "confirmed": True,
+        },
+        "evidence": [
+            {"kind": i.kind, "reference": i.reference, "dated": stamp(i.dated)}
+            for i in approval.evidence
+        ],
+        "evidence_entries": cited,
+        "expires_on": f"{expires_on:%Y-%m-%d}",
+        "expires_at": stamp(approval.expires_at),
+        "renews": approval.renews,
+        "replaces_live": replaces_live,
+    }

@@ -39,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from caselens.errors import CaseLensError
 from caselens.lifecycle.approval_rules import (
     MAX_APPROVAL_DAYS,
+    ApprovalCheck,
     ApprovalRefused,
     CitedEvidence,
     check_approval,
@@ -65,6 +66,7 @@ from caselens.workflow.approval_records import (
     ApprovalExpiries,
     LifecycleView,
     LoadedVersion,
+    approval_detail,
     check_change_reason,
     cited_evidence,
 )
@@ -199,42 +201,10 @@ class ModelApprovalsMixin(DoorBase):
                 "reason for the change."
             )
         now = self._clock()
-        versions = self._lifecycle.versions(model_id)
-        live = next((v for v in versions if v.state == "live"), None)
-        approvals = self._lifecycle.approvals(model_id)
-        try:
-            numbers = dict.fromkeys(evidence_entries)  # each entry once, in the order given
-            cited = [cited_evidence(self._audit, model_id, seq) for seq in numbers]
-            evidence = [
-                CitedEvidence(validation_evidence(bundle, now), model_id),
-                *cited,
-            ]
-            checked = check_approval(
-                version,
-                approver=viewer.user_id,
-                approver_role=viewer.role,
-                expires_on=expires_on,
-                evidence=evidence,
-                scope_confirmed=scope_confirmed,
-                live=live,
-                approvals=approvals,
-                now=now,
-            )
-        except (ApprovalRefused, WorkflowError) as exc:
-            # A broken rule of the two-person, evidence and expiry rules is a refusal of a
-            # governance act: it goes in the trail like a policy refusal.
-            self._record(
-                session,
-                "access_refused",
-                audience=_audience(viewer.role),
-                detail={
-                    "action": "approve_model_version",
-                    "model_id": model_id,
-                    "bundle_sha256": bundle.bundle_sha256,
-                    "reason": str(exc)[:MAX_TEXT],
-                },
-            )
-            raise WorkflowError(str(exc)) from exc
+        live = next((v for v in self._lifecycle.versions(model_id) if v.state == "live"), None)
+        checked, evidence, cited = self._checked_approval(
+            session, version, bundle, live, now, expires_on, evidence_entries, scope_confirmed
+        )
         approval = Approval(
             approval_id=new_approval_id(),
             model_id=model_id,
@@ -248,34 +218,18 @@ class ModelApprovalsMixin(DoorBase):
             evidence=tuple(c.item for c in evidence),
             renews=checked.renews,
         )
+        replaces = live.bundle_sha256 if live is not None and checked.kind == "promotion" else None
+        detail = approval_detail(
+            approval,
+            kind=checked.kind,
+            card_version=bundle.version,
+            registered_by=version.registered_by,
+            cited=[c.item.reference for c in cited],
+            expires_on=expires_on,
+            replaces_live=replaces,
+        )
         entry = self._record(
-            session,
-            "model_version_approved",
-            audience="model_owner",
-            detail={
-                "model_id": model_id,
-                "bundle_sha256": bundle.bundle_sha256,
-                "card_version": bundle.version,
-                "approval_id": approval.approval_id,
-                "kind": checked.kind,
-                "registered_by": version.registered_by,
-                "scope": {
-                    "intended_use": approval.intended_use,
-                    "population": approval.population,
-                    "confirmed": True,
-                },
-                "evidence": [
-                    {"kind": i.kind, "reference": i.reference, "dated": _stamp(i.dated)}
-                    for i in approval.evidence
-                ],
-                "evidence_entries": [c.item.reference for c in cited],
-                "expires_on": f"{expires_on:%Y-%m-%d}",
-                "expires_at": _stamp(approval.expires_at),
-                "renews": checked.renews,
-                "replaces_live": None
-                if live is None or checked.kind != "promotion"
-                else live.bundle_sha256,
-            },
+            session, "model_version_approved", audience="model_owner", detail=detail
         )
         stored = self._lifecycle.add_approval(dataclasses.replace(approval, audit_seq=entry.seq))
         if version.state != "live":
@@ -289,6 +243,52 @@ class ModelApprovalsMixin(DoorBase):
             self._lifecycle.revoke_approvals(model_id, live.bundle_sha256, at=now)
         self._live_view = None  # this server serves the new live version at once
         return stored
+
+    def _checked_approval(
+        self,
+        session: UserSession,
+        version: ModelVersion,
+        bundle: ModelBundle,
+        live: ModelVersion | None,
+        now: dt.datetime,
+        expires_on: dt.date | None,
+        evidence_entries: list[int],
+        scope_confirmed: bool,
+    ) -> tuple[ApprovalCheck, list[CitedEvidence], list[CitedEvidence]]:
+        """The approval checked against every rule, with its evidence (the version's
+        validation figures first, then the entries cited); a refusal is recorded as
+        ``access_refused`` (a refused governance act, like a policy refusal), then raised."""
+        viewer = self._viewer(session)
+        model_id = version.model_id
+        try:
+            numbers = dict.fromkeys(evidence_entries)  # each entry once, in the order given
+            cited = [cited_evidence(self._audit, model_id, seq) for seq in numbers]
+            evidence = [CitedEvidence(validation_evidence(bundle, now), model_id), *cited]
+            checked = check_approval(
+                version,
+                approver=viewer.user_id,
+                approver_role=viewer.role,
+                expires_on=expires_on,
+                evidence=evidence,
+                scope_confirmed=scope_confirmed,
+                live=live,
+                approvals=self._lifecycle.approvals(model_id),
+                now=now,
+            )
+        except (ApprovalRefused, WorkflowError) as exc:
+            self._record(
+                session,
+                "access_refused",
+                audience=_audience(viewer.role),
+                detail={
+                    "action": "approve_model_version",
+                    "model_id": model_id,
+                    "bundle_sha256": bundle.bundle_sha256,
+                    "reason": str(exc)[:MAX_TEXT],
+                },
+            )
+            raise WorkflowError(str(exc)) from exc
+        return checked, evidence, cited
 
     def set_shadow(
         self, session: UserSession, model_id: str, bundle_sha256: str, on: bool
