@@ -122,7 +122,13 @@ def render_versions(view: LifecycleView) -> None:
         for lv in unregistered
     ]
     if rows:
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.dataframe(
+            rows,
+            hide_index=True,
+            width="stretch",
+            key=f"lifecycle_{view.model_id}_versions",
+            alt=f"Versions of {view.model_name}: state, who registered each, and why",
+        )
 
 
 def render_version_forms(view: LifecycleView, *, key_prefix: str) -> None:
