@@ -38,6 +38,7 @@ from caselens.cds.serve import config_from_settings
 from caselens.monitoring.clinician_use import feedback_by_period
 from caselens.runtime import Runtime
 from caselens.settings import Settings
+from lifecycle_fixtures import approve_first_versions
 
 APP_URL = "https://caselens.example.org"
 PATIENT = "pat-0042"
@@ -68,6 +69,7 @@ def service(tmp_path_factory) -> Iterator[dict]:
         app_url=APP_URL,
     )
     runtime = Runtime.from_settings(settings, background=False)
+    approve_first_versions(runtime.workflow)  # a deployment's first version, approved
     runtime.explainer(HEART)  # warm: the first card is not the model's first load
     app = create_app(runtime, config_from_settings(settings))
     # The EHR's FHIR server holds FETCHED's record (the first demo case), for the fetch path.

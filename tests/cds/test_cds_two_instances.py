@@ -25,6 +25,7 @@ from caselens.cds import create_app
 from caselens.cds.serve import config_from_settings
 from caselens.runtime import Runtime
 from caselens.settings import Settings
+from lifecycle_fixtures import approve_first_versions
 
 #: The public URL both instances serve (a load balancer's): every token's audience.
 PUBLIC_URL = "https://cds.example.org"
@@ -51,6 +52,7 @@ def two_instances(tmp_path, new_pg_database) -> Iterator[dict]:
         for _ in range(2):
             runtime = Runtime.from_settings(settings, background=False)
             stack.callback(runtime.close)
+            approve_first_versions(runtime.workflow)  # once: the second finds it on record
             base = stack.enter_context(
                 cds_server(create_app(runtime, config_from_settings(settings)), free_port())
             )

@@ -102,6 +102,7 @@ def test_no_two_parts_of_the_door_define_the_same_private_method():
     import inspect
 
     from caselens.workflow import Workflow
+    from caselens.workflow._door_base import DoorBase
 
     seen: dict[str, str] = {}
     clashes = []
@@ -111,7 +112,7 @@ def test_no_two_parts_of_the_door_define_the_same_private_method():
         for name, member in vars(part).items():
             if name.startswith("__") or not inspect.isfunction(member):
                 continue
-            if name in seen:
+            if name in seen and name not in DoorBase.HOOKS:  # a hook is overridden on purpose
                 clashes.append(f"{name}: {seen[name]} and {part.__name__}")
             else:
                 seen[name] = part.__name__

@@ -95,7 +95,8 @@ def workflow(tmp_path, accounts_template, mapped_bundle, explainer) -> Iterator[
         audit_key=KEY,
         clock=lambda: dt.datetime(2026, 12, 1, 9, 0),
     )
-    approve_first_versions(built)
+    # Approved before the test's fixed clock (an approval holds from its own time on).
+    approve_first_versions(built, now=built._clock() - dt.timedelta(days=1))
     built.trail = audit
     built.trail_path = tmp_path / "audit.sqlite"
     yield built

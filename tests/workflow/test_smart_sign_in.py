@@ -115,7 +115,8 @@ def workflow(
         audit_key=KEY,
         clock=clock,
     )
-    approve_first_versions(built)
+    # Approved before the test's fixed clock (an approval holds from its own time on).
+    approve_first_versions(built, now=built._clock() - dt.timedelta(days=1))
     jwks = tmp_path / "ehr-jwks.json"
     jwks.write_text(json.dumps(ehr.jwks()), encoding="utf-8")
     built.configure_smart_sign_in(

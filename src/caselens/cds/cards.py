@@ -303,6 +303,13 @@ def render_card(
             f"Reason: {escape_markdown(decision.reason or 'not stated')}\n\n"
             + _model_line(bundle.card.name, bundle.card.version)
         )
+    elif decision.kind == "model_not_approved":
+        summary = f"{bundle.card.name}: no approval in force, no estimate"[:MAX_SUMMARY_CHARS]
+        detail = (
+            "This model has no approval in force, so CaseLens shows no estimate from it\\. "
+            f"{escape_markdown(decision.reason or '')}\n\n"
+            + _model_line(bundle.card.name, bundle.card.version)
+        )
     else:
         count = len(decision.missing)
         summary = (

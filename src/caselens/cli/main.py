@@ -89,8 +89,8 @@ def _register_groups() -> None:
             "A displayed result, out of CaseLens (FHIR RiskAssessment).",
         ),
         "model": (
-            "caselens.cli.model_versions:model",
-            "A model's versions: the history and the diff of two versions.",
+            "caselens.cli.model_approval:model",
+            "A model's versions: history, diff, register, approve, shadow, retire.",
         ),
     }
 

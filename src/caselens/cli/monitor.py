@@ -3,6 +3,7 @@ library (each parses its options, makes the library calls, turns an error into a
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -271,6 +272,7 @@ def monitor_check(model, every_model, run_id, period, models_dir, plan_file, as_
     for alert in result.alerts:
         new = " [new]" if alert.alert_id in result.newly_raised else ""
         click.echo(f"ALERT {alert.alert_id}{new}  {alert.message}")
+    _echo_approvals(as_role)
     if result.alerts:
         sys.exit(EXIT_ALERT)
     click.echo("No alert is open.")
@@ -283,6 +285,28 @@ def _check_one(model, run_id, period, models_dir, plan_file, as_role):
     with open_door("monitor check", as_role, bundles=[bundle]) as door:
         return door.workflow.judge_monitoring(
             door.session, bundle.model_id, run_id=run_id, period=period, plan_file=plan_file
+        )
+
+
+def _echo_approvals(as_role: str) -> None:
+    """Approvals ending within 30 days and those that ended without renewal (the model shows
+    no prediction), through the door; an expiry not yet in the trail is recorded (by the
+    system, once). Nothing is printed when every approval holds beyond 30 days."""
+    with open_door("monitor check", as_role) as door:
+        found = door.workflow.approval_expiry_check(door.session)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    for approval in found.expiring:
+        days = (approval.expires_at - now).days
+        click.echo(
+            f"approval  {approval.model_id} {approval.bundle_sha256[:12]}: approved by "
+            f"{approval.approved_by} until {approval.expires_at:%Y-%m-%d %H:%M} UTC "
+            f"(ends in {days} day{'s' if days != 1 else ''}; renew with new monitoring evidence)"
+        )
+    for approval in found.expired:
+        click.echo(
+            f"APPROVAL EXPIRED  {approval.model_id} {approval.bundle_sha256[:12]}: ended "
+            f"{approval.expires_at:%Y-%m-%d %H:%M} UTC (approved by {approval.approved_by}); "
+            "it shows no prediction until renewed"
         )
 
 
@@ -317,6 +341,7 @@ def _check_every_model(period: str | None, models_dir: Path | None, as_role: str
                 f"{model}: OK  no alert open; {periods} period(s) judged, "
                 f"{len(result.watches)} to watch."
             )
+    _echo_approvals(as_role)
     if alerting:
         sys.exit(EXIT_ALERT)
     if failed:

@@ -43,6 +43,9 @@ class DoorBase:
     """What every part of the door shares: the stores it reads and writes, and the one way
     it checks the policy and records an entry (see :class:`caselens.workflow.Workflow`)."""
 
+    #: Methods defined here to do nothing, for one part of the door to override on purpose.
+    HOOKS = frozenset({"_on_refused_standing"})
+
     def __init__(
         self,
         *,

@@ -37,7 +37,7 @@ MAX_EHR_TEXT = 500
 #: Most missing inputs named in one trail entry (a schema has at most a few hundred).
 MAX_MISSING_RECORDED = 300
 
-CardKind = Literal["prediction", "inputs_missing", "model_suspended"]
+CardKind = Literal["prediction", "inputs_missing", "model_suspended", "model_not_approved"]
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,15 @@ class CdsCardsMixin(DoorBase):
         if status.suspended:
             entry = self._withhold(session, ref, {**base, "reason": "model suspended"})
             return CardDecision("model_suspended", call.model_id, entry.seq, reason=status.reason)
+        standing = self.model_standing(call.model_id)
+        if not standing.may_predict:
+            # No approval in force (expired, ended, never given): no estimate, like a
+            # suspension, with its own words (issue 27).
+            self._on_refused_standing(standing)
+            entry = self._withhold(session, ref, {**base, "reason": "no approval in force"})
+            return CardDecision(
+                "model_not_approved", call.model_id, entry.seq, reason=standing.message
+            )
         case, missing = _case_or_missing(bundle, inputs, ref)
         if case is None:
             names = [name for name, _, _ in missing[:MAX_MISSING_RECORDED]]

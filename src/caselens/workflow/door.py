@@ -46,6 +46,7 @@ from caselens.workflow.errors import (
 )
 from caselens.workflow.evidence import EvidenceMixin
 from caselens.workflow.fhir_results import FhirResultsMixin, FhirSent
+from caselens.workflow.model_approvals import ModelApprovalsMixin
 from caselens.workflow.model_versions import ModelVersionsMixin
 from caselens.workflow.monitoring import MonitoringMixin
 from caselens.workflow.record_intake import RecordIntakeMixin
@@ -110,6 +111,7 @@ class Workflow(
     RecordIntakeMixin,
     AdministrationMixin,
     ModelVersionsMixin,
+    ModelApprovalsMixin,
     AuditTrailMixin,
     EvidenceMixin,
     MonitoringMixin,

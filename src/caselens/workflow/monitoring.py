@@ -254,6 +254,7 @@ class MonitoringMixin(DoorBase):
         from caselens.monitoring.tables import ready_engine
         from caselens.monitoring.views import iter_figures
 
+        self.scheduled_expiry_check()  # type: ignore[attr-defined]  # approvals that ran out
         engine = ready_engine(self._audit)
         cache = FiguresCache.for_store(self._audit)
         raised: dict[str, tuple[str, ...]] = {}

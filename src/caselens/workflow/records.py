@@ -41,7 +41,8 @@ class UserSession:
     recorded : set of tuple
         Displays already recorded: (viewer id, session id, report id, audience, action).
     reports : dict
-        Reports computed in this session, by (model id, patient ref, inputs).
+        Reports computed in this session, by (model id, patient ref, inputs and the live
+        version's bundle SHA-256).
     own_estimates : dict
         The clinician's own estimates (out of 100) committed before seeing the model's.
     cookie_handoff : str or None

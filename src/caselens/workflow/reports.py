@@ -32,11 +32,15 @@ class ReportsMixin(DoorBase):
     def _report(
         self, session: UserSession, model_id: str, case: Case, *, audience: Audience
     ) -> CaseReport:
-        key = case_key(model_id, case)
+        # Keyed by the live version too: after a promotion (here or on another server) the
+        # tab computes the new live version's report, never serves the old version's.
+        live = self.bundle(model_id)
+        model, patient, inputs = case_key(model_id, case)
+        key = (model, patient, f"{inputs}\nbundle {live.bundle_sha256}")
         report = session.reports.get(key)
         if report is None:
             try:
-                report = self._live_explainer(model_id).explain(case)
+                report = self._version_explainer(live).explain(case)
             except (ModelOutputError, ModelBudgetError) as exc:
                 self._refuse_model_answer(session, model_id, case, exc, audience=audience)
             session.reports.clear()  # one report at a time per tab: memory stays flat
@@ -256,6 +260,11 @@ class ReportsMixin(DoorBase):
                     "check. Your care team can tell you more."
                 )
             )
+        standing = self.model_standing(bundle.model_id)
+        if not standing.may_predict:
+            # No approval in force: the patient's result stops like a suspension (issue 27).
+            self._on_refused_standing(standing)
+            raise Unavailable(unavailable)
         from caselens.explain.cases import validate_inputs
 
         try:
