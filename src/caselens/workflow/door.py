@@ -68,6 +68,7 @@ from caselens.workflow.reports import (
 )
 from caselens.workflow.sessions import SessionsMixin
 from caselens.workflow.smart_sign_in import SmartSignInMixin
+from caselens.workflow.subgroup_figures import SubgroupFiguresMixin
 from caselens.workflow.what_if import WhatIfMixin, WhatIfView
 
 # The names this module held before it was split by job, so old imports keep working.
@@ -117,6 +118,7 @@ class Workflow(
     CounterfactualsMixin,
     ReportExportsMixin,
     ReportVerificationMixin,
+    SubgroupFiguresMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 
