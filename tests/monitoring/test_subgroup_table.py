@@ -5,6 +5,7 @@ largest gap with a reproducible bootstrap interval."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from caselens.monitoring.subgroup_table import (
     NO_NON_EVENTS,
     NO_POSITIVES,
     ONE_PATIENT,
+    PERFECT_SEPARATION,
     SubgroupTableError,
     gap_interval,
     subgroup_table,
@@ -64,6 +66,21 @@ def test_a_group_of_9_is_suppressed_in_words_and_a_group_of_10_is_shown():
     }
     # The row keeps its name and order: the suppressed group is not dropped.
     assert [r.group for r in table.rows] == ["nine", "ten"]
+
+
+def test_a_perfect_auroc_says_it_has_no_interval_and_close_ends_get_more_digits():
+    y = np.array([0] * 6 + [1] * 6)
+    p = np.linspace(0.05, 0.95, 12)
+    row = subgroup_table(y, p, {"v": ["g"] * 12}, THRESHOLD).rows[0]
+    assert row.auroc.value == 1.0 and row.auroc.low is None
+    assert row.auroc.text() == f"1.00 ({PERFECT_SEPARATION})"
+    # 2499 of 2500: two decimals would print 1.00 (1.00–1.00), three tell the ends apart.
+    y = np.zeros(5000, dtype=int)
+    y[:2500] = 1
+    p = np.where(y == 1, 0.9, 0.1)
+    p[2500] = 0.9  # one patient without the outcome flagged
+    row = subgroup_table(y, p, {"v": ["g"] * 5000}, THRESHOLD).rows[0]
+    assert row.specificity.text() == "1.000 (0.998–1.000)"
 
 
 def test_the_stated_minimum_moves_the_line_and_names_itself():
@@ -303,9 +320,16 @@ def test_any_small_group_assignment_gives_figures_with_intervals_or_words(
             else:
                 assert math.isfinite(figure.value)
                 if figure.low is None or figure.high is None:
-                    # Only a mean of one patient has a value and no interval, and says so.
-                    assert (name, row.n, figure.missing) == ("mean predicted", 1, ONE_PATIENT)
+                    # Only a mean of one patient, or an AUROC of 0 or 1 (where Hanley–McNeil
+                    # has no width), has a value and no interval, and each says so.
+                    assert (name, row.n, figure.missing) == ("mean predicted", 1, ONE_PATIENT) or (
+                        name == "AUROC"
+                        and figure.value in (0.0, 1.0)
+                        and figure.missing == PERFECT_SEPARATION
+                    )
                     continue
+                ends = re.search(r"\(([-\d.]+)–([-\d.]+)\)$", figure.text()).groups()
+                assert figure.low == figure.high or ends[0] != ends[1], figure.text()
                 assert figure.low - 1e-12 <= figure.value <= figure.high + 1e-12, name
     for gap in table.gaps:
         d = gap.difference

@@ -57,6 +57,11 @@ NO_EVENTS = "not defined: no patient in this group had the outcome"
 NO_NON_EVENTS = "not defined: every patient in this group had the outcome"
 NO_POSITIVES = "not defined: no patient in this group was at or above the threshold"
 NO_INTERVAL = "no interval could be computed"
+PERFECT_SEPARATION = (
+    "no interval: the probabilities separate the outcomes perfectly in this group, where the "
+    "Hanley–McNeil interval is not defined"
+)
+SAME_EVERY_RESAMPLE = "no interval: every resample gave the same difference"
 ONE_PATIENT = "no interval from one patient"
 NOT_ENOUGH_GROUPS = "no gap: fewer than two groups with {measure} shown"
 NO_GAP_INTERVAL = (
@@ -97,13 +102,19 @@ class Figure:
         return cls(estimate.value, estimate.low, estimate.high)
 
     def text(self, digits: int = 2) -> str:
-        """``0.81 (0.72–0.90)``, or the words when there is no figure."""
+        """``0.81 (0.72–0.90)``, or the words when there is no figure.
+
+        An interval whose ends would print alike gets more digits (up to 4), so an uncertain
+        figure never reads as exact."""
         if self.value is None:
             return self.missing or ""
-        value = f"{self.value:.{digits}f}"
         if self.low is None or self.high is None:
+            value = f"{self.value:.{digits}f}"
             return f"{value} ({self.missing})" if self.missing else value
-        return f"{value} ({self.low:.{digits}f}–{self.high:.{digits}f})"
+        shown = digits
+        while shown < 4 and f"{self.low:.{shown}f}" == f"{self.high:.{shown}f}":
+            shown += 1
+        return f"{self.value:.{shown}f} ({self.low:.{shown}f}–{self.high:.{shown}f})"
 
 
 @dataclass(frozen=True)
@@ -278,13 +289,17 @@ def _row(
     tp = int((positive & (y == 1)).sum())
     tn = int((~positive & (y == 0)).sum())
     one_class = NO_EVENTS if events == 0 else NO_NON_EVENTS
+    auroc = Figure.of(auroc_estimate(y, p, confidence), one_class)
+    if auroc.value in (0.0, 1.0):
+        # Hanley–McNeil's variance is 0 there: its "interval" would be a point.
+        auroc = Figure(auroc.value, missing=PERFECT_SEPARATION)
     return SubgroupRow(
         variable,
         group,
         None,
         n=n,
         events=events,
-        auroc=Figure.of(auroc_estimate(y, p, confidence), one_class),
+        auroc=auroc,
         sensitivity=Figure.of(wilson(tp, events, confidence), NO_EVENTS),
         specificity=Figure.of(wilson(tn, n - events, confidence), NO_NON_EVENTS),
         ppv=Figure.of(wilson(tp, flagged, confidence), NO_POSITIVES),
@@ -424,6 +439,8 @@ def _largest_gap(
     )
     if interval is None:
         difference = Figure(value, missing=NO_GAP_INTERVAL.format(n_boot=n_boot, measure=measure))
+    elif interval[0] == interval[1]:
+        difference = Figure(value, missing=SAME_EVERY_RESAMPLE)
     else:
         difference = Figure(value, interval[0], interval[1])
     return LargestGap(variable, measure, high_row.group, low_row.group, difference)
