@@ -37,6 +37,7 @@ The design is in ``docs/monitoring.md``.
 from caselens._lazy import lazy_face
 
 __all__ = [
+    "INTERSECTION_MARK",
     "Alert",
     "AlertNotFound",
     "FiguresCache",
@@ -66,6 +67,7 @@ __all__ = [
 ]
 
 _PARTS = {
+    "INTERSECTION_MARK": "subgroup_table",
     "Alert": "alerts",
     "AlertNotFound": "alerts",
     "FiguresCache": "figures_cache",
