@@ -15,10 +15,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from caselens.monitoring import INTERSECTION_MARK, SubgroupTable
+from caselens.monitoring import INTERSECTION_MARK, WORDS_LEGEND, SubgroupTable
 from components.figures import LOWERS, NEUTRAL, RAISES, plot_text
 from components.text import literal
 
+#: How a gap's measure is named in a column.
+MEASURE_NAMES = {"AUROC": "AUROC", "sensitivity": "Sensitivity"}
 #: The figure columns of a row, in the order printed, with the row's attribute.
 FIGURE_COLUMNS = (
     ("AUROC", "auroc"),
@@ -50,7 +52,6 @@ def subgroup_rows(
     """The rows of single variables (or of intersections) as text cells: n, events and
     each figure with its interval; a suppressed group says so in its n cell and has no
     figures. ``flagged``: populations the leakage check flags (a "Leakage" column)."""
-    level = f"{100 * table.confidence:g}% CI"
     out = []
     for row in table.rows:
         if row.intersection != intersections:
@@ -63,7 +64,7 @@ def subgroup_rows(
         }
         for title, attribute in FIGURE_COLUMNS:
             figure = getattr(row, attribute)
-            cells[f"{title} ({level})"] = "" if figure is None else figure.text()
+            cells[title] = "" if figure is None else figure.text()
         if flagged:
             population = population_name(row.variable, row.group)
             cells["Leakage"] = "check for leakage" if population in flagged else ""
@@ -71,10 +72,21 @@ def subgroup_rows(
     return out
 
 
+def left_out_words(table: SubgroupTable, labels: Mapping[str, str]) -> list[str]:
+    """Each intersection left out, said with the variables' labels ("Race × Age band: not
+    shown, 13 of its 56 groups have fewer than 10 patients")."""
+    out = []
+    for variable, words in zip(table.left_out_variables, table.left_out, strict=False):
+        if words.startswith(variable):
+            words = variable_label(variable, labels) + words[len(variable) :]
+        out.append(words)
+    return out + list(table.left_out[len(out) :])
+
+
 def gap_rows(table: SubgroupTable, labels: Mapping[str, str]) -> list[dict[str, str]]:
     """Each variable's largest AUROC and sensitivity gap: the two groups, the difference
     with its bootstrap interval, and what the interval says."""
-    level = f"{100 * table.confidence:g}% CI"
+    level = f"{100 * table.confidence:g}% interval"
     out = []
     for gap in table.gaps:
         d = gap.difference
@@ -89,7 +101,7 @@ def gap_rows(table: SubgroupTable, labels: Mapping[str, str]) -> list[dict[str, 
         out.append(
             {
                 "Variable": variable_label(gap.variable, labels),
-                "Measure": gap.measure,
+                "Measure": MEASURE_NAMES.get(gap.measure, gap.measure),
                 "Higher": gap.higher or "",
                 "Lower": gap.lower or "",
                 f"Difference ({level}, bootstrap)": d.text(),
@@ -144,7 +156,7 @@ def subgroup_auroc_figure(
             x=overall_auroc,
             line=dict(color=RAISES, dash="dash"),
             annotation_text=f"overall {overall_auroc:.2f}",
-            annotation_position="bottom left" if overall_auroc > 0.7 else "bottom right",
+            annotation_position="top left" if overall_auroc > 0.7 else "top right",
         )
     low = min(0.4, min(r.auroc.low for r in rows) - 0.02)
     fig.update_xaxes(
@@ -172,7 +184,10 @@ def render_subgroup_table(
 ) -> None:
     """The table, its intersections, the largest gaps and the AUROC chart, with how each
     figure was made."""
-    st.caption(literal(table.methods))
+    st.caption(
+        f"Each figure is printed as value (its {100 * table.confidence:g}% interval). "
+        + literal(table.methods)
+    )
     if not table.rows:
         st.info("No patients with an outcome here, so there are no subgroup figures yet.")
         return
@@ -184,12 +199,15 @@ def render_subgroup_table(
         **frame_options,
     )
     suppressed = sum(r.suppressed is not None for r in table.rows)
+    notes = [literal(WORDS_LEGEND)]
     if suppressed:
-        st.caption(
+        notes.insert(
+            0,
             f"{suppressed} group(s) with fewer than {table.min_n} patients are named without "
             "figures: at that size an interval spans most of the range and a figure says "
-            "more about chance than about the model."
+            "more about chance than about the model.",
         )
+    st.caption(" ".join(notes))
     crossed = subgroup_rows(table, labels, intersections=True, flagged=flagged)
     st.markdown("**Intersections of two variables**")
     if crossed:
@@ -200,7 +218,7 @@ def render_subgroup_table(
             **frame_options,
         )
     if table.left_out:
-        st.markdown("\n".join(f"- {literal(words)}" for words in table.left_out))
+        st.markdown("\n".join(f"- {literal(words)}" for words in left_out_words(table, labels)))
     elif not crossed:
         st.markdown("None: fewer than two subgroup variables.")
     st.markdown("**Largest gap between groups**")

@@ -38,6 +38,7 @@ from caselens._lazy import lazy_face
 
 __all__ = [
     "INTERSECTION_MARK",
+    "WORDS_LEGEND",
     "Alert",
     "AlertNotFound",
     "FiguresCache",
@@ -80,6 +81,7 @@ _PARTS = {
     "Shift": "simulate",
     "SubgroupTable": "subgroup_table",
     "SubgroupTableError": "subgroup_table",
+    "WORDS_LEGEND": "subgroup_table",
     "build_profile": "figures",
     "check": "alerts",
     "correct_outcomes": "corrections",

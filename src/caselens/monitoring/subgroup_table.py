@@ -17,7 +17,7 @@ Constructions (each stated on the table, :attr:`SubgroupTable.methods`):
 * AUROC: Hanley–McNeil (1982) interval (:func:`caselens.monitoring.stats.auroc_estimate`,
   the construction Monitoring's own AUROC figures use);
 * mean predicted probability: normal-approximation interval of a mean
-  (:func:`caselens.monitoring.stats.mean_estimate`);
+  (:func:`caselens.monitoring.stats.mean_estimate`), kept within 0–1;
 * the largest gap: the two groups shown with the highest and lowest figure, and a percentile
   bootstrap interval of their difference, each group's rows resampled with replacement apart
   (group sizes fixed), ``n_boot`` resamples from ``numpy.random.default_rng(seed)``. The
@@ -53,22 +53,28 @@ _BLOCK = 50
 
 # Words shown instead of a figure, kept here so screens and tests use the same text.
 SUPPRESSED = "fewer than {min_n} patients"
-NO_EVENTS = "not defined: no patient in this group had the outcome"
-NO_NON_EVENTS = "not defined: every patient in this group had the outcome"
-NO_POSITIVES = "not defined: no patient in this group was at or above the threshold"
+NO_EVENTS = "not defined: no events"
+NO_NON_EVENTS = "not defined: all events"
+NO_POSITIVES = "not defined: none flagged"
 NO_INTERVAL = "no interval could be computed"
-PERFECT_SEPARATION = (
-    "no interval: the probabilities separate the outcomes perfectly in this group, where the "
-    "Hanley–McNeil interval is not defined"
-)
+NARROW = "interval narrower than 0.0001"
+PERFECT_SEPARATION = "no interval: perfect ranking"
 SAME_EVERY_RESAMPLE = "no interval: every resample gave the same difference"
-ONE_PATIENT = "no interval from one patient"
+ONE_PATIENT = "no interval: one patient"
 NOT_ENOUGH_GROUPS = "no gap: fewer than two groups with {measure} shown"
 NO_GAP_INTERVAL = (
     "no interval: fewer than half of the {n_boot} resamples had {measure} defined in both groups"
 )
 INTERSECTION_LEFT_OUT = (
     "{variable}: not shown, {small} of its {cells} groups {verb} fewer than {min_n} patients"
+)
+
+#: What the short words in a cell mean, for a screen's legend.
+WORDS_LEGEND = (
+    "Not defined: no events (no patient in the group had the outcome: no AUROC or "
+    "sensitivity), all events (every patient had it: no AUROC or specificity), none flagged "
+    "(no patient at or above the threshold: no PPV). No interval: perfect ranking (an AUROC of "
+    "0 or 1, where the Hanley–McNeil interval has no width)."
 )
 
 GapMeasure = Literal["AUROC", "sensitivity"]
@@ -114,7 +120,11 @@ class Figure:
         shown = digits
         while shown < 4 and f"{self.low:.{shown}f}" == f"{self.high:.{shown}f}":
             shown += 1
-        return f"{self.value:.{shown}f} ({self.low:.{shown}f}–{self.high:.{shown}f})"
+        if f"{self.low:.{shown}f}" == f"{self.high:.{shown}f}":
+            return f"{self.value:.{shown}f} ({NARROW})"
+        # A range with a negative end reads "-0.21 to 0.17": a dash there would read as minus.
+        between = " to " if self.low < 0 else "–"
+        return f"{self.value:.{shown}f} ({self.low:.{shown}f}{between}{self.high:.{shown}f})"
 
 
 @dataclass(frozen=True)
@@ -211,6 +221,8 @@ class SubgroupTable:
     n_boot: int
     n: int
     events: int
+    #: The intersection each :attr:`left_out` sentence is about ("sex × age"), in order.
+    left_out_variables: tuple[str, ...] = ()
 
     @property
     def methods(self) -> str:
@@ -218,8 +230,8 @@ class SubgroupTable:
         level = f"{100 * self.confidence:g}%"
         return (
             f"{level} intervals: Wilson for sensitivity, specificity, PPV and observed rate; "
-            f"Hanley–McNeil for the AUROC; normal approximation for the mean predicted "
-            f"probability; largest gaps by a percentile bootstrap ({self.n_boot} resamples "
+            "Hanley–McNeil for the AUROC; normal approximation (within 0–1) for the mean "
+            f"predicted probability; largest gaps by a percentile bootstrap ({self.n_boot} resamples "
             f"within each group, seed {self.seed}). Groups with fewer than {self.min_n} "
             f"patients are named without figures; threshold {self.threshold:g}."
         )
@@ -270,6 +282,16 @@ def _check_inputs(
     return labels
 
 
+def _mean_probability(p: np.ndarray, confidence: float) -> Estimate:
+    """The mean predicted probability with its normal-approximation interval, kept within
+    0–1 (a mean of probabilities cannot leave it; near 0 with few patients the normal
+    interval would)."""
+    found = mean_estimate(p, confidence)
+    if found.low is None or found.high is None:
+        return found
+    return Estimate(found.value, max(0.0, found.low), min(1.0, found.high), found.n)
+
+
 def _row(
     variable: str,
     group: str,
@@ -304,7 +326,7 @@ def _row(
         specificity=Figure.of(wilson(tn, n - events, confidence), NO_NON_EVENTS),
         ppv=Figure.of(wilson(tp, flagged, confidence), NO_POSITIVES),
         observed_rate=Figure.of(wilson(events, n, confidence), "no patients"),
-        mean_predicted=Figure.of(mean_estimate(p, confidence), "no patients", ONE_PATIENT),
+        mean_predicted=Figure.of(_mean_probability(p, confidence), "no patients", ONE_PATIENT),
     )
 
 
@@ -533,6 +555,7 @@ def subgroup_table(
     rows: list[SubgroupRow] = []
     gaps: list[LargestGap] = []
     left_out: list[str] = []
+    left_out_variables: list[str] = []
 
     def add(variable: str, found: list[tuple[SubgroupRow, np.ndarray]]) -> None:
         rows.extend(r for r, _ in found)
@@ -568,6 +591,7 @@ def subgroup_table(
         cells = sorted(set(crossed.tolist()))
         small = sum(int((crossed == c).sum()) < min_n for c in cells)
         if small:
+            left_out_variables.append(variable)
             left_out.append(
                 INTERSECTION_LEFT_OUT.format(
                     variable=variable,
@@ -590,4 +614,5 @@ def subgroup_table(
         n_boot=int(n_boot),
         n=len(y),
         events=int(y.sum()),
+        left_out_variables=tuple(left_out_variables),
     )
