@@ -231,9 +231,10 @@ class SubgroupTable:
         return (
             f"{level} intervals: Wilson for sensitivity, specificity, PPV and observed rate; "
             "Hanley–McNeil for the AUROC; normal approximation (within 0–1) for the mean "
-            f"predicted probability; largest gaps by a percentile bootstrap ({self.n_boot} resamples "
-            f"within each group, seed {self.seed}). Groups with fewer than {self.min_n} "
-            f"patients are named without figures; threshold {self.threshold:g}."
+            "predicted probability; largest gaps by a percentile bootstrap "
+            f"({self.n_boot} resamples within each group, seed {self.seed}). Groups with "
+            f"fewer than {self.min_n} patients are named without figures; threshold "
+            f"{self.threshold:g}."
         )
 
     def gap(self, variable: str, measure: GapMeasure) -> LargestGap | None:
