@@ -151,18 +151,13 @@ def subgroup_auroc_figure(
             hovertemplate="%{y}: AUROC %{customdata}<extra></extra>",
         )
     )
+    axis = f"AUROC with its {100 * table.confidence:g}% interval (0.5 = chance, 1 = perfect)"
     if overall_auroc is not None:
-        fig.add_vline(
-            x=overall_auroc,
-            line=dict(color=RAISES, dash="dash"),
-            annotation_text=f"overall {overall_auroc:.2f}",
-            annotation_position="top left" if overall_auroc > 0.7 else "top right",
-        )
+        # Said in the axis title, not beside the line, where it would cover a group's point.
+        fig.add_vline(x=overall_auroc, line=dict(color=RAISES, dash="dash"))
+        axis += f"; dashed line: overall {overall_auroc:.2f}"
     low = min(0.4, min(r.auroc.low for r in rows) - 0.02)
-    fig.update_xaxes(
-        title=f"AUROC with its {100 * table.confidence:g}% interval (0.5 = chance, 1 = perfect)",
-        range=[low, 1.0],
-    )
+    fig.update_xaxes(title=axis, range=[low, 1.0])
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(
         title=dict(text=title, x=0, font=dict(size=16)),
@@ -191,7 +186,11 @@ def render_subgroup_table(
     if not table.rows:
         st.info("No patients with an outcome here, so there are no subgroup figures yet.")
         return
-    frame_options: dict[str, Any] = dict(hide_index=True)
+    # Figure cells are wide enough for "0.117 (0.115–0.118)" and "not defined: no events".
+    wide = st.column_config.TextColumn(width="medium")
+    frame_options: dict[str, Any] = dict(
+        hide_index=True, column_config={title: wide for title, _ in FIGURE_COLUMNS}
+    )
     st.dataframe(
         pd.DataFrame(subgroup_rows(table, labels, intersections=False, flagged=flagged)),
         key=f"{key_prefix}_subgroup_rows",
@@ -199,7 +198,8 @@ def render_subgroup_table(
         **frame_options,
     )
     suppressed = sum(r.suppressed is not None for r in table.rows)
-    notes = [literal(WORDS_LEGEND)]
+    worded = any(f.missing for r in table.rows for f in r.figures().values())
+    notes = [literal(WORDS_LEGEND)] if worded else []
     if suppressed:
         notes.insert(
             0,
@@ -207,7 +207,8 @@ def render_subgroup_table(
             "figures: at that size an interval spans most of the range and a figure says "
             "more about chance than about the model.",
         )
-    st.caption(" ".join(notes))
+    if notes:
+        st.caption(" ".join(notes))
     crossed = subgroup_rows(table, labels, intersections=True, flagged=flagged)
     st.markdown("**Intersections of two variables**")
     if crossed:
@@ -226,7 +227,7 @@ def render_subgroup_table(
         pd.DataFrame(gap_rows(table, labels)),
         key=f"{key_prefix}_subgroup_gaps",
         alt="Largest gap between the groups of each variable, with its interval",
-        **frame_options,
+        hide_index=True,
     )
     st.caption(
         "The two groups with the highest and lowest figure among those shown; the interval "
