@@ -241,7 +241,9 @@ def render_model_facts(
         pd.DataFrame(rows),
         hide_index=True,
         key=f"{key_prefix}_validation",
-        alt="Validation figures, overall and by subgroup",
+        alt="Validation figures, overall"
+        if subgroups is not None
+        else "Validation figures, overall and by subgroup",
     )
     labels = {f.name: f.label for f in bundle.features}
     left, right = st.columns(2)

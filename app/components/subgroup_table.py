@@ -198,7 +198,9 @@ def render_subgroup_table(
         **frame_options,
     )
     suppressed = sum(r.suppressed is not None for r in table.rows)
-    worded = any(f.missing for r in table.rows for f in r.figures().values())
+    worded = any(f.missing for r in table.rows for f in r.figures().values()) or any(
+        g.difference.missing for g in table.gaps
+    )
     notes = [literal(WORDS_LEGEND)] if worded else []
     if suppressed:
         notes.insert(
@@ -223,11 +225,13 @@ def render_subgroup_table(
     elif not crossed:
         st.markdown("None: fewer than two subgroup variables.")
     st.markdown("**Largest gap between groups**")
+    gaps = pd.DataFrame(gap_rows(table, labels))
     st.dataframe(
-        pd.DataFrame(gap_rows(table, labels)),
+        gaps,
         key=f"{key_prefix}_subgroup_gaps",
         alt="Largest gap between the groups of each variable, with its interval",
         hide_index=True,
+        column_config={name: wide for name in gaps.columns if name.startswith("Difference")},
     )
     st.caption(
         "The two groups with the highest and lowest figure among those shown; the interval "

@@ -59,7 +59,7 @@ NO_POSITIVES = "not defined: none flagged"
 NO_INTERVAL = "no interval could be computed"
 NARROW = "interval narrower than 0.0001"
 PERFECT_SEPARATION = "no interval: perfect ranking"
-SAME_EVERY_RESAMPLE = "no interval: every resample gave the same difference"
+SAME_EVERY_RESAMPLE = "no interval: all resamples alike"
 ONE_PATIENT = "no interval: one patient"
 NOT_ENOUGH_GROUPS = "no gap: fewer than two groups with {measure} shown"
 NO_GAP_INTERVAL = (
@@ -74,7 +74,9 @@ WORDS_LEGEND = (
     "Not defined: no events (no patient in the group had the outcome: no AUROC or "
     "sensitivity), all events (every patient had it: no AUROC or specificity), none flagged "
     "(no patient at or above the threshold: no PPV). No interval: perfect ranking (an AUROC of "
-    "0 or 1, where the Hanley–McNeil interval has no width)."
+    "0 or 1, where the Hanley–McNeil interval has no width). A gap with no interval, all "
+    "resamples alike: every bootstrap resample gave the same difference (for example, all or "
+    "none of each group's events flagged), so the resampling cannot show its uncertainty."
 )
 
 GapMeasure = Literal["AUROC", "sensitivity"]
