@@ -333,17 +333,15 @@ def _row(
     )
 
 
-def _resample_weights(
-    rng: np.random.Generator, n: int, count: int, position: np.ndarray
-) -> np.ndarray:
-    """``count`` bootstrap resamples of ``n`` rows as weights (how often each row is drawn),
-    row ``i``'s weight in column ``position[i]``.
+def _draws(rng: np.random.Generator, n: int, count: int) -> np.ndarray:
+    """``count`` bootstrap resamples of ``n`` rows: row indices, one resample per row.
 
     Each resample is its own ``rng.integers(0, n, n)`` call over the rows as given, so the
-    draws depend neither on how resamples are grouped into blocks nor on a sort."""
-    draws = np.stack([position[rng.integers(0, n, n)] for _ in range(count)])
-    flat = draws + (np.arange(count) * n)[:, None]
-    return np.bincount(flat.ravel(), minlength=count * n).reshape(count, n).astype(float)
+    draws do not depend on how resamples are grouped into blocks."""
+    draws = np.empty((count, n), dtype=np.int64)
+    for i in range(count):
+        draws[i] = rng.integers(0, n, n)
+    return draws
 
 
 def _bootstrap_values(
@@ -355,41 +353,52 @@ def _bootstrap_values(
     rng: np.random.Generator,
     n_boot: int,
 ) -> np.ndarray:
-    """The measure in each of ``n_boot`` resamples of one group (NaN where undefined)."""
+    """The measure in each of ``n_boot`` resamples of one group (NaN where undefined).
+
+    Counts are kept as integers (exact) until the one division per resample."""
     n = len(y)
+    event = y == 1
+    out = np.empty(n_boot)
+    done = 0
+    if measure == "sensitivity":
+        flagged_event = event & (p >= threshold)
+        while done < n_boot:
+            count = min(_BLOCK, n_boot - done)
+            draws = _draws(rng, n, count)
+            events = event[draws].sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values = flagged_event[draws].sum(axis=1) / events
+            values[events == 0] = np.nan
+            out[done : done + count] = values
+            done += count
+        return out
+    # The AUROC of a resample, exactly (a tie counts one half, as
+    # caselens.model.performance.weighted_auroc): rows sorted by probability once, each
+    # resample's draws counted per sorted row, then per event the non-events drawn below it
+    # plus half those tied with it.
     order = np.argsort(p, kind="mergesort")
     position = np.empty(n, dtype=np.int64)
     position[order] = np.arange(n)
     ys, ps = y[order], p[order]
-    is_event = (ys == 1).astype(float)
-    non_event = 1.0 - is_event
-    event_positive = ((ys == 1) & (ps >= threshold)).astype(float)
-    # Each sorted row's tie group [start, end): the exact AUROC of a weighted sample counts
-    # a tie one half (as caselens.model.performance.weighted_auroc does).
+    non_event = (ys == 0).astype(np.int64)
     _, first, counts = np.unique(ps, return_index=True, return_counts=True)
     group_start = np.repeat(first, counts)
     group_end = group_start + np.repeat(counts, counts)
     events_at = np.flatnonzero(ys == 1)
-    out = np.empty(n_boot)
-    done = 0
+    start_of, end_of = group_start[events_at], group_end[events_at]
     while done < n_boot:
         count = min(_BLOCK, n_boot - done)
-        w = _resample_weights(rng, n, count, position)
-        events = w @ is_event
+        flat = position[_draws(rng, n, count)] + (np.arange(count) * n)[:, None]
+        w = np.bincount(flat.ravel(), minlength=count * n).reshape(count, n)
+        below = np.zeros((count, n + 1), dtype=np.int64)
+        np.cumsum(w * non_event, axis=1, out=below[:, 1:])
+        lower = below[:, start_of]
+        # Twice the pairs ranked right (2·below + tied), so every count stays an integer.
+        twice = (w[:, events_at] * (lower + below[:, end_of])).sum(axis=1)
+        total = w[:, events_at].sum(axis=1) * below[:, n]
         with np.errstate(invalid="ignore", divide="ignore"):
-            if measure == "AUROC":
-                # Weighted non-events at or below each position (a zero column in front).
-                below = np.zeros((count, n + 1))
-                np.cumsum(w * non_event, axis=1, out=below[:, 1:])
-                lower = below[:, group_start[events_at]]
-                tied = below[:, group_end[events_at]] - lower
-                pairs = (w[:, events_at] * (lower + 0.5 * tied)).sum(axis=1)
-                total = events * (w @ non_event)
-                values = pairs / total
-                values[total == 0] = np.nan
-            else:
-                values = (w @ event_positive) / events
-                values[events == 0] = np.nan
+            values = twice / (2.0 * total)
+        values[total == 0] = np.nan
         out[done : done + count] = values
         done += count
     return out
