@@ -17,7 +17,8 @@ if not offered:
 names = {b.card.name: b.model_id for b in offered.values()}
 chosen = st.selectbox("Model", list(names), key="facts_model")
 facts = run(workflow().model_facts, names[chosen])
-render_model_facts(facts, key_prefix=f"facts_{facts.bundle.model_id}")
+subgroups = run(workflow().validation_subgroups, names[chosen])
+render_model_facts(facts, key_prefix=f"facts_{facts.bundle.model_id}", subgroups=subgroups)
 model_id = facts.bundle.model_id
 render_version_history(
     run(workflow().model_versions, model_id),

@@ -20,6 +20,9 @@
   extended by the rows added since.
 * :mod:`~caselens.monitoring.warm_up` — the figures computed once in the background when a
   server starts.
+* :mod:`~caselens.monitoring.subgroup_table` — subgroup figures people can act on: each
+  with its interval, groups under the minimum n named without figures, intersections of two
+  variables where n allows, and each variable's largest gap with its bootstrap interval.
 * :mod:`~caselens.monitoring.clinician_use` — feedback, own estimates against the model's,
   and the limitations shown, per period.
 * :mod:`~caselens.monitoring.alerts` — the plan's alerts, recorded in the trail.
@@ -34,6 +37,8 @@ The design is in ``docs/monitoring.md``.
 from caselens._lazy import lazy_face
 
 __all__ = [
+    "INTERSECTION_MARK",
+    "WORDS_LEGEND",
     "Alert",
     "AlertNotFound",
     "FiguresCache",
@@ -44,6 +49,8 @@ __all__ = [
     "PeriodFigures",
     "ReferenceProfile",
     "Shift",
+    "SubgroupTable",
+    "SubgroupTableError",
     "build_profile",
     "check",
     "correct_outcomes",
@@ -55,11 +62,13 @@ __all__ = [
     "raised_alerts",
     "render_governance_report",
     "simulate_months",
+    "subgroup_table",
     "verify_prediction_log",
     "write_simulation",
 ]
 
 _PARTS = {
+    "INTERSECTION_MARK": "subgroup_table",
     "Alert": "alerts",
     "AlertNotFound": "alerts",
     "FiguresCache": "figures_cache",
@@ -70,6 +79,9 @@ _PARTS = {
     "PeriodFigures": "figures",
     "ReferenceProfile": "figures",
     "Shift": "simulate",
+    "SubgroupTable": "subgroup_table",
+    "SubgroupTableError": "subgroup_table",
+    "WORDS_LEGEND": "subgroup_table",
     "build_profile": "figures",
     "check": "alerts",
     "correct_outcomes": "corrections",
@@ -81,6 +93,7 @@ _PARTS = {
     "raised_alerts": "alerts",
     "render_governance_report": "governance_report",
     "simulate_months": "simulate",
+    "subgroup_table": "subgroup_table",
     "verify_prediction_log": "prediction_log",
     "write_simulation": "simulate",
 }

@@ -71,6 +71,7 @@ from caselens.workflow.reports import (
 from caselens.workflow.sessions import SessionsMixin
 from caselens.workflow.smart_sign_in import SmartSignInMixin
 from caselens.workflow.version_history import VersionHistoryMixin
+from caselens.workflow.subgroup_figures import SubgroupFiguresMixin
 from caselens.workflow.what_if import WhatIfMixin, WhatIfView
 
 # The names this module held before it was split by job, so old imports keep working.
@@ -122,6 +123,7 @@ class Workflow(
     ReportExportsMixin,
     ReportVerificationMixin,
     VersionHistoryMixin,
+    SubgroupFiguresMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 
