@@ -150,7 +150,7 @@ def monitor_verify() -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"{check.displays} display entries, {check.rows} log rows, "
-        f"{check.simulated_rows} simulated rows."
+        f"{check.simulated_rows} simulated rows, {check.shadow_rows} shadow rows (never shown)."
     )
     if check.ok:
         click.echo("OK: the prediction log matches the trail.")

@@ -161,6 +161,11 @@ class DoorBase:
             raise NotRecorded(NOT_RECORDED) from exc
         session.recorded.add(key)
         session.display_entries.setdefault(report.report_id, entry.seq)
+        self._after_display(report, entry)
+
+    def _after_display(self, report: CaseReport, entry: AuditEntry) -> None:
+        """Hook run once a display's entry is written (the shadow scoring part of the door
+        queues the case there); must not raise and must not compute on the click path."""
 
     def _refuse_hypothetical_for_patient(
         self, session: UserSession, report: CaseReport, action: str

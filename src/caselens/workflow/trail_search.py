@@ -114,7 +114,13 @@ def displays_of_report(engine: Engine, prefix: str) -> tuple[int, ...]:
     query = (
         prediction_log.select()
         .with_only_columns(t.entry_seq)
-        .where(t.report_id >= prefix, t.report_id < prefix + "~", t.entry_seq.is_not(None))
+        .where(
+            t.report_id >= prefix,
+            t.report_id < prefix + "~",
+            # Displays only: a shadow candidate's row has no display entry and is no report.
+            t.entry_seq.is_not(None),
+            t.never_shown.is_(False),
+        )
         .order_by(t.entry_seq.desc())
         .limit(MAX_MATCHES)
     )

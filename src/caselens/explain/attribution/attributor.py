@@ -122,6 +122,19 @@ class Attributor:
             usage=predict.usage(),
         )
 
+    def probability(self, case_frame: pd.DataFrame) -> float:
+        """The case's probability alone: the model asked for this one row, its answer
+        checked as :meth:`explain` checks it (the same call :meth:`explain` falls back to
+        when the batch fails). Equal to :meth:`explain`'s probability bit for bit for trees,
+        within the BLAS last-bit caveat of the class doc otherwise; a shadow candidate is
+        scored with it (no SHAP, no LIME)."""
+        if len(case_frame) != 1:
+            raise ValueError(f"one case at a time (got {len(case_frame)} rows)")
+        case_frame = _in_order(case_frame, self.schema.names)
+        predict = _CountingPredict(self.model)
+        with _model_threads(self.single_threaded, every_api=True):
+            return float(predict(case_frame)[0, 1])
+
     def _category_codes(self) -> dict[int, tuple[Any, dict[str, int], np.ndarray]]:
         """Per category variable whose background values are all schema categories (or
         missing): (the categories as an Arrow text array, category → code, the background's
