@@ -21,33 +21,16 @@ from caselens.access.app_database import open_app_database
 from caselens.access.model_status import ModelStatusStore
 from caselens.audit import AuditStore
 from caselens.explain.report import explainer_for
-from caselens.model.bundle import BundleCatalogue, ModelBundle, load_bundle
+from caselens.model.bundle import BundleCatalogue, ModelBundle
 from caselens.monitoring.prediction_log import verify_prediction_log
 from caselens.monitoring.shadow_scorer import ShadowScorer
 from caselens.monitoring.tables import prediction_log, ready_engine
-from caselens.settings import SAMPLE_MODELS_DIR
 from caselens.workflow import Workflow, WorkflowError
 from caselens.workflow.model_versions import LIFECYCLE_SYSTEM
 from caselens.workflow.trail_search import displays_of_report
 from lifecycle_fixtures import approve_first_versions
 from monitoring_fixtures import KEY, PASSWORD, USERS, heart_case, signed_in
-
-HEART = "heart-disease"
-#: The candidate's threshold (the live card's is 0.5).
-CANDIDATE_THRESHOLD = 0.4
-
-
-def candidate_copy(folder: Path, *, threshold: float = CANDIDATE_THRESHOLD) -> ModelBundle:
-    """A copy of the heart sample with another decision threshold: the same model file,
-    another bundle SHA-256 (a real second version of the model id)."""
-    shutil.copytree(SAMPLE_MODELS_DIR / HEART, folder)
-    card_file = folder / "card.json"
-    card = json.loads(card_file.read_text())
-    card["decision_threshold"] = threshold
-    card["validation"]["threshold_used"] = threshold
-    card["version"] = "1.1.0"
-    card_file.write_text(json.dumps(card, indent=2))
-    return load_bundle(folder)
+from shadow_fixtures import CANDIDATE_THRESHOLD, HEART, candidate_copy
 
 
 @pytest.fixture(scope="module")
