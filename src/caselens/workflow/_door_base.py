@@ -222,6 +222,10 @@ class DoorBase:
         """The versions and approvals of every model id (app database)."""
         return self._lifecycle
 
+    #: Hooks this base defines as no-ops for one part of the door to override on purpose
+    #: (every other private name is defined once: tests/workflow/test_door_parts.py).
+    HOOKS: tuple[str, ...] = ("_after_display", "_on_refused_standing")
+
     #: How long the live versions read from the database are reused for the catalogue view
     #: (predictions check the standing afresh every time; see :meth:`_active_bundle`).
     LIVE_VIEW_SECONDS = 1.0
