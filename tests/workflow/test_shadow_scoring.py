@@ -25,7 +25,7 @@ from caselens.model.bundle import BundleCatalogue, ModelBundle
 from caselens.monitoring.prediction_log import verify_prediction_log
 from caselens.monitoring.shadow_scorer import ShadowScorer
 from caselens.monitoring.tables import prediction_log, ready_engine
-from caselens.workflow import Workflow, WorkflowError
+from caselens.workflow import UserSession, Workflow, WorkflowError
 from caselens.workflow.model_versions import LIFECYCLE_SYSTEM
 from caselens.workflow.trail_search import displays_of_report
 from lifecycle_fixtures import approve_first_versions
@@ -236,3 +236,49 @@ def test_without_a_shadow_version_no_scorer_starts(workflow, candidate):
     show(workflow, signed_in(workflow, "dr.lee"), "H-01")
     assert workflow.shadow_scoring_counts() is None
     assert shadow_rows(workflow) == [] and entries(workflow, "shadow_scored") == []
+
+
+def test_closing_the_runtime_stops_the_scorer_and_records_its_last_batch(
+    tmp_path, sample_bundles, candidate
+):
+    import sqlite3
+
+    from caselens.access import DEMO_PASSWORD
+    from caselens.runtime import Runtime
+    from caselens.settings import Settings
+
+    catalogue = BundleCatalogue(
+        bundles=dict(sample_bundles),
+        refused={},
+        versions={
+            HEART: (sample_bundles[HEART], candidate),
+            "readmission-30d": (sample_bundles["readmission-30d"],),
+        },
+    )
+    data = tmp_path / "data"
+    settings = Settings.from_environment({"CASELENS_DATA_DIR": str(data), "CASELENS_DEMO": "1"})
+    runtime = Runtime.from_settings(settings, catalogue=catalogue, background=False)
+    workflow = runtime.workflow  # demo mode: the samples' first versions live and approved
+    workflow.lifecycle.register(
+        model_id=HEART,
+        bundle_sha256=candidate.bundle_sha256,
+        card_version=candidate.version,
+        registered_by="owner.ng",
+        change_reason="A lower threshold for the same model (test candidate).",
+        folder=candidate.path.name,
+        state="shadow",
+    )
+    session = UserSession()
+    workflow.sign_in(session, "dr.lee", DEMO_PASSWORD)
+    workflow.show_report(session, HEART, heart_case(workflow, "H-04"), patient_ref="H-04")
+    runtime.close()
+    counts = workflow.shadow_scoring_counts()
+    assert counts is not None and not counts.running and counts.rows_written == 1
+    with sqlite3.connect(data / "audit.sqlite") as conn:
+        batches = conn.execute(
+            "SELECT detail_json FROM audit_entry WHERE action = 'shadow_scored'"
+        ).fetchall()
+        rows = conn.execute(
+            "SELECT patient_ref FROM monitoring_prediction WHERE never_shown"
+        ).fetchall()
+    assert [json.loads(d)["rows"] for (d,) in batches] == [1] and rows == [("H-04",)]

@@ -39,6 +39,7 @@ ACTION_NAMES: dict[str, str] = {
     "what_if_viewed": "What-if viewed (hypothetical values, not the patient's)",
     "counterfactuals_viewed": "Counterfactuals viewed (what would move a result across the "
     "threshold)",
+    "shadow_scored": "Shadow candidate scored (a batch of its predictions, never shown)",
 }
 
 _ENTRY_RE = re.compile(r"#?\s*(\d{1,18})")
