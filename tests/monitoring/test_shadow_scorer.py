@@ -70,13 +70,13 @@ def displayed(workflow, case_ids):
 def test_a_full_queue_drops_and_counts_and_the_next_batch_records_the_count(workflow, candidate):
     started, release = threading.Event(), threading.Event()
 
-    def held_explainer(bundle):
+    def held_score(candidate, report, **where):
         # The worker holds the first job here, so the queue's one place fills.
         started.set()
         release.wait(30)
-        return explainer_for(bundle)
+        return score_case(candidate, report, **where)
 
-    scorer = ShadowScorer(writer(workflow.trail), explainer=held_explainer, queue_size=1)
+    scorer = ShadowScorer(writer(workflow.trail), score=held_score, queue_size=1)
     shown = displayed(workflow, ("H-01", "H-02", "H-03", "H-04"))
     jobs = [ShadowJob(r, e.seq, e.recorded_at, candidate) for r, e in shown]
     assert scorer.offer(jobs[0])
@@ -158,7 +158,7 @@ def test_a_candidate_with_an_added_required_input_skips_cases_lacking_it(
         demo = candidate.demo_cases[0]
         case = validate_inputs(demo.inputs, candidate.features, source="demo")
         report = explainer_for(candidate).explain(case)
-        row = score_case(explainer_for(candidate), report, entry_seq=1, recorded_at="x")
+        row = score_case(candidate, report, entry_seq=1, recorded_at="x")
         assert not isinstance(row, str)
         assert row.probability == report.confidence.probability
     finally:
@@ -167,9 +167,7 @@ def test_a_candidate_with_an_added_required_input_skips_cases_lacking_it(
 
 def test_verification_flags_shadow_rows_without_their_batch_entry(workflow, candidate):
     ((report, entry),) = displayed(workflow, ("H-02",))
-    row = score_case(
-        explainer_for(candidate), report, entry_seq=entry.seq, recorded_at=entry.recorded_at
-    )
+    row = score_case(candidate, report, entry_seq=entry.seq, recorded_at=entry.recorded_at)
     batch = ShadowBatch(
         model_id=HEART,
         live_bundle_sha256=report.model.bundle_sha256,

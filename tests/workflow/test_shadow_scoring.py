@@ -122,6 +122,7 @@ def test_the_candidates_logged_probabilities_equal_a_direct_computation(workflow
         # Exactly the candidate's model on this one case, asked directly.
         frame = case.to_frame()[candidate.features.names]
         assert row.probability == float(candidate.model.predict_proba(frame)[0, 1])
+        assert row.conformal_set is None  # the candidate's confidence model is not built
         # And the number the candidate's own report shows, to the last bits a batched
         # model call may round differently (the attributor's documented caveat).
         own = direct.explain(case)

@@ -21,9 +21,10 @@ A shadow row is a ``monitoring_prediction`` row with
   (:func:`shadow_report_id`: the candidate's version id and the paired report id), so the
   same live report scored by two servers is found once,
 - ``probability`` the candidate's calibrated probability (what the candidate's own report
-  would show), ``threshold`` the candidate card's, ``conformal_set`` the candidate's set at
-  that probability, ``limitation_codes`` ``[]`` (no limitation is worked out for a number
-  nobody sees), ``inputs_json`` the case values as the candidate took them,
+  would show), ``threshold`` the candidate card's, ``conformal_set`` None (the candidate's
+  confidence model is not built beside a live server), ``limitation_codes`` ``[]`` (no
+  limitation is worked out for a number nobody sees), ``inputs_json`` the case values as
+  the candidate took them,
 - ``action`` ``shadow_scored``, ``audience`` ``system``.
 
 Every figure of the live model leaves these rows out (``never_shown`` false in every query

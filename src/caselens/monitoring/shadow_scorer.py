@@ -9,9 +9,12 @@ scores the candidate on the same case:
    feature schema (:func:`caselens.explain.cases.validate_inputs`, only the candidate's
    inputs): a value the candidate refuses or a required input it lacks means the case is
    not scored, counted by reason (the refusal's code, e.g. ``missing_required``);
-2. the candidate's calibrated probability is :meth:`CaseExplainer.probability` of the
-   candidate's explainer: the model's answer on that one row, the number the candidate's
-   own report would show; its threshold and conformal set are the candidate's;
+2. the candidate's calibrated probability is
+   :func:`caselens.explain.attribution.case_probability` of the candidate's model on that
+   one row (what :meth:`CaseExplainer.probability` and the candidate's own report compute);
+   its threshold is the candidate card's. Nothing else of a report is built: the
+   candidate's explainer and confidence model (seconds of CPU for a large calibration
+   split) would compete with the clicks of a small server, and nobody reads them;
 3. rows gather per (model, live version, candidate version) and are written as one batch
    (:func:`caselens.monitoring.shadow_log.write_shadow_batch`: one ``shadow_scored`` entry
    and its rows in one transaction).
@@ -39,7 +42,6 @@ batch's worth or one flush period per model. The displays themselves are in the 
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import queue
 import threading
@@ -51,8 +53,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from caselens.errors import CaseValidationError
+from caselens.explain.attribution import case_probability
 from caselens.explain.cases import validate_inputs
-from caselens.explain.report import CaseExplainer, CaseReport, explainer_for
+from caselens.explain.report import CaseReport
 from caselens.model.bundle import ModelBundle
 from caselens.monitoring.prediction_log import bounded_inputs
 from caselens.monitoring.shadow_log import ShadowBatch, ShadowRow, shadow_report_id
@@ -103,14 +106,14 @@ class ShadowJob:
 
 
 def score_case(
-    explainer: CaseExplainer, report: CaseReport, *, entry_seq: int, recorded_at: str
+    candidate: ModelBundle, report: CaseReport, *, entry_seq: int, recorded_at: str
 ) -> ShadowRow | str:
     """The candidate's prediction on the case of ``report``, or the reason it is not scored.
 
     Parameters
     ----------
-    explainer : CaseExplainer
-        The candidate's explainer.
+    candidate : ModelBundle
+        The shadow version.
     report : CaseReport
         The live report whose case is scored.
     entry_seq, recorded_at
@@ -123,7 +126,6 @@ def score_case(
         refuses the case (``missing_required``, ``outside_limits``, ``unknown_category`` …),
         :data:`MODEL_ERROR` when its model fails.
     """
-    candidate = explainer.bundle
     values = report.case.values()
     # Only the candidate's inputs: one the candidate no longer takes is not a refusal.
     data = {name: values.get(name) for name in candidate.features.names}
@@ -134,12 +136,10 @@ def score_case(
     except CaseValidationError as exc:
         return str(exc.problems[0].code) if exc.problems else "refused"
     try:
-        probability = explainer.probability(case)
+        probability = case_probability(candidate.model, candidate.features, case.to_frame())
     except Exception as exc:  # the candidate's failure is counted, never the live display's
         _log.info("shadow candidate %s failed on a case: %s", candidate.model_id, exc)
         return MODEL_ERROR
-    confidence = explainer.confidence_model
-    conformal = confidence.conformal_set(probability)
     return ShadowRow(
         report_id=shadow_report_id(candidate.bundle_sha256, report.report_id),
         paired_report_id=report.report_id,
@@ -147,8 +147,8 @@ def score_case(
         patient_ref=report.case.case_id,
         recorded_at=recorded_at,
         probability=probability,
-        threshold=float(confidence.threshold),
-        conformal_set=None if conformal is None else json.dumps(list(conformal.labels)),
+        threshold=float(candidate.card.decision_threshold),
+        conformal_set=None,  # not computed: it needs the candidate's confidence model
         inputs_json=bounded_inputs(case.values),
     )
 
@@ -201,8 +201,9 @@ class ShadowScorer:
         ``write(batch)`` records one :class:`ShadowBatch` (the workflow's door passes
         :func:`~caselens.monitoring.shadow_log.write_shadow_batch` with its store and its
         system viewer); raising keeps the batch for the next flush.
-    explainer : callable
-        ``explainer(bundle)``: the candidate's explainer (the process's cache by default).
+    score : callable
+        ``score(candidate, report, entry_seq=…, recorded_at=…)``: :func:`score_case`
+        unless told.
     queue_size, batch_rows, flush_s, stop_s
         The bounds (module constants by default).
     """
@@ -211,7 +212,7 @@ class ShadowScorer:
         self,
         write: Callable[[ShadowBatch], Any],
         *,
-        explainer: Callable[[ModelBundle], CaseExplainer] = explainer_for,
+        score: Callable[..., ShadowRow | str] = score_case,
         queue_size: int = SHADOW_QUEUE_SIZE,
         batch_rows: int = SHADOW_BATCH_ROWS,
         flush_s: float = SHADOW_FLUSH_SECONDS,
@@ -220,7 +221,7 @@ class ShadowScorer:
         if queue_size < 1 or batch_rows < 1 or flush_s <= 0 or stop_s < 0:
             raise ValueError("queue_size and batch_rows must be at least 1, flush_s positive")
         self._write = write
-        self._explainer = explainer
+        self._score_case = score
         self._batch_rows = batch_rows
         self._flush_s = flush_s
         self._stop_s = stop_s
@@ -347,11 +348,10 @@ class ShadowScorer:
 
     def _score(self, job: ShadowJob) -> None:
         try:
-            explainer = self._explainer(job.candidate)
-            result = score_case(
-                explainer, job.report, entry_seq=job.entry_seq, recorded_at=job.recorded_at
+            result = self._score_case(
+                job.candidate, job.report, entry_seq=job.entry_seq, recorded_at=job.recorded_at
             )
-        except Exception as exc:  # e.g. the candidate's explainer cannot be built
+        except Exception as exc:  # never the worker's end
             _log.warning("shadow candidate %s not scored: %s", job.candidate.model_id, exc)
             result = MODEL_ERROR
         full = None

@@ -108,9 +108,7 @@ class ShadowScoringMixin(DoorBase):
         if self._shadow is None:
             with _SCORER_GUARD:
                 if self._shadow is None:
-                    self._shadow = ShadowScorer(
-                        self._write_shadow_batch, explainer=self._version_explainer
-                    )
+                    self._shadow = ShadowScorer(self._write_shadow_batch)
         return self._shadow
 
     def _write_shadow_batch(self, batch: ShadowBatch) -> None:
