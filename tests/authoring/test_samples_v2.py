@@ -5,6 +5,8 @@ scoring a version-1 case that lacks the added input."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -12,6 +14,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from caselens.access import DEMO_PASSWORD
 from caselens.authoring.samples import SAMPLE_CHANGE_REASONS, SAMPLES, heart_disease_v2
 from caselens.authoring.samples import readmission_v2 as r2
 from caselens.cli.main import main
@@ -22,8 +25,9 @@ from caselens.model.bundle import CARD_FILE, discover_bundles, load_card
 from caselens.model.bundle_signing import check_bundle_signature
 from caselens.model.catalogue import BundleCatalogue
 from caselens.model.fhir_mapping_check import check_fhir_mappings
-from caselens.runtime import bundle_trust
+from caselens.runtime import Runtime, bundle_trust
 from caselens.settings import SAMPLE_MODELS_DIR, Settings
+from caselens.workflow import UserSession
 
 HEART, READMISSION = "heart-disease", "readmission-30d"
 #: Reference rows the honesty harness explains per second version here (the full --deep run
@@ -64,6 +68,38 @@ def test_the_catalogue_serves_both_versions_with_version_1_first(sample_bundles,
         assert v2.bundle_sha256 != sample_bundles[model_id].bundle_sha256
         assert catalogue.version(model_id, v2.bundle_sha256) is v2
         assert catalogue.producer(v2.model_sha256, v2.bundle_sha256) is v2
+
+
+def test_demo_mode_keeps_version_1_live_and_leaves_version_2_loaded_not_registered(tmp_path):
+    # The real path: a models folder holding both heart-disease folders, a demo runtime.
+    models = tmp_path / "models"
+    for folder in (HEART, f"{HEART}-v2"):
+        shutil.copytree(SAMPLE_MODELS_DIR / folder, models / folder)
+    settings = Settings.from_environment(
+        {
+            "CASELENS_DATA_DIR": str(tmp_path / "data"),
+            "CASELENS_DEMO": "1",
+            "CASELENS_MODELS_DIR": str(models),
+        }
+    )
+    runtime = Runtime.from_settings(settings, background=False)
+    try:
+        workflow = runtime.workflow
+        v1, v2 = runtime.catalogue.all_versions(HEART)
+        assert (v1.path.name, v2.path.name) == (HEART, f"{HEART}-v2")
+        assert runtime.catalogue.refused == {}
+        assert workflow.lifecycle.live_versions() == {HEART: v1.bundle_sha256}
+        assert [v.bundle_sha256 for v in workflow.lifecycle.versions(HEART)] == [v1.bundle_sha256]
+        assert workflow.lifecycle.version(HEART, v2.bundle_sha256) is None
+        assert workflow.bundle(HEART) is v1
+        session = UserSession()
+        workflow.sign_in(session, "dr.lee", DEMO_PASSWORD)
+        demo = v1.demo_cases[0]
+        case = validate_inputs(demo.inputs, v1.features, source="demo", case_id=demo.case_id)
+        report = workflow.show_report(session, HEART, case, patient_ref=demo.case_id)
+        assert report.model.bundle_sha256 == v1.bundle_sha256
+    finally:
+        runtime.close()
 
 
 def test_heart_disease_v2_is_a_random_forest_with_a_40_percent_threshold(
@@ -123,7 +159,9 @@ def test_a_version_1_case_is_scored_by_version_2_with_the_added_input_missing(
         # missing-value branch): the bundle adds nothing of its own.
         direct = frame[v2.features.names].astype(object).assign(glipizide=None)
         assert p == pytest.approx(float(v2.model.predict_proba(direct)[0, 1]), abs=1e-12)
-    rows = readmission_bundle.reference[readmission_bundle.features.names].assign(glipizide=None)
+    # Version 1's test split without the input (a seeded 2,000 rows keep the test fast).
+    reference = readmission_bundle.reference.sample(2000, random_state=20261207)
+    rows = reference[readmission_bundle.features.names].assign(glipizide=None)
     p = v2.predict_proba(rows)
     assert np.all((p > 0) & (p < 1)) and len(p) == len(rows)
 
