@@ -1,5 +1,6 @@
 """The samples' second versions (issue 27): each model id holds two versions, and version 2
-differs from version 1 exactly where its builder says — a different family and threshold for
+differs from version 1 exactly where its builder says — a different family (gradient-boosted
+trees for a logistic regression) and threshold for
 heart-disease, an added input and a threshold for readmission-30d — signed, checked and
 scoring a version-1 case that lacks the added input."""
 
@@ -10,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
@@ -102,16 +103,16 @@ def test_demo_mode_keeps_version_1_live_and_leaves_version_2_loaded_not_register
         runtime.close()
 
 
-def test_heart_disease_v2_is_a_random_forest_with_a_40_percent_threshold(
+def test_heart_disease_v2_is_gradient_boosting_with_a_40_percent_threshold(
     heart_bundle, sample_v2_bundles
 ):
     v1, v2 = heart_bundle, sample_v2_bundles[HEART]
     assert isinstance(_final_estimator(v1), LogisticRegression)
-    assert isinstance(_final_estimator(v2), RandomForestClassifier)
+    assert isinstance(_final_estimator(v2), HistGradientBoostingClassifier)
     assert v1.card.decision_threshold == 0.5
     assert v2.card.decision_threshold == heart_disease_v2.THRESHOLD == 0.4
     assert v2.card.validation.threshold_used == 0.4
-    assert v2.card.model_type.startswith("Random forest")
+    assert v2.card.model_type.startswith("Histogram gradient-boosted trees")
     assert "40%" in v2.card.threshold_rationale
     # The same recipe otherwise: inputs, split and seed are version 1's.
     assert v2.features == v1.features
@@ -177,7 +178,7 @@ def test_each_second_version_states_its_change_in_the_card_and_for_registration(
         assert v2.card.version == "2.0.0" and str(v2.card.release_date) == "2026-12-07"
         v1 = sample_bundles[model_id]
         assert not v1.card.source_attributes["update_process"].startswith("Version")
-    assert "random forest" in SAMPLE_CHANGE_REASONS["heart-disease-v2"]
+    assert "from logistic regression to histogram" in SAMPLE_CHANGE_REASONS["heart-disease-v2"]
     assert "from 50% to 40%" in SAMPLE_CHANGE_REASONS["heart-disease-v2"]
     assert "glipizide" in SAMPLE_CHANGE_REASONS["readmission-30d-v2"]
     assert "from 20% to 25%" in SAMPLE_CHANGE_REASONS["readmission-30d-v2"]
