@@ -20,6 +20,7 @@ from caselens.access.accounts import AccountStore
 from caselens.access.app_database import open_app_database
 from caselens.access.model_status import ModelStatusStore
 from caselens.audit import AuditStore
+from caselens.explain.cases import validate_inputs
 from caselens.explain.report import explainer_for
 from caselens.model.bundle import BundleCatalogue, ModelBundle
 from caselens.monitoring.prediction_log import verify_prediction_log
@@ -283,3 +284,49 @@ def test_closing_the_runtime_stops_the_scorer_and_records_its_last_batch(
             "SELECT patient_ref FROM monitoring_prediction WHERE never_shown"
         ).fetchall()
     assert [json.loads(d)["rows"] for (d,) in batches] == [1] and rows == [("H-04",)]
+
+
+def test_a_candidate_with_another_model_file_logs_its_own_reports_probability(
+    workflow, sample_bundles, sample_v2_bundles
+):
+    """Version 2 of both samples (samples-v2): heart-disease's another model family at a 40%
+    threshold, readmission's an added input (missing allowed, so version-1 cases score)."""
+    workflow._all_versions = BundleCatalogue(
+        bundles=dict(sample_bundles),
+        refused={},
+        versions={m: (sample_bundles[m], sample_v2_bundles[m]) for m in sample_bundles},
+    )
+    for model_id, v2 in sample_v2_bundles.items():
+        workflow.lifecycle.register(
+            model_id=model_id,
+            bundle_sha256=v2.bundle_sha256,
+            card_version=v2.version,
+            registered_by="owner.ng",
+            change_reason="The second version of the sample (test).",
+            folder=v2.path.name,
+            state="shadow",
+        )
+    workflow._shadow_view = None
+    session = signed_in(workflow, "dr.lee")
+    shown = [show(workflow, session, "H-02")]
+    readmission = workflow.bundle("readmission-30d")
+    demo = readmission.demo_cases[0]
+    case = validate_inputs(demo.inputs, readmission.features, source="demo", case_id="R-01")
+    shown.append(workflow.show_report(session, "readmission-30d", case, patient_ref="R-01"))
+    assert workflow.flush_shadow_scores()
+    rows = {r.model_id: r for r in shadow_rows(workflow)}
+    assert set(rows) == {HEART, "readmission-30d"}
+    for live in shown:
+        v2 = sample_v2_bundles[live.model.model_id]
+        row = rows[live.model.model_id]
+        # The same case values, as version 2 takes them (an input it adds is missing).
+        values = live.case.values()
+        case_v2 = validate_inputs(
+            {name: values.get(name) for name in v2.features.names}, v2.features, source="demo"
+        )
+        own = explainer_for(v2).explain(case_v2)
+        assert row.bundle_sha256 == v2.bundle_sha256 and row.model_version == v2.version
+        assert row.probability == pytest.approx(own.confidence.probability, rel=0, abs=1e-12)
+        assert row.threshold == own.confidence.threshold == v2.card.decision_threshold
+        assert row.probability != live.confidence.probability
+    assert verify_prediction_log(workflow.trail).ok
