@@ -24,7 +24,8 @@ sign-in with the EHR and its patient's record (SMART App Launch, :mod:`.smart_si
 the EHR's CDS Hooks cards (:mod:`.cds_cards`), results written back as FHIR
 (:mod:`.fhir_results`), what-if edits of a report (:mod:`.what_if`), counterfactuals
 (:mod:`.counterfactuals`), model versions, approvals and shadow candidates
-(:mod:`.model_versions`), case reports as signed HTML or PDF files (:mod:`.report_exports`)
+(:mod:`.model_versions`), a shadow candidate scored beside each live display
+(:mod:`.shadow_scoring`), case reports as signed HTML or PDF files (:mod:`.report_exports`)
 and whether such a file is genuine (:mod:`.report_verification`); what they share (the
 stores, the policy check, the one recording function) is :mod:`._door_base`.
 """
@@ -69,9 +70,10 @@ from caselens.workflow.reports import (
     ReportsMixin,
 )
 from caselens.workflow.sessions import SessionsMixin
+from caselens.workflow.shadow_scoring import ShadowScoringMixin
 from caselens.workflow.smart_sign_in import SmartSignInMixin
-from caselens.workflow.version_history import VersionHistoryMixin
 from caselens.workflow.subgroup_figures import SubgroupFiguresMixin
+from caselens.workflow.version_history import VersionHistoryMixin
 from caselens.workflow.what_if import WhatIfMixin, WhatIfView
 
 # The names this module held before it was split by job, so old imports keep working.
@@ -113,6 +115,7 @@ class Workflow(
     AdministrationMixin,
     ModelVersionsMixin,
     ModelApprovalsMixin,
+    ShadowScoringMixin,
     AuditTrailMixin,
     EvidenceMixin,
     MonitoringMixin,
