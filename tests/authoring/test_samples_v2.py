@@ -121,7 +121,7 @@ def test_heart_disease_v2_is_gradient_boosting_with_a_40_percent_threshold(
     assert v2.model_sha256 != v1.model_sha256
 
 
-def test_readmission_v2_adds_glipizide_allowing_missing_and_moves_the_threshold_to_25(
+def test_readmission_v2_adds_glipizide_allowing_missing_and_moves_the_threshold_to_15(
     readmission_bundle, sample_v2_bundles
 ):
     v1, v2 = readmission_bundle, sample_v2_bundles[READMISSION]
@@ -132,8 +132,8 @@ def test_readmission_v2_adds_glipizide_allowing_missing_and_moves_the_threshold_
     # Every input version 1 has is specified exactly as in version 1 (same training split).
     for spec in v1.features:
         assert v2.features[spec.name] == spec, spec.name
-    assert (v1.card.decision_threshold, v2.card.decision_threshold) == (0.2, 0.25)
-    assert v2.card.validation.threshold_used == r2.THRESHOLD == 0.25
+    assert (v1.card.decision_threshold, v2.card.decision_threshold) == (0.2, 0.15)
+    assert v2.card.validation.threshold_used == r2.THRESHOLD == 0.15
     # The card's other statements name the new input: not changeable, worded for patients.
     assert v2.card.changeable_inputs["glipizide"].modifiable is False
     assert set(v2.card.changeable_inputs) == set(v2.features.names)
@@ -181,7 +181,7 @@ def test_each_second_version_states_its_change_in_the_card_and_for_registration(
     assert "from logistic regression to histogram" in SAMPLE_CHANGE_REASONS["heart-disease-v2"]
     assert "from 50% to 40%" in SAMPLE_CHANGE_REASONS["heart-disease-v2"]
     assert "glipizide" in SAMPLE_CHANGE_REASONS["readmission-30d-v2"]
-    assert "from 20% to 25%" in SAMPLE_CHANGE_REASONS["readmission-30d-v2"]
+    assert "from 20% to 15%" in SAMPLE_CHANGE_REASONS["readmission-30d-v2"]
 
 
 @pytest.mark.parametrize("model_id", [HEART, READMISSION])

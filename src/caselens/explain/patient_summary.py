@@ -236,7 +236,9 @@ def _card_factor(
     else:
         number = float(value)  # type: ignore[arg-type]
         text = format_number(number if feature.kind == "number" else round(number), language)
-        shown = f"{text} {words.unit}" if words.unit else text
+        # The card's unit is one plural word ("stays", "días"): after exactly 1 it would read
+        # "1 stays", so the count stands alone there (the label says what is counted).
+        shown = f"{text} {words.unit}" if words.unit and number != 1 else text
     return f"{words.label} ({shown})"
 
 
