@@ -120,7 +120,7 @@ def test_the_samples_version_2_diffs_name_family_added_input_and_threshold(
     added = [c for c in readmission.changes if c.section == SECTION_INPUTS and c.before == ABSENT]
     assert [c.item for c in added] == ["Input Glipizide (glipizide)"]
     assert added[0].words.startswith("Input Glipizide (glipizide) added: category")
-    assert "Decision threshold 0.20 → 0.25." in _words(readmission, SECTION_THRESHOLD)
+    assert "Decision threshold 0.20 → 0.15." in _words(readmission, SECTION_THRESHOLD)
     assert (SECTION_MODEL, "Model family") in readmission.items
     # The card's statements about the new input are named where they are.
     assert (SECTION_CARD, "Changeable inputs · glipizide") in readmission.items
