@@ -107,9 +107,11 @@ def test_the_samples_version_2_diffs_name_family_added_input_and_threshold(
     family = next(c for c in heart.changes if c.item == "Model family")
     assert family.section == SECTION_MODEL
     assert family.words.startswith("Model family Logistic regression")
-    assert "→ Random forest" in family.words
+    new_family = second_versions["heart-disease"].card.model_type
+    assert family.after == new_family and family.words.endswith(f"→ {new_family}.")
     assert (SECTION_MODEL, "Model file SHA-256") in heart.items
-    assert "Decision threshold 0.50 → 0.40." in _words(heart, SECTION_THRESHOLD)
+    new_threshold = second_versions["heart-disease"].card.decision_threshold
+    assert f"Decision threshold 0.50 → {new_threshold:.2f}." in _words(heart, SECTION_THRESHOLD)
     assert not any(c.section == SECTION_INPUTS and c.after == ABSENT for c in heart.changes)
     # A retrained model's measured figures differ: AUROC with its interval, overall.
     assert (SECTION_VALIDATION, "Overall · AUROC") in heart.items
@@ -120,7 +122,10 @@ def test_the_samples_version_2_diffs_name_family_added_input_and_threshold(
     added = [c for c in readmission.changes if c.section == SECTION_INPUTS and c.before == ABSENT]
     assert [c.item for c in added] == ["Input Glipizide (glipizide)"]
     assert added[0].words.startswith("Input Glipizide (glipizide) added: category")
-    assert "Decision threshold 0.20 → 0.15." in _words(readmission, SECTION_THRESHOLD)
+    new_threshold = second_versions["readmission-30d"].card.decision_threshold
+    assert f"Decision threshold 0.20 → {new_threshold:.2f}." in _words(
+        readmission, SECTION_THRESHOLD
+    )
     assert (SECTION_MODEL, "Model family") in readmission.items
     # The card's statements about the new input are named where they are.
     assert (SECTION_CARD, "Changeable inputs · glipizide") in readmission.items
