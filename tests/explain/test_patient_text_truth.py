@@ -73,6 +73,8 @@ def _shown(feature, value, bundle) -> str:
     if feature.kind == "category":
         return words.values.get(str(value), str(value))
     number = f"{float(value):g}" if feature.kind == "number" else f"{round(float(value))}"
+    if float(value) == 1:
+        return f"({number})"  # a count of 1 stands alone: the card's unit is plural
     return f"{number} {words.unit}" if words.unit else number
 
 
