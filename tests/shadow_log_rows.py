@@ -211,6 +211,7 @@ def random_log(
     females: int = 7,
     seed: int = 7,
     start: dt.date = dt.date(2026, 11, 2),
+    live_sha: str = "a" * 64,
 ) -> dict[str, object]:
     """A log of ``patients`` live displays (every tenth shown twice) with the candidate
     scored beside each, outcomes for the first ``with_outcomes`` patients (known on the
@@ -229,7 +230,9 @@ def random_log(
             "age": int(30 + (i * 7) % 50),
             "sex": "Female" if i < females else "Male",
         }
-        row = LiveRow(f"R-{i:04d}", f"P-{i:04d}", day, float(live_p[i]), 0.5, inputs)
+        row = LiveRow(
+            f"R-{i:04d}", f"P-{i:04d}", day, float(live_p[i]), 0.5, inputs, bundle_sha256=live_sha
+        )
         live_rows.append(row)
         if i % 10 == 0:  # shown again (previewed for the patient): the same report
             live_rows.append(

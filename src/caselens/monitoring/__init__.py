@@ -25,6 +25,9 @@
 * :mod:`~caselens.monitoring.alerts` — the plan's alerts, recorded in the trail.
 * :mod:`~caselens.monitoring.governance_report` — a self-contained HTML report for
   governance meetings.
+* :mod:`~caselens.monitoring.shadow_comparison` — the live version against a shadow
+  candidate on the same patients (agreement, differences, AUROC and calibration side by side);
+  :mod:`~caselens.monitoring.shadow_comparison_rows` words it as tables.
 * :mod:`~caselens.monitoring.simulate` — simulated predictions and outcomes with injected
   shifts, always labelled simulated.
 
@@ -43,9 +46,12 @@ __all__ = [
     "Period",
     "PeriodFigures",
     "ReferenceProfile",
+    "ShadowComparison",
     "Shift",
     "build_profile",
     "check",
+    "comparison_sentence",
+    "comparison_tables",
     "correct_outcomes",
     "gather_report",
     "import_outcomes",
@@ -69,9 +75,12 @@ _PARTS = {
     "Period": "figures",
     "PeriodFigures": "figures",
     "ReferenceProfile": "figures",
+    "ShadowComparison": "shadow_comparison",
     "Shift": "simulate",
     "build_profile": "figures",
     "check": "alerts",
+    "comparison_sentence": "shadow_comparison_rows",
+    "comparison_tables": "shadow_comparison_rows",
     "correct_outcomes": "corrections",
     "gather_report": "governance_report",
     "import_outcomes": "outcomes",

@@ -10,15 +10,22 @@ recorded twice; new pairs or new outcomes make new figures, and a new entry.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from caselens.errors import CaseLensError
+from caselens.model.bundle import ModelBundle
 from caselens.workflow._door_base import DoorBase
 from caselens.workflow.errors import WorkflowError
 from caselens.workflow.records import UserSession
+
+if TYPE_CHECKING:
+    from caselens.monitoring.governance_report import ReportContent
+    from caselens.monitoring.shadow_comparison import ShadowComparison
 
 #: The audit action of a comparison viewed (what an approval cites).
 VIEWED_ACTION = "shadow_comparison_viewed"
@@ -48,7 +55,7 @@ class ShadowComparisonView:
         The comparison in one sentence, for an approval's evidence.
     """
 
-    comparison: object
+    comparison: ShadowComparison
     seq: int
     live_bundle_sha256: str
     live_version: str
@@ -104,16 +111,7 @@ class ShadowComparisonMixin(DoorBase):
         NotRecorded
             The entry could not be written: nothing is returned.
         """
-        from caselens.model.monitoring_plan import plan_for
-        from caselens.monitoring.shadow_comparison import (
-            DEFAULT_SEED,
-            compare,
-            pair_outcomes,
-            read_pairs,
-            record_detail,
-            summary_text,
-        )
-        from caselens.monitoring.tables import ready_engine
+        from caselens.monitoring.shadow_comparison import record_detail, summary_text
 
         viewer = self._require(session, "view_monitoring")
         live = self.bundle(model_id)
@@ -136,25 +134,7 @@ class ShadowComparisonMixin(DoorBase):
                     "while it is set to shadow."
                 )
             chosen = found[0]
-        try:
-            plan = plan_for(live)
-            window = plan.window_days(live.card.outcome.time_window)
-            engine = ready_engine(self._audit)
-            pairs = read_pairs(engine, model_id, chosen.bundle_sha256)
-            outcomes = pair_outcomes(engine, model_id, pairs, window_days=window)
-            comparison = compare(
-                pairs,
-                outcomes,
-                live.features,
-                DEFAULT_SEED,
-                model_id=model_id,
-                candidate_sha=chosen.bundle_sha256,
-                confidence=plan.confidence,
-                ece_bins=plan.ece_bins,
-                window_days=window,
-            )
-        except CaseLensError as exc:
-            raise WorkflowError(str(exc)) from exc
+        comparison, window = self._compare_with(live, chosen)
         detail = record_detail(comparison, live_bundle_sha256=live.bundle_sha256 or "")
         detail["candidate_state"] = chosen.state
         seq = self._comparison_entry(session, viewer.user_id, detail)
@@ -166,6 +146,65 @@ class ShadowComparisonMixin(DoorBase):
             candidate_state=chosen.state,
             window_days=window,
             summary=summary_text(comparison),
+        )
+
+    def _compare_with(
+        self,
+        live: ModelBundle,
+        chosen: ShadowCandidate,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> tuple[ShadowComparison, int]:
+        """The comparison of the live version with ``chosen`` (displays from ``start`` to
+        before ``end``, ISO), with the outcome window it linked outcomes by."""
+        from caselens.model.monitoring_plan import plan_for
+        from caselens.monitoring.shadow_comparison import (
+            DEFAULT_SEED,
+            compare,
+            pair_outcomes,
+            read_pairs,
+        )
+        from caselens.monitoring.tables import ready_engine
+
+        try:
+            plan = plan_for(live)
+            window = plan.window_days(live.card.outcome.time_window)
+            engine = ready_engine(self._audit)
+            pairs = read_pairs(engine, live.model_id, chosen.bundle_sha256, start=start, end=end)
+            outcomes = pair_outcomes(engine, live.model_id, pairs, window_days=window)
+            comparison = compare(
+                pairs,
+                outcomes,
+                live.features,
+                DEFAULT_SEED,
+                model_id=live.model_id,
+                candidate_sha=chosen.bundle_sha256,
+                confidence=plan.confidence,
+                ece_bins=plan.ece_bins,
+                window_days=window,
+            )
+        except CaseLensError as exc:
+            raise WorkflowError(str(exc)) from exc
+        return comparison, window
+
+    def _with_shadow_comparison(self, content: ReportContent, run_id: str | None) -> ReportContent:
+        """A governance report's content with the default candidate's comparison over the
+        report's periods (unchanged for a simulated run, a report with no period, or a model
+        with no shadow rows). The report's own ``exported`` entry names it."""
+        if run_id is not None or not content.figures:
+            return content
+        candidates = self._shadow_candidates(content.model_id)
+        if not candidates:
+            return content
+        comparison, _ = self._compare_with(
+            self.bundle(content.model_id),
+            candidates[0],
+            start=content.figures[0].start,
+            end=content.figures[-1].end,
+        )
+        return dataclasses.replace(
+            content, comparison=comparison, comparison_state=candidates[0].state
         )
 
     def _comparison_entry(self, session: UserSession, user_id: str, detail: dict) -> int:

@@ -1,0 +1,211 @@
+"""A shadow comparison as rows of plain text: the same tables on the Monitoring page and in
+the governance report (:mod:`.shadow_comparison` computes, this only words and formats).
+
+Cells are text, never markup (the report's template escapes each one). Every table has an n
+column or states its n in the caption; a figure that cannot be computed says why in words.
+"""
+
+from __future__ import annotations
+
+from caselens.monitoring.report_rows import NO_VALUE, Table, interval, level_text, number
+from caselens.monitoring.shadow_comparison import (
+    DIFFERENCE_PERCENTILES,
+    MIN_SUBGROUP_PATIENTS,
+    ShadowComparison,
+    VersionFigures,
+)
+
+
+def _short(sha: str) -> str:
+    return sha[:12] if sha else "not recorded"
+
+
+def comparison_sentence(comparison: ShadowComparison, *, candidate_state: str = "") -> str:
+    """What was compared, in one paragraph: the versions, the pairs, the time they span."""
+    c = comparison
+    state = f", {candidate_state}" if candidate_state else ""
+    live = ", ".join(c.live_versions) or "the live version"
+    shas = ", ".join(_short(s) for s in c.live_bundle_sha256s)
+    if c.pairs == 0:
+        return (
+            f"Candidate version {c.candidate_version} ({_short(c.candidate_bundle_sha256)}"
+            f"{state}) has no prediction paired with a live display in this span."
+        )
+    span = f"{(c.first or '')[:10]} to {(c.last or '')[:10]}"
+    return (
+        f"Candidate version {c.candidate_version} ({_short(c.candidate_bundle_sha256)}{state}) "
+        f"was scored beside live version {live} ({shas}) on {c.pairs} displays of "
+        f"{c.patients} patients, {span}. Nobody was shown the candidate's predictions."
+    )
+
+
+def agreement_table(comparison: ShadowComparison) -> Table:
+    """The 2×2 table and the agreement with its interval."""
+    c = comparison
+    t = c.table
+    level = level_text(c.confidence)
+    return Table(
+        f"Agreement at the threshold (each version at its own threshold; {level} interval)",
+        (
+            "Both at or above",
+            "Live only",
+            "Candidate only",
+            "Both below",
+            "Agreement",
+            "n",
+        ),
+        (
+            (
+                str(t.both_above),
+                str(t.live_only),
+                str(t.candidate_only),
+                str(t.neither),
+                interval(c.agreement),
+                str(t.n),
+            ),
+        ),
+    )
+
+
+def differences_table(comparison: ShadowComparison) -> Table:
+    """The distribution of candidate − live probabilities."""
+    d = comparison.differences
+    headers = ("Mean", "Median", *(f"{q}th percentile" for q in DIFFERENCE_PERCENTILES), "n")
+    caption = "Probability difference, candidate minus live (points of 1)"
+    if d is None:
+        return Table(caption, headers, ((*([NO_VALUE] * (len(headers) - 1)), "0"),))
+    return Table(
+        caption,
+        headers,
+        (
+            (
+                _signed(d.mean),
+                _signed(d.median),
+                *(_signed(d.percentiles[q]) for q in DIFFERENCE_PERCENTILES),
+                str(d.n),
+            ),
+        ),
+    )
+
+
+def _signed(value: float | None) -> str:
+    return NO_VALUE if value is None else f"{value:+.3f}"
+
+
+#: The outcome figures side by side, in row order: (label, how to read it from a version).
+_OUTCOME_ROWS = (
+    ("AUROC", lambda v: interval(v.auroc)),
+    ("Calibration slope", lambda v: interval(v.calibration_slope)),
+    ("Calibration intercept", lambda v: interval(v.calibration_intercept)),
+    ("ECE", lambda v: number(v.ece)),
+    ("Brier", lambda v: interval(v.brier)),
+    ("Observed rate", lambda v: interval(v.observed_rate)),
+    ("Mean predicted", lambda v: number(v.mean_predicted)),
+    ("Sensitivity at its threshold", lambda v: interval(v.sensitivity)),
+    ("Specificity at its threshold", lambda v: interval(v.specificity)),
+)
+
+
+def outcomes_table(comparison: ShadowComparison) -> Table | None:
+    """Each version's figures on the pairs with an outcome, side by side (None before any
+    outcome is linked: then :attr:`ShadowComparison.outcome_words` says so)."""
+    c = comparison
+    live, cand = c.live, c.candidate
+    if live is None or cand is None:
+        return None
+    rows: list[tuple[str, ...]] = [
+        ("Threshold", _threshold(live), _threshold(cand), str(live.n)),
+    ]
+    for label, read in _OUTCOME_ROWS:
+        rows.append((label, read(live), read(cand), _n(label, live)))
+    gap = c.auroc_difference
+    if gap is not None:
+        gap_text = NO_VALUE if gap.value is None else f"{gap.value:+.3f}"
+        if gap.value is not None and gap.low is not None and gap.high is not None:
+            gap_text += f" ({gap.low:+.3f} to {gap.high:+.3f})"
+        rows.append(
+            (
+                "AUROC difference, candidate minus live (paired bootstrap over "
+                f"{gap.patients} patients, {gap.resamples} resamples, seed {gap.seed})",
+                gap_text,
+                "",
+                str(gap.n),
+            )
+        )
+    return Table(
+        f"Side by side on {c.with_outcomes} pairs with an outcome ({c.events} events; "
+        f"{level_text(c.confidence)} intervals)",
+        ("Figure", "Live", "Candidate", "n"),
+        tuple(rows),
+    )
+
+
+def _threshold(v: VersionFigures) -> str:
+    return "several" if v.threshold is None else f"{v.threshold:g}"
+
+
+def _n(label: str, live: VersionFigures) -> str:
+    if label.startswith("Sensitivity"):
+        return str(live.sensitivity.n)
+    if label.startswith("Specificity"):
+        return str(live.specificity.n)
+    return str(live.n)
+
+
+def subgroups_table(comparison: ShadowComparison) -> Table:
+    """The live schema's subgroups, both versions side by side; a suppressed group keeps its
+    row and says why in every figure's place."""
+    rows = []
+    for s in comparison.subgroups:
+        if s.suppressed:
+            rows.append((s.variable, s.group, str(s.patients), *([s.words] * 6)))
+            continue
+        if s.live is None or s.candidate is None:
+            live_auroc = cand_auroc = gap = s.words or NO_VALUE
+        else:
+            live_auroc = interval(s.live.auroc)
+            cand_auroc = interval(s.candidate.auroc)
+            gap = NO_VALUE if s.auroc_difference is None else f"{s.auroc_difference:+.3f}"
+            if s.words:
+                gap = s.words
+        rows.append(
+            (
+                s.variable,
+                s.group,
+                str(s.patients),
+                interval(s.agreement),
+                _signed(s.mean_difference),
+                str(s.with_outcomes),
+                live_auroc,
+                cand_auroc,
+                gap,
+            )
+        )
+    return Table(
+        "By subgroup of the live version's schema (a group of fewer than "
+        f"{MIN_SUBGROUP_PATIENTS} patients is suppressed)",
+        (
+            "Variable",
+            "Group",
+            "Patients",
+            "Agreement",
+            "Mean difference",
+            "With outcomes",
+            "AUROC live",
+            "AUROC candidate",
+            "AUROC difference",
+        ),
+        tuple(rows),
+    )
+
+
+def comparison_tables(comparison: ShadowComparison) -> tuple[Table, ...]:
+    """Every table of the comparison, in reading order (the outcome table only once an
+    outcome is linked; the subgroup table only with subgroups)."""
+    tables = [agreement_table(comparison), differences_table(comparison)]
+    side = outcomes_table(comparison)
+    if side is not None:
+        tables.append(side)
+    if comparison.subgroups:
+        tables.append(subgroups_table(comparison))
+    return tuple(tables)
