@@ -385,3 +385,28 @@ def test_slope_by_an_independent_fit_agrees(frame, compared):
         np.log(p / (1 - p)).reshape(-1, 1), known["y"].to_numpy(dtype=int)
     )
     assert compared.live.calibration_slope.value == pytest.approx(fit.coef_[0, 0], abs=1e-4)
+
+
+def test_the_tables_give_every_figure_with_its_n_and_words_for_what_is_missing(
+    compared, heart_bundle
+):
+    from caselens.monitoring.shadow_comparison_rows import comparison_sentence, comparison_tables
+
+    tables = comparison_tables(compared)
+    captions = [t.caption for t in tables]
+    assert captions[0].startswith("Agreement at the threshold")
+    assert captions[2].startswith("Side by side on 240 pairs with an outcome (")
+    assert captions[3].startswith("AUROC difference, candidate minus live")
+    women = [r for r in tables[4].rows if r[:2] == ("sex", "Female")]
+    assert women == [("sex", "Female", "7", FEWER_THAN_MIN, *(["suppressed"] * 5))]
+    for table in tables:
+        assert "n" in table.headers or "Pairs" in table.headers or "Patients" in table.headers
+    assert "on 300 displays of 300 patients" in comparison_sentence(compared)
+    # Before any outcome: the outcome tables are absent and the words say why.
+    early = compare([_pair(i) for i in range(12)], [math.nan] * 12, heart_bundle.features, 1)
+    assert [t.caption.split(" (")[0] for t in comparison_tables(early)] == [
+        "Agreement at the threshold",
+        "Probability difference, candidate minus live",
+        "By subgroup of the live version's schema",
+    ]
+    assert early.outcome_words.startswith("No outcome is linked")

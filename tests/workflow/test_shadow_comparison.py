@@ -209,8 +209,9 @@ def test_the_governance_report_holds_the_comparison_and_names_it_in_its_entry(sh
     assert "Nobody was shown the candidate&#39;s predictions." in text
     assert "Agreement at the threshold" in text and "Probability difference" in text
     assert "Side by side on 100 pairs with an outcome" in text
-    assert "AUROC difference, candidate minus live (paired bootstrap" in text
+    assert "AUROC difference, candidate minus live, on the same patients" in text
     assert "<td>sex</td><td>Female</td><td>7</td><td>fewer than 10 patients</td>" in text
+    assert "<td>suppressed</td>" in text
     exported = _entries(workflow, "exported")[-1]
     assert exported.detail()["shadow_comparison"] == {
         "candidate_bundle_sha256": SHADOW,

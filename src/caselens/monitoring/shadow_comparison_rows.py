@@ -71,7 +71,7 @@ def differences_table(comparison: ShadowComparison) -> Table:
     """The distribution of candidate − live probabilities."""
     d = comparison.differences
     headers = ("Mean", "Median", *(f"{q}th percentile" for q in DIFFERENCE_PERCENTILES), "n")
-    caption = "Probability difference, candidate minus live (points of 1)"
+    caption = "Probability difference, candidate minus live (0–1 scale)"
     if d is None:
         return Table(caption, headers, ((*([NO_VALUE] * (len(headers) - 1)), "0"),))
     return Table(
@@ -118,25 +118,32 @@ def outcomes_table(comparison: ShadowComparison) -> Table | None:
     ]
     for label, read in _OUTCOME_ROWS:
         rows.append((label, read(live), read(cand), _n(label, live)))
-    gap = c.auroc_difference
-    if gap is not None:
-        gap_text = NO_VALUE if gap.value is None else f"{gap.value:+.3f}"
-        if gap.value is not None and gap.low is not None and gap.high is not None:
-            gap_text += f" ({gap.low:+.3f} to {gap.high:+.3f})"
-        rows.append(
-            (
-                "AUROC difference, candidate minus live (paired bootstrap over "
-                f"{gap.patients} patients, {gap.resamples} resamples, seed {gap.seed})",
-                gap_text,
-                "",
-                str(gap.n),
-            )
-        )
     return Table(
         f"Side by side on {c.with_outcomes} pairs with an outcome ({c.events} events; "
         f"{level_text(c.confidence)} intervals)",
         ("Figure", "Live", "Candidate", "n"),
         tuple(rows),
+    )
+
+
+def auroc_difference_table(comparison: ShadowComparison) -> Table | None:
+    """The paired AUROC difference with its bootstrap interval and how it was drawn (None
+    before any outcome is linked)."""
+    gap = comparison.auroc_difference
+    if gap is None:
+        return None
+    level = level_text(gap.confidence)
+    if gap.value is None:
+        cells = (NO_VALUE, "needs both outcomes")
+    elif gap.low is None or gap.high is None:
+        cells = (f"{gap.value:+.3f}", f"too few usable resamples ({gap.used} of {gap.resamples})")
+    else:
+        cells = (f"{gap.value:+.3f}", f"{gap.low:+.3f} to {gap.high:+.3f}")
+    return Table(
+        f"AUROC difference, candidate minus live, on the same patients ({level} interval "
+        "from a bootstrap over patients)",
+        ("Difference", f"{level} interval", "Pairs", "Patients", "Resamples", "Seed"),
+        ((*cells, str(gap.n), str(gap.patients), str(gap.resamples), str(gap.seed)),),
     )
 
 
@@ -158,7 +165,8 @@ def subgroups_table(comparison: ShadowComparison) -> Table:
     rows = []
     for s in comparison.subgroups:
         if s.suppressed:
-            rows.append((s.variable, s.group, str(s.patients), *([s.words] * 6)))
+            # The words once, where the first figure would be; the rest say "suppressed".
+            rows.append((s.variable, s.group, str(s.patients), s.words, *(["suppressed"] * 5)))
             continue
         if s.live is None or s.candidate is None:
             live_auroc = cand_auroc = gap = s.words or NO_VALUE
@@ -203,9 +211,9 @@ def comparison_tables(comparison: ShadowComparison) -> tuple[Table, ...]:
     """Every table of the comparison, in reading order (the outcome table only once an
     outcome is linked; the subgroup table only with subgroups)."""
     tables = [agreement_table(comparison), differences_table(comparison)]
-    side = outcomes_table(comparison)
-    if side is not None:
-        tables.append(side)
+    for table in (outcomes_table(comparison), auroc_difference_table(comparison)):
+        if table is not None:
+            tables.append(table)
     if comparison.subgroups:
         tables.append(subgroups_table(comparison))
     return tuple(tables)
