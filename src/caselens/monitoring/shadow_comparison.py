@@ -38,7 +38,11 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from caselens.model.features import FeatureSchema
-from caselens.model.performance import expected_calibration_error, weighted_auroc
+from caselens.model.performance import (
+    _sorted_weighted_auroc,
+    expected_calibration_error,
+    weighted_auroc,
+)
 from caselens.monitoring.figures.log_reading import link_outcomes
 from caselens.monitoring.figures.reference_profile import group_series
 from caselens.monitoring.stats import (
@@ -216,6 +220,20 @@ def read_pairs(
                 inputs_json=row[14],
             )
     return tuple(pairs.values())
+
+
+def data_stamp(engine: Engine, model_id: str) -> tuple[Any, ...]:
+    """What changes when anything a comparison of ``model_id`` reads changes: the count and
+    largest id of its log rows, of its outcome rows, and of their corrections."""
+    from caselens.monitoring.figures.log_reading import corrections_stamp
+    from caselens.monitoring.tables import outcome_table
+
+    c, o = prediction_log.c, outcome_table.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(func.count(), func.max(c.id)).where(c.model_id == model_id))
+        outcomes = conn.execute(select(func.count(), func.max(o.id)).where(o.model_id == model_id))
+        corrections = conn.execute(corrections_stamp(model_id, False))
+        return (*rows.one(), *outcomes.one(), *corrections.one())
 
 
 def pair_outcomes(
@@ -516,15 +534,26 @@ def paired_auroc_difference(
         return AurocDifference(None, None, None, n, count, resamples, 0, seed, confidence)
     ones = np.ones(n)
     value = weighted_auroc(y, cand_p, ones) - weighted_auroc(y, live_p, ones)
+    # Each version's rows sorted once: a resample only reweighs them (the sorted form
+    # bootstrap_auroc_ci uses, so each resample's AUROC equals weighted_auroc's).
+    sorted_parts = []
+    for p in (cand_p, live_p):
+        order = np.argsort(p, kind="mergesort")
+        _, starts = np.unique(p[order], return_index=True)
+        sorted_parts.append((order, y[order], starts))
     rng = np.random.default_rng(seed)
+    is_event = y == 1
     values = []
     for _ in range(resamples):
         drawn = np.bincount(rng.integers(0, count, count), minlength=count).astype(float)
         w = drawn[patients]
-        positives = float(w[y == 1].sum())
+        positives = float(w[is_event].sum())
         if positives == 0 or positives == float(w.sum()):
             continue
-        values.append(weighted_auroc(y, cand_p, w) - weighted_auroc(y, live_p, w))
+        cand, live = (
+            _sorted_weighted_auroc(ys, starts, w[order]) for order, ys, starts in sorted_parts
+        )
+        values.append(cand - live)
     if len(values) < resamples // 2:
         used = len(values)
         return AurocDifference(value, None, None, n, count, resamples, used, seed, confidence)

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: The audit action of a comparison viewed (what an approval cites).
 VIEWED_ACTION = "shadow_comparison_viewed"
+#: Comparisons kept per workflow, each under a stamp of the data it was computed from.
+_CACHED = 8
 #: Entries remembered per workflow for "already recorded in this session" (oldest dropped).
 _REMEMBERED = 512
 
@@ -162,6 +164,7 @@ class ShadowComparisonMixin(DoorBase):
         from caselens.monitoring.shadow_comparison import (
             DEFAULT_SEED,
             compare,
+            data_stamp,
             pair_outcomes,
             read_pairs,
         )
@@ -171,6 +174,22 @@ class ShadowComparisonMixin(DoorBase):
             plan = plan_for(live)
             window = plan.window_days(live.card.outcome.time_window)
             engine = ready_engine(self._audit)
+            # The same data give the same figures (the seed is fixed): reuse them while
+            # no row, outcome or correction of this model was added (a page reruns often,
+            # and a month of a busy model's pairs takes seconds to bootstrap).
+            key = (
+                live.bundle_sha256,
+                chosen.bundle_sha256,
+                start,
+                end,
+                plan.confidence,
+                plan.ece_bins,
+                window,
+                data_stamp(engine, live.model_id),
+            )
+            cache = self.__dict__.setdefault("_shadow_comparison_cache", OrderedDict())
+            if key in cache:
+                return cache[key], window
             pairs = read_pairs(engine, live.model_id, chosen.bundle_sha256, start=start, end=end)
             outcomes = pair_outcomes(engine, live.model_id, pairs, window_days=window)
             comparison = compare(
@@ -186,6 +205,9 @@ class ShadowComparisonMixin(DoorBase):
             )
         except CaseLensError as exc:
             raise WorkflowError(str(exc)) from exc
+        cache[key] = comparison
+        while len(cache) > _CACHED:
+            cache.popitem(last=False)
         return comparison, window
 
     def _with_shadow_comparison(self, content: ReportContent, run_id: str | None) -> ReportContent:
