@@ -39,6 +39,8 @@ ACTION_NAMES: dict[str, str] = {
     "what_if_viewed": "What-if viewed (hypothetical values, not the patient's)",
     "counterfactuals_viewed": "Counterfactuals viewed (what would move a result across the "
     "threshold)",
+    "shadow_comparison_viewed": "Shadow comparison viewed (live and candidate versions on the "
+    "same patients; an approval cites it)",
 }
 
 _ENTRY_RE = re.compile(r"#?\s*(\d{1,18})")
