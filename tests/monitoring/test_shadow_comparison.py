@@ -26,10 +26,9 @@ from caselens.monitoring.shadow_comparison import (
     compare,
     pair_outcomes,
     read_pairs,
-    record_detail,
     shadow_versions,
-    summary_text,
 )
+from caselens.monitoring.shadow_comparison_rows import record_detail, summary_text
 from caselens.monitoring.tables import ready_engine
 from shadow_log_rows import random_log
 

@@ -4,8 +4,9 @@ A candidate set to shadow is scored beside every case the live version explains 
 to nobody: its row in the prediction log has ``never_shown`` true and names the live
 display it was computed beside (``paired_report_id``). So every candidate row has a twin:
 the live row of the same report, the same patient, the same case values, the same moment.
-This module reads those twins (:func:`read_pairs`) and computes, from the pairs alone
-(:func:`compare`, pure), what a governance meeting needs before it promotes the candidate:
+This module reads those twins (:func:`read_pairs`, from :mod:`.shadow_pairs`) and computes,
+from the pairs alone (:func:`compare`, pure), what a governance meeting needs before it
+promotes the candidate:
 
 * **agreement at the threshold**: the share of pairs on the same side of their own version's
   threshold (at or above it, or below it), with its Wilson interval, and the 2×2 table;
@@ -28,14 +29,12 @@ outcome class only) the comparison says so in words instead of leaving a blank.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
 
 from caselens.model.features import FeatureSchema
 from caselens.model.performance import (
@@ -43,8 +42,15 @@ from caselens.model.performance import (
     expected_calibration_error,
     weighted_auroc,
 )
-from caselens.monitoring.figures.log_reading import link_outcomes
 from caselens.monitoring.figures.reference_profile import group_series
+from caselens.monitoring.shadow_pairs import (
+    CandidateRows,
+    Pair,
+    data_stamp,
+    pair_outcomes,
+    read_pairs,
+    shadow_versions,
+)
 from caselens.monitoring.stats import (
     Estimate,
     auroc_estimate,
@@ -52,7 +58,18 @@ from caselens.monitoring.stats import (
     mean_estimate,
     wilson,
 )
-from caselens.monitoring.tables import prediction_log
+
+# The reader lives in .shadow_pairs; its names are this module's too (one place to import).
+__all__ = [
+    "CandidateRows",
+    "Pair",
+    "ShadowComparison",
+    "compare",
+    "data_stamp",
+    "pair_outcomes",
+    "read_pairs",
+    "shadow_versions",
+]
 
 #: A subgroup with fewer patients than this is suppressed: its figures would say more about
 #: chance than about the model (and could point at a handful of identifiable people).
@@ -78,181 +95,6 @@ def difference_bin_edges() -> np.ndarray:
     :data:`DIFFERENCE_BIN_WIDTH`, the middle one centred on 0."""
     half = round(1 / DIFFERENCE_BIN_WIDTH)
     return np.round((np.arange(-half, half + 2) - 0.5) * DIFFERENCE_BIN_WIDTH, 10)
-
-
-# -- reading the pairs -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pair:
-    """A live display and the candidate's never-shown prediction beside it.
-
-    The patient, the case values and the time are the live row's (the candidate scored the
-    same case at that moment); each side keeps its own version, probability and threshold.
-    """
-
-    model_id: str
-    report_id: str
-    patient_ref: str | None
-    recorded_at: str
-    recorded_on: str
-    live_entry_seq: int | None
-    live_bundle_sha256: str | None
-    live_version: str
-    live_probability: float
-    live_threshold: float
-    candidate_bundle_sha256: str
-    candidate_version: str
-    candidate_probability: float
-    candidate_threshold: float
-    shadow_batch_seq: int | None
-    inputs_json: str
-
-
-@dataclass(frozen=True)
-class CandidateRows:
-    """A version with never-shown rows for a model id: how many, and over which time."""
-
-    bundle_sha256: str
-    card_version: str
-    rows: int
-    first: str
-    last: str
-
-
-def shadow_versions(engine: Engine, model_id: str) -> list[CandidateRows]:
-    """Every version with never-shown (shadow) rows for ``model_id``, newest rows first."""
-    c = prediction_log.c
-    query = (
-        select(
-            c.bundle_sha256,
-            func.max(c.model_version),
-            func.count(),
-            func.min(c.recorded_at),
-            func.max(c.recorded_at),
-        )
-        .where(c.model_id == model_id, c.never_shown.is_(True), c.simulated.is_(False))
-        .group_by(c.bundle_sha256)
-    )
-    with engine.connect() as conn:
-        found = [
-            CandidateRows(sha, version, int(n), first, last)
-            for sha, version, n, first, last in conn.execute(query)
-            if sha is not None
-        ]
-    return sorted(found, key=lambda v: v.last, reverse=True)
-
-
-def read_pairs(
-    engine: Engine,
-    model_id: str,
-    candidate_sha: str,
-    *,
-    start: str | None = None,
-    end: str | None = None,
-) -> tuple[Pair, ...]:
-    """The live display and the candidate's row of every report the candidate was scored
-    beside, oldest display first.
-
-    Live rows are displays (``never_shown`` false) and not simulated; a report displayed
-    more than once (shown to the clinician and previewed for the patient) is one pair, its
-    first display. ``start`` / ``end``: ISO times bounding the live display (``end``
-    excluded), e.g. the governance report's periods.
-    """
-    live = prediction_log.alias("live")
-    shadow = prediction_log.alias("shadow")
-    conditions = [
-        shadow.c.model_id == model_id,
-        shadow.c.never_shown.is_(True),
-        shadow.c.simulated.is_(False),
-        shadow.c.bundle_sha256 == candidate_sha,
-        live.c.model_id == model_id,
-        live.c.never_shown.is_(False),
-        live.c.simulated.is_(False),
-    ]
-    if start is not None:
-        conditions.append(live.c.recorded_at >= start)
-    if end is not None:
-        conditions.append(live.c.recorded_at < end)
-    query = (
-        select(
-            live.c.report_id,
-            live.c.patient_ref,
-            live.c.recorded_at,
-            live.c.recorded_on,
-            live.c.entry_seq,
-            live.c.bundle_sha256,
-            live.c.model_version,
-            live.c.probability,
-            live.c.threshold,
-            shadow.c.bundle_sha256,
-            shadow.c.model_version,
-            shadow.c.probability,
-            shadow.c.threshold,
-            shadow.c.source_seq,
-            live.c.inputs_json,
-        )
-        .select_from(live.join(shadow, shadow.c.paired_report_id == live.c.report_id))
-        .where(*conditions)
-        .order_by(live.c.id, shadow.c.id)
-    )
-    pairs: dict[str, Pair] = {}
-    with engine.connect() as conn:
-        for row in conn.execute(query):
-            if row[0] in pairs:
-                continue  # the same report displayed again, or scored twice: one pair
-            pairs[row[0]] = Pair(
-                model_id=model_id,
-                report_id=row[0],
-                patient_ref=row[1],
-                recorded_at=row[2],
-                recorded_on=row[3],
-                live_entry_seq=None if row[4] is None else int(row[4]),
-                live_bundle_sha256=row[5],
-                live_version=row[6],
-                live_probability=float(row[7]),
-                live_threshold=float(row[8]),
-                candidate_bundle_sha256=row[9],
-                candidate_version=row[10],
-                candidate_probability=float(row[11]),
-                candidate_threshold=float(row[12]),
-                shadow_batch_seq=None if row[13] is None else int(row[13]),
-                inputs_json=row[14],
-            )
-    return tuple(pairs.values())
-
-
-def data_stamp(engine: Engine, model_id: str) -> tuple[Any, ...]:
-    """What changes when anything a comparison of ``model_id`` reads changes: the count and
-    largest id of its log rows, of its outcome rows, and of their corrections."""
-    from caselens.monitoring.figures.log_reading import corrections_stamp
-    from caselens.monitoring.tables import outcome_table
-
-    c, o = prediction_log.c, outcome_table.c
-    with engine.connect() as conn:
-        rows = conn.execute(select(func.count(), func.max(c.id)).where(c.model_id == model_id))
-        outcomes = conn.execute(select(func.count(), func.max(o.id)).where(o.model_id == model_id))
-        corrections = conn.execute(corrections_stamp(model_id, False))
-        return (*rows.one(), *outcomes.one(), *corrections.one())
-
-
-def pair_outcomes(
-    engine: Engine, model_id: str, pairs: Sequence[Pair], *, window_days: int
-) -> np.ndarray:
-    """Each pair's outcome (1, 0, or NaN while unknown), linked exactly as monitoring links
-    a display's: an outcome of the same patient and model known within ``window_days`` of
-    the display (:func:`caselens.monitoring.figures.link_outcomes`). Both versions judged
-    the same patient, so one outcome serves both."""
-    if not pairs:
-        return np.array([], dtype=float)
-    rows = pd.DataFrame(
-        {
-            "patient_ref": [p.patient_ref for p in pairs],
-            "recorded_on": [p.recorded_on for p in pairs],
-        }
-    )
-    with engine.connect() as conn:
-        return link_outcomes(conn, model_id, rows, window_days=window_days, simulated=False)
 
 
 # -- the figures ---------------------------------------------------------------------------
@@ -788,92 +630,3 @@ def _outcome_words(pairs: int, known: int, events: int, window_days: int | None)
         f"Outcome figures from the {known} of {_plural(pairs, 'pair')} with an outcome "
         f"linked ({_plural(events, 'event')}); the rest have none yet."
     )
-
-
-# -- in words and in the trail ---------------------------------------------------------------
-
-
-def _rounded(value: float | None, digits: int = 4) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return round(float(value), digits)
-
-
-def _estimate_record(estimate: Estimate | None) -> dict[str, Any] | None:
-    if estimate is None or estimate.value is None:
-        return None
-    return {
-        "value": _rounded(estimate.value),
-        "low": _rounded(estimate.low),
-        "high": _rounded(estimate.high),
-        "n": estimate.n,
-    }
-
-
-def record_detail(comparison: ShadowComparison, *, live_bundle_sha256: str) -> dict[str, Any]:
-    """The audit entry's detail of a comparison viewed: what an approval of the candidate
-    cites as its shadow evidence (keys: model_id, live_bundle_sha256,
-    candidate_bundle_sha256, pairs, agreement, auroc_live, auroc_candidate, period …)."""
-    c = comparison
-    gap = c.auroc_difference
-    return {
-        "model_id": c.model_id,
-        "live_bundle_sha256": live_bundle_sha256,
-        "live_bundle_sha256s_paired": list(c.live_bundle_sha256s),
-        "candidate_bundle_sha256": c.candidate_bundle_sha256,
-        "candidate_version": c.candidate_version,
-        "pairs": c.pairs,
-        "patients": c.patients,
-        "agreement": _estimate_record(c.agreement),
-        "table": {
-            "both_above": c.table.both_above,
-            "live_only": c.table.live_only,
-            "candidate_only": c.table.candidate_only,
-            "neither": c.table.neither,
-        },
-        "mean_difference": _rounded(c.differences.mean) if c.differences else None,
-        "with_outcomes": c.with_outcomes,
-        "events": c.events,
-        "auroc_live": _estimate_record(c.live.auroc if c.live else None),
-        "auroc_candidate": _estimate_record(c.candidate.auroc if c.candidate else None),
-        "auroc_difference": None
-        if gap is None or gap.value is None
-        else {
-            "value": _rounded(gap.value),
-            "low": _rounded(gap.low),
-            "high": _rounded(gap.high),
-            "n": gap.n,
-            "patients": gap.patients,
-            "resamples": gap.resamples,
-        },
-        "period": {"first": c.first, "last": c.last},
-        "seed": c.seed,
-        "confidence": c.confidence,
-    }
-
-
-def _figure(estimate: Estimate | None) -> str:
-    if estimate is None or estimate.value is None:
-        return "not measurable"
-    if estimate.low is None or estimate.high is None:
-        return f"{estimate.value:.3f}"
-    return f"{estimate.value:.3f} ({estimate.low:.3f}–{estimate.high:.3f})"
-
-
-def summary_text(comparison: ShadowComparison) -> str:
-    """The comparison in one sentence, as an approval's evidence summary, e.g.
-    ``412 pairs (2026-11-02 to 2026-11-30): agreement at the threshold 0.934
-    (0.906–0.954); AUROC live 0.812 (…) vs candidate 0.835 (…), difference +0.023
-    (−0.004 to 0.049), 300 with outcomes.``"""
-    c = comparison
-    span = f" ({c.first[:10]} to {c.last[:10]})" if c.first and c.last else ""
-    text = f"{_plural(c.pairs, 'pair')}{span}: agreement at the threshold {_figure(c.agreement)}"
-    if c.live is None or c.candidate is None:
-        return text + "; no outcome linked yet."
-    text += f"; AUROC live {_figure(c.live.auroc)} vs candidate {_figure(c.candidate.auroc)}"
-    gap = c.auroc_difference
-    if gap is not None and gap.value is not None:
-        text += f", difference {gap.value:+.3f}"
-        if gap.low is not None and gap.high is not None:
-            text += f" ({gap.low:+.3f} to {gap.high:+.3f})"
-    return text + f", {c.with_outcomes} with outcomes."

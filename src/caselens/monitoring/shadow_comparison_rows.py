@@ -1,11 +1,15 @@
 """A shadow comparison as rows of plain text: the same tables on the Monitoring page and in
-the governance report (:mod:`.shadow_comparison` computes, this only words and formats).
+the governance report (:mod:`.shadow_comparison` computes, this only words and formats);
+and as the audit entry's detail and the one sentence an approval's evidence quotes.
 
 Cells are text, never markup (the report's template escapes each one). Every table has an n
 column or states its n in the caption; a figure that cannot be computed says why in words.
 """
 
 from __future__ import annotations
+
+import math
+from typing import Any
 
 from caselens.monitoring.report_rows import NO_VALUE, Table, interval, level_text, number
 from caselens.monitoring.shadow_comparison import (
@@ -14,6 +18,11 @@ from caselens.monitoring.shadow_comparison import (
     ShadowComparison,
     VersionFigures,
 )
+from caselens.monitoring.stats import Estimate
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _short(sha: str) -> str:
@@ -217,3 +226,92 @@ def comparison_tables(comparison: ShadowComparison) -> tuple[Table, ...]:
     if comparison.subgroups:
         tables.append(subgroups_table(comparison))
     return tuple(tables)
+
+
+# -- in the trail and in one sentence ------------------------------------------------------
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def _estimate_record(estimate: Estimate | None) -> dict[str, Any] | None:
+    if estimate is None or estimate.value is None:
+        return None
+    return {
+        "value": _rounded(estimate.value),
+        "low": _rounded(estimate.low),
+        "high": _rounded(estimate.high),
+        "n": estimate.n,
+    }
+
+
+def record_detail(comparison: ShadowComparison, *, live_bundle_sha256: str) -> dict[str, Any]:
+    """The audit entry's detail of a comparison viewed: what an approval of the candidate
+    cites as its shadow evidence (keys: model_id, live_bundle_sha256,
+    candidate_bundle_sha256, pairs, agreement, auroc_live, auroc_candidate, period …)."""
+    c = comparison
+    gap = c.auroc_difference
+    return {
+        "model_id": c.model_id,
+        "live_bundle_sha256": live_bundle_sha256,
+        "live_bundle_sha256s_paired": list(c.live_bundle_sha256s),
+        "candidate_bundle_sha256": c.candidate_bundle_sha256,
+        "candidate_version": c.candidate_version,
+        "pairs": c.pairs,
+        "patients": c.patients,
+        "agreement": _estimate_record(c.agreement),
+        "table": {
+            "both_above": c.table.both_above,
+            "live_only": c.table.live_only,
+            "candidate_only": c.table.candidate_only,
+            "neither": c.table.neither,
+        },
+        "mean_difference": _rounded(c.differences.mean) if c.differences else None,
+        "with_outcomes": c.with_outcomes,
+        "events": c.events,
+        "auroc_live": _estimate_record(c.live.auroc if c.live else None),
+        "auroc_candidate": _estimate_record(c.candidate.auroc if c.candidate else None),
+        "auroc_difference": None
+        if gap is None or gap.value is None
+        else {
+            "value": _rounded(gap.value),
+            "low": _rounded(gap.low),
+            "high": _rounded(gap.high),
+            "n": gap.n,
+            "patients": gap.patients,
+            "resamples": gap.resamples,
+        },
+        "period": {"first": c.first, "last": c.last},
+        "seed": c.seed,
+        "confidence": c.confidence,
+    }
+
+
+def _figure(estimate: Estimate | None) -> str:
+    if estimate is None or estimate.value is None:
+        return "not measurable"
+    if estimate.low is None or estimate.high is None:
+        return f"{estimate.value:.3f}"
+    return f"{estimate.value:.3f} ({estimate.low:.3f}–{estimate.high:.3f})"
+
+
+def summary_text(comparison: ShadowComparison) -> str:
+    """The comparison in one sentence, as an approval's evidence summary, e.g.
+    ``412 pairs (2026-11-02 to 2026-11-30): agreement at the threshold 0.934
+    (0.906–0.954); AUROC live 0.812 (…) vs candidate 0.835 (…), difference +0.023
+    (−0.004 to 0.049), 300 with outcomes.``"""
+    c = comparison
+    span = f" ({c.first[:10]} to {c.last[:10]})" if c.first and c.last else ""
+    text = f"{_plural(c.pairs, 'pair')}{span}: agreement at the threshold {_figure(c.agreement)}"
+    if c.live is None or c.candidate is None:
+        return text + "; no outcome linked yet."
+    text += f"; AUROC live {_figure(c.live.auroc)} vs candidate {_figure(c.candidate.auroc)}"
+    gap = c.auroc_difference
+    if gap is not None and gap.value is not None:
+        text += f", difference {gap.value:+.3f}"
+        if gap.low is not None and gap.high is not None:
+            text += f" ({gap.low:+.3f} to {gap.high:+.3f})"
+    return text + f", {c.with_outcomes} with outcomes."

@@ -113,7 +113,7 @@ class ShadowComparisonMixin(DoorBase):
         NotRecorded
             The entry could not be written: nothing is returned.
         """
-        from caselens.monitoring.shadow_comparison import record_detail, summary_text
+        from caselens.monitoring.shadow_comparison_rows import record_detail, summary_text
 
         viewer = self._require(session, "view_monitoring")
         live = self.bundle(model_id)
@@ -139,6 +139,8 @@ class ShadowComparisonMixin(DoorBase):
         comparison, window = self._compare_with(live, chosen)
         detail = record_detail(comparison, live_bundle_sha256=live.bundle_sha256 or "")
         detail["candidate_state"] = chosen.state
+        # The sentence an approval can quote as the evidence's summary.
+        detail["summary"] = summary_text(comparison)
         seq = self._comparison_entry(session, viewer.user_id, detail)
         return ShadowComparisonView(
             comparison=comparison,

@@ -97,6 +97,7 @@ def test_the_comparison_is_recorded_with_what_an_approval_cites_before_it_return
     assert detail["period"] == {"first": c.first, "last": c.last}
     assert view.citation() == f"Cite entry {entry.seq} as the shadow comparison in the approval."
     assert view.summary.startswith("120 pairs (2026-11-02 to 2026-11-29)")
+    assert detail["summary"] == view.summary
 
 
 def test_a_real_display_is_paired_with_the_candidate_row_beside_it(workflow):
