@@ -6,17 +6,24 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from caselens.access.accounts import AccountStore
+from caselens.access.app_database import open_app_database
+from caselens.access.model_status import ModelStatusStore
+from caselens.audit import AuditStore
+from caselens.explain.report import explainer_for
+from caselens.model.bundle import BundleCatalogue
+from caselens.workflow.door import Workflow
 from caselens.workflow.errors import NotRecorded, Refused, WorkflowError
-from monitoring_fixtures import PASSWORD, heart_case, signed_in, trail_path, workflow
+from lifecycle_fixtures import approve_first_versions
+from monitoring_fixtures import KEY, PASSWORD, USERS, heart_case, signed_in
 from shadow_log_rows import ShadowRow, random_log, write_outcomes, write_shadow_batch
-
-__all__ = ["trail_path", "workflow"]  # fixtures used by name below
 
 MODEL = "heart-disease"
 SHADOW = "c" * 64
@@ -31,6 +38,50 @@ CITED_KEYS = {
     "auroc_candidate",
     "period",
 }
+
+
+@pytest.fixture(scope="module")
+def accounts_template(tmp_path_factory) -> Path:
+    """The test accounts (and a model owner) once per module: hashing passwords takes
+    seconds."""
+    folder = tmp_path_factory.mktemp("accounts")
+    store = AccountStore(open_app_database(folder))
+    for user_id, name, role, ref, model in (
+        *USERS,
+        ("owner.ng", "Olu Ng", "model_owner", None, None),
+    ):
+        store.add(
+            user_id, name=name, role=role, password=PASSWORD, patient_ref=ref,
+            patient_model_id=model,
+        )  # fmt: skip
+    return folder / "app.sqlite"
+
+
+@pytest.fixture()
+def trail_path(tmp_path: Path) -> Path:
+    return tmp_path / "audit.sqlite"
+
+
+@pytest.fixture()
+def workflow(tmp_path, trail_path, sample_bundles, accounts_template) -> Iterator[Workflow]:
+    """A workflow on a fresh trail and app database, the samples' first versions approved."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(accounts_template, data / "app.sqlite")
+    engine = open_app_database(data)
+    audit = AuditStore.open(trail_path, key=KEY, busy_timeout_s=0.2)
+    built = Workflow(
+        audit=audit,
+        accounts=AccountStore(engine),
+        statuses=ModelStatusStore(engine),
+        catalogue=BundleCatalogue(bundles=dict(sample_bundles), refused={}),
+        explainer=lambda model_id: explainer_for(sample_bundles[model_id]),
+        audit_key=KEY,
+    )
+    approve_first_versions(built)
+    built.trail = audit  # type: ignore[attr-defined]
+    yield built
+    audit.close()
 
 
 @contextlib.contextmanager
@@ -184,7 +235,6 @@ def test_a_clinician_is_refused_and_the_refusal_recorded(shadowed):
 
 def test_a_model_owner_and_an_admin_may_view_it(shadowed):
     workflow = shadowed
-    workflow._accounts.add("owner.ng", name="Olu Ng", role="model_owner", password=PASSWORD)
     for user in ("owner.ng", "admin"):
         view = workflow.shadow_comparison(signed_in(workflow, user), MODEL)
         assert view.comparison.pairs == 120
