@@ -15,6 +15,8 @@ from caselens.settings import SAMPLE_MODELS_DIR
 from postgres_server import PostgresServer, PostgresUnavailable, in_ci, start_server
 
 SAMPLE_IDS = ("readmission-30d", "heart-disease")
+#: The samples' second versions: bundle folders serving the same model ids (issue 27).
+SAMPLE_V2_FOLDERS = ("readmission-30d-v2", "heart-disease-v2")
 #: The browser tests share one Streamlit server and one Chromium per process: under pytest-xdist
 #: (``make test``) the whole folder is one unit of work, run first, on one worker, while the other
 #: workers take the rest file by file (a file is never split: its module-scoped servers and
@@ -59,6 +61,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def sample_bundles() -> dict[str, ModelBundle]:
     """Both sample bundles, loaded with every safety check."""
     return {model_id: load_bundle(SAMPLE_MODELS_DIR / model_id) for model_id in SAMPLE_IDS}
+
+
+@pytest.fixture(scope="session")
+def sample_v2_bundles() -> dict[str, ModelBundle]:
+    """Both samples' second versions by model id, loaded with every safety check."""
+    loaded = (load_bundle(SAMPLE_MODELS_DIR / folder) for folder in SAMPLE_V2_FOLDERS)
+    return {bundle.model_id: bundle for bundle in loaded}
 
 
 @pytest.fixture(scope="session")

@@ -297,15 +297,19 @@ class Runtime:
         return self._built.get("scheduler")
 
     def close(self) -> None:
-        """Stop the scheduled monitoring check, then close the audit trail and the app
-        database, if they were started or opened."""
+        """Stop the scheduled monitoring check and the shadow scorer (its last batches
+        written), then close the audit trail and the app database, if they were started or
+        opened."""
         with self._lock:
             scheduler = self._built.pop("scheduler", None)
+            workflow = self._built.pop("workflow", None)
             audit = self._built.pop("audit", None)
             database = self._built.pop("app_database", None)
             self._built.clear()
         if scheduler is not None:  # first: it writes to the trail
             scheduler.stop()
+        if workflow is not None:  # the shadow candidate's last batches, before the trail
+            workflow.stop_shadow_scoring()
         if audit is not None:
             audit.close()
         if database is not None:

@@ -19,8 +19,10 @@ from caselens.numeric_tolerance import NUMERIC_TOLERANCE
 from caselens.settings import ASSETS_DIR, SAMPLE_MODELS_DIR
 
 
-def test_both_bundles_reproduce_their_card_figures_from_the_stored_reference_data(sample_bundles):
-    for bundle in sample_bundles.values():
+def test_every_bundle_reproduces_its_card_figures_from_the_stored_reference_data(
+    sample_bundles, sample_v2_bundles
+):
+    for bundle in [*sample_bundles.values(), *sample_v2_bundles.values()]:
         card = bundle.card
         y = bundle.reference["outcome"].to_numpy()
         p = bundle.predict_proba(bundle.reference)
@@ -34,8 +36,11 @@ def test_both_bundles_reproduce_their_card_figures_from_the_stored_reference_dat
         assert subgroups == card.validation.subgroups
 
 
-@pytest.mark.parametrize("model_id", ["heart-disease", "readmission-30d"])
+@pytest.mark.parametrize(
+    "model_id", ["heart-disease", "readmission-30d", "heart-disease-v2", "readmission-30d-v2"]
+)
 def test_rebuilding_a_sample_reproduces_the_committed_bundle_on_any_machine(tmp_path, model_id):
+    # model_id names the bundle folder: each sample model's second version is its own folder.
     # What must hold on every CPU and BLAS: data and schema bytes, the card (but for the
     # model hash) and the model's probabilities on every reference row within tolerance.
     # model.skops bytes are only reported: their last float bits follow the CPU.
@@ -97,8 +102,10 @@ def test_a_model_whose_probabilities_move_beyond_the_tolerance_does_not_reproduc
     assert not result.reproduces
 
 
-def test_demo_cases_cover_low_and_high_risk_missing_out_of_range_and_subgroups(sample_bundles):
-    for bundle in sample_bundles.values():
+def test_demo_cases_cover_low_and_high_risk_missing_out_of_range_and_subgroups(
+    sample_bundles, sample_v2_bundles
+):
+    for bundle in [*sample_bundles.values(), *sample_v2_bundles.values()]:
         cases = bundle.demo_cases
         assert 8 <= len(cases) <= 12
         validated = [validate_inputs(c.inputs, bundle.features, case_id=c.case_id) for c in cases]
@@ -151,8 +158,8 @@ def test_icd9_codes_are_grouped_as_strack_et_al(code, group):
     assert diagnosis_group(code) == group
 
 
-def test_calibration_choice_and_reason_are_in_the_card(sample_bundles):
-    for bundle in sample_bundles.values():
+def test_calibration_choice_and_reason_are_in_the_card(sample_bundles, sample_v2_bundles):
+    for bundle in [*sample_bundles.values(), *sample_v2_bundles.values()]:
         calibration = bundle.card.calibration
         assert calibration.method in {"isotonic", "sigmoid"}
         assert set(calibration.candidates) == {"isotonic", "sigmoid"}

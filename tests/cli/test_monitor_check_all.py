@@ -89,6 +89,18 @@ def test_no_alert_anywhere_exits_0_with_a_line_per_model(models_and_trail):
     assert all(" OK  no alert open" in line for line in lines.values())
 
 
+def test_a_second_version_folder_of_a_model_adds_no_second_line(models_and_trail):
+    # Monitoring is per model id: heart-disease's version 2 folder is the same model.
+    shutil.copytree(SAMPLE_MODELS_DIR / "heart-disease-v2", models_and_trail / "heart-disease-v2")
+    (models_and_trail / BREACHED / "monitoring.json").unlink()
+    result = CliRunner().invoke(
+        main, ["monitor", "check", "--all", "--models-dir", str(models_and_trail)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line]
+    assert sorted(line.split(":", 1)[0] for line in lines) == [BREACHED, QUIET], result.output
+
+
 def test_a_model_that_cannot_be_judged_is_named_and_fails_the_run(models_and_trail):
     (models_and_trail / BREACHED / "monitoring.json").unlink()
     (models_and_trail / QUIET / "model.skops").write_bytes(b"not a model")

@@ -102,6 +102,7 @@ def test_no_two_parts_of_the_door_define_the_same_private_method():
     import inspect
 
     from caselens.workflow import Workflow
+    from caselens.workflow._door_base import DoorBase
 
     seen: dict[str, str] = {}
     clashes = []
@@ -111,6 +112,8 @@ def test_no_two_parts_of_the_door_define_the_same_private_method():
         for name, member in vars(part).items():
             if name.startswith("__") or not inspect.isfunction(member):
                 continue
+            if name in seen and part is DoorBase and name in DoorBase.HOOKS:
+                continue  # a hook: the base's no-op, overridden by one part on purpose
             if name in seen:
                 clashes.append(f"{name}: {seen[name]} and {part.__name__}")
             else:

@@ -285,11 +285,22 @@ def bench_export_command(reports: int) -> None:
 
 
 @bench.command("app")
-def bench_app_command() -> None:
+@click.option(
+    "--shadow",
+    is_flag=True,
+    help="Click-to-report p50/p95 without and with a shadow candidate for each sample, in "
+    "one server run, and their ratio.",
+)
+def bench_app_command(shadow: bool) -> None:
     """The app in a real browser: seconds to the sign-in page, and per case report (p50).
 
-    Example: caselens bench app
+    Example: caselens bench app --shadow
     """
+    if shadow:
+        from caselens.bench.app_shadow import bench_app_shadow
+
+        click.echo(json.dumps(bench_app_shadow()))
+        return
     from caselens.bench.app import bench_app
 
     click.echo(json.dumps(bench_app()))

@@ -150,7 +150,7 @@ def monitor_verify() -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"{check.displays} display entries, {check.rows} log rows, "
-        f"{check.simulated_rows} simulated rows."
+        f"{check.simulated_rows} simulated rows, {check.shadow_rows} shadow rows (never shown)."
     )
     if check.ok:
         click.echo("OK: the prediction log matches the trail.")
@@ -287,16 +287,21 @@ def _check_one(model, run_id, period, models_dir, plan_file, as_role):
 
 
 def _check_every_model(period: str | None, models_dir: Path | None, as_role: str) -> None:
-    """``monitor check --all``: one line per bundle folder of the models folder."""
+    """``monitor check --all``: one line per model of the models folder (a model's later
+    versions are other folders of the same model id: its monitoring is judged once)."""
     from caselens.model.bundle import discover_bundles, load_card
 
     folders = discover_bundles(_models_dir(models_dir))
     if not folders:
         raise click.ClickException(f"There is no model bundle in {_models_dir(models_dir)}.")
     alerting = failed = 0
+    seen: set[str] = set()
     for folder in folders:
         try:
             model = load_card(folder / "card.json").model_id
+            if model in seen:
+                continue
+            seen.add(model)
             judged = _check_one(model, None, period, models_dir, None, as_role)
         except (CaseLensError, click.ClickException) as exc:
             failed += 1

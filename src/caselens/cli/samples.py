@@ -36,7 +36,12 @@ def samples() -> None:
     show_default=True,
     help="Where to write the bundles.",
 )
-@click.option("--only", multiple=True, help="Build only this model id (repeatable).")
+@click.option(
+    "--only",
+    multiple=True,
+    help="Build only this bundle folder (repeatable): heart-disease, heart-disease-v2, "
+    "readmission-30d or readmission-30d-v2.",
+)
 @click.option(
     "--check",
     is_flag=True,
@@ -44,8 +49,9 @@ def samples() -> None:
     "overwriting them; exits 1 if they do not reproduce.",
 )
 def samples_build(assets: Path, out: Path, only: tuple[str, ...], check: bool) -> None:
-    """Rebuild the sample bundles from the public datasets, reproducibly (fixed seeds),
-    and sign each with the demo publisher key (assets/demo-publisher.key.pem: not secret).
+    """Rebuild the sample bundles (both versions of each sample model) from the public
+    datasets, reproducibly (fixed seeds), and sign each with the demo publisher key
+    (assets/demo-publisher.key.pem: not secret).
 
     With --check, nothing is overwritten: data files and feature schemas must be
     byte-identical, the card identical but for the model hash, and the rebuilt model's
@@ -53,7 +59,7 @@ def samples_build(assets: Path, out: Path, only: tuple[str, ...], check: bool) -
     row. Whether model.skops is byte-identical (it is on the CPU and BLAS that built it)
     is printed.
 
-    Example: caselens samples build --only heart-disease --check
+    Example: caselens samples build --only heart-disease-v2 --check
     """
     import tempfile
 

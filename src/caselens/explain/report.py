@@ -366,6 +366,16 @@ class CaseExplainer:
             case = Case(values=row, source="warm-up")
         self.explain(case)  # also loads the reading-grade dictionary (about 1.4 s, once)
 
+    def probability(self, case: Case) -> float:
+        """The calibrated probability :meth:`explain` would show for ``case``, computed
+        alone (one model call, no SHAP or LIME): what a shadow candidate is scored with.
+
+        Raises whatever the model raises on the case (as :meth:`explain` does)."""
+        frame = _in_order(case.to_frame(), self.bundle.features.names)
+        # The report's probability is the model's answer as given (the confidence
+        # assessment keeps it unrounded), so nothing more is computed here.
+        return self.attributor.probability(frame)
+
     def explain(
         self, case: Case, *, now: dt.datetime | None = None, language: str = "en"
     ) -> CaseReport:

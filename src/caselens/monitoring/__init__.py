@@ -30,6 +30,10 @@
   :mod:`~caselens.monitoring.shadow_comparison_rows` words it as tables.
 * :mod:`~caselens.monitoring.simulate` — simulated predictions and outcomes with injected
   shifts, always labelled simulated.
+* :mod:`~caselens.monitoring.shadow_scorer` — a shadow candidate scored beside each live
+  display in a background thread (bounded queue, drops and skips counted).
+* :mod:`~caselens.monitoring.shadow_log` — its predictions, flagged never shown, written in
+  batches of one ``shadow_scored`` entry each.
 
 The design is in ``docs/monitoring.md``.
 """

@@ -98,7 +98,12 @@ def _probabilities(engine: Engine, model_id: str, report_ids: list[str]) -> dict
             chunk = report_ids[start : start + _CHUNK]
             query = (
                 select(c.report_id, func.min(c.probability), func.min(c.threshold))
-                .where(c.model_id == model_id, c.simulated.is_(False), c.report_id.in_(chunk))
+                .where(
+                    c.model_id == model_id,
+                    c.simulated.is_(False),
+                    c.never_shown.is_(False),  # what was shown, never a shadow's number
+                    c.report_id.in_(chunk),
+                )
                 .group_by(c.report_id)
             )
             found.update({r: (p, t) for r, p, t in conn.execute(query)})
@@ -169,7 +174,8 @@ def limitations_by_period(
     a million displays cost one aggregate query.
     """
     c = prediction_log.c
-    conditions = [c.model_id == model_id, c.simulated.is_(simulated)]
+    # Displays only: a shadow candidate's rows showed no limitation to anyone.
+    conditions = [c.model_id == model_id, c.simulated.is_(simulated), c.never_shown.is_(False)]
     if run_id is not None:
         conditions.append(c.run_id == run_id)
     query = (

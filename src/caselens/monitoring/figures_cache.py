@@ -176,12 +176,14 @@ def fingerprint(
     """The period's fingerprint now: two aggregate queries, each answered from an index."""
     c = prediction_log.c
     # Every run of the source, not only the one shown: the count then comes from the
-    # (model_id, simulated, recorded_at) index alone, and a superset only ever invalidates
-    # more often, never less.
+    # (model_id, simulated, never_shown, recorded_at) index alone, and a superset only ever
+    # invalidates more often, never less. A shadow candidate's rows are no part of the
+    # figures, so a shadow batch does not invalidate them.
     rows, last_row = conn.execute(
         select(func.count(), func.max(c.id)).where(
             c.model_id == model_id,
             c.simulated.is_(simulated),
+            c.never_shown.is_(False),
             c.recorded_at >= period.start.isoformat(),
             c.recorded_at < period.end.isoformat(),
         )

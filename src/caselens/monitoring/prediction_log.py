@@ -10,7 +10,10 @@ values (bounded JSON, for input drift), the conformal set and the limitation cod
 The log is derived data. :func:`verify_prediction_log` checks it against the trail: every
 display entry has its row with the same probability, model and patient, and no row stands
 without its entry. Simulated rows (``simulated`` true) never come from a display: each
-batch points at the ``monitoring_simulated`` entry that wrote it.
+batch points at the ``monitoring_simulated`` entry that wrote it. A shadow candidate's rows
+(``never_shown`` true, :mod:`caselens.monitoring.shadow_log`) are no display either: each
+batch points at the ``shadow_scored`` entry that wrote it, and each row at the live display
+it was computed beside.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from caselens.monitoring.tables import prediction_log, ready_engine
 DISPLAY_ACTIONS: tuple[str, ...] = ("viewed", "patient_viewed", "previewed")
 #: The audit action of a batch of simulated predictions and outcomes.
 SIMULATED_ACTION = "monitoring_simulated"
+#: The audit action of a batch of a shadow candidate's predictions (never shown); the same
+#: word as :data:`caselens.monitoring.shadow_log.SHADOW_ACTION`.
+SHADOW_ACTION = "shadow_scored"
 #: Longest text kept for one input value: case values are validated against the feature
 #: schema, so this only stops a bundle with very long category names from bloating rows.
 MAX_INPUT_TEXT = 200
@@ -149,6 +155,9 @@ class LogCheck:
     simulated_rows: int
     problems: tuple[str, ...] = field(default=())
     problem_count: int = 0
+    #: A shadow candidate's rows (checked against their ``shadow_scored`` entries and the
+    #: live displays they were paired with).
+    shadow_rows: int = 0
 
     @property
     def ok(self) -> bool:
@@ -177,7 +186,7 @@ def _log_rows(conn: Connection) -> Iterator[tuple[int, str, str | None, float]]:
     c = prediction_log.c
     stmt = (
         select(c.entry_seq, c.model_id, c.patient_ref, c.probability)
-        .where(c.simulated.is_(False))
+        .where(c.simulated.is_(False), c.never_shown.is_(False))
         .order_by(c.entry_seq)
     )
     for seq, model_id, patient_ref, probability in conn.execution_options(
@@ -228,7 +237,8 @@ def verify_prediction_log(store: AuditStore) -> LogCheck:
                 entry = next(entries, None)
                 row = next(logged, None)
         simulated = _check_simulated(entries_conn, problem)
-    return LogCheck(displays, rows, simulated, tuple(problems), count)
+        shadow = _check_shadow(entries_conn, problem)
+    return LogCheck(displays, rows, simulated, tuple(problems), count, shadow_rows=shadow)
 
 
 def _check_simulated(conn: Connection, problem: Callable[[str], None]) -> int:
@@ -266,4 +276,59 @@ def _check_simulated(conn: Connection, problem: Callable[[str], None]) -> int:
     ).scalar_one()
     if stray:
         problem(f"{stray} simulated rows point at display entries")
+    return total
+
+
+def _check_shadow(conn: Connection, problem: Callable[[str], None]) -> int:
+    """Every shadow batch points at its ``shadow_scored`` entry, which names the model and
+    the candidate version and as many rows as the batch holds; no shadow row claims a
+    display entry; every row's paired entry is a display of the same model and patient."""
+    c = prediction_log.c
+    e = entries_table.c
+    batches = conn.execute(
+        select(c.source_seq, c.model_id, c.bundle_sha256, func.count())
+        .where(c.never_shown.is_(True))
+        .group_by(c.source_seq, c.model_id, c.bundle_sha256)
+    ).all()
+    total = 0
+    for source_seq, model_id, sha, n in batches:
+        total += int(n)
+        row = None
+        if source_seq is not None:
+            row = conn.execute(select(e.action, e.detail_json).where(e.seq == source_seq)).first()
+        if row is None or row[0] != SHADOW_ACTION:
+            problem(
+                f"{n} shadow rows of {model_id} (entry {source_seq}) have no "
+                f"'{SHADOW_ACTION}' entry"
+            )
+            continue
+        detail = json.loads(row[1])
+        if (
+            detail.get("rows") != int(n)
+            or detail.get("model_id") != model_id
+            or detail.get("candidate_bundle_sha256") != sha
+        ):
+            problem(
+                f"shadow batch {source_seq}: the entry names {detail.get('rows')} rows of "
+                f"{detail.get('model_id')}, the log holds {n} of {model_id}"
+            )
+    stray = conn.execute(
+        select(func.count()).where(c.never_shown.is_(True), c.entry_seq.is_not(None))
+    ).scalar_one()
+    if stray:
+        problem(f"{stray} shadow rows point at display entries")
+    # Each row's pair: a display entry of the same model and patient (one join).
+    unpaired = conn.execute(
+        select(func.count())
+        .select_from(prediction_log.outerjoin(entries_table, e.seq == c.paired_entry_seq))
+        .where(
+            c.never_shown.is_(True),
+            (e.seq.is_(None))
+            | e.action.not_in(DISPLAY_ACTIONS)
+            | (e.model_id != c.model_id)
+            | (e.patient_ref.is_distinct_from(c.patient_ref)),
+        )
+    ).scalar_one()
+    if unpaired:
+        problem(f"{unpaired} shadow rows are not paired with a display of their model and patient")
     return total

@@ -71,6 +71,15 @@ prediction_log = Table(
     Column("paired_report_id", Text),
     Column("paired_entry_seq", _ID),
     Index("ix_monitoring_prediction_model_time", "model_id", "simulated", "recorded_at"),
+    # What every figure of the live model reads: its displays (never_shown false) by time,
+    # so leaving a shadow candidate's rows out still counts from the index alone.
+    Index(
+        "ix_monitoring_prediction_shown_time",
+        "model_id",
+        "simulated",
+        "never_shown",
+        "recorded_at",
+    ),
     Index("ix_monitoring_prediction_patient", "model_id", "patient_ref"),
     # The reviewer finds a display by its report id (caselens.workflow.trail_search).
     Index("ix_monitoring_prediction_report", "report_id"),

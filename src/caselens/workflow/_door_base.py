@@ -161,6 +161,11 @@ class DoorBase:
             raise NotRecorded(NOT_RECORDED) from exc
         session.recorded.add(key)
         session.display_entries.setdefault(report.report_id, entry.seq)
+        self._after_display(report, entry)
+
+    def _after_display(self, report: CaseReport, entry: AuditEntry) -> None:
+        """Hook run once a display's entry is written (the shadow scoring part of the door
+        queues the case there); must not raise and must not compute on the click path."""
 
     def _refuse_hypothetical_for_patient(
         self, session: UserSession, report: CaseReport, action: str
@@ -216,6 +221,10 @@ class DoorBase:
     def lifecycle(self) -> LifecycleStore:
         """The versions and approvals of every model id (app database)."""
         return self._lifecycle
+
+    #: Hooks this base defines as no-ops for one part of the door to override on purpose
+    #: (every other private name is defined once: tests/workflow/test_door_parts.py).
+    HOOKS: tuple[str, ...] = ("_after_display", "_on_refused_standing")
 
     #: How long the live versions read from the database are reused for the catalogue view
     #: (predictions check the standing afresh every time; see :meth:`_active_bundle`).

@@ -180,6 +180,7 @@ class CdsCardsMixin(DoorBase):
         entry = self._record_card(session, report, detail)
         ids = (card_uuid, entry.seq, call.model_id, report.report_id, call.issuer)
         self._index_card(CardRecord(*ids, created_at=self._clock()))
+        self._after_display(report, entry)  # a card is a display: its shadow is queued
         return CardDecision("prediction", call.model_id, entry.seq, report, card_uuid)
 
     def _withhold(self, session: UserSession, ref: str, detail: dict[str, Any]) -> AuditEntry:

@@ -23,7 +23,8 @@ sign-in with the EHR and its patient's record (SMART App Launch, :mod:`.smart_si
 the EHR's CDS Hooks cards (:mod:`.cds_cards`), results written back as FHIR
 (:mod:`.fhir_results`), what-if edits of a report (:mod:`.what_if`), counterfactuals
 (:mod:`.counterfactuals`), model versions, approvals and shadow candidates
-(:mod:`.model_versions`), the live version against a shadow candidate
+(:mod:`.model_versions`), a shadow candidate scored beside each live display
+(:mod:`.shadow_scoring`), the live version against a shadow candidate
 (:mod:`.shadow_comparison`), case reports as signed HTML or PDF files (:mod:`.report_exports`)
 and whether such a file is genuine (:mod:`.report_verification`); what they share (the
 stores, the policy check, the one recording function) is :mod:`._door_base`.
@@ -69,6 +70,7 @@ from caselens.workflow.reports import (
 )
 from caselens.workflow.sessions import SessionsMixin
 from caselens.workflow.shadow_comparison import ShadowComparisonMixin
+from caselens.workflow.shadow_scoring import ShadowScoringMixin
 from caselens.workflow.smart_sign_in import SmartSignInMixin
 from caselens.workflow.what_if import WhatIfMixin, WhatIfView
 
@@ -110,6 +112,7 @@ class Workflow(
     RecordIntakeMixin,
     AdministrationMixin,
     ModelVersionsMixin,
+    ShadowScoringMixin,
     AuditTrailMixin,
     EvidenceMixin,
     MonitoringMixin,

@@ -39,6 +39,7 @@ ACTION_NAMES: dict[str, str] = {
     "what_if_viewed": "What-if viewed (hypothetical values, not the patient's)",
     "counterfactuals_viewed": "Counterfactuals viewed (what would move a result across the "
     "threshold)",
+    "shadow_scored": "Shadow candidate scored (a batch of its predictions, never shown)",
     "shadow_comparison_viewed": "Shadow comparison viewed (live and candidate versions on the "
     "same patients; an approval cites it)",
 }
@@ -116,7 +117,13 @@ def displays_of_report(engine: Engine, prefix: str) -> tuple[int, ...]:
     query = (
         prediction_log.select()
         .with_only_columns(t.entry_seq)
-        .where(t.report_id >= prefix, t.report_id < prefix + "~", t.entry_seq.is_not(None))
+        .where(
+            t.report_id >= prefix,
+            t.report_id < prefix + "~",
+            # Displays only: a shadow candidate's row has no display entry and is no report.
+            t.entry_seq.is_not(None),
+            t.never_shown.is_(False),
+        )
         .order_by(t.entry_seq.desc())
         .limit(MAX_MATCHES)
     )

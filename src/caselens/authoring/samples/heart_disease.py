@@ -6,6 +6,7 @@ pipeline, then calibrated on a held-out split.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -360,6 +361,22 @@ def make_pipeline(schema: FeatureSchema) -> Pipeline:
 
 def build(assets: Path, progress: Progress) -> dict[str, Any]:
     """Fit and evaluate the model; return everything :func:`create_bundle` needs."""
+    return fit_and_describe(
+        assets, progress, make_pipeline, threshold=THRESHOLD, fitting="logistic regression"
+    )
+
+
+def fit_and_describe(
+    assets: Path,
+    progress: Progress,
+    pipeline: Callable[[FeatureSchema], Pipeline],
+    *,
+    threshold: float,
+    fitting: str,
+) -> dict[str, Any]:
+    """Split the checked data (seed :data:`SEED`), fit ``pipeline``, calibrate it, measure it
+    at ``threshold`` and write the card and demo cases: every version of this sample is built
+    by this one recipe, so versions differ only where their builder says so."""
     with step(progress, "reading and checking the Cleveland heart-disease data"):
         data = load_patients(assets)
     y = data["outcome"].to_numpy()
@@ -370,28 +387,30 @@ def build(assets: Path, progress: Progress) -> dict[str, Any]:
     train, cal, test = (data.iloc[i].reset_index(drop=True) for i in (train_idx, cal_idx, test_idx))
     schema = feature_schema(train)
     x = schema.names
-    with step(progress, f"fitting logistic regression on {len(train)} patients"):
-        pipeline = make_pipeline(schema).fit(train[x], train["outcome"].to_numpy())
+    with step(progress, f"fitting {fitting} on {len(train)} patients"):
+        fitted = pipeline(schema).fit(train[x], train["outcome"].to_numpy())
     with step(progress, "choosing and fitting the calibration"):
         model, calibration = choose_calibration(
-            pipeline, cal[x], cal["outcome"].to_numpy(), seed=SEED
+            fitted, cal[x], cal["outcome"].to_numpy(), seed=SEED
         )
     p_test = model.predict_proba(test[x])[:, 1]
     y_test = test["outcome"].to_numpy()
-    overall = performance_figures(y_test, p_test, threshold=THRESHOLD, bootstrap=True, seed=SEED)
-    subgroups = subgroup_figures(schema, test, y_test, p_test, threshold=THRESHOLD)
-    card = _card(calibration, overall, subgroups, len(train), len(cal), len(test), data)
+    overall = performance_figures(y_test, p_test, threshold=threshold, bootstrap=True, seed=SEED)
+    subgroups = subgroup_figures(schema, test, y_test, p_test, threshold=threshold)
+    card = _card(calibration, overall, subgroups, len(train), len(cal), len(test), data, threshold)
     return {
         "model": model,
         "card": card,
         "features": schema,
         "reference": test,
         "calibration_data": cal,
-        "demo_cases": _demo_cases(test, p_test, schema),
+        "demo_cases": _demo_cases(test, p_test, schema, threshold),
     }
 
 
-def _demo_cases(test: pd.DataFrame, p: np.ndarray, schema: FeatureSchema) -> list[dict]:
+def _demo_cases(
+    test: pd.DataFrame, p: np.ndarray, schema: FeatureSchema, threshold: float = THRESHOLD
+) -> list[dict]:
     """10 demo cases: a table of picks (long by nature, read as one) — low and high risk for
     each sex, near the threshold, young and old, a missing value, an out-of-range value."""
     names = schema.names
@@ -434,10 +453,10 @@ def _demo_cases(test: pd.DataFrame, p: np.ndarray, schema: FeatureSchema) -> lis
         "Highest predicted risk among women.",
         ("high risk", "female"),
     )
-    near = sorted(range(len(p)), key=lambda i: abs(p[i] - THRESHOLD))
+    near = sorted(range(len(p)), key=lambda i: abs(p[i] - threshold))
     first(
         [i for i in near if complete[i]],
-        "Near the 50% threshold",
+        f"Near the {threshold:.0%} threshold",
         "The probability is close to the decision threshold.",
         ("near threshold",),
     )
@@ -481,15 +500,15 @@ def _demo_cases(test: pd.DataFrame, p: np.ndarray, schema: FeatureSchema) -> lis
     return demo_case_dicts(test, names, picks, "H")
 
 
-def _validity_text(overall: Any) -> str:
+def _validity_text(overall: Any, threshold: float = THRESHOLD) -> str:
     """The internal validity text, from the figures measured on the test split."""
     return (
         f"Stratified held-out test split of the same source, n={overall.n} patients "
         f"({overall.events} with disease): AUROC {overall.auroc} (95% CI {overall.auroc_ci95}), "
         f"Brier {overall.brier}, ECE {overall.ece}, calibration slope "
-        f"{overall.calibration_slope}, intercept {overall.calibration_intercept}; at the 50% "
-        f"threshold sensitivity {overall.sensitivity}, specificity {overall.specificity}. With "
-        f"{overall.n} test patients every figure is imprecise."
+        f"{overall.calibration_slope}, intercept {overall.calibration_intercept}; at the "
+        f"{threshold:.0%} threshold sensitivity {overall.sensitivity}, specificity "
+        f"{overall.specificity}. With {overall.n} test patients every figure is imprecise."
     )
 
 
@@ -551,10 +570,12 @@ def _source_attributes(validity: str, female: float) -> dict[str, str]:
     }
 
 
-def _card(calibration, overall, subgroups, n_train, n_cal, n_test, data) -> dict[str, Any]:
+def _card(
+    calibration, overall, subgroups, n_train, n_cal, n_test, data, threshold: float = THRESHOLD
+) -> dict[str, Any]:
     """The card: a table of text fields (long by nature, read as one), with the figures."""
     female = float((data["sex"] == "Female").mean())
-    validity = _validity_text(overall)
+    validity = _validity_text(overall, threshold)
     sa = _source_attributes(validity, female)
     return {
         **DEMONSTRATION_CARD,
@@ -607,14 +628,14 @@ def _card(calibration, overall, subgroups, n_train, n_cal, n_test, data) -> dict
             "n_calibration": n_cal,
             "n_test": n_test,
         },
-        "decision_threshold": THRESHOLD,
+        "decision_threshold": threshold,
         "threshold_rationale": "50%: the point where disease is more likely than not. A "
         "demonstration choice, not validated for any decision.",
         "calibration": calibration.model_dump(mode="json"),
         "validation": {
             "method": "Held-out stratified test split from the same source (internal validation)",
             "dataset": f"Test split: {n_test} patients",
-            "threshold_used": THRESHOLD,
+            "threshold_used": threshold,
             "overall": overall.model_dump(mode="json"),
             "subgroups": [s.model_dump(mode="json") for s in subgroups],
             "ece_bins": 10,

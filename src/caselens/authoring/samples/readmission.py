@@ -45,6 +45,7 @@ __all__ = [
     "build",
     "diagnosis_group",
     "feature_schema",
+    "fit_and_describe",
     "load_encounters",
     "make_pipeline",
     "specialty_group",
@@ -87,15 +88,29 @@ def make_pipeline(schema: FeatureSchema) -> Pipeline:
 
 def build(assets: Path, progress: Progress) -> dict[str, Any]:
     """Fit and evaluate the model; return everything :func:`create_bundle` needs."""
+    return fit_and_describe(assets, progress, threshold=THRESHOLD)
+
+
+def fit_and_describe(
+    assets: Path,
+    progress: Progress,
+    *,
+    threshold: float,
+    added: tuple[tuple[str, str, str, str, tuple[str, ...], bool], ...] = (),
+) -> dict[str, Any]:
+    """Split by patient (seed :data:`SEED`), fit the booster on the schema's inputs plus
+    ``added`` medication inputs (rows like the feature table's), calibrate it, measure it at
+    ``threshold`` and write the card and demo cases: every version of this sample is built by
+    this one recipe, so versions differ only where their builder says so."""
     with step(progress, "reading and checking the Diabetes 130-US hospitals data"):
-        data = load_encounters(assets)
+        data = load_encounters(assets, medications=tuple(row[0] for row in added))
     y = data["outcome"].to_numpy()
     with step(progress, "splitting by patient (60% train / 20% calibration / 20% test)"):
         train_idx, cal_idx, test_idx = split_three_ways(
             y, groups=data["patient_nbr"].to_numpy(), seed=SEED, calibration=0.2, test=0.2
         )
     train, cal, test = (data.iloc[i].reset_index(drop=True) for i in (train_idx, cal_idx, test_idx))
-    schema = feature_schema(train)
+    schema = feature_schema(train, added)
     x = schema.names
     with step(progress, f"fitting gradient boosting on {len(train):,} encounters"):
         pipeline = make_pipeline(schema).fit(train[x], train["outcome"].to_numpy())
@@ -107,14 +122,23 @@ def build(assets: Path, progress: Progress) -> dict[str, Any]:
         p_test = model.predict_proba(test[x])[:, 1]
         y_test = test["outcome"].to_numpy()
         overall = performance_figures(
-            y_test, p_test, threshold=THRESHOLD, bootstrap=True, seed=SEED
+            y_test, p_test, threshold=threshold, bootstrap=True, seed=SEED
         )
-        subgroups = subgroup_figures(schema, test, y_test, p_test, threshold=THRESHOLD)
+        subgroups = subgroup_figures(schema, test, y_test, p_test, threshold=threshold)
     n_patients = data["patient_nbr"].nunique()
     card = readmission_card(
-        schema, calibration, overall, subgroups, len(train), len(cal), len(test), n_patients, data
+        schema,
+        calibration,
+        overall,
+        subgroups,
+        len(train),
+        len(cal),
+        len(test),
+        n_patients,
+        data,
+        threshold,
     )
-    demo = readmission_demo_cases(test, p_test, schema)
+    demo = readmission_demo_cases(test, p_test, schema, threshold)
     return {
         "model": model,
         "card": card,

@@ -115,7 +115,9 @@ READMISSION_NEXT_STEPS: dict[str, Any] = {
 }
 
 
-def readmission_demo_cases(test: pd.DataFrame, p: np.ndarray, schema: FeatureSchema) -> list[dict]:
+def readmission_demo_cases(
+    test: pd.DataFrame, p: np.ndarray, schema: FeatureSchema, threshold: float = THRESHOLD
+) -> list[dict]:
     """10 demo cases: low and high risk, near the threshold, missing values, an out-of-range
     value, women and men, several age bands and races."""
     names = schema.names
@@ -164,8 +166,8 @@ def readmission_demo_cases(test: pd.DataFrame, p: np.ndarray, schema: FeatureSch
         ("high risk", "female", "White"),
     )
     pick(
-        complete & (np.abs(p - THRESHOLD) < 0.015),
-        "Near the 20% threshold",
+        complete & (np.abs(p - threshold) < 0.015),
+        f"Near the {threshold:.0%} threshold",
         "The probability is close to the decision threshold.",
         ("near threshold",),
     )
@@ -198,7 +200,7 @@ def _demographics(data: pd.DataFrame) -> tuple[str, float]:
     return race_text, float((data["sex"] == "Female").mean())
 
 
-def _measured_texts(overall: Any, subgroups: Any) -> tuple[str, str]:
+def _measured_texts(overall: Any, subgroups: Any, threshold: float) -> tuple[str, str]:
     """The validity and fairness texts, from the figures measured on the test split."""
     worst = min(
         (s for s in subgroups if s.figures.n >= 100 and s.figures.auroc is not None),
@@ -209,7 +211,7 @@ def _measured_texts(overall: Any, subgroups: Any) -> tuple[str, str]:
         f"({overall.events} readmitted within 30 days): AUROC {overall.auroc} (95% CI "
         f"{overall.auroc_ci95}), Brier {overall.brier}, ECE {overall.ece}, calibration slope "
         f"{overall.calibration_slope} and intercept {overall.calibration_intercept}; at the "
-        f"{THRESHOLD:.0%} threshold sensitivity {overall.sensitivity}, specificity "
+        f"{threshold:.0%} threshold sensitivity {overall.sensitivity}, specificity "
         f"{overall.specificity}."
     )
     fairness = (
@@ -222,10 +224,10 @@ def _measured_texts(overall: Any, subgroups: Any) -> tuple[str, str]:
 
 
 def _source_attributes(
-    overall: Any, subgroups: Any, race_text: str, female: float
+    overall: Any, subgroups: Any, race_text: str, female: float, threshold: float
 ) -> dict[str, str]:
     """The HTI-1 source attributes: a table of text (hence its length), two figures measured."""
-    validity, fairness = _measured_texts(overall, subgroups)
+    validity, fairness = _measured_texts(overall, subgroups, threshold)
     no_external = (
         "Not available — no external validation was done; this demonstration model "
         "was only tested on a held-out split of its own source data."
@@ -235,7 +237,7 @@ def _source_attributes(
         **DEMONSTRATION_SOURCE_ATTRIBUTES,
         "output_value_description": "Calibrated probability (0-100%) that the patient is "
         "readmitted within 30 days of discharge, with its "
-        "uncertainty and a flag against a 20% threshold.",
+        f"uncertainty and a flag against a {threshold:.0%} threshold.",
         "output_type": "Prediction (probability of a future event).",
         "intended_use": "Demonstration of transparent risk display: to inform discharge "
         "planning discussions for adult inpatients with diabetes.",
@@ -332,11 +334,20 @@ def _training_data(
 
 
 def readmission_card(
-    schema, calibration, overall, subgroups, n_train, n_cal, n_test, n_patients, data
+    schema,
+    calibration,
+    overall,
+    subgroups,
+    n_train,
+    n_cal,
+    n_test,
+    n_patients,
+    data,
+    threshold: float = THRESHOLD,
 ) -> dict[str, Any]:
     """The card: a table of text fields (long by nature, read as one), with the figures."""
     race_text, female = _demographics(data)
-    sa = _source_attributes(overall, subgroups, race_text, female)
+    sa = _source_attributes(overall, subgroups, race_text, female, threshold)
     return {
         **DEMONSTRATION_CARD,
         **READMISSION,
@@ -375,7 +386,7 @@ def readmission_card(
         "training_data": _training_data(
             sa, data, race_text, female, n_patients, n_train, n_cal, n_test
         ),
-        "decision_threshold": THRESHOLD,
+        "decision_threshold": threshold,
         "threshold_rationale": "20% is about twice the base rate: it flags roughly the riskiest "
         "fifth of patients for a follow-up call, where a false alarm "
         "costs little. A demonstration choice, not a validated one.",
@@ -384,7 +395,7 @@ def readmission_card(
             "method": "Held-out, patient-disjoint test split from the same source "
             "(internal validation)",
             "dataset": f"Test split: {n_test:,} encounters",
-            "threshold_used": THRESHOLD,
+            "threshold_used": threshold,
             "overall": overall.model_dump(mode="json"),
             "subgroups": [s.model_dump(mode="json") for s in subgroups],
             "ece_bins": 10,

@@ -105,8 +105,13 @@ def specialty_group(value: Any) -> str | None:
     return "Other specialty"
 
 
-def load_encounters(assets: Path) -> pd.DataFrame:
-    """The checked CSV, with the cohort exclusions and the clinical inputs derived."""
+def load_encounters(assets: Path, *, medications: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The checked CSV, with the cohort exclusions and the clinical inputs derived.
+
+    ``medications`` names further medication columns of the CSV to keep (worded like
+    ``insulin``), for a version that adds one as an input; version 1 keeps none, so its
+    frames are unchanged.
+    """
     path = assets / DATA_FOLDER / "diabetic_data.csv.gz"
     verify_checksum(path, CSV_SHA256, gunzip=True)
     raw = pd.read_csv(
@@ -160,6 +165,8 @@ def load_encounters(assets: Path) -> pd.DataFrame:
     )
     out["insulin"] = raw["insulin"].map(MEDICATION)
     out["metformin"] = raw["metformin"].map(MEDICATION)
+    for column in medications:
+        out[column] = raw[column].map(MEDICATION)
     out["medication_change"] = raw["change"].map({"Ch": "Changed", "No": "Not changed"})
     out["diabetes_medication"] = raw["diabetesMed"].map({"Yes": "Yes", "No": "No"})
     out = out.astype(object).where(out.notna(), None)

@@ -226,10 +226,17 @@ _NUMERIC_FEATURES: tuple[tuple[str, str, str, str, str, float, float], ...] = (
 SUBGROUP_FEATURES = {"race", "sex", "age_band", "payer"}
 
 
-def feature_schema(train: pd.DataFrame) -> FeatureSchema:
-    """The schema, with training ranges, category counts and missing shares from ``train``."""
+def feature_schema(
+    train: pd.DataFrame,
+    added: tuple[tuple[str, str, str, str, tuple[str, ...], bool], ...] = (),
+) -> FeatureSchema:
+    """The schema, with training ranges, category counts and missing shares from ``train``.
+
+    ``added`` holds further category inputs (rows like :data:`_CATEGORY_FEATURES`'), placed
+    last, for a version that adds inputs; version 1 adds none.
+    """
     specs = []
-    for name, label, plain, description, categories, missing in _CATEGORY_FEATURES:
+    for name, label, plain, description, categories, missing in _CATEGORY_FEATURES + added:
         counts = train[name].value_counts().to_dict()
         specs.append(
             FeatureSpec(
@@ -265,6 +272,7 @@ def feature_schema(train: pd.DataFrame) -> FeatureSchema:
         [n for n, *_ in _CATEGORY_FEATURES[:3]]
         + [n for n, *_ in _NUMERIC_FEATURES]
         + [n for n, *_ in _CATEGORY_FEATURES[3:]]
+        + [n for n, *_ in added]
     )
     by_name = {s.name: s for s in specs}
     return FeatureSchema(features=tuple(by_name[n] for n in order))

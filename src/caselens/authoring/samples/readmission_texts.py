@@ -63,6 +63,8 @@ _MEDICINE_WORDS = {
         "Dose decreased": "dose plus faible",
     },
 }
+#: The medicine-dose words, for a later version's added medication input.
+MEDICINE_WORDS = _MEDICINE_WORDS
 _SUGAR_TEST = {
     "en": {"Normal": "normal", "Not measured": "not done"},
     "es": {"Normal": "normal", "Not measured": "no se hizo"},

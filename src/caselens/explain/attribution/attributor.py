@@ -26,6 +26,29 @@ from caselens.model.budget import ModelBudgetError
 from caselens.model.features import FeatureSchema
 
 
+def case_probability(
+    model: Any, schema: FeatureSchema, case_frame: pd.DataFrame, *, single_threaded: bool = True
+) -> float:
+    """One case's probability alone: the model asked for this one row (columns in schema
+    order, one thread for its native code), its answer checked as every answer of
+    :meth:`Attributor.explain` is. It is the call :meth:`Attributor.explain` makes for the
+    case when its one batched call fails, so it equals the report's probability bit for bit
+    for trees and within the batch's last-bit caveat otherwise (see :class:`Attributor`).
+    A shadow candidate is scored with it: no background, no SHAP, no LIME.
+
+    Raises
+    ------
+    ValueError
+        When ``case_frame`` is not one row; whatever the model raises on the case.
+    """
+    if len(case_frame) != 1:
+        raise ValueError(f"one case at a time (got {len(case_frame)} rows)")
+    case_frame = _in_order(case_frame, schema.names)
+    predict = _CountingPredict(model)
+    with _model_threads(single_threaded, every_api=True):
+        return float(predict(case_frame)[0, 1])
+
+
 @dataclass(frozen=True)
 class CaseAttribution:
     """:meth:`Attributor.explain`'s answer: the probability, SHAP/LIME, and the model's use."""
@@ -120,6 +143,16 @@ class Attributor:
             probability=probability,
             attributions=_combine(schema, values, shap_result, lime_result, self.top_k),
             usage=predict.usage(),
+        )
+
+    def probability(self, case_frame: pd.DataFrame) -> float:
+        """The case's probability alone: the model asked for this one row, its answer
+        checked as :meth:`explain` checks it (the same call :meth:`explain` falls back to
+        when the batch fails). Equal to :meth:`explain`'s probability bit for bit for trees,
+        within the BLAS last-bit caveat of the class doc otherwise; a shadow candidate is
+        scored with it (no SHAP, no LIME)."""
+        return case_probability(
+            self.model, self.schema, case_frame, single_threaded=self.single_threaded
         )
 
     def _category_codes(self) -> dict[int, tuple[Any, dict[str, int], np.ndarray]]:

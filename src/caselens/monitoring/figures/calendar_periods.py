@@ -46,9 +46,10 @@ def parse_period(label: str, kind: str | None = None) -> Period:
 
 
 def source_filter(simulated: bool, run_id: str | None) -> list[Any]:
-    """The log rows of one source: live ones, or simulated ones (of ``run_id`` if given)."""
+    """The log rows of one source: live ones, or simulated ones (of ``run_id`` if given).
+    Never a shadow candidate's rows (``never_shown``): the figures are of what was shown."""
     c = prediction_log.c
-    conditions: list[Any] = [c.simulated.is_(simulated)]
+    conditions: list[Any] = [c.simulated.is_(simulated), c.never_shown.is_(False)]
     if simulated and run_id is not None:
         conditions.append(c.run_id == run_id)
     return conditions
