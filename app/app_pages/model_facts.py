@@ -16,4 +16,5 @@ if not offered:
 names = {b.card.name: b.model_id for b in offered.values()}
 chosen = st.selectbox("Model", list(names), key="facts_model")
 facts = run(workflow().model_facts, names[chosen])
-render_model_facts(facts, key_prefix=f"facts_{facts.bundle.model_id}")
+subgroups = run(workflow().validation_subgroups, names[chosen])
+render_model_facts(facts, key_prefix=f"facts_{facts.bundle.model_id}", subgroups=subgroups)

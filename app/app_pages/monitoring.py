@@ -13,6 +13,7 @@ import streamlit as st
 from components.figures import monitoring_figure
 from components.private_download import private_download
 from components.shadow_comparison import render_shadow_comparison
+from components.subgroup_table import render_subgroup_table
 from components.text import literal
 from session import guard, run, workflow
 
@@ -214,6 +215,38 @@ right.plotly_chart(
     config={"displayModeBar": False},
 )
 
+
+def render_period_subgroups(view, *, model_id: str, run_id: str | None) -> None:
+    """One period's subgroup table (chosen among the periods with outcomes), from the door."""
+    st.header("Subgroups (fairness)")
+    with_outcomes = [f.period for f in view.figures if f.with_outcomes]
+    if not with_outcomes:
+        st.info("No outcomes are linked yet, so there are no subgroup figures to show.")
+        return
+    period = st.selectbox(
+        "Period", list(reversed(with_outcomes)), key=f"monitoring_subgroup_period_{model_id}"
+    )
+    table = run(workflow().monitoring_subgroups, model_id, period, run_id=run_id)
+    st.caption(
+        f"{table.n:,} predictions with a linked outcome in {literal(period)} "
+        f"({table.events:,} events)."
+    )
+    render_subgroup_table(
+        table,
+        labels={f.name: f.label for f in workflow().bundle(model_id).features},
+        key_prefix=f"monitoring_{model_id}",
+        overall_auroc=next(
+            (
+                f.performance.auroc.value
+                for f in view.figures
+                if f.period == period and f.performance
+            ),
+            None,
+        ),
+        chart_title=f"Discrimination by subgroup ({period})",
+    )
+
+
 st.header("Every number")
 
 
@@ -289,13 +322,20 @@ subgroup_rows = [
         "Group": s.group,
         "n": s.performance.n,
         "AUROC": _fmt(s.performance.auroc.value),
+        f"AUROC {CI}": f"{_fmt(s.performance.auroc.low)}–{_fmt(s.performance.auroc.high)}"
+        if s.performance.auroc.value is not None
+        else "not defined: one outcome only",
         "AUROC (reference)": _fmt(s.reference_auroc.value),
-        "Calibration slope": _fmt(s.performance.calibration_slope.value),
+        f"AUROC (reference) {CI}": f"{_fmt(s.reference_auroc.low)}–{_fmt(s.reference_auroc.high)}"
+        if s.reference_auroc.value is not None
+        else "",
+        "Judged": "yes" if s.performance.judged else "too few to judge",
     }
     for f in view.figures
     for s in f.subgroups
 ]
-with st.expander("Subgroups (fairness)"):
+render_period_subgroups(view, model_id=model_id, run_id=run_id)
+with st.expander("Subgroup AUROC against the reference, every period (the plan's alerts)"):
     st.dataframe(
         pd.DataFrame(subgroup_rows),
         hide_index=True,

@@ -14,9 +14,11 @@ from caselens.model import (
     no_counterfactual_reason,
     to_chai_applied_model_card,
 )
+from caselens.monitoring import SubgroupTable
 from caselens.workflow import ModelFacts
 from components.figures import reliability_figure, subgroup_figure
 from components.next_steps import render_card_next_steps
+from components.subgroup_table import render_subgroup_table
 from components.text import code, literal
 
 #: How each stated direction reads in the table of changeable inputs.
@@ -152,12 +154,16 @@ def _render_signature(facts: ModelFacts) -> None:
         )
 
 
-def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
+def render_model_facts(
+    facts: ModelFacts, *, key_prefix: str, subgroups: SubgroupTable | None = None
+) -> None:
     """Header + summary, mechanism, validation, uses and directions, warnings, other info.
 
     The card is the bundle's text (untrusted): every field reaches the page through
     :func:`literal` or :func:`code`, inside our own formatting. Performance figures are the
-    ones CaseLens measured on the bundle's reference data."""
+    ones CaseLens measured on the bundle's reference data; ``subgroups`` (the door's
+    ``validation_subgroups``) shows every subgroup figure with its interval, small groups
+    suppressed, intersections and the largest gaps, in place of the bare subgroup rows."""
     bundle = facts.bundle
     card = bundle.card
     st.header(literal(card.name))
@@ -223,9 +229,9 @@ def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
     if flag_text:
         st.warning(literal(flag_text), icon=":material/search:")
     overall = validation.overall
-    rows = [_figures_row("Overall", overall)] + [
-        _figures_row(f"{s.variable}: {s.group}", s.figures) for s in validation.subgroups
-    ]
+    rows = [_figures_row("Overall", overall)]
+    if subgroups is None:
+        rows += [_figures_row(f"{s.variable}: {s.group}", s.figures) for s in validation.subgroups]
     flagged = {f.population for f in facts.leakage_flags}
     if flagged:
         for row in rows:
@@ -235,22 +241,35 @@ def render_model_facts(facts: ModelFacts, *, key_prefix: str) -> None:
         pd.DataFrame(rows),
         hide_index=True,
         key=f"{key_prefix}_validation",
-        alt="Validation figures, overall and by subgroup",
+        alt="Validation figures, overall"
+        if subgroups is not None
+        else "Validation figures, overall and by subgroup",
     )
     labels = {f.name: f.label for f in bundle.features}
     left, right = st.columns(2)
-    left.plotly_chart(
-        subgroup_figure(validation.subgroups, overall_auroc=overall.auroc, labels=labels),
-        key=f"{key_prefix}_subgroups",
-        config={"displayModeBar": False},
-    )
+    if subgroups is None:
+        left.plotly_chart(
+            subgroup_figure(validation.subgroups, overall_auroc=overall.auroc, labels=labels),
+            key=f"{key_prefix}_subgroups",
+            config={"displayModeBar": False},
+        )
     if facts.reliability_curve is not None:
-        right.plotly_chart(
+        (right if subgroups is None else left).plotly_chart(
             reliability_figure(facts.reliability_curve),
             key=f"{key_prefix}_calibration",
             config={"displayModeBar": False},
         )
     st.caption(f"Calibration choice: {literal(card.calibration.rationale)}")
+    if subgroups is not None:
+        st.markdown("**By subgroup** (measured on this bundle's reference data)")
+        render_subgroup_table(
+            subgroups,
+            labels=labels,
+            key_prefix=key_prefix,
+            overall_auroc=overall.auroc,
+            chart_title="Discrimination by subgroup (reference data)",
+            flagged=flagged,
+        )
     st.subheader("Uses and directions")
     st.markdown(
         f"- **Intended use:** {literal(card.intended_use)}\n"

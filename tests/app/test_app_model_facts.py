@@ -26,6 +26,15 @@ def test_model_facts_page_shows_the_label_sections_and_hti1_table(heart_bundle):
     assert any(e.label == "All 31 HTI-1 source attributes" for e in at.expander)
     tables = at.dataframe
     assert any(len(t.value) == 31 for t in tables)
+    # Subgroups: each figure with its interval, the intersection left out said in words,
+    # and the largest gaps with their bootstrap interval.
+    groups = next(t.value for t in tables if "Group" in t.value.columns)
+    assert set(groups["Group"]) == {"55 and over", "under 55", "Female", "Male"}
+    assert all(" (" in cell and "–" in cell for cell in groups["Sensitivity"])
+    text = " ".join(m.value for m in at.markdown).replace("\\", "")
+    assert "Age × Sex: not shown, 1 of its 4 groups has fewer than 10 patients" in text
+    gaps = next(t.value for t in tables if "Measure" in t.value.columns)
+    assert list(gaps["Measure"]) == ["AUROC", "Sensitivity"] * 2
 
 
 def test_model_facts_says_who_signed_the_bundle_with_which_key():

@@ -73,7 +73,7 @@ def test_the_subgroup_grid_of_model_facts_is_named_and_holds_its_rows(
     page = new_page(SCREEN)
     sign_in(page, app_url, ROLE_USERS["reviewer"])
     open_from_menu(page, "Model facts")
-    region = page.get_by_role("region", name="Validation figures, overall and by subgroup")
+    region = page.get_by_role("region", name="Validation figures, overall", exact=True)
     expect(region.first).to_be_visible()
     # The name is on the grid's own region, and the grid with its rows is inside it. The
     # grid is the canvas's fallback content: Chromium's accessibility tree exposes it (a
@@ -84,8 +84,15 @@ def test_the_subgroup_grid_of_model_facts_is_named_and_holds_its_rows(
     expect(header).to_have_count(1)
     cells = grid.get_by_role("gridcell", include_hidden=True)
     expect(cells.filter(has_text=re.compile(r"^Overall$"))).to_have_count(1)
-    # Subgroup rows read "variable: group".
-    expect(cells.filter(has_text=re.compile(r"^\w+: \S")).first).to_be_attached()
+    # The subgroups have their own grid, each figure printed with its interval.
+    region = page.get_by_role("region", name="Figures by subgroup, each with its interval")
+    expect(region.first).to_be_visible()
+    grid = region.first.get_by_role("grid", include_hidden=True)
+    expect(grid.get_by_role("columnheader", name="Group", include_hidden=True)).to_have_count(1)
+    cells = grid.get_by_role("gridcell", include_hidden=True)
+    expect(cells.filter(has_text=re.compile(r"^Female$"))).to_have_count(1)
+    interval = re.compile(r"^\d\.\d+ \(\d\.\d+–\d\.\d+\)$")
+    expect(cells.filter(has_text=interval).first).to_be_attached()
 
 
 def test_an_open_replay_has_no_serious_accessibility_violation(

@@ -112,8 +112,9 @@ def test_reviewer_sees_a_simulated_run_checks_it_and_cannot_suspend(
     expect(page.get_by_text(f"run {run_id}", exact=False).first).to_be_visible()
 
     charts = page.locator(".js-plotly-plot")
-    expect(charts).to_have_count(4)
-    for i in range(4):
+    # Four period charts and the newest period's subgroup AUROCs with their intervals.
+    expect(charts).to_have_count(5)
+    for i in range(5):
         expect(charts.nth(i)).to_be_visible()
     expect(page.get_by_role("heading", name="Every number")).to_be_visible()
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
@@ -124,7 +125,17 @@ def test_reviewer_sees_a_simulated_run_checks_it_and_cannot_suspend(
     expect(page.get_by_text("No limit is crossed", exact=False)).to_have_count(0)
     # The subgroup grid, opened, is named for assistive technology and holds its rows (the
     # grid is the canvas's fallback content, which Playwright counts as hidden).
-    page.locator("summary", has_text="Subgroups (fairness)").click()
+    # The newest period's subgroup table: figures with intervals, small groups said.
+    expect(page.get_by_role("heading", name="Subgroups (fairness)")).to_be_visible()
+    table = page.get_by_role("region", name="Figures by subgroup, each with its interval")
+    expect(table).to_be_visible()
+    cells = table.get_by_role("gridcell", include_hidden=True)
+    expect(cells.filter(has_text=re.compile(r"^fewer than 10 patients$")).first).to_be_attached()
+    gaps = page.get_by_role("region", name=re.compile("^Largest gap between the groups"))
+    expect(gaps).to_be_visible()
+    seen = read_entries(data, action="subgroup_figures_viewed", actor_id="rev.kim")
+    assert any(e.detail()["simulated_run"] == run_id for e in seen), seen
+    page.locator("summary", has_text="Subgroup AUROC against the reference").click()
     subgroups = page.get_by_role("region", name="Performance by subgroup and period")
     expect(subgroups).to_be_visible()
     grid = subgroups.get_by_role("grid", include_hidden=True)
@@ -144,7 +155,7 @@ def test_reviewer_sees_a_simulated_run_checks_it_and_cannot_suspend(
     assert any(e.detail().get("simulated_run") == run_id for e in viewed)
 
     # The page reruns after the check: wait until it is drawn again, nothing stale.
-    expect(charts).to_have_count(4)
+    expect(charts).to_have_count(5)
     expect(page.locator("[data-stale='true']")).to_have_count(0)
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
     assert_png(shot(page, screenshots, "monitoring"))

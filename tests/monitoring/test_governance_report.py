@@ -107,6 +107,12 @@ def test_the_command_writes_a_simulated_report_labelled_simulated(tmp_path, monk
     assert text.count("SIMULATED DATA (run ") == 2  # at the top and at the end
     assert "<title>SIMULATED — " in text and months[0] not in text.split("<h2>Figures")[1]
     assert "a simulated run has none: nobody saw it" in text
+    # Each reported month's subgroup table: intervals, small groups said, largest gaps.
+    for month in months[1:]:
+        assert f"<caption>Subgroups in {month}. 95% intervals: Wilson for" in text
+        assert f"<caption>Largest gap between groups in {month} (higher minus lower" in text
+    assert "<td>fewer than 10 patients</td>" in text
+    assert f"Subgroups in {months[0]}" not in text
     again = runner.invoke(main, [*command, "--out", str(out)])
     assert again.exit_code == 1 and "already exists" in again.output
     with AuditStore.open(default_location(), key=load_key(default_key_file())) as store:

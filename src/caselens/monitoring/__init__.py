@@ -20,6 +20,9 @@
   extended by the rows added since.
 * :mod:`~caselens.monitoring.warm_up` — the figures computed once in the background when a
   server starts.
+* :mod:`~caselens.monitoring.subgroup_table` — subgroup figures people can act on: each
+  with its interval, groups under the minimum n named without figures, intersections of two
+  variables where n allows, and each variable's largest gap with its bootstrap interval.
 * :mod:`~caselens.monitoring.clinician_use` — feedback, own estimates against the model's,
   and the limitations shown, per period.
 * :mod:`~caselens.monitoring.alerts` — the plan's alerts, recorded in the trail.
@@ -41,6 +44,8 @@ The design is in ``docs/monitoring.md``.
 from caselens._lazy import lazy_face
 
 __all__ = [
+    "INTERSECTION_MARK",
+    "WORDS_LEGEND",
     "Alert",
     "AlertNotFound",
     "FiguresCache",
@@ -52,6 +57,8 @@ __all__ = [
     "ReferenceProfile",
     "ShadowComparison",
     "Shift",
+    "SubgroupTable",
+    "SubgroupTableError",
     "build_profile",
     "check",
     "comparison_sentence",
@@ -65,11 +72,13 @@ __all__ = [
     "raised_alerts",
     "render_governance_report",
     "simulate_months",
+    "subgroup_table",
     "verify_prediction_log",
     "write_simulation",
 ]
 
 _PARTS = {
+    "INTERSECTION_MARK": "subgroup_table",
     "Alert": "alerts",
     "AlertNotFound": "alerts",
     "FiguresCache": "figures_cache",
@@ -81,6 +90,9 @@ _PARTS = {
     "ReferenceProfile": "figures",
     "ShadowComparison": "shadow_comparison",
     "Shift": "simulate",
+    "SubgroupTable": "subgroup_table",
+    "SubgroupTableError": "subgroup_table",
+    "WORDS_LEGEND": "subgroup_table",
     "build_profile": "figures",
     "check": "alerts",
     "comparison_sentence": "shadow_comparison_rows",
@@ -94,6 +106,7 @@ _PARTS = {
     "raised_alerts": "alerts",
     "render_governance_report": "governance_report",
     "simulate_months": "simulate",
+    "subgroup_table": "subgroup_table",
     "verify_prediction_log": "prediction_log",
     "write_simulation": "simulate",
 }

@@ -32,6 +32,7 @@ from caselens.monitoring.report_rows import (
     figures_table,
     level_text,
     limitations_table,
+    subgroup_table_tables,
     subgroups_table,
     watches_table,
 )
@@ -59,6 +60,8 @@ class ReportContent:
     simulated_run: str | None
     generated_at: dt.datetime
     generated_by: str
+    #: Each period with linked outcomes and its subgroup table (issue 27, item 4).
+    subgroup_tables: tuple[tuple[str, Any], ...] = ()
     #: The live version against a shadow candidate over the same periods (None: no
     #: candidate has shadow rows, or a simulated run), and the candidate's lifecycle state.
     comparison: Any = None
@@ -91,6 +94,7 @@ def gather_report(
     period, never the whole trail). Recording that it was produced is the caller's step."""
     from caselens.monitoring.alerts import evaluate, raised_alerts
     from caselens.monitoring.clinician_use import feedback_by_period, limitations_by_period
+    from caselens.monitoring.subgroup_views import period_subgroup_table
     from caselens.monitoring.tables import ready_engine
     from caselens.monitoring.views import iter_figures
 
@@ -136,6 +140,11 @@ def gather_report(
         simulated_run=run_id,
         generated_at=now or dt.datetime.now(dt.UTC),
         generated_by=generated_by,
+        subgroup_tables=tuple(
+            (f.period, period_subgroup_table(engine, bundle, plan, f.period, run_id=run_id))
+            for f in figures
+            if f.with_outcomes
+        ),
     )
 
 
@@ -244,6 +253,11 @@ def report_view(content: ReportContent) -> dict[str, Any]:
             figures_table(c.figures, c.plan.confidence),
             drift_table(c.figures),
             subgroups_table(c.figures),
+            *(
+                t
+                for period, table in c.subgroup_tables
+                for t in subgroup_table_tables(period, table)
+            ),
         ],
         "feedback": feedback_table(c.feedback) if c.feedback else None,
         "limitations": limitations_table(c.limitations),

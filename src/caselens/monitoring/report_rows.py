@@ -238,3 +238,63 @@ def limitations_table(limitations: Sequence[Any]) -> Table | None:
             for f in limitations
         ],
     )
+
+
+def subgroup_table_tables(period: str, table: Any) -> list[Table]:
+    """One period's subgroup table (:class:`~caselens.monitoring.subgroup_table.
+    SubgroupTable`): every group with its figures and intervals (a group under the minimum
+    n says so), then each variable's largest gaps with their bootstrap intervals. The
+    caption says how the figures were made and which intersections were left out."""
+    level = level_text(table.confidence)
+    left_out = " ".join(f"{words}." for words in table.left_out)
+    groups = _table(
+        f"Subgroups in {period}. {table.methods}" + (f" {left_out}" if left_out else ""),
+        [
+            "Variable",
+            "Group",
+            "n",
+            "Events",
+            "AUROC",
+            "Sensitivity",
+            "Specificity",
+            "PPV",
+            "Observed rate",
+            "Mean predicted",
+        ],
+        [
+            [
+                text(r.variable),
+                text(r.group),
+                r.suppressed or text(r.n),
+                text(r.events),
+                *(
+                    "" if f is None else f.text(3)
+                    for f in (
+                        r.auroc,
+                        r.sensitivity,
+                        r.specificity,
+                        r.ppv,
+                        r.observed_rate,
+                        r.mean_predicted,
+                    )
+                ),
+            ]
+            for r in table.rows
+        ],
+    )
+    gaps = _table(
+        f"Largest gap between groups in {period} (higher minus lower; {level} bootstrap "
+        "interval of the difference between these two groups, not widened for picking them)",
+        ["Variable", "Measure", "Higher", "Lower", "Difference"],
+        [
+            [
+                text(g.variable),
+                g.measure,
+                text(g.higher),
+                text(g.lower),
+                g.difference.text(3),
+            ]
+            for g in table.gaps
+        ],
+    )
+    return [groups, gaps]

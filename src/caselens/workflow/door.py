@@ -72,6 +72,7 @@ from caselens.workflow.sessions import SessionsMixin
 from caselens.workflow.shadow_comparison import ShadowComparisonMixin
 from caselens.workflow.shadow_scoring import ShadowScoringMixin
 from caselens.workflow.smart_sign_in import SmartSignInMixin
+from caselens.workflow.subgroup_figures import SubgroupFiguresMixin
 from caselens.workflow.what_if import WhatIfMixin, WhatIfView
 
 # The names this module held before it was split by job, so old imports keep working.
@@ -123,6 +124,7 @@ class Workflow(
     CounterfactualsMixin,
     ReportExportsMixin,
     ReportVerificationMixin,
+    SubgroupFiguresMixin,
 ):
     """Every display and action of CaseLens, as check → record → return.
 
