@@ -21,7 +21,6 @@ from caselens.audit import AuditStore
 from caselens.model.performance import calibration_slope_intercept
 from caselens.monitoring.shadow_comparison import (
     FEWER_THAN_MIN,
-    FEWER_THAN_MIN_WITH_OUTCOMES,
     Pair,
     compare,
     pair_outcomes,
@@ -242,25 +241,31 @@ def test_subgroups_are_side_by_side_and_a_small_group_is_suppressed_in_words(fra
     by = {(s.variable, s.group): s for s in compared.subgroups}
     women = by[("sex", "Female")]
     assert women.suppressed and women.words == FEWER_THAN_MIN == "fewer than 10 patients"
-    assert women.n == 7 and women.patients == 7
-    assert women.live is None and women.candidate is None and women.agreement is None
-    men = by[("sex", "Male")]
-    assert not men.suppressed and men.n == 293
-    for name, mask in (
-        ("under 55", frame["age"] < 55),
-        ("55 and over", frame["age"] >= 55),
-    ):
-        group = by[("age", name)]
+    assert women.n == 7 and women.patients == 7 and women.agreement is None
+    assert not by[("sex", "Male")].suppressed and by[("sex", "Male")].n == 293
+    side = compared.subgroup_tables
+    live = {(r.variable, r.group): r for r in side.live.rows}
+    cand = {(r.variable, r.group): r for r in side.candidate.rows}
+    assert live[("sex", "Female")].suppressed == "fewer than 10 patients"
+    assert cand[("sex", "Female")].auroc is None
+    assert side.live.threshold == 0.5 and side.candidate.threshold == 0.45
+    assert side.live.seed == side.candidate.seed == SEED
+    for name, mask in (("under 55", frame["age"] < 55), ("55 and over", frame["age"] >= 55)):
+        agree = int(((frame["p"] >= frame["t"]) == (frame["q"] >= frame["tq"]))[mask].sum())
+        assert by[("age", name)].agreement.value == pytest.approx(agree / mask.sum())
+        assert by[("age", name)].n == int(mask.sum())
         part = frame[mask & frame["y"].notna()]
         y = part["y"].to_numpy(dtype=int)
-        assert group.n == int(mask.sum()) and group.with_outcomes == len(part)
-        assert group.live.auroc.value == pytest.approx(roc_auc_score(y, part["p"]))
-        assert group.candidate.auroc.value == pytest.approx(roc_auc_score(y, part["q"]))
-        assert group.auroc_difference == pytest.approx(
-            roc_auc_score(y, part["q"]) - roc_auc_score(y, part["p"])
+        assert live[("age", name)].n == cand[("age", name)].n == len(part)
+        assert live[("age", name)].auroc.value == pytest.approx(roc_auc_score(y, part["p"]))
+        assert cand[("age", name)].auroc.value == pytest.approx(roc_auc_score(y, part["q"]))
+        # Each version at its own threshold.
+        flagged = part["q"] >= 0.45
+        assert cand[("age", name)].sensitivity.value == pytest.approx(
+            (flagged & (y == 1)).sum() / y.sum()
         )
-        agree = int(((frame["p"] >= frame["t"]) == (frame["q"] >= frame["tq"]))[mask].sum())
-        assert group.agreement.value == pytest.approx(agree / mask.sum())
+    # The intersection age × sex is left out, in words: its Female cells are too small.
+    assert any(w.startswith("age × sex: not shown") for w in side.live.left_out)
 
 
 def test_a_group_with_enough_patients_but_few_outcomes_says_so(heart_bundle):
@@ -268,9 +273,9 @@ def test_a_group_with_enough_patients_but_few_outcomes_says_so(heart_bundle):
     y = np.array([float(i % 2) if i >= 5 else math.nan for i in range(40)])
     got = compare(pairs, y, heart_bundle.features, 1, resamples=50)
     women = {(s.variable, s.group): s for s in got.subgroups}[("sex", "Female")]
-    assert not women.suppressed and women.agreement is not None
-    assert women.with_outcomes == 7 and women.words == FEWER_THAN_MIN_WITH_OUTCOMES
-    assert women.live is None
+    assert not women.suppressed and women.agreement is not None and women.patients == 12
+    rows = {(r.variable, r.group): r for r in got.subgroup_tables.live.rows}
+    assert rows[("sex", "Female")].suppressed == "fewer than 10 patients"  # 7 with outcomes
 
 
 def _pair(i: int, *, sex: str = "Male", p: float | None = None, q: float | None = None) -> Pair:
@@ -396,16 +401,25 @@ def test_the_tables_give_every_figure_with_its_n_and_words_for_what_is_missing(
     assert captions[0].startswith("Agreement at the threshold")
     assert captions[2].startswith("Side by side on 240 pairs with an outcome (")
     assert captions[3].startswith("AUROC difference, candidate minus live")
+    assert captions[4].startswith("Agreement by subgroup")
+    assert captions[5].startswith("By subgroup on 240 pairs with an outcome, side by side")
+    assert "Left out: age × sex: not shown" in captions[5]
+    assert captions[6].startswith("Largest gap between groups, each version")
     women = [r for r in tables[4].rows if r[:2] == ("sex", "Female")]
-    assert women == [("sex", "Female", "7", FEWER_THAN_MIN, *(["suppressed"] * 5))]
+    assert women == [("sex", "Female", "7", FEWER_THAN_MIN, "suppressed")]
+    women = [r for r in tables[5].rows if r[:2] == ("sex", "Female")]
+    assert women == [("sex", "Female", FEWER_THAN_MIN, *(["suppressed"] * 6))]
+    age = [r for r in tables[5].rows if r[:2] == ("age", "under 55")]
+    assert len(age) == 1 and len(age[0]) == 9
     for table in tables:
-        assert "n" in table.headers or "Pairs" in table.headers or "Patients" in table.headers
+        counted = {"n", "Pairs", "Patients"} & set(table.headers)
+        assert counted or " pairs with an outcome" in table.caption, table.caption
     assert "on 300 displays of 300 patients" in comparison_sentence(compared)
     # Before any outcome: the outcome tables are absent and the words say why.
     early = compare([_pair(i) for i in range(12)], [math.nan] * 12, heart_bundle.features, 1)
     assert [t.caption.split(" (")[0] for t in comparison_tables(early)] == [
         "Agreement at the threshold",
         "Probability difference, candidate minus live",
-        "By subgroup of the live version's schema",
+        "Agreement by subgroup of the live version's schema",
     ]
     assert early.outcome_words.startswith("No outcome is linked")

@@ -18,9 +18,11 @@ promotes the candidate:
   bootstrap over patients (the same resampled patients for both versions; fixed seed,
   recorded), calibration side by side (ECE, slope, intercept, observed rate against mean
   predicted) and sensitivity and specificity at each version's own threshold;
-* the same by subgroup of the live version's schema, side by side; a group of fewer than
-  :data:`MIN_SUBGROUP_PATIENTS` patients is named and suppressed with the words "fewer than
-  10 patients", never dropped silently.
+* by subgroup of the live version's schema: agreement per group, and each version's
+  subgroup table side by side (:mod:`.shadow_subgroups`, the general
+  :func:`~caselens.monitoring.subgroup_table.subgroup_table`: intervals, intersections where
+  n allows, the largest gaps); a group of fewer than :data:`MIN_SUBGROUP_PATIENTS` patients
+  is named and suppressed with the words "fewer than 10 patients", never dropped silently.
 
 Every figure carries its n; where there is nothing to compute (no outcome linked yet, one
 outcome class only) the comparison says so in words instead of leaving a blank.
@@ -42,7 +44,6 @@ from caselens.model.performance import (
     expected_calibration_error,
     weighted_auroc,
 )
-from caselens.monitoring.figures.reference_profile import group_series
 from caselens.monitoring.shadow_pairs import (
     CandidateRows,
     Pair,
@@ -51,6 +52,7 @@ from caselens.monitoring.shadow_pairs import (
     read_pairs,
     shadow_versions,
 )
+from caselens.monitoring.shadow_subgroups import SubgroupsSideBySide, schema_groups, side_by_side
 from caselens.monitoring.stats import (
     Estimate,
     auroc_estimate,
@@ -58,6 +60,7 @@ from caselens.monitoring.stats import (
     mean_estimate,
     wilson,
 )
+from caselens.monitoring.subgroup_table import MIN_GROUP_N, SUPPRESSED
 
 # The reader lives in .shadow_pairs; its names are this module's too (one place to import).
 __all__ = [
@@ -71,13 +74,11 @@ __all__ = [
     "shadow_versions",
 ]
 
-#: A subgroup with fewer patients than this is suppressed: its figures would say more about
-#: chance than about the model (and could point at a handful of identifiable people).
-MIN_SUBGROUP_PATIENTS = 10
+#: A subgroup with fewer patients than this is suppressed: the subgroup table's rule and
+#: reason (:data:`caselens.monitoring.subgroup_table.MIN_GROUP_N`), so every screen agrees.
+MIN_SUBGROUP_PATIENTS = MIN_GROUP_N
 #: What a suppressed subgroup says in place of its figures.
-FEWER_THAN_MIN = f"fewer than {MIN_SUBGROUP_PATIENTS} patients"
-#: What a subgroup says in place of its outcome figures when too few of its patients have one.
-FEWER_THAN_MIN_WITH_OUTCOMES = f"fewer than {MIN_SUBGROUP_PATIENTS} patients with outcomes"
+FEWER_THAN_MIN = SUPPRESSED.format(min_n=MIN_SUBGROUP_PATIENTS)
 #: Width of the histogram's bins of probability differences; the bins are fixed (centred on
 #: 0, from −1 to 1) so two comparisons draw on the same axis and "no difference" is one bin.
 DIFFERENCE_BIN_WIDTH = 0.02
@@ -187,10 +188,10 @@ class AurocDifference:
 
 @dataclass(frozen=True)
 class SubgroupComparison:
-    """One subgroup of the live schema, both versions side by side.
-
-    A group of fewer than :data:`MIN_SUBGROUP_PATIENTS` patients keeps its name and ``n``
-    and says ``words`` ("fewer than 10 patients") in place of every figure.
+    """Agreement and the mean difference in one subgroup of the live schema (every pair,
+    with an outcome or not). A group of fewer than :data:`MIN_SUBGROUP_PATIENTS` patients
+    keeps its name and ``patients`` and says ``words`` ("fewer than 10 patients") in place
+    of its figures. The outcome figures by subgroup are :attr:`ShadowComparison.subgroup_tables`.
     """
 
     variable: str
@@ -201,10 +202,6 @@ class SubgroupComparison:
     words: str
     agreement: Estimate | None
     mean_difference: float | None
-    with_outcomes: int
-    live: VersionFigures | None
-    candidate: VersionFigures | None
-    auroc_difference: float | None
 
 
 @dataclass(frozen=True)
@@ -231,6 +228,11 @@ class ShadowComparison:
         None until an outcome is linked.
     auroc_difference : AurocDifference or None
     subgroups : tuple of SubgroupComparison
+        Agreement by subgroup (every pair).
+    subgroup_tables : SubgroupsSideBySide or None
+        Each version's subgroup table on the pairs with an outcome
+        (:func:`caselens.monitoring.subgroup_table.subgroup_table`: intervals, groups under
+        10 suppressed in words, intersections where n allows, the largest gaps).
     notes : tuple of str
         What a reader must know (thresholds that differ, several live versions…).
     """
@@ -256,6 +258,7 @@ class ShadowComparison:
     candidate: VersionFigures | None
     auroc_difference: AurocDifference | None
     subgroups: tuple[SubgroupComparison, ...]
+    subgroup_tables: SubgroupsSideBySide | None
     seed: int
     confidence: float
     notes: tuple[str, ...] = field(default=())
@@ -407,10 +410,7 @@ def paired_auroc_difference(
 
 
 def _subgroups(
-    frame: pd.DataFrame,
-    schema: FeatureSchema,
-    y: np.ndarray,
-    known: np.ndarray,
+    groups: dict[str, np.ndarray],
     live_p: np.ndarray,
     live_t: np.ndarray,
     cand_p: np.ndarray,
@@ -418,57 +418,29 @@ def _subgroups(
     patients: np.ndarray,
     *,
     confidence: float,
-    ece_bins: int,
 ) -> list[SubgroupComparison]:
     out: list[SubgroupComparison] = []
-    for spec in schema.subgroup_features:
-        column = frame[spec.name] if spec.name in frame else pd.Series([None] * len(frame))
-        groups = group_series(column.reset_index(drop=True), spec).to_numpy()
-        for group in sorted({str(g) for g in groups}):
-            mask = groups == group
+    for variable, labels in groups.items():
+        for group in sorted(set(labels)):
+            mask = labels == group
             n = int(mask.sum())
             people = int(np.unique(patients[mask]).size)
             if people < MIN_SUBGROUP_PATIENTS:
-                suppressed = SubgroupComparison(
-                    spec.name, group, n, people, True, FEWER_THAN_MIN,
-                    None, None, int((mask & known).sum()), None, None, None,
-                )  # fmt: skip
-                out.append(suppressed)
+                out.append(
+                    SubgroupComparison(variable, group, n, people, True, FEWER_THAN_MIN, None, None)
+                )
                 continue
             table = agreement_table(live_p[mask], live_t[mask], cand_p[mask], cand_t[mask])
-            with_y = mask & known
-            outcome_people = int(np.unique(patients[with_y]).size)
-            live = candidate = None
-            gap = None
-            words = ""
-            if outcome_people < MIN_SUBGROUP_PATIENTS:
-                words = FEWER_THAN_MIN_WITH_OUTCOMES
-            else:
-                yy = y[with_y].astype(int)
-                live = version_figures(
-                    yy, live_p[with_y], live_t[with_y], confidence=confidence, ece_bins=ece_bins
-                )
-                candidate = version_figures(
-                    yy, cand_p[with_y], cand_t[with_y], confidence=confidence, ece_bins=ece_bins
-                )
-                if live.auroc.value is not None and candidate.auroc.value is not None:
-                    gap = candidate.auroc.value - live.auroc.value
-                else:
-                    words = "AUROC needs both outcomes among the group's patients"
             out.append(
                 SubgroupComparison(
-                    spec.name,
+                    variable,
                     group,
                     n,
                     people,
                     False,
-                    words,
+                    "",
                     wilson(table.agreeing, table.n, confidence),
                     float((cand_p[mask] - live_p[mask]).mean()),
-                    int(with_y.sum()),
-                    live,
-                    candidate,
-                    gap,
                 )
             )
     return out
@@ -569,13 +541,19 @@ def compare(
         )
     times = sorted(p.recorded_at for p in pairs)
     subgroups: tuple[SubgroupComparison, ...] = ()
+    tables = None
     if pairs:
+        groups = schema_groups(schema, _inputs_frame(pairs))
         subgroups = tuple(
-            _subgroups(
-                _inputs_frame(pairs), schema, y_all, known, live_p, live_t, cand_p, cand_t,
-                patients, confidence=confidence, ece_bins=ece_bins,
-            )
-        )  # fmt: skip
+            _subgroups(groups, live_p, live_t, cand_p, cand_t, patients, confidence=confidence)
+        )
+        if known.any():
+            tables = side_by_side(
+                y, live_p[known], live_t[known], cand_p[known], cand_t[known],
+                {name: labels[known] for name, labels in groups.items()},
+                seed=seed, confidence=confidence,
+            )  # fmt: skip
+            notes.extend(tables.notes)
     return ShadowComparison(
         model_id=pairs[0].model_id if pairs else (model_id or ""),
         candidate_bundle_sha256=pairs[0].candidate_bundle_sha256
@@ -600,6 +578,7 @@ def compare(
         candidate=candidate,
         auroc_difference=gap,
         subgroups=subgroups,
+        subgroup_tables=tables,
         seed=seed,
         confidence=confidence,
         notes=tuple(notes),

@@ -169,22 +169,13 @@ def _n(label: str, live: VersionFigures) -> str:
 
 
 def subgroups_table(comparison: ShadowComparison) -> Table:
-    """The live schema's subgroups, both versions side by side; a suppressed group keeps its
-    row and says why in every figure's place."""
+    """Agreement and mean difference per subgroup of the live schema (all pairs, with or
+    without an outcome); a group of fewer than 10 patients keeps its row and says so."""
     rows = []
     for s in comparison.subgroups:
         if s.suppressed:
-            # The words once, where the first figure would be; the rest say "suppressed".
-            rows.append((s.variable, s.group, str(s.patients), s.words, *(["suppressed"] * 5)))
+            rows.append((s.variable, s.group, str(s.patients), s.words, "suppressed"))
             continue
-        if s.live is None or s.candidate is None:
-            live_auroc = cand_auroc = gap = s.words or NO_VALUE
-        else:
-            live_auroc = interval(s.live.auroc)
-            cand_auroc = interval(s.candidate.auroc)
-            gap = NO_VALUE if s.auroc_difference is None else f"{s.auroc_difference:+.3f}"
-            if s.words:
-                gap = s.words
         rows.append(
             (
                 s.variable,
@@ -192,26 +183,101 @@ def subgroups_table(comparison: ShadowComparison) -> Table:
                 str(s.patients),
                 interval(s.agreement),
                 _signed(s.mean_difference),
-                str(s.with_outcomes),
-                live_auroc,
-                cand_auroc,
-                gap,
             )
         )
     return Table(
-        "By subgroup of the live version's schema (a group of fewer than "
+        "Agreement by subgroup of the live version's schema (a group of fewer than "
         f"{MIN_SUBGROUP_PATIENTS} patients is suppressed)",
+        ("Variable", "Group", "Patients", "Agreement", "Mean difference"),
+        tuple(rows),
+    )
+
+
+def _figure_text(figure: Any) -> str:
+    return NO_VALUE if figure is None else figure.text(3)
+
+
+def subgroup_outcomes_table(comparison: ShadowComparison) -> Table | None:
+    """Each version's subgroup figures on the pairs with an outcome, side by side (the
+    subgroup table's rows: groups, then intersections where n allows). None before any
+    outcome is linked."""
+    side = comparison.subgroup_tables
+    if side is None or side.live is None or side.candidate is None:
+        return None
+    candidate = {(r.variable, r.group): r for r in side.candidate.rows}
+    rows = []
+    for live in side.live.rows:
+        cand = candidate.get((live.variable, live.group))
+        if live.suppressed is not None or cand is None or cand.suppressed is not None:
+            words = live.suppressed or (cand.suppressed if cand else None) or NO_VALUE
+            rows.append((live.variable, live.group, words, *(["suppressed"] * 6)))
+            continue
+        rows.append(
+            (
+                live.variable,
+                live.group,
+                str(live.n),
+                _figure_text(live.auroc),
+                _figure_text(cand.auroc),
+                _figure_text(live.sensitivity),
+                _figure_text(cand.sensitivity),
+                _figure_text(live.specificity),
+                _figure_text(cand.specificity),
+            )
+        )
+    left_out = "; ".join(side.live.left_out)
+    caption = (
+        f"By subgroup on {side.live.n} pairs with an outcome, side by side (each version at "
+        f"its own threshold; {level_text(side.live.confidence)} intervals)"
+    )
+    if left_out:
+        caption += f". Left out: {left_out}"
+    return Table(
+        caption,
         (
             "Variable",
             "Group",
-            "Patients",
-            "Agreement",
-            "Mean difference",
-            "With outcomes",
+            "n",
             "AUROC live",
             "AUROC candidate",
-            "AUROC difference",
+            "Sensitivity live",
+            "Sensitivity candidate",
+            "Specificity live",
+            "Specificity candidate",
         ),
+        tuple(rows),
+    )
+
+
+def _gap_text(gap: Any) -> str:
+    if gap is None:
+        return NO_VALUE
+    if gap.higher is None or gap.lower is None:
+        return gap.difference.text(3)
+    return f"{gap.higher} over {gap.lower}: {gap.difference.text(3)}"
+
+
+def subgroup_gaps_table(comparison: ShadowComparison) -> Table | None:
+    """The largest gap between the groups of each variable, for each version (None before
+    any outcome is linked)."""
+    side = comparison.subgroup_tables
+    if side is None or side.live is None or side.candidate is None:
+        return None
+    rows = [
+        (
+            gap.variable,
+            gap.measure,
+            _gap_text(gap),
+            _gap_text(side.candidate.gap(gap.variable, gap.measure)),
+        )
+        for gap in side.live.gaps
+    ]
+    return Table(
+        f"Largest gap between groups, each version, on {side.live.n} pairs with an outcome "
+        f"(the groups' n above; {level_text(side.live.confidence)} "
+        f"interval by a bootstrap within each group, {side.live.n_boot} resamples, seed "
+        f"{side.live.seed})",
+        ("Variable", "Measure", "Live", "Candidate"),
         tuple(rows),
     )
 
@@ -225,6 +291,9 @@ def comparison_tables(comparison: ShadowComparison) -> tuple[Table, ...]:
             tables.append(table)
     if comparison.subgroups:
         tables.append(subgroups_table(comparison))
+    for table in (subgroup_outcomes_table(comparison), subgroup_gaps_table(comparison)):
+        if table is not None:
+            tables.append(table)
     return tuple(tables)
 
 
