@@ -269,3 +269,55 @@ def test_the_governance_report_holds_the_comparison_and_names_it_in_its_entry(sh
         "pairs": 120,
         "with_outcomes": 100,
     }
+
+
+@pytest.fixture(scope="module")
+def candidate(tmp_path_factory):
+    from shadow_fixtures import candidate_copy
+
+    return candidate_copy(tmp_path_factory.mktemp("candidate") / "heart-disease-1.1")
+
+
+def test_the_rows_the_real_shadow_scorer_writes_are_compared(workflow, sample_bundles, candidate):
+    """End to end: three demo patients shown, the candidate (the same model file with a
+    threshold of 0.4) scored by the real scorer, then compared: equal probabilities, each
+    judged at its own threshold."""
+    workflow._all_versions = BundleCatalogue(
+        bundles=dict(sample_bundles),
+        refused={},
+        versions={
+            MODEL: (sample_bundles[MODEL], candidate),
+            "readmission-30d": (sample_bundles["readmission-30d"],),
+        },
+    )
+    workflow.lifecycle.register(
+        model_id=MODEL,
+        bundle_sha256=candidate.bundle_sha256,
+        card_version=candidate.version,
+        registered_by="owner.ng",
+        change_reason="A lower threshold for the same model (test candidate).",
+        folder=candidate.path.name,
+        state="shadow",
+    )
+    clinician = signed_in(workflow, "dr.lee")
+    shown = []
+    try:
+        for case_id in ("H-01", "H-02", "H-03"):
+            shown.append(
+                workflow.show_report(
+                    clinician, MODEL, heart_case(workflow, case_id), patient_ref=case_id
+                )
+            )
+        assert workflow.flush_shadow_scores(60)
+    finally:
+        workflow.stop_shadow_scoring()
+    view = workflow.shadow_comparison(signed_in(workflow, "rev.kim"), MODEL)
+    c = view.comparison
+    assert c.pairs == 3 and c.candidate_bundle_sha256 == candidate.bundle_sha256
+    assert view.candidate_state == "shadow"
+    assert c.live_thresholds == (0.5,) and c.candidate_thresholds == (0.4,)
+    assert c.differences.mean == pytest.approx(0.0, abs=1e-12)  # the same model file
+    p = [r.confidence.probability for r in shown]
+    assert c.table.both_above == sum(x >= 0.5 for x in p)
+    assert c.table.candidate_only == sum(0.4 <= x < 0.5 for x in p)
+    assert c.table.live_only == 0
