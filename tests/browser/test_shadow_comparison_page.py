@@ -96,7 +96,11 @@ def test_reviewer_and_model_owner_see_live_and_candidate_and_the_entry_to_cite(
         seq = int(re.search(r"Cite entry (\d+)", cite.inner_text()).group(1))
         expect(page.get_by_text("Agreement at the threshold", exact=False).first).to_be_visible()
         expect(page.get_by_text("Side by side on 240 pairs with an outcome").first).to_be_visible()
-        expect(page.locator(".js-plotly-plot")).to_have_count(5)  # 4 monitoring + histogram
+        histogram = page.locator(".js-plotly-plot").filter(
+            has_text="Candidate minus live probability (300 pairs)"
+        )
+        expect(histogram).to_have_count(1)
+        expect(histogram).to_be_visible()
         expect(page.locator("[data-stale='true']")).to_have_count(0)
         expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
         [entry] = [e for e in read_entries(data, action="shadow_comparison_viewed") if e.seq == seq]
