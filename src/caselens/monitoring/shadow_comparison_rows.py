@@ -194,7 +194,9 @@ def subgroups_table(comparison: ShadowComparison) -> Table:
 
 
 def _figure_text(figure: Any) -> str:
-    return NO_VALUE if figure is None else figure.text(3)
+    # The subgroup table's own printing (two places, more when the ends would print alike),
+    # as on the Monitoring page's and Model facts' subgroup tables.
+    return NO_VALUE if figure is None else figure.text()
 
 
 def subgroup_outcomes_table(comparison: ShadowComparison) -> Table | None:
@@ -253,8 +255,8 @@ def _gap_text(gap: Any) -> str:
     if gap is None:
         return NO_VALUE
     if gap.higher is None or gap.lower is None:
-        return gap.difference.text(3)
-    return f"{gap.higher} over {gap.lower}: {gap.difference.text(3)}"
+        return gap.difference.text()
+    return f"{gap.higher} vs {gap.lower}: {gap.difference.text()}"
 
 
 def subgroup_gaps_table(comparison: ShadowComparison) -> Table | None:
