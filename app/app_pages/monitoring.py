@@ -2,7 +2,8 @@
 the patients it was actually shown for? Figures per period from the prediction log, the plan's
 limits, the plan judged on every load (a crossing not yet recorded is shown as "would
 alert"), the recorded alerts, points under the plan's minimum n marked "too few to judge",
-and — for admins — "suspend this model" on a recorded alert."""
+and — for admins — "suspend this model" on a recorded alert; when a candidate version runs
+in shadow, the live and candidate versions side by side on the same patients."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import streamlit as st
 
 from components.figures import monitoring_figure
 from components.private_download import private_download
+from components.shadow_comparison import render_shadow_comparison
 from components.subgroup_table import render_subgroup_table
 from components.text import literal
 from session import guard, run, workflow
@@ -340,6 +342,27 @@ with st.expander("Subgroup AUROC against the reference, every period (the plan's
         key="monitoring_subgroups",
         alt="Performance by subgroup and period",
     )
+
+# A candidate version scored in shadow beside the live one (real displays only: a simulated
+# run has no shadow candidate). Shown only when some candidate has shadow rows.
+candidates = run(workflow().shadow_candidates, model_id) if run_id is None else ()
+if candidates:
+    st.header("Live and candidate")
+    st.caption(
+        "A candidate version in shadow is scored beside the live version on the same cases "
+        "and shown to nobody. These figures compare the two on the same patients, each at "
+        "its own threshold."
+    )
+    labels = {
+        f"Version {c.card_version} ({c.bundle_sha256[:12]}, {c.state}, {c.rows} predictions)": (
+            c.bundle_sha256
+        )
+        for c in candidates
+    }
+    chosen = labels[st.selectbox("Candidate", list(labels), key="monitoring_candidate")]
+    compared = run(workflow().shadow_comparison, model_id, chosen)
+    if compared is not None:
+        render_shadow_comparison(compared, key_prefix="monitoring_shadow")
 
 use = run(workflow().clinician_use, model_id, run_id=run_id)
 st.header("How clinicians used it")

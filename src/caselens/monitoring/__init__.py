@@ -28,6 +28,9 @@
 * :mod:`~caselens.monitoring.alerts` — the plan's alerts, recorded in the trail.
 * :mod:`~caselens.monitoring.governance_report` — a self-contained HTML report for
   governance meetings.
+* :mod:`~caselens.monitoring.shadow_comparison` — the live version against a shadow
+  candidate on the same patients (agreement, differences, AUROC and calibration side by side);
+  :mod:`~caselens.monitoring.shadow_comparison_rows` words it as tables.
 * :mod:`~caselens.monitoring.simulate` — simulated predictions and outcomes with injected
   shifts, always labelled simulated.
 * :mod:`~caselens.monitoring.shadow_scorer` — a shadow candidate scored beside each live
@@ -52,11 +55,14 @@ __all__ = [
     "Period",
     "PeriodFigures",
     "ReferenceProfile",
+    "ShadowComparison",
     "Shift",
     "SubgroupTable",
     "SubgroupTableError",
     "build_profile",
     "check",
+    "comparison_sentence",
+    "comparison_tables",
     "correct_outcomes",
     "gather_report",
     "import_outcomes",
@@ -82,12 +88,15 @@ _PARTS = {
     "Period": "figures",
     "PeriodFigures": "figures",
     "ReferenceProfile": "figures",
+    "ShadowComparison": "shadow_comparison",
     "Shift": "simulate",
     "SubgroupTable": "subgroup_table",
     "SubgroupTableError": "subgroup_table",
     "WORDS_LEGEND": "subgroup_table",
     "build_profile": "figures",
     "check": "alerts",
+    "comparison_sentence": "shadow_comparison_rows",
+    "comparison_tables": "shadow_comparison_rows",
     "correct_outcomes": "corrections",
     "gather_report": "governance_report",
     "import_outcomes": "outcomes",

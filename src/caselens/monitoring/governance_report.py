@@ -62,6 +62,10 @@ class ReportContent:
     generated_by: str
     #: Each period with linked outcomes and its subgroup table (issue 27, item 4).
     subgroup_tables: tuple[tuple[str, Any], ...] = ()
+    #: The live version against a shadow candidate over the same periods (None: no
+    #: candidate has shadow rows, or a simulated run), and the candidate's lifecycle state.
+    comparison: Any = None
+    comparison_state: str = ""
 
 
 def select_periods(
@@ -153,6 +157,20 @@ def report_record(content: ReportContent) -> dict[str, Any]:
         "simulated_run": content.simulated_run,
         "periods": [labels[0], labels[-1]] if labels else [],
         "alerts": len(content.alerts),
+    } | _comparison_record(content)
+
+
+def _comparison_record(content: ReportContent) -> dict[str, Any]:
+    """The shadow comparison the report holds, named in its entry (nothing without one)."""
+    c = content.comparison
+    if c is None:
+        return {}
+    return {
+        "shadow_comparison": {
+            "candidate_bundle_sha256": c.candidate_bundle_sha256,
+            "pairs": c.pairs,
+            "with_outcomes": c.with_outcomes,
+        }
     }
 
 
@@ -243,6 +261,25 @@ def report_view(content: ReportContent) -> dict[str, Any]:
         ],
         "feedback": feedback_table(c.feedback) if c.feedback else None,
         "limitations": limitations_table(c.limitations),
+        "comparison": _comparison_view(c),
+    }
+
+
+def _comparison_view(content: ReportContent) -> dict[str, Any] | None:
+    """The shadow comparison's sentence, words and tables (None: no section)."""
+    from caselens.monitoring.shadow_comparison_rows import (
+        comparison_sentence,
+        comparison_tables,
+    )
+
+    c = content.comparison
+    if c is None:
+        return None
+    return {
+        "sentence": comparison_sentence(c, candidate_state=content.comparison_state),
+        "outcome_words": c.outcome_words,
+        "notes": list(c.notes),
+        "tables": list(comparison_tables(c)),
     }
 
 

@@ -25,7 +25,8 @@ the EHR's CDS Hooks cards (:mod:`.cds_cards`), results written back as FHIR
 (:mod:`.fhir_results`), what-if edits of a report (:mod:`.what_if`), counterfactuals
 (:mod:`.counterfactuals`), model versions, approvals and shadow candidates
 (:mod:`.model_versions`), a shadow candidate scored beside each live display
-(:mod:`.shadow_scoring`), case reports as signed HTML or PDF files (:mod:`.report_exports`)
+(:mod:`.shadow_scoring`), the live version against a shadow candidate
+(:mod:`.shadow_comparison`), case reports as signed HTML or PDF files (:mod:`.report_exports`)
 and whether such a file is genuine (:mod:`.report_verification`); what they share (the
 stores, the policy check, the one recording function) is :mod:`._door_base`.
 """
@@ -70,6 +71,7 @@ from caselens.workflow.reports import (
     ReportsMixin,
 )
 from caselens.workflow.sessions import SessionsMixin
+from caselens.workflow.shadow_comparison import ShadowComparisonMixin
 from caselens.workflow.shadow_scoring import ShadowScoringMixin
 from caselens.workflow.smart_sign_in import SmartSignInMixin
 from caselens.workflow.subgroup_figures import SubgroupFiguresMixin
@@ -119,6 +121,7 @@ class Workflow(
     AuditTrailMixin,
     EvidenceMixin,
     MonitoringMixin,
+    ShadowComparisonMixin,
     CdsCardsMixin,
     FhirResultsMixin,
     WhatIfMixin,

@@ -175,6 +175,8 @@ class MonitoringMixin(DoorBase):
             )
         except CaseLensError as exc:
             raise WorkflowError(str(exc)) from exc
+        # The live version against a shadow candidate, when one has rows (.shadow_comparison).
+        content = self._with_shadow_comparison(content, run_id)  # type: ignore[attr-defined]
         detail = report_record(content)
         entry = self._record(session, "exported", audience=viewer.role, detail=detail)
         data = render_governance_report(content).encode("utf-8")

@@ -40,6 +40,8 @@ ACTION_NAMES: dict[str, str] = {
     "counterfactuals_viewed": "Counterfactuals viewed (what would move a result across the "
     "threshold)",
     "shadow_scored": "Shadow candidate scored (a batch of its predictions, never shown)",
+    "shadow_comparison_viewed": "Shadow comparison viewed (live and candidate versions on the "
+    "same patients; an approval cites it)",
 }
 
 _ENTRY_RE = re.compile(r"#?\s*(\d{1,18})")
