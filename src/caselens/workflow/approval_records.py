@@ -173,9 +173,13 @@ def cited_evidence(audit: AuditStore, model_id: str, seq: Any) -> CitedEvidence:
             f"evidence: entry {seq} does not name the two versions it compared "
             "(live_bundle_sha256, candidate_bundle_sha256)."
         )
-    figures = ", ".join(
-        f"{k} {detail[k]}" for k in ("pairs", "agreement", "n", "mean_difference") if k in detail
-    )
+    # The comparison's entry carries its own one-sentence summary (the figures in words);
+    # an entry without one is named by its pair count alone.
+    stated = detail.get("summary")
+    if isinstance(stated, str) and stated.strip():
+        figures = stated.strip()
+    else:
+        figures = f"pairs {detail['pairs']}" if "pairs" in detail else ""
     summary = (
         f"Shadow comparison of {str(candidate_sha)[:12]} against the live "
         f"{str(live_sha)[:12]} viewed by {who}" + (f": {figures}" if figures else "")
