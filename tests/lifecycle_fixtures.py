@@ -8,9 +8,12 @@ entry, so tests counting the trail's entries are unaffected).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 
 from caselens.lifecycle.seed import seed_first_versions
+from caselens.lifecycle.store import new_approval_id
 
 #: Who the seeded versions name (the demo model owner registers, the demo admin approves).
 SEEDED_BY = "owner.ng"
@@ -28,3 +31,18 @@ def approve_first_versions(workflow, *, days: int = 365, now: dt.datetime | None
         now=now,
         reason="Seeded by the test fixture.",
     )
+
+
+@contextlib.contextmanager
+def approval_ended(workflow, model_id: str):
+    """The live version's approvals ended (as by a retirement) for the block, then a fresh
+    approval like the last one, so a module-scoped workflow serves the next test again."""
+    live = workflow.model_standing(model_id).live
+    last = workflow.lifecycle.approvals(model_id, live.bundle_sha256)[-1]
+    workflow.lifecycle.revoke_approvals(model_id, live.bundle_sha256)
+    try:
+        yield
+    finally:
+        workflow.lifecycle.add_approval(
+            dataclasses.replace(last, approval_id=new_approval_id(), revoked_at=None)
+        )

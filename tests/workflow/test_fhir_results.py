@@ -26,7 +26,7 @@ from caselens.fhir.risk_codes import ENTRY_NUMBER_SYSTEM
 from caselens.model.bundle import BundleCatalogue
 from caselens.workflow import NotRecorded, Refused, UserSession, Workflow, WorkflowError
 from fhir_test_server import fhir_test_server
-from lifecycle_fixtures import approve_first_versions
+from lifecycle_fixtures import approval_ended, approve_first_versions
 
 KEY = bytes.fromhex("46" * 32)
 PASSWORD = "a long enough password"
@@ -257,6 +257,19 @@ def test_a_suspended_models_results_are_not_written_back(workflow):
         workflow.risk_assessment(reviewer, display.seq)
     with pytest.raises(Refused, match="suspended"):
         workflow.risk_assessment(session, report)
+    assert not [e for e in workflow.trail.entries() if e.action == "exported_fhir"]
+
+
+def test_a_model_whose_approval_ended_writes_no_result_back(workflow):
+    session = signed_in(workflow, "dr.lee")
+    report = shown_report(workflow, session)
+    display = last(workflow, "viewed")
+    reviewer = signed_in(workflow, "rev.kim")
+    with approval_ended(workflow, "heart-disease"):
+        with pytest.raises(Refused, match=r"approval .* was ended.*not written to the patient"):
+            workflow.risk_assessment(reviewer, display.seq)
+        with pytest.raises(Refused, match="approval"):
+            workflow.risk_assessment(session, report)
     assert not [e for e in workflow.trail.entries() if e.action == "exported_fhir"]
 
 

@@ -23,7 +23,7 @@ from caselens.explain.report import explainer_for
 from caselens.model.bundle import BundleCatalogue
 from caselens.workflow import NotRecorded, Refused, UserSession, Workflow, WorkflowError
 from caselens.workflow.display import record_display
-from lifecycle_fixtures import approve_first_versions
+from lifecycle_fixtures import approval_ended, approve_first_versions
 
 #: The server's report key here (every exported file is signed with it).
 SIGNING_KEY = SigningKey.generate()
@@ -103,6 +103,16 @@ def test_the_export_is_recorded_before_the_file_and_names_its_display(workflow):
     # Then, once signed, the file's hashes are recorded right after (before it returns).
     assert exported.seq + 1 == head(workflow)
     assert workflow.trail.get(head(workflow)).action == "report_signed"
+
+
+def test_a_model_whose_approval_ended_exports_no_file_to_a_clinician(workflow):
+    session = signed_in(workflow, "dr.lee")
+    report = shown(workflow, session)
+    before = head(workflow)
+    ended = r"approval .* was ended.*not exported"
+    with approval_ended(workflow, "heart-disease"), pytest.raises(Refused, match=ended):
+        workflow.export_report(session, report, audience="clinician", file_format="html")
+    assert head(workflow) == before  # nothing exported, nothing recorded
 
 
 def test_a_patient_takes_only_their_own_summary(workflow):

@@ -287,6 +287,16 @@ class DoorBase:
             model_name=name,
         )
 
+    def _stopped_words(self, model_id: str) -> str | None:
+        """Why ``model_id`` shows no prediction now (suspended, or no approval of its live
+        version in force), or None when it may. For acts on results already shown — writing
+        one to the record, exporting it — which stop exactly as predictions do."""
+        status = self._statuses.get(model_id)
+        if status.suspended:
+            return status.message()
+        standing = self.model_standing(model_id)
+        return None if standing.may_predict else standing.message
+
     def _active_bundle(self, model_id: str) -> ModelBundle:
         """The live version, when it may show a prediction now: not suspended, and approved
         until a moment still ahead (checked afresh on every call, so an expiry or another

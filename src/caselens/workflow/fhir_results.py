@@ -182,12 +182,11 @@ class FhirResultsMixin(DoorBase):
             raise WorkflowError(f"Entry #{entry.seq}: its report cannot be read ({exc}).") from exc
         if report.case.hypothetical is not None:
             self._refuse_hypothetical_result(session, entry=entry.seq)
-        status = self._statuses.get(report.model.model_id)
-        if status.suspended:
-            # A suspended model's results do not reach the record, however recently shown.
-            raise Refused(
-                f"{status.message()} Its results are not written to the patient's record."
-            )
+        stopped = self._stopped_words(report.model.model_id)
+        if stopped is not None:
+            # A stopped model's results (suspended, or its approval ended) do not reach the
+            # record, however recently shown.
+            raise Refused(f"{stopped} Its results are not written to the patient's record.")
         return entry, report
 
     def _refuse_hypothetical_result(self, session: UserSession, **about: Any) -> NoReturn:

@@ -203,9 +203,9 @@ class ReportExportsMixin(DoorBase):
                 entry=display.seq,
             )
         if viewer.role != "reviewer":
-            status = self._statuses.get(shown.model.model_id)
-            if status.suspended:
-                raise Refused(f"{status.message()} Its results are not exported.")
+            stopped = self._stopped_words(shown.model.model_id)
+            if stopped is not None:
+                raise Refused(f"{stopped} Its results are not exported.")
 
     def _refuse_export(self, session: UserSession, reason: str, entry: int | None = None) -> None:
         viewer = self._viewer(session)
