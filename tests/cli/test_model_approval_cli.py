@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from caselens.access.app_database import open_app_database
 from caselens.audit import open_trail
 from caselens.cli.main import main
+from caselens.cli.monitor import EXIT_ALERT
 from caselens.lifecycle.seed import seed_first_versions
 from caselens.lifecycle.store import LifecycleStore
 from caselens.model.bundle import load_bundle
@@ -108,6 +109,7 @@ def test_monitor_check_prints_an_ended_approval_and_records_its_expiry_once(mode
         checked = CliRunner().invoke(main, ["monitor", "check", "--model", HEART])
         line = f"APPROVAL EXPIRED  {HEART} {bundle.bundle_sha256[:12]}: ended"
         assert line in checked.output
+        assert checked.exit_code == EXIT_ALERT  # a stopped model fails the check like an alert
     expired = [e for e in _entries() if e.action == "model_approval_expired"]
     assert len(expired) == 1 and expired[0].actor_id == "lifecycle"
     assert expired[0].detail()["stops_predictions"] is True

@@ -13,8 +13,8 @@ import click
 from caselens.cli.door import as_option, open_door
 from caselens.errors import CaseLensError
 
-#: Exit code of ``monitor check`` when an alert is open, and of ``monitor verify`` when the
-#: log does not match the trail (1 is click's own usage error).
+#: Exit code of ``monitor check`` when an alert is open or an approval has ended, and of
+#: ``monitor verify`` when the log does not match the trail (1 is click's own usage error).
 EXIT_ALERT = 3
 EXIT_MISMATCH = 4
 
@@ -242,7 +242,7 @@ def monitor_figures(model, run_id, period, models_dir, plan_file) -> None:
 def monitor_check(model, every_model, run_id, period, models_dir, plan_file, as_role) -> None:
     """Judge every period against the monitoring plan; record new alerts in the audit trail
     (``alert_raised``), through the workflow as the Monitoring page does. Exits 3 when an
-    alert is open.
+    alert is open or a model's approval has ended (it shows no prediction).
 
     With --all, every model of the models folder is judged by its own plan and one line per
     model is printed; exits 3 when any model has an alert open, else 1 when a model could not
@@ -272,8 +272,8 @@ def monitor_check(model, every_model, run_id, period, models_dir, plan_file, as_
     for alert in result.alerts:
         new = " [new]" if alert.alert_id in result.newly_raised else ""
         click.echo(f"ALERT {alert.alert_id}{new}  {alert.message}")
-    _echo_approvals(as_role)
-    if result.alerts:
+    ended = _echo_approvals(as_role)
+    if result.alerts or ended:
         sys.exit(EXIT_ALERT)
     click.echo("No alert is open.")
 
@@ -288,10 +288,11 @@ def _check_one(model, run_id, period, models_dir, plan_file, as_role):
         )
 
 
-def _echo_approvals(as_role: str) -> None:
+def _echo_approvals(as_role: str) -> bool:
     """Approvals ending within 30 days and those that ended without renewal (the model shows
     no prediction), through the door; an expiry not yet in the trail is recorded (by the
-    system, once). Nothing is printed when every approval holds beyond 30 days."""
+    system, once). Nothing is printed when every approval holds beyond 30 days. True when an
+    approval has ended (a stopped model: the check exits as for an open alert)."""
     with open_door("monitor check", as_role) as door:
         found = door.workflow.approval_expiry_check(door.session)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -308,6 +309,7 @@ def _echo_approvals(as_role: str) -> None:
             f"{approval.expires_at:%Y-%m-%d %H:%M} UTC (approved by {approval.approved_by}); "
             "it shows no prediction until renewed"
         )
+    return bool(found.expired)
 
 
 def _check_every_model(period: str | None, models_dir: Path | None, as_role: str) -> None:
@@ -346,8 +348,8 @@ def _check_every_model(period: str | None, models_dir: Path | None, as_role: str
                 f"{model}: OK  no alert open; {periods} period(s) judged, "
                 f"{len(result.watches)} to watch."
             )
-    _echo_approvals(as_role)
-    if alerting:
+    ended = _echo_approvals(as_role)
+    if alerting or ended:
         sys.exit(EXIT_ALERT)
     if failed:
         sys.exit(1)
