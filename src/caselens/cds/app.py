@@ -161,7 +161,7 @@ class CdsService:
     async def discovery(self, request: Request) -> JSONResponse:
         """``GET /cds-services``: the services (one per active model)."""
         document = await run_in_threadpool(
-            discovery_document, self.runtime.catalogue, self.runtime.model_statuses
+            discovery_document, self.runtime.workflow.catalogue, self.runtime.model_statuses
         )
         return JSONResponse(document)
 
@@ -174,7 +174,9 @@ class CdsService:
             if service_id not in self.runtime.catalogue.bundles:
                 raise RequestProblem(404, "No such CDS service.")
             call = _hook_call(body, service_id, token)
-            bundle = self.runtime.catalogue.bundles[service_id]
+            # The live version of the model id (the workflow's view): its inputs are read
+            # from the record and its card describes it.
+            bundle = self.runtime.workflow.bundle(service_id)
             card = await run_in_threadpool(self._card, call, body, bundle)
         except RequestProblem as problem:
             return _error(problem, service_id)
