@@ -127,6 +127,7 @@ def bench_cds(
     from caselens.cds import create_app
     from caselens.cds.rate_limit import IssuerRateLimit
     from caselens.cds.serve import config_from_settings
+    from caselens.lifecycle.seed import seed_first_versions
     from caselens.runtime import Runtime
     from caselens.settings import Settings
 
@@ -147,6 +148,14 @@ def bench_cds(
             app_url="http://127.0.0.1:8501",
         )
         runtime = Runtime.from_settings(settings, background=False)
+        # Outside demo mode a model shows no estimate until a version is approved: the
+        # bench's copy is approved directly in its own throwaway database (no trail entry).
+        seed_first_versions(
+            runtime.workflow.lifecycle,
+            runtime.catalogue.bundles.values(),
+            registered_by="bench",
+            approved_by="bench-approver",
+        )
         try:
             started = time.perf_counter()
             runtime.explainer(HEART)

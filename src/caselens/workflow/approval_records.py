@@ -148,24 +148,37 @@ def cited_evidence(audit: AuditStore, model_id: str, seq: Any) -> CitedEvidence:
         )
     dated = _entry_time(entry)
     who = f"{entry.actor_name} ({entry.actor_role})"
-    reference = f"entry {seq}"
     if monitoring:
-        if detail.get("simulated_run"):
-            raise WorkflowError(
-                f"evidence: entry {seq} is of the simulated run "
-                f"{detail['simulated_run']}; monitoring evidence must be of what was shown "
-                "to people."
-            )
-        if entry.action == "monitoring_viewed":
-            summary = f"Monitoring figures viewed by {who}"
-        else:
-            periods = detail.get("periods") or []
-            span = f" for {periods[0]} to {periods[-1]}" if periods else ""
-            summary = (
-                f"Governance report{span} ({detail.get('alerts', 0)} alerts) exported by {who}"
-            )
-        item = EvidenceItem("monitoring_report", reference, summary[:MAX_TEXT], dated)
-        return CitedEvidence(item, model_id)
+        return _monitoring_evidence(entry, detail, model_id, who, dated)
+    return _shadow_comparison_evidence(entry, detail, model_id, who, dated)
+
+
+def _monitoring_evidence(
+    entry: AuditEntry, detail: dict[str, Any], model_id: str, who: str, dated: dt.datetime
+) -> CitedEvidence:
+    """A monitoring view or governance report cited as evidence (never a simulated run)."""
+    seq = entry.seq
+    if detail.get("simulated_run"):
+        raise WorkflowError(
+            f"evidence: entry {seq} is of the simulated run "
+            f"{detail['simulated_run']}; monitoring evidence must be of what was shown "
+            "to people."
+        )
+    if entry.action == "monitoring_viewed":
+        summary = f"Monitoring figures viewed by {who}"
+    else:
+        periods = detail.get("periods") or []
+        span = f" for {periods[0]} to {periods[-1]}" if periods else ""
+        summary = f"Governance report{span} ({detail.get('alerts', 0)} alerts) exported by {who}"
+    item = EvidenceItem("monitoring_report", f"entry {seq}", summary[:MAX_TEXT], dated)
+    return CitedEvidence(item, model_id)
+
+
+def _shadow_comparison_evidence(
+    entry: AuditEntry, detail: dict[str, Any], model_id: str, who: str, dated: dt.datetime
+) -> CitedEvidence:
+    """A shadow comparison view cited as evidence: it must name the two versions compared."""
+    seq = entry.seq
     live_sha = detail.get("live_bundle_sha256")
     candidate_sha = detail.get("candidate_bundle_sha256")
     if not live_sha or not candidate_sha:
@@ -184,7 +197,7 @@ def cited_evidence(audit: AuditStore, model_id: str, seq: Any) -> CitedEvidence:
         f"Shadow comparison of {str(candidate_sha)[:12]} against the live "
         f"{str(live_sha)[:12]} viewed by {who}" + (f": {figures}" if figures else "")
     )
-    item = EvidenceItem("shadow_comparison", reference, summary[:MAX_TEXT], dated)
+    item = EvidenceItem("shadow_comparison", f"entry {seq}", summary[:MAX_TEXT], dated)
     return CitedEvidence(item, model_id, str(live_sha), str(candidate_sha))
 
 
