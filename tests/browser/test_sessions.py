@@ -105,6 +105,7 @@ def _wait_until(condition, timeout_s: float = 60.0) -> None:
 def test_an_unknown_address_lands_on_the_roles_page(signed_in, app_url):
     page = signed_in("rev.kim")
     expect(title(page, "Audit trail")).to_be_visible()
+    assert cookie(page, SESSION_COOKIE) is not None  # the session resumes from its cookie
     page.goto(f"{app_url}/no_such_page")
     expect(title(page, "Audit trail")).to_be_visible()
     expect(page.get_by_text("Page not found")).to_have_count(0)

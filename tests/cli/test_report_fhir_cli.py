@@ -9,11 +9,14 @@ import pytest
 from click.testing import CliRunner
 from fhir.resources.R4B.bundle import Bundle
 
+from caselens.access.app_database import open_app_database
 from caselens.access.policy import Viewer
 from caselens.audit import open_trail
 from caselens.cli.main import main
 from caselens.explain.cases import validate_inputs
 from caselens.explain.report import explainer_for
+from caselens.lifecycle.seed import seed_first_versions
+from caselens.lifecycle.store import LifecycleStore
 from caselens.workflow import record_display
 from fhir_test_server import fhir_test_server
 
@@ -40,6 +43,10 @@ def displayed(tmp_path, monkeypatch, heart_bundle) -> int:
         entry = record_display(
             trail, report, Viewer("dr.lee", "Dr. Ana Lee", "clinician"), audience="clinician"
         )
+    # The model's version is approved, as it was when the result was shown (a result of a
+    # model without an approval in force is not written to the record).
+    store = LifecycleStore(open_app_database(tmp_path))
+    seed_first_versions(store, [heart_bundle], registered_by="owner.ng", approved_by="admin")
     return entry.seq
 
 
